@@ -1,0 +1,1 @@
+"""Common library of the MES integration services: envelope, errors, config, db, auth, logging."""

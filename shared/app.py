@@ -1,0 +1,151 @@
+"""The base application every service starts from, its shared resources, and the service runner."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from collections.abc import AsyncIterator, Callable
+
+from aiohttp import web
+from prometheus_client import CollectorRegistry
+
+from shared.auth import KeyRing
+from shared.db import (
+    BranchResolver,
+    check_pool,
+    create_pg_pool,
+    mask_dsn,
+    open_protheus_source,
+)
+from shared.health import add_check, healthz, readyz
+from shared.keys import (
+    BRANCHES,
+    HEALTH_CHECKS,
+    KEYRING,
+    MES_POOL,
+    METRICS,
+    OPENAPI_SERVICES,
+    PROTHEUS,
+    RESOURCES,
+    SETTINGS,
+)
+from shared.logging import configure_logging
+from shared.metrics import HTTP_METRICS, HttpMetrics, metrics_handler
+from shared.middleware import COMMON_MIDDLEWARES
+from shared.settings import ConfigError, Settings
+
+log = logging.getLogger(__name__)
+
+MAX_BODY_BYTES = 1024 * 1024
+
+
+def create_base_app(settings: Settings) -> web.Application:
+    """Middlewares, settings, keys, metrics and health routes; services add the rest."""
+    app = web.Application(middlewares=list(COMMON_MIDDLEWARES), client_max_size=MAX_BODY_BYTES)
+    app[SETTINGS] = settings
+    app[KEYRING] = KeyRing(settings.api_keys)
+    registry = CollectorRegistry()
+    app[METRICS] = registry
+    app[HTTP_METRICS] = HttpMetrics(registry)
+    app[HEALTH_CHECKS] = []
+    app[RESOURCES] = set()
+    app[OPENAPI_SERVICES] = {}
+    app.router.add_get("/healthz", healthz, name="healthz")
+    app.router.add_get("/readyz", readyz, name="readyz")
+    app.router.add_get("/metrics", metrics_handler, name="metrics")
+    return app
+
+
+def _register_once(app: web.Application, name: str) -> bool:
+    if name in app[RESOURCES]:
+        return False
+    app[RESOURCES].add(name)
+    return True
+
+
+def use_mes_pool(app: web.Application) -> None:
+    """The MES database pool, opened with the app and closed with it (needed for readiness)."""
+    if not _register_once(app, "mes_pool"):
+        return
+
+    async def mes_pool(app: web.Application) -> AsyncIterator[None]:
+        settings = app[SETTINGS]
+        pool = await create_pg_pool(
+            settings.mes_db_url,
+            max_size=settings.mes_db_pool_max,
+            ca_file=settings.db_ca_file,
+            application_name="mes-services",
+        )
+        app[MES_POOL] = pool
+        await check_pool(pool, settings.mes_db_url, "mes")
+        try:
+            yield
+        finally:
+            await pool.close()
+
+    async def probe() -> None:
+        async with app[MES_POOL].acquire(timeout=2) as conn:
+            await conn.fetchval("SELECT 1")
+
+    app.cleanup_ctx.append(mes_pool)
+    add_check(app, "mes_db", probe, required=True)
+
+
+def use_protheus(app: web.Application, *, required: bool = True) -> None:
+    """The read-only Protheus source and the per-table branch resolver."""
+    if not _register_once(app, "protheus"):
+        return
+
+    async def protheus(app: web.Application) -> AsyncIterator[None]:
+        settings = app[SETTINGS]
+        source = await open_protheus_source(
+            settings.protheus_db_url,
+            company=settings.protheus_company,
+            pool_max=settings.protheus_db_pool_max,
+            statement_timeout_ms=settings.protheus_db_statement_timeout_ms,
+            ca_file=settings.db_ca_file,
+        )
+        app[PROTHEUS] = source
+        app[BRANCHES] = BranchResolver(
+            source, shared_tables=sorted(settings.protheus_shared_tables)
+        )
+        try:
+            await source.ping()
+            log.info("protheus database ready at %s", mask_dsn(settings.protheus_db_url))
+        except Exception as exc:
+            log.warning(
+                "protheus database unreachable at %s: %s", mask_dsn(settings.protheus_db_url), exc
+            )
+        try:
+            yield
+        finally:
+            await source.close()
+
+    async def probe() -> None:
+        await app[PROTHEUS].ping()
+
+    app.cleanup_ctx.append(protheus)
+    add_check(app, "protheus_db", probe, required=required)
+
+
+def load_settings_or_exit(environ: dict[str, str] | None = None) -> Settings:
+    """Settings from the environment; a bad variable stops the process with its name."""
+    try:
+        return Settings.from_env(environ)
+    except ConfigError as exc:
+        print(f"configuração inválida: {exc}", file=sys.stderr)
+        raise SystemExit(2) from None
+
+
+def run_service(
+    name: str,
+    create_app: Callable[[Settings], web.Application],
+    default_port: int,
+) -> None:
+    """`python -m services.<name>`: read settings, build the app, serve until SIGTERM/Ctrl-C."""
+    settings = load_settings_or_exit()
+    configure_logging(settings.log_level, service=name)
+    app = create_app(settings)
+    port = settings.http_port or default_port
+    log.info("starting %s on %s:%s", name, settings.http_host, port)
+    web.run_app(app, host=settings.http_host, port=port, access_log=None, print=None)

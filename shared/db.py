@@ -1,0 +1,372 @@
+"""Database access: asyncpg pools for the MES, and a read-only Protheus source over asyncpg or ODBC.
+
+SQL is written once per target dialect with named parameters (`:code`); the driver
+turns them into its own placeholders (`$1` for asyncpg, `?` for ODBC), so the same
+PostgreSQL text runs through asyncpg or through psqlODBC, and T-SQL through ODBC.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+import ssl
+import time
+from collections.abc import AsyncIterator, Mapping, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import Any, Protocol
+from urllib.parse import urlsplit, urlunsplit
+
+import asyncpg
+
+from shared.errors import DependencyUnavailable
+from shared.protheus import table_name
+
+log = logging.getLogger(__name__)
+
+Row = dict[str, Any]
+
+# A named parameter outside quotes; `::text` casts and quoted literals are skipped.
+_TOKENS = re.compile(r"'(?:[^']|'')*'|::|:([A-Za-z_][A-Za-z0-9_]*)")
+
+
+def mask_dsn(dsn: str) -> str:
+    """The DSN with its password replaced, fit for logs."""
+    if dsn.lower().startswith("odbc://"):
+        return re.sub(r"(?i)(pwd|password)=[^;]*", r"\1=***", dsn)
+    parts = urlsplit(dsn)
+    if parts.password is None:
+        return dsn
+    netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)
+    return urlunsplit(parts._replace(netloc=netloc))
+
+
+def ssl_context(ca_file: str | None) -> ssl.SSLContext | None:
+    return ssl.create_default_context(cafile=ca_file) if ca_file else None
+
+
+# --- dialects: how SQL text is written for the target database -------------------------
+
+
+@dataclass(frozen=True)
+class Dialect:
+    """The target database's SQL flavour (not the driver's)."""
+
+    name: str  # "postgresql" or "tsql"
+
+    @property
+    def is_tsql(self) -> bool:
+        return self.name == "tsql"
+
+    def param(self, placeholder: str, value: Any) -> str:
+        # SQL Server: a Python str is sent as NVARCHAR, and NVARCHAR against a CHAR
+        # column forces a scan; cast to VARCHAR so the index on the column is used.
+        if self.is_tsql and isinstance(value, str):
+            return f"CAST({placeholder} AS VARCHAR({max(len(value), 1)}))"
+        return placeholder
+
+
+POSTGRESQL = Dialect("postgresql")
+TSQL = Dialect("tsql")
+
+
+def render(
+    sql: str, params: Mapping[str, Any], *, style: str, dialect: Dialect
+) -> tuple[str, list[Any]]:
+    """Replace `:name` parameters by driver placeholders: style 'dollar' ($n) or 'qmark' (?)."""
+    args: list[Any] = []
+    numbers: dict[str, int] = {}
+
+    def replace(match: re.Match[str]) -> str:
+        name = match.group(1)
+        if name is None:
+            return match.group(0)
+        if name not in params:
+            raise KeyError(f"SQL parameter :{name} not supplied")
+        value = params[name]
+        if style == "dollar":
+            if name not in numbers:
+                args.append(value)
+                numbers[name] = len(args)
+            return dialect.param(f"${numbers[name]}", value)
+        args.append(value)
+        return dialect.param("?", value)
+
+    return _TOKENS.sub(replace, sql), args
+
+
+def _clean(value: Any) -> Any:
+    # Protheus CHAR columns are blank-padded; values are presented trimmed.
+    return value.rstrip() if isinstance(value, str) else value
+
+
+# --- the Protheus database --------------------------------------------------------------
+
+
+class ProtheusSource(Protocol):
+    """Read-only access to the Protheus database, whatever the engine and driver."""
+
+    dialect: Dialect
+    company: str
+
+    def table(self, alias: str) -> str: ...
+
+    async def fetch(self, sql: str, params: Mapping[str, Any] | None = None) -> list[Row]: ...
+
+    async def ping(self) -> None: ...
+
+    async def close(self) -> None: ...
+
+
+class _SourceBase:
+    def __init__(self, *, company: str, dialect: Dialect) -> None:
+        self.company = company
+        self.dialect = dialect
+
+    def table(self, alias: str) -> str:
+        return table_name(alias, self.company)
+
+
+def _unavailable(exc: BaseException) -> DependencyUnavailable:
+    if isinstance(exc, asyncpg.QueryCanceledError) or "timeout" in type(exc).__name__.lower():
+        return DependencyUnavailable(
+            "A consulta ao banco do Protheus excedeu o tempo limite; tente um filtro mais restrito."
+        )
+    return DependencyUnavailable("O banco de dados do Protheus está indisponível no momento.")
+
+
+PG_UNAVAILABLE: tuple[type[BaseException], ...] = (
+    OSError,
+    asyncio.TimeoutError,
+    asyncpg.PostgresConnectionError,
+    asyncpg.CannotConnectNowError,
+    asyncpg.TooManyConnectionsError,
+    asyncpg.QueryCanceledError,
+    asyncpg.InterfaceError,
+    asyncpg.InternalClientError,
+)
+
+
+class PgProtheusSource(_SourceBase):
+    """Protheus on PostgreSQL through asyncpg: read-only transactions, statement timeout."""
+
+    def __init__(self, pool: asyncpg.Pool, *, company: str, acquire_timeout: float) -> None:
+        super().__init__(company=company, dialect=POSTGRESQL)
+        self.pool = pool
+        self.acquire_timeout = acquire_timeout
+
+    async def fetch(self, sql: str, params: Mapping[str, Any] | None = None) -> list[Row]:
+        text, args = render(sql, params or {}, style="dollar", dialect=self.dialect)
+        try:
+            async with self.pool.acquire(timeout=self.acquire_timeout) as conn:
+                records = await conn.fetch(text, *args)
+        except PG_UNAVAILABLE as exc:
+            raise _unavailable(exc) from exc
+        return [{k: _clean(v) for k, v in record.items()} for record in records]
+
+    async def ping(self) -> None:
+        async with self.pool.acquire(timeout=self.acquire_timeout) as conn:
+            await conn.fetchval("SELECT 1")
+
+    async def close(self) -> None:
+        await self.pool.close()
+
+
+class OdbcProtheusSource(_SourceBase):
+    """Protheus through ODBC (SQL Server in production; psqlODBC in the tests)."""
+
+    def __init__(
+        self, pool: Any, *, company: str, dialect: Dialect, acquire_timeout: float
+    ) -> None:
+        super().__init__(company=company, dialect=dialect)
+        self.pool = pool
+        self.acquire_timeout = acquire_timeout
+
+    async def fetch(self, sql: str, params: Mapping[str, Any] | None = None) -> list[Row]:
+        import pyodbc
+
+        text, args = render(sql, params or {}, style="qmark", dialect=self.dialect)
+        try:
+            async with asyncio.timeout(self.acquire_timeout):
+                conn = await self.pool.acquire()
+            try:
+                async with conn.cursor() as cursor:
+                    await cursor.execute(text, *args)
+                    names = [column[0].lower() for column in cursor.description]
+                    rows = await cursor.fetchall()
+                await conn.rollback()  # read-only: end the implicit transaction
+            finally:
+                await self.pool.release(conn)
+        except (pyodbc.OperationalError, pyodbc.InterfaceError, OSError, TimeoutError) as exc:
+            raise _unavailable(exc) from exc
+        return [{n: _clean(v) for n, v in zip(names, row, strict=True)} for row in rows]
+
+    async def ping(self) -> None:
+        await self.fetch("SELECT 1 AS ok")
+
+    async def close(self) -> None:
+        self.pool.close()
+        await self.pool.wait_closed()
+
+
+def odbc_dialect(connection_string: str) -> Dialect:
+    """The target's dialect from the ODBC driver name: psqlODBC speaks PostgreSQL."""
+    match = re.search(r"(?i)driver=\{?([^;}]*)", connection_string)
+    driver = (match.group(1) if match else "").lower()
+    return POSTGRESQL if "postgres" in driver else TSQL
+
+
+async def open_protheus_source(
+    url: str,
+    *,
+    company: str,
+    pool_max: int,
+    statement_timeout_ms: int,
+    ca_file: str | None = None,
+    application_name: str = "mes-integration",
+) -> ProtheusSource:
+    """Open a bounded, read-only pool on the Protheus database (connects lazily)."""
+    acquire_timeout = max(statement_timeout_ms / 1000, 1.0)
+    if url.lower().startswith("odbc://"):
+        import aioodbc
+
+        connection_string = url[len("odbc://") :]
+        seconds = max(1, round(statement_timeout_ms / 1000))
+
+        async def limit_queries(conn: Any) -> None:
+            conn._conn.timeout = seconds  # pyodbc's per-statement query timeout
+
+        pool = await aioodbc.create_pool(
+            dsn=connection_string,
+            minsize=0,
+            maxsize=pool_max,
+            autocommit=False,
+            readonly=True,
+            after_created=limit_queries,
+        )
+        return OdbcProtheusSource(
+            pool,
+            company=company,
+            dialect=odbc_dialect(connection_string),
+            acquire_timeout=acquire_timeout,
+        )
+    pool = await create_pg_pool(
+        url,
+        max_size=pool_max,
+        statement_timeout_ms=statement_timeout_ms,
+        read_only=True,
+        ca_file=ca_file,
+        application_name=application_name,
+    )
+    return PgProtheusSource(pool, company=company, acquire_timeout=acquire_timeout)
+
+
+# --- PostgreSQL pools -------------------------------------------------------------------
+
+
+async def create_pg_pool(
+    dsn: str,
+    *,
+    max_size: int,
+    statement_timeout_ms: int | None = None,
+    read_only: bool = False,
+    ca_file: str | None = None,
+    application_name: str = "mes-integration",
+) -> asyncpg.Pool:
+    """An asyncpg pool that opens connections on demand (a database down at start is not fatal)."""
+    server_settings = {"application_name": application_name}
+    if statement_timeout_ms:
+        server_settings["statement_timeout"] = str(statement_timeout_ms)
+    if read_only:
+        server_settings["default_transaction_read_only"] = "on"
+    pool = await asyncpg.create_pool(
+        dsn,
+        min_size=0,
+        max_size=max_size,
+        server_settings=server_settings,
+        ssl=ssl_context(ca_file),
+        max_inactive_connection_lifetime=60,
+    )
+    assert pool is not None
+    return pool
+
+
+async def check_pool(pool: asyncpg.Pool, dsn: str, name: str) -> bool:
+    """SELECT 1 at start-up, logged with the DSN masked; False (not an error) when down."""
+    started = time.perf_counter()
+    try:
+        async with pool.acquire(timeout=5) as conn:
+            await conn.fetchval("SELECT 1")
+    except (*PG_UNAVAILABLE, asyncpg.PostgresError) as exc:
+        log.warning("database %s unreachable at %s: %s", name, mask_dsn(dsn), exc)
+        return False
+    log.info(
+        "database %s ready at %s (%.0f ms)",
+        name,
+        mask_dsn(dsn),
+        (time.perf_counter() - started) * 1000,
+    )
+    return True
+
+
+@asynccontextmanager
+async def mes_connection(pool: asyncpg.Pool) -> AsyncIterator[asyncpg.Connection]:
+    """A MES connection whose connection failures surface as 503."""
+    try:
+        async with pool.acquire(timeout=10) as conn:
+            yield conn
+    except PG_UNAVAILABLE as exc:
+        raise DependencyUnavailable(
+            "O banco de dados do MES está indisponível no momento."
+        ) from exc
+
+
+# --- branch (filial) per table -----------------------------------------------------------
+
+
+class BranchResolver:
+    """What AdvPL's xFilial(alias) does: blanks for a shared table, the branch for an exclusive one.
+
+    Modes come from SX2 (X2_CHAVE, X2_MODO), read once and cached; where SX2 is absent
+    the PROTHEUS_SHARED_TABLES setting says which tables are shared.
+    """
+
+    SQL_MODES = "SELECT x2_chave, x2_modo FROM {sx2} WHERE d_e_l_e_t_ = ' '"
+
+    def __init__(
+        self, source: ProtheusSource, *, shared_tables: Sequence[str] = (), ttl_s: float = 600
+    ) -> None:
+        self.source = source
+        self.fallback_shared = frozenset(shared_tables)
+        self.ttl_s = ttl_s
+        self._modes: dict[str, str] | None = None
+        self._loaded_at = 0.0
+        self._lock = asyncio.Lock()
+
+    async def modes(self) -> dict[str, str]:
+        if self._modes is not None and time.monotonic() - self._loaded_at < self.ttl_s:
+            return self._modes
+        async with self._lock:
+            if self._modes is None or time.monotonic() - self._loaded_at >= self.ttl_s:
+                try:
+                    rows = await self.source.fetch(
+                        self.SQL_MODES.format(sx2=self.source.table("SX2"))
+                    )
+                    self._modes = {
+                        r["x2_chave"].strip().upper(): r["x2_modo"].strip().upper() for r in rows
+                    }
+                except DependencyUnavailable:
+                    raise
+                except Exception as exc:  # no SX2 on this database: use the setting
+                    log.warning("SX2 not readable (%s); using PROTHEUS_SHARED_TABLES", exc)
+                    self._modes = {}
+                self._loaded_at = time.monotonic()
+        return self._modes
+
+    async def filial(self, alias: str, branch: str) -> str:
+        """The value of ALIAS_FILIAL for `branch`: a blank for shared tables."""
+        modes = await self.modes()
+        mode = modes.get(alias.upper())
+        shared = mode == "C" if mode else alias.upper() in self.fallback_shared
+        return " " if shared else branch

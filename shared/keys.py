@@ -1,0 +1,51 @@
+"""Typed application keys for what every service shares (aiohttp's "no singletons" rule)."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Final
+
+import asyncpg
+from aiohttp import web
+from prometheus_client import CollectorRegistry
+
+from shared.auth import KeyRing
+from shared.db import BranchResolver, ProtheusSource
+from shared.settings import Settings
+
+
+@dataclass(frozen=True)
+class HealthCheck:
+    """A dependency probe for /readyz; `required` ones make the service not ready when down."""
+
+    name: str
+    probe: Callable[[], Awaitable[object]]
+    required: bool
+
+
+SETTINGS: Final = web.AppKey("settings", Settings)
+KEYRING: Final = web.AppKey("keyring", KeyRing)
+METRICS: Final = web.AppKey("metrics", CollectorRegistry)
+HEALTH_CHECKS: Final = web.AppKey("health_checks", list[HealthCheck])
+RESOURCES: Final = web.AppKey("resources", set[str])
+MES_POOL: Final = web.AppKey("mes_pool", asyncpg.Pool)
+PROTHEUS: Final = web.AppKey("protheus", ProtheusSource)
+BRANCHES: Final = web.AppKey("branches", BranchResolver)
+OPENAPI_SERVICES: Final = web.AppKey("openapi_services", dict[str, str])
+
+
+def get_settings(app: web.Application) -> Settings:
+    return app[SETTINGS]
+
+
+def get_mes_pool(app: web.Application) -> asyncpg.Pool:
+    return app[MES_POOL]
+
+
+def get_protheus(app: web.Application) -> ProtheusSource:
+    return app[PROTHEUS]
+
+
+def get_branches(app: web.Application) -> BranchResolver:
+    return app[BRANCHES]

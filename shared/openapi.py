@@ -1,0 +1,139 @@
+"""OpenAPI 3 documents built by apispec from the same marshmallow schemas that validate requests."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aiohttp import web
+from apispec import APISpec
+from apispec.ext.marshmallow import MarshmallowPlugin
+
+from shared.endpoint import endpoint_of
+from shared.envelope import json_response
+from shared.keys import OPENAPI_SERVICES
+
+_ERROR_TEXT = {
+    400: "Parâmetro ou corpo inválido (`error.details` nomeia o campo e a regra).",
+    401: "Chave de API ausente ou inválida.",
+    403: "A chave não tem o escopo exigido.",
+    404: "Recurso não encontrado.",
+    409: "Conflito.",
+    413: "Corpo grande demais.",
+    415: "Content-Type diferente de application/json.",
+    422: "A requisição contradiz os dados do ERP.",
+    503: "Dependência (banco, broker, Protheus) indisponível.",
+}
+
+_ERROR_ENVELOPE = {
+    "type": "object",
+    "required": ["success", "message", "error"],
+    "properties": {
+        "success": {"type": "boolean", "enum": [False]},
+        "message": {"type": "string", "description": "Frase legível explicando o erro."},
+        "error": {
+            "type": "object",
+            "properties": {
+                "code": {
+                    "type": "string",
+                    "description": "Código de máquina, ex.: invalid_parameter.",
+                },
+                "requestId": {"type": "string"},
+                "details": {
+                    "type": "array",
+                    "items": {
+                        "type": "object",
+                        "properties": {
+                            "field": {"type": "string"},
+                            "rule": {"type": "string"},
+                            "message": {"type": "string"},
+                        },
+                    },
+                },
+            },
+        },
+    },
+}
+
+
+def _schema_name_resolver(schema: Any) -> str:
+    cls = schema if isinstance(schema, type) else type(schema)
+    return cls.__name__.removesuffix("Schema") or cls.__name__
+
+
+def build_spec(app: web.Application, service: str, title: str, description: str) -> dict[str, Any]:
+    """The OpenAPI document of one service's /api/v1 routes."""
+    spec = APISpec(
+        title=title,
+        version="1.0.0",
+        openapi_version="3.0.3",
+        plugins=[MarshmallowPlugin(schema_name_resolver=_schema_name_resolver)],
+        info={"description": description},
+    )
+    spec.components.security_scheme("bearer", {"type": "http", "scheme": "bearer"})
+    spec.components.security_scheme(
+        "apiKey", {"type": "apiKey", "in": "header", "name": "X-API-Key"}
+    )
+    spec.components.schema("ErrorEnvelope", _ERROR_ENVELOPE)
+    for route in app.router.routes():
+        info = endpoint_of(route.handler)
+        resource = route.resource
+        if info is None or info.service != service or resource is None or route.method == "HEAD":
+            continue
+        path = resource.canonical
+        if not path.startswith("/api/"):
+            continue  # the seed's unversioned aliases answer the same; document one name
+        parameters: list[dict[str, Any]] = []
+        if info.path is not None:
+            parameters.append({"in": "path", "schema": info.path})
+        if info.query is not None:
+            parameters.append({"in": "query", "schema": info.query})
+        responses: dict[str, Any] = {
+            str(info.status): {
+                "description": "Sucesso, no envelope {success, message, data}.",
+                **(
+                    {"content": {"application/json": {"schema": info.response}}}
+                    if info.response
+                    else {}
+                ),
+            }
+        }
+        for status in info.errors:
+            responses[str(status)] = {
+                "description": _ERROR_TEXT.get(status, "Erro."),
+                "content": {
+                    "application/json": {"schema": {"$ref": "#/components/schemas/ErrorEnvelope"}}
+                },
+            }
+        operation: dict[str, Any] = {
+            "operationId": route.name or f"{route.method.lower()}_{path}",
+            "summary": info.summary,
+            "description": info.description or info.summary,
+            "tags": [service],
+            "security": [{"bearer": []}, {"apiKey": []}],
+            "x-required-scope": info.scope,
+            "parameters": parameters,
+            "responses": responses,
+            **info.extra,
+        }
+        if info.body is not None:
+            operation["requestBody"] = {
+                "required": True,
+                "content": {"application/json": {"schema": info.body}},
+            }
+        spec.path(path=path, operations={route.method.lower(): operation})
+    return spec.to_dict()
+
+
+def publish_openapi(app: web.Application, service: str, title: str, description: str) -> None:
+    """Serve GET /api/v1/<service>/openapi.json (no key needed), built once on first request."""
+    if service in app[OPENAPI_SERVICES]:
+        return
+    app[OPENAPI_SERVICES][service] = title
+    cache: dict[str, Any] = {}
+
+    async def openapi(request: web.Request) -> web.Response:
+        if "doc" not in cache:
+            cache["doc"] = build_spec(request.app, service, title, description)
+        return json_response(cache["doc"])
+
+    app.router.add_get(f"/api/v1/{service}/openapi.json", openapi, name=f"{service}_openapi")

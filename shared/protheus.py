@@ -1,0 +1,43 @@
+"""Protheus naming rules and text normalisation shared by every reader of the ERP database."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+COMPANY_PATTERN = re.compile(r"^[0-9A-Z]{2}$")
+ALIAS_PATTERN = re.compile(r"^[A-Z][A-Z0-9]{2}$")
+
+# Accented letters Protheus descriptions may carry, and their plain forms. SQL's
+# translate() with these two strings is immutable, so an index can be built on it,
+# and unlike unaccent() it needs no extension (SQL Server 2017+ has TRANSLATE too).
+ACCENTED = "ÁÀÂÃÄÉÈÊËÍÌÎÏÓÒÔÕÖÚÙÛÜÇÑáàâãäéèêëíìîïóòôõöúùûüçñ"
+PLAIN = "AAAAAEEEEIIIIOOOOOUUUUCNaaaaaeeeeiiiiooooouuuucn"
+
+
+def table_name(alias: str, company: str) -> str:
+    """Physical table of a Protheus alias: alias + company + '0' (SB1, 01 -> sb1010).
+
+    Only validated identifiers get here, because the result is formatted into SQL.
+    """
+    if not ALIAS_PATTERN.match(alias):
+        raise ValueError(f"invalid Protheus alias {alias!r}")
+    if not COMPANY_PATTERN.match(company):
+        raise ValueError(f"invalid Protheus company {company!r}")
+    return f"{alias}{company}0".lower()
+
+
+def normalize_text(text: str) -> str:
+    """Search normalisation: accents removed, upper case, blanks trimmed and collapsed."""
+    decomposed = unicodedata.normalize("NFKD", text)
+    plain = "".join(ch for ch in decomposed if not unicodedata.combining(ch))
+    return " ".join(plain.upper().split())
+
+
+def normalized_column_sql(column: str) -> str:
+    """SQL expression of a CHAR column normalised like `normalize_text` (minus collapsing).
+
+    The demo database indexes exactly this expression (pg_trgm GIN), and the catalog's
+    search filters on exactly this expression, so the two must stay one function.
+    """
+    return f"upper(translate({column}, '{ACCENTED}', '{PLAIN}'))"

@@ -1,0 +1,250 @@
+"""Settings read once from the environment into a frozen dataclass, each variable validated."""
+
+from __future__ import annotations
+
+import os
+import re
+import socket
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from shared.protheus import ALIAS_PATTERN, COMPANY_PATTERN
+
+SCOPES = frozenset(
+    {"catalog:read", "production:read", "production:write", "telemetry:read", "admin"}
+)
+BRANCH_PATTERN = re.compile(r"^[0-9A-Za-z]{1,12}$")
+
+
+class ConfigError(ValueError):
+    """A variable holds a value the services cannot use; the message names it."""
+
+    def __init__(self, variable: str, problem: str) -> None:
+        self.variable = variable
+        super().__init__(f"{variable}: {problem}")
+
+
+@dataclass(frozen=True)
+class ApiKey:
+    """One client of the API: a name for logs, the secret, and what it may do."""
+
+    name: str
+    key: str = field(repr=False)
+    scopes: frozenset[str]
+
+    def allows(self, scope: str) -> bool:
+        return "admin" in self.scopes or scope in self.scopes
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything the services read from the environment (DESIGN.md section 2)."""
+
+    protheus_db_url: str = "postgresql://postgres@localhost:5432/protheus"
+    protheus_company: str = "01"
+    protheus_branch: str = "01"
+    protheus_rest_url: str = "http://localhost:8090/rest"
+    protheus_auth: str = "oauth2"
+    protheus_user: str = "mesinteg"
+    protheus_password: str = field(default="mesinteg", repr=False)
+    protheus_shared_tables: frozenset[str] = frozenset()
+    protheus_time_format: str = "C"
+    protheus_db_pool_max: int = 5
+    protheus_db_statement_timeout_ms: int = 10_000
+    protheus_rest_ca_file: str | None = None
+    mes_db_url: str = "postgresql://postgres@localhost:5432/mes"
+    mes_db_pool_max: int = 10
+    db_ca_file: str | None = None
+    mqtt_url: str = "mqtt://localhost:1883"
+    mqtt_client_id: str = field(default_factory=lambda: f"mes-ingestor-{socket.gethostname()}")
+    mqtt_shared_group: str | None = None
+    mqtt_ca_file: str | None = None
+    api_keys: tuple[ApiKey, ...] = field(default=(), repr=False)
+    plant_timezone: str = "America/Sao_Paulo"
+    telemetry_retention_days: int = 90
+    shift_calendar: str | None = None
+    catalog_max_bom_rows: int = 100_000
+    log_level: str = "INFO"
+    http_host: str = "0.0.0.0"  # noqa: S104 - services listen on every interface in containers
+    http_port: int | None = None
+
+    @property
+    def tz(self) -> ZoneInfo:
+        return ZoneInfo(self.plant_timezone)
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        """Read and validate every variable; a bad one raises ConfigError naming it."""
+        env = os.environ if environ is None else environ
+        reader = _Reader(env)
+        defaults = cls()
+        settings = cls(
+            protheus_db_url=reader.db_url("PROTHEUS_DB_URL", defaults.protheus_db_url, odbc=True),
+            protheus_company=reader.matching(
+                "PROTHEUS_COMPANY", "01", COMPANY_PATTERN, "dois caracteres 0-9/A-Z, ex.: 01"
+            ),
+            protheus_branch=reader.matching(
+                "PROTHEUS_BRANCH", "01", BRANCH_PATTERN, "código de filial alfanumérico"
+            ),
+            protheus_rest_url=reader.http_url("PROTHEUS_REST_URL", defaults.protheus_rest_url),
+            protheus_auth=reader.choice("PROTHEUS_AUTH", "oauth2", ("oauth2", "basic")),
+            protheus_user=reader.text("PROTHEUS_USER", defaults.protheus_user),
+            protheus_password=reader.text("PROTHEUS_PASSWORD", defaults.protheus_password),
+            protheus_shared_tables=reader.aliases("PROTHEUS_SHARED_TABLES"),
+            protheus_time_format=reader.choice("PROTHEUS_TIME_FORMAT", "C", ("C", "N")),
+            protheus_db_pool_max=reader.integer("PROTHEUS_DB_POOL_MAX", 5, minimum=1),
+            protheus_db_statement_timeout_ms=reader.integer(
+                "PROTHEUS_DB_STATEMENT_TIMEOUT_MS", 10_000, minimum=1
+            ),
+            protheus_rest_ca_file=reader.optional_file("PROTHEUS_REST_CA_FILE"),
+            mes_db_url=reader.db_url("MES_DB_URL", defaults.mes_db_url, odbc=False),
+            mes_db_pool_max=reader.integer("MES_DB_POOL_MAX", 10, minimum=1),
+            db_ca_file=reader.optional_file("DB_CA_FILE"),
+            mqtt_url=reader.mqtt_url("MQTT_URL", defaults.mqtt_url),
+            mqtt_client_id=reader.text("MQTT_CLIENT_ID", defaults.mqtt_client_id),
+            mqtt_shared_group=reader.optional_text("MQTT_SHARED_GROUP"),
+            mqtt_ca_file=reader.optional_file("MQTT_CA_FILE"),
+            api_keys=parse_api_keys(env.get("MES_API_KEYS", "")),
+            plant_timezone=reader.timezone("PLANT_TIMEZONE", "America/Sao_Paulo"),
+            telemetry_retention_days=reader.integer("TELEMETRY_RETENTION_DAYS", 90, minimum=1),
+            shift_calendar=reader.optional_text("SHIFT_CALENDAR"),
+            catalog_max_bom_rows=reader.integer("CATALOG_MAX_BOM_ROWS", 100_000, minimum=1),
+            log_level=reader.choice("LOG_LEVEL", "INFO", ("DEBUG", "INFO", "WARNING", "ERROR")),
+            http_host=reader.text("HTTP_HOST", defaults.http_host),
+            http_port=reader.optional_integer("HTTP_PORT", minimum=1, maximum=65535),
+        )
+        return settings
+
+
+def parse_api_keys(raw: str) -> tuple[ApiKey, ...]:
+    """`name:key:scope,scope;name:key:scope`, each entry split at its first two colons."""
+    keys: list[ApiKey] = []
+    seen: set[str] = set()
+    for position, entry in enumerate(part.strip() for part in raw.split(";")):
+        if not entry:
+            continue
+        parts = entry.split(":", 2)
+        if len(parts) != 3 or not parts[0] or not parts[1]:
+            raise ConfigError(
+                "MES_API_KEYS", f"entrada {position + 1} deve ser nome:chave:escopo[,escopo]"
+            )
+        name, key, scope_text = parts
+        scopes = frozenset(s.strip() for s in scope_text.split(",") if s.strip())
+        unknown = scopes - SCOPES
+        if not scopes or unknown:
+            raise ConfigError(
+                "MES_API_KEYS",
+                f"chave '{name}' com escopo inválido {sorted(unknown) or '(vazio)'}; válidos: {sorted(SCOPES)}",
+            )
+        if key in seen:
+            raise ConfigError("MES_API_KEYS", f"chave '{name}' repete o segredo de outra entrada")
+        seen.add(key)
+        keys.append(ApiKey(name=name, key=key, scopes=scopes))
+    return tuple(keys)
+
+
+class _Reader:
+    """Typed reads of environment variables, each failure naming the variable."""
+
+    def __init__(self, env: Mapping[str, str]) -> None:
+        self.env = env
+
+    def _raw(self, name: str) -> str | None:
+        value = self.env.get(name)
+        return value.strip() if value is not None and value.strip() else None
+
+    def text(self, name: str, default: str) -> str:
+        return self._raw(name) or default
+
+    def optional_text(self, name: str) -> str | None:
+        return self._raw(name)
+
+    def matching(self, name: str, default: str, pattern: re.Pattern[str], hint: str) -> str:
+        value = self._raw(name) or default
+        if not pattern.match(value):
+            raise ConfigError(name, f"valor {value!r} inválido ({hint})")
+        return value
+
+    def choice(self, name: str, default: str, choices: tuple[str, ...]) -> str:
+        value = self._raw(name) or default
+        normalized = next((c for c in choices if c.lower() == value.lower()), None)
+        if normalized is None:
+            raise ConfigError(name, f"valor {value!r} inválido; use um de {', '.join(choices)}")
+        return normalized
+
+    def integer(
+        self, name: str, default: int, *, minimum: int | None = None, maximum: int | None = None
+    ) -> int:
+        value = self.optional_integer(name, minimum=minimum, maximum=maximum)
+        return default if value is None else value
+
+    def optional_integer(
+        self, name: str, *, minimum: int | None = None, maximum: int | None = None
+    ) -> int | None:
+        raw = self._raw(name)
+        if raw is None:
+            return None
+        try:
+            value = int(raw)
+        except ValueError:
+            raise ConfigError(name, f"valor {raw!r} não é um número inteiro") from None
+        if (minimum is not None and value < minimum) or (maximum is not None and value > maximum):
+            raise ConfigError(name, f"valor {value} fora do intervalo [{minimum}, {maximum}]")
+        return value
+
+    def db_url(self, name: str, default: str, *, odbc: bool) -> str:
+        value = self._raw(name) or default
+        scheme = value.split(":", 1)[0].lower()
+        allowed = ("postgresql", "postgres", "odbc") if odbc else ("postgresql", "postgres")
+        if scheme not in allowed or "://" not in value:
+            raise ConfigError(
+                name,
+                f"esquema {scheme!r} não suportado; use {' ou '.join(s + '://' for s in allowed)}",
+            )
+        if scheme != "odbc" and not urlsplit(value).path.strip("/"):
+            raise ConfigError(name, "informe o nome do banco de dados na URL")
+        return value
+
+    def http_url(self, name: str, default: str) -> str:
+        value = (self._raw(name) or default).rstrip("/")
+        parts = urlsplit(value)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ConfigError(name, f"URL {value!r} inválida; use http(s)://host:porta/rest")
+        return value
+
+    def mqtt_url(self, name: str, default: str) -> str:
+        value = self._raw(name) or default
+        parts = urlsplit(value)
+        if parts.scheme not in ("mqtt", "mqtts") or not parts.hostname:
+            raise ConfigError(name, f"URL {value!r} inválida; use mqtt://usuario:senha@host:porta")
+        try:
+            parts.port  # noqa: B018 - raises on a non-numeric port
+        except ValueError:
+            raise ConfigError(name, "porta inválida") from None
+        return value
+
+    def timezone(self, name: str, default: str) -> str:
+        value = self._raw(name) or default
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ConfigError(
+                name, f"fuso horário {value!r} desconhecido (ex.: America/Sao_Paulo)"
+            ) from None
+        return value
+
+    def aliases(self, name: str) -> frozenset[str]:
+        raw = self._raw(name) or ""
+        aliases = frozenset(a.strip().upper() for a in raw.split(",") if a.strip())
+        bad = sorted(a for a in aliases if not ALIAS_PATTERN.match(a))
+        if bad:
+            raise ConfigError(name, f"aliases inválidos {bad}; use ex.: SB1,SA1")
+        return aliases
+
+    def optional_file(self, name: str) -> str | None:
+        value = self._raw(name)
+        if value is not None and not os.path.isfile(value):
+            raise ConfigError(name, f"arquivo {value!r} não encontrado")
+        return value

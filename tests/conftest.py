@@ -1,0 +1,43 @@
+"""Shared test fixtures: real PostgreSQL databases created per test and dropped afterwards."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+
+import asyncpg
+import pytest
+
+# The server the tests run against; `make test` makes sure one answers here.
+ADMIN_DSN = os.environ.get("TEST_PG_ADMIN_DSN", "postgresql://postgres@127.0.0.1:5432/postgres")
+
+
+def dsn_for(database: str) -> str:
+    """The admin DSN pointed at another database on the same server."""
+    base, _, _ = ADMIN_DSN.rpartition("/")
+    return f"{base}/{database}"
+
+
+@pytest.fixture
+async def fresh_database() -> AsyncIterator[Callable[[], Awaitable[str]]]:
+    """A factory of new, empty databases (DSNs); every one is dropped after the test."""
+    created: list[str] = []
+
+    async def make() -> str:
+        name = f"t_{uuid.uuid4().hex[:16]}"
+        admin = await asyncpg.connect(ADMIN_DSN)
+        try:
+            await admin.execute(f'CREATE DATABASE "{name}"')
+        finally:
+            await admin.close()
+        created.append(name)
+        return dsn_for(name)
+
+    yield make
+    admin = await asyncpg.connect(ADMIN_DSN)
+    try:
+        for name in created:
+            await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    finally:
+        await admin.close()
