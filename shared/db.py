@@ -232,18 +232,25 @@ async def open_protheus_source(
         import aioodbc
 
         connection_string = url[len("odbc://") :]
+        dialect = odbc_dialect(connection_string)
         seconds = max(1, round(statement_timeout_ms / 1000))
 
-        async def limit_queries(conn: Any) -> None:
-            conn._conn.timeout = seconds  # pyodbc's per-statement query timeout
+        async def protect(conn: Any) -> None:
+            # Runs once per new pyodbc connection (sync calls, at connect time only).
+            if dialect is POSTGRESQL:
+                # psqlODBC has no query-timeout attribute: ask the server instead.
+                conn.execute(f"SET statement_timeout = {int(statement_timeout_ms)}")
+                conn.execute("SET SESSION CHARACTERISTICS AS TRANSACTION READ ONLY")
+                conn.commit()  # a SET inside the driver's implicit transaction dies with a rollback
+            else:
+                conn.timeout = seconds  # SQL Server driver: per-statement query timeout
 
         pool = await aioodbc.create_pool(
             dsn=connection_string,
             minsize=0,
             maxsize=pool_max,
             autocommit=False,
-            readonly=True,
-            after_created=limit_queries,
+            after_created=protect,
         )
         return OdbcProtheusSource(
             pool,

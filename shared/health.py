@@ -9,7 +9,7 @@ from collections.abc import Awaitable, Callable
 from aiohttp import web
 
 from shared.envelope import json_response, success
-from shared.keys import HEALTH_CHECKS, HealthCheck
+from shared.keys import HEALTH_CHECKS, REQUEST_ID, HealthCheck
 
 CHECK_TIMEOUT_S = 3.0
 
@@ -54,7 +54,7 @@ async def readyz(request: web.Request) -> web.Response:
     data = {"status": "not_ready" if down else "ready", "checks": report}
     if not down:
         return success(data, "Todas as dependências necessárias estão disponíveis.")
-    request_id = request.get("request_id")
+    request_id = request.get(REQUEST_ID)
     body = {
         "success": False,
         "message": f"Dependências indisponíveis: {', '.join(down)}.",

@@ -12,7 +12,7 @@ from prometheus_client import CollectorRegistry
 
 from shared.auth import KeyRing
 from shared.db import BranchResolver, ProtheusSource
-from shared.settings import Settings
+from shared.settings import ApiKey, Settings
 
 
 @dataclass(frozen=True)
@@ -33,6 +33,9 @@ MES_POOL: Final = web.AppKey("mes_pool", asyncpg.Pool)
 PROTHEUS: Final = web.AppKey("protheus", ProtheusSource)
 BRANCHES: Final = web.AppKey("branches", BranchResolver)
 OPENAPI_SERVICES: Final = web.AppKey("openapi_services", dict[str, str])
+
+REQUEST_ID: Final = web.RequestKey("request_id", str)
+CALLER: Final = web.RequestKey("caller", ApiKey)
 
 
 def get_settings(app: web.Application) -> Settings:

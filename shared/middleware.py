@@ -26,7 +26,7 @@ from shared.errors import (
     PayloadTooLarge,
     UnsupportedMediaType,
 )
-from shared.keys import KEYRING
+from shared.keys import CALLER, KEYRING, REQUEST_ID
 from shared.logging import request_id_var
 from shared.metrics import HTTP_METRICS
 
@@ -54,7 +54,7 @@ async def request_context(request: web.Request, handler: Handler) -> web.StreamR
     """Request id in and out, one structured access-log line, metrics per route."""
     incoming = request.headers.get("X-Request-ID", "")
     request_id = incoming if _VALID_REQUEST_ID.match(incoming) else uuid.uuid4().hex
-    request["request_id"] = request_id
+    request[REQUEST_ID] = request_id
     token = request_id_var.set(request_id)
     started = time.perf_counter()
     status = 500
@@ -112,7 +112,7 @@ _PG_UNAVAILABLE = (
 @web.middleware
 async def errors(request: web.Request, handler: Handler) -> web.StreamResponse:
     """Render every failure in the error envelope; never a traceback to the client."""
-    request_id = request.get("request_id")
+    request_id = request.get(REQUEST_ID)
     try:
         return await handler(request)
     except ApiError as exc:
@@ -141,7 +141,7 @@ async def api_key_auth(request: web.Request, handler: Handler) -> web.StreamResp
     if not is_protected(request.path) or request.method == "OPTIONS":
         return await handler(request)
     key = authenticate(request, request.app[KEYRING])
-    request["api_key"] = key
+    request[CALLER] = key
     if request.match_info.http_exception is None:
         spec = endpoint_of(request.match_info.handler)
         authorize(key, spec.scope if spec else "admin")

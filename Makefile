@@ -1,0 +1,50 @@
+# Two commands for a newcomer: `make run` serves the whole system on :8080,
+# `make test` runs the whole suite against real PostgreSQL and Mosquitto.
+
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+.PHONY: run test lint format services demo-db bench clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e '.[dev]'
+	touch $(STAMP)
+
+## run: the whole system at http://localhost:8080 (Ctrl-C stops it)
+run: $(STAMP)
+	$(BIN)/python -m devserver
+
+## test: lint, then the whole suite against real PostgreSQL and a real MQTT broker
+test: $(STAMP) services
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/python -m pytest -q
+
+## services: install and start PostgreSQL, Mosquitto, nginx and the ODBC driver if missing
+services:
+	bash scripts/ensure-services.sh
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: $(STAMP)
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+## demo-db: (re)create a demo Protheus database: make demo-db DSN=postgresql://... SCALE=large
+DSN   ?= postgresql://postgres@127.0.0.1:5432/protheus
+SCALE ?= default
+demo-db: $(STAMP)
+	$(BIN)/python -m protheus_demo --dsn $(DSN) --scale $(SCALE)
+
+## bench: benchmarks on the large demo scale (not part of `make test`)
+bench: $(STAMP) services
+	$(BIN)/python -m bench
+
+clean:
+	rm -rf $(VENV) .run .pytest_cache .ruff_cache

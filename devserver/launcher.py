@@ -1,0 +1,168 @@
+"""`make run`: prepare databases and broker, then serve every service's routes on one port."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import re
+import secrets
+import signal
+import time
+
+import asyncpg
+from aiohttp import web
+
+from devserver.infra import (
+    LOCAL_MQTT,
+    LOCAL_PG,
+    RUN_DIR,
+    embedded_postgres,
+    mqtt_answers,
+    pg_answers,
+    start_embedded_broker,
+    with_database,
+)
+from shared.app import create_base_app, load_settings_or_exit
+from shared.logging import configure_logging
+from shared.migrations import migrate
+from shared.settings import Settings
+
+log = logging.getLogger("devserver")
+
+DEFAULT_PORT = 8080
+_DB_NAME = re.compile(r"^[A-Za-z0-9_]+$")
+
+
+def compose_app(settings: Settings) -> web.Application:
+    """One app with the three services' routes and background tasks: a dev launcher, not a service."""
+    from services.catalog.app import setup as setup_catalog
+    from services.production.app import setup as setup_production
+    from services.telemetry.app import setup as setup_telemetry
+
+    app = create_base_app(settings)
+    setup_catalog(app)
+    setup_production(app)
+    setup_telemetry(app)
+    return app
+
+
+async def ensure_database(dsn: str) -> bool:
+    """Create the PostgreSQL database a URL names when it does not exist yet; True if created."""
+    name = dsn.split("?", 1)[0].rsplit("/", 1)[-1]
+    if not _DB_NAME.match(name):
+        raise SystemExit(f"nome de banco inválido em {dsn!r}")
+    admin = await asyncpg.connect(with_database(dsn, "postgres"))
+    try:
+        exists = await admin.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", name)
+        if not exists:
+            await admin.execute(f'CREATE DATABASE "{name}"')
+            log.info("created database %s", name)
+        return not exists
+    finally:
+        await admin.close()
+
+
+async def seed_protheus(dsn: str, company: str, scale: str) -> None:
+    """Load the demo Protheus data into a database that holds no Protheus tables; never otherwise."""
+    from protheus_demo.load import has_protheus_tables, load_demo
+
+    conn = await asyncpg.connect(dsn)
+    try:
+        if await has_protheus_tables(conn, company):
+            log.info("protheus database already holds Protheus tables; leaving it as it is")
+            return
+        print(f"Carregando a base demo do Protheus (escala {scale}) ...", flush=True)
+        started = time.perf_counter()
+        counts = await load_demo(conn, company=company, scale=scale)
+        print(
+            f"Base demo carregada em {time.perf_counter() - started:.1f} s "
+            f"({counts.get('SB1', 0)} produtos, {counts.get('SG1', 0)} linhas de estrutura).",
+            flush=True,
+        )
+    finally:
+        await conn.close()
+
+
+def dev_api_key() -> str:
+    """A dev key kept in .run/ so it stays the same across runs."""
+    path = RUN_DIR / "dev-api-key"
+    if path.exists():
+        return path.read_text().strip()
+    RUN_DIR.mkdir(parents=True, exist_ok=True)
+    key = f"dev-{secrets.token_urlsafe(24)}"
+    path.write_text(key + "\n")
+    path.chmod(0o600)
+    return key
+
+
+async def serve(stack: contextlib.AsyncExitStack) -> None:
+    env = dict(os.environ)
+    if "MES_DB_URL" not in env or "PROTHEUS_DB_URL" not in env:
+        if await pg_answers(LOCAL_PG):
+            server = LOCAL_PG
+        else:
+            print(
+                "Nenhum PostgreSQL em 127.0.0.1:5432; iniciando um embutido em .run/ ...",
+                flush=True,
+            )
+            server = stack.enter_context(embedded_postgres())
+        env.setdefault("PROTHEUS_DB_URL", with_database(server, "protheus"))
+        env.setdefault("MES_DB_URL", with_database(server, "mes"))
+    if "MQTT_URL" not in env:
+        env["MQTT_URL"] = LOCAL_MQTT
+        if not await mqtt_answers(LOCAL_MQTT):
+            print("Nenhum broker MQTT em localhost:1883; iniciando um embutido ...", flush=True)
+            broker = await start_embedded_broker()
+            stack.push_async_callback(broker.shutdown)  # type: ignore[attr-defined]
+    key = None
+    if not env.get("MES_API_KEYS"):
+        key = dev_api_key()
+        env["MES_API_KEYS"] = f"dev:{key}:admin"
+    env.setdefault("HTTP_PORT", str(DEFAULT_PORT))
+    settings = load_settings_or_exit(env)
+    configure_logging(settings.log_level, service="devserver")
+
+    await ensure_database(settings.mes_db_url)
+    conn = await asyncpg.connect(settings.mes_db_url)
+    try:
+        await migrate(conn)
+    finally:
+        await conn.close()
+    if not settings.protheus_db_url.lower().startswith("odbc://"):
+        await ensure_database(settings.protheus_db_url)
+        await seed_protheus(
+            settings.protheus_db_url, settings.protheus_company, env.get("DEMO_SCALE", "default")
+        )
+
+    app = compose_app(settings)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    stack.push_async_callback(runner.cleanup)
+    port = settings.http_port or DEFAULT_PORT
+    await web.TCPSite(runner, settings.http_host, port).start()
+
+    base = f"http://localhost:{port}"
+    print(f"\nMES integration em {base}", flush=True)
+    if key:
+        print(f"  chave de API de desenvolvimento (admin): {key}")
+        print(f'  experimente: curl -H "Authorization: Bearer {key}" {base}/readyz')
+    print("  Ctrl-C encerra.\n", flush=True)
+
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    await stop.wait()
+    print("Encerrando ...", flush=True)
+
+
+async def amain() -> None:
+    async with contextlib.AsyncExitStack() as stack:
+        await serve(stack)
+
+
+def main() -> None:
+    configure_logging(os.environ.get("LOG_LEVEL", "INFO"), service="devserver")
+    asyncio.run(amain())

@@ -1,0 +1,27 @@
+"""Assertion helpers shared by the test modules."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aiohttp import ClientResponse
+
+
+async def assert_envelope(resp: ClientResponse, status: int) -> Any:
+    """Check status and envelope shape; return `data` on success, the body on error."""
+    body = await resp.json()
+    assert resp.status == status, (resp.status, body)
+    assert resp.content_type == "application/json"
+    if status < 400:
+        assert body["success"] is True
+        assert isinstance(body["message"], str) and body["message"]
+        return body["data"]
+    assert body["success"] is False
+    assert isinstance(body["message"], str) and body["message"]
+    assert set(body["error"]) >= {"code", "details"}
+    assert body["error"]["requestId"] == resp.headers["X-Request-ID"]
+    return body
+
+
+def auth(key: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {key}"}
