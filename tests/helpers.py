@@ -14,10 +14,12 @@ async def assert_envelope(resp: ClientResponse, status: int) -> Any:
     assert resp.content_type == "application/json"
     if status < 400:
         assert body["success"] is True
-        assert isinstance(body["message"], str) and body["message"]
+        assert isinstance(body["message"], str)
+        assert body["message"]
         return body["data"]
     assert body["success"] is False
-    assert isinstance(body["message"], str) and body["message"]
+    assert isinstance(body["message"], str)
+    assert body["message"]
     assert set(body["error"]) >= {"code", "details"}
     assert body["error"]["requestId"] == resp.headers["X-Request-ID"]
     return body

@@ -62,8 +62,10 @@ def test_api_keys_split_at_the_first_two_colons():
 
 def test_api_key_scopes_and_admin():
     (reader, admin) = parse_api_keys("r:one:catalog:read;a:two:admin")
-    assert reader.allows("catalog:read") and not reader.allows("production:write")
-    assert admin.allows("production:write") and admin.allows("telemetry:read")
+    assert reader.allows("catalog:read")
+    assert not reader.allows("production:write")
+    assert admin.allows("production:write")
+    assert admin.allows("telemetry:read")
 
 
 def test_keyring_finds_only_exact_keys():
