@@ -59,6 +59,74 @@ class Dialect:
     def is_tsql(self) -> bool:
         return self.name == "tsql"
 
+    # --- SQL pieces that differ between PostgreSQL and SQL Server ----------------------
+
+    @property
+    def recursive(self) -> str:
+        """`WITH RECURSIVE` on PostgreSQL; SQL Server's CTEs recurse without the keyword."""
+        return "WITH" if self.is_tsql else "WITH RECURSIVE"
+
+    @property
+    def page(self) -> str:
+        """Row window for `:limit` rows after `:offset` (needs an ORDER BY before it)."""
+        if self.is_tsql:
+            return "OFFSET :offset ROWS FETCH NEXT :limit ROWS ONLY"
+        return "LIMIT :limit OFFSET :offset"
+
+    @property
+    def text(self) -> str:
+        return "VARCHAR(MAX)" if self.is_tsql else "TEXT"
+
+    @property
+    def float(self) -> str:
+        return "FLOAT" if self.is_tsql else "DOUBLE PRECISION"
+
+    @property
+    def binary_order(self) -> str:
+        """Byte-wise collation, so control-character separators in sort keys sort first."""
+        return "COLLATE Latin1_General_BIN" if self.is_tsql else 'COLLATE "C"'
+
+    def cat(self, *parts: str) -> str:
+        return (" + " if self.is_tsql else " || ").join(parts)
+
+    def chr(self, code: int) -> str:
+        return f"CHAR({code})" if self.is_tsql else f"chr({code})"
+
+    def contains(self, haystack: str, needle: str) -> str:
+        """The needle appears literally (no wildcard meaning) in the haystack."""
+        if self.is_tsql:
+            return f"CHARINDEX({needle}, {haystack}) > 0"
+        return f"strpos({haystack}, {needle}) > 0"
+
+    def starts(self, haystack: str, needle: str) -> str:
+        if self.is_tsql:
+            return f"LEFT({haystack}, LEN({needle})) = {needle}"
+        return f"starts_with({haystack}, {needle})"
+
+    def length(self, expr: str) -> str:
+        return f"LEN({expr})" if self.is_tsql else f"length({expr})"
+
+    def limit_rows(self, select_list: str, rest: str, limit: str) -> str:
+        """`SELECT ... LIMIT n` / `SELECT TOP (n) ...`."""
+        if self.is_tsql:
+            return f"SELECT TOP ({limit}) {select_list} {rest}"
+        return f"SELECT {select_list} {rest} LIMIT {limit}"
+
+    def outer_lateral(self, subquery: str, alias: str) -> str:
+        """A correlated subquery joined to every row, kept when it yields nothing."""
+        if self.is_tsql:
+            return f"OUTER APPLY ({subquery}) {alias}"
+        return f"LEFT JOIN LATERAL ({subquery}) {alias} ON TRUE"
+
+    def collapse_blanks(self, expr: str) -> str:
+        """Trim, and collapse runs of blanks to one (SQL Server: runs of up to 16)."""
+        if self.is_tsql:
+            inner = expr
+            for _ in range(4):
+                inner = f"REPLACE({inner}, '  ', ' ')"
+            return f"LTRIM(RTRIM({inner}))"
+        return f"btrim(regexp_replace({expr}, '\\s+', ' ', 'g'))"
+
     def param(self, placeholder: str, value: Any) -> str:
         # SQL Server: a Python str is sent as NVARCHAR, and NVARCHAR against a CHAR
         # column forces a scan; cast to VARCHAR so the index on the column is used.

@@ -106,6 +106,8 @@ class String(fields.String):
     def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> Any:
         text = super()._deserialize(value, attr, data, **kwargs)
         text = text.strip()
+        if not text and self.required:
+            raise self.make_error("required")
         return text or None
 
 

@@ -1,0 +1,255 @@
+"""Catalog handlers: validate, call one service function, answer in the seed's envelope."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from services.catalog import schemas, service
+from services.catalog.keys import get_catalog
+from shared.endpoint import endpoint
+from shared.envelope import success
+from shared.validation import load_match, load_query
+
+SCOPE = "catalog:read"
+ERRORS_WITH_404 = (400, 401, 403, 404, 503)
+RANKING_RULES = (
+    "Ranking: +50 se a descrição contém o texto inteiro; com um termo, +30 se a descrição "
+    "começa com ele, senão +20 se alguma palavra começa com ele, senão +10 se aparece em "
+    "qualquer posição; com vários termos, por termo +25/+15/+5 pela mesma regra; mais 0 a 10 "
+    "pela semelhança de tamanho: floor(10 * (1 - |len(d) - len(q)| / max(len(d), len(q)))). "
+    "Ordem: relevance_score DESC, B1_COD. Textos comparados sem acentos e em maiúsculas."
+)
+
+
+def _code(request: web.Request) -> str:
+    return load_match(request, schemas.CodePath())["code"]
+
+
+@endpoint(
+    service="catalog",
+    scope=SCOPE,
+    summary="Lista produtos (SB1) em ordem de código",
+    description="Os primeiros `limit` produtos ativos em ordem de B1_COD; `total` é quantos vieram.",
+    query=schemas.ListQuery,
+    response=schemas.ListResponse,
+)
+async def list_products(request: web.Request) -> web.Response:
+    params = load_query(request, schemas.ListQuery())
+    data = await service.list_products(get_catalog(request.app), params)
+    return success(data, "Listagem realizada com sucesso!")
+
+
+@endpoint(
+    service="catalog",
+    scope=SCOPE,
+    summary="Busca avançada por descrição, com pontuação de relevância",
+    description=(
+        "Encontra produtos cuja descrição contém ao menos um termo do texto e os ordena por "
+        "relevância. " + RANKING_RULES + " Use para perguntas como 'liste terminais bandeira'."
+    ),
+    query=schemas.DescriptionSearchQuery,
+    response=schemas.DescriptionSearchResponse,
+)
+async def search_description(request: web.Request) -> web.Response:
+    params = load_query(request, schemas.DescriptionSearchQuery())
+    data, _ = await service.search_by_description(get_catalog(request.app), params)
+    return success(data, "Busca por descrição realizada com sucesso.")
+
+
+@endpoint(
+    service="catalog",
+    scope=SCOPE,
+    summary="Pesquisa produtos por código, descrição e grupo",
+    description=(
+        "Filtros combinados com E: `code` (B1_COD contém), `group` (B1_GRUPO igual), "
+        "`description` (a frase ou qualquer termo aparece). Pontuação: +50 frase inteira, "
+        "+10 por termo presente, mais 0 a 10 pela semelhança de tamanho. "
+        "Ordem: relevance_score DESC, B1_COD."
+    ),
+    query=schemas.ProductSearchQuery,
+    response=schemas.ProductSearchResponse,
+)
+async def search_products(request: web.Request) -> web.Response:
+    params = load_query(request, schemas.ProductSearchQuery())
+    data, page = await service.search_products(get_catalog(request.app), params)
+    return success(
+        data, f"Pesquisa de produtos realizada com sucesso ({page.label(data['total'])})."
+    )
+
+
+@endpoint(
+    service="catalog",
+    scope=SCOPE,
+    summary="Consulta um produto pelo código",
+    description="Dados do produto (SB1); `blocked` indica B1_MSBLQL = '1'. 404 se não existe.",
+    path=schemas.CodePath,
+    response=schemas.ProductResponse,
+    errors=ERRORS_WITH_404,
+)
+async def get_product(request: web.Request) -> web.Response:
+    data = await service.get_product(get_catalog(request.app), _code(request))
+    return success(data, "Produto localizado com sucesso!")
+
+
+TREE_ADVICE = (
+    " Linhas em ordem de profundidade são paginadas (`total` conta as linhas abaixo da raiz); "
+    "a página vem aninhada em `data.components` (trate recursivamente); um nó cujo pai está em "
+    "página anterior aparece no topo com `parentCode`. `cycle: true` marca onde um ciclo foi "
+    "cortado. Sempre pagine respostas grandes e mantenha max_depth entre 5 e 10."
+)
+
+
+@endpoint(
+    service="catalog",
+    scope=SCOPE,
+    summary="Estrutura do produto (explosão da BOM, SG1)",
+    description=(
+        "Árvore de montagem do produto: componentes válidos na data (G1_INI..G1_FIM) e na "
+        "revisão atual do pai (G1_REVINI..G1_REVFIM), com quantidade por pai (G1_QUANT) e "
+        "acumulada para uma unidade da raiz (base B1_QB, perda G1_PERDA)." + TREE_ADVICE
+    ),
+    path=schemas.CodePath,
+    query=schemas.TreeQuery,
+    response=schemas.TreeResponse,
+    errors=ERRORS_WITH_404,
+)
+async def structure(request: web.Request) -> web.Response:
+    code = _code(request)
+    params = load_query(request, schemas.TreeQuery())
+    data, page = await service.structure(get_catalog(request.app), code, params)
+    return success(
+        data, f"Estrutura do produto {code} retornada com sucesso ({page.label(data['total'])})."
+    )
+
+
+@endpoint(
+    service="catalog",
+    scope=SCOPE,
+    summary="Onde é usado: produtos pai do item (SG1 inversa)",
+    description=(
+        "Todos os produtos que usam o item, direta ou indiretamente, até max_depth níveis, "
+        "com `cumulativeQuantity` = quanto do item uma unidade daquele ancestral consome."
+        + TREE_ADVICE
+    ),
+    path=schemas.CodePath,
+    query=schemas.TreeQuery,
+    response=schemas.TreeResponse,
+    errors=ERRORS_WITH_404,
+)
+async def parents(request: web.Request) -> web.Response:
+    code = _code(request)
+    params = load_query(request, schemas.TreeQuery())
+    data, page = await service.parents(get_catalog(request.app), code, params)
+    return success(
+        data, f"Produtos pai de {code} retornados com sucesso ({page.label(data['total'])})."
+    )
+
+
+@endpoint(
+    service="catalog",
+    scope=SCOPE,
+    summary="Fornecedores do produto (SA5 + SA2)",
+    description="Amarrações produto x fornecedor: A5_FORNECE, A5_LOJA, A2_NOME, A5_CODPRF (código no fornecedor).",
+    path=schemas.CodePath,
+    query=schemas.PageQuery,
+    response=schemas.RowsResponse,
+    errors=ERRORS_WITH_404,
+)
+async def suppliers(request: web.Request) -> web.Response:
+    code = _code(request)
+    params = load_query(request, schemas.PageQuery())
+    data, page = await service.suppliers(get_catalog(request.app), code, params)
+    return success(
+        data, f"Fornecedores de {code} retornados com sucesso ({page.label(data['total'])})."
+    )
+
+
+@endpoint(
+    service="catalog",
+    scope=SCOPE,
+    summary="Itens de notas fiscais de entrada do produto (SD1)",
+    description=(
+        "Itens de NF de entrada, mais recentes primeiro. `supplier_name` nomeia o parceiro: "
+        "fornecedor (SA2) nas notas normais, cliente (SA1) nas de tipo D (devolução) e B "
+        "(beneficiamento); `partnerType` diz qual."
+    ),
+    path=schemas.CodePath,
+    query=schemas.InboundQuery,
+    response=schemas.RowsResponse,
+    errors=ERRORS_WITH_404,
+)
+async def inbound_invoice_items(request: web.Request) -> web.Response:
+    code = _code(request)
+    params = load_query(request, schemas.InboundQuery())
+    data, page = await service.invoice_items(get_catalog(request.app), code, params, "inbound")
+    return success(
+        data,
+        f"Notas fiscais de entrada de {code} retornadas com sucesso ({page.label(data['total'])}).",
+    )
+
+
+@endpoint(
+    service="catalog",
+    scope=SCOPE,
+    summary="Itens de notas fiscais de saída do produto (SD2)",
+    description=(
+        "Itens de NF de saída, mais recentes primeiro. `customer_name` nomeia o parceiro: "
+        "cliente (SA1) nas notas normais, fornecedor (SA2) nas de tipo D e B; `partnerType` diz qual."
+    ),
+    path=schemas.CodePath,
+    query=schemas.OutboundQuery,
+    response=schemas.RowsResponse,
+    errors=ERRORS_WITH_404,
+)
+async def outbound_invoice_items(request: web.Request) -> web.Response:
+    code = _code(request)
+    params = load_query(request, schemas.OutboundQuery())
+    data, page = await service.invoice_items(get_catalog(request.app), code, params, "outbound")
+    return success(
+        data,
+        f"Notas fiscais de saída de {code} retornadas com sucesso ({page.label(data['total'])}).",
+    )
+
+
+@endpoint(
+    service="catalog",
+    scope=SCOPE,
+    summary="Estoque do produto por filial e armazém (SB2)",
+    description=(
+        "Saldos por filial e armazém. Chaves do guia preenchidas das colunas reais: "
+        "B2_QPEDI = B2_SALPEDI (entrada prevista), B2_QTREC = B2_QACLASS (a classificar), "
+        "B2_SEGUM = B1_SEGUM. `available` = B2_QATU - B2_RESERVA - B2_QEMP - B2_QACLASS."
+    ),
+    path=schemas.CodePath,
+    query=schemas.StockQuery,
+    response=schemas.RowsResponse,
+    errors=ERRORS_WITH_404,
+)
+async def stock(request: web.Request) -> web.Response:
+    code = _code(request)
+    params = load_query(request, schemas.StockQuery())
+    data, page = await service.stock(get_catalog(request.app), code, params)
+    return success(data, f"Estoque de {code} retornado com sucesso ({page.label(data['total'])}).")
+
+
+@endpoint(
+    service="catalog",
+    scope=SCOPE,
+    summary="Roteiro de produção (SG2) do produto e, opcionalmente, dos componentes",
+    description=(
+        "Operações do roteiro do produto (B1_OPERPAD, senão '01'). Com include_components=true, "
+        "também dos componentes da estrutura até max_depth, com bomLevel. Ordem: bomLevel, "
+        "G2_PRODUTO, operação. G2_OPER = G2_OPERAC e G2_TEMPO = G2_TEMPAD (horas), como gravados."
+    ),
+    path=schemas.CodePath,
+    query=schemas.GuideQuery,
+    response=schemas.RowsResponse,
+    errors=ERRORS_WITH_404,
+)
+async def guide(request: web.Request) -> web.Response:
+    code = _code(request)
+    params = load_query(request, schemas.GuideQuery())
+    data, page = await service.guide(get_catalog(request.app), code, params)
+    return success(
+        data, f"Roteiro de produção retornado com sucesso ({page.label(data['total'])})."
+    )

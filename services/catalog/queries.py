@@ -1,0 +1,471 @@
+"""SQL of the catalog: one statement per request, written once and rendered per dialect.
+
+Every statement filters `D_E_L_E_T_ = ' '` on every table and join, and the FILIAL
+column of every table with the value the branch resolver gives for that table (blank
+for shared tables). Table names come from the company code; every value is bound.
+Statements that page return one header row even when the page is empty: `found`
+(the product exists) and `total` ride along with the rows, so one round trip answers.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+from shared.db import Dialect
+from shared.protheus import normalized_column_sql, table_name
+
+LIVE = "d_e_l_e_t_ = ' '"
+
+
+def _tables(company: str) -> dict[str, str]:
+    aliases = ("SB1", "SG1", "SG2", "SB2", "SA1", "SA2", "SA5", "SD1", "SF1", "SD2", "SF2")
+    return {alias: table_name(alias, company) for alias in aliases}
+
+
+def _paged(dialect: Dialect, header: str, rows: str, order_by: str) -> str:
+    """Header columns, then the requested page of `rows` (a CTE name) beside them."""
+    page = f"SELECT * FROM {rows} ORDER BY {order_by} {dialect.page}"
+    return f"SELECT h.*, p.* FROM ({header}) h {dialect.outer_lateral(page, 'p')}"
+
+
+def _found(t: dict[str, str]) -> str:
+    return (
+        f"(SELECT count(*) FROM {t['SB1']} WHERE b1_filial = :sb1_filial "
+        f"AND b1_cod = :code AND {LIVE})"
+    )
+
+
+# --- products ----------------------------------------------------------------------------
+
+PRODUCT_COLUMNS = "b1_cod, b1_desc, b1_grupo, b1_tipo, b1_um, b1_msblql"
+
+
+@lru_cache(maxsize=64)
+def list_products(dialect: Dialect, company: str, include_blocked: bool) -> str:
+    """SB1 in code order, first `:limit` rows; blocked products (B1_MSBLQL = '1') only on request."""
+    t = _tables(company)
+    blocked = "" if include_blocked else "AND b1_msblql <> '1'"
+    return dialect.limit_rows(
+        PRODUCT_COLUMNS,
+        f"FROM {t['SB1']} WHERE b1_filial = :sb1_filial AND {LIVE} {blocked} ORDER BY b1_cod",
+        ":limit",
+    )
+
+
+@lru_cache(maxsize=8)
+def product(dialect: Dialect, company: str) -> str:
+    """One SB1 row by code, blocked or not."""
+    t = _tables(company)
+    return (
+        "SELECT b1_cod, b1_desc, b1_grupo, b1_tipo, b1_um, b1_segum, b1_locpad, b1_msblql, "
+        "b1_qb, b1_revatu, b1_custd, b1_operpad "
+        f"FROM {t['SB1']} WHERE b1_filial = :sb1_filial AND b1_cod = :code AND {LIVE}"
+    )
+
+
+# --- ranked searches ----------------------------------------------------------------------
+
+
+def _word_start(dialect: Dialect, haystack: str, index: int) -> str:
+    """The term starts a word: the character before it is not a letter or digit."""
+    if dialect.is_tsql:
+        return f"(' ' + {haystack}) LIKE :w{index} ESCAPE '\\'"
+    return f"(' ' || {haystack}) ~ :w{index}"
+
+
+@lru_cache(maxsize=256)
+def search_description(dialect: Dialect, company: str, terms: int, include_blocked: bool) -> str:
+    """SB1 rows whose normalised description contains at least one term, ranked.
+
+    Score: +50 when the description contains the whole text `:q`; per term (the best rule
+    only) +30/+20/+10 with one term, +25/+15/+5 with several, for the description starting
+    with it / a word starting with it / containing it; plus 0..10 for similar length.
+    Terms filter through LIKE on the indexed expression (pg_trgm GIN where installed).
+    """
+    t = _tables(company)
+    norm = normalized_column_sql("b1_desc")
+    points = (30, 20, 10) if terms == 1 else (25, 15, 5)
+    rules = [
+        f"CASE WHEN {dialect.starts('nd', f':t{i}')} THEN {points[0]} "
+        f"WHEN {_word_start(dialect, 'nd', i)} THEN {points[1]} "
+        f"WHEN {dialect.contains('nd', f':t{i}')} THEN {points[2]} ELSE 0 END"
+        for i in range(terms)
+    ]
+    blocked = "" if include_blocked else "AND b1_msblql <> '1'"
+    matches = " OR ".join(f"{norm} LIKE :l{i} ESCAPE '\\'" for i in range(terms))
+    return f"""
+WITH matches AS (
+    SELECT {PRODUCT_COLUMNS}, {dialect.collapse_blanks(norm)} AS nd
+    FROM {t["SB1"]}
+    WHERE b1_filial = :sb1_filial AND {LIVE} {blocked} AND ({matches})
+), scored AS (
+    SELECT {PRODUCT_COLUMNS},
+           CASE WHEN {dialect.contains("nd", ":q")} THEN 50 ELSE 0 END
+           + {" + ".join(rules)}
+           + {_similarity(dialect)} AS relevance_score
+    FROM matches
+)
+{_paged(dialect, "SELECT (SELECT count(*) FROM matches) AS total", "scored", "relevance_score DESC, b1_cod")}
+"""
+
+
+def _similarity(dialect: Dialect) -> str:
+    """floor(10 * (1 - |len(d) - len(q)| / max(len(d), len(q)))) in exact integer arithmetic."""
+    ld = dialect.length("nd")
+    longest = f"(CASE WHEN {ld} > :qlen THEN {ld} ELSE :qlen END)"
+    return f"(10 * ({longest} - ABS({ld} - :qlen))) / {longest}"
+
+
+@lru_cache(maxsize=256)
+def search_products(
+    dialect: Dialect, company: str, terms: int, by_code: bool, by_group: bool, include_blocked: bool
+) -> str:
+    """SB1 filtered by code (contains), group (equals) and description (the text or any term).
+
+    Score: +50 when the description contains the whole text, +10 per term it contains,
+    plus the same length similarity; products without a description filter score 0.
+    """
+    t = _tables(company)
+    norm = normalized_column_sql("b1_desc")
+    filters = [f"b1_filial = :sb1_filial AND {LIVE}"]
+    if not include_blocked:
+        filters.append("b1_msblql <> '1'")
+    if by_code:
+        # PostgreSQL: the text cast is the expression the trigram index on codes is built on.
+        code = "b1_cod" if dialect.is_tsql else "b1_cod::text"
+        filters.append(f"{code} LIKE :code_like ESCAPE '\\'")
+    if by_group:
+        filters.append("b1_grupo = :group")
+    if terms:
+        filters.append(
+            "(" + " OR ".join(f"{norm} LIKE :l{i} ESCAPE '\\'" for i in range(terms)) + ")"
+        )
+        score = " + ".join(
+            [f"CASE WHEN {dialect.contains('nd', ':q')} THEN 50 ELSE 0 END"]
+            + [
+                f"CASE WHEN {dialect.contains('nd', f':t{i}')} THEN 10 ELSE 0 END"
+                for i in range(terms)
+            ]
+            + [_similarity(dialect)]
+        )
+        nd = f", {dialect.collapse_blanks(norm)} AS nd"
+    else:
+        score, nd = "0", ""
+    return f"""
+WITH matches AS (
+    SELECT {PRODUCT_COLUMNS}{nd}
+    FROM {t["SB1"]}
+    WHERE {" AND ".join(filters)}
+), scored AS (
+    SELECT {PRODUCT_COLUMNS}, {score} AS relevance_score FROM matches
+)
+{_paged(dialect, "SELECT (SELECT count(*) FROM matches) AS total", "scored", "relevance_score DESC, b1_cod")}
+"""
+
+
+# --- bill of materials ----------------------------------------------------------------------
+
+
+def _valid_line(g1: str, revision: str) -> str:
+    """A BOM line valid on `:ref_date` for the parent's revision; blanks mean no bound.
+
+    A parent without a current revision (blank B1_REVATU) has no revision control.
+    """
+    return (
+        f"{g1}.{LIVE} "
+        f"AND ({g1}.g1_ini = '' OR {g1}.g1_ini <= :ref_date) "
+        f"AND ({g1}.g1_fim = '' OR {g1}.g1_fim >= :ref_date) "
+        f"AND ({revision} = '' OR (({g1}.g1_revini = '' OR {g1}.g1_revini <= {revision}) "
+        f"AND ({g1}.g1_revfim = '' OR {g1}.g1_revfim >= {revision})))"
+    )
+
+
+def _loss_factor(g1: str) -> str:
+    """1 / (1 - loss%), the standard explosion's rule; a loss outside [0, 100) counts as 0."""
+    return f"(CASE WHEN {g1}.g1_perda >= 0 AND {g1}.g1_perda < 100 THEN 100.0 / (100 - {g1}.g1_perda) ELSE 1 END)"
+
+
+def _line_quantity(g1: str, parent: str) -> str:
+    """Quantity for one unit of the line's parent: G1_QUANT / QB (0 or blank means 1), with loss."""
+    qb = f"(CASE WHEN {parent}.b1_qb > 0 THEN {parent}.b1_qb ELSE 1 END)"
+    return f"({g1}.g1_quant / {qb} * {_loss_factor(g1)})"
+
+
+def _fixed_quantity(g1: str) -> str:
+    """A fixed line (G1_FIXVAR = 'F') needs G1_QUANT whatever its parent's quantity."""
+    return f"({g1}.g1_quant * {_loss_factor(g1)})"
+
+
+def _segment(dialect: Dialect, code: str, trt: str | None = None) -> str:
+    """One level of a depth-first sort key: chr(1) code chr(2) trt; chr(1) < chr(2) < any code."""
+    parts = [dialect.chr(1), f"RTRIM({code})", dialect.chr(2)]
+    if trt is not None:
+        parts.append(f"RTRIM({trt})")
+    return dialect.cat(*parts)
+
+
+def _on_path(dialect: Dialect, key: str, code: str) -> str:
+    """1 when `code` already stands on the path a sort key describes (a cycle)."""
+    needle = dialect.cat(dialect.chr(1), f"RTRIM({code})", dialect.chr(2))
+    return f"CASE WHEN {dialect.contains(key, needle)} THEN 1 ELSE 0 END"
+
+
+def _explosion_cte(dialect: Dialect, t: dict[str, str]) -> str:
+    """`root` (the asked product) and `bom` (every line below it, depth-first keyed).
+
+    Recursion stops at `:max_depth` and at a node whose component is already on its path
+    (flagged `cycle`). SQL Server forbids outer joins and subqueries in the recursive
+    member, so both members use inner joins only.
+    """
+    key_type = dialect.text
+    return f"""{dialect.recursive} root AS (
+    SELECT b1_cod, b1_desc, b1_um, b1_qb, b1_revatu
+    FROM {t["SB1"]} WHERE b1_filial = :sb1_filial AND b1_cod = :code AND {LIVE}
+), bom (level, code, parent_code, trt, quantity, loss, fixvar, cumulative, sort_key, cycle) AS (
+    SELECT 1, g1.g1_comp, g1.g1_cod, g1.g1_trt, g1.g1_quant, g1.g1_perda, g1.g1_fixvar,
+           CAST(CASE WHEN g1.g1_fixvar = 'F' THEN {_fixed_quantity("g1")}
+                     ELSE {_line_quantity("g1", "r")} END AS {dialect.float}),
+           CAST({dialect.cat(_segment(dialect, "r.b1_cod"), _segment(dialect, "g1.g1_comp", "g1.g1_trt"))} AS {key_type}),
+           CASE WHEN g1.g1_comp = r.b1_cod THEN 1 ELSE 0 END
+    FROM root r
+    JOIN {t["SG1"]} g1 ON g1.g1_filial = :sg1_filial AND g1.g1_cod = r.b1_cod
+         AND {_valid_line("g1", "r.b1_revatu")}
+    UNION ALL
+    SELECT b.level + 1, g1.g1_comp, g1.g1_cod, g1.g1_trt, g1.g1_quant, g1.g1_perda, g1.g1_fixvar,
+           CAST(CASE WHEN g1.g1_fixvar = 'F' THEN {_fixed_quantity("g1")}
+                     ELSE b.cumulative * {_line_quantity("g1", "p")} END AS {dialect.float}),
+           CAST({dialect.cat("b.sort_key", _segment(dialect, "g1.g1_comp", "g1.g1_trt"))} AS {key_type}),
+           {_on_path(dialect, "b.sort_key", "g1.g1_comp")}
+    FROM bom b
+    JOIN {t["SB1"]} p ON p.b1_filial = :sb1_filial AND p.b1_cod = b.code AND p.{LIVE}
+    JOIN {t["SG1"]} g1 ON g1.g1_filial = :sg1_filial AND g1.g1_cod = b.code
+         AND {_valid_line("g1", "p.b1_revatu")}
+    WHERE b.level < :max_depth AND b.cycle = 0
+)"""
+
+
+def _capped(dialect: Dialect, source: str) -> str:
+    # One row more than allowed is enough to refuse; PostgreSQL stops the recursion there.
+    return dialect.limit_rows("*", f"FROM {source}", ":cap")
+
+
+@lru_cache(maxsize=8)
+def structure(dialect: Dialect, company: str) -> str:
+    """The BOM explosion (SG1 + SB1) of `:code`: header (found, description, total) and a page
+    of nodes in depth-first order, siblings by G1_COMP then G1_TRT."""
+    t = _tables(company)
+    header = (
+        "SELECT (SELECT count(*) FROM root) AS found, (SELECT MAX(b1_desc) FROM root) AS root_description, "
+        "(SELECT MAX(b1_um) FROM root) AS root_unit, (SELECT count(*) FROM capped) AS total"
+    )
+    return f"""{_explosion_cte(dialect, t)}, capped AS ({_capped(dialect, "bom")}),
+nodes AS (
+    SELECT c.*, d.b1_desc AS description, d.b1_um AS unit
+    FROM capped c
+    LEFT JOIN {t["SB1"]} d ON d.b1_filial = :sb1_filial AND d.b1_cod = c.code AND d.{LIVE}
+)
+{_paged(dialect, header, "nodes", f"sort_key {dialect.binary_order}")}
+"""
+
+
+@lru_cache(maxsize=8)
+def parents(dialect: Dialect, company: str) -> str:
+    """Where-used of `:code`: every ancestor through SG1 up to `:max_depth`, with how much of
+    the item one unit of each ancestor uses. Revision and validity as in the explosion (the
+    line's parent's revision). Once a fixed line is passed, lines above it change nothing."""
+    t = _tables(company)
+    key_type = dialect.text
+    up_qty = "u.cumulative * (CASE WHEN g1.g1_fixvar = 'F' THEN {fixed} ELSE {variable} END)"
+    header = (
+        "SELECT (SELECT count(*) FROM item) AS found, (SELECT MAX(b1_desc) FROM item) AS root_description, "
+        "(SELECT MAX(b1_um) FROM item) AS root_unit, (SELECT count(*) FROM capped) AS total"
+    )
+    return f"""{dialect.recursive} item AS (
+    SELECT b1_cod, b1_desc, b1_um
+    FROM {t["SB1"]} WHERE b1_filial = :sb1_filial AND b1_cod = :code AND {LIVE}
+), up (level, code, child_code, trt, quantity, loss, fixvar, cumulative, anchored, sort_key, cycle) AS (
+    SELECT 1, g1.g1_cod, g1.g1_comp, g1.g1_trt, g1.g1_quant, g1.g1_perda, g1.g1_fixvar,
+           CAST(CASE WHEN g1.g1_fixvar = 'F' THEN {_fixed_quantity("g1")}
+                     ELSE {_line_quantity("g1", "p")} END AS {dialect.float}),
+           CASE WHEN g1.g1_fixvar = 'F' THEN 1 ELSE 0 END,
+           CAST({dialect.cat(_segment(dialect, "i.b1_cod"), _segment(dialect, "g1.g1_cod", "g1.g1_trt"))} AS {key_type}),
+           CASE WHEN g1.g1_cod = i.b1_cod THEN 1 ELSE 0 END
+    FROM item i
+    JOIN {t["SG1"]} g1 ON g1.g1_filial = :sg1_filial AND g1.g1_comp = i.b1_cod AND g1.{LIVE}
+    JOIN {t["SB1"]} p ON p.b1_filial = :sb1_filial AND p.b1_cod = g1.g1_cod AND p.{LIVE}
+         AND {_valid_line("g1", "p.b1_revatu")}
+    UNION ALL
+    SELECT u.level + 1, g1.g1_cod, g1.g1_comp, g1.g1_trt, g1.g1_quant, g1.g1_perda, g1.g1_fixvar,
+           CAST(CASE WHEN u.anchored = 1 THEN u.cumulative
+                     ELSE {up_qty.format(fixed=_fixed_quantity("g1"), variable=_line_quantity("g1", "p"))} END
+                AS {dialect.float}),
+           CASE WHEN u.anchored = 1 OR g1.g1_fixvar = 'F' THEN 1 ELSE 0 END,
+           CAST({dialect.cat("u.sort_key", _segment(dialect, "g1.g1_cod", "g1.g1_trt"))} AS {key_type}),
+           {_on_path(dialect, "u.sort_key", "g1.g1_cod")}
+    FROM up u
+    JOIN {t["SG1"]} g1 ON g1.g1_filial = :sg1_filial AND g1.g1_comp = u.code AND g1.{LIVE}
+    JOIN {t["SB1"]} p ON p.b1_filial = :sb1_filial AND p.b1_cod = g1.g1_cod AND p.{LIVE}
+         AND {_valid_line("g1", "p.b1_revatu")}
+    WHERE u.level < :max_depth AND u.cycle = 0
+), capped AS ({_capped(dialect, "up")}),
+nodes AS (
+    SELECT c.*, d.b1_desc AS description, d.b1_um AS unit
+    FROM capped c
+    LEFT JOIN {t["SB1"]} d ON d.b1_filial = :sb1_filial AND d.b1_cod = c.code AND d.{LIVE}
+)
+{_paged(dialect, header, "nodes", f"sort_key {dialect.binary_order}")}
+"""
+
+
+# --- routing ---------------------------------------------------------------------------------
+
+GUIDE_COLUMNS = (
+    "g2.g2_filial, g2.g2_produto, g2.g2_codigo, g2.g2_operac, g2.g2_recurso, g2.g2_ctrab, "
+    "g2.g2_descri, g2.g2_setup, g2.g2_tempad, g2.g2_lotepad, g2.g2_maoobra, g2.g2_tpoper"
+)
+
+
+@lru_cache(maxsize=32)
+def guide(dialect: Dialect, company: str, include_components: bool, by_branch: bool) -> str:
+    """SG2 operations of the product's routing (B1_OPERPAD, else '01'), and with
+    `include_components` of every component of its explosion too, each at the shallowest
+    BOM level it appears; joined on G2_CODIGO so other routings never duplicate rows."""
+    t = _tables(company)
+    if include_components:
+        items = f"""{_explosion_cte(dialect, t)}, capped AS ({_capped(dialect, "bom")}),
+items AS (
+    SELECT code, MIN(level) AS bom_level FROM (
+        SELECT b1_cod AS code, 0 AS level FROM root
+        UNION ALL SELECT code, level FROM capped
+    ) x GROUP BY code
+)"""
+        total_cap = ", (SELECT count(*) FROM capped) AS exploded"
+    else:
+        items = f"""WITH root AS (
+    SELECT b1_cod FROM {t["SB1"]} WHERE b1_filial = :sb1_filial AND b1_cod = :code AND {LIVE}
+), items AS (SELECT b1_cod AS code, 0 AS bom_level FROM root)"""
+        total_cap = ", 0 AS exploded"
+    branch = "AND g2.g2_filial = :sg2_filial" if by_branch else ""
+    return f"""{items},
+routes AS (
+    SELECT {GUIDE_COLUMNS}, i.bom_level
+    FROM items i
+    JOIN {t["SB1"]} b ON b.b1_filial = :sb1_filial AND b.b1_cod = i.code AND b.{LIVE}
+    JOIN {t["SG2"]} g2 ON g2.g2_produto = i.code AND g2.{LIVE} {branch}
+         AND g2.g2_codigo = (CASE WHEN b.b1_operpad = '' THEN '01' ELSE b.b1_operpad END)
+)
+{_paged(dialect, f"SELECT (SELECT count(*) FROM root) AS found, (SELECT count(*) FROM routes) AS total{total_cap}", "routes", "bom_level, g2_produto, g2_operac, g2_filial")}
+"""
+
+
+# --- stock, suppliers, invoices ---------------------------------------------------------------
+
+
+@lru_cache(maxsize=16)
+def stock(dialect: Dialect, company: str, by_branch: bool, by_location: bool) -> str:
+    """SB2 balances of `:code` per branch and warehouse, with B1_SEGUM from SB1 (SB1's filial
+    for each row's branch) and `available` = B2_QATU - B2_RESERVA - B2_QEMP - B2_QACLASS."""
+    t = _tables(company)
+    filters = [f"b2.b2_cod = :code AND b2.{LIVE}"]
+    if by_branch:
+        filters.append("b2.b2_filial = :sb2_filial")
+    if by_location:
+        filters.append("b2.b2_local = :location")
+    return f"""WITH rows_ AS (
+    SELECT b2.b2_filial, b2.b2_local, b2.b2_cod, b2.b2_qatu, b2.b2_qemp, b2.b2_reserva,
+           b2.b2_qpedven, b2.b2_salpedi, b2.b2_qaclass, b2.b2_cm1, b2.b2_status, b1.b1_segum,
+           b2.b2_qatu - b2.b2_reserva - b2.b2_qemp - b2.b2_qaclass AS available
+    FROM {t["SB2"]} b2
+    LEFT JOIN {t["SB1"]} b1 ON b1.b1_cod = b2.b2_cod AND b1.{LIVE}
+         AND b1.b1_filial = (CASE WHEN :sb1_shared = 1 THEN ' ' ELSE b2.b2_filial END)
+    WHERE {" AND ".join(filters)}
+)
+{_paged(dialect, f"SELECT {_found(t)} AS found, (SELECT count(*) FROM rows_) AS total", "rows_", "b2_filial, b2_local")}
+"""
+
+
+@lru_cache(maxsize=8)
+def suppliers(dialect: Dialect, company: str) -> str:
+    """SA5 links of `:code` with the supplier's name from SA2, joined on code + loja."""
+    t = _tables(company)
+    return f"""WITH rows_ AS (
+    SELECT a5.a5_fornece, a5.a5_loja, a2.a2_nome, a5.a5_codprf, a5.a5_nomprod
+    FROM {t["SA5"]} a5
+    LEFT JOIN {t["SA2"]} a2 ON a2.a2_filial = :sa2_filial AND a2.a2_cod = a5.a5_fornece
+         AND a2.a2_loja = a5.a5_loja AND a2.{LIVE}
+    WHERE a5.a5_filial = :sa5_filial AND a5.a5_produto = :code AND a5.{LIVE}
+)
+{_paged(dialect, f"SELECT {_found(t)} AS found, (SELECT count(*) FROM rows_) AS total", "rows_", "a5_fornece, a5_loja")}
+"""
+
+
+def _partner_join(
+    alias: str, table: str, item: str, p: str, partner_col: str, shared: str, when: str
+) -> str:
+    """SA1/SA2 on code + loja, in the filial the partner table uses for the item's branch."""
+    prefix = alias[1:3]  # a1 / a2
+    return (
+        f"LEFT JOIN {table} {alias} ON {when} AND {alias}.{prefix}_cod = {item}.{partner_col} "
+        f"AND {alias}.{prefix}_loja = {item}.{p}_loja AND {alias}.{LIVE} "
+        f"AND {alias}.{prefix}_filial = (CASE WHEN {shared} = 1 THEN ' ' ELSE {item}.{p}_filial END)"
+    )
+
+
+@lru_cache(maxsize=64)
+def invoice_items(
+    dialect: Dialect,
+    company: str,
+    direction: str,
+    by_branch: bool,
+    by_partner: bool,
+    since: bool,
+    until: bool,
+) -> str:
+    """Inbound (SD1 + SF1) or outbound (SD2 + SF2) items of `:code`, newest first.
+
+    The partner is a supplier (SA2) on normal documents and a customer (SA1) on types D
+    (return) and B (sent for processing) of inbound items; the other way round outbound.
+    """
+    t = _tables(company)
+    if direction == "inbound":
+        item, head, p, partner_col, header_partner = "d1", "f1", "d1", "d1_fornece", "f1_fornece"
+        columns = (
+            "d1.d1_filial, d1.d1_doc, d1.d1_serie, d1.d1_fornece, d1.d1_loja, d1.d1_item, d1.d1_cod, "
+            "d1.d1_um, d1.d1_quant, d1.d1_vunit, d1.d1_total, d1.d1_tes, d1.d1_cf, d1.d1_local, "
+            "d1.d1_emissao, d1.d1_dtdigit, d1.d1_tipo, d1.d1_pedido, d1.d1_lotectl"
+        )
+        item_table, head_table = t["SD1"], t["SF1"]
+    else:
+        item, head, p, partner_col, header_partner = "d2", "f2", "d2", "d2_cliente", "f2_cliente"
+        columns = (
+            "d2.d2_filial, d2.d2_doc, d2.d2_serie, d2.d2_cliente, d2.d2_loja, d2.d2_item, d2.d2_cod, "
+            "d2.d2_um, d2.d2_quant, d2.d2_prcven, d2.d2_total, d2.d2_tes, d2.d2_cf, d2.d2_local, "
+            "d2.d2_emissao, d2.d2_tipo, d2.d2_pedido, d2.d2_lotectl"
+        )
+        item_table, head_table = t["SD2"], t["SF2"]
+    filters = [f"{item}.{p}_cod = :code AND {item}.{LIVE}"]
+    if by_branch:
+        filters.append(f"{item}.{p}_filial = :item_filial")
+    if by_partner:
+        filters.append(f"{item}.{partner_col} = :partner")
+    if since:
+        filters.append(f"{item}.{p}_emissao >= :since")
+    if until:
+        filters.append(f"{item}.{p}_emissao <= :until")
+    special = f"{item}.{p}_tipo IN ('D', 'B')"
+    customer_when, supplier_when = (
+        (special, f"NOT {special}") if direction == "inbound" else (f"NOT {special}", special)
+    )
+    return f"""WITH rows_ AS (
+    SELECT {columns}, COALESCE(sa1.a1_nome, sa2.a2_nome) AS partner_name,
+           CASE WHEN {customer_when} THEN 'customer' ELSE 'supplier' END AS partner_type
+    FROM {item_table} {item}
+    JOIN {head_table} {head} ON {head}.{head}_filial = {item}.{p}_filial AND {head}.{head}_doc = {item}.{p}_doc
+         AND {head}.{head}_serie = {item}.{p}_serie AND {head}.{header_partner} = {item}.{partner_col}
+         AND {head}.{head}_loja = {item}.{p}_loja AND {head}.{LIVE}
+    {_partner_join("sa1", t["SA1"], item, p, partner_col, ":sa1_shared", customer_when)}
+    {_partner_join("sa2", t["SA2"], item, p, partner_col, ":sa2_shared", supplier_when)}
+    WHERE {" AND ".join(filters)}
+)
+{_paged(dialect, f"SELECT {_found(t)} AS found, (SELECT count(*) FROM rows_) AS total", "rows_", f"{p}_emissao DESC, {p}_doc, {p}_serie, {p}_item")}
+"""
