@@ -50,7 +50,12 @@ async def crafted(fresh_database):
     db = Crafted(dsn, conn)
     for alias in TABLES:
         if alias != "SX2":
-            await db.add("SX2", X2_CHAVE=alias, X2_ARQUIVO=f"{alias}010", X2_MODO="C" if alias in SHARED else "E")
+            await db.add(
+                "SX2",
+                X2_CHAVE=alias,
+                X2_ARQUIVO=f"{alias}010",
+                X2_MODO="C" if alias in SHARED else "E",
+            )
     yield db
     await conn.close()
 

@@ -46,7 +46,10 @@ def flatten(nodes, out=None):
 
 
 def summary(nodes):
-    return [(n["code"], n["level"], n["trt"], n["cumulativeQuantity"], n["cycle"]) for n in flatten(nodes)]
+    return [
+        (n["code"], n["level"], n["trt"], n["cumulativeQuantity"], n["cycle"])
+        for n in flatten(nodes)
+    ]
 
 
 async def get(client, path, status=200, **query):
@@ -108,10 +111,16 @@ async def test_structure_pages_nest_and_orphans_name_their_parent(tree, catalog_
     data = await get(client, "/api/v1/products/A/structure", page=2, page_size=2, date="2024-06-01")
     assert (data["total"], data["page"], data["pageSize"], data["totalPages"]) == (11, 2, 2, 6)
     top = data["data"]["components"]
-    assert [(n["code"], n["level"], n.get("parentCode")) for n in top] == [("M", 2, "B"), ("B", 1, None)]
+    assert [(n["code"], n["level"], n.get("parentCode")) for n in top] == [
+        ("M", 2, "B"),
+        ("B", 1, None),
+    ]
     data = await get(client, "/api/v1/products/A/structure", page=3, page_size=3, date="2024-06-01")
     top = data["data"]["components"]
-    assert [(n["code"], [c["code"] for c in n["components"]]) for n in top] == [("G", []), ("H", ["N"])]
+    assert [(n["code"], [c["code"] for c in n["components"]]) for n in top] == [
+        ("G", []),
+        ("H", ["N"]),
+    ]
     data = await get(client, "/api/v1/products/A/structure", page=9, page_size=3, date="2024-06-01")
     assert data["data"]["components"] == []
     assert data["total"] == 11
@@ -119,7 +128,9 @@ async def test_structure_pages_nest_and_orphans_name_their_parent(tree, catalog_
 
 async def test_structure_flat_format(tree, catalog_client):
     client = await catalog_client(tree.dsn)
-    data = await get(client, "/api/v1/products/A/structure", format="flat", page_size=3, date="2024-06-01")
+    data = await get(
+        client, "/api/v1/products/A/structure", format="flat", page_size=3, date="2024-06-01"
+    )
     rows = data["data"]["components"]
     assert [(r["code"], r["parentCode"]) for r in rows] == [("B", "A"), ("A", "B"), ("M", "B")]
     assert all("components" not in r for r in rows)

@@ -15,7 +15,9 @@ async def scores(client, path: str, **query) -> dict[str, int]:
     return {row["B1_COD"]: row["relevance_score"] for row in rows}
 
 
-async def test_one_term_scores_start_word_start_anywhere_phrase_and_similarity(crafted, catalog_client):
+async def test_one_term_scores_start_word_start_anywhere_phrase_and_similarity(
+    crafted, catalog_client
+):
     await crafted.product("P1", "TERMINAL BANDEIRA 6,30X0,80MM2")  # len 30
     await crafted.product("P2", "CABO TERMINAL")  # a word starts with it, len 13
     await crafted.product("P3", "ANTERMINAL X")  # inside a word only, len 12
@@ -68,7 +70,9 @@ async def test_accents_case_and_blanks_are_normalised(crafted, catalog_client):
     await crafted.product("A1", "CONEXÃO ELÉTRICA")
     await crafted.product("A2", "CONEXAO   ELETRICA")
     client = await catalog_client(crafted.dsn)
-    got = await scores(client, "/api/v1/products/search/description", description="conexão elétrica")
+    got = await scores(
+        client, "/api/v1/products/search/description", description="conexão elétrica"
+    )
     # Both read "CONEXAO ELETRICA" (16) = q: phrase 50 + start 25 + word start 15 + similarity 10.
     assert got == {"A1": 100, "A2": 100}
 
@@ -99,7 +103,9 @@ async def test_blocked_and_deleted_products_are_left_out_unless_asked(crafted, c
     await crafted.product("B2", "MOTOR ELETRICO", B1_MSBLQL="1")
     await crafted.product("B3", "MOTOR ELETRICO", D_E_L_E_T_="*")
     client = await catalog_client(crafted.dsn)
-    assert set(await scores(client, "/api/v1/products/search/description", description="motor")) == {"B1"}
+    assert set(
+        await scores(client, "/api/v1/products/search/description", description="motor")
+    ) == {"B1"}
     with_blocked = await scores(
         client, "/api/v1/products/search/description", description="motor", include_blocked="true"
     )
@@ -146,6 +152,8 @@ async def test_product_search_filters_combine_with_and(crafted, catalog_client):
 async def test_search_requires_a_description_with_words(crafted, catalog_client):
     client = await catalog_client(crafted.dsn)
     for query in ({}, {"description": "   "}):
-        resp = await client.get("/api/v1/products/search/description", params=query, headers=HEADERS)
+        resp = await client.get(
+            "/api/v1/products/search/description", params=query, headers=HEADERS
+        )
         body = await assert_envelope(resp, 400)
         assert body["error"]["details"][0]["field"] == "description"

@@ -1,0 +1,354 @@
+"""Product, list, stock, suppliers, invoices and guide on crafted rows: filters, joins, shapes."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.catalog.conftest import HEADERS
+from tests.helpers import assert_envelope
+
+
+async def get(client, path, status=200, **query):
+    return await assert_envelope(await client.get(path, params=query, headers=HEADERS), status)
+
+
+async def test_list_orders_by_code_limits_and_counts_returned_rows(crafted, catalog_client):
+    for code in ("P3", "P1", "P2", "P4"):
+        await crafted.product(code, f"PRODUTO {code}")
+    await crafted.product("P0", "BLOQUEADO", B1_MSBLQL="1")
+    await crafted.product("P5", "APAGADO", D_E_L_E_T_="*")
+    client = await catalog_client(crafted.dsn)
+    data = await get(client, "/products", limit=3)
+    assert data["total"] == 3
+    assert [p["B1_COD"] for p in data["produtos"]] == ["P1", "P2", "P3"]
+    assert set(data["produtos"][0]) >= {"B1_COD", "B1_DESC", "B1_GRUPO"}
+    data = await get(client, "/api/v1/products/", include_blocked="true")
+    assert [p["B1_COD"] for p in data["produtos"]] == ["P0", "P1", "P2", "P3", "P4"]
+    for bad in ("0", "501", "x"):
+        body = await get(client, "/api/v1/products", status=400, limit=bad)
+        assert body["error"]["details"][0]["field"] == "limit"
+
+
+async def test_product_detail_flags_blocked_and_trims(crafted, catalog_client):
+    await crafted.product(
+        "10080522", "TERMINAL BANDEIRA 6,30X0,80MM2", B1_GRUPO="1008", B1_MSBLQL="1"
+    )
+    client = await catalog_client(crafted.dsn)
+    data = await get(client, "/products/10080522")
+    product = data["produto"]
+    assert product["B1_COD"] == "10080522"
+    assert product["B1_DESC"] == "TERMINAL BANDEIRA 6,30X0,80MM2"
+    assert product["blocked"] is True
+    body = await get(client, "/products/NOPE", status=404)
+    assert "NOPE" in body["message"]
+
+
+@pytest.fixture
+async def stocked(crafted):
+    db = crafted
+    await db.product("P1", "PARAFUSO", B1_SEGUM="CX")
+    await db.product("EMPTY", "SEM MOVIMENTO")
+    await db.add(
+        "SB2",
+        B2_FILIAL="01",
+        B2_COD="P1",
+        B2_LOCAL="01",
+        B2_QATU=100,
+        B2_RESERVA=10,
+        B2_QEMP=20,
+        B2_QACLASS=5,
+        B2_SALPEDI=7,
+    )
+    await db.add("SB2", B2_FILIAL="01", B2_COD="P1", B2_LOCAL="02", B2_QATU=30)
+    await db.add("SB2", B2_FILIAL="02", B2_COD="P1", B2_LOCAL="01", B2_QATU=3)
+    await db.add("SB2", B2_FILIAL="01", B2_COD="P1", B2_LOCAL="03", B2_QATU=999, D_E_L_E_T_="*")
+    return db
+
+
+async def test_stock_rows_carry_seed_keys_and_available(stocked, catalog_client):
+    client = await catalog_client(stocked.dsn)
+    data = await get(client, "/api/v1/products/P1/stock")
+    assert data["total"] == 3
+    assert data["filters"] == {"branch": None, "location": None}
+    first = data["data"][0]
+    assert (first["B2_FILIAL"], first["B2_LOCAL"]) == ("01", "01")
+    assert first["available"] == 100 - 10 - 20 - 5
+    assert first["B2_QPEDI"] == 7
+    assert first["B2_QTREC"] == 5
+    assert first["B2_SEGUM"] == "CX"
+    assert first["B2_QEMP"] == 20
+    data = await get(client, "/api/v1/products/P1/stock", branch="01", location="02")
+    assert [(r["B2_FILIAL"], r["B2_LOCAL"], r["B2_QATU"]) for r in data["data"]] == [
+        ("01", "02", 30.0)
+    ]
+    data = await get(client, "/api/v1/products/P1/stock", branch="02")
+    assert [r["B2_QATU"] for r in data["data"]] == [3.0]
+
+
+async def test_known_product_without_rows_is_an_empty_page_unknown_is_404(stocked, catalog_client):
+    client = await catalog_client(stocked.dsn)
+    for route in ("stock", "suppliers", "inbound-invoice-items", "outbound-invoice-items", "guide"):
+        data = await get(client, f"/api/v1/products/EMPTY/{route}")
+        assert data["total"] == 0, route
+        assert data["data"] == [], route
+        await get(client, f"/api/v1/products/NOPE/{route}", status=404)
+
+
+async def test_suppliers_join_on_code_and_store(crafted, catalog_client):
+    await crafted.product("P1", "PARAFUSO")
+    await crafted.add(
+        "SA2", A2_FILIAL="", A2_COD="000001", A2_LOJA="01", A2_NOME="METALURGICA MATRIZ"
+    )
+    await crafted.add(
+        "SA2", A2_FILIAL="", A2_COD="000001", A2_LOJA="02", A2_NOME="METALURGICA FILIAL SUL"
+    )
+    await crafted.add(
+        "SA5", A5_FILIAL="", A5_FORNECE="000001", A5_LOJA="02", A5_PRODUTO="P1", A5_CODPRF="XPTO-9"
+    )
+    await crafted.add(
+        "SA5",
+        A5_FILIAL="",
+        A5_FORNECE="000001",
+        A5_LOJA="01",
+        A5_PRODUTO="P1",
+        A5_CODPRF="OLD",
+        D_E_L_E_T_="*",
+    )
+    client = await catalog_client(crafted.dsn)
+    data = await get(client, "/api/v1/products/P1/suppliers")
+    assert data["total"] == 1
+    assert data["data"] == [
+        {
+            "A5_FORNECE": "000001",
+            "A5_LOJA": "02",
+            "A2_NOME": "METALURGICA FILIAL SUL",
+            "A5_CODPRF": "XPTO-9",
+            "A5_NOMPROD": "",
+        }
+    ]
+
+
+@pytest.fixture
+async def invoiced(crafted):
+    db = crafted
+    await db.product("P1", "PARAFUSO")
+    await db.add("SA2", A2_FILIAL="", A2_COD="000001", A2_LOJA="01", A2_NOME="FORNECEDOR TESTE")
+    await db.add(
+        "SA2", A2_FILIAL="", A2_COD="000001", A2_LOJA="02", A2_NOME="FORNECEDOR OUTRA LOJA"
+    )
+    await db.add("SA1", A1_FILIAL="", A1_COD="000001", A1_LOJA="01", A1_NOME="CLIENTE TESTE")
+
+    async def inbound(doc, date, tipo="N", branch="01", partner="000001", store="01", deleted=" "):
+        await db.add(
+            "SF1",
+            F1_FILIAL=branch,
+            F1_DOC=doc,
+            F1_SERIE="1",
+            F1_FORNECE=partner,
+            F1_LOJA=store,
+            F1_TIPO=tipo,
+            F1_EMISSAO=date,
+        )
+        await db.add(
+            "SD1",
+            D1_FILIAL=branch,
+            D1_DOC=doc,
+            D1_SERIE="1",
+            D1_FORNECE=partner,
+            D1_LOJA=store,
+            D1_ITEM="0001",
+            D1_COD="P1",
+            D1_QUANT=150,
+            D1_VUNIT=2,
+            D1_TOTAL=300,
+            D1_EMISSAO=date,
+            D1_TIPO=tipo,
+            D1_LOCAL="01",
+            D_E_L_E_T_=deleted,
+        )
+
+    async def outbound(doc, date, tipo="N", partner="000001", store="01"):
+        await db.add(
+            "SF2",
+            F2_FILIAL="01",
+            F2_DOC=doc,
+            F2_SERIE="1",
+            F2_CLIENTE=partner,
+            F2_LOJA=store,
+            F2_TIPO=tipo,
+            F2_EMISSAO=date,
+        )
+        await db.add(
+            "SD2",
+            D2_FILIAL="01",
+            D2_DOC=doc,
+            D2_SERIE="1",
+            D2_CLIENTE=partner,
+            D2_LOJA=store,
+            D2_ITEM="01",
+            D2_COD="P1",
+            D2_QUANT=75,
+            D2_PRCVEN=3,
+            D2_TOTAL=225,
+            D2_EMISSAO=date,
+            D2_TIPO=tipo,
+        )
+
+    await inbound("000000001", "20240105")
+    await inbound("000000002", "20240610", store="02")
+    await inbound("000000003", "20240720", tipo="D")  # a customer's return: partner is SA1
+    await inbound("000000004", "20240801", branch="02")
+    await inbound("000000005", "20240802", deleted="*")
+    await outbound("000000010", "20240210")
+    await outbound("000000011", "20240211", tipo="B")  # sent to a supplier: partner is SA2
+    return db
+
+
+async def test_inbound_items_name_supplier_or_customer_by_type(invoiced, catalog_client):
+    client = await catalog_client(invoiced.dsn)
+    data = await get(client, "/api/v1/products/P1/inbound-invoice-items")
+    assert data["total"] == 4
+    rows = {r["D1_DOC"]: r for r in data["data"]}
+    assert [r["D1_DOC"] for r in data["data"]] == [
+        "000000004",
+        "000000003",
+        "000000002",
+        "000000001",
+    ]
+    assert (rows["000000001"]["supplier_name"], rows["000000001"]["partnerType"]) == (
+        "FORNECEDOR TESTE",
+        "supplier",
+    )
+    assert rows["000000002"]["supplier_name"] == "FORNECEDOR OUTRA LOJA"
+    assert (rows["000000003"]["supplier_name"], rows["000000003"]["partnerType"]) == (
+        "CLIENTE TESTE",
+        "customer",
+    )
+    assert rows["000000001"]["D1_EMISSAO"] == "20240105"
+    assert rows["000000001"]["D1_QUANT"] == 150
+
+
+async def test_inbound_filters_echo_as_the_seed_shows(invoiced, catalog_client):
+    client = await catalog_client(invoiced.dsn)
+    data = await get(
+        client,
+        "/products/P1/inbound-invoice-items",
+        issue_date_start="2024-01-01",
+        issue_date_end="2024-06-30",
+        supplier="000001",
+        branch="01",
+    )
+    assert data["filters"] == {
+        "issue_date_start": "20240101",
+        "issue_date_end": "20240630",
+        "supplier": "000001",
+        "branch": "01",
+    }
+    assert [r["D1_DOC"] for r in data["data"]] == ["000000002", "000000001"]
+
+
+async def test_outbound_items_name_customer_or_supplier_by_type(invoiced, catalog_client):
+    client = await catalog_client(invoiced.dsn)
+    data = await get(client, "/api/v1/products/P1/outbound-invoice-items", customer="000001")
+    rows = {r["D2_DOC"]: r for r in data["data"]}
+    assert (rows["000000010"]["customer_name"], rows["000000010"]["partnerType"]) == (
+        "CLIENTE TESTE",
+        "customer",
+    )
+    assert (rows["000000011"]["customer_name"], rows["000000011"]["partnerType"]) == (
+        "FORNECEDOR TESTE",
+        "supplier",
+    )
+    assert data["filters"]["customer"] == "000001"
+
+
+@pytest.mark.parametrize(
+    ("query", "field", "rule"),
+    [
+        ({"issue_date_start": "20240101"}, "issue_date_start", "format"),
+        ({"issue_date_end": "2024-02-30"}, "issue_date_end", "format"),
+        (
+            {"issue_date_start": "2024-12-31", "issue_date_end": "2024-01-01"},
+            "issue_date_end",
+            "order",
+        ),
+        ({"page_size": "600"}, "page_size", "range"),
+    ],
+)
+async def test_bad_invoice_parameters_are_400(invoiced, catalog_client, query, field, rule):
+    client = await catalog_client(invoiced.dsn)
+    body = await get(client, "/api/v1/products/P1/inbound-invoice-items", status=400, **query)
+    assert body["error"]["details"][0]["field"] == field
+    assert body["error"]["details"][0]["rule"] == rule
+
+
+@pytest.fixture
+async def routed(crafted):
+    db = crafted
+    await db.product("PA1", "PRODUTO ACABADO", B1_OPERPAD="02")
+    await db.product("PI1", "INTERMEDIARIO")
+    await db.product("PI2", "INTERMEDIARIO 2")
+    await db.line("PA1", "PI1", 1)
+    await db.line("PA1", "PI2", 1)
+    await db.line("PI1", "PI2", 1)  # PI2 also at level 2: reported at its shallowest, 1
+
+    async def op(product, routing, operation, machine, hours, branch="01", deleted=" "):
+        await db.add(
+            "SG2",
+            G2_FILIAL=branch,
+            G2_PRODUTO=product,
+            G2_CODIGO=routing,
+            G2_OPERAC=operation,
+            G2_RECURSO=machine,
+            G2_TEMPAD=hours,
+            G2_LOTEPAD=1,
+            D_E_L_E_T_=deleted,
+        )
+
+    await op("PA1", "01", "10", "OLD1", 1.0)  # not its routing: B1_OPERPAD says 02
+    await op("PA1", "02", "10", "PREN01", 12.5)
+    await op("PA1", "02", "20", "MONT1", 3.0)
+    await op("PA1", "02", "30", "MONT2", 1.0, deleted="*")
+    await op("PI1", "01", "10", "CORT01", 0.5)
+    await op("PI2", "01", "10", "INJ01", 0.25)
+    await op("PI2", "01", "10", "INJ09", 0.25, branch="02")
+    return db
+
+
+async def test_guide_returns_the_product_routing_only(routed, catalog_client):
+    client = await catalog_client(routed.dsn)
+    data = await get(client, "/api/v1/products/PA1/guide")
+    assert [
+        (r["G2_OPER"], r["G2_RECURSO"], r["G2_TEMPO"], r["bomLevel"]) for r in data["data"]
+    ] == [
+        ("10", "PREN01", 12.5, 0),
+        ("20", "MONT1", 3.0, 0),
+    ]
+    row = data["data"][0]
+    assert row["G2_OPERAC"] == "10"
+    assert row["G2_TEMPAD"] == 12.5
+    assert row["G2_CODIGO"] == "02"
+
+
+async def test_guide_with_components_orders_by_level_product_operation(routed, catalog_client):
+    client = await catalog_client(routed.dsn)
+    data = await get(client, "/api/v1/products/PA1/guide", include_components="true", branch="01")
+    assert [
+        (r["bomLevel"], r["G2_PRODUTO"], r["G2_OPER"], r["G2_RECURSO"]) for r in data["data"]
+    ] == [
+        (0, "PA1", "10", "PREN01"),
+        (0, "PA1", "20", "MONT1"),
+        (1, "PI1", "10", "CORT01"),
+        (1, "PI2", "10", "INJ01"),
+    ]
+    assert data["filters"] == {"branch": "01", "include_components": True, "max_depth": 10}
+    everywhere = await get(client, "/api/v1/products/PA1/guide", include_components="true")
+    assert {r["G2_RECURSO"] for r in everywhere["data"]} == {
+        "PREN01",
+        "MONT1",
+        "CORT01",
+        "INJ01",
+        "INJ09",
+    }
+    body = await get(client, "/api/v1/products/PA1/guide", status=400, include_components="maybe")
+    assert body["error"]["details"][0]["field"] == "include_components"
