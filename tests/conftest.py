@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 
 import asyncpg
 import pytest
+import pytest_asyncio
 
 # The server the tests run against; `make test` makes sure one answers here.
 ADMIN_DSN = os.environ.get("TEST_PG_ADMIN_DSN", "postgresql://postgres@127.0.0.1:5432/postgres")
@@ -39,5 +40,29 @@ async def fresh_database() -> AsyncIterator[Callable[[], Awaitable[str]]]:
     try:
         for name in created:
             await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    finally:
+        await admin.close()
+
+
+@pytest_asyncio.fixture(scope="session", loop_scope="session")
+async def demo_protheus_dsn() -> AsyncIterator[str]:
+    """A demo Protheus database at the `tiny` scale, loaded once per run (read-only use)."""
+    from protheus_demo.load import load_demo
+
+    name = f"t_demo_{uuid.uuid4().hex[:12]}"
+    admin = await asyncpg.connect(ADMIN_DSN)
+    try:
+        await admin.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await admin.close()
+    conn = await asyncpg.connect(dsn_for(name))
+    try:
+        await load_demo(conn, scale="tiny")
+    finally:
+        await conn.close()
+    yield dsn_for(name)
+    admin = await asyncpg.connect(ADMIN_DSN)
+    try:
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
     finally:
         await admin.close()

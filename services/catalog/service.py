@@ -71,7 +71,7 @@ def _parse_search(text: str) -> SearchText:
 
 # --- products ---------------------------------------------------------------------------------
 
-RANKED_SKIP = ("nd", "total", "found")
+RANKED_SKIP = ("nd", "total", "found", "relevance_score")
 
 
 async def list_products(catalog: Catalog, params: dict[str, Any]) -> dict[str, Any]:

@@ -1,0 +1,23 @@
+"""python -m bench [catalog ...]: run the named benchmarks (all by default)."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+
+from bench import catalog
+
+BENCHES = {"catalog": catalog.main}
+
+
+def main() -> None:
+    names = sys.argv[1:] or list(BENCHES)
+    unknown = [n for n in names if n not in BENCHES]
+    if unknown:
+        raise SystemExit(f"unknown benchmark(s) {unknown}; choose from {sorted(BENCHES)}")
+    for name in names:
+        asyncio.run(BENCHES[name]())
+
+
+if __name__ == "__main__":
+    main()
