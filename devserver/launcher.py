@@ -97,6 +97,36 @@ def dev_api_key() -> str:
     return key
 
 
+async def is_demo(dsn: str) -> bool:
+    """True when the Protheus database is the demo one (the simulator writes only there)."""
+    if dsn.lower().startswith("odbc://"):
+        return False
+    from protheus_demo.load import is_demo_database
+
+    conn = await asyncpg.connect(dsn)
+    try:
+        return await is_demo_database(conn)
+    finally:
+        await conn.close()
+
+
+async def serve_simulator(
+    stack: contextlib.AsyncExitStack, env: dict[str, str], settings: Settings
+) -> None:
+    """The Protheus REST simulator on :8090, writing appointments into the demo database."""
+    from protheus_demo.simulator.app import create_simulator
+    from protheus_demo.simulator.config import DEFAULT_PORT, SimulatorConfig
+
+    config = SimulatorConfig.from_env(
+        {**env, "PROTHEUS_DB_URL": settings.protheus_db_url, "HTTP_PORT": str(DEFAULT_PORT)}
+    )
+    runner = web.AppRunner(create_simulator(config), access_log=None)
+    await runner.setup()
+    stack.push_async_callback(runner.cleanup)
+    await web.TCPSite(runner, settings.http_host, config.http_port).start()
+    print(f"Simulador do Protheus (REST) em http://localhost:{config.http_port}/rest", flush=True)
+
+
 async def serve(stack: contextlib.AsyncExitStack) -> None:
     env = dict(os.environ)
     if "MES_DB_URL" not in env or "PROTHEUS_DB_URL" not in env:
@@ -135,6 +165,9 @@ async def serve(stack: contextlib.AsyncExitStack) -> None:
         await seed_protheus(
             settings.protheus_db_url, settings.protheus_company, env.get("DEMO_SCALE", "default")
         )
+
+    if "PROTHEUS_REST_URL" not in os.environ and await is_demo(settings.protheus_db_url):
+        await serve_simulator(stack, env, settings)
 
     app = compose_app(settings)
     runner = web.AppRunner(app, access_log=None)

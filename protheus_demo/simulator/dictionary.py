@@ -1,0 +1,50 @@
+"""The company's data dictionary as the simulator needs it: physical names and SX2 branch modes."""
+
+from __future__ import annotations
+
+import asyncpg
+
+from protheus_demo.schema import SHARED_ALIASES, TABLES
+from shared.protheus import table_name
+
+READ_SX2_MODES = "SELECT x2_chave, x2_modo FROM {SX2} WHERE d_e_l_e_t_ = ' '"
+
+
+class Dictionary:
+    """Physical table names of one company and each table's branch mode (SX2 X2_MODO).
+
+    SQL templates name tables as `{SC2}`; `sql()` renders them with the company's
+    physical names (only identifiers derived from the validated company code).
+    """
+
+    def __init__(self, company: str, modes: dict[str, str]) -> None:
+        self.company = company
+        self.modes = modes
+        self._names = {alias: table_name(alias, company) for alias in TABLES}
+        self._rendered: dict[str, str] = {}
+
+    def table(self, alias: str) -> str:
+        return self._names[alias]
+
+    def sql(self, template: str) -> str:
+        text = self._rendered.get(template)
+        if text is None:
+            text = template.format_map(self._names)
+            self._rendered[template] = text
+        return text
+
+    def filial(self, alias: str, branch: str) -> str:
+        """What AdvPL's xFilial(alias) answers: blanks for a shared table, else the branch."""
+        return "" if self.modes.get(alias) == "C" else branch
+
+    @classmethod
+    async def load(cls, conn: asyncpg.Connection, company: str) -> Dictionary:
+        """Modes from SX2 when the database has it; the demo's layout otherwise."""
+        modes = {alias: "C" if alias in SHARED_ALIASES else "E" for alias in TABLES}
+        sx2 = table_name("SX2", company)
+        if await conn.fetchval("SELECT to_regclass($1) IS NOT NULL", sx2):
+            # An empty template: no values are formatted in, only the validated table name.
+            rows = await conn.fetch(READ_SX2_MODES.format(SX2=sx2))
+            for row in rows:
+                modes[row["x2_chave"].strip()] = row["x2_modo"].strip().upper() or "E"
+        return cls(company, modes)

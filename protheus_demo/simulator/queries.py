@@ -1,0 +1,222 @@
+"""SQL of the simulator: named templates (`{SC2}` = the company's physical table) and their calls.
+
+Every query filters D_E_L_E_T_ = ' ' and the branch of each table resolved from SX2
+(the caller passes `Dictionary.filial(alias, branch)`), except where a comment says
+why not.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import asyncpg
+
+from protheus_demo.simulator.dictionary import Dictionary
+
+ORDER_SELECT = """
+SELECT c2.c2_filial, c2.c2_num, c2.c2_item, c2.c2_sequen, c2.c2_itemgrd, c2.c2_produto,
+       c2.c2_local, c2.c2_um, c2.c2_quant, c2.c2_quje, c2.c2_perda, c2.c2_datpri,
+       c2.c2_datprf, c2.c2_datrf, c2.c2_emissao, c2.c2_tpop, c2.c2_status, c2.c2_roteiro,
+       c2.c2_diasoci, c2.c2_prior,
+       coalesce(nullif(c2.c2_roteiro, ''), nullif(b1.b1_operpad, ''), '01') AS routing,
+       greatest(h6.last_day, d3.last_day) AS last_activity
+FROM {SC2} c2
+LEFT JOIN {SB1} b1
+       ON b1.b1_filial = $2 AND b1.b1_cod = c2.c2_produto AND b1.d_e_l_e_t_ = ' '
+-- The order key of SH6/SD3 is NUM+ITEM+SEQUEN+ITEMGRD (C14). `||` on CHAR gives text
+-- without trailing blanks; cast back to CHAR(14), whose comparison ignores them.
+LEFT JOIN LATERAL (
+    SELECT max(nullif(h6_dtapont, '')) AS last_day FROM {SH6}
+    WHERE h6_filial = $3 AND d_e_l_e_t_ = ' '
+      AND h6_op = (c2.c2_num || c2.c2_item || c2.c2_sequen || c2.c2_itemgrd)::char(14)
+) h6 ON TRUE
+LEFT JOIN LATERAL (
+    -- A reversed move (D3_ESTORNO = 'S') is no activity.
+    SELECT max(nullif(d3_emissao, '')) AS last_day FROM {SD3}
+    WHERE d3_filial = $4 AND d3_estorno <> 'S' AND d_e_l_e_t_ = ' '
+      AND d3_op = (c2.c2_num || c2.c2_item || c2.c2_sequen || c2.c2_itemgrd)::char(14)
+) d3 ON TRUE
+WHERE c2.c2_filial = $1 AND c2.d_e_l_e_t_ = ' '
+"""
+"""Production orders (SC2) with their routing (C2_ROTEIRO, else SB1 B1_OPERPAD, else 01)
+and latest activity (live SH6 appointments, non-reversed SD3 moves). $1..$4: the
+filial of SC2, SB1, SH6, SD3."""
+
+LIST_ORDERS = (
+    ORDER_SELECT
+    + """
+ORDER BY c2.c2_num, c2.c2_item, c2.c2_sequen, c2.c2_itemgrd, c2.r_e_c_n_o_
+LIMIT $5 OFFSET $6
+"""
+)
+"""One page of a branch's orders in key order; $5 limit, $6 offset."""
+
+ONE_ORDER = (
+    ORDER_SELECT
+    + """
+  AND c2.c2_num = $5 AND c2.c2_item = $6 AND c2.c2_sequen = $7 AND c2.c2_itemgrd = $8
+ORDER BY c2.r_e_c_n_o_
+LIMIT 1
+"""
+)
+"""One order by its key parts (each column bound, so the SC2 index serves it)."""
+
+LOCK_ORDER = """
+SELECT r_e_c_n_o_, c2_produto, c2_local, c2_tpop, c2_status, c2_datrf, c2_roteiro
+FROM {SC2}
+WHERE c2_filial = $1 AND c2_num = $2 AND c2_item = $3 AND c2_sequen = $4 AND c2_itemgrd = $5
+  AND d_e_l_e_t_ = ' '
+ORDER BY r_e_c_n_o_
+LIMIT 1
+FOR UPDATE
+"""
+"""The order an appointment moves (SC2), locked until commit: concurrent appointments
+on one order add to C2_QUJE one after the other."""
+
+PRODUCT_ROUTING = """
+SELECT b1_operpad FROM {SB1}
+WHERE b1_filial = $1 AND b1_cod = $2 AND d_e_l_e_t_ = ' '
+ORDER BY r_e_c_n_o_
+LIMIT 1
+"""
+"""A product's default routing (SB1 B1_OPERPAD)."""
+
+ROUTING_OPERATIONS = """
+SELECT DISTINCT g2_operac FROM {SG2}
+WHERE g2_filial = $1 AND g2_produto = $2 AND g2_codigo = $3 AND d_e_l_e_t_ = ' '
+ORDER BY g2_operac
+"""
+"""The operations of one routing of a product (SG2, joined on G2_CODIGO too)."""
+
+MACHINE_EXISTS = """
+SELECT EXISTS (
+    SELECT 1 FROM {SH1} WHERE h1_filial = $1 AND h1_codigo = $2 AND d_e_l_e_t_ = ' '
+)
+"""
+"""Whether a resource (SH1) is registered."""
+
+IDENT_LOCK = "SELECT pg_advisory_xact_lock(hashtext($1))"
+"""Serialises H6_IDENT numbering of one branch until commit (orders lock only their row)."""
+
+NEXT_IDENT = """
+SELECT coalesce(max(CASE WHEN h6_ident ~ '^[0-9]+$' THEN h6_ident::integer END), 0) + 1
+FROM {SH6}
+WHERE h6_filial = $1
+"""
+"""The next H6_IDENT of a branch. Deleted (reversed) rows count too, on purpose: an
+identifier is never given twice, and integrations look for reversed rows as well."""
+
+ADD_PROGRESS = """
+UPDATE {SC2}
+SET c2_quje = c2_quje + $2,
+    c2_perda = c2_perda + $3,
+    c2_datrf = CASE WHEN $4::boolean THEN $5::char(8) ELSE c2_datrf END
+WHERE r_e_c_n_o_ = $1
+"""
+"""What the last operation's appointment does to its order (SC2): good quantity to
+C2_QUJE, scrap to C2_PERDA, and a total (T) one closes it (C2_DATRF)."""
+
+
+def order_key_parts(key: str) -> tuple[str, str, str, str] | None:
+    """NUM, ITEM, SEQUEN, ITEMGRD of an 11- or 14-character order key; None when malformed."""
+    key = key.strip()
+    if not 11 <= len(key) <= 14:
+        return None
+    return key[:6], key[6:8], key[8:11], key[11:14].strip()
+
+
+def _order_params(dictionary: Dictionary, branch: str) -> list[Any]:
+    return [
+        dictionary.filial("SC2", branch),
+        dictionary.filial("SB1", branch),
+        dictionary.filial("SH6", branch),
+        dictionary.filial("SD3", branch),
+    ]
+
+
+async def list_orders(
+    conn: asyncpg.Connection, dictionary: Dictionary, *, branch: str, limit: int, offset: int
+) -> list[asyncpg.Record]:
+    return await conn.fetch(
+        dictionary.sql(LIST_ORDERS), *_order_params(dictionary, branch), limit, offset
+    )
+
+
+async def one_order(
+    conn: asyncpg.Connection,
+    dictionary: Dictionary,
+    *,
+    branch: str,
+    key: tuple[str, str, str, str],
+) -> asyncpg.Record | None:
+    return await conn.fetchrow(dictionary.sql(ONE_ORDER), *_order_params(dictionary, branch), *key)
+
+
+async def lock_order(
+    conn: asyncpg.Connection,
+    dictionary: Dictionary,
+    *,
+    branch: str,
+    key: tuple[str, str, str, str],
+) -> asyncpg.Record | None:
+    return await conn.fetchrow(dictionary.sql(LOCK_ORDER), dictionary.filial("SC2", branch), *key)
+
+
+async def product_routing(
+    conn: asyncpg.Connection, dictionary: Dictionary, *, branch: str, product: str
+) -> str:
+    """B1_OPERPAD trimmed ('' when blank or the product is unknown)."""
+    value = await conn.fetchval(
+        dictionary.sql(PRODUCT_ROUTING), dictionary.filial("SB1", branch), product
+    )
+    return (value or "").strip()
+
+
+async def routing_operations(
+    conn: asyncpg.Connection,
+    dictionary: Dictionary,
+    *,
+    branch: str,
+    product: str,
+    routing: str,
+) -> list[str]:
+    rows = await conn.fetch(
+        dictionary.sql(ROUTING_OPERATIONS), dictionary.filial("SG2", branch), product, routing
+    )
+    return [row["g2_operac"].strip() for row in rows]
+
+
+async def machine_exists(
+    conn: asyncpg.Connection, dictionary: Dictionary, *, branch: str, machine: str
+) -> bool:
+    found: bool = await conn.fetchval(
+        dictionary.sql(MACHINE_EXISTS), dictionary.filial("SH1", branch), machine
+    )
+    return found
+
+
+async def next_ident(conn: asyncpg.Connection, dictionary: Dictionary, *, branch: str) -> str:
+    """Lock the branch's numbering (until commit) and answer its next H6_IDENT."""
+    filial = dictionary.filial("SH6", branch)
+    await conn.execute(IDENT_LOCK, f"{dictionary.table('SH6')} H6_IDENT {filial}")
+    number: int = await conn.fetchval(dictionary.sql(NEXT_IDENT), filial)
+    return f"{number:06d}"
+
+
+async def add_progress(
+    conn: asyncpg.Connection,
+    dictionary: Dictionary,
+    *,
+    recno: int,
+    good: float,
+    scrap: float,
+    closed_on: str | None,
+) -> None:
+    await conn.execute(
+        dictionary.sql(ADD_PROGRESS),
+        recno,
+        float(good),
+        float(scrap),
+        closed_on is not None,
+        closed_on or "",
+    )

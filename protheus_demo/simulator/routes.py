@@ -1,0 +1,30 @@
+"""The simulator's URL table: the AppServer REST paths the production service calls, and /_sim."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from protheus_demo.simulator import appointments, auth, faults, orders
+
+ORDERS_PATH = "/rest/api/pcp/v1/productionorders"
+MATA681_PATH = "/rest/ProductionAppointment/v1/mata681"
+
+
+async def healthz(request: web.Request) -> web.Response:
+    return web.json_response({"status": "ok"})
+
+
+def register(app: web.Application) -> None:
+    router = app.router
+    router.add_get("/healthz", healthz, name="healthz")
+    router.add_post(auth.OAUTH2_PATH, auth.token_grant, name="token")
+    router.add_get(ORDERS_PATH, orders.list_production_orders, name="production_orders")
+    router.add_get(
+        ORDERS_PATH + "/{branchId}/{productionOrder}",
+        orders.get_production_order,
+        name="production_order",
+    )
+    router.add_post(MATA681_PATH, appointments.post_appointment, name="mata681")
+    router.add_get("/_sim/faults", faults.get_fault_settings, name="sim_faults")
+    router.add_put("/_sim/faults", faults.put_fault_settings, name="sim_faults_put")
+    router.add_post("/_sim/reset", faults.reset_faults, name="sim_reset")
