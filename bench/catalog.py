@@ -61,8 +61,11 @@ async def pick_targets(conn: asyncpg.Connection) -> dict[str, Any]:
     product = await conn.fetchval(
         "SELECT b1_cod FROM sb1010 WHERE d_e_l_e_t_ = ' ' ORDER BY r_e_c_n_o_ LIMIT 1 OFFSET 1000"
     )
+    deep, levels, rows = await deepest_large_tree(conn, today)
     return {
-        "deep": DEEP_PRODUCTS[0],
+        "deep": deep,
+        "deep_levels": levels,
+        "deep_rows": rows,
         "used": WIDELY_USED_COMPONENT,
         "selective": selective,
         "selective_share": matched / products,
@@ -71,6 +74,27 @@ async def pick_targets(conn: asyncpg.Connection) -> dict[str, Any]:
         "products": products,
         "today": today,
     }
+
+
+async def deepest_large_tree(conn: asyncpg.Connection, today: str) -> tuple[str, int, int]:
+    """A deep product with a real tree: the largest explosion reaching 6+ levels among the
+    products with the most BOM lines (the demo's DEEP_PRODUCTS are deep but narrow chains)."""
+    candidates = [
+        r["g1_cod"].strip()
+        for r in await conn.fetch(
+            "SELECT g1_cod FROM sg1010 WHERE d_e_l_e_t_ = ' ' AND g1_filial = '01' "
+            "GROUP BY g1_cod ORDER BY count(*) DESC, g1_cod LIMIT 60"
+        )
+    ] + list(DEEP_PRODUCTS)
+    best = (DEEP_PRODUCTS[0], 0, 0)
+    template = queries.structure(POSTGRESQL, "01")
+    for code in candidates:
+        sql, args = sql_of(template, tree_params(code, today, limit=CAP))
+        nodes = await conn.fetch(sql, *args)
+        depth = max((n["level"] or 0) for n in nodes)
+        if depth >= 6 and nodes[0]["total"] > best[2]:
+            best = (code, depth, nodes[0]["total"])
+    return best
 
 
 def tree_params(code: str, today: str, *, limit: int = 50) -> dict[str, Any]:

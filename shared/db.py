@@ -74,6 +74,11 @@ class Dialect:
         return "LIMIT :limit OFFSET :offset"
 
     @property
+    def materialized(self) -> str:
+        """Compute a CTE once even when the planner would inline it (PostgreSQL 12+)."""
+        return "" if self.is_tsql else "MATERIALIZED"
+
+    @property
     def text(self) -> str:
         return "VARCHAR(MAX)" if self.is_tsql else "TEXT"
 
@@ -125,7 +130,11 @@ class Dialect:
             for _ in range(4):
                 inner = f"REPLACE({inner}, '  ', ' ')"
             return f"LTRIM(RTRIM({inner}))"
-        return f"btrim(regexp_replace({expr}, '\\s+', ' ', 'g'))"
+        # The regular expression only where a row has a run of blanks or a tab: most have none.
+        return (
+            f"(CASE WHEN strpos({expr}, '  ') > 0 OR strpos({expr}, chr(9)) > 0 "
+            f"THEN btrim(regexp_replace({expr}, '\\s+', ' ', 'g')) ELSE btrim({expr}) END)"
+        )
 
     def param(self, placeholder: str, value: Any) -> str:
         # SQL Server: a Python str is sent as NVARCHAR, and NVARCHAR against a CHAR

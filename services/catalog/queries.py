@@ -83,21 +83,24 @@ def search_description(dialect: Dialect, company: str, terms: int, include_block
     Terms filter through LIKE on the indexed expression (pg_trgm GIN where installed).
     """
     t = _tables(company)
-    norm = normalized_column_sql("b1_desc")
+    norm = normalized_column_sql("b1_desc", dialect.name)
     points = (30, 20, 10) if terms == 1 else (25, 15, 5)
     rules = [
         f"CASE WHEN {dialect.starts('nd', f':t{i}')} THEN {points[0]} "
+        f"WHEN NOT ({dialect.contains('nd', f':t{i}')}) THEN 0 "  # spares the pattern test
         f"WHEN {_word_start(dialect, 'nd', i)} THEN {points[1]} "
-        f"WHEN {dialect.contains('nd', f':t{i}')} THEN {points[2]} ELSE 0 END"
+        f"ELSE {points[2]} END"
         for i in range(terms)
     ]
     blocked = "" if include_blocked else "AND b1_msblql <> '1'"
     matches = " OR ".join(f"{norm} LIKE :l{i} ESCAPE '\\'" for i in range(terms))
     return f"""
-WITH matches AS (
-    SELECT {PRODUCT_COLUMNS}, {dialect.collapse_blanks(norm)} AS nd
+WITH matched AS {dialect.materialized} (
+    SELECT {PRODUCT_COLUMNS}, {norm} AS n
     FROM {t["SB1"]}
     WHERE b1_filial = :sb1_filial AND {LIVE} {blocked} AND ({matches})
+), matches AS (
+    SELECT {PRODUCT_COLUMNS}, {dialect.collapse_blanks("n")} AS nd FROM matched
 ), scored AS (
     SELECT {PRODUCT_COLUMNS},
            CASE WHEN {dialect.contains("nd", ":q")} THEN 50 ELSE 0 END
@@ -126,7 +129,7 @@ def search_products(
     plus the same length similarity; products without a description filter score 0.
     """
     t = _tables(company)
-    norm = normalized_column_sql("b1_desc")
+    norm = normalized_column_sql("b1_desc", dialect.name)
     filters = [f"b1_filial = :sb1_filial AND {LIVE}"]
     if not include_blocked:
         filters.append("b1_msblql <> '1'")
@@ -148,14 +151,16 @@ def search_products(
             ]
             + [_similarity(dialect)]
         )
-        nd = f", {dialect.collapse_blanks(norm)} AS nd"
+        nd = f", {dialect.collapse_blanks('n')} AS nd"
     else:
         score, nd = "0", ""
     return f"""
-WITH matches AS (
-    SELECT {PRODUCT_COLUMNS}{nd}
+WITH matched AS {dialect.materialized} (
+    SELECT {PRODUCT_COLUMNS}, {norm if terms else "''"} AS n
     FROM {t["SB1"]}
     WHERE {" AND ".join(filters)}
+), matches AS (
+    SELECT {PRODUCT_COLUMNS}{nd} FROM matched
 ), scored AS (
     SELECT {PRODUCT_COLUMNS}, {score} AS relevance_score FROM matches
 )
