@@ -5,9 +5,9 @@ from __future__ import annotations
 import asyncio
 import sys
 
-from bench import catalog
+from bench import catalog, production
 
-BENCHES = {"catalog": catalog.main}
+BENCHES = {"catalog": catalog.main, "production": production.main}
 
 
 def main() -> None:

@@ -251,17 +251,27 @@ async def read_json(request: web.Request) -> Any:
         raise InvalidBody("O corpo da requisição não é um JSON válido.", details=[detail]) from None
 
 
-async def load_body(request: web.Request, schema: ma.Schema) -> dict[str, Any]:
+async def load_body(
+    request: web.Request, schema: ma.Schema, *, partial: bool = False
+) -> dict[str, Any]:
     """Read and validate a JSON object body; each bad field becomes one detail."""
     payload = await read_json(request)
     if not isinstance(payload, dict):
         detail = Detail("body", "type", "o corpo deve ser um objeto JSON.")
         raise InvalidBody("O corpo da requisição deve ser um objeto JSON.", details=[detail])
     try:
-        return schema.load(payload)
+        return schema.load(payload, partial=partial)
     except ma.ValidationError as exc:
-        details = error_details(exc.messages)
-        raise InvalidBody(_summary(details, "Campo"), details=details) from None
+        raise invalid_body(exc) from None
+
+
+def invalid_body(exc: ma.ValidationError) -> InvalidBody:
+    """A body's validation errors as a 400 with one detail per field."""
+    messages = exc.messages
+    if not isinstance(messages, dict) and exc.field_name and exc.field_name != "_schema":
+        messages = {exc.field_name: messages}  # raised outside a schema: the field rides apart
+    details = error_details(messages)
+    return InvalidBody(_summary(details, "Campo"), details=details)
 
 
 def iso_date(value: dt.date | None) -> str | None:

@@ -1,0 +1,72 @@
+"""Order handlers: validate, call one service function, answer in the envelope."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from services.production.orders import schemas, service
+from services.production.orders.keys import get_orders
+from shared.endpoint import endpoint
+from shared.envelope import success
+from shared.validation import load_match, load_query
+
+SCOPE = "production:read"
+STATUS_RULES = (
+    "Status (como a API de ordens da TOTVS): planned = C2_TPOP 'P'; open = firme, C2_DATRF "
+    "vazio, sem apontamento (SH6) nem movimento (SD3) vivo; started = firme, C2_DATRF vazio, "
+    "com apontamentos SH6 vivos ou movimentos SD3 não estornados (D3_ESTORNO <> 'S'); idle = "
+    "started com C2_DIASOCI > 0 e a atividade mais recente (H6_DTAPONT, senão H6_DATAFIN; "
+    "D3_EMISSAO) anterior a hoje - C2_DIASOCI dias (hoje no fuso da planta); partially_closed = "
+    "C2_DATRF preenchido e C2_QUJE < C2_QUANT; closed = C2_DATRF preenchido e C2_QUJE >= "
+    "C2_QUANT. `situation` é separada: suspended (C2_STATUS 'U'), sacramented ('S') ou normal."
+)
+
+
+@endpoint(
+    service="production",
+    scope=SCOPE,
+    summary="Lista ordens de produção (SC2) com status, filtros e paginação",
+    description=(
+        "Ordens de uma filial em ordem de C2_NUM, C2_ITEM, C2_SEQUEN. Filtros combinados com E: "
+        "status, product (C2_PRODUTO), machine (o roteiro da ordem tem operação nessa máquina), "
+        "planned_from/planned_to (C2_DATPRI, YYYY-MM-DD) e branch (ausente = PROTHEUS_BRANCH, "
+        "a filial padrão do serviço). Cada item traz `order` (use-o em "
+        "/api/v1/production-orders/{order} e nos apontamentos), `status`, `situation`, "
+        "`lastActivity`, `routing` e os campos C2_ como gravados (datas YYYYMMDD). "
+        + STATUS_RULES
+        + " Pagine com page e page_size (1 a 500, padrão 50)."
+    ),
+    query=schemas.OrderListQuery,
+    response=schemas.OrderListResponse,
+)
+async def list_orders(request: web.Request) -> web.Response:
+    params = load_query(request, schemas.OrderListQuery())
+    data, page = await service.list_orders(get_orders(request.app), params)
+    return success(
+        data, f"Ordens de produção retornadas com sucesso ({page.label(data['total'])})."
+    )
+
+
+@endpoint(
+    service="production",
+    scope=SCOPE,
+    summary="Consulta uma ordem de produção com operações, progresso e apontamentos pendentes",
+    description=(
+        "A ordem (mesmos campos da listagem) com `operations`: as operações do seu roteiro "
+        "(C2_ROTEIRO, senão B1_OPERPAD do produto, senão '01') em ordem de operação, cada uma "
+        "com máquina, tempo padrão (G2_TEMPAD para G2_LOTEPAD unidades) e o progresso: "
+        "goodQuantity e scrapQuantity somam os apontamentos SH6 vivos da operação. "
+        "`pendingReports` lista os apontamentos aceitos pelo MES ainda não entregues ao "
+        "Protheus (pending, sending, retrying): some-os ao progresso para a visão do chão de "
+        "fábrica. 404 se a ordem não existe na filial (branch ausente = PROTHEUS_BRANCH)."
+    ),
+    path=schemas.OrderPath,
+    query=schemas.OrderDetailQuery,
+    response=schemas.OrderDetailResponse,
+    errors=(400, 401, 403, 404, 503),
+)
+async def get_order(request: web.Request) -> web.Response:
+    key = load_match(request, schemas.OrderPath())["order"]
+    params = load_query(request, schemas.OrderDetailQuery())
+    data = await service.get_order(get_orders(request.app), key, params)
+    return success(data, f"Ordem de produção {key} localizada com sucesso.")

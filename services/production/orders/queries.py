@@ -1,0 +1,267 @@
+"""SQL of production orders: one Protheus statement per request, written once and rendered per dialect.
+
+Every statement filters `D_E_L_E_T_ = ' '` on every table and join, and the FILIAL column
+of every table (SC2, SB1, SG2, SH6, SD3) with the value the branch resolver gives for that
+table (blank for shared tables). Table names come from the company code; every value is
+bound. An order's status (PROTHEUS.md's table) is computed here, in SQL, so the `status`
+filter, `total` and the page agree exactly.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+from shared.db import Dialect
+from shared.protheus import table_name
+
+LIVE = "d_e_l_e_t_ = ' '"
+
+STATUSES = ("planned", "open", "started", "idle", "partially_closed", "closed")
+# Statuses that depend on the order's appointments and moves, not on SC2 alone.
+ACTIVITY_STATUSES = frozenset({"open", "started", "idle"})
+# C2_DIASOCI beyond a century means "never idle"; capping it keeps date arithmetic in range.
+MAX_IDLE_DAYS = 36500
+
+ORDER_COLUMNS = (
+    "c2_filial",
+    "c2_num",
+    "c2_item",
+    "c2_sequen",
+    "c2_itemgrd",
+    "c2_produto",
+    "c2_local",
+    "c2_um",
+    "c2_quant",
+    "c2_quje",
+    "c2_perda",
+    "c2_datpri",
+    "c2_datprf",
+    "c2_datrf",
+    "c2_emissao",
+    "c2_tpop",
+    "c2_status",
+    "c2_roteiro",
+    "c2_prior",
+    "c2_diasoci",
+)
+ORDER_SORT = "c2_num, c2_item, c2_sequen, c2_itemgrd, recno"
+
+
+def _tables(company: str) -> dict[str, str]:
+    return {alias: table_name(alias, company) for alias in ("SC2", "SB1", "SG2", "SH6", "SD3")}
+
+
+def _op_key(dialect: Dialect, c2: str) -> str:
+    """The order key as H6_OP / D3_OP hold it (NUM+ITEM+SEQUEN+ITEMGRD, blank-padded).
+
+    On PostgreSQL `||` on CHAR yields text without trailing blanks; cast back to bpchar
+    (unbounded CHAR), whose comparison ignores them, so an 11-character key matches
+    `H6_OP` = key + 3 blanks and the (FILIAL, OP) index is used. SQL Server's `+` keeps
+    the padding and its comparisons ignore trailing blanks anyway.
+    """
+    parts = [f"{c2}.{column}" for column in ("c2_num", "c2_item", "c2_sequen", "c2_itemgrd")]
+    if dialect.is_tsql:
+        return dialect.cat(*parts)
+    return f"CAST({dialect.cat(*parts)} AS bpchar)"
+
+
+def _order_key(dialect: Dialect, c2: str) -> str:
+    """The API's `order`: the key trimmed, as the MES stores it in its reports."""
+    return dialect.cat(
+        *(f"RTRIM({c2}.{column})" for column in ("c2_num", "c2_item", "c2_sequen", "c2_itemgrd"))
+    )
+
+
+def _routing(t: dict[str, str], c2: str) -> str:
+    """An order's routing: C2_ROTEIRO, else its product's B1_OPERPAD, else '01' (DESIGN.md).
+
+    A correlated lookup rather than a join, so SB1 is read only for the rows that need the
+    routing (the page, the machine filter's candidates), and a product with no SB1 row
+    falls back to '01'.
+    """
+    operpad = (
+        f"(SELECT MAX(NULLIF(b1.b1_operpad, '')) FROM {t['SB1']} b1 "
+        f"WHERE b1.b1_filial = :sb1_filial AND b1.b1_cod = {c2}.c2_produto AND b1.{LIVE})"
+    )
+    return (
+        f"(CASE WHEN {c2}.c2_roteiro <> '' THEN {c2}.c2_roteiro ELSE COALESCE({operpad}, '01') END)"
+    )
+
+
+def _days_before_today(dialect: Dialect, days: str) -> str:
+    """`:today` (YYYYMMDD, the plant's date) minus `days` whole days, as YYYYMMDD text."""
+    if dialect.is_tsql:
+        return f"CONVERT(CHAR(8), DATEADD(day, -({days}), CONVERT(DATE, :today, 112)), 112)"
+    return f"to_char(to_date(:today, 'YYYYMMDD') - ({days}), 'YYYYMMDD')"
+
+
+def _idle_threshold(dialect: Dialect) -> str:
+    """The date an order's latest activity must be older than to be idle.
+
+    "Older than C2_DIASOCI days" is a whole number of days: with N = floor(C2_DIASOCI),
+    the activity is idle when it happened before today - N.
+    """
+    days = (
+        f"CAST(FLOOR(CASE WHEN c2_diasoci > {MAX_IDLE_DAYS} THEN {MAX_IDLE_DAYS} "
+        "ELSE c2_diasoci END) AS INTEGER)"
+    )
+    return _days_before_today(dialect, days)
+
+
+def _status(dialect: Dialect) -> str:
+    """PROTHEUS.md's status table over an order row with its `moves` and `last_activity`."""
+    return f"""(CASE
+        WHEN c2_tpop = 'P' THEN 'planned'
+        WHEN c2_datrf <> '' THEN CASE WHEN c2_quje < c2_quant THEN 'partially_closed' ELSE 'closed' END
+        WHEN moves = 0 THEN 'open'
+        WHEN c2_diasoci > 0 AND last_activity < {_idle_threshold(dialect)} THEN 'idle'
+        ELSE 'started' END)"""
+
+
+def _activity(dialect: Dialect, t: dict[str, str], c2: str, alias: str) -> str:
+    """`moves` (live SH6 rows + non-reversed SD3 rows of the order) and `last_activity`.
+
+    An appointment's date is H6_DTAPONT, else H6_DATAFIN; a move's is D3_EMISSAO. A
+    reversal deletes the SH6 row and marks its SD3 move D3_ESTORNO = 'S': neither counts.
+    Blank dates count as moves but never as the latest date.
+    """
+    key = _op_key(dialect, c2)
+    subquery = f"""SELECT MAX(NULLIF(m.activity_day, '')) AS last_activity, COUNT(*) AS moves FROM (
+        SELECT CASE WHEN h6.h6_dtapont <> '' THEN h6.h6_dtapont ELSE h6.h6_datafin END AS activity_day
+        FROM {t["SH6"]} h6
+        WHERE h6.h6_filial = :sh6_filial AND h6.h6_op = {key} AND h6.{LIVE}
+        UNION ALL
+        SELECT d3.d3_emissao AS activity_day
+        FROM {t["SD3"]} d3
+        WHERE d3.d3_filial = :sd3_filial AND d3.d3_op = {key} AND d3.d3_estorno <> 'S' AND d3.{LIVE}
+    ) m"""
+    return dialect.outer_lateral(subquery, alias)
+
+
+def _order_select(dialect: Dialect, t: dict[str, str]) -> str:
+    """SC2 columns and the trimmed key; the caller appends its WHERE filters."""
+    columns = ", ".join(f"c2.{column}" for column in ORDER_COLUMNS)
+    return (
+        f"SELECT {columns}, c2.r_e_c_n_o_ AS recno, {_order_key(dialect, 'c2')} AS order_key "
+        f"FROM {t['SC2']} c2 WHERE c2.c2_filial = :sc2_filial AND c2.{LIVE}"
+    )
+
+
+def _status_prefilter(status: str) -> str:
+    """SC2-only conditions equivalent to (planned, closed...) or implied by (open...) a status."""
+    return {
+        "planned": "c2.c2_tpop = 'P'",
+        "partially_closed": "c2.c2_tpop <> 'P' AND c2.c2_datrf <> '' AND c2.c2_quje < c2.c2_quant",
+        "closed": "c2.c2_tpop <> 'P' AND c2.c2_datrf <> '' AND c2.c2_quje >= c2.c2_quant",
+    }.get(status, "c2.c2_tpop <> 'P' AND c2.c2_datrf = ''")
+
+
+# --- list ---------------------------------------------------------------------------------
+
+
+@lru_cache(maxsize=256)
+def list_orders(
+    dialect: Dialect,
+    company: str,
+    status: str | None,
+    by_product: bool,
+    by_machine: bool,
+    planned_from: bool,
+    planned_to: bool,
+) -> str:
+    """A branch's orders (SC2, with SB1 for the routing) in key order: a header row (`total`) and
+    the page, each row with `status`, `last_activity` and `routing`.
+
+    Filters: `:status` (computed as in `_status`), `:product` (C2_PRODUTO), `:machine` (an
+    SG2 operation of the order's routing, joined on G2_CODIGO, runs on that G2_RECURSO),
+    `:planned_from` / `:planned_to` (C2_DATPRI, blank dates excluded). Appointments (SH6)
+    and moves (SD3) are read for every candidate only when the status filter needs them,
+    otherwise for the page's rows alone.
+    """
+    t = _tables(company)
+    filters = []
+    if status is not None:
+        filters.append(_status_prefilter(status))
+    if by_product:
+        filters.append("c2.c2_produto = :product")
+    if by_machine:
+        filters.append(
+            f"EXISTS (SELECT 1 FROM {t['SG2']} g2 WHERE g2.g2_filial = :sg2_filial "
+            f"AND g2.g2_produto = c2.c2_produto AND g2.g2_codigo = {_routing(t, 'c2')} "
+            f"AND g2.g2_recurso = :machine AND g2.{LIVE})"
+        )
+    if planned_from or planned_to:
+        filters.append("c2.c2_datpri <> ''")
+    if planned_from:
+        filters.append("c2.c2_datpri >= :planned_from")
+    if planned_to:
+        filters.append("c2.c2_datpri <= :planned_to")
+    where = "".join(f" AND {condition}" for condition in filters)
+    status_sql = _status(dialect)
+    if status in ACTIVITY_STATUSES:
+        matches = (
+            "SELECT x.* FROM (SELECT b.*, a.last_activity, a.moves FROM base b "
+            f"{_activity(dialect, t, 'b', 'a')}) x WHERE {status_sql} = :status"
+        )
+        page_rows = "SELECT r.* FROM page_rows r"
+    else:
+        matches = "SELECT * FROM base"
+        page_rows = (
+            "SELECT r.*, a.last_activity, a.moves FROM page_rows r "
+            f"{_activity(dialect, t, 'r', 'a')}"
+        )
+    page = f"SELECT y.*, {status_sql} AS status, {_routing(t, 'y')} AS routing FROM ({page_rows}) y"
+    return f"""WITH base AS (
+    {_order_select(dialect, t)}{where}
+), matches AS (
+    {matches}
+), page_rows AS (
+    SELECT * FROM matches ORDER BY {ORDER_SORT} {dialect.page}
+)
+SELECT h.total, p.* FROM (SELECT count(*) AS total FROM matches) h
+{dialect.outer_lateral(page, "p")}
+ORDER BY {", ".join(f"p.{column}" for column in ORDER_SORT.split(", "))}
+"""
+
+
+# --- one order ------------------------------------------------------------------------------
+
+
+@lru_cache(maxsize=8)
+def order_detail(dialect: Dialect, company: str) -> str:
+    """One order (SC2 by `:num`, `:item`, `:sequen`, `:itemgrd`, the first live row) with its
+    status, and one row per SG2 operation of its routing (C2_ROTEIRO, else B1_OPERPAD, else
+    '01', joined on G2_CODIGO) carrying the sums of its live SH6 good (H6_QTDPROD) and scrap
+    (H6_QTDPERD) quantities; an order without operations is one row with NULL operation
+    columns, an unknown order no row. Operations in G2_OPERAC order.
+    """
+    t = _tables(company)
+    the_order = dialect.limit_rows(
+        f"c.*, {_routing(t, 'c')} AS routing",
+        f"FROM ({_order_select(dialect, t)} AND c2.c2_num = :num AND c2.c2_item = :item "
+        "AND c2.c2_sequen = :sequen AND c2.c2_itemgrd = :itemgrd) c ORDER BY recno",
+        "1",
+    )
+    return f"""WITH the_order AS (
+    {the_order}
+), progress AS (
+    SELECT h6.h6_operac, SUM(h6.h6_qtdprod) AS good_quantity, SUM(h6.h6_qtdperd) AS scrap_quantity
+    FROM the_order o
+    JOIN {t["SH6"]} h6 ON h6.h6_filial = :sh6_filial AND h6.h6_op = {_op_key(dialect, "o")}
+         AND h6.{LIVE}
+    GROUP BY h6.h6_operac
+), operations AS (
+    SELECT g2.g2_operac, g2.g2_recurso, g2.g2_descri, g2.g2_tempad, g2.g2_lotepad,
+           g2.r_e_c_n_o_ AS g2_recno,
+           COALESCE(pr.good_quantity, 0) AS good_quantity,
+           COALESCE(pr.scrap_quantity, 0) AS scrap_quantity
+    FROM the_order o
+    JOIN {t["SG2"]} g2 ON g2.g2_filial = :sg2_filial AND g2.g2_produto = o.c2_produto
+         AND g2.g2_codigo = o.routing AND g2.{LIVE}
+    LEFT JOIN progress pr ON pr.h6_operac = g2.g2_operac
+)
+SELECT y.*, {_status(dialect)} AS status, ops.*
+FROM (SELECT o.*, a.last_activity, a.moves FROM the_order o {_activity(dialect, t, "o", "a")}) y
+LEFT JOIN operations ops ON 1 = 1
+ORDER BY ops.g2_operac, ops.g2_recno
+"""

@@ -1,0 +1,231 @@
+"""Request schemas of the production-order routes (they validate and feed OpenAPI) and response docs."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import marshmallow as ma
+from marshmallow import fields
+
+from services.production.orders.queries import STATUSES
+from shared.pagination import PageQuery
+from shared.settings import BRANCH_PATTERN
+from shared.validation import Date, Schema, String, date_range_error, max_length, one_of, tagged
+
+# NUM (6) + ITEM (2) + SEQUEN (3), plus ITEMGRD (3) for grid orders: the C14 key of SH6/SD3.
+ORDER_KEY_PATTERN = re.compile(r"^[0-9A-Za-z]{11}(?:[0-9A-Za-z]{3})?$")
+
+
+def order_key_rule(value: str | None) -> None:
+    """Validator: an 11- or 14-character order key."""
+    if value is not None and not ORDER_KEY_PATTERN.match(value):
+        raise ma.ValidationError(
+            tagged(
+                "format",
+                "a ordem tem 11 caracteres (C2_NUM+C2_ITEM+C2_SEQUEN, ex.: 00010101001) ou 14 "
+                "com C2_ITEMGRD (ex.: 00010101001001), só letras e dígitos.",
+            )
+        )
+
+
+def status_rule(value: str | None) -> None:
+    """Validator: one of the six statuses; an empty `?status=` counts as absent."""
+    if value is not None:
+        one_of(STATUSES)(value)
+
+
+def branch_rule(value: str | None) -> None:
+    """Validator: a branch code as PROTHEUS_BRANCH takes it."""
+    if value is not None and not BRANCH_PATTERN.match(value):
+        raise ma.ValidationError(
+            tagged("format", "a filial tem de 1 a 12 letras ou dígitos (ex.: 01).")
+        )
+
+
+def _branch() -> String:
+    return String(
+        load_default=None,
+        validate=branch_rule,
+        metadata={
+            "description": (
+                "Filial (código, ex.: 01). Ausente = a filial padrão do serviço "
+                "(PROTHEUS_BRANCH); para ver outra filial, informe-a. O filtro de cada tabela "
+                "(SC2, SB1, SG2, SH6, SD3) segue o modo compartilhado/exclusivo do SX2."
+            )
+        },
+    )
+
+
+class OrderListQuery(PageQuery):
+    status = String(
+        load_default=None,
+        validate=status_rule,
+        metadata={
+            "description": (
+                "Situação de produção: planned (C2_TPOP = 'P'), open (firme, sem apontamento "
+                "nem movimento), started (com apontamentos SH6 ou movimentos SD3 não estornados), "
+                "idle (iniciada e sem atividade há mais de C2_DIASOCI dias), partially_closed "
+                "(encerrada com C2_QUJE < C2_QUANT) ou closed (encerrada com C2_QUJE >= C2_QUANT)."
+            )
+        },
+    )
+    product = String(
+        load_default=None,
+        validate=max_length(60),
+        metadata={"description": "Produto exato da ordem (C2_PRODUTO)."},
+    )
+    machine = String(
+        load_default=None,
+        validate=max_length(20),
+        metadata={
+            "description": (
+                "Recurso/máquina (G2_RECURSO, H1_CODIGO): só ordens cujo roteiro tem uma "
+                "operação nessa máquina."
+            )
+        },
+    )
+    planned_from = Date(
+        load_default=None,
+        metadata={"description": "Início previsto (C2_DATPRI) a partir desta data, YYYY-MM-DD."},
+    )
+    planned_to = Date(
+        load_default=None,
+        metadata={
+            "description": "Início previsto (C2_DATPRI) até esta data, YYYY-MM-DD (>= planned_from)."
+        },
+    )
+    branch = _branch()
+
+    @ma.validates_schema
+    def from_before_to(self, data: dict[str, Any], **kwargs: Any) -> None:
+        start, end = data.get("planned_from"), data.get("planned_to")
+        if start and end and start > end:
+            raise date_range_error("planned_to")
+
+
+class OrderPath(Schema):
+    order = String(
+        required=True,
+        validate=order_key_rule,
+        metadata={
+            "description": (
+                "Ordem de produção: C2_NUM+C2_ITEM+C2_SEQUEN (11 caracteres) ou "
+                "+C2_ITEMGRD (14), como o campo `order` da listagem."
+            )
+        },
+    )
+
+
+class OrderDetailQuery(Schema):
+    branch = _branch()
+
+
+# --- response documentation ------------------------------------------------------------------
+
+
+class ProductionOrder(ma.Schema):
+    order = fields.String(
+        metadata={"description": "Chave C2_NUM+C2_ITEM+C2_SEQUEN+C2_ITEMGRD sem brancos finais."}
+    )
+    status = fields.String(metadata={"description": ", ".join(STATUSES)})
+    situation = fields.String(
+        metadata={"description": "normal, suspended (C2_STATUS = 'U') ou sacramented ('S')."}
+    )
+    lastActivity = fields.String(
+        allow_none=True,
+        metadata={
+            "description": (
+                "Data (YYYYMMDD) da atividade mais recente: apontamento SH6 (H6_DTAPONT, senão "
+                "H6_DATAFIN) ou movimento SD3 não estornado (D3_EMISSAO); null se não há."
+            )
+        },
+    )
+    routing = fields.String(
+        metadata={"description": "Roteiro da ordem: C2_ROTEIRO, senão B1_OPERPAD, senão '01'."}
+    )
+    C2_FILIAL = fields.String()
+    C2_NUM = fields.String()
+    C2_ITEM = fields.String()
+    C2_SEQUEN = fields.String()
+    C2_ITEMGRD = fields.String()
+    C2_PRODUTO = fields.String()
+    C2_LOCAL = fields.String()
+    C2_UM = fields.String()
+    C2_QUANT = fields.Float(metadata={"description": "Quantidade da ordem."})
+    C2_QUJE = fields.Float(metadata={"description": "Quantidade já produzida (última operação)."})
+    C2_PERDA = fields.Float(metadata={"description": "Quantidade perdida."})
+    C2_DATPRI = fields.String(metadata={"description": "Início previsto, YYYYMMDD."})
+    C2_DATPRF = fields.String(metadata={"description": "Fim previsto, YYYYMMDD."})
+    C2_DATRF = fields.String(metadata={"description": "Encerramento real, YYYYMMDD ('' = aberta)."})
+    C2_EMISSAO = fields.String()
+    C2_TPOP = fields.String(metadata={"description": "F firme, P prevista."})
+    C2_STATUS = fields.String(metadata={"description": "N/'' normal, U suspensa, S sacramentada."})
+    C2_ROTEIRO = fields.String()
+    C2_PRIOR = fields.String()
+    C2_DIASOCI = fields.Float(metadata={"description": "Dias sem atividade até a ordem ser idle."})
+
+
+class OrderOperation(ma.Schema):
+    operation = fields.String(metadata={"description": "G2_OPERAC."})
+    machine = fields.String(metadata={"description": "G2_RECURSO."})
+    description = fields.String(metadata={"description": "G2_DESCRI."})
+    standardTime = fields.Float(
+        metadata={"description": "G2_TEMPAD como gravado: horas para lotSize unidades (MV_TPHR)."}
+    )
+    lotSize = fields.Float(metadata={"description": "G2_LOTEPAD."})
+    goodQuantity = fields.Float(
+        metadata={"description": "Soma de H6_QTDPROD dos apontamentos vivos da operação."}
+    )
+    scrapQuantity = fields.Float(
+        metadata={"description": "Soma de H6_QTDPERD dos apontamentos vivos da operação."}
+    )
+
+
+class PendingReport(ma.Schema):
+    id = fields.String()
+    operation = fields.String()
+    machine = fields.String()
+    operator = fields.String()
+    start = fields.String()
+    end = fields.String()
+    goodQuantity = fields.Float()
+    scrapQuantity = fields.Float()
+    final = fields.Boolean()
+    status = fields.String(metadata={"description": "pending, sending ou retrying."})
+    attempts = fields.Integer()
+    nextAttemptAt = fields.String(allow_none=True)
+    createdAt = fields.String()
+
+
+class ProductionOrderDetail(ProductionOrder):
+    operations = fields.List(fields.Nested(OrderOperation))
+    pendingReports = fields.List(
+        fields.Nested(PendingReport),
+        metadata={
+            "description": "Apontamentos aceitos pelo MES e ainda não entregues ao Protheus."
+        },
+    )
+
+
+class OrderPage(ma.Schema):
+    total = fields.Integer()
+    page = fields.Integer()
+    pageSize = fields.Integer()
+    totalPages = fields.Integer()
+    filters = fields.Dict(
+        metadata={"description": "Filtros aplicados; `branch` é a filial efetivamente usada."}
+    )
+    data = fields.List(fields.Nested(ProductionOrder))
+
+
+class OrderListResponse(ma.Schema):
+    success = fields.Boolean()
+    message = fields.String()
+    data = fields.Nested(OrderPage)
+
+
+class OrderDetailResponse(ma.Schema):
+    success = fields.Boolean()
+    message = fields.String()
+    data = fields.Nested(ProductionOrderDetail)

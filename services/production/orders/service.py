@@ -1,0 +1,173 @@
+"""What each order route does: resolve branches, run its one Protheus statement, shape the answer."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from typing import Any
+
+import asyncpg
+
+from services.production.orders import queries
+from services.production.reports.pending import pending_for_order
+from shared.db import BranchResolver, Dialect, ProtheusSource, Row, mes_connection
+from shared.errors import NotFound
+from shared.pagination import Page
+from shared.settings import Settings
+from shared.validation import iso_date
+
+# Every table an order statement reads, each filtered by its own FILIAL.
+ALIASES = ("SC2", "SB1", "SG2", "SH6", "SD3")
+SITUATIONS = {"U": "suspended", "S": "sacramented"}
+
+
+@dataclass(frozen=True)
+class OrderKey:
+    """NUM, ITEM, SEQUEN and ITEMGRD of an 11- or 14-character key (validated by the schema)."""
+
+    num: str
+    item: str
+    sequen: str
+    itemgrd: str
+
+    @classmethod
+    def parse(cls, key: str) -> OrderKey:
+        return cls(key[:6], key[6:8], key[8:11], key[11:14])
+
+    def params(self) -> dict[str, str]:
+        # A blank ITEMGRD binds as '': CHAR comparison ignores trailing blanks on both engines.
+        return {"num": self.num, "item": self.item, "sequen": self.sequen, "itemgrd": self.itemgrd}
+
+
+@dataclass(frozen=True)
+class ProductionOrders:
+    """The order routes' view of both databases: Protheus (read-only), the MES, the settings."""
+
+    source: ProtheusSource
+    branches: BranchResolver
+    settings: Settings
+    mes_pool: asyncpg.Pool
+
+    @property
+    def dialect(self) -> Dialect:
+        return self.source.dialect
+
+    @property
+    def company(self) -> str:
+        return self.settings.protheus_company
+
+    def branch(self, requested: str | None) -> str:
+        return requested or self.settings.protheus_branch
+
+    async def filials(self, branch: str) -> dict[str, str]:
+        """`:sc2_filial`, `:sb1_filial`... for one branch, per table from SX2."""
+        return {
+            f"{alias.lower()}_filial": await self.branches.filial(alias, branch)
+            for alias in ALIASES
+        }
+
+    def today(self) -> str:
+        """The plant's date (PLANT_TIMEZONE), YYYYMMDD: "idle" counts days in the plant's zone."""
+        return dt.datetime.now(self.settings.tz).date().strftime("%Y%m%d")
+
+
+def situation(c2_status: str) -> str:
+    """C2_STATUS: U suspended, S definitively closed (sacramented), N or blank normal."""
+    return SITUATIONS.get(c2_status.strip(), "normal")
+
+
+def order_item(row: Row) -> dict[str, Any]:
+    """An order row in the API's shape: `order`, `status`, `situation`, the C2_ fields as
+    stored (trimmed), `lastActivity` and `routing`."""
+    item: dict[str, Any] = {
+        "order": row["order_key"],
+        "status": row["status"],
+        "situation": situation(row["c2_status"]),
+    }
+    item.update({column.upper(): row[column] for column in queries.ORDER_COLUMNS})
+    item["lastActivity"] = row["last_activity"] or None
+    item["routing"] = row["routing"]
+    return item
+
+
+def operation_item(row: Row) -> dict[str, Any]:
+    return {
+        "operation": row["g2_operac"],
+        "machine": row["g2_recurso"],
+        "description": row["g2_descri"],
+        "standardTime": row["g2_tempad"],
+        "lotSize": row["g2_lotepad"],
+        "goodQuantity": float(row["good_quantity"]),
+        "scrapQuantity": float(row["scrap_quantity"]),
+    }
+
+
+async def list_orders(
+    orders: ProductionOrders, params: dict[str, Any]
+) -> tuple[dict[str, Any], Page]:
+    page = Page.from_params(params)
+    branch = orders.branch(params["branch"])
+    status, product, machine = params["status"], params["product"], params["machine"]
+    planned_from, planned_to = params["planned_from"], params["planned_to"]
+    args: dict[str, Any] = {
+        **await orders.filials(branch),
+        "today": orders.today(),
+        "limit": page.size,
+        "offset": page.offset,
+    }
+    if status in queries.ACTIVITY_STATUSES:
+        args["status"] = status
+    if product is not None:
+        args["product"] = product
+    if machine is not None:
+        args["machine"] = machine
+    if planned_from is not None:
+        args["planned_from"] = planned_from.strftime("%Y%m%d")
+    if planned_to is not None:
+        args["planned_to"] = planned_to.strftime("%Y%m%d")
+    sql = queries.list_orders(
+        orders.dialect,
+        orders.company,
+        status,
+        by_product=product is not None,
+        by_machine=machine is not None,
+        planned_from=planned_from is not None,
+        planned_to=planned_to is not None,
+    )
+    rows = await orders.source.fetch(sql, args)
+    total = int(rows[0]["total"]) if rows else 0
+    # The header row rides alone when the page is empty: its order columns are NULL.
+    items = [order_item(row) for row in rows if row["order_key"] is not None]
+    filters = {
+        "status": status,
+        "product": product,
+        "machine": machine,
+        "planned_from": iso_date(planned_from),
+        "planned_to": iso_date(planned_to),
+        "branch": branch,
+    }
+    return page.envelope(total, items, filters=filters), page
+
+
+async def get_order(orders: ProductionOrders, key: str, params: dict[str, Any]) -> dict[str, Any]:
+    """One order with its routing's operations and progress (one Protheus statement) and the
+    MES reports not yet delivered for it (one MES statement)."""
+    branch = orders.branch(params["branch"])
+    args = {
+        **await orders.filials(branch),
+        **OrderKey.parse(key).params(),
+        "today": orders.today(),
+    }
+    rows = await orders.source.fetch(queries.order_detail(orders.dialect, orders.company), args)
+    if not rows:
+        raise NotFound(
+            f"Ordem de produção {key} não encontrada na filial {branch}. Confira a chave "
+            "(campo `order` da listagem) e o parâmetro branch."
+        )
+    detail = order_item(rows[0])
+    detail["operations"] = [operation_item(row) for row in rows if row["g2_operac"] is not None]
+    async with mes_connection(orders.mes_pool) as conn:
+        detail["pendingReports"] = await pending_for_order(
+            conn, branch=branch, order_key=detail["order"]
+        )
+    return detail

@@ -1,0 +1,365 @@
+"""The report pusher: delivers accepted reports to Protheus (MATA681) exactly once.
+
+Protheus has no idempotency key, so every appointment carries `MES:<report id>` at the
+start of its Comments (H6_OBSERVA). Before a request leaves, the attempt is recorded and
+its outcome presumed unknown; when an outcome stays unknown (lost answer, timeout, 5xx,
+a pusher killed mid-call), the next attempt first waits PROTHEUS_SETTLE_S (longer than the
+AppServer's own timeout) and looks for the marker in SH6, deleted rows included, and only
+sends when it is absent.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime as dt
+import logging
+import random
+import socket
+import time
+import uuid
+from typing import Any
+
+import asyncpg
+from prometheus_client import CollectorRegistry, Counter, Gauge
+
+from services.production.pusher import queries
+from services.production.pusher.client import Outcome, ProtheusClient
+from services.production.reports import queries as report_queries
+from services.production.settings import PusherSettings
+from shared.db import BranchResolver, ProtheusSource
+from shared.errors import DependencyUnavailable
+from shared.settings import Settings
+
+log = logging.getLogger(__name__)
+
+MARKER_PREFIX = "MES:"
+
+
+def marker(report_id: uuid.UUID | str) -> str:
+    return f"{MARKER_PREFIX}{report_id}"
+
+
+class PusherMetrics:
+    """Outbox depth and age, deliveries, retries, rejections, unknown outcomes."""
+
+    def __init__(self, registry: CollectorRegistry) -> None:
+        self.depth = Gauge(
+            "production_outbox_depth", "Reports waiting to reach Protheus.", registry=registry
+        )
+        self.oldest = Gauge(
+            "production_outbox_oldest_seconds",
+            "Age of the oldest report not yet in Protheus.",
+            registry=registry,
+        )
+        self.outcomes = Counter(
+            "production_report_outcomes_total",
+            "Delivery attempts by outcome (delivered, rejected, retry, unknown, found, reversed).",
+            ("outcome",),
+            registry=registry,
+        )
+        self.breaker_open = Gauge(
+            "production_pusher_circuit_open",
+            "1 while the pusher stops calling a failing Protheus.",
+            registry=registry,
+        )
+
+
+class CircuitBreaker:
+    """After N consecutive transient failures, stop calling Protheus for a cool-down."""
+
+    def __init__(self, threshold: int, cooldown_s: float) -> None:
+        self.threshold = threshold
+        self.cooldown_s = cooldown_s
+        self.failures = 0
+        self.open_until = 0.0
+
+    @property
+    def is_open(self) -> bool:
+        return time.monotonic() < self.open_until
+
+    def record(self, success: bool) -> None:
+        if success:
+            self.failures = 0
+            return
+        self.failures += 1
+        if self.failures >= self.threshold:
+            self.open_until = time.monotonic() + self.cooldown_s
+            self.failures = 0
+            log.warning("circuit open: Protheus failing; pausing for %.1f s", self.cooldown_s)
+
+
+def appointment_payload(report: dict[str, Any], tz: dt.tzinfo) -> dict[str, Any]:
+    """The MATA681 body: dates dd/mm/yyyy and times HH:MM in plant time; the marker first in Comments."""
+    start = report["start_at"].astimezone(tz)
+    end = report["end_at"].astimezone(tz)
+    comments = marker(report["id"])
+    if report["scrap_reason"]:
+        comments += f" {report['scrap_reason']}"
+    return {
+        "appointmentType": "3",
+        "ProductionOrderNumber": report["order_key"],
+        "ActivityCode": report["operation"],
+        "ItemCode": report["item_code"] or "",
+        "MachineCode": report["machine"],
+        "StartReportDateTime": start.strftime("%d/%m/%Y"),
+        "StartReportTime": start.strftime("%H:%M"),
+        "EndReportDateTime": end.strftime("%d/%m/%Y"),
+        "EndReportTime": end.strftime("%H:%M"),
+        "ApprovedQuantity": float(report["good_quantity"]),
+        "ScrapQuantity": float(report["scrap_quantity"]),
+        "Part_Total": "T" if report["final"] else "P",
+        "OperatorCode": report["operator"],
+        "WarehouseCode": report["warehouse"] or "",
+        "LotCode": report["lot"] or "",
+        "Comments": comments,
+        "ReportDateTime": end.strftime("%d/%m/%Y"),
+    }
+
+
+class ReportPusher:
+    """Claims outbox rows (FOR UPDATE SKIP LOCKED, with a lease) and delivers them; several may run."""
+
+    def __init__(
+        self,
+        pool: asyncpg.Pool,
+        protheus: ProtheusSource,
+        branches: BranchResolver,
+        client: ProtheusClient,
+        settings: Settings,
+        pusher: PusherSettings,
+        metrics: PusherMetrics,
+        *,
+        name: str | None = None,
+    ) -> None:
+        self.pool = pool
+        self.protheus = protheus
+        self.branches = branches
+        self.client = client
+        self.settings = settings
+        self.config = pusher
+        self.metrics = metrics
+        self.name = name or f"{socket.gethostname()}-{uuid.uuid4().hex[:8]}"
+        self.breaker = CircuitBreaker(pusher.breaker_threshold, pusher.breaker_cooldown_s)
+        self._task: asyncio.Task[None] | None = None
+        self._stopping = asyncio.Event()
+        self._rng = random.Random()  # noqa: S311 - jitter, not security
+
+    # --- lifecycle ---------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        self._stopping.clear()
+        self._task = asyncio.create_task(self._run(), name=f"pusher-{self.name}")
+
+    async def stop(self) -> None:
+        self._stopping.set()
+        if self._task:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+
+    async def _run(self) -> None:
+        while not self._stopping.is_set():
+            handled = 0
+            try:
+                await self.refresh_gauges()
+                if not self.breaker.is_open:
+                    handled = await self.run_once()
+            except (TimeoutError, OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+                log.warning("pusher round failed: %s", exc)
+            except Exception:
+                log.exception("pusher round failed")
+            self.metrics.breaker_open.set(1 if self.breaker.is_open else 0)
+            if not handled:
+                with contextlib.suppress(asyncio.TimeoutError):
+                    await asyncio.wait_for(self._stopping.wait(), timeout=self.config.poll_s)
+
+    async def refresh_gauges(self) -> None:
+        async with self.pool.acquire() as conn:
+            stats = await conn.fetchrow(queries.OUTBOX_STATS)
+        self.metrics.depth.set(stats["depth"])
+        self.metrics.oldest.set(float(stats["oldest_s"] or 0))
+
+    # --- one round ---------------------------------------------------------------------------
+
+    async def run_once(self) -> int:
+        """Claim a batch and deliver it; returns how many reports were handled."""
+        async with self.pool.acquire() as conn:
+            claimed = await conn.fetch(
+                queries.CLAIM, self.config.batch, self.config.lease_s, self.name
+            )
+        if not claimed:
+            return 0
+        gate = asyncio.Semaphore(self.config.concurrency)
+
+        async def one(row: asyncpg.Record) -> None:
+            async with gate:
+                if self.breaker.is_open:
+                    await self._postpone(row["report_id"], self.breaker.cooldown_s)
+                    return
+                try:
+                    await self.deliver(row["report_id"])
+                except Exception:
+                    # The lease runs out and the row is claimed again; nothing is lost.
+                    log.exception("delivery failed", extra={"report_id": str(row["report_id"])})
+
+        await asyncio.gather(*(one(row) for row in claimed))
+        return len(claimed)
+
+    async def deliver(self, report_id: uuid.UUID) -> None:
+        async with self.pool.acquire() as conn:
+            report = await conn.fetchrow(queries.REPORT, report_id)
+        if report is None:
+            return
+        report = dict(report)
+        extra = {"report_id": str(report_id), "order": report["order_key"]}
+        unknown_since = report["unknown_since"]
+        if unknown_since is not None:
+            settle_at = unknown_since + dt.timedelta(seconds=self.config.settle_s)
+            if dt.datetime.now(dt.UTC) < settle_at:
+                await self._postpone_until(report_id, settle_at)
+                return
+            try:
+                found = await self.find_marker(report)
+            except DependencyUnavailable as exc:
+                log.warning("cannot look for the marker yet: %s", exc, extra=extra)
+                await self._retry(
+                    report, Outcome("unknown", message=str(exc)), keep_unknown=True, count=False
+                )
+                return
+            if found is not None:
+                ident, deleted = found
+                status = "reversed" if deleted else "delivered"
+                await self._finish(
+                    report_id, status, ident, None, check=f"marker found in SH6 ({ident})"
+                )
+                self.metrics.outcomes.labels("reversed" if deleted else "found").inc()
+                log.info(
+                    "report already in Protheus: %s",
+                    status,
+                    extra={**extra, "id_appointment": ident},
+                )
+                return
+        if report["item_code"] is None:
+            try:
+                await self.load_order_data(report)
+            except DependencyUnavailable as exc:
+                await self._retry(
+                    report, Outcome("not_sent", message=str(exc)), keep_unknown=False, count=False
+                )
+                return
+        async with self.pool.acquire() as conn:
+            attempt = await conn.fetchval(queries.START_ATTEMPT, report_id)
+        log.info("sending report to Protheus", extra={**extra, "attempt": attempt})
+        outcome = await self.client.post_appointment(
+            appointment_payload(report, self.settings.tz), branch=report["branch"]
+        )
+        async with self.pool.acquire() as conn:
+            await conn.execute(
+                queries.FINISH_ATTEMPT,
+                report_id,
+                attempt,
+                outcome.kind,
+                outcome.http_status,
+                outcome.message,
+            )
+        self.breaker.record(outcome.kind in ("delivered", "rejected"))
+        self.metrics.outcomes.labels("retry" if outcome.kind == "not_sent" else outcome.kind).inc()
+        log.info(
+            "delivery attempt: %s",
+            outcome.kind,
+            extra={**extra, "attempt": attempt, "http_status": outcome.http_status},
+        )
+        if outcome.kind == "delivered":
+            await self._finish(report_id, "delivered", outcome.id_appointment, None)
+        elif outcome.kind == "rejected":
+            await self._finish(report_id, "rejected", None, outcome.message)
+        else:
+            await self._retry(report, outcome, keep_unknown=outcome.kind == "unknown", count=True)
+
+    # --- Protheus reads --------------------------------------------------------------------
+
+    async def find_marker(self, report: dict[str, Any]) -> tuple[str, bool] | None:
+        """The appointment carrying this report's marker: (H6_IDENT, deleted?); live wins."""
+        rows = await self.protheus.fetch(
+            report_queries.marker_in_sh6(self.protheus.dialect, self.settings.protheus_company),
+            {
+                "sh6_filial": await self.branches.filial("SH6", report["branch"]),
+                "order_key": report["order_key"],
+                "marker": f"{marker(report['id'])}%",
+            },
+        )
+        if not rows:
+            return None
+        live = [r for r in rows if r["deleted"] != "*"]
+        chosen = live[0] if live else rows[0]
+        return chosen["h6_ident"], not live
+
+    async def load_order_data(self, report: dict[str, Any]) -> None:
+        """Product and warehouse of the order, for reports accepted while the ERP database was down."""
+        branch = report["branch"]
+        rows = await self.protheus.fetch(
+            report_queries.order_for_report(self.protheus.dialect, self.settings.protheus_company),
+            {
+                "sc2_filial": await self.branches.filial("SC2", branch),
+                "sb1_filial": await self.branches.filial("SB1", branch),
+                "sg2_filial": await self.branches.filial("SG2", branch),
+                "order_key": report["order_key"],
+                "operation": report["operation"],
+            },
+        )
+        # An order Protheus does not have is sent anyway: the routine's rejection is the answer.
+        report["item_code"], report["warehouse"] = (
+            (rows[0]["c2_produto"], rows[0]["c2_local"]) if rows else ("", "")
+        )
+        async with self.pool.acquire() as conn:
+            await conn.execute(
+                queries.SAVE_ORDER_DATA, report["id"], report["item_code"], report["warehouse"]
+            )
+
+    # --- outcomes --------------------------------------------------------------------------
+
+    def backoff(self, attempts: int) -> float:
+        """Exponential backoff with jitter, capped."""
+        ceiling = min(
+            self.config.backoff_cap_s, self.config.backoff_base_s * 2 ** max(attempts - 1, 0)
+        )
+        return ceiling * self._rng.uniform(0.5, 1.0)
+
+    async def _finish(
+        self,
+        report_id: uuid.UUID,
+        status: str,
+        ident: str | None,
+        error: str | None,
+        *,
+        check: str | None = None,
+    ) -> None:
+        async with self.pool.acquire() as conn, conn.transaction():
+            if check:
+                await conn.execute(
+                    queries.RECORD_CHECK,
+                    report_id,
+                    "found" if status == "delivered" else status,
+                    check,
+                )
+            await conn.execute(queries.FINISH, report_id, status, ident, error)
+
+    async def _retry(
+        self, report: dict[str, Any], outcome: Outcome, *, keep_unknown: bool, count: bool
+    ) -> None:
+        delay = self.backoff(report["attempts"] + (1 if count else 0))
+        if keep_unknown:
+            delay = max(delay, self.config.settle_s)
+        when = dt.datetime.now(dt.UTC) + dt.timedelta(seconds=delay)
+        async with self.pool.acquire() as conn:
+            await conn.execute(queries.RETRY, report["id"], when, keep_unknown)
+
+    async def _postpone(self, report_id: uuid.UUID, seconds: float) -> None:
+        await self._postpone_until(
+            report_id, dt.datetime.now(dt.UTC) + dt.timedelta(seconds=seconds)
+        )
+
+    async def _postpone_until(self, report_id: uuid.UUID, when: dt.datetime) -> None:
+        async with self.pool.acquire() as conn:
+            await conn.execute(queries.POSTPONE, report_id, when)

@@ -1,0 +1,88 @@
+"""MES SQL of the report pusher: claiming the outbox, recording attempts and outcomes."""
+
+from __future__ import annotations
+
+# Rows whose time has come and whose lease (if any) ran out, skipping rows another pusher
+# holds, and any report with an earlier undelivered report of the same order and operation
+# still in the outbox (reports of one operation reach Protheus in the order accepted; a
+# rejected report has left the outbox and holds nothing back).
+CLAIM = """
+WITH claim AS (
+    SELECT o.report_id
+    FROM report_outbox o
+    JOIN production_reports r ON r.id = o.report_id
+    WHERE o.available_at <= now()
+      AND (o.leased_until IS NULL OR o.leased_until < now())
+      AND NOT EXISTS (
+          SELECT 1 FROM report_outbox eo JOIN production_reports e ON e.id = eo.report_id
+          WHERE e.branch = r.branch AND e.order_key = r.order_key
+            AND e.operation = r.operation AND e.seq < r.seq)
+    ORDER BY r.seq
+    LIMIT $1
+    FOR UPDATE OF o SKIP LOCKED
+)
+UPDATE report_outbox o
+SET leased_until = now() + make_interval(secs => $2), leased_by = $3
+FROM claim WHERE o.report_id = claim.report_id
+RETURNING o.report_id, o.unknown_since, now() AS now
+"""
+
+REPORT = """
+SELECT r.*, o.unknown_since FROM production_reports r
+JOIN report_outbox o ON o.report_id = r.id WHERE r.id = $1
+"""
+
+# Before the request leaves: the attempt is recorded and the outcome presumed unknown,
+# so a pusher killed mid-call leaves a report the next one checks in SH6 before resending.
+START_ATTEMPT = """
+WITH r AS (
+    UPDATE production_reports SET status = 'sending', attempts = attempts + 1, updated_at = now()
+    WHERE id = $1 RETURNING attempts
+), o AS (
+    UPDATE report_outbox SET unknown_since = now() WHERE report_id = $1
+)
+INSERT INTO report_attempts (report_id, attempt) SELECT $1, attempts FROM r RETURNING attempt
+"""
+
+FINISH_ATTEMPT = """
+UPDATE report_attempts SET finished_at = now(), outcome = $3, http_status = $4, message = $5
+WHERE report_id = $1 AND attempt = $2
+"""
+
+RECORD_CHECK = """
+INSERT INTO report_attempts (report_id, attempt, finished_at, outcome, message)
+SELECT $1, attempts, now(), $2, $3 FROM production_reports WHERE id = $1
+ON CONFLICT (report_id, attempt) DO UPDATE SET outcome = EXCLUDED.outcome, message = EXCLUDED.message,
+    finished_at = EXCLUDED.finished_at
+"""
+
+# Final states: the report leaves the outbox in the same transaction.
+FINISH = """
+WITH o AS (DELETE FROM report_outbox WHERE report_id = $1)
+UPDATE production_reports
+SET status = $2, id_appointment = $3, error = $4, next_attempt_at = NULL, updated_at = now()
+WHERE id = $1
+"""
+
+RETRY = """
+WITH o AS (
+    UPDATE report_outbox
+    SET available_at = $2, leased_until = NULL, leased_by = NULL,
+        unknown_since = CASE WHEN $3 THEN unknown_since ELSE NULL END
+    WHERE report_id = $1
+)
+UPDATE production_reports SET status = 'retrying', next_attempt_at = $2, updated_at = now()
+WHERE id = $1
+"""
+
+# Not yet time to look for the marker: give the row back without counting an attempt.
+POSTPONE = """
+UPDATE report_outbox SET available_at = $2, leased_until = NULL, leased_by = NULL WHERE report_id = $1
+"""
+
+SAVE_ORDER_DATA = "UPDATE production_reports SET item_code = $2, warehouse = $3 WHERE id = $1"
+
+OUTBOX_STATS = """
+SELECT count(*) AS depth, EXTRACT(EPOCH FROM now() - min(r.created_at)) AS oldest_s
+FROM report_outbox o JOIN production_reports r ON r.id = o.report_id
+"""

@@ -1,0 +1,99 @@
+"""Report handlers: validate, call one service function, answer in the envelope."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from services.production.keys import get_reports
+from services.production.reports import schemas, service
+from shared.endpoint import endpoint
+from shared.envelope import success
+from shared.errors import invalid_parameter
+from shared.keys import CALLER
+from shared.validation import load_body, load_match, load_query, read_json
+
+MAX_KEY = 200
+
+
+@endpoint(
+    service="production",
+    scope="production:write",
+    summary="Registra um apontamento de produção (enviado ao Protheus pelo MATA681)",
+    description=(
+        "Valida contra a ordem (existe, firme, aberta, operação no roteiro: 422 se não) e guarda "
+        "o apontamento de forma durável; responde 202 com `id` e `status` e o envia ao Protheus "
+        "em segundo plano, exatamente uma vez. Envie `Idempotency-Key` para que uma repetição "
+        "devolva a primeira resposta em vez de criar outro apontamento (mesma chave com outro "
+        "corpo: 422). Acompanhe em GET /api/v1/production-reports/{id}."
+    ),
+    body=schemas.ReportBody,
+    response=schemas.ReportResponse,
+    status=202,
+    errors=(400, 401, 403, 413, 415, 422, 503),
+)
+async def create_report(request: web.Request) -> web.Response:
+    key = request.headers.get("Idempotency-Key")
+    if key is not None and not 0 < len(key.strip()) <= MAX_KEY:
+        raise invalid_parameter(
+            "Idempotency-Key", "length", f"deve ter de 1 a {MAX_KEY} caracteres."
+        )
+    raw = await read_json(request)
+    report = await load_body(request, schemas.ReportBody())
+    status, payload = await service.accept(
+        get_reports(request.app),
+        client=request[CALLER].name,
+        report=report,
+        raw=raw,
+        idempotency_key=key.strip() if key else None,
+    )
+    if status != 202:
+        raise service.replay_error(payload)
+    return success(payload, "Apontamento recebido; será enviado ao Protheus.", status=202)
+
+
+@endpoint(
+    service="production",
+    scope="production:read",
+    summary="Consulta um apontamento e o seu envio ao Protheus",
+    description=(
+        "status: pending, sending, retrying (com nextAttemptAt), delivered (com idAppointment = "
+        "H6_IDENT), rejected (com error = mensagem do Protheus) ou reversed (estornado no "
+        "Protheus); attempts e history contam as tentativas."
+    ),
+    path=schemas.ReportPath,
+    response=schemas.ReportResponse,
+    errors=(400, 401, 403, 404, 503),
+)
+async def get_report(request: web.Request) -> web.Response:
+    report_id = load_match(request, schemas.ReportPath())["id"]
+    data = await service.get(get_reports(request.app), report_id)
+    return success(data, "Apontamento localizado.")
+
+
+@endpoint(
+    service="production",
+    scope="production:read",
+    summary="Lista apontamentos, mais recentes primeiro",
+    query=schemas.ReportListQuery,
+)
+async def list_reports(request: web.Request) -> web.Response:
+    params = load_query(request, schemas.ReportListQuery())
+    data, page = await service.listing(get_reports(request.app), params)
+    return success(data, f"Apontamentos retornados com sucesso ({page.label(data['total'])}).")
+
+
+@endpoint(
+    service="production",
+    scope="production:write",
+    summary="Corrige um apontamento rejeitado e o reenvia (mesmo id, histórico mantido)",
+    description="Só para status rejected (senão 409). Envie apenas os campos a corrigir.",
+    path=schemas.ReportPath,
+    body=schemas.ReportBody,
+    response=schemas.ReportResponse,
+    errors=(400, 401, 403, 404, 409, 415, 422, 503),
+)
+async def correct_report(request: web.Request) -> web.Response:
+    report_id = load_match(request, schemas.ReportPath())["id"]
+    patch = await load_body(request, schemas.ReportBody(), partial=True)
+    data = await service.correct(get_reports(request.app), report_id, patch)
+    return success(data, "Apontamento corrigido; será reenviado ao Protheus.")

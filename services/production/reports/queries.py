@@ -1,0 +1,125 @@
+"""SQL of production reports: checks against Protheus (read-only) and the MES's own tables."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+from shared.db import Dialect
+from shared.protheus import table_name
+
+LIVE = "d_e_l_e_t_ = ' '"
+
+
+def _order_key(dialect: Dialect, alias: str = "c2") -> str:
+    """NUM+ITEM+SEQUEN+ITEMGRD trimmed, without assuming the columns' widths."""
+    return dialect.cat(
+        *(f"RTRIM({alias}.{c})" for c in ("c2_num", "c2_item", "c2_sequen", "c2_itemgrd"))
+    )
+
+
+@lru_cache(maxsize=8)
+def order_for_report(dialect: Dialect, company: str) -> str:
+    """The order a report names (SC2, branch-filtered, live) with its product's default
+    routing (SB1.B1_OPERPAD) and whether `:operation` is in the order's routing (SG2 on
+    C2_ROTEIRO, else B1_OPERPAD, else '01')."""
+    sc2, sb1, sg2 = (table_name(a, company) for a in ("SC2", "SB1", "SG2"))
+    routing = "(CASE WHEN c2.c2_roteiro <> '' THEN c2.c2_roteiro WHEN b1.b1_operpad <> '' THEN b1.b1_operpad ELSE '01' END)"
+    return f"""
+SELECT c2.c2_produto, c2.c2_local, c2.c2_tpop, c2.c2_datrf, c2.c2_status,
+       (SELECT count(*) FROM {sg2} g2
+        WHERE g2.g2_filial = :sg2_filial AND g2.g2_produto = c2.c2_produto AND g2.{LIVE}
+          AND g2.g2_codigo = {routing} AND g2.g2_operac = :operation) AS operation_found
+FROM {sc2} c2
+LEFT JOIN {sb1} b1 ON b1.b1_filial = :sb1_filial AND b1.b1_cod = c2.c2_produto AND b1.{LIVE}
+WHERE c2.c2_filial = :sc2_filial AND {_order_key(dialect)} = :order_key AND c2.{LIVE}
+"""
+
+
+@lru_cache(maxsize=8)
+def marker_in_sh6(dialect: Dialect, company: str) -> str:
+    """SH6 rows carrying a report's marker in H6_OBSERVA, deleted ones too (a reversed
+    appointment must be reported, never re-sent)."""
+    sh6 = table_name("SH6", company)
+    return f"""
+SELECT h6_ident, d_e_l_e_t_ AS deleted
+FROM {sh6}
+WHERE h6_filial = :sh6_filial AND h6_op = :order_key AND h6_observa LIKE :marker
+"""
+
+
+@lru_cache(maxsize=8)
+def observa_width(dialect: Dialect, company: str) -> str:
+    """Declared width of SH6.H6_OBSERVA (the marker must fit)."""
+    if dialect.is_tsql:
+        return f"SELECT COL_LENGTH('{table_name('SH6', company)}', 'h6_observa') AS width"
+    return (
+        "SELECT character_maximum_length AS width FROM information_schema.columns "
+        f"WHERE table_name = '{table_name('SH6', company)}' AND column_name = 'h6_observa'"
+    )
+
+
+# --- MES database --------------------------------------------------------------------------
+
+REPORT_COLUMNS = """
+    r.id, r.client, r.branch, r.order_key, r.operation, r.machine, r.operator, r.start_at, r.end_at,
+    r.good_quantity, r.scrap_quantity, r.scrap_reason, r.final, r.lot, r.item_code, r.warehouse,
+    r.status, r.attempts, r.next_attempt_at, r.id_appointment, r.error, r.created_at, r.updated_at
+"""
+
+INSERT_REPORT = """
+INSERT INTO production_reports (
+    id, client, branch, order_key, operation, machine, operator, start_at, end_at,
+    good_quantity, scrap_quantity, scrap_reason, final, lot, item_code, warehouse, next_attempt_at
+) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, now())
+"""
+
+INSERT_OUTBOX = "INSERT INTO report_outbox (report_id) VALUES ($1)"
+
+GET_IDEMPOTENT = """
+SELECT request_hash, status, body FROM idempotency_keys
+WHERE client = $1 AND key = $2 AND created_at > now() - make_interval(days => $3)
+FOR UPDATE
+"""
+
+DROP_EXPIRED_IDEMPOTENT = "DELETE FROM idempotency_keys WHERE client = $1 AND key = $2"
+
+SAVE_IDEMPOTENT = """
+INSERT INTO idempotency_keys (client, key, request_hash, status, body) VALUES ($1, $2, $3, $4, $5)
+"""
+
+PURGE_IDEMPOTENT = (
+    "DELETE FROM idempotency_keys WHERE created_at < now() - make_interval(days => $1)"
+)
+
+GET_REPORT = f"""
+SELECT {REPORT_COLUMNS},
+       COALESCE((SELECT json_agg(json_build_object(
+                    'attempt', a.attempt, 'startedAt', a.started_at, 'finishedAt', a.finished_at,
+                    'outcome', a.outcome, 'httpStatus', a.http_status, 'message', a.message)
+                    ORDER BY a.attempt)
+                 FROM report_attempts a WHERE a.report_id = r.id), '[]') AS history
+FROM production_reports r WHERE r.id = $1
+"""
+
+LIST_REPORTS = f"""
+WITH matches AS (
+    SELECT r.* FROM production_reports r
+    WHERE ($1::text IS NULL OR r.status = $1) AND ($2::text IS NULL OR r.order_key = $2)
+)
+SELECT h.total, p.* FROM (SELECT count(*) AS total FROM matches) h
+LEFT JOIN LATERAL (
+    SELECT {REPORT_COLUMNS.replace("r.", "m.")}, '[]'::json AS history
+    FROM matches m ORDER BY m.seq DESC LIMIT $3 OFFSET $4
+) p ON TRUE
+"""
+
+CORRECT_REPORT = """
+UPDATE production_reports SET
+    order_key = $2, operation = $3, machine = $4, operator = $5, start_at = $6, end_at = $7,
+    good_quantity = $8, scrap_quantity = $9, scrap_reason = $10, final = $11, lot = $12,
+    branch = $13, item_code = $14, warehouse = $15,
+    status = 'pending', error = NULL, next_attempt_at = now(), updated_at = now()
+WHERE id = $1 AND status = 'rejected'
+"""
+
+LOCK_REPORT = "SELECT status FROM production_reports WHERE id = $1 FOR UPDATE"

@@ -1,0 +1,254 @@
+"""Production reports: accepted durably (report + outbox in one transaction), idempotent per key."""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+import asyncpg
+import marshmallow as ma
+import orjson
+
+from services.production.reports import queries
+from services.production.reports.schemas import report_rules
+from shared.db import BranchResolver, ProtheusSource, mes_connection
+from shared.errors import ApiError, Conflict, DependencyUnavailable, NotFound, Unprocessable
+from shared.pagination import Page
+from shared.settings import Settings
+from shared.validation import invalid_body
+
+REPLAYABLE = (202, 422)
+
+
+@dataclass(frozen=True)
+class Reports:
+    """What the report routes need: both databases, the branch resolver and the settings."""
+
+    pool: asyncpg.Pool
+    protheus: ProtheusSource
+    branches: BranchResolver
+    settings: Settings
+    idempotency_days: int = 7
+
+
+def request_hash(payload: Any) -> str:
+    return hashlib.sha256(orjson.dumps(payload, option=orjson.OPT_SORT_KEYS)).hexdigest()
+
+
+def present(row: asyncpg.Record | dict[str, Any]) -> dict[str, Any]:
+    """A stored report in the API's field names."""
+    status = row["status"]
+    history = row["history"]
+    if isinstance(history, str):
+        history = orjson.loads(history)
+    return {
+        "id": str(row["id"]),
+        "status": status,
+        "attempts": row["attempts"],
+        "idAppointment": row["id_appointment"],
+        "error": row["error"],
+        "nextAttemptAt": row["next_attempt_at"].isoformat()
+        if status == "retrying" and row["next_attempt_at"]
+        else None,
+        "order": row["order_key"],
+        "operation": row["operation"],
+        "machine": row["machine"],
+        "operator": row["operator"],
+        "start": row["start_at"].isoformat(),
+        "end": row["end_at"].isoformat(),
+        "goodQuantity": float(row["good_quantity"]),
+        "scrapQuantity": float(row["scrap_quantity"]),
+        "scrapReason": row["scrap_reason"],
+        "final": row["final"],
+        "branch": row["branch"],
+        "lot": row["lot"],
+        "createdAt": row["created_at"].isoformat(),
+        "updatedAt": row["updated_at"].isoformat(),
+        "history": history,
+    }
+
+
+async def check_order(
+    reports: Reports, report: dict[str, Any], branch: str
+) -> tuple[str | None, str | None]:
+    """Refuse up front (422) what Protheus would refuse when we can tell; return the order's
+    product and warehouse. With the ERP database down the report is still accepted (and the
+    routine validates it when it is sent)."""
+    source, company = reports.protheus, reports.settings.protheus_company
+    try:
+        params = {
+            "sc2_filial": await reports.branches.filial("SC2", branch),
+            "sb1_filial": await reports.branches.filial("SB1", branch),
+            "sg2_filial": await reports.branches.filial("SG2", branch),
+            "order_key": report["order"],
+            "operation": report["operation"],
+        }
+        rows = await source.fetch(queries.order_for_report(source.dialect, company), params)
+    except DependencyUnavailable:
+        return None, None
+    order = report["order"]
+    if not rows:
+        raise Unprocessable(f"Ordem de produção {order} não encontrada na filial {branch}.")
+    row = rows[0]
+    if row["c2_tpop"] == "P":
+        raise Unprocessable(f"Ordem {order} é prevista (não firme) e não aceita apontamentos.")
+    if row["c2_datrf"]:
+        raise Unprocessable(f"Ordem {order} já foi encerrada em {row['c2_datrf']}.")
+    if row["c2_status"] == "U":
+        raise Unprocessable(f"Ordem {order} está suspensa.")
+    if row["c2_status"] == "S":
+        raise Unprocessable(f"Ordem {order} está encerrada definitivamente.")
+    if not row["operation_found"]:
+        raise Unprocessable(
+            f"Operação {report['operation']} não pertence ao roteiro da ordem {order}."
+        )
+    return row["c2_produto"], row["c2_local"]
+
+
+async def _replay(
+    conn: asyncpg.Connection, reports: Reports, client: str, key: str, digest: str
+) -> tuple[int, Any] | None:
+    row = await conn.fetchrow(queries.GET_IDEMPOTENT, client, key, reports.idempotency_days)
+    if row is None:
+        await conn.execute(queries.DROP_EXPIRED_IDEMPOTENT, client, key)
+        return None
+    if row["request_hash"] != digest:
+        raise Unprocessable(
+            "Idempotency-Key já usada com outro corpo; use uma chave nova para outro apontamento."
+        )
+    return row["status"], orjson.loads(row["body"])
+
+
+async def accept(
+    reports: Reports, *, client: str, report: dict[str, Any], raw: Any, idempotency_key: str | None
+) -> tuple[int, Any]:
+    """Store a report and its outbox row in one transaction; answer (status, data or error body).
+
+    With an Idempotency-Key, the first answer (202 or 422) is kept and replayed for the same
+    body; a different body under the same key is refused.
+    """
+    digest = request_hash(raw)
+    async with mes_connection(reports.pool) as conn:
+        if idempotency_key:
+            async with conn.transaction():
+                replay = await _replay(conn, reports, client, idempotency_key, digest)
+            if replay:
+                return replay
+        branch = report["branch"] or reports.settings.protheus_branch
+        try:
+            item_code, warehouse = await check_order(reports, report, branch)
+        except Unprocessable as exc:
+            body = {"message": exc.message, "code": exc.code}
+            if idempotency_key:
+                await _save(conn, client, idempotency_key, digest, 422, body)
+            raise
+        report_id = uuid.uuid4()
+        data = {"id": str(report_id), "status": "pending"}
+        try:
+            async with conn.transaction():
+                await conn.execute(
+                    queries.INSERT_REPORT,
+                    report_id, client, branch, report["order"], report["operation"], report["machine"],
+                    report["operator"], report["start"], report["end"], report["goodQuantity"],
+                    report["scrapQuantity"], report["scrapReason"], report["final"], report["lot"],
+                    item_code, warehouse,
+                )  # fmt: skip
+                await conn.execute(queries.INSERT_OUTBOX, report_id)
+                if idempotency_key:
+                    await conn.execute(
+                        queries.SAVE_IDEMPOTENT,
+                        client,
+                        idempotency_key,
+                        digest,
+                        202,
+                        orjson.dumps(data).decode(),
+                    )
+        except asyncpg.UniqueViolationError:
+            # A concurrent request with the same key won; answer what it answered.
+            async with conn.transaction():
+                replay = await _replay(conn, reports, client, idempotency_key or "", digest)
+            if replay is None:
+                raise
+            return replay
+    return 202, data
+
+
+async def _save(
+    conn: asyncpg.Connection, client: str, key: str, digest: str, status: int, body: Any
+) -> None:
+    # A concurrent request with the same key may have stored its answer first.
+    with contextlib.suppress(asyncpg.UniqueViolationError):
+        await conn.execute(
+            queries.SAVE_IDEMPOTENT, client, key, digest, status, orjson.dumps(body).decode()
+        )
+
+
+def replay_error(body: dict[str, Any]) -> ApiError:
+    return Unprocessable(body.get("message"))
+
+
+async def get(reports: Reports, report_id: uuid.UUID) -> dict[str, Any]:
+    async with mes_connection(reports.pool) as conn:
+        row = await conn.fetchrow(queries.GET_REPORT, report_id)
+    if row is None:
+        raise NotFound(f"Apontamento {report_id} não encontrado.")
+    return present(row)
+
+
+async def listing(reports: Reports, params: dict[str, Any]) -> tuple[dict[str, Any], Page]:
+    page = Page.from_params(params)
+    async with mes_connection(reports.pool) as conn:
+        rows = await conn.fetch(
+            queries.LIST_REPORTS, params["status"], params["order"], page.size, page.offset
+        )
+    total = rows[0]["total"] if rows else 0
+    items = [present(r) for r in rows if r["id"] is not None]
+    for item in items:
+        del item["history"]
+    filters = {"status": params["status"], "order": params["order"]}
+    return page.envelope(total, items, filters=filters), page
+
+
+def _stored_fields(row: asyncpg.Record) -> dict[str, Any]:
+    return {
+        "order": row["order_key"], "operation": row["operation"], "machine": row["machine"],
+        "operator": row["operator"], "start": row["start_at"], "end": row["end_at"],
+        "goodQuantity": float(row["good_quantity"]), "scrapQuantity": float(row["scrap_quantity"]),
+        "scrapReason": row["scrap_reason"], "final": row["final"], "lot": row["lot"], "branch": row["branch"],
+    }  # fmt: skip
+
+
+async def correct(reports: Reports, report_id: uuid.UUID, patch: dict[str, Any]) -> dict[str, Any]:
+    """Correct a rejected report and send it again with the same id; its history is kept."""
+    async with mes_connection(reports.pool) as conn:
+        row = await conn.fetchrow(queries.GET_REPORT, report_id)
+        if row is None:
+            raise NotFound(f"Apontamento {report_id} não encontrado.")
+        if row["status"] != "rejected":
+            raise Conflict(
+                f"Só um apontamento rejeitado pode ser corrigido; este está '{row['status']}'."
+            )
+        merged = {**_stored_fields(row), **patch}
+        try:
+            report_rules(merged)
+        except ma.ValidationError as exc:
+            raise invalid_body(exc) from None
+        branch = merged["branch"] or reports.settings.protheus_branch
+        item_code, warehouse = await check_order(reports, merged, branch)
+        async with conn.transaction():
+            updated = await conn.execute(
+                queries.CORRECT_REPORT,
+                report_id, merged["order"], merged["operation"], merged["machine"], merged["operator"],
+                merged["start"], merged["end"], merged["goodQuantity"], merged["scrapQuantity"],
+                merged["scrapReason"], merged["final"], merged["lot"], branch, item_code, warehouse,
+            )  # fmt: skip
+            if updated != "UPDATE 1":
+                raise Conflict(
+                    "O apontamento mudou de estado durante a correção; consulte-o de novo."
+                )
+            await conn.execute(queries.INSERT_OUTBOX, report_id)
+        row = await conn.fetchrow(queries.GET_REPORT, report_id)
+    return present(row)

@@ -1,0 +1,206 @@
+"""Order-route fixtures: a crafted Protheus database (real DDL, SX2 modes per test), a migrated
+MES database, and the order routes mounted on the base app as the production service mounts them.
+
+Plain builders imported explicitly by test_orders.py, which wraps them in fixtures
+(tests/production/conftest.py belongs to the report tests).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from dataclasses import dataclass
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import asyncpg
+from aiohttp import web
+
+from protheus_demo.rows import insert_row
+from protheus_demo.schema import SHARED_ALIASES, TABLES, create_statements
+from services.production.orders.routes import register_order_routes
+from shared.app import create_base_app, use_mes_pool, use_protheus
+from shared.migrations import migrate
+from shared.settings import Settings, parse_api_keys
+
+READ_KEY, CATALOG_KEY = "orders-read-key", "orders-catalog-key"
+KEYS = f"t:{READ_KEY}:production:read;c:{CATALOG_KEY}:catalog:read"
+READ = {"Authorization": f"Bearer {READ_KEY}"}
+PLANT_TZ = ZoneInfo("America/Sao_Paulo")
+
+
+def days_ago(days: int) -> str:
+    """A Protheus date (YYYYMMDD) `days` before today in the plant's zone."""
+    return (dt.datetime.now(PLANT_TZ).date() - dt.timedelta(days=days)).strftime("%Y%m%d")
+
+
+def op_key(num: str, item: str = "01", sequen: str = "001", itemgrd: str = "") -> str:
+    """The key as H6_OP / D3_OP store it: C14, blank-padded when ITEMGRD is blank."""
+    return f"{num}{item}{sequen}{itemgrd}".ljust(14)
+
+
+@dataclass
+class OrderRows:
+    """A Protheus database with empty tables, filled row by row with order-shaped defaults."""
+
+    dsn: str
+    conn: asyncpg.Connection
+
+    async def add(self, alias: str, **values: Any) -> int:
+        return await insert_row(self.conn, alias, **values)
+
+    async def set_modes(self, **modes: str) -> None:
+        """Make tables shared ('C') or exclusive ('E') in SX2, before the app reads SX2."""
+        for alias, mode in modes.items():
+            await self.conn.execute(
+                "UPDATE sx2010 SET x2_modo = $1 WHERE x2_chave = $2", mode, alias
+            )
+
+    async def product(self, code: str, *, operpad: str = "", filial: str = "") -> int:
+        return await self.add(
+            "SB1", B1_FILIAL=filial, B1_COD=code, B1_DESC=f"PRODUTO {code}", B1_OPERPAD=operpad
+        )
+
+    async def operation(
+        self, product: str, routing: str, operac: str, machine: str, **values: Any
+    ) -> int:
+        values.setdefault("G2_FILIAL", "01")
+        values.setdefault("G2_DESCRI", f"OPERACAO {operac} EM {machine}")
+        values.setdefault("G2_TEMPAD", 1.5)
+        values.setdefault("G2_LOTEPAD", 100.0)
+        return await self.add(
+            "SG2",
+            G2_PRODUTO=product,
+            G2_CODIGO=routing,
+            G2_OPERAC=operac,
+            G2_RECURSO=machine,
+            **values,
+        )
+
+    async def order(
+        self,
+        num: str,
+        *,
+        item: str = "01",
+        sequen: str = "001",
+        itemgrd: str = "",
+        product: str = "P1",
+        **values: Any,
+    ) -> str:
+        """One SC2 row, firm and open unless told; returns its key as H6_OP holds it."""
+        values.setdefault("C2_FILIAL", "01")
+        values.setdefault("C2_TPOP", "F")
+        values.setdefault("C2_STATUS", "N")
+        values.setdefault("C2_QUANT", 100.0)
+        values.setdefault("C2_LOCAL", "01")
+        values.setdefault("C2_UM", "UN")
+        values.setdefault("C2_DATPRI", days_ago(5))
+        values.setdefault("C2_DATPRF", days_ago(-5))
+        values.setdefault("C2_EMISSAO", days_ago(10))
+        values.setdefault("C2_PRIOR", "500")
+        await self.add(
+            "SC2",
+            C2_NUM=num,
+            C2_ITEM=item,
+            C2_SEQUEN=sequen,
+            C2_ITEMGRD=itemgrd,
+            C2_PRODUTO=product,
+            **values,
+        )
+        return op_key(num, item, sequen, itemgrd)
+
+    async def appointment(
+        self, key: str, operac: str = "10", *, day: str, good: float = 1.0, **values: Any
+    ) -> int:
+        """One SH6 row of `key`, dated `day` (H6_DTAPONT and H6_DATAFIN unless told)."""
+        values.setdefault("H6_FILIAL", "01")
+        values.setdefault("H6_DTAPONT", day)
+        values.setdefault("H6_DATAINI", day)
+        values.setdefault("H6_DATAFIN", day)
+        values.setdefault("H6_TIPO", "P")
+        values.setdefault("H6_PT", "P")
+        return await self.add(
+            "SH6", H6_OP=key, H6_OPERAC=operac, H6_QTDPROD=good, H6_RECURSO="M1", **values
+        )
+
+    async def move(self, key: str, *, day: str, reversed_: bool = False, **values: Any) -> int:
+        """One SD3 production move (PR0) of `key`; `reversed_` marks D3_ESTORNO = 'S'."""
+        values.setdefault("D3_FILIAL", "01")
+        return await self.add(
+            "SD3",
+            D3_OP=key,
+            D3_TM="010",
+            D3_CF="PR0",
+            D3_COD="P1",
+            D3_QUANT=1.0,
+            D3_EMISSAO=day,
+            D3_ESTORNO="S" if reversed_ else "",
+            **values,
+        )
+
+
+async def crafted_protheus(fresh_database: Any) -> OrderRows:
+    """Empty Protheus tables of company 01 with SX2 as the demo has it (SB1 shared; SC2, SG2,
+    SH6, SD3 exclusive); tests change modes with `set_modes` before starting the app."""
+    dsn = await fresh_database()
+    conn = await asyncpg.connect(dsn)
+    for statement in create_statements("01"):
+        await conn.execute(statement)
+    rows = OrderRows(dsn, conn)
+    for alias in TABLES:
+        if alias != "SX2":
+            await rows.add(
+                "SX2",
+                X2_CHAVE=alias,
+                X2_ARQUIVO=f"{alias}010",
+                X2_MODO="C" if alias in SHARED_ALIASES else "E",
+            )
+    return rows
+
+
+async def migrated_mes(fresh_database: Any) -> str:
+    """A new MES database with every migration applied."""
+    dsn = await fresh_database()
+    conn = await asyncpg.connect(dsn)
+    try:
+        await migrate(conn)
+    finally:
+        await conn.close()
+    return dsn
+
+
+def order_routes_app(protheus_dsn: str, mes_dsn: str, **overrides: Any) -> web.Application:
+    """An app carrying only the order routes, mounted as the production service mounts them."""
+    settings = Settings(
+        protheus_db_url=protheus_dsn,
+        mes_db_url=mes_dsn,
+        api_keys=parse_api_keys(KEYS),
+        **overrides,
+    )
+    app = create_base_app(settings)
+    use_mes_pool(app)
+    use_protheus(app, required=False)
+    register_order_routes(app)
+    return app
+
+
+async def add_report(mes_dsn: str, *, order_key: str, status: str, branch: str = "01") -> str:
+    """A report row as the report routes store it, in any status; returns its id."""
+    report_id = uuid.uuid4()
+    start = dt.datetime(2026, 3, 2, 8, 0, tzinfo=PLANT_TZ)
+    conn = await asyncpg.connect(mes_dsn)
+    try:
+        await conn.execute(
+            """INSERT INTO production_reports (id, client, branch, order_key, operation, machine,
+                   operator, start_at, end_at, good_quantity, scrap_quantity, final, status)
+               VALUES ($1, 't', $2, $3, '10', 'M1', 'OP0001', $4, $5, 5, 1, false, $6)""",
+            report_id,
+            branch,
+            order_key,
+            start,
+            start + dt.timedelta(hours=1),
+            status,
+        )
+    finally:
+        await conn.close()
+    return str(report_id)

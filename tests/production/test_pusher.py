@@ -1,0 +1,295 @@
+"""The pusher against the Protheus simulator: exactly once, through faults, rejections and order."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import time
+from collections.abc import Callable
+from typing import Any
+
+import aiohttp
+import asyncpg
+import pytest
+from aiohttp.test_utils import TestServer
+from prometheus_client import CollectorRegistry
+
+from protheus_demo.simulator.app import create_simulator
+from protheus_demo.simulator.config import FaultSettings, SimulatorConfig
+from services.production.pusher.client import ProtheusClient
+from services.production.pusher.pusher import PusherMetrics, ReportPusher
+from shared.db import open_protheus_source
+from shared.keys import BRANCHES, MES_POOL, PROTHEUS, SETTINGS
+from tests.helpers import assert_envelope
+from tests.production.conftest import FAST, READ, WRITE, report_body
+
+
+@pytest.fixture
+async def simulator(protheus_dsn):
+    servers: list[TestServer] = []
+
+    async def start(**faults: Any) -> str:
+        config = SimulatorConfig(db_url=protheus_dsn, faults=FaultSettings(**faults))
+        server = TestServer(create_simulator(config))
+        await server.start_server()
+        servers.append(server)
+        return str(server.make_url("/rest")).rstrip("/")
+
+    yield start
+    for server in servers:
+        await server.close()
+
+
+@pytest.fixture
+async def setup_line(aiohttp_client, production_app, protheus_dsn, mes_dsn, simulator):
+    """The production API with the simulator behind it, and a factory of pushers on its app."""
+    sessions: list[aiohttp.ClientSession] = []
+    pushers: list[ReportPusher] = []
+
+    async def make(settings: dict[str, Any] | None = None, **faults: Any):
+        rest = await simulator(**faults)
+        app = production_app(
+            protheus_dsn=protheus_dsn, mes_dsn=mes_dsn, protheus_rest_url=rest, **(settings or {})
+        )
+        client = await aiohttp_client(app)
+
+        def pusher(**overrides: Any) -> ReportPusher:
+            session = aiohttp.ClientSession()
+            sessions.append(session)
+            config = dataclasses.replace(FAST, **overrides)
+            settings = app[SETTINGS]
+            p = ReportPusher(
+                app[MES_POOL], app[PROTHEUS], app[BRANCHES], ProtheusClient(session, settings, config),
+                settings, config, PusherMetrics(CollectorRegistry()),
+            )  # fmt: skip
+            pushers.append(p)
+            return p
+
+        return client, pusher
+
+    yield make
+    for p in pushers:
+        await p.stop()
+    for s in sessions:
+        await s.close()
+
+
+async def post(client, body: dict[str, Any]) -> str:
+    return (
+        await assert_envelope(
+            await client.post("/api/v1/production-reports", json=body, headers=WRITE), 202
+        )
+    )["id"]
+
+
+async def report(client, report_id: str) -> dict[str, Any]:
+    return await assert_envelope(
+        await client.get(f"/api/v1/production-reports/{report_id}", headers=READ), 200
+    )
+
+
+async def drain(
+    pushers: list[ReportPusher], done: Callable[[], Any], *, seconds: float = 30
+) -> None:
+    """Run pushers until `done()` is true, bounded in time."""
+    deadline = time.monotonic() + seconds
+    while not await done():
+        assert time.monotonic() < deadline, "pushers did not finish in time"
+        handled = sum(await asyncio.gather(*(p.run_once() for p in pushers)))
+        if not handled:
+            await asyncio.sleep(0.05)
+
+
+async def markers(protheus_dsn: str) -> dict[str, list[tuple[str, str]]]:
+    """SH6 rows carrying a MES marker, by report id: (H6_IDENT, D_E_L_E_T_)."""
+    conn = await asyncpg.connect(protheus_dsn)
+    try:
+        rows = await conn.fetch(
+            "SELECT h6_ident, h6_observa, d_e_l_e_t_ FROM sh6010 WHERE h6_observa LIKE 'MES:%'"
+        )
+    finally:
+        await conn.close()
+    found: dict[str, list[tuple[str, str]]] = {}
+    for r in rows:
+        found.setdefault(r["h6_observa"][4:40], []).append((r["h6_ident"].strip(), r["d_e_l_e_t_"]))
+    return found
+
+
+async def statuses(mes_dsn: str) -> dict[str, str]:
+    conn = await asyncpg.connect(mes_dsn)
+    try:
+        return {
+            str(r["id"]): r["status"]
+            for r in await conn.fetch("SELECT id, status FROM production_reports")
+        }
+    finally:
+        await conn.close()
+
+
+def final(mes_dsn: str, expected: int) -> Callable[[], Any]:
+    async def check() -> bool:
+        got = await statuses(mes_dsn)
+        return len(got) == expected and all(
+            s in ("delivered", "rejected", "reversed") for s in got.values()
+        )
+
+    return check
+
+
+async def test_a_report_reaches_protheus_once_with_its_marker(
+    setup_line, orders, protheus_dsn, mes_dsn
+):
+    client, pusher = await setup_line()
+    report_id = await post(client, report_body(orders, scrapReason="REBARBA"))
+    await drain([pusher()], final(mes_dsn, 1))
+    got = await report(client, report_id)
+    assert got["status"] == "delivered"
+    assert got["attempts"] == 1
+    assert [h["outcome"] for h in got["history"]] == ["delivered"]
+    assert (await markers(protheus_dsn)).get(report_id) == [(got["idAppointment"], " ")]
+    conn = await asyncpg.connect(protheus_dsn)
+    try:
+        observa = await conn.fetchval(
+            # H6_IDENT is unique per branch, not across branches.
+            "SELECT rtrim(h6_observa) FROM sh6010 WHERE h6_filial = '01' AND h6_ident = $1",
+            got["idAppointment"],
+        )
+    finally:
+        await conn.close()
+    assert observa == f"MES:{report_id} REBARBA"
+
+
+async def test_a_routine_rejection_is_final_and_holds_nothing_back(
+    setup_line, orders, protheus_dsn, mes_dsn
+):
+    client, pusher = await setup_line()
+    bad = await post(client, report_body(orders, machine="NOPE99"))  # not a resource in SH1
+    good = await post(client, report_body(orders))
+    await drain([pusher()], final(mes_dsn, 2))
+    rejected = await report(client, bad)
+    assert rejected["status"] == "rejected"
+    assert rejected["error"]  # Protheus's own message
+    assert "NOPE99" in rejected["error"] or "recurso" in rejected["error"].lower()
+    assert (await report(client, good))["status"] == "delivered"
+    assert set(await markers(protheus_dsn)) == {good}
+
+
+async def test_a_retrying_report_holds_back_later_ones_of_the_same_operation(
+    setup_line, orders, mes_dsn, protheus_dsn
+):
+    client, pusher = await setup_line(error_rate=1.0)
+    first = await post(client, report_body(orders, goodQuantity=1))
+    second = await post(client, report_body(orders, goodQuantity=2))
+    p = pusher()
+    for _ in range(3):
+        await p.run_once()
+        await asyncio.sleep(0.25)
+    assert (await report(client, first))["status"] == "retrying"
+    assert (await report(client, first))["nextAttemptAt"]
+    later = await report(client, second)
+    assert (later["status"], later["attempts"]) == ("pending", 0)
+    assert await markers(protheus_dsn) == {}
+
+
+async def test_a_lost_answer_is_found_by_its_marker_not_sent_again(
+    setup_line, orders, protheus_dsn, mes_dsn
+):
+    client, pusher = await setup_line(drop_after_rate=1.0)
+    report_id = await post(client, report_body(orders))
+    await drain([pusher()], final(mes_dsn, 1))
+    got = await report(client, report_id)
+    assert got["status"] == "delivered"
+    assert [h["outcome"] for h in got["history"]] == ["found"]
+    assert (await markers(protheus_dsn))[report_id] == [(got["idAppointment"], " ")]
+
+
+async def test_a_reversed_appointment_is_reported_not_resent(
+    setup_line, orders, protheus_dsn, mes_dsn
+):
+    client, pusher = await setup_line(drop_after_rate=1.0)
+    report_id = await post(client, report_body(orders))
+    p = pusher(settle_s=1.0)
+    await p.run_once()  # the answer is lost; the row is written
+    conn = await asyncpg.connect(protheus_dsn)
+    try:  # a planner reverses the appointment in Protheus meanwhile
+        await conn.execute(
+            "UPDATE sh6010 SET d_e_l_e_t_ = '*' WHERE h6_observa LIKE $1", f"MES:{report_id}%"
+        )
+    finally:
+        await conn.close()
+    await drain([p], final(mes_dsn, 1))
+    assert (await report(client, report_id))["status"] == "reversed"
+    assert (await markers(protheus_dsn))[report_id][0][1] == "*"
+
+
+async def test_thirty_percent_mixed_faults_deliver_each_report_exactly_once(
+    setup_line, orders, protheus_dsn, mes_dsn
+):
+    client, pusher = await setup_line(
+        error_rate=0.1,
+        drop_before_rate=0.1,
+        drop_after_rate=0.1,
+        token_ttl_s=0.3,
+        latency_ms=5,
+        seed=7,
+    )
+    bodies = [report_body(orders, goodQuantity=n + 1) for n in range(24)]
+    bodies += [report_body(orders, machine="NOPE99", goodQuantity=1)]  # rejected by the routine
+    ids = [await post(client, body) for body in bodies]
+    pushers = [pusher(), pusher(), pusher()]  # several pushers share the outbox
+    await drain(pushers, final(mes_dsn, len(ids)), seconds=60)
+    found = await markers(protheus_dsn)
+    states = await statuses(mes_dsn)
+    for report_id in ids[:-1]:
+        assert states[report_id] == "delivered", report_id
+        assert len(found[report_id]) == 1, (report_id, found[report_id])
+    assert states[ids[-1]] == "rejected"
+    assert ids[-1] not in found
+    outcomes = {h["outcome"] for rid in ids for h in (await report(client, rid))["history"]}
+    assert {"unknown", "found"} <= outcomes  # the faults really happened and were resolved
+
+
+async def test_with_the_erp_database_down_the_marker_is_awaited_not_resent(
+    setup_line, orders, protheus_dsn, mes_dsn
+):
+    client, pusher = await setup_line(drop_after_rate=1.0)
+    report_id = await post(client, report_body(orders))
+    await pusher().run_once()  # the answer is lost: outcome unknown, row written
+    blind = pusher()
+    blind.protheus = await open_protheus_source(  # the ERP database is unreachable now
+        "postgresql://postgres@127.0.0.1:1/none", company="01", pool_max=1, statement_timeout_ms=500
+    )
+    try:
+        await asyncio.sleep(FAST.settle_s + 0.1)
+        await blind.run_once()
+    finally:
+        await blind.protheus.close()
+    assert (await report(client, report_id))["status"] == "retrying"
+    assert len((await markers(protheus_dsn))[report_id]) == 1  # not sent a second time
+
+
+async def test_basic_auth_delivers_too(setup_line, orders, protheus_dsn, mes_dsn):
+    client, pusher = await setup_line(settings={"protheus_auth": "basic"})
+    report_id = await post(client, report_body(orders))
+    await drain([pusher()], final(mes_dsn, 1))
+    assert (await report(client, report_id))["status"] == "delivered"
+    assert len((await markers(protheus_dsn))[report_id]) == 1
+
+
+async def test_the_circuit_opens_on_a_failing_protheus_and_stops_calling_it(
+    setup_line, orders, mes_dsn
+):
+    client, pusher = await setup_line(error_rate=1.0)
+    ids = [
+        await post(client, report_body(orders, operation=orders.operation, goodQuantity=n + 1))
+        for n in range(3)
+    ]
+    p = pusher(breaker_threshold=2, breaker_cooldown_s=30)
+    for _ in range(6):
+        await p.run_once()
+        await asyncio.sleep(0.25)
+    assert p.breaker.is_open
+    attempts = [(await report(client, i))["attempts"] for i in ids]
+    assert sum(attempts) == 2  # two failures opened it; nothing was sent after that
+    # Accepting reports goes on while the circuit is open.
+    await post(client, report_body(orders))
