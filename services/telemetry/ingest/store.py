@@ -1,0 +1,92 @@
+"""Writes a flush of parsed messages in one transaction: COPY into temporary tables, then
+INSERT ... ON CONFLICT DO NOTHING, so a redelivered message is stored once (first value wins)."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import asyncpg
+
+from services.telemetry.ingest.parse import Parsed
+from services.telemetry.partitions import ensure_partitions
+
+STAGING = """
+CREATE TEMPORARY TABLE IF NOT EXISTS stage_samples (machine TEXT, metric TEXT, ts TIMESTAMPTZ, value DOUBLE PRECISION) ON COMMIT DELETE ROWS;
+CREATE TEMPORARY TABLE IF NOT EXISTS stage_states (machine TEXT, ts TIMESTAMPTZ, state TEXT, reason TEXT) ON COMMIT DELETE ROWS;
+CREATE TEMPORARY TABLE IF NOT EXISTS stage_counters (machine TEXT, ts TIMESTAMPTZ, good BIGINT, scrap BIGINT, order_key TEXT) ON COMMIT DELETE ROWS;
+"""
+
+MERGE_SAMPLES = """
+INSERT INTO telemetry_samples (machine, metric, ts, value)
+SELECT DISTINCT ON (machine, metric, ts) machine, metric, ts, value FROM stage_samples
+ORDER BY machine, metric, ts
+ON CONFLICT DO NOTHING
+"""
+MERGE_STATES = """
+INSERT INTO machine_states (machine, ts, state, reason)
+SELECT DISTINCT ON (machine, ts) machine, ts, state, reason FROM stage_states ORDER BY machine, ts
+ON CONFLICT DO NOTHING
+"""
+MERGE_COUNTERS = """
+INSERT INTO machine_counters (machine, ts, good, scrap, order_key)
+SELECT DISTINCT ON (machine, ts) machine, ts, good, scrap, order_key FROM stage_counters ORDER BY machine, ts
+ON CONFLICT DO NOTHING
+"""
+UPSERT_MACHINES = """
+INSERT INTO machines AS m (machine, site, area, line, last_seen)
+SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::timestamptz[])
+ON CONFLICT (machine) DO UPDATE SET site = EXCLUDED.site, area = EXCLUDED.area, line = EXCLUDED.line,
+    last_seen = GREATEST(m.last_seen, EXCLUDED.last_seen)
+"""
+
+
+class TelemetryStore:
+    """Remembers which daily partitions exist, so a flush creates only missing ones."""
+
+    def __init__(self) -> None:
+        self.known_days: set[dt.date] = set()
+
+    async def write(self, conn: asyncpg.Connection, batch: list[Parsed]) -> int:
+        """Store a flush in one transaction; returns how many rows were offered."""
+        samples = [row for p in batch for row in p.samples]
+        states = [row for p in batch for row in p.states]
+        counters = [row for p in batch for row in p.counters]
+        dead = [row for p in batch for row in p.dead]
+        machines: dict[str, tuple[str, str, str, str, dt.datetime]] = {}
+        for p in batch:
+            if p.machine and (
+                p.machine[0] not in machines or p.machine[4] > machines[p.machine[0]][4]
+            ):
+                machines[p.machine[0]] = p.machine
+        days = {row[2].astimezone(dt.UTC).date() for row in samples} - self.known_days
+        if days:
+            await ensure_partitions(conn, days)
+            self.known_days |= days
+        try:
+            await self._write(conn, samples, states, counters, dead, machines)
+        except asyncpg.CheckViolationError:
+            # "no partition for row": retention dropped a day this cache still knew.
+            self.known_days.clear()
+            raise
+        return len(samples) + len(states) + len(counters) + len(dead)
+
+    async def _write(self, conn: asyncpg.Connection, samples: list, states: list, counters: list, dead: list,
+                     machines: dict) -> None:  # fmt: skip
+        async with conn.transaction():
+            await conn.execute(STAGING)
+            if samples:
+                await conn.copy_records_to_table("stage_samples", records=samples)
+                await conn.execute(MERGE_SAMPLES)
+            if states:
+                await conn.copy_records_to_table("stage_states", records=states)
+                await conn.execute(MERGE_STATES)
+            if counters:
+                await conn.copy_records_to_table("stage_counters", records=counters)
+                await conn.execute(MERGE_COUNTERS)
+            if dead:
+                await conn.copy_records_to_table(
+                    "telemetry_dead_letters", records=dead, columns=("topic", "payload", "reason")
+                )
+            if machines:
+                columns = list(zip(*machines.values(), strict=True))
+                await conn.execute(UPSERT_MACHINES, *(list(c) for c in columns))

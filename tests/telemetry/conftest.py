@@ -1,0 +1,173 @@
+"""Telemetry fixtures: a private Mosquitto started from deploy/mosquitto's config on a spare
+port, a migrated MES database, and a factory of ingestors with test settings."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import socket
+import subprocess
+import uuid
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import aiomqtt
+import asyncpg
+import orjson
+import pytest
+from prometheus_client import CollectorRegistry
+
+from services.telemetry.ingest.ingestor import IngestMetrics, Ingestor
+from services.telemetry.settings import IngestSettings
+from shared.migrations import migrate
+from shared.settings import Settings
+
+ROOT = Path(__file__).resolve().parents[2]
+BASE_CONFIG = ROOT / "deploy" / "mosquitto" / "mosquitto.conf"
+# Lines of the project's config the test broker replaces (where it listens and stores,
+# and who may connect); everything else (queueing, in-flight window) is kept as shipped.
+REPLACED = (
+    "listener",
+    "persistence_location",
+    "password_file",
+    "acl_file",
+    "allow_anonymous",
+    "log_dest",
+)
+
+FAST = IngestSettings(
+    batch_size=200, flush_s=0.05, inflight=1000, reconnect_min_s=0.05, reconnect_max_s=0.5
+)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def broker_config(port: int, data_dir: Path, extra: str = "") -> str:
+    kept = [
+        line
+        for line in BASE_CONFIG.read_text().splitlines()
+        if line.strip() and not line.lstrip().startswith("#") and line.split()[0] not in REPLACED
+    ]
+    return "\n".join(
+        [*kept, f"listener {port} 127.0.0.1", "allow_anonymous true", f"persistence_location {data_dir}/",
+         "user root", extra]
+    ) + "\n"  # fmt: skip
+
+
+@dataclasses.dataclass
+class Broker:
+    """A Mosquitto of the test's own, restartable."""
+
+    port: int
+    directory: Path
+    extra: str = ""
+    process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"mqtt://127.0.0.1:{self.port}"
+
+    async def start(self) -> None:
+        config = self.directory / "mosquitto.conf"
+        config.write_text(broker_config(self.port, self.directory, self.extra))
+        self.process = subprocess.Popen(  # noqa: ASYNC220 - a short-lived test fixture
+            ["/usr/sbin/mosquitto", "-c", str(config)],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        for _ in range(100):
+            try:
+                _, writer = await asyncio.open_connection("127.0.0.1", self.port)
+                writer.close()
+                return
+            except OSError:
+                await asyncio.sleep(0.05)
+        raise RuntimeError("mosquitto did not start")
+
+    async def stop(self) -> None:
+        if self.process and self.process.poll() is None:
+            self.process.terminate()
+            await asyncio.to_thread(self.process.wait, 10)
+
+
+@pytest.fixture
+async def broker(tmp_path) -> AsyncIterator[Broker]:
+    b = Broker(port=free_port(), directory=tmp_path)
+    await b.start()
+    yield b
+    await b.stop()
+
+
+@pytest.fixture
+async def mes(fresh_database) -> str:
+    dsn = await fresh_database()
+    conn = await asyncpg.connect(dsn)
+    try:
+        await migrate(conn)
+    finally:
+        await conn.close()
+    return dsn
+
+
+@pytest.fixture
+async def ingestors(broker, mes) -> AsyncIterator[Any]:
+    """Start ingestors (each its own pool) against the test broker and database."""
+    running: list[tuple[Ingestor, asyncpg.Pool]] = []
+    client_id = f"ingestor-{uuid.uuid4().hex[:8]}"
+
+    async def start(*, dsn: str | None = None, **overrides: Any) -> Ingestor:
+        settings = Settings(
+            mes_db_url=dsn or mes, mqtt_url=broker.url, mqtt_client_id=overrides.pop("client_id", client_id),
+            mqtt_shared_group=overrides.pop("group", None),
+        )  # fmt: skip
+        pool = await asyncpg.create_pool(settings.mes_db_url, min_size=0, max_size=4)
+        ingestor = Ingestor(
+            pool,
+            settings,
+            dataclasses.replace(FAST, **overrides),
+            IngestMetrics(CollectorRegistry()),
+        )
+        await ingestor.start()
+        await asyncio.wait_for(ingestor.connected.wait(), 10)
+        running.append((ingestor, pool))
+        return ingestor
+
+    yield start
+    for ingestor, pool in running:
+        await ingestor.stop()
+        await pool.close()
+
+
+async def publish(
+    broker: Broker, messages: list[tuple[str, Any]], *, client_id: str | None = None
+) -> None:
+    """Publish (topic, payload) pairs at QoS 1; payloads that are not bytes are JSON-encoded."""
+    async with aiomqtt.Client(
+        "127.0.0.1", broker.port, identifier=client_id or f"plc-{uuid.uuid4().hex[:8]}"
+    ) as client:
+        for topic, payload in messages:
+            body = payload if isinstance(payload, bytes) else orjson.dumps(payload)
+            await client.publish(topic, body, qos=1)
+
+
+async def rows(dsn: str, sql: str, *args: Any) -> list[asyncpg.Record]:
+    conn = await asyncpg.connect(dsn)
+    try:
+        return await conn.fetch(sql, *args)
+    finally:
+        await conn.close()
+
+
+async def wait_for_rows(dsn: str, sql: str, expected: int, *, seconds: float = 20) -> int:
+    """Poll a count query until it reaches `expected` (bounded)."""
+    deadline = asyncio.get_running_loop().time() + seconds
+    while True:
+        count = (await rows(dsn, sql))[0][0]
+        if count >= expected or asyncio.get_running_loop().time() > deadline:
+            return count
+        await asyncio.sleep(0.05)

@@ -1,0 +1,152 @@
+"""Nothing the broker handed over is lost: an ingestor SIGKILLed mid-stream, a database restart."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import uuid
+from pathlib import Path
+
+import asyncpg
+import pytest
+
+from services.telemetry.settings import IngestSettings
+from shared.migrations import migrate
+from tests.telemetry.conftest import ROOT, free_port, publish, rows, wait_for_rows
+
+BASE = "mes/v1/porto/montagem/linha2"
+KILLED = "SELECT count(*) FROM telemetry_samples WHERE machine = 'KILL1'"
+PROBED = "SELECT count(*) FROM telemetry_samples WHERE machine = 'PROBE'"
+START = dt.datetime.now(dt.UTC).replace(microsecond=0) - dt.timedelta(hours=1)
+
+
+def stream(machine: str, count: int, offset: int = 0) -> list[tuple[str, dict]]:
+    return [
+        (
+            f"{BASE}/{machine}/telemetry",
+            {"ts": (START + dt.timedelta(seconds=n)).isoformat(), "metrics": {"v": n}},
+        )
+        for n in range(offset, offset + count)
+    ]
+
+
+async def ingestor_process(env: dict[str, str]) -> asyncio.subprocess.Process:
+    return await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "services.telemetry.ingest", cwd=ROOT, env={**os.environ, **env},
+        stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL,
+    )  # fmt: skip
+
+
+async def test_sigkill_mid_stream_then_restart_stores_every_message_once(broker, mes):
+    env = {
+        "MES_DB_URL": mes,
+        "MQTT_URL": broker.url,
+        "MQTT_CLIENT_ID": f"ingestor-{uuid.uuid4().hex[:8]}",
+        "INGEST_BATCH_SIZE": "50",
+        "INGEST_FLUSH_S": "0.05",
+        "LOG_LEVEL": "WARNING",
+    }
+    process = await ingestor_process(env)
+    # MQTT routes nothing to a session that does not exist yet: wait until the ingestor's
+    # persistent session is subscribed (a probe stored) before the stream starts.
+    for attempt in range(100):
+        await publish(broker, stream("PROBE", 1, offset=attempt))
+        if await wait_for_rows(mes, PROBED, 1, seconds=0.2):
+            break
+    else:
+        raise AssertionError("the ingestor never subscribed")
+    total = 3000
+    publisher = asyncio.create_task(publish(broker, stream("KILL1", total)))
+    await wait_for_rows(mes, KILLED, 300, seconds=30)
+    process.send_signal(signal.SIGKILL)
+    await process.wait()
+    await publisher
+    stored_at_kill = (await rows(mes, KILLED))[0][0]
+    assert stored_at_kill < total  # the kill really landed mid-stream
+    restarted = await ingestor_process(env)
+    try:
+        assert await wait_for_rows(mes, KILLED, total, seconds=60) == total
+    finally:
+        restarted.terminate()
+        await restarted.wait()
+    values = await rows(
+        mes, "SELECT value FROM telemetry_samples WHERE machine = 'KILL1' ORDER BY ts"
+    )
+    assert [r["value"] for r in values] == [float(n) for n in range(total)]
+
+
+@pytest.fixture
+async def private_postgres(tmp_path):
+    """A PostgreSQL cluster of this test's own, on a spare port, that the test may stop."""
+    bin_dir = sorted(Path("/usr/lib/postgresql").glob("*/bin"))[-1]  # noqa: ASYNC240 - fixture set-up
+    # pytest's own temporary folders are root-only; the server runs as postgres.
+    tmp_path = Path(tempfile.mkdtemp(prefix="mes-pg-"))
+    tmp_path.chmod(0o755)
+    data = tmp_path / "pgdata"
+    data.mkdir()
+    shutil.chown(tmp_path, "postgres")
+    shutil.chown(data, "postgres")
+    port = free_port()
+
+    def run(*args: str) -> None:
+        subprocess.run(["runuser", "-u", "postgres", "--", *args], check=True, capture_output=True)
+
+    await asyncio.to_thread(
+        run, str(bin_dir / "initdb"), "-D", str(data), "-A", "trust", "-U", "postgres"
+    )
+    control = (
+        str(bin_dir / "pg_ctl"),
+        "-D",
+        str(data),
+        "-o",
+        f"-p {port} -k {tmp_path} -c listen_addresses=127.0.0.1",
+    )
+
+    class Cluster:
+        dsn = f"postgresql://postgres@127.0.0.1:{port}/postgres"
+
+        async def start(self) -> None:
+            await asyncio.to_thread(run, *control, "-w", "-l", str(tmp_path / "log"), "start")
+
+        async def stop(self) -> None:
+            await asyncio.to_thread(run, *control, "-w", "-m", "fast", "stop")
+
+    cluster = Cluster()
+    await cluster.start()
+    try:
+        yield cluster
+    finally:
+        await cluster.stop()
+        shutil.rmtree(tmp_path, ignore_errors=True)
+
+
+async def test_a_database_restart_mid_stream_loses_nothing(broker, private_postgres, ingestors):
+    conn = await asyncpg.connect(private_postgres.dsn)
+    try:
+        await migrate(conn)
+    finally:
+        await conn.close()
+    await ingestors(dsn=private_postgres.dsn, **{f: getattr(IngestSettings(), f) for f in ()})
+    await publish(broker, stream("DBR1", 500))
+    await wait_for_rows(private_postgres.dsn, "SELECT count(*) FROM telemetry_samples", 500)
+    await private_postgres.stop()
+    await publish(broker, stream("DBR1", 1000, offset=500))  # the broker keeps them unacknowledged
+    await asyncio.sleep(0.5)
+    await private_postgres.start()
+    assert (
+        await wait_for_rows(
+            private_postgres.dsn, "SELECT count(*) FROM telemetry_samples", 1500, seconds=60
+        )
+        == 1500
+    )
+    got = await rows(
+        private_postgres.dsn,
+        "SELECT min(value), max(value), count(DISTINCT ts) FROM telemetry_samples",
+    )
+    assert tuple(got[0]) == (0.0, 1499.0, 1500)
