@@ -5,9 +5,9 @@ from __future__ import annotations
 import asyncio
 import sys
 
-from bench import catalog, production
+from bench import catalog, production, telemetry
 
-BENCHES = {"catalog": catalog.main, "production": production.main}
+BENCHES = {"catalog": catalog.main, "production": production.main, "telemetry": telemetry.main}
 
 
 def main() -> None:
