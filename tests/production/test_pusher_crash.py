@@ -12,8 +12,8 @@ from pathlib import Path
 
 import aiohttp
 from aiohttp.test_utils import TestServer
-from protheus_demo.simulator.app import create_simulator
 
+from protheus_demo.simulator.app import create_simulator
 from protheus_demo.simulator.config import FaultSettings, SimulatorConfig
 from tests.helpers import assert_envelope
 from tests.production.conftest import KEYS, WRITE, report_body
