@@ -50,7 +50,15 @@ async def test_search_description(client):
     scores = [r["relevance_score"] for r in data["results"]]
     assert scores == sorted(scores, reverse=True)
     assert all(isinstance(s, int) for s in scores)
-    assert set(data["results"][0]) == {"B1_COD", "B1_DESC", "B1_GRUPO", "B1_TIPO", "B1_UM", "B1_MSBLQL", "relevance_score"}
+    assert set(data["results"][0]) == {
+        "B1_COD",
+        "B1_DESC",
+        "B1_GRUPO",
+        "B1_TIPO",
+        "B1_UM",
+        "B1_MSBLQL",
+        "relevance_score",
+    }
 
 
 @pytest.mark.parametrize(
@@ -66,7 +74,15 @@ async def test_search_products(client, query):
     assert set(data) >= PAGED
     assert set(data["filters"]) == {"code", "description", "group"}
     for row in data["data"]:
-        assert set(row) == {"B1_COD", "B1_DESC", "B1_GRUPO", "B1_UM", "B1_TIPO", "B1_MSBLQL", "relevance_score"}
+        assert set(row) == {
+            "B1_COD",
+            "B1_DESC",
+            "B1_GRUPO",
+            "B1_UM",
+            "B1_TIPO",
+            "B1_MSBLQL",
+            "relevance_score",
+        }
     if "terminal" in query:
         assert data["total"] > 0
         assert all("TERM" in r["B1_DESC"] for r in data["data"])
