@@ -145,7 +145,11 @@ def run_service(
     """`python -m services.<name>`: read settings, build the app, serve until SIGTERM/Ctrl-C."""
     settings = load_settings_or_exit()
     configure_logging(settings.log_level, service=name)
-    app = create_app(settings)
+    try:
+        app = create_app(settings)
+    except ConfigError as exc:  # a setting a service parses itself (e.g. SHIFT_CALENDAR)
+        print(f"configuração inválida: {exc}", file=sys.stderr)
+        raise SystemExit(2) from None
     port = settings.http_port or default_port
     log.info("starting %s on %s:%s", name, settings.http_host, port)
     web.run_app(app, host=settings.http_host, port=port, access_log=None, print=None)

@@ -1,0 +1,1 @@
+"""Telemetry query API: machines, latest values, series, states, counters, dead letters and OEE."""

@@ -1,0 +1,213 @@
+"""Telemetry query handlers: validate, call one service function, answer in the envelope."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from services.telemetry.query import schemas, service
+from services.telemetry.query.keys import get_queries
+from services.telemetry.query.schemas import (
+    MAX_BUCKETS,
+    MAX_OEE_DAYS,
+    MAX_PAYLOAD_BYTES,
+    MAX_POINTS,
+    MAX_RAW_HOURS,
+    MAX_STATE_INTERVALS,
+)
+from shared.endpoint import endpoint
+from shared.envelope import success
+from shared.validation import load_match, load_query
+
+SERVICE = "telemetry"
+SCOPE = "telemetry:read"
+KNOWN = (
+    "Uma máquina é conhecida se está no cadastro de recursos do Protheus (SH1, H1_CODIGO) ou "
+    "já enviou dados por MQTT; senão 404. "
+)
+WINDOW = (
+    "`from` e `to` são obrigatórios, ISO-8601 com fuso (ex.: 2024-05-01T08:00:00-03:00 ou ...Z; "
+    "sem fuso = 400), janela [from, to) com to > from. Horários da resposta vêm no fuso da "
+    "planta (PLANT_TIMEZONE), com offset. "
+)
+MACHINE_ERRORS = (400, 401, 403, 404, 503)
+
+
+@endpoint(
+    service=SERVICE,
+    scope=SCOPE,
+    summary="Lista as máquinas conhecidas com estado atual",
+    description=(
+        "Todas as máquinas conhecidas: as do cadastro SH1 do Protheus e as que já enviaram "
+        "dados por MQTT, em ordem de código. Cada item traz machine, site, area, line (do "
+        "tópico MQTT; null se nunca enviou), description (H1_DESCRI; null fora do SH1), "
+        "inProtheus, lastSeen (hora da última mensagem), state (estado atual: a última "
+        "mensagem de estado; null se nenhuma), stateReason e stateSince. values=true acrescenta "
+        "`metrics` (último valor de cada métrica). Filtros: line (site/area/line) e state. "
+        "Pagine com page e page_size (1 a 500, padrão 50). Com o Protheus fora do ar a lista "
+        "traz só as máquinas do MES e a mensagem avisa."
+    ),
+    query=schemas.MachineListQuery,
+    response=schemas.MachineListResponse,
+)
+async def list_machines(request: web.Request) -> web.Response:
+    params = load_query(request, schemas.MachineListQuery())
+    data, page, note = await service.list_machines(get_queries(request.app), params)
+    message = f"Máquinas retornadas com sucesso ({page.label(data['total'])})."
+    return success(data, f"{message} {note}" if note else message)
+
+
+@endpoint(
+    service=SERVICE,
+    scope=SCOPE,
+    summary="Último valor de cada métrica de uma máquina e seu estado atual",
+    description=(
+        "Para cada métrica já enviada pela máquina, o último valor e sua hora ({metric, value, "
+        "ts}; booleanos como 0/1), em ordem de nome, mais o estado atual (state, stateReason, "
+        "stateSince) e site/area/line/lastSeen. " + KNOWN + "Uma máquina só do SH1 responde "
+        "200 com metrics vazio e state null."
+    ),
+    path=schemas.MachinePath,
+    response=schemas.LatestResponse,
+    errors=MACHINE_ERRORS,
+)
+async def latest(request: web.Request) -> web.Response:
+    machine = load_match(request, schemas.MachinePath())["machine"]
+    data = await service.latest(get_queries(request.app), machine)
+    return success(data, f"Últimos valores da máquina {machine} retornados com sucesso.")
+
+
+@endpoint(
+    service=SERVICE,
+    scope=SCOPE,
+    summary="Série temporal de uma métrica: pontos brutos ou agregados por balde",
+    description=(
+        "Sem bucket: pontos brutos {ts, value} em ordem de tempo; janela de no máximo "
+        f"{MAX_RAW_HOURS} h e {MAX_POINTS} pontos (acima disso 400 com a contagem: use bucket). "
+        "Com bucket (1m, 15m, 1h, 1d): uma linha por balde não vazio {bucket, <agregações>}, "
+        "bucket = início do balde; 1m/15m/1h alinhados à época em UTC, 1d à meia-noite da "
+        "planta; baldes sem pontos são omitidos; agg escolhe as agregações (avg, min, max, "
+        f"last, count; padrão avg). No máximo {MAX_BUCKETS} baldes por consulta (senão 400: "
+        "use um balde maior). " + WINDOW + KNOWN
+    ),
+    path=schemas.MachinePath,
+    query=schemas.SeriesQuery,
+    response=schemas.SeriesResponse,
+    errors=MACHINE_ERRORS,
+)
+async def series(request: web.Request) -> web.Response:
+    machine = load_match(request, schemas.MachinePath())["machine"]
+    params = load_query(request, schemas.SeriesQuery())
+    data = await service.series(get_queries(request.app), machine, params)
+    return success(
+        data,
+        f"Série de {params['metric']} da máquina {machine} retornada com sucesso "
+        f"({len(data['points'])} linha(s)).",
+    )
+
+
+@endpoint(
+    service=SERVICE,
+    scope=SCOPE,
+    summary="Linha do tempo de estados de uma máquina",
+    description=(
+        "Intervalos {state, reason, start, end}: cada mensagem de estado vale até a próxima "
+        "mensagem de estado da máquina. O estado em vigor em `from` (última mensagem antes "
+        "dele) entra recortado a partir de `from`; o último intervalo termina no menor entre "
+        "`to` e agora (data.to traz esse fim efetivo); mensagens seguidas com o mesmo estado e "
+        "motivo formam um só intervalo. Antes da primeira mensagem conhecida não há intervalo. "
+        f"No máximo {MAX_STATE_INTERVALS} intervalos (senão 400). " + WINDOW + KNOWN
+    ),
+    path=schemas.MachinePath,
+    query=schemas.WindowQuery,
+    response=schemas.StatesResponse,
+    errors=MACHINE_ERRORS,
+)
+async def states(request: web.Request) -> web.Response:
+    machine = load_match(request, schemas.MachinePath())["machine"]
+    params = load_query(request, schemas.WindowQuery())
+    data = await service.states(get_queries(request.app), machine, params)
+    return success(
+        data,
+        f"Estados da máquina {machine} retornados com sucesso "
+        f"({len(data['intervals'])} intervalo(s)).",
+    )
+
+
+@endpoint(
+    service=SERVICE,
+    scope=SCOPE,
+    summary="Contagens de peças boas e refugo de uma máquina por balde",
+    description=(
+        "Linhas {bucket, good, scrap}: soma das mensagens de contador (cada uma traz as peças "
+        "desde a anterior e conta no balde do seu ts) por balde não vazio. bucket é "
+        "obrigatório (1m, 15m, 1h alinhados à época em UTC; 1d à meia-noite da planta), "
+        f"no máximo {MAX_BUCKETS} baldes. " + WINDOW + KNOWN
+    ),
+    path=schemas.MachinePath,
+    query=schemas.CounterQuery,
+    response=schemas.CountersResponse,
+    errors=MACHINE_ERRORS,
+)
+async def counters(request: web.Request) -> web.Response:
+    machine = load_match(request, schemas.MachinePath())["machine"]
+    params = load_query(request, schemas.CounterQuery())
+    data = await service.counters(get_queries(request.app), machine, params)
+    return success(data, f"Contadores da máquina {machine} retornados com sucesso.")
+
+
+@endpoint(
+    service=SERVICE,
+    scope=SCOPE,
+    summary="Mensagens MQTT recusadas (dead letters), mais recentes primeiro",
+    description=(
+        "Mensagens que não cabiam no contrato MQTT (tópico, JSON, campo ou horário inválido), "
+        "guardadas com o motivo: {id, receivedAt, topic, payload, payloadSize, reason}, da mais "
+        "recente para a mais antiga. payload é decodificado como UTF-8 (bytes inválidos viram "
+        f"U+FFFD) e cortado em {MAX_PAYLOAD_BYTES} bytes; payloadSize é o tamanho original. "
+        "Pagine com page e page_size (1 a 500, padrão 50)."
+    ),
+    query=schemas.DeadLetterQuery,
+    response=schemas.DeadLetterResponse,
+)
+async def dead_letters(request: web.Request) -> web.Response:
+    params = load_query(request, schemas.DeadLetterQuery())
+    data, page = await service.dead_letters(get_queries(request.app), params)
+    return success(
+        data, f"Mensagens recusadas retornadas com sucesso ({page.label(data['total'])})."
+    )
+
+
+@endpoint(
+    service=SERVICE,
+    scope=SCOPE,
+    summary="OEE de uma máquina ou linha numa janela",
+    description=(
+        "Informe machine ou line (site/area/line; não ambos) e a janela. Tempo planejado = "
+        "SHIFT_CALENDAR (turnos no fuso da planta; ausente = sempre planejado) dentro de "
+        "[from, min(to, agora)). Estados recortados à janela e ao tempo planejado, o estado em "
+        "vigor em `from` incluído. availability = runningTime / plannedTime; performance = "
+        "soma(tempo ideal por unidade x peças boas + refugo, por ordem) / runningTime, com "
+        "tempo ideal = G2_TEMPAD / G2_LOTEPAD (lote 0 = 1) em horas conforme "
+        "PROTHEUS_TIME_FORMAT, da operação do roteiro da ordem (C2_ROTEIRO, senão B1_OPERPAD, "
+        "senão '01') cujo G2_RECURSO é a máquina; a ordem é a do contador (`order`) ou, sem "
+        "ela, a ordem iniciada cujo último apontamento SH6 foi nessa máquina; quality = good / "
+        "(good + scrap) dos contadores MQTT; oee = produto. Frações entre 0 e 1 (limitadas a "
+        "1); denominador zero dá null. Contagens valem quando o ts do contador cai no tempo "
+        "planejado. losses = [{state, reason, seconds}] dos estados não-running no tempo "
+        "planejado (state `unknown` = tempo planejado sem estado conhecido), maior primeiro. "
+        "Uma linha soma os tempos e contagens de suas máquinas antes das razões e traz "
+        "byMachine. `orders` mostra a ordem, operação e tempo ideal usados; sem tempo ideal ou "
+        "com o Protheus fora do ar, performance e oee são null e a mensagem explica. "
+        f"Janela de no máximo {MAX_OEE_DAYS} dias. " + WINDOW
+    ),
+    query=schemas.OeeQuery,
+    response=schemas.OeeResponse,
+    errors=MACHINE_ERRORS,
+)
+async def overall_equipment_effectiveness(request: web.Request) -> web.Response:
+    params = load_query(request, schemas.OeeQuery())
+    data, notes = await service.overall_equipment_effectiveness(get_queries(request.app), params)
+    subject = (
+        f"da máquina {params['machine']}" if params["machine"] else f"da linha {params['line']}"
+    )
+    return success(data, " ".join([f"OEE {subject} calculado com sucesso.", *notes]))

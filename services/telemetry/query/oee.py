@@ -1,0 +1,135 @@
+"""OEE arithmetic as pure functions: standard times, per-machine totals, sums and capped ratios."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+RUNNING = "running"
+# Planned time no state message covers (before a machine's first message): a loss too,
+# so that running time + losses always add up to the planned time.
+UNKNOWN = "unknown"
+# Sub-millisecond remainders are float noise, not a loss.
+EPSILON_S = 1e-3
+
+LossKey = tuple[str, str | None]
+
+
+def standard_hours(value: float, time_format: str) -> float:
+    """G2_TEMPAD in hours: `C` decimal hours as stored; `N` hh.mm (Protheus MV_TPHR), 1.30 = 1h30m."""
+    if time_format.upper() != "N":
+        return float(value)
+    hours = math.floor(value)
+    # Two decimals of minutes; rounding absorbs float noise (1.30 - 1 = 0.30000000000000004).
+    minutes = round((value - hours) * 100, 6)
+    return hours + minutes / 60
+
+
+def ideal_unit_seconds(tempad: float, lotepad: float, time_format: str) -> float:
+    """Ideal seconds per unit: G2_TEMPAD hours for G2_LOTEPAD units (a 0 lot means 1)."""
+    lot = lotepad if lotepad and lotepad > 0 else 1.0
+    return standard_hours(tempad, time_format) * 3600 / lot
+
+
+def fraction(numerator: float | None, denominator: float | None) -> float | None:
+    """numerator / denominator capped at 1; None for a zero (or unknown) denominator or numerator."""
+    if numerator is None or denominator is None or denominator <= 0:
+        return None
+    return min(max(numerator / denominator, 0.0), 1.0)
+
+
+@dataclass(frozen=True)
+class OeeTotals:
+    """The sums OEE is taken from, for one machine or several summed before the ratios.
+
+    `ideal` is ideal seconds x count summed per order; None when some count has no known
+    ideal time (then performance cannot be computed honestly).
+    """
+
+    planned: float = 0.0
+    running: float = 0.0
+    good: int = 0
+    scrap: int = 0
+    ideal: float | None = 0.0
+    losses: Mapping[LossKey, float] = field(default_factory=dict)
+
+    @property
+    def total(self) -> int:
+        return self.good + self.scrap
+
+    def __add__(self, other: OeeTotals) -> OeeTotals:
+        losses = dict(self.losses)
+        for key, seconds in other.losses.items():
+            losses[key] = losses.get(key, 0.0) + seconds
+        ideal = None if self.ideal is None or other.ideal is None else self.ideal + other.ideal
+        return OeeTotals(
+            planned=self.planned + other.planned,
+            running=self.running + other.running,
+            good=self.good + other.good,
+            scrap=self.scrap + other.scrap,
+            ideal=ideal,
+            losses=losses,
+        )
+
+
+def machine_totals(
+    planned: float,
+    state_seconds: Iterable[tuple[str, str | None, float]],
+    good: int,
+    scrap: int,
+    ideal: float | None,
+) -> OeeTotals:
+    """One machine's totals from its state time inside planned time (state, reason, seconds).
+
+    Running time is the `running` state's; every other state is a loss by (state, reason);
+    planned time no state covers is an `unknown` loss.
+    """
+    running = 0.0
+    covered = 0.0
+    losses: dict[LossKey, float] = {}
+    for state, reason, seconds in state_seconds:
+        covered += seconds
+        if state == RUNNING:
+            running += seconds
+        else:
+            key = (state, reason or None)
+            losses[key] = losses.get(key, 0.0) + seconds
+    uncovered = planned - covered
+    if uncovered > EPSILON_S:
+        losses[(UNKNOWN, None)] = losses.get((UNKNOWN, None), 0.0) + uncovered
+    return OeeTotals(planned, running, good, scrap, ideal, losses)
+
+
+def sum_totals(totals: Iterable[OeeTotals]) -> OeeTotals:
+    """A line's totals: every machine's summed (planned time too) before any ratio."""
+    result = OeeTotals()
+    for item in totals:
+        result = result + item
+    return result
+
+
+def figures(totals: OeeTotals) -> dict[str, float | None]:
+    """availability, performance, quality and oee, each in [0, 1] or None (zero denominator)."""
+    availability = fraction(totals.running, totals.planned)
+    performance = None if totals.ideal is None else fraction(totals.ideal, totals.running)
+    quality = fraction(totals.good, totals.total)
+    parts = (availability, performance, quality)
+    oee = None if any(p is None for p in parts) else availability * performance * quality  # type: ignore[operator]
+    return {
+        "availability": availability,
+        "performance": performance,
+        "quality": quality,
+        "oee": oee,
+    }
+
+
+def losses_list(totals: OeeTotals) -> list[dict[str, Any]]:
+    """`losses` as the API gives it: `{state, reason, seconds}`, largest first."""
+    items = [
+        {"state": state, "reason": reason, "seconds": round(seconds, 3)}
+        for (state, reason), seconds in totals.losses.items()
+        if seconds > EPSILON_S
+    ]
+    return sorted(items, key=lambda item: (-item["seconds"], item["state"], item["reason"] or ""))

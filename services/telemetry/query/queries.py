@@ -1,0 +1,436 @@
+"""SQL of the telemetry query routes: one MES statement per request, at most one Protheus statement.
+
+MES statements are PostgreSQL with named parameters (`:machine`), rendered to `$n` by
+shared.db.render; every value is bound, and only fixed fragments chosen from whitelists
+(bucket strides, aggregate expressions) are formatted in. Each machine statement also says
+whether the machine is registered in the MES (`machines`), so "known machine" costs nothing.
+
+Protheus statements filter `D_E_L_E_T_ = ' '` and the FILIAL of every table (SH1, SC2, SB1,
+SG2, SH6) with the branch resolver's value; table names come from the company code.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+from shared.db import Dialect
+from shared.protheus import table_name
+
+LIVE = "d_e_l_e_t_ = ' '"
+
+BUCKETS = ("1m", "15m", "1h", "1d")
+AGGREGATES = ("avg", "min", "max", "last", "count")
+
+# Buckets below a day align to the epoch in UTC (date_bin's origin); a day follows the
+# plant's calendar (PLANT_TIMEZONE, bound as :tz), so a day bucket starts at local midnight.
+_EPOCH = "TIMESTAMPTZ '1970-01-01 00:00:00+00'"
+_STRIDES = {"1m": "INTERVAL '1 minute'", "15m": "INTERVAL '15 minutes'", "1h": "INTERVAL '1 hour'"}
+
+# `last`: the value with the greatest ts, as the max of [epoch, value] arrays: constant
+# memory per bucket (array_agg would hold every point of a day bucket).
+_AGGREGATE_SQL = {
+    "avg": "avg(s.value)",
+    "min": "min(s.value)",
+    "max": "max(s.value)",
+    "last": "(max(ARRAY[CAST(extract(epoch FROM s.ts) AS double precision), s.value]))[2]",
+    "count": "count(*)",
+}
+
+_REGISTERED = "EXISTS (SELECT 1 FROM machines m WHERE m.machine = CAST(:machine AS text))"
+_WINDOW = "ts >= CAST(:from AS timestamptz) AND {alias}.ts < CAST(:to AS timestamptz)"
+
+
+def bucket_expression(bucket: str, column: str) -> str:
+    """The bucket start of `column` for a whitelisted bucket name."""
+    if bucket == "1d":
+        return f"date_trunc('day', {column}, CAST(:tz AS text))"
+    return f"date_bin({_STRIDES[bucket]}, {column}, {_EPOCH})"
+
+
+def _latest_values(machine: str) -> str:
+    """Last value and time of each metric of one machine (telemetry_samples).
+
+    A loose index scan: the recursive part walks the machine's distinct metrics along the
+    (machine, metric, ts) key, one probe per partition each, instead of reading every
+    sample of the retention period; then one backward probe per metric for its latest point.
+    """
+    return f"""WITH RECURSIVE metric_names(metric) AS (
+        (SELECT s.metric FROM telemetry_samples s WHERE s.machine = {machine}
+         ORDER BY s.metric LIMIT 1)
+        UNION ALL
+        SELECT (SELECT s.metric FROM telemetry_samples s
+                WHERE s.machine = {machine} AND s.metric > r.metric ORDER BY s.metric LIMIT 1)
+        FROM metric_names r WHERE r.metric IS NOT NULL
+    )
+    SELECT r.metric, l.ts, l.value FROM metric_names r
+    CROSS JOIN LATERAL (
+        SELECT s.ts, s.value FROM telemetry_samples s
+        WHERE s.machine = {machine} AND s.metric = r.metric ORDER BY s.ts DESC LIMIT 1
+    ) l
+    WHERE r.metric IS NOT NULL"""
+
+
+_CURRENT_STATE = """LEFT JOIN LATERAL (
+        SELECT s.state, s.reason, s.ts FROM machine_states s
+        WHERE s.machine = {machine} ORDER BY s.ts DESC LIMIT 1
+    ) st ON true"""
+
+
+# --- machines --------------------------------------------------------------------------------
+
+
+@lru_cache(maxsize=16)
+def list_machines(*, by_line: bool, by_state: bool, with_values: bool) -> str:
+    """Every known machine: the MES's `machines` joined (FULL) with the SH1 codes and
+    descriptions bound as arrays (:erp_codes, :erp_descriptions), each with its current state
+    (latest machine_states row); a header row carries `total`, then the page (:limit, :offset)
+    in machine order. Filters: :site/:area/:line (exact), :state (current state).
+    `with_values` adds each page machine's latest value per metric as three parallel arrays.
+    """
+    filters = []
+    if by_line:
+        filters.append(
+            "site = CAST(:site AS text) AND area = CAST(:area AS text) "
+            "AND line = CAST(:line AS text)"
+        )
+    if by_state:
+        filters.append("state = CAST(:state AS text)")
+    where = f"WHERE {' AND '.join(filters)}" if filters else ""
+    values_join = ""
+    values_columns = ""
+    if with_values:
+        values_join = f"""LEFT JOIN LATERAL (
+            SELECT array_agg(v.metric ORDER BY v.metric) AS metric_names,
+                   array_agg(v.value ORDER BY v.metric) AS metric_values,
+                   array_agg(v.ts ORDER BY v.metric) AS metric_times
+            FROM ({_latest_values("pg.machine")}) v
+        ) lv ON true"""
+        values_columns = ", lv.metric_names, lv.metric_values, lv.metric_times"
+    return f"""WITH erp AS (
+    SELECT e.machine, e.description
+    FROM unnest(CAST(:erp_codes AS text[]), CAST(:erp_descriptions AS text[])) AS e(machine, description)
+), known AS (
+    SELECT COALESCE(m.machine, e.machine) AS machine, m.site, m.area, m.line, m.last_seen,
+           e.description, (e.machine IS NOT NULL) AS in_erp
+    FROM machines m FULL JOIN erp e ON e.machine = m.machine
+), stated AS (
+    SELECT k.*, st.state, st.reason AS state_reason, st.ts AS state_since
+    FROM known k
+    {_CURRENT_STATE.format(machine="k.machine")}
+), matches AS (
+    SELECT * FROM stated {where}
+)
+SELECT h.total, p.* FROM (SELECT count(*) AS total FROM matches) h
+LEFT JOIN LATERAL (
+    SELECT pg.*{values_columns}
+    FROM (SELECT * FROM matches ORDER BY machine LIMIT :limit OFFSET :offset) pg
+    {values_join}
+) p ON true
+ORDER BY p.machine
+"""
+
+
+LATEST = f"""WITH latest AS (
+    {_latest_values("CAST(:machine AS text)")}
+)
+SELECT h.*, l.metric, l.ts, l.value
+FROM (
+    SELECT (mc.machine IS NOT NULL) AS registered, mc.site, mc.area, mc.line, mc.last_seen,
+           st.state, st.reason AS state_reason, st.ts AS state_since
+    FROM (SELECT 1) one
+    LEFT JOIN machines mc ON mc.machine = CAST(:machine AS text)
+    {_CURRENT_STATE.format(machine="CAST(:machine AS text)")}
+) h
+LEFT JOIN latest l ON true
+ORDER BY l.metric
+"""
+"""One machine's `machines` row (if any), its current state (latest machine_states
+row) and the last value and time of each of its metrics (telemetry_samples), one row per
+metric; a single row with NULL metric columns when it has none."""
+
+
+# --- series ----------------------------------------------------------------------------------
+
+RAW_SERIES = f"""
+SELECT h.registered, h.points, p.ts, p.value
+FROM (
+    SELECT {_REGISTERED} AS registered,
+           (SELECT count(*) FROM telemetry_samples s
+            WHERE s.machine = CAST(:machine AS text) AND s.metric = CAST(:metric AS text)
+              AND s.{_WINDOW.format(alias="s")}) AS points
+) h
+LEFT JOIN LATERAL (
+    SELECT s.ts, s.value FROM telemetry_samples s
+    WHERE h.points <= CAST(:max_points AS bigint)
+      AND s.machine = CAST(:machine AS text) AND s.metric = CAST(:metric AS text)
+      AND s.{_WINDOW.format(alias="s")}
+) p ON true
+ORDER BY p.ts
+"""
+"""Raw points of one machine's metric in [:from, :to) (telemetry_samples),
+counted first in the same statement: the header carries `points` and the points themselves
+are read only when there are at most :max_points of them (the partition key prunes days)."""
+
+
+@lru_cache(maxsize=64)
+def bucketed_series(bucket: str, aggregates: tuple[str, ...]) -> str:
+    """One row per non-empty bucket of one machine's metric in [:from, :to) with the asked
+    aggregates (telemetry_samples), plus whether the machine is registered; empty buckets
+    are never produced (GROUP BY over the points that exist)."""
+    columns = ", ".join(f"{_AGGREGATE_SQL[name]} AS {name}" for name in aggregates)
+    return f"""
+SELECT h.registered, b.*
+FROM (SELECT {_REGISTERED} AS registered) h
+LEFT JOIN LATERAL (
+    SELECT {bucket_expression(bucket, "s.ts")} AS bucket, {columns}
+    FROM telemetry_samples s
+    WHERE s.machine = CAST(:machine AS text) AND s.metric = CAST(:metric AS text)
+      AND s.{_WINDOW.format(alias="s")}
+    GROUP BY 1
+) b ON true
+ORDER BY b.bucket
+"""
+
+
+@lru_cache(maxsize=8)
+def counters(bucket: str) -> str:
+    """Good and scrap counts (machine_counters, counts since the previous message, each
+    attributed to its message's ts) summed per non-empty bucket in [:from, :to)."""
+    return f"""
+SELECT h.registered, b.bucket, b.good, b.scrap
+FROM (SELECT {_REGISTERED} AS registered) h
+LEFT JOIN LATERAL (
+    SELECT {bucket_expression(bucket, "c.ts")} AS bucket,
+           CAST(sum(c.good) AS bigint) AS good, CAST(sum(c.scrap) AS bigint) AS scrap
+    FROM machine_counters c
+    WHERE c.machine = CAST(:machine AS text) AND c.{_WINDOW.format(alias="c")}
+    GROUP BY 1
+) b ON true
+ORDER BY b.bucket
+"""
+
+
+# --- states ----------------------------------------------------------------------------------
+
+STATES = f"""
+WITH events AS (
+    (SELECT s.ts, s.state, s.reason FROM machine_states s
+     WHERE s.machine = CAST(:machine AS text) AND s.ts < CAST(:from AS timestamptz)
+     ORDER BY s.ts DESC LIMIT 1)
+    UNION ALL
+    SELECT s.ts, s.state, s.reason FROM machine_states s
+    WHERE s.machine = CAST(:machine AS text) AND s.ts >= CAST(:from AS timestamptz)
+      AND s.ts < CAST(:end AS timestamptz)
+), spans AS (
+    SELECT ts, state, reason,
+           GREATEST(ts, CAST(:from AS timestamptz)) AS span_start,
+           COALESCE(lead(ts) OVER (ORDER BY ts), CAST(:end AS timestamptz)) AS span_end,
+           CASE WHEN state IS NOT DISTINCT FROM lag(state) OVER (ORDER BY ts)
+                 AND reason IS NOT DISTINCT FROM lag(reason) OVER (ORDER BY ts)
+                THEN 0 ELSE 1 END AS opens_run
+    FROM events
+), runs AS (
+    -- By ts, not span_start: the state in force and a message exactly at :from share a start.
+    SELECT *, sum(opens_run) OVER (ORDER BY ts ROWS UNBOUNDED PRECEDING) AS run
+    FROM spans
+), intervals AS (
+    SELECT min(state) AS state, min(reason) AS reason,
+           min(span_start) AS span_start, max(span_end) AS span_end
+    FROM runs GROUP BY run
+)
+SELECT h.registered, i.state, i.reason, i.span_start, i.span_end
+FROM (SELECT {_REGISTERED} AS registered) h
+LEFT JOIN LATERAL (
+    SELECT * FROM intervals WHERE span_start < span_end
+    ORDER BY span_start LIMIT CAST(:max_intervals AS bigint) + 1
+) i ON true
+ORDER BY i.span_start
+"""
+"""A machine's state intervals in [:from, :end) (machine_states): the state in force at
+:from (the latest message before it) plus every message inside; each lasts until the next
+message, the last until :end (the caller passes the earlier of `to` and now); consecutive
+messages with the same state and reason are one interval; clipped to the window; at most
+:max_intervals + 1 rows, so the caller can tell the limit was passed."""
+
+
+# --- dead letters ----------------------------------------------------------------------------
+
+DEAD_LETTERS = """
+SELECT h.total, p.id, p.received_at, p.topic, p.payload, p.payload_size, p.reason
+FROM (SELECT count(*) AS total FROM telemetry_dead_letters) h
+LEFT JOIN LATERAL (
+    SELECT d.id, d.received_at, d.topic,
+           substring(d.payload FROM 1 FOR CAST(:max_payload AS integer)) AS payload,
+           octet_length(d.payload) AS payload_size, d.reason
+    FROM telemetry_dead_letters d
+    ORDER BY d.received_at DESC, d.id DESC
+    LIMIT :limit OFFSET :offset
+) p ON true
+ORDER BY p.received_at DESC, p.id DESC
+"""
+"""A page of telemetry_dead_letters, newest first (received_at, then id), with the
+total; payloads cut at :max_payload bytes, their full size beside them."""
+
+
+# --- OEE ---------------------------------------------------------------------------------------
+
+OEE_FACTS = """
+WITH targets AS (
+    SELECT m.machine FROM machines m
+    WHERE m.site = CAST(:site AS text) AND m.area = CAST(:area AS text)
+      AND m.line = CAST(:line AS text)
+    UNION
+    SELECT CAST(:machine AS text) WHERE CAST(:machine AS text) IS NOT NULL
+), planned AS (
+    SELECT p.p_start, p.p_end
+    FROM unnest(CAST(:planned_starts AS timestamptz[]), CAST(:planned_ends AS timestamptz[]))
+         AS p(p_start, p_end)
+), events AS (
+    SELECT t.machine, prior.ts, prior.state, prior.reason
+    FROM targets t
+    CROSS JOIN LATERAL (
+        SELECT s.ts, s.state, s.reason FROM machine_states s
+        WHERE s.machine = t.machine AND s.ts < CAST(:from AS timestamptz)
+        ORDER BY s.ts DESC LIMIT 1
+    ) prior
+    UNION ALL
+    SELECT s.machine, s.ts, s.state, s.reason
+    FROM machine_states s JOIN targets t ON t.machine = s.machine
+    WHERE s.ts >= CAST(:from AS timestamptz) AND s.ts < CAST(:end AS timestamptz)
+), spans AS (
+    SELECT machine, state, reason,
+           GREATEST(ts, CAST(:from AS timestamptz)) AS span_start,
+           COALESCE(lead(ts) OVER (PARTITION BY machine ORDER BY ts), CAST(:end AS timestamptz))
+               AS span_end
+    FROM events
+), state_time AS (
+    SELECT sp.machine, sp.state, sp.reason,
+           sum(extract(epoch FROM LEAST(sp.span_end, p.p_end) - GREATEST(sp.span_start, p.p_start)))
+               AS seconds
+    FROM spans sp JOIN planned p ON sp.span_start < p.p_end AND p.p_start < sp.span_end
+    GROUP BY sp.machine, sp.state, sp.reason
+), counts AS (
+    SELECT c.machine, NULLIF(btrim(c.order_key), '') AS order_key,
+           sum(c.good) AS good, sum(c.scrap) AS scrap
+    FROM machine_counters c JOIN targets t ON t.machine = c.machine
+    WHERE c.ts >= CAST(:from AS timestamptz) AND c.ts < CAST(:end AS timestamptz)
+      AND EXISTS (SELECT 1 FROM planned p WHERE c.ts >= p.p_start AND c.ts < p.p_end)
+    GROUP BY 1, 2
+)
+SELECT 'machine' AS kind, t.machine,
+       EXISTS (SELECT 1 FROM machines m WHERE m.machine = t.machine) AS registered,
+       NULL::text AS state, NULL::text AS reason, NULL::double precision AS seconds,
+       NULL::text AS order_key, NULL::bigint AS good, NULL::bigint AS scrap
+FROM targets t
+UNION ALL
+SELECT 'state', machine, NULL, state, reason, CAST(seconds AS double precision),
+       NULL, NULL, NULL
+FROM state_time
+UNION ALL
+SELECT 'counter', machine, NULL, NULL, NULL, NULL, order_key,
+       CAST(good AS bigint), CAST(scrap AS bigint)
+FROM counts
+"""
+"""Everything OEE needs from the MES in one statement, as rows of three kinds:
+`machine` (each target: the machine asked, or every machine of :site/:area/:line, and
+whether it is registered), `state` (seconds of each state and reason inside the planned
+intervals :planned_starts/:planned_ends, states clipped to [:from, :end), the state in force
+at :from included) and `counter` (good and scrap per machine and order key, counter
+messages whose ts falls inside planned time)."""
+
+
+# --- Protheus ----------------------------------------------------------------------------------
+
+
+@lru_cache(maxsize=8)
+def sh1_machines(dialect: Dialect, company: str, *, one: bool) -> str:
+    """Live SH1 resources of the branch (:sh1_filial): code and description; `one` keeps
+    only H1_CODIGO = :machine (the known-machine check)."""
+    sh1 = table_name("SH1", company)
+    condition = " AND h1.h1_codigo = :machine" if one else ""
+    return (
+        f"SELECT h1.h1_codigo AS machine, h1.h1_descri AS description FROM {sh1} h1 "
+        f"WHERE h1.h1_filial = :sh1_filial AND h1.{LIVE}{condition} ORDER BY h1.h1_codigo"
+    )
+
+
+def _in_list(column: str, prefix: str, count: int) -> str:
+    """`column IN (:prefix_0, ...)`, or a false condition for an empty list."""
+    if count == 0:
+        return "1 = 0"
+    return f"{column} IN ({', '.join(f':{prefix}_{n}' for n in range(count))})"
+
+
+def _routing(alias: str, sb1: str) -> str:
+    """An order's routing: C2_ROTEIRO, else its product's B1_OPERPAD, else '01'."""
+    operpad = (
+        f"(SELECT MAX(NULLIF(b1.b1_operpad, '')) FROM {sb1} b1 "
+        f"WHERE b1.b1_filial = :sb1_filial AND b1.b1_cod = {alias}.c2_produto AND b1.{LIVE})"
+    )
+    return f"(CASE WHEN {alias}.c2_roteiro <> '' THEN {alias}.c2_roteiro ELSE COALESCE({operpad}, '01') END)"
+
+
+@lru_cache(maxsize=128)
+def ideal_times(dialect: Dialect, company: str, inferred: int, numbers: int, machines: int) -> str:
+    """The orders OEE needs and their routing operations on the machines involved.
+
+    Two sources of orders, one row per (order, SG2 operation on :machine_n) or one row with
+    NULL operation columns when the routing has none there:
+    - `appointment`: for each :inferred_n machine, the order in progress: the started order
+      (SC2 firm, C2_DATRF blank) whose latest live SH6 appointment (H6_DATAFIN, H6_HORAFIN,
+      R_E_C_N_O_) was on that machine, i.e. no later appointment of the same order on another
+      machine; the most recent such appointment wins, and its H6_OPERAC rides along.
+    - `counter`: every live SC2 row whose C2_NUM is one of :num_n (the caller matches the full
+      key of the counters' `order`; C2_NUM alone keeps the SC2 index usable).
+    Routing: C2_ROTEIRO, else B1_OPERPAD, else '01'; SG2 joined on product, G2_CODIGO and
+    G2_RECURSO. SH6 is matched to SC2 by the key's parts, cast back to CHAR so the index on
+    (C2_FILIAL, C2_NUM, C2_ITEM, C2_SEQUEN, C2_ITEMGRD) is used.
+    """
+    sh6, sc2, sb1, sg2 = (table_name(alias, company) for alias in ("SH6", "SC2", "SB1", "SG2"))
+    key_parts = (("c2_num", 1, 6), ("c2_item", 7, 2), ("c2_sequen", 9, 3), ("c2_itemgrd", 12, 3))
+    key_match = " AND ".join(
+        f"c2.{column} = CAST(SUBSTRING(h6.h6_op, {start}, {width}) AS CHAR({width}))"
+        for column, start, width in key_parts
+    )
+    later = (
+        "x.h6_datafin > h6.h6_datafin OR (x.h6_datafin = h6.h6_datafin AND "
+        "(x.h6_horafin > h6.h6_horafin OR (x.h6_horafin = h6.h6_horafin "
+        "AND x.r_e_c_n_o_ > h6.r_e_c_n_o_)))"
+    )
+    order_columns = "c2_num, c2_item, c2_sequen, c2_itemgrd, c2_produto, c2_roteiro"
+    order_key = dialect.cat(
+        *(f"RTRIM(o.{column})" for column in ("c2_num", "c2_item", "c2_sequen", "c2_itemgrd"))
+    )
+    text = dialect.text
+    return f"""WITH appointments AS (
+    SELECT h6.h6_recurso AS machine, h6.h6_operac AS appointment_operation,
+           {", ".join(f"c2.{c}" for c in order_columns.split(", "))},
+           ROW_NUMBER() OVER (PARTITION BY h6.h6_recurso
+                              ORDER BY h6.h6_datafin DESC, h6.h6_horafin DESC, h6.r_e_c_n_o_ DESC) AS rn
+    FROM {sh6} h6
+    JOIN {sc2} c2 ON c2.c2_filial = :sc2_filial AND {key_match} AND c2.{LIVE}
+         AND c2.c2_tpop <> 'P' AND c2.c2_datrf = ''
+    WHERE h6.h6_filial = :sh6_filial AND h6.{LIVE} AND {_in_list("h6.h6_recurso", "inferred", inferred)}
+      AND NOT EXISTS (
+          SELECT 1 FROM {sh6} x
+          WHERE x.h6_filial = :sh6_filial AND x.h6_op = h6.h6_op AND x.{LIVE}
+            AND x.h6_recurso <> h6.h6_recurso AND ({later}))
+), orders AS (
+    SELECT CAST('appointment' AS VARCHAR(12)) AS source, CAST(a.machine AS {text}) AS inferred_for,
+           CAST(a.appointment_operation AS {text}) AS appointment_operation, {order_columns}
+    FROM appointments a WHERE a.rn = 1
+    UNION ALL
+    SELECT 'counter', NULL, NULL, {order_columns}
+    FROM {sc2} c2
+    WHERE c2.c2_filial = :sc2_filial AND c2.{LIVE} AND {_in_list("c2.c2_num", "num", numbers)}
+), routed AS (
+    SELECT o.*, {_routing("o", sb1)} AS routing, {order_key} AS order_key FROM orders o
+)
+SELECT o.source, o.inferred_for, o.appointment_operation, o.order_key, o.routing,
+       g2.g2_operac, g2.g2_recurso, g2.g2_tempad, g2.g2_lotepad
+FROM routed o
+LEFT JOIN {sg2} g2 ON g2.g2_filial = :sg2_filial AND g2.g2_produto = o.c2_produto
+     AND g2.g2_codigo = o.routing AND {_in_list("g2.g2_recurso", "machine", machines)}
+     AND g2.{LIVE}
+ORDER BY o.source, o.order_key, g2.g2_operac
+"""

@@ -1,0 +1,429 @@
+"""Request schemas of the telemetry query routes (they validate and feed OpenAPI) and response docs."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import marshmallow as ma
+from marshmallow import fields
+
+from services.telemetry.query.queries import AGGREGATES, BUCKETS
+from shared.pagination import PageQuery
+from shared.validation import Boolean, Schema, String, Timestamp, max_length, one_of, tagged
+
+STATES = ("running", "idle", "setup", "stopped", "fault", "offline")
+MAX_POINTS = 100_000
+MAX_BUCKETS = 100_000
+MAX_STATE_INTERVALS = 100_000
+MAX_RAW_HOURS = 24
+MAX_OEE_DAYS = 366
+MAX_PAYLOAD_BYTES = 65_536
+
+INSTANT = "ISO-8601 com fuso, no fuso da planta (PLANT_TIMEZONE)."
+
+
+def optional(rule: Callable[[Any], None]) -> Callable[[Any], None]:
+    """A validator that lets an empty parameter (`?bucket=`, loaded as None) through."""
+
+    def check(value: Any) -> None:
+        if value is not None:
+            rule(value)
+
+    return check
+
+
+def line_rule(value: str | None) -> None:
+    """Validator: a line written site/area/line, three non-empty parts."""
+    if value is not None and (
+        len(parts := value.split("/")) != 3 or not all(part.strip() for part in parts)
+    ):
+        raise ma.ValidationError(
+            tagged("format", "a linha é site/area/line, ex.: porto/usinagem/linha1.")
+        )
+
+
+def split_line(value: str) -> tuple[str, str, str]:
+    site, area, line = (part.strip() for part in value.split("/"))
+    return site, area, line
+
+
+class AggregateList(String):
+    """A comma list of aggregates, loaded as a tuple without repeats, in the order asked."""
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> Any:
+        text = super()._deserialize(value, attr, data, **kwargs)
+        if text is None:
+            return None
+        names = [name.strip().lower() for name in text.split(",") if name.strip()]
+        unknown = [name for name in names if name not in AGGREGATES]
+        if unknown or not names:
+            raise ma.ValidationError(
+                tagged(
+                    "choice",
+                    f"agregação desconhecida {', '.join(unknown) or text!r}; use uma lista "
+                    f"separada por vírgulas de: {', '.join(AGGREGATES)}.",
+                )
+            )
+        return tuple(dict.fromkeys(names))
+
+
+def _from(description: str = "Início da janela (inclusive), ISO-8601 com fuso.") -> Timestamp:
+    # `from` is a Python keyword: the attribute is from_, the parameter `from`.
+    return Timestamp(required=True, data_key="from", metadata={"description": description})
+
+
+def _to(
+    description: str = "Fim da janela (exclusivo), ISO-8601 com fuso; deve ser > from.",
+) -> Timestamp:
+    return Timestamp(required=True, metadata={"description": description})
+
+
+def _bucket(required: bool) -> String:
+    absent = "obrigatório" if required else "ausente = pontos brutos"
+    return String(
+        required=required,
+        load_default=ma.missing if required else None,
+        validate=optional(one_of(BUCKETS)),
+        metadata={
+            "description": (
+                f"Tamanho do balde: {', '.join(BUCKETS)} ({absent}). 1m, 15m e 1h alinham à "
+                "época em UTC; 1d segue o dia da planta (meia-noite em PLANT_TIMEZONE). "
+                "Baldes vazios são omitidos."
+            ),
+            "enum": list(BUCKETS),
+        },
+    )
+
+
+class WindowQuery(Schema):
+    """`from` and `to`, both with an offset, `to` after `from`."""
+
+    from_ = _from()
+    to = _to()
+
+    @ma.validates_schema
+    def window_in_order(self, data: dict[str, Any], **_: Any) -> None:
+        if data["to"] <= data["from_"]:
+            raise ma.ValidationError(
+                tagged("order", "deve ser posterior a `from`."), field_name="to"
+            )
+
+
+class MachinePath(Schema):
+    machine = String(
+        required=True,
+        validate=max_length(64),
+        metadata={"description": "Código da máquina (H1_CODIGO do SH1, o mesmo do tópico MQTT)."},
+    )
+
+
+class MachineListQuery(PageQuery):
+    line = String(
+        load_default=None,
+        validate=line_rule,
+        metadata={"description": "Só as máquinas da linha site/area/line (como no tópico MQTT)."},
+    )
+    state = String(
+        load_default=None,
+        validate=optional(one_of(STATES)),
+        metadata={"description": f"Só as máquinas no estado atual: {', '.join(STATES)}."},
+    )
+    values = Boolean(
+        load_default=False,
+        metadata={
+            "description": "true: cada máquina traz também `metrics`, o último valor de cada métrica."
+        },
+    )
+
+
+class SeriesQuery(WindowQuery):
+    metric = String(
+        required=True,
+        validate=max_length(200),
+        metadata={"description": "Nome da métrica, como enviada em `metrics` no MQTT."},
+    )
+    bucket = _bucket(required=False)
+    agg = AggregateList(
+        load_default=None,
+        metadata={
+            "description": (
+                f"Agregações por balde, lista separada por vírgulas de {', '.join(AGGREGATES)} "
+                "(padrão avg). Só vale com bucket. last = valor do ponto mais recente do balde."
+            )
+        },
+    )
+
+    @ma.validates_schema
+    def aggregates_need_buckets(self, data: dict[str, Any], **_: Any) -> None:
+        if data.get("agg") and not data.get("bucket"):
+            raise ma.ValidationError(
+                tagged(
+                    "requires", "só vale com `bucket`; sem bucket a resposta são pontos brutos."
+                ),
+                field_name="agg",
+            )
+
+
+class CounterQuery(WindowQuery):
+    bucket = _bucket(required=True)
+
+
+class DeadLetterQuery(PageQuery):
+    pass
+
+
+class OeeQuery(WindowQuery):
+    machine = String(
+        load_default=None,
+        validate=max_length(64),
+        metadata={"description": "Uma máquina (H1_CODIGO). Informe machine ou line, não ambos."},
+    )
+    line = String(
+        load_default=None,
+        validate=line_rule,
+        metadata={
+            "description": (
+                "Uma linha site/area/line: as máquinas dela são somadas antes das razões. "
+                "Informe machine ou line, não ambos."
+            )
+        },
+    )
+
+    @ma.validates_schema
+    def machine_or_line(self, data: dict[str, Any], **_: Any) -> None:
+        machine, line = data.get("machine"), data.get("line")
+        if machine and line:
+            raise ma.ValidationError(
+                tagged("exclusive", "informe machine ou line, não ambos."), field_name="machine"
+            )
+        if not machine and not line:
+            raise ma.ValidationError(
+                tagged("required", "informe machine ou line (site/area/line)."),
+                field_name="machine",
+            )
+
+
+# --- responses (OpenAPI documentation) ---------------------------------------------------------
+
+
+class Envelope(ma.Schema):
+    success = fields.Boolean()
+    message = fields.String()
+
+
+class MetricValue(ma.Schema):
+    metric = fields.String()
+    value = fields.Float()
+    ts = fields.String(metadata={"description": INSTANT})
+
+
+class MachineItem(ma.Schema):
+    machine = fields.String(metadata={"description": "Código da máquina (H1_CODIGO)."})
+    site = fields.String(
+        allow_none=True, metadata={"description": "Do tópico MQTT; null se nunca enviou."}
+    )
+    area = fields.String(allow_none=True)
+    line = fields.String(allow_none=True)
+    description = fields.String(
+        allow_none=True, metadata={"description": "H1_DESCRI; null se a máquina não está no SH1."}
+    )
+    inProtheus = fields.Boolean(metadata={"description": "true se a máquina está no SH1."})
+    lastSeen = fields.String(
+        allow_none=True,
+        metadata={"description": "Hora da última mensagem (ts do payload). " + INSTANT},
+    )
+    state = fields.String(
+        allow_none=True,
+        metadata={
+            "description": f"Estado atual ({', '.join(STATES)}); null sem mensagens de estado."
+        },
+    )
+    stateReason = fields.String(allow_none=True)
+    stateSince = fields.String(allow_none=True, metadata={"description": INSTANT})
+    metrics = fields.List(
+        fields.Nested(MetricValue), metadata={"description": "Só com values=true."}
+    )
+
+
+class MachinePage(ma.Schema):
+    total = fields.Integer()
+    page = fields.Integer()
+    pageSize = fields.Integer()
+    totalPages = fields.Integer()
+    filters = fields.Dict()
+    data = fields.List(fields.Nested(MachineItem))
+
+
+class MachineListResponse(Envelope):
+    data = fields.Nested(MachinePage)
+
+
+class LatestData(ma.Schema):
+    machine = fields.String()
+    site = fields.String(allow_none=True)
+    area = fields.String(allow_none=True)
+    line = fields.String(allow_none=True)
+    lastSeen = fields.String(allow_none=True, metadata={"description": INSTANT})
+    state = fields.String(
+        allow_none=True, metadata={"description": "Estado atual; null sem mensagens."}
+    )
+    stateReason = fields.String(allow_none=True)
+    stateSince = fields.String(allow_none=True, metadata={"description": INSTANT})
+    metrics = fields.List(fields.Nested(MetricValue))
+
+
+class LatestResponse(Envelope):
+    data = fields.Nested(LatestData)
+
+
+class SeriesPoint(ma.Schema):
+    ts = fields.String(metadata={"description": "Sem bucket: hora do ponto. " + INSTANT})
+    value = fields.Float(metadata={"description": "Sem bucket: valor (booleanos como 0/1)."})
+    bucket = fields.String(metadata={"description": "Com bucket: início do balde. " + INSTANT})
+    avg = fields.Float()
+    min = fields.Float()
+    max = fields.Float()
+    last = fields.Float()
+    count = fields.Integer()
+
+
+class SeriesData(ma.Schema):
+    machine = fields.String()
+    metric = fields.String()
+    bucket = fields.String(allow_none=True)
+    agg = fields.List(fields.String())
+    from_ = fields.String(data_key="from")
+    to = fields.String()
+    points = fields.List(fields.Nested(SeriesPoint))
+
+
+class SeriesResponse(Envelope):
+    data = fields.Nested(SeriesData)
+
+
+class StateInterval(ma.Schema):
+    state = fields.String()
+    reason = fields.String(allow_none=True)
+    start = fields.String(metadata={"description": INSTANT})
+    end = fields.String(metadata={"description": INSTANT})
+
+
+class StatesData(ma.Schema):
+    machine = fields.String()
+    from_ = fields.String(data_key="from")
+    to = fields.String(metadata={"description": "Fim efetivo: o menor entre `to` e agora."})
+    intervals = fields.List(fields.Nested(StateInterval))
+
+
+class StatesResponse(Envelope):
+    data = fields.Nested(StatesData)
+
+
+class CounterBucket(ma.Schema):
+    bucket = fields.String(metadata={"description": INSTANT})
+    good = fields.Integer()
+    scrap = fields.Integer()
+
+
+class CountersData(ma.Schema):
+    machine = fields.String()
+    bucket = fields.String()
+    from_ = fields.String(data_key="from")
+    to = fields.String()
+    buckets = fields.List(fields.Nested(CounterBucket))
+
+
+class CountersResponse(Envelope):
+    data = fields.Nested(CountersData)
+
+
+class DeadLetter(ma.Schema):
+    id = fields.Integer()
+    receivedAt = fields.String(metadata={"description": INSTANT})
+    topic = fields.String()
+    payload = fields.String(
+        metadata={
+            "description": (
+                f"Payload decodificado como UTF-8 (bytes inválidos viram U+FFFD), até "
+                f"{MAX_PAYLOAD_BYTES} bytes."
+            )
+        }
+    )
+    payloadSize = fields.Integer(metadata={"description": "Tamanho original em bytes."})
+    reason = fields.String(metadata={"description": "Por que a mensagem foi recusada."})
+
+
+class DeadLetterPage(ma.Schema):
+    total = fields.Integer()
+    page = fields.Integer()
+    pageSize = fields.Integer()
+    totalPages = fields.Integer()
+    filters = fields.Dict()
+    data = fields.List(fields.Nested(DeadLetter))
+
+
+class DeadLetterResponse(Envelope):
+    data = fields.Nested(DeadLetterPage)
+
+
+class Loss(ma.Schema):
+    state = fields.String(
+        metadata={
+            "description": "Estado não-running; `unknown` = tempo planejado sem estado conhecido."
+        }
+    )
+    reason = fields.String(allow_none=True)
+    seconds = fields.Float()
+
+
+class OeeOrder(ma.Schema):
+    machine = fields.String()
+    order = fields.String(allow_none=True, metadata={"description": "Chave C2 da ordem."})
+    source = fields.String(
+        metadata={
+            "description": "counter (ordem do contador) ou appointment (último apontamento SH6)."
+        }
+    )
+    operation = fields.String(allow_none=True, metadata={"description": "G2_OPERAC usada."})
+    idealCycleTime = fields.Float(
+        allow_none=True, metadata={"description": "Segundos por unidade: G2_TEMPAD / G2_LOTEPAD."}
+    )
+    goodCount = fields.Integer()
+    scrapCount = fields.Integer()
+    issue = fields.String(allow_none=True, metadata={"description": "Por que não há tempo ideal."})
+
+
+class OeeFigures(ma.Schema):
+    availability = fields.Float(allow_none=True)
+    performance = fields.Float(allow_none=True)
+    quality = fields.Float(allow_none=True)
+    oee = fields.Float(allow_none=True)
+    plannedTime = fields.Float(metadata={"description": "Segundos."})
+    runningTime = fields.Float(metadata={"description": "Segundos."})
+    goodCount = fields.Integer()
+    scrapCount = fields.Integer()
+
+
+class OeeMachine(OeeFigures):
+    machine = fields.String()
+
+
+class OeeData(OeeFigures):
+    machine = fields.String(allow_none=True)
+    line = fields.String(allow_none=True)
+    machines = fields.List(fields.String())
+    from_ = fields.String(data_key="from")
+    to = fields.String(metadata={"description": "Fim efetivo: o menor entre `to` e agora."})
+    idealTime = fields.Float(
+        allow_none=True, metadata={"description": "Soma de tempo ideal x contagem, em segundos."}
+    )
+    losses = fields.List(fields.Nested(Loss))
+    orders = fields.List(fields.Nested(OeeOrder))
+    byMachine = fields.List(
+        fields.Nested(OeeMachine), metadata={"description": "Só para line: cada máquina."}
+    )
+
+
+class OeeResponse(Envelope):
+    data = fields.Nested(OeeData)

@@ -1,0 +1,462 @@
+"""OEE: the pure arithmetic, the SHIFT_CALENDAR parser, and /api/v1/oee on a crafted plant whose
+every figure is computed by hand in the comments below."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import AsyncIterator
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from services.telemetry.query import oee
+from services.telemetry.query.shifts import Shift, ShiftCalendar, parse_shift_calendar
+from shared.settings import ConfigError
+from tests.helpers import assert_envelope
+from tests.telemetry.query_fixtures import (
+    PLANT,
+    PROTHEUS_DOWN,
+    READ,
+    ProtheusRows,
+    TelemetryRows,
+    crafted_protheus,
+    local,
+    migrated_mes,
+    query_app,
+    shown,
+)
+
+approx = pytest.approx
+
+# --- arithmetic -----------------------------------------------------------------------------------
+
+
+def test_standard_time_follows_protheus_time_format():
+    assert oee.standard_hours(1.5, "C") == 1.5
+    assert oee.standard_hours(1.30, "N") == approx(1.5)  # 1h30m
+    assert oee.standard_hours(0.45, "N") == approx(0.75)  # 45 minutes
+    assert oee.standard_hours(2.0, "N") == 2.0
+
+
+def test_ideal_unit_time_divides_by_the_lot_and_a_zero_lot_means_one():
+    assert oee.ideal_unit_seconds(0.5, 60, "C") == approx(30.0)  # 1800 s / 60
+    assert oee.ideal_unit_seconds(0.01, 0, "C") == approx(36.0)  # lot 0 -> 1
+    assert oee.ideal_unit_seconds(0.5, 60, "N") == approx(50.0)  # 50 min / 60
+
+
+def test_fractions_are_capped_at_one_and_null_on_a_zero_denominator():
+    assert oee.fraction(1, 4) == 0.25
+    assert oee.fraction(5, 4) == 1.0
+    assert oee.fraction(0, 4) == 0.0
+    assert oee.fraction(3, 0) is None
+    assert oee.fraction(None, 4) is None
+
+
+def test_machine_totals_count_uncovered_planned_time_as_unknown_loss():
+    totals = oee.machine_totals(
+        1000.0,
+        [
+            ("running", None, 600.0),
+            ("fault", "E1", 100.0),
+            ("fault", "E1", 50.0),
+            ("idle", "", 50.0),
+        ],
+        good=9,
+        scrap=1,
+        ideal=300.0,
+    )
+    assert totals.running == 600.0
+    assert dict(totals.losses) == {
+        ("fault", "E1"): 150.0,
+        ("idle", None): 50.0,
+        ("unknown", None): 200.0,
+    }
+    assert oee.losses_list(totals) == [
+        {"state": "unknown", "reason": None, "seconds": 200.0},
+        {"state": "fault", "reason": "E1", "seconds": 150.0},
+        {"state": "idle", "reason": None, "seconds": 50.0},
+    ]
+    figures = oee.figures(totals)
+    assert figures["availability"] == 0.6
+    assert figures["performance"] == 0.5
+    assert figures["quality"] == 0.9
+    assert figures["oee"] == approx(0.27)
+
+
+def test_sums_come_before_ratios_and_unknown_ideal_time_poisons_performance():
+    a = oee.machine_totals(100.0, [("running", None, 100.0)], 10, 0, 50.0)
+    b = oee.machine_totals(100.0, [("running", None, 20.0)], 0, 0, 0.0)
+    line = oee.sum_totals([a, b])
+    # Averaging the ratios would give availability (1 + 0.2) / 2 = 0.6; the sum gives 120/200.
+    assert oee.figures(line)["availability"] == 0.6
+    assert oee.figures(line)["performance"] == approx(50 / 120)
+    unknown = oee.sum_totals([a, oee.machine_totals(100.0, [], 5, 0, None)])
+    assert oee.figures(unknown)["performance"] is None
+    assert oee.figures(unknown)["oee"] is None
+    nothing = oee.figures(oee.OeeTotals())
+    assert nothing == {"availability": None, "performance": None, "quality": None, "oee": None}
+
+
+# --- shift calendar -------------------------------------------------------------------------------
+
+
+def test_shift_calendar_parses_days_ranges_and_several_entries():
+    assert parse_shift_calendar(None) == ()
+    assert parse_shift_calendar("  ") == ()
+    weekdays = frozenset(range(5))
+    assert parse_shift_calendar("mon-fri 06:00-22:00") == (Shift(weekdays, 360, 1320),)
+    assert parse_shift_calendar("seg-sex 06:00-14:00 14:00-22:00; sab 06:00-12:00") == (
+        Shift(weekdays, 360, 840),
+        Shift(weekdays, 840, 1320),
+        Shift(frozenset({5}), 360, 720),
+    )
+    # Crossing midnight ends the next day; a range may wrap the week; + joins day sets.
+    assert parse_shift_calendar("fri-mon 22:00-06:00, tue+thu 00:00-24:00, 07:00-08:00") == (
+        Shift(frozenset({4, 5, 6, 0}), 1320, 1800),
+        Shift(frozenset({1, 3}), 0, 1440),
+        Shift(frozenset(range(7)), 420, 480),
+    )
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "mon-fri",
+        "mon-fry 06:00-22:00",
+        "mon-fri 6h-22h",
+        "mon-fri 06:00-25:00",
+        "mon-fri 06:00-06:00",
+        "mon-fri 06:00-22:00,,sat 06:00-12:00",
+    ],
+)
+def test_a_bad_shift_calendar_fails_naming_the_variable(text):
+    with pytest.raises(ConfigError) as caught:
+        parse_shift_calendar(text)
+    assert caught.value.variable == "SHIFT_CALENDAR"
+    assert "SHIFT_CALENDAR" in str(caught.value)
+
+
+def test_planned_intervals_are_plant_local_and_clipped_to_the_window():
+    calendar = ShiftCalendar.from_setting("mon-fri 22:00-06:00; sat 08:00-10:00", PLANT)
+    # Friday 2026-03-06 20:00 to Monday 2026-03-09 07:00, plant time.
+    planned = calendar.planned(local("2026-03-06T20:00"), local("2026-03-09T07:00"))
+    # Friday night's shift runs into Saturday; no Sunday night shift (sun is not in mon-fri).
+    assert planned == [
+        (local("2026-03-06T22:00"), local("2026-03-07T06:00")),
+        (local("2026-03-07T08:00"), local("2026-03-07T10:00")),
+    ]
+    # A shift that began the day before is clipped at the window's start.
+    thursday = calendar.planned(local("2026-03-06T02:00"), local("2026-03-06T04:00"))
+    assert thursday == [(local("2026-03-06T02:00"), local("2026-03-06T04:00"))]
+    assert ShiftCalendar.from_setting(None, PLANT).planned(
+        local("2026-03-06T02:00"), local("2026-03-06T04:00")
+    ) == [(local("2026-03-06T02:00"), local("2026-03-06T04:00"))]
+
+
+def test_planned_intervals_follow_daylight_saving_time():
+    new_york = ZoneInfo("America/New_York")
+    calendar = ShiftCalendar.from_setting("sun 00:00-24:00", new_york)
+    # 2026-03-08 is the spring-forward Sunday: the plant's day has 23 hours.
+    start = dt.datetime(2026, 3, 7, tzinfo=new_york)
+    ((begin, end),) = calendar.planned(start, start + dt.timedelta(days=3))
+    assert (end - begin) == dt.timedelta(hours=23)
+
+
+def test_a_bad_shift_calendar_stops_the_app_from_being_built():
+    with pytest.raises(ConfigError, match="SHIFT_CALENDAR"):
+        query_app(PROTHEUS_DOWN, "postgresql://postgres@127.0.0.1/unused", shift_calendar="xyz")
+
+
+# --- the crafted plant ----------------------------------------------------------------------------
+#
+# Monday 2026-03-02, plant time (America/Sao_Paulo, UTC-3). SHIFT_CALENDAR "mon-fri 06:00-14:00":
+# the window 05:00-15:00 has 8 h = 28800 s planned (06:00-14:00).
+#
+# M1 (porto/usinagem/linha1) states:            inside planned 06:00-14:00:
+#   Sun 20:00 stopped "fim"   (in force at from) 06:00-06:30 stopped/fim   1800 s
+#   06:30 running                                06:30-09:00 running       9000 s
+#   09:00 fault "E42"                            09:00-09:30 fault/E42     1800 s
+#   09:30 running                                09:30-12:00 running       9000 s
+#   12:00 setup "troca"                          12:00-12:20 setup/troca   1200 s
+#   12:20 running                                12:20-13:30 running       4200 s
+#   13:30 idle (no reason), open until 15:00     13:30-14:00 idle          1800 s
+# running = 22200 s; the states cover 28800 s: no unknown time.
+#
+# M1 counters (plant time):
+#   05:30 good 7            -> before the shift: not counted
+#   07:00 good 100 scrap 5 order 00000101001 (A) -> 105 units of order A
+#   10:00 good 200 scrap 10, no order            -> 210 units of the order in progress (B)
+#   14:30 good 50           -> after the shift: not counted
+# good 300, scrap 15, total 315.
+#
+# Routings (SG2), PROTHEUS_TIME_FORMAT=C:
+#   A: product PA, C2_ROTEIRO blank -> B1_OPERPAD '02'; op 10 on M1: 0.5 h per 60 = 30 s/unit
+#      (routing '01' also has an op on M1, 5 h per unit: the wrong routing would show it)
+#   B: product PB, C2_ROTEIRO '03'; op 20 on M1: 0.01 h, lot 0 (= 1) = 36 s/unit;
+#      op 10 on M2: 0.02 h per 1 = 72 s/unit.
+# The order in progress on M1 is B: its latest appointment (Sun 10:00, op 20) was on M1.
+#   C (started) has a later appointment on M1 (Sun 18:00) but its latest is on M2 (Sun 20:00);
+#   D is closed (C2_DATRF) and E planned (C2_TPOP P), both with later appointments on M1;
+#   a deleted appointment of C on M1 (Sun 23:30) does not count.
+# ideal = 105 x 30 + 210 x 36 = 3150 + 7560 = 10710 s
+#
+# M1, format C:
+#   availability = 22200 / 28800              = 0.7708333
+#   performance  = 10710 / 22200              = 0.4824324
+#   quality      = 300 / 315                  = 0.9523810
+#   oee          = 10710/28800 x 300/315      = 0.371875 x 0.952381 = 0.3541667
+#   losses: fault/E42 1800, idle/null 1800, stopped/fim 1800, setup/troca 1200
+# M1, format N (hh.mm): A 0.50 = 50 min / 60 = 50 s/unit; B 0.01 = 1 min = 60 s/unit
+#   ideal = 105 x 50 + 210 x 60 = 5250 + 12600 = 17850 s
+#   performance = 17850 / 22200 = 0.8040541; oee = 17850/28800 x 300/315 = 0.5902778
+#
+# M2 (same line): running since Sun 23:00 -> 28800 s running; counter 08:00 good 500 order B:
+#   ideal 500 x 72 = 36000 s -> performance 36000/28800 = 1.25, capped to 1.
+# Line porto/usinagem/linha1 = M1 + M2, summed before the ratios:
+#   planned 57600, running 51000, ideal 46710, good 800, scrap 15
+#   availability = 51000/57600 = 0.8854167; performance = 46710/51000 = 0.9158824
+#   quality = 800/815 = 0.9815951; oee = 46710/57600 x 800/815 = 0.7960123
+#
+# M3 (porto/usinagem/linha2): first state 07:00 running, nothing counted.
+
+WINDOW = {"from": "2026-03-02T05:00:00-03:00", "to": "2026-03-02T15:00:00-03:00"}
+SHIFTS = "mon-fri 06:00-14:00"
+ORDER_A, ORDER_B = "00000101001", "00000201001"
+
+
+@pytest.fixture
+async def mes(fresh_database) -> AsyncIterator[TelemetryRows]:
+    rows = await migrated_mes(fresh_database)
+    yield rows
+    await rows.conn.close()
+
+
+@pytest.fixture
+async def erp(fresh_database) -> AsyncIterator[ProtheusRows]:
+    rows = await crafted_protheus(fresh_database)
+    yield rows
+    await rows.conn.close()
+
+
+@pytest.fixture
+def client_for(aiohttp_client, mes):
+    async def make(protheus_dsn: str, **overrides: Any) -> Any:
+        return await aiohttp_client(query_app(protheus_dsn, mes.dsn, **overrides))
+
+    return make
+
+
+@pytest.fixture
+async def plant(mes, erp) -> tuple[TelemetryRows, ProtheusRows]:
+    for machine, line in (("M1", "linha1"), ("M2", "linha1"), ("M3", "linha2")):
+        await mes.machine(machine, line=line)
+        await erp.resource(machine, f"MAQUINA {machine}")
+    await mes.states(
+        "M1",
+        (local("2026-03-01T20:00"), "stopped", "fim"),
+        (local("2026-03-02T06:30"), "running", None),
+        (local("2026-03-02T09:00"), "fault", "E42"),
+        (local("2026-03-02T09:30"), "running", None),
+        (local("2026-03-02T12:00"), "setup", "troca"),
+        (local("2026-03-02T12:20"), "running", None),
+        (local("2026-03-02T13:30"), "idle", None),
+    )
+    await mes.counters(
+        "M1",
+        (local("2026-03-02T05:30"), 7, 0, None),
+        (local("2026-03-02T07:00"), 100, 5, ORDER_A),
+        (local("2026-03-02T10:00"), 200, 10, None),
+        (local("2026-03-02T14:30"), 50, 0, None),
+    )
+    await mes.states("M2", (local("2026-03-01T23:00"), "running", None))
+    await mes.counters("M2", (local("2026-03-02T08:00"), 500, 0, ORDER_B))
+    await mes.states("M3", (local("2026-03-02T07:00"), "running", None))
+
+    await erp.product("PA", operpad="02")
+    await erp.product("PB")
+    await erp.product("PC")
+    await erp.operation("PA", "02", "10", "M1", tempad=0.5, lotepad=60)
+    await erp.operation("PA", "01", "10", "M1", tempad=5, lotepad=1)  # not A's routing
+    await erp.operation("PB", "03", "10", "M2", tempad=0.02, lotepad=1)
+    await erp.operation("PB", "03", "20", "M1", tempad=0.01, lotepad=0)
+    await erp.operation("PC", "01", "10", "M1", tempad=9, lotepad=1)
+    await erp.operation("PC", "01", "20", "M2", tempad=9, lotepad=1)
+    await erp.order("000001", "PA")
+    b = await erp.order("000002", "PB", C2_ROTEIRO="03")
+    c = await erp.order("000003", "PC")
+    d = await erp.order("000004", "PC", C2_DATRF="20260301")
+    e = await erp.order("000005", "PC", C2_TPOP="P")
+    await erp.appointment(b, "10", "M2", day="20260228", hour="16:00")
+    await erp.appointment(b, "20", "M1", day="20260301", hour="10:00")
+    await erp.appointment(c, "10", "M1", day="20260301", hour="18:00")
+    await erp.appointment(c, "20", "M2", day="20260301", hour="20:00")
+    await erp.appointment(c, "10", "M1", day="20260301", hour="23:30", D_E_L_E_T_="*")
+    await erp.appointment(d, "10", "M1", day="20260301", hour="22:00")
+    await erp.appointment(e, "10", "M1", day="20260301", hour="23:00")
+    return mes, erp
+
+
+async def get_oee(client: Any, expect: int = 200, **query: Any) -> Any:
+    resp = await client.get("/api/v1/oee", params={**WINDOW, **query}, headers=READ)
+    return await assert_envelope(resp, expect)
+
+
+async def oee_body(client: Any, **query: Any) -> dict[str, Any]:
+    resp = await client.get("/api/v1/oee", params={**WINDOW, **query}, headers=READ)
+    await assert_envelope(resp, 200)
+    return await resp.json()
+
+
+M1_LOSSES = [
+    {"state": "fault", "reason": "E42", "seconds": 1800.0},
+    {"state": "idle", "reason": None, "seconds": 1800.0},
+    {"state": "stopped", "reason": "fim", "seconds": 1800.0},
+    {"state": "setup", "reason": "troca", "seconds": 1200.0},
+]
+
+
+async def test_machine_oee_equals_the_hand_computation(plant, client_for):
+    _, erp = plant
+    client = await client_for(erp.dsn, shift_calendar=SHIFTS)
+    data = await get_oee(client, machine="M1")
+    assert data["availability"] == approx(22200 / 28800)
+    assert data["performance"] == approx(10710 / 22200)
+    assert data["quality"] == approx(300 / 315)
+    assert data["oee"] == approx(0.3541667, abs=1e-6)
+    assert (data["plannedTime"], data["runningTime"]) == (28800.0, 22200.0)
+    assert (data["goodCount"], data["scrapCount"], data["idealTime"]) == (300, 15, 10710.0)
+    assert data["losses"] == M1_LOSSES
+    assert data["orders"] == [
+        {
+            "machine": "M1",
+            "order": ORDER_B,
+            "source": "appointment",
+            "operation": "20",
+            "idealCycleTime": 36.0,
+            "goodCount": 200,
+            "scrapCount": 10,
+            "issue": None,
+        },
+        {
+            "machine": "M1",
+            "order": ORDER_A,
+            "source": "counter",
+            "operation": "10",
+            "idealCycleTime": 30.0,
+            "goodCount": 100,
+            "scrapCount": 5,
+            "issue": None,
+        },
+    ]
+    assert (data["machine"], data["line"], data["machines"]) == ("M1", None, ["M1"])
+    assert (data["from"], data["to"]) == (
+        shown(local("2026-03-02T05:00")),
+        shown(local("2026-03-02T15:00")),
+    )
+    assert "byMachine" not in data
+
+
+async def test_hh_mm_standard_times_change_performance(plant, client_for):
+    _, erp = plant
+    client = await client_for(erp.dsn, shift_calendar=SHIFTS, protheus_time_format="N")
+    data = await get_oee(client, machine="M1")
+    assert data["idealTime"] == 17850.0
+    assert data["performance"] == approx(17850 / 22200)
+    assert data["oee"] == approx(0.5902778, abs=1e-6)
+    assert data["availability"] == approx(22200 / 28800)
+
+
+async def test_a_line_sums_its_machines_before_taking_ratios(plant, client_for):
+    _, erp = plant
+    client = await client_for(erp.dsn, shift_calendar=SHIFTS)
+    data = await get_oee(client, line="porto/usinagem/linha1")
+    assert data["machines"] == ["M1", "M2"]
+    assert (data["plannedTime"], data["runningTime"], data["idealTime"]) == (
+        57600.0,
+        51000.0,
+        46710.0,
+    )
+    assert (data["goodCount"], data["scrapCount"]) == (800, 15)
+    assert data["availability"] == approx(51000 / 57600)
+    assert data["performance"] == approx(46710 / 51000)
+    assert data["quality"] == approx(800 / 815)
+    assert data["oee"] == approx(0.7960123, abs=1e-6)
+    assert data["losses"] == M1_LOSSES  # M2 ran the whole shift
+    m2 = next(item for item in data["byMachine"] if item["machine"] == "M2")
+    assert m2["performance"] == 1.0  # 36000 / 28800 = 1.25, capped
+    assert m2["availability"] == 1.0
+    assert m2["oee"] == 1.0
+
+
+async def test_without_a_shift_calendar_the_whole_window_is_planned(plant, client_for):
+    _, erp = plant
+    client = await client_for(erp.dsn)
+    # M3: 10 h planned; running from 07:00 to 15:00 = 28800 s; 05:00-07:00 has no state: unknown.
+    data = await get_oee(client, machine="M3")
+    assert (data["plannedTime"], data["runningTime"]) == (36000.0, 28800.0)
+    assert data["availability"] == 0.8
+    assert data["losses"] == [{"state": "unknown", "reason": None, "seconds": 7200.0}]
+    # Nothing counted: performance 0 / running = 0, quality and oee have a zero denominator.
+    assert (data["goodCount"], data["scrapCount"]) == (0, 0)
+    assert data["performance"] == 0.0
+    assert data["quality"] is None
+    assert data["oee"] is None
+    assert data["orders"] == []
+
+
+async def test_a_machine_that_never_ran_has_null_ratios(plant, client_for):
+    _, erp = plant
+    await erp.resource("M9", "PRENSA 9")  # only in SH1
+    client = await client_for(erp.dsn, shift_calendar=SHIFTS)
+    data = await get_oee(client, machine="M9")
+    assert (data["availability"], data["performance"], data["quality"], data["oee"]) == (
+        0.0,
+        None,
+        None,
+        None,
+    )
+    assert data["losses"] == [{"state": "unknown", "reason": None, "seconds": 28800.0}]
+
+
+async def test_protheus_down_leaves_performance_null_and_says_why(plant, client_for):
+    client = await client_for(PROTHEUS_DOWN, shift_calendar=SHIFTS)
+    body = await oee_body(client, machine="M1")
+    data = body["data"]
+    assert data["availability"] == approx(22200 / 28800)
+    assert data["quality"] == approx(300 / 315)
+    assert (data["performance"], data["oee"], data["idealTime"]) == (None, None, None)
+    assert "Protheus" in body["message"]
+    assert {order["issue"] for order in data["orders"]} == {"Protheus indisponível"}
+
+
+async def test_counts_without_a_routing_time_leave_performance_null(plant, client_for):
+    mes, erp = plant
+    await mes.counters("M3", (local("2026-03-02T08:00"), 10, 0, "00009901001"))
+    client = await client_for(erp.dsn, shift_calendar=SHIFTS)
+    body = await oee_body(client, machine="M3")
+    assert body["data"]["performance"] is None
+    assert body["data"]["quality"] == 1.0
+    assert "00009901001" in body["message"]
+    (order,) = body["data"]["orders"]
+    assert "não encontrada" in order["issue"]
+
+
+async def test_oee_parameters_and_unknown_targets(plant, client_for):
+    _, erp = plant
+    client = await client_for(erp.dsn, shift_calendar=SHIFTS)
+    for query, expected in (
+        ({}, ("machine", "required")),
+        ({"machine": "M1", "line": "porto/usinagem/linha1"}, ("machine", "exclusive")),
+        ({"line": "porto/usinagem"}, ("line", "format")),
+        ({"machine": "M1", "from": "2026-03-02T05:00:00"}, ("from", "format")),
+        ({"machine": "M1", "to": WINDOW["from"]}, ("to", "order")),
+        ({"machine": "M1", "from": "2024-01-01T00:00:00Z"}, ("to", "range")),
+    ):
+        body = await get_oee(client, 400, **query)
+        detail = body["error"]["details"][0]
+        assert (detail["field"], detail["rule"]) == expected, query
+    body = await get_oee(client, 404, machine="NOPE")
+    assert "NOPE" in body["message"]
+    body = await get_oee(client, 404, line="porto/usinagem/linha9")
+    assert "linha9" in body["message"]
