@@ -52,8 +52,9 @@ class PusherSettings:
         settle = number("PROTHEUS_SETTLE_S", defaults.settle_s)
         timeout = number("PUSHER_TIMEOUT_S", defaults.timeout_s, minimum=0.01)
         lease = number("PUSHER_LEASE_S", defaults.lease_s, minimum=0.01)
-        if lease <= timeout:
-            raise ConfigError("PUSHER_LEASE_S", "deve ser maior que PUSHER_TIMEOUT_S")
+        if lease <= 3 * timeout:
+            # One attempt may take three calls (send, renew the token, send again).
+            raise ConfigError("PUSHER_LEASE_S", "deve ser maior que 3 x PUSHER_TIMEOUT_S")
         return cls(
             enabled=enabled in ("true", "1"),
             concurrency=int(number("PUSHER_CONCURRENCY", defaults.concurrency, minimum=1)),

@@ -65,7 +65,7 @@ async def test_sigkill_mid_delivery_then_restart_delivers_each_report_once(
         "MES_API_KEYS": KEYS,
         "PUSHER_POLL_S": "0.05",
         "PUSHER_CONCURRENCY": "3",
-        "PUSHER_LEASE_S": "1.5",
+        "PUSHER_LEASE_S": "3.5",
         "PUSHER_TIMEOUT_S": "1",
         "PROTHEUS_SETTLE_S": "0.5",
         "PUSHER_BACKOFF_BASE_S": "0.05",

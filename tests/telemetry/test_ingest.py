@@ -92,6 +92,9 @@ async def test_what_does_not_fit_is_dead_lettered_with_its_reason(broker, mes, i
         (f"{BASE}/M1/counter", {"ts": iso(), "good": -1, "scrap": 0}, "good"),
         (f"{BASE}/M1/counter", {"ts": iso(), "good": 1.5, "scrap": 0}, "good"),
         (f"{BASE}/M1/telemetry", [], "vazio"),
+        (f"{BASE}/M1/counter", {"ts": iso(), "good": 10**19, "scrap": 0}, "good"),  # beyond BIGINT
+        (f"{BASE}/M1/state", {"ts": iso(), "state": "idle", "reason": "a\u0000b"}, "controle"),  # NUL
+        (f"{BASE}/M1/telemetry", {"ts": iso(), "metrics": {"t\u0000": 1}}, "controle"),
     ]
     await publish(broker, [(topic, payload) for topic, payload, _ in bad])
     assert await wait_for_rows(mes, "SELECT count(*) FROM telemetry_dead_letters", len(bad)) == len(
@@ -102,6 +105,9 @@ async def test_what_does_not_fit_is_dead_lettered_with_its_reason(broker, mes, i
         assert letter["topic"] == topic
         assert fragment.lower() in letter["reason"].lower(), (fragment, letter["reason"])
     assert (await rows(mes, "SELECT count(*) FROM telemetry_samples"))[0][0] == 0
+    # The stream goes on after all of them.
+    await publish(broker, [(f"{BASE}/M1/telemetry", {"ts": iso(), "metrics": {"ok": 1}})])
+    assert await wait_for_rows(mes, "SELECT count(*) FROM telemetry_samples", 1) == 1
 
 
 async def test_a_bad_element_of_a_batch_goes_alone_and_the_stream_goes_on(broker, mes, ingestors):

@@ -20,11 +20,12 @@ import time
 import uuid
 from typing import Any
 
+import aiohttp
 import asyncpg
 from prometheus_client import CollectorRegistry, Counter, Gauge
 
 from services.production.pusher import queries
-from services.production.pusher.client import Outcome, ProtheusClient
+from services.production.pusher.client import AuthError, Outcome, ProtheusClient
 from services.production.reports import queries as report_queries
 from services.production.settings import PusherSettings
 from shared.db import BranchResolver, ProtheusSource
@@ -248,8 +249,24 @@ class ReportPusher:
                     report, Outcome("not_sent", message=str(exc)), keep_unknown=False, count=False
                 )
                 return
+        try:  # authenticate first, so the attempt's clock starts with the request itself
+            await self.client.authorization()
+        except (TimeoutError, AuthError, aiohttp.ClientError) as exc:
+            self.breaker.record(False)
+            await self._retry(
+                report,
+                Outcome("not_sent", message=f"autenticação falhou: {exc}"),
+                keep_unknown=False,
+                count=False,
+            )
+            return
         async with self.pool.acquire() as conn:
-            attempt = await conn.fetchval(queries.START_ATTEMPT, report_id)
+            attempt = await conn.fetchval(
+                queries.START_ATTEMPT, report_id, self.name, self.config.lease_s
+            )
+        if attempt is None:
+            log.warning("lease lost before sending; another pusher has the report", extra=extra)
+            return
         log.info("sending report to Protheus", extra={**extra, "attempt": attempt})
         outcome = await self.client.post_appointment(
             appointment_payload(report, self.settings.tz), branch=report["branch"]
@@ -343,7 +360,7 @@ class ReportPusher:
                     "found" if status == "delivered" else status,
                     check,
                 )
-            await conn.execute(queries.FINISH, report_id, status, ident, error)
+            await conn.execute(queries.FINISH, report_id, status, ident, error, self.name)
 
     async def _retry(
         self, report: dict[str, Any], outcome: Outcome, *, keep_unknown: bool, count: bool
@@ -353,7 +370,7 @@ class ReportPusher:
             delay = max(delay, self.config.settle_s)
         when = dt.datetime.now(dt.UTC) + dt.timedelta(seconds=delay)
         async with self.pool.acquire() as conn:
-            await conn.execute(queries.RETRY, report["id"], when, keep_unknown)
+            await conn.execute(queries.RETRY, report["id"], when, keep_unknown, self.name)
 
     async def _postpone(self, report_id: uuid.UUID, seconds: float) -> None:
         await self._postpone_until(
@@ -362,4 +379,4 @@ class ReportPusher:
 
     async def _postpone_until(self, report_id: uuid.UUID, when: dt.datetime) -> None:
         async with self.pool.acquire() as conn:
-            await conn.execute(queries.POSTPONE, report_id, when)
+            await conn.execute(queries.POSTPONE, report_id, when, self.name)

@@ -32,14 +32,18 @@ SELECT r.*, o.unknown_since FROM production_reports r
 JOIN report_outbox o ON o.report_id = r.id WHERE r.id = $1
 """
 
-# Before the request leaves: the attempt is recorded and the outcome presumed unknown,
-# so a pusher killed mid-call leaves a report the next one checks in SH6 before resending.
+# Before the request leaves: only while this pusher still holds the lease (a slower one
+# whose lease ran out must not send what another has claimed), the lease is extended for
+# the call, the attempt recorded and its outcome presumed unknown, so a pusher killed
+# mid-call leaves a report the next one checks in SH6 before resending.
 START_ATTEMPT = """
-WITH r AS (
+WITH o AS (
+    UPDATE report_outbox SET unknown_since = now(), leased_until = now() + make_interval(secs => $3)
+    WHERE report_id = $1 AND leased_by = $2 AND leased_until > now()
+    RETURNING report_id
+), r AS (
     UPDATE production_reports SET status = 'sending', attempts = attempts + 1, updated_at = now()
-    WHERE id = $1 RETURNING attempts
-), o AS (
-    UPDATE report_outbox SET unknown_since = now() WHERE report_id = $1
+    WHERE id = (SELECT report_id FROM o) RETURNING attempts
 )
 INSERT INTO report_attempts (report_id, attempt) SELECT $1, attempts FROM r RETURNING attempt
 """
@@ -56,12 +60,12 @@ ON CONFLICT (report_id, attempt) DO UPDATE SET outcome = EXCLUDED.outcome, messa
     finished_at = EXCLUDED.finished_at
 """
 
-# Final states: the report leaves the outbox in the same transaction.
+# Final states: the report leaves the outbox in the same statement, only by the lease holder.
 FINISH = """
-WITH o AS (DELETE FROM report_outbox WHERE report_id = $1)
+WITH o AS (DELETE FROM report_outbox WHERE report_id = $1 AND leased_by = $5 RETURNING report_id)
 UPDATE production_reports
 SET status = $2, id_appointment = $3, error = $4, next_attempt_at = NULL, updated_at = now()
-WHERE id = $1
+WHERE id = (SELECT report_id FROM o)
 """
 
 RETRY = """
@@ -69,15 +73,17 @@ WITH o AS (
     UPDATE report_outbox
     SET available_at = $2, leased_until = NULL, leased_by = NULL,
         unknown_since = CASE WHEN $3 THEN unknown_since ELSE NULL END
-    WHERE report_id = $1
+    WHERE report_id = $1 AND leased_by = $4
+    RETURNING report_id
 )
 UPDATE production_reports SET status = 'retrying', next_attempt_at = $2, updated_at = now()
-WHERE id = $1
+WHERE id = (SELECT report_id FROM o)
 """
 
 # Not yet time to look for the marker: give the row back without counting an attempt.
 POSTPONE = """
-UPDATE report_outbox SET available_at = $2, leased_until = NULL, leased_by = NULL WHERE report_id = $1
+UPDATE report_outbox SET available_at = $2, leased_until = NULL, leased_by = NULL
+WHERE report_id = $1 AND leased_by = $3
 """
 
 SAVE_ORDER_DATA = "UPDATE production_reports SET item_code = $2, warehouse = $3 WHERE id = $1"

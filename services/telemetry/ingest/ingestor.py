@@ -34,6 +34,13 @@ log = logging.getLogger(__name__)
 
 # All of mes/v1, so a malformed topic reaches us and is dead-lettered rather than unseen.
 TOPIC = "mes/v1/#"
+# Errors about a message's own data (not the database's health): retrying cannot help.
+REFUSED_DATA = (
+    asyncpg.DataError,
+    asyncpg.IntegrityConstraintViolationError,
+    OverflowError,
+    ValueError,
+)
 
 
 class IngestMetrics:
@@ -125,12 +132,16 @@ class Ingestor:
             try:
                 await self._session()
                 delay = self.config.reconnect_min_s
+                continue
             except (aiomqtt.MqttError, OSError) as exc:
-                self.connected.clear()
-                self.metrics.reconnects.inc()
                 log.warning("broker connection lost (%s); reconnecting in %.1f s", exc, delay)
-                await asyncio.sleep(delay * self._rng.uniform(0.5, 1.0))
-                delay = min(self.config.reconnect_max_s, delay * 2)
+            except Exception:
+                # Never die: what was not acknowledged is redelivered after the reconnect.
+                log.exception("ingestor session failed; reconnecting in %.1f s", delay)
+            self.connected.clear()
+            self.metrics.reconnects.inc()
+            await asyncio.sleep(delay * self._rng.uniform(0.5, 1.0))
+            delay = min(self.config.reconnect_max_s, delay * 2)
 
     async def _session(self) -> None:
         client = self._client()
@@ -208,7 +219,12 @@ class Ingestor:
             started = time.perf_counter()
             try:
                 async with self.pool.acquire(timeout=10) as conn:
-                    rows = await self.store.write(conn, batch)
+                    try:
+                        rows = await self.store.write(conn, batch)
+                    except REFUSED_DATA:
+                        # One message the database refuses must not hold the stream back:
+                        # write one by one and dead-letter only what is refused.
+                        rows = await self.store.write_each(conn, batch)
             except (TimeoutError, OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
                 if self._stopping.is_set():
                     raise

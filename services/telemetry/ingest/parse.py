@@ -14,6 +14,12 @@ CHANNELS = ("telemetry", "state", "counter")
 STATES = frozenset({"running", "idle", "setup", "stopped", "fault", "offline"})
 MAX_NAME = 64
 MAX_EPOCH_MS = 32503680000000  # year 3000: larger numbers are not epoch milliseconds
+MAX_COUNT = 2**63 - 1  # BIGINT; orjson reads integers up to 2**64 - 1
+
+
+def _printable(text: str) -> bool:
+    """No control characters: PostgreSQL refuses NUL, and none belongs in a name."""
+    return all(ch >= " " for ch in text)
 
 
 @dataclass(frozen=True)
@@ -36,6 +42,8 @@ class Parsed:
     states: list[tuple[str, dt.datetime, str, str | None]] = field(default_factory=list)
     counters: list[tuple[str, dt.datetime, int, int, str | None]] = field(default_factory=list)
     dead: list[tuple[str, bytes, str]] = field(default_factory=list)
+    topic: str = ""  # the message as received, to dead-letter it whole if the database refuses it
+    payload: bytes = b""
 
 
 class Invalid(ValueError):
@@ -46,7 +54,7 @@ def parse_topic(topic: str) -> Topic:
     parts = topic.split("/")
     if len(parts) != 7 or parts[0] != "mes" or parts[1] != "v1":
         raise Invalid("tópico fora do padrão mes/v1/<site>/<area>/<line>/<machine>/<channel>")
-    if any(not p or len(p) > MAX_NAME for p in parts[2:6]):
+    if any(not p or len(p) > MAX_NAME or not _printable(p) for p in parts[2:6]):
         raise Invalid("tópico com segmento vazio ou longo demais")
     if parts[6] not in CHANNELS:
         raise Invalid(f"canal '{parts[6]}' desconhecido; use telemetry, state ou counter")
@@ -80,14 +88,21 @@ def parse_time(value: Any, *, tz: ZoneInfo, now: dt.datetime, retention_days: in
 def _text(value: Any, name: str, *, required: bool) -> str | None:
     if value is None and not required:
         return None
-    if not isinstance(value, str) or not value.strip() or len(value) > MAX_NAME:
-        raise Invalid(f"{name} deve ser um texto de 1 a {MAX_NAME} caracteres")
+    if (
+        not isinstance(value, str)
+        or not value.strip()
+        or len(value) > MAX_NAME
+        or not _printable(value)
+    ):
+        raise Invalid(
+            f"{name} deve ser um texto de 1 a {MAX_NAME} caracteres, sem caracteres de controle"
+        )
     return value.strip()
 
 
 def _count(value: Any, name: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-        raise Invalid(f"{name} deve ser um inteiro >= 0")
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MAX_COUNT:
+        raise Invalid(f"{name} deve ser um inteiro entre 0 e {MAX_COUNT}")
     return value
 
 
@@ -103,8 +118,8 @@ def parse_element(element: Any, topic: Topic, parsed: Parsed, **when: Any) -> dt
             raise Invalid("metrics deve ser um objeto com ao menos uma métrica")
         rows = []
         for name, value in metrics.items():
-            if not name or len(name) > MAX_NAME:
-                raise Invalid("nome de métrica vazio ou longo demais")
+            if not name or len(name) > MAX_NAME or not _printable(name):
+                raise Invalid("nome de métrica vazio, longo demais ou com caracteres de controle")
             if isinstance(value, bool):
                 value = 1.0 if value else 0.0
             if not isinstance(value, int | float) or not math.isfinite(value):
@@ -129,7 +144,7 @@ def parse_message(
     topic_text: str, payload: bytes, *, tz: ZoneInfo, now: dt.datetime, retention_days: int
 ) -> Parsed:
     """A message's rows; what does not fit goes to `dead` (a batch: each bad element alone)."""
-    parsed = Parsed()
+    parsed = Parsed(topic=topic_text, payload=payload)
     when = {"tz": tz, "now": now, "retention_days": retention_days}
     try:
         topic = parse_topic(topic_text)

@@ -70,6 +70,26 @@ class TelemetryStore:
             raise
         return len(samples) + len(states) + len(counters) + len(dead)
 
+    async def write_each(self, conn: asyncpg.Connection, batch: list[Parsed]) -> int:
+        """Write message by message; a message the database refuses becomes a dead letter."""
+        rows = 0
+        for parsed in batch:
+            try:
+                rows += await self.write(conn, [parsed])
+            except (
+                asyncpg.DataError,
+                asyncpg.IntegrityConstraintViolationError,
+                OverflowError,
+                ValueError,
+            ) as exc:
+                refused = Parsed(
+                    dead=[
+                        (parsed.topic, parsed.payload, f"recusado pelo banco: {type(exc).__name__}")
+                    ]
+                )
+                rows += await self.write(conn, [refused])
+        return rows
+
     async def _write(self, conn: asyncpg.Connection, samples: list, states: list, counters: list, dead: list,
                      machines: dict) -> None:  # fmt: skip
         async with conn.transaction():
