@@ -32,6 +32,7 @@ from shared.keys import (
 from shared.logging import configure_logging
 from shared.metrics import HTTP_METRICS, HttpMetrics, metrics_handler
 from shared.middleware import COMMON_MIDDLEWARES
+from shared.migrations import migrate
 from shared.settings import ConfigError, Settings
 
 log = logging.getLogger(__name__)
@@ -77,7 +78,13 @@ def use_mes_pool(app: web.Application) -> None:
             application_name="mes-services",
         )
         app[MES_POOL] = pool
-        await check_pool(pool, settings.mes_db_url, "mes")
+        if await check_pool(pool, settings.mes_db_url, "mes"):
+            # Each service brings its schema up to date (an advisory lock makes concurrent
+            # starts apply each migration once); a broken migration stops the start.
+            async with pool.acquire() as conn:
+                applied = await migrate(conn)
+            if applied:
+                log.info("applied MES migrations %s", applied)
         try:
             yield
         finally:

@@ -34,7 +34,7 @@ _TOKENS = re.compile(r"'(?:[^']|'')*'|::|:([A-Za-z_][A-Za-z0-9_]*)")
 def mask_dsn(dsn: str) -> str:
     """The DSN with its password replaced, fit for logs."""
     if dsn.lower().startswith("odbc://"):
-        return re.sub(r"(?i)(pwd|password)=[^;]*", r"\1=***", dsn)
+        return re.sub(r"(?i)(pwd|password)=(\{[^}]*\}|[^;]*)", r"\1=***", dsn)
     parts = urlsplit(dsn)
     if parts.password is None:
         return dsn
@@ -277,6 +277,14 @@ class OdbcProtheusSource(_SourceBase):
                 await self.pool.release(conn)
         except (pyodbc.OperationalError, pyodbc.InterfaceError, OSError, TimeoutError) as exc:
             raise _unavailable(exc) from exc
+        except pyodbc.Error as exc:
+            # Query timeouts (HYT00 from the driver, 57014 from PostgreSQL) and lost links (08xxx).
+            state = str(exc.args[0]) if exc.args else ""
+            if state in ("HYT00", "HYT01", "57014") or state.startswith("08"):
+                raise DependencyUnavailable(
+                    "A consulta ao banco do Protheus excedeu o tempo limite ou perdeu a conexão."
+                ) from exc
+            raise
         return [{n: _clean(v) for n, v in zip(names, row, strict=True)} for row in rows]
 
     async def ping(self) -> None:

@@ -21,6 +21,7 @@ from shared.errors import (
     DependencyUnavailable,
     InternalError,
     InvalidBody,
+    InvalidParameter,
     MethodNotAllowed,
     NotFound,
     PayloadTooLarge,
@@ -123,6 +124,12 @@ async def errors(request: web.Request, handler: Handler) -> web.StreamResponse:
         return error_response(_from_http_exception(exc), request_id)
     except asyncpg.UniqueViolationError:
         return error_response(Conflict(), request_id)
+    except asyncpg.DataError:
+        # A value the database cannot take (out of range, bad encoding) slipped past a schema.
+        log.warning("input refused by the database", exc_info=True)
+        return error_response(
+            InvalidParameter("Valor de parâmetro não aceito pelo banco de dados."), request_id
+        )
     except _PG_UNAVAILABLE:
         log.warning("dependency unavailable", exc_info=True)
         return error_response(DependencyUnavailable(), request_id)

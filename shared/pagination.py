@@ -6,9 +6,10 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
-from shared.validation import Integer, Schema, at_least, between
+from shared.validation import Integer, Schema, between
 
 MAX_PAGE_SIZE = 500
+MAX_PAGE = 10_000_000
 DEFAULT_PAGE_SIZE = 50
 
 
@@ -16,7 +17,10 @@ class PageQuery(Schema):
     """`page` and `page_size`; out-of-range values are refused, never clamped."""
 
     page = Integer(
-        load_default=1, validate=at_least(1), metadata={"description": "Página, a partir de 1."}
+        load_default=1,
+        # Any real page is far below this; the bound keeps the row offset a 64-bit number.
+        validate=between(1, MAX_PAGE),
+        metadata={"description": f"Página, a partir de 1 (até {MAX_PAGE})."},
     )
     page_size = Integer(
         load_default=DEFAULT_PAGE_SIZE,

@@ -108,6 +108,10 @@ class String(fields.String):
         text = text.strip()
         if not text and self.required:
             raise self.make_error("required")
+        if any(ch < " " for ch in text):  # NUL and friends: no database column takes them
+            raise ma.ValidationError(
+                tagged("characters", "não pode conter caracteres de controle.")
+            )
         return text or None
 
 
@@ -144,6 +148,15 @@ class Timestamp(fields.AwareDateTime):
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(format="iso", **kwargs)
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> dt.datetime:
+        moment = super()._deserialize(value, attr, data, **kwargs)
+        # Years the databases cannot hold, or no plant ever produced in, are input errors.
+        if not 1970 <= moment.year <= 2999:
+            raise ma.ValidationError(
+                tagged("range", "data fora do intervalo aceito (1970 a 2999).")
+            )
+        return moment
 
 
 def between(low: float, high: float) -> Callable[[Any], None]:

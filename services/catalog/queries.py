@@ -472,5 +472,5 @@ def invoice_items(
     {_partner_join("sa2", t["SA2"], item, p, partner_col, ":sa2_shared", supplier_when)}
     WHERE {" AND ".join(filters)}
 )
-{_paged(dialect, f"SELECT {_found(t)} AS found, (SELECT count(*) FROM rows_) AS total", "rows_", f"{p}_emissao DESC, {p}_doc, {p}_serie, {p}_item")}
+{_paged(dialect, f"SELECT {_found(t)} AS found, (SELECT count(*) FROM rows_) AS total", "rows_", f"{p}_emissao DESC, {p}_doc, {p}_serie, {p}_item, {p}_filial, {partner_col}, {p}_loja")}
 """

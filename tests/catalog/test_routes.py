@@ -352,3 +352,14 @@ async def test_guide_with_components_orders_by_level_product_operation(routed, c
     }
     body = await get(client, "/api/v1/products/PA1/guide", status=400, include_components="maybe")
     assert body["error"]["details"][0]["field"] == "include_components"
+
+
+async def test_nul_in_a_code_or_search_is_400(crafted, catalog_client):
+    client = await catalog_client(crafted.dsn)
+    for url in (
+        "/api/v1/products/A%00B",
+        "/api/v1/products/A%00B/stock",
+        "/api/v1/products/search/description?description=%00x",
+    ):
+        body = await get(client, url, status=400)
+        assert body["error"]["details"][0]["rule"] == "characters"

@@ -83,6 +83,8 @@ async def test_reports_contradicting_the_erp_are_422(client, orders, mes_dsn, wh
         ({"order": None}, "order", "required"),
         ({"order": "123"}, "order", "length"),
         ({"start": "2026-03-02T08:00:00"}, "start", "format"),
+        ({"start": "0001-01-01T00:00:00+14:00"}, "start", "range"),
+        ({"machine": "M\u0000"}, "machine", "characters"),
         ({"end": "2026-03-02T07:00:00-03:00"}, "end", "order"),
         ({"goodQuantity": 0, "scrapQuantity": 0}, "goodQuantity", "positive"),
         ({"goodQuantity": -1}, "goodQuantity", "range"),

@@ -19,7 +19,7 @@ from shared.db import (
     render,
 )
 from shared.errors import DependencyUnavailable
-from shared.migrations import MigrationError, discover, migrate
+from shared.migrations import MES_MIGRATIONS, MigrationError, discover, migrate
 from shared.protheus import normalize_text, table_name
 
 
@@ -53,6 +53,7 @@ def test_render_refuses_a_missing_parameter():
 def test_mask_dsn_hides_passwords():
     assert mask_dsn("postgresql://u:pw@h:5432/db") == "postgresql://u:***@h:5432/db"
     assert mask_dsn("odbc://DRIVER={X};UID=u;PWD=secret;") == "odbc://DRIVER={X};UID=u;PWD=***;"
+    assert mask_dsn("odbc://DRIVER={X};PWD={se;cret};UID=u") == "odbc://DRIVER={X};PWD=***;UID=u"
 
 
 def test_odbc_dialect_follows_the_driver_target():
@@ -251,3 +252,24 @@ async def test_project_migrations_apply_cleanly(fresh_database):
         await migrate(conn)
     finally:
         await conn.close()
+
+
+async def test_a_service_brings_its_mes_database_up_to_date_at_start(
+    aiohttp_client, fresh_database
+):
+    from shared.app import create_base_app, use_mes_pool
+    from shared.settings import Settings
+
+    dsn = await fresh_database()
+    app = create_base_app(Settings(mes_db_url=dsn))
+    use_mes_pool(app)
+    await aiohttp_client(app)
+    conn = await asyncpg.connect(dsn)
+    try:
+        versions = [
+            r["version"]
+            for r in await conn.fetch("SELECT version FROM schema_migrations ORDER BY 1")
+        ]
+    finally:
+        await conn.close()
+    assert versions == [m.version for m in discover(MES_MIGRATIONS)]

@@ -292,3 +292,20 @@ async def test_openapi_is_public_and_built_from_the_schemas(aiohttp_client, make
     schema = doc["components"]["schemas"][body_ref.rsplit("/", 1)[-1]]
     assert "quantity" in schema["required"]
     assert "/products/seed-alias" not in doc["paths"]
+
+
+async def test_control_characters_and_huge_pages_are_400_not_500(aiohttp_client, make_app):
+    client = await aiohttp_client(make_app())
+    body = await assert_envelope(
+        await client.get("/api/v1/items?page=1000000000000000000", headers=auth("r-key")), 400
+    )
+    assert body["error"]["details"][0]["field"] == "page"
+    resp = await client.post(
+        "/api/v1/items", json={"quantity": 1, "note": "a\u0000b"}, headers=auth("w-key")
+    )
+    body = await assert_envelope(resp, 400)
+    assert body["error"]["details"][0] == {
+        "field": "note",
+        "rule": "characters",
+        "message": "não pode conter caracteres de controle.",
+    }

@@ -93,7 +93,11 @@ async def test_what_does_not_fit_is_dead_lettered_with_its_reason(broker, mes, i
         (f"{BASE}/M1/counter", {"ts": iso(), "good": 1.5, "scrap": 0}, "good"),
         (f"{BASE}/M1/telemetry", [], "vazio"),
         (f"{BASE}/M1/counter", {"ts": iso(), "good": 10**19, "scrap": 0}, "good"),  # beyond BIGINT
-        (f"{BASE}/M1/state", {"ts": iso(), "state": "idle", "reason": "a\u0000b"}, "controle"),  # NUL
+        (
+            f"{BASE}/M1/state",
+            {"ts": iso(), "state": "idle", "reason": "a\u0000b"},
+            "controle",
+        ),  # NUL
         (f"{BASE}/M1/telemetry", {"ts": iso(), "metrics": {"t\u0000": 1}}, "controle"),
     ]
     await publish(broker, [(topic, payload) for topic, payload, _ in bad])
