@@ -11,8 +11,10 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import asyncpg
 
 from protheus_demo.generate import SCALES, build_plant, column_names
+from protheus_demo.rows import insert_row
 from protheus_demo.schema import (
     ALIASES,
+    SHARED_ALIASES,
     TRIGRAM_EXTENSION_SQL,
     create_statements,
     index_statements,
@@ -87,11 +89,23 @@ async def create_indexes(conn: asyncpg.Connection, company: str) -> bool:
 
 
 async def create_schema(conn: asyncpg.Connection, *, company: str = "01") -> bool:
-    """Empty demo tables with every index (for tests that craft rows with insert_row)."""
+    """Empty demo tables with every index, and the SX2 dictionary saying which tables are
+    shared (as the demo has them), for tests that craft rows with insert_row."""
     async with conn.transaction():
         for statement in create_statements(company):
             await conn.execute(statement)
-        return await create_indexes(conn, company)
+        indexed = await create_indexes(conn, company)
+    for alias in ALIASES:
+        if alias != "SX2":
+            await insert_row(
+                conn,
+                "SX2",
+                company=company,
+                X2_CHAVE=alias,
+                X2_ARQUIVO=table_name(alias, company).upper(),
+                X2_MODO="C" if alias in SHARED_ALIASES else "E",
+            )
+    return indexed
 
 
 async def load_demo(

@@ -8,13 +8,12 @@ from typing import Any
 import asyncpg
 import pytest
 
+from protheus_demo.load import create_schema
 from protheus_demo.rows import insert_row
-from protheus_demo.schema import TABLES, create_statements
 from services.catalog.app import create_app
 from shared.settings import Settings, parse_api_keys
 
 KEY = "catalog-test-key"
-SHARED = {"SB1", "SA1", "SA2", "SA5", "SH1"}
 
 
 @dataclass
@@ -45,17 +44,8 @@ class Crafted:
 async def crafted(fresh_database):
     dsn = await fresh_database()
     conn = await asyncpg.connect(dsn)
-    for statement in create_statements("01"):
-        await conn.execute(statement)
+    await create_schema(conn, company="01")
     db = Crafted(dsn, conn)
-    for alias in TABLES:
-        if alias != "SX2":
-            await db.add(
-                "SX2",
-                X2_CHAVE=alias,
-                X2_ARQUIVO=f"{alias}010",
-                X2_MODO="C" if alias in SHARED else "E",
-            )
     yield db
     await conn.close()
 

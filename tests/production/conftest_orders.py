@@ -16,8 +16,8 @@ from zoneinfo import ZoneInfo
 import asyncpg
 from aiohttp import web
 
+from protheus_demo.load import create_schema
 from protheus_demo.rows import insert_row
-from protheus_demo.schema import SHARED_ALIASES, TABLES, create_statements
 from services.production.orders.routes import register_order_routes
 from shared.app import create_base_app, use_mes_pool, use_protheus
 from shared.migrations import migrate
@@ -144,18 +144,8 @@ async def crafted_protheus(fresh_database: Any) -> OrderRows:
     SH6, SD3 exclusive); tests change modes with `set_modes` before starting the app."""
     dsn = await fresh_database()
     conn = await asyncpg.connect(dsn)
-    for statement in create_statements("01"):
-        await conn.execute(statement)
-    rows = OrderRows(dsn, conn)
-    for alias in TABLES:
-        if alias != "SX2":
-            await rows.add(
-                "SX2",
-                X2_CHAVE=alias,
-                X2_ARQUIVO=f"{alias}010",
-                X2_MODO="C" if alias in SHARED_ALIASES else "E",
-            )
-    return rows
+    await create_schema(conn, company="01")
+    return OrderRows(dsn, conn)
 
 
 async def migrated_mes(fresh_database: Any) -> str:

@@ -18,7 +18,6 @@ from aiohttp import web
 
 from protheus_demo.load import create_schema
 from protheus_demo.rows import insert_row
-from protheus_demo.schema import SHARED_ALIASES, TABLES
 from services.telemetry.partitions import ensure_partitions
 from services.telemetry.query.routes import register_query_routes
 from shared.app import create_base_app, use_mes_pool, use_protheus
@@ -222,16 +221,7 @@ async def crafted_protheus(fresh_database: Any) -> ProtheusRows:
     dsn = await fresh_database()
     conn = await asyncpg.connect(dsn)
     await create_schema(conn, company="01")
-    rows = ProtheusRows(dsn, conn)
-    for alias in TABLES:
-        if alias != "SX2":
-            await rows.add(
-                "SX2",
-                X2_CHAVE=alias,
-                X2_ARQUIVO=f"{alias}010",
-                X2_MODO="C" if alias in SHARED_ALIASES else "E",
-            )
-    return rows
+    return ProtheusRows(dsn, conn)
 
 
 def query_app(protheus_dsn: str, mes_dsn: str, **overrides: Any) -> web.Application:
