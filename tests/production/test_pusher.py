@@ -303,3 +303,22 @@ async def test_the_circuit_opens_on_a_failing_protheus_and_stops_calling_it(
     assert await calls() == before  # while open, Protheus is left alone
     # Accepting reports goes on while the circuit is open.
     await post(client, report_body(orders))
+
+
+async def test_nothing_is_sent_into_an_h6_observa_too_narrow_for_the_marker(
+    setup_line, orders, protheus_dsn, mes_dsn
+):
+    client, pusher = await setup_line()
+    report_id = await post(client, report_body(orders))
+    conn = await asyncpg.connect(protheus_dsn)
+    try:  # the dictionary changed after start-up (the start-up check had passed)
+        await conn.execute(
+            "ALTER TABLE sh6010 ALTER COLUMN h6_observa TYPE CHAR(20) USING left(h6_observa, 20)"
+        )
+    finally:
+        await conn.close()
+    p = pusher()
+    await p.run_once()
+    got = await report(client, report_id)
+    assert (got["status"], got["attempts"]) == ("retrying", 0)
+    assert await markers(protheus_dsn) == {}

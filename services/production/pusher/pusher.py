@@ -145,6 +145,7 @@ class ReportPusher:
         self._task: asyncio.Task[None] | None = None
         self._stopping = asyncio.Event()
         self._rng = random.Random()  # noqa: S311 - jitter, not security
+        self._marker_fits = False  # H6_OBSERVA checked wide enough for the marker
 
     # --- lifecycle ---------------------------------------------------------------------------
 
@@ -249,6 +250,14 @@ class ReportPusher:
                     report, Outcome("not_sent", message=str(exc)), keep_unknown=False, count=False
                 )
                 return
+        if not await self.marker_fits():
+            await self._retry(
+                report,
+                Outcome("not_sent", message="H6_OBSERVA não comporta o marcador"),
+                keep_unknown=False,
+                count=False,
+            )
+            return
         try:  # authenticate first, so the attempt's clock starts with the request itself
             await self.client.authorization()
         except (TimeoutError, AuthError, aiohttp.ClientError) as exc:
@@ -295,6 +304,27 @@ class ReportPusher:
             await self._retry(report, outcome, keep_unknown=outcome.kind == "unknown", count=True)
 
     # --- Protheus reads --------------------------------------------------------------------
+
+    async def marker_fits(self) -> bool:
+        """Once: H6_OBSERVA must hold the marker, or exactly-once cannot be checked (the start-up
+        check is skipped when the ERP database is down then)."""
+        if self._marker_fits:
+            return True
+        try:
+            rows = await self.protheus.fetch(
+                report_queries.observa_width(self.protheus.dialect, self.settings.protheus_company)
+            )
+        except DependencyUnavailable:
+            return False
+        width = rows[0]["width"] if rows else None
+        if width is not None and int(width) < len(marker(uuid.UUID(int=0))):
+            log.error(
+                "H6_OBSERVA has %s characters, too narrow for the report marker: nothing is sent",
+                width,
+            )
+            return False
+        self._marker_fits = True
+        return True
 
     async def find_marker(self, report: dict[str, Any]) -> tuple[str, bool] | None:
         """The appointment carrying this report's marker: (H6_IDENT, deleted?); live wins."""
