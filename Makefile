@@ -6,7 +6,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test lint format services demo-db bench clean
+.PHONY: run stack test lint format services demo-db bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -18,13 +18,19 @@ $(STAMP): pyproject.toml
 run: $(STAMP)
 	$(BIN)/python -m devserver
 
+## stack: the compose stack without Docker: each service its own process (:8081-:8083,
+## simulator :8090), Mosquitto with the project's ACLs (:1884), nginx with the project's
+## config in front on :8080 (Ctrl-C stops it)
+stack: $(STAMP) services
+	bash scripts/stack.sh
+
 ## test: lint, then the whole suite against real PostgreSQL and a real MQTT broker
 test: $(STAMP) services
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/python -m pytest -q
 
-## services: install and start PostgreSQL, Mosquitto, nginx and the ODBC driver if missing
+## services: install and start PostgreSQL, Mosquitto, nginx, the ODBC driver and docker-compose if missing
 services:
 	bash scripts/ensure-services.sh
 

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Make sure the real services the test suite talks to are installed and running:
-# PostgreSQL (with pg_trgm), Mosquitto, nginx and the PostgreSQL ODBC driver.
+# PostgreSQL (with pg_trgm), Mosquitto, nginx, the PostgreSQL ODBC driver and
+# docker-compose (to validate the compose file; no Docker engine).
 # Installs with apt when missing (CI and fresh machines run as root); never mocks.
 set -euo pipefail
 
@@ -62,8 +63,12 @@ fi
 
 # --- nginx and the ODBC driver (the suite starts its own nginx; ODBC runs end to end) ---
 command -v nginx >/dev/null || [ -x /usr/sbin/nginx ] || { say "installing nginx"; apt_install nginx; }
+# The deploy tests validate docker-compose.yml with Debian's docker-compose (no engine
+# needed) and make a throwaway certificate for nginx's TLS server with openssl.
+command -v docker-compose >/dev/null || { say "installing docker-compose"; apt_install docker-compose; }
+command -v openssl >/dev/null || { say "installing openssl"; apt_install openssl; }
 if ! odbcinst -q -d 2>/dev/null | grep -qi postgresql; then
   say "installing unixODBC and the PostgreSQL ODBC driver"
   apt_install unixodbc odbc-postgresql
 fi
-say "PostgreSQL :$PG_PORT, Mosquitto :$MQTT_PORT, nginx, ODBC driver: ready"
+say "PostgreSQL :$PG_PORT, Mosquitto :$MQTT_PORT, nginx, ODBC driver, docker-compose: ready"

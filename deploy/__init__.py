@@ -1,0 +1,5 @@
+"""Deployment of the MES stack: nginx and Mosquitto configuration, compose, `make stack`.
+
+A package so the tests and `make stack` share one implementation of each step
+(`deploy.nginx.render`, `deploy.mosquitto.generate`, `deploy.stack`, `deploy.migrate`).
+"""

@@ -1,0 +1,1 @@
+"""Mosquitto configuration of the MES and the generator of its passwords and ACLs."""

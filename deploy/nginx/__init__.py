@@ -1,0 +1,1 @@
+"""nginx configuration templates of the MES and their renderer (`render.py`)."""

@@ -1,0 +1,297 @@
+"""Mosquitto with the project's configuration and the ACLs generated from devices.example:
+a device publishes under its own machine and the ingestor (running alone, as the
+ingestor's user) stores it; the same device on another machine's topic stores nothing;
+anonymous and wrong credentials are refused; adding a device and rotating a key work on a
+running broker (SIGHUP)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+import uuid
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import aiomqtt
+import asyncpg
+import paho.mqtt.client as paho
+import pytest
+
+from deploy.mosquitto import generate as mqtt_gen
+from deploy.stack import Supervisor, free_port, start_broker, wait_until
+from tests.deploy.conftest import (
+    API_KEY,
+    INGESTOR_PASSWORD,
+    INGESTOR_USER,
+    Stack,
+    private_dir,
+)
+from tests.helpers import assert_envelope, auth
+
+LINE = "mes/v1/porto/estamparia/linha1"  # devices.example: plc-prens1 -> .../PRENS1
+NOT_AUTHORIZED = 135  # MQTT v5 PUBACK reason code
+
+
+def telemetry(value: float) -> bytes:
+    now = datetime.datetime.now(datetime.UTC).isoformat()
+    return json.dumps({"ts": now, "metrics": {"temperature": value}}).encode()
+
+
+def unique_value(offset: float = 0) -> float:
+    return offset + (uuid.uuid4().int % 100_000) / 10
+
+
+def device(port: int, user: str | None, password: str | None) -> aiomqtt.Client:
+    """An MQTT 3.1.1 client, as most PLCs are."""
+    return aiomqtt.Client(
+        "127.0.0.1",
+        port,
+        username=user,
+        password=password,
+        identifier=f"plc-{uuid.uuid4().hex[:8]}",
+        timeout=5,
+    )
+
+
+async def count(dsn: str, sql: str, *args: Any) -> int:
+    conn = await asyncpg.connect(dsn)
+    try:
+        return int(await conn.fetchval(sql, *args))
+    finally:
+        await conn.close()
+
+
+async def wait_for_count(dsn: str, sql: str, *args: Any, seconds: float = 10) -> int:
+    """Poll until the count is at least 1 (bounded); the ingestor commits in batches."""
+    deadline = asyncio.get_running_loop().time() + seconds
+    while True:
+        found = await count(dsn, sql, *args)
+        if found or asyncio.get_running_loop().time() > deadline:
+            return found
+        await asyncio.sleep(0.05)
+
+
+def publish_v5(port: int, user: str, password: str, topic: str, payload: bytes) -> int:
+    """Publish at QoS 1 as an MQTT v5 client; returns the PUBACK's reason code.
+
+    A 3.1.1 client cannot be told no: Mosquitto drops a denied publish for it.
+    """
+    client = paho.Client(
+        paho.CallbackAPIVersion.VERSION2,
+        client_id=f"acl-probe-{uuid.uuid4().hex[:8]}",
+        protocol=paho.MQTTv5,
+    )
+    client.username_pw_set(user, password)
+    acked = threading.Event()
+    codes: list[int] = []
+
+    def on_publish(client: paho.Client, userdata: Any, mid: int, reason: Any, props: Any) -> None:
+        codes.append(reason.value)
+        acked.set()
+
+    client.on_publish = on_publish
+    client.connect("127.0.0.1", port)
+    client.loop_start()
+    try:
+        client.publish(topic, payload, qos=1)
+        assert acked.wait(10), "no PUBACK"
+    finally:
+        client.disconnect()
+        client.loop_stop()
+    return codes[0]
+
+
+def can_connect(port: int, user: str | None, password: str | None) -> bool:
+    async def attempt() -> bool:
+        try:
+            async with device(port, user, password):
+                return True
+        except aiomqtt.MqttError:
+            return False
+
+    return asyncio.run(attempt())
+
+
+async def test_a_device_publishes_on_its_own_machine_and_the_ingestor_stores_it(
+    stack: Stack,
+) -> None:
+    value = unique_value()
+    async with device(stack.mqtt_port, "plc-prens1", stack.passwords["plc-prens1"]) as plc:
+        await plc.publish(f"{LINE}/PRENS1/telemetry", telemetry(value), qos=1)
+    stored = await wait_for_count(
+        stack.mes_dsn,
+        "SELECT count(*) FROM telemetry_samples WHERE machine = 'PRENS1' AND value = $1",
+        value,
+    )
+    assert stored == 1
+    # ...and the dashboard reads it through nginx.
+    async with (
+        aiohttp.ClientSession(headers=auth(API_KEY)) as http,
+        http.get(f"{stack.base_url}/api/v1/machines/PRENS1/latest") as resp,
+    ):
+        data = await assert_envelope(resp, 200)
+    assert (data["site"], data["area"], data["line"]) == ("porto", "estamparia", "linha1")
+    assert any(metric["metric"] == "temperature" for metric in data["metrics"])
+
+
+async def test_a_device_cannot_publish_for_another_machine(stack: Stack) -> None:
+    port, password = stack.mqtt_port, stack.passwords["plc-prens1"]
+    # MQTT v5: the broker says no (135), for another machine and for another line.
+    for topic in (f"{LINE}/PRENS2/telemetry", "mes/v1/porto/solda/linha3/SOLDA1/state"):
+        code = await asyncio.to_thread(
+            publish_v5, port, "plc-prens1", password, topic, telemetry(1.0)
+        )
+        assert code == NOT_AUTHORIZED, topic
+    own = await asyncio.to_thread(
+        publish_v5, port, "plc-prens1", password, f"{LINE}/PRENS1/telemetry", telemetry(2.0)
+    )
+    assert own == 0
+
+    # MQTT 3.1.1: the PUBACK cannot say no; the message is dropped (and Mosquitto 2.0 closes
+    # the connection). A message on the device's own topic sent afterwards is stored, so
+    # the ingestor had its chance: the other machine got nothing, not even a dead letter.
+    marker = unique_value(offset=20_000)
+    with contextlib.suppress(aiomqtt.MqttError):
+        async with device(port, "plc-prens1", password) as plc:
+            await plc.publish(f"{LINE}/PRENS2/telemetry", telemetry(marker), qos=1)
+    async with device(port, "plc-prens1", password) as plc:
+        await plc.publish(f"{LINE}/PRENS1/telemetry", telemetry(marker), qos=1)
+    sql = "SELECT count(*) FROM telemetry_samples WHERE value = $1"
+    assert await wait_for_count(stack.mes_dsn, sql, marker) == 1
+    for sql in (
+        "SELECT count(*) FROM machines WHERE machine = 'PRENS2'",
+        "SELECT count(*) FROM telemetry_samples WHERE machine = 'PRENS2'",
+        "SELECT count(*) FROM telemetry_dead_letters WHERE topic LIKE '%/PRENS2/%'",
+    ):
+        assert await count(stack.mes_dsn, sql) == 0, sql
+
+
+async def test_the_ingestor_reads_but_cannot_publish(stack: Stack) -> None:
+    topic = f"{LINE}/PRENS1/telemetry"
+    code = await asyncio.to_thread(
+        publish_v5, stack.mqtt_port, INGESTOR_USER, INGESTOR_PASSWORD, topic, telemetry(3.0)
+    )
+    assert code == NOT_AUTHORIZED
+
+
+async def test_anonymous_and_wrong_credentials_are_refused(stack: Stack) -> None:
+    port = stack.mqtt_port
+    assert not await asyncio.to_thread(can_connect, port, None, None)
+    assert not await asyncio.to_thread(can_connect, port, "plc-prens1", "wrong")
+    assert not await asyncio.to_thread(can_connect, port, "nobody", "x")
+    assert await asyncio.to_thread(can_connect, port, "plc-prens1", stack.passwords["plc-prens1"])
+
+
+def run_generator(directory: Path, devices: Path, *args: str) -> dict[str, str]:
+    """The ops command line, as the README shows it; the new passwords it prints (JSON)."""
+    ingestor = f"mqtt://{INGESTOR_USER}:{INGESTOR_PASSWORD}@mosquitto:1883"
+    command = [
+        sys.executable,
+        "deploy/mosquitto/generate.py",
+        "--devices", str(devices),
+        "--out", str(directory),
+        "--env-file", os.devnull,
+        "--json",
+        *args,
+    ]  # fmt: skip
+    done = subprocess.run(
+        command,
+        env={**os.environ, "MQTT_URL": ingestor},
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=mqtt_gen.HERE.parent.parent,
+    )
+    made_up: dict[str, str] = json.loads(done.stdout)
+    return made_up
+
+
+def test_adding_a_device_and_rotating_a_key_on_a_running_broker() -> None:
+    directory = private_dir("mes-mqtt-ops-")
+    supervisor = Supervisor()
+    try:
+        devices = directory / "devices"
+        devices.write_text(mqtt_gen.default_devices_file().read_text())
+        first = run_generator(directory, devices)
+        assert set(first) == {"plc-prens1", "plc-prens2", "plc-dobra1", "gw-solda"}
+        port = free_port()
+        broker = start_broker(supervisor, directory, port, log=directory / "mosquitto.log")
+
+        def reload_until_accepted(user: str, password: str) -> None:
+            """SIGHUP, as `docker compose kill -s HUP mosquitto`; the reload is asynchronous."""
+            broker.process.send_signal(signal.SIGHUP)
+            wait_until(
+                lambda: can_connect(port, user, password), what=f"login de {user}", timeout_s=5
+            )
+
+        # Add a device: only the new one gets (and prints) a password; the others keep theirs.
+        with devices.open("a") as file:
+            file.write("plc-torno9  porto/usinagem/linha4/TORNO9\n")
+        before = set((directory / "passwords").read_text().splitlines())
+        added = run_generator(directory, devices)
+        assert set(added) == {"plc-torno9"}
+        assert before <= set((directory / "passwords").read_text().splitlines())
+        assert not can_connect(port, "plc-torno9", added["plc-torno9"])  # not reloaded yet
+        reload_until_accepted("plc-torno9", added["plc-torno9"])
+        topic = "mes/v1/porto/usinagem/linha4/TORNO9/counter"
+        code = publish_v5(port, "plc-torno9", added["plc-torno9"], topic, b"{}")
+        assert code < 0x80  # accepted (16, "no matching subscribers": nobody listens here)
+
+        # Rotate a key: the old password stops working at the reload, the new one works.
+        rotated = run_generator(directory, devices, "--rotate", "plc-prens1")
+        assert set(rotated) == {"plc-prens1"}
+        reload_until_accepted("plc-prens1", rotated["plc-prens1"])
+        assert not can_connect(port, "plc-prens1", first["plc-prens1"])
+        assert can_connect(port, "plc-prens2", first["plc-prens2"])
+        assert can_connect(port, INGESTOR_USER, INGESTOR_PASSWORD)
+    finally:
+        supervisor.stop()
+        shutil.rmtree(directory, ignore_errors=True)
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "plc-x porto/a/b",  # three levels
+        "plc-x porto/a/b/c/d",  # five
+        "plc-x porto/a/+/M1",  # wildcards would widen the ACL
+        "plc-x porto/a/#/M1",
+        "plc:x porto/a/b/M1",  # a colon would break the password file
+        "plc-x",  # no machine
+    ],
+)
+def test_the_generator_refuses_a_bad_device_line(line: str) -> None:
+    with pytest.raises(mqtt_gen.DeviceListError, match="devices:1"):
+        mqtt_gen.parse_devices(line + "\n")
+
+
+def test_the_generator_refuses_duplicates_and_the_ingestor_as_a_device(tmp_path: Path) -> None:
+    with pytest.raises(mqtt_gen.DeviceListError, match="devices:2"):
+        mqtt_gen.parse_devices("plc-a a/b/c/M1\nplc-a a/b/c/M2\n")
+    devices = mqtt_gen.parse_devices(f"{INGESTOR_USER} a/b/c/M1\n")
+    with pytest.raises(mqtt_gen.DeviceListError, match="ingestor"):
+        mqtt_gen.generate(devices, tmp_path, ingestor_user=INGESTOR_USER, ingestor_password="x")
+
+
+def test_hashes_are_mosquitto_passwd_compatible() -> None:
+    """The `$7$` hash of mosquitto_passwd 2.0 (PBKDF2-SHA512, 101 rounds), same salt."""
+    salt = bytes(range(12))
+    encoded = mqtt_gen.hash_password("secret", salt=salt)
+    assert encoded.startswith("$7$101$AAECAwQFBgcICQoL$")
+    assert mqtt_gen.verify_password("secret", encoded)
+    assert not mqtt_gen.verify_password("Secret", encoded)
+    # A line written by mosquitto_passwd 2.0.11 (`mosquitto_passwd -b file dev secret`).
+    written = (
+        "$7$101$BY7j8/Dmm17+Meo1$A+sFdO6elQEUeIunHxGM4WrEQgf56l+2AcB6urFZT67AyCESwwfuelvNCP"
+        "rwZT8458Fq+HE/nbnFJfC371cQ/Q=="
+    )
+    assert mqtt_gen.verify_password("secret", written)
