@@ -65,7 +65,8 @@ fi
 command -v nginx >/dev/null || [ -x /usr/sbin/nginx ] || { say "installing nginx"; apt_install nginx; }
 # The deploy tests validate docker-compose.yml with Debian's docker-compose (no engine
 # needed) and make a throwaway certificate for nginx's TLS server with openssl.
-command -v docker-compose >/dev/null || { say "installing docker-compose"; apt_install docker-compose; }
+# Without its recommends: they would pull in the Docker engine, which nothing here runs.
+command -v docker-compose >/dev/null || { say "installing docker-compose"; apt_install --no-install-recommends docker-compose; }
 command -v openssl >/dev/null || { say "installing openssl"; apt_install openssl; }
 if ! odbcinst -q -d 2>/dev/null | grep -qi postgresql; then
   say "installing unixODBC and the PostgreSQL ODBC driver"

@@ -37,6 +37,9 @@ DEFAULTS: dict[str, str] = {
     "CATALOG_UPSTREAM": "catalog:8081",
     "PRODUCTION_UPSTREAM": "production:8082",
     "TELEMETRY_UPSTREAM": "telemetry:8083",
+    # Docker's embedded DNS, and dynamic re-resolution of the upstream names (nginx >= 1.27.3).
+    "NGINX_RESOLVER": "127.0.0.11",
+    "NGINX_UPSTREAM_OPTIONS": "resolve",
     "NGINX_RATE_LIMIT": "20r/s",
     "NGINX_RATE_BURST": "40",
     "NGINX_MAX_BODY": "1m",
@@ -123,6 +126,10 @@ def local_values(prefix: Path, **overrides: str) -> dict[str, str]:
         "NGINX_ERROR_LOG": str(prefix / "logs" / "error.log"),
         # Two workers are plenty on a developer machine or in a test.
         "NGINX_WORKER_PROCESSES": "2",
+        # Debian's nginx 1.22 has no `resolve`: fixed addresses, resolved at start (a
+        # server parameter with its default value stands in for it).
+        "NGINX_RESOLVER": "127.0.0.1",
+        "NGINX_UPSTREAM_OPTIONS": "max_conns=0",
     }
     values.update(overrides)
     return values

@@ -168,6 +168,16 @@ async def test_a_body_over_the_limit_gets_nginxs_413(stack: Stack) -> None:
     assert not any(request_id in line for line in read_lines(stack.logs["production"]))
 
 
+async def test_a_request_nginx_cannot_read_gets_the_envelope(stack: Stack) -> None:
+    """Headers over nginx's buffers: its 400 in JSON, not its HTML page."""
+    async with (
+        aiohttp.ClientSession(headers=auth(API_KEY)) as http,
+        http.get(f"{stack.base_url}/api/v1/machines", headers={"X-Padding": "x" * 9000}) as resp,
+    ):
+        body = await assert_envelope(resp, 400)
+    assert body["error"]["code"] == "invalid_parameter"
+
+
 async def test_request_id_nginx_makes_up_reaches_the_service(stack: Stack) -> None:
     """No id, or one the services would reject: nginx's own goes everywhere instead."""
     async with aiohttp.ClientSession(headers=auth(API_KEY)) as http:
