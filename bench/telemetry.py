@@ -142,6 +142,11 @@ async def main() -> None:
         finally:
             await broker.stop()
     steady = memory[len(memory) // 4 :] or memory
+    # Flat memory: the last quarter of the run against the second (after warm-up). A leak
+    # grows with every message; a high-water mark stops growing once the batches are full.
+    quarter = max(len(memory) // 4, 1)
+    second, last = memory[quarter : 2 * quarter] or memory, memory[-quarter:]
+    growth = statistics.median(last) - statistics.median(second) if memory else None
     results = {
         "messages": MESSAGES,
         "metrics_per_message": METRICS_PER_MESSAGE,
@@ -152,6 +157,8 @@ async def main() -> None:
         "rss_mb_first": memory[0] if memory else None,
         "rss_mb_median": statistics.median(steady) if steady else None,
         "rss_mb_max": max(memory) if memory else None,
+        "rss_mb_growth_last_vs_second_quarter": growth,
+        "rss_mb_every_half_second": [round(m, 1) for m in memory],
         "samples": len(memory),
     }
     print("\nTelemetry: publisher -> Mosquitto -> ingestor -> PostgreSQL, QoS 1")
@@ -159,5 +166,6 @@ async def main() -> None:
     print(f"  ingestor into PostgreSQL      {rate:9.0f} msg/s = {rate * METRICS_PER_MESSAGE:.0f} rows/s"
           f" -> {rate / top:.0%} of the ceiling, zero loss, no duplicates")  # fmt: skip
     print(f"  ingestor memory (RSS): start {results['rss_mb_first']:.0f} MB, median {results['rss_mb_median']:.0f} MB,"
-          f" max {results['rss_mb_max']:.0f} MB over {len(memory) / 2:.0f} s")  # fmt: skip
+          f" max {results['rss_mb_max']:.0f} MB over {len(memory) / 2:.0f} s;"
+          f" last quarter vs second: {growth:+.1f} MB")  # fmt: skip
     save("telemetry", results)

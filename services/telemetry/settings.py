@@ -17,7 +17,8 @@ class IngestSettings:
     batch_size: int = 1000  # messages per flush at most
     flush_s: float = 0.25  # a partial batch waits at most this long
     # The broker's in-flight window for our client (deploy/mosquitto: max_inflight_messages):
-    # unacknowledged messages fill it, so a full window must flush, or the stream stalls.
+    # a batch is at most half of it, so a full window always flushes and the broker sends
+    # the other half while one batch commits; it also sizes the client's read buffer.
     inflight: int = 1000
     reconnect_min_s: float = 0.5
     reconnect_max_s: float = 30.0

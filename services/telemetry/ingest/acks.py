@@ -1,28 +1,98 @@
-"""Manual MQTT acknowledgements on top of aiomqtt (which does not expose them yet).
+"""aiomqtt with manual acknowledgements and a bounded incoming buffer.
 
-paho-mqtt, underneath aiomqtt, can leave a QoS 1 message unacknowledged until the
-application says so; the ingestor acknowledges only after the message's rows are
-committed, so a crash before the commit makes the broker deliver it again.
+aiomqtt does not expose either yet; paho-mqtt, underneath, does the first, and the event
+loop's socket reader gives the second. Both live here, in one small tested adapter:
+
+- Manual acks: paho leaves a QoS 1 message unacknowledged until the application says
+  so; the ingestor acknowledges only after the message's rows are committed, so a crash
+  before the commit makes the broker deliver it again.
+- Flow control: the broker's in-flight window does not bound what reaches us (Mosquitto
+  2.0 keeps sending while earlier messages are acknowledged), and a full aiomqtt queue
+  would discard messages. So the client stops reading its socket when `high_water`
+  messages wait in its queue and reads again when they are down to half: TCP pushes back
+  and the broker keeps the rest in the persistent session. Memory stays bounded and
+  nothing is dropped.
 """
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from typing import Any
 
 import aiomqtt
+import paho.mqtt.client as paho
 
 
-def manual_ack_client(**kwargs: Any) -> aiomqtt.Client:
-    """An aiomqtt client whose QoS 1 messages wait for `ack()`; its incoming queue is
-    unbounded because a full aiomqtt queue discards messages: the broker's in-flight
-    window, which unacknowledged messages fill, is what holds the stream back."""
-    kwargs["max_queued_incoming_messages"] = 0
-    client = aiomqtt.Client(**kwargs)
-    client._client.manual_ack_set(True)
-    return client
+class ManualAckClient(aiomqtt.Client):
+    """An aiomqtt client whose QoS 1 messages wait for `ack()` and whose buffer is bounded."""
 
+    def __init__(self, *, high_water: int = 1000, **kwargs: Any) -> None:
+        # aiomqtt's own bound discards messages when reached: ours pauses the socket instead.
+        kwargs["max_queued_incoming_messages"] = 0
+        super().__init__(**kwargs)
+        self._client.manual_ack_set(True)
+        self.high_water = max(1, high_water)
+        self.low_water = self.high_water // 2
+        self.paused = False
+        self._fileno: int | None = None
+        # Only while someone consumes: before that, pausing could hold back the SUBACK that
+        # `subscribe()` waits for behind the messages a persistent session delivers at once.
+        self._consuming = False
 
-def ack(client: aiomqtt.Client, message: aiomqtt.Message) -> None:
-    """PUBACK one message (a no-op for QoS 0)."""
-    if message.qos > 0:
-        client._client.ack(message.mid, message.qos)
+    async def incoming(self) -> AsyncIterator[aiomqtt.Message]:
+        """The messages, as `client.messages`, reading the socket again once drained."""
+        self._consuming = True
+        async for message in self.messages:
+            if self.paused and self._queue.qsize() <= self.low_water:
+                self._resume()
+            yield message
+
+    def ack(self, message: aiomqtt.Message) -> None:
+        """PUBACK one message (a no-op for QoS 0)."""
+        if message.qos > 0:
+            self._client.ack(message.mid, message.qos)
+
+    # --- paho callbacks (on the event loop's thread, but for socket open) -------------------
+
+    def _on_message(self, client: paho.Client, userdata: Any, message: paho.MQTTMessage) -> None:
+        super()._on_message(client, userdata, message)
+        if (
+            self._consuming
+            and not self.paused
+            and self._fileno is not None
+            and self._queue.qsize() >= self.high_water
+        ):
+            self._loop.remove_reader(self._fileno)
+            self.paused = True
+
+    def _on_socket_open(self, client: paho.Client, userdata: Any, sock: Any) -> None:
+        super()._on_socket_open(client, userdata, sock)  # schedules aiomqtt's reader
+        fileno = sock.fileno()
+        self._loop.call_soon_threadsafe(self._opened, fileno)
+
+    def _on_socket_close(self, client: paho.Client, userdata: Any, sock: Any) -> None:
+        super()._on_socket_close(client, userdata, sock)
+        self._fileno = None
+        self.paused = False
+
+    def _opened(self, fileno: int) -> None:
+        self._fileno = fileno
+        self.paused = False
+
+    def _resume(self) -> None:
+        self.paused = False
+        if self._fileno is not None:
+            self._loop.add_reader(self._fileno, self._read_socket)
+
+    def _read_socket(self) -> None:
+        # As aiomqtt's own reader: a failed read means the connection broke.
+        try:
+            while True:
+                self._client.loop_read()
+                sock = self._client.socket()
+                if sock is not None and getattr(sock, "pending", lambda: 0)() > 0:
+                    continue  # TLS: decoded bytes still buffered in the SSL socket
+                break
+        except Exception as exc:  # any failure of a read ends the connection
+            if not self._disconnected.done():
+                self._disconnected.set_exception(exc)

@@ -1,10 +1,12 @@
 """The MQTT ingestor: persistent QoS 1 session, batches written with COPY, acks after commit.
 
 Nothing the broker handed over is lost: a message is acknowledged only once its rows (or
-its dead letter) are committed. Until then it stays in the broker's in-flight window and
-session, so a crash, a broker restart or a database outage means redelivery, and the
-tables' keys store a redelivered message once. A slow database holds acknowledgements
-back, the in-flight window fills and the broker stops sending: backpressure, not loss.
+its dead letter) are committed. Until then the broker keeps it in the session, so a crash,
+a broker restart or a database outage means redelivery, and the tables' keys store a
+redelivered message once. A slow database holds the reader back: at most a batch being
+committed, one waiting and one filling, plus a bounded client buffer, after which the client
+stops reading its socket (acks.ManualAckClient) and the broker queues the rest in the
+persistent session: backpressure, not loss, and memory that does not grow with the stream.
 """
 
 from __future__ import annotations
@@ -15,6 +17,8 @@ import datetime as dt
 import logging
 import random
 import time
+from asyncio import FIRST_COMPLETED
+from dataclasses import dataclass, field
 
 import aiomqtt
 import asyncpg
@@ -22,7 +26,7 @@ from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
-from services.telemetry.ingest.acks import ack, manual_ack_client
+from services.telemetry.ingest.acks import ManualAckClient
 from services.telemetry.ingest.parse import Parsed, parse_message
 from services.telemetry.ingest.store import TelemetryStore
 from services.telemetry.partitions import drop_expired, ensure_ahead
@@ -41,6 +45,17 @@ REFUSED_DATA = (
     OverflowError,
     ValueError,
 )
+
+
+Received = tuple[aiomqtt.Message, Parsed]
+
+
+@dataclass
+class Filling:
+    """The batch the reader is filling, and when its first message arrived."""
+
+    items: list[Received] = field(default_factory=list)
+    since: float = 0.0
 
 
 class IngestMetrics:
@@ -103,7 +118,7 @@ class Ingestor:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
 
-    def _client(self) -> aiomqtt.Client:
+    def _client(self) -> ManualAckClient:
         v5 = bool(self.settings.mqtt_shared_group)
         options: dict[str, object] = {
             "hostname": self.broker.host,
@@ -124,7 +139,7 @@ class Ingestor:
             }
         else:
             options |= {"protocol": aiomqtt.ProtocolVersion.V311, "clean_session": False}
-        return manual_ack_client(**options)
+        return ManualAckClient(high_water=self.batch_limit, **options)
 
     async def _run(self) -> None:
         delay = self.config.reconnect_min_s
@@ -143,56 +158,96 @@ class Ingestor:
             await asyncio.sleep(delay * self._rng.uniform(0.5, 1.0))
             delay = min(self.config.reconnect_max_s, delay * 2)
 
+    @property
+    def batch_limit(self) -> int:
+        """Messages per flush: at most half the broker's in-flight window, so the broker
+        sends the other half while one batch commits (and a full window always flushes).
+        It is also the client's buffer: past it, the socket is not read until half drains."""
+        return max(1, min(self.config.batch_size, self.config.inflight // 2))
+
     async def _session(self) -> None:
         client = self._client()
         async with client:
             await client.subscribe(self.topic, qos=1)
             self.connected.set()
             log.info("subscribed to %s as %s", self.topic, self.settings.mqtt_client_id)
-            inbox: asyncio.Queue[aiomqtt.Message] = asyncio.Queue()
-
-            async def read() -> None:
-                # Never cancelled mid-message: a message taken from aiomqtt's queue reaches ours.
-                async for message in client.messages:
-                    inbox.put_nowait(message)
-
-            reader = asyncio.create_task(read())
+            # One full batch waits while another commits; a second one stops the reader, the
+            # client's buffer fills and it stops reading its socket: the broker keeps the rest.
+            ready: asyncio.Queue[list[Received]] = asyncio.Queue(maxsize=1)
+            filling = Filling()
+            reader = asyncio.create_task(self._read(client, ready, filling))
             try:
-                await self._consume(client, inbox, reader)
+                await self._commit_loop(client, ready, filling, reader)
             finally:
+                # Cancelling loses nothing: what was read and not acknowledged is sent again
+                # by the broker when the persistent session resumes.
                 reader.cancel()
                 with contextlib.suppress(asyncio.CancelledError, aiomqtt.MqttError):
                     await reader
 
-    async def _consume(
+    async def _read(
+        self, client: ManualAckClient, ready: asyncio.Queue[list[Received]], filling: Filling
+    ) -> None:
+        """Parse each message as it arrives into the batch being filled; hand full ones over."""
+        limit = self.batch_limit
+        async for message in client.incoming():
+            if not filling.items:
+                filling.since = time.monotonic()
+            filling.items.append((message, self._parse(message)))
+            if len(filling.items) >= limit:
+                batch, filling.items = filling.items, []
+                await ready.put(batch)
+        raise aiomqtt.MqttError("a sequência de mensagens do broker terminou")
+
+    async def _commit_loop(
         self,
-        client: aiomqtt.Client,
-        inbox: asyncio.Queue[aiomqtt.Message],
+        client: ManualAckClient,
+        ready: asyncio.Queue[list[Received]],
+        filling: Filling,
         reader: asyncio.Task[None],
     ) -> None:
-        pending: list[tuple[aiomqtt.Message, Parsed]] = []
-        deadline = 0.0
+        """Commit batches in the order they were read, then acknowledge their messages (in
+        that order too, as MQTT wants): a full batch at once, a partial one after flush_s."""
         while True:
-            if reader.done():
-                reader.result()  # the broker went away: raise its MqttError
             await self._maintain()
-            timeout = max(deadline - time.monotonic(), 0) if pending else self.config.flush_s
-            try:
-                message = await asyncio.wait_for(inbox.get(), timeout=timeout)
-            except TimeoutError:
-                message = None
-            if message is not None:
-                if not pending:
-                    deadline = time.monotonic() + self.config.flush_s
-                pending.append((message, self._parse(message)))
-                self.metrics.pending.set(len(pending))
-            full = len(pending) >= min(self.config.batch_size, self.config.inflight)
-            if pending and (full or time.monotonic() >= deadline):
-                await self._commit([parsed for _, parsed in pending])
-                for done, _ in pending:
-                    ack(client, done)
-                pending.clear()
-                self.metrics.pending.set(0)
+            batch = await self._next_batch(ready, filling, reader)
+            if not batch:
+                continue
+            self.metrics.pending.set(len(batch) + len(filling.items) + ready.qsize() * len(batch))
+            await self._commit([parsed for _, parsed in batch])
+            for message, _ in batch:
+                client.ack(message)
+            dead = sum(1 for _, parsed in batch if parsed.dead and not parsed.machine)
+            self.metrics.messages.labels("stored").inc(len(batch) - dead)
+            self.metrics.messages.labels("dead_letter").inc(dead)
+            self.metrics.pending.set(len(filling.items))
+
+    async def _next_batch(
+        self, ready: asyncio.Queue[list[Received]], filling: Filling, reader: asyncio.Task[None]
+    ) -> list[Received]:
+        """The next full batch; else, once the oldest message waited flush_s, the partial one."""
+        if ready.empty():
+            now = time.monotonic()
+            wait = (
+                filling.since + self.config.flush_s - now if filling.items else self.config.flush_s
+            )
+            if wait > 0:
+                getter = asyncio.ensure_future(ready.get())
+                await asyncio.wait({getter, reader}, timeout=wait, return_when=FIRST_COMPLETED)
+                if getter.done():
+                    return getter.result()
+                # A cancelled get leaves any batch in the queue for the next round.
+                getter.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await getter
+        if reader.done():
+            reader.result()  # the broker went away: raise its MqttError
+        if not ready.empty():
+            return ready.get_nowait()
+        if filling.items and time.monotonic() - filling.since >= self.config.flush_s:
+            batch, filling.items = filling.items, []
+            return batch
+        return []
 
     def _parse(self, message: aiomqtt.Message) -> Parsed:
         payload = (
@@ -200,17 +255,13 @@ class Ingestor:
             if isinstance(message.payload, bytes | bytearray)
             else str(message.payload).encode()
         )
-        parsed = parse_message(
+        return parse_message(
             str(message.topic),
             bytes(payload),
             tz=self.settings.tz,
             now=dt.datetime.now(dt.UTC),
             retention_days=self.settings.telemetry_retention_days,
         )
-        self.metrics.messages.labels(
-            "dead_letter" if parsed.dead and not parsed.machine else "stored"
-        ).inc()
-        return parsed
 
     async def _commit(self, batch: list[Parsed]) -> None:
         """Write until it succeeds (or we stop); meanwhile nothing is acknowledged or read."""

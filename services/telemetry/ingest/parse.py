@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+import re
 from dataclasses import dataclass, field
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -15,11 +16,26 @@ STATES = frozenset({"running", "idle", "setup", "stopped", "fault", "offline"})
 MAX_NAME = 64
 MAX_EPOCH_MS = 32503680000000  # year 3000: larger numbers are not epoch milliseconds
 MAX_COUNT = 2**63 - 1  # BIGINT; orjson reads integers up to 2**64 - 1
+_CONTROL = re.compile(r"[\x00-\x1f]")
+# Metric names already found valid: a plant has a few hundred, each message repeats them.
+_VALID_NAMES: set[str] = set()
+_VALID_NAMES_MAX = 10_000
 
 
 def _printable(text: str) -> bool:
     """No control characters: PostgreSQL refuses NUL, and none belongs in a name."""
-    return all(ch >= " " for ch in text)
+    return _CONTROL.search(text) is None
+
+
+def _valid_metric_name(name: str) -> bool:
+    if name in _VALID_NAMES:
+        return True
+    if not name or len(name) > MAX_NAME or not _printable(name):
+        return False
+    if len(_VALID_NAMES) >= _VALID_NAMES_MAX:
+        _VALID_NAMES.clear()  # bounded, whatever names a misbehaving device invents
+    _VALID_NAMES.add(name)
+    return True
 
 
 @dataclass(frozen=True)
@@ -42,6 +58,7 @@ class Parsed:
     states: list[tuple[str, dt.datetime, str, str | None]] = field(default_factory=list)
     counters: list[tuple[str, dt.datetime, int, int, str | None]] = field(default_factory=list)
     dead: list[tuple[str, bytes, str]] = field(default_factory=list)
+    sample_days: set[dt.date] = field(default_factory=set)  # UTC days: the partitions it needs
     topic: str = ""  # the message as received, to dead-letter it whole if the database refuses it
     payload: bytes = b""
 
@@ -118,7 +135,7 @@ def parse_element(element: Any, topic: Topic, parsed: Parsed, **when: Any) -> dt
             raise Invalid("metrics deve ser um objeto com ao menos uma métrica")
         rows = []
         for name, value in metrics.items():
-            if not name or len(name) > MAX_NAME or not _printable(name):
+            if not _valid_metric_name(name):
                 raise Invalid("nome de métrica vazio, longo demais ou com caracteres de controle")
             if isinstance(value, bool):
                 value = 1.0 if value else 0.0
@@ -126,6 +143,7 @@ def parse_element(element: Any, topic: Topic, parsed: Parsed, **when: Any) -> dt
                 raise Invalid(f"métrica '{name[:MAX_NAME]}' deve ser número ou booleano")
             rows.append((machine, name, ts, float(value)))
         parsed.samples.extend(rows)
+        parsed.sample_days.add(ts.astimezone(dt.UTC).date())
     elif topic.channel == "state":
         state = element.get("state")
         if state not in STATES:

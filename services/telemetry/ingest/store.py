@@ -1,5 +1,14 @@
-"""Writes a flush of parsed messages in one transaction: COPY into temporary tables, then
-INSERT ... ON CONFLICT DO NOTHING, so a redelivered message is stored once (first value wins)."""
+"""Writes a flush of parsed messages in one transaction with COPY, storing a redelivered
+message once (first value wins).
+
+The usual batch holds only new keys and is copied straight into the tables. One that holds
+a key already stored (a redelivery after a crash or a reconnect) fails on the primary key,
+is rolled back and written again through temporary tables: COPY into them, then
+INSERT ... ON CONFLICT DO NOTHING.
+
+The merges read the staging tables in the order the rows were copied (a temporary table is
+scanned sequentially, never in parallel), so within one flush too the first message wins;
+DO NOTHING, unlike DO UPDATE, accepts a key twice in one statement, so no sort is needed."""
 
 from __future__ import annotations
 
@@ -10,6 +19,10 @@ import asyncpg
 from services.telemetry.ingest.parse import Parsed
 from services.telemetry.partitions import ensure_partitions
 
+SAMPLE_COLUMNS = ("machine", "metric", "ts", "value")
+STATE_COLUMNS = ("machine", "ts", "state", "reason")
+COUNTER_COLUMNS = ("machine", "ts", "good", "scrap", "order_key")
+
 STAGING = """
 CREATE TEMPORARY TABLE IF NOT EXISTS stage_samples (machine TEXT, metric TEXT, ts TIMESTAMPTZ, value DOUBLE PRECISION) ON COMMIT DELETE ROWS;
 CREATE TEMPORARY TABLE IF NOT EXISTS stage_states (machine TEXT, ts TIMESTAMPTZ, state TEXT, reason TEXT) ON COMMIT DELETE ROWS;
@@ -18,18 +31,17 @@ CREATE TEMPORARY TABLE IF NOT EXISTS stage_counters (machine TEXT, ts TIMESTAMPT
 
 MERGE_SAMPLES = """
 INSERT INTO telemetry_samples (machine, metric, ts, value)
-SELECT DISTINCT ON (machine, metric, ts) machine, metric, ts, value FROM stage_samples
-ORDER BY machine, metric, ts
+SELECT machine, metric, ts, value FROM stage_samples
 ON CONFLICT DO NOTHING
 """
 MERGE_STATES = """
 INSERT INTO machine_states (machine, ts, state, reason)
-SELECT DISTINCT ON (machine, ts) machine, ts, state, reason FROM stage_states ORDER BY machine, ts
+SELECT machine, ts, state, reason FROM stage_states
 ON CONFLICT DO NOTHING
 """
 MERGE_COUNTERS = """
 INSERT INTO machine_counters (machine, ts, good, scrap, order_key)
-SELECT DISTINCT ON (machine, ts) machine, ts, good, scrap, order_key FROM stage_counters ORDER BY machine, ts
+SELECT machine, ts, good, scrap, order_key FROM stage_counters
 ON CONFLICT DO NOTHING
 """
 UPSERT_MACHINES = """
@@ -58,7 +70,7 @@ class TelemetryStore:
                 p.machine[0] not in machines or p.machine[4] > machines[p.machine[0]][4]
             ):
                 machines[p.machine[0]] = p.machine
-        days = {row[2].astimezone(dt.UTC).date() for row in samples} - self.known_days
+        days = set().union(*(p.sample_days for p in batch)) - self.known_days
         if days:
             await ensure_partitions(conn, days)
             self.known_days |= days
@@ -92,21 +104,49 @@ class TelemetryStore:
 
     async def _write(self, conn: asyncpg.Connection, samples: list, states: list, counters: list, dead: list,
                      machines: dict) -> None:  # fmt: skip
-        async with conn.transaction():
-            await conn.execute(STAGING)
-            if samples:
-                await conn.copy_records_to_table("stage_samples", records=samples)
-                await conn.execute(MERGE_SAMPLES)
-            if states:
-                await conn.copy_records_to_table("stage_states", records=states)
-                await conn.execute(MERGE_STATES)
-            if counters:
-                await conn.copy_records_to_table("stage_counters", records=counters)
-                await conn.execute(MERGE_COUNTERS)
-            if dead:
-                await conn.copy_records_to_table(
-                    "telemetry_dead_letters", records=dead, columns=("topic", "payload", "reason")
-                )
-            if machines:
-                columns = list(zip(*machines.values(), strict=True))
-                await conn.execute(UPSERT_MACHINES, *(list(c) for c in columns))
+        """COPY straight into the tables; a batch holding a key already stored (a redelivery,
+        rare: after a crash or a reconnect) is rolled back and merged through staging."""
+        try:
+            async with conn.transaction():
+                await self._copy(conn, samples, states, counters)
+                await self._others(conn, dead, machines)
+        except asyncpg.UniqueViolationError:
+            async with conn.transaction():
+                await self._merge(conn, samples, states, counters)
+                await self._others(conn, dead, machines)
+
+    @staticmethod
+    async def _copy(conn: asyncpg.Connection, samples: list, states: list, counters: list) -> None:
+        if samples:
+            await conn.copy_records_to_table(
+                "telemetry_samples", records=samples, columns=SAMPLE_COLUMNS
+            )
+        if states:
+            await conn.copy_records_to_table(
+                "machine_states", records=states, columns=STATE_COLUMNS
+            )
+        if counters:
+            await conn.copy_records_to_table("machine_counters", records=counters, columns=COUNTER_COLUMNS)  # fmt: skip
+
+    @staticmethod
+    async def _merge(conn: asyncpg.Connection, samples: list, states: list, counters: list) -> None:
+        await conn.execute(STAGING)
+        if samples:
+            await conn.copy_records_to_table("stage_samples", records=samples)
+            await conn.execute(MERGE_SAMPLES)
+        if states:
+            await conn.copy_records_to_table("stage_states", records=states)
+            await conn.execute(MERGE_STATES)
+        if counters:
+            await conn.copy_records_to_table("stage_counters", records=counters)
+            await conn.execute(MERGE_COUNTERS)
+
+    @staticmethod
+    async def _others(conn: asyncpg.Connection, dead: list, machines: dict) -> None:
+        if dead:
+            await conn.copy_records_to_table(
+                "telemetry_dead_letters", records=dead, columns=("topic", "payload", "reason")
+            )
+        if machines:
+            columns = list(zip(*machines.values(), strict=True))
+            await conn.execute(UPSERT_MACHINES, *(list(c) for c in columns))
