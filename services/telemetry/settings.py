@@ -18,9 +18,13 @@ class IngestSettings:
     flush_s: float = 0.25  # a partial batch waits at most this long
     # The broker's in-flight window for our client (deploy/mosquitto: max_inflight_messages):
     # a batch is at most half of it, so a full window always flushes and the broker sends
-    # the other half while one batch commits; it also sizes the client's read buffer.
+    # the other half while one batch commits. It does not bound what the broker sends
+    # (Mosquitto 2.0 keeps sending as acks flow): the client's paused socket does.
     inflight: int = 1000
     reconnect_min_s: float = 0.5
+    # MQTT keepalive; a socket paused longer than about twice this (a database outage)
+    # loses the connection, and the session resumes once the database answers again.
+    keepalive_s: int = 30
     reconnect_max_s: float = 30.0
     retention_every_s: float = 3600.0
     session_expiry_s: int = 7 * 24 * 3600  # MQTT v5 persistent session lifetime
@@ -56,6 +60,7 @@ class IngestSettings:
             reconnect_max_s=number(
                 "INGEST_RECONNECT_MAX_S", defaults.reconnect_max_s, minimum=0.001
             ),
+            keepalive_s=int(number("MQTT_KEEPALIVE_S", defaults.keepalive_s, minimum=5)),
             retention_every_s=number(
                 "TELEMETRY_RETENTION_EVERY_S", defaults.retention_every_s, minimum=1
             ),

@@ -101,6 +101,7 @@ class Ingestor:
         self._stopping = asyncio.Event()
         self._rng = random.Random()  # noqa: S311 - jitter, not security
         self._last_retention = 0.0
+        self._reader: asyncio.Task[None] | None = None  # the current session's reader
 
     @property
     def topic(self) -> str:
@@ -127,7 +128,7 @@ class Ingestor:
             "password": self.broker.password,
             "identifier": self.settings.mqtt_client_id,
             "tls_context": self.broker.tls_context(self.settings.mqtt_ca_file),
-            "keepalive": 30,
+            "keepalive": self.config.keepalive_s,
         }
         if v5:
             properties = Properties(PacketTypes.CONNECT)
@@ -144,16 +145,17 @@ class Ingestor:
     async def _run(self) -> None:
         delay = self.config.reconnect_min_s
         while not self._stopping.is_set():
+            if self.connected.is_set():
+                delay = self.config.reconnect_min_s  # the last session came up: start over
+            self.connected.clear()
             try:
                 await self._session()
-                delay = self.config.reconnect_min_s
                 continue
             except (aiomqtt.MqttError, OSError) as exc:
                 log.warning("broker connection lost (%s); reconnecting in %.1f s", exc, delay)
             except Exception:
                 # Never die: what was not acknowledged is redelivered after the reconnect.
                 log.exception("ingestor session failed; reconnecting in %.1f s", delay)
-            self.connected.clear()
             self.metrics.reconnects.inc()
             await asyncio.sleep(delay * self._rng.uniform(0.5, 1.0))
             delay = min(self.config.reconnect_max_s, delay * 2)
@@ -176,6 +178,7 @@ class Ingestor:
             ready: asyncio.Queue[list[Received]] = asyncio.Queue(maxsize=1)
             filling = Filling()
             reader = asyncio.create_task(self._read(client, ready, filling))
+            self._reader = reader
             try:
                 await self._commit_loop(client, ready, filling, reader)
             finally:
@@ -233,11 +236,13 @@ class Ingestor:
             )
             if wait > 0:
                 getter = asyncio.ensure_future(ready.get())
-                await asyncio.wait({getter, reader}, timeout=wait, return_when=FIRST_COMPLETED)
-                if getter.done():
-                    return getter.result()
-                # A cancelled get leaves any batch in the queue for the next round.
-                getter.cancel()
+                try:
+                    await asyncio.wait({getter, reader}, timeout=wait, return_when=FIRST_COMPLETED)
+                    if getter.done():
+                        return getter.result()
+                finally:
+                    # A cancelled get leaves any batch in the queue for the next round.
+                    getter.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await getter
         if reader.done():
@@ -279,6 +284,13 @@ class Ingestor:
             except (TimeoutError, OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
                 if self._stopping.is_set():
                     raise
+                if self._reader is not None and self._reader.done():
+                    # While the database was away the paused socket let the keepalive lapse
+                    # and the broker connection closed: leave the session (nothing of this
+                    # batch was acknowledged, so it comes again) and reconnect.
+                    raise aiomqtt.MqttError(
+                        "conexão com o broker perdida enquanto o banco estava indisponível"
+                    ) from exc
                 self.metrics.db_retries.inc()
                 log.warning(
                     "batch write failed (%s); retrying in %.1f s, nothing acknowledged", exc, delay

@@ -6,13 +6,14 @@ a key already stored (a redelivery after a crash or a reconnect) fails on the pr
 is rolled back and written again through temporary tables: COPY into them, then
 INSERT ... ON CONFLICT DO NOTHING.
 
-The merges read the staging tables in the order the rows were copied (a temporary table is
-scanned sequentially, never in parallel), so within one flush too the first message wins;
-DO NOTHING, unlike DO UPDATE, accepts a key twice in one statement, so no sort is needed."""
+Within one flush the first row of each key is kept before anything is copied (a scan of
+the staging table does not keep the order rows were copied in), so the first value wins
+there too, and ON CONFLICT only meets keys stored by earlier flushes."""
 
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterable
 
 import asyncpg
 
@@ -52,6 +53,14 @@ ON CONFLICT (machine) DO UPDATE SET site = EXCLUDED.site, area = EXCLUDED.area, 
 """
 
 
+def _first_per_key(rows: Iterable[tuple], key_length: int) -> list[tuple]:
+    """Rows whose leading `key_length` fields (the table's primary key) were not seen yet."""
+    first: dict[tuple, tuple] = {}
+    for row in rows:
+        first.setdefault(row[:key_length], row)
+    return list(first.values())
+
+
 class TelemetryStore:
     """Remembers which daily partitions exist, so a flush creates only missing ones."""
 
@@ -60,9 +69,11 @@ class TelemetryStore:
 
     async def write(self, conn: asyncpg.Connection, batch: list[Parsed]) -> int:
         """Store a flush in one transaction; returns how many rows were offered."""
-        samples = [row for p in batch for row in p.samples]
-        states = [row for p in batch for row in p.states]
-        counters = [row for p in batch for row in p.counters]
+        # The first row of each key, in arrival order: a message delivered twice within one
+        # flush keeps its first value, and COPY then meets only keys of earlier flushes.
+        samples = _first_per_key((row for p in batch for row in p.samples), 3)
+        states = _first_per_key((row for p in batch for row in p.states), 2)
+        counters = _first_per_key((row for p in batch for row in p.counters), 2)
         dead = [row for p in batch for row in p.dead]
         machines: dict[str, tuple[str, str, str, str, dt.datetime]] = {}
         for p in batch:

@@ -1,0 +1,58 @@
+"""The batch writer against PostgreSQL at real flush sizes: the first value of a key wins,
+within one flush and across flushes (straight COPY, then the staging merge)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import random
+
+import asyncpg
+
+from services.telemetry.ingest.parse import Parsed
+from services.telemetry.ingest.store import TelemetryStore
+
+BASE = dt.datetime.now(dt.UTC).replace(hour=1, minute=0, second=0, microsecond=0)
+RESENT = 100_000.0  # added to a value sent again: it must never be stored
+
+
+def message(n: int, *, again: bool = False) -> Parsed:
+    """Ten metrics with names of mixed length (rows of mixed size fill pages unevenly)."""
+    ts = BASE + dt.timedelta(seconds=n)
+    value = n + (RESENT if again else 0.0)
+    samples = [("M1", f"m{k}_{'x' * ((n * 7 + k) % 40)}", ts, value) for k in range(10)]
+    return Parsed(
+        machine=("M1", "porto", "estamparia", "linha1", ts),
+        samples=samples,
+        states=[("M1", ts, "running", "r" * (n % 30))],
+        counters=[("M1", ts, 1, 0, None)],
+        sample_days={ts.date()},
+    )
+
+
+def flush(numbers: range, rng: random.Random) -> list[Parsed]:
+    """The messages of `numbers` in order, each tenth one delivered again a little later."""
+    arrivals = [(float(n), message(n)) for n in numbers]
+    arrivals += [(n + rng.randint(1, 30) + 0.5, message(n, again=True)) for n in numbers[::10]]
+    return [parsed for _, parsed in sorted(arrivals, key=lambda arrival: arrival[0])]
+
+
+async def test_the_first_value_of_a_key_wins_within_and_across_flushes(mes: str) -> None:
+    rng = random.Random(7)
+    store = TelemetryStore()
+    conn = await asyncpg.connect(mes)
+    try:
+        for start in range(0, 2000, 500):
+            await store.write(conn, flush(range(start, start + 500), rng))
+        # A redelivery of stored messages mixed with new ones: the merge path.
+        again = [message(n, again=True) for n in range(0, 2000, 3)]
+        await store.write(conn, [*again, *(message(n) for n in range(2000, 2100))])
+        samples = await conn.fetch("SELECT ts, value FROM telemetry_samples")
+        states = await conn.fetchval("SELECT count(*) FROM machine_states")
+        counters = await conn.fetchval("SELECT sum(good) FROM machine_counters")
+    finally:
+        await conn.close()
+    assert len(samples) == 2100 * 10
+    assert all(row["value"] < RESENT for row in samples)
+    assert {int(row["value"]) for row in samples} == set(range(2100))
+    assert states == 2100
+    assert counters == 2100  # a counter sent twice is counted once
