@@ -49,6 +49,7 @@ INGESTOR_USER = "mes-ingestor"
 BROKER_REPLACED = (
     "listener",
     "persistence_location",
+    "allow_anonymous",
     "password_file",
     "acl_file",
     "log_dest",
@@ -222,11 +223,19 @@ def start_service(
 
 
 def broker_config(
-    port: int, directory: Path, *, bind: str = "127.0.0.1", log: Path | None = None
+    port: int,
+    directory: Path,
+    *,
+    bind: str = "127.0.0.1",
+    log: Path | None = None,
+    anonymous: bool = False,
+    extra: str = "",
 ) -> str:
     """The project's mosquitto.conf, relocated under `directory` for a broker outside Docker.
 
-    Expects `passwords` and `acl` in `directory` (deploy/mosquitto/generate.py writes them).
+    Expects `passwords` and `acl` in `directory` (deploy/mosquitto/generate.py writes them),
+    unless `anonymous` (the telemetry tests' and benchmarks' broker: same queueing and
+    in-flight window, anyone may connect).
     """
     kept = [
         line
@@ -235,6 +244,15 @@ def broker_config(
         and not line.lstrip().startswith("#")
         and line.split()[0] not in BROKER_REPLACED
     ]
+    access = (
+        ["allow_anonymous true"]
+        if anonymous
+        else [
+            "allow_anonymous false",
+            f"password_file {directory / mqtt_gen.PASSWORDS}",
+            f"acl_file {directory / mqtt_gen.ACL}",
+        ]
+    )
     (directory / "data").mkdir(parents=True, exist_ok=True)
     return (
         "\n".join(
@@ -242,12 +260,12 @@ def broker_config(
                 *kept,
                 f"listener {port} {bind}",
                 f"persistence_location {directory / 'data'}/",
-                f"password_file {directory / mqtt_gen.PASSWORDS}",
-                f"acl_file {directory / mqtt_gen.ACL}",
+                *access,
                 f"log_dest file {log}" if log else "log_dest stdout",
                 # Run as whoever we are: as root Mosquitto would switch to `mosquitto`, which
                 # cannot read a private directory; as anyone else the line is ignored.
                 f"user {pwd.getpwuid(os.getuid()).pw_name}",
+                extra,
             ]
         )
         + "\n"

@@ -20,28 +20,38 @@ def dsn_for(database: str) -> str:
     return f"{base}/{database}"
 
 
+async def create_database(prefix: str = "t_") -> str:
+    """A new, empty database on the test server; its DSN."""
+    name = f"{prefix}{uuid.uuid4().hex[:16]}"
+    admin = await asyncpg.connect(ADMIN_DSN)
+    try:
+        await admin.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await admin.close()
+    return dsn_for(name)
+
+
+async def drop_databases(dsns: list[str]) -> None:
+    admin = await asyncpg.connect(ADMIN_DSN)
+    try:
+        for dsn in dsns:
+            name = dsn.rsplit("/", 1)[-1]
+            await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    finally:
+        await admin.close()
+
+
 @pytest.fixture
 async def fresh_database() -> AsyncIterator[Callable[[], Awaitable[str]]]:
     """A factory of new, empty databases (DSNs); every one is dropped after the test."""
     created: list[str] = []
 
     async def make() -> str:
-        name = f"t_{uuid.uuid4().hex[:16]}"
-        admin = await asyncpg.connect(ADMIN_DSN)
-        try:
-            await admin.execute(f'CREATE DATABASE "{name}"')
-        finally:
-            await admin.close()
-        created.append(name)
-        return dsn_for(name)
+        created.append(await create_database())
+        return created[-1]
 
     yield make
-    admin = await asyncpg.connect(ADMIN_DSN)
-    try:
-        for name in created:
-            await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    finally:
-        await admin.close()
+    await drop_databases(created)
 
 
 @pytest_asyncio.fixture(scope="session", loop_scope="session")

@@ -39,7 +39,7 @@ from deploy.stack import (
     wait_until,
 )
 from shared.migrations import migrate
-from tests.conftest import ADMIN_DSN, dsn_for
+from tests.conftest import create_database, drop_databases
 
 T = TypeVar("T")
 
@@ -61,14 +61,7 @@ async def _create_databases() -> tuple[str, str]:
     """A migrated MES database and a `tiny` demo Protheus copy, both new."""
     from protheus_demo.load import load_demo
 
-    names = [f"t_deploy_mes_{uuid.uuid4().hex[:10]}", f"t_deploy_erp_{uuid.uuid4().hex[:10]}"]
-    admin = await asyncpg.connect(ADMIN_DSN)
-    try:
-        for name in names:
-            await admin.execute(f'CREATE DATABASE "{name}"')
-    finally:
-        await admin.close()
-    mes, protheus = (dsn_for(name) for name in names)
+    mes, protheus = await create_database("t_deploy_mes_"), await create_database("t_deploy_erp_")
     conn = await asyncpg.connect(mes)
     try:
         await migrate(conn)
@@ -80,16 +73,6 @@ async def _create_databases() -> tuple[str, str]:
     finally:
         await conn.close()
     return mes, protheus
-
-
-async def _drop_databases(dsns: list[str]) -> None:
-    admin = await asyncpg.connect(ADMIN_DSN)
-    try:
-        for dsn in dsns:
-            name = dsn.rsplit("/", 1)[-1]
-            await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    finally:
-        await admin.close()
 
 
 def private_dir(prefix: str) -> Path:
@@ -233,7 +216,7 @@ def stack() -> Iterator[Stack]:
     finally:
         supervisor.stop()
         if dsns:
-            run_async(lambda: _drop_databases(dsns))
+            run_async(lambda: drop_databases(dsns))
         shutil.rmtree(workdir, ignore_errors=True)
 
 

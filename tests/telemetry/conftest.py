@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-import socket
 import subprocess
 import uuid
 from collections.abc import AsyncIterator
@@ -18,45 +17,16 @@ import orjson
 import pytest
 from prometheus_client import CollectorRegistry
 
+from deploy.stack import broker_config, free_port
 from services.telemetry.ingest.ingestor import IngestMetrics, Ingestor
 from services.telemetry.settings import IngestSettings
 from shared.migrations import migrate
 from shared.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[2]
-BASE_CONFIG = ROOT / "deploy" / "mosquitto" / "mosquitto.conf"
-# Lines of the project's config the test broker replaces (where it listens and stores,
-# and who may connect); everything else (queueing, in-flight window) is kept as shipped.
-REPLACED = (
-    "listener",
-    "persistence_location",
-    "password_file",
-    "acl_file",
-    "allow_anonymous",
-    "log_dest",
-)
-
 FAST = IngestSettings(
     batch_size=200, flush_s=0.05, inflight=1000, reconnect_min_s=0.05, reconnect_max_s=0.5
 )
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def broker_config(port: int, data_dir: Path, extra: str = "") -> str:
-    kept = [
-        line
-        for line in BASE_CONFIG.read_text().splitlines()
-        if line.strip() and not line.lstrip().startswith("#") and line.split()[0] not in REPLACED
-    ]
-    return "\n".join(
-        [*kept, f"listener {port} 127.0.0.1", "allow_anonymous true", f"persistence_location {data_dir}/",
-         "user root", extra]
-    ) + "\n"  # fmt: skip
 
 
 @dataclasses.dataclass
@@ -73,8 +43,11 @@ class Broker:
         return f"mqtt://127.0.0.1:{self.port}"
 
     async def start(self) -> None:
+        """deploy/mosquitto's configuration (deploy.stack.broker_config), open to anyone."""
         config = self.directory / "mosquitto.conf"
-        config.write_text(broker_config(self.port, self.directory, self.extra))
+        config.write_text(
+            broker_config(self.port, self.directory, anonymous=True, extra=self.extra)
+        )
         self.process = subprocess.Popen(  # noqa: ASYNC220 - a short-lived test fixture
             ["/usr/sbin/mosquitto", "-c", str(config)],
             stdout=subprocess.DEVNULL,
