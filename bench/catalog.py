@@ -37,7 +37,7 @@ from services.catalog.search import SearchText, search_params
 from shared.db import POSTGRESQL, render
 from shared.protheus import normalized_column_sql
 
-KEY = "bench-catalog-key"
+KEY = "bench-catalog-key-0123456789abcdef"
 HEADERS = {"Authorization": f"Bearer {KEY}"}
 APP_PORT, BARE_PORT = 18181, 18182
 REPEAT, WARMUP = 200, 20

@@ -14,7 +14,6 @@ from shared.db import (
     BranchResolver,
     check_pool,
     create_pg_pool,
-    mask_dsn,
     open_protheus_source,
 )
 from shared.health import add_check, healthz, readyz
@@ -33,6 +32,7 @@ from shared.logging import configure_logging
 from shared.metrics import HTTP_METRICS, HttpMetrics, metrics_handler
 from shared.middleware import COMMON_MIDDLEWARES
 from shared.migrations import migrate
+from shared.redact import mask_dsn
 from shared.settings import ConfigError, Settings
 
 log = logging.getLogger(__name__)

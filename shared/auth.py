@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import hashlib
 import hmac
 from collections.abc import Sequence
 
 from aiohttp import web
 
 from shared.errors import Forbidden, Unauthorized
-from shared.settings import ApiKey
+from shared.settings import ApiKey, key_digest
 
 
 class KeyRing:
@@ -18,13 +17,13 @@ class KeyRing:
     def __init__(self, keys: Sequence[ApiKey]) -> None:
         # Comparing fixed-size digests keeps the comparison time independent of the
         # presented key's length and content.
-        self._entries = [(hashlib.sha256(k.key.encode()).digest(), k) for k in keys]
+        self._entries = [(k.digest, k) for k in keys]
 
     def __len__(self) -> int:
         return len(self._entries)
 
     def find(self, presented: str) -> ApiKey | None:
-        digest = hashlib.sha256(presented.encode()).digest()
+        digest = key_digest(presented)
         found: ApiKey | None = None
         for expected, key in self._entries:  # no early exit: every entry is compared
             if hmac.compare_digest(digest, expected):

@@ -16,12 +16,12 @@ from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any, Protocol
-from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
 
 from shared.errors import DependencyUnavailable
 from shared.protheus import table_name
+from shared.redact import mask_dsn
 
 log = logging.getLogger(__name__)
 
@@ -29,17 +29,6 @@ Row = dict[str, Any]
 
 # A named parameter outside quotes; `::text` casts and quoted literals are skipped.
 _TOKENS = re.compile(r"'(?:[^']|'')*'|::|:([A-Za-z_][A-Za-z0-9_]*)")
-
-
-def mask_dsn(dsn: str) -> str:
-    """The DSN with its password replaced, fit for logs."""
-    if dsn.lower().startswith("odbc://"):
-        return re.sub(r"(?i)(pwd|password)=(\{[^}]*\}|[^;]*)", r"\1=***", dsn)
-    parts = urlsplit(dsn)
-    if parts.password is None:
-        return dsn
-    netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)
-    return urlunsplit(parts._replace(netloc=netloc))
 
 
 def ssl_context(ca_file: str | None) -> ssl.SSLContext | None:

@@ -8,8 +8,9 @@ from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 
+from shared.auth import presented_key
 from shared.envelope import json_response, success
-from shared.keys import HEALTH_CHECKS, REQUEST_ID, HealthCheck
+from shared.keys import HEALTH_CHECKS, KEYRING, REQUEST_ID, HealthCheck
 
 CHECK_TIMEOUT_S = 3.0
 
@@ -45,10 +46,23 @@ async def healthz(request: web.Request) -> web.Response:
     return success({"status": "ok"}, "Serviço em execução.")
 
 
+def _shows_errors(request: web.Request) -> bool:
+    """Only a caller with a valid key sees why a dependency is down.
+
+    /readyz is public (orchestrators probe it without a key), and an exception's text can name
+    hosts, users and paths: without a key the answer says up or down and nothing more.
+    """
+    presented = presented_key(request)
+    return presented is not None and request.app[KEYRING].find(presented) is not None
+
+
 async def readyz(request: web.Request) -> web.Response:
     """200 when every required dependency answers; 503 naming those that do not."""
     checks = request.app[HEALTH_CHECKS]
     results = await asyncio.gather(*(_run(check) for check in checks))
+    if not _shows_errors(request):
+        for result in results:
+            result.pop("error", None)
     report = {check.name: result for check, result in zip(checks, results, strict=True)}
     down = [name for name, r in report.items() if r["status"] == "down" and r["required"]]
     data = {"status": "not_ready" if down else "ready", "checks": report}
@@ -61,7 +75,11 @@ async def readyz(request: web.Request) -> web.Response:
         "error": {
             "code": "dependency_unavailable",
             "details": [
-                {"field": name, "rule": "reachable", "message": str(report[name].get("error", ""))}
+                {
+                    "field": name,
+                    "rule": "reachable",
+                    "message": str(report[name].get("error", "indisponível")),
+                }
                 for name in down
             ],
             "requestId": request_id,

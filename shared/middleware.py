@@ -27,20 +27,25 @@ from shared.errors import (
     PayloadTooLarge,
     UnsupportedMediaType,
 )
-from shared.keys import CALLER, KEYRING, REQUEST_ID
+from shared.keys import CALLER, KEYRING, OPENAPI_SERVICES, REQUEST_ID
 from shared.logging import request_id_var
 from shared.metrics import HTTP_METRICS
+from shared.openapi import openapi_path
 
 log = logging.getLogger("mes.http")
 
 _VALID_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 PUBLIC_PATHS = frozenset({"/healthz", "/readyz", "/metrics"})
-_OPENAPI = re.compile(r"^/api/v1/[a-z]+/openapi\.json$")
 
 
-def is_protected(path: str) -> bool:
-    """Every /api route and the seed's unversioned /products routes need a key."""
-    if path in PUBLIC_PATHS or _OPENAPI.match(path):
+def is_protected(app: web.Application, path: str) -> bool:
+    """Every /api route and the seed's unversioned /products routes need a key.
+
+    The public paths are an exact set: the health and metrics routes and the OpenAPI document
+    of each service this app publishes. Nothing is public by its shape, so a product coded
+    `openapi.json` (/api/v1/products/openapi.json) still needs a key.
+    """
+    if path in PUBLIC_PATHS or path in {openapi_path(s) for s in app[OPENAPI_SERVICES]}:
         return False
     return path.startswith("/api/") or path == "/products" or path.startswith("/products/")
 
@@ -145,7 +150,7 @@ async def errors(request: web.Request, handler: Handler) -> web.StreamResponse:
 @web.middleware
 async def api_key_auth(request: web.Request, handler: Handler) -> web.StreamResponse:
     """Authenticate before anything else is validated; a route's scope comes from its Endpoint."""
-    if not is_protected(request.path) or request.method == "OPTIONS":
+    if not is_protected(request.app, request.path) or request.method == "OPTIONS":
         return await handler(request)
     key = authenticate(request, request.app[KEYRING])
     request[CALLER] = key

@@ -124,6 +124,11 @@ def build_spec(app: web.Application, service: str, title: str, description: str)
     return spec.to_dict()
 
 
+def openapi_path(service: str) -> str:
+    """Where a service's OpenAPI document is served (public, like /healthz)."""
+    return f"/api/v1/{service}/openapi.json"
+
+
 def publish_openapi(app: web.Application, service: str, title: str, description: str) -> None:
     """Serve GET /api/v1/<service>/openapi.json (no key needed), built once on first request."""
     if service in app[OPENAPI_SERVICES]:
@@ -136,4 +141,4 @@ def publish_openapi(app: web.Application, service: str, title: str, description:
             cache["doc"] = build_spec(request.app, service, title, description)
         return json_response(cache["doc"])
 
-    app.router.add_get(f"/api/v1/{service}/openapi.json", openapi, name=f"{service}_openapi")
+    app.router.add_get(openapi_path(service), openapi, name=f"{service}_openapi")

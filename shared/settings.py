@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 import re
 import socket
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from functools import cache
+from pathlib import Path
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -16,6 +19,11 @@ SCOPES = frozenset(
     {"catalog:read", "production:read", "production:write", "telemetry:read", "admin"}
 )
 BRANCH_PATTERN = re.compile(r"^[0-9A-Za-z]{1,12}$")
+MIN_API_KEY_LENGTH = 24
+_SHA256_HEX = re.compile(r"^[0-9a-fA-F]{64}$")
+# The example environment ships placeholder keys and passwords: a deployment that copied one
+# of them as a key is refused, whatever its length.
+ENV_EXAMPLE = Path(__file__).resolve().parents[1] / "deploy" / ".env.example"
 
 
 class ConfigError(ValueError):
@@ -28,11 +36,19 @@ class ConfigError(ValueError):
 
 @dataclass(frozen=True)
 class ApiKey:
-    """One client of the API: a name for logs, the secret, and what it may do."""
+    """One client of the API: a name for logs, the SHA-256 of its secret, and what it may do.
+
+    Only the digest is kept, so a key given in clear and one given as `sha256:<hex>` are the
+    same thing once read, and the secret itself never stays in memory.
+    """
 
     name: str
-    key: str = field(repr=False)
+    digest: bytes = field(repr=False)
     scopes: frozenset[str]
+
+    @classmethod
+    def from_secret(cls, name: str, secret: str, scopes: frozenset[str]) -> ApiKey:
+        return cls(name=name, digest=key_digest(secret), scopes=scopes)
 
     def allows(self, scope: str) -> bool:
         return "admin" in self.scopes or scope in self.scopes
@@ -118,19 +134,62 @@ class Settings:
         return settings
 
 
+def key_digest(secret: str) -> bytes:
+    """The SHA-256 of a presented or configured key: what the key ring compares."""
+    return hashlib.sha256(secret.encode()).digest()
+
+
+@cache
+def example_values(path: Path = ENV_EXAMPLE) -> frozenset[str]:
+    """Every value written in the example environment, and each `name:key` secret in it."""
+    if not path.is_file():
+        return frozenset()
+    values: set[str] = set()
+    for line in path.read_text(encoding="utf-8").splitlines():
+        line = line.lstrip("# ").strip()
+        name, sep, value = line.partition("=")
+        if not sep or not re.fullmatch(r"[A-Z][A-Z0-9_]*", name) or not value:
+            continue
+        values.add(value)
+        for entry in value.split(";"):  # MES_API_KEYS: the secrets inside the list
+            parts = entry.split(":", 2)
+            if len(parts) == 3 and parts[1]:
+                values.add(parts[1])
+    return frozenset(values)
+
+
 def parse_api_keys(raw: str) -> tuple[ApiKey, ...]:
-    """`name:key:scope,scope;name:key:scope`, each entry split at its first two colons."""
+    """`name:key:scope,scope;name:sha256:<hex>:scope`, each entry split at its first two colons.
+
+    Closed by default: a key in clear shorter than MIN_API_KEY_LENGTH, or equal to a value of
+    deploy/.env.example, refuses the start. A key may instead be given as the hex SHA-256 of the
+    secret (`sha256:<64 hex>`) so the environment never holds it in clear.
+    """
     keys: list[ApiKey] = []
-    seen: set[str] = set()
+    seen: set[bytes] = set()
     for position, entry in enumerate(part.strip() for part in raw.split(";")):
         if not entry:
             continue
         parts = entry.split(":", 2)
         if len(parts) != 3 or not parts[0] or not parts[1]:
             raise ConfigError(
-                "MES_API_KEYS", f"entrada {position + 1} deve ser nome:chave:escopo[,escopo]"
+                "MES_API_KEYS",
+                f"entrada {position + 1} deve ser nome:chave:escopo[,escopo] "
+                "ou nome:sha256:<hex>:escopo[,escopo]",
             )
-        name, key, scope_text = parts
+        name, secret, scope_text = parts
+        if secret.lower() == "sha256":
+            hex_digest, _, scope_text = scope_text.partition(":")
+            if not _SHA256_HEX.match(hex_digest):
+                raise ConfigError(
+                    "MES_API_KEYS",
+                    f"chave '{name}': depois de 'sha256:' informe os 64 dígitos hexadecimais "
+                    "do SHA-256 da chave",
+                )
+            digest = bytes.fromhex(hex_digest)
+        else:
+            _check_secret(name, secret)
+            digest = key_digest(secret)
         scopes = frozenset(s.strip() for s in scope_text.split(",") if s.strip())
         unknown = scopes - SCOPES
         if not scopes or unknown:
@@ -138,11 +197,25 @@ def parse_api_keys(raw: str) -> tuple[ApiKey, ...]:
                 "MES_API_KEYS",
                 f"chave '{name}' com escopo inválido {sorted(unknown) or '(vazio)'}; válidos: {sorted(SCOPES)}",
             )
-        if key in seen:
+        if digest in seen:
             raise ConfigError("MES_API_KEYS", f"chave '{name}' repete o segredo de outra entrada")
-        seen.add(key)
-        keys.append(ApiKey(name=name, key=key, scopes=scopes))
+        seen.add(digest)
+        keys.append(ApiKey(name=name, digest=digest, scopes=scopes))
     return tuple(keys)
+
+
+def _check_secret(name: str, secret: str) -> None:
+    if secret in example_values() or "change-me" in secret.lower():
+        raise ConfigError(
+            "MES_API_KEYS",
+            f"chave '{name}' é um valor de exemplo de deploy/.env.example; gere uma chave nova",
+        )
+    if len(secret) < MIN_API_KEY_LENGTH:
+        raise ConfigError(
+            "MES_API_KEYS",
+            f"chave '{name}' tem {len(secret)} caracteres; use ao menos {MIN_API_KEY_LENGTH} "
+            '(gere com: python3 -c "import secrets; print(secrets.token_urlsafe(32))")',
+        )
 
 
 class _Reader:

@@ -18,7 +18,7 @@ from protheus_demo.simulator.injector import FaultInjector
 from protheus_demo.simulator.keys import CONFIG, DICTIONARY, FAULTS, POOL, TOKENS
 from protheus_demo.simulator.routes import register
 from protheus_demo.simulator.tokens import TokenStore
-from shared.db import mask_dsn
+from shared.redact import mask_dsn
 
 __all__ = ["FaultSettings", "NotADemoDatabase", "SimulatorConfig", "create_simulator"]
 

@@ -13,7 +13,7 @@ from protheus_demo.rows import insert_row
 from services.catalog.app import create_app
 from shared.settings import Settings, parse_api_keys
 
-KEY = "catalog-test-key"
+KEY = "catalog-test-key-0123456789abcdef"
 
 
 @dataclass

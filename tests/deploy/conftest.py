@@ -43,7 +43,7 @@ from tests.conftest import create_database, drop_databases
 
 T = TypeVar("T")
 
-API_KEY = "deploy-test-key"
+API_KEY = "deploy-test-key-0123456789abcdef"
 INGESTOR_USER = "mes-ingestor"
 INGESTOR_PASSWORD = "ingestor-test-password"
 # Variables of the developer's shell that would change what the children do.

@@ -20,7 +20,7 @@ from shared.migrations import migrate
 from shared.settings import Settings, parse_api_keys
 from tests.conftest import ADMIN_DSN, dsn_for
 
-WRITE_KEY, READ_KEY = "prod-write-key", "prod-read-key"
+WRITE_KEY, READ_KEY = "prod-write-key-0123456789abcdef", "prod-read-key-0123456789abcdef"
 KEYS = f"line1:{WRITE_KEY}:production:write,production:read;viewer:{READ_KEY}:production:read"
 WRITE = {"Authorization": f"Bearer {WRITE_KEY}"}
 READ = {"Authorization": f"Bearer {READ_KEY}"}

@@ -23,7 +23,7 @@ from shared.app import create_base_app, use_mes_pool, use_protheus
 from shared.migrations import migrate
 from shared.settings import Settings, parse_api_keys
 
-READ_KEY, CATALOG_KEY = "orders-read-key", "orders-catalog-key"
+READ_KEY, CATALOG_KEY = "orders-read-key-0123456789abcdef", "orders-catalog-key-0123456789abcdef"
 KEYS = f"t:{READ_KEY}:production:read;c:{CATALOG_KEY}:catalog:read"
 READ = {"Authorization": f"Bearer {READ_KEY}"}
 PLANT_TZ = ZoneInfo("America/Sao_Paulo")

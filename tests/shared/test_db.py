@@ -13,7 +13,6 @@ from shared.db import (
     POSTGRESQL,
     TSQL,
     BranchResolver,
-    mask_dsn,
     odbc_dialect,
     open_protheus_source,
     render,
@@ -48,12 +47,6 @@ def test_render_qmark_repeats_values_and_casts_strings_to_varchar_on_tsql():
 def test_render_refuses_a_missing_parameter():
     with pytest.raises(KeyError):
         render("WHERE a = :missing", {}, style="dollar", dialect=POSTGRESQL)
-
-
-def test_mask_dsn_hides_passwords():
-    assert mask_dsn("postgresql://u:pw@h:5432/db") == "postgresql://u:***@h:5432/db"
-    assert mask_dsn("odbc://DRIVER={X};UID=u;PWD=secret;") == "odbc://DRIVER={X};UID=u;PWD=***;"
-    assert mask_dsn("odbc://DRIVER={X};PWD={se;cret};UID=u") == "odbc://DRIVER={X};PWD=***;UID=u"
 
 
 def test_odbc_dialect_follows_the_driver_target():

@@ -19,7 +19,12 @@ from shared.settings import Settings, parse_api_keys
 from shared.validation import BodySchema, Integer, String, load_body, load_query
 from tests.helpers import assert_envelope, auth
 
-KEYS = "reader:r-key:catalog:read;writer:w-key:production:read,production:write;root:a-key:admin"
+R_KEY, W_KEY, A_KEY = (
+    "r-key-0123456789abcdefghij",
+    "w-key-0123456789abcdefghij",
+    "a-key-0123456789abcdefghij",
+)
+KEYS = f"reader:{R_KEY}:catalog:read;writer:{W_KEY}:production:read,production:write;root:{A_KEY}:admin"
 
 
 class EchoBody(BodySchema):
@@ -80,32 +85,32 @@ async def test_request_without_key_is_401_in_envelope(aiohttp_client, make_app):
 async def test_unversioned_seed_paths_need_a_key_too(aiohttp_client, make_app):
     client = await aiohttp_client(make_app())
     await assert_envelope(await client.get("/products/seed-alias"), 401)
-    await assert_envelope(await client.get("/products/seed-alias", headers=auth("r-key")), 200)
+    await assert_envelope(await client.get("/products/seed-alias", headers=auth(R_KEY)), 200)
 
 
 async def test_wrong_key_is_401_and_missing_scope_is_403(aiohttp_client, make_app):
     client = await aiohttp_client(make_app())
     body = await assert_envelope(await client.get("/api/v1/items", headers=auth("nope")), 401)
     assert body["error"]["code"] == "unauthorized"
-    resp = await client.post("/api/v1/items", json={"quantity": 1}, headers=auth("r-key"))
+    resp = await client.post("/api/v1/items", json={"quantity": 1}, headers=auth(R_KEY))
     body = await assert_envelope(resp, 403)
     assert body["error"]["code"] == "forbidden"
 
 
 async def test_admin_implies_every_scope_and_x_api_key_works(aiohttp_client, make_app):
     client = await aiohttp_client(make_app())
-    resp = await client.post("/api/v1/items", json={"quantity": 3}, headers={"X-API-Key": "a-key"})
+    resp = await client.post("/api/v1/items", json={"quantity": 3}, headers={"X-API-Key": A_KEY})
     assert await assert_envelope(resp, 202) == {"quantity": 3}
     data = await assert_envelope(
-        await client.get("/api/v1/items", headers={"X-API-Key": "a-key"}), 200
+        await client.get("/api/v1/items", headers={"X-API-Key": A_KEY}), 200
     )
     assert data["total"] == 7
 
 
 async def test_route_without_endpoint_spec_requires_admin(aiohttp_client, make_app):
     client = await aiohttp_client(make_app())
-    await assert_envelope(await client.get("/api/v1/no-spec", headers=auth("r-key")), 403)
-    await assert_envelope(await client.get("/api/v1/no-spec", headers=auth("a-key")), 200)
+    await assert_envelope(await client.get("/api/v1/no-spec", headers=auth(R_KEY)), 403)
+    await assert_envelope(await client.get("/api/v1/no-spec", headers=auth(A_KEY)), 200)
 
 
 async def test_authentication_comes_before_validation(aiohttp_client, make_app):
@@ -125,7 +130,7 @@ async def test_authentication_comes_before_validation(aiohttp_client, make_app):
 )
 async def test_bad_page_size_is_400_naming_the_parameter(aiohttp_client, make_app, query, rule):
     client = await aiohttp_client(make_app())
-    resp = await client.get(f"/api/v1/items?{query}", headers=auth("r-key"))
+    resp = await client.get(f"/api/v1/items?{query}", headers=auth(R_KEY))
     body = await assert_envelope(resp, 400)
     assert body["error"]["code"] == "invalid_parameter"
     assert body["error"]["details"][0]["field"] == "page_size"
@@ -135,15 +140,13 @@ async def test_bad_page_size_is_400_naming_the_parameter(aiohttp_client, make_ap
 
 async def test_bad_page_is_400_not_clamped(aiohttp_client, make_app):
     client = await aiohttp_client(make_app())
-    body = await assert_envelope(
-        await client.get("/api/v1/items?page=0", headers=auth("r-key")), 400
-    )
+    body = await assert_envelope(await client.get("/api/v1/items?page=0", headers=auth(R_KEY)), 400)
     assert body["error"]["details"][0]["field"] == "page"
 
 
 async def test_paginated_shape(aiohttp_client, make_app):
     client = await aiohttp_client(make_app())
-    resp = await client.get("/api/v1/items?page=2&page_size=3", headers=auth("r-key"))
+    resp = await client.get("/api/v1/items?page=2&page_size=3", headers=auth(R_KEY))
     data = await assert_envelope(resp, 200)
     assert data == {
         "total": 7,
@@ -159,7 +162,7 @@ async def test_unexpected_error_is_500_with_request_id_and_no_traceback(
     aiohttp_client, make_app, caplog
 ):
     client = await aiohttp_client(make_app())
-    resp = await client.get("/api/v1/broken", headers={**auth("r-key"), "X-Request-ID": "req-42"})
+    resp = await client.get("/api/v1/broken", headers={**auth(R_KEY), "X-Request-ID": "req-42"})
     body = await assert_envelope(resp, 500)
     assert body["error"]["code"] == "internal_error"
     assert body["error"]["requestId"] == "req-42"
@@ -170,9 +173,9 @@ async def test_unexpected_error_is_500_with_request_id_and_no_traceback(
 
 async def test_typed_error_and_unknown_route_are_404(aiohttp_client, make_app):
     client = await aiohttp_client(make_app())
-    body = await assert_envelope(await client.get("/api/v1/missing", headers=auth("r-key")), 404)
+    body = await assert_envelope(await client.get("/api/v1/missing", headers=auth(R_KEY)), 404)
     assert body["message"] == "Produto XYZ não encontrado."
-    body = await assert_envelope(await client.get("/api/v1/nowhere", headers=auth("r-key")), 404)
+    body = await assert_envelope(await client.get("/api/v1/nowhere", headers=auth(R_KEY)), 404)
     assert body["error"]["code"] == "not_found"
     body = await assert_envelope(await client.get("/elsewhere"), 404)
     assert body["error"]["code"] == "not_found"
@@ -180,7 +183,7 @@ async def test_typed_error_and_unknown_route_are_404(aiohttp_client, make_app):
 
 async def test_body_errors(aiohttp_client, make_app):
     client = await aiohttp_client(make_app())
-    headers = auth("w-key")
+    headers = auth(W_KEY)
     resp = await client.post(
         "/api/v1/items", data="{not json", headers={**headers, "Content-Type": "application/json"}
     )
@@ -208,7 +211,7 @@ async def test_body_too_large_is_413(aiohttp_client, make_app):
     client = await aiohttp_client(make_app())
     big = io.BytesIO(b'{"note": "' + b"x" * (2 * 1024 * 1024) + b'"}')
     resp = await client.post(
-        "/api/v1/items", data=big, headers={**auth("w-key"), "Content-Type": "application/json"}
+        "/api/v1/items", data=big, headers={**auth(W_KEY), "Content-Type": "application/json"}
     )
     body = await assert_envelope(resp, 413)
     assert body["error"]["code"] == "payload_too_large"
@@ -247,6 +250,27 @@ async def test_readyz_fails_only_on_required_dependencies(aiohttp_client, make_a
     assert body["data"]["checks"]["db"]["status"] == "down"
 
 
+async def test_readyz_tells_why_only_to_a_caller_with_a_key(aiohttp_client, make_app):
+    app = make_app()
+
+    async def down() -> None:
+        raise ConnectionRefusedError("refused by db-secret-host.plant:5432 as user mes_admin")
+
+    add_check(app, "db", down, required=True)
+    client = await aiohttp_client(app)
+    resp = await client.get("/readyz")
+    body = await assert_envelope(resp, 503)
+    assert body["data"]["checks"]["db"]["status"] == "down"
+    assert "db-secret-host" not in await resp.text()
+    assert "error" not in body["data"]["checks"]["db"]
+    assert body["error"]["details"][0]["field"] == "db"
+    resp = await client.get("/readyz", headers=auth("not-a-configured-key-at-all-123"))
+    assert "db-secret-host" not in await resp.text()
+    body = await assert_envelope(await client.get("/readyz", headers=auth(R_KEY)), 503)
+    assert "db-secret-host" in body["data"]["checks"]["db"]["error"]
+    assert "db-secret-host" in body["error"]["details"][0]["message"]
+
+
 async def test_readyz_times_out_a_hanging_dependency(aiohttp_client, make_app, monkeypatch):
     monkeypatch.setattr("shared.health.CHECK_TIMEOUT_S", 0.2)
     app = make_app()
@@ -261,8 +285,8 @@ async def test_readyz_times_out_a_hanging_dependency(aiohttp_client, make_app, m
 
 async def test_metrics_count_requests_per_route(aiohttp_client, make_app):
     client = await aiohttp_client(make_app())
-    await client.get("/api/v1/items", headers=auth("r-key"))
-    await client.get("/api/v1/items", headers=auth("r-key"))
+    await client.get("/api/v1/items", headers=auth(R_KEY))
+    await client.get("/api/v1/items", headers=auth(R_KEY))
     await client.get("/api/v1/items")
     resp = await client.get("/metrics")
     assert resp.status == 200
@@ -274,6 +298,16 @@ async def test_metrics_count_requests_per_route(aiohttp_client, make_app):
         'http_request_duration_seconds_bucket{le="0.005",method="GET",route="/api/v1/items"}'
         in text
     )
+
+
+async def test_only_published_openapi_documents_are_public(aiohttp_client, make_app):
+    app = make_app()
+    app.router.add_get("/api/v1/products/{code}", list_items)
+    client = await aiohttp_client(app)
+    await assert_envelope(await client.get("/api/v1/products/openapi.json"), 401)
+    await assert_envelope(await client.get("/api/v1/other/openapi.json"), 401)
+    await assert_envelope(await client.get("/api/v1/items/openapi.json"), 401)
+    assert (await client.get("/api/v1/demo/openapi.json")).status == 200
 
 
 async def test_openapi_is_public_and_built_from_the_schemas(aiohttp_client, make_app):
@@ -297,11 +331,11 @@ async def test_openapi_is_public_and_built_from_the_schemas(aiohttp_client, make
 async def test_control_characters_and_huge_pages_are_400_not_500(aiohttp_client, make_app):
     client = await aiohttp_client(make_app())
     body = await assert_envelope(
-        await client.get("/api/v1/items?page=1000000000000000000", headers=auth("r-key")), 400
+        await client.get("/api/v1/items?page=1000000000000000000", headers=auth(R_KEY)), 400
     )
     assert body["error"]["details"][0]["field"] == "page"
     resp = await client.post(
-        "/api/v1/items", json={"quantity": 1, "note": "a\u0000b"}, headers=auth("w-key")
+        "/api/v1/items", json={"quantity": 1, "note": "a\u0000b"}, headers=auth(W_KEY)
     )
     body = await assert_envelope(resp, 400)
     assert body["error"]["details"][0] == {

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import hashlib
+
 import pytest
 
 from shared.auth import KeyRing
-from shared.settings import ConfigError, Settings, parse_api_keys
+from shared.settings import ConfigError, Settings, example_values, key_digest, parse_api_keys
 
 
 def test_defaults_match_the_design_table():
@@ -52,16 +54,19 @@ def test_bad_variable_is_named_in_the_error(variable, value):
     assert str(info.value).startswith(f"{variable}:")
 
 
+K1, K2 = "k1-secret-0123456789abcdefgh", "k2-secret-0123456789abcdefgh"
+
+
 def test_api_keys_split_at_the_first_two_colons():
-    keys = parse_api_keys(" mes:k1:catalog:read,production:write ; agent:k-2:telemetry:read ;")
-    assert [(k.name, k.key, sorted(k.scopes)) for k in keys] == [
-        ("mes", "k1", ["catalog:read", "production:write"]),
-        ("agent", "k-2", ["telemetry:read"]),
+    keys = parse_api_keys(f" mes:{K1}:catalog:read,production:write ; agent:{K2}:telemetry:read ;")
+    assert [(k.name, k.digest, sorted(k.scopes)) for k in keys] == [
+        ("mes", key_digest(K1), ["catalog:read", "production:write"]),
+        ("agent", key_digest(K2), ["telemetry:read"]),
     ]
 
 
 def test_api_key_scopes_and_admin():
-    (reader, admin) = parse_api_keys("r:one:catalog:read;a:two:admin")
+    (reader, admin) = parse_api_keys(f"r:{K1}:catalog:read;a:{K2}:admin")
     assert reader.allows("catalog:read")
     assert not reader.allows("production:write")
     assert admin.allows("production:write")
@@ -69,15 +74,62 @@ def test_api_key_scopes_and_admin():
 
 
 def test_keyring_finds_only_exact_keys():
-    ring = KeyRing(parse_api_keys("r:one:catalog:read;a:two:admin"))
-    assert ring.find("one").name == "r"
-    assert ring.find("two").name == "a"
-    assert ring.find("on") is None
-    assert ring.find("one ") is None
+    ring = KeyRing(parse_api_keys(f"r:{K1}:catalog:read;a:{K2}:admin"))
+    assert ring.find(K1).name == "r"
+    assert ring.find(K2).name == "a"
+    assert ring.find(K1[:-1]) is None
+    assert ring.find(K1 + " ") is None
     assert ring.find("") is None
 
 
+def test_a_key_may_be_given_as_its_sha256_digest():
+    hex_digest = hashlib.sha256(K1.encode()).hexdigest()
+    ring = KeyRing(parse_api_keys(f"mes:sha256:{hex_digest}:catalog:read,production:read"))
+    key = ring.find(K1)
+    assert key is not None
+    assert key.name == "mes"
+    assert key.scopes == {"catalog:read", "production:read"}
+    assert ring.find(hex_digest) is None  # the digest itself is not a key
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        "short:only-23-characters-xx:admin",
+        "mes:sha256:abc123:admin",
+        f"mes:sha256:{'0' * 63}g:admin",
+        f"mes:sha256:{hashlib.sha256(b'x').hexdigest()}:nope",
+    ],
+)
+def test_weak_or_malformed_keys_refuse_the_start(raw):
+    with pytest.raises(ConfigError) as info:
+        Settings.from_env({"MES_API_KEYS": raw})
+    assert info.value.variable == "MES_API_KEYS"
+
+
+def test_the_minimum_length_is_24_characters():
+    assert len(parse_api_keys(f"ok:{'x' * 24}:admin")) == 1
+    with pytest.raises(ConfigError):
+        parse_api_keys(f"short:{'x' * 23}:admin")
+
+
+def test_every_value_of_the_example_environment_is_refused_as_a_key():
+    values = example_values()
+    assert "change-me-ops-key" in values  # the example's own keys are read from the file
+    assert "mesinteg" in values  # and every other variable's value
+    for value in values:
+        if ":" not in value and ";" not in value:
+            with pytest.raises(ConfigError, match=r"deploy/\.env\.example"):
+                parse_api_keys(f"copied:{value}:admin")
+
+
+def test_commented_example_lines_count_too(tmp_path):
+    example = tmp_path / ".env.example"
+    example.write_text("# MES_API_KEYS=ops:an-example-key-long-enough-now:admin\nOTHER=x\n")
+    assert {"an-example-key-long-enough-now", "x"} <= example_values(example)
+
+
 def test_secrets_stay_out_of_repr():
-    settings = Settings.from_env({"PROTHEUS_PASSWORD": "s3cr3t", "MES_API_KEYS": "a:k3y:admin"})
+    settings = Settings.from_env({"PROTHEUS_PASSWORD": "s3cr3t", "MES_API_KEYS": f"a:{K1}:admin"})
     assert "s3cr3t" not in repr(settings)
-    assert "k3y" not in repr(settings)
+    assert K1 not in repr(settings)

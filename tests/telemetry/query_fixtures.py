@@ -24,7 +24,7 @@ from shared.app import create_base_app, use_mes_pool, use_protheus
 from shared.migrations import migrate
 from shared.settings import Settings, parse_api_keys
 
-READ_KEY, OTHER_KEY = "telemetry-read-key", "telemetry-other-key"
+READ_KEY, OTHER_KEY = "telemetry-read-key-0123456789", "telemetry-other-key-0123456789"
 KEYS = f"t:{READ_KEY}:telemetry:read;o:{OTHER_KEY}:production:read"
 READ = {"Authorization": f"Bearer {READ_KEY}"}
 PLANT = ZoneInfo("America/Sao_Paulo")

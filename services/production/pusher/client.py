@@ -19,6 +19,7 @@ import aiohttp
 
 from services.production.settings import PusherSettings
 from shared.json import dumps_bytes
+from shared.redact import redact
 from shared.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -133,7 +134,8 @@ class ProtheusClient:
             try:
                 authorization = await self.authorization(force_renew=renewed)
             except (TimeoutError, AuthError, aiohttp.ClientError) as exc:
-                return Outcome("not_sent", message=f"autenticação falhou: {exc}")
+                # An aiohttp error quotes the token URL, whose query carries the password.
+                return Outcome("not_sent", message=f"autenticação falhou: {redact(str(exc))}")
             outcome = await self._send(body, authorization, branch)
             if outcome.http_status != 401 or self.auth_mode == "basic":
                 return outcome
@@ -157,7 +159,7 @@ class ProtheusClient:
                     answer = None
         except aiohttp.ClientConnectorError as exc:
             # The connection was never made: nothing reached the AppServer.
-            return Outcome("not_sent", message=f"conexão recusada: {exc}")
+            return Outcome("not_sent", message=f"conexão recusada: {redact(str(exc))}")
         except (TimeoutError, aiohttp.ClientError) as exc:
             # Sent, but the answer was lost (dropped connection, timeout): maybe written.
             return Outcome("unknown", message=f"resposta perdida: {type(exc).__name__}")
