@@ -9,7 +9,9 @@ import os
 import re
 import secrets
 import signal
+import sys
 import time
+from collections.abc import AsyncIterator
 
 import asyncpg
 from aiohttp import web
@@ -27,12 +29,32 @@ from devserver.infra import (
 from shared.app import create_base_app, load_settings_or_exit
 from shared.logging import configure_logging
 from shared.migrations import migrate
+from shared.preflight import Endpoint, StartupError, require
+from shared.redact import mask_dsn, redact
 from shared.settings import Settings
 
 log = logging.getLogger("devserver")
 
 DEFAULT_PORT = 8080
+CONNECT_TIMEOUT_S = 10
 _DB_NAME = re.compile(r"^[A-Za-z0-9_]+$")
+MAKE_RUN_HINT = (
+    "inicie esse servidor, corrija {variable} ou remova-a para que `make run` use o servidor "
+    "local ou um embutido"
+)
+
+
+@contextlib.asynccontextmanager
+async def database_step(variable: str, dsn: str) -> AsyncIterator[None]:
+    """A database the server refuses (password, permission, missing role) ends in one line."""
+    try:
+        yield
+    except (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+        reason = redact(str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
+        raise StartupError(
+            f"{variable}: o banco em {mask_dsn(dsn)} recusou a preparação ({reason}); "
+            f"corrija {variable} ou as permissões desse usuário"
+        ) from None
 
 
 def compose_app(settings: Settings) -> web.Application:
@@ -53,7 +75,7 @@ async def ensure_database(dsn: str) -> bool:
     name = dsn.split("?", 1)[0].rsplit("/", 1)[-1]
     if not _DB_NAME.match(name):
         raise SystemExit(f"nome de banco inválido em {dsn!r}")
-    admin = await asyncpg.connect(with_database(dsn, "postgres"))
+    admin = await asyncpg.connect(with_database(dsn, "postgres"), timeout=CONNECT_TIMEOUT_S)
     try:
         exists = await admin.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", name)
         if not exists:
@@ -154,17 +176,28 @@ async def serve(stack: contextlib.AsyncExitStack) -> None:
     settings = load_settings_or_exit(env)
     configure_logging(settings.log_level, service="devserver")
 
-    await ensure_database(settings.mes_db_url)
-    conn = await asyncpg.connect(settings.mes_db_url)
-    try:
-        await migrate(conn)
-    finally:
-        await conn.close()
+    # Servers named by the environment are checked first: one line, not a driver traceback.
+    named = [
+        Endpoint(v, env[v])
+        for v in ("MES_DB_URL", "PROTHEUS_DB_URL", "MQTT_URL")
+        if v in os.environ
+    ]
+    await require(named, hint=MAKE_RUN_HINT)
+    async with database_step("MES_DB_URL", settings.mes_db_url):
+        await ensure_database(settings.mes_db_url)
+        conn = await asyncpg.connect(settings.mes_db_url, timeout=CONNECT_TIMEOUT_S)
+        try:
+            await migrate(conn)
+        finally:
+            await conn.close()
     if not settings.protheus_db_url.lower().startswith("odbc://"):
-        await ensure_database(settings.protheus_db_url)
-        await seed_protheus(
-            settings.protheus_db_url, settings.protheus_company, env.get("DEMO_SCALE", "default")
-        )
+        async with database_step("PROTHEUS_DB_URL", settings.protheus_db_url):
+            await ensure_database(settings.protheus_db_url)
+            await seed_protheus(
+                settings.protheus_db_url,
+                settings.protheus_company,
+                env.get("DEMO_SCALE", "default"),
+            )
 
     if "PROTHEUS_REST_URL" not in os.environ and await is_demo(settings.protheus_db_url):
         await serve_simulator(stack, env, settings)
@@ -198,4 +231,8 @@ async def amain() -> None:
 
 def main() -> None:
     configure_logging(os.environ.get("LOG_LEVEL", "INFO"), service="devserver")
-    asyncio.run(amain())
+    try:
+        asyncio.run(amain())
+    except StartupError as exc:
+        print(f"make run: {exc}", file=sys.stderr, flush=True)
+        raise SystemExit(1) from None

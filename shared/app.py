@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import sys
 from collections.abc import AsyncIterator, Callable
@@ -32,6 +33,7 @@ from shared.logging import configure_logging
 from shared.metrics import HTTP_METRICS, HttpMetrics, metrics_handler
 from shared.middleware import COMMON_MIDDLEWARES
 from shared.migrations import migrate
+from shared.preflight import Endpoint, StartupError, require
 from shared.redact import mask_dsn
 from shared.settings import ConfigError, Settings
 
@@ -95,7 +97,8 @@ def use_mes_pool(app: web.Application) -> None:
             await conn.fetchval("SELECT 1")
 
     app.cleanup_ctx.append(mes_pool)
-    add_check(app, "mes_db", probe, required=True)
+    endpoint = Endpoint("MES_DB_URL", app[SETTINGS].mes_db_url)
+    add_check(app, "mes_db", probe, required=True, endpoint=endpoint)
 
 
 def use_protheus(app: web.Application, *, required: bool = True) -> None:
@@ -132,7 +135,8 @@ def use_protheus(app: web.Application, *, required: bool = True) -> None:
         await app[PROTHEUS].ping()
 
     app.cleanup_ctx.append(protheus)
-    add_check(app, "protheus_db", probe, required=required)
+    endpoint = Endpoint("PROTHEUS_DB_URL", app[SETTINGS].protheus_db_url)
+    add_check(app, "protheus_db", probe, required=required, endpoint=endpoint)
 
 
 def load_settings_or_exit(environ: dict[str, str] | None = None) -> Settings:
@@ -157,6 +161,12 @@ def run_service(
     except ConfigError as exc:  # a setting a service parses itself (e.g. SHIFT_CALENDAR)
         print(f"configuração inválida: {exc}", file=sys.stderr)
         raise SystemExit(2) from None
+    required = [c.endpoint for c in app[HEALTH_CHECKS] if c.required and c.endpoint]
+    try:
+        asyncio.run(require(required))
+    except StartupError as exc:
+        print(f"{name}: {exc}", file=sys.stderr)
+        raise SystemExit(1) from None
     port = settings.http_port or default_port
     log.info("starting %s on %s:%s", name, settings.http_host, port)
     web.run_app(app, host=settings.http_host, port=port, access_log=None, print=None)

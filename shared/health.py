@@ -11,17 +11,27 @@ from aiohttp import web
 from shared.auth import presented_key
 from shared.envelope import json_response, success
 from shared.keys import HEALTH_CHECKS, KEYRING, REQUEST_ID, HealthCheck
+from shared.preflight import Endpoint
 
 CHECK_TIMEOUT_S = 3.0
 
 
 def add_check(
-    app: web.Application, name: str, probe: Callable[[], Awaitable[object]], *, required: bool
+    app: web.Application,
+    name: str,
+    probe: Callable[[], Awaitable[object]],
+    *,
+    required: bool,
+    endpoint: Endpoint | None = None,
 ) -> None:
-    """Register a dependency probe; names are unique, so composed services share checks."""
+    """Register a dependency probe; names are unique, so composed services share checks.
+
+    A required check with an endpoint also stops a service at start, in one line, when that
+    server does not answer (shared.app.run_service).
+    """
     checks = app[HEALTH_CHECKS]
     if all(check.name != name for check in checks):
-        checks.append(HealthCheck(name=name, probe=probe, required=required))
+        checks.append(HealthCheck(name=name, probe=probe, required=required, endpoint=endpoint))
 
 
 async def _run(check: HealthCheck) -> dict[str, object]:

@@ -12,6 +12,7 @@ from prometheus_client import CollectorRegistry
 
 from shared.auth import KeyRing
 from shared.db import BranchResolver, ProtheusSource
+from shared.preflight import Endpoint
 from shared.settings import ApiKey, Settings
 
 
@@ -22,6 +23,7 @@ class HealthCheck:
     name: str
     probe: Callable[[], Awaitable[object]]
     required: bool
+    endpoint: Endpoint | None = None  # the server behind it, checked before a service starts
 
 
 SETTINGS: Final = web.AppKey("settings", Settings)
