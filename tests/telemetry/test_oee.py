@@ -190,15 +190,17 @@ def test_a_bad_shift_calendar_stops_the_app_from_being_built():
 #   14:30 good 50           -> after the shift: not counted
 # good 300, scrap 15, total 315.
 #
-# Routings (SG2), PROTHEUS_TIME_FORMAT=C:
+# Routings (SG2), PROTHEUS_TIME_FORMAT=C, G2_TPOPER blank (per unit), no crew (H1_MAOOBRA 0):
 #   A: product PA, C2_ROTEIRO blank -> B1_OPERPAD '02'; op 10 on M1: 0.5 h per 60 = 30 s/unit
 #      (routing '01' also has an op on M1, 5 h per unit: the wrong routing would show it)
 #   B: product PB, C2_ROTEIRO '03'; op 20 on M1: 0.01 h, lot 0 (= 1) = 36 s/unit;
 #      op 10 on M2: 0.02 h per 1 = 72 s/unit.
-# The order in progress on M1 is B: its latest appointment (Sun 10:00, op 20) was on M1.
-#   C (started) has a later appointment on M1 (Sun 18:00) but its latest is on M2 (Sun 20:00);
-#   D is closed (C2_DATRF) and E planned (C2_TPOP P), both with later appointments on M1;
-#   a deleted appointment of C on M1 (Sun 23:30) does not count.
+# The 10:00 counter has no order: it belongs to the SH6 appointment on M1 that covers 10:00,
+# B op 20 (Mon 09:00-11:00). Not to:
+#   C's appointment 09:30-10:30 on M1: deleted (D_E_L_E_T_ *);
+#   a stop report (H6_TIPO I) 09:45-10:15 on M1: not a production appointment;
+#   D (closed since) op 10 on M1, Sun 20:00-22:00: neither covers 10:00 nor started in the window.
+# The 07:00 counter names A: no appointment of A on M1, so A's routing operation on M1 (10).
 # ideal = 105 x 30 + 210 x 36 = 3150 + 7560 = 10710 s
 #
 # M1, format C:
@@ -286,14 +288,17 @@ async def plant(mes, erp) -> tuple[TelemetryRows, ProtheusRows]:
     b = await erp.order("000002", "PB", C2_ROTEIRO="03")
     c = await erp.order("000003", "PC")
     d = await erp.order("000004", "PC", C2_DATRF="20260301")
-    e = await erp.order("000005", "PC", C2_TPOP="P")
-    await erp.appointment(b, "10", "M2", day="20260228", hour="16:00")
-    await erp.appointment(b, "20", "M1", day="20260301", hour="10:00")
-    await erp.appointment(c, "10", "M1", day="20260301", hour="18:00")
-    await erp.appointment(c, "20", "M2", day="20260301", hour="20:00")
-    await erp.appointment(c, "10", "M1", day="20260301", hour="23:30", D_E_L_E_T_="*")
-    await erp.appointment(d, "10", "M1", day="20260301", hour="22:00")
-    await erp.appointment(e, "10", "M1", day="20260301", hour="23:00")
+    await erp.appointment(b, "10", "M2", day="20260228", hour="16:00", start_hour="15:00")
+    await erp.appointment(
+        b, "20", "M1", day="20260302", hour="11:00", start_hour="09:00", H6_PT="T"
+    )
+    await erp.appointment(
+        c, "10", "M1", day="20260302", hour="10:30", start_hour="09:30", D_E_L_E_T_="*"
+    )
+    await erp.appointment(
+        "", "", "M1", day="20260302", hour="10:15", start_hour="09:45", H6_TIPO="I"
+    )
+    await erp.appointment(d, "10", "M1", day="20260301", hour="22:00", start_hour="20:00")
     return mes, erp
 
 
@@ -330,25 +335,32 @@ async def test_machine_oee_equals_the_hand_computation(plant, client_for):
     assert data["orders"] == [
         {
             "machine": "M1",
-            "order": ORDER_B,
-            "source": "appointment",
-            "operation": "20",
-            "idealCycleTime": 36.0,
-            "goodCount": 200,
-            "scrapCount": 10,
-            "issue": None,
-        },
-        {
-            "machine": "M1",
             "order": ORDER_A,
             "source": "counter",
             "operation": "10",
+            "operationType": "",
+            "crew": 0.0,
             "idealCycleTime": 30.0,
+            "idealTime": 3150.0,
             "goodCount": 100,
             "scrapCount": 5,
             "issue": None,
         },
+        {
+            "machine": "M1",
+            "order": ORDER_B,
+            "source": "appointment",
+            "operation": "20",
+            "operationType": "",
+            "crew": 0.0,
+            "idealCycleTime": 36.0,
+            "idealTime": 7560.0,
+            "goodCount": 200,
+            "scrapCount": 10,
+            "issue": None,
+        },
     ]
+    assert data["notes"] == []
     assert (data["machine"], data["line"], data["machines"]) == ("M1", None, ["M1"])
     assert (data["from"], data["to"]) == (
         shown(local("2026-03-02T05:00")),
