@@ -4,6 +4,7 @@ every figure is computed by hand in the comments below."""
 from __future__ import annotations
 
 import datetime as dt
+import random
 from collections.abc import AsyncIterator
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -536,6 +537,32 @@ def test_attribution_segments_cover_then_fall_back_to_the_last_started_in_the_wi
     )
     assert late == [(_at("06:00"), _at("06:30"), 1), (_at("10:00"), _at("14:00"), 2)]
     assert oee.attribution_segments(*window, []) == []
+
+
+def test_attribution_segments_agree_with_the_rule_at_every_minute():
+    rng = random.Random(10)
+    base = local("2026-03-02T00:00")
+    for _ in range(200):
+        items = []
+        for ident in range(rng.randint(0, 8)):
+            begin = rng.randint(-120, 600)
+            items.append(
+                oee.Appointment(
+                    ident,
+                    base + dt.timedelta(minutes=begin),
+                    base + dt.timedelta(minutes=begin + rng.choice((0, 5, 30, 90, 300))),
+                )
+            )
+        start, end = base, base + dt.timedelta(minutes=480)
+        segments = oee.attribution_segments(start, end, items)
+        for minute in range(480):
+            t = base + dt.timedelta(minutes=minute)
+            covering = [a for a in items if a.start <= t < a.end]
+            started = [a for a in items if start <= a.start <= t]
+            pool = covering or started
+            expected = max(pool, key=lambda a: (a.start, a.ident)).ident if pool else None
+            found = [ident for low, high, ident in segments if low <= t < high]
+            assert found == ([] if expected is None else [expected]), (items, t)
 
 
 # Machine T1 (porto/usinagem/linha3), H1_MAOOBRA 2, running the whole shift 06:00-14:00:

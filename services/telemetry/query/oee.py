@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import heapq
 import itertools
 import math
 from collections.abc import Iterable, Mapping
@@ -84,7 +85,7 @@ def attribution_segments(
     10:00, the next starts at 10:00) never share an instant. Adjacent pieces of the same
     appointment are merged; the result is ordered and disjoint.
     """
-    items = list(appointments)
+    items = sorted(appointments, key=lambda a: (a.start, a.ident))
     cuts = {window_start, window_end}
     for item in items:
         for instant in (item.start, item.end):
@@ -92,15 +93,27 @@ def attribution_segments(
                 cuts.add(instant)
     points = sorted(cuts)
     segments: list[Segment] = []
+    # A sweep over the cuts: every start and end inside the window is a cut, so each
+    # appointment covers a whole piece [low, high) or none of it (it covers it when it started
+    # at or before `low` and ends after `low`), and none starts strictly inside a piece.
+    active: list[tuple[float, int, dt.datetime]] = []  # heap of (-start, -ident, end)
+    latest_started: Appointment | None = None  # the last one started inside the window so far
+    following = 0
     for low, high in itertools.pairwise(points):
-        # Every start and end inside the window is a cut: each appointment covers the whole
-        # piece or none of it, and none starts strictly inside it.
-        covering = [a for a in items if a.start <= low and a.end >= high]
-        started = [a for a in items if window_start <= a.start <= low]
-        candidates = covering or started
-        if not candidates:
+        while following < len(items) and items[following].start <= low:
+            item = items[following]
+            heapq.heappush(active, (-item.start.timestamp(), -item.ident, item.end))
+            if item.start >= window_start:
+                latest_started = item
+            following += 1
+        while active and active[0][2] <= low:
+            heapq.heappop(active)  # ended: it covers no later piece either
+        if active:
+            chosen = -active[0][1]
+        elif latest_started is not None:
+            chosen = latest_started.ident
+        else:
             continue
-        chosen = max(candidates, key=lambda a: (a.start, a.ident)).ident
         if segments and segments[-1][2] == chosen and segments[-1][1] == low:
             segments[-1] = (segments[-1][0], high, chosen)
         else:
