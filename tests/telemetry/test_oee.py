@@ -7,6 +7,7 @@ import datetime as dt
 import random
 from collections.abc import AsyncIterator
 from typing import Any
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -441,6 +442,8 @@ async def test_protheus_down_leaves_performance_null_and_says_why(plant, client_
     assert (data["performance"], data["oee"], data["idealTime"]) == (None, None, None)
     assert "Protheus" in body["message"]
     assert {order["issue"] for order in data["orders"]} == {"Protheus indisponível"}
+    assert len(data["notes"]) == 1
+    assert data["notes"][0] in body["message"]
 
 
 async def test_counts_without_a_routing_time_leave_performance_null(plant, client_for):
@@ -675,7 +678,7 @@ async def test_tempad_zero_means_unknown_performance_never_zero(mes, erp, client
 # ideal = 360 + 3600 + 6480 + 180 = 10620 s; performance = 10620 / 28800
 
 
-async def test_counts_belong_to_the_appointment_covering_their_time(mes, erp, client_for):
+async def _two_operations_plant(mes: TelemetryRows, erp: ProtheusRows) -> None:
     await _running_machine(mes, erp, "T3", 0.0)
     await erp.product("PX")
     await erp.operation("PX", "01", "10", "T3", tempad=0.01, lotepad=1.0)
@@ -697,6 +700,10 @@ async def test_counts_belong_to_the_appointment_covering_their_time(mes, erp, cl
         (_at("09:30"), 50, 0, "00002101001"),
         (_at("11:00"), 5, 0, "00002201001"),
     )
+
+
+async def test_counts_belong_to_the_appointment_covering_their_time(mes, erp, client_for):
+    await _two_operations_plant(mes, erp)
     client = await client_for(erp.dsn, shift_calendar=SHIFTS)
     data = await get_oee(client, machine="T3")
     runs = [
@@ -754,3 +761,19 @@ async def test_counts_before_any_appointment_have_no_order_and_say_so(mes, erp, 
     assert data["performance"] is None
     assert "SH6" in data["orders"][0]["issue"]
     assert "SH6" in body["message"]
+
+
+async def test_odbc_path_gives_the_same_oee(mes, erp, client_for):
+    await _two_operations_plant(mes, erp)
+    parts = urlsplit(erp.dsn)
+    odbc = (
+        "odbc://DRIVER={PostgreSQL Unicode};"
+        f"SERVER={parts.hostname};PORT={parts.port or 5432};DATABASE={parts.path.lstrip('/')};"
+        f"UID={parts.username or 'postgres'};PWD={parts.password or ''}"
+    )
+    native = await oee_body(await client_for(erp.dsn, shift_calendar=SHIFTS), machine="T3")
+    other = await oee_body(await client_for(odbc, shift_calendar=SHIFTS), machine="T3")
+    for body in (native, other):
+        body.pop("requestId", None)
+    assert other["data"] == native["data"]
+    assert native["data"]["idealTime"] == 10620.0
