@@ -397,8 +397,13 @@ class Routings:
     # order key -> its routing and SG2 operations on the machines counted
     orders: dict[str, list[Row]] = field(default_factory=lambda: defaultdict(list))
 
-    def on(self, machine: str) -> list[Appointed]:
-        return [a for a in self.appointments.values() if a.machine == machine]
+    def on(self, machine: str) -> list[oee.Appointment]:
+        """The appointments on one machine, as intervals."""
+        return [
+            oee.Appointment(a.ident, a.start, a.end)
+            for a in self.appointments.values()
+            if a.machine == machine
+        ]
 
 
 @dataclass
