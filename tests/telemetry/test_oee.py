@@ -749,14 +749,24 @@ async def test_counts_before_any_appointment_have_no_order_and_say_so(mes, erp, 
     await erp.product("PW")
     await erp.operation("PW", "01", "10", "T6", tempad=0.01, lotepad=1.0)
     w = await erp.order("000041", "PW")
+    # Started before the window and ended at 06:30: it owns 06:00-06:30 only, and is no
+    # fallback for 07:00 (it did not start inside the window); 10:00-12:00 starts too late.
+    await erp.appointment(
+        w, "10", "T6", start_day="20260301", start_hour="22:00", day="20260302", hour="06:30"
+    )
     await erp.appointment(w, "10", "T6", day="20260302", hour="12:00", start_hour="10:00")
-    await mes.counters("T6", (_at("07:00"), 10, 0, None), (_at("11:00"), 10, 0, None))
+    await mes.counters(
+        "T6",
+        (_at("06:15"), 10, 0, None),
+        (_at("07:00"), 10, 0, None),
+        (_at("11:00"), 10, 0, None),
+    )
     client = await client_for(erp.dsn, shift_calendar=SHIFTS)
     body = await oee_body(client, machine="T6")
     data = body["data"]
     assert [(o["order"], o["goodCount"], o["idealTime"]) for o in data["orders"]] == [
         (None, 10, None),
-        ("00004101001", 10, 360.0),
+        ("00004101001", 20, 720.0),
     ]
     assert data["performance"] is None
     assert "SH6" in data["orders"][0]["issue"]
