@@ -440,46 +440,39 @@ ORDER BY o.source, o.order_key, o.appointment, g2.g2_operac
 
 SPLIT_COUNTS = """
 WITH segments AS (
-    SELECT g.machine, g.seg_start, g.seg_end, g.seg_id,
-           row_number() OVER (PARTITION BY g.machine ORDER BY g.seg_start) AS seg_rank
+    SELECT g.machine, array_agg(g.seg_start ORDER BY g.seg_start) AS starts,
+           array_agg(g.seg_end ORDER BY g.seg_start) AS ends,
+           array_agg(g.seg_id ORDER BY g.seg_start) AS ids
     FROM unnest(CAST(:seg_machines AS text[]), CAST(:seg_starts AS timestamptz[]),
                 CAST(:seg_ends AS timestamptz[]), CAST(:seg_ids AS bigint[]))
          AS g(machine, seg_start, seg_end, seg_id)
+    GROUP BY g.machine
 ), planned AS (
     SELECT p.p_start, p.p_end
     FROM unnest(CAST(:planned_starts AS timestamptz[]), CAST(:planned_ends AS timestamptz[]))
          AS p(p_start, p_end)
-), marks AS (
-    SELECT g.machine, g.seg_start AS ts, 0 AS kind, g.seg_rank, CAST(NULL AS text) AS order_key,
-           CAST(0 AS bigint) AS good, CAST(0 AS bigint) AS scrap
-    FROM segments g
-    UNION ALL
-    SELECT c.machine, c.ts, 1, NULL, NULLIF(btrim(c.order_key), ''),
-           CAST(c.good AS bigint), CAST(c.scrap AS bigint)
+), placed AS (
+    -- width_bucket: how many segment starts are at or before ts (a binary search), i.e. the
+    -- last segment started at or before the message; it owns the message if ts < its end.
+    SELECT c.machine, NULLIF(btrim(c.order_key), '') AS order_key, c.good, c.scrap, c.ts,
+           width_bucket(c.ts, g.starts) AS n, g.ends, g.ids
     FROM machine_counters c
+    LEFT JOIN segments g ON g.machine = c.machine
     WHERE c.machine = ANY(CAST(:machines AS text[]))
       AND c.ts >= CAST(:from AS timestamptz) AND c.ts < CAST(:end AS timestamptz)
       AND EXISTS (SELECT 1 FROM planned p WHERE c.ts >= p.p_start AND c.ts < p.p_end)
-), carried AS (
-    -- The last segment started at or before each counter (a segment's start sorts before a
-    -- counter at the same instant): ranks grow with the start, so the running max is it.
-    SELECT m.*, max(m.seg_rank) OVER (PARTITION BY m.machine ORDER BY m.ts, m.kind
-                                      ROWS UNBOUNDED PRECEDING) AS last_rank
-    FROM marks m
 )
-SELECT c.machine, c.order_key, g.seg_id,
-       CAST(sum(c.good) AS bigint) AS good, CAST(sum(c.scrap) AS bigint) AS scrap
-FROM carried c
-LEFT JOIN segments g ON g.machine = c.machine AND g.seg_rank = c.last_rank AND c.ts < g.seg_end
-WHERE c.kind = 1
+SELECT machine, order_key, (CASE WHEN n > 0 AND ts < ends[n] THEN ids[n] END) AS seg_id,
+       CAST(sum(good) AS bigint) AS good, CAST(sum(scrap) AS bigint) AS scrap
+FROM placed
 GROUP BY 1, 2, 3
 """
 """Counts per machine, order key and attribution segment (machine_counters).
 
 The segments (:seg_machines, :seg_starts, :seg_ends, :seg_ids, parallel arrays) are the
 disjoint pieces of the window each SH6 appointment owns on a machine
-(oee.attribution_segments); a counter message belongs to the segment its ts falls in
-([start, end)), NULL when none. Found in one sort of counters and segment starts per machine
-(the last segment started at or before the message, then its end checked), not a range join
-of every message with every segment. Same counters as OEE_FACTS's: the :machines asked, ts
-in [:from, :end) and inside planned time (:planned_starts/:planned_ends)."""
+(oee.attribution_segments), gathered per machine into arrays ordered by start; a counter
+message belongs to the segment its ts falls in ([start, end)), NULL when none, found by a
+binary search (width_bucket) over the machine's starts: no range join of every message with
+every segment, no sort of the messages. Same counters as OEE_FACTS's: the :machines asked,
+ts in [:from, :end) and inside planned time (:planned_starts/:planned_ends)."""
