@@ -119,6 +119,16 @@ def _sample(rng: random.Random, population: list[int], fraction: float, minimum:
     return set(rng.sample(population, count))
 
 
+# H1_MAOOBRA, the crew a resource needs: benches and packaging lines are manned by several
+# people, machines by one (fixed per kind, no random draw: the other tables do not move).
+CREWS: dict[str, float] = {"MONT": 2.0, "EMBAL": 3.0}
+
+
+def crew_of(code: str) -> float:
+    """H1_MAOOBRA of a demo machine code (kind prefix + unit number)."""
+    return CREWS.get(code.rstrip("0123456789"), 1.0)
+
+
 def _cnpj(root: int, branch: int) -> str:
     digits = [int(ch) for ch in f"{root:08d}{branch:04d}"]
     for weights in ((5, 4, 3, 2, 9, 8, 7, 6, 5, 4, 3, 2), (6, 5, 4, 3, 2, 9, 8, 7, 6, 5, 4, 3, 2)):
@@ -785,16 +795,30 @@ class DemoPlant:
 
     def _sh1_rows(self) -> Iterator[tuple[object, ...]]:
         rows = [
-            ((SHARED_FILIAL, code, title, centre, cost, "001"), False)
+            ((SHARED_FILIAL, code, title, centre, cost, "001", crew_of(code)), False)
             for code, title, centre, cost in self.machines
         ]
         # A decommissioned machine, and a machine whose first record was deleted and
         # re-entered: both only as deleted rows beside the live ones.
         code, title, centre, cost = self.machines[0]
+        crew = crew_of(code)
         rows.append(
-            ((SHARED_FILIAL, f"{code[:5]}9", f"{title[:29]} DESATIVADA", centre, cost, "001"), True)
+            (
+                (
+                    SHARED_FILIAL,
+                    f"{code[:5]}9",
+                    f"{title[:29]} DESATIVADA",
+                    centre,
+                    cost,
+                    "001",
+                    crew,
+                ),
+                True,
+            )
         )
-        rows.append(((SHARED_FILIAL, code, f"{title[:33]} ANTIGA", centre, cost, "001"), True))
+        rows.append(
+            ((SHARED_FILIAL, code, f"{title[:33]} ANTIGA", centre, cost, "001", crew), True)
+        )
         return numbered(rows)
 
     def _sb1_rows(self) -> Iterator[tuple[object, ...]]:

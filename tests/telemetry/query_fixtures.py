@@ -196,23 +196,32 @@ class ProtheusRows:
         return op_key(num)
 
     async def appointment(
-        self, key: str, operac: str, machine: str, *, day: str, hour: str, **values: Any
+        self,
+        key: str,
+        operac: str,
+        machine: str,
+        *,
+        day: str,
+        hour: str,
+        start_day: str | None = None,
+        start_hour: str = "",
+        **values: Any,
     ) -> int:
-        """One SH6 appointment ending `day` (YYYYMMDD) at `hour` (HH:MM)."""
+        """One SH6 production appointment ending `day` (YYYYMMDD) at `hour` (HH:MM), started
+        `start_day` (default `day`) at `start_hour` (default blank)."""
+        row: dict[str, Any] = {"H6_QTDPROD": 1.0, "H6_TIPO": "P", "H6_PT": "P", **values}
         return await self.add(
             "SH6",
             H6_FILIAL="01",
             H6_OP=key,
             H6_OPERAC=operac,
             H6_RECURSO=machine,
-            H6_DATAINI=day,
+            H6_DATAINI=start_day or day,
+            H6_HORAINI=start_hour,
             H6_DATAFIN=day,
             H6_DTAPONT=day,
             H6_HORAFIN=hour,
-            H6_QTDPROD=1.0,
-            H6_TIPO="P",
-            H6_PT="P",
-            **values,
+            **row,
         )
 
 

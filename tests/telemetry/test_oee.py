@@ -4,8 +4,10 @@ every figure is computed by hand in the comments below."""
 from __future__ import annotations
 
 import datetime as dt
+import random
 from collections.abc import AsyncIterator
 from typing import Any
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -190,15 +192,17 @@ def test_a_bad_shift_calendar_stops_the_app_from_being_built():
 #   14:30 good 50           -> after the shift: not counted
 # good 300, scrap 15, total 315.
 #
-# Routings (SG2), PROTHEUS_TIME_FORMAT=C:
+# Routings (SG2), PROTHEUS_TIME_FORMAT=C, G2_TPOPER blank (per unit), no crew (H1_MAOOBRA 0):
 #   A: product PA, C2_ROTEIRO blank -> B1_OPERPAD '02'; op 10 on M1: 0.5 h per 60 = 30 s/unit
 #      (routing '01' also has an op on M1, 5 h per unit: the wrong routing would show it)
 #   B: product PB, C2_ROTEIRO '03'; op 20 on M1: 0.01 h, lot 0 (= 1) = 36 s/unit;
 #      op 10 on M2: 0.02 h per 1 = 72 s/unit.
-# The order in progress on M1 is B: its latest appointment (Sun 10:00, op 20) was on M1.
-#   C (started) has a later appointment on M1 (Sun 18:00) but its latest is on M2 (Sun 20:00);
-#   D is closed (C2_DATRF) and E planned (C2_TPOP P), both with later appointments on M1;
-#   a deleted appointment of C on M1 (Sun 23:30) does not count.
+# The 10:00 counter has no order: it belongs to the SH6 appointment on M1 that covers 10:00,
+# B op 20 (Mon 09:00-11:00). Not to:
+#   C's appointment 09:30-10:30 on M1: deleted (D_E_L_E_T_ *);
+#   a stop report (H6_TIPO I) 09:45-10:15 on M1: not a production appointment;
+#   D (closed since) op 10 on M1, Sun 20:00-22:00: neither covers 10:00 nor started in the window.
+# The 07:00 counter names A: no appointment of A on M1, so A's routing operation on M1 (10).
 # ideal = 105 x 30 + 210 x 36 = 3150 + 7560 = 10710 s
 #
 # M1, format C:
@@ -286,14 +290,17 @@ async def plant(mes, erp) -> tuple[TelemetryRows, ProtheusRows]:
     b = await erp.order("000002", "PB", C2_ROTEIRO="03")
     c = await erp.order("000003", "PC")
     d = await erp.order("000004", "PC", C2_DATRF="20260301")
-    e = await erp.order("000005", "PC", C2_TPOP="P")
-    await erp.appointment(b, "10", "M2", day="20260228", hour="16:00")
-    await erp.appointment(b, "20", "M1", day="20260301", hour="10:00")
-    await erp.appointment(c, "10", "M1", day="20260301", hour="18:00")
-    await erp.appointment(c, "20", "M2", day="20260301", hour="20:00")
-    await erp.appointment(c, "10", "M1", day="20260301", hour="23:30", D_E_L_E_T_="*")
-    await erp.appointment(d, "10", "M1", day="20260301", hour="22:00")
-    await erp.appointment(e, "10", "M1", day="20260301", hour="23:00")
+    await erp.appointment(b, "10", "M2", day="20260228", hour="16:00", start_hour="15:00")
+    await erp.appointment(
+        b, "20", "M1", day="20260302", hour="11:00", start_hour="09:00", H6_PT="T"
+    )
+    await erp.appointment(
+        c, "10", "M1", day="20260302", hour="10:30", start_hour="09:30", D_E_L_E_T_="*"
+    )
+    await erp.appointment(
+        "", "", "M1", day="20260302", hour="10:15", start_hour="09:45", H6_TIPO="I"
+    )
+    await erp.appointment(d, "10", "M1", day="20260301", hour="22:00", start_hour="20:00")
     return mes, erp
 
 
@@ -330,25 +337,32 @@ async def test_machine_oee_equals_the_hand_computation(plant, client_for):
     assert data["orders"] == [
         {
             "machine": "M1",
-            "order": ORDER_B,
-            "source": "appointment",
-            "operation": "20",
-            "idealCycleTime": 36.0,
-            "goodCount": 200,
-            "scrapCount": 10,
-            "issue": None,
-        },
-        {
-            "machine": "M1",
             "order": ORDER_A,
             "source": "counter",
             "operation": "10",
+            "operationType": "",
+            "crew": 0.0,
             "idealCycleTime": 30.0,
+            "idealTime": 3150.0,
             "goodCount": 100,
             "scrapCount": 5,
             "issue": None,
         },
+        {
+            "machine": "M1",
+            "order": ORDER_B,
+            "source": "appointment",
+            "operation": "20",
+            "operationType": "",
+            "crew": 0.0,
+            "idealCycleTime": 36.0,
+            "idealTime": 7560.0,
+            "goodCount": 200,
+            "scrapCount": 10,
+            "issue": None,
+        },
     ]
+    assert data["notes"] == []
     assert (data["machine"], data["line"], data["machines"]) == ("M1", None, ["M1"])
     assert (data["from"], data["to"]) == (
         shown(local("2026-03-02T05:00")),
@@ -428,6 +442,8 @@ async def test_protheus_down_leaves_performance_null_and_says_why(plant, client_
     assert (data["performance"], data["oee"], data["idealTime"]) == (None, None, None)
     assert "Protheus" in body["message"]
     assert {order["issue"] for order in data["orders"]} == {"Protheus indisponível"}
+    assert len(data["notes"]) == 1
+    assert data["notes"][0] in body["message"]
 
 
 async def test_counts_without_a_routing_time_leave_performance_null(plant, client_for):
@@ -460,3 +476,314 @@ async def test_oee_parameters_and_unknown_targets(plant, client_for):
     assert "NOPE" in body["message"]
     body = await get_oee(client, 404, line="porto/usinagem/linha9")
     assert "linha9" in body["message"]
+
+
+# --- routing times: G2_TPOPER, H1_MAOOBRA, LOTEPAD 0, TEMPAD 0 --------------------------------------
+
+
+def test_ideal_unit_time_divides_by_the_crew_and_tempad_zero_is_unknown():
+    assert oee.ideal_unit_seconds(0.1, 10, "C", crew=2) == approx(18.0)  # 360 s / 10 / 2
+    assert oee.ideal_unit_seconds(0.1, 10, "C", crew=0) == approx(36.0)  # crew 0: no divisor
+    assert oee.ideal_unit_seconds(0.02, 0, "C", crew=2) == approx(36.0)  # lot 0 -> 1
+    assert oee.ideal_unit_seconds(0, 10, "C", crew=2) is None  # no standard recorded
+    assert oee.ideal_run_seconds(1.0, "C") == 3600.0
+    assert oee.ideal_run_seconds(1.30, "N") == approx(5400.0)  # 1h30m
+    assert oee.ideal_run_seconds(0, "C") is None
+    assert [oee.is_per_run(t) for t in ("1", "", " ", "4", "2", "3", None)] == [
+        False,
+        False,
+        False,
+        False,
+        True,
+        True,
+        False,
+    ]
+
+
+def _at(hour: str) -> dt.datetime:
+    return local(f"2026-03-02T{hour}")
+
+
+def _appointment(ident: int, start: str, end: str) -> oee.Appointment:
+    return oee.Appointment(ident, _at(start), _at(end))
+
+
+def test_attribution_segments_cover_then_fall_back_to_the_last_started_in_the_window():
+    window = (_at("06:00"), _at("14:00"))
+    segments = oee.attribution_segments(
+        *window,
+        [
+            oee.Appointment(1, local("2026-03-01T22:00"), _at("07:00")),  # began before the window
+            _appointment(2, "07:00", "07:30"),  # back-to-back with 1: 07:00 is 2's
+            _appointment(3, "08:00", "10:00"),
+            _appointment(4, "09:00", "09:30"),  # overlaps 3 and started later: wins while it lasts
+            _appointment(5, "11:00", "11:00"),  # zero length: covers nothing, but it started
+        ],
+    )
+    assert segments == [
+        (_at("06:00"), _at("07:00"), 1),
+        (_at("07:00"), _at("08:00"), 2),  # 07:30-08:00 uncovered: 2 started last
+        (_at("08:00"), _at("09:00"), 3),
+        (_at("09:00"), _at("09:30"), 4),
+        (_at("09:30"), _at("10:00"), 3),
+        (_at("10:00"), _at("11:00"), 4),  # uncovered: 4 started last (09:00 > 08:00)
+        (_at("11:00"), _at("14:00"), 5),
+    ]
+    # Before the first appointment that started inside the window nothing applies, and one that
+    # started before the window and ended before the instant is no fallback.
+    late = oee.attribution_segments(
+        *window,
+        [
+            oee.Appointment(1, local("2026-03-01T22:00"), _at("06:30")),
+            _appointment(2, "10:00", "11:00"),
+        ],
+    )
+    assert late == [(_at("06:00"), _at("06:30"), 1), (_at("10:00"), _at("14:00"), 2)]
+    assert oee.attribution_segments(*window, []) == []
+
+
+def test_attribution_segments_agree_with_the_rule_at_every_minute():
+    rng = random.Random(10)
+    base = local("2026-03-02T00:00")
+    for _ in range(200):
+        items = []
+        for ident in range(rng.randint(0, 8)):
+            begin = rng.randint(-120, 600)
+            items.append(
+                oee.Appointment(
+                    ident,
+                    base + dt.timedelta(minutes=begin),
+                    base + dt.timedelta(minutes=begin + rng.choice((0, 5, 30, 90, 300))),
+                )
+            )
+        start, end = base, base + dt.timedelta(minutes=480)
+        segments = oee.attribution_segments(start, end, items)
+        for minute in range(480):
+            t = base + dt.timedelta(minutes=minute)
+            covering = [a for a in items if a.start <= t < a.end]
+            started = [a for a in items if start <= a.start <= t]
+            pool = covering or started
+            expected = max(pool, key=lambda a: (a.start, a.ident)).ident if pool else None
+            found = [ident for low, high, ident in segments if low <= t < high]
+            assert found == ([] if expected is None else [expected]), (items, t)
+
+
+# Machine T1 (porto/usinagem/linha3), H1_MAOOBRA 2, running the whole shift 06:00-14:00:
+# running = planned = 28800 s. One order per G2_TPOPER case, each appointed on T1 for one
+# slot, its counter without `order` inside that slot (PROTHEUS_TIME_FORMAT=C):
+#   O1 TPOPER 1, 0.1 h per 10, crew 2   -> 360/10/2 = 18 s/unit; 06:00-08:00, 100 units = 1800
+#   O2 TPOPER 4, 0.02 h, LOTEPAD 0 (= 1), crew 2 -> 72/2 = 36 s; 08:00-09:00, 50 units = 1800
+#   O3 TPOPER 2, 1 h for the run; two appointments 09:00-10:00 (partial) and 10:00-11:00
+#      (total), 10 + 20 units: once per run = 3600 (not 7200, not per unit, no crew)
+#   O4 TPOPER 3, 0.5 h for the run; 11:00-12:00, 1000 units: 1800, whatever the count
+#   O5 TPOPER blank, 0.05 h per 1, crew 2 -> 180/2 = 90 s; 12:00-13:00, 10 units = 900
+# ideal = 1800 + 1800 + 3600 + 1800 + 900 = 9900 s; performance = 9900 / 28800 = 0.34375
+# good = 95 + 50 + 10 + 20 + 1000 + 10 = 1185, scrap 5: quality = 1185 / 1190
+# oee = 1 x 0.34375 x 1185/1190 = 0.3423057
+
+TPOPER_CASES = (
+    # order, product, TPOPER, TEMPAD, LOTEPAD, slots (start, end), counters (time, good, scrap)
+    ("000011", "P1", "1", 0.1, 10.0, [("06:00", "08:00")], [("07:00", 95, 5)]),
+    ("000012", "P2", "4", 0.02, 0.0, [("08:00", "09:00")], [("08:30", 50, 0)]),
+    (
+        "000013",
+        "P3",
+        "2",
+        1.0,
+        1.0,
+        [("09:00", "10:00"), ("10:00", "11:00")],
+        [("09:30", 10, 0), ("10:30", 20, 0)],
+    ),
+    ("000014", "P4", "3", 0.5, 1.0, [("11:00", "12:00")], [("11:30", 1000, 0)]),
+    ("000015", "P5", "", 0.05, 1.0, [("12:00", "13:00")], [("12:30", 10, 0)]),
+)
+
+
+async def _running_machine(
+    mes: TelemetryRows, erp: ProtheusRows, machine: str, crew: float
+) -> None:
+    await mes.machine(machine, line="linha3")
+    await mes.states(machine, (local("2026-03-01T23:00"), "running", None))
+    await erp.resource(machine, f"MAQUINA {machine}", H1_MAOOBRA=crew)
+
+
+async def test_ideal_time_follows_g2_tpoper_crew_and_lot(mes, erp, client_for):
+    await _running_machine(mes, erp, "T1", 2.0)
+    for num, product, tpoper, tempad, lotepad, slots, counts in TPOPER_CASES:
+        await erp.product(product)
+        await erp.operation(
+            product, "01", "10", "T1", tempad=tempad, lotepad=lotepad, G2_TPOPER=tpoper
+        )
+        key = await erp.order(num, product)
+        for begin, finish in slots:
+            await erp.appointment(key, "10", "T1", day="20260302", hour=finish, start_hour=begin)
+        await mes.counters("T1", *((_at(t), good, scrap, None) for t, good, scrap in counts))
+    client = await client_for(erp.dsn, shift_calendar=SHIFTS)
+    data = await get_oee(client, machine="T1")
+    assert (data["plannedTime"], data["runningTime"]) == (28800.0, 28800.0)
+    assert data["idealTime"] == 9900.0
+    assert data["performance"] == approx(9900 / 28800)
+    assert (data["goodCount"], data["scrapCount"]) == (1185, 5)
+    assert data["oee"] == approx(0.34375 * 1185 / 1190)
+    orders = {o["order"]: o for o in data["orders"]}
+    assert {
+        key: (o["operationType"], o["idealCycleTime"], o["idealTime"]) for key, o in orders.items()
+    } == {
+        "00001101001": ("1", 18.0, 1800.0),
+        "00001201001": ("4", 36.0, 1800.0),
+        "00001301001": ("2", None, 3600.0),
+        "00001401001": ("3", None, 1800.0),
+        "00001501001": ("", 90.0, 900.0),
+    }
+    assert {o["crew"] for o in data["orders"]} == {2.0}
+    assert {o["source"] for o in data["orders"]} == {"appointment"}
+    assert orders["00001301001"]["goodCount"] == 30  # both appointments: one run
+    assert data["notes"] == []
+
+
+async def test_tempad_zero_means_unknown_performance_never_zero(mes, erp, client_for):
+    await _running_machine(mes, erp, "T2", 0.0)
+    await erp.product("P6")
+    await erp.operation("P6", "01", "10", "T2", tempad=0.0, lotepad=1.0, G2_TPOPER="1")
+    key = await erp.order("000016", "P6")
+    await erp.appointment(key, "10", "T2", day="20260302", hour="14:00", start_hour="06:00")
+    await mes.counters("T2", (_at("08:00"), 40, 0, None))
+    client = await client_for(erp.dsn, shift_calendar=SHIFTS)
+    body = await oee_body(client, machine="T2")
+    data = body["data"]
+    assert (data["performance"], data["oee"], data["idealTime"]) == (None, None, None)
+    assert (data["availability"], data["quality"]) == (1.0, 1.0)
+    (order,) = data["orders"]
+    assert (order["order"], order["operation"], order["idealTime"]) == ("00001601001", "10", None)
+    assert "G2_TEMPAD" in order["issue"]
+    assert len(data["notes"]) == 1
+    assert "G2_TEMPAD" in data["notes"][0]
+    assert data["notes"][0] in body["message"]
+
+
+# Machine T3, no crew (H1_MAOOBRA 0). Product PX's routing 01 uses T3 twice: op 10 (0.01 h =
+# 36 s/unit) and op 30 (0.02 h = 72 s/unit); op 20 is on another machine. Order X was closed
+# since (C2_DATRF), Y is open. SH6 on T3 (plant time):
+#   X op 10  Sun 22:00 - Mon 07:00   (started before the window, covers its start)
+#   Y op 30  Mon 07:00 - 07:30       (back-to-back: 07:00 is Y's)
+#   X op 30  Mon 08:00 - 09:00
+# Counters:
+#   06:30 10 units, no order -> X op 10 (covered)                           10 x 36 =  360
+#   07:00 20 units, no order -> Y op 30 (X's end is exclusive)
+#   07:45 30 units, no order -> none covers: Y, the last started before it  50 x 72 = 3600
+#   08:30 40 units, no order -> X op 30
+#   09:30 50 units, order X  -> X's own appointment started last: op 30     90 x 72 = 6480
+#   11:00  5 units, order Y  -> the time is X's, not Y's: Y's operation on T3 in its
+#                               routing, the first one, op 10              5 x 36 =  180
+# ideal = 360 + 3600 + 6480 + 180 = 10620 s; performance = 10620 / 28800
+
+
+async def _two_operations_plant(mes: TelemetryRows, erp: ProtheusRows) -> None:
+    await _running_machine(mes, erp, "T3", 0.0)
+    await erp.product("PX")
+    await erp.operation("PX", "01", "10", "T3", tempad=0.01, lotepad=1.0)
+    await erp.operation("PX", "01", "20", "T9", tempad=5.0, lotepad=1.0)
+    await erp.operation("PX", "01", "30", "T3", tempad=0.02, lotepad=1.0)
+    x = await erp.order("000021", "PX", C2_DATRF="20260302", C2_QUJE=1000.0)
+    y = await erp.order("000022", "PX")
+    await erp.appointment(
+        x, "10", "T3", start_day="20260301", start_hour="22:00", day="20260302", hour="07:00"
+    )
+    await erp.appointment(y, "30", "T3", day="20260302", hour="07:30", start_hour="07:00")
+    await erp.appointment(x, "30", "T3", day="20260302", hour="09:00", start_hour="08:00")
+    await mes.counters(
+        "T3",
+        (_at("06:30"), 10, 0, None),
+        (_at("07:00"), 20, 0, None),
+        (_at("07:45"), 28, 2, None),
+        (_at("08:30"), 40, 0, None),
+        (_at("09:30"), 50, 0, "00002101001"),
+        (_at("11:00"), 5, 0, "00002201001"),
+    )
+
+
+async def test_counts_belong_to_the_appointment_covering_their_time(mes, erp, client_for):
+    await _two_operations_plant(mes, erp)
+    client = await client_for(erp.dsn, shift_calendar=SHIFTS)
+    data = await get_oee(client, machine="T3")
+    runs = [
+        (o["order"], o["operation"], o["source"], o["goodCount"] + o["scrapCount"], o["idealTime"])
+        for o in data["orders"]
+    ]
+    assert runs == [
+        ("00002101001", "10", "appointment", 10, 360.0),
+        ("00002101001", "30", "counter", 90, 6480.0),
+        ("00002201001", "10", "counter", 5, 180.0),
+        ("00002201001", "30", "appointment", 50, 3600.0),
+    ]
+    assert data["idealTime"] == 10620.0
+    assert data["performance"] == approx(10620 / 28800)
+    assert (data["goodCount"], data["scrapCount"]) == (153, 2)
+
+
+async def test_a_line_attributes_each_machine_by_its_own_appointments(mes, erp, client_for):
+    # T4 and T5 on one line, one order appointed on both at the same time with different
+    # operations: each machine's counts take its own appointment's operation.
+    for machine in ("T4", "T5"):
+        await _running_machine(mes, erp, machine, 0.0)
+    await erp.product("PZ")
+    await erp.operation("PZ", "01", "10", "T4", tempad=0.01, lotepad=1.0)  # 36 s
+    await erp.operation("PZ", "01", "20", "T5", tempad=0.02, lotepad=1.0)  # 72 s
+    z = await erp.order("000031", "PZ")
+    await erp.appointment(z, "10", "T4", day="20260302", hour="14:00", start_hour="06:00")
+    await erp.appointment(z, "20", "T5", day="20260302", hour="14:00", start_hour="06:00")
+    await mes.counters("T4", (_at("09:00"), 100, 0, None))
+    await mes.counters("T5", (_at("09:00"), 100, 0, None))
+    client = await client_for(erp.dsn, shift_calendar=SHIFTS)
+    data = await get_oee(client, line="porto/usinagem/linha3")
+    assert [(o["machine"], o["operation"], o["idealTime"]) for o in data["orders"]] == [
+        ("T4", "10", 3600.0),
+        ("T5", "20", 7200.0),
+    ]
+    assert data["idealTime"] == 10800.0
+    assert data["performance"] == approx(10800 / 57600)
+
+
+async def test_counts_before_any_appointment_have_no_order_and_say_so(mes, erp, client_for):
+    await _running_machine(mes, erp, "T6", 0.0)
+    await erp.product("PW")
+    await erp.operation("PW", "01", "10", "T6", tempad=0.01, lotepad=1.0)
+    w = await erp.order("000041", "PW")
+    # Started before the window and ended at 06:30: it owns 06:00-06:30 only, and is no
+    # fallback for 07:00 (it did not start inside the window); 10:00-12:00 starts too late.
+    await erp.appointment(
+        w, "10", "T6", start_day="20260301", start_hour="22:00", day="20260302", hour="06:30"
+    )
+    await erp.appointment(w, "10", "T6", day="20260302", hour="12:00", start_hour="10:00")
+    await mes.counters(
+        "T6",
+        (_at("06:15"), 10, 0, None),
+        (_at("07:00"), 10, 0, None),
+        (_at("11:00"), 10, 0, None),
+    )
+    client = await client_for(erp.dsn, shift_calendar=SHIFTS)
+    body = await oee_body(client, machine="T6")
+    data = body["data"]
+    assert [(o["order"], o["goodCount"], o["idealTime"]) for o in data["orders"]] == [
+        (None, 10, None),
+        ("00004101001", 20, 720.0),
+    ]
+    assert data["performance"] is None
+    assert "SH6" in data["orders"][0]["issue"]
+    assert "SH6" in body["message"]
+
+
+async def test_odbc_path_gives_the_same_oee(mes, erp, client_for):
+    await _two_operations_plant(mes, erp)
+    parts = urlsplit(erp.dsn)
+    odbc = (
+        "odbc://DRIVER={PostgreSQL Unicode};"
+        f"SERVER={parts.hostname};PORT={parts.port or 5432};DATABASE={parts.path.lstrip('/')};"
+        f"UID={parts.username or 'postgres'};PWD={parts.password or ''}"
+    )
+    native = await oee_body(await client_for(erp.dsn, shift_calendar=SHIFTS), machine="T3")
+    other = await oee_body(await client_for(odbc, shift_calendar=SHIFTS), machine="T3")
+    for body in (native, other):
+        body.pop("requestId", None)
+    assert other["data"] == native["data"]
+    assert native["data"]["idealTime"] == 10620.0

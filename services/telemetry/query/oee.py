@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import datetime as dt
+import heapq
+import itertools
 import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -27,10 +30,95 @@ def standard_hours(value: float, time_format: str) -> float:
     return hours + minutes / 60
 
 
-def ideal_unit_seconds(tempad: float, lotepad: float, time_format: str) -> float:
-    """Ideal seconds per unit: G2_TEMPAD hours for G2_LOTEPAD units (a 0 lot means 1)."""
+# G2_TPOPER values whose G2_TEMPAD is for the whole operation, whatever the quantity:
+# `2` fixed and `3` unlimited. `1` normal, `4` and blank grow with the quantity.
+PER_RUN_TYPES = frozenset({"2", "3"})
+
+
+def is_per_run(tpoper: str | None) -> bool:
+    """Whether G2_TPOPER makes G2_TEMPAD the time of the whole run (`2`, `3`)."""
+    return (tpoper or "").strip() in PER_RUN_TYPES
+
+
+def ideal_unit_seconds(
+    tempad: float, lotepad: float, time_format: str, crew: float = 0.0
+) -> float | None:
+    """Ideal seconds per unit (G2_TPOPER `1`, blank, `4`): G2_TEMPAD hours for G2_LOTEPAD
+    units (a 0 lot means 1), divided by the machine's crew H1_MAOOBRA when that is not 0.
+    None when G2_TEMPAD is 0: no standard was recorded, the ideal time is unknown."""
+    if not tempad or tempad <= 0:
+        return None
     lot = lotepad if lotepad and lotepad > 0 else 1.0
-    return standard_hours(tempad, time_format) * 3600 / lot
+    seconds = standard_hours(tempad, time_format) * 3600 / lot
+    return seconds / crew if crew and crew > 0 else seconds
+
+
+def ideal_run_seconds(tempad: float, time_format: str) -> float | None:
+    """Ideal seconds of a whole run (G2_TPOPER `2`, `3`): G2_TEMPAD, whatever the count and
+    crew; None when G2_TEMPAD is 0 (unknown)."""
+    if not tempad or tempad <= 0:
+        return None
+    return standard_hours(tempad, time_format) * 3600
+
+
+@dataclass(frozen=True)
+class Appointment:
+    """One SH6 production appointment on a machine, as an interval [start, end) in UTC."""
+
+    ident: int  # R_E_C_N_O_: breaks ties between appointments that start together
+    start: dt.datetime
+    end: dt.datetime
+
+
+Segment = tuple[dt.datetime, dt.datetime, int]  # [start, end) attributed to an appointment
+
+
+def attribution_segments(
+    window_start: dt.datetime, window_end: dt.datetime, appointments: Iterable[Appointment]
+) -> list[Segment]:
+    """Which appointment each instant of [window_start, window_end) on one machine belongs to.
+
+    An instant t belongs to the appointment whose [start, end) covers it (the one that started
+    last, then the highest R_E_C_N_O_, when several overlap); when none covers it, to the
+    last one that started at or before t inside the window (start >= window_start); else to
+    none (no segment). Ends are exclusive so that back-to-back appointments (one ends at
+    10:00, the next starts at 10:00) never share an instant. Adjacent pieces of the same
+    appointment are merged; the result is ordered and disjoint.
+    """
+    items = sorted(appointments, key=lambda a: (a.start, a.ident))
+    cuts = {window_start, window_end}
+    for item in items:
+        for instant in (item.start, item.end):
+            if window_start < instant < window_end:
+                cuts.add(instant)
+    points = sorted(cuts)
+    segments: list[Segment] = []
+    # A sweep over the cuts: every start and end inside the window is a cut, so each
+    # appointment covers a whole piece [low, high) or none of it (it covers it when it started
+    # at or before `low` and ends after `low`), and none starts strictly inside a piece.
+    active: list[tuple[float, int, dt.datetime]] = []  # heap of (-start, -ident, end)
+    latest_started: Appointment | None = None  # the last one started inside the window so far
+    following = 0
+    for low, high in itertools.pairwise(points):
+        while following < len(items) and items[following].start <= low:
+            item = items[following]
+            heapq.heappush(active, (-item.start.timestamp(), -item.ident, item.end))
+            if item.start >= window_start:
+                latest_started = item
+            following += 1
+        while active and active[0][2] <= low:
+            heapq.heappop(active)  # ended: it covers no later piece either
+        if active:
+            chosen = -active[0][1]
+        elif latest_started is not None:
+            chosen = latest_started.ident
+        else:
+            continue
+        if segments and segments[-1][2] == chosen and segments[-1][1] == low:
+            segments[-1] = (segments[-1][0], high, chosen)
+        else:
+            segments.append((low, high, chosen))
+    return segments
 
 
 def fraction(numerator: float | None, denominator: float | None) -> float | None:

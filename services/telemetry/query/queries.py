@@ -371,66 +371,108 @@ def _routing(alias: str, sb1: str) -> str:
 
 
 @lru_cache(maxsize=128)
-def ideal_times(dialect: Dialect, company: str, inferred: int, numbers: int, machines: int) -> str:
-    """The orders OEE needs and their routing operations on the machines involved.
+def ideal_times(dialect: Dialect, company: str, numbers: int, machines: int) -> str:
+    """The appointments and orders OEE needs, with the routing standards that apply to them.
 
-    Two sources of orders, one row per (order, SG2 operation on :machine_n) or one row with
-    NULL operation columns when the routing has none there:
-    - `appointment`: for each :inferred_n machine, the order in progress: the started order
-      (SC2 firm, C2_DATRF blank) whose latest live SH6 appointment (H6_DATAFIN, H6_HORAFIN,
-      R_E_C_N_O_) was on that machine, i.e. no later appointment of the same order on another
-      machine; the most recent such appointment wins, and its H6_OPERAC rides along.
+    Rows of two sources, each with the order's routing standard (SG2) and the crew
+    (H1_MAOOBRA) of the machine it applies to:
+    - `appointment`: every live SH6 production appointment (H6_TIPO `P`) on a :machine_n
+      whose dates touch [:first_day, :last_day] (plant dates; the caller keeps the exact
+      intervals), with its R_E_C_N_O_, start, end, H6_OP and H6_OPERAC; its order (SC2, live,
+      whether open or closed now) gives product and routing, and SG2 the operation
+      G2_OPERAC = H6_OPERAC (one routing may use a machine for several operations). SC2 and
+      SG2 columns are NULL when the order or the operation is missing.
     - `counter`: every live SC2 row whose C2_NUM is one of :num_n (the caller matches the full
-      key of the counters' `order`; C2_NUM alone keeps the SC2 index usable).
-    Routing: C2_ROTEIRO, else B1_OPERPAD, else '01'; SG2 joined on product, G2_CODIGO and
-    G2_RECURSO. SH6 is matched to SC2 by the key's parts, cast back to CHAR so the index on
+      key of the counters' `order`; C2_NUM alone keeps the SC2 index usable), with each SG2
+      operation of its routing on a :machine_n (NULL operation columns when there is none).
+    Routing: C2_ROTEIRO, else B1_OPERPAD, else '01'; SG2 joined on product and G2_CODIGO.
+    SH6 is matched to SC2 by the key's parts, cast back to CHAR so the index on
     (C2_FILIAL, C2_NUM, C2_ITEM, C2_SEQUEN, C2_ITEMGRD) is used.
     """
-    sh6, sc2, sb1, sg2 = (table_name(alias, company) for alias in ("SH6", "SC2", "SB1", "SG2"))
+    sh6, sc2, sb1, sg2, sh1 = (
+        table_name(alias, company) for alias in ("SH6", "SC2", "SB1", "SG2", "SH1")
+    )
     key_parts = (("c2_num", 1, 6), ("c2_item", 7, 2), ("c2_sequen", 9, 3), ("c2_itemgrd", 12, 3))
     key_match = " AND ".join(
         f"c2.{column} = CAST(SUBSTRING(h6.h6_op, {start}, {width}) AS CHAR({width}))"
         for column, start, width in key_parts
     )
-    later = (
-        "x.h6_datafin > h6.h6_datafin OR (x.h6_datafin = h6.h6_datafin AND "
-        "(x.h6_horafin > h6.h6_horafin OR (x.h6_horafin = h6.h6_horafin "
-        "AND x.r_e_c_n_o_ > h6.r_e_c_n_o_)))"
-    )
-    order_columns = "c2_num, c2_item, c2_sequen, c2_itemgrd, c2_produto, c2_roteiro"
     order_key = dialect.cat(
-        *(f"RTRIM(o.{column})" for column in ("c2_num", "c2_item", "c2_sequen", "c2_itemgrd"))
+        *(f"RTRIM(c2.{column})" for column in ("c2_num", "c2_item", "c2_sequen", "c2_itemgrd"))
     )
     text = dialect.text
-    return f"""WITH appointments AS (
-    SELECT h6.h6_recurso AS machine, h6.h6_operac AS appointment_operation,
-           {", ".join(f"c2.{c}" for c in order_columns.split(", "))},
-           ROW_NUMBER() OVER (PARTITION BY h6.h6_recurso
-                              ORDER BY h6.h6_datafin DESC, h6.h6_horafin DESC, h6.r_e_c_n_o_ DESC) AS rn
+    nothing = f"CAST(NULL AS {text})"
+    return f"""WITH orders AS (
+    SELECT CAST('appointment' AS VARCHAR(12)) AS source, h6.r_e_c_n_o_ AS appointment,
+           CAST(h6.h6_recurso AS {text}) AS machine, CAST(h6.h6_operac AS {text}) AS operation,
+           CAST(h6.h6_dataini AS {text}) AS start_day, CAST(h6.h6_horaini AS {text}) AS start_hour,
+           CAST(h6.h6_datafin AS {text}) AS end_day, CAST(h6.h6_horafin AS {text}) AS end_hour,
+           CAST(RTRIM(h6.h6_op) AS {text}) AS order_key, c2.c2_produto, c2.c2_roteiro,
+           (CASE WHEN c2.c2_num IS NULL THEN 0 ELSE 1 END) AS order_found
     FROM {sh6} h6
-    JOIN {sc2} c2 ON c2.c2_filial = :sc2_filial AND {key_match} AND c2.{LIVE}
-         AND c2.c2_tpop <> 'P' AND c2.c2_datrf = ''
-    WHERE h6.h6_filial = :sh6_filial AND h6.{LIVE} AND {_in_list("h6.h6_recurso", "inferred", inferred)}
-      AND NOT EXISTS (
-          SELECT 1 FROM {sh6} x
-          WHERE x.h6_filial = :sh6_filial AND x.h6_op = h6.h6_op AND x.{LIVE}
-            AND x.h6_recurso <> h6.h6_recurso AND ({later}))
-), orders AS (
-    SELECT CAST('appointment' AS VARCHAR(12)) AS source, CAST(a.machine AS {text}) AS inferred_for,
-           CAST(a.appointment_operation AS {text}) AS appointment_operation, {order_columns}
-    FROM appointments a WHERE a.rn = 1
+    LEFT JOIN {sc2} c2 ON c2.c2_filial = :sc2_filial AND {key_match} AND c2.{LIVE}
+    WHERE h6.h6_filial = :sh6_filial AND h6.{LIVE} AND h6.h6_tipo = 'P'
+      AND {_in_list("h6.h6_recurso", "machine", machines)}
+      AND h6.h6_datafin >= :first_day AND h6.h6_dataini <= :last_day
     UNION ALL
-    SELECT 'counter', NULL, NULL, {order_columns}
+    SELECT 'counter', NULL, {nothing}, {nothing}, {nothing}, {nothing}, {nothing}, {nothing},
+           {order_key}, c2.c2_produto, c2.c2_roteiro, 1
     FROM {sc2} c2
     WHERE c2.c2_filial = :sc2_filial AND c2.{LIVE} AND {_in_list("c2.c2_num", "num", numbers)}
 ), routed AS (
-    SELECT o.*, {_routing("o", sb1)} AS routing, {order_key} AS order_key FROM orders o
+    SELECT o.*, (CASE WHEN o.order_found = 1 THEN {_routing("o", sb1)} END) AS routing
+    FROM orders o
 )
-SELECT o.source, o.inferred_for, o.appointment_operation, o.order_key, o.routing,
-       g2.g2_operac, g2.g2_recurso, g2.g2_tempad, g2.g2_lotepad
+SELECT o.source, o.appointment, o.machine, o.operation, o.start_day, o.start_hour,
+       o.end_day, o.end_hour, o.order_key, o.order_found, o.routing,
+       g2.g2_operac, g2.g2_recurso, g2.g2_tempad, g2.g2_lotepad, g2.g2_tpoper,
+       h1.h1_maoobra
 FROM routed o
 LEFT JOIN {sg2} g2 ON g2.g2_filial = :sg2_filial AND g2.g2_produto = o.c2_produto
-     AND g2.g2_codigo = o.routing AND {_in_list("g2.g2_recurso", "machine", machines)}
-     AND g2.{LIVE}
-ORDER BY o.source, o.order_key, g2.g2_operac
+     AND g2.g2_codigo = o.routing AND g2.{LIVE}
+     AND ((o.source = 'appointment' AND g2.g2_operac = o.operation)
+          OR (o.source = 'counter' AND {_in_list("g2.g2_recurso", "machine", machines)}))
+LEFT JOIN {sh1} h1 ON h1.h1_filial = :sh1_filial AND h1.{LIVE}
+     AND h1.h1_codigo = (CASE WHEN o.source = 'appointment' THEN o.machine ELSE g2.g2_recurso END)
+ORDER BY o.source, o.order_key, o.appointment, g2.g2_operac
 """
+
+
+SPLIT_COUNTS = """
+WITH segments AS (
+    SELECT g.machine, array_agg(g.seg_start ORDER BY g.seg_start) AS starts,
+           array_agg(g.seg_end ORDER BY g.seg_start) AS ends,
+           array_agg(g.seg_id ORDER BY g.seg_start) AS ids
+    FROM unnest(CAST(:seg_machines AS text[]), CAST(:seg_starts AS timestamptz[]),
+                CAST(:seg_ends AS timestamptz[]), CAST(:seg_ids AS bigint[]))
+         AS g(machine, seg_start, seg_end, seg_id)
+    GROUP BY g.machine
+), planned AS (
+    SELECT p.p_start, p.p_end
+    FROM unnest(CAST(:planned_starts AS timestamptz[]), CAST(:planned_ends AS timestamptz[]))
+         AS p(p_start, p_end)
+), placed AS (
+    -- width_bucket: how many segment starts are at or before ts (a binary search), i.e. the
+    -- last segment started at or before the message; it owns the message if ts < its end.
+    SELECT c.machine, NULLIF(btrim(c.order_key), '') AS order_key, c.good, c.scrap, c.ts,
+           width_bucket(c.ts, g.starts) AS n, g.ends, g.ids
+    FROM machine_counters c
+    LEFT JOIN segments g ON g.machine = c.machine
+    WHERE c.machine = ANY(CAST(:machines AS text[]))
+      AND c.ts >= CAST(:from AS timestamptz) AND c.ts < CAST(:end AS timestamptz)
+      AND EXISTS (SELECT 1 FROM planned p WHERE c.ts >= p.p_start AND c.ts < p.p_end)
+)
+SELECT machine, order_key, (CASE WHEN n > 0 AND ts < ends[n] THEN ids[n] END) AS seg_id,
+       CAST(sum(good) AS bigint) AS good, CAST(sum(scrap) AS bigint) AS scrap
+FROM placed
+GROUP BY 1, 2, 3
+"""
+"""Counts per machine, order key and attribution segment (machine_counters).
+
+The segments (:seg_machines, :seg_starts, :seg_ends, :seg_ids, parallel arrays) are the
+disjoint pieces of the window each SH6 appointment owns on a machine
+(oee.attribution_segments), gathered per machine into arrays ordered by start; a counter
+message belongs to the segment its ts falls in ([start, end)), NULL when none, found by a
+binary search (width_bucket) over the machine's starts: no range join of every message with
+every segment, no sort of the messages. Same counters as OEE_FACTS's: the :machines asked,
+ts in [:from, :end) and inside planned time (:planned_starts/:planned_ends)."""

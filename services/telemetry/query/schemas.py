@@ -382,12 +382,46 @@ class OeeOrder(ma.Schema):
     order = fields.String(allow_none=True, metadata={"description": "Chave C2 da ordem."})
     source = fields.String(
         metadata={
-            "description": "counter (ordem do contador) ou appointment (último apontamento SH6)."
+            "description": (
+                "counter (o contador trouxe `order`) ou appointment (ordem do apontamento SH6 "
+                "da máquina que cobre o horário do contador, ou o último iniciado antes dele "
+                "na janela)."
+            )
         }
     )
-    operation = fields.String(allow_none=True, metadata={"description": "G2_OPERAC usada."})
+    operation = fields.String(
+        allow_none=True,
+        metadata={"description": "Operação (H6_OPERAC do apontamento / G2_OPERAC)."},
+    )
+    operationType = fields.String(
+        allow_none=True,
+        metadata={
+            "description": (
+                "G2_TPOPER: 1 (ou vazio) e 4 por unidade; 2 e 3 tempo da corrida inteira."
+            )
+        },
+    )
+    crew = fields.Float(
+        allow_none=True, metadata={"description": "H1_MAOOBRA da máquina (0 = não divide)."}
+    )
     idealCycleTime = fields.Float(
-        allow_none=True, metadata={"description": "Segundos por unidade: G2_TEMPAD / G2_LOTEPAD."}
+        allow_none=True,
+        metadata={
+            "description": (
+                "Segundos por unidade: G2_TEMPAD / G2_LOTEPAD (0 = 1) / H1_MAOOBRA (se não 0); "
+                "null para G2_TPOPER 2 e 3 ou sem tempo padrão."
+            )
+        },
+    )
+    idealTime = fields.Float(
+        allow_none=True,
+        metadata={
+            "description": (
+                "Tempo ideal desta ordem/operação na janela, em segundos: por unidade x "
+                "contagem, ou G2_TEMPAD uma vez por corrida (G2_TPOPER 2 e 3); null se "
+                "desconhecido (G2_TEMPAD 0)."
+            )
+        },
     )
     goodCount = fields.Integer()
     scrapCount = fields.Integer()
@@ -416,10 +450,14 @@ class OeeData(OeeFigures):
     from_ = fields.String(data_key="from")
     to = fields.String(metadata={"description": "Fim efetivo: o menor entre `to` e agora."})
     idealTime = fields.Float(
-        allow_none=True, metadata={"description": "Soma de tempo ideal x contagem, em segundos."}
+        allow_none=True, metadata={"description": "Soma dos idealTime das ordens, em segundos."}
     )
     losses = fields.List(fields.Nested(Loss))
     orders = fields.List(fields.Nested(OeeOrder))
+    notes = fields.List(
+        fields.String(),
+        metadata={"description": "Avisos (também na mensagem): por que performance/oee são null."},
+    )
     byMachine = fields.List(
         fields.Nested(OeeMachine), metadata={"description": "Só para line: cada máquina."}
     )

@@ -6,7 +6,7 @@ import datetime as dt
 import math
 import re
 from collections import defaultdict
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -31,7 +31,6 @@ from shared.settings import Settings
 BUCKET_SECONDS = {"1m": 60, "15m": 900, "1h": 3600, "1d": 86400}
 # NUM (6) + ITEM (2) + SEQUEN (3), plus ITEMGRD (3) for grid orders.
 ORDER_KEY = re.compile(r"^[0-9A-Za-z]{11}(?:[0-9A-Za-z]{3})?$")
-IDEAL_ALIASES = ("SC2", "SB1", "SG2", "SH6")
 
 
 def utc_now() -> dt.datetime:
@@ -338,133 +337,342 @@ async def dead_letters(tq: TelemetryQueries, params: dict[str, Any]) -> tuple[di
 
 
 # --- OEE ------------------------------------------------------------------------------------------
+#
+# Which order and operation a count belongs to, and its ideal time:
+# - A counter message naming `order` belongs to that order. Its operation is the SH6
+#   appointment's H6_OPERAC when the appointment that owns the message's time on that machine
+#   (below) is of the same order; else the first SG2 operation of the order's routing on the
+#   machine.
+# - A counter message without `order` belongs to the order the machine was working on at the
+#   message's time: the live SH6 production appointment on that machine whose [start, end)
+#   covers it, else the last one that started before it inside the window
+#   (oee.attribution_segments); whether that order is open now does not matter. The
+#   operation is that appointment's H6_OPERAC.
+# - Ideal time follows G2_TPOPER: `1`, blank and `4` per unit (G2_TEMPAD / G2_LOTEPAD, LOTEPAD
+#   0 = 1, divided by H1_MAOOBRA when not 0) times the units counted (good + scrap); `2` and
+#   `3` G2_TEMPAD once per run, a run being one (machine, order, operation) with counted
+#   units inside the window, however many appointments and counter messages it spans (the
+#   standard is for the whole operation). G2_TEMPAD 0 is unknown: performance and OEE null.
+
+IDEAL_ALIASES = ("SC2", "SB1", "SG2", "SH6", "SH1")
+PROTHEUS_DOWN = "Protheus indisponível"
 
 
 @dataclass(frozen=True)
-class OrderIdeal:
-    """The ideal time resolved for one machine's counts of one order (or of no named order)."""
+class Standard:
+    """One routing operation's standard (SG2) on a machine, with the machine's crew (SH1)."""
 
+    operation: str
+    routing: str
+    tempad: float
+    lotepad: float
+    tpoper: str
+    crew: float
+
+    @property
+    def per_run(self) -> bool:
+        return oee.is_per_run(self.tpoper)
+
+
+@dataclass(frozen=True)
+class Appointed:
+    """One SH6 production appointment as OEE uses it."""
+
+    ident: int
+    machine: str
+    order: str
+    operation: str
+    start: dt.datetime
+    end: dt.datetime
+    order_found: bool
+    routing: str | None
+    standard: Standard | None
+
+
+@dataclass
+class Routings:
+    """The Protheus answer of `queries.ideal_times`, parsed."""
+
+    appointments: dict[int, Appointed] = field(default_factory=dict)
+    # order key -> its routing and SG2 operations on the machines counted
+    orders: dict[str, list[Row]] = field(default_factory=lambda: defaultdict(list))
+
+    def on(self, machine: str) -> list[oee.Appointment]:
+        """The appointments on one machine, as intervals."""
+        return [
+            oee.Appointment(a.ident, a.start, a.end)
+            for a in self.appointments.values()
+            if a.machine == machine
+        ]
+
+
+@dataclass
+class OrderRun:
+    """Counts of one (machine, order, operation) in the window and how they were attributed."""
+
+    machine: str
     order: str | None
+    operation: str | None
     source: str
-    operation: str | None = None
-    unit_seconds: float | None = None
+    standard: Standard | None = None
     issue: str | None = None
+    good: int = 0
+    scrap: int = 0
+
+    def unit_seconds(self, time_format: str) -> float | None:
+        if self.standard is None or self.standard.per_run:
+            return None
+        s = self.standard
+        return oee.ideal_unit_seconds(s.tempad, s.lotepad, time_format, s.crew)
+
+    def ideal(self, time_format: str) -> float | None:
+        """Ideal seconds of these counts; None when unknown (no standard, or G2_TEMPAD 0)."""
+        if self.issue is not None or self.standard is None:
+            return None
+        if self.standard.per_run:
+            return oee.ideal_run_seconds(self.standard.tempad, time_format)
+        unit = self.unit_seconds(time_format)
+        return None if unit is None else unit * (self.good + self.scrap)
 
 
 CountKey = tuple[str, str | None]  # (machine, the counter's order key or None)
+Piece = tuple[str, str | None, int | None, int, int]  # machine, order key, appointment, good, scrap
 
 
-def resolve_ideal_times(
-    rows: Sequence[Row], wanted: Sequence[CountKey], time_format: str
-) -> dict[CountKey, OrderIdeal]:
-    """Match the Protheus rows of `queries.ideal_times` to each (machine, order) counted."""
-    by_order: dict[str, list[Row]] = defaultdict(list)
-    by_machine: dict[str, list[Row]] = defaultdict(list)
+def protheus_instant(
+    day: str | None, hour: str | None, tz: dt.tzinfo, *, end: bool
+) -> dt.datetime | None:
+    """A Protheus date (YYYYMMDD) and time (HH:MM, plant-local) as an instant in UTC; a blank
+    time is the day's start (`end` False) or its end (`end` True); None when unreadable."""
+    day, hour = (day or "").strip(), (hour or "").strip()
+    try:
+        date = dt.datetime.strptime(day, "%Y%m%d").replace(tzinfo=tz)
+        if not hour:
+            hours, minutes = (24, 0) if end else (0, 0)
+        else:
+            hours, minutes = (int(part) for part in hour.split(":")[:2])
+        if not (0 <= hours <= 24 and 0 <= minutes < 60) or (hours == 24 and minutes):
+            return None
+    except ValueError:
+        return None
+    # Arithmetic on an aware datetime is wall-clock; the offset is the zone's at the result.
+    local = date + dt.timedelta(hours=hours, minutes=minutes)
+    return local.astimezone(dt.UTC)
+
+
+def _standard(row: Row) -> Standard | None:
+    if row["g2_operac"] is None:
+        return None
+    return Standard(
+        operation=row["g2_operac"],
+        routing=row["routing"],
+        tempad=float(row["g2_tempad"] or 0.0),
+        lotepad=float(row["g2_lotepad"] or 0.0),
+        tpoper=(row["g2_tpoper"] or "").strip(),
+        crew=float(row["h1_maoobra"] or 0.0),
+    )
+
+
+def parse_routings(rows: Sequence[Row], tz: dt.tzinfo) -> Routings:
+    """Group `queries.ideal_times` rows: appointments with readable times, and named orders."""
+    routings = Routings()
     for row in rows:
         if row["source"] == "counter":
-            by_order[row["order_key"]].append(row)
-        else:
-            by_machine[row["inferred_for"]].append(row)
+            routings.orders[row["order_key"]].append(row)
+            continue
+        ident = int(row["appointment"])
+        if ident in routings.appointments:
+            continue  # a duplicated SG2 operation: the first one
+        stop = protheus_instant(row["end_day"], row["end_hour"], tz, end=True)
+        if stop is None:
+            continue
+        begin = protheus_instant(row["start_day"], row["start_hour"], tz, end=False)
+        routings.appointments[ident] = Appointed(
+            ident=ident,
+            machine=row["machine"],
+            order=row["order_key"],
+            operation=row["operation"],
+            start=begin if begin is not None else stop,
+            end=stop,
+            order_found=bool(row["order_found"]),
+            routing=row["routing"],
+            standard=_standard(row),
+        )
+    return routings
 
-    def operation_on(candidates: list[Row], machine: str, preferred: str | None) -> Row | None:
-        ops = [r for r in candidates if r["g2_operac"] is not None and r["g2_recurso"] == machine]
-        if not ops:
-            return None
-        chosen = [r for r in ops if preferred and r["g2_operac"] == preferred]
-        return min(chosen or ops, key=lambda r: r["g2_operac"])
 
-    resolved: dict[CountKey, OrderIdeal] = {}
-    for machine, order in wanted:
-        if order is not None:
-            source = "counter"
-            candidates = by_order.get(order, [])
-            preferred = None
-            if not ORDER_KEY.match(order):
-                resolved[(machine, order)] = OrderIdeal(
-                    order, source, issue=f"chave de ordem inválida {order!r} no contador"
-                )
-                continue
-            if not candidates:
-                resolved[(machine, order)] = OrderIdeal(
-                    order, source, issue=f"ordem {order} não encontrada no SC2"
-                )
-                continue
-        else:
-            source = "appointment"
-            candidates = by_machine.get(machine, [])
-            if not candidates:
-                resolved[(machine, None)] = OrderIdeal(
-                    None,
-                    source,
-                    issue=(
-                        "nenhuma ordem iniciada tem seu último apontamento (SH6) nesta máquina; "
-                        "envie `order` nas mensagens de contador"
-                    ),
-                )
-                continue
-            preferred = candidates[0]["appointment_operation"]
-        key = candidates[0]["order_key"]
-        chosen = operation_on(candidates, machine, preferred)
-        if chosen is None:
-            resolved[(machine, order)] = OrderIdeal(
-                key,
-                source,
+def attribute(routings: Routings, piece: Piece) -> OrderRun:
+    """The order, operation and standard of one piece of counts (see the section comment)."""
+    machine, order, ident, _, _ = piece
+    appointed = routings.appointments.get(ident) if ident is not None else None
+    if order is None:
+        if appointed is None:
+            return OrderRun(
+                machine,
+                None,
+                None,
+                "appointment",
                 issue=(
-                    f"o roteiro {candidates[0]['routing']} da ordem {key} não tem operação "
-                    f"na máquina {machine} (SG2)"
+                    "nenhum apontamento de produção (SH6) nesta máquina cobre o horário do "
+                    "contador nem começou antes dele na janela; envie `order` nas mensagens "
+                    "de contador"
                 ),
             )
-            continue
-        resolved[(machine, order)] = OrderIdeal(
-            key,
-            source,
-            operation=chosen["g2_operac"],
-            unit_seconds=oee.ideal_unit_seconds(
-                chosen["g2_tempad"], chosen["g2_lotepad"], time_format
+        return _from_appointment(appointed, "appointment")
+    if not ORDER_KEY.match(order):
+        return OrderRun(
+            machine, order, None, "counter", issue=f"chave de ordem inválida {order!r} no contador"
+        )
+    if appointed is not None and appointed.order == order:
+        return _from_appointment(appointed, "counter")
+    candidates = routings.orders.get(order, [])
+    if not candidates:
+        return OrderRun(
+            machine, order, None, "counter", issue=f"ordem {order} não encontrada no SC2"
+        )
+    ops = [r for r in candidates if r["g2_operac"] is not None and r["g2_recurso"] == machine]
+    if not ops:
+        return OrderRun(
+            machine,
+            order,
+            None,
+            "counter",
+            issue=(
+                f"o roteiro {candidates[0]['routing']} da ordem {order} não tem operação "
+                f"na máquina {machine} (SG2)"
             ),
         )
-    return resolved
+    standard = _standard(min(ops, key=lambda r: r["g2_operac"]))
+    assert standard is not None
+    return OrderRun(machine, order, standard.operation, "counter", standard)
 
 
-async def ideal_times(
-    tq: TelemetryQueries, wanted: Sequence[CountKey]
-) -> tuple[dict[CountKey, OrderIdeal], str | None]:
-    """Ideal seconds per unit for each counted (machine, order), in one Protheus statement;
-    when Protheus is unreachable every one is unknown and a note says why."""
-    if not wanted:
-        return {}, None
-    inferred = sorted({machine for machine, order in wanted if order is None})
-    numbers = sorted({order[:6] for _, order in wanted if order and ORDER_KEY.match(order)})
-    machines = sorted({machine for machine, _ in wanted})
-    args: dict[str, Any] = {}
-    args.update({f"inferred_{n}": value for n, value in enumerate(inferred)})
+def _from_appointment(appointed: Appointed, source: str) -> OrderRun:
+    machine, order, operation = appointed.machine, appointed.order, appointed.operation
+    if not appointed.order_found:
+        return OrderRun(
+            machine,
+            order,
+            operation,
+            source,
+            issue=f"ordem {order} do apontamento SH6 não encontrada no SC2",
+        )
+    if appointed.standard is None:
+        return OrderRun(
+            machine,
+            order,
+            operation,
+            source,
+            issue=(
+                f"o roteiro {appointed.routing} da ordem {order} não tem a operação "
+                f"{operation} do apontamento SH6 (SG2)"
+            ),
+        )
+    return OrderRun(machine, order, operation, source, appointed.standard)
+
+
+def order_runs(routings: Routings, pieces: Iterable[Piece], time_format: str) -> list[OrderRun]:
+    """Pieces of counts summed per (machine, order, operation): one run each; `source` is
+    `counter` when some of its counts named the order. A standard whose G2_TEMPAD is 0 is an
+    issue (unknown ideal time), never an ideal time of 0."""
+    runs: dict[tuple[str, str | None, str | None], OrderRun] = {}
+    for piece in pieces:
+        if piece[3] + piece[4] <= 0:
+            continue
+        found = attribute(routings, piece)
+        key = (found.machine, found.order, found.operation)
+        run = runs.setdefault(key, found)
+        if found.source == "counter":
+            run.source = "counter"
+        run.good += piece[3]
+        run.scrap += piece[4]
+    for run in runs.values():
+        s = run.standard
+        if run.issue is None and s is not None and run.ideal(time_format) is None:
+            run.issue = (
+                f"G2_TEMPAD zerado na operação {s.operation} do roteiro {s.routing} da ordem "
+                f"{run.order}: sem tempo padrão registrado"
+            )
+    return sorted(runs.values(), key=lambda r: (r.machine, r.order or "", r.operation or ""))
+
+
+async def attribute_counts(
+    tq: TelemetryQueries,
+    counted: Mapping[CountKey, tuple[int, int]],
+    start: dt.datetime,
+    end: dt.datetime,
+    planned: Sequence[tuple[dt.datetime, dt.datetime]],
+) -> tuple[list[OrderRun], str | None]:
+    """The runs of the counts in the window with their standards: one Protheus statement, and
+    a second MES one (counts split by appointment) only when some machine counted has SH6
+    appointments in the window. When Protheus is unreachable every ideal time is unknown
+    and a note says why."""
+    if not counted:
+        return [], None
+    machines = sorted({machine for machine, _ in counted})
+    numbers = sorted({order[:6] for _, order in counted if order and ORDER_KEY.match(order)})
+    tz = tq.settings.tz
+    args: dict[str, Any] = {
+        "first_day": start.astimezone(tz).strftime("%Y%m%d"),
+        "last_day": end.astimezone(tz).strftime("%Y%m%d"),
+    }
     args.update({f"num_{n}": value for n, value in enumerate(numbers)})
     args.update({f"machine_{n}": value for n, value in enumerate(machines)})
+    time_format = tq.settings.protheus_time_format
     try:
         for alias in IDEAL_ALIASES:
             args[f"{alias.lower()}_filial"] = await tq.filial(alias)
         sql = queries.ideal_times(
-            tq.source.dialect,
-            tq.settings.protheus_company,
-            len(inferred),
-            len(numbers),
-            len(machines),
+            tq.source.dialect, tq.settings.protheus_company, len(numbers), len(machines)
         )
         rows = await tq.source.fetch(sql, args)
     except DependencyUnavailable:
-        issue = "Protheus indisponível"
-        unknown = {
-            key: OrderIdeal(key[1], "counter" if key[1] else "appointment", issue=issue)
-            for key in wanted
-        }
-        return unknown, (
+        down = [
+            OrderRun(
+                m, o, None, "counter" if o else "appointment", issue=PROTHEUS_DOWN, good=g, scrap=s
+            )
+            for (m, o), (g, s) in counted.items()
+        ]
+        down.sort(key=lambda r: (r.machine, r.order or ""))
+        return down, (
             "Performance e OEE nulos: o banco do Protheus está indisponível para ler os tempos "
             "padrão (SG2) das ordens; disponibilidade e qualidade não dependem dele."
         )
-    resolved = resolve_ideal_times(rows, wanted, tq.settings.protheus_time_format)
-    issues = sorted(
-        {f"máquina {m}: {item.issue}" for (m, _), item in resolved.items() if item.issue}
-    )
+    routings = parse_routings(rows, tz)
+    seg_machines: list[str] = []
+    seg_starts: list[dt.datetime] = []
+    seg_ends: list[dt.datetime] = []
+    seg_ids: list[int] = []
+    for machine in machines:
+        for low, high, ident in oee.attribution_segments(start, end, routings.on(machine)):
+            seg_machines.append(machine)
+            seg_starts.append(low)
+            seg_ends.append(high)
+            seg_ids.append(ident)
+    pieces: list[Piece]
+    if seg_ids:
+        split = await tq.mes(
+            queries.SPLIT_COUNTS,
+            {
+                "seg_machines": seg_machines,
+                "seg_starts": seg_starts,
+                "seg_ends": seg_ends,
+                "seg_ids": seg_ids,
+                "machines": machines,
+                "from": start,
+                "end": end,
+                "planned_starts": [s for s, _ in planned],
+                "planned_ends": [e for _, e in planned],
+            },
+        )
+        pieces = [
+            (r["machine"], r["order_key"], r["seg_id"], int(r["good"]), int(r["scrap"]))
+            for r in split
+        ]
+    else:
+        pieces = [(m, o, None, g, s) for (m, o), (g, s) in counted.items()]
+    runs = order_runs(routings, pieces, time_format)
+    issues = sorted({f"máquina {run.machine}: {run.issue}" for run in runs if run.issue})
     note = None
     if issues:
         note = (
@@ -472,7 +680,7 @@ async def ideal_times(
             + "; ".join(issues)
             + ")."
         )
-    return resolved, note
+    return runs, note
 
 
 def _round(value: float | None, digits: int) -> float | None:
@@ -493,7 +701,8 @@ def oee_figures(totals: oee.OeeTotals) -> dict[str, Any]:
 async def overall_equipment_effectiveness(
     tq: TelemetryQueries, params: dict[str, Any]
 ) -> tuple[dict[str, Any], list[str]]:
-    """OEE of a machine or a line over a window: one MES statement, at most one Protheus one."""
+    """OEE of a machine or a line over a window: one MES statement, at most one Protheus one,
+    and a second MES one only to split counts by SH6 appointment (attribute_counts)."""
     start, requested_end = params["from_"], params["to"]
     if requested_end - start > dt.timedelta(days=MAX_OEE_DAYS):
         raise invalid_parameter(
@@ -541,26 +750,21 @@ async def overall_equipment_effectiveness(
             f"{site}/{area}/{line_name}. Consulte /api/v1/machines para as linhas existentes."
         )
     targets = sorted(registered)
-    wanted = sorted(
-        (key for key, (good, scrap) in counts.items() if good + scrap > 0),
-        key=lambda key: (key[0], key[1] or ""),
-    )
-    resolved, note = await ideal_times(tq, wanted)
+    counted = {key: value for key, value in counts.items() if value[0] + value[1] > 0}
+    runs, note = await attribute_counts(tq, counted, start, end, planned)
 
+    time_format = tq.settings.protheus_time_format
     planned_seconds = sum((e - s).total_seconds() for s, e in planned)
     per_machine: dict[str, oee.OeeTotals] = {}
     for target in targets:
         good = sum(g for (m, _), (g, _s) in counts.items() if m == target)
         scrap = sum(s for (m, _), (_g, s) in counts.items() if m == target)
         ideal: float | None = 0.0
-        for key in wanted:
-            if key[0] != target:
+        for run in runs:
+            if run.machine != target:
                 continue
-            unit = resolved[key].unit_seconds
-            if unit is None or ideal is None:
-                ideal = None
-            else:
-                ideal += unit * sum(counts[key])
+            seconds = run.ideal(time_format)
+            ideal = None if seconds is None or ideal is None else ideal + seconds
         per_machine[target] = oee.machine_totals(
             planned_seconds, state_seconds.get(target, []), good, scrap, ideal
         )
@@ -576,16 +780,19 @@ async def overall_equipment_effectiveness(
         "losses": oee.losses_list(totals),
         "orders": [
             {
-                "machine": key[0],
-                "order": resolved[key].order,
-                "source": resolved[key].source,
-                "operation": resolved[key].operation,
-                "idealCycleTime": _round(resolved[key].unit_seconds, 6),
-                "goodCount": counts[key][0],
-                "scrapCount": counts[key][1],
-                "issue": resolved[key].issue,
+                "machine": run.machine,
+                "order": run.order,
+                "source": run.source,
+                "operation": run.operation,
+                "operationType": run.standard.tpoper if run.standard else None,
+                "crew": run.standard.crew if run.standard else None,
+                "idealCycleTime": _round(run.unit_seconds(time_format), 6),
+                "idealTime": _round(run.ideal(time_format), 3),
+                "goodCount": run.good,
+                "scrapCount": run.scrap,
+                "issue": run.issue,
             }
-            for key in wanted
+            for run in runs
         ],
     }
     if line is not None:
@@ -595,4 +802,5 @@ async def overall_equipment_effectiveness(
     notes = [note] if note else []
     if not planned:
         notes.append("Não há tempo planejado na janela (SHIFT_CALENDAR ou janela no futuro).")
+    data["notes"] = notes
     return data, notes
