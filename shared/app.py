@@ -11,6 +11,7 @@ from prometheus_client import CollectorRegistry
 
 from shared.auth import KeyRing
 from shared.db import (
+    BranchError,
     BranchResolver,
     check_pool,
     create_pg_pool,
@@ -113,9 +114,8 @@ def use_protheus(app: web.Application, *, required: bool = True) -> None:
             ca_file=settings.db_ca_file,
         )
         app[PROTHEUS] = source
-        app[BRANCHES] = BranchResolver(
-            source, shared_tables=sorted(settings.protheus_shared_tables)
-        )
+        branches = BranchResolver(source, shared_tables=sorted(settings.protheus_shared_tables))
+        app[BRANCHES] = branches
         try:
             await source.ping()
             log.info("protheus database ready at %s", mask_dsn(settings.protheus_db_url))
@@ -123,6 +123,8 @@ def use_protheus(app: web.Application, *, required: bool = True) -> None:
             log.warning(
                 "protheus database unreachable at %s: %s", mask_dsn(settings.protheus_db_url), exc
             )
+        else:
+            await check_default_branch(branches, settings.protheus_branch)
         try:
             yield
         finally:
@@ -133,6 +135,18 @@ def use_protheus(app: web.Application, *, required: bool = True) -> None:
 
     app.cleanup_ctx.append(protheus)
     add_check(app, "protheus_db", probe, required=required)
+
+
+async def check_default_branch(branches: BranchResolver, branch: str) -> None:
+    """Refuse to start when PROTHEUS_BRANCH cannot be a branch of the company: longer than
+    a FILIAL column, or not the length of the SX2 layout (company + unit + branch)."""
+    try:
+        await branches.check(branch)
+    except BranchError as exc:
+        await branches.source.close()
+        raise ConfigError("PROTHEUS_BRANCH", exc.message) from None
+    except Exception as exc:  # the ERP database may go away between ping and check
+        log.warning("could not check PROTHEUS_BRANCH against the dictionary: %s", exc)
 
 
 def load_settings_or_exit(environ: dict[str, str] | None = None) -> Settings:
@@ -159,4 +173,8 @@ def run_service(
         raise SystemExit(2) from None
     port = settings.http_port or default_port
     log.info("starting %s on %s:%s", name, settings.http_host, port)
-    web.run_app(app, host=settings.http_host, port=port, access_log=None, print=None)
+    try:
+        web.run_app(app, host=settings.http_host, port=port, access_log=None, print=None)
+    except ConfigError as exc:  # a setting checked against the ERP at start (PROTHEUS_BRANCH)
+        print(f"configuração inválida: {exc}", file=sys.stderr)
+        raise SystemExit(2) from None
