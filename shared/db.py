@@ -525,7 +525,7 @@ class BranchResolver:
                     rows = await self.source.fetch(
                         self.SQL_MODES.format(sx2=self.source.table("SX2"))
                     )
-                    self._modes = {str(r["x2_chave"]).strip().upper(): _share_mode(r) for r in rows}
+                    self._modes = {str(r["x2_chave"]).strip().upper(): share_mode(r) for r in rows}
                 except DependencyUnavailable:
                     raise
                 except Exception as exc:  # no SX2 on this database: use the setting
@@ -597,7 +597,9 @@ class BranchResolver:
         return self._widths.get(alias, 99) if kept is None else kept
 
 
-def _share_mode(row: Mapping[str, Any]) -> ShareMode:
+def share_mode(row: Mapping[str, Any]) -> ShareMode:
+    """The ShareMode of one SX2 row (lower-case keys; absent columns count as blank/0)."""
+
     def mode(name: str) -> str:
         return str(row.get(name) or "").strip().upper()
 
