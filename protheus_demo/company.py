@@ -26,6 +26,12 @@ SEGMENTS = (2, 2, 2)  # X2_TAMEMP, X2_TAMUN, X2_TAMFIL: layout EEUUFF
 BRANCH_CODES = {"01": "01SP01", "02": "01SP02"}
 OTHER_UNIT_BRANCH = "01RJ01"
 OTHER_UNIT_PRODUCT = "RJ0000000000001"
+# An order only company 02 has, in branch 01SP01: its product (unit-shared SB1) names
+# routing 02 in B1_OPERPAD, so its operations show whether SB1 was read in the right unit.
+UNIT_ORDER = ("900001", "01", "001")
+UNIT_ORDER_KEY = "".join(UNIT_ORDER)
+UNIT_PRODUCT = "SP0000000000001"
+UNIT_ORDER_TEMPAD = 0.5  # hours (centesimal) per unit on routing 02's operation 10
 
 # (X2_MODOEMP, X2_MODOUN, X2_MODO) per alias; anything not listed is exclusive throughout.
 MODES: dict[str, tuple[str, str, str]] = {
@@ -116,6 +122,7 @@ async def load_unit_company(
         )
         counts["SX2"] = len(ALIASES) - 1
         await _other_unit(conn, company)
+        await _unit_order(conn, company)
         await create_indexes(conn, company)
         for alias in ALIASES:
             await conn.execute(f"ANALYZE {table_name(alias, company)}")
@@ -158,3 +165,69 @@ async def _other_unit(conn: asyncpg.Connection, company: str) -> None:
             B2_RESERVA=2.0,
             B2_STATUS=status,
         )
+
+
+async def unit_order_machines(conn: asyncpg.Connection, company: str = UNIT_COMPANY) -> list[str]:
+    """The two machines of the unit order: routing 01's (index 0) and routing 02's (index 1)."""
+    rows = await conn.fetch(
+        f"SELECT h1_codigo FROM {table_name('SH1', company)} "  # noqa: S608
+        "WHERE d_e_l_e_t_ = ' ' ORDER BY h1_codigo LIMIT 2"
+    )
+    return [row["h1_codigo"].strip() for row in rows]
+
+
+async def _unit_order(conn: asyncpg.Connection, company: str) -> None:
+    """A firm order of branch 01SP01 whose routing comes from its product's B1_OPERPAD (02)."""
+    branch = "01SP01"
+    first, second = await unit_order_machines(conn, company)
+    await insert_row(
+        conn,
+        "SB1",
+        company=company,
+        B1_FILIAL=xfilial(branch, share_mode("SB1"), FILIAL_WIDTH),
+        B1_COD=UNIT_PRODUCT,
+        B1_DESC="SUPORTE SOLDADO UNIDADE SP",
+        B1_TIPO="PA",
+        B1_UM="UN",
+        B1_GRUPO="SUPT",
+        B1_LOCPAD="01",
+        B1_OPERPAD="02",
+    )
+    sg2 = xfilial(branch, share_mode("SG2"), FILIAL_WIDTH)
+    for routing, machine, description, tempad in (
+        ("01", first, "SOLDAGEM ROTEIRO 01", 9.0),
+        ("02", second, "SOLDAGEM ROTEIRO 02", UNIT_ORDER_TEMPAD),
+    ):
+        await insert_row(
+            conn,
+            "SG2",
+            company=company,
+            G2_FILIAL=sg2,
+            G2_PRODUTO=UNIT_PRODUCT,
+            G2_CODIGO=routing,
+            G2_OPERAC="10",
+            G2_RECURSO=machine,
+            G2_DESCRI=description,
+            G2_TEMPAD=tempad,
+            G2_LOTEPAD=1.0,
+            G2_TPOPER="1",
+        )
+    num, item, sequen = UNIT_ORDER
+    await insert_row(
+        conn,
+        "SC2",
+        company=company,
+        C2_FILIAL=xfilial(branch, share_mode("SC2"), FILIAL_WIDTH),
+        C2_NUM=num,
+        C2_ITEM=item,
+        C2_SEQUEN=sequen,
+        C2_PRODUTO=UNIT_PRODUCT,
+        C2_LOCAL="01",
+        C2_UM="UN",
+        C2_QUANT=100.0,
+        C2_DATPRI="20260301",
+        C2_DATPRF="20260310",
+        C2_EMISSAO="20260225",
+        C2_TPOP="F",
+        C2_PRIOR="500",
+    )

@@ -9,12 +9,23 @@ from __future__ import annotations
 
 from typing import Any
 
+import asyncpg
 import pytest
 
+from protheus_demo.company import UNIT_ORDER_KEY, UNIT_ORDER_TEMPAD, unit_order_machines
 from tests.helpers import assert_envelope
 from tests.production.conftest_orders import READ, migrated_mes, order_routes_app
 
 LIST = "/api/v1/production-orders"
+
+
+@pytest.fixture
+async def machines(demo_two_companies_dsn) -> list[str]:
+    conn = await asyncpg.connect(demo_two_companies_dsn)
+    try:
+        return await unit_order_machines(conn)
+    finally:
+        await conn.close()
 
 
 @pytest.fixture
@@ -43,8 +54,10 @@ async def test_list_and_detail_answer_on_the_second_company(clients, branch_01, 
     expected = await get(one, LIST, branch=branch_01, page_size=200)
     got = await get(two, LIST, branch=branch_02, page_size=200)
     assert expected["total"] > 0
-    assert got["total"] == expected["total"]
-    assert got["data"] == [as_company_02(item, branch_02) for item in expected["data"]]
+    extra = 1 if branch_02 == "01SP01" else 0  # the unit order only company 02 has
+    assert got["total"] == expected["total"] + extra
+    copied = [item for item in got["data"] if item["order"] != UNIT_ORDER_KEY]
+    assert copied == [as_company_02(item, branch_02) for item in expected["data"]]
     assert got["filters"]["branch"] == branch_02
     # The detail joins SB1 (unit-shared), SG2, SH6 and SD3 (exclusive), each by its filial.
     worked = [
@@ -65,3 +78,18 @@ async def test_default_branch_and_layout_checks(clients):
     body = await get(two, LIST, 400, branch="01")  # not a branch of the EEUUFF layout
     assert "filial" in body["message"].lower()
     assert (await get(two, LIST, branch="01RJ01"))["total"] == 0
+
+
+async def test_routing_comes_from_the_product_in_the_orders_unit(clients, machines):
+    """SB1 is shared per unit: the order's product (B1_OPERPAD 02) is found under 01SP."""
+    _, two = clients
+    detail = await get(two, f"{LIST}/{UNIT_ORDER_KEY}")
+    assert detail["routing"] == "02"
+    assert [(op["operation"], op["machine"]) for op in detail["operations"]] == [
+        ("10", machines[1])
+    ]
+    assert detail["operations"][0]["standardTime"] == UNIT_ORDER_TEMPAD
+    listed = await get(two, LIST, machine=machines[1], page_size=200)
+    assert UNIT_ORDER_KEY in [item["order"] for item in listed["data"]]
+    listed = await get(two, LIST, machine=machines[0], page_size=200)
+    assert UNIT_ORDER_KEY not in [item["order"] for item in listed["data"]]

@@ -13,6 +13,7 @@ from typing import Any
 import asyncpg
 import pytest
 
+from protheus_demo.company import UNIT_ORDER_KEY, UNIT_ORDER_TEMPAD, unit_order_machines
 from tests.helpers import assert_envelope
 from tests.telemetry.query_fixtures import READ, TelemetryRows, local, migrated_mes, query_app
 
@@ -72,3 +73,32 @@ async def test_oee_answers_on_the_second_company(aiohttp_client, telemetry, demo
     assert expected["idealTime"] > 0
     assert [o["order"] for o in expected["orders"]] == [order]
     assert await oee(two, machine=machine) == expected
+
+
+async def test_oee_reads_the_orders_product_in_its_unit(
+    aiohttp_client, fresh_database, demo_two_companies_dsn
+):
+    """The unit order's product (SB1 shared per unit) names routing 02: its operation on
+    the second machine gives the ideal time (0.5 h a unit, PROTHEUS_TIME_FORMAT C)."""
+    conn = await asyncpg.connect(demo_two_companies_dsn)
+    try:
+        machine = (await unit_order_machines(conn))[1]
+    finally:
+        await conn.close()
+    rows = await migrated_mes(fresh_database)
+    try:
+        await rows.machine(machine, line="linha1")
+        await rows.states(machine, (local("2026-03-02T04:00"), "running", None))
+        await rows.counters(machine, (local("2026-03-02T07:00"), 10, 0, UNIT_ORDER_KEY))
+        client = await aiohttp_client(
+            query_app(
+                demo_two_companies_dsn, rows.dsn, protheus_company="02", protheus_branch="01SP01"
+            )
+        )
+        data = await oee(client, machine=machine)
+    finally:
+        await rows.conn.close()
+    [attributed] = data["orders"]
+    assert (attributed["order"], attributed["operation"]) == (UNIT_ORDER_KEY, "10")
+    assert attributed["idealCycleTime"] == UNIT_ORDER_TEMPAD * 3600
+    assert data["idealTime"] == 10 * UNIT_ORDER_TEMPAD * 3600
