@@ -133,3 +133,22 @@ async def test_a_default_branch_outside_the_layout_stops_the_start(
             await server.start_server()
     finally:
         await server.close()
+
+
+async def test_odbc_answers_like_asyncpg_on_the_second_company(
+    demo_two_companies_dsn, catalog_client, clients
+):
+    from tests.catalog.test_dialects import odbc_url
+
+    _, two = clients
+    odbc = await catalog_client(
+        odbc_url(demo_two_companies_dsn), protheus_company="02", protheus_branch=SP01
+    )
+    code = await a_code_with(two, "inbound-invoice-items")
+    for path, query in (
+        (f"/api/v1/products/{code}", {}),
+        (f"/api/v1/products/{code}/stock", {}),
+        (f"/api/v1/products/{code}/inbound-invoice-items", {"branch": SP01}),
+        (f"/api/v1/products/{OTHER_UNIT_PRODUCT}/stock", {"branch": OTHER_UNIT_BRANCH}),
+    ):
+        assert await get(odbc, path, **query) == await get(two, path, **query), path
