@@ -1,8 +1,11 @@
 """SQL of the catalog: one statement per request, written once and rendered per dialect.
 
 Every statement filters `D_E_L_E_T_ = ' '` on every table and join, and the FILIAL
-column of every table with the value the branch resolver gives for that table (blank
-for shared tables). Table names come from the company code; every value is bound.
+column of every table with the value the branch resolver gives for that table (xFilial:
+the prefix of the branch its SX2 share modes keep, blanks when fully shared). A join that
+takes a table's filial from another table's row uses that row's branch cut to the
+table's own kept length (`:sb1_kept`...), never the other table's filial as it is.
+Table names come from the company code; every value is bound.
 Statements that page return one header row even when the page is empty: `found`
 (the product exists) and `total` ride along with the rows, so one round trip answers.
 """
@@ -407,7 +410,14 @@ def suppliers(dialect: Dialect, company: str) -> str:
 
 
 def _partner_join(
-    dialect: Dialect, alias: str, table: str, item: str, p: str, partner_col: str, kept: str, when: str
+    dialect: Dialect,
+    alias: str,
+    table: str,
+    item: str,
+    p: str,
+    partner_col: str,
+    kept: str,
+    when: str,
 ) -> str:
     """SA1/SA2 on code + loja, in the filial the partner table uses for the item's branch."""
     prefix = alias[1:3]  # a1 / a2
