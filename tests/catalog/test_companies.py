@@ -7,6 +7,11 @@ the rest exclusive. The same questions must get the same answers on both compani
 
 from __future__ import annotations
 
+import asyncio
+import os
+import socket
+import sys
+
 import pytest
 from aiohttp.test_utils import TestServer
 
@@ -152,3 +157,32 @@ async def test_odbc_answers_like_asyncpg_on_the_second_company(
         (f"/api/v1/products/{OTHER_UNIT_PRODUCT}/stock", {"branch": OTHER_UNIT_BRANCH}),
     ):
         assert await get(odbc, path, **query) == await get(two, path, **query), path
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+async def test_the_service_process_exits_with_a_clear_message(demo_two_companies_dsn):
+    env = {
+        **os.environ,
+        "PROTHEUS_DB_URL": demo_two_companies_dsn,
+        "PROTHEUS_COMPANY": "02",
+        "PROTHEUS_BRANCH": "01",
+        "HTTP_HOST": "127.0.0.1",
+        "HTTP_PORT": str(free_port()),
+    }
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "services.catalog",
+        env=env,
+        stdout=asyncio.subprocess.DEVNULL,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    _, stderr = await asyncio.wait_for(process.communicate(), timeout=60)
+    assert process.returncode == 2
+    assert "PROTHEUS_BRANCH" in stderr.decode()
+    assert "leiaute" in stderr.decode()
