@@ -38,6 +38,12 @@ from shared.settings import ConfigError, Settings
 
 log = logging.getLogger(__name__)
 
+# The tables the services read: PROTHEUS_BRANCH must fit each one's layout and FILIAL.
+READ_ALIASES = (
+    "SB1", "SG1", "SG2", "SH1", "SB2", "SA1", "SA2", "SA5",
+    "SF1", "SD1", "SF2", "SD2", "SC2", "SH6", "SD3",
+)  # fmt: skip
+
 MAX_BODY_BYTES = 1024 * 1024
 
 
@@ -141,7 +147,7 @@ async def check_default_branch(branches: BranchResolver, branch: str) -> None:
     """Refuse to start when PROTHEUS_BRANCH cannot be a branch of the company: longer than
     a FILIAL column, or not the length of the SX2 layout (company + unit + branch)."""
     try:
-        await branches.check(branch)
+        await branches.check(branch, READ_ALIASES)
     except BranchError as exc:
         await branches.source.close()
         raise ConfigError("PROTHEUS_BRANCH", exc.message) from None
