@@ -11,6 +11,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
 
+from protheus_demo.company import load_unit_company
 from protheus_demo.generate import SCALES
 from protheus_demo.load import has_protheus_tables, load_demo
 from shared.protheus import COMPANY_PATTERN, table_name
@@ -30,6 +31,13 @@ def _parser() -> argparse.ArgumentParser:
         type=datetime.date.fromisoformat,
         default=None,
         help="reference date YYYY-MM-DD (default: today in PLANT_TIMEZONE)",
+    )
+    parser.add_argument(
+        "--unit-company",
+        default=None,
+        metavar="CODE",
+        help="also create company CODE (e.g. 02) as a copy under the EEUUFF layout "
+        "(Gestão de Empresas: branches 01SP01, 01SP02, 01RJ01)",
     )
     return parser
 
@@ -60,9 +68,11 @@ async def ensure_database(dsn: str) -> bool:
 async def run(argv: list[str] | None = None) -> int:
     """The command; returns the process exit code."""
     args = _parser().parse_args(argv)
-    if not COMPANY_PATTERN.match(args.company):
+    if not all(COMPANY_PATTERN.match(c) for c in (args.company, args.unit_company or "02")):
         print(
-            f"invalid company {args.company!r}: two digits or upper-case letters", file=sys.stderr
+            f"invalid company {args.company!r}/{args.unit_company!r}: two digits or upper-case "
+            "letters",
+            file=sys.stderr,
         )
         return 2
     started = time.perf_counter()
@@ -80,6 +90,9 @@ async def run(argv: list[str] | None = None) -> int:
             counts = await load_demo(
                 conn, company=args.company, scale=args.scale, seed=args.seed, today=args.today
             )
+            if args.unit_company:
+                unit = await load_unit_company(conn, company=args.unit_company, source=args.company)
+                print(f"company {args.unit_company} (EEUUFF): {sum(unit.values()):,} rows")
         except RuntimeError as exc:
             print(f"refusing: {exc}", file=sys.stderr)
             return 1

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from shared.protheus import normalized_column_sql, table_name
@@ -198,10 +199,12 @@ def filial_column(alias: str) -> str | None:
     return first if first.endswith("_FILIAL") else None
 
 
-def create_statements(company: str) -> list[str]:
+def create_statements(
+    company: str, tables: Mapping[str, tuple[Column, ...]] | None = None
+) -> list[str]:
     """CREATE TABLE statements for every demo table of a company (unquoted identifiers)."""
     statements = []
-    for alias, columns in TABLES.items():
+    for alias, columns in (TABLES if tables is None else tables).items():
         body = ",\n    ".join(column.ddl() for column in columns)
         statements.append(f"CREATE TABLE {table_name(alias, company)} (\n    {body}\n)")
     return statements

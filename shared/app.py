@@ -12,6 +12,7 @@ from prometheus_client import CollectorRegistry
 
 from shared.auth import KeyRing
 from shared.db import (
+    BranchError,
     BranchResolver,
     check_pool,
     create_pg_pool,
@@ -38,6 +39,12 @@ from shared.redact import mask_dsn
 from shared.settings import ConfigError, Settings
 
 log = logging.getLogger(__name__)
+
+# The tables the services read: PROTHEUS_BRANCH must fit each one's layout and FILIAL.
+READ_ALIASES = (
+    "SB1", "SG1", "SG2", "SH1", "SB2", "SA1", "SA2", "SA5",
+    "SF1", "SD1", "SF2", "SD2", "SC2", "SH6", "SD3",
+)  # fmt: skip
 
 MAX_BODY_BYTES = 1024 * 1024
 
@@ -116,9 +123,8 @@ def use_protheus(app: web.Application, *, required: bool = True) -> None:
             ca_file=settings.db_ca_file,
         )
         app[PROTHEUS] = source
-        app[BRANCHES] = BranchResolver(
-            source, shared_tables=sorted(settings.protheus_shared_tables)
-        )
+        branches = BranchResolver(source, shared_tables=sorted(settings.protheus_shared_tables))
+        app[BRANCHES] = branches
         try:
             await source.ping()
             log.info("protheus database ready at %s", mask_dsn(settings.protheus_db_url))
@@ -126,6 +132,8 @@ def use_protheus(app: web.Application, *, required: bool = True) -> None:
             log.warning(
                 "protheus database unreachable at %s: %s", mask_dsn(settings.protheus_db_url), exc
             )
+        else:
+            await check_default_branch(branches, settings.protheus_branch)
         try:
             yield
         finally:
@@ -137,6 +145,18 @@ def use_protheus(app: web.Application, *, required: bool = True) -> None:
     app.cleanup_ctx.append(protheus)
     endpoint = Endpoint("PROTHEUS_DB_URL", app[SETTINGS].protheus_db_url)
     add_check(app, "protheus_db", probe, required=required, endpoint=endpoint)
+
+
+async def check_default_branch(branches: BranchResolver, branch: str) -> None:
+    """Refuse to start when PROTHEUS_BRANCH cannot be a branch of the company: longer than
+    a FILIAL column, or not the length of the SX2 layout (company + unit + branch)."""
+    try:
+        await branches.check(branch, READ_ALIASES)
+    except BranchError as exc:
+        await branches.source.close()
+        raise ConfigError("PROTHEUS_BRANCH", exc.message) from None
+    except Exception as exc:  # the ERP database may go away between ping and check
+        log.warning("could not check PROTHEUS_BRANCH against the dictionary: %s", exc)
 
 
 def load_settings_or_exit(environ: dict[str, str] | None = None) -> Settings:
@@ -169,4 +189,8 @@ def run_service(
         raise SystemExit(1) from None
     port = settings.http_port or default_port
     log.info("starting %s on %s:%s", name, settings.http_host, port)
-    web.run_app(app, host=settings.http_host, port=port, access_log=None, print=None)
+    try:
+        web.run_app(app, host=settings.http_host, port=port, access_log=None, print=None)
+    except ConfigError as exc:  # a setting checked against the ERP at start (PROTHEUS_BRANCH)
+        print(f"configuração inválida: {exc}", file=sys.stderr)
+        raise SystemExit(2) from None

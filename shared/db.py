@@ -19,7 +19,7 @@ from typing import Any, Protocol
 
 import asyncpg
 
-from shared.errors import DependencyUnavailable
+from shared.errors import DependencyUnavailable, InvalidParameter
 from shared.protheus import table_name
 from shared.redact import mask_dsn
 
@@ -124,6 +124,13 @@ class Dialect:
             f"(CASE WHEN strpos({expr}, '  ') > 0 OR strpos({expr}, chr(9)) > 0 "
             f"THEN btrim(regexp_replace({expr}, '\\s+', ' ', 'g')) ELSE btrim({expr}) END)"
         )
+
+    def prefix(self, column: str, length: str) -> str:
+        """The first `length` characters of a CHAR column, compared blank-insensitively with
+        another CHAR column (xFilial of one table from another table's row filial)."""
+        if self.is_tsql:
+            return f"LEFT({column}, {length})"
+        return f"CAST(left({column}, {length}) AS bpchar)"
 
     def param(self, placeholder: str, value: Any) -> str:
         # SQL Server: a Python str is sent as NVARCHAR, and NVARCHAR against a CHAR
@@ -406,14 +413,86 @@ async def mes_connection(pool: asyncpg.Pool) -> AsyncIterator[asyncpg.Connection
 # --- branch (filial) per table -----------------------------------------------------------
 
 
-class BranchResolver:
-    """What AdvPL's xFilial(alias) does: blanks for a shared table, the branch for an exclusive one.
+class BranchError(InvalidParameter):
+    """A branch code that does not fit the company's layout or FILIAL width (400)."""
 
-    Modes come from SX2 (X2_CHAVE, X2_MODO), read once and cached; where SX2 is absent
-    the PROTHEUS_SHARED_TABLES setting says which tables are shared.
+
+@dataclass(frozen=True)
+class ShareMode:
+    """One SX2 row: the share mode of each branch segment and the segment lengths.
+
+    `company`/`unit` are X2_MODOEMP/X2_MODOUN (blank on old dictionaries), `branch` is
+    X2_MODO; the lengths are X2_TAMEMP/X2_TAMUN/X2_TAMFIL (0 when absent).
     """
 
-    SQL_MODES = "SELECT x2_chave, x2_modo FROM {sx2} WHERE d_e_l_e_t_ = ' '"
+    branch: str = "E"
+    company: str = ""
+    unit: str = ""
+    company_len: int = 0
+    unit_len: int = 0
+    branch_len: int = 0
+
+    @property
+    def layout(self) -> tuple[tuple[str, int], ...]:
+        """(mode, length) of the company and unit segments, or () for an old dictionary
+        (no MODOEMP/MODOUN, blank, or lengths 0): then only X2_MODO counts."""
+        segments = tuple(
+            (mode, length)
+            for mode, length in ((self.company, self.company_len), (self.unit, self.unit_len))
+            if length > 0
+        )
+        if not segments or any(mode not in ("C", "E") for mode, _ in segments):
+            return ()
+        return segments
+
+    @property
+    def code_length(self) -> int | None:
+        """The length a branch code has under this table's layout (None: not declared)."""
+        if not self.layout:
+            return None
+        return self.company_len + self.unit_len + self.branch_len or None
+
+    def kept(self) -> int | None:
+        """How many leading characters of the branch the table keeps (None: all of them).
+
+        Modes are hierarchical: the first shared segment blanks itself and all after it.
+        """
+        keep = 0
+        for mode, length in self.layout:
+            if mode != "E":
+                return keep
+            keep += length
+        return None if self.branch != "C" else keep
+
+
+def xfilial(branch: str, mode: ShareMode | None, width: int | None = None) -> str:
+    """What AdvPL's xFilial(alias) gives for `branch`: the kept prefix padded to the width.
+
+    `mode` None is an exclusive table on an old dictionary (the whole code); `width` is
+    the FILIAL column's width (None: unknown; CHAR comparison ignores trailing blanks, so
+    the unpadded value, or one blank, matches all the same).
+    """
+    kept = None if mode is None else mode.kept()
+    value = branch if kept is None else branch[:kept]
+    return value.ljust(width) if width else value or " "
+
+
+class BranchResolver:
+    """What AdvPL's xFilial(alias) does for every table (PROTHEUS.md section 4).
+
+    Modes come from SX2 (X2_CHAVE, X2_MODO and, under Gestão de Empresas, X2_MODOEMP,
+    X2_MODOUN, X2_TAMEMP, X2_TAMUN, X2_TAMFIL), and the FILIAL widths from the catalog
+    of columns, both read once and cached; where SX2 is absent the
+    PROTHEUS_SHARED_TABLES setting says which tables are shared (whole code or blanks).
+    """
+
+    # SELECT *: old dictionaries lack the Gestão de Empresas columns.
+    SQL_MODES = "SELECT * FROM {sx2} WHERE d_e_l_e_t_ = ' '"
+    SQL_WIDTHS = (
+        "SELECT table_name AS tab, column_name AS col, character_maximum_length AS width "
+        "FROM information_schema.columns "
+        "WHERE lower(table_name) LIKE '%{suffix}' AND lower(column_name) LIKE '%filial'"
+    )
 
     def __init__(
         self, source: ProtheusSource, *, shared_tables: Sequence[str] = (), ttl_s: float = 600
@@ -421,11 +500,12 @@ class BranchResolver:
         self.source = source
         self.fallback_shared = frozenset(shared_tables)
         self.ttl_s = ttl_s
-        self._modes: dict[str, str] | None = None
+        self._modes: dict[str, ShareMode] | None = None
+        self._widths: dict[str, int] = {}
         self._loaded_at = 0.0
         self._lock = asyncio.Lock()
 
-    async def modes(self) -> dict[str, str]:
+    async def modes(self) -> dict[str, ShareMode]:
         if self._modes is not None and time.monotonic() - self._loaded_at < self.ttl_s:
             return self._modes
         async with self._lock:
@@ -434,20 +514,95 @@ class BranchResolver:
                     rows = await self.source.fetch(
                         self.SQL_MODES.format(sx2=self.source.table("SX2"))
                     )
-                    self._modes = {
-                        r["x2_chave"].strip().upper(): r["x2_modo"].strip().upper() for r in rows
-                    }
+                    self._modes = {str(r["x2_chave"]).strip().upper(): share_mode(r) for r in rows}
                 except DependencyUnavailable:
                     raise
                 except Exception as exc:  # no SX2 on this database: use the setting
                     log.warning("SX2 not readable (%s); using PROTHEUS_SHARED_TABLES", exc)
                     self._modes = {}
+                self._widths = await self._read_widths()
                 self._loaded_at = time.monotonic()
         return self._modes
 
-    async def filial(self, alias: str, branch: str) -> str:
-        """The value of ALIAS_FILIAL for `branch`: a blank for shared tables."""
+    async def _read_widths(self) -> dict[str, int]:
+        """FILIAL width per alias ({alias}{company}0's *_FILIAL column), {} when unreadable."""
+        suffix = f"{self.source.company.lower()}0"
+        try:
+            rows = await self.source.fetch(self.SQL_WIDTHS.format(suffix=suffix))
+        except DependencyUnavailable:
+            raise
+        except Exception as exc:
+            log.warning("FILIAL widths not readable (%s); branches are not padded", exc)
+            return {}
+        widths: dict[str, int] = {}
+        for row in rows:
+            table, column = str(row["tab"]).lower(), str(row["col"]).lower()
+            alias = table[: -len(suffix)].upper()
+            prefix = alias[1:] if alias.startswith("S") else alias
+            if len(alias) == 3 and column == f"{prefix.lower()}_filial" and row["width"]:
+                widths[alias] = int(row["width"])
+        return widths
+
+    def _mode(self, modes: dict[str, ShareMode], alias: str) -> ShareMode | None:
+        mode = modes.get(alias)
+        if mode is None and alias in self.fallback_shared:
+            return ShareMode(branch="C")
+        return mode
+
+    async def check(self, branch: str, aliases: Sequence[str] = ()) -> None:
+        """Raise BranchError when `branch` cannot be a branch of this company: longer than a
+        FILIAL column, or not the length of a declared layout (X2_TAMEMP+TAMUN+TAMFIL)."""
         modes = await self.modes()
-        mode = modes.get(alias.upper())
-        shared = mode == "C" if mode else alias.upper() in self.fallback_shared
-        return " " if shared else branch
+        names = [a.upper() for a in aliases] or sorted(set(modes) | set(self._widths))
+        for alias in names:
+            width = self._widths.get(alias)
+            if width is not None and len(branch) > width:
+                raise BranchError(
+                    f"Filial {branch!r} tem {len(branch)} caracteres; o campo de filial "
+                    f"da tabela {alias} comporta {width}."
+                )
+            mode = modes.get(alias)
+            length = mode.code_length if mode else None
+            if length is not None and len(branch) != length:
+                raise BranchError(
+                    f"Filial {branch!r} não segue o leiaute da empresa {self.source.company}: "
+                    f"a tabela {alias} espera códigos de {length} caracteres "
+                    "(empresa + unidade de negócio + filial)."
+                )
+
+    async def filial(self, alias: str, branch: str) -> str:
+        """The value of ALIAS_FILIAL for `branch`: the prefix the table keeps, padded."""
+        alias = alias.upper()
+        modes = await self.modes()
+        await self.check(branch, (alias,))
+        return xfilial(branch, self._mode(modes, alias), self._widths.get(alias))
+
+    async def kept(self, alias: str) -> int:
+        """How many leading characters of a row's branch the table keeps, for joins that
+        derive this table's FILIAL from another table's row: `left(row_filial, kept)`."""
+        alias = alias.upper()
+        mode = self._mode(await self.modes(), alias)
+        kept = None if mode is None else mode.kept()
+        return self._widths.get(alias, 99) if kept is None else kept
+
+
+def share_mode(row: Mapping[str, Any]) -> ShareMode:
+    """The ShareMode of one SX2 row (lower-case keys; absent columns count as blank/0)."""
+
+    def mode(name: str) -> str:
+        return str(row.get(name) or "").strip().upper()
+
+    def length(name: str) -> int:
+        try:
+            return max(int(row.get(name) or 0), 0)
+        except (TypeError, ValueError):
+            return 0
+
+    return ShareMode(
+        branch=mode("x2_modo") or "E",
+        company=mode("x2_modoemp"),
+        unit=mode("x2_modoun"),
+        company_len=length("x2_tamemp"),
+        unit_len=length("x2_tamun"),
+        branch_len=length("x2_tamfil"),
+    )

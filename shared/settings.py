@@ -102,7 +102,10 @@ class Settings:
                 "PROTHEUS_COMPANY", "01", COMPANY_PATTERN, "dois caracteres 0-9/A-Z, ex.: 01"
             ),
             protheus_branch=reader.matching(
-                "PROTHEUS_BRANCH", "01", BRANCH_PATTERN, "código de filial alfanumérico"
+                "PROTHEUS_BRANCH",
+                "01",
+                BRANCH_PATTERN,
+                "código de filial completo, 1 a 12 letras ou dígitos, ex.: 01 ou 01SP01",
             ),
             protheus_rest_url=reader.http_url("PROTHEUS_REST_URL", defaults.protheus_rest_url),
             protheus_auth=reader.choice("PROTHEUS_AUTH", "oauth2", ("oauth2", "basic")),

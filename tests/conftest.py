@@ -76,3 +76,21 @@ async def demo_protheus_dsn() -> AsyncIterator[str]:
         await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
     finally:
         await admin.close()
+
+
+@pytest_asyncio.fixture(scope="session", loop_scope="session")
+async def demo_two_companies_dsn() -> AsyncIterator[str]:
+    """The tiny demo (company 01) plus company 02 under Gestão de Empresas (layout EEUUFF,
+    branches 01SP01/01SP02/01RJ01), loaded once per run (read-only use)."""
+    from protheus_demo.company import load_unit_company
+    from protheus_demo.load import load_demo
+
+    dsn = await create_database("t_demo2_")
+    conn = await asyncpg.connect(dsn)
+    try:
+        await load_demo(conn, scale="tiny")
+        await load_unit_company(conn)
+    finally:
+        await conn.close()
+    yield dsn
+    await drop_databases([dsn])

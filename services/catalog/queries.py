@@ -1,8 +1,11 @@
 """SQL of the catalog: one statement per request, written once and rendered per dialect.
 
 Every statement filters `D_E_L_E_T_ = ' '` on every table and join, and the FILIAL
-column of every table with the value the branch resolver gives for that table (blank
-for shared tables). Table names come from the company code; every value is bound.
+column of every table with the value the branch resolver gives for that table (xFilial:
+the prefix of the branch its SX2 share modes keep, blanks when fully shared). A join that
+takes a table's filial from another table's row uses that row's branch cut to the
+table's own kept length (`:sb1_kept`...), never the other table's filial as it is.
+Table names come from the company code; every value is bound.
 Statements that page return one header row even when the page is empty: `found`
 (the product exists) and `total` ride along with the rows, so one round trip answers.
 """
@@ -369,7 +372,8 @@ routes AS (
 @lru_cache(maxsize=16)
 def stock(dialect: Dialect, company: str, by_branch: bool, by_location: bool) -> str:
     """SB2 balances of `:code` per branch and warehouse, with B1_SEGUM from SB1 (SB1's filial
-    for each row's branch) and `available` = B2_QATU - B2_RESERVA - B2_QEMP - B2_QACLASS."""
+    for each row's branch: its first `:sb1_kept` characters) and `available` = B2_QATU -
+    B2_RESERVA - B2_QEMP - B2_QACLASS, 0 for a blocked balance (B2_STATUS '2')."""
     t = _tables(company)
     filters = [f"b2.b2_cod = :code AND b2.{LIVE}"]
     if by_branch:
@@ -379,10 +383,11 @@ def stock(dialect: Dialect, company: str, by_branch: bool, by_location: bool) ->
     return f"""WITH rows_ AS (
     SELECT b2.b2_filial, b2.b2_local, b2.b2_cod, b2.b2_qatu, b2.b2_qemp, b2.b2_reserva,
            b2.b2_qpedven, b2.b2_salpedi, b2.b2_qaclass, b2.b2_cm1, b2.b2_status, b1.b1_segum,
-           b2.b2_qatu - b2.b2_reserva - b2.b2_qemp - b2.b2_qaclass AS available
+           CASE WHEN b2.b2_status = '2' THEN 0
+                ELSE b2.b2_qatu - b2.b2_reserva - b2.b2_qemp - b2.b2_qaclass END AS available
     FROM {t["SB2"]} b2
     LEFT JOIN {t["SB1"]} b1 ON b1.b1_cod = b2.b2_cod AND b1.{LIVE}
-         AND b1.b1_filial = (CASE WHEN :sb1_shared = 1 THEN ' ' ELSE b2.b2_filial END)
+         AND b1.b1_filial = {dialect.prefix("b2.b2_filial", ":sb1_kept")}
     WHERE {" AND ".join(filters)}
 )
 {_paged(dialect, f"SELECT {_found(t)} AS found, (SELECT count(*) FROM rows_) AS total", "rows_", "b2_filial, b2_local")}
@@ -405,14 +410,21 @@ def suppliers(dialect: Dialect, company: str) -> str:
 
 
 def _partner_join(
-    alias: str, table: str, item: str, p: str, partner_col: str, shared: str, when: str
+    dialect: Dialect,
+    alias: str,
+    table: str,
+    item: str,
+    p: str,
+    partner_col: str,
+    kept: str,
+    when: str,
 ) -> str:
     """SA1/SA2 on code + loja, in the filial the partner table uses for the item's branch."""
     prefix = alias[1:3]  # a1 / a2
     return (
         f"LEFT JOIN {table} {alias} ON {when} AND {alias}.{prefix}_cod = {item}.{partner_col} "
         f"AND {alias}.{prefix}_loja = {item}.{p}_loja AND {alias}.{LIVE} "
-        f"AND {alias}.{prefix}_filial = (CASE WHEN {shared} = 1 THEN ' ' ELSE {item}.{p}_filial END)"
+        f"AND {alias}.{prefix}_filial = {dialect.prefix(f'{item}.{p}_filial', kept)}"
     )
 
 
@@ -465,11 +477,11 @@ def invoice_items(
     SELECT {columns}, COALESCE(sa1.a1_nome, sa2.a2_nome) AS partner_name,
            CASE WHEN {customer_when} THEN 'customer' ELSE 'supplier' END AS partner_type
     FROM {item_table} {item}
-    JOIN {head_table} {head} ON {head}.{head}_filial = {item}.{p}_filial AND {head}.{head}_doc = {item}.{p}_doc
+    JOIN {head_table} {head} ON {head}.{head}_filial = {dialect.prefix(f"{item}.{p}_filial", ":head_kept")} AND {head}.{head}_doc = {item}.{p}_doc
          AND {head}.{head}_serie = {item}.{p}_serie AND {head}.{header_partner} = {item}.{partner_col}
          AND {head}.{head}_loja = {item}.{p}_loja AND {head}.{LIVE}
-    {_partner_join("sa1", t["SA1"], item, p, partner_col, ":sa1_shared", customer_when)}
-    {_partner_join("sa2", t["SA2"], item, p, partner_col, ":sa2_shared", supplier_when)}
+    {_partner_join(dialect, "sa1", t["SA1"], item, p, partner_col, ":sa1_kept", customer_when)}
+    {_partner_join(dialect, "sa2", t["SA2"], item, p, partner_col, ":sa2_kept", supplier_when)}
     WHERE {" AND ".join(filters)}
 )
 {_paged(dialect, f"SELECT {_found(t)} AS found, (SELECT count(*) FROM rows_) AS total", "rows_", f"{p}_emissao DESC, {p}_doc, {p}_serie, {p}_item, {p}_filial, {partner_col}, {p}_loja")}

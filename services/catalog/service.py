@@ -34,9 +34,9 @@ class Catalog:
     async def filial(self, alias: str, branch: str | None = None) -> str:
         return await self.branches.filial(alias, branch or self.settings.protheus_branch)
 
-    async def shared_flag(self, alias: str) -> int:
-        """1 when the table is shared (its FILIAL holds blanks), for joins keyed by row branch."""
-        return 1 if (await self.filial(alias)).strip() == "" else 0
+    async def kept(self, alias: str) -> int:
+        """How much of a row's branch the table keeps, for joins keyed by row branch."""
+        return await self.branches.kept(alias)
 
     def today(self) -> dt.date:
         return dt.datetime.now(self.settings.tz).date()
@@ -270,8 +270,9 @@ async def stock(catalog: Catalog, code: str, params: dict[str, Any]) -> tuple[di
     branch, location = params["branch"], params["location"]
     args: dict[str, Any] = {
         "code": code,
-        "sb1_filial": await catalog.filial("SB1"),
-        "sb1_shared": await catalog.shared_flag("SB1"),
+        # The product must exist in the branch asked for (SB1's filial of that branch).
+        "sb1_filial": await catalog.filial("SB1", branch),
+        "sb1_kept": await catalog.kept("SB1"),
     }
     if branch:
         args["sb2_filial"] = await catalog.filial("SB2", branch)
@@ -318,8 +319,9 @@ async def invoice_items(
     args: dict[str, Any] = {
         "code": code,
         "sb1_filial": await catalog.filial("SB1"),
-        "sa1_shared": await catalog.shared_flag("SA1"),
-        "sa2_shared": await catalog.shared_flag("SA2"),
+        "sa1_kept": await catalog.kept("SA1"),
+        "sa2_kept": await catalog.kept("SA2"),
+        "head_kept": await catalog.kept("SF1" if inbound else "SF2"),
     }
     if branch:
         args["item_filial"] = await catalog.filial(item_alias, branch)

@@ -140,7 +140,7 @@ async def test_branch_resolver_reads_sx2_then_falls_back_to_setting(protheus_db,
     )
     try:
         resolver = BranchResolver(source, shared_tables=["SB2"])
-        assert await resolver.filial("SB1", "02") == " "  # SX2 says shared
+        assert await resolver.filial("SB1", "02") == "  "  # SX2 says shared; B1_FILIAL is C2
         assert await resolver.filial("SB2", "02") == "02"  # SX2 says exclusive, beats the setting
         assert await resolver.filial("SC2", "02") == "02"  # unknown: exclusive
     finally:
