@@ -10,6 +10,7 @@ Statements that page return one header row even when the page is empty: `found`
 from __future__ import annotations
 
 from functools import lru_cache
+from typing import Literal
 
 from shared.db import Dialect
 from shared.protheus import normalized_column_sql, table_name
@@ -420,9 +421,10 @@ def _partner_join(
 def invoice_items(
     dialect: Dialect,
     company: str,
-    direction: str,
+    direction: Literal["inbound", "outbound"],
     by_branch: bool,
-    by_partner: bool,
+    by_supplier: bool,
+    by_customer: bool,
     since: bool,
     until: bool,
 ) -> str:
@@ -430,6 +432,10 @@ def invoice_items(
 
     The partner is a supplier (SA2) on normal documents and a customer (SA1) on types D
     (return) and B (sent for processing) of inbound items; the other way round outbound.
+    The header joins on its whole key, type included: the same number, series and partner
+    code can be a purchase from a supplier and a return from a customer. `:supplier` and
+    `:customer` match the partner code only on documents whose partner is of that kind
+    (either of them when both are given).
     """
     t = _tables(company)
     if direction == "inbound":
@@ -451,23 +457,29 @@ def invoice_items(
     filters = [f"{item}.{p}_cod = :code AND {item}.{LIVE}"]
     if by_branch:
         filters.append(f"{item}.{p}_filial = :item_filial")
-    if by_partner:
-        filters.append(f"{item}.{partner_col} = :partner")
-    if since:
-        filters.append(f"{item}.{p}_emissao >= :since")
-    if until:
-        filters.append(f"{item}.{p}_emissao <= :until")
     special = f"{item}.{p}_tipo IN ('D', 'B')"
     customer_when, supplier_when = (
         (special, f"NOT {special}") if direction == "inbound" else (f"NOT {special}", special)
     )
+    partners = []
+    if by_supplier:
+        partners.append(f"({item}.{partner_col} = :supplier AND {supplier_when})")
+    if by_customer:
+        partners.append(f"({item}.{partner_col} = :customer AND {customer_when})")
+    if partners:
+        filters.append(f"({' OR '.join(partners)})")
+    if since:
+        filters.append(f"{item}.{p}_emissao >= :since")
+    if until:
+        filters.append(f"{item}.{p}_emissao <= :until")
     return f"""WITH rows_ AS (
     SELECT {columns}, COALESCE(sa1.a1_nome, sa2.a2_nome) AS partner_name,
            CASE WHEN {customer_when} THEN 'customer' ELSE 'supplier' END AS partner_type
     FROM {item_table} {item}
     JOIN {head_table} {head} ON {head}.{head}_filial = {item}.{p}_filial AND {head}.{head}_doc = {item}.{p}_doc
          AND {head}.{head}_serie = {item}.{p}_serie AND {head}.{header_partner} = {item}.{partner_col}
-         AND {head}.{head}_loja = {item}.{p}_loja AND {head}.{LIVE}
+         AND {head}.{head}_loja = {item}.{p}_loja AND {head}.{head}_tipo = {item}.{p}_tipo
+         AND {head}.{LIVE}
     {_partner_join("sa1", t["SA1"], item, p, partner_col, ":sa1_shared", customer_when)}
     {_partner_join("sa2", t["SA2"], item, p, partner_col, ":sa2_shared", supplier_when)}
     WHERE {" AND ".join(filters)}

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 from services.catalog import queries
 from services.catalog.bom import flat_page, nest_page
@@ -305,15 +305,18 @@ async def suppliers(
 
 
 async def invoice_items(
-    catalog: Catalog, code: str, params: dict[str, Any], direction: str
+    catalog: Catalog, code: str, params: dict[str, Any], direction: Literal["inbound", "outbound"]
 ) -> tuple[dict[str, Any], Page]:
     page = Page.from_params(params)
     inbound = direction == "inbound"
-    partner_param, name_key = (
-        ("supplier", "supplier_name") if inbound else ("customer", "customer_name")
+    # The seed's partner parameter of each direction, then the other kind of partner.
+    partner_param, other_param, name_key = (
+        ("supplier", "customer", "supplier_name")
+        if inbound
+        else ("customer", "supplier", "customer_name")
     )
     item_alias = "SD1" if inbound else "SD2"
-    branch, partner = params["branch"], params[partner_param]
+    branch, supplier, customer = params["branch"], params["supplier"], params["customer"]
     since, until = params["issue_date_start"], params["issue_date_end"]
     args: dict[str, Any] = {
         "code": code,
@@ -323,8 +326,10 @@ async def invoice_items(
     }
     if branch:
         args["item_filial"] = await catalog.filial(item_alias, branch)
-    if partner:
-        args["partner"] = partner
+    if supplier:
+        args["supplier"] = supplier
+    if customer:
+        args["customer"] = customer
     if since:
         args["since"] = since.strftime("%Y%m%d")
     if until:
@@ -334,7 +339,8 @@ async def invoice_items(
         catalog.company,
         direction,
         by_branch=branch is not None,
-        by_partner=partner is not None,
+        by_supplier=supplier is not None,
+        by_customer=customer is not None,
         since=since is not None,
         until=until is not None,
     )
@@ -350,7 +356,9 @@ async def invoice_items(
     filters = {
         "issue_date_start": args.get("since"),
         "issue_date_end": args.get("until"),
-        partner_param: partner,
+        partner_param: params[partner_param],
         "branch": branch,
     }
+    if params[other_param] is not None:  # an addition to the seed's filters, echoed when used
+        filters[other_param] = params[other_param]
     return page.envelope(int(header["total"]), items, filters=filters), page
