@@ -13,7 +13,7 @@ from functools import lru_cache
 from typing import Literal
 
 from shared.db import Dialect
-from shared.protheus import normalized_column_sql, table_name
+from shared.protheus import table_name
 
 LIVE = "d_e_l_e_t_ = ' '"
 
@@ -27,6 +27,28 @@ def _paged(dialect: Dialect, header: str, rows: str, order_by: str) -> str:
     """Header columns, then the requested page of `rows` (a CTE name) beside them."""
     page = f"SELECT * FROM {rows} ORDER BY {order_by} {dialect.page}"
     return f"SELECT h.*, p.* FROM ({header}) h {dialect.outer_lateral(page, 'p')}"
+
+
+def _paged_once(
+    dialect: Dialect, header: str, rows: str, order_by: str, total: str = "COUNT(*)"
+) -> str:
+    """Header columns beside the requested page of `rows` (a CTE name), reading `rows` once.
+
+    SQL Server does not materialise CTEs: each reference runs the CTE (a BOM explosion)
+    again. So `rows` is numbered in one pass, `total` (an aggregate over every row) rides
+    on each row, and row 1 always comes back to carry it when the page is past the end
+    (`in_page` = 0 on it then). Needs `:offset` and `:page_end` (offset + limit).
+    """
+    numbered = (
+        f"SELECT r.*, {total} OVER () AS total, "
+        f"ROW_NUMBER() OVER (ORDER BY {order_by}) AS row_number_ FROM {rows} r"
+    )
+    kept = (
+        "SELECT n.*, CASE WHEN n.row_number_ > :offset THEN 1 ELSE 0 END AS in_page "
+        f"FROM ({numbered}) n "
+        "WHERE n.row_number_ = 1 OR (n.row_number_ > :offset AND n.row_number_ <= :page_end)"
+    )
+    return f"SELECT h.*, p.* FROM ({header}) h LEFT JOIN ({kept}) p ON 1 = 1 ORDER BY p.row_number_"
 
 
 def _found(t: dict[str, str]) -> str:
@@ -84,7 +106,7 @@ def search_description(dialect: Dialect, company: str, terms: int, include_block
     Terms filter through LIKE on the indexed expression (pg_trgm GIN where installed).
     """
     t = _tables(company)
-    norm = normalized_column_sql("b1_desc", dialect.name)
+    norm = dialect.normalized("b1_desc")
     points = (30, 20, 10) if terms == 1 else (25, 15, 5)
     rules = [
         f"CASE WHEN {dialect.starts('nd', f':t{i}')} THEN {points[0]} "
@@ -130,7 +152,7 @@ def search_products(
     plus the same length similarity; products without a description filter score 0.
     """
     t = _tables(company)
-    norm = normalized_column_sql("b1_desc", dialect.name)
+    norm = dialect.normalized("b1_desc")
     filters = [f"b1_filial = :sb1_filial AND {LIVE}"]
     if not include_blocked:
         filters.append("b1_msblql <> '1'")
@@ -262,7 +284,7 @@ def structure(dialect: Dialect, company: str) -> str:
     t = _tables(company)
     header = (
         "SELECT (SELECT count(*) FROM root) AS found, (SELECT MAX(b1_desc) FROM root) AS root_description, "
-        "(SELECT MAX(b1_um) FROM root) AS root_unit, (SELECT count(*) FROM capped) AS total"
+        "(SELECT MAX(b1_um) FROM root) AS root_unit"
     )
     return f"""{_explosion_cte(dialect, t)}, capped AS ({_capped(dialect, "bom")}),
 nodes AS (
@@ -270,7 +292,7 @@ nodes AS (
     FROM capped c
     LEFT JOIN {t["SB1"]} d ON d.b1_filial = :sb1_filial AND d.b1_cod = c.code AND d.{LIVE}
 )
-{_paged(dialect, header, "nodes", f"sort_key {dialect.binary_order}")}
+{_paged_once(dialect, header, "nodes", f"sort_key {dialect.binary_order}")}
 """
 
 
@@ -284,7 +306,7 @@ def parents(dialect: Dialect, company: str) -> str:
     up_qty = "u.cumulative * (CASE WHEN g1.g1_fixvar = 'F' THEN {fixed} ELSE {variable} END)"
     header = (
         "SELECT (SELECT count(*) FROM item) AS found, (SELECT MAX(b1_desc) FROM item) AS root_description, "
-        "(SELECT MAX(b1_um) FROM item) AS root_unit, (SELECT count(*) FROM capped) AS total"
+        "(SELECT MAX(b1_um) FROM item) AS root_unit"
     )
     return f"""{dialect.recursive} item AS (
     SELECT b1_cod, b1_desc, b1_um
@@ -319,7 +341,7 @@ nodes AS (
     FROM capped c
     LEFT JOIN {t["SB1"]} d ON d.b1_filial = :sb1_filial AND d.b1_cod = c.code AND d.{LIVE}
 )
-{_paged(dialect, header, "nodes", f"sort_key {dialect.binary_order}")}
+{_paged_once(dialect, header, "nodes", f"sort_key {dialect.binary_order}")}
 """
 
 
@@ -340,27 +362,36 @@ def guide(dialect: Dialect, company: str, include_components: bool, by_branch: b
     if include_components:
         items = f"""{_explosion_cte(dialect, t)}, capped AS ({_capped(dialect, "bom")}),
 items AS (
-    SELECT code, MIN(level) AS bom_level FROM (
+    SELECT code, MIN(level) AS bom_level, SUM(CASE WHEN level > 0 THEN 1 ELSE 0 END) AS lines
+    FROM (
         SELECT b1_cod AS code, 0 AS level FROM root
         UNION ALL SELECT code, level FROM capped
     ) x GROUP BY code
 )"""
-        total_cap = ", (SELECT count(*) FROM capped) AS exploded"
     else:
         items = f"""WITH root AS (
     SELECT b1_cod FROM {t["SB1"]} WHERE b1_filial = :sb1_filial AND b1_cod = :code AND {LIVE}
-), items AS (SELECT b1_cod AS code, 0 AS bom_level FROM root)"""
-        total_cap = ", 0 AS exploded"
+), items AS (SELECT b1_cod AS code, 0 AS bom_level, 0 AS lines FROM root)"""
     branch = "AND g2.g2_filial = :sg2_filial" if by_branch else ""
+    # Operations first; an item without one still gives a row (NULL operation columns) so
+    # that `exploded`, the number of BOM lines, comes from the same single pass.
+    page = _paged_once(
+        dialect,
+        "SELECT (SELECT count(*) FROM root) AS found",
+        "routes",
+        "CASE WHEN g2_produto IS NULL THEN 1 ELSE 0 END, bom_level, g2_produto, g2_operac, g2_filial",
+        total="SUM(CASE WHEN g2_produto IS NULL THEN 0 ELSE 1 END)",
+    )
     return f"""{items},
+counted AS (SELECT code, bom_level, SUM(lines) OVER () AS exploded FROM items),
 routes AS (
-    SELECT {GUIDE_COLUMNS}, i.bom_level
-    FROM items i
-    JOIN {t["SB1"]} b ON b.b1_filial = :sb1_filial AND b.b1_cod = i.code AND b.{LIVE}
-    JOIN {t["SG2"]} g2 ON g2.g2_produto = i.code AND g2.{LIVE} {branch}
+    SELECT {GUIDE_COLUMNS}, i.bom_level, i.exploded
+    FROM counted i
+    LEFT JOIN {t["SB1"]} b ON b.b1_filial = :sb1_filial AND b.b1_cod = i.code AND b.{LIVE}
+    LEFT JOIN {t["SG2"]} g2 ON g2.g2_produto = i.code AND g2.{LIVE} {branch}
          AND g2.g2_codigo = (CASE WHEN b.b1_operpad = '' THEN '01' ELSE b.b1_operpad END)
 )
-{_paged(dialect, f"SELECT (SELECT count(*) FROM root) AS found, (SELECT count(*) FROM routes) AS total{total_cap}", "routes", "bom_level, g2_produto, g2_operac, g2_filial")}
+{page}
 """
 
 

@@ -45,9 +45,24 @@ class Catalog:
         self, sql: str, params: dict[str, Any], page: Page, key: str
     ) -> tuple[Row, list[Row]]:
         """Run a paged statement: its header row (found, total...) and the page's rows."""
-        rows = await self.source.fetch(sql, {**params, "limit": page.size, "offset": page.offset})
-        header = rows[0] if rows else {"found": 0, "total": 0}
-        return header, [row for row in rows if row.get(key) is not None]
+        rows = await self.source.fetch(
+            sql,
+            {
+                **params,
+                "limit": page.size,
+                "offset": page.offset,
+                "page_end": page.offset + page.size,
+            },
+        )
+        header = dict(rows[0]) if rows else {"found": 0, "total": 0}
+        if header.get("total") is None:  # a statement paged once over no rows at all
+            header["total"] = 0
+        # Statements paged once also return the first row out of its page (in_page = 0).
+        page_rows = [row for row in rows if row.get(key) is not None and row.get("in_page", 1)]
+        for row in page_rows:
+            row.pop("in_page", None)
+            row.pop("row_number_", None)
+        return header, page_rows
 
 
 def upper_keys(row: Row, *skip: str) -> dict[str, Any]:
@@ -246,7 +261,7 @@ async def guide(catalog: Catalog, code: str, params: dict[str, Any]) -> tuple[di
     header, rows = await catalog.fetch_page(sql, args, page, "g2_produto")
     if not header["found"]:
         raise not_found(code)
-    if int(header["exploded"]) > cap:
+    if int(header["exploded"] or 0) > cap:
         raise invalid_parameter(
             "max_depth", "too_many_rows", f"a estrutura passa de {cap} linhas; reduza max_depth."
         )
