@@ -51,6 +51,9 @@ async def test_odbc_path_answers_exactly_like_asyncpg(tree, catalog_client):  # 
         assert body_a == body_b, path
     ready = await assert_envelope(await odbc.get("/readyz"), 200)
     assert ready["checks"]["protheus_db"]["status"] == "up"
+    # /readyz names the SQL variant the service writes for this server.
+    assert ready["checks"]["protheus_db"]["dialect"] == "postgresql"
+    assert ready["checks"]["protheus_db"]["normalization"] == "translate"
 
 
 def rendered(sql: str, params: dict) -> str:
