@@ -83,6 +83,11 @@ NOT_TSQL = {"LIMIT", "RECURSIVE", "MATERIALIZED", "LATERAL", "ILIKE", "TRUE", "F
 WORD = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
+# Parameters bound as numbers (the others are strings, sent as VARCHAR).
+NUMBERS = {"limit", "offset", "page_end", "cap", "max_depth", "qlen"}
+NUMBERS |= {f"{alias}_shared" for alias in ("sa1", "sa2", "sb1")}
+
+
 def _fill(qualified: str, parameter: inspect.Parameter) -> tuple[Any, ...]:
     if parameter.name == "company":
         return (COMPANY,)
@@ -144,7 +149,8 @@ def statements(dialect: Dialect) -> Iterator[tuple[str, str]]:
 def sent(sql: str) -> str:
     """The text the ODBC source sends: `?` placeholders, strings cast to VARCHAR."""
     names = {m.group(1) for m in _TOKENS.finditer(sql) if m.group(1)}
-    text, _ = render_sql(sql, dict.fromkeys(names, "X"), style="qmark", dialect=TSQL)
+    params = {name: 1 if name in NUMBERS else "X" for name in names}
+    text, _ = render_sql(sql, params, style="qmark", dialect=TSQL)
     return text
 
 
