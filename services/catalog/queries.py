@@ -375,6 +375,12 @@ items AS (
     branch = "AND g2.g2_filial = :sg2_filial" if by_branch else ""
     # Operations first; an item without one still gives a row (NULL operation columns) so
     # that `exploded`, the number of BOM lines, comes from the same single pass.
+    # Per item (a nested loop on SG2's index, as an inner join would run).
+    operations = f"""SELECT {GUIDE_COLUMNS}
+        FROM {t["SB1"]} b
+        JOIN {t["SG2"]} g2 ON g2.g2_produto = b.b1_cod AND g2.{LIVE} {branch}
+             AND g2.g2_codigo = (CASE WHEN b.b1_operpad = '' THEN '01' ELSE b.b1_operpad END)
+        WHERE b.b1_filial = :sb1_filial AND b.b1_cod = i.code AND b.{LIVE}"""
     page = _paged_once(
         dialect,
         "SELECT (SELECT count(*) FROM root) AS found",
@@ -385,11 +391,9 @@ items AS (
     return f"""{items},
 counted AS (SELECT code, bom_level, SUM(lines) OVER () AS exploded FROM items),
 routes AS (
-    SELECT {GUIDE_COLUMNS}, i.bom_level, i.exploded
+    SELECT g2.*, i.bom_level, i.exploded
     FROM counted i
-    LEFT JOIN {t["SB1"]} b ON b.b1_filial = :sb1_filial AND b.b1_cod = i.code AND b.{LIVE}
-    LEFT JOIN {t["SG2"]} g2 ON g2.g2_produto = i.code AND g2.{LIVE} {branch}
-         AND g2.g2_codigo = (CASE WHEN b.b1_operpad = '' THEN '01' ELSE b.b1_operpad END)
+    {dialect.outer_lateral(operations, "g2")}
 )
 {page}
 """
