@@ -342,7 +342,15 @@ class OdbcProtheusSource(_SourceBase):
 
     async def ping(self) -> None:
         if not self.detected:
-            await self.detect_dialect()
+            try:
+                await self.detect_dialect()
+            except DependencyUnavailable:
+                raise  # the server is away: try again on the next ping
+            except Exception as exc:  # it answered but not the version: keep the safe variant
+                log.warning(
+                    "SQL Server version not readable (%s); writing SQL any version runs", exc
+                )
+                self.detected = True
         await self.fetch("SELECT 1 AS ok")
 
     async def detect_dialect(self) -> None:
