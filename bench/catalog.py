@@ -92,7 +92,7 @@ async def deepest_large_tree(conn: asyncpg.Connection, today: str) -> tuple[str,
         sql, args = sql_of(template, tree_params(code, today, limit=CAP))
         nodes = await conn.fetch(sql, *args)
         depth = max((n["level"] or 0) for n in nodes)
-        if depth >= 6 and nodes[0]["total"] > best[2]:
+        if depth >= 6 and (nodes[0]["total"] or 0) > best[2]:
             best = (code, depth, nodes[0]["total"])
     return best
 
@@ -107,6 +107,7 @@ def tree_params(code: str, today: str, *, limit: int = 50) -> dict[str, Any]:
         "cap": CAP,
         "limit": limit,
         "offset": 0,
+        "page_end": limit,
     }
 
 

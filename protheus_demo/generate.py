@@ -1035,6 +1035,23 @@ class DemoPlant:
                     )
             header = (filial, doc, serie, partner[0], partner[1], tipo, issued_text, entered_text)
             headers.append(((*header, round(total, 2)), dropped))
+        # PROTHEUS.md section 4's trap: a customer's return (D) with the number, series and
+        # partner code/store of a supplier's purchase (N); only F1_TIPO tells the headers apart.
+        twin = self._twin_header(headers, self.customers)
+        if twin is not None:
+            filial, doc, serie, code, loja, _, issued_text, entered_text, _ = twin
+            rng = self.rng("SD1/twin")
+            product = self._pick_product(rng, self.finished)
+            quantity = float(rng.randint(1, 20))
+            unit = round(max(product.custd, 0.01), 4)
+            value = round(quantity * unit, 2)
+            row = (
+                filial, doc, serie, code, loja, "0001", product.code, product.um, quantity,
+                unit, value, "103", "1201", product.locpad, issued_text, entered_text, "D", "", "",
+            )  # fmt: skip
+            yield with_control(row, False, recno + 1)
+            header = (filial, doc, serie, code, loja, "D", issued_text, entered_text, value)
+            headers.append((header, False))
 
     def _outbound_items(self) -> Iterator[tuple[object, ...]]:
         rng = self.rng("SD2")
@@ -1090,6 +1107,34 @@ class DemoPlant:
                     )
             header = (filial, doc, serie, partner[0], partner[1], tipo, issued_text)
             headers.append(((*header, round(total, 2)), dropped))
+        # The same trap outbound: a return to a supplier (D) numbered like a sale (N) to the
+        # customer with the same code and store.
+        twin = self._twin_header(headers, self.suppliers)
+        if twin is not None:
+            filial, doc, serie, code, loja, _, issued_text, _ = twin
+            rng = self.rng("SD2/twin")
+            product = self._pick_product(rng, self.materials)
+            quantity = float(rng.randint(1, 20))
+            price = round(max(product.custd, 0.01), 4)
+            value = round(quantity * price, 2)
+            row = (
+                filial, doc, serie, code, loja, "01", product.code, product.um, quantity, price,
+                value, "503", "5201", product.locpad, issued_text, "D", "", "",
+            )  # fmt: skip
+            yield with_control(row, False, recno + 1)
+            headers.append(((filial, doc, serie, code, loja, "D", issued_text, value), False))
+
+    @staticmethod
+    def _twin_header(
+        headers: list[tuple[tuple[object, ...], bool]], others: list[tuple[str, str]]
+    ) -> tuple[object, ...] | None:
+        """The first live normal (N) header whose partner code and store also name a partner
+        of the other kind: the document a D twin is given."""
+        other = set(others)
+        for header, dropped in headers:
+            if not dropped and header[5] == "N" and (header[3], header[4]) in other:
+                return header
+        return None
 
     def _headers(self, alias: str) -> Iterator[tuple[object, ...]]:
         headers = self._inbound_headers if alias == "SF1" else self._outbound_headers

@@ -169,12 +169,12 @@ INDEXES: dict[str, tuple[tuple[str, ...], ...]] = {
     "SA1": (("A1_FILIAL", "A1_COD", "A1_LOJA"),),
     "SA2": (("A2_FILIAL", "A2_COD", "A2_LOJA"),),
     "SA5": (("A5_FILIAL", "A5_PRODUTO"), ("A5_FILIAL", "A5_FORNECE", "A5_LOJA", "A5_PRODUTO")),
-    "SF1": (("F1_FILIAL", "F1_DOC", "F1_SERIE", "F1_FORNECE", "F1_LOJA"),),
+    "SF1": (("F1_FILIAL", "F1_DOC", "F1_SERIE", "F1_FORNECE", "F1_LOJA", "F1_TIPO"),),
     "SD1": (
         ("D1_FILIAL", "D1_COD", "D1_EMISSAO"),
         ("D1_FILIAL", "D1_DOC", "D1_SERIE", "D1_FORNECE", "D1_LOJA", "D1_ITEM"),
     ),
-    "SF2": (("F2_FILIAL", "F2_DOC", "F2_SERIE", "F2_CLIENTE", "F2_LOJA"),),
+    "SF2": (("F2_FILIAL", "F2_DOC", "F2_SERIE", "F2_CLIENTE", "F2_LOJA", "F2_TIPO"),),
     "SD2": (
         ("D2_FILIAL", "D2_COD", "D2_EMISSAO"),
         ("D2_FILIAL", "D2_DOC", "D2_SERIE", "D2_CLIENTE", "D2_LOJA", "D2_ITEM"),

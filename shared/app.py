@@ -139,8 +139,10 @@ def use_protheus(app: web.Application, *, required: bool = True) -> None:
         finally:
             await source.close()
 
-    async def probe() -> None:
-        await app[PROTHEUS].ping()
+    async def probe() -> dict[str, str]:
+        source = app[PROTHEUS]
+        await source.ping()
+        return source.dialect.describe()  # which SQL variant the service writes
 
     app.cleanup_ctx.append(protheus)
     endpoint = Endpoint("PROTHEUS_DB_URL", app[SETTINGS].protheus_db_url)

@@ -20,7 +20,7 @@ from typing import Any, Protocol
 import asyncpg
 
 from shared.errors import DependencyUnavailable, InvalidParameter
-from shared.protheus import table_name
+from shared.protheus import normalized_column_sql, table_name
 from shared.redact import mask_dsn
 
 log = logging.getLogger(__name__)
@@ -38,11 +38,28 @@ def ssl_context(ca_file: str | None) -> ssl.SSLContext | None:
 # --- dialects: how SQL text is written for the target database -------------------------
 
 
+# Whitespace characters other than the space that PostgreSQL's `\s` matches (tab, line
+# feed, vertical tab, form feed, carriage return): search text treats them as blanks.
+CONTROL_BLANKS = (9, 10, 11, 12, 13)
+
+
 @dataclass(frozen=True)
 class Dialect:
-    """The target database's SQL flavour (not the driver's)."""
+    """The target database's SQL flavour (not the driver's).
+
+    `translate`: the server has TRANSLATE (PostgreSQL; SQL Server 2017 and later). Older
+    SQL Servers get the same normalisation from nested REPLACE calls.
+    """
 
     name: str  # "postgresql" or "tsql"
+    translate: bool = True
+
+    def describe(self) -> dict[str, str]:
+        """What /readyz says about the SQL written for this server."""
+        return {
+            "dialect": self.name,
+            "normalization": "translate" if self.translate else "nested_replace",
+        }
 
     @property
     def is_tsql(self) -> bool:
@@ -112,16 +129,31 @@ class Dialect:
             return f"OUTER APPLY ({subquery}) {alias}"
         return f"LEFT JOIN LATERAL ({subquery}) {alias} ON TRUE"
 
+    def normalized(self, column: str) -> str:
+        """The column without accents, in upper case (the expression the search filters on)."""
+        return normalized_column_sql(column, self.name, translate=self.translate)
+
     def collapse_blanks(self, expr: str) -> str:
-        """Trim, and collapse runs of blanks to one (SQL Server: runs of up to 16)."""
+        """Trim, and collapse every run of blanks (spaces, tabs, line breaks) to one space.
+
+        PostgreSQL: `\\s+` to a space, only where a row has a run or a control blank (most
+        have neither). SQL Server: control blanks become spaces; then each space gets a tab
+        after it, "tab space" pairs go, and the last tab of each run goes, which leaves one
+        space per run of any length (the tab is free to mark with: none is left by then).
+        """
         if self.is_tsql:
-            inner = expr
-            for _ in range(4):
-                inner = f"REPLACE({inner}, '  ', ' ')"
-            return f"LTRIM(RTRIM({inner}))"
-        # The regular expression only where a row has a run of blanks or a tab: most have none.
+            spaced = expr
+            for code in CONTROL_BLANKS:
+                spaced = f"REPLACE({spaced}, CHAR({code}), ' ')"
+            marked = f"REPLACE({spaced}, ' ', ' ' + CHAR(9))"
+            collapsed = f"REPLACE(REPLACE({marked}, CHAR(9) + ' ', ''), CHAR(9), '')"
+            return f"LTRIM(RTRIM({collapsed}))"
+        tests = " OR ".join(
+            [f"strpos({expr}, '  ') > 0"]
+            + [f"strpos({expr}, chr({code})) > 0" for code in CONTROL_BLANKS]
+        )
         return (
-            f"(CASE WHEN strpos({expr}, '  ') > 0 OR strpos({expr}, chr(9)) > 0 "
+            f"(CASE WHEN {tests} "
             f"THEN btrim(regexp_replace({expr}, '\\s+', ' ', 'g')) ELSE btrim({expr}) END)"
         )
 
@@ -141,7 +173,27 @@ class Dialect:
 
 
 POSTGRESQL = Dialect("postgresql")
-TSQL = Dialect("tsql")
+TSQL = Dialect("tsql")  # SQL Server 2017 (14) and later, Azure SQL
+TSQL_BEFORE_2017 = Dialect("tsql", translate=False)
+
+# SQL Server's version and engine edition (5 Azure SQL Database, 8 Azure SQL Managed
+# Instance: both have every recent function whatever ProductVersion says).
+TSQL_VERSION_SQL = (
+    "SELECT CAST(SERVERPROPERTY('ProductVersion') AS VARCHAR(32)) AS version, "
+    "CAST(SERVERPROPERTY('EngineEdition') AS INT) AS edition"
+)
+TRANSLATE_MAJOR = 14  # SQL Server 2017
+AZURE_EDITIONS = frozenset({5, 8})
+
+
+def tsql_dialect(version: str | None, edition: int | None) -> Dialect:
+    """The T-SQL dialect for a server's ProductVersion ('13.0.5026.0') and EngineEdition."""
+    if edition is not None and int(edition) in AZURE_EDITIONS:
+        return TSQL
+    match = re.match(r"\s*(\d+)\.", version or "")
+    if match and int(match.group(1)) >= TRANSLATE_MAJOR:
+        return TSQL
+    return TSQL_BEFORE_2017
 
 
 def render(
@@ -255,6 +307,7 @@ class OdbcProtheusSource(_SourceBase):
         super().__init__(company=company, dialect=dialect)
         self.pool = pool
         self.acquire_timeout = acquire_timeout
+        self.detected = not dialect.is_tsql  # the SQL Server version is read at start
 
     async def fetch(self, sql: str, params: Mapping[str, Any] | None = None) -> list[Row]:
         import pyodbc
@@ -284,7 +337,38 @@ class OdbcProtheusSource(_SourceBase):
         return [{n: _clean(v) for n, v in zip(names, row, strict=True)} for row in rows]
 
     async def ping(self) -> None:
+        if not self.detected:
+            try:
+                await self.detect_dialect()
+            except DependencyUnavailable:
+                raise  # the server is away: try again on the next ping
+            except Exception as exc:  # it answered but not the version: keep the safe variant
+                log.warning(
+                    "SQL Server version not readable (%s); writing SQL any version runs", exc
+                )
+                self.detected = True
         await self.fetch("SELECT 1 AS ok")
+
+    async def detect_dialect(self) -> None:
+        """SQL Server: read the version once and write SQL for it (TRANSLATE from 2017 on).
+
+        Until the server has answered, the SQL is the pre-2017 variant, correct everywhere;
+        the services ping at start, and a failed detection is retried on the next ping
+        (every /readyz).
+        """
+        if not self.dialect.is_tsql:
+            self.detected = True
+            return
+        rows = await self.fetch(TSQL_VERSION_SQL)
+        version, edition = (rows[0]["version"], rows[0]["edition"]) if rows else (None, None)
+        self.dialect = tsql_dialect(version, edition)
+        self.detected = True
+        log.info(
+            "protheus database is SQL Server %s (engine edition %s): search normalisation by %s",
+            version,
+            edition,
+            self.dialect.describe()["normalization"],
+        )
 
     async def close(self) -> None:
         self.pool.close()
@@ -318,7 +402,7 @@ async def open_protheus_source(
 
         async def protect(conn: Any) -> None:
             # Runs once per new pyodbc connection (sync calls, at connect time only).
-            if dialect is POSTGRESQL:
+            if not dialect.is_tsql:
                 # psqlODBC has no query-timeout attribute: ask the server instead.
                 conn.execute(f"SET statement_timeout = {int(statement_timeout_ms)}")
                 conn.execute("SET SESSION CHARACTERISTICS AS TRANSACTION READ ONLY")
@@ -336,7 +420,9 @@ async def open_protheus_source(
         return OdbcProtheusSource(
             pool,
             company=company,
-            dialect=odbc_dialect(connection_string),
+            # SQL Server: the variant every version runs, until the first ping (at start)
+            # has read the server's version.
+            dialect=TSQL_BEFORE_2017 if dialect.is_tsql else dialect,
             acquire_timeout=acquire_timeout,
         )
     pool = await create_pg_pool(

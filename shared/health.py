@@ -38,7 +38,7 @@ async def _run(check: HealthCheck) -> dict[str, object]:
     started = time.perf_counter()
     try:
         async with asyncio.timeout(CHECK_TIMEOUT_S):
-            await check.probe()
+            details = await check.probe()
     except Exception as exc:  # any failure means down; the reason goes in the body
         return {
             "status": "down",
@@ -49,6 +49,8 @@ async def _run(check: HealthCheck) -> dict[str, object]:
         "status": "up",
         "required": check.required,
         "latencyMs": round((time.perf_counter() - started) * 1000, 1),
+        # A probe may say more about the dependency (the Protheus SQL dialect, for one).
+        **(details if isinstance(details, dict) else {}),
     }
 
 

@@ -37,7 +37,9 @@ def normalize_text(text: str) -> str:
     return " ".join(plain.upper().split())
 
 
-def normalized_column_sql(column: str, dialect: str = "postgresql") -> str:
+def normalized_column_sql(
+    column: str, dialect: str = "postgresql", *, translate: bool = True
+) -> str:
     """SQL expression of a CHAR column normalised like `normalize_text` (minus collapsing).
 
     The demo database indexes exactly this expression (pg_trgm GIN), and the catalog's
@@ -45,8 +47,15 @@ def normalized_column_sql(column: str, dialect: str = "postgresql") -> str:
     On PostgreSQL, translate() over a multibyte map costs microseconds a row and GIN
     rechecks evaluate it for every candidate: pure-ASCII text (most Protheus
     descriptions; octet length equals character length) skips it.
+    SQL Server has TRANSLATE from 2017 (version 14) on; `translate=False` writes the same
+    map as nested REPLACE calls, which every version has.
     """
     accents = f"translate(upper({column}), '{ACCENTED_UPPER}', '{PLAIN_UPPER}')"
     if dialect == "tsql":
-        return accents
+        if translate:
+            return accents
+        replaced = f"UPPER({column})"
+        for accented, plain in zip(ACCENTED_UPPER, PLAIN_UPPER, strict=True):
+            replaced = f"REPLACE({replaced}, '{accented}', '{plain}')"
+        return replaced
     return f"(CASE WHEN octet_length({column}::text) = length({column}) THEN upper({column}) ELSE {accents} END)"

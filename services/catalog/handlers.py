@@ -171,7 +171,8 @@ async def suppliers(request: web.Request) -> web.Response:
     description=(
         "Itens de NF de entrada, mais recentes primeiro. `supplier_name` nomeia o parceiro: "
         "fornecedor (SA2) nas notas normais, cliente (SA1) nas de tipo D (devolução) e B "
-        "(beneficiamento); `partnerType` diz qual."
+        "(beneficiamento); `partnerType` diz qual. `supplier` filtra as notas normais daquele "
+        "fornecedor, `customer` as de tipo D/B daquele cliente (o mesmo código pode existir nos dois)."
     ),
     path=schemas.CodePath,
     query=schemas.InboundQuery,
@@ -194,7 +195,9 @@ async def inbound_invoice_items(request: web.Request) -> web.Response:
     summary="Itens de notas fiscais de saída do produto (SD2)",
     description=(
         "Itens de NF de saída, mais recentes primeiro. `customer_name` nomeia o parceiro: "
-        "cliente (SA1) nas notas normais, fornecedor (SA2) nas de tipo D e B; `partnerType` diz qual."
+        "cliente (SA1) nas notas normais, fornecedor (SA2) nas de tipo D e B; `partnerType` diz qual. "
+        "`customer` filtra as notas normais daquele cliente, `supplier` as de tipo D/B daquele "
+        "fornecedor."
     ),
     path=schemas.CodePath,
     query=schemas.OutboundQuery,

@@ -13,9 +13,10 @@ Statements that page return one header row even when the page is empty: `found`
 from __future__ import annotations
 
 from functools import lru_cache
+from typing import Literal
 
 from shared.db import Dialect
-from shared.protheus import normalized_column_sql, table_name
+from shared.protheus import table_name
 
 LIVE = "d_e_l_e_t_ = ' '"
 
@@ -29,6 +30,28 @@ def _paged(dialect: Dialect, header: str, rows: str, order_by: str) -> str:
     """Header columns, then the requested page of `rows` (a CTE name) beside them."""
     page = f"SELECT * FROM {rows} ORDER BY {order_by} {dialect.page}"
     return f"SELECT h.*, p.* FROM ({header}) h {dialect.outer_lateral(page, 'p')}"
+
+
+def _paged_once(
+    dialect: Dialect, header: str, rows: str, order_by: str, total: str = "COUNT(*)"
+) -> str:
+    """Header columns beside the requested page of `rows` (a CTE name), reading `rows` once.
+
+    SQL Server does not materialise CTEs: each reference runs the CTE (a BOM explosion)
+    again. So `rows` is numbered in one pass, `total` (an aggregate over every row) rides
+    on each row, and row 1 always comes back to carry it when the page is past the end
+    (`in_page` = 0 on it then). Needs `:offset` and `:page_end` (offset + limit).
+    """
+    numbered = (
+        f"SELECT r.*, {total} OVER () AS total, "
+        f"ROW_NUMBER() OVER (ORDER BY {order_by}) AS row_number_ FROM {rows} r"
+    )
+    kept = (
+        "SELECT n.*, CASE WHEN n.row_number_ > :offset THEN 1 ELSE 0 END AS in_page "
+        f"FROM ({numbered}) n "
+        "WHERE n.row_number_ = 1 OR (n.row_number_ > :offset AND n.row_number_ <= :page_end)"
+    )
+    return f"SELECT h.*, p.* FROM ({header}) h LEFT JOIN ({kept}) p ON 1 = 1 ORDER BY p.row_number_"
 
 
 def _found(t: dict[str, str]) -> str:
@@ -86,7 +109,7 @@ def search_description(dialect: Dialect, company: str, terms: int, include_block
     Terms filter through LIKE on the indexed expression (pg_trgm GIN where installed).
     """
     t = _tables(company)
-    norm = normalized_column_sql("b1_desc", dialect.name)
+    norm = dialect.normalized("b1_desc")
     points = (30, 20, 10) if terms == 1 else (25, 15, 5)
     rules = [
         f"CASE WHEN {dialect.starts('nd', f':t{i}')} THEN {points[0]} "
@@ -132,7 +155,7 @@ def search_products(
     plus the same length similarity; products without a description filter score 0.
     """
     t = _tables(company)
-    norm = normalized_column_sql("b1_desc", dialect.name)
+    norm = dialect.normalized("b1_desc")
     filters = [f"b1_filial = :sb1_filial AND {LIVE}"]
     if not include_blocked:
         filters.append("b1_msblql <> '1'")
@@ -264,7 +287,7 @@ def structure(dialect: Dialect, company: str) -> str:
     t = _tables(company)
     header = (
         "SELECT (SELECT count(*) FROM root) AS found, (SELECT MAX(b1_desc) FROM root) AS root_description, "
-        "(SELECT MAX(b1_um) FROM root) AS root_unit, (SELECT count(*) FROM capped) AS total"
+        "(SELECT MAX(b1_um) FROM root) AS root_unit"
     )
     return f"""{_explosion_cte(dialect, t)}, capped AS ({_capped(dialect, "bom")}),
 nodes AS (
@@ -272,7 +295,7 @@ nodes AS (
     FROM capped c
     LEFT JOIN {t["SB1"]} d ON d.b1_filial = :sb1_filial AND d.b1_cod = c.code AND d.{LIVE}
 )
-{_paged(dialect, header, "nodes", f"sort_key {dialect.binary_order}")}
+{_paged_once(dialect, header, "nodes", f"sort_key {dialect.binary_order}")}
 """
 
 
@@ -286,7 +309,7 @@ def parents(dialect: Dialect, company: str) -> str:
     up_qty = "u.cumulative * (CASE WHEN g1.g1_fixvar = 'F' THEN {fixed} ELSE {variable} END)"
     header = (
         "SELECT (SELECT count(*) FROM item) AS found, (SELECT MAX(b1_desc) FROM item) AS root_description, "
-        "(SELECT MAX(b1_um) FROM item) AS root_unit, (SELECT count(*) FROM capped) AS total"
+        "(SELECT MAX(b1_um) FROM item) AS root_unit"
     )
     return f"""{dialect.recursive} item AS (
     SELECT b1_cod, b1_desc, b1_um
@@ -321,7 +344,7 @@ nodes AS (
     FROM capped c
     LEFT JOIN {t["SB1"]} d ON d.b1_filial = :sb1_filial AND d.b1_cod = c.code AND d.{LIVE}
 )
-{_paged(dialect, header, "nodes", f"sort_key {dialect.binary_order}")}
+{_paged_once(dialect, header, "nodes", f"sort_key {dialect.binary_order}")}
 """
 
 
@@ -342,27 +365,40 @@ def guide(dialect: Dialect, company: str, include_components: bool, by_branch: b
     if include_components:
         items = f"""{_explosion_cte(dialect, t)}, capped AS ({_capped(dialect, "bom")}),
 items AS (
-    SELECT code, MIN(level) AS bom_level FROM (
+    SELECT code, MIN(level) AS bom_level, SUM(CASE WHEN level > 0 THEN 1 ELSE 0 END) AS lines
+    FROM (
         SELECT b1_cod AS code, 0 AS level FROM root
         UNION ALL SELECT code, level FROM capped
     ) x GROUP BY code
 )"""
-        total_cap = ", (SELECT count(*) FROM capped) AS exploded"
     else:
         items = f"""WITH root AS (
     SELECT b1_cod FROM {t["SB1"]} WHERE b1_filial = :sb1_filial AND b1_cod = :code AND {LIVE}
-), items AS (SELECT b1_cod AS code, 0 AS bom_level FROM root)"""
-        total_cap = ", 0 AS exploded"
+), items AS (SELECT b1_cod AS code, 0 AS bom_level, 0 AS lines FROM root)"""
     branch = "AND g2.g2_filial = :sg2_filial" if by_branch else ""
+    # Operations first; an item without one still gives a row (NULL operation columns) so
+    # that `exploded`, the number of BOM lines, comes from the same single pass.
+    # Per item (a nested loop on SG2's index, as an inner join would run).
+    operations = f"""SELECT {GUIDE_COLUMNS}
+        FROM {t["SB1"]} b
+        JOIN {t["SG2"]} g2 ON g2.g2_produto = b.b1_cod AND g2.{LIVE} {branch}
+             AND g2.g2_codigo = (CASE WHEN b.b1_operpad = '' THEN '01' ELSE b.b1_operpad END)
+        WHERE b.b1_filial = :sb1_filial AND b.b1_cod = i.code AND b.{LIVE}"""
+    page = _paged_once(
+        dialect,
+        "SELECT (SELECT count(*) FROM root) AS found",
+        "routes",
+        "CASE WHEN g2_produto IS NULL THEN 1 ELSE 0 END, bom_level, g2_produto, g2_operac, g2_filial",
+        total="SUM(CASE WHEN g2_produto IS NULL THEN 0 ELSE 1 END)",
+    )
     return f"""{items},
+counted AS (SELECT code, bom_level, SUM(lines) OVER () AS exploded FROM items),
 routes AS (
-    SELECT {GUIDE_COLUMNS}, i.bom_level
-    FROM items i
-    JOIN {t["SB1"]} b ON b.b1_filial = :sb1_filial AND b.b1_cod = i.code AND b.{LIVE}
-    JOIN {t["SG2"]} g2 ON g2.g2_produto = i.code AND g2.{LIVE} {branch}
-         AND g2.g2_codigo = (CASE WHEN b.b1_operpad = '' THEN '01' ELSE b.b1_operpad END)
+    SELECT g2.*, i.bom_level, i.exploded
+    FROM counted i
+    {dialect.outer_lateral(operations, "g2")}
 )
-{_paged(dialect, f"SELECT (SELECT count(*) FROM root) AS found, (SELECT count(*) FROM routes) AS total{total_cap}", "routes", "bom_level, g2_produto, g2_operac, g2_filial")}
+{page}
 """
 
 
@@ -432,9 +468,10 @@ def _partner_join(
 def invoice_items(
     dialect: Dialect,
     company: str,
-    direction: str,
+    direction: Literal["inbound", "outbound"],
     by_branch: bool,
-    by_partner: bool,
+    by_supplier: bool,
+    by_customer: bool,
     since: bool,
     until: bool,
 ) -> str:
@@ -442,6 +479,10 @@ def invoice_items(
 
     The partner is a supplier (SA2) on normal documents and a customer (SA1) on types D
     (return) and B (sent for processing) of inbound items; the other way round outbound.
+    The header joins on its whole key, type included: the same number, series and partner
+    code can be a purchase from a supplier and a return from a customer. `:supplier` and
+    `:customer` match the partner code only on documents whose partner is of that kind
+    (either of them when both are given).
     """
     t = _tables(company)
     if direction == "inbound":
@@ -463,23 +504,29 @@ def invoice_items(
     filters = [f"{item}.{p}_cod = :code AND {item}.{LIVE}"]
     if by_branch:
         filters.append(f"{item}.{p}_filial = :item_filial")
-    if by_partner:
-        filters.append(f"{item}.{partner_col} = :partner")
-    if since:
-        filters.append(f"{item}.{p}_emissao >= :since")
-    if until:
-        filters.append(f"{item}.{p}_emissao <= :until")
     special = f"{item}.{p}_tipo IN ('D', 'B')"
     customer_when, supplier_when = (
         (special, f"NOT {special}") if direction == "inbound" else (f"NOT {special}", special)
     )
+    partners = []
+    if by_supplier:
+        partners.append(f"({item}.{partner_col} = :supplier AND {supplier_when})")
+    if by_customer:
+        partners.append(f"({item}.{partner_col} = :customer AND {customer_when})")
+    if partners:
+        filters.append(f"({' OR '.join(partners)})")
+    if since:
+        filters.append(f"{item}.{p}_emissao >= :since")
+    if until:
+        filters.append(f"{item}.{p}_emissao <= :until")
     return f"""WITH rows_ AS (
     SELECT {columns}, COALESCE(sa1.a1_nome, sa2.a2_nome) AS partner_name,
            CASE WHEN {customer_when} THEN 'customer' ELSE 'supplier' END AS partner_type
     FROM {item_table} {item}
     JOIN {head_table} {head} ON {head}.{head}_filial = {dialect.prefix(f"{item}.{p}_filial", ":head_kept")} AND {head}.{head}_doc = {item}.{p}_doc
          AND {head}.{head}_serie = {item}.{p}_serie AND {head}.{header_partner} = {item}.{partner_col}
-         AND {head}.{head}_loja = {item}.{p}_loja AND {head}.{LIVE}
+         AND {head}.{head}_loja = {item}.{p}_loja AND {head}.{head}_tipo = {item}.{p}_tipo
+         AND {head}.{LIVE}
     {_partner_join(dialect, "sa1", t["SA1"], item, p, partner_col, ":sa1_kept", customer_when)}
     {_partner_join(dialect, "sa2", t["SA2"], item, p, partner_col, ":sa2_kept", supplier_when)}
     WHERE {" AND ".join(filters)}

@@ -162,21 +162,28 @@ class _InvoiceQuery(PageQuery):
             raise date_range_error("issue_date_end")
 
 
-class InboundQuery(_InvoiceQuery):
-    supplier = String(
+def _partner(column: str, kind: str, types: str) -> String:
+    return String(
         load_default=None,
         validate=max_length(20),
-        metadata={"description": "Código do fornecedor (D1_FORNECE)."},
+        metadata={
+            "description": (
+                f"Código do {kind} ({column}): só notas {types}. Com `supplier` e `customer` "
+                "juntos, itens de um ou de outro."
+            )
+        },
     )
+
+
+class InboundQuery(_InvoiceQuery):
+    supplier = _partner("D1_FORNECE", "fornecedor", "normais (tipo diferente de D e B)")
+    customer = _partner("D1_FORNECE", "cliente", "de tipo D (devolução) ou B (beneficiamento)")
     branch = _branch("D1_FILIAL")
 
 
 class OutboundQuery(_InvoiceQuery):
-    customer = String(
-        load_default=None,
-        validate=max_length(20),
-        metadata={"description": "Código do cliente (D2_CLIENTE)."},
-    )
+    customer = _partner("D2_CLIENTE", "cliente", "normais (tipo diferente de D e B)")
+    supplier = _partner("D2_CLIENTE", "fornecedor", "de tipo D (devolução) ou B (beneficiamento)")
     branch = _branch("D2_FILIAL")
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 from services.catalog import queries
 from services.catalog.bom import flat_page, nest_page
@@ -45,9 +45,24 @@ class Catalog:
         self, sql: str, params: dict[str, Any], page: Page, key: str
     ) -> tuple[Row, list[Row]]:
         """Run a paged statement: its header row (found, total...) and the page's rows."""
-        rows = await self.source.fetch(sql, {**params, "limit": page.size, "offset": page.offset})
-        header = rows[0] if rows else {"found": 0, "total": 0}
-        return header, [row for row in rows if row.get(key) is not None]
+        rows = await self.source.fetch(
+            sql,
+            {
+                **params,
+                "limit": page.size,
+                "offset": page.offset,
+                "page_end": page.offset + page.size,
+            },
+        )
+        header = dict(rows[0]) if rows else {"found": 0, "total": 0}
+        if header.get("total") is None:  # a statement paged once over no rows at all
+            header["total"] = 0
+        # Statements paged once also return the first row out of its page (in_page = 0).
+        page_rows = [row for row in rows if row.get(key) is not None and row.get("in_page", 1)]
+        for row in page_rows:
+            row.pop("in_page", None)
+            row.pop("row_number_", None)
+        return header, page_rows
 
 
 def upper_keys(row: Row, *skip: str) -> dict[str, Any]:
@@ -246,7 +261,7 @@ async def guide(catalog: Catalog, code: str, params: dict[str, Any]) -> tuple[di
     header, rows = await catalog.fetch_page(sql, args, page, "g2_produto")
     if not header["found"]:
         raise not_found(code)
-    if int(header["exploded"]) > cap:
+    if int(header["exploded"] or 0) > cap:
         raise invalid_parameter(
             "max_depth", "too_many_rows", f"a estrutura passa de {cap} linhas; reduza max_depth."
         )
@@ -306,15 +321,18 @@ async def suppliers(
 
 
 async def invoice_items(
-    catalog: Catalog, code: str, params: dict[str, Any], direction: str
+    catalog: Catalog, code: str, params: dict[str, Any], direction: Literal["inbound", "outbound"]
 ) -> tuple[dict[str, Any], Page]:
     page = Page.from_params(params)
     inbound = direction == "inbound"
-    partner_param, name_key = (
-        ("supplier", "supplier_name") if inbound else ("customer", "customer_name")
+    # The seed's partner parameter of each direction, then the other kind of partner.
+    partner_param, other_param, name_key = (
+        ("supplier", "customer", "supplier_name")
+        if inbound
+        else ("customer", "supplier", "customer_name")
     )
     item_alias = "SD1" if inbound else "SD2"
-    branch, partner = params["branch"], params[partner_param]
+    branch, supplier, customer = params["branch"], params["supplier"], params["customer"]
     since, until = params["issue_date_start"], params["issue_date_end"]
     args: dict[str, Any] = {
         "code": code,
@@ -325,8 +343,10 @@ async def invoice_items(
     }
     if branch:
         args["item_filial"] = await catalog.filial(item_alias, branch)
-    if partner:
-        args["partner"] = partner
+    if supplier:
+        args["supplier"] = supplier
+    if customer:
+        args["customer"] = customer
     if since:
         args["since"] = since.strftime("%Y%m%d")
     if until:
@@ -336,7 +356,8 @@ async def invoice_items(
         catalog.company,
         direction,
         by_branch=branch is not None,
-        by_partner=partner is not None,
+        by_supplier=supplier is not None,
+        by_customer=customer is not None,
         since=since is not None,
         until=until is not None,
     )
@@ -352,7 +373,9 @@ async def invoice_items(
     filters = {
         "issue_date_start": args.get("since"),
         "issue_date_end": args.get("until"),
-        partner_param: partner,
+        partner_param: params[partner_param],
         "branch": branch,
     }
+    if params[other_param] is not None:  # an addition to the seed's filters, echoed when used
+        filters[other_param] = params[other_param]
     return page.envelope(int(header["total"]), items, filters=filters), page

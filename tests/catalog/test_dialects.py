@@ -51,6 +51,9 @@ async def test_odbc_path_answers_exactly_like_asyncpg(tree, catalog_client):  # 
         assert body_a == body_b, path
     ready = await assert_envelope(await odbc.get("/readyz"), 200)
     assert ready["checks"]["protheus_db"]["status"] == "up"
+    # /readyz names the SQL variant the service writes for this server.
+    assert ready["checks"]["protheus_db"]["dialect"] == "postgresql"
+    assert ready["checks"]["protheus_db"]["normalization"] == "translate"
 
 
 def rendered(sql: str, params: dict) -> str:
@@ -68,6 +71,7 @@ def tree_params() -> dict:
         "cap": 9,
         "limit": 5,
         "offset": 0,
+        "page_end": 5,
     }
 
 
@@ -76,8 +80,7 @@ def test_tsql_tree_uses_plain_cte_apply_fetch_and_varchar_parameters(build):
     text = rendered(build(TSQL, "01"), tree_params())
     assert "RECURSIVE" not in text
     assert re.search(r"\bLIMIT\b", text) is None
-    assert "OUTER APPLY" in text
-    assert "OFFSET ? ROWS FETCH NEXT ? ROWS ONLY" in text
+    assert "ROW_NUMBER() OVER (ORDER BY sort_key COLLATE Latin1_General_BIN)" in text
     assert "SELECT TOP (?) *" in text
     assert "CAST(? AS VARCHAR(1))" in text  # code "A": never an NVARCHAR against CHAR
     assert "CHARINDEX(" in text
@@ -100,7 +103,9 @@ def test_postgresql_tree_uses_recursive_limit_and_dollar_parameters():
     assert "LIMIT $" in text
     assert 'COLLATE "C"' in text
     assert "?" not in text
-    assert len(args) == len(tree_params())  # each named parameter bound once, however often used
+    # Each named parameter bound once, however often used (all but :limit: the page ends
+    # at :page_end).
+    assert len(args) == len(tree_params()) - 1
 
 
 def test_tsql_search_uses_like_classes_and_charindex():

@@ -128,6 +128,68 @@ async def test_suppliers_join_on_code_and_store(crafted, catalog_client):
     ]
 
 
+async def add_inbound(
+    db, doc, date, tipo="N", branch="01", partner="000001", store="01", deleted=" ", quantity=150
+):
+    """An SF1 header and its one SD1 item."""
+    await db.add(
+        "SF1",
+        F1_FILIAL=branch,
+        F1_DOC=doc,
+        F1_SERIE="1",
+        F1_FORNECE=partner,
+        F1_LOJA=store,
+        F1_TIPO=tipo,
+        F1_EMISSAO=date,
+    )
+    await db.add(
+        "SD1",
+        D1_FILIAL=branch,
+        D1_DOC=doc,
+        D1_SERIE="1",
+        D1_FORNECE=partner,
+        D1_LOJA=store,
+        D1_ITEM="0001",
+        D1_COD="P1",
+        D1_QUANT=quantity,
+        D1_VUNIT=2,
+        D1_TOTAL=2 * quantity,
+        D1_EMISSAO=date,
+        D1_TIPO=tipo,
+        D1_LOCAL="01",
+        D_E_L_E_T_=deleted,
+    )
+
+
+async def add_outbound(db, doc, date, tipo="N", partner="000001", store="01", quantity=75):
+    """An SF2 header and its one SD2 item."""
+    await db.add(
+        "SF2",
+        F2_FILIAL="01",
+        F2_DOC=doc,
+        F2_SERIE="1",
+        F2_CLIENTE=partner,
+        F2_LOJA=store,
+        F2_TIPO=tipo,
+        F2_EMISSAO=date,
+    )
+    await db.add(
+        "SD2",
+        D2_FILIAL="01",
+        D2_DOC=doc,
+        D2_SERIE="1",
+        D2_CLIENTE=partner,
+        D2_LOJA=store,
+        D2_ITEM="01",
+        D2_COD="P1",
+        D2_QUANT=quantity,
+        D2_PRCVEN=3,
+        D2_TOTAL=3 * quantity,
+        D2_EMISSAO=date,
+        D2_TIPO=tipo,
+    )
+
+
 @pytest.fixture
 async def invoiced(crafted):
     db = crafted
@@ -137,70 +199,13 @@ async def invoiced(crafted):
         "SA2", A2_FILIAL="", A2_COD="000001", A2_LOJA="02", A2_NOME="FORNECEDOR OUTRA LOJA"
     )
     await db.add("SA1", A1_FILIAL="", A1_COD="000001", A1_LOJA="01", A1_NOME="CLIENTE TESTE")
-
-    async def inbound(doc, date, tipo="N", branch="01", partner="000001", store="01", deleted=" "):
-        await db.add(
-            "SF1",
-            F1_FILIAL=branch,
-            F1_DOC=doc,
-            F1_SERIE="1",
-            F1_FORNECE=partner,
-            F1_LOJA=store,
-            F1_TIPO=tipo,
-            F1_EMISSAO=date,
-        )
-        await db.add(
-            "SD1",
-            D1_FILIAL=branch,
-            D1_DOC=doc,
-            D1_SERIE="1",
-            D1_FORNECE=partner,
-            D1_LOJA=store,
-            D1_ITEM="0001",
-            D1_COD="P1",
-            D1_QUANT=150,
-            D1_VUNIT=2,
-            D1_TOTAL=300,
-            D1_EMISSAO=date,
-            D1_TIPO=tipo,
-            D1_LOCAL="01",
-            D_E_L_E_T_=deleted,
-        )
-
-    async def outbound(doc, date, tipo="N", partner="000001", store="01"):
-        await db.add(
-            "SF2",
-            F2_FILIAL="01",
-            F2_DOC=doc,
-            F2_SERIE="1",
-            F2_CLIENTE=partner,
-            F2_LOJA=store,
-            F2_TIPO=tipo,
-            F2_EMISSAO=date,
-        )
-        await db.add(
-            "SD2",
-            D2_FILIAL="01",
-            D2_DOC=doc,
-            D2_SERIE="1",
-            D2_CLIENTE=partner,
-            D2_LOJA=store,
-            D2_ITEM="01",
-            D2_COD="P1",
-            D2_QUANT=75,
-            D2_PRCVEN=3,
-            D2_TOTAL=225,
-            D2_EMISSAO=date,
-            D2_TIPO=tipo,
-        )
-
-    await inbound("000000001", "20240105")
-    await inbound("000000002", "20240610", store="02")
-    await inbound("000000003", "20240720", tipo="D")  # a customer's return: partner is SA1
-    await inbound("000000004", "20240801", branch="02")
-    await inbound("000000005", "20240802", deleted="*")
-    await outbound("000000010", "20240210")
-    await outbound("000000011", "20240211", tipo="B")  # sent to a supplier: partner is SA2
+    await add_inbound(db, "000000001", "20240105")
+    await add_inbound(db, "000000002", "20240610", store="02")
+    await add_inbound(db, "000000003", "20240720", tipo="D")  # a customer's return: partner is SA1
+    await add_inbound(db, "000000004", "20240801", branch="02")
+    await add_inbound(db, "000000005", "20240802", deleted="*")
+    await add_outbound(db, "000000010", "20240210")
+    await add_outbound(db, "000000011", "20240211", tipo="B")  # sent to a supplier: partner is SA2
     return db
 
 
@@ -249,7 +254,9 @@ async def test_inbound_filters_echo_as_the_seed_shows(invoiced, catalog_client):
 
 async def test_outbound_items_name_customer_or_supplier_by_type(invoiced, catalog_client):
     client = await catalog_client(invoiced.dsn)
-    data = await get(client, "/api/v1/products/P1/outbound-invoice-items", customer="000001")
+    data = await get(
+        client, "/api/v1/products/P1/outbound-invoice-items", customer="000001", supplier="000001"
+    )
     rows = {r["D2_DOC"]: r for r in data["data"]}
     assert (rows["000000010"]["customer_name"], rows["000000010"]["partnerType"]) == (
         "CLIENTE TESTE",
@@ -260,6 +267,71 @@ async def test_outbound_items_name_customer_or_supplier_by_type(invoiced, catalo
         "supplier",
     )
     assert data["filters"]["customer"] == "000001"
+
+
+@pytest.fixture
+async def twins(invoiced):
+    """PROTHEUS.md section 4's trap: one number, series and partner code (000001/01) as a
+    purchase (N) from the supplier and as a return (D) from the customer, in and out."""
+    await add_inbound(invoiced, "000000030", "20240901", quantity=10)
+    await add_inbound(invoiced, "000000030", "20240901", tipo="D", quantity=20)
+    await add_outbound(invoiced, "000000040", "20240902", quantity=30)
+    await add_outbound(invoiced, "000000040", "20240902", tipo="D", quantity=40)
+    return invoiced
+
+
+async def test_twin_documents_join_their_own_header_and_partner(twins, catalog_client):
+    client = await catalog_client(twins.dsn)
+    data = await get(
+        client, "/api/v1/products/P1/inbound-invoice-items", issue_date_start="2024-09-01"
+    )
+    rows = [(r["D1_DOC"], r["D1_TIPO"], r["D1_QUANT"], r["supplier_name"]) for r in data["data"]]
+    assert data["total"] == 2
+    assert sorted(rows) == [
+        ("000000030", "D", 20.0, "CLIENTE TESTE"),
+        ("000000030", "N", 10.0, "FORNECEDOR TESTE"),
+    ]
+    data = await get(
+        client, "/api/v1/products/P1/outbound-invoice-items", issue_date_start="2024-09-01"
+    )
+    rows = [(r["D2_DOC"], r["D2_TIPO"], r["D2_QUANT"], r["customer_name"]) for r in data["data"]]
+    assert data["total"] == 2
+    assert sorted(rows) == [
+        ("000000040", "D", 40.0, "FORNECEDOR TESTE"),
+        ("000000040", "N", 30.0, "CLIENTE TESTE"),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("route", "query", "expected"),
+    [
+        ("inbound", {"supplier": "000001"}, [("000000030", "N")]),
+        ("inbound", {"customer": "000001"}, [("000000030", "D")]),
+        (
+            "inbound",
+            {"supplier": "000001", "customer": "000001"},
+            [("000000030", "D"), ("000000030", "N")],
+        ),
+        ("inbound", {"customer": "000002"}, []),
+        ("outbound", {"customer": "000001"}, [("000000040", "N")]),
+        ("outbound", {"supplier": "000001"}, [("000000040", "D")]),
+    ],
+)
+async def test_partner_filters_match_only_documents_of_that_kind_of_partner(
+    twins, catalog_client, route, query, expected
+):
+    client = await catalog_client(twins.dsn)
+    prefix = "D1" if route == "inbound" else "D2"
+    data = await get(
+        client,
+        f"/api/v1/products/P1/{route}-invoice-items",
+        issue_date_start="2024-09-01",
+        **query,
+    )
+    assert sorted((r[f"{prefix}_DOC"], r[f"{prefix}_TIPO"]) for r in data["data"]) == expected
+    assert data["total"] == len(expected)
+    for name, value in query.items():
+        assert data["filters"][name] == value
 
 
 @pytest.mark.parametrize(

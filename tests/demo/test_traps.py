@@ -339,6 +339,21 @@ async def test_returns_and_processing_invoices_name_the_other_partner_table(
     assert all(row["found"] == row["n"] for row in rows)
 
 
+@pytest.mark.parametrize(("headers", "partner"), [("SF1", "f1_fornece"), ("SF2", "f2_cliente")])
+async def test_one_invoice_key_is_a_normal_document_and_a_return(
+    demo: asyncpg.Connection, headers: str, partner: str
+) -> None:
+    """PROTHEUS.md section 4: the same number, series and partner code/store as a normal
+    document (N) and as a return (D) from the other kind of partner; only the type differs."""
+    p = headers[1:].lower()
+    rows = await demo.fetch(
+        f"SELECT string_agg({p}_tipo, '' ORDER BY {p}_tipo) AS kinds FROM {t(headers)}"
+        f" WHERE d_e_l_e_t_ = ' ' GROUP BY {p}_filial, {p}_doc, {p}_serie, {partner}, {p}_loja"
+        f" HAVING count(*) > 1"
+    )
+    assert [row["kinds"] for row in rows] == ["DN"]
+
+
 async def test_invoice_totals_add_up_per_live_item(demo: asyncpg.Connection) -> None:
     wrong_items = await demo.fetchval(
         f"SELECT count(*) FROM {t('SD1')} WHERE abs(d1_total - d1_quant * d1_vunit) > 0.01"
@@ -349,7 +364,8 @@ async def test_invoice_totals_add_up_per_live_item(demo: asyncpg.Connection) -> 
         WHERE f.d_e_l_e_t_ = ' ' AND abs(f.f1_valbrut - (
             SELECT coalesce(sum(d.d1_total), 0) FROM {t("SD1")} d
             WHERE d.d1_filial = f.f1_filial AND d.d1_doc = f.f1_doc AND d.d1_serie = f.f1_serie
-              AND d.d1_fornece = f.f1_fornece AND d.d1_loja = f.f1_loja AND d.d_e_l_e_t_ = ' '
+              AND d.d1_fornece = f.f1_fornece AND d.d1_loja = f.f1_loja AND d.d1_tipo = f.f1_tipo
+              AND d.d_e_l_e_t_ = ' '
         )) > 0.05"""
     )
     assert wrong_headers == 0
