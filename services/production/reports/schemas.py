@@ -12,6 +12,7 @@ from shared.validation import (
     BodySchema,
     Boolean,
     Number,
+    ProtheusText,
     Schema,
     String,
     Timestamp,
@@ -46,22 +47,22 @@ def report_rules(data: dict[str, Any]) -> None:
 
 
 class ReportBody(BodySchema):
-    order = String(
+    order = ProtheusText(
         required=True,
         validate=order_key_rule,
         metadata={"description": "Ordem de produção (C2_NUM+C2_ITEM+C2_SEQUEN[+C2_ITEMGRD])."},
     )
-    operation = String(
+    operation = ProtheusText(
         required=True,
         validate=max_length(10),
         metadata={"description": "Operação do roteiro (G2_OPERAC)."},
     )
-    machine = String(
+    machine = ProtheusText(
         required=True,
         validate=max_length(20),
         metadata={"description": "Recurso/máquina (H1_CODIGO)."},
     )
-    operator = String(
+    operator = ProtheusText(
         required=True, validate=max_length(20), metadata={"description": "Operador (H6_OPERADO)."}
     )
     start = Timestamp(required=True, metadata={"description": "Início, ISO-8601 com fuso."})
@@ -74,19 +75,19 @@ class ReportBody(BodySchema):
     scrapQuantity = Number(
         load_default=0.0, validate=at_least(0), metadata={"description": "Refugo (>= 0)."}
     )
-    scrapReason = String(
+    scrapReason = ProtheusText(
         load_default=None, validate=max_length(200), metadata={"description": "Motivo do refugo."}
     )
     final = Boolean(
         load_default=False,
         metadata={"description": "true = apontamento total (encerra a operação)."},
     )
-    branch = String(
+    branch = ProtheusText(
         load_default=None,
         validate=max_length(12),
         metadata={"description": "Filial; padrão PROTHEUS_BRANCH."},
     )
-    lot = String(
+    lot = ProtheusText(
         load_default=None, validate=max_length(20), metadata={"description": "Lote (H6_LOTECTL)."}
     )
 
