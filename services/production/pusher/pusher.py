@@ -38,7 +38,9 @@ MARKER_PREFIX = "MES:"
 
 
 def marker(report_id: uuid.UUID | str) -> str:
-    return f"{MARKER_PREFIX}{report_id}"
+    """`MES:<UUID>` in upper case: a user or a Protheus screen that upper-cases H6_OBSERVA (many
+    AdvPL fields carry the `@!` picture) leaves it unchanged, and the lookup ignores case."""
+    return f"{MARKER_PREFIX}{str(report_id).upper()}"
 
 
 class PusherMetrics:

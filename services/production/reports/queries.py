@@ -38,12 +38,18 @@ WHERE c2.c2_filial = :sc2_filial AND {_order_key(dialect)} = :order_key AND c2.{
 @lru_cache(maxsize=8)
 def marker_in_sh6(dialect: Dialect, company: str) -> str:
     """SH6 rows carrying a report's marker in H6_OBSERVA, deleted ones too (a reversed
-    appointment must be reported, never re-sent)."""
+    appointment must be reported, never re-sent).
+
+    Case-insensitive on both engines (PostgreSQL's LIKE is case-sensitive, SQL Server's
+    follows the column's collation): earlier versions wrote the UUID in lower case, a screen
+    may upper-case the field. UPPER on H6_OBSERVA costs no index: the rows are found by the
+    (H6_FILIAL, H6_OP) index and only that order's appointments are compared.
+    """
     sh6 = table_name("SH6", company)
     return f"""
 SELECT h6_ident, d_e_l_e_t_ AS deleted
 FROM {sh6}
-WHERE h6_filial = :sh6_filial AND h6_op = :order_key AND h6_observa LIKE :marker
+WHERE h6_filial = :sh6_filial AND h6_op = :order_key AND UPPER(h6_observa) LIKE UPPER(:marker)
 """
 
 
