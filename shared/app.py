@@ -12,6 +12,7 @@ from prometheus_client import CollectorRegistry
 from shared.auth import KeyRing
 from shared.db import (
     BranchResolver,
+    ProtheusDictionary,
     check_pool,
     create_pg_pool,
     mask_dsn,
@@ -20,6 +21,7 @@ from shared.db import (
 from shared.health import add_check, healthz, readyz
 from shared.keys import (
     BRANCHES,
+    DICTIONARY,
     HEALTH_CHECKS,
     KEYRING,
     MES_POOL,
@@ -116,6 +118,8 @@ def use_protheus(app: web.Application, *, required: bool = True) -> None:
         app[BRANCHES] = BranchResolver(
             source, shared_tables=sorted(settings.protheus_shared_tables)
         )
+        # Read when a service first needs it (production reads it at start).
+        app[DICTIONARY] = ProtheusDictionary(source)
         try:
             await source.ping()
             log.info("protheus database ready at %s", mask_dsn(settings.protheus_db_url))

@@ -5,9 +5,17 @@ from __future__ import annotations
 import asyncpg
 
 from protheus_demo.schema import SHARED_ALIASES, TABLES
-from shared.protheus import table_name
+from shared.protheus import ORDER_KEY_COLUMNS, OrderKeyLayout, table_name
 
 READ_SX2_MODES = "SELECT x2_chave, x2_modo FROM {SX2} WHERE d_e_l_e_t_ = ' '"
+# Declared widths of the CHAR columns of the tables an appointment reads or writes.
+READ_WIDTHS = """
+SELECT upper(column_name) AS name, character_maximum_length AS width
+FROM information_schema.columns
+WHERE table_name = ANY ($1::text[]) AND table_schema = ANY (current_schemas(false))
+  AND character_maximum_length IS NOT NULL
+"""
+WIDTH_TABLES = ("SC2", "SH6")
 
 
 class Dictionary:
@@ -17,9 +25,22 @@ class Dictionary:
     physical names (only identifiers derived from the validated company code).
     """
 
-    def __init__(self, company: str, modes: dict[str, str]) -> None:
+    def __init__(
+        self, company: str, modes: dict[str, str], widths: dict[str, int] | None = None
+    ) -> None:
         self.company = company
         self.modes = modes
+        # Column widths as the database declares them (the demo's own where it says nothing).
+        self.widths = {
+            column.name: column.width
+            for alias in WIDTH_TABLES
+            for column in TABLES[alias]
+            if column.width is not None
+        }
+        self.widths.update(widths or {})
+        self.order_key = OrderKeyLayout(
+            *(self.widths[column.upper()] for column in ORDER_KEY_COLUMNS)
+        )
         self._names = {alias: table_name(alias, company) for alias in TABLES}
         self._rendered: dict[str, str] = {}
 
@@ -47,4 +68,8 @@ class Dictionary:
             rows = await conn.fetch(READ_SX2_MODES.format(SX2=sx2))
             for row in rows:
                 modes[row["x2_chave"].strip()] = row["x2_modo"].strip().upper() or "E"
-        return cls(company, modes)
+        # The routine validates sizes and splits the order key by the dictionary (SX3), not
+        # by fixed widths: read them from the physical columns.
+        names = [table_name(alias, company) for alias in WIDTH_TABLES]
+        widths = {row["name"]: row["width"] for row in await conn.fetch(READ_WIDTHS, names)}
+        return cls(company, modes, widths)

@@ -10,18 +10,13 @@ from shared.protheus import table_name
 LIVE = "d_e_l_e_t_ = ' '"
 
 
-def _order_key(dialect: Dialect, alias: str = "c2") -> str:
-    """NUM+ITEM+SEQUEN+ITEMGRD trimmed, without assuming the columns' widths."""
-    return dialect.cat(
-        *(f"RTRIM({alias}.{c})" for c in ("c2_num", "c2_item", "c2_sequen", "c2_itemgrd"))
-    )
-
-
 @lru_cache(maxsize=8)
 def order_for_report(dialect: Dialect, company: str) -> str:
-    """The order a report names (SC2, branch-filtered, live) with its product's default
-    routing (SB1.B1_OPERPAD) and whether `:operation` is in the order's routing (SG2 on
-    C2_ROTEIRO, else B1_OPERPAD, else '01')."""
+    """The order a report names (SC2, branch-filtered, live), looked up by its key columns
+    (`:num`, `:item`, `:sequen`, `:itemgrd`, split by the dictionary's widths) so SC2's index
+    on FILIAL+NUM+ITEM+SEQUEN+ITEMGRD serves it (no function wraps a column), with its
+    product's default routing (SB1.B1_OPERPAD) and whether `:operation` is in the order's
+    routing (SG2 on C2_ROTEIRO, else B1_OPERPAD, else '01')."""
     sc2, sb1, sg2 = (table_name(a, company) for a in ("SC2", "SB1", "SG2"))
     routing = "(CASE WHEN c2.c2_roteiro <> '' THEN c2.c2_roteiro WHEN b1.b1_operpad <> '' THEN b1.b1_operpad ELSE '01' END)"
     return f"""
@@ -31,7 +26,8 @@ SELECT c2.c2_produto, c2.c2_local, c2.c2_tpop, c2.c2_datrf, c2.c2_status,
           AND g2.g2_codigo = {routing} AND g2.g2_operac = :operation) AS operation_found
 FROM {sc2} c2
 LEFT JOIN {sb1} b1 ON b1.b1_filial = :sb1_filial AND b1.b1_cod = c2.c2_produto AND b1.{LIVE}
-WHERE c2.c2_filial = :sc2_filial AND {_order_key(dialect)} = :order_key AND c2.{LIVE}
+WHERE c2.c2_filial = :sc2_filial AND c2.c2_num = :num AND c2.c2_item = :item
+  AND c2.c2_sequen = :sequen AND c2.c2_itemgrd = :itemgrd AND c2.{LIVE}
 """
 
 

@@ -7,6 +7,7 @@ from typing import Any
 import marshmallow as ma
 from marshmallow import fields
 
+from services.production.orders.schemas import ORDER_KEY_PATTERN
 from shared.pagination import PageQuery
 from shared.validation import (
     BodySchema,
@@ -26,9 +27,15 @@ STATUSES = ("pending", "sending", "retrying", "delivered", "rejected", "reversed
 
 
 def order_key_rule(value: str) -> None:
-    if value is not None and not 11 <= len(value) <= 14:
+    """The key's characters; its length is checked against the dictionary's widths when the
+    order is looked up (they are the database's, not fixed here)."""
+    if value is not None and not ORDER_KEY_PATTERN.match(value):
         raise ma.ValidationError(
-            tagged("length", "a ordem tem 11 ou 14 caracteres (NUM+ITEM+SEQUEN[+ITEMGRD]).")
+            tagged(
+                "format",
+                "a ordem é C2_NUM+C2_ITEM+C2_SEQUEN[+C2_ITEMGRD] como o campo `order` da "
+                "listagem de ordens, só letras e dígitos.",
+            )
         )
 
 
