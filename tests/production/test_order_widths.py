@@ -128,7 +128,12 @@ async def test_report_post_looks_the_widened_order_up(client, orders, mes_dsn):
             ]
 
 
-async def test_a_widened_order_reaches_the_simulator(setup_line, orders, protheus_dsn, mes_dsn):
+async def test_a_widened_order_reaches_the_simulator(
+    setup_line,  # noqa: F811 - the fixture, by name
+    orders,
+    protheus_dsn,
+    mes_dsn,
+):
     line, pusher = await setup_line()
     report_id = await post(line, report_body(orders))
     await drain([pusher()], final(mes_dsn, 1))
@@ -164,9 +169,7 @@ async def test_a_short_number_keeps_its_padding_in_the_key(
     await db.operation("P1", "01", "10", "M1")
     await db.order("AB12")  # C2_NUM 'AB12  ' (CHAR 6): the key is 'AB12  01001'
     await db.appointment("AB12  01001", "10", day=days_ago(1), good=4.0)
-    client = await aiohttp_client(
-        order_routes_app(db.dsn, await migrated_mes(fresh_database))
-    )
+    client = await aiohttp_client(order_routes_app(db.dsn, await migrated_mes(fresh_database)))
     listed = await assert_envelope(await client.get(LIST, headers=ORDERS_READ), 200)
     assert [item["order"] for item in listed["data"]] == ["AB12  01001"]
     assert listed["data"][0]["status"] == "started"  # SH6 matched through the padded key
