@@ -336,6 +336,21 @@ async def record_appointment(
             raise routine_error(
                 "A681RECURSO", f"Recurso {appointment.machine} não cadastrado (SH1)."
             )
+        if not await queries.resource_allowed(
+            conn,
+            dictionary,
+            branch=branch,
+            product=product,
+            routing=routing,
+            operation=appointment.operation,
+            machine=appointment.machine,
+        ):
+            raise routine_error(
+                "A681RECOPER",
+                f"O recurso {appointment.machine} não é o recurso da operação "
+                f"{appointment.operation} no roteiro {routing} do produto {product} "
+                "nem um recurso alternativo dela (SH3).",
+            )
 
         ident = await queries.next_ident(conn, dictionary, branch=branch)
         await insert_row(

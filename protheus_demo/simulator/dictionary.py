@@ -26,10 +26,16 @@ class Dictionary:
     """
 
     def __init__(
-        self, company: str, modes: dict[str, str], widths: dict[str, int] | None = None
+        self,
+        company: str,
+        modes: dict[str, str],
+        widths: dict[str, int] | None = None,
+        *,
+        has_sh3: bool = True,
     ) -> None:
         self.company = company
         self.modes = modes
+        self.has_sh3 = has_sh3  # demo databases loaded before SH3 existed lack it
         # Column widths as the database declares them (the demo's own where it says nothing).
         self.widths = {
             column.name: column.width
@@ -72,4 +78,7 @@ class Dictionary:
         # by fixed widths: read them from the physical columns.
         names = [table_name(alias, company) for alias in WIDTH_TABLES]
         widths = {row["name"]: row["width"] for row in await conn.fetch(READ_WIDTHS, names)}
-        return cls(company, modes, widths)
+        has_sh3 = await conn.fetchval(
+            "SELECT to_regclass($1) IS NOT NULL", table_name("SH3", company)
+        )
+        return cls(company, modes, widths, has_sh3=has_sh3)

@@ -96,6 +96,25 @@ SELECT EXISTS (
 """
 """Whether a resource (SH1) is registered."""
 
+OPERATION_RESOURCE = """
+SELECT EXISTS (
+    SELECT 1 FROM {SG2}
+    WHERE g2_filial = $1 AND g2_produto = $2 AND g2_codigo = $3 AND g2_operac = $4
+      AND g2_recurso = $5 AND d_e_l_e_t_ = ' '
+)
+"""
+"""Whether a resource is the operation's own (SG2 G2_RECURSO)."""
+
+ALTERNATIVE_RESOURCE = """
+SELECT EXISTS (
+    SELECT 1 FROM {SH3}
+    WHERE h3_filial = $1 AND h3_produto = $2 AND h3_codigo = $3 AND h3_operac = $4
+      AND h3_recalte = $5 AND h3_tipo = 'A' AND d_e_l_e_t_ = ' '
+)
+"""
+"""Whether a resource is an alternative of the operation's (SH3, H3_TIPO 'A'); a secondary
+resource ('S') works beside the main one and cannot be appointed in its place."""
+
 IDENT_LOCK = "SELECT pg_advisory_xact_lock(hashtext($1))"
 """Serialises H6_IDENT numbering of one branch until commit (orders lock only their row)."""
 
@@ -190,6 +209,31 @@ async def machine_exists(
 ) -> bool:
     found: bool = await conn.fetchval(
         dictionary.sql(MACHINE_EXISTS), dictionary.filial("SH1", branch), machine
+    )
+    return found
+
+
+async def resource_allowed(
+    conn: asyncpg.Connection,
+    dictionary: Dictionary,
+    *,
+    branch: str,
+    product: str,
+    routing: str,
+    operation: str,
+    machine: str,
+) -> bool:
+    """The routing's resource of the operation, or (where the database has SH3) one of its
+    alternatives: what MATA681 accepts as the appointment's machine."""
+    args = (product, routing, operation, machine)
+    if await conn.fetchval(
+        dictionary.sql(OPERATION_RESOURCE), dictionary.filial("SG2", branch), *args
+    ):
+        return True
+    if not dictionary.has_sh3:
+        return False
+    found: bool = await conn.fetchval(
+        dictionary.sql(ALTERNATIVE_RESOURCE), dictionary.filial("SH3", branch), *args
     )
     return found
 

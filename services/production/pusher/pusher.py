@@ -361,6 +361,7 @@ class ReportPusher:
                     "sg2_filial": await self.branches.filial("SG2", branch),
                     **dict(zip(("num", "item", "sequen", "itemgrd"), parts, strict=True)),
                     "operation": report["operation"],
+                    "machine": report["machine"],
                 },
             )
             if parts is not None

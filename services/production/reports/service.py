@@ -103,14 +103,20 @@ async def check_order(
     order = report["order"]
     try:
         layout = await reports.dictionary.order_key()
+        alternatives = await reports.dictionary.has_alternative_resources()
         params = {
             **order_params(layout, order),
             "sc2_filial": await reports.branches.filial("SC2", branch),
             "sb1_filial": await reports.branches.filial("SB1", branch),
             "sg2_filial": await reports.branches.filial("SG2", branch),
             "operation": report["operation"],
+            "machine": report["machine"],
         }
-        rows = await source.fetch(queries.order_for_report(source.dialect, company), params)
+        if alternatives:
+            params["sh3_filial"] = await reports.branches.filial("SH3", branch)
+        rows = await source.fetch(
+            queries.order_for_report(source.dialect, company, alternatives), params
+        )
     except DependencyUnavailable:
         return None, None
     if not rows:
@@ -127,6 +133,17 @@ async def check_order(
     if not row["operation_found"]:
         raise Unprocessable(
             f"Operação {report['operation']} não pertence ao roteiro da ordem {order}."
+        )
+    if not row["machine_found"]:
+        # MATA681 refuses a resource the routing does not name for the operation.
+        message = (
+            f"a máquina {report['machine']} não é o recurso da operação {report['operation']} "
+            f"no roteiro da ordem {order} (G2_RECURSO {row['operation_machine']})"
+            + (" nem um recurso alternativo dela (SH3)." if alternatives else ".")
+        )
+        raise Unprocessable(
+            f"Apontamento recusado: {message}",
+            details=[Detail("machine", "routing", message)],
         )
     return row["c2_produto"], row["c2_local"]
 
