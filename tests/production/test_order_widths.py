@@ -13,7 +13,7 @@ import asyncpg
 import pytest
 
 from services.production.reports import queries as report_queries
-from shared.db import POSTGRESQL, TSQL
+from shared.db import POSTGRESQL, TSQL, render
 from tests.helpers import assert_envelope
 from tests.production.conftest import READ, WRITE, report_body
 from tests.production.conftest_orders import READ as ORDERS_READ
@@ -195,3 +195,34 @@ def test_report_order_lookup_binds_each_key_column_untrimmed(dialect: Any):
     ):
         assert f"c2.{column} = :{param}" in where
     assert ":order_key" not in sql
+
+
+async def test_report_order_lookup_uses_the_sc2_key_index(protheus_dsn, orders):
+    """With sequential scans priced out, SC2 is read through its FILIAL+NUM+ITEM+SEQUEN+ITEMGRD
+    index: a trimmed column in the WHERE could not use it."""
+    sql, args = render(
+        report_queries.order_for_report(POSTGRESQL, "01", True),
+        {
+            "sc2_filial": "01",
+            "sb1_filial": " ",
+            "sg2_filial": "01",
+            "sh3_filial": "01",
+            "num": orders.open_order[:8],
+            "item": orders.open_order[8:10],
+            "sequen": orders.open_order[10:13],
+            "itemgrd": "",
+            "operation": orders.operation,
+            "machine": orders.machine,
+        },
+        style="dollar",
+        dialect=POSTGRESQL,
+    )
+    conn = await asyncpg.connect(protheus_dsn)
+    try:
+        await conn.execute("SET enable_seqscan = off")
+        plan = "\n".join(r[0] for r in await conn.fetch(f"EXPLAIN {sql}", *args))
+    finally:
+        await conn.close()
+    assert re.search(
+        r"Index (Only )?Scan using sc20101 on sc2010|Bitmap Index Scan on sc20101", plan
+    ), plan

@@ -57,7 +57,12 @@ class ReportBody(BodySchema):
     order = ProtheusText(
         required=True,
         validate=order_key_rule,
-        metadata={"description": "Ordem de produção (C2_NUM+C2_ITEM+C2_SEQUEN[+C2_ITEMGRD])."},
+        metadata={
+            "description": (
+                "Ordem de produção (C2_NUM+C2_ITEM+C2_SEQUEN[+C2_ITEMGRD], larguras do "
+                "dicionário), como o campo `order` da listagem de ordens."
+            )
+        },
     )
     operation = ProtheusText(
         required=True,
@@ -67,7 +72,12 @@ class ReportBody(BodySchema):
     machine = ProtheusText(
         required=True,
         validate=max_length(20),
-        metadata={"description": "Recurso/máquina (H1_CODIGO)."},
+        metadata={
+            "description": (
+                "Recurso/máquina (H1_CODIGO): o G2_RECURSO da operação ou um recurso "
+                "alternativo dela (SH3, H3_TIPO 'A')."
+            )
+        },
     )
     operator = ProtheusText(
         required=True, validate=max_length(20), metadata={"description": "Operador (H6_OPERADO)."}
