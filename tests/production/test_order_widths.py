@@ -226,3 +226,19 @@ async def test_report_order_lookup_uses_the_sc2_key_index(protheus_dsn, orders):
     assert re.search(
         r"Index (Only )?Scan using sc20101 on sc2010|Bitmap Index Scan on sc20101", plan
     ), plan
+
+
+def test_tsql_keeps_padding_and_compares_the_marker_case_insensitively():
+    from services.production.orders import queries as order_queries
+
+    listing = order_queries.list_orders(TSQL, "01", "started", False, False, False, False)
+    detail = order_queries.order_detail(TSQL, "01")
+    for sql in (listing, detail):
+        # `+` keeps each CHAR part's padding on SQL Server; no part is trimmed.
+        assert "c2.c2_num + c2.c2_item + c2.c2_sequen + c2.c2_itemgrd" in sql
+        assert not re.search(r"(?i)\bR?TRIM\s*\(\s*\w+\.c2_", sql)
+    postgres = order_queries.order_detail(POSTGRESQL, "01")
+    assert "concat(o.c2_num, o.c2_item, o.c2_sequen, o.c2_itemgrd)" in postgres
+    assert "c2_num ||" not in postgres
+    marker = report_queries.marker_in_sh6(TSQL, "01")
+    assert "UPPER(h6_observa) LIKE UPPER(:marker)" in marker
