@@ -781,6 +781,7 @@ class DemoPlant:
         yield "SC2", self._order_rows(0)
         yield "SH6", self._order_rows(1)
         yield "SD3", self._order_rows(2)
+        yield "SH3", self._sh3_rows()
 
     def sx2_rows(self, company: str) -> Iterator[tuple[object, ...]]:
         """SX2 of a company: X2_ARQUIVO carries the physical name (alias + company + '0')."""
@@ -907,6 +908,31 @@ class DemoPlant:
             op.maoobra,
             op.tpoper,
         )
+
+    def _sh3_rows(self) -> Iterator[tuple[object, ...]]:
+        """Alternative (A) and secondary (S) resources of some operations: another machine of
+        the same kind. Its own random stream, so no other table changes."""
+        rng = self.rng("SH3")
+        rows: list[tuple[tuple[object, ...], bool]] = []
+        for (branch, index), routes in self.routings.items():
+            code = self.products[index].code
+            for routing, operations in routes.items():
+                for op in operations:
+                    draw = rng.random()
+                    if draw >= 0.2:
+                        continue
+                    kind_of = self.machine_kind[op.machine]
+                    others = [m for m in self.machines_by_kind[kind_of] if m != op.machine]
+                    if not others:
+                        continue
+                    other = self.machines[rng.choice(others)][0]
+                    kind = "A" if draw < 0.15 else "S"
+                    # A few alternatives withdrawn: deleted rows a forgotten filter would use.
+                    deleted = rng.random() < 0.1
+                    rows.append(
+                        ((BRANCHES[branch], code, routing, op.operac, other, kind), deleted)
+                    )
+        return numbered(rows)
 
     def _sb2_rows(self) -> Iterator[tuple[object, ...]]:
         rng = self.rng("SB2")

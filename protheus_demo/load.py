@@ -25,6 +25,8 @@ from shared.protheus import table_name
 log = logging.getLogger(__name__)
 
 MARKER_TABLE = "mes_demo_marker"
+# One row per company the demo loader wrote, with the SX2 rows it wrote for it: the
+# simulator writes only into a database whose every SX2 row the loader accounts for.
 MARKER_DDL = f"""
 CREATE TABLE IF NOT EXISTS {MARKER_TABLE} (
     company CHAR(2),
@@ -32,8 +34,47 @@ CREATE TABLE IF NOT EXISTS {MARKER_TABLE} (
     seed INTEGER,
     reference_date DATE,
     created_at TIMESTAMPTZ DEFAULT now()
-)
+);
+ALTER TABLE {MARKER_TABLE} ADD COLUMN IF NOT EXISTS sx2_rows TEXT[]
 """
+# An SX2 table's rows as the marker records them: X2_CHAVE and R_E_C_N_O_ of every row,
+# deleted ones too, in a stable order (an added, removed or renumbered row changes it).
+SX2_FINGERPRINT = (
+    "SELECT coalesce(array_agg(rtrim(x2_chave) || '/' || r_e_c_n_o_::text "
+    "ORDER BY r_e_c_n_o_, x2_chave), '{{}}') FROM {sx2}"
+)
+
+
+async def sx2_fingerprint(conn: asyncpg.Connection, company: str) -> list[str]:
+    """Every SX2 row of a company (key/recno), as `record_company` stores them."""
+    rows: list[str] = await conn.fetchval(SX2_FINGERPRINT.format(sx2=table_name("SX2", company)))
+    return rows
+
+
+async def record_company(
+    conn: asyncpg.Connection,
+    company: str,
+    *,
+    scale: str,
+    seed: int,
+    reference: datetime.date,
+) -> None:
+    """Record in the marker table that the demo loader wrote this company, with its SX2 rows.
+
+    Every loader of demo data calls it once it has written a company's SX2 (a second
+    company in the same database included): the simulator refuses a database holding an
+    SX2 table or row nobody recorded here.
+    """
+    await conn.execute(MARKER_DDL)
+    await conn.execute(
+        f"INSERT INTO {MARKER_TABLE} (company, scale, seed, reference_date, sx2_rows)"  # noqa: S608
+        " VALUES ($1, $2, $3, $4, $5)",
+        company,
+        scale,
+        seed,
+        reference,
+        await sx2_fingerprint(conn, company),
+    )
 
 
 def plant_today() -> datetime.date:
@@ -149,15 +190,7 @@ async def load_demo(
             await create_indexes(conn, company)
             for alias in ALIASES:
                 await conn.execute(f"ANALYZE {table_name(alias, company)}")
-            await conn.execute(MARKER_DDL)
-            await conn.execute(
-                f"INSERT INTO {MARKER_TABLE} (company, scale, seed, reference_date)"  # noqa: S608
-                " VALUES ($1, $2, $3, $4)",
-                company,
-                scale,
-                seed,
-                reference,
-            )
+            await record_company(conn, company, scale=scale, seed=seed, reference=reference)
     except asyncpg.DuplicateTableError as exc:
         # Another loader got there between the check and the CREATE TABLE.
         raise RuntimeError(f"database already holds Protheus tables ({exc})") from exc

@@ -103,6 +103,8 @@ _SPECS: dict[str, str] = {
         "D3_FILIAL C2, D3_TM C3, D3_COD C15, D3_UM C2, D3_QUANT N, D3_CF C3, D3_OP C14,"
         " D3_LOCAL C2, D3_DOC C9, D3_EMISSAO D, D3_ESTORNO C1, D3_NUMSEQ C6, D3_IDENT C6"
     ),
+    # Alternative (A) and secondary (S) resources of a routing's operation.
+    "SH3": "H3_FILIAL C2, H3_PRODUTO C15, H3_CODIGO C2, H3_OPERAC C2, H3_RECALTE C6, H3_TIPO C1",
 }
 
 # SX2's X2_NOME of each table (Protheus's own Portuguese titles, upper case).
@@ -123,6 +125,7 @@ TABLE_TITLES: dict[str, str] = {
     "SC2": "ORDENS DE PRODUCAO",
     "SH6": "MOVIMENTACAO DA PRODUCAO",
     "SD3": "MOVIMENTACOES INTERNAS",
+    "SH3": "RECURSOS ALTERNATIVOS",
 }
 
 # Shared tables keep blanks in XX_FILIAL (SX2 X2_MODO 'C'); every other table is
@@ -185,6 +188,7 @@ INDEXES: dict[str, tuple[tuple[str, ...], ...]] = {
     ),
     "SH6": (("H6_FILIAL", "H6_OP", "H6_OPERAC"), ("H6_FILIAL", "H6_RECURSO", "H6_DTAPONT")),
     "SD3": (("D3_FILIAL", "D3_OP"), ("D3_FILIAL", "D3_COD", "D3_EMISSAO")),
+    "SH3": (("H3_FILIAL", "H3_PRODUTO", "H3_CODIGO", "H3_OPERAC"),),
 }
 
 # The expression the code-containment search must filter on to use the trigram index:

@@ -14,6 +14,7 @@ from shared.auth import KeyRing
 from shared.db import (
     BranchError,
     BranchResolver,
+    ProtheusDictionary,
     check_pool,
     create_pg_pool,
     open_protheus_source,
@@ -21,6 +22,7 @@ from shared.db import (
 from shared.health import add_check, healthz, readyz
 from shared.keys import (
     BRANCHES,
+    DICTIONARY,
     HEALTH_CHECKS,
     KEYRING,
     MES_POOL,
@@ -125,6 +127,8 @@ def use_protheus(app: web.Application, *, required: bool = True) -> None:
         app[PROTHEUS] = source
         branches = BranchResolver(source, shared_tables=sorted(settings.protheus_shared_tables))
         app[BRANCHES] = branches
+        # Read when a service first needs it (production reads it at start).
+        app[DICTIONARY] = ProtheusDictionary(source)
         try:
             await source.ping()
             log.info("protheus database ready at %s", mask_dsn(settings.protheus_db_url))

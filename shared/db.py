@@ -20,7 +20,7 @@ from typing import Any, Protocol
 import asyncpg
 
 from shared.errors import DependencyUnavailable, InvalidParameter
-from shared.protheus import normalized_column_sql, table_name
+from shared.protheus import ORDER_KEY_COLUMNS, OrderKeyLayout, normalized_column_sql, table_name
 from shared.redact import mask_dsn
 
 log = logging.getLogger(__name__)
@@ -692,3 +692,69 @@ def share_mode(row: Mapping[str, Any]) -> ShareMode:
         unit_len=length("x2_tamun"),
         branch_len=length("x2_tamfil"),
     )
+
+
+# --- the data dictionary: column widths and optional tables ------------------------------
+
+
+def dictionary_sql(dialect: Dialect, company: str) -> str:
+    """One row: the declared widths of SC2's key columns and whether SH3 (alternative
+    resources) exists. Only names derived from the validated company are formatted in."""
+    sc2, sh3 = table_name("SC2", company), table_name("SH3", company)
+    if dialect.is_tsql:
+        widths = ", ".join(f"COL_LENGTH('{sc2}', '{c}') AS {c}" for c in ORDER_KEY_COLUMNS)
+        return f"SELECT {widths}, CASE WHEN OBJECT_ID('{sh3}') IS NULL THEN 0 ELSE 1 END AS has_sh3"
+    widths = ", ".join(
+        f"MAX(CASE WHEN column_name = '{c}' THEN character_maximum_length END) AS {c}"
+        for c in ORDER_KEY_COLUMNS
+    )
+    return (
+        f"SELECT {widths}, CASE WHEN to_regclass('{sh3}') IS NULL THEN 0 ELSE 1 END AS has_sh3 "  # noqa: S608 - validated names only
+        f"FROM information_schema.columns WHERE table_name = '{sc2}' "
+        "AND table_schema = ANY (current_schemas(false))"
+    )
+
+
+class ProtheusDictionary:
+    """What the services need of Protheus's dictionary, read once (at start, else on first use):
+    the order key's widths (SC2's columns) and whether SH3 exists."""
+
+    def __init__(self, source: ProtheusSource) -> None:
+        self.source = source
+        self._layout: OrderKeyLayout | None = None
+        self._has_sh3 = False
+        self._lock = asyncio.Lock()
+
+    async def load(self) -> None:
+        async with self._lock:
+            if self._layout is not None:
+                return
+            rows = await self.source.fetch(dictionary_sql(self.source.dialect, self.source.company))
+            row = rows[0] if rows else {}
+            widths = [row.get(column) for column in ORDER_KEY_COLUMNS]
+            if any(width is None or int(width) <= 0 for width in widths[:3]):
+                raise DependencyUnavailable(
+                    f"Não foi possível ler as larguras de C2_NUM, C2_ITEM e C2_SEQUEN em "
+                    f"{self.source.table('SC2')}: confira a tabela e a permissão de leitura."
+                )
+            num, item, sequen, itemgrd = (int(width or 0) for width in widths)
+            self._has_sh3 = bool(row.get("has_sh3"))
+            self._layout = OrderKeyLayout(num, item, sequen, itemgrd)
+            log.info(
+                "order key layout from %s: %s; SH3 %s",
+                self.source.table("SC2"),
+                self._layout.widths,
+                "present" if self._has_sh3 else "absent",
+            )
+
+    async def order_key(self) -> OrderKeyLayout:
+        """The order key's layout (DependencyUnavailable while the database cannot be read)."""
+        if self._layout is None:
+            await self.load()
+        assert self._layout is not None
+        return self._layout
+
+    async def has_alternative_resources(self) -> bool:
+        """Whether SH3 (alternative/secondary resources of an operation) exists."""
+        await self.order_key()
+        return self._has_sh3

@@ -11,7 +11,7 @@ from aiohttp import web
 from prometheus_client import CollectorRegistry
 
 from shared.auth import KeyRing
-from shared.db import BranchResolver, ProtheusSource
+from shared.db import BranchResolver, ProtheusDictionary, ProtheusSource
 from shared.preflight import Endpoint
 from shared.settings import ApiKey, Settings
 
@@ -34,6 +34,7 @@ RESOURCES: Final = web.AppKey("resources", set[str])
 MES_POOL: Final = web.AppKey("mes_pool", asyncpg.Pool)
 PROTHEUS: Final = web.AppKey("protheus", ProtheusSource)
 BRANCHES: Final = web.AppKey("branches", BranchResolver)
+DICTIONARY: Final = web.AppKey("protheus_dictionary", ProtheusDictionary)
 OPENAPI_SERVICES: Final = web.AppKey("openapi_services", dict[str, str])
 
 REQUEST_ID: Final = web.RequestKey("request_id", str)

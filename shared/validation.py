@@ -7,6 +7,7 @@ front, split off again when the errors become `{field, rule, message}` details.
 from __future__ import annotations
 
 import datetime as dt
+import unicodedata
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
@@ -113,6 +114,38 @@ class String(fields.String):
                 tagged("characters", "não pode conter caracteres de controle.")
             )
         return text or None
+
+
+# Unicode categories refused in text written to Protheus: controls (Cc: C0, DEL, C1) and
+# format characters (Cf: bidirectional overrides and isolates U+202A-202E, U+2066-2069, the
+# marks U+200E/U+200F, zero-width characters, BOM). An override in H6_OPERADO shows another
+# operator's name on every Protheus screen and report that prints it.
+REFUSED_CATEGORIES = frozenset({"Cc", "Cf"})
+
+
+def refused_character(text: str) -> str | None:
+    """The first control or format character of a text, None when it has none."""
+    for ch in text:
+        if unicodedata.category(ch) in REFUSED_CATEGORIES:
+            return ch
+    return None
+
+
+class ProtheusText(String):
+    """A string that lands in a Protheus column: no control or format character either."""
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> Any:
+        text = super()._deserialize(value, attr, data, **kwargs)
+        found = refused_character(text) if text else None
+        if found is not None:
+            raise ma.ValidationError(
+                tagged(
+                    "characters",
+                    f"não pode conter caracteres de controle nem de formatação (encontrado "
+                    f"U+{ord(found):04X}, {unicodedata.name(found, 'sem nome')}).",
+                )
+            )
+        return text
 
 
 class Boolean(fields.Boolean):

@@ -8,12 +8,13 @@ from collections.abc import AsyncIterator
 import asyncpg
 from aiohttp import web
 
-from protheus_demo.load import MARKER_TABLE, has_protheus_tables, is_demo_database
+from protheus_demo.load import has_protheus_tables
 from protheus_demo.simulator.auth import auth_middleware
 from protheus_demo.simulator.config import FaultSettings, SimulatorConfig
 from protheus_demo.simulator.dictionary import Dictionary
 from protheus_demo.simulator.errors import error_middleware
 from protheus_demo.simulator.faults import fault_middleware
+from protheus_demo.simulator.guard import NotADemoDatabase, check_demo_database
 from protheus_demo.simulator.injector import FaultInjector
 from protheus_demo.simulator.keys import CONFIG, DICTIONARY, FAULTS, POOL, TOKENS
 from protheus_demo.simulator.routes import register
@@ -25,10 +26,6 @@ __all__ = ["FaultSettings", "NotADemoDatabase", "SimulatorConfig", "create_simul
 log = logging.getLogger(__name__)
 
 MAX_BODY_BYTES = 256 * 1024
-
-
-class NotADemoDatabase(RuntimeError):
-    """The configured database is not a demo Protheus database: the simulator never writes there."""
 
 
 async def open_database(app: web.Application) -> AsyncIterator[None]:
@@ -43,14 +40,7 @@ async def open_database(app: web.Application) -> AsyncIterator[None]:
     try:
         async with pool.acquire() as conn:
             await conn.fetchval("SELECT 1")
-            # Writing SH6/SC2 rows into a real ERP database would be a disaster: only a
-            # database `python -m protheus_demo` created (it leaves the marker) is accepted.
-            if not await is_demo_database(conn):
-                raise NotADemoDatabase(
-                    f"recusando iniciar: a base {mask_dsn(config.db_url)} não tem a tabela "
-                    f"marcadora {MARKER_TABLE}; o simulador só grava em bases demo criadas "
-                    "por `python -m protheus_demo`"
-                )
+            await check_demo_database(conn, config.company, mask_dsn(config.db_url))
             if not await has_protheus_tables(conn, config.company):
                 raise NotADemoDatabase(
                     f"recusando iniciar: a base demo {mask_dsn(config.db_url)} não tem as "

@@ -13,7 +13,6 @@ import asyncpg
 from aiohttp import web
 
 from protheus_demo.rows import insert_row
-from protheus_demo.schema import TABLES
 from protheus_demo.simulator import queries
 from protheus_demo.simulator.dictionary import Dictionary
 from protheus_demo.simulator.errors import FaultDetail, RestFault, json_response, routine_error
@@ -52,7 +51,6 @@ TEXT_COLUMNS = {
     "ReportDateTime": None,
     "Part_Total": None,
 }
-_WIDTHS = {column.name: column.width for column in TABLES["SH6"]}
 _DATE = re.compile(r"^(\d{2})/(\d{2})/(\d{4})$")
 # ReportDateTime may carry a time after the date, as its name suggests; only the date counts.
 _DATE_TIME = re.compile(r"^(\d{2})/(\d{2})/(\d{4})(?:[ T]\d{2}:\d{2}(?::\d{2})?)?$")
@@ -84,7 +82,7 @@ def _br(moment: datetime.datetime) -> str:
     return moment.strftime("%d/%m/%Y %H:%M")
 
 
-def _text(body: dict[str, Any], name: str) -> str:
+def _text(body: dict[str, Any], name: str, widths: dict[str, int]) -> str:
     value = body.get(name)
     if value is None:
         return ""
@@ -93,7 +91,7 @@ def _text(body: dict[str, Any], name: str) -> str:
     # Comments go to H6_OBSERVA exactly as sent (integrations search it for their marker).
     text = value if name == "Comments" else value.strip()
     column = TEXT_COLUMNS.get(name)
-    width = _WIDTHS.get(column) if column else None
+    width = widths.get(column) if column else None
     if width is not None and len(text) > width:
         raise routine_error(
             "TAMCAMPO",
@@ -147,8 +145,9 @@ def _quantity(body: dict[str, Any], name: str) -> float:
     return number
 
 
-def parse_appointment(raw: bytes) -> tuple[Appointment, dict[str, Any]]:
-    """The request body as an Appointment (and the body itself, echoed on success).
+def parse_appointment(raw: bytes, dictionary: Dictionary) -> tuple[Appointment, dict[str, Any]]:
+    """The request body as an Appointment (and the body itself, echoed on success); sizes and
+    the order key's parts follow the dictionary's widths.
 
     Raises RestFault 400 with the routine's message for each rule that needs no data.
     """
@@ -189,12 +188,12 @@ def parse_appointment(raw: bytes) -> tuple[Appointment, dict[str, Any]]:
             f"Tipo de apontamento {kind} inválido para a rotina MATA681: "
             'use appointmentType "3" (produção por operação).',
         )
-    texts = {name: _text(body, name) for name in TEXT_COLUMNS}
+    texts = {name: _text(body, name, dictionary.widths) for name in TEXT_COLUMNS}
 
     order = texts["ProductionOrderNumber"]
-    key = queries.order_key_parts(order)
+    key = queries.order_key_parts(dictionary, order)
     if key is None:
-        # Neither the 11- nor the 14-character form: no SC2 key can match it.
+        # Neither length (without or with the grid part): no SC2 key can match it.
         raise _order_not_found(order)
 
     start = datetime.datetime.combine(
@@ -337,6 +336,21 @@ async def record_appointment(
             raise routine_error(
                 "A681RECURSO", f"Recurso {appointment.machine} não cadastrado (SH1)."
             )
+        if not await queries.resource_allowed(
+            conn,
+            dictionary,
+            branch=branch,
+            product=product,
+            routing=routing,
+            operation=appointment.operation,
+            machine=appointment.machine,
+        ):
+            raise routine_error(
+                "A681RECOPER",
+                f"O recurso {appointment.machine} não é o recurso da operação "
+                f"{appointment.operation} no roteiro {routing} do produto {product} "
+                "nem um recurso alternativo dela (SH3).",
+            )
 
         ident = await queries.next_ident(conn, dictionary, branch=branch)
         await insert_row(
@@ -390,7 +404,7 @@ async def post_appointment(request: web.Request) -> web.StreamResponse:
         log.info("dropping an appointment request before processing it (drop_before_rate)")
         return close_without_answer(request)
     branch = request_branch(request)
-    appointment, body = parse_appointment(raw)
+    appointment, body = parse_appointment(raw, get_dictionary(request.app))
     async with get_pool(request.app).acquire() as conn:
         ident = await record_appointment(
             conn,

@@ -6,10 +6,18 @@ import asyncpg
 
 from protheus_demo.schema import SHARED_ALIASES, TABLES
 from shared.db import ShareMode, share_mode, xfilial
-from shared.protheus import table_name
+from shared.protheus import ORDER_KEY_COLUMNS, OrderKeyLayout, table_name
 
 # SELECT *: old dictionaries lack the Gestão de Empresas columns (X2_MODOEMP, X2_TAMEMP...).
 READ_SX2_MODES = "SELECT * FROM {SX2} WHERE d_e_l_e_t_ = ' '"
+# Declared widths of the CHAR columns of the tables an appointment reads or writes.
+READ_WIDTHS = """
+SELECT upper(column_name) AS name, character_maximum_length AS width
+FROM information_schema.columns
+WHERE table_name = ANY ($1::text[]) AND table_schema = ANY (current_schemas(false))
+  AND character_maximum_length IS NOT NULL
+"""
+WIDTH_TABLES = ("SC2", "SH6")
 
 
 class Dictionary:
@@ -19,9 +27,28 @@ class Dictionary:
     physical names (only identifiers derived from the validated company code).
     """
 
-    def __init__(self, company: str, modes: dict[str, ShareMode]) -> None:
+    def __init__(
+        self,
+        company: str,
+        modes: dict[str, ShareMode],
+        widths: dict[str, int] | None = None,
+        *,
+        has_sh3: bool = True,
+    ) -> None:
         self.company = company
         self.modes = modes
+        self.has_sh3 = has_sh3  # demo databases loaded before SH3 existed lack it
+        # Column widths as the database declares them (the demo's own where it says nothing).
+        self.widths = {
+            column.name: column.width
+            for alias in WIDTH_TABLES
+            for column in TABLES[alias]
+            if column.width is not None
+        }
+        self.widths.update(widths or {})
+        self.order_key = OrderKeyLayout(
+            *(self.widths[column.upper()] for column in ORDER_KEY_COLUMNS)
+        )
         self._names = {alias: table_name(alias, company) for alias in TABLES}
         self._rendered: dict[str, str] = {}
 
@@ -51,4 +78,11 @@ class Dictionary:
             rows = await conn.fetch(READ_SX2_MODES.format(SX2=sx2))
             for row in rows:
                 modes[row["x2_chave"].strip()] = share_mode(row)
-        return cls(company, modes)
+        # The routine validates sizes and splits the order key by the dictionary (SX3), not
+        # by fixed widths: read them from the physical columns.
+        names = [table_name(alias, company) for alias in WIDTH_TABLES]
+        widths = {row["name"]: row["width"] for row in await conn.fetch(READ_WIDTHS, names)}
+        has_sh3 = await conn.fetchval(
+            "SELECT to_regclass($1) IS NOT NULL", table_name("SH3", company)
+        )
+        return cls(company, modes, widths, has_sh3=has_sh3)

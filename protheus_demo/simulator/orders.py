@@ -124,11 +124,12 @@ async def get_production_order(request: web.Request) -> web.Response:
     """GET .../productionorders/{branchId}/{productionOrder}: one order, 404 when unknown."""
     branch = request.match_info["branchId"].strip()
     order = request.match_info["productionOrder"].strip()
-    key = queries.order_key_parts(order)
+    dictionary = get_dictionary(request.app)
+    key = queries.order_key_parts(dictionary, order)
     row = None
     if key is not None and BRANCH_PATTERN.match(branch):
         async with get_pool(request.app).acquire() as conn:
-            row = await queries.one_order(conn, get_dictionary(request.app), branch=branch, key=key)
+            row = await queries.one_order(conn, dictionary, branch=branch, key=key)
     if row is None:
         raise RestFault(
             404,

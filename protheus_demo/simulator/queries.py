@@ -23,18 +23,19 @@ SELECT c2.c2_filial, c2.c2_num, c2.c2_item, c2.c2_sequen, c2.c2_itemgrd, c2.c2_p
 FROM {SC2} c2
 LEFT JOIN {SB1} b1
        ON b1.b1_filial = $2 AND b1.b1_cod = c2.c2_produto AND b1.d_e_l_e_t_ = ' '
--- The order key of SH6/SD3 is NUM+ITEM+SEQUEN+ITEMGRD (C14). `||` on CHAR gives text
--- without trailing blanks; cast back to CHAR(14), whose comparison ignores them.
+-- The order key of SH6/SD3 is NUM+ITEM+SEQUEN+ITEMGRD, each part padded to its width.
+-- `||` on CHAR drops each part's trailing blanks; concat() keeps them. Cast to CHAR,
+-- whose comparison ignores trailing blanks.
 LEFT JOIN LATERAL (
     SELECT max(nullif(h6_dtapont, '')) AS last_day FROM {SH6}
     WHERE h6_filial = $3 AND d_e_l_e_t_ = ' '
-      AND h6_op = (c2.c2_num || c2.c2_item || c2.c2_sequen || c2.c2_itemgrd)::char(14)
+      AND h6_op = concat(c2.c2_num, c2.c2_item, c2.c2_sequen, c2.c2_itemgrd)::bpchar
 ) h6 ON TRUE
 LEFT JOIN LATERAL (
     -- A reversed move (D3_ESTORNO = 'S') is no activity.
     SELECT max(nullif(d3_emissao, '')) AS last_day FROM {SD3}
     WHERE d3_filial = $4 AND d3_estorno <> 'S' AND d_e_l_e_t_ = ' '
-      AND d3_op = (c2.c2_num || c2.c2_item || c2.c2_sequen || c2.c2_itemgrd)::char(14)
+      AND d3_op = concat(c2.c2_num, c2.c2_item, c2.c2_sequen, c2.c2_itemgrd)::bpchar
 ) d3 ON TRUE
 WHERE c2.c2_filial = $1 AND c2.d_e_l_e_t_ = ' '
 """
@@ -95,6 +96,25 @@ SELECT EXISTS (
 """
 """Whether a resource (SH1) is registered."""
 
+OPERATION_RESOURCE = """
+SELECT EXISTS (
+    SELECT 1 FROM {SG2}
+    WHERE g2_filial = $1 AND g2_produto = $2 AND g2_codigo = $3 AND g2_operac = $4
+      AND g2_recurso = $5 AND d_e_l_e_t_ = ' '
+)
+"""
+"""Whether a resource is the operation's own (SG2 G2_RECURSO)."""
+
+ALTERNATIVE_RESOURCE = """
+SELECT EXISTS (
+    SELECT 1 FROM {SH3}
+    WHERE h3_filial = $1 AND h3_produto = $2 AND h3_codigo = $3 AND h3_operac = $4
+      AND h3_recalte = $5 AND h3_tipo = 'A' AND d_e_l_e_t_ = ' '
+)
+"""
+"""Whether a resource is an alternative of the operation's (SH3, H3_TIPO 'A'); a secondary
+resource ('S') works beside the main one and cannot be appointed in its place."""
+
 IDENT_LOCK = "SELECT pg_advisory_xact_lock(hashtext($1))"
 """Serialises H6_IDENT numbering of one branch until commit (orders lock only their row)."""
 
@@ -117,12 +137,10 @@ WHERE r_e_c_n_o_ = $1
 C2_QUJE, scrap to C2_PERDA, and a total (T) one closes it (C2_DATRF)."""
 
 
-def order_key_parts(key: str) -> tuple[str, str, str, str] | None:
-    """NUM, ITEM, SEQUEN, ITEMGRD of an 11- or 14-character order key; None when malformed."""
-    key = key.strip()
-    if not 11 <= len(key) <= 14:
-        return None
-    return key[:6], key[6:8], key[8:11], key[11:14].strip()
+def order_key_parts(dictionary: Dictionary, key: str) -> tuple[str, str, str, str] | None:
+    """NUM, ITEM, SEQUEN, ITEMGRD of an order key split by SC2's column widths (each part
+    keeps its padding); None when the key has neither length (without or with the grid)."""
+    return dictionary.order_key.split(key.strip())
 
 
 def _order_params(dictionary: Dictionary, branch: str) -> list[Any]:
@@ -191,6 +209,31 @@ async def machine_exists(
 ) -> bool:
     found: bool = await conn.fetchval(
         dictionary.sql(MACHINE_EXISTS), dictionary.filial("SH1", branch), machine
+    )
+    return found
+
+
+async def resource_allowed(
+    conn: asyncpg.Connection,
+    dictionary: Dictionary,
+    *,
+    branch: str,
+    product: str,
+    routing: str,
+    operation: str,
+    machine: str,
+) -> bool:
+    """The routing's resource of the operation, or (where the database has SH3) one of its
+    alternatives: what MATA681 accepts as the appointment's machine."""
+    args = (product, routing, operation, machine)
+    if await conn.fetchval(
+        dictionary.sql(OPERATION_RESOURCE), dictionary.filial("SG2", branch), *args
+    ):
+        return True
+    if not dictionary.has_sh3:
+        return False
+    found: bool = await conn.fetchval(
+        dictionary.sql(ALTERNATIVE_RESOURCE), dictionary.filial("SH3", branch), *args
     )
     return found
 

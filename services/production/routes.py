@@ -10,6 +10,7 @@ import aiohttp
 from aiohttp import web
 
 from services.production.keys import PUSHER, PUSHER_SETTINGS, REPORTS
+from services.production.orders.routes import load_dictionary
 from services.production.pusher.client import TOKEN_PATH, ProtheusClient
 from services.production.pusher.pusher import MARKER_PREFIX, PusherMetrics, ReportPusher
 from services.production.reports import handlers as reports
@@ -18,7 +19,7 @@ from services.production.reports.service import Reports
 from services.production.settings import PusherSettings
 from shared.app import use_mes_pool, use_protheus
 from shared.health import add_check
-from shared.keys import BRANCHES, MES_POOL, METRICS, PROTHEUS, SETTINGS
+from shared.keys import BRANCHES, DICTIONARY, MES_POOL, METRICS, PROTHEUS, SETTINGS
 from shared.openapi import publish_openapi
 
 log = logging.getLogger(__name__)
@@ -55,9 +56,11 @@ async def reports_context(app: web.Application) -> AsyncIterator[None]:
         protheus=app[PROTHEUS],
         branches=app[BRANCHES],
         settings=settings,
+        dictionary=app[DICTIONARY],
         idempotency_days=pusher_settings.idempotency_days,
     )
     await check_observa_width(app)
+    await load_dictionary(app)
     if not pusher_settings.enabled:
         yield
         return
@@ -77,6 +80,7 @@ async def reports_context(app: web.Application) -> AsyncIterator[None]:
             settings,
             pusher_settings,
             PusherMetrics(app[METRICS]),
+            dictionary=app[DICTIONARY],
         )
         app[PUSHER] = pusher
         await pusher.start()

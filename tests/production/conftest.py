@@ -100,7 +100,7 @@ async def orders(protheus_dsn) -> Orders:
     try:
         open_row = await conn.fetchrow(
             f"""SELECT {ORDER_KEY} AS key, min(g2.g2_operac) AS op, max(g2.g2_operac) AS last_op,
-                       min(g2.g2_recurso) AS machine
+                       (array_agg(g2.g2_recurso ORDER BY g2.g2_operac))[1] AS machine
                 FROM sc2010 c2
                 JOIN sb1010 b1 ON b1.b1_cod = c2.c2_produto AND b1.d_e_l_e_t_ = ' '
                 JOIN sg2010 g2 ON g2.g2_filial = c2.c2_filial AND g2.g2_produto = c2.c2_produto

@@ -105,14 +105,28 @@ async def markers(protheus_dsn: str) -> dict[str, list[tuple[str, str]]]:
     conn = await asyncpg.connect(protheus_dsn)
     try:
         rows = await conn.fetch(
-            "SELECT h6_ident, h6_observa, d_e_l_e_t_ FROM sh6010 WHERE h6_observa LIKE 'MES:%'"
+            "SELECT h6_ident, h6_observa, d_e_l_e_t_ FROM sh6010 WHERE upper(h6_observa) LIKE 'MES:%'"
         )
     finally:
         await conn.close()
     found: dict[str, list[tuple[str, str]]] = {}
     for r in rows:
-        found.setdefault(r["h6_observa"][4:40], []).append((r["h6_ident"].strip(), r["d_e_l_e_t_"]))
+        found.setdefault(r["h6_observa"][4:40].lower(), []).append(
+            (r["h6_ident"].strip(), r["d_e_l_e_t_"])
+        )
     return found
+
+
+async def point_at_unknown_machine(mes_dsn: str, report_id: str) -> None:
+    """Point one accepted report at a machine SH1 does not know, as if it had been accepted
+    against a routing that changed since: the routine's rejection is the expected answer."""
+    conn = await asyncpg.connect(mes_dsn)
+    try:
+        await conn.execute(
+            "UPDATE production_reports SET machine = 'NOPE99' WHERE id = $1::uuid", report_id
+        )
+    finally:
+        await conn.close()
 
 
 async def statuses(mes_dsn: str) -> dict[str, str]:
@@ -156,14 +170,15 @@ async def test_a_report_reaches_protheus_once_with_its_marker(
         )
     finally:
         await conn.close()
-    assert observa == f"MES:{report_id} REBARBA"
+    assert observa == f"MES:{report_id.upper()} REBARBA"
 
 
 async def test_a_routine_rejection_is_final_and_holds_nothing_back(
     setup_line, orders, protheus_dsn, mes_dsn
 ):
     client, pusher = await setup_line()
-    bad = await post(client, report_body(orders, machine="NOPE99"))  # not a resource in SH1
+    bad = await post(client, report_body(orders))
+    await point_at_unknown_machine(mes_dsn, bad)  # the routine refuses it
     good = await post(client, report_body(orders))
     await drain([pusher()], final(mes_dsn, 2))
     rejected = await report(client, bad)
@@ -213,7 +228,8 @@ async def test_a_reversed_appointment_is_reported_not_resent(
     conn = await asyncpg.connect(protheus_dsn)
     try:  # a planner reverses the appointment in Protheus meanwhile
         await conn.execute(
-            "UPDATE sh6010 SET d_e_l_e_t_ = '*' WHERE h6_observa LIKE $1", f"MES:{report_id}%"
+            "UPDATE sh6010 SET d_e_l_e_t_ = '*' WHERE upper(h6_observa) LIKE upper($1)",
+            f"MES:{report_id}%",
         )
     finally:
         await conn.close()
@@ -234,8 +250,10 @@ async def test_thirty_percent_mixed_faults_deliver_each_report_exactly_once(
         seed=7,
     )
     bodies = [report_body(orders, goodQuantity=n + 1) for n in range(24)]
-    bodies += [report_body(orders, machine="NOPE99", goodQuantity=1)]  # rejected by the routine
+    bodies += [report_body(orders, goodQuantity=1)]
     ids = [await post(client, body) for body in bodies]
+    # Accepted, then pointed at a machine the routine refuses: its rejection is the answer.
+    await point_at_unknown_machine(mes_dsn, ids[-1])
     pushers = [pusher(), pusher(), pusher()]  # several pushers share the outbox
     await drain(pushers, final(mes_dsn, len(ids)), seconds=60)
     found = await markers(protheus_dsn)
@@ -322,3 +340,33 @@ async def test_nothing_is_sent_into_an_h6_observa_too_narrow_for_the_marker(
     got = await report(client, report_id)
     assert (got["status"], got["attempts"]) == ("retrying", 0)
     assert await markers(protheus_dsn) == {}
+
+
+@pytest.mark.parametrize("case", ["lower", "upper"])
+async def test_the_marker_is_found_whatever_its_case(
+    setup_line, orders, protheus_dsn, mes_dsn, case
+):
+    """Written in upper case; found in either case (an older version wrote lower case, a
+    Protheus screen may upper-case the field): a lost answer is never sent twice."""
+    client, pusher = await setup_line(drop_after_rate=1.0)
+    report_id = await post(client, report_body(orders))
+    p = pusher(settle_s=0.5)
+    await p.run_once()  # written in SH6; the answer is lost
+    conn = await asyncpg.connect(protheus_dsn)
+    try:
+        written = await conn.fetchval(
+            "SELECT rtrim(h6_observa) FROM sh6010 WHERE lower(h6_observa) LIKE $1",
+            f"mes:{report_id}%",
+        )
+        assert written == f"MES:{report_id.upper()} REBARBA"
+        await conn.execute(
+            f"UPDATE sh6010 SET h6_observa = {case}(h6_observa) WHERE lower(h6_observa) LIKE $1",
+            f"mes:{report_id}%",
+        )
+    finally:
+        await conn.close()
+    await drain([p], final(mes_dsn, 1))
+    got = await report(client, report_id)
+    assert got["status"] == "delivered"
+    assert [h["outcome"] for h in got["history"]] == ["found"]
+    assert len((await markers(protheus_dsn))[report_id]) == 1

@@ -12,7 +12,7 @@ from __future__ import annotations
 from functools import lru_cache
 
 from shared.db import Dialect
-from shared.protheus import table_name
+from shared.protheus import order_key_sql, table_name
 
 LIVE = "d_e_l_e_t_ = ' '"
 
@@ -52,24 +52,22 @@ def _tables(company: str) -> dict[str, str]:
 
 
 def _op_key(dialect: Dialect, c2: str) -> str:
-    """The order key as H6_OP / D3_OP hold it (NUM+ITEM+SEQUEN+ITEMGRD, blank-padded).
+    """The order key as H6_OP / D3_OP hold it (NUM+ITEM+SEQUEN+ITEMGRD, each part padded to its
+    column's width, whatever the widths are).
 
-    On PostgreSQL `||` on CHAR yields text without trailing blanks; cast back to bpchar
-    (unbounded CHAR), whose comparison ignores them, so an 11-character key matches
-    `H6_OP` = key + 3 blanks and the (FILIAL, OP) index is used. SQL Server's `+` keeps
-    the padding and its comparisons ignore trailing blanks anyway.
+    Cast to CHAR (bpchar on PostgreSQL, whose comparison ignores trailing blanks), so a key
+    without the grid part matches `H6_OP` = key + blanks and the (FILIAL, OP) index is used.
+    SQL Server's comparisons ignore trailing blanks anyway.
     """
-    parts = [f"{c2}.{column}" for column in ("c2_num", "c2_item", "c2_sequen", "c2_itemgrd")]
+    key = order_key_sql(c2, dialect.name)
     if dialect.is_tsql:
-        return dialect.cat(*parts)
-    return f"CAST({dialect.cat(*parts)} AS bpchar)"
+        return key
+    return f"CAST({key} AS bpchar)"
 
 
 def _order_key(dialect: Dialect, c2: str) -> str:
-    """The API's `order`: the key trimmed, as the MES stores it in its reports."""
-    return dialect.cat(
-        *(f"RTRIM({c2}.{column})" for column in ("c2_num", "c2_item", "c2_sequen", "c2_itemgrd"))
-    )
+    """The API's `order`: the padded key; the source trims its trailing blanks when reading."""
+    return order_key_sql(c2, dialect.name)
 
 
 def _routing(t: dict[str, str], c2: str) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator
 
 from aiohttp import web
@@ -9,7 +10,9 @@ from aiohttp import web
 from services.production.orders import handlers
 from services.production.orders.keys import ORDERS
 from services.production.orders.service import ProductionOrders
-from shared.keys import BRANCHES, MES_POOL, PROTHEUS, SETTINGS
+from shared.keys import BRANCHES, DICTIONARY, MES_POOL, PROTHEUS, SETTINGS
+
+log = logging.getLogger(__name__)
 
 
 async def _orders(app: web.Application) -> AsyncIterator[None]:
@@ -19,8 +22,18 @@ async def _orders(app: web.Application) -> AsyncIterator[None]:
         branches=app[BRANCHES],
         settings=app[SETTINGS],
         mes_pool=app[MES_POOL],
+        dictionary=app[DICTIONARY],
     )
+    await load_dictionary(app)
     yield
+
+
+async def load_dictionary(app: web.Application) -> None:
+    """Read the order key's widths at start; with the ERP database down, on first use."""
+    try:
+        await app[DICTIONARY].order_key()
+    except Exception as exc:
+        log.warning("Protheus dictionary not read at start: %s", exc)
 
 
 def register_order_routes(app: web.Application) -> None:

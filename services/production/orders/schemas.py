@@ -13,18 +13,20 @@ from shared.pagination import PageQuery
 from shared.settings import BRANCH_PATTERN
 from shared.validation import Date, Schema, String, date_range_error, max_length, one_of, tagged
 
-# NUM (6) + ITEM (2) + SEQUEN (3), plus ITEMGRD (3) for grid orders: the C14 key of SH6/SD3.
-ORDER_KEY_PATTERN = re.compile(r"^[0-9A-Za-z]{11}(?:[0-9A-Za-z]{3})?$")
+# Letters and digits, with blanks inside where a part is shorter than its column. Its length is
+# checked against the dictionary's widths (C2_NUM+C2_ITEM+C2_SEQUEN[+C2_ITEMGRD]) when the
+# order is looked up: the widths are the database's, not fixed here.
+ORDER_KEY_PATTERN = re.compile(r"^[0-9A-Za-z](?:[0-9A-Za-z ]{0,38}[0-9A-Za-z])?$")
 
 
 def order_key_rule(value: str | None) -> None:
-    """Validator: an 11- or 14-character order key."""
+    """Validator: an order key's characters (its length is checked against the dictionary)."""
     if value is not None and not ORDER_KEY_PATTERN.match(value):
         raise ma.ValidationError(
             tagged(
                 "format",
-                "a ordem tem 11 caracteres (C2_NUM+C2_ITEM+C2_SEQUEN, ex.: 00010101001) ou 14 "
-                "com C2_ITEMGRD (ex.: 00010101001001), só letras e dígitos.",
+                "a ordem é C2_NUM+C2_ITEM+C2_SEQUEN[+C2_ITEMGRD] como o campo `order` da "
+                "listagem (ex.: 00010101001), só letras e dígitos.",
             )
         )
 
@@ -110,8 +112,9 @@ class OrderPath(Schema):
         validate=order_key_rule,
         metadata={
             "description": (
-                "Ordem de produção: C2_NUM+C2_ITEM+C2_SEQUEN (11 caracteres) ou "
-                "+C2_ITEMGRD (14), como o campo `order` da listagem."
+                "Ordem de produção: C2_NUM+C2_ITEM+C2_SEQUEN (11 caracteres com as larguras "
+                "usuais) ou +C2_ITEMGRD (14), como o campo `order` da listagem; as larguras "
+                "vêm do dicionário do banco."
             )
         },
     )

@@ -10,9 +10,17 @@ import asyncpg
 
 from services.production.orders import queries
 from services.production.reports.pending import pending_for_order
-from shared.db import BranchResolver, Dialect, ProtheusSource, Row, mes_connection
-from shared.errors import NotFound
+from shared.db import (
+    BranchResolver,
+    Dialect,
+    ProtheusDictionary,
+    ProtheusSource,
+    Row,
+    mes_connection,
+)
+from shared.errors import NotFound, invalid_parameter
 from shared.pagination import Page
+from shared.protheus import OrderKeyLayout
 from shared.settings import Settings
 from shared.validation import iso_date
 
@@ -21,22 +29,20 @@ ALIASES = ("SC2", "SB1", "SG2", "SH6", "SD3")
 SITUATIONS = {"U": "suspended", "S": "sacramented"}
 
 
-@dataclass(frozen=True)
-class OrderKey:
-    """NUM, ITEM, SEQUEN and ITEMGRD of an 11- or 14-character key (validated by the schema)."""
+def order_key_params(layout: OrderKeyLayout, key: str, *, field: str) -> dict[str, str]:
+    """`:num`, `:item`, `:sequen`, `:itemgrd` of a key split by the dictionary's widths, bound
+    each to its own SC2 column (the index on FILIAL+NUM+ITEM+SEQUEN+ITEMGRD serves it).
 
-    num: str
-    item: str
-    sequen: str
-    itemgrd: str
-
-    @classmethod
-    def parse(cls, key: str) -> OrderKey:
-        return cls(key[:6], key[6:8], key[8:11], key[11:14])
-
-    def params(self) -> dict[str, str]:
-        # A blank ITEMGRD binds as '': CHAR comparison ignores trailing blanks on both engines.
-        return {"num": self.num, "item": self.item, "sequen": self.sequen, "itemgrd": self.itemgrd}
+    A key of neither allowed length is a 400 on `field`.
+    """
+    parts = layout.split(key)
+    if parts is None:
+        raise invalid_parameter(
+            field,
+            "length",
+            f"a ordem tem {layout.describe()}; recebidos {len(key.rstrip())} caracteres.",
+        )
+    return dict(zip(("num", "item", "sequen", "itemgrd"), parts, strict=True))
 
 
 @dataclass(frozen=True)
@@ -47,6 +53,7 @@ class ProductionOrders:
     branches: BranchResolver
     settings: Settings
     mes_pool: asyncpg.Pool
+    dictionary: ProtheusDictionary
 
     @property
     def dialect(self) -> Dialect:
@@ -155,7 +162,7 @@ async def get_order(orders: ProductionOrders, key: str, params: dict[str, Any]) 
     branch = orders.branch(params["branch"])
     args = {
         **await orders.filials(branch),
-        **OrderKey.parse(key).params(),
+        **order_key_params(await orders.dictionary.order_key(), key, field="order"),
         "today": orders.today(),
     }
     rows = await orders.source.fetch(queries.order_detail(orders.dialect, orders.company), args)

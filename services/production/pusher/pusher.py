@@ -28,7 +28,7 @@ from services.production.pusher import queries
 from services.production.pusher.client import AuthError, Outcome, ProtheusClient
 from services.production.reports import queries as report_queries
 from services.production.settings import PusherSettings
-from shared.db import BranchResolver, ProtheusSource
+from shared.db import BranchResolver, ProtheusDictionary, ProtheusSource
 from shared.errors import DependencyUnavailable
 from shared.settings import Settings
 
@@ -38,7 +38,9 @@ MARKER_PREFIX = "MES:"
 
 
 def marker(report_id: uuid.UUID | str) -> str:
-    return f"{MARKER_PREFIX}{report_id}"
+    """`MES:<UUID>` in upper case: a user or a Protheus screen that upper-cases H6_OBSERVA (many
+    AdvPL fields carry the `@!` picture) leaves it unchanged, and the lookup ignores case."""
+    return f"{MARKER_PREFIX}{str(report_id).upper()}"
 
 
 class PusherMetrics:
@@ -132,10 +134,12 @@ class ReportPusher:
         metrics: PusherMetrics,
         *,
         name: str | None = None,
+        dictionary: ProtheusDictionary | None = None,
     ) -> None:
         self.pool = pool
         self.protheus = protheus
         self.branches = branches
+        self.dictionary = dictionary or ProtheusDictionary(protheus)
         self.client = client
         self.settings = settings
         self.config = pusher
@@ -345,15 +349,23 @@ class ReportPusher:
     async def load_order_data(self, report: dict[str, Any]) -> None:
         """Product and warehouse of the order, for reports accepted while the ERP database was down."""
         branch = report["branch"]
-        rows = await self.protheus.fetch(
-            report_queries.order_for_report(self.protheus.dialect, self.settings.protheus_company),
-            {
-                "sc2_filial": await self.branches.filial("SC2", branch),
-                "sb1_filial": await self.branches.filial("SB1", branch),
-                "sg2_filial": await self.branches.filial("SG2", branch),
-                "order_key": report["order_key"],
-                "operation": report["operation"],
-            },
+        parts = (await self.dictionary.order_key()).split(report["order_key"])
+        rows = (
+            await self.protheus.fetch(
+                report_queries.order_for_report(
+                    self.protheus.dialect, self.settings.protheus_company
+                ),
+                {
+                    "sc2_filial": await self.branches.filial("SC2", branch),
+                    "sb1_filial": await self.branches.filial("SB1", branch),
+                    "sg2_filial": await self.branches.filial("SG2", branch),
+                    **dict(zip(("num", "item", "sequen", "itemgrd"), parts, strict=True)),
+                    "operation": report["operation"],
+                    "machine": report["machine"],
+                },
+            )
+            if parts is not None
+            else []
         )
         # An order Protheus does not have is sent anyway: the routine's rejection is the answer.
         report["item_code"], report["warehouse"] = (

@@ -20,7 +20,8 @@ MAX_KEY = 200
     scope="production:write",
     summary="Registra um apontamento de produção (enviado ao Protheus pelo MATA681)",
     description=(
-        "Valida contra a ordem (existe, firme, aberta, operação no roteiro: 422 se não) e guarda "
+        "Valida contra a ordem (existe, firme, aberta, operação no roteiro, máquina = G2_RECURSO "
+        "da operação ou um recurso alternativo dela no SH3: 422 se não) e guarda "
         "o apontamento de forma durável; responde 202 com `id` e `status` e o envia ao Protheus "
         "em segundo plano, exatamente uma vez. Envie `Idempotency-Key` para que uma repetição "
         "devolva a primeira resposta em vez de criar outro apontamento (mesma chave com outro "

@@ -10,40 +10,57 @@ from shared.protheus import table_name
 LIVE = "d_e_l_e_t_ = ' '"
 
 
-def _order_key(dialect: Dialect, alias: str = "c2") -> str:
-    """NUM+ITEM+SEQUEN+ITEMGRD trimmed, without assuming the columns' widths."""
-    return dialect.cat(
-        *(f"RTRIM({alias}.{c})" for c in ("c2_num", "c2_item", "c2_sequen", "c2_itemgrd"))
-    )
-
-
 @lru_cache(maxsize=8)
-def order_for_report(dialect: Dialect, company: str) -> str:
-    """The order a report names (SC2, branch-filtered, live) with its product's default
-    routing (SB1.B1_OPERPAD) and whether `:operation` is in the order's routing (SG2 on
-    C2_ROTEIRO, else B1_OPERPAD, else '01')."""
-    sc2, sb1, sg2 = (table_name(a, company) for a in ("SC2", "SB1", "SG2"))
+def order_for_report(dialect: Dialect, company: str, alternatives: bool = False) -> str:
+    """The order a report names (SC2, branch-filtered, live), looked up by its key columns
+    (`:num`, `:item`, `:sequen`, `:itemgrd`, split by the dictionary's widths) so SC2's index
+    on FILIAL+NUM+ITEM+SEQUEN+ITEMGRD serves it (no function wraps a column), with its
+    product's default routing (SB1.B1_OPERPAD) and, for `:operation` in the order's routing
+    (SG2 on C2_ROTEIRO, else B1_OPERPAD, else '01'): whether it is there, its machine
+    (G2_RECURSO), and whether `:machine` may run it: the operation's G2_RECURSO or, with
+    `alternatives` (the database has SH3), a live alternative resource of it (H3_TIPO 'A';
+    a secondary resource 'S' works beside the main one, it does not replace it)."""
+    sc2, sb1, sg2, sh3 = (table_name(a, company) for a in ("SC2", "SB1", "SG2", "SH3"))
     routing = "(CASE WHEN c2.c2_roteiro <> '' THEN c2.c2_roteiro WHEN b1.b1_operpad <> '' THEN b1.b1_operpad ELSE '01' END)"
+    operation = (
+        f"FROM {sg2} g2 WHERE g2.g2_filial = :sg2_filial AND g2.g2_produto = c2.c2_produto "
+        f"AND g2.{LIVE} AND g2.g2_codigo = {routing} AND g2.g2_operac = :operation"
+    )
+    alternative = (
+        f" + (SELECT count(*) FROM {sh3} h3 WHERE h3.h3_filial = :sh3_filial "
+        f"AND h3.h3_produto = c2.c2_produto AND h3.h3_codigo = {routing} "
+        f"AND h3.h3_operac = :operation AND h3.h3_recalte = :machine AND h3.h3_tipo = 'A' "
+        f"AND h3.{LIVE})"
+        if alternatives
+        else ""
+    )
     return f"""
 SELECT c2.c2_produto, c2.c2_local, c2.c2_tpop, c2.c2_datrf, c2.c2_status,
-       (SELECT count(*) FROM {sg2} g2
-        WHERE g2.g2_filial = :sg2_filial AND g2.g2_produto = c2.c2_produto AND g2.{LIVE}
-          AND g2.g2_codigo = {routing} AND g2.g2_operac = :operation) AS operation_found
+       (SELECT count(*) {operation}) AS operation_found,
+       (SELECT MIN(g2.g2_recurso) {operation}) AS operation_machine,
+       ((SELECT count(*) {operation} AND g2.g2_recurso = :machine){alternative}) AS machine_found
 FROM {sc2} c2
 LEFT JOIN {sb1} b1 ON b1.b1_filial = :sb1_filial AND b1.b1_cod = c2.c2_produto AND b1.{LIVE}
-WHERE c2.c2_filial = :sc2_filial AND {_order_key(dialect)} = :order_key AND c2.{LIVE}
+WHERE c2.c2_filial = :sc2_filial AND c2.c2_num = :num AND c2.c2_item = :item
+  AND c2.c2_sequen = :sequen AND c2.c2_itemgrd = :itemgrd AND c2.{LIVE}
 """
 
 
 @lru_cache(maxsize=8)
 def marker_in_sh6(dialect: Dialect, company: str) -> str:
     """SH6 rows carrying a report's marker in H6_OBSERVA, deleted ones too (a reversed
-    appointment must be reported, never re-sent)."""
+    appointment must be reported, never re-sent).
+
+    Case-insensitive on both engines (PostgreSQL's LIKE is case-sensitive, SQL Server's
+    follows the column's collation): earlier versions wrote the UUID in lower case, a screen
+    may upper-case the field. UPPER on H6_OBSERVA costs no index: the rows are found by the
+    (H6_FILIAL, H6_OP) index and only that order's appointments are compared.
+    """
     sh6 = table_name("SH6", company)
     return f"""
 SELECT h6_ident, d_e_l_e_t_ AS deleted
 FROM {sh6}
-WHERE h6_filial = :sh6_filial AND h6_op = :order_key AND h6_observa LIKE :marker
+WHERE h6_filial = :sh6_filial AND h6_op = :order_key AND UPPER(h6_observa) LIKE UPPER(:marker)
 """
 
 

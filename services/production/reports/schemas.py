@@ -7,11 +7,13 @@ from typing import Any
 import marshmallow as ma
 from marshmallow import fields
 
+from services.production.orders.schemas import ORDER_KEY_PATTERN
 from shared.pagination import PageQuery
 from shared.validation import (
     BodySchema,
     Boolean,
     Number,
+    ProtheusText,
     Schema,
     String,
     Timestamp,
@@ -25,9 +27,15 @@ STATUSES = ("pending", "sending", "retrying", "delivered", "rejected", "reversed
 
 
 def order_key_rule(value: str) -> None:
-    if value is not None and not 11 <= len(value) <= 14:
+    """The key's characters; its length is checked against the dictionary's widths when the
+    order is looked up (they are the database's, not fixed here)."""
+    if value is not None and not ORDER_KEY_PATTERN.match(value):
         raise ma.ValidationError(
-            tagged("length", "a ordem tem 11 ou 14 caracteres (NUM+ITEM+SEQUEN[+ITEMGRD]).")
+            tagged(
+                "format",
+                "a ordem é C2_NUM+C2_ITEM+C2_SEQUEN[+C2_ITEMGRD] como o campo `order` da "
+                "listagem de ordens, só letras e dígitos.",
+            )
         )
 
 
@@ -46,22 +54,32 @@ def report_rules(data: dict[str, Any]) -> None:
 
 
 class ReportBody(BodySchema):
-    order = String(
+    order = ProtheusText(
         required=True,
         validate=order_key_rule,
-        metadata={"description": "Ordem de produção (C2_NUM+C2_ITEM+C2_SEQUEN[+C2_ITEMGRD])."},
+        metadata={
+            "description": (
+                "Ordem de produção (C2_NUM+C2_ITEM+C2_SEQUEN[+C2_ITEMGRD], larguras do "
+                "dicionário), como o campo `order` da listagem de ordens."
+            )
+        },
     )
-    operation = String(
+    operation = ProtheusText(
         required=True,
         validate=max_length(10),
         metadata={"description": "Operação do roteiro (G2_OPERAC)."},
     )
-    machine = String(
+    machine = ProtheusText(
         required=True,
         validate=max_length(20),
-        metadata={"description": "Recurso/máquina (H1_CODIGO)."},
+        metadata={
+            "description": (
+                "Recurso/máquina (H1_CODIGO): o G2_RECURSO da operação ou um recurso "
+                "alternativo dela (SH3, H3_TIPO 'A')."
+            )
+        },
     )
-    operator = String(
+    operator = ProtheusText(
         required=True, validate=max_length(20), metadata={"description": "Operador (H6_OPERADO)."}
     )
     start = Timestamp(required=True, metadata={"description": "Início, ISO-8601 com fuso."})
@@ -74,19 +92,19 @@ class ReportBody(BodySchema):
     scrapQuantity = Number(
         load_default=0.0, validate=at_least(0), metadata={"description": "Refugo (>= 0)."}
     )
-    scrapReason = String(
+    scrapReason = ProtheusText(
         load_default=None, validate=max_length(200), metadata={"description": "Motivo do refugo."}
     )
     final = Boolean(
         load_default=False,
         metadata={"description": "true = apontamento total (encerra a operação)."},
     )
-    branch = String(
+    branch = ProtheusText(
         load_default=None,
         validate=max_length(12),
         metadata={"description": "Filial; padrão PROTHEUS_BRANCH."},
     )
-    lot = String(
+    lot = ProtheusText(
         load_default=None, validate=max_length(20), metadata={"description": "Lote (H6_LOTECTL)."}
     )
 

@@ -14,9 +14,18 @@ import orjson
 
 from services.production.reports import queries
 from services.production.reports.schemas import report_rules
-from shared.db import BranchResolver, ProtheusSource, mes_connection
-from shared.errors import ApiError, Conflict, DependencyUnavailable, NotFound, Unprocessable
+from shared.db import BranchResolver, ProtheusDictionary, ProtheusSource, mes_connection
+from shared.errors import (
+    ApiError,
+    Conflict,
+    DependencyUnavailable,
+    Detail,
+    InvalidBody,
+    NotFound,
+    Unprocessable,
+)
 from shared.pagination import Page
+from shared.protheus import OrderKeyLayout
 from shared.settings import Settings
 from shared.validation import invalid_body
 
@@ -31,6 +40,7 @@ class Reports:
     protheus: ProtheusSource
     branches: BranchResolver
     settings: Settings
+    dictionary: ProtheusDictionary
     idempotency_days: int = 7
 
 
@@ -71,6 +81,18 @@ def present(row: asyncpg.Record | dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def order_params(layout: OrderKeyLayout, order: str) -> dict[str, str]:
+    """The key split by the dictionary's widths, one bound value per SC2 key column; a key of
+    neither allowed length is a 400 on `order`."""
+    parts = layout.split(order)
+    if parts is None:
+        message = f"a ordem tem {layout.describe()}; recebidos {len(order.rstrip())} caracteres."
+        raise InvalidBody(
+            f"Campo 'order' inválido: {message}", details=[Detail("order", "length", message)]
+        )
+    return dict(zip(("num", "item", "sequen", "itemgrd"), parts, strict=True))
+
+
 async def check_order(
     reports: Reports, report: dict[str, Any], branch: str
 ) -> tuple[str | None, str | None]:
@@ -78,18 +100,25 @@ async def check_order(
     product and warehouse. With the ERP database down the report is still accepted (and the
     routine validates it when it is sent)."""
     source, company = reports.protheus, reports.settings.protheus_company
+    order = report["order"]
     try:
+        layout = await reports.dictionary.order_key()
+        alternatives = await reports.dictionary.has_alternative_resources()
         params = {
+            **order_params(layout, order),
             "sc2_filial": await reports.branches.filial("SC2", branch),
             "sb1_filial": await reports.branches.filial("SB1", branch),
             "sg2_filial": await reports.branches.filial("SG2", branch),
-            "order_key": report["order"],
             "operation": report["operation"],
+            "machine": report["machine"],
         }
-        rows = await source.fetch(queries.order_for_report(source.dialect, company), params)
+        if alternatives:
+            params["sh3_filial"] = await reports.branches.filial("SH3", branch)
+        rows = await source.fetch(
+            queries.order_for_report(source.dialect, company, alternatives), params
+        )
     except DependencyUnavailable:
         return None, None
-    order = report["order"]
     if not rows:
         raise Unprocessable(f"Ordem de produção {order} não encontrada na filial {branch}.")
     row = rows[0]
@@ -104,6 +133,17 @@ async def check_order(
     if not row["operation_found"]:
         raise Unprocessable(
             f"Operação {report['operation']} não pertence ao roteiro da ordem {order}."
+        )
+    if not row["machine_found"]:
+        # MATA681 refuses a resource the routing does not name for the operation.
+        message = (
+            f"a máquina {report['machine']} não é o recurso da operação {report['operation']} "
+            f"no roteiro da ordem {order} (G2_RECURSO {row['operation_machine']})"
+            + (" nem um recurso alternativo dela (SH3)." if alternatives else ".")
+        )
+        raise Unprocessable(
+            f"Apontamento recusado: {message}",
+            details=[Detail("machine", "routing", message)],
         )
     return row["c2_produto"], row["c2_local"]
 
