@@ -38,6 +38,14 @@ CREATE TABLE report_outbox_heads (
     seq       BIGINT NOT NULL,   -- the head's production_reports.seq
     depth     INTEGER NOT NULL,  -- the key's reports in the outbox (the depth gauge sums it)
     PRIMARY KEY (branch, order_key, operation)
+) WITH (
+    -- Small and rewritten on every queue and delivery: room on each page for in-place
+    -- (HOT) updates, and vacuumed often, so the claim's walk meets few dead versions.
+    fillfactor = 50,
+    autovacuum_vacuum_scale_factor = 0,
+    autovacuum_vacuum_threshold = 500,
+    autovacuum_analyze_scale_factor = 0,
+    autovacuum_analyze_threshold = 500
 );
 CREATE INDEX report_outbox_heads_seq ON report_outbox_heads (seq);
 
