@@ -6,8 +6,9 @@ baseline measured in the same run (the machine is noisy):
 - raw capacity: MATA681 appointments POSTed straight to the simulator by as many
   concurrent callers as the pushers send at once, no outbox;
 - backlogs of 1k, 10k and 50k reports over many order/operation pairs (loaded with COPY,
-  as after Protheus was away): a bounded number of deliveries by the pushers, against
-  the raw capacity measured just before and after; plus the claim's time at that depth;
+  as after Protheus was away, behind 20k reports delivered earlier): a bounded number of
+  deliveries by the pushers, against the raw capacity measured just before and after;
+  plus the claim's time at that depth, before and after those deliveries;
 - the single-pair serial case (one order and operation: one report at a time by rule);
 - 30% mixed faults on that single pair against the clean run (10% 500/503, 10% dropped
   before the write, 10% dropped after it: lost answers, resolved by the marker).
@@ -53,6 +54,7 @@ PUSHER = PusherSettings(
 PAIRS = 500  # order/operation pairs the backlogs spread over
 BACKLOGS = (1_000, 10_000, 50_000)
 DELIVERIES = 800  # measured per backlog (at most half of it), so 50k does not take ages
+HISTORY = 20_000  # reports delivered before the outage: a lived-in database, not an empty one
 RAW = 300  # appointments POSTed straight per raw-capacity measurement
 CALLERS = PUSHERS * PUSHER.concurrency  # raw callers: as many as the pushers send at once
 OPEN_PAIRS = """
@@ -110,14 +112,24 @@ COLUMNS = (
 )  # fmt: skip
 
 
-async def enqueue(mes: asyncpg.Connection, pairs: list[dict[str, str]], count: int) -> None:
-    """COPY `count` reports and their outbox rows, accepted in turn over the pairs."""
+async def enqueue(
+    mes: asyncpg.Connection, pairs: list[dict[str, str]], count: int, *, history: int = 0
+) -> None:
+    """COPY `count` reports and their outbox rows, accepted in turn over the pairs, after
+    `history` reports delivered earlier."""
     now = time.time()
     rows = [report_row(pairs[n % len(pairs)], n, now) for n in range(count)]
     async with mes.transaction():
         await mes.execute(
             "TRUNCATE report_attempts, report_outbox_heads, report_outbox, production_reports"
         )
+        if history:
+            old = [report_row(pairs[n % len(pairs)], n, now - 86_400) for n in range(history)]
+            await mes.copy_records_to_table(
+                "production_reports",
+                records=[(*(r[c] for c in COLUMNS), "delivered") for r in old],
+                columns=(*COLUMNS, "status"),
+            )
         await mes.copy_records_to_table(
             "production_reports", records=[tuple(r[c] for c in COLUMNS) for r in rows], columns=COLUMNS
         )  # fmt: skip
@@ -256,7 +268,7 @@ async def backlog(line: Line, protheus_dsn: str, depth: int) -> dict[str, float]
     """A backlog of `depth` reports over the pairs: pushers against raw capacity around them."""
     async with line.mes_pool.acquire() as mes:
         loaded = time.perf_counter()
-        await enqueue(mes, line.pairs, depth)
+        await enqueue(mes, line.pairs, depth, history=HISTORY)
         load_s = time.perf_counter() - loaded
     claim = await claim_ms(line.mes_pool)
     raw_before = await raw_capacity(line)
@@ -267,7 +279,7 @@ async def backlog(line: Line, protheus_dsn: str, depth: int) -> dict[str, float]
     raw = (raw_before + raw_after) / 2
     rate = delivered / seconds
     return {
-        "depth": depth, "pairs": len(line.pairs), "load_s": load_s, "claim_ms": claim,
+        "depth": depth, "history": HISTORY, "pairs": len(line.pairs), "load_s": load_s, "claim_ms": claim,
         "claim_after_ms": claim_after,
         "delivered": delivered, "per_s": rate, "raw_per_s": raw, "raw_before_per_s": raw_before,
         "raw_after_per_s": raw_after, "ratio": rate / raw,
@@ -336,7 +348,8 @@ async def main() -> None:
         "settings": dataclasses.asdict(PUSHER),
     }  # fmt: skip
     print(
-        f"\nProduction: {PUSHERS} pushers, raw capacity = {CALLERS} callers POSTing MATA681 straight"
+        f"\nProduction: {PUSHERS} pushers, raw capacity = {CALLERS} callers POSTing MATA681"
+        f" straight; {HISTORY:,} reports delivered before each backlog"
     )
     print(
         f"  {'backlog':>8} {'pairs':>6} {'claim before/after':>19} {'pushers':>10} {'raw':>10} {'ratio':>6}"
