@@ -45,8 +45,10 @@ async def add_reports(
     branch: str = "01",
     item: tuple[str, str] = ("", ""),
     machine: str = "M1",
+    delivered: bool = False,
 ) -> list[uuid.UUID]:
-    """Reports accepted in turn over the pairs (round robin), queued; their ids in order."""
+    """Reports accepted in turn over the pairs (round robin), queued (or already delivered);
+    their ids in order."""
     ids = []
     start = dt.datetime(2026, 3, 2, 8, 0, tzinfo=dt.UTC)
     rows = []
@@ -58,16 +60,18 @@ async def add_reports(
             rows.append((
                 report_id, "t", branch, order_key, operation, machine, "OP0001", at,
                 at + dt.timedelta(minutes=30), n + 1, 0, False, item[0], item[1],
+                "delivered" if delivered else "pending",
             ))  # fmt: skip
     columns = (
         "id", "client", "branch", "order_key", "operation", "machine", "operator", "start_at",
-        "end_at", "good_quantity", "scrap_quantity", "final", "item_code", "warehouse",
+        "end_at", "good_quantity", "scrap_quantity", "final", "item_code", "warehouse", "status",
     )  # fmt: skip
     async with conn.transaction():
         await conn.copy_records_to_table("production_reports", records=rows, columns=columns)
-        await conn.copy_records_to_table(
-            "report_outbox", records=[(i,) for i in ids], columns=("report_id",)
-        )
+        if not delivered:
+            await conn.copy_records_to_table(
+                "report_outbox", records=[(i,) for i in ids], columns=("report_id",)
+            )
     return ids
 
 
@@ -222,10 +226,12 @@ def _scanned(plan: dict[str, Any]) -> int:
 
 
 async def test_the_claim_reads_the_batch_not_the_backlog(mes_dsn):
-    """At 20,000 reports over 100 keys, a claim of 20 touches about 20 rows per node."""
+    """At 20,000 reports over 100 keys, behind 10,000 delivered earlier, a claim of 20
+    touches about 20 rows per node."""
     conn = await asyncpg.connect(mes_dsn)
     try:
         pairs = [(f"{n:06d}01001", "10") for n in range(100)]
+        await add_reports(conn, pairs, 100, delivered=True)
         await add_reports(conn, pairs, 200)
         await conn.execute("ANALYZE")
         await assert_heads_right(conn)
