@@ -169,7 +169,7 @@ async def test_heads_stay_right_with_concurrent_writers_and_pushers(mes_dsn):
     writing = True
 
     async def writer() -> None:
-        for _ in range(15):
+        for _ in range(30):
             async with pool.acquire() as conn:
                 # Several keys in one transaction: in key order, as the migration asks.
                 pairs = sorted(rng.sample(PAIRS, 2))
@@ -203,7 +203,7 @@ async def test_heads_stay_right_with_concurrent_writers_and_pushers(mes_dsn):
 
     try:
         await asyncio.wait_for(
-            asyncio.gather(writers(), *(pusher(f"p{n}") for n in range(4))), timeout=60
+            asyncio.gather(writers(), *(pusher(f"p{n}") for n in range(5))), timeout=60
         )
         async with pool.acquire() as conn:
             await assert_heads_right(conn)
