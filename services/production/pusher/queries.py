@@ -8,6 +8,8 @@ from __future__ import annotations
 # nothing back, a retrying one stays the head and holds back the rest): the claim walks
 # report_outbox_heads in acceptance order, one row per key, so its cost follows the batch
 # and the number of keys, never the depth of the backlog (migration 0003 keeps the heads).
+# The reports come back with the claim (no second read per report; while leased, only the
+# lease holder changes them).
 CLAIM = """
 WITH claim AS (
     SELECT o.report_id
@@ -21,8 +23,9 @@ WITH claim AS (
 )
 UPDATE report_outbox o
 SET leased_until = now() + make_interval(secs => $2), leased_by = $3
-FROM claim WHERE o.report_id = claim.report_id
-RETURNING o.report_id, o.unknown_since, now() AS now
+FROM claim JOIN production_reports r ON r.id = claim.report_id
+WHERE o.report_id = claim.report_id
+RETURNING r.*, o.report_id, o.unknown_since, now() AS now
 """
 
 REPORT = """
