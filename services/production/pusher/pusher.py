@@ -204,7 +204,7 @@ class ReportPusher:
                     await self._postpone(row["report_id"], self.breaker.cooldown_s)
                     return
                 try:
-                    await self.deliver(row["report_id"])
+                    await self.deliver(row["report_id"], row)
                 except Exception:
                     # The lease runs out and the row is claimed again; nothing is lost.
                     log.exception("delivery failed", extra={"report_id": str(row["report_id"])})
@@ -212,12 +212,14 @@ class ReportPusher:
         await asyncio.gather(*(one(row) for row in claimed))
         return len(claimed)
 
-    async def deliver(self, report_id: uuid.UUID) -> None:
-        async with self.pool.acquire() as conn:
-            report = await conn.fetchrow(queries.REPORT, report_id)
-        if report is None:
-            return
-        report = dict(report)
+    async def deliver(self, report_id: uuid.UUID, claimed: asyncpg.Record | None = None) -> None:
+        """Deliver one claimed report (as the claim returned it, or read again)."""
+        if claimed is None:
+            async with self.pool.acquire() as conn:
+                claimed = await conn.fetchrow(queries.REPORT, report_id)
+            if claimed is None:
+                return
+        report = dict(claimed)
         extra = {"report_id": str(report_id), "order": report["order_key"]}
         unknown_since = report["unknown_since"]
         if unknown_since is not None:

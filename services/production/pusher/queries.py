@@ -3,28 +3,29 @@
 from __future__ import annotations
 
 # Rows whose time has come and whose lease (if any) ran out, skipping rows another pusher
-# holds, and any report with an earlier undelivered report of the same order and operation
-# still in the outbox (reports of one operation reach Protheus in the order accepted; a
-# rejected report has left the outbox and holds nothing back).
+# holds. Only the head of each branch, order and operation may go (reports of one operation
+# reach Protheus in the order accepted; a rejected report has left the outbox and holds
+# nothing back, a retrying one stays the head and holds back the rest): the claim walks
+# report_outbox_heads in acceptance order, one row per key, so its cost follows the batch
+# and the number of keys, never the depth of the backlog (migration 0003 keeps the heads).
+# The reports come back with the claim (no second read per report; while leased, only the
+# lease holder changes them).
 CLAIM = """
 WITH claim AS (
     SELECT o.report_id
-    FROM report_outbox o
-    JOIN production_reports r ON r.id = o.report_id
+    FROM report_outbox_heads h
+    JOIN report_outbox o ON o.report_id = h.report_id
     WHERE o.available_at <= now()
       AND (o.leased_until IS NULL OR o.leased_until < now())
-      AND NOT EXISTS (
-          SELECT 1 FROM report_outbox eo JOIN production_reports e ON e.id = eo.report_id
-          WHERE e.branch = r.branch AND e.order_key = r.order_key
-            AND e.operation = r.operation AND e.seq < r.seq)
-    ORDER BY r.seq
+    ORDER BY h.seq
     LIMIT $1
     FOR UPDATE OF o SKIP LOCKED
 )
 UPDATE report_outbox o
 SET leased_until = now() + make_interval(secs => $2), leased_by = $3
-FROM claim WHERE o.report_id = claim.report_id
-RETURNING o.report_id, o.unknown_since, now() AS now
+FROM claim JOIN production_reports r ON r.id = claim.report_id
+WHERE o.report_id = claim.report_id
+RETURNING r.*, o.report_id, o.unknown_since, now() AS now
 """
 
 REPORT = """
@@ -88,7 +89,9 @@ WHERE report_id = $1 AND leased_by = $3
 
 SAVE_ORDER_DATA = "UPDATE production_reports SET item_code = $2, warehouse = $3 WHERE id = $1"
 
+# From the heads (one row per key), not the whole backlog: the depth is kept per key, and the
+# oldest report waiting is a head (the earliest of its key).
 OUTBOX_STATS = """
-SELECT count(*) AS depth, EXTRACT(EPOCH FROM now() - min(r.created_at)) AS oldest_s
-FROM report_outbox o JOIN production_reports r ON r.id = o.report_id
+SELECT COALESCE(sum(h.depth), 0) AS depth, EXTRACT(EPOCH FROM now() - min(r.created_at)) AS oldest_s
+FROM report_outbox_heads h JOIN production_reports r ON r.id = h.report_id
 """
