@@ -47,18 +47,6 @@ class AuditSettings:
     def from_env(cls, environ: Mapping[str, str] | None = None) -> AuditSettings:
         env = os.environ if environ is None else environ
 
-        def integer(name: str, default: int, minimum: int) -> int:
-            raw = env.get(name, "").strip()
-            if not raw:
-                return default
-            try:
-                value = int(raw)
-            except ValueError:
-                raise ConfigError(name, f"valor {raw!r} não é um número inteiro") from None
-            if value < minimum:
-                raise ConfigError(name, f"valor {value} menor que {minimum}")
-            return value
-
         def number(name: str, default: float, minimum: float) -> float:
             raw = env.get(name, "").strip()
             if not raw:
@@ -78,11 +66,11 @@ class AuditSettings:
         proxies = env.get("AUDIT_TRUSTED_PROXIES")
         return cls(
             enabled=enabled in ("true", "1"),
-            retention_days=integer("AUDIT_RETENTION_DAYS", defaults.retention_days, 1),
-            buffer_rows=integer("AUDIT_BUFFER_ROWS", defaults.buffer_rows, 1),
-            batch_rows=integer("AUDIT_BATCH_ROWS", defaults.batch_rows, 1),
+            retention_days=int(number("AUDIT_RETENTION_DAYS", defaults.retention_days, 1)),
+            buffer_rows=int(number("AUDIT_BUFFER_ROWS", defaults.buffer_rows, 1)),
+            batch_rows=int(number("AUDIT_BATCH_ROWS", defaults.batch_rows, 1)),
             flush_s=number("AUDIT_FLUSH_S", defaults.flush_s, 0.01),
-            pool_max=integer("AUDIT_DB_POOL_MAX", defaults.pool_max, 1),
+            pool_max=int(number("AUDIT_DB_POOL_MAX", defaults.pool_max, 1)),
             trusted_proxies=defaults.trusted_proxies
             if proxies is None
             else parse_networks("AUDIT_TRUSTED_PROXIES", proxies),

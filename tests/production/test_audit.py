@@ -348,3 +348,20 @@ async def test_protheus_attempts_carry_the_submitting_request_id(
         )
     finally:
         await conn.close()
+
+
+def test_audit_settings_name_the_bad_variable():
+    from shared.settings import ConfigError
+
+    config = AuditSettings.from_env({"AUDIT_RETENTION_DAYS": "7", "AUDIT_TRUSTED_PROXIES": ""})
+    assert (config.enabled, config.retention_days, config.trusted_proxies) == (True, 7, ())
+    assert AuditSettings.from_env({"AUDIT_ENABLED": "false"}).enabled is False
+    for name, value in (
+        ("AUDIT_RETENTION_DAYS", "0"),
+        ("AUDIT_ENABLED", "maybe"),
+        ("AUDIT_BUFFER_ROWS", "x"),
+        ("AUDIT_TRUSTED_PROXIES", "10.0.0.0/99"),
+    ):
+        with pytest.raises(ConfigError) as caught:
+            AuditSettings.from_env({name: value})
+        assert caught.value.variable == name
