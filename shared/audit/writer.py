@@ -184,9 +184,7 @@ class AuditWriter:
                     await asyncio.wait_for(self._wake.wait(), timeout=pause)
             self._wake.clear()
             ok = await self.flush()
-            if self._stopping and (ok or not self.buffer):
-                return
-            if self._stopping:
+            if self._stopping:  # one last flush, then out (stop() bounds how long it may take)
                 return
             pause = self.settings.flush_s if ok else min(max(pause * 2, 1.0), RETRY_CAP_S)
 
@@ -259,8 +257,11 @@ class AuditWriter:
     async def insert(self, conn: asyncpg.Connection, row: AuditRow) -> None:
         """Insert one row on the caller's connection (inside its transaction)."""
         day = row.at.astimezone(dt.UTC).date()
-        if day not in self.ready_days:  # rare: the writer has not reached the database yet
-            self.ready_days = await partitions.ensure_days(conn, {day})
+        if day not in self.ready_days:
+            # Rare (the writer has not reached the database yet). Not remembered: this
+            # transaction may still roll the new partition back; the writer's next flush
+            # records what exists.
+            await partitions.ensure_days(conn, {day})
         await conn.execute(INSERT, *row)
         self.metrics.rows.labels("in_transaction").inc()
 
