@@ -365,3 +365,13 @@ def test_audit_settings_name_the_bad_variable():
         with pytest.raises(ConfigError) as caught:
             AuditSettings.from_env({name: value})
         assert caught.value.variable == name
+
+
+def test_the_dev_composition_serves_the_audit_route_once():
+    from devserver.launcher import compose_app
+
+    app = compose_app(Settings(api_keys=parse_api_keys(KEYS)))
+    routes = [
+        r for r in app.router.routes() if r.resource and r.resource.canonical == "/api/v1/audit"
+    ]
+    assert [(r.method, r.name) for r in routes if r.method == "GET"] == [("GET", "audit_list")]
