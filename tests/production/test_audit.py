@@ -375,3 +375,41 @@ def test_the_dev_composition_serves_the_audit_route_once():
         r for r in app.router.routes() if r.resource and r.resource.canonical == "/api/v1/audit"
     ]
     assert [(r.method, r.name) for r in routes if r.method == "GET"] == [("GET", "audit_list")]
+
+
+async def test_a_correction_and_its_audit_row_commit_together(
+    aiohttp_client, audited_app, orders, mes_dsn
+):
+    client = await aiohttp_client(audited_app())
+    data = await assert_envelope(
+        await client.post(
+            "/api/v1/production-reports", json=report_body(orders), headers=auth(WRITE_KEY)
+        ),
+        202,
+    )
+    conn = await asyncpg.connect(mes_dsn)
+    try:
+        # As the pusher leaves a report Protheus refused.
+        await conn.execute("DELETE FROM report_outbox WHERE report_id = $1", data["id"])
+        await conn.execute(
+            "UPDATE production_reports SET status = 'rejected' WHERE id = $1", data["id"]
+        )
+        headers = {**auth(WRITE_KEY), "X-Request-ID": "req-patch-1"}
+        resp = await client.patch(
+            f"/api/v1/production-reports/{data['id']}", json={"operator": "OP0002"}, headers=headers
+        )
+        await assert_envelope(resp, 200)
+        rows = await audit_rows(mes_dsn, "request_id = $1", "req-patch-1")
+        assert [(r["method"], r["status"], r["subject"]) for r in rows] == [
+            ("PATCH", 200, data["id"])
+        ]
+        assert (
+            await conn.fetchval(
+                "SELECT request_id FROM production_reports WHERE id = $1", data["id"]
+            )
+            == "req-patch-1"
+        )
+        await asyncio.sleep(0.3)
+        assert len(await audit_rows(mes_dsn, "request_id = $1", "req-patch-1")) == 1
+    finally:
+        await conn.close()
