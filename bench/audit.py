@@ -4,21 +4,27 @@ it off, in the same run (target: the audit costs <= 10%, i.e. ratio on/off >= 0.
 Two catalog processes on the same Protheus database, one with AUDIT_ENABLED=true writing into
 a MES database of its own, one with AUDIT_ENABLED=false; rounds alternate (off, on, off, on,
 ...) so load from elsewhere on the machine falls on both alike, and the medians are compared.
-Afterwards the audit table must hold a row for every request the audited server answered.
+Afterwards the audit table must hold a row for every request the audited server answered,
+and the cost of one audited request is measured apart (middleware + COPY, microseconds per
+row), a figure the machine's load swings do not blur as they do the throughput ratio.
 """
 
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import os
 import statistics
 import time
 from typing import Any
 
 import asyncpg
+from prometheus_client import CollectorRegistry
 
 from bench.common import BENCH_DB, ensure_demo_database, save, server, throughput
 from devserver.launcher import ensure_database
+from shared.audit.settings import AuditSettings
+from shared.audit.writer import AuditRow, AuditWriter
 
 KEY = "bench-audit-key-0123456789abcdef"
 HEADERS = {"Authorization": f"Bearer {KEY}"}
@@ -38,6 +44,36 @@ async def audit_rows(dsn: str) -> int:
         return await conn.fetchval("SELECT count(*) FROM audit_log") if exists else 0
     finally:
         await conn.close()
+
+
+async def cost_per_row(dsn: str, rows: int = 20_000) -> dict[str, float]:
+    """What one audited request costs, free of the machine's load swings: the middleware's
+    part (build the row, buffer it) and the writer's COPY (app CPU, and wall time, which adds
+    the server's work), in microseconds per row."""
+    config = AuditSettings(enabled=True, buffer_rows=rows, batch_rows=2_000)
+    writer = AuditWriter(config, dsn, CollectorRegistry(), ca_file=None)
+    await writer.start()
+    try:
+        assert await writer.flush()  # schema and partitions first, outside the timing
+        cpu = time.process_time()
+        for n in range(rows):
+            now = time.time()
+            writer.record(
+                AuditRow(
+                    dt.datetime.fromtimestamp(now, dt.UTC), f"bench-{n:026d}", "dashboard",
+                    "GET", "product", "/api/v1/products/30100127", 200,
+                    writer.client_of("127.0.0.1", "10.1.2.3"), "127.0.0.1",
+                    round((time.time() - now) * 1000, 3), None, "catalog",
+                )
+            )  # fmt: skip
+        record_us = (time.process_time() - cpu) / rows * 1e6
+        cpu, wall = time.process_time(), time.perf_counter()
+        assert await writer.flush()
+        copy_cpu_us = (time.process_time() - cpu) / rows * 1e6
+        copy_wall_us = (time.perf_counter() - wall) / rows * 1e6
+    finally:
+        await writer.stop()
+    return {"record_us": record_us, "copy_cpu_us": copy_cpu_us, "copy_wall_us": copy_wall_us}
 
 
 async def main() -> None:
@@ -111,4 +147,14 @@ async def main() -> None:
         f"{ratio:.3f} (audit cost {100 * (1 - ratio):.1f}%; target <= 10%)"
     )
     print(f"  audit rows written: {written} (about {answered} audited requests answered)")
+    per_row = await cost_per_row(MES_DB)
+    results["per_row"] = per_row
+    total_us = per_row["record_us"] + per_row["copy_wall_us"]
+    results["cost_at_off_rate"] = total_us * off / 1e6
+    print(
+        f"  per audited request: middleware {per_row['record_us']:.1f} us + COPY "
+        f"{per_row['copy_wall_us']:.1f} us ({per_row['copy_cpu_us']:.1f} us of it in the app) "
+        f"= {total_us:.0f} us; at {off:.0f} req/s that is {100 * total_us * off / 1e6:.1f}% "
+        "of one core"
+    )
     save("audit", results)
