@@ -5,9 +5,14 @@ from __future__ import annotations
 import asyncio
 import sys
 
-from bench import catalog, production, telemetry
+from bench import audit, catalog, production, telemetry
 
-BENCHES = {"catalog": catalog.main, "production": production.main, "telemetry": telemetry.main}
+BENCHES = {
+    "catalog": catalog.main,
+    "audit": audit.main,
+    "production": production.main,
+    "telemetry": telemetry.main,
+}
 
 
 def main() -> None:

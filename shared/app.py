@@ -10,6 +10,8 @@ from collections.abc import AsyncIterator, Callable
 from aiohttp import web
 from prometheus_client import CollectorRegistry
 
+from shared.audit.handlers import use_audit
+from shared.audit.settings import AuditSettings
 from shared.auth import KeyRing
 from shared.db import (
     BranchError,
@@ -65,6 +67,7 @@ def create_base_app(settings: Settings) -> web.Application:
     app.router.add_get("/healthz", healthz, name="healthz")
     app.router.add_get("/readyz", readyz, name="readyz")
     app.router.add_get("/metrics", metrics_handler, name="metrics")
+    use_audit(app, AuditSettings.from_env())
     return app
 
 

@@ -12,6 +12,7 @@ import asyncpg
 from aiohttp import web
 from aiohttp.web_middlewares import Handler
 
+from shared.audit.middleware import audit_requests
 from shared.auth import authenticate, authorize
 from shared.endpoint import endpoint_of
 from shared.envelope import error_response
@@ -160,4 +161,5 @@ async def api_key_auth(request: web.Request, handler: Handler) -> web.StreamResp
     return await handler(request)
 
 
-COMMON_MIDDLEWARES = (request_context, errors, api_key_auth)
+# The audit sits outside `errors` so it records the status the client gets.
+COMMON_MIDDLEWARES = (request_context, audit_requests, errors, api_key_auth)

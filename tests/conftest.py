@@ -10,6 +10,10 @@ import asyncpg
 import pytest
 import pytest_asyncio
 
+# Apps built by the tests record no audit unless a test turns it on (tests/production/
+# test_audit.py injects AuditSettings): the default MES_DB_URL is no test's database.
+os.environ.setdefault("AUDIT_ENABLED", "false")
+
 # The server the tests run against; `make test` makes sure one answers here.
 ADMIN_DSN = os.environ.get("TEST_PG_ADMIN_DSN", "postgresql://postgres@127.0.0.1:5432/postgres")
 

@@ -18,6 +18,7 @@ from services.production.reports import queries as report_queries
 from services.production.reports.service import Reports
 from services.production.settings import PusherSettings
 from shared.app import use_mes_pool, use_protheus
+from shared.audit.handlers import register_audit_routes
 from shared.health import add_check
 from shared.keys import BRANCHES, DICTIONARY, MES_POOL, METRICS, PROTHEUS, SETTINGS
 from shared.openapi import publish_openapi
@@ -123,4 +124,5 @@ def register(app: web.Application) -> None:
     app.router.add_patch(
         "/api/v1/production-reports/{id}", reports.correct_report, name="production_report_correct"
     )
+    register_audit_routes(app)
     publish_openapi(app, "production", "Production API", DESCRIPTION)

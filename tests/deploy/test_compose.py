@@ -22,6 +22,7 @@ ENV_EXAMPLE = DEPLOY / ".env.example"
 SETTINGS_SOURCES = [
     ROOT / "shared" / "settings.py",
     ROOT / "services" / "production" / "settings.py",
+    ROOT / "shared" / "audit" / "settings.py",
     ROOT / "services" / "telemetry" / "settings.py",
     ROOT / "protheus_demo" / "simulator" / "config.py",
 ]

@@ -26,6 +26,7 @@ ROUTES = [
     ("production", "/api/v1/production-orders?page_size=2"),
     ("production", "/api/v1/production-reports?page_size=2"),
     ("production", "/api/v1/production/openapi.json"),
+    ("production", "/api/v1/audit?page_size=2&key=ops"),
     ("telemetry", "/api/v1/machines"),
     ("telemetry", "/api/v1/telemetry/dead-letters"),
     (

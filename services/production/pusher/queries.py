@@ -44,9 +44,10 @@ WITH o AS (
     RETURNING report_id
 ), r AS (
     UPDATE production_reports SET status = 'sending', attempts = attempts + 1, updated_at = now()
-    WHERE id = (SELECT report_id FROM o) RETURNING attempts
+    WHERE id = (SELECT report_id FROM o) RETURNING attempts, request_id
 )
-INSERT INTO report_attempts (report_id, attempt) SELECT $1, attempts FROM r RETURNING attempt
+INSERT INTO report_attempts (report_id, attempt, request_id)
+SELECT $1, attempts, request_id FROM r RETURNING attempt
 """
 
 FINISH_ATTEMPT = """
@@ -55,8 +56,8 @@ WHERE report_id = $1 AND attempt = $2
 """
 
 RECORD_CHECK = """
-INSERT INTO report_attempts (report_id, attempt, finished_at, outcome, message)
-SELECT $1, attempts, now(), $2, $3 FROM production_reports WHERE id = $1
+INSERT INTO report_attempts (report_id, attempt, finished_at, outcome, message, request_id)
+SELECT $1, attempts, now(), $2, $3, request_id FROM production_reports WHERE id = $1
 ON CONFLICT (report_id, attempt) DO UPDATE SET outcome = EXCLUDED.outcome, message = EXCLUDED.message,
     finished_at = EXCLUDED.finished_at
 """

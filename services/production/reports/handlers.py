@@ -6,10 +6,11 @@ from aiohttp import web
 
 from services.production.keys import get_reports
 from services.production.reports import schemas, service
+from shared.audit.middleware import in_transaction
 from shared.endpoint import endpoint
 from shared.envelope import success
 from shared.errors import invalid_parameter
-from shared.keys import CALLER
+from shared.keys import CALLER, REQUEST_ID
 from shared.validation import load_body, load_match, load_query, read_json
 
 MAX_KEY = 200
@@ -46,6 +47,8 @@ async def create_report(request: web.Request) -> web.Response:
         report=report,
         raw=raw,
         idempotency_key=key.strip() if key else None,
+        request_id=request.get(REQUEST_ID),
+        audit=in_transaction(request, 202),
     )
     if status != 202:
         raise service.replay_error(payload)
@@ -96,5 +99,11 @@ async def list_reports(request: web.Request) -> web.Response:
 async def correct_report(request: web.Request) -> web.Response:
     report_id = load_match(request, schemas.ReportPath())["id"]
     patch = await load_body(request, schemas.ReportBody(), partial=True)
-    data = await service.correct(get_reports(request.app), report_id, patch)
+    data = await service.correct(
+        get_reports(request.app),
+        report_id,
+        patch,
+        request_id=request.get(REQUEST_ID),
+        audit=in_transaction(request, 200),
+    )
     return success(data, "Apontamento corrigido; será reenviado ao Protheus.")

@@ -86,8 +86,9 @@ REPORT_COLUMNS = """
 INSERT_REPORT = """
 INSERT INTO production_reports (
     id, client, branch, order_key, operation, machine, operator, start_at, end_at,
-    good_quantity, scrap_quantity, scrap_reason, final, lot, item_code, warehouse, next_attempt_at
-) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, now())
+    good_quantity, scrap_quantity, scrap_reason, final, lot, item_code, warehouse, next_attempt_at,
+    request_id
+) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, now(), $17)
 """
 
 INSERT_OUTBOX = "INSERT INTO report_outbox (report_id) VALUES ($1)"
@@ -112,7 +113,8 @@ GET_REPORT = f"""
 SELECT {REPORT_COLUMNS},
        COALESCE((SELECT json_agg(json_build_object(
                     'attempt', a.attempt, 'startedAt', a.started_at, 'finishedAt', a.finished_at,
-                    'outcome', a.outcome, 'httpStatus', a.http_status, 'message', a.message)
+                    'outcome', a.outcome, 'httpStatus', a.http_status, 'message', a.message,
+                    'requestId', a.request_id)
                     ORDER BY a.attempt)
                  FROM report_attempts a WHERE a.report_id = r.id), '[]') AS history
 FROM production_reports r WHERE r.id = $1
@@ -134,7 +136,7 @@ CORRECT_REPORT = """
 UPDATE production_reports SET
     order_key = $2, operation = $3, machine = $4, operator = $5, start_at = $6, end_at = $7,
     good_quantity = $8, scrap_quantity = $9, scrap_reason = $10, final = $11, lot = $12,
-    branch = $13, item_code = $14, warehouse = $15,
+    branch = $13, item_code = $14, warehouse = $15, request_id = $16,
     status = 'pending', error = NULL, next_attempt_at = now(), updated_at = now()
 WHERE id = $1 AND status = 'rejected'
 """

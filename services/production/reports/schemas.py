@@ -143,7 +143,14 @@ class ReportData(ma.Schema):
     idAppointment = fields.String(metadata={"description": "H6_IDENT quando entregue."})
     error = fields.String(metadata={"description": "Mensagem do Protheus quando rejeitado."})
     nextAttemptAt = fields.String(metadata={"description": "Próxima tentativa quando retrying."})
-    history = fields.List(fields.Dict())
+    history = fields.List(
+        fields.Dict(),
+        metadata={
+            "description": "Tentativas de envio ao Protheus: attempt, startedAt, finishedAt, "
+            "outcome, httpStatus, message e requestId (a requisição que registrou ou corrigiu "
+            "o apontamento; consulte-a em GET /api/v1/audit?requestId=...)."
+        },
+    )
 
 
 class ReportResponse(ma.Schema):

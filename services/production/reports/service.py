@@ -14,6 +14,7 @@ import orjson
 
 from services.production.reports import queries
 from services.production.reports.schemas import report_rules
+from shared.audit.middleware import InTransaction
 from shared.db import BranchResolver, ProtheusDictionary, ProtheusSource, mes_connection
 from shared.errors import (
     ApiError,
@@ -163,12 +164,20 @@ async def _replay(
 
 
 async def accept(
-    reports: Reports, *, client: str, report: dict[str, Any], raw: Any, idempotency_key: str | None
+    reports: Reports,
+    *,
+    client: str,
+    report: dict[str, Any],
+    raw: Any,
+    idempotency_key: str | None,
+    request_id: str | None = None,
+    audit: InTransaction | None = None,
 ) -> tuple[int, Any]:
     """Store a report and its outbox row in one transaction; answer (status, data or error body).
 
     With an Idempotency-Key, the first answer (202 or 422) is kept and replayed for the same
-    body; a different body under the same key is refused.
+    body; a different body under the same key is refused. The audit row (when given) is
+    inserted in the same transaction as the report and its outbox row.
     """
     digest = request_hash(raw)
     async with mes_connection(reports.pool) as conn:
@@ -194,9 +203,11 @@ async def accept(
                     report_id, client, branch, report["order"], report["operation"], report["machine"],
                     report["operator"], report["start"], report["end"], report["goodQuantity"],
                     report["scrapQuantity"], report["scrapReason"], report["final"], report["lot"],
-                    item_code, warehouse,
+                    item_code, warehouse, request_id,
                 )  # fmt: skip
                 await conn.execute(queries.INSERT_OUTBOX, report_id)
+                if audit is not None:
+                    await audit.write(conn, str(report_id))
                 if idempotency_key:
                     await conn.execute(
                         queries.SAVE_IDEMPOTENT,
@@ -208,11 +219,15 @@ async def accept(
                     )
         except asyncpg.UniqueViolationError:
             # A concurrent request with the same key won; answer what it answered.
+            if audit is not None:
+                audit.rolled_back()
             async with conn.transaction():
                 replay = await _replay(conn, reports, client, idempotency_key or "", digest)
             if replay is None:
                 raise
             return replay
+    if audit is not None:
+        audit.committed()
     return 202, data
 
 
@@ -261,8 +276,16 @@ def _stored_fields(row: asyncpg.Record) -> dict[str, Any]:
     }  # fmt: skip
 
 
-async def correct(reports: Reports, report_id: uuid.UUID, patch: dict[str, Any]) -> dict[str, Any]:
-    """Correct a rejected report and send it again with the same id; its history is kept."""
+async def correct(
+    reports: Reports,
+    report_id: uuid.UUID,
+    patch: dict[str, Any],
+    *,
+    request_id: str | None = None,
+    audit: InTransaction | None = None,
+) -> dict[str, Any]:
+    """Correct a rejected report and send it again with the same id; its history is kept
+    (with the audit row, when given, in the same transaction)."""
     async with mes_connection(reports.pool) as conn:
         row = await conn.fetchrow(queries.GET_REPORT, report_id)
         if row is None:
@@ -284,11 +307,16 @@ async def correct(reports: Reports, report_id: uuid.UUID, patch: dict[str, Any])
                 report_id, merged["order"], merged["operation"], merged["machine"], merged["operator"],
                 merged["start"], merged["end"], merged["goodQuantity"], merged["scrapQuantity"],
                 merged["scrapReason"], merged["final"], merged["lot"], branch, item_code, warehouse,
+                request_id,
             )  # fmt: skip
             if updated != "UPDATE 1":
                 raise Conflict(
                     "O apontamento mudou de estado durante a correção; consulte-o de novo."
                 )
             await conn.execute(queries.INSERT_OUTBOX, report_id)
+            if audit is not None:
+                await audit.write(conn, str(report_id))
+        if audit is not None:
+            audit.committed()
         row = await conn.fetchrow(queries.GET_REPORT, report_id)
     return present(row)

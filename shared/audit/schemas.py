@@ -1,0 +1,91 @@
+"""Query and response schemas of GET /api/v1/audit."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import marshmallow as ma
+from marshmallow import fields
+
+from shared.pagination import PageQuery
+from shared.validation import Integer, String, Timestamp, between, max_length, tagged
+
+
+class AuditQuery(PageQuery):
+    key = String(
+        load_default=None,
+        validate=max_length(100),
+        metadata={"description": "Nome da chave de API (exato)."},
+    )
+    route = String(
+        load_default=None,
+        validate=max_length(100),
+        metadata={"description": "Nome da rota (exato), ex.: production_reports_create."},
+    )
+    status = Integer(
+        load_default=None,
+        validate=between(100, 599),
+        metadata={"description": "Status HTTP da resposta."},
+    )
+    # `from` is a Python keyword: the attribute is from_, the parameter `from`.
+    from_ = Timestamp(
+        load_default=None,
+        data_key="from",
+        metadata={"description": "Início (inclusive), ISO-8601 com fuso."},
+    )
+    to = Timestamp(
+        load_default=None, metadata={"description": "Fim (exclusive), ISO-8601 com fuso."}
+    )
+    request_id = String(
+        load_default=None,
+        data_key="requestId",
+        validate=max_length(128),
+        metadata={"description": "Id da requisição (X-Request-ID)."},
+    )
+
+    @ma.validates_schema
+    def window_in_order(self, data: dict[str, Any], **_: Any) -> None:
+        start, end = data.get("from_"), data.get("to")
+        if start is not None and end is not None and end <= start:
+            raise ma.ValidationError(
+                tagged("order", "deve ser posterior a `from`."), field_name="to"
+            )
+
+
+class AuditEntry(ma.Schema):
+    at = fields.String(metadata={"description": "Chegada da requisição (UTC)."})
+    requestId = fields.String()
+    key = fields.String(metadata={"description": "Nome da chave de API."})
+    method = fields.String()
+    route = fields.String(metadata={"description": "Nome da rota."})
+    path = fields.String()
+    status = fields.Integer()
+    client = fields.String(
+        allow_none=True,
+        metadata={"description": "Endereço do cliente (X-Real-IP vindo do proxy confiável)."},
+    )
+    peer = fields.String(allow_none=True, metadata={"description": "Endereço da conexão."})
+    durationMs = fields.Float(allow_none=True)
+    subject = fields.String(
+        allow_none=True,
+        metadata={
+            "description": "O que a escrita alterou (id do apontamento; as tentativas de envio "
+            "ao Protheus levam o mesmo requestId)."
+        },
+    )
+    service = fields.String()
+
+
+class AuditPage(ma.Schema):
+    total = fields.Integer()
+    page = fields.Integer()
+    pageSize = fields.Integer()
+    totalPages = fields.Integer()
+    filters = fields.Dict()
+    data = fields.List(fields.Nested(AuditEntry))
+
+
+class AuditResponse(ma.Schema):
+    success = fields.Boolean()
+    message = fields.String()
+    data = fields.Nested(AuditPage)
