@@ -56,6 +56,7 @@ BROKER_REPLACED = (
     "acl_file",
     "log_dest",
     "user",
+    "include_dir",
 )
 
 
@@ -289,20 +290,33 @@ def broker_config(
     log: Path | None = None,
     anonymous: bool = False,
     extra: str = "",
+    max_packet_size: int = mqtt_gen.MAX_PACKET_SIZE,
+    tls: mqtt_gen.TlsListener | None = None,
 ) -> str:
     """The project's mosquitto.conf, relocated under `directory` for a broker outside Docker.
 
     Expects `passwords` and `acl` in `directory` (deploy/mosquitto/generate.py writes them),
     unless `anonymous` (the telemetry tests' and benchmarks' broker: same queueing and
-    in-flight window, anyone may connect).
+    in-flight window, anyone may connect, client ids as the clients send them). What the
+    image reads from conf.d (max_packet_size, the TLS listener) is written inline, from the
+    same generator function. The listener's own options (use_username_as_clientid) follow
+    the relocated `listener` line, as in the shipped file.
     """
-    kept = [
-        line
-        for line in MOSQUITTO_CONF.read_text().splitlines()
-        if line.strip()
-        and not line.lstrip().startswith("#")
-        and line.split()[0] not in BROKER_REPLACED
-    ]
+    general: list[str] = []
+    listener: list[str] = []
+    target = general
+    for line in MOSQUITTO_CONF.read_text().splitlines():
+        if not line.strip() or line.lstrip().startswith("#"):
+            continue
+        key = line.split()[0]
+        if key == "listener":
+            target = listener
+        elif key in BROKER_REPLACED:
+            continue
+        elif anonymous and key == "use_username_as_clientid":
+            continue  # it refuses clients without a username
+        else:
+            target.append(line)
     access = (
         ["allow_anonymous true"]
         if anonymous
@@ -312,18 +326,25 @@ def broker_config(
             f"acl_file {directory / mqtt_gen.ACL}",
         ]
     )
+    settings = [
+        line
+        for line in mqtt_gen.settings_text(max_packet_size, tls).splitlines()
+        if line and not line.startswith("#")
+    ]
     (directory / "data").mkdir(parents=True, exist_ok=True)
     return (
         "\n".join(
             [
-                *kept,
-                f"listener {port} {bind}",
+                *general,
                 f"persistence_location {directory / 'data'}/",
                 *access,
                 f"log_dest file {log}" if log else "log_dest stdout",
                 # Run as whoever we are: as root Mosquitto would switch to `mosquitto`, which
                 # cannot read a private directory; as anyone else the line is ignored.
                 f"user {pwd.getpwuid(os.getuid()).pw_name}",
+                f"listener {port} {bind}",
+                *listener,
+                *settings,
                 extra,
             ]
         )
@@ -491,6 +512,8 @@ def run_stack() -> int:
                 env["MQTT_URL"] = (
                     f"mqtt://{INGESTOR_USER}:{passwords[INGESTOR_USER]}@127.0.0.1:{mqtt_port}"
                 )
+                # The broker makes every client id its username (use_username_as_clientid).
+                env["MQTT_CLIENT_ID"] = INGESTOR_USER
                 broker_note = (
                     f"Mosquitto em localhost:{mqtt_port} (dispositivos de {devices.name}; "
                     f"senhas em {directory.relative_to(ROOT) / 'credentials.json'})"

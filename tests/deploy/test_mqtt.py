@@ -13,9 +13,11 @@ import json
 import os
 import shutil
 import signal
+import ssl
 import subprocess
 import sys
 import threading
+import time
 import uuid
 from pathlib import Path
 from typing import Any
@@ -34,6 +36,7 @@ from tests.deploy.conftest import (
     INGESTOR_USER,
     Stack,
     private_dir,
+    read_lines,
 )
 from tests.helpers import assert_envelope, auth
 
@@ -175,12 +178,69 @@ async def test_a_device_cannot_publish_for_another_machine(stack: Stack) -> None
         assert await count(stack.mes_dsn, sql) == 0, sql
 
 
-async def test_the_ingestor_reads_but_cannot_publish(stack: Stack) -> None:
-    topic = f"{LINE}/PRENS1/telemetry"
-    code = await asyncio.to_thread(
-        publish_v5, stack.mqtt_port, INGESTOR_USER, INGESTOR_PASSWORD, topic, telemetry(3.0)
+def connect_as(port: int, user: str, password: str, client_id: str) -> str:
+    """An MQTT v5 CONNECT with clean start and session expiry 0 under a chosen client id:
+    on a broker that trusts client ids, this takes the session of that id over and, when
+    the connection closes, destroys it. Returns the client id the broker assigned."""
+    client = paho.Client(
+        paho.CallbackAPIVersion.VERSION2, client_id=client_id, protocol=paho.MQTTv5
     )
-    assert code == NOT_AUTHORIZED
+    client.username_pw_set(user, password)
+    connected = threading.Event()
+    assigned: list[str] = []
+
+    def on_connect(client: paho.Client, userdata: Any, flags: Any, reason: Any, props: Any) -> None:
+        assigned.append(getattr(props, "AssignedClientIdentifier", "") or client_id)
+        connected.set()
+
+    client.on_connect = on_connect
+    client.connect("127.0.0.1", port, clean_start=True)
+    client.loop_start()
+    try:
+        assert connected.wait(10), "no CONNACK"
+    finally:
+        client.disconnect()
+        client.loop_stop()
+    return assigned[0]
+
+
+async def test_a_device_cannot_take_over_or_wipe_the_ingestors_session(stack: Stack) -> None:
+    """The reproduction of the probe: with plc-dobra1's credentials, 29 connections in ~11 s
+    as the ingestor's client id (clean start, session expiry 0) while plc-prens1 publishes
+    400 QoS 1 messages: every acknowledged message is stored (the probe lost 289 of 400)."""
+    ingestor_log = stack.logs["ingestor"]
+    lost_before = sum("connection lost" in line for line in read_lines(ingestor_log))
+    port = stack.mqtt_port
+    assigned: list[str] = []
+
+    def attack() -> None:
+        for _ in range(29):
+            assigned.append(
+                connect_as(port, "plc-dobra1", stack.passwords["plc-dobra1"], INGESTOR_USER)
+            )
+            time.sleep(0.35)
+
+    base = unique_value(offset=50_000) * 1000
+    attacker = asyncio.create_task(asyncio.to_thread(attack))
+    async with device(port, "plc-prens1", stack.passwords["plc-prens1"]) as plc:
+        for index in range(400):
+            await plc.publish(f"{LINE}/PRENS1/telemetry", telemetry(base + index), qos=1)
+            await asyncio.sleep(0.02)
+    await attacker
+    sql = (
+        "SELECT count(*) FROM telemetry_samples WHERE machine = 'PRENS1' "
+        "AND value >= $1 AND value < $2"
+    )
+    deadline = asyncio.get_running_loop().time() + 30
+    while (stored := await count(stack.mes_dsn, sql, base, base + 400)) < 400:
+        if asyncio.get_running_loop().time() > deadline:
+            break
+        await asyncio.sleep(0.1)
+    assert stored == 400, f"{400 - stored} of 400 acknowledged messages lost"
+    # The broker gave the device its own username as id: the ingestor was never disturbed.
+    assert len(assigned) == 29
+    lost_after = sum("connection lost" in line for line in read_lines(ingestor_log))
+    assert lost_after == lost_before
 
 
 async def test_anonymous_and_wrong_credentials_are_refused(stack: Stack) -> None:
@@ -253,6 +313,10 @@ def test_adding_a_device_and_rotating_a_key_on_a_running_broker() -> None:
         assert not can_connect(port, "plc-prens1", first["plc-prens1"])
         assert can_connect(port, "plc-prens2", first["plc-prens2"])
         assert can_connect(port, INGESTOR_USER, INGESTOR_PASSWORD)
+        # The ingestor reads but cannot publish (its own broker here: a second connection
+        # as the ingestor's user would take the running ingestor's session over).
+        code = publish_v5(port, INGESTOR_USER, INGESTOR_PASSWORD, topic, b"{}")
+        assert code == NOT_AUTHORIZED
     finally:
         supervisor.stop()
         shutil.rmtree(directory, ignore_errors=True)
@@ -285,7 +349,7 @@ def test_the_generator_refuses_duplicates_and_the_ingestor_as_a_device(tmp_path:
 def test_hashes_are_mosquitto_passwd_compatible() -> None:
     """The `$7$` hash of mosquitto_passwd 2.0 (PBKDF2-SHA512, 101 rounds), same salt."""
     salt = bytes(range(12))
-    encoded = mqtt_gen.hash_password("secret", salt=salt)
+    encoded = mqtt_gen.hash_password("secret", salt=salt, iterations=101)
     assert encoded.startswith("$7$101$AAECAwQFBgcICQoL$")
     assert mqtt_gen.verify_password("secret", encoded)
     assert not mqtt_gen.verify_password("Secret", encoded)
@@ -295,3 +359,135 @@ def test_hashes_are_mosquitto_passwd_compatible() -> None:
         "rwZT8458Fq+HE/nbnFJfC371cQ/Q=="
     )
     assert mqtt_gen.verify_password("secret", written)
+
+
+def test_passwords_are_private_and_hashed_with_a_modern_round_count(tmp_path: Path) -> None:
+    """0600, PBKDF2 with >= 100,000 rounds (mosquitto_passwd 2.0 writes 101); an old hash
+    whose password is known is replaced, a device's is reported for rotation."""
+    devices = mqtt_gen.parse_devices("plc-a a/b/c/M1\nplc-b a/b/c/M2\n")
+    old = mqtt_gen.hash_password("old-device", iterations=101)
+    weak_ingestor = mqtt_gen.hash_password(INGESTOR_PASSWORD, iterations=101)
+    (tmp_path / "passwords").write_text(f"{INGESTOR_USER}:{weak_ingestor}\nplc-a:{old}\n")
+    mqtt_gen.generate(
+        devices, tmp_path, ingestor_user=INGESTOR_USER, ingestor_password=INGESTOR_PASSWORD
+    )
+    passwords = tmp_path / "passwords"
+    assert passwords.stat().st_mode & 0o777 == 0o600
+    stored = mqtt_gen.read_password_file(passwords)
+    assert mqtt_gen.hash_iterations(stored[INGESTOR_USER]) >= 100_000
+    assert mqtt_gen.verify_password(INGESTOR_PASSWORD, stored[INGESTOR_USER])
+    assert mqtt_gen.hash_iterations(stored["plc-b"]) >= 100_000
+    assert stored["plc-a"] == old  # unknown password: kept, and reported
+    assert mqtt_gen.weak_hashes(tmp_path) == ["plc-a"]
+    with pytest.raises(mqtt_gen.DeviceListError, match="ITERATIONS"):
+        mqtt_gen.generate(
+            devices, tmp_path, ingestor_user=INGESTOR_USER, ingestor_password="x", iterations=101
+        )
+
+
+def test_the_generator_refuses_an_ingestor_client_id_other_than_its_user(
+    tmp_path: Path,
+) -> None:
+    devices = tmp_path / "devices"
+    devices.write_text("plc-a a/b/c/M1\n")
+    command = [
+        sys.executable, "deploy/mosquitto/generate.py", "--devices", str(devices),
+        "--out", str(tmp_path), "--env-file", os.devnull,
+    ]  # fmt: skip
+    url = f"mqtt://{INGESTOR_USER}:{INGESTOR_PASSWORD}@mosquitto:1883"
+    for client_id, code in (("mes-ingestor-host1", 2), (INGESTOR_USER, 0), ("", 0)):
+        done = subprocess.run(
+            command,
+            env={**os.environ, "MQTT_URL": url, "MQTT_CLIENT_ID": client_id},
+            capture_output=True,
+            text=True,
+            cwd=mqtt_gen.HERE.parent.parent,
+        )
+        assert done.returncode == code, done.stderr
+    assert (
+        "MQTT_CLIENT_ID"
+        in subprocess.run(
+            command,
+            env={**os.environ, "MQTT_URL": url, "MQTT_CLIENT_ID": "other"},
+            capture_output=True,
+            text=True,
+            cwd=mqtt_gen.HERE.parent.parent,
+        ).stderr
+    )
+
+
+def self_signed(directory: Path) -> tuple[Path, Path]:
+    cert, key = directory / "server.crt", directory / "server.key"
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+         "-subj", "/CN=localhost", "-keyout", str(key), "-out", str(cert)],
+        check=True, capture_output=True,
+    )  # fmt: skip
+    return cert, key
+
+
+def test_max_packet_size_and_the_tls_listener_on_a_real_broker() -> None:
+    """The generated conf.d settings on Mosquitto: a packet over MQTT_BROKER_MAX_PACKET_SIZE
+    ends the connection and is not delivered; the TLS listener serves the same users, ACLs
+    and client-id binding."""
+    directory = private_dir("mes-mqtt-tls-")
+    supervisor = Supervisor()
+    try:
+        cert, key = self_signed(directory)
+        devices = mqtt_gen.parse_devices(mqtt_gen.default_devices_file().read_text())
+        passwords = {d.username: f"pw-{d.username}" for d in devices}
+        tls_port, port = free_port(), free_port()
+        tls = mqtt_gen.TlsListener(cert=str(cert), key=str(key), port=tls_port, bind="127.0.0.1")
+        mqtt_gen.generate(
+            devices,
+            directory,
+            ingestor_user=INGESTOR_USER,
+            ingestor_password=INGESTOR_PASSWORD,
+            passwords=passwords,
+            max_packet_size=4096,
+            tls=tls,
+        )
+        settings = (directory / mqtt_gen.SETTINGS).read_text()
+        assert "max_packet_size 4096" in settings
+        assert f"certfile {cert}" in settings
+        # The broker as the image runs it: mosquitto.conf plus the generated conf.d file.
+        config = directory / "mosquitto.conf"
+        from deploy.stack import broker_config, mosquitto_binary
+
+        config.write_text(broker_config(port, directory, max_packet_size=4096, tls=tls))
+        supervisor.start("mosquitto", [mosquitto_binary(), "-c", str(config)])
+        wait_until(lambda: can_connect(port, "plc-prens1", passwords["plc-prens1"]), what="broker")
+
+        topic = f"{LINE}/PRENS1/telemetry"
+        received: list[bytes] = []
+
+        async def scenario() -> None:
+            context = ssl.create_default_context(cafile=str(cert))
+            context.check_hostname = False
+            async with aiomqtt.Client(
+                "127.0.0.1", tls_port, username=INGESTOR_USER, password=INGESTOR_PASSWORD,
+                identifier=INGESTOR_USER, tls_context=context, timeout=5,
+            ) as reader:  # fmt: skip
+                await reader.subscribe("mes/v1/#", qos=1)
+                # Over the limit: the broker closes the publisher's connection.
+                with contextlib.suppress(aiomqtt.MqttError):
+                    async with device(port, "plc-prens1", passwords["plc-prens1"]) as plc:
+                        await plc.publish(topic, b"x" * 8192, qos=1, timeout=3)
+                async with aiomqtt.Client(
+                    "127.0.0.1", tls_port, username="plc-prens1",
+                    password=passwords["plc-prens1"], tls_context=context, timeout=5,
+                    identifier="anything",
+                ) as plc:  # fmt: skip
+                    await plc.publish(topic, b"small", qos=1)
+                async with asyncio.timeout(5):
+                    async for message in reader.messages:
+                        received.append(bytes(message.payload))  # type: ignore[arg-type]
+                        break
+
+        asyncio.run(scenario())
+        assert received == [b"small"]  # the 8 KiB packet never reached a subscriber
+        # A wrong password over TLS is refused like on the plain listener.
+        assert not can_connect(port, "plc-prens1", "wrong")
+    finally:
+        supervisor.stop()
+        shutil.rmtree(directory, ignore_errors=True)
