@@ -38,13 +38,9 @@ def compose(*args: str, profile: str | None = None) -> subprocess.CompletedProce
     command = [binary, "--env-file", str(ENV_EXAMPLE), "-f", str(DEPLOY / "docker-compose.yml")]
     if profile:
         command += ["--profile", profile]
-    # MES_ENV_FILE points env_file at the example: no deploy/.env is needed to validate.
+    # --env-file: the example fills every ${...}; no deploy/.env is needed to validate.
     return subprocess.run(
-        [*command, *args],
-        capture_output=True,
-        text=True,
-        env={"PATH": "/usr/bin:/bin", "MES_ENV_FILE": ".env.example"},
-        cwd=ROOT,
+        [*command, *args], capture_output=True, text=True, env={"PATH": "/usr/bin:/bin"}, cwd=ROOT
     )
 
 
@@ -96,7 +92,7 @@ def test_services_their_health_and_restart(config: dict[str, Any]) -> None:
         assert service["build"]["dockerfile"] == "deploy/Dockerfile"
         assert service["restart"] == "unless-stopped"
         assert service["environment"]["HTTP_PORT"] == port
-        assert service["environment"]["MES_DB_URL"]  # from the env file
+        assert service["environment"]["PROTHEUS_DB_URL"]  # filled from the env file
         health = " ".join(service["healthcheck"]["test"])
         path = "/healthz" if name == "simulator" else "/readyz"
         assert f"http://127.0.0.1:{port}{path}" in health
@@ -176,3 +172,74 @@ def test_the_image_runs_as_a_non_root_user() -> None:
         "deploy/migrate.py",
     ):
         assert re.search(rf"^COPY .*\b{re.escape(needed)}\b", dockerfile, re.MULTILINE), needed
+
+
+def read_by(*sources: Path) -> set[str]:
+    found: set[str] = set()
+    for source in sources:
+        found |= set(_READ.findall(source.read_text()))
+    return found
+
+
+# What a service must never hold: other services' credentials.
+FORBIDDEN = {
+    "catalog": {"PROTHEUS_USER", "PROTHEUS_PASSWORD", "PROTHEUS_REST_URL", "MQTT_URL",
+                "SIM_PASSWORD", "POSTGRES_PASSWORD"},
+    "production": {"MQTT_URL", "SIM_PASSWORD", "POSTGRES_PASSWORD"},
+    "telemetry": {"PROTHEUS_USER", "PROTHEUS_PASSWORD", "PROTHEUS_REST_URL", "SIM_PASSWORD",
+                  "POSTGRES_PASSWORD"},
+    "migrate": {"MES_API_KEYS", "PROTHEUS_USER", "PROTHEUS_PASSWORD", "MQTT_URL",
+                "SIM_PASSWORD", "POSTGRES_PASSWORD"},
+    "demo-data": {"MES_API_KEYS", "PROTHEUS_USER", "PROTHEUS_PASSWORD", "MQTT_URL",
+                  "SIM_PASSWORD", "POSTGRES_PASSWORD"},
+    "simulator": {"MES_API_KEYS", "MES_DB_URL", "PROTHEUS_USER", "PROTHEUS_PASSWORD", "MQTT_URL",
+                  "POSTGRES_PASSWORD"},
+    "nginx": {"MES_API_KEYS", "MES_DB_URL", "PROTHEUS_DB_URL", "PROTHEUS_PASSWORD", "MQTT_URL"},
+    "mosquitto": {"MES_API_KEYS", "MES_DB_URL", "PROTHEUS_PASSWORD", "MQTT_URL"},
+    "postgres": {"MES_API_KEYS", "PROTHEUS_PASSWORD", "MQTT_URL", "PROTHEUS_DB_URL"},
+}  # fmt: skip
+# Shared settings a service does not use (shared/settings.py reads them all, with defaults).
+NOT_NEEDED = {
+    "catalog": {"PROTHEUS_REST_URL", "PROTHEUS_AUTH", "PROTHEUS_USER", "PROTHEUS_PASSWORD",
+                "PROTHEUS_REST_CA_FILE", "MQTT_URL", "MQTT_CLIENT_ID", "MQTT_SHARED_GROUP",
+                "MQTT_CA_FILE", "SHIFT_CALENDAR", "TELEMETRY_RETENTION_DAYS"},
+    "production": {"MQTT_URL", "MQTT_CLIENT_ID", "MQTT_SHARED_GROUP", "MQTT_CA_FILE",
+                   "SHIFT_CALENDAR", "TELEMETRY_RETENTION_DAYS", "CATALOG_MAX_BOM_ROWS"},
+    "telemetry": {"PROTHEUS_REST_URL", "PROTHEUS_AUTH", "PROTHEUS_USER", "PROTHEUS_PASSWORD",
+                  "PROTHEUS_REST_CA_FILE", "CATALOG_MAX_BOM_ROWS"},
+}  # fmt: skip
+# Set by the image (Dockerfile ENV) or per service in docker-compose.yml.
+FIXED = {"HTTP_HOST", "HTTP_PORT"}
+
+
+def test_each_service_gets_only_its_own_secrets(config: dict[str, Any]) -> None:
+    services = config["services"]
+    for name, forbidden in FORBIDDEN.items():
+        environment = set(services[name].get("environment") or {})
+        assert "env_file" not in services[name], name
+        assert not environment & forbidden, (name, environment & forbidden)
+    assert "POSTGRES_PASSWORD" in services["postgres"]["environment"]
+    assert services["production"]["environment"]["PROTHEUS_PASSWORD"] == "mesinteg"
+    assert services["telemetry"]["environment"]["MQTT_URL"].startswith("mqtt://mes-ingestor:")
+    assert services["telemetry"]["environment"]["MQTT_CLIENT_ID"] == "mes-ingestor"
+
+
+def test_each_service_gets_every_variable_it_reads(config: dict[str, Any]) -> None:
+    """The other direction: a variable a service reads but compose does not pass would be
+    silently ignored in production (a setting added later must be listed here)."""
+    services = config["services"]
+    shared = read_by(ROOT / "shared" / "settings.py")
+    reads = {
+        "catalog": shared,
+        "production": shared | read_by(ROOT / "services" / "production" / "settings.py"),
+        "telemetry": shared | read_by(ROOT / "services" / "telemetry" / "settings.py"),
+        "simulator": read_by(ROOT / "protheus_demo" / "simulator" / "config.py"),
+    }
+    for name, read in reads.items():
+        expected = read - NOT_NEEDED.get(name, set()) - FIXED
+        missing = expected - set(services[name]["environment"])
+        assert not missing, (name, missing)
+    for name in ("migrate", "demo-data"):
+        environment = services[name]["environment"]
+        assert {"MES_DB_URL", "PROTHEUS_DB_URL", "PROTHEUS_COMPANY"} <= set(environment)
+    assert "DEMO_SCALE" in services["demo-data"]["environment"]
