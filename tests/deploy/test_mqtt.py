@@ -30,6 +30,7 @@ import pytest
 
 from deploy.mosquitto import generate as mqtt_gen
 from deploy.stack import Supervisor, free_port, start_broker, wait_until
+from shared.mqtt import probe_broker
 from tests.deploy.conftest import (
     API_KEY,
     INGESTOR_PASSWORD,
@@ -236,11 +237,34 @@ async def test_a_device_cannot_take_over_or_wipe_the_ingestors_session(stack: St
         if asyncio.get_running_loop().time() > deadline:
             break
         await asyncio.sleep(0.1)
-    assert stored == 400, f"{400 - stored} of 400 acknowledged messages lost"
+    if stored != 400:
+        conn = await asyncpg.connect(stack.mes_dsn)
+        try:
+            rows = await conn.fetch(
+                "SELECT value, ts FROM telemetry_samples WHERE machine = 'PRENS1' "
+                "AND value >= $1 AND value < $2",
+                base,
+                base + 400,
+            )
+            dead = await conn.fetch(
+                "SELECT machine, value, ts FROM telemetry_samples WHERE machine = 'PRENS1' "
+                "ORDER BY ts LIMIT 3"
+            )
+        finally:
+            await conn.close()
+        have = {round(r["value"] - base) for r in rows}
+        missing = sorted(set(range(400)) - have)
+        logs = "\n".join(read_lines(stack.broker_dir / "mosquitto.log")[:60])
+        ing = "\n".join(read_lines(ingestor_log)[-30:])
+        raise AssertionError(f"{400 - stored} lost: missing {missing[:10]}; {dead}\n{logs}\n{ing}")
     # The broker gave the device its own username as id: the ingestor was never disturbed.
     assert len(assigned) == 29
     lost_after = sum("connection lost" in line for line in read_lines(ingestor_log))
     assert lost_after == lost_before
+    broker_log = read_lines(stack.broker_dir / "mosquitto.log")
+    attempts = [line for line in broker_log if "u'plc-dobra1'" in line and "New client" in line]
+    assert len(attempts) >= 29
+    assert all(" as plc-dobra1 " in line for line in attempts)
 
 
 async def test_anonymous_and_wrong_credentials_are_refused(stack: Stack) -> None:
@@ -249,6 +273,30 @@ async def test_anonymous_and_wrong_credentials_are_refused(stack: Stack) -> None
     assert not await asyncio.to_thread(can_connect, port, "plc-prens1", "wrong")
     assert not await asyncio.to_thread(can_connect, port, "nobody", "x")
     assert await asyncio.to_thread(can_connect, port, "plc-prens1", stack.passwords["plc-prens1"])
+
+
+async def test_the_readiness_probe_never_takes_the_ingestors_session_over(stack: Stack) -> None:
+    """/readyz probes the broker (compose's healthcheck, every 15 s): logged in as the
+    ingestor's user it would get the ingestor's client id and wipe its session."""
+    takeovers_before = sum(
+        "mes-ingestor already connected" in line
+        for line in read_lines(stack.broker_dir / "mosquitto.log")
+    )
+    lost_before = sum("connection lost" in line for line in read_lines(stack.logs["ingestor"]))
+    for _ in range(3):
+        await probe_broker(stack.env["MQTT_URL"])
+    async with (
+        aiohttp.ClientSession() as http,
+        http.get(f"http://127.0.0.1:{stack.ports['telemetry']}/readyz") as resp,
+    ):
+        assert resp.status == 200
+    log = read_lines(stack.broker_dir / "mosquitto.log")
+    assert sum("mes-ingestor already connected" in line for line in log) == takeovers_before
+    assert sum("connection lost" in line for line in read_lines(stack.logs["ingestor"])) == (
+        lost_before
+    )
+    with pytest.raises((aiomqtt.MqttError, OSError)):
+        await probe_broker(f"mqtt://{INGESTOR_USER}:x@127.0.0.1:{free_port()}", timeout_s=1)
 
 
 def run_generator(directory: Path, devices: Path, *args: str) -> dict[str, str]:
