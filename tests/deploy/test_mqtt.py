@@ -539,3 +539,36 @@ def test_max_packet_size_and_the_tls_listener_on_a_real_broker() -> None:
     finally:
         supervisor.stop()
         shutil.rmtree(directory, ignore_errors=True)
+
+
+def test_further_ingestor_replicas_get_users_of_their_own(tmp_path: Path) -> None:
+    """Client ids are usernames: two replicas under one user would take each other's
+    session over, so MQTT_EXTRA_INGESTORS gives each replica its own reading user."""
+    devices = mqtt_gen.parse_devices("plc-a a/b/c/M1\n")
+    made_up = mqtt_gen.generate(
+        devices,
+        tmp_path,
+        ingestor_user=INGESTOR_USER,
+        ingestor_password=INGESTOR_PASSWORD,
+        extra_ingestors=["mes-ingestor-2", "mes-ingestor-3"],
+    )
+    assert set(made_up) == {"mes-ingestor-2", "mes-ingestor-3", "plc-a"}
+    acl = (tmp_path / "acl").read_text()
+    for user in (INGESTOR_USER, "mes-ingestor-2", "mes-ingestor-3"):
+        assert f"user {user}\ntopic read mes/v1/#" in acl
+    again = mqtt_gen.generate(
+        devices,
+        tmp_path,
+        ingestor_user=INGESTOR_USER,
+        ingestor_password=INGESTOR_PASSWORD,
+        extra_ingestors=["mes-ingestor-2", "mes-ingestor-3"],
+    )
+    assert again == {}  # kept, like devices
+    with pytest.raises(mqtt_gen.DeviceListError, match="MQTT_URL"):
+        mqtt_gen.generate(
+            devices,
+            tmp_path,
+            ingestor_user=INGESTOR_USER,
+            ingestor_password=INGESTOR_PASSWORD,
+            extra_ingestors=[INGESTOR_USER],
+        )
