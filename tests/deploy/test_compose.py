@@ -124,6 +124,14 @@ def test_services_their_health_and_restart(config: dict[str, Any]) -> None:
     conf = (DEPLOY / "mosquitto" / "mosquitto.conf").read_text()
     assert "password_file /mosquitto/config/passwords" in conf
     assert "acl_file /mosquitto/config/acl" in conf
+    # Client ids bound to usernames on the listener (its option follows its `listener`
+    # line), and the generated settings (max_packet_size, TLS listener) loaded last.
+    lines = [line for line in conf.splitlines() if line and not line.startswith("#")]
+    assert lines.index("use_username_as_clientid true") > lines.index("listener 1883")
+    assert lines[-1] == "include_dir /mosquitto/config/conf.d"
+    assert (DEPLOY / "mosquitto" / "conf.d").is_dir()
+    assert {"/mosquitto/certs"} <= targets(mosquitto["volumes"])
+    assert {p["target"] for p in mosquitto["ports"]} == {1883, 8883}
 
     nginx = services["nginx"]
     assert nginx["ports"][0]["target"] == 8080
