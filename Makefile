@@ -6,13 +6,42 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: run stack test lint format services demo-db bench clean
+.PHONY: run stack test lint format services demo-db bench clean lock lock-upgrade
 
-$(STAMP): pyproject.toml
+# Dependencies come from the lock files (exact versions and hashes, `make lock`), the
+# project itself without its dependencies: CI, `make run` and the image install the same.
+RUNTIME_LOCK := requirements/runtime.txt
+DEV_LOCK     := requirements/dev.txt
+
+$(STAMP): pyproject.toml $(RUNTIME_LOCK) $(DEV_LOCK)
+	$(PYTHON) scripts/check_lock.py
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
-	$(BIN)/pip install -q -e '.[dev]'
+	$(BIN)/pip install -q --require-hashes -r $(DEV_LOCK)
+	$(BIN)/pip install -q --no-deps -e .
 	touch $(STAMP)
+
+## lock: pin pyproject.toml's dependencies (and the dev extra) with hashes into
+## requirements/; versions already pinned stay, a new dependency gets the newest release.
+## lock-upgrade: the same, every package moved to its newest release.
+PIP_TOOLS  := pip-tools==7.6.2
+LOCK_VENV  := .venv-lock
+LOCK_FLAGS := --quiet --generate-hashes --strip-extras --allow-unsafe \
+              --no-emit-index-url --no-emit-find-links
+lock: $(LOCK_VENV)/.installed
+	CUSTOM_COMPILE_COMMAND="make lock" $(LOCK_VENV)/bin/pip-compile $(LOCK_FLAGS) $(LOCK_ARGS) \
+	    -o $(RUNTIME_LOCK) pyproject.toml
+	CUSTOM_COMPILE_COMMAND="make lock" $(LOCK_VENV)/bin/pip-compile $(LOCK_FLAGS) $(LOCK_ARGS) \
+	    --extra dev -o $(DEV_LOCK) pyproject.toml
+	$(PYTHON) scripts/check_lock.py
+
+lock-upgrade:
+	$(MAKE) lock LOCK_ARGS=--upgrade
+
+$(LOCK_VENV)/.installed:
+	$(PYTHON) -m venv $(LOCK_VENV)
+	$(LOCK_VENV)/bin/pip install -q '$(PIP_TOOLS)'
+	touch $@
 
 ## run: the whole system at http://localhost:8080 (Ctrl-C stops it)
 run: $(STAMP)
@@ -53,4 +82,4 @@ bench: $(STAMP) services
 	$(BIN)/python -m bench
 
 clean:
-	rm -rf $(VENV) .run .pytest_cache .ruff_cache
+	rm -rf $(VENV) $(LOCK_VENV) .run .pytest_cache .ruff_cache

@@ -5,7 +5,9 @@ telemetry :8083 with its ingestor, the Protheus simulator :8090 when the Protheu
 is the demo one), Mosquitto runs with the project's configuration and ACLs (generated from
 deploy/mosquitto's device list) on a port of its own, and Debian's nginx runs in front on
 :8080 with the project's templates. Databases are found like `make run` finds them, then
-migrated and seeded by deploy/migrate.py's steps. Ctrl-C stops everything, in reverse.
+migrated and seeded by deploy/migrate.py's steps. A process that dies (a crash, a SIGKILL)
+is logged and started again with a growing delay, as compose's `restart: unless-stopped`
+does. Ctrl-C stops everything, in reverse.
 
     .venv/bin/python -m deploy.stack       (what scripts/stack.sh and `make stack` run)
 
@@ -54,6 +56,7 @@ BROKER_REPLACED = (
     "acl_file",
     "log_dest",
     "user",
+    "include_dir",
 )
 
 
@@ -87,6 +90,12 @@ class Child:
     name: str
     process: subprocess.Popen[bytes]
     log: Path | None = None
+    argv: list[str] = field(default_factory=list)
+    env: dict[str, str] | None = None
+    started_at: float = field(default_factory=time.monotonic)
+    # Restarts in a row that ended early (reset once the child runs restart_reset_s).
+    failures: int = 0
+    restart_at: float | None = None  # when a dead child is started again
 
     @property
     def alive(self) -> bool:
@@ -98,11 +107,46 @@ class Child:
         return "\n".join(self.log.read_text(errors="replace").splitlines()[-lines:])
 
 
+def _say(message: str) -> None:
+    print(message, flush=True)
+
+
 @dataclass
 class Supervisor:
-    """Children started in order and stopped in reverse, like compose's dependency order."""
+    """Children started in order and stopped in reverse, like compose's dependency order.
+
+    `watch()` then keeps them running as compose's `restart: unless-stopped` does: a child
+    that dies is logged and started again after a delay that doubles with each early death
+    (restart_base_s, 2x, 4x, ... at most restart_cap_s) and goes back to the base once the
+    child has stayed up restart_reset_s.
+    """
 
     children: list[Child] = field(default_factory=list)
+    restart_base_s: float = 0.5
+    restart_cap_s: float = 30.0
+    restart_reset_s: float = 10.0
+    say: Callable[[str], None] = _say
+
+    def _spawn(
+        self, argv: list[str], env: Mapping[str, str] | None, log: Path | None
+    ) -> subprocess.Popen[bytes]:
+        output = None
+        if log is not None:
+            log.parent.mkdir(parents=True, exist_ok=True)
+            output = log.open("ab")
+        try:
+            return subprocess.Popen(  # noqa: S603 - argv built here, never from input
+                argv,
+                cwd=ROOT,
+                env=dict(env) if env is not None else None,
+                stdin=subprocess.DEVNULL,
+                stdout=output,
+                stderr=subprocess.STDOUT if output else None,
+                process_group=0,
+            )
+        finally:
+            if output is not None:
+                output.close()  # the child holds its own descriptor
 
     def start(
         self,
@@ -117,29 +161,45 @@ class Supervisor:
         Each child leads its own process group, so a Ctrl-C reaches only the supervisor,
         which then stops the children in order instead of all at once.
         """
-        output = None
-        if log is not None:
-            log.parent.mkdir(parents=True, exist_ok=True)
-            output = log.open("ab")
-        try:
-            process = subprocess.Popen(  # noqa: S603 - argv built here, never from input
-                argv,
-                cwd=ROOT,
-                env=dict(env) if env is not None else None,
-                stdin=subprocess.DEVNULL,
-                stdout=output,
-                stderr=subprocess.STDOUT if output else None,
-                process_group=0,
-            )
-        finally:
-            if output is not None:
-                output.close()  # the child holds its own descriptor
-        child = Child(name, process, log)
+        child = Child(
+            name,
+            self._spawn(argv, env, log),
+            log,
+            list(argv),
+            dict(env) if env is not None else None,
+        )
         self.children.append(child)
         return child
 
     def dead(self) -> Child | None:
         return next((c for c in self.children if not c.alive), None)
+
+    def restart_dead(self, now: float | None = None) -> None:
+        """One round of `restart: unless-stopped`: schedule the newly dead, start the due."""
+        now = time.monotonic() if now is None else now
+        for child in self.children:
+            if child.alive:
+                continue
+            if child.restart_at is None:
+                if now - child.started_at >= self.restart_reset_s:
+                    child.failures = 0
+                delay = min(self.restart_cap_s, self.restart_base_s * 2**child.failures)
+                child.failures += 1
+                child.restart_at = now + delay
+                self.say(
+                    f"{child.name} terminou (código {child.process.returncode}); "
+                    f"reiniciando em {delay:.1f} s (tentativa {child.failures})"
+                )
+            elif now >= child.restart_at:
+                child.process = self._spawn(child.argv, child.env, child.log)
+                child.started_at, child.restart_at = now, None
+                self.say(f"{child.name} reiniciado (pid {child.process.pid})")
+
+    def watch(self, until: Callable[[], bool] = lambda: False, interval_s: float = 0.2) -> None:
+        """Keep every child running until `until()` holds (or an interrupt)."""
+        while not until():
+            self.restart_dead()
+            time.sleep(interval_s)
 
     def stop(self, timeout_s: float = 10.0) -> None:
         """SIGTERM in reverse start order, bounded wait, then SIGKILL what is left."""
@@ -230,20 +290,33 @@ def broker_config(
     log: Path | None = None,
     anonymous: bool = False,
     extra: str = "",
+    max_packet_size: int = mqtt_gen.MAX_PACKET_SIZE,
+    tls: mqtt_gen.TlsListener | None = None,
 ) -> str:
     """The project's mosquitto.conf, relocated under `directory` for a broker outside Docker.
 
     Expects `passwords` and `acl` in `directory` (deploy/mosquitto/generate.py writes them),
     unless `anonymous` (the telemetry tests' and benchmarks' broker: same queueing and
-    in-flight window, anyone may connect).
+    in-flight window, anyone may connect, client ids as the clients send them). What the
+    image reads from conf.d (max_packet_size, the TLS listener) is written inline, from the
+    same generator function. The listener's own options (use_username_as_clientid) follow
+    the relocated `listener` line, as in the shipped file.
     """
-    kept = [
-        line
-        for line in MOSQUITTO_CONF.read_text().splitlines()
-        if line.strip()
-        and not line.lstrip().startswith("#")
-        and line.split()[0] not in BROKER_REPLACED
-    ]
+    general: list[str] = []
+    listener: list[str] = []
+    target = general
+    for line in MOSQUITTO_CONF.read_text().splitlines():
+        if not line.strip() or line.lstrip().startswith("#"):
+            continue
+        key = line.split()[0]
+        if key == "listener":
+            target = listener
+        elif key in BROKER_REPLACED:
+            continue
+        elif anonymous and key == "use_username_as_clientid":
+            continue  # it refuses clients without a username
+        else:
+            target.append(line)
     access = (
         ["allow_anonymous true"]
         if anonymous
@@ -253,18 +326,25 @@ def broker_config(
             f"acl_file {directory / mqtt_gen.ACL}",
         ]
     )
+    settings = [
+        line
+        for line in mqtt_gen.settings_text(max_packet_size, tls).splitlines()
+        if line and not line.startswith("#")
+    ]
     (directory / "data").mkdir(parents=True, exist_ok=True)
     return (
         "\n".join(
             [
-                *kept,
-                f"listener {port} {bind}",
+                *general,
                 f"persistence_location {directory / 'data'}/",
                 *access,
                 f"log_dest file {log}" if log else "log_dest stdout",
                 # Run as whoever we are: as root Mosquitto would switch to `mosquitto`, which
                 # cannot read a private directory; as anyone else the line is ignored.
                 f"user {pwd.getpwuid(os.getuid()).pw_name}",
+                f"listener {port} {bind}",
+                *listener,
+                *settings,
                 extra,
             ]
         )
@@ -432,6 +512,8 @@ def run_stack() -> int:
                 env["MQTT_URL"] = (
                     f"mqtt://{INGESTOR_USER}:{passwords[INGESTOR_USER]}@127.0.0.1:{mqtt_port}"
                 )
+                # The broker makes every client id its username (use_username_as_clientid).
+                env["MQTT_CLIENT_ID"] = INGESTOR_USER
                 broker_note = (
                     f"Mosquitto em localhost:{mqtt_port} (dispositivos de {devices.name}; "
                     f"senhas em {directory.relative_to(ROOT) / 'credentials.json'})"
@@ -472,10 +554,10 @@ def run_stack() -> int:
                 )
             print("  Ctrl-C encerra.\n", flush=True)
 
-            while (dead := supervisor.dead()) is None:
-                time.sleep(0.2)
-            print(f"{dead.name} terminou (código {dead.process.returncode}); encerrando.")
-            return 1
+            # A process that dies is started again with backoff, as compose's
+            # `restart: unless-stopped` does; only Ctrl-C (or a signal) ends the stack.
+            supervisor.watch()
+            return 0
         except KeyboardInterrupt:
             print("\nEncerrando ...", flush=True)
             return 0

@@ -36,17 +36,31 @@ class BrokerAddress:
         return ssl.create_default_context(cafile=ca_file) if self.tls else None
 
 
+# CONNACK codes that still prove an MQTT broker answers: 4/5 (MQTT 3.1.1) and 134/135
+# (MQTT 5), bad credentials / not authorised.
+_REFUSED_BUT_UP = frozenset({4, 5, 134, 135})
+
+
 async def probe_broker(url: str, ca_file: str | None = None, timeout_s: float = 3.0) -> None:
-    """CONNECT and DISCONNECT with a throwaway client id; raises when the broker refuses or is down."""
+    """CONNECT and DISCONNECT without credentials; raises when the broker is down.
+
+    Never with the ingestor's credentials: the project's broker makes every client id the
+    username (use_username_as_clientid), so a probe logged in as the ingestor's user would
+    take the ingestor's connection over, and with a clean session wipe its queued
+    messages. Anonymous, the broker answers "not authorised", which proves it is up.
+    """
     address = BrokerAddress.from_url(url)
     client = aiomqtt.Client(
         address.host,
         address.port,
-        username=address.username,
-        password=address.password,
         identifier=f"mes-probe-{uuid.uuid4().hex[:12]}",
         tls_context=address.tls_context(ca_file),
         timeout=timeout_s,
     )
-    async with client:
-        pass
+    try:
+        async with client:
+            pass
+    except aiomqtt.MqttCodeError as exc:
+        code = getattr(exc.rc, "value", exc.rc)
+        if code not in _REFUSED_BUT_UP:
+            raise

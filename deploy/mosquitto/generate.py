@@ -12,19 +12,35 @@
   --rotate, gets a random one, printed once on stdout (`user password`, or JSON with
   --json): hand it to the device, it is not stored anywhere in plain text. A user not in
   the list any more loses access.
-- Anonymous access stays off (mosquitto.conf: allow_anonymous false).
+- Anonymous access stays off (mosquitto.conf: allow_anonymous false), and every listener
+  replaces a client's id by its username (use_username_as_clientid): a device's
+  credentials can neither take over nor wipe the ingestor's session. The ingestor's
+  MQTT_CLIENT_ID, when set, must be its username (checked here). Further ingestor replicas
+  (MQTT v5 shared subscription) each need a user of their own: MQTT_EXTRA_INGESTORS lists
+  them (they read like the ingestor and get passwords like devices).
+- `conf.d/mes.conf` gets the settings from the environment (or .env): max_packet_size
+  (MQTT_BROKER_MAX_PACKET_SIZE, default 256 KiB) and, with MQTT_BROKER_TLS=on, the TLS
+  listener on 8883 with MQTT_BROKER_TLS_CERT / MQTT_BROKER_TLS_KEY (PEM, paths inside the
+  container: compose mounts deploy/mosquitto/certs at /mosquitto/certs).
+- `passwords` is written 0600 (only the broker reads it); run as root, it is given to the
+  official image's mosquitto user (uid 1883) too, else the command to do so is printed.
 
 After a change, make the broker reload both files: `docker compose kill -s HUP mosquitto`
 (or `kill -HUP <pid>`); connected clients keep their session, new logins use the new files.
 
-Hashes are Mosquitto 2's PBKDF2-SHA512 format (`$7$`), computed here, so the generator
-needs neither mosquitto_passwd nor the project's virtualenv: standard library only.
+Hashes are Mosquitto 2's PBKDF2-SHA512 format (`$7$<iterations>$...`), computed here with
+MQTT_PBKDF2_ITERATIONS rounds (default 100,000; mosquitto_passwd 2.0 writes 101 and has no
+option to change it), so the generator needs neither mosquitto_passwd nor the project's
+virtualenv: standard library only. A hash with fewer rounds is replaced whenever its
+password is known (the ingestor's, explicit ones); a device's is replaced by --rotate.
+Each login costs the broker one hash: ~0.1 s of one core at 100,000 rounds.
 """
 
 from __future__ import annotations
 
 import argparse
 import base64
+import contextlib
 import hashlib
 import hmac
 import json
@@ -41,9 +57,20 @@ HERE = Path(__file__).resolve().parent
 TOPIC_ROOT = "mes/v1"
 PASSWORDS = "passwords"
 ACL = "acl"
-# What mosquitto_passwd writes by default in 2.0: PBKDF2-SHA512, 101 rounds, 12-byte salt.
-ITERATIONS = 101
+SETTINGS = Path("conf.d") / "mes.conf"
+# PBKDF2-SHA512 rounds: mosquitto_passwd 2.0 writes 101, far below what a password hash
+# needs today; the broker reads the count from each line, so any count works.
+ITERATIONS = 100_000
+MIN_ITERATIONS = 10_000
 SALT_BYTES = 12
+# The largest MQTT packet the broker accepts (header included); larger ones disconnect.
+MAX_PACKET_SIZE = 256 * 1024
+# Where the official image finds the TLS files (compose mounts ./mosquitto/certs there).
+TLS_CERT = "/mosquitto/certs/server.crt"
+TLS_KEY = "/mosquitto/certs/server.key"
+TLS_PORT = 8883
+# The eclipse-mosquitto image's user.
+BROKER_UID = 1883
 
 USERNAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 # One topic level: no wildcards, separators or blanks (the ACL file is split on blanks).
@@ -92,11 +119,20 @@ def parse_devices(text: str, *, source: str = "devices") -> list[Device]:
     return devices
 
 
-def hash_password(password: str, *, salt: bytes | None = None) -> str:
+def hash_password(password: str, *, salt: bytes | None = None, iterations: int = ITERATIONS) -> str:
     """Mosquitto 2's `$7$<iterations>$<salt>$<hash>` (PBKDF2-HMAC-SHA512, base64)."""
     salt = secrets.token_bytes(SALT_BYTES) if salt is None else salt
-    digest = hashlib.pbkdf2_hmac("sha512", password.encode(), salt, ITERATIONS, 64)
-    return f"$7${ITERATIONS}${base64.b64encode(salt).decode()}${base64.b64encode(digest).decode()}"
+    digest = hashlib.pbkdf2_hmac("sha512", password.encode(), salt, iterations, 64)
+    encoded_salt, encoded = base64.b64encode(salt).decode(), base64.b64encode(digest).decode()
+    return f"$7${iterations}${encoded_salt}${encoded}"
+
+
+def hash_iterations(encoded: str) -> int:
+    """The PBKDF2 rounds of a `$7$` hash; 0 for anything else (1.x's `$6$` included)."""
+    parts = encoded.split("$")
+    if len(parts) == 5 and parts[1] == "7" and parts[2].isdigit():
+        return int(parts[2])
+    return 0
 
 
 def verify_password(password: str, encoded: str) -> bool:
@@ -129,15 +165,16 @@ def read_password_file(path: Path) -> dict[str, str]:
     return entries
 
 
-def acl_text(devices: Iterable[Device], ingestor_user: str) -> str:
-    """The ACL: the ingestor reads everything under mes/v1; each device writes its own."""
+def acl_text(
+    devices: Iterable[Device], ingestor_user: str, extra_ingestors: Iterable[str] = ()
+) -> str:
+    """The ACL: the ingestors read everything under mes/v1; each device writes its own."""
     lines = [
         "# Generated by deploy/mosquitto/generate.py from the device list: do not edit.",
         "# No topic lines before the first `user`: anonymous clients get nothing.",
-        "",
-        f"user {ingestor_user}",
-        f"topic read {TOPIC_ROOT}/#",
     ]
+    for user in (ingestor_user, *extra_ingestors):
+        lines += ["", f"user {user}", f"topic read {TOPIC_ROOT}/#"]
     for device in devices:
         lines += ["", f"user {device.username}"]
         lines += [f"topic write {topic}" for topic in device.topics]
@@ -157,14 +194,59 @@ def ingestor_credentials(mqtt_url: str) -> tuple[str, str]:
     return user, unquote(parts.password)
 
 
-def _write(path: Path, text: str) -> None:
+def _write(path: Path, text: str, *, mode: int = 0o644) -> None:
     # Written aside then renamed: a broker reloading on SIGHUP never reads half a file.
-    # World-readable: the broker drops to its own user before reading it (the file holds
-    # only salted hashes); `chown 1883 passwords && chmod 600 passwords` tightens it.
+    # The temporary file is created with its final mode: the hashes are never readable by
+    # others, not even for a moment.
     temporary = path.with_name(f".{path.name}.tmp")
-    temporary.write_text(text)
-    temporary.chmod(0o644)
+    with contextlib.suppress(FileNotFoundError):
+        temporary.unlink()
+    descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
+    with os.fdopen(descriptor, "w") as file:
+        file.write(text)
+    os.chmod(temporary, mode)  # whatever the umask
+    if mode == 0o600 and os.geteuid() == 0:
+        # The broker drops to its own user before reading the file (the official image's
+        # mosquitto, uid 1883): as root, hand the file to it.
+        os.chown(temporary, BROKER_UID, BROKER_UID)
     os.replace(temporary, path)
+
+
+@dataclass(frozen=True)
+class TlsListener:
+    """The broker's TLS listener: certificate (chain after the leaf) and key, PEM."""
+
+    cert: str = TLS_CERT
+    key: str = TLS_KEY
+    port: int = TLS_PORT
+    bind: str = ""  # every address (the container); tests bind loopback
+
+
+def settings_text(max_packet_size: int = MAX_PACKET_SIZE, tls: TlsListener | None = None) -> str:
+    """conf.d/mes.conf: what mosquitto.conf takes from the environment (include_dir)."""
+    if max_packet_size < 1024:
+        raise DeviceListError("MQTT_MAX_PACKET_SIZE: use ao menos 1024 bytes")
+    lines = [
+        "# Generated by deploy/mosquitto/generate.py from MQTT_BROKER_*: do not edit",
+        "# (run the generator again). Not reloaded by SIGHUP: restart the broker.",
+        "",
+        "# A larger packet (an MQTT v5 client is told the limit) ends the client's connection.",
+        f"max_packet_size {max_packet_size}",
+    ]
+    if tls is not None:
+        for value in (tls.cert, tls.key):
+            if not value or any(c.isspace() for c in value):
+                raise DeviceListError(f"MQTT_BROKER_TLS_*: caminho vazio ou com espaço {value!r}")
+        lines += [
+            "",
+            "# TLS for devices and the ingestor (mqtts://); same users, ACLs and client ids.",
+            f"listener {tls.port} {tls.bind}".rstrip(),
+            "use_username_as_clientid true",
+            f"certfile {tls.cert}",
+            f"keyfile {tls.key}",
+            "tls_version tlsv1.2",
+        ]
+    return "\n".join(lines) + "\n"
 
 
 def generate(
@@ -175,19 +257,44 @@ def generate(
     ingestor_password: str,
     passwords: Mapping[str, str] | None = None,
     rotate: Iterable[str] = (),
+    iterations: int = ITERATIONS,
+    max_packet_size: int = MAX_PACKET_SIZE,
+    tls: TlsListener | None = None,
+    extra_ingestors: Iterable[str] = (),
 ) -> dict[str, str]:
     """Write `passwords` and `acl` into out_dir; returns the passwords it made up (user -> pw).
 
+    `extra_ingestors` are the users of further ingestor replicas (MQTT_EXTRA_INGESTORS): the
+    broker makes each client id its username, so every replica needs a user of its own.
+    They read like the ingestor and get passwords like devices.
+
     `passwords` sets given users' passwords explicitly (tests, `make stack`); otherwise an
-    existing user keeps its hash and a new or rotated one gets a random password.
+    existing user keeps its hash and a new or rotated one gets a random password. A known
+    password whose hash has fewer than `iterations` rounds is hashed again. Also writes
+    conf.d/mes.conf (max_packet_size, the TLS listener).
     """
+    if iterations < MIN_ITERATIONS:
+        raise DeviceListError(f"MQTT_PBKDF2_ITERATIONS: use ao menos {MIN_ITERATIONS}")
+
+    def keep_or_hash(password: str, current: str) -> str:
+        if verify_password(password, current) and hash_iterations(current) >= iterations:
+            return current
+        return hash_password(password, iterations=iterations)
+
     explicit = dict(passwords or {})
     rotate = set(rotate)
     names = {d.username for d in devices}
-    if ingestor_user in names:
+    extra = list(dict.fromkeys(extra_ingestors))
+    for user in (ingestor_user, *extra):
+        if user in names:
+            raise DeviceListError(f"o usuário do ingestor {user!r} não pode ser um dispositivo")
+        if not USERNAME.match(user):
+            raise DeviceListError(f"MQTT_EXTRA_INGESTORS: usuário inválido {user!r}")
+    if ingestor_user in extra:
         raise DeviceListError(
-            f"o usuário do ingestor {ingestor_user!r} não pode ser um dispositivo"
+            f"MQTT_EXTRA_INGESTORS repete o usuário do MQTT_URL {ingestor_user!r}"
         )
+    names |= set(extra)
     unknown = rotate - names
     if unknown:
         raise DeviceListError(f"--rotate: usuário(s) fora da lista: {', '.join(sorted(unknown))}")
@@ -197,24 +304,29 @@ def generate(
     entries: list[str] = []
 
     # The ingestor's password is the one in MQTT_URL: keep the hash while it still matches.
-    current = existing.get(ingestor_user, "")
-    keep = verify_password(ingestor_password, current)
-    entries.append(f"{ingestor_user}:{current if keep else hash_password(ingestor_password)}")
-    for device in devices:
-        user = device.username
+    entries.append(
+        f"{ingestor_user}:{keep_or_hash(ingestor_password, existing.get(ingestor_user, ''))}"
+    )
+    for user in (*extra, *(device.username for device in devices)):
         if user in explicit:
-            password = explicit[user]
-            current = existing.get(user, "")
-            encoded = current if verify_password(password, current) else hash_password(password)
+            encoded = keep_or_hash(explicit[user], existing.get(user, ""))
         elif user in existing and user not in rotate:
             encoded = existing[user]
         else:
             made_up[user] = secrets.token_urlsafe(24)
-            encoded = hash_password(made_up[user])
+            encoded = hash_password(made_up[user], iterations=iterations)
         entries.append(f"{user}:{encoded}")
-    _write(out_dir / PASSWORDS, "\n".join(entries) + "\n")
-    _write(out_dir / ACL, acl_text(devices, ingestor_user))
+    _write(out_dir / PASSWORDS, "\n".join(entries) + "\n", mode=0o600)
+    _write(out_dir / ACL, acl_text(devices, ingestor_user, extra))
+    (out_dir / SETTINGS).parent.mkdir(parents=True, exist_ok=True)
+    _write(out_dir / SETTINGS, settings_text(max_packet_size, tls))
     return made_up
+
+
+def weak_hashes(out_dir: Path, iterations: int = ITERATIONS) -> list[str]:
+    """Users whose stored hash has fewer rounds than asked (rotate them to fix it)."""
+    stored = read_password_file(out_dir / PASSWORDS)
+    return [user for user, encoded in stored.items() if hash_iterations(encoded) < iterations]
 
 
 def read_env_file(path: Path) -> dict[str, str]:
@@ -260,17 +372,68 @@ def main(argv: list[str] | None = None) -> int:
     devices_file = args.devices or default_devices_file()
     try:
         devices = parse_devices(devices_file.read_text(), source=str(devices_file))
-        mqtt_url = os.environ.get("MQTT_URL") or read_env_file(args.env_file).get("MQTT_URL", "")
-        user, password = ingestor_credentials(mqtt_url)
+        file_values = read_env_file(args.env_file)
+
+        def setting(name: str, default: str = "") -> str:
+            return os.environ.get(name) or file_values.get(name) or default
+
+        user, password = ingestor_credentials(setting("MQTT_URL"))
+        client_id = setting("MQTT_CLIENT_ID")
+        if client_id and client_id != user:
+            raise DeviceListError(
+                f"MQTT_CLIENT_ID={client_id!r} difere do usuário do MQTT_URL ({user!r}): o "
+                "broker usa o usuário como client id; deixe-os iguais (ou MQTT_CLIENT_ID vazio)"
+            )
+        tls_switch = setting("MQTT_BROKER_TLS", "off")
+        if tls_switch not in ("on", "off"):
+            raise DeviceListError("MQTT_BROKER_TLS: use on ou off")
+        tls = (
+            TlsListener(
+                cert=setting("MQTT_BROKER_TLS_CERT", TLS_CERT),
+                key=setting("MQTT_BROKER_TLS_KEY", TLS_KEY),
+            )
+            if tls_switch == "on"
+            else None
+        )
+        numbers = {}
+        for name, default in (
+            ("MQTT_BROKER_MAX_PACKET_SIZE", MAX_PACKET_SIZE),
+            ("MQTT_PBKDF2_ITERATIONS", ITERATIONS),
+        ):
+            raw = setting(name, str(default))
+            if not raw.isdigit():
+                raise DeviceListError(f"{name}: informe um número inteiro, não {raw!r}")
+            numbers[name] = int(raw)
         made_up = generate(
-            devices, args.out, ingestor_user=user, ingestor_password=password, rotate=args.rotate
+            devices,
+            args.out,
+            ingestor_user=user,
+            ingestor_password=password,
+            rotate=args.rotate,
+            iterations=numbers["MQTT_PBKDF2_ITERATIONS"],
+            max_packet_size=numbers["MQTT_BROKER_MAX_PACKET_SIZE"],
+            tls=tls,
+            extra_ingestors=setting("MQTT_EXTRA_INGESTORS").replace(",", " ").split(),
         )
     except (DeviceListError, OSError) as exc:
         print(f"erro: {exc}", file=sys.stderr)
         return 2
+    weak = weak_hashes(args.out, numbers["MQTT_PBKDF2_ITERATIONS"])
+    if weak:
+        print(
+            f"aviso: hash antigo (menos de {numbers['MQTT_PBKDF2_ITERATIONS']} iterações) para "
+            f"{', '.join(weak)}; troque com --rotate {' --rotate '.join(weak)}",
+            file=sys.stderr,
+        )
+    if os.geteuid() != 0:
+        print(
+            f"o broker oficial roda como uid {BROKER_UID}: rode este comando como root, ou "
+            f"`sudo chown {BROKER_UID} {args.out / PASSWORDS}` (o arquivo é 0600)",
+            file=sys.stderr,
+        )
     print(
         f"{len(devices)} dispositivo(s) de {devices_file}; ingestor {user!r}; "
-        f"escrito {args.out / PASSWORDS} e {args.out / ACL}",
+        f"escrito {args.out / PASSWORDS}, {args.out / ACL} e {args.out / SETTINGS}",
         file=sys.stderr,
     )
     if args.json:

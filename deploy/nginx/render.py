@@ -32,6 +32,8 @@ DEFAULTS: dict[str, str] = {
     "NGINX_SERVER_NAME": "_",
     "NGINX_TLS": "off",
     "NGINX_TLS_LISTEN": "8443",
+    # The HTTPS port clients see, for the plain-HTTP server's redirect while TLS is on.
+    "NGINX_HTTPS_PORT": "8443",
     "NGINX_TLS_CERT": "/etc/nginx/certs/mes.crt",
     "NGINX_TLS_KEY": "/etc/nginx/certs/mes.key",
     "CATALOG_UPSTREAM": "catalog:8081",

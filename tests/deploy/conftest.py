@@ -177,7 +177,8 @@ def stack() -> Iterator[Stack]:
             [sys.executable, "-m", "services.telemetry.ingest"],
             env={
                 **env,
-                "MQTT_CLIENT_ID": f"deploy-test-{uuid.uuid4().hex[:8]}",
+                # Its username: the broker replaces every client id by the username.
+                "MQTT_CLIENT_ID": INGESTOR_USER,
                 "INGEST_FLUSH_S": "0.05",
                 "INGEST_RECONNECT_MIN_S": "0.05",
                 "INGEST_RECONNECT_MAX_S": "0.5",

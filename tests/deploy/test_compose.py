@@ -4,6 +4,7 @@ documents every variable the services read; the image runs as a non-root user.""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 import shutil
@@ -14,6 +15,7 @@ from typing import Any
 import pytest
 
 from deploy.nginx import render
+from scripts import check_lock
 
 ROOT = Path(__file__).resolve().parents[2]
 DEPLOY = ROOT / "deploy"
@@ -39,13 +41,9 @@ def compose(*args: str, profile: str | None = None) -> subprocess.CompletedProce
     command = [binary, "--env-file", str(ENV_EXAMPLE), "-f", str(DEPLOY / "docker-compose.yml")]
     if profile:
         command += ["--profile", profile]
-    # MES_ENV_FILE points env_file at the example: no deploy/.env is needed to validate.
+    # --env-file: the example fills every ${...}; no deploy/.env is needed to validate.
     return subprocess.run(
-        [*command, *args],
-        capture_output=True,
-        text=True,
-        env={"PATH": "/usr/bin:/bin", "MES_ENV_FILE": ".env.example"},
-        cwd=ROOT,
+        [*command, *args], capture_output=True, text=True, env={"PATH": "/usr/bin:/bin"}, cwd=ROOT
     )
 
 
@@ -97,7 +95,7 @@ def test_services_their_health_and_restart(config: dict[str, Any]) -> None:
         assert service["build"]["dockerfile"] == "deploy/Dockerfile"
         assert service["restart"] == "unless-stopped"
         assert service["environment"]["HTTP_PORT"] == port
-        assert service["environment"]["MES_DB_URL"]  # from the env file
+        assert service["environment"]["PROTHEUS_DB_URL"]  # filled from the env file
         health = " ".join(service["healthcheck"]["test"])
         path = "/healthz" if name == "simulator" else "/readyz"
         assert f"http://127.0.0.1:{port}{path}" in health
@@ -127,6 +125,14 @@ def test_services_their_health_and_restart(config: dict[str, Any]) -> None:
     conf = (DEPLOY / "mosquitto" / "mosquitto.conf").read_text()
     assert "password_file /mosquitto/config/passwords" in conf
     assert "acl_file /mosquitto/config/acl" in conf
+    # Client ids bound to usernames on the listener (its option follows its `listener`
+    # line), and the generated settings (max_packet_size, TLS listener) loaded last.
+    lines = [line for line in conf.splitlines() if line and not line.startswith("#")]
+    assert lines.index("use_username_as_clientid true") > lines.index("listener 1883")
+    assert lines[-1] == "include_dir /mosquitto/config/conf.d"
+    assert (DEPLOY / "mosquitto" / "conf.d").is_dir()
+    assert {"/mosquitto/certs"} <= targets(mosquitto["volumes"])
+    assert {p["target"] for p in mosquitto["ports"]} == {1883, 8883}
 
     nginx = services["nginx"]
     assert nginx["ports"][0]["target"] == 8080
@@ -166,7 +172,10 @@ def test_the_image_runs_as_a_non_root_user() -> None:
     users = re.findall(r"^USER\s+(\S+)", dockerfile, re.MULTILINE)
     assert users
     assert users[-1].split(":")[0] not in ("root", "0")
-    assert "pip install ." in dockerfile
+    # The locked dependencies, hashes checked, then the project without dependencies.
+    assert "pip install --require-hashes -r requirements/runtime.txt" in dockerfile
+    assert "pip install --no-deps ." in dockerfile
+    assert "!requirements/runtime.txt" in (ROOT / ".dockerignore").read_text().splitlines()
     # Everything the processes import or read is copied into the image.
     for needed in (
         "shared",
@@ -177,3 +186,155 @@ def test_the_image_runs_as_a_non_root_user() -> None:
         "deploy/migrate.py",
     ):
         assert re.search(rf"^COPY .*\b{re.escape(needed)}\b", dockerfile, re.MULTILINE), needed
+
+
+def read_by(*sources: Path) -> set[str]:
+    found: set[str] = set()
+    for source in sources:
+        found |= set(_READ.findall(source.read_text()))
+    return found
+
+
+# What a service must never hold: other services' credentials.
+FORBIDDEN = {
+    "catalog": {"PROTHEUS_USER", "PROTHEUS_PASSWORD", "PROTHEUS_REST_URL", "MQTT_URL",
+                "SIM_PASSWORD", "POSTGRES_PASSWORD"},
+    "production": {"MQTT_URL", "SIM_PASSWORD", "POSTGRES_PASSWORD"},
+    "telemetry": {"PROTHEUS_USER", "PROTHEUS_PASSWORD", "PROTHEUS_REST_URL", "SIM_PASSWORD",
+                  "POSTGRES_PASSWORD"},
+    "migrate": {"MES_API_KEYS", "PROTHEUS_USER", "PROTHEUS_PASSWORD", "MQTT_URL",
+                "SIM_PASSWORD", "POSTGRES_PASSWORD"},
+    "demo-data": {"MES_API_KEYS", "PROTHEUS_USER", "PROTHEUS_PASSWORD", "MQTT_URL",
+                  "SIM_PASSWORD", "POSTGRES_PASSWORD"},
+    "simulator": {"MES_API_KEYS", "MES_DB_URL", "PROTHEUS_USER", "PROTHEUS_PASSWORD", "MQTT_URL",
+                  "POSTGRES_PASSWORD"},
+    "nginx": {"MES_API_KEYS", "MES_DB_URL", "PROTHEUS_DB_URL", "PROTHEUS_PASSWORD", "MQTT_URL"},
+    "mosquitto": {"MES_API_KEYS", "MES_DB_URL", "PROTHEUS_PASSWORD", "MQTT_URL"},
+    "postgres": {"MES_API_KEYS", "PROTHEUS_PASSWORD", "MQTT_URL", "PROTHEUS_DB_URL"},
+}  # fmt: skip
+# Shared settings a service does not use (shared/settings.py reads them all, with defaults).
+NOT_NEEDED = {
+    "catalog": {"PROTHEUS_REST_URL", "PROTHEUS_AUTH", "PROTHEUS_USER", "PROTHEUS_PASSWORD",
+                "PROTHEUS_REST_CA_FILE", "MQTT_URL", "MQTT_CLIENT_ID", "MQTT_SHARED_GROUP",
+                "MQTT_CA_FILE", "SHIFT_CALENDAR", "TELEMETRY_RETENTION_DAYS"},
+    "production": {"MQTT_URL", "MQTT_CLIENT_ID", "MQTT_SHARED_GROUP", "MQTT_CA_FILE",
+                   "SHIFT_CALENDAR", "TELEMETRY_RETENTION_DAYS", "CATALOG_MAX_BOM_ROWS"},
+    "telemetry": {"PROTHEUS_REST_URL", "PROTHEUS_AUTH", "PROTHEUS_USER", "PROTHEUS_PASSWORD",
+                  "PROTHEUS_REST_CA_FILE", "CATALOG_MAX_BOM_ROWS"},
+}  # fmt: skip
+# Set by the image (Dockerfile ENV) or per service in docker-compose.yml.
+FIXED = {"HTTP_HOST", "HTTP_PORT"}
+
+
+def test_each_service_gets_only_its_own_secrets(config: dict[str, Any]) -> None:
+    services = config["services"]
+    for name, forbidden in FORBIDDEN.items():
+        environment = set(services[name].get("environment") or {})
+        assert "env_file" not in services[name], name
+        assert not environment & forbidden, (name, environment & forbidden)
+    assert "POSTGRES_PASSWORD" in services["postgres"]["environment"]
+    assert services["production"]["environment"]["PROTHEUS_PASSWORD"] == "mesinteg"
+    assert services["telemetry"]["environment"]["MQTT_URL"].startswith("mqtt://mes-ingestor:")
+    assert services["telemetry"]["environment"]["MQTT_CLIENT_ID"] == "mes-ingestor"
+
+
+def test_each_service_gets_every_variable_it_reads(config: dict[str, Any]) -> None:
+    """The other direction: a variable a service reads but compose does not pass would be
+    silently ignored in production (a setting added later must be listed here)."""
+    services = config["services"]
+    shared = read_by(ROOT / "shared" / "settings.py")
+    reads = {
+        "catalog": shared,
+        "production": shared | read_by(ROOT / "services" / "production" / "settings.py"),
+        "telemetry": shared | read_by(ROOT / "services" / "telemetry" / "settings.py"),
+        "simulator": read_by(ROOT / "protheus_demo" / "simulator" / "config.py"),
+    }
+    for name, read in reads.items():
+        expected = read - NOT_NEEDED.get(name, set()) - FIXED
+        missing = expected - set(services[name]["environment"])
+        assert not missing, (name, missing)
+    for name in ("migrate", "demo-data"):
+        environment = services[name]["environment"]
+        assert {"MES_DB_URL", "PROTHEUS_DB_URL", "PROTHEUS_COMPANY"} <= set(environment)
+    assert "DEMO_SCALE" in services["demo-data"]["environment"]
+
+
+def test_the_lock_files_cover_pyproject_and_agree(tmp_path: Path) -> None:
+    """requirements/ (make lock) pins every dependency, with hashes; the Makefile's venv
+    and the image install from it; a dependency added without `make lock` is caught."""
+    assert check_lock.problems() == []
+    for lock in (check_lock.RUNTIME, check_lock.DEV):
+        text = lock.read_text()
+        pinned = re.findall(r"^[A-Za-z0-9][A-Za-z0-9._-]*==\S+", text, re.MULTILINE)
+        assert pinned
+        assert text.count("--hash=sha256:") >= len(pinned)
+    assert "pytest" in check_lock.pins(check_lock.DEV)
+    assert "pytest" not in check_lock.pins(check_lock.RUNTIME)
+    makefile = (ROOT / "Makefile").read_text()
+    assert "pip install -q --require-hashes -r $(DEV_LOCK)" in makefile
+    assert "pip install -q --no-deps -e ." in makefile
+    assert "\nlock:" in makefile
+
+    pyproject = tmp_path / "pyproject.toml"
+    pyproject.write_text(
+        (ROOT / "pyproject.toml")
+        .read_text()
+        .replace('"orjson>=3.9",', '"orjson>=3.9", "sqlglot>=25",')
+    )
+    assert check_lock.problems(pyproject) == [
+        "sqlglot: em pyproject.toml, fora de runtime.txt (runtime)",
+        "sqlglot: em pyproject.toml, fora de dev.txt (dev)",
+    ]
+    skewed = tmp_path / "dev.txt"
+    skewed.write_text(check_lock.DEV.read_text().replace("aiohttp==", "aiohttp==0.0.1+", 1))
+    assert any("aiohttp" in p for p in check_lock.problems(dev_lock=skewed))
+
+
+STUB_DOCKER = """#!/bin/sh
+# `docker buildx imagetools inspect REF --format ...`: compact JSON, the index's digest first.
+[ "$1" = buildx ] || exit 1
+index=$(printf '%s%s' "$4" "$STUB_ROUND" | sha256sum | cut -d' ' -f1)
+printf '{"schemaVersion":2,"digest":"sha256:%s","manifests":[{"digest":"sha256:%s"}]}' \\
+  "$index" "$(printf x | sha256sum | cut -d' ' -f1)"
+"""
+
+
+def test_pin_images_rewrites_every_third_party_image_to_its_digest(tmp_path: Path) -> None:
+    """deploy/pin-images.sh with a stand-in `docker` (no registry here): every pulled image
+    of compose and every FROM of the Dockerfile gets NAME:TAG@sha256:<index digest>, our
+    own image stays, and a second run replaces the old digests."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    (bin_dir / "docker").write_text(STUB_DOCKER)
+    (bin_dir / "docker").chmod(0o755)
+    compose_file, dockerfile = tmp_path / "docker-compose.yml", tmp_path / "Dockerfile"
+    compose_file.write_text((DEPLOY / "docker-compose.yml").read_text())
+    dockerfile.write_text((DEPLOY / "Dockerfile").read_text())
+
+    def run(round_: str) -> dict[str, str]:
+        done = subprocess.run(
+            [str(DEPLOY / "pin-images.sh"), str(compose_file), str(dockerfile)],
+            env={"PATH": f"{bin_dir}:/usr/bin:/bin", "STUB_ROUND": round_},
+            capture_output=True,
+            text=True,
+        )
+        assert done.returncode == 0, done.stderr
+        found = re.findall(
+            r"^\s*(?:image:|FROM)\s*(\S+?)(?:@(sha256:[0-9a-f]{64}))?(?:\s|$)",
+            compose_file.read_text() + dockerfile.read_text(),
+            re.MULTILINE,
+        )
+        return {ref: digest for ref, digest in found}
+
+    def index_digest(ref: str, round_: str) -> str:
+        return "sha256:" + hashlib.sha256(f"{ref}{round_}".encode()).hexdigest()
+
+    first = run("1")
+    third_party = {ref for ref in first if not ref.startswith("mes-integration:")}
+    assert {"postgres:15", "nginx:1.28-alpine", "python:3.11-slim"} <= third_party
+    for ref in third_party:
+        assert first[ref] == index_digest(ref, "1"), ref
+    assert first["mes-integration:${MES_IMAGE_TAG:-latest}"] == ""
+    second = run("2")
+    for ref in third_party:
+        assert second[ref] == index_digest(ref, "2"), ref

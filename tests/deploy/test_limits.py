@@ -116,9 +116,12 @@ def self_signed(directory: Path) -> tuple[Path, Path]:
     return cert, key
 
 
-async def test_the_tls_server_serves_the_same_routes_with_hsts(
+async def test_with_tls_on_plain_http_only_redirects_and_the_tls_server_serves_the_api(
     stack: Stack, own_nginx: Callable[..., str]
 ) -> None:
+    """NGINX_TLS=on: the HTTPS server has the routes (with HSTS); plain HTTP answers only
+    /healthz and a 308 to the same path and query on the HTTPS port, whatever the method
+    or the path (the API, /metrics, unknown paths), and reaches no service."""
     certs = private_dir("mes-certs-")
     try:
         cert, key = self_signed(certs)
@@ -126,6 +129,7 @@ async def test_the_tls_server_serves_the_same_routes_with_hsts(
         plain = own_nginx(
             NGINX_TLS="on",
             NGINX_TLS_LISTEN=f"127.0.0.1:{tls_port}",
+            NGINX_HTTPS_PORT=str(tls_port),
             NGINX_TLS_CERT=str(cert),
             NGINX_TLS_KEY=str(key),
         )
@@ -140,8 +144,36 @@ async def test_the_tls_server_serves_the_same_routes_with_hsts(
                 assert resp.headers["X-Content-Type-Options"] == "nosniff"
             async with http.get(f"https://127.0.0.1:{tls_port}/metrics", ssl=context) as resp:
                 assert (await assert_envelope(resp, 403))["error"]["code"] == "forbidden"
-            async with http.get(f"{plain}/api/v1/machines") as resp:
-                await assert_envelope(resp, 200)
-                assert "Strict-Transport-Security" not in resp.headers
+
+            request_id = f"plain-{uuid.uuid4().hex}"
+            for method, path in (
+                ("GET", "/api/v1/machines?limit=5"),
+                ("POST", "/api/v1/production-reports"),
+                ("GET", "/metrics"),
+                ("GET", "/nowhere"),
+                ("PATCH", "/api/v1/production-reports/x"),
+            ):
+                async with http.request(
+                    method,
+                    f"{plain}{path}",
+                    json={} if method != "GET" else None,
+                    headers={"X-Request-ID": request_id},
+                    allow_redirects=False,
+                ) as resp:
+                    assert resp.status == 308, (method, path, resp.status)
+                    assert resp.headers["Location"] == f"https://127.0.0.1:{tls_port}{path}"
+                    assert "Strict-Transport-Security" not in resp.headers
+            async with http.get(f"{plain}/healthz", allow_redirects=False) as resp:
+                assert (await assert_envelope(resp, 200))["status"] == "ok"
+            # Following the redirect lands on the API over TLS (the client drops the key on
+            # the way, another origin: the service's 401 says the API answered).
+            async with http.get(f"{plain}/api/v1/machines", ssl=context) as resp:
+                await assert_envelope(resp, 401)
+                assert resp.url.scheme == "https"
+                assert resp.headers["Strict-Transport-Security"].startswith("max-age=")
+        # No plain-HTTP request reached a service.
+        assert not any(
+            request_id in line for lines in stack.service_logs().values() for line in lines
+        )
     finally:
         shutil.rmtree(certs, ignore_errors=True)

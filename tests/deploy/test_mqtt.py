@@ -13,9 +13,11 @@ import json
 import os
 import shutil
 import signal
+import ssl
 import subprocess
 import sys
 import threading
+import time
 import uuid
 from pathlib import Path
 from typing import Any
@@ -28,12 +30,14 @@ import pytest
 
 from deploy.mosquitto import generate as mqtt_gen
 from deploy.stack import Supervisor, free_port, start_broker, wait_until
+from shared.mqtt import probe_broker
 from tests.deploy.conftest import (
     API_KEY,
     INGESTOR_PASSWORD,
     INGESTOR_USER,
     Stack,
     private_dir,
+    read_lines,
 )
 from tests.helpers import assert_envelope, auth
 
@@ -175,12 +179,92 @@ async def test_a_device_cannot_publish_for_another_machine(stack: Stack) -> None
         assert await count(stack.mes_dsn, sql) == 0, sql
 
 
-async def test_the_ingestor_reads_but_cannot_publish(stack: Stack) -> None:
-    topic = f"{LINE}/PRENS1/telemetry"
-    code = await asyncio.to_thread(
-        publish_v5, stack.mqtt_port, INGESTOR_USER, INGESTOR_PASSWORD, topic, telemetry(3.0)
+def connect_as(port: int, user: str, password: str, client_id: str) -> str:
+    """An MQTT v5 CONNECT with clean start and session expiry 0 under a chosen client id:
+    on a broker that trusts client ids, this takes the session of that id over and, when
+    the connection closes, destroys it. Returns the client id the broker assigned."""
+    client = paho.Client(
+        paho.CallbackAPIVersion.VERSION2, client_id=client_id, protocol=paho.MQTTv5
     )
-    assert code == NOT_AUTHORIZED
+    client.username_pw_set(user, password)
+    connected = threading.Event()
+    assigned: list[str] = []
+
+    def on_connect(client: paho.Client, userdata: Any, flags: Any, reason: Any, props: Any) -> None:
+        assigned.append(getattr(props, "AssignedClientIdentifier", "") or client_id)
+        connected.set()
+
+    client.on_connect = on_connect
+    client.connect("127.0.0.1", port, clean_start=True)
+    client.loop_start()
+    try:
+        assert connected.wait(10), "no CONNACK"
+    finally:
+        client.disconnect()
+        client.loop_stop()
+    return assigned[0]
+
+
+async def test_a_device_cannot_take_over_or_wipe_the_ingestors_session(stack: Stack) -> None:
+    """The reproduction of the probe: with plc-dobra1's credentials, 29 connections in ~11 s
+    as the ingestor's client id (clean start, session expiry 0) while plc-prens1 publishes
+    400 QoS 1 messages: every acknowledged message is stored (the probe lost 289 of 400)."""
+    ingestor_log = stack.logs["ingestor"]
+    lost_before = sum("connection lost" in line for line in read_lines(ingestor_log))
+    port = stack.mqtt_port
+    assigned: list[str] = []
+
+    def attack() -> None:
+        for _ in range(29):
+            assigned.append(
+                connect_as(port, "plc-dobra1", stack.passwords["plc-dobra1"], INGESTOR_USER)
+            )
+            time.sleep(0.35)
+
+    base = unique_value(offset=50_000) * 1000
+    attacker = asyncio.create_task(asyncio.to_thread(attack))
+    async with device(port, "plc-prens1", stack.passwords["plc-prens1"]) as plc:
+        for index in range(400):
+            await plc.publish(f"{LINE}/PRENS1/telemetry", telemetry(base + index), qos=1)
+            await asyncio.sleep(0.02)
+    await attacker
+    sql = (
+        "SELECT count(*) FROM telemetry_samples WHERE machine = 'PRENS1' "
+        "AND value >= $1 AND value < $2"
+    )
+    deadline = asyncio.get_running_loop().time() + 30
+    while (stored := await count(stack.mes_dsn, sql, base, base + 400)) < 400:
+        if asyncio.get_running_loop().time() > deadline:
+            break
+        await asyncio.sleep(0.1)
+    if stored != 400:
+        conn = await asyncpg.connect(stack.mes_dsn)
+        try:
+            rows = await conn.fetch(
+                "SELECT value, ts FROM telemetry_samples WHERE machine = 'PRENS1' "
+                "AND value >= $1 AND value < $2",
+                base,
+                base + 400,
+            )
+            dead = await conn.fetch(
+                "SELECT machine, value, ts FROM telemetry_samples WHERE machine = 'PRENS1' "
+                "ORDER BY ts LIMIT 3"
+            )
+        finally:
+            await conn.close()
+        have = {round(r["value"] - base) for r in rows}
+        missing = sorted(set(range(400)) - have)
+        logs = "\n".join(read_lines(stack.broker_dir / "mosquitto.log")[:60])
+        ing = "\n".join(read_lines(ingestor_log)[-30:])
+        raise AssertionError(f"{400 - stored} lost: missing {missing[:10]}; {dead}\n{logs}\n{ing}")
+    # The broker gave the device its own username as id: the ingestor was never disturbed.
+    assert len(assigned) == 29
+    lost_after = sum("connection lost" in line for line in read_lines(ingestor_log))
+    assert lost_after == lost_before
+    broker_log = read_lines(stack.broker_dir / "mosquitto.log")
+    attempts = [line for line in broker_log if "u'plc-dobra1'" in line and "New client" in line]
+    assert len(attempts) >= 29
+    assert all(" as plc-dobra1 " in line for line in attempts)
 
 
 async def test_anonymous_and_wrong_credentials_are_refused(stack: Stack) -> None:
@@ -189,6 +273,30 @@ async def test_anonymous_and_wrong_credentials_are_refused(stack: Stack) -> None
     assert not await asyncio.to_thread(can_connect, port, "plc-prens1", "wrong")
     assert not await asyncio.to_thread(can_connect, port, "nobody", "x")
     assert await asyncio.to_thread(can_connect, port, "plc-prens1", stack.passwords["plc-prens1"])
+
+
+async def test_the_readiness_probe_never_takes_the_ingestors_session_over(stack: Stack) -> None:
+    """/readyz probes the broker (compose's healthcheck, every 15 s): logged in as the
+    ingestor's user it would get the ingestor's client id and wipe its session."""
+    takeovers_before = sum(
+        "mes-ingestor already connected" in line
+        for line in read_lines(stack.broker_dir / "mosquitto.log")
+    )
+    lost_before = sum("connection lost" in line for line in read_lines(stack.logs["ingestor"]))
+    for _ in range(3):
+        await probe_broker(stack.env["MQTT_URL"])
+    async with (
+        aiohttp.ClientSession() as http,
+        http.get(f"http://127.0.0.1:{stack.ports['telemetry']}/readyz") as resp,
+    ):
+        assert resp.status == 200
+    log = read_lines(stack.broker_dir / "mosquitto.log")
+    assert sum("mes-ingestor already connected" in line for line in log) == takeovers_before
+    assert sum("connection lost" in line for line in read_lines(stack.logs["ingestor"])) == (
+        lost_before
+    )
+    with pytest.raises((aiomqtt.MqttError, OSError)):
+        await probe_broker(f"mqtt://{INGESTOR_USER}:x@127.0.0.1:{free_port()}", timeout_s=1)
 
 
 def run_generator(directory: Path, devices: Path, *args: str) -> dict[str, str]:
@@ -253,6 +361,10 @@ def test_adding_a_device_and_rotating_a_key_on_a_running_broker() -> None:
         assert not can_connect(port, "plc-prens1", first["plc-prens1"])
         assert can_connect(port, "plc-prens2", first["plc-prens2"])
         assert can_connect(port, INGESTOR_USER, INGESTOR_PASSWORD)
+        # The ingestor reads but cannot publish (its own broker here: a second connection
+        # as the ingestor's user would take the running ingestor's session over).
+        code = publish_v5(port, INGESTOR_USER, INGESTOR_PASSWORD, topic, b"{}")
+        assert code == NOT_AUTHORIZED
     finally:
         supervisor.stop()
         shutil.rmtree(directory, ignore_errors=True)
@@ -285,7 +397,7 @@ def test_the_generator_refuses_duplicates_and_the_ingestor_as_a_device(tmp_path:
 def test_hashes_are_mosquitto_passwd_compatible() -> None:
     """The `$7$` hash of mosquitto_passwd 2.0 (PBKDF2-SHA512, 101 rounds), same salt."""
     salt = bytes(range(12))
-    encoded = mqtt_gen.hash_password("secret", salt=salt)
+    encoded = mqtt_gen.hash_password("secret", salt=salt, iterations=101)
     assert encoded.startswith("$7$101$AAECAwQFBgcICQoL$")
     assert mqtt_gen.verify_password("secret", encoded)
     assert not mqtt_gen.verify_password("Secret", encoded)
@@ -295,3 +407,168 @@ def test_hashes_are_mosquitto_passwd_compatible() -> None:
         "rwZT8458Fq+HE/nbnFJfC371cQ/Q=="
     )
     assert mqtt_gen.verify_password("secret", written)
+
+
+def test_passwords_are_private_and_hashed_with_a_modern_round_count(tmp_path: Path) -> None:
+    """0600, PBKDF2 with >= 100,000 rounds (mosquitto_passwd 2.0 writes 101); an old hash
+    whose password is known is replaced, a device's is reported for rotation."""
+    devices = mqtt_gen.parse_devices("plc-a a/b/c/M1\nplc-b a/b/c/M2\n")
+    old = mqtt_gen.hash_password("old-device", iterations=101)
+    weak_ingestor = mqtt_gen.hash_password(INGESTOR_PASSWORD, iterations=101)
+    (tmp_path / "passwords").write_text(f"{INGESTOR_USER}:{weak_ingestor}\nplc-a:{old}\n")
+    mqtt_gen.generate(
+        devices, tmp_path, ingestor_user=INGESTOR_USER, ingestor_password=INGESTOR_PASSWORD
+    )
+    passwords = tmp_path / "passwords"
+    assert passwords.stat().st_mode & 0o777 == 0o600
+    stored = mqtt_gen.read_password_file(passwords)
+    assert mqtt_gen.hash_iterations(stored[INGESTOR_USER]) >= 100_000
+    assert mqtt_gen.verify_password(INGESTOR_PASSWORD, stored[INGESTOR_USER])
+    assert mqtt_gen.hash_iterations(stored["plc-b"]) >= 100_000
+    assert stored["plc-a"] == old  # unknown password: kept, and reported
+    assert mqtt_gen.weak_hashes(tmp_path) == ["plc-a"]
+    with pytest.raises(mqtt_gen.DeviceListError, match="ITERATIONS"):
+        mqtt_gen.generate(
+            devices, tmp_path, ingestor_user=INGESTOR_USER, ingestor_password="x", iterations=101
+        )
+
+
+def test_the_generator_refuses_an_ingestor_client_id_other_than_its_user(
+    tmp_path: Path,
+) -> None:
+    devices = tmp_path / "devices"
+    devices.write_text("plc-a a/b/c/M1\n")
+    command = [
+        sys.executable, "deploy/mosquitto/generate.py", "--devices", str(devices),
+        "--out", str(tmp_path), "--env-file", os.devnull,
+    ]  # fmt: skip
+    url = f"mqtt://{INGESTOR_USER}:{INGESTOR_PASSWORD}@mosquitto:1883"
+    for client_id, code in (("mes-ingestor-host1", 2), (INGESTOR_USER, 0), ("", 0)):
+        done = subprocess.run(
+            command,
+            env={**os.environ, "MQTT_URL": url, "MQTT_CLIENT_ID": client_id},
+            capture_output=True,
+            text=True,
+            cwd=mqtt_gen.HERE.parent.parent,
+        )
+        assert done.returncode == code, done.stderr
+    assert (
+        "MQTT_CLIENT_ID"
+        in subprocess.run(
+            command,
+            env={**os.environ, "MQTT_URL": url, "MQTT_CLIENT_ID": "other"},
+            capture_output=True,
+            text=True,
+            cwd=mqtt_gen.HERE.parent.parent,
+        ).stderr
+    )
+
+
+def self_signed(directory: Path) -> tuple[Path, Path]:
+    cert, key = directory / "server.crt", directory / "server.key"
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+         "-subj", "/CN=localhost", "-keyout", str(key), "-out", str(cert)],
+        check=True, capture_output=True,
+    )  # fmt: skip
+    return cert, key
+
+
+def test_max_packet_size_and_the_tls_listener_on_a_real_broker() -> None:
+    """The generated conf.d settings on Mosquitto: a packet over MQTT_BROKER_MAX_PACKET_SIZE
+    ends the connection and is not delivered; the TLS listener serves the same users, ACLs
+    and client-id binding."""
+    directory = private_dir("mes-mqtt-tls-")
+    supervisor = Supervisor()
+    try:
+        cert, key = self_signed(directory)
+        devices = mqtt_gen.parse_devices(mqtt_gen.default_devices_file().read_text())
+        passwords = {d.username: f"pw-{d.username}" for d in devices}
+        tls_port, port = free_port(), free_port()
+        tls = mqtt_gen.TlsListener(cert=str(cert), key=str(key), port=tls_port, bind="127.0.0.1")
+        mqtt_gen.generate(
+            devices,
+            directory,
+            ingestor_user=INGESTOR_USER,
+            ingestor_password=INGESTOR_PASSWORD,
+            passwords=passwords,
+            max_packet_size=4096,
+            tls=tls,
+        )
+        settings = (directory / mqtt_gen.SETTINGS).read_text()
+        assert "max_packet_size 4096" in settings
+        assert f"certfile {cert}" in settings
+        # The broker as the image runs it: mosquitto.conf plus the generated conf.d file.
+        config = directory / "mosquitto.conf"
+        from deploy.stack import broker_config, mosquitto_binary
+
+        config.write_text(broker_config(port, directory, max_packet_size=4096, tls=tls))
+        supervisor.start("mosquitto", [mosquitto_binary(), "-c", str(config)])
+        wait_until(lambda: can_connect(port, "plc-prens1", passwords["plc-prens1"]), what="broker")
+
+        topic = f"{LINE}/PRENS1/telemetry"
+        received: list[bytes] = []
+
+        async def scenario() -> None:
+            context = ssl.create_default_context(cafile=str(cert))
+            context.check_hostname = False
+            async with aiomqtt.Client(
+                "127.0.0.1", tls_port, username=INGESTOR_USER, password=INGESTOR_PASSWORD,
+                identifier=INGESTOR_USER, tls_context=context, timeout=5,
+            ) as reader:  # fmt: skip
+                await reader.subscribe("mes/v1/#", qos=1)
+                # Over the limit: the broker closes the publisher's connection.
+                with contextlib.suppress(aiomqtt.MqttError):
+                    async with device(port, "plc-prens1", passwords["plc-prens1"]) as plc:
+                        await plc.publish(topic, b"x" * 8192, qos=1, timeout=3)
+                async with aiomqtt.Client(
+                    "127.0.0.1", tls_port, username="plc-prens1",
+                    password=passwords["plc-prens1"], tls_context=context, timeout=5,
+                    identifier="anything",
+                ) as plc:  # fmt: skip
+                    await plc.publish(topic, b"small", qos=1)
+                async with asyncio.timeout(5):
+                    async for message in reader.messages:
+                        received.append(bytes(message.payload))  # type: ignore[arg-type]
+                        break
+
+        asyncio.run(scenario())
+        assert received == [b"small"]  # the 8 KiB packet never reached a subscriber
+        # A wrong password over TLS is refused like on the plain listener.
+        assert not can_connect(port, "plc-prens1", "wrong")
+    finally:
+        supervisor.stop()
+        shutil.rmtree(directory, ignore_errors=True)
+
+
+def test_further_ingestor_replicas_get_users_of_their_own(tmp_path: Path) -> None:
+    """Client ids are usernames: two replicas under one user would take each other's
+    session over, so MQTT_EXTRA_INGESTORS gives each replica its own reading user."""
+    devices = mqtt_gen.parse_devices("plc-a a/b/c/M1\n")
+    made_up = mqtt_gen.generate(
+        devices,
+        tmp_path,
+        ingestor_user=INGESTOR_USER,
+        ingestor_password=INGESTOR_PASSWORD,
+        extra_ingestors=["mes-ingestor-2", "mes-ingestor-3"],
+    )
+    assert set(made_up) == {"mes-ingestor-2", "mes-ingestor-3", "plc-a"}
+    acl = (tmp_path / "acl").read_text()
+    for user in (INGESTOR_USER, "mes-ingestor-2", "mes-ingestor-3"):
+        assert f"user {user}\ntopic read mes/v1/#" in acl
+    again = mqtt_gen.generate(
+        devices,
+        tmp_path,
+        ingestor_user=INGESTOR_USER,
+        ingestor_password=INGESTOR_PASSWORD,
+        extra_ingestors=["mes-ingestor-2", "mes-ingestor-3"],
+    )
+    assert again == {}  # kept, like devices
+    with pytest.raises(mqtt_gen.DeviceListError, match="MQTT_URL"):
+        mqtt_gen.generate(
+            devices,
+            tmp_path,
+            ingestor_user=INGESTOR_USER,
+            ingestor_password=INGESTOR_PASSWORD,
+            extra_ingestors=[INGESTOR_USER],
+        )

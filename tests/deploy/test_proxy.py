@@ -4,9 +4,11 @@ through, 403 /metrics, 404, 413) come in the error envelope."""
 
 from __future__ import annotations
 
+import asyncio
 import io
 import json
 import uuid
+from urllib.parse import urlsplit
 
 import aiohttp
 import pytest
@@ -177,6 +179,100 @@ async def test_a_request_nginx_cannot_read_gets_the_envelope(stack: Stack) -> No
     ):
         body = await assert_envelope(resp, 400)
     assert body["error"]["code"] == "invalid_parameter"
+
+
+async def raw_request(base_url: str, request: bytes) -> tuple[int, dict[str, str], bytes]:
+    """Send bytes as they are (no client library would send these) and read the answer."""
+    address = urlsplit(base_url)
+    assert address.hostname
+    assert address.port
+    reader, writer = await asyncio.open_connection(address.hostname, address.port)
+    try:
+        writer.write(request)
+        await writer.drain()
+        answer = await asyncio.wait_for(reader.read(), 10)
+    finally:
+        writer.close()
+    head, _, body = answer.partition(b"\r\n\r\n")
+    status_line, *header_lines = head.decode("latin-1").split("\r\n")
+    headers = {}
+    for line in header_lines:
+        name, _, value = line.partition(":")
+        headers[name.strip().lower()] = value.strip()
+    return int(status_line.split()[1]), headers, body
+
+
+# Request lines nginx cannot parse: it has no URI for them (a named-location error page
+# then failed with 500 "empty URI in redirect to named location").
+UNPARSABLE = [
+    b"GET /api/v1/products/a%00b HTTP/1.1",
+    b"GET /api/v1/products/%zz HTTP/1.1",
+    b"GET /../../etc/passwd HTTP/1.1",
+    b"GET /api/v1/pro\x01ducts HTTP/1.1",
+    b"GET /api/v1/products/a\x7fb HTTP/1.1",
+    b"GARBAGE",
+    b"GET",
+]
+
+
+@pytest.mark.parametrize("line", UNPARSABLE, ids=lambda line: repr(line)[2:30])
+async def test_a_request_line_nginx_cannot_parse_gets_400_in_the_envelope(
+    stack: Stack, line: bytes
+) -> None:
+    status, headers, body = await raw_request(
+        stack.base_url, line + b"\r\nHost: mes\r\nConnection: close\r\n\r\n"
+    )
+    assert status == 400, body
+    assert headers["content-type"].startswith("application/json")
+    answer = json.loads(body)
+    assert answer["success"] is False
+    assert answer["error"]["code"] == "invalid_parameter"
+    assert answer["error"]["requestId"] == headers["x-request-id"]
+    assert headers["x-content-type-options"] == "nosniff"
+    assert "empty URI" not in (stack.workdir / "nginx" / "logs" / "error.log").read_text()
+
+
+async def test_a_request_line_without_version_gets_the_envelope_as_http09(stack: Stack) -> None:
+    """HTTP/0.9 has no status line or headers: nginx answers the envelope alone."""
+    address = urlsplit(stack.base_url)
+    assert address.hostname
+    assert address.port
+    reader, writer = await asyncio.open_connection(address.hostname, address.port)
+    try:
+        writer.write(b"GET /api/v1/products/%zz\r\n")
+        answer = await asyncio.wait_for(reader.read(), 10)
+    finally:
+        writer.close()
+    assert json.loads(answer)["error"]["code"] == "invalid_parameter"
+
+
+async def test_trace_gets_405_with_allow_in_the_envelope(stack: Stack) -> None:
+    status, headers, body = await raw_request(
+        stack.base_url,
+        b"TRACE /api/v1/products HTTP/1.1\r\nHost: mes\r\nConnection: close\r\n\r\n",
+    )
+    assert status == 405
+    assert headers["allow"] == "GET, HEAD, POST, PATCH"
+    assert headers["content-type"].startswith("application/json")
+    answer = json.loads(body)
+    assert answer["success"] is False
+    assert answer["error"]["requestId"] == headers["x-request-id"]
+    # A service's own 405 keeps the service's headers: nginx adds no second Allow.
+    async with (
+        aiohttp.ClientSession(headers=auth(API_KEY)) as http,
+        http.delete(f"{stack.base_url}/api/v1/machines") as resp,
+    ):
+        await assert_envelope(resp, 405)
+        assert len(resp.headers.getall("Allow", [])) <= 1
+        assert resp.headers.get("Allow") != "GET, HEAD, POST, PATCH"
+
+
+async def test_the_internal_error_uri_is_not_reachable(stack: Stack) -> None:
+    async with (
+        aiohttp.ClientSession() as http,
+        http.get(f"{stack.base_url}/.mes-errors/bad-request") as resp,
+    ):
+        assert (await assert_envelope(resp, 404))["error"]["code"] == "not_found"
 
 
 async def test_request_id_nginx_makes_up_reaches_the_service(stack: Stack) -> None:
