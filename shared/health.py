@@ -27,18 +27,21 @@ async def _run(check: HealthCheck) -> dict[str, object]:
     started = time.perf_counter()
     try:
         async with asyncio.timeout(CHECK_TIMEOUT_S):
-            await check.probe()
+            detail = await check.probe()
     except Exception as exc:  # any failure means down; the reason goes in the body
         return {
             "status": "down",
             "required": check.required,
             "error": f"{type(exc).__name__}: {exc}"[:300],
         }
-    return {
+    result: dict[str, object] = {
         "status": "up",
         "required": check.required,
         "latencyMs": round((time.perf_counter() - started) * 1000, 1),
     }
+    if isinstance(detail, dict):  # a probe may describe what it found (figures, notes)
+        result["detail"] = detail
+    return result
 
 
 async def healthz(request: web.Request) -> web.Response:

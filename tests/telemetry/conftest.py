@@ -25,8 +25,9 @@ from shared.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[2]
 FAST = IngestSettings(
-    batch_size=200, flush_s=0.05, inflight=1000, reconnect_min_s=0.05, reconnect_max_s=0.5
-)
+    batch_size=200, flush_s=0.05, inflight=1000, reconnect_min_s=0.05, reconnect_max_s=0.5,
+    broker_managed=True,
+)  # fmt: skip
 
 
 @dataclasses.dataclass
@@ -88,8 +89,8 @@ async def mes(fresh_database) -> str:
 
 
 @pytest.fixture
-async def ingestors(broker, mes) -> AsyncIterator[Any]:
-    """Start ingestors (each its own pool) against the test broker and database."""
+async def ingestors(broker, mes, tmp_path) -> AsyncIterator[Any]:
+    """Start ingestors (each its own pool and spool) against the test broker and database."""
     running: list[tuple[Ingestor, asyncpg.Pool]] = []
     client_id = f"ingestor-{uuid.uuid4().hex[:8]}"
 
@@ -99,12 +100,8 @@ async def ingestors(broker, mes) -> AsyncIterator[Any]:
             mqtt_shared_group=overrides.pop("group", None),
         )  # fmt: skip
         pool = await asyncpg.create_pool(settings.mes_db_url, min_size=0, max_size=4)
-        ingestor = Ingestor(
-            pool,
-            settings,
-            dataclasses.replace(FAST, **overrides),
-            IngestMetrics(CollectorRegistry()),
-        )
+        config = dataclasses.replace(FAST, spool_dir=str(tmp_path / "spool"), **overrides)
+        ingestor = Ingestor(pool, settings, config, IngestMetrics(CollectorRegistry()))
         await ingestor.start()
         await asyncio.wait_for(ingestor.connected.wait(), 10)
         running.append((ingestor, pool))

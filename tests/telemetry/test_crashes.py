@@ -43,8 +43,9 @@ async def ingestor_process(env: dict[str, str]) -> asyncio.subprocess.Process:
     )  # fmt: skip
 
 
-async def test_sigkill_mid_stream_then_restart_stores_every_message_once(broker, mes):
+async def test_sigkill_mid_stream_then_restart_stores_every_message_once(broker, mes, tmp_path):
     env = {
+        "INGEST_SPOOL_DIR": str(tmp_path / "spool"),
         "MES_DB_URL": mes,
         "MQTT_URL": broker.url,
         "MQTT_CLIENT_ID": f"ingestor-{uuid.uuid4().hex[:8]}",

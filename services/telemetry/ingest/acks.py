@@ -34,6 +34,7 @@ class ManualAckClient(aiomqtt.Client):
         self.high_water = max(1, high_water)
         self.low_water = self.high_water // 2
         self.paused = False
+        self.held = False  # stopped by the application (a full spool), not by the buffer
         self._fileno: int | None = None
         # Only while someone consumes: before that, pausing could hold back the SUBACK that
         # `subscribe()` waits for behind the messages a persistent session delivers at once.
@@ -43,9 +44,21 @@ class ManualAckClient(aiomqtt.Client):
         """The messages, as `client.messages`, reading the socket again once drained."""
         self._consuming = True
         async for message in self.messages:
-            if self.paused and self._queue.qsize() <= self.low_water:
+            if self.paused and not self.held and self._queue.qsize() <= self.low_water:
                 self._resume()
             yield message
+
+    def hold(self) -> None:
+        """Stop reading the socket until `unhold()`: the broker keeps the rest."""
+        self.held = True
+        if not self.paused and self._fileno is not None:
+            self._loop.remove_reader(self._fileno)
+            self.paused = True
+
+    def unhold(self) -> None:
+        self.held = False
+        if self.paused and self._queue.qsize() <= self.low_water:
+            self._resume()
 
     def ack(self, message: aiomqtt.Message) -> None:
         """PUBACK one message (a no-op for QoS 0)."""
@@ -78,6 +91,9 @@ class ManualAckClient(aiomqtt.Client):
     def _opened(self, fileno: int) -> None:
         self._fileno = fileno
         self.paused = False
+        if self.held:
+            self.held = False
+            self.hold()
 
     def _resume(self) -> None:
         self.paused = False
