@@ -400,7 +400,8 @@ class Ingestor:
             records = self.spool.read(self.spool.drained, limit)
             if not records:
                 self.spool.oldest_ms = None
-                self.spool.rotate_if_drained(min(1 << 20, self.spool.segment_bytes // 4))
+                async with self._commit_lock:  # never while a group is being written
+                    self.spool.rotate_if_drained(min(1 << 20, self.spool.segment_bytes // 4))
                 self._check_full()
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._spooled.wait(), self.config.flush_s)
