@@ -52,7 +52,9 @@ class Broker:
         """deploy/mosquitto's configuration (deploy.stack.broker_config), open to anyone."""
         config = self.directory / "mosquitto.conf"
         if self.defaults:
-            config.write_text(f"listener {self.port} 127.0.0.1\nallow_anonymous true\n{self.extra}\n")
+            config.write_text(
+                f"listener {self.port} 127.0.0.1\nallow_anonymous true\n{self.extra}\n"
+            )
         else:
             config.write_text(
                 broker_config(self.port, self.directory, anonymous=True, extra=self.extra)

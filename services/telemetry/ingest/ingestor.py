@@ -68,6 +68,7 @@ BROKER_NOTE = (
 
 class IngestMetrics:
     def __init__(self, registry: CollectorRegistry) -> None:
+        self.registry = registry
         self.messages = Counter(
             "telemetry_messages_total",
             "MQTT messages committed to PostgreSQL, by outcome.",
