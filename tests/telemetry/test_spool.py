@@ -101,5 +101,6 @@ def test_one_process_per_spool_directory(tmp_path: Path) -> None:
 def test_each_client_id_has_its_own_directory(tmp_path: Path) -> None:
     a = client_directory(tmp_path, "mes-ingestor-a")
     b = client_directory(tmp_path, "mes-ingestor-b")
-    assert a != b and a.parent == b.parent == tmp_path
+    assert a != b
+    assert a.parent == b.parent == tmp_path
     assert client_directory(tmp_path, "../../etc").parent == tmp_path
