@@ -19,7 +19,7 @@ class IngestSettings:
     # The in-flight window we ask the broker for (MQTT v5 Receive Maximum; a v3.1.1 broker
     # uses its own max_inflight_messages): messages wait unacknowledged only for the next
     # group commit, so a wide window keeps them off the broker's bounded queue.
-    inflight: int = 20000
+    inflight: int = 65535
     # The local durable spool (store and forward): messages are acknowledged once in it.
     spool_dir: str = ".run/spool"  # each MQTT client id gets a directory of its own here
     spool_max_mb: float = 1024.0  # at this size the ingestor stops reading the broker

@@ -27,7 +27,7 @@ from shared.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[2]
 FAST = IngestSettings(
-    batch_size=200, flush_s=0.05, inflight=20000, reconnect_min_s=0.05, reconnect_max_s=0.5,
+    batch_size=200, flush_s=0.05, inflight=65535, reconnect_min_s=0.05, reconnect_max_s=0.5,
     broker_managed=True,
 )  # fmt: skip
 

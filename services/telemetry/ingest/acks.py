@@ -16,6 +16,10 @@ loop's socket reader gives the second. Both live here, in one small tested adapt
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
+import sys
+import termios
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -59,6 +63,16 @@ class ManualAckClient(aiomqtt.Client):
         self.held = False
         if self.paused and self._queue.qsize() <= self.low_water:
             self._resume()
+
+    def backlog(self) -> int:
+        """Messages parsed and waiting, plus bytes the kernel holds unread on the socket: a
+        sign the broker is sending faster than we read."""
+        waiting = self._queue.qsize()
+        if self._fileno is not None:
+            with contextlib.suppress(OSError):
+                raw = fcntl.ioctl(self._fileno, termios.FIONREAD, b"\0\0\0\0")
+                waiting += int.from_bytes(raw, sys.byteorder)
+        return waiting
 
     def ack(self, message: aiomqtt.Message) -> None:
         """PUBACK one message (a no-op for QoS 0)."""

@@ -54,6 +54,8 @@ DB_DOWN = (TimeoutError, OSError, asyncpg.PostgresError, asyncpg.InterfaceError)
 POSITION = "SELECT position FROM telemetry_spool_positions WHERE spool_id = $1"
 RESUME_AT = 0.9  # a full spool is read again once below this fraction of its limit
 RATE_WINDOW_S = 10.0
+INTAKE_BUSY = 1  # messages or socket bytes waiting: the broker is sending
+INTAKE_FIRST_S = 1.0  # the drainer waits at most this long for the reader at a time
 
 BROKER_NOTE = (
     "O broker {broker} não é configurado por este projeto. Se ele limita a fila de cada "
@@ -334,7 +336,8 @@ class Ingestor:
                 )
             self.spool.append(str(message.topic), payload, now_ms())
             self._unacked.append(message)
-            self._has_data.set()
+            if not self._has_data.is_set():
+                self._has_data.set()
             if len(self._unacked) >= limit:
                 self._group_full.set()
         raise aiomqtt.MqttError("a sequência de mensagens do broker terminou")
@@ -397,6 +400,7 @@ class Ingestor:
         limit = self.config.batch_size
         while True:
             await self._maintain()
+            await self._yield_to_intake()
             self._spooled.clear()
             records = self.spool.read(self.spool.drained, limit)
             if not records:
@@ -420,6 +424,21 @@ class Ingestor:
             while len(self._rate) > 2 and now - self._rate[0][0] > RATE_WINDOW_S:
                 self._rate.popleft()
             self._check_full()
+
+    async def _yield_to_intake(self) -> None:
+        """Taking messages off the broker comes first: the broker's queue for us is bounded
+        (unacknowledged ones included), the spool is not. While the socket has unread data
+        the drainer waits, up to INTAKE_FIRST_S at a time and only while the spool is less
+        than half full; a burst is spooled at full speed and drained after."""
+        waited = 0.0
+        while (
+            waited < INTAKE_FIRST_S
+            and (client := self._client) is not None
+            and client.backlog() > INTAKE_BUSY
+            and self.spool.disk_bytes < self.spool.max_bytes // 2
+        ):
+            await asyncio.sleep(0.002)
+            waited += 0.002
 
     async def _load_position(self) -> None:
         delay = self.config.reconnect_min_s
