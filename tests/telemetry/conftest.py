@@ -4,6 +4,7 @@ port, a migrated MES database, and a factory of ingestors with test settings."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import shutil
 import subprocess
@@ -194,5 +195,6 @@ async def private_postgres(tmp_path):
     try:
         yield cluster
     finally:
-        await cluster.stop()
+        with contextlib.suppress(subprocess.CalledProcessError):  # a test may leave it stopped
+            await cluster.stop()
         shutil.rmtree(tmp_path, ignore_errors=True)
