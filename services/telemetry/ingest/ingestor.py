@@ -54,7 +54,7 @@ DB_DOWN = (TimeoutError, OSError, asyncpg.PostgresError, asyncpg.InterfaceError)
 POSITION = "SELECT position FROM telemetry_spool_positions WHERE spool_id = $1"
 RESUME_AT = 0.9  # a full spool is read again once below this fraction of its limit
 RATE_WINDOW_S = 10.0
-INTAKE_BUSY = 1  # messages or socket bytes waiting: the broker is sending
+INTAKE_BUSY = 64 * 1024  # messages plus socket bytes waiting: the reader is falling behind
 INTAKE_FIRST_S = 1.0  # the drainer waits at most this long for the reader at a time
 
 BROKER_NOTE = (
@@ -427,9 +427,10 @@ class Ingestor:
 
     async def _yield_to_intake(self) -> None:
         """Taking messages off the broker comes first: the broker's queue for us is bounded
-        (unacknowledged ones included), the spool is not. While the socket has unread data
-        the drainer waits, up to INTAKE_FIRST_S at a time and only while the spool is less
-        than half full; a burst is spooled at full speed and drained after."""
+        (unacknowledged ones included), the spool is not. While the reader falls behind
+        (INTAKE_BUSY unread on the socket) the drainer waits, up to INTAKE_FIRST_S at a time
+        and only while the spool is less than half full: a burst faster than this process
+        can both read and drain is spooled at full speed and drained after."""
         waited = 0.0
         while (
             waited < INTAKE_FIRST_S
