@@ -107,3 +107,29 @@ async def test_dead_letters_keep_the_first_64_kib_and_the_size(broker, mes, inge
     )
     assert [(r["kept"], r["payload_size"]) for r in got] == [(65536, len(big)), (1, 1)]
     assert bytes(got[0]["head"]) == big[:8]
+
+
+async def test_readyz_shows_the_spool_and_what_the_broker_may_drop(
+    aiohttp_client, broker, mes, tmp_path
+):
+    import dataclasses
+
+    from services.telemetry.app import create_app
+    from services.telemetry.keys import INGEST_SETTINGS
+    from shared.settings import Settings
+    from tests.telemetry.conftest import FAST
+
+    settings = Settings(mes_db_url=mes, mqtt_url=broker.url, mqtt_client_id="readyz-ingestor")
+    app = create_app(settings)
+    app[INGEST_SETTINGS] = dataclasses.replace(
+        FAST, spool_dir=str(tmp_path / "spool"), broker_managed=False
+    )
+    client = await aiohttp_client(app)
+    resp = await client.get("/readyz")
+    assert resp.status == 200
+    check = (await resp.json())["data"]["checks"]["telemetry_ingestor"]
+    assert check["required"] is False
+    spool = check["detail"]["spool"]
+    assert spool["reading"] == "running"
+    assert {"messages", "bytes", "oldestAgeSeconds", "drainRatePerSecond"} <= set(spool)
+    assert "max_queued_messages" in check["detail"]["brokerNote"]
