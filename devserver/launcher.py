@@ -154,7 +154,9 @@ async def serve(stack: contextlib.AsyncExitStack) -> None:
             bind = env.get("RUN_MQTT_BIND", "127.0.0.1")
             stack.enter_context(run_mosquitto(binary, port, bind))
             env["MQTT_URL"] = f"mqtt://127.0.0.1:{port}"
-            env["MQTT_BROKER_MANAGED"] = "true"
+            # Read by the ingestor's settings (IngestSettings.from_env reads this process's
+            # environment): no note about queue limits for a broker we configured.
+            env["MQTT_BROKER_MANAGED"] = os.environ["MQTT_BROKER_MANAGED"] = "true"
             host = "localhost" if bind in ("127.0.0.1", "localhost") else "<este-host>"
             devices_url = f"mqtt://{host}:{port}"
             print(
