@@ -432,6 +432,7 @@ def run_stack() -> int:
                 env["MQTT_URL"] = (
                     f"mqtt://{INGESTOR_USER}:{passwords[INGESTOR_USER]}@127.0.0.1:{mqtt_port}"
                 )
+                env["MQTT_BROKER_MANAGED"] = "true"  # deploy/mosquitto's settings: no queue limit
                 broker_note = (
                     f"Mosquitto em localhost:{mqtt_port} (dispositivos de {devices.name}; "
                     f"senhas em {directory.relative_to(ROOT) / 'credentials.json'})"
