@@ -165,7 +165,7 @@ class Ingestor:
         self._rng = random.Random()  # noqa: S311 - jitter, not security
         self._last_retention = 0.0
         self._client: ManualAckClient | None = None
-        self._unacked: list[aiomqtt.Message] = []
+        self._unacked: list[tuple[int, int]] = []  # (mid, qos) in arrival order
         self._has_data = asyncio.Event()
         self._group_full = asyncio.Event()
         self._spooled = asyncio.Event()  # a group became durable: the drainer has work
@@ -298,18 +298,20 @@ class Ingestor:
 
     async def _session(self) -> None:
         client = self._mqtt_client()
+        # What a former session buffered and did not make durable was not acknowledged:
+        # the broker sends it again, so it is dropped here rather than spooled twice.
+        self.spool.take_group()
+        self._unacked = []
+        # Before connecting: a persistent session's queue arrives right after CONNACK.
+        self._deliver(client)
         async with client:
             await client.subscribe(self.topic, qos=1)
-            # What a former session buffered and did not make durable was not acknowledged:
-            # the broker sends it again, so it is dropped here rather than spooled twice.
-            self.spool.take_group()
-            self._unacked = []
             self._client = client
             if self.full:
                 client.hold()
             self.connected.set()
             log.info("subscribed to %s as %s", self.topic, self.settings.mqtt_client_id)
-            reader = asyncio.create_task(self._read(client))
+            reader = asyncio.create_task(client.wait_closed())
             committer = asyncio.create_task(self._commit_groups(client))
             try:
                 done, _ = await asyncio.wait(
@@ -325,22 +327,22 @@ class Ingestor:
                     with contextlib.suppress(asyncio.CancelledError, aiomqtt.MqttError):
                         await task
 
-    async def _read(self, client: ManualAckClient) -> None:
-        """Append each message to the spool's buffer as it arrives; the committer acks it."""
+    def _deliver(self, client: ManualAckClient) -> None:
+        """Append each message to the spool's buffer as paho parses it (no per-message task
+        or queue); the committer acknowledges it once durable."""
         limit = self.config.commit_messages
-        async for message in client.incoming():
-            payload = message.payload
-            if not isinstance(payload, bytes):
-                payload = (
-                    bytes(payload) if isinstance(payload, bytearray) else str(payload).encode()
-                )
-            self.spool.append(str(message.topic), payload, now_ms())
-            self._unacked.append(message)
-            if not self._has_data.is_set():
-                self._has_data.set()
+        append = self.spool.append
+        has_data, group_full = self._has_data, self._group_full
+
+        def sink(topic: str, payload: bytes, mid: int, qos: int) -> None:
+            append(topic, payload, now_ms())
+            self._unacked.append((mid, qos))
+            if not has_data.is_set():
+                has_data.set()
             if len(self._unacked) >= limit:
-                self._group_full.set()
-        raise aiomqtt.MqttError("a sequência de mensagens do broker terminou")
+                group_full.set()
+
+        client.deliver_to(sink)
 
     async def _commit_groups(self, client: ManualAckClient) -> None:
         """Group commit: whatever arrived in the last commit_ms (or commit_messages of it),
@@ -362,8 +364,8 @@ class Ingestor:
             # to this session (a cancelled session leaves these unacknowledged: redelivered).
             await asyncio.shield(self._make_durable(data, count))
             self.metrics.commit.observe(time.perf_counter() - started)
-            for message in messages:
-                client.ack(message)
+            for mid, qos in messages:
+                client.ack_id(mid, qos)
             self.metrics.spooled.inc(count)
             self._check_full()
 
