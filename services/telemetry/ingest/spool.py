@@ -13,10 +13,13 @@ tail: the first record whose length or checksum does not hold ends the log, and 
 segment is cut there on open. Nothing after it was ever acknowledged (the ack waits for
 the fdatasync of the whole group).
 
-Why segment files and not SQLite or an embedded store: the log is append-only and read
-once, in order; whole segments are deleted once drained, so nothing is ever rewritten or
-compacted. Measured here (bench figures in the report): one fdatasync per group commit,
-one write per group.
+Why segment files and not SQLite (WAL mode) or an embedded store: the log is append-only
+and read once, in order; whole segments are deleted once drained (an unlink), so nothing
+is ever rewritten, vacuumed or compacted. Measured on this project's machine (ext4, 250-byte
+records, durable commits): groups of 500 records, 226,000 records/s with one write +
+fdatasync per group (p50 0.8 ms) against 117,000 with SQLite WAL synchronous=FULL (p50
+2.8 ms); groups of 50, 37,000 against 42,000; the ingestor's groups are hundreds to
+thousands of messages under load, and SQLite would still have to DELETE what was drained.
 """
 
 from __future__ import annotations
