@@ -514,6 +514,7 @@ def run_stack() -> int:
                 )
                 # The broker makes every client id its username (use_username_as_clientid).
                 env["MQTT_CLIENT_ID"] = INGESTOR_USER
+                env["MQTT_BROKER_MANAGED"] = "true"  # deploy/mosquitto's settings: no queue limit
                 broker_note = (
                     f"Mosquitto em localhost:{mqtt_port} (dispositivos de {devices.name}; "
                     f"senhas em {directory.relative_to(ROOT) / 'credentials.json'})"

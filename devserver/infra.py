@@ -5,8 +5,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
+import socket
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
@@ -86,3 +89,53 @@ async def start_embedded_broker(port: int = 1883) -> object:
     )
     await broker.start()
     return broker
+
+
+def mosquitto_binary() -> str | None:
+    """A Mosquitto installed on this machine, if any."""
+    for candidate in ("/usr/sbin/mosquitto", "/usr/local/sbin/mosquitto", "/usr/bin/mosquitto"):
+        if os.access(candidate, os.X_OK):
+            return candidate
+    return None
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+@contextlib.contextmanager
+def run_mosquitto(
+    binary: str, port: int, bind: str = "127.0.0.1", directory: Path | None = None
+) -> Iterator[subprocess.Popen[bytes]]:
+    """Mosquitto with deploy/mosquitto's settings (deploy.stack.broker_config), open to
+    anonymous devices, its data and log under .run/mosquitto; stopped on exit."""
+    from deploy.stack import broker_config
+
+    directory = directory or RUN_DIR / "mosquitto"
+    directory.mkdir(parents=True, exist_ok=True)
+    log_file = directory / "mosquitto.log"
+    config = directory / "mosquitto.conf"
+    config.write_text(broker_config(port, directory, bind=bind, log=log_file, anonymous=True))
+    process = subprocess.Popen(  # noqa: S603 - fixed command
+        [binary, "-c", str(config)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    try:
+        deadline = time.monotonic() + 15
+        while True:
+            with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), 0.5):
+                break
+            if process.poll() is not None or time.monotonic() > deadline:
+                raise SystemExit(f"o Mosquitto não iniciou na porta {port}; veja {log_file}")
+            time.sleep(0.05)
+        yield process
+    finally:
+        if process.poll() is None:
+            process.terminate()
+            try:
+                process.wait(10)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()

@@ -21,8 +21,11 @@ from devserver.infra import (
     LOCAL_PG,
     RUN_DIR,
     embedded_postgres,
+    free_port,
+    mosquitto_binary,
     mqtt_answers,
     pg_answers,
+    run_mosquitto,
     start_embedded_broker,
     with_database,
 )
@@ -162,12 +165,33 @@ async def serve(stack: contextlib.AsyncExitStack) -> None:
             server = stack.enter_context(embedded_postgres())
         env.setdefault("PROTHEUS_DB_URL", with_database(server, "protheus"))
         env.setdefault("MES_DB_URL", with_database(server, "mes"))
+    devices_url = env.get("MQTT_URL", "")
     if "MQTT_URL" not in env:
-        env["MQTT_URL"] = LOCAL_MQTT
-        if not await mqtt_answers(LOCAL_MQTT):
-            print("Nenhum broker MQTT em localhost:1883; iniciando um embutido ...", flush=True)
-            broker = await start_embedded_broker()
-            stack.push_async_callback(broker.shutdown)  # type: ignore[attr-defined]
+        if (binary := mosquitto_binary()) is not None:
+            # Our own Mosquitto with deploy/mosquitto's settings (no queue limit for the
+            # ingestor), as `make stack` runs it: never a broker whose limits we do not know.
+            port = int(env.get("RUN_MQTT_PORT", "1883"))
+            if await mqtt_answers(f"mqtt://127.0.0.1:{port}"):
+                port = free_port()  # 1883 is taken (a system broker): another port
+            bind = env.get("RUN_MQTT_BIND", "127.0.0.1")
+            stack.enter_context(run_mosquitto(binary, port, bind))
+            env["MQTT_URL"] = f"mqtt://127.0.0.1:{port}"
+            # Read by the ingestor's settings (IngestSettings.from_env reads this process's
+            # environment): no note about queue limits for a broker we configured.
+            env["MQTT_BROKER_MANAGED"] = os.environ["MQTT_BROKER_MANAGED"] = "true"
+            host = "localhost" if bind in ("127.0.0.1", "localhost") else "<este-host>"
+            devices_url = f"mqtt://{host}:{port}"
+            print(
+                f"Mosquitto (configuração de deploy/mosquitto) em {devices_url}; "
+                f"log em {RUN_DIR / 'mosquitto' / 'mosquitto.log'}",
+                flush=True,
+            )
+        else:
+            env["MQTT_URL"] = devices_url = LOCAL_MQTT
+            if not await mqtt_answers(LOCAL_MQTT):
+                print("Nenhum broker MQTT em localhost:1883; iniciando um embutido ...", flush=True)
+                broker = await start_embedded_broker()
+                stack.push_async_callback(broker.shutdown)  # type: ignore[attr-defined]
     key = None
     if not env.get("MES_API_KEYS"):
         key = dev_api_key()
@@ -211,6 +235,11 @@ async def serve(stack: contextlib.AsyncExitStack) -> None:
 
     base = f"http://localhost:{port}"
     print(f"\nMES integration em {base}", flush=True)
+    if devices_url:
+        shown = devices_url.split("@")[-1].removeprefix("mqtt://").removeprefix("mqtts://")
+        print(
+            f"  dispositivos publicam em mqtt://{shown} (tópicos mes/v1/<site>/<area>/<linha>/<máquina>/<canal>)"
+        )
     if key:
         print(f"  chave de API de desenvolvimento (admin): {key}")
         print(f'  experimente: curl -H "Authorization: Bearer {key}" {base}/readyz')

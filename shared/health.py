@@ -45,13 +45,14 @@ async def _run(check: HealthCheck) -> dict[str, object]:
             "required": check.required,
             "error": f"{type(exc).__name__}: {exc}"[:300],
         }
-    return {
+    result: dict[str, object] = {
         "status": "up",
         "required": check.required,
         "latencyMs": round((time.perf_counter() - started) * 1000, 1),
-        # A probe may say more about the dependency (the Protheus SQL dialect, for one).
+        # A probe may say more about the dependency (the Protheus SQL dialect, spool figures).
         **(details if isinstance(details, dict) else {}),
     }
+    return result
 
 
 async def healthz(request: web.Request) -> web.Response:

@@ -51,5 +51,15 @@ def register(app: web.Application) -> None:
 
     # Messages wait in the broker's persistent session while we are away: not a readiness gate.
     add_check(app, "mqtt_broker", broker, required=False)
+
+    async def ingestor() -> dict[str, object]:
+        """The spool's figures, whether the broker is read (a full spool pauses it) and what
+        a broker this project does not configure may drop; not a readiness gate either."""
+        running = app.get(INGESTOR)
+        if running is None:
+            return {"enabled": False}
+        return running.status()
+
+    add_check(app, "telemetry_ingestor", ingestor, required=False)
     register_query_routes(app)
     publish_openapi(app, "telemetry", "Telemetry API", DESCRIPTION)

@@ -14,13 +14,21 @@ class IngestSettings:
     """Batching, backpressure and reconnection of the ingestor; every delay is a setting."""
 
     enabled: bool = True
-    batch_size: int = 1000  # messages per flush at most
-    flush_s: float = 0.25  # a partial batch waits at most this long
-    # The broker's in-flight window for our client (deploy/mosquitto: max_inflight_messages):
-    # a batch is at most half of it, so a full window always flushes and the broker sends
-    # the other half while one batch commits. It does not bound what the broker sends
-    # (Mosquitto 2.0 keeps sending as acks flow): the client's paused socket does.
-    inflight: int = 1000
+    batch_size: int = 2000  # messages per drain transaction at most
+    flush_s: float = 0.25  # the drainer looks at an idle spool at least this often
+    # The in-flight window we ask the broker for (MQTT v5 Receive Maximum; a v3.1.1 broker
+    # uses its own max_inflight_messages): messages wait unacknowledged only for the next
+    # group commit, so a wide window keeps them off the broker's bounded queue.
+    inflight: int = 65535
+    # The local durable spool (store and forward): messages are acknowledged once in it.
+    spool_dir: str = ".run/spool"  # each MQTT client id gets a directory of its own here
+    spool_max_mb: float = 1024.0  # at this size the ingestor stops reading the broker
+    spool_segment_mb: float = 16.0
+    commit_ms: float = 5.0  # a group commit waits at most this long for more messages
+    commit_messages: int = 2000  # ... or until this many are waiting
+    # True when the broker is one this project configures (deploy/mosquitto: no queue limit);
+    # otherwise the ingestor says what a per-client queue limit there means.
+    broker_managed: bool = False
     reconnect_min_s: float = 0.5
     # MQTT keepalive; a socket paused longer than about twice this (a database outage)
     # loses the connection, and the session resumes once the database answers again.
@@ -46,14 +54,29 @@ class IngestSettings:
                 raise ConfigError(name, f"valor {value} menor que {minimum}")
             return value
 
-        enabled = env.get("INGEST_ENABLED", "true").strip().lower()
-        if enabled not in ("true", "false", "1", "0"):
-            raise ConfigError("INGEST_ENABLED", "use true ou false")
+        def flag(name: str, default: bool) -> bool:
+            raw = env.get(name, "").strip().lower()
+            if not raw:
+                return default
+            if raw not in ("true", "false", "1", "0"):
+                raise ConfigError(name, "use true ou false")
+            return raw in ("true", "1")
+
         return cls(
-            enabled=enabled in ("true", "1"),
+            enabled=flag("INGEST_ENABLED", True),
+            spool_dir=env.get("INGEST_SPOOL_DIR", "").strip() or defaults.spool_dir,
+            spool_max_mb=number("INGEST_SPOOL_MAX_MB", defaults.spool_max_mb, minimum=1),
+            spool_segment_mb=number(
+                "INGEST_SPOOL_SEGMENT_MB", defaults.spool_segment_mb, minimum=0.01
+            ),
+            commit_ms=number("INGEST_SPOOL_COMMIT_MS", defaults.commit_ms, minimum=0),
+            commit_messages=int(
+                number("INGEST_SPOOL_COMMIT_MESSAGES", defaults.commit_messages, minimum=1)
+            ),
+            broker_managed=flag("MQTT_BROKER_MANAGED", False),
             batch_size=int(number("INGEST_BATCH_SIZE", defaults.batch_size, minimum=1)),
             flush_s=number("INGEST_FLUSH_S", defaults.flush_s, minimum=0.001),
-            inflight=int(number("MQTT_INFLIGHT", defaults.inflight, minimum=1)),
+            inflight=min(65535, int(number("MQTT_INFLIGHT", defaults.inflight, minimum=1))),
             reconnect_min_s=number(
                 "INGEST_RECONNECT_MIN_S", defaults.reconnect_min_s, minimum=0.001
             ),

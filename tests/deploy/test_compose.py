@@ -79,7 +79,11 @@ def test_docker_compose_accepts_the_file() -> None:
         assert done.returncode == 0, done.stderr
         assert "WARNING" not in done.stderr.upper(), done.stderr  # no unset variable
     assert compose("config", "--profiles").stdout.split() == ["homologation"]
-    assert sorted(compose("config", "--volumes").stdout.split()) == ["mosquitto-data", "pgdata"]
+    assert sorted(compose("config", "--volumes").stdout.split()) == [
+        "mosquitto-data",
+        "pgdata",
+        "telemetry-spool",
+    ]
 
 
 def test_services_their_health_and_restart(config: dict[str, Any]) -> None:

@@ -4,8 +4,11 @@ port, a migrated MES database, and a factory of ingestors with test settings."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
+import shutil
 import subprocess
+import tempfile
 import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -25,8 +28,9 @@ from shared.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[2]
 FAST = IngestSettings(
-    batch_size=200, flush_s=0.05, inflight=1000, reconnect_min_s=0.05, reconnect_max_s=0.5
-)
+    batch_size=200, flush_s=0.05, inflight=65535, reconnect_min_s=0.05, reconnect_max_s=0.5,
+    broker_managed=True,
+)  # fmt: skip
 
 
 @dataclasses.dataclass
@@ -37,6 +41,9 @@ class Broker:
     directory: Path
     extra: str = ""
     process: subprocess.Popen[bytes] | None = None
+    # Mosquitto's own defaults (max_queued_messages 1000, max_inflight_messages 20): a
+    # broker this project does not configure, as plants often run.
+    defaults: bool = False
 
     @property
     def url(self) -> str:
@@ -45,9 +52,14 @@ class Broker:
     async def start(self) -> None:
         """deploy/mosquitto's configuration (deploy.stack.broker_config), open to anyone."""
         config = self.directory / "mosquitto.conf"
-        config.write_text(
-            broker_config(self.port, self.directory, anonymous=True, extra=self.extra)
-        )
+        if self.defaults:
+            config.write_text(
+                f"listener {self.port} 127.0.0.1\nallow_anonymous true\n{self.extra}\n"
+            )
+        else:
+            config.write_text(
+                broker_config(self.port, self.directory, anonymous=True, extra=self.extra)
+            )
         self.process = subprocess.Popen(  # noqa: ASYNC220 - a short-lived test fixture
             ["/usr/sbin/mosquitto", "-c", str(config)],
             stdout=subprocess.DEVNULL,
@@ -88,8 +100,8 @@ async def mes(fresh_database) -> str:
 
 
 @pytest.fixture
-async def ingestors(broker, mes) -> AsyncIterator[Any]:
-    """Start ingestors (each its own pool) against the test broker and database."""
+async def ingestors(broker, mes, tmp_path) -> AsyncIterator[Any]:
+    """Start ingestors (each its own pool and spool) against the test broker and database."""
     running: list[tuple[Ingestor, asyncpg.Pool]] = []
     client_id = f"ingestor-{uuid.uuid4().hex[:8]}"
 
@@ -99,12 +111,8 @@ async def ingestors(broker, mes) -> AsyncIterator[Any]:
             mqtt_shared_group=overrides.pop("group", None),
         )  # fmt: skip
         pool = await asyncpg.create_pool(settings.mes_db_url, min_size=0, max_size=4)
-        ingestor = Ingestor(
-            pool,
-            settings,
-            dataclasses.replace(FAST, **overrides),
-            IngestMetrics(CollectorRegistry()),
-        )
+        config = dataclasses.replace(FAST, spool_dir=str(tmp_path / "spool"), **overrides)
+        ingestor = Ingestor(pool, settings, config, IngestMetrics(CollectorRegistry()))
         await ingestor.start()
         await asyncio.wait_for(ingestor.connected.wait(), 10)
         running.append((ingestor, pool))
@@ -144,3 +152,49 @@ async def wait_for_rows(dsn: str, sql: str, expected: int, *, seconds: float = 2
         if count >= expected or asyncio.get_running_loop().time() > deadline:
             return count
         await asyncio.sleep(0.05)
+
+
+@pytest.fixture
+async def private_postgres(tmp_path):
+    """A PostgreSQL cluster of this test's own, on a spare port, that the test may stop."""
+    bin_dir = sorted(Path("/usr/lib/postgresql").glob("*/bin"))[-1]  # noqa: ASYNC240 - fixture set-up
+    # pytest's own temporary folders are root-only; the server runs as postgres.
+    tmp_path = Path(tempfile.mkdtemp(prefix="mes-pg-"))
+    tmp_path.chmod(0o755)
+    data = tmp_path / "pgdata"
+    data.mkdir()
+    shutil.chown(tmp_path, "postgres")
+    shutil.chown(data, "postgres")
+    port = free_port()
+
+    def run(*args: str) -> None:
+        subprocess.run(["runuser", "-u", "postgres", "--", *args], check=True, capture_output=True)
+
+    await asyncio.to_thread(
+        run, str(bin_dir / "initdb"), "-D", str(data), "-A", "trust", "-U", "postgres"
+    )
+    control = (
+        str(bin_dir / "pg_ctl"),
+        "-D",
+        str(data),
+        "-o",
+        f"-p {port} -k {tmp_path} -c listen_addresses=127.0.0.1",
+    )
+
+    class Cluster:
+        dsn = f"postgresql://postgres@127.0.0.1:{port}/postgres"
+
+        async def start(self) -> None:
+            await asyncio.to_thread(run, *control, "-w", "-l", str(tmp_path / "log"), "start")
+
+        async def stop(self) -> None:
+            await asyncio.to_thread(run, *control, "-w", "-m", "fast", "stop")
+
+    cluster = Cluster()
+    await cluster.start()
+    try:
+        yield cluster
+    finally:
+        with contextlib.suppress(subprocess.CalledProcessError):  # a test may leave it stopped
+            await cluster.stop()
+        shutil.rmtree(tmp_path, ignore_errors=True)

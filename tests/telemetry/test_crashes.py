@@ -5,20 +5,15 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import os
-import shutil
 import signal
-import subprocess
 import sys
-import tempfile
 import uuid
-from pathlib import Path
 
 import asyncpg
-import pytest
 
 from services.telemetry.settings import IngestSettings
 from shared.migrations import migrate
-from tests.telemetry.conftest import ROOT, free_port, publish, rows, wait_for_rows
+from tests.telemetry.conftest import ROOT, publish, rows, wait_for_rows
 
 BASE = "mes/v1/porto/montagem/linha2"
 KILLED = "SELECT count(*) FROM telemetry_samples WHERE machine = 'KILL1'"
@@ -43,8 +38,9 @@ async def ingestor_process(env: dict[str, str]) -> asyncio.subprocess.Process:
     )  # fmt: skip
 
 
-async def test_sigkill_mid_stream_then_restart_stores_every_message_once(broker, mes):
+async def test_sigkill_mid_stream_then_restart_stores_every_message_once(broker, mes, tmp_path):
     env = {
+        "INGEST_SPOOL_DIR": str(tmp_path / "spool"),
         "MES_DB_URL": mes,
         "MQTT_URL": broker.url,
         "MQTT_CLIENT_ID": f"ingestor-{uuid.uuid4().hex[:8]}",
@@ -79,51 +75,6 @@ async def test_sigkill_mid_stream_then_restart_stores_every_message_once(broker,
         mes, "SELECT value FROM telemetry_samples WHERE machine = 'KILL1' ORDER BY ts"
     )
     assert [r["value"] for r in values] == [float(n) for n in range(total)]
-
-
-@pytest.fixture
-async def private_postgres(tmp_path):
-    """A PostgreSQL cluster of this test's own, on a spare port, that the test may stop."""
-    bin_dir = sorted(Path("/usr/lib/postgresql").glob("*/bin"))[-1]  # noqa: ASYNC240 - fixture set-up
-    # pytest's own temporary folders are root-only; the server runs as postgres.
-    tmp_path = Path(tempfile.mkdtemp(prefix="mes-pg-"))
-    tmp_path.chmod(0o755)
-    data = tmp_path / "pgdata"
-    data.mkdir()
-    shutil.chown(tmp_path, "postgres")
-    shutil.chown(data, "postgres")
-    port = free_port()
-
-    def run(*args: str) -> None:
-        subprocess.run(["runuser", "-u", "postgres", "--", *args], check=True, capture_output=True)
-
-    await asyncio.to_thread(
-        run, str(bin_dir / "initdb"), "-D", str(data), "-A", "trust", "-U", "postgres"
-    )
-    control = (
-        str(bin_dir / "pg_ctl"),
-        "-D",
-        str(data),
-        "-o",
-        f"-p {port} -k {tmp_path} -c listen_addresses=127.0.0.1",
-    )
-
-    class Cluster:
-        dsn = f"postgresql://postgres@127.0.0.1:{port}/postgres"
-
-        async def start(self) -> None:
-            await asyncio.to_thread(run, *control, "-w", "-l", str(tmp_path / "log"), "start")
-
-        async def stop(self) -> None:
-            await asyncio.to_thread(run, *control, "-w", "-m", "fast", "stop")
-
-    cluster = Cluster()
-    await cluster.start()
-    try:
-        yield cluster
-    finally:
-        await cluster.stop()
-        shutil.rmtree(tmp_path, ignore_errors=True)
 
 
 async def test_a_database_restart_mid_stream_loses_nothing(broker, private_postgres, ingestors):

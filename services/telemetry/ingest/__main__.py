@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import signal
 
-from prometheus_client import CollectorRegistry
+from prometheus_client import CollectorRegistry, start_http_server
 
 from services.telemetry.ingest.ingestor import IngestMetrics, Ingestor
 from services.telemetry.settings import IngestSettings
@@ -22,7 +23,11 @@ async def main() -> None:
     configure_logging(settings.log_level, service="telemetry-ingest")
     config = IngestSettings.from_env()
     pool = await create_pg_pool(settings.mes_db_url, max_size=4, ca_file=settings.db_ca_file)
-    ingestor = Ingestor(pool, settings, config, IngestMetrics(CollectorRegistry()))
+    registry = CollectorRegistry()
+    metrics_port = os.environ.get("INGEST_METRICS_PORT", "").strip()
+    if metrics_port:  # the ingestor alone has no HTTP app: its figures on a port of their own
+        start_http_server(int(metrics_port), addr="127.0.0.1", registry=registry)
+    ingestor = Ingestor(pool, settings, config, IngestMetrics(registry))
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):

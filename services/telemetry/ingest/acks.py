@@ -16,7 +16,12 @@ loop's socket reader gives the second. Both live here, in one small tested adapt
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import asyncio
+import contextlib
+import fcntl
+import sys
+import termios
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import aiomqtt
@@ -34,18 +39,62 @@ class ManualAckClient(aiomqtt.Client):
         self.high_water = max(1, high_water)
         self.low_water = self.high_water // 2
         self.paused = False
+        self.held = False  # stopped by the application (a full spool), not by the buffer
         self._fileno: int | None = None
         # Only while someone consumes: before that, pausing could hold back the SUBACK that
         # `subscribe()` waits for behind the messages a persistent session delivers at once.
         self._consuming = False
+        # Set by `deliver_to`: each message goes straight to it from paho's callback (no
+        # aiomqtt Message, no queue, no generator hop): the ingestor's hot path.
+        self._sink: Callable[[str, bytes, int, int], None] | None = None
 
     async def incoming(self) -> AsyncIterator[aiomqtt.Message]:
         """The messages, as `client.messages`, reading the socket again once drained."""
         self._consuming = True
         async for message in self.messages:
-            if self.paused and self._queue.qsize() <= self.low_water:
+            if self.paused and not self.held and self._queue.qsize() <= self.low_water:
                 self._resume()
             yield message
+
+    def deliver_to(self, sink: Callable[[str, bytes, int, int], None]) -> None:
+        """Hand every message to `sink(topic, payload, mid, qos)` as paho parses it; then
+        `ack_id(mid, qos)` acknowledges it and `wait_closed()` ends with the connection."""
+        self._sink = sink
+        self._consuming = True
+
+    async def wait_closed(self) -> None:
+        """Until the connection ends; raises MqttError then (as message iteration does)."""
+        try:
+            await asyncio.shield(self._disconnected)
+        except Exception as exc:
+            raise aiomqtt.MqttError(f"conexão com o broker encerrada: {exc}") from exc
+        raise aiomqtt.MqttError("conexão com o broker encerrada")
+
+    def ack_id(self, mid: int, qos: int) -> None:
+        if qos > 0:
+            self._client.ack(mid, qos)
+
+    def hold(self) -> None:
+        """Stop reading the socket until `unhold()`: the broker keeps the rest."""
+        self.held = True
+        if not self.paused and self._fileno is not None:
+            self._loop.remove_reader(self._fileno)
+            self.paused = True
+
+    def unhold(self) -> None:
+        self.held = False
+        if self.paused and self._queue.qsize() <= self.low_water:
+            self._resume()
+
+    def backlog(self) -> int:
+        """Messages parsed and waiting, plus bytes the kernel holds unread on the socket: a
+        sign the broker is sending faster than we read."""
+        waiting = self._queue.qsize()
+        if self._fileno is not None:
+            with contextlib.suppress(OSError):
+                raw = fcntl.ioctl(self._fileno, termios.FIONREAD, b"\0\0\0\0")
+                waiting += int.from_bytes(raw, sys.byteorder)
+        return waiting
 
     def ack(self, message: aiomqtt.Message) -> None:
         """PUBACK one message (a no-op for QoS 0)."""
@@ -55,6 +104,9 @@ class ManualAckClient(aiomqtt.Client):
     # --- paho callbacks (on the event loop's thread, but for socket open) -------------------
 
     def _on_message(self, client: paho.Client, userdata: Any, message: paho.MQTTMessage) -> None:
+        if self._sink is not None:
+            self._sink(message.topic, message.payload, message.mid, message.qos)
+            return
         super()._on_message(client, userdata, message)
         if (
             self._consuming
@@ -78,6 +130,9 @@ class ManualAckClient(aiomqtt.Client):
     def _opened(self, fileno: int) -> None:
         self._fileno = fileno
         self.paused = False
+        if self.held:
+            self.held = False
+            self.hold()
 
     def _resume(self) -> None:
         self.paused = False

@@ -1,24 +1,28 @@
-"""The MQTT ingestor: persistent QoS 1 session, batches written with COPY, acks after commit.
+"""The MQTT ingestor: store and forward through a local durable spool.
 
-Nothing the broker handed over is lost: a message is acknowledged only once its rows (or
-its dead letter) are committed. Until then the broker keeps it in the session, so a crash,
-a broker restart or a database outage means redelivery, and the tables' keys store a
-redelivered message once. A slow database holds the reader back: at most a batch being
-committed, one waiting and one filling, plus a bounded client buffer, after which the client
-stops reading its socket (acks.ManualAckClient) and the broker queues the rest in the
-persistent session: backpressure, not loss, and memory that does not grow with the stream.
+A message is acknowledged to the broker once it is in the spool (a write-ahead log on
+local disk, made durable by group commits: one fdatasync for every few milliseconds of
+messages), not once PostgreSQL has it. So the ingestor reads as fast as the broker sends,
+whatever the database does, and a broker's bounded per-client queue (Mosquitto's default
+max_queued_messages 1000) never fills while the ingestor is connected. A drainer moves
+the spool into PostgreSQL with COPY (first value wins, dead letters with their reasons,
+daily partitions), recording how far it got in the same transaction, and releases what is
+committed. A crash loses nothing acknowledged: the spool is drained from PostgreSQL's
+position on restart, before anything newer (it is one ordered log), and a group torn by
+the crash was never acknowledged, so the broker delivers it again. The spool is bounded
+by disk: at INGEST_SPOOL_MAX_MB the ingestor stops reading the socket (the broker keeps
+the rest, unacknowledged) and says so in /readyz, /metrics and the log.
 """
 
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import datetime as dt
 import logging
 import random
 import time
-from asyncio import FIRST_COMPLETED
-from dataclasses import dataclass, field
 
 import aiomqtt
 import asyncpg
@@ -28,6 +32,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 from services.telemetry.ingest.acks import ManualAckClient
 from services.telemetry.ingest.parse import Parsed, parse_message
+from services.telemetry.ingest.spool import Record, Spool, client_directory, now_ms
 from services.telemetry.ingest.store import TelemetryStore
 from services.telemetry.partitions import drop_expired, ensure_ahead
 from services.telemetry.settings import IngestSettings
@@ -45,24 +50,30 @@ REFUSED_DATA = (
     OverflowError,
     ValueError,
 )
+DB_DOWN = (TimeoutError, OSError, asyncpg.PostgresError, asyncpg.InterfaceError)
+POSITION = "SELECT position FROM telemetry_spool_positions WHERE spool_id = $1"
+RESUME_AT = 0.9  # a full spool is read again once below this fraction of its limit
+RATE_WINDOW_S = 10.0
+INTAKE_BUSY = 64 * 1024  # messages plus socket bytes waiting: the reader is falling behind
+INTAKE_FIRST_S = 1.0  # the drainer waits at most this long for the reader at a time
 
-
-Received = tuple[aiomqtt.Message, Parsed]
-
-
-@dataclass
-class Filling:
-    """The batch the reader is filling, and when its first message arrived."""
-
-    items: list[Received] = field(default_factory=list)
-    since: float = 0.0
+BROKER_NOTE = (
+    "O broker {broker} não é configurado por este projeto. Se ele limita a fila de cada "
+    "cliente (Mosquitto: max_queued_messages, padrão 1000; EMQX: max_mqueue_len, padrão "
+    "1000), o que passar desse limite enquanto o ingestor estiver desconectado (reinício, "
+    "queda de rede, spool cheio) é descartado pelo broker sem aviso aqui. Conectado, o "
+    "ingestor não depende disso: confirma cada mensagem ao gravá-la no spool local. Para "
+    "remover o limite no Mosquitto: max_queued_messages 0 e max_queued_bytes 0 (como em "
+    "deploy/mosquitto/mosquitto.conf); depois defina MQTT_BROKER_MANAGED=true."
+)
 
 
 class IngestMetrics:
     def __init__(self, registry: CollectorRegistry) -> None:
+        self.registry = registry
         self.messages = Counter(
             "telemetry_messages_total",
-            "MQTT messages committed, by outcome.",
+            "MQTT messages committed to PostgreSQL, by outcome.",
             ("outcome",),
             registry=registry,
         )
@@ -70,11 +81,46 @@ class IngestMetrics:
             "telemetry_rows_total", "Rows offered to the database.", registry=registry
         )
         self.flush = Histogram(
-            "telemetry_flush_seconds", "Time to commit one batch.", registry=registry,
-            buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5),
+            "telemetry_flush_seconds", "Time to commit one drained batch to PostgreSQL.",
+            registry=registry, buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5),
         )  # fmt: skip
-        self.pending = Gauge(
-            "telemetry_pending_messages", "Messages read but not yet committed.", registry=registry
+        self.spooled = Counter(
+            "telemetry_spooled_messages_total",
+            "MQTT messages made durable in the spool and acknowledged.",
+            registry=registry,
+        )
+        self.commit = Histogram(
+            "telemetry_spool_commit_seconds", "Group commit latency (write + fdatasync).",
+            registry=registry,
+            buckets=(0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1),
+        )  # fmt: skip
+        self.spool_messages = Gauge(
+            "telemetry_spool_messages", "Messages in the spool not yet in PostgreSQL.",
+            registry=registry,
+        )  # fmt: skip
+        self.spool_bytes = Gauge(
+            "telemetry_spool_bytes", "Bytes of the spool not yet in PostgreSQL.", registry=registry
+        )
+        self.spool_disk_bytes = Gauge(
+            "telemetry_spool_disk_bytes", "Bytes the spool's files take on disk.", registry=registry
+        )
+        self.spool_limit_bytes = Gauge(
+            "telemetry_spool_limit_bytes", "INGEST_SPOOL_MAX_MB in bytes.", registry=registry
+        )
+        self.spool_oldest = Gauge(
+            "telemetry_spool_oldest_age_seconds",
+            "Age of the oldest message in the spool not yet in PostgreSQL (0 when drained).",
+            registry=registry,
+        )
+        self.spool_full = Gauge(
+            "telemetry_spool_full",
+            "1 while the spool is at its limit and the ingestor does not read the broker.",
+            registry=registry,
+        )
+        self.drain_rate = Gauge(
+            "telemetry_drain_messages_per_second",
+            f"Messages drained into PostgreSQL per second, over the last {RATE_WINDOW_S:.0f} s.",
+            registry=registry,
         )
         self.reconnects = Counter(
             "telemetry_reconnects_total", "Broker reconnections.", registry=registry
@@ -83,9 +129,20 @@ class IngestMetrics:
             "telemetry_db_retries_total", "Failed batch writes retried.", registry=registry
         )
 
+    def bind(self, ingestor: Ingestor) -> None:
+        spool = ingestor.spool
+        self.spool_messages.set_function(lambda: spool.undrained_records)
+        self.spool_bytes.set_function(lambda: spool.undrained_bytes)
+        self.spool_disk_bytes.set_function(lambda: spool.disk_bytes)
+        self.spool_limit_bytes.set(spool.max_bytes)
+        self.spool_oldest.set_function(ingestor.oldest_age_s)
+        self.spool_full.set_function(lambda: 1.0 if ingestor.full else 0.0)
+        self.drain_rate.set_function(ingestor.drain_rate)
+
 
 class Ingestor:
-    """Reads mes/v1/# and stores it; start()/stop() from a cleanup context; several may run."""
+    """Reads mes/v1/# into its spool and drains the spool into PostgreSQL; start()/stop()
+    from a cleanup context; several may run, each with its own client id and spool."""
 
     def __init__(
         self, pool: asyncpg.Pool, settings: Settings, config: IngestSettings, metrics: IngestMetrics
@@ -96,51 +153,130 @@ class Ingestor:
         self.metrics = metrics
         self.store = TelemetryStore()
         self.broker = BrokerAddress.from_url(settings.mqtt_url)
+        self.spool = Spool(
+            client_directory(config.spool_dir, settings.mqtt_client_id),
+            max_bytes=int(config.spool_max_mb * 1024 * 1024),
+            segment_bytes=int(config.spool_segment_mb * 1024 * 1024),
+        )
         self.connected = asyncio.Event()
-        self._task: asyncio.Task[None] | None = None
+        self.full = False
+        self._tasks: list[asyncio.Task[None]] = []
         self._stopping = asyncio.Event()
         self._rng = random.Random()  # noqa: S311 - jitter, not security
         self._last_retention = 0.0
-        self._reader: asyncio.Task[None] | None = None  # the current session's reader
+        self._client: ManualAckClient | None = None
+        self._unacked: list[tuple[int, int]] = []  # (mid, qos) in arrival order
+        self._has_data = asyncio.Event()
+        self._group_full = asyncio.Event()
+        self._spooled = asyncio.Event()  # a group became durable: the drainer has work
+        self._commit_lock = asyncio.Lock()
+        self._drained_total = 0
+        self._rate: collections.deque[tuple[float, int]] = collections.deque()
+        self.position_loaded = asyncio.Event()
+        metrics.bind(self)
 
     @property
     def topic(self) -> str:
         group = self.settings.mqtt_shared_group
         return f"$share/{group}/{TOPIC}" if group else TOPIC
 
+    @property
+    def broker_note(self) -> str | None:
+        """What a broker we do not configure may do with a queue limit; None for ours."""
+        if self.config.broker_managed:
+            return None
+        return BROKER_NOTE.format(broker=f"{self.broker.host}:{self.broker.port}")
+
     async def start(self) -> None:
         self._stopping.clear()
-        self._task = asyncio.create_task(self._run(), name="telemetry-ingestor")
+        await asyncio.to_thread(self.spool.open)
+        log.info(
+            "spool %s: %d messages (%d bytes) not yet in PostgreSQL%s",
+            self.spool.directory, self.spool.undrained_records, self.spool.undrained_bytes,
+            f", torn tail of {self.spool.torn_bytes} bytes discarded" if self.spool.torn_bytes else "",
+        )  # fmt: skip
+        if not self.config.broker_managed:
+            log.warning(
+                "broker %s:%s is not configured by this project: a per-client queue limit there "
+                "(Mosquitto max_queued_messages, default 1000) drops what exceeds it while the "
+                "ingestor is disconnected; lift it with max_queued_messages 0 and "
+                "max_queued_bytes 0 (see deploy/mosquitto/mosquitto.conf), then set "
+                "MQTT_BROKER_MANAGED=true",
+                self.broker.host, self.broker.port,
+            )  # fmt: skip
+        self._check_full()
+        self._tasks = [
+            asyncio.create_task(self._drain(), name="telemetry-drainer"),
+            asyncio.create_task(self._run(), name="telemetry-ingestor"),
+        ]
 
     async def stop(self) -> None:
         self._stopping.set()
-        if self._task:
-            self._task.cancel()
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
             with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+                await task
+        async with self._commit_lock:  # a group being made durable finishes first
+            self.spool.close()
 
-    def _client(self) -> ManualAckClient:
-        v5 = bool(self.settings.mqtt_shared_group)
-        options: dict[str, object] = {
-            "hostname": self.broker.host,
-            "port": self.broker.port,
-            "username": self.broker.username,
-            "password": self.broker.password,
-            "identifier": self.settings.mqtt_client_id,
-            "tls_context": self.broker.tls_context(self.settings.mqtt_ca_file),
-            "keepalive": self.config.keepalive_s,
+    def status(self) -> dict[str, object]:
+        """The spool and broker figures /readyz shows."""
+        spool = {
+            "messages": self.spool.undrained_records,
+            "bytes": self.spool.undrained_bytes,
+            "diskBytes": self.spool.disk_bytes,
+            "limitBytes": self.spool.max_bytes,
+            "oldestAgeSeconds": round(self.oldest_age_s(), 3),
+            "drainRatePerSecond": round(self.drain_rate(), 1),
+            "reading": "paused" if self.full else "running",
         }
-        if v5:
-            properties = Properties(PacketTypes.CONNECT)
-            properties.SessionExpiryInterval = self.config.session_expiry_s
-            options |= {
-                "protocol": aiomqtt.ProtocolVersion.V5,
-                "clean_start": False,
-                "properties": properties,
-            }
-        else:
-            options |= {"protocol": aiomqtt.ProtocolVersion.V311, "clean_session": False}
-        return ManualAckClient(high_water=self.batch_limit, **options)
+        if self.full:
+            spool["message"] = (
+                f"Spool cheio ({self.spool.disk_bytes // 1048576} MB de "
+                f"{self.spool.max_bytes // 1048576} MB): a leitura do broker está suspensa até "
+                "o PostgreSQL receber parte do que espera; nada confirmado é descartado."
+            )
+        status: dict[str, object] = {"connected": self.connected.is_set(), "spool": spool}
+        if self.broker_note:
+            status["brokerNote"] = self.broker_note
+        return status
+
+    def oldest_age_s(self) -> float:
+        oldest = self.spool.oldest_ms
+        if oldest is None or not self.spool.undrained_records:
+            return 0.0
+        return max(0.0, (now_ms() - oldest) / 1000)
+
+    def drain_rate(self) -> float:
+        if len(self._rate) < 2:
+            return 0.0
+        (t0, n0), (t1, n1) = self._rate[0], self._rate[-1]
+        if time.monotonic() - t1 > RATE_WINDOW_S:
+            return 0.0
+        return (n1 - n0) / (t1 - t0) if t1 > t0 else 0.0
+
+    # --- broker side ------------------------------------------------------------------------
+
+    def _mqtt_client(self) -> ManualAckClient:
+        # MQTT v5: Receive Maximum asks for a wide in-flight window whatever the broker's
+        # default (Mosquitto: 20), so messages wait unacknowledged only for a group commit.
+        properties = Properties(PacketTypes.CONNECT)
+        properties.SessionExpiryInterval = self.config.session_expiry_s
+        properties.ReceiveMaximum = self.config.inflight
+        return ManualAckClient(
+            high_water=max(1000, self.config.commit_messages * 4),
+            hostname=self.broker.host,
+            port=self.broker.port,
+            username=self.broker.username,
+            password=self.broker.password,
+            identifier=self.settings.mqtt_client_id,
+            tls_context=self.broker.tls_context(self.settings.mqtt_ca_file),
+            keepalive=self.config.keepalive_s,
+            protocol=aiomqtt.ProtocolVersion.V5,
+            clean_start=False,
+            properties=properties,
+        )
 
     async def _run(self) -> None:
         delay = self.config.reconnect_min_s
@@ -160,140 +296,199 @@ class Ingestor:
             await asyncio.sleep(delay * self._rng.uniform(0.5, 1.0))
             delay = min(self.config.reconnect_max_s, delay * 2)
 
-    @property
-    def batch_limit(self) -> int:
-        """Messages per flush: at most half the broker's in-flight window, so the broker
-        sends the other half while one batch commits (and a full window always flushes).
-        It is also the client's buffer: past it, the socket is not read until half drains."""
-        return max(1, min(self.config.batch_size, self.config.inflight // 2))
-
     async def _session(self) -> None:
-        client = self._client()
+        client = self._mqtt_client()
+        # What a former session buffered and did not make durable was not acknowledged:
+        # the broker sends it again, so it is dropped here rather than spooled twice.
+        self.spool.take_group()
+        self._unacked = []
+        # Before connecting: a persistent session's queue arrives right after CONNACK.
+        self._deliver(client)
         async with client:
             await client.subscribe(self.topic, qos=1)
+            self._client = client
+            if self.full:
+                client.hold()
             self.connected.set()
             log.info("subscribed to %s as %s", self.topic, self.settings.mqtt_client_id)
-            # One full batch waits while another commits; a second one stops the reader, the
-            # client's buffer fills and it stops reading its socket: the broker keeps the rest.
-            ready: asyncio.Queue[list[Received]] = asyncio.Queue(maxsize=1)
-            filling = Filling()
-            reader = asyncio.create_task(self._read(client, ready, filling))
-            self._reader = reader
+            reader = asyncio.create_task(client.wait_closed())
+            committer = asyncio.create_task(self._commit_groups(client))
             try:
-                await self._commit_loop(client, ready, filling, reader)
+                done, _ = await asyncio.wait(
+                    {reader, committer}, return_when=asyncio.FIRST_COMPLETED
+                )
+                for task in done:
+                    task.result()
             finally:
-                # Cancelling loses nothing: what was read and not acknowledged is sent again
-                # by the broker when the persistent session resumes.
-                reader.cancel()
-                with contextlib.suppress(asyncio.CancelledError, aiomqtt.MqttError):
-                    await reader
+                self._client = None
+                for task in (reader, committer):
+                    task.cancel()
+                for task in (reader, committer):
+                    with contextlib.suppress(asyncio.CancelledError, aiomqtt.MqttError):
+                        await task
 
-    async def _read(
-        self, client: ManualAckClient, ready: asyncio.Queue[list[Received]], filling: Filling
-    ) -> None:
-        """Parse each message as it arrives into the batch being filled; hand full ones over."""
-        limit = self.batch_limit
-        async for message in client.incoming():
-            if not filling.items:
-                filling.since = time.monotonic()
-            filling.items.append((message, self._parse(message)))
-            if len(filling.items) >= limit:
-                batch, filling.items = filling.items, []
-                await ready.put(batch)
-        raise aiomqtt.MqttError("a sequência de mensagens do broker terminou")
+    def _deliver(self, client: ManualAckClient) -> None:
+        """Append each message to the spool's buffer as paho parses it (no per-message task
+        or queue); the committer acknowledges it once durable."""
+        limit = self.config.commit_messages
+        append = self.spool.append
+        has_data, group_full = self._has_data, self._group_full
 
-    async def _commit_loop(
-        self,
-        client: ManualAckClient,
-        ready: asyncio.Queue[list[Received]],
-        filling: Filling,
-        reader: asyncio.Task[None],
-    ) -> None:
-        """Commit batches in the order they were read, then acknowledge their messages (in
-        that order too, as MQTT wants): a full batch at once, a partial one after flush_s."""
+        def sink(topic: str, payload: bytes, mid: int, qos: int) -> None:
+            append(topic, payload, now_ms())
+            self._unacked.append((mid, qos))
+            if not has_data.is_set():
+                has_data.set()
+            if len(self._unacked) >= limit:
+                group_full.set()
+
+        client.deliver_to(sink)
+
+    async def _commit_groups(self, client: ManualAckClient) -> None:
+        """Group commit: whatever arrived in the last commit_ms (or commit_messages of it),
+        written and fdatasynced at once, then acknowledged in the order it arrived."""
+        window = self.config.commit_ms / 1000
+        while True:
+            await self._has_data.wait()
+            if window > 0 and len(self._unacked) < self.config.commit_messages:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._group_full.wait(), window)
+            self._has_data.clear()
+            self._group_full.clear()
+            data, count = self.spool.take_group()
+            messages, self._unacked = self._unacked, []
+            if not count:
+                continue
+            started = time.perf_counter()
+            # Shielded: once the write began, its bookkeeping must follow whatever happens
+            # to this session (a cancelled session leaves these unacknowledged: redelivered).
+            await asyncio.shield(self._make_durable(data, count))
+            self.metrics.commit.observe(time.perf_counter() - started)
+            for mid, qos in messages:
+                client.ack_id(mid, qos)
+            self.metrics.spooled.inc(count)
+            self._check_full()
+
+    async def _make_durable(self, data: bytes, count: int) -> None:
+        async with self._commit_lock:
+            await asyncio.to_thread(self.spool.commit_blocking, data)
+            self.spool.committed(len(data), count)
+        self._spooled.set()
+
+    def _check_full(self) -> None:
+        """Stop reading at the limit; read again once the drainer made room."""
+        if not self.full and self.spool.full:
+            self.full = True
+            log.warning(
+                "spool full (%d of %d bytes on disk): not reading the broker until PostgreSQL "
+                "takes some of it; nothing acknowledged is dropped",
+                self.spool.disk_bytes, self.spool.max_bytes,
+            )  # fmt: skip
+            if self._client is not None:
+                self._client.hold()
+        elif self.full and self.spool.disk_bytes < self.spool.max_bytes * RESUME_AT:
+            self.full = False
+            log.info(
+                "spool below its limit again (%d bytes): reading the broker", self.spool.disk_bytes
+            )
+            if self._client is not None:
+                self._client.unhold()
+
+    # --- database side ----------------------------------------------------------------------
+
+    async def _drain(self) -> None:
+        """Spool -> PostgreSQL, in spool order, from the position PostgreSQL last committed."""
+        await self._load_position()
+        limit = self.config.batch_size
         while True:
             await self._maintain()
-            batch = await self._next_batch(ready, filling, reader)
-            if not batch:
+            await self._yield_to_intake()
+            self._spooled.clear()
+            records = self.spool.read(self.spool.drained, limit)
+            if not records:
+                self.spool.oldest_ms = None
+                async with self._commit_lock:  # never while a group is being written
+                    self.spool.rotate_if_drained(min(1 << 20, self.spool.segment_bytes // 4))
+                self._check_full()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._spooled.wait(), self.config.flush_s)
                 continue
-            self.metrics.pending.set(len(batch) + len(filling.items) + ready.qsize() * len(batch))
-            await self._commit([parsed for _, parsed in batch])
-            for message, _ in batch:
-                client.ack(message)
-            dead = sum(1 for _, parsed in batch if parsed.dead and not parsed.machine)
+            self.spool.oldest_ms = records[0].received_ms
+            batch = [self._parse(record) for record in records]
+            await self._commit(batch, records[-1].end)
+            self.spool.release(records[-1].end, len(records))
+            dead = sum(1 for parsed in batch if parsed.dead and not parsed.machine)
             self.metrics.messages.labels("stored").inc(len(batch) - dead)
             self.metrics.messages.labels("dead_letter").inc(dead)
-            self.metrics.pending.set(len(filling.items))
-
-    async def _next_batch(
-        self, ready: asyncio.Queue[list[Received]], filling: Filling, reader: asyncio.Task[None]
-    ) -> list[Received]:
-        """The next full batch; else, once the oldest message waited flush_s, the partial one."""
-        if ready.empty():
+            self._drained_total += len(batch)
             now = time.monotonic()
-            wait = (
-                filling.since + self.config.flush_s - now if filling.items else self.config.flush_s
-            )
-            if wait > 0:
-                getter = asyncio.ensure_future(ready.get())
-                try:
-                    await asyncio.wait({getter, reader}, timeout=wait, return_when=FIRST_COMPLETED)
-                    if getter.done():
-                        return getter.result()
-                finally:
-                    # A cancelled get leaves any batch in the queue for the next round.
-                    getter.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await getter
-        if reader.done():
-            reader.result()  # the broker went away: raise its MqttError
-        if not ready.empty():
-            return ready.get_nowait()
-        if filling.items and time.monotonic() - filling.since >= self.config.flush_s:
-            batch, filling.items = filling.items, []
-            return batch
-        return []
+            self._rate.append((now, self._drained_total))
+            while len(self._rate) > 2 and now - self._rate[0][0] > RATE_WINDOW_S:
+                self._rate.popleft()
+            self._check_full()
 
-    def _parse(self, message: aiomqtt.Message) -> Parsed:
-        payload = (
-            message.payload
-            if isinstance(message.payload, bytes | bytearray)
-            else str(message.payload).encode()
-        )
+    async def _yield_to_intake(self) -> None:
+        """Taking messages off the broker comes first: the broker's queue for us is bounded
+        (unacknowledged ones included), the spool is not. While the reader falls behind
+        (INTAKE_BUSY unread on the socket) the drainer waits, up to INTAKE_FIRST_S at a time
+        and only while the spool is less than half full: a burst faster than this process
+        can both read and drain is spooled at full speed and drained after."""
+        waited = 0.0
+        while (
+            waited < INTAKE_FIRST_S
+            and (client := self._client) is not None
+            and client.backlog() > INTAKE_BUSY
+            and self.spool.disk_bytes < self.spool.max_bytes // 2
+        ):
+            await asyncio.sleep(0.002)
+            waited += 0.002
+
+    async def _load_position(self) -> None:
+        delay = self.config.reconnect_min_s
+        while True:
+            try:
+                async with self.pool.acquire(timeout=10) as conn:
+                    position = await conn.fetchval(POSITION, self.spool.spool_id)
+                break
+            except DB_DOWN as exc:
+                log.warning("spool position not readable (%s); retrying in %.1f s", exc, delay)
+                await asyncio.sleep(delay * self._rng.uniform(0.5, 1.0))
+                delay = min(self.config.reconnect_max_s, delay * 2)
+        skipped = self.spool.seek_drained(position or 0)
+        if skipped:
+            log.info("spool: %d messages already in PostgreSQL skipped", skipped)
+        self.position_loaded.set()
+
+    def _parse(self, record: Record) -> Parsed:
         return parse_message(
-            str(message.topic),
-            bytes(payload),
+            record.topic,
+            record.payload,
             tz=self.settings.tz,
-            now=dt.datetime.now(dt.UTC),
+            now=dt.datetime.fromtimestamp(record.received_ms / 1000, dt.UTC),
             retention_days=self.settings.telemetry_retention_days,
         )
 
-    async def _commit(self, batch: list[Parsed]) -> None:
-        """Write until it succeeds (or we stop); meanwhile nothing is acknowledged or read."""
+    async def _commit(self, batch: list[Parsed], position: int) -> None:
+        """Write until it succeeds (or we stop), with the spool position in the same
+        transaction; meanwhile the spool goes on taking messages."""
         delay = self.config.reconnect_min_s
+        where = (self.spool.spool_id, self.settings.mqtt_client_id, position)
         while True:
             started = time.perf_counter()
             try:
                 async with self.pool.acquire(timeout=10) as conn:
                     try:
-                        rows = await self.store.write(conn, batch)
+                        rows = await self.store.write(conn, batch, where)
                     except REFUSED_DATA:
                         # One message the database refuses must not hold the stream back:
                         # write one by one and dead-letter only what is refused.
-                        rows = await self.store.write_each(conn, batch)
-            except (TimeoutError, OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+                        rows = await self.store.write_each(conn, batch, where)
+            except DB_DOWN as exc:
                 if self._stopping.is_set():
                     raise
-                if self._reader is not None and self._reader.done():
-                    # While the database was away the paused socket let the keepalive lapse
-                    # and the broker connection closed: leave the session (nothing of this
-                    # batch was acknowledged, so it comes again) and reconnect.
-                    raise aiomqtt.MqttError(
-                        "conexão com o broker perdida enquanto o banco estava indisponível"
-                    ) from exc
                 self.metrics.db_retries.inc()
                 log.warning(
-                    "batch write failed (%s); retrying in %.1f s, nothing acknowledged", exc, delay
+                    "batch write failed (%s); retrying in %.1f s, the spool keeps it", exc, delay
                 )
                 await asyncio.sleep(delay * self._rng.uniform(0.5, 1.0))
                 delay = min(self.config.reconnect_max_s, delay * 2)

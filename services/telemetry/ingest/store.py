@@ -53,6 +53,20 @@ ON CONFLICT (machine) DO UPDATE SET site = EXCLUDED.site, area = EXCLUDED.area, 
 """
 
 
+UPSERT_POSITION = """
+INSERT INTO telemetry_spool_positions (spool_id, client_id, position, updated_at)
+VALUES ($1, $2, $3, now())
+ON CONFLICT (spool_id) DO UPDATE SET client_id = EXCLUDED.client_id,
+    position = GREATEST(telemetry_spool_positions.position, EXCLUDED.position), updated_at = now()
+"""
+# A dead letter keeps at most this much of its payload, and the payload's full size beside it.
+DEAD_PAYLOAD_MAX = 64 * 1024
+DEAD_COLUMNS = ("topic", "payload", "reason", "payload_size")
+
+# (spool id, client id, LSN): how far the spool is drained, committed with the rows.
+Position = tuple[str, str, int]
+
+
 def _first_per_key(rows: Iterable[tuple], key_length: int) -> list[tuple]:
     """Rows whose leading `key_length` fields (the table's primary key) were not seen yet."""
     first: dict[tuple, tuple] = {}
@@ -67,14 +81,21 @@ class TelemetryStore:
     def __init__(self) -> None:
         self.known_days: set[dt.date] = set()
 
-    async def write(self, conn: asyncpg.Connection, batch: list[Parsed]) -> int:
-        """Store a flush in one transaction; returns how many rows were offered."""
+    async def write(
+        self, conn: asyncpg.Connection, batch: list[Parsed], position: Position | None = None
+    ) -> int:
+        """Store a flush in one transaction (with the spool position, when given); returns
+        how many rows were offered."""
         # The first row of each key, in arrival order: a message delivered twice within one
         # flush keeps its first value, and COPY then meets only keys of earlier flushes.
         samples = _first_per_key((row for p in batch for row in p.samples), 3)
         states = _first_per_key((row for p in batch for row in p.states), 2)
         counters = _first_per_key((row for p in batch for row in p.counters), 2)
-        dead = [row for p in batch for row in p.dead]
+        dead = [
+            (topic, payload[:DEAD_PAYLOAD_MAX], reason, len(payload))
+            for p in batch
+            for topic, payload, reason in p.dead
+        ]
         machines: dict[str, tuple[str, str, str, str, dt.datetime]] = {}
         for p in batch:
             if p.machine and (
@@ -86,14 +107,16 @@ class TelemetryStore:
             await ensure_partitions(conn, days)
             self.known_days |= days
         try:
-            await self._write(conn, samples, states, counters, dead, machines)
+            await self._write(conn, samples, states, counters, dead, machines, position)
         except asyncpg.CheckViolationError:
             # "no partition for row": retention dropped a day this cache still knew.
             self.known_days.clear()
             raise
         return len(samples) + len(states) + len(counters) + len(dead)
 
-    async def write_each(self, conn: asyncpg.Connection, batch: list[Parsed]) -> int:
+    async def write_each(
+        self, conn: asyncpg.Connection, batch: list[Parsed], position: Position | None = None
+    ) -> int:
         """Write message by message; a message the database refuses becomes a dead letter."""
         rows = 0
         for parsed in batch:
@@ -111,20 +134,22 @@ class TelemetryStore:
                     ]
                 )
                 rows += await self.write(conn, [refused])
+        if position is not None:
+            await conn.execute(UPSERT_POSITION, *position)
         return rows
 
     async def _write(self, conn: asyncpg.Connection, samples: list, states: list, counters: list, dead: list,
-                     machines: dict) -> None:  # fmt: skip
+                     machines: dict, position: Position | None) -> None:  # fmt: skip
         """COPY straight into the tables; a batch holding a key already stored (a redelivery,
         rare: after a crash or a reconnect) is rolled back and merged through staging."""
         try:
             async with conn.transaction():
                 await self._copy(conn, samples, states, counters)
-                await self._others(conn, dead, machines)
+                await self._others(conn, dead, machines, position)
         except asyncpg.UniqueViolationError:
             async with conn.transaction():
                 await self._merge(conn, samples, states, counters)
-                await self._others(conn, dead, machines)
+                await self._others(conn, dead, machines, position)
 
     @staticmethod
     async def _copy(conn: asyncpg.Connection, samples: list, states: list, counters: list) -> None:
@@ -153,11 +178,15 @@ class TelemetryStore:
             await conn.execute(MERGE_COUNTERS)
 
     @staticmethod
-    async def _others(conn: asyncpg.Connection, dead: list, machines: dict) -> None:
+    async def _others(
+        conn: asyncpg.Connection, dead: list, machines: dict, position: Position | None
+    ) -> None:
         if dead:
             await conn.copy_records_to_table(
-                "telemetry_dead_letters", records=dead, columns=("topic", "payload", "reason")
+                "telemetry_dead_letters", records=dead, columns=DEAD_COLUMNS
             )
         if machines:
             columns = list(zip(*machines.values(), strict=True))
             await conn.execute(UPSERT_MACHINES, *(list(c) for c in columns))
+        if position is not None:
+            await conn.execute(UPSERT_POSITION, *position)

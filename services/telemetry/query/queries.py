@@ -261,7 +261,7 @@ FROM (SELECT count(*) AS total FROM telemetry_dead_letters) h
 LEFT JOIN LATERAL (
     SELECT d.id, d.received_at, d.topic,
            substring(d.payload FROM 1 FOR CAST(:max_payload AS integer)) AS payload,
-           octet_length(d.payload) AS payload_size, d.reason
+           COALESCE(d.payload_size, octet_length(d.payload)) AS payload_size, d.reason
     FROM telemetry_dead_letters d
     ORDER BY d.received_at DESC, d.id DESC
     LIMIT :limit OFFSET :offset
