@@ -486,6 +486,8 @@ def run_stack() -> int:
     }
     # Only nginx faces the network, as in compose where the services' ports stay inside.
     env.setdefault("HTTP_HOST", "127.0.0.1")
+    # The stack's own spool, apart from make run's (.run/spool): both may run at once.
+    env.setdefault("INGEST_SPOOL_DIR", str(RUN_DIR / "spool"))
     key = None
     if not env.get("MES_API_KEYS"):
         key = dev_api_key()

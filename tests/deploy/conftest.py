@@ -179,6 +179,7 @@ def stack() -> Iterator[Stack]:
                 **env,
                 # Its username: the broker replaces every client id by the username.
                 "MQTT_CLIENT_ID": INGESTOR_USER,
+                "INGEST_SPOOL_DIR": str(workdir / "spool"),
                 "INGEST_FLUSH_S": "0.05",
                 "INGEST_RECONNECT_MIN_S": "0.05",
                 "INGEST_RECONNECT_MAX_S": "0.5",

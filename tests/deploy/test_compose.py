@@ -283,11 +283,11 @@ def test_the_lock_files_cover_pyproject_and_agree(tmp_path: Path) -> None:
     pyproject.write_text(
         (ROOT / "pyproject.toml")
         .read_text()
-        .replace('"orjson>=3.9",', '"orjson>=3.9", "sqlglot>=25",')
+        .replace('"orjson>=3.9",', '"orjson>=3.9", "tomli-w>=1",')
     )
     assert check_lock.problems(pyproject) == [
-        "sqlglot: em pyproject.toml, fora de runtime.txt (runtime)",
-        "sqlglot: em pyproject.toml, fora de dev.txt (dev)",
+        "tomli-w: em pyproject.toml, fora de runtime.txt (runtime)",
+        "tomli-w: em pyproject.toml, fora de dev.txt (dev)",
     ]
     skewed = tmp_path / "dev.txt"
     skewed.write_text(check_lock.DEV.read_text().replace("aiohttp==", "aiohttp==0.0.1+", 1))

@@ -24,7 +24,7 @@ from tests.helpers import assert_envelope, auth
 from tests.production.conftest import FAST, WRITE_KEY, report_body
 from tests.production.test_pusher import drain, final, report, setup_line, simulator  # noqa: F401
 
-ADMIN_KEY, READ_KEY = "audit-admin-key", "audit-read-key"
+ADMIN_KEY, READ_KEY = "audit-admin-key-0123456789abcdef", "audit-read-key-0123456789abcdef"
 KEYS = (
     f"line1:{WRITE_KEY}:production:write,production:read;viewer:{READ_KEY}:production:read;"
     f"ops:{ADMIN_KEY}:admin"

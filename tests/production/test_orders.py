@@ -19,6 +19,7 @@ from tests.helpers import assert_envelope, auth
 from tests.production.conftest_orders import (
     CATALOG_KEY,
     READ,
+    READ_KEY,
     OrderRows,
     add_report,
     crafted_protheus,
@@ -527,7 +528,7 @@ async def test_routes_need_a_key_with_production_read(protheus_rows, orders_clie
         assert body["error"]["code"] == "unauthorized"
         body = await assert_envelope(await client.get(path, headers=auth(CATALOG_KEY)), 403)
         assert body["error"]["code"] == "forbidden"
-    resp = await client.get(LIST, headers={"X-API-Key": "orders-read-key"})
+    resp = await client.get(LIST, headers={"X-API-Key": READ_KEY})
     await assert_envelope(resp, 200)
 
 

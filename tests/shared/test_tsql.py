@@ -64,7 +64,7 @@ CONSTANTS = {
 # Functions of SQL Server 2012 and later (the pre-2017 variant's floor), keywords that take
 # parentheses, and type names with a length.
 TSQL_CALLABLE = {
-    "ABS", "CAST", "CHAR", "CHARINDEX", "COALESCE", "COL_LENGTH", "CONVERT", "COUNT",
+    "ABS", "CAST", "OBJECT_ID", "CHAR", "CHARINDEX", "COALESCE", "COL_LENGTH", "CONVERT", "COUNT",
     "DATEADD", "DATEDIFF", "FLOOR", "GETDATE", "IIF", "ISNULL", "LEFT", "LEN", "LOWER",
     "LTRIM", "MAX", "MIN", "NULLIF", "REPLACE", "RIGHT", "ROUND", "ROW_NUMBER", "RTRIM",
     "SERVERPROPERTY", "SUBSTRING", "SUM", "SYSDATETIME", "UPPER", "AVG", "DENSE_RANK", "RANK",
