@@ -50,7 +50,14 @@ REFUSED_DATA = (
     OverflowError,
     ValueError,
 )
-DB_DOWN = (TimeoutError, OSError, asyncpg.PostgresError, asyncpg.InterfaceError)
+# InternalClientError: a connection left mid-operation by a server that went away.
+DB_DOWN = (
+    TimeoutError,
+    OSError,
+    asyncpg.PostgresError,
+    asyncpg.InterfaceError,
+    asyncpg.InternalClientError,
+)
 POSITION = "SELECT position FROM telemetry_spool_positions WHERE spool_id = $1"
 RESUME_AT = 0.9  # a full spool is read again once below this fraction of its limit
 RATE_WINDOW_S = 10.0
@@ -206,7 +213,7 @@ class Ingestor:
             )  # fmt: skip
         self._check_full()
         self._tasks = [
-            asyncio.create_task(self._drain(), name="telemetry-drainer"),
+            asyncio.create_task(self._drain_forever(), name="telemetry-drainer"),
             asyncio.create_task(self._run(), name="telemetry-ingestor"),
         ]
 
@@ -395,6 +402,23 @@ class Ingestor:
                 self._client.unhold()
 
     # --- database side ----------------------------------------------------------------------
+
+    async def _drain_forever(self) -> None:
+        """The drainer never dies: on an unexpected failure it logs, waits and starts again
+        from the position PostgreSQL committed (the spool keeps everything meanwhile)."""
+        delay = self.config.reconnect_min_s
+        while True:
+            try:
+                await self._drain()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                if self._stopping.is_set():
+                    raise
+                self.metrics.db_retries.inc()
+                log.exception("spool drainer failed; starting again in %.1f s", delay)
+                await asyncio.sleep(delay * self._rng.uniform(0.5, 1.0))
+                delay = min(self.config.reconnect_max_s, delay * 2)
 
     async def _drain(self) -> None:
         """Spool -> PostgreSQL, in spool order, from the position PostgreSQL last committed."""
