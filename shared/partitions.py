@@ -1,0 +1,77 @@
+"""Daily range partitions of a PostgreSQL table (UTC days): listed, created, dropped whole."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections.abc import Iterable
+
+import asyncpg
+
+LIST_PARTITIONS = """
+SELECT c.relname FROM pg_inherits i
+JOIN pg_class c ON c.oid = i.inhrelid JOIN pg_class p ON p.oid = i.inhparent
+WHERE p.relname = $1
+"""
+
+
+class DailyPartitions:
+    """The partitions `<parent>_YYYYMMDD` of one table partitioned by a timestamptz range.
+
+    With `lock_id`, creating and dropping take a transaction-scoped advisory lock, so
+    processes doing it at once take turns; without it, a concurrent creation is tolerated.
+    Names and bounds come from dates, never from input text.
+    """
+
+    def __init__(self, parent: str, *, lock_id: int | None = None) -> None:
+        self.parent = parent
+        self.lock_id = lock_id
+        self._name = re.compile(rf"^{parent}_(\d{{8}})$")
+
+    def name(self, day: dt.date) -> str:
+        return f"{self.parent}_{day:%Y%m%d}"
+
+    async def existing_days(self, conn: asyncpg.Connection) -> set[dt.date]:
+        days = set()
+        for row in await conn.fetch(LIST_PARTITIONS, self.parent):
+            match = self._name.match(row["relname"])
+            if match:
+                days.add(dt.datetime.strptime(match.group(1), "%Y%m%d").date())  # noqa: DTZ007 - a date
+        return days
+
+    async def _run(self, conn: asyncpg.Connection, statement: str) -> None:
+        if self.lock_id is None:
+            await conn.execute(statement)
+            return
+        async with conn.transaction():
+            await conn.execute("SELECT pg_advisory_xact_lock($1)", self.lock_id)
+            await conn.execute(statement)
+
+    async def ensure(self, conn: asyncpg.Connection, days: Iterable[dt.date]) -> list[dt.date]:
+        """Create the partitions of these days that do not exist yet; the days created."""
+        created = []
+        for day in sorted(set(days) - await self.existing_days(conn)):
+            start = dt.datetime.combine(day, dt.time(), dt.UTC)
+            end = start + dt.timedelta(days=1)
+            try:
+                await self._run(
+                    conn,
+                    f"CREATE TABLE IF NOT EXISTS {self.name(day)} PARTITION OF {self.parent} "
+                    f"FOR VALUES FROM ('{start.isoformat()}') TO ('{end.isoformat()}')",
+                )
+            except asyncpg.DuplicateTableError:
+                continue  # another process made it first
+            created.append(day)
+        return created
+
+    async def drop_expired(
+        self, conn: asyncpg.Connection, today: dt.date, retention_days: int
+    ) -> list[dt.date]:
+        """Drop the partitions whose whole day is older than the retention period."""
+        cutoff = today - dt.timedelta(days=retention_days)
+        dropped = []
+        for day in sorted(await self.existing_days(conn)):
+            if day < cutoff:
+                await self._run(conn, f"DROP TABLE IF EXISTS {self.name(day)}")
+                dropped.append(day)
+        return dropped
