@@ -246,7 +246,9 @@ def test_each_service_gets_every_variable_it_reads(config: dict[str, Any]) -> No
     """The other direction: a variable a service reads but compose does not pass would be
     silently ignored in production (a setting added later must be listed here)."""
     services = config["services"]
-    shared = read_by(ROOT / "shared" / "settings.py")
+    shared = read_by(ROOT / "shared" / "settings.py") | read_by(
+        ROOT / "shared" / "audit" / "settings.py"
+    )
     reads = {
         "catalog": shared,
         "production": shared | read_by(ROOT / "services" / "production" / "settings.py"),
