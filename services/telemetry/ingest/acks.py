@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import fcntl
+import struct
 import sys
 import termios
 from collections.abc import AsyncIterator, Callable
@@ -26,6 +27,12 @@ from typing import Any
 
 import aiomqtt
 import paho.mqtt.client as paho
+from paho.mqtt.client import PUBACK
+
+# One read from the socket takes this much at most; paho then parses packets out of it
+# (its own reads are of 1 byte for the header, 1 per length byte, then the rest: three or
+# four system calls per message without this).
+READ_CHUNK = 256 * 1024
 
 
 class ManualAckClient(aiomqtt.Client):
@@ -47,6 +54,11 @@ class ManualAckClient(aiomqtt.Client):
         # Set by `deliver_to`: each message goes straight to it from paho's callback (no
         # aiomqtt Message, no queue, no generator hop): the ingestor's hot path.
         self._sink: Callable[[str, bytes, int, int], None] | None = None
+        # Bytes read from the socket that paho has not parsed yet (this connection's).
+        self._rx = b""
+        self._rx_pos = 0
+        self._raw_recv = self._client._sock_recv
+        self._client._sock_recv = self._buffered_recv  # type: ignore[method-assign]
 
     async def incoming(self) -> AsyncIterator[aiomqtt.Message]:
         """The messages, as `client.messages`, reading the socket again once drained."""
@@ -73,6 +85,19 @@ class ManualAckClient(aiomqtt.Client):
     def ack_id(self, mid: int, qos: int) -> None:
         if qos > 0:
             self._client.ack(mid, qos)
+
+    def ack_ids(self, messages: list[tuple[int, int]]) -> None:
+        """PUBACK every QoS 1 message of (mid, qos) pairs at once, in their order: one
+        write for the group instead of one per message (QoS 0 needs none; QoS 2, which
+        the ingestor never subscribes with, goes through paho one by one)."""
+        pubacks = bytearray()
+        for mid, qos in messages:
+            if qos == 1:
+                pubacks += struct.pack("!BBH", PUBACK, 2, mid)
+            elif qos == 2:
+                self._client.ack(mid, qos)
+        if pubacks:
+            self._client._packet_queue(PUBACK, bytes(pubacks), 0, 1)
 
     def hold(self) -> None:
         """Stop reading the socket until `unhold()`: the broker keeps the rest."""
@@ -118,6 +143,7 @@ class ManualAckClient(aiomqtt.Client):
             self.paused = True
 
     def _on_socket_open(self, client: paho.Client, userdata: Any, sock: Any) -> None:
+        self._rx, self._rx_pos = b"", 0  # a new connection: nothing of the old one is parsed
         super()._on_socket_open(client, userdata, sock)  # schedules aiomqtt's reader
         fileno = sock.fileno()
         self._loop.call_soon_threadsafe(self._opened, fileno)
@@ -130,6 +156,7 @@ class ManualAckClient(aiomqtt.Client):
     def _opened(self, fileno: int) -> None:
         self._fileno = fileno
         self.paused = False
+        self._loop.add_reader(fileno, self._read_socket)  # ours, in place of aiomqtt's
         if self.held:
             self.held = False
             self.hold()
@@ -138,12 +165,32 @@ class ManualAckClient(aiomqtt.Client):
         self.paused = False
         if self._fileno is not None:
             self._loop.add_reader(self._fileno, self._read_socket)
+            if self._rx_pos < len(self._rx):
+                # Already read off the socket: no readiness event will come for it.
+                self._loop.call_soon(self._read_socket)
+
+    def _buffered_recv(self, bufsize: int) -> bytes:
+        """paho's socket read, served from one large read: empty bytes when the broker
+        closed the connection, BlockingIOError when nothing is there (as a socket)."""
+        if self._rx_pos >= len(self._rx):
+            data = self._raw_recv(max(bufsize, READ_CHUNK))
+            if not data:
+                return b""
+            self._rx, self._rx_pos = data, 0
+        start = self._rx_pos
+        self._rx_pos = min(start + bufsize, len(self._rx))
+        return self._rx[start : self._rx_pos]
 
     def _read_socket(self) -> None:
-        # As aiomqtt's own reader: a failed read means the connection broke.
+        # As aiomqtt's own reader (a failed read means the connection broke), but every
+        # packet already read is parsed before returning to the event loop.
         try:
             while True:
+                if self.paused:
+                    break  # held or buffer full: _resume() reads the rest
                 self._client.loop_read()
+                if self._rx_pos < len(self._rx):
+                    continue
                 sock = self._client.socket()
                 if sock is not None and getattr(sock, "pending", lambda: 0)() > 0:
                     continue  # TLS: decoded bytes still buffered in the SSL socket

@@ -371,8 +371,7 @@ class Ingestor:
             # to this session (a cancelled session leaves these unacknowledged: redelivered).
             await asyncio.shield(self._make_durable(data, count))
             self.metrics.commit.observe(time.perf_counter() - started)
-            for mid, qos in messages:
-                client.ack_id(mid, qos)
+            client.ack_ids(messages)
             self.metrics.spooled.inc(count)
             self._check_full()
 
