@@ -39,7 +39,7 @@ class Reply:
     headers: dict[str, str] | None = None
 
 
-def envelope(data: type[ma.Schema] | fields.Field, *, name: str) -> type[ma.Schema]:
+def envelope(data: type[ma.Schema] | fields.Field[Any], *, name: str) -> type[ma.Schema]:
     """The `{success, message, data}` schema around a data schema (or any field, e.g. a list).
 
     `name` is the class name, hence the OpenAPI component name (e.g. "OrderDetailResponse").
@@ -54,19 +54,19 @@ def paged(
     rows: type[ma.Schema],
     *,
     name: str,
-    filters: type[ma.Schema] | fields.Field | None = None,
+    filters: type[ma.Schema] | fields.Field[Any] | None = None,
     rows_key: str = "data",
-    extra: dict[str, fields.Field] | None = None,
+    extra: dict[str, fields.Field[Any]] | None = None,
 ) -> type[ma.Schema]:
     """The paginated `data` of a list route, as Page.envelope builds it: total, page, pageSize,
     totalPages, filters, then the rows under `rows_key` (`extra` fields go before the rows)."""
     if filters is None:
-        filters_field: fields.Field = fields.Dict()
+        filters_field: fields.Field[Any] = fields.Dict()
     elif isinstance(filters, type):
         filters_field = fields.Nested(filters)
     else:
         filters_field = filters
-    declared: dict[str, fields.Field] = {
+    declared: dict[str, fields.Field[Any]] = {
         "total": fields.Integer(),
         "page": fields.Integer(),
         "pageSize": fields.Integer(),
@@ -83,9 +83,9 @@ def paged_envelope(
     *,
     name: str,
     page_name: str,
-    filters: type[ma.Schema] | fields.Field | None = None,
+    filters: type[ma.Schema] | fields.Field[Any] | None = None,
     rows_key: str = "data",
-    extra: dict[str, fields.Field] | None = None,
+    extra: dict[str, fields.Field[Any]] | None = None,
 ) -> type[ma.Schema]:
     """`envelope(paged(rows, ...))`: the response of a list route in one call."""
     page = paged(rows, name=page_name, filters=filters, rows_key=rows_key, extra=extra)
