@@ -115,6 +115,6 @@ def split_page(
     page_rows = [
         {name: value for name, value in row.items() if name not in dropped}
         for row in rows
-        if row[key] is not None and row.get("in_page", 1)
+        if row.get(key) is not None and row.get("in_page", 1)
     ]
     return PagedRows(header, page_rows)
