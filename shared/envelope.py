@@ -51,7 +51,7 @@ def envelope(data: type[ma.Schema] | fields.Field[Any], *, name: str) -> type[ma
 
 
 def paged(
-    rows: type[ma.Schema],
+    rows: type[ma.Schema] | fields.Field[Any],
     *,
     name: str,
     filters: type[ma.Schema] | fields.Field[Any] | None = None,
@@ -59,7 +59,11 @@ def paged(
     extra: dict[str, fields.Field[Any]] | None = None,
 ) -> type[ma.Schema]:
     """The paginated `data` of a list route, as Page.envelope builds it: total, page, pageSize,
-    totalPages, filters, then the rows under `rows_key` (`extra` fields go before the rows)."""
+    totalPages, filters, then the rows under `rows_key` (`extra` fields go before the rows).
+
+    `rows` is the schema of one row (the rows are a list of it) or the field itself when the
+    page is not a plain list (a tree's root node, a list of free-form dicts).
+    """
     if filters is None:
         filters_field: fields.Field[Any] = fields.Dict()
     elif isinstance(filters, type):
@@ -73,13 +77,13 @@ def paged(
         "totalPages": fields.Integer(),
         "filters": filters_field,
         **(extra or {}),
-        rows_key: fields.List(fields.Nested(rows)),
+        rows_key: fields.List(fields.Nested(rows)) if isinstance(rows, type) else rows,
     }
     return ma.Schema.from_dict(declared, name=name)
 
 
 def paged_envelope(
-    rows: type[ma.Schema],
+    rows: type[ma.Schema] | fields.Field[Any],
     *,
     name: str,
     page_name: str,

@@ -200,3 +200,9 @@ def test_the_factories_build_the_envelopes_as_the_seed_shows_them() -> None:
         "description",
         "results",
     ]
+
+
+def test_a_page_that_is_not_a_plain_list_of_rows_takes_its_field() -> None:
+    tree = paged(fields.Nested(Item), name="TreePage")
+    dumped = tree().dump({"total": 1, "page": 1, "data": {"code": "R", "item_name": "Raiz"}})
+    assert dumped == {"total": 1, "page": 1, "data": {"code": "R", "name": "Raiz"}}
