@@ -34,8 +34,8 @@ from protheus_demo.generate import (
 )
 from services.catalog import queries
 from services.catalog.search import SearchText, search_params
-from shared.db import POSTGRESQL, render
-from shared.protheus import normalized_column_sql
+from shared.db.dialect import POSTGRESQL, render
+from shared.protheus.text import normalized_column_sql
 
 KEY = "bench-catalog-key-0123456789abcdef"
 HEADERS = {"Authorization": f"Bearer {KEY}"}

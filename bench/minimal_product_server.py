@@ -10,7 +10,7 @@ import orjson
 from aiohttp import web
 
 from services.catalog import queries
-from shared.db import POSTGRESQL, render
+from shared.db.dialect import POSTGRESQL, render
 
 SQL, _ = render(
     queries.product(POSTGRESQL, "01"),

@@ -13,14 +13,8 @@ from prometheus_client import CollectorRegistry
 from shared.audit.handlers import use_audit
 from shared.audit.settings import AuditSettings
 from shared.auth import KeyRing
-from shared.db import (
-    BranchError,
-    BranchResolver,
-    ProtheusDictionary,
-    check_pool,
-    create_pg_pool,
-    open_protheus_source,
-)
+from shared.db.pools import check_pool, create_pg_pool
+from shared.db.sources import open_protheus_source
 from shared.health import add_check, healthz, readyz
 from shared.keys import (
     BRANCHES,
@@ -39,6 +33,7 @@ from shared.metrics import HTTP_METRICS, HttpMetrics, metrics_handler
 from shared.middleware import COMMON_MIDDLEWARES
 from shared.migrations import migrate
 from shared.preflight import Endpoint, StartupError, require
+from shared.protheus.branches import BranchError, BranchResolver, ProtheusDictionary
 from shared.redact import mask_dsn
 from shared.settings import ConfigError, Settings
 

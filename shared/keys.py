@@ -11,8 +11,9 @@ from aiohttp import web
 from prometheus_client import CollectorRegistry
 
 from shared.auth import KeyRing
-from shared.db import BranchResolver, ProtheusDictionary, ProtheusSource
+from shared.db.sources import ProtheusSource
 from shared.preflight import Endpoint
+from shared.protheus.branches import BranchResolver, ProtheusDictionary
 from shared.settings import ApiKey, Settings
 
 

@@ -5,8 +5,9 @@ from __future__ import annotations
 import asyncpg
 
 from protheus_demo.schema import SHARED_ALIASES, TABLES
-from shared.db import ShareMode, share_mode, xfilial
-from shared.protheus import ORDER_KEY_COLUMNS, OrderKeyLayout, table_name
+from shared.protheus.branches import ShareMode, share_mode, xfilial
+from shared.protheus.keys import ORDER_KEY_COLUMNS, OrderKeyLayout
+from shared.protheus.naming import table_name
 
 # SELECT *: old dictionaries lack the Gestão de Empresas columns (X2_MODOEMP, X2_TAMEMP...).
 READ_SX2_MODES = "SELECT * FROM {SX2} WHERE d_e_l_e_t_ = ' '"

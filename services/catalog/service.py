@@ -9,9 +9,11 @@ from typing import Any, Literal
 from services.catalog import queries
 from services.catalog.bom import flat_page, nest_page
 from services.catalog.search import MAX_TERMS, SearchText, like_contains, search_params
-from shared.db import BranchResolver, Dialect, ProtheusSource, Row
+from shared.db.dialect import Dialect
+from shared.db.sources import ProtheusSource, Row
 from shared.errors import NotFound, invalid_parameter
 from shared.pagination import Page
+from shared.protheus.branches import BranchResolver
 from shared.settings import Settings
 
 

@@ -9,7 +9,7 @@ import pytest
 
 from services.catalog import queries
 from services.catalog.search import SearchText, like_contains, search_params, word_start_pattern
-from shared.db import POSTGRESQL, TSQL, render
+from shared.db.dialect import POSTGRESQL, TSQL, render
 from tests.catalog.conftest import HEADERS
 from tests.catalog.test_bom import tree  # noqa: F401 - fixture reused
 from tests.helpers import assert_envelope

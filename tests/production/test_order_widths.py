@@ -13,7 +13,7 @@ import asyncpg
 import pytest
 
 from services.production.reports import queries as report_queries
-from shared.db import POSTGRESQL, TSQL, render
+from shared.db.dialect import POSTGRESQL, TSQL, render
 from tests.helpers import assert_envelope
 from tests.production.conftest import READ, WRITE, report_body
 from tests.production.conftest_orders import READ as ORDERS_READ

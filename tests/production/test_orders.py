@@ -13,7 +13,7 @@ import pytest
 
 from protheus_demo.orders import ORDER_STATUSES
 from services.production.orders import queries
-from shared.db import TSQL, render
+from shared.db.dialect import TSQL, render
 from shared.openapi import build_spec
 from tests.helpers import assert_envelope, auth
 from tests.production.conftest_orders import (

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from services.telemetry.query import queries
-from shared.db import TSQL, render
+from shared.db.dialect import TSQL, render
 from shared.openapi import build_spec
 from tests.helpers import assert_envelope, auth
 from tests.telemetry.query_fixtures import (

@@ -11,8 +11,9 @@ from __future__ import annotations
 
 from functools import lru_cache
 
-from shared.db import Dialect
-from shared.protheus import order_key_sql, table_name
+from shared.db.dialect import Dialect
+from shared.protheus.keys import order_key_sql
+from shared.protheus.naming import table_name
 
 LIVE = "d_e_l_e_t_ = ' '"
 

@@ -10,17 +10,13 @@ import asyncpg
 
 from services.production.orders import queries
 from services.production.reports.pending import pending_for_order
-from shared.db import (
-    BranchResolver,
-    Dialect,
-    ProtheusDictionary,
-    ProtheusSource,
-    Row,
-    mes_connection,
-)
+from shared.db.dialect import Dialect
+from shared.db.pools import mes_connection
+from shared.db.sources import ProtheusSource, Row
 from shared.errors import NotFound, invalid_parameter
 from shared.pagination import Page
-from shared.protheus import OrderKeyLayout
+from shared.protheus.branches import BranchResolver, ProtheusDictionary
+from shared.protheus.keys import OrderKeyLayout
 from shared.settings import Settings
 from shared.validation import iso_date
 

@@ -28,8 +28,9 @@ from services.production.pusher import queries
 from services.production.pusher.client import AuthError, Outcome, ProtheusClient
 from services.production.reports import queries as report_queries
 from services.production.settings import PusherSettings
-from shared.db import BranchResolver, ProtheusDictionary, ProtheusSource
+from shared.db.sources import ProtheusSource
 from shared.errors import DependencyUnavailable
+from shared.protheus.branches import BranchResolver, ProtheusDictionary
 from shared.settings import Settings
 
 log = logging.getLogger(__name__)

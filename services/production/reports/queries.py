@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from functools import lru_cache
 
-from shared.db import Dialect
-from shared.protheus import table_name
+from shared.db.dialect import Dialect
+from shared.protheus.naming import table_name
 
 LIVE = "d_e_l_e_t_ = ' '"
 

@@ -15,7 +15,8 @@ import orjson
 from services.production.reports import queries
 from services.production.reports.schemas import report_rules
 from shared.audit.middleware import InTransaction
-from shared.db import BranchResolver, ProtheusDictionary, ProtheusSource, mes_connection
+from shared.db.pools import mes_connection
+from shared.db.sources import ProtheusSource
 from shared.errors import (
     ApiError,
     Conflict,
@@ -26,7 +27,8 @@ from shared.errors import (
     Unprocessable,
 )
 from shared.pagination import Page
-from shared.protheus import OrderKeyLayout
+from shared.protheus.branches import BranchResolver, ProtheusDictionary
+from shared.protheus.keys import OrderKeyLayout
 from shared.settings import Settings
 from shared.validation import invalid_body
 

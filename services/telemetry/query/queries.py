@@ -1,7 +1,7 @@
 """SQL of the telemetry query routes: one MES statement per request, at most one Protheus statement.
 
 MES statements are PostgreSQL with named parameters (`:machine`), rendered to `$n` by
-shared.db.render; every value is bound, and only fixed fragments chosen from whitelists
+shared.db.dialect.render; every value is bound, and only fixed fragments chosen from whitelists
 (bucket strides, aggregate expressions) are formatted in. Each machine statement also says
 whether the machine is registered in the MES (`machines`), so "known machine" costs nothing.
 
@@ -13,8 +13,8 @@ from __future__ import annotations
 
 from functools import lru_cache
 
-from shared.db import Dialect
-from shared.protheus import table_name
+from shared.db.dialect import Dialect
+from shared.protheus.naming import table_name
 
 LIVE = "d_e_l_e_t_ = ' '"
 

@@ -23,9 +23,12 @@ from services.telemetry.query.schemas import (
     split_line,
 )
 from services.telemetry.query.shifts import ShiftCalendar
-from shared.db import POSTGRESQL, BranchResolver, ProtheusSource, Row, mes_connection, render
+from shared.db.dialect import POSTGRESQL, render
+from shared.db.pools import mes_connection
+from shared.db.sources import ProtheusSource, Row
 from shared.errors import DependencyUnavailable, NotFound, invalid_parameter
 from shared.pagination import Page
+from shared.protheus.branches import BranchResolver
 from shared.settings import Settings
 
 BUCKET_SECONDS = {"1m": 60, "15m": 900, "1h": 3600, "1d": 86400}
