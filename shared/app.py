@@ -25,6 +25,7 @@ from shared.keys import (
     METRICS,
     OPENAPI_SERVICES,
     PROTHEUS,
+    PROTHEUS_CONTEXT,
     RESOURCES,
     SETTINGS,
 )
@@ -34,6 +35,7 @@ from shared.middleware import COMMON_MIDDLEWARES
 from shared.migrations import migrate
 from shared.preflight import Endpoint, StartupError, require
 from shared.protheus.branches import BranchError, BranchResolver, ProtheusDictionary
+from shared.protheus.context import ProtheusContext
 from shared.redact import mask_dsn
 from shared.settings import ConfigError, Settings
 
@@ -126,7 +128,14 @@ def use_protheus(app: web.Application, *, required: bool = True) -> None:
         branches = BranchResolver(source, shared_tables=sorted(settings.protheus_shared_tables))
         app[BRANCHES] = branches
         # Read when a service first needs it (production reads it at start).
-        app[DICTIONARY] = ProtheusDictionary(source)
+        app[DICTIONARY] = dictionary = ProtheusDictionary(source)
+        app[PROTHEUS_CONTEXT] = ProtheusContext(
+            source=source,
+            company=settings.protheus_company,
+            branches=branches,
+            default_branch=settings.protheus_branch,
+            dictionary=dictionary,
+        )
         try:
             await source.ping()
             log.info("protheus database ready at %s", mask_dsn(settings.protheus_db_url))

@@ -13,7 +13,8 @@ from shared.db.dialect import Dialect
 from shared.db.sources import ProtheusSource
 from shared.errors import DependencyUnavailable, InvalidParameter
 from shared.protheus.keys import ORDER_KEY_COLUMNS, OrderKeyLayout
-from shared.protheus.naming import table_name
+from shared.protheus.naming import Tables
+from shared.protheus.sql import live
 
 log = logging.getLogger(__name__)
 
@@ -92,7 +93,7 @@ class BranchResolver:
     """
 
     # SELECT *: old dictionaries lack the Gestão de Empresas columns.
-    SQL_MODES = "SELECT * FROM {sx2} WHERE d_e_l_e_t_ = ' '"
+    SQL_MODES = f"SELECT * FROM {{sx2}} WHERE {live()}"  # noqa: S608 - a fixed filter
     SQL_WIDTHS = (
         "SELECT table_name AS tab, column_name AS col, character_maximum_length AS width "
         "FROM information_schema.columns "
@@ -216,10 +217,10 @@ def share_mode(row: Mapping[str, Any]) -> ShareMode:
 # --- the data dictionary: column widths and optional tables ------------------------------
 
 
-def dictionary_sql(dialect: Dialect, company: str) -> str:
+def dictionary_sql(dialect: Dialect, tables: Tables) -> str:
     """One row: the declared widths of SC2's key columns and whether SH3 (alternative
     resources) exists. Only names derived from the validated company are formatted in."""
-    sc2, sh3 = table_name("SC2", company), table_name("SH3", company)
+    sc2, sh3 = tables.sc2, tables.sh3
     if dialect.is_tsql:
         widths = ", ".join(f"COL_LENGTH('{sc2}', '{c}') AS {c}" for c in ORDER_KEY_COLUMNS)
         return f"SELECT {widths}, CASE WHEN OBJECT_ID('{sh3}') IS NULL THEN 0 ELSE 1 END AS has_sh3"
@@ -248,7 +249,9 @@ class ProtheusDictionary:
         async with self._lock:
             if self._layout is not None:
                 return
-            rows = await self.source.fetch(dictionary_sql(self.source.dialect, self.source.company))
+            rows = await self.source.fetch(
+                dictionary_sql(self.source.dialect, Tables(self.source.company))
+            )
             row = rows[0] if rows else {}
             widths = [row.get(column) for column in ORDER_KEY_COLUMNS]
             if any(width is None or int(width) <= 0 for width in widths[:3]):

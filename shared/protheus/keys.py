@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
-
-from shared.db.dialect import Dialect
 
 # The production order key (H6_OP, D3_OP, D4_OP): C2_NUM + C2_ITEM + C2_SEQUEN + C2_ITEMGRD,
 # each blank-padded to its column's width. The widths are the dictionary's (SX3, the
@@ -77,7 +76,7 @@ def order_key_sql(alias: str, dialect_name: str) -> str:
     return f"concat({', '.join(parts)})"
 
 
-def op_key_sql(alias: str, dialect: Dialect) -> str:
+def op_key_sql(alias: str, dialect_name: str) -> str:
     """The order key as H6_OP / D3_OP hold it (NUM+ITEM+SEQUEN+ITEMGRD, each part padded to its
     column's width, whatever the widths are), to compare with those CHAR columns.
 
@@ -85,7 +84,39 @@ def op_key_sql(alias: str, dialect: Dialect) -> str:
     without the grid part matches `H6_OP` = key + blanks and the (FILIAL, OP) index is used.
     SQL Server's comparisons ignore trailing blanks anyway.
     """
-    key = order_key_sql(alias, dialect.name)
-    if dialect.is_tsql:
+    key = order_key_sql(alias, dialect_name)
+    if dialect_name == "tsql":
         return key
     return f"CAST({key} AS bpchar)"
+
+
+# The widths every standard dictionary declares (C2_NUM 6, C2_ITEM 2, C2_SEQUEN 3, C2_ITEMGRD
+# 3), for code that has not read the dictionary's layout yet.
+USUAL_ORDER_KEY = OrderKeyLayout(6, 2, 3, 3)
+
+
+def order_key_pattern(layout: OrderKeyLayout) -> re.Pattern[str]:
+    """An alphanumeric order key of the layout: the base length, or the whole key with the grid part."""
+    grid = f"(?:[0-9A-Za-z]{{{layout.itemgrd}}})?" if layout.itemgrd else ""
+    return re.compile(f"^[0-9A-Za-z]{{{layout.base}}}{grid}$")
+
+
+def order_number(layout: OrderKeyLayout, key: str) -> str:
+    """The C2_NUM part of an order key."""
+    return key[: layout.num]
+
+
+def order_key_match_sql(c2: str, op: str, layout: OrderKeyLayout) -> str:
+    """SC2 row `c2` is the order of the key column `op` (H6_OP, D3_OP): each part of the key
+    compared with its column, cast back to CHAR so the index on (C2_FILIAL, C2_NUM, C2_ITEM,
+    C2_SEQUEN, C2_ITEMGRD) is used."""
+    conditions = []
+    start = 1
+    for column, width in zip(ORDER_KEY_COLUMNS, layout.widths, strict=True):
+        if not width:  # no grid part in this dictionary
+            continue
+        conditions.append(
+            f"{c2}.{column} = CAST(SUBSTRING({op}, {start}, {width}) AS CHAR({width}))"
+        )
+        start += width
+    return " AND ".join(conditions)

@@ -21,14 +21,29 @@ def live(alias: str | None = None) -> str:
     return f"{column} = ' '"
 
 
-def routing_sql(operpad: str, order: str | None = None) -> str:
-    """An order's routing: C2_ROTEIRO of the SC2 row `order`, else the product's B1_OPERPAD,
-    else '01' (DESIGN.md section 6); without `order`, a product's routing (B1_OPERPAD, else '01').
+def operpad_sql(b1: str) -> str:
+    """A product's own routing from its SB1 row `b1`: B1_OPERPAD, NULL when blank."""
+    return f"NULLIF({b1}.b1_operpad, '')"
 
-    `operpad` is an expression giving B1_OPERPAD (a column, or a correlated lookup that yields
-    NULL for a product without an SB1 row). The same text runs on PostgreSQL and SQL Server.
+
+def operpad_lookup_sql(tables: Tables, product: str) -> str:
+    """A product's own routing looked up in SB1 (`:sb1_filial`) for the code `product`:
+    B1_OPERPAD, NULL when blank or when the product has no live SB1 row. A correlated lookup
+    rather than a join, so SB1 is read only for the rows that need the routing."""
+    return (
+        f"(SELECT MAX(NULLIF(b1.b1_operpad, '')) FROM {tables.sb1} b1 "
+        f"WHERE b1.b1_filial = :sb1_filial AND b1.b1_cod = {product} AND {live('b1')})"
+    )
+
+
+def routing_sql(product_routing: str, order: str | None = None) -> str:
+    """An order's routing: C2_ROTEIRO of the SC2 row `order`, else the product's B1_OPERPAD,
+    else '01' (DESIGN.md section 6); without `order`, a product's (B1_OPERPAD, else '01').
+
+    `product_routing` is `operpad_sql` or `operpad_lookup_sql` (NULL when the product has no
+    routing of its own). The same text runs on PostgreSQL and SQL Server.
     """
-    product = f"COALESCE(NULLIF({operpad}, ''), '01')"
+    product = f"COALESCE({product_routing}, '01')"
     if order is None:
         return product
     return f"(CASE WHEN {order}.c2_roteiro <> '' THEN {order}.c2_roteiro ELSE {product} END)"

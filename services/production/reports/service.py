@@ -29,6 +29,7 @@ from shared.errors import (
 from shared.pagination import Page
 from shared.protheus.branches import BranchResolver, ProtheusDictionary
 from shared.protheus.keys import OrderKeyLayout
+from shared.protheus.naming import Tables
 from shared.settings import Settings
 from shared.validation import invalid_body
 
@@ -118,7 +119,7 @@ async def check_order(
         if alternatives:
             params["sh3_filial"] = await reports.branches.filial("SH3", branch)
         rows = await source.fetch(
-            queries.order_for_report(source.dialect, company, alternatives), params
+            queries.order_for_report(source.dialect, Tables(company), alternatives), params
         )
     except DependencyUnavailable:
         return None, None
