@@ -13,14 +13,8 @@ from prometheus_client import CollectorRegistry
 from shared.audit.handlers import use_audit
 from shared.audit.settings import AuditSettings
 from shared.auth import KeyRing
-from shared.db import (
-    BranchError,
-    BranchResolver,
-    ProtheusDictionary,
-    check_pool,
-    create_pg_pool,
-    open_protheus_source,
-)
+from shared.db.pools import check_pool, create_pg_pool
+from shared.db.sources import open_protheus_source
 from shared.health import add_check, healthz, readyz
 from shared.keys import (
     BRANCHES,
@@ -31,6 +25,7 @@ from shared.keys import (
     METRICS,
     OPENAPI_SERVICES,
     PROTHEUS,
+    PROTHEUS_CONTEXT,
     RESOURCES,
     SETTINGS,
 )
@@ -39,6 +34,8 @@ from shared.metrics import HTTP_METRICS, HttpMetrics, metrics_handler
 from shared.middleware import COMMON_MIDDLEWARES
 from shared.migrations import migrate
 from shared.preflight import Endpoint, StartupError, require
+from shared.protheus.branches import BranchError, BranchResolver, ProtheusDictionary
+from shared.protheus.context import ProtheusContext
 from shared.redact import mask_dsn
 from shared.settings import ConfigError, Settings
 
@@ -131,7 +128,14 @@ def use_protheus(app: web.Application, *, required: bool = True) -> None:
         branches = BranchResolver(source, shared_tables=sorted(settings.protheus_shared_tables))
         app[BRANCHES] = branches
         # Read when a service first needs it (production reads it at start).
-        app[DICTIONARY] = ProtheusDictionary(source)
+        app[DICTIONARY] = dictionary = ProtheusDictionary(source)
+        app[PROTHEUS_CONTEXT] = ProtheusContext(
+            source=source,
+            company=settings.protheus_company,
+            branches=branches,
+            default_branch=settings.protheus_branch,
+            dictionary=dictionary,
+        )
         try:
             await source.ping()
             log.info("protheus database ready at %s", mask_dsn(settings.protheus_db_url))

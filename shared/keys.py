@@ -11,8 +11,10 @@ from aiohttp import web
 from prometheus_client import CollectorRegistry
 
 from shared.auth import KeyRing
-from shared.db import BranchResolver, ProtheusDictionary, ProtheusSource
+from shared.db.sources import ProtheusSource
 from shared.preflight import Endpoint
+from shared.protheus.branches import BranchResolver, ProtheusDictionary
+from shared.protheus.context import ProtheusContext
 from shared.settings import ApiKey, Settings
 
 
@@ -35,6 +37,7 @@ MES_POOL: Final = web.AppKey("mes_pool", asyncpg.Pool)
 PROTHEUS: Final = web.AppKey("protheus", ProtheusSource)
 BRANCHES: Final = web.AppKey("branches", BranchResolver)
 DICTIONARY: Final = web.AppKey("protheus_dictionary", ProtheusDictionary)
+PROTHEUS_CONTEXT: Final = web.AppKey("protheus_context", ProtheusContext)
 OPENAPI_SERVICES: Final = web.AppKey("openapi_services", dict[str, str])
 
 REQUEST_ID: Final = web.RequestKey("request_id", str)
@@ -55,3 +58,7 @@ def get_protheus(app: web.Application) -> ProtheusSource:
 
 def get_branches(app: web.Application) -> BranchResolver:
     return app[BRANCHES]
+
+
+def get_protheus_context(app: web.Application) -> ProtheusContext:
+    return app[PROTHEUS_CONTEXT]

@@ -13,7 +13,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from shared.protheus import ALIAS_PATTERN, COMPANY_PATTERN
+from shared.protheus.naming import ALIAS_PATTERN, COMPANY_PATTERN
 
 SCOPES = frozenset(
     {"catalog:read", "production:read", "production:write", "telemetry:read", "admin"}

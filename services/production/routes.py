@@ -12,9 +12,8 @@ from aiohttp import web
 from services.production.keys import PUSHER, PUSHER_SETTINGS, REPORTS
 from services.production.orders.routes import load_dictionary
 from services.production.pusher.client import TOKEN_PATH, ProtheusClient
-from services.production.pusher.pusher import MARKER_PREFIX, PusherMetrics, ReportPusher
+from services.production.pusher.pusher import PusherMetrics, ReportPusher
 from services.production.reports import handlers as reports
-from services.production.reports import queries as report_queries
 from services.production.reports.service import Reports
 from services.production.settings import PusherSettings
 from shared.app import use_mes_pool, use_protheus
@@ -22,6 +21,7 @@ from shared.audit.handlers import register_audit_routes
 from shared.health import add_check
 from shared.keys import BRANCHES, DICTIONARY, MES_POOL, METRICS, PROTHEUS, SETTINGS
 from shared.openapi import publish_openapi
+from shared.protheus.sql import MARKER_WIDTH, observa_too_narrow
 
 log = logging.getLogger(__name__)
 
@@ -29,21 +29,16 @@ DESCRIPTION = (
     "Ordens de produção (SC2) com status e progresso, e apontamentos de produção "
     "enviados ao Protheus (MATA681) de forma durável e exatamente uma vez."
 )
-MARKER_WIDTH = len(MARKER_PREFIX) + 36  # "MES:" + a UUID
 
 
 async def check_observa_width(app: web.Application) -> None:
     """Refuse to start when H6_OBSERVA cannot hold the marker exactly-once depends on."""
-    source, settings = app[PROTHEUS], app[SETTINGS]
     try:
-        rows = await source.fetch(
-            report_queries.observa_width(source.dialect, settings.protheus_company)
-        )
+        width = await observa_too_narrow(app[PROTHEUS])
     except Exception as exc:  # the ERP database may be down at start: the pusher waits for it
         log.warning("could not read H6_OBSERVA's width: %s", exc)
         return
-    width = rows[0]["width"] if rows else None
-    if width is not None and int(width) < MARKER_WIDTH:
+    if width is not None:
         raise RuntimeError(
             f"H6_OBSERVA has {width} characters; the report marker needs {MARKER_WIDTH}. "
             "Widen the field in the Protheus dictionary (SX3) before running the production service."

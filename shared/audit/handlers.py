@@ -12,7 +12,7 @@ from shared.audit import queries, schemas
 from shared.audit.middleware import AUDIT
 from shared.audit.settings import AuditSettings
 from shared.audit.writer import AuditWriter
-from shared.db import mes_connection
+from shared.db.pools import mes_connection
 from shared.endpoint import endpoint
 from shared.envelope import Reply
 from shared.health import add_check

@@ -23,8 +23,9 @@ from prometheus_client import CollectorRegistry, Counter, Gauge
 
 from shared.audit import partitions
 from shared.audit.settings import AuditSettings
-from shared.db import create_pg_pool, mask_dsn
+from shared.db.pools import create_pg_pool
 from shared.migrations import migrate
+from shared.redact import mask_dsn
 
 log = logging.getLogger(__name__)
 

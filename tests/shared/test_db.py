@@ -9,17 +9,13 @@ from pathlib import Path
 import asyncpg
 import pytest
 
-from shared.db import (
-    POSTGRESQL,
-    TSQL,
-    BranchResolver,
-    odbc_dialect,
-    open_protheus_source,
-    render,
-)
+from shared.db.dialect import POSTGRESQL, TSQL, render
+from shared.db.sources import odbc_dialect, open_protheus_source
 from shared.errors import DependencyUnavailable
 from shared.migrations import MES_MIGRATIONS, MigrationError, discover, migrate
-from shared.protheus import normalize_text, table_name
+from shared.protheus.branches import BranchResolver
+from shared.protheus.naming import table_name
+from shared.protheus.text import normalize_text
 
 
 def test_render_numbers_named_parameters_once_each_for_asyncpg():

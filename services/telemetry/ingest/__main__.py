@@ -12,7 +12,7 @@ from prometheus_client import CollectorRegistry, start_http_server
 from services.telemetry.ingest.ingestor import IngestMetrics, Ingestor
 from services.telemetry.settings import IngestSettings
 from shared.app import load_settings_or_exit
-from shared.db import create_pg_pool
+from shared.db.pools import create_pg_pool
 from shared.logging import configure_logging
 
 log = logging.getLogger("telemetry.ingest")
