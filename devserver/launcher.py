@@ -61,15 +61,16 @@ async def database_step(variable: str, dsn: str) -> AsyncIterator[None]:
 
 
 def compose_app(settings: Settings) -> web.Application:
-    """One app with the three services' routes and background tasks: a dev launcher, not a service."""
-    from services.catalog.app import setup as setup_catalog
-    from services.production.app import setup as setup_production
-    from services.telemetry.app import setup as setup_telemetry
+    """One app with the three services' resources, checks and routes, each set up by the
+    same `setup` its own `create_app` calls (a resource they share starts once): a dev
+    launcher, not a service."""
+    from services.catalog import app as catalog
+    from services.production import app as production
+    from services.telemetry import app as telemetry
 
     app = create_base_app(settings)
-    setup_catalog(app)
-    setup_production(app)
-    setup_telemetry(app)
+    for service in (catalog, production, telemetry):
+        service.setup(app)
     return app
 
 
@@ -176,9 +177,8 @@ async def serve(stack: contextlib.AsyncExitStack) -> None:
             bind = env.get("RUN_MQTT_BIND", "127.0.0.1")
             stack.enter_context(run_mosquitto(binary, port, bind))
             env["MQTT_URL"] = f"mqtt://127.0.0.1:{port}"
-            # Read by the ingestor's settings (IngestSettings.from_env reads this process's
-            # environment): no note about queue limits for a broker we configured.
-            env["MQTT_BROKER_MANAGED"] = os.environ["MQTT_BROKER_MANAGED"] = "true"
+            # No note about queue limits from the ingestor for a broker we configured.
+            env["MQTT_BROKER_MANAGED"] = "true"
             host = "localhost" if bind in ("127.0.0.1", "localhost") else "<este-host>"
             devices_url = f"mqtt://{host}:{port}"
             print(

@@ -22,9 +22,8 @@ from prometheus_client import CollectorRegistry
 
 from deploy.stack import broker_config, free_port
 from services.telemetry.ingest.ingestor import IngestMetrics, Ingestor
-from services.telemetry.settings import IngestSettings
 from shared.migrations import migrate
-from shared.settings import Settings
+from shared.settings import IngestSettings, Settings
 
 ROOT = Path(__file__).resolve().parents[2]
 FAST = IngestSettings(

@@ -27,10 +27,9 @@ from prometheus_client import CollectorRegistry, Counter, Gauge
 from services.production.pusher import queries
 from services.production.pusher.client import AuthError, Outcome, ProtheusClient
 from services.production.reports import queries as report_queries
-from services.production.settings import PusherSettings
 from shared.db import BranchResolver, ProtheusDictionary, ProtheusSource
 from shared.errors import DependencyUnavailable
-from shared.settings import Settings
+from shared.settings import PusherSettings, Settings
 
 log = logging.getLogger(__name__)
 
