@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import os
 import socket
 import subprocess
 import sys
@@ -15,6 +14,8 @@ from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
+
+from deploy.stack_config import broker_config
 
 log = logging.getLogger("devserver")
 
@@ -91,29 +92,12 @@ async def start_embedded_broker(port: int = 1883) -> object:
     return broker
 
 
-def mosquitto_binary() -> str | None:
-    """A Mosquitto installed on this machine, if any."""
-    for candidate in ("/usr/sbin/mosquitto", "/usr/local/sbin/mosquitto", "/usr/bin/mosquitto"):
-        if os.access(candidate, os.X_OK):
-            return candidate
-    return None
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
 @contextlib.contextmanager
 def run_mosquitto(
     binary: str, port: int, bind: str = "127.0.0.1", directory: Path | None = None
 ) -> Iterator[subprocess.Popen[bytes]]:
-    """Mosquitto with deploy/mosquitto's settings (deploy.stack.broker_config), open to
-    anonymous devices, its data and log under .run/mosquitto; stopped on exit."""
-    from deploy.stack import broker_config
-
+    """Mosquitto with deploy/mosquitto's settings (deploy.stack_config.broker_config), open
+    to anonymous devices, its data and log under .run/mosquitto; stopped on exit."""
     directory = directory or RUN_DIR / "mosquitto"
     directory.mkdir(parents=True, exist_ok=True)
     log_file = directory / "mosquitto.log"

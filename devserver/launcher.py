@@ -16,13 +16,13 @@ from collections.abc import AsyncIterator
 import asyncpg
 from aiohttp import web
 
+from deploy.stack_config import mosquitto_binary
+from deploy.supervisor import free_port
 from devserver.infra import (
     LOCAL_MQTT,
     LOCAL_PG,
     RUN_DIR,
     embedded_postgres,
-    free_port,
-    mosquitto_binary,
     mqtt_answers,
     pg_answers,
     run_mosquitto,
