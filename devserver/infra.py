@@ -15,8 +15,6 @@ from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
 
-from deploy.stack_config import broker_config
-
 log = logging.getLogger("devserver")
 
 RUN_DIR = Path(__file__).resolve().parent.parent / ".run"
@@ -98,6 +96,8 @@ def run_mosquitto(
 ) -> Iterator[subprocess.Popen[bytes]]:
     """Mosquitto with deploy/mosquitto's settings (deploy.stack_config.broker_config), open
     to anonymous devices, its data and log under .run/mosquitto; stopped on exit."""
+    from deploy.stack_config import broker_config  # deploy/ is not in the image: only here
+
     directory = directory or RUN_DIR / "mosquitto"
     directory.mkdir(parents=True, exist_ok=True)
     log_file = directory / "mosquitto.log"

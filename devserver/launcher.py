@@ -16,8 +16,6 @@ from collections.abc import AsyncIterator
 import asyncpg
 from aiohttp import web
 
-from deploy.stack_config import mosquitto_binary
-from deploy.supervisor import free_port
 from devserver.infra import (
     LOCAL_MQTT,
     LOCAL_PG,
@@ -168,6 +166,10 @@ async def serve(stack: contextlib.AsyncExitStack) -> None:
         env.setdefault("MES_DB_URL", with_database(server, "mes"))
     devices_url = env.get("MQTT_URL", "")
     if "MQTT_URL" not in env:
+        # deploy/ is not in the image (deploy/migrate.py imports this module there): only here.
+        from deploy.stack_config import mosquitto_binary
+        from deploy.supervisor import free_port
+
         if (binary := mosquitto_binary()) is not None:
             # Our own Mosquitto with deploy/mosquitto's settings (no queue limit for the
             # ingestor), as `make stack` runs it: never a broker whose limits we do not know.
