@@ -9,7 +9,9 @@ import uuid
 import aiomqtt
 import pytest
 
-from devserver.infra import free_port, mosquitto_binary, run_mosquitto
+from deploy.stack_config import mosquitto_binary
+from deploy.supervisor import free_port
+from devserver.infra import run_mosquitto
 
 
 async def test_make_run_broker_queues_beyond_mosquittos_default_limit(tmp_path):
