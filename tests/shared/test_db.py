@@ -246,12 +246,12 @@ async def test_project_migrations_apply_cleanly(fresh_database):
 async def test_a_service_brings_its_mes_database_up_to_date_at_start(
     aiohttp_client, fresh_database
 ):
-    from shared.app import create_base_app, use_mes_pool
+    from shared.app import create_base_app, mes_pool
     from shared.settings import Settings
 
     dsn = await fresh_database()
     app = create_base_app(Settings(mes_db_url=dsn))
-    use_mes_pool(app)
+    app.cleanup_ctx.append(mes_pool)
     await aiohttp_client(app)
     conn = await asyncpg.connect(dsn)
     try:

@@ -27,13 +27,12 @@ from prometheus_client import CollectorRegistry, Counter, Gauge
 from services.production.pusher import queries
 from services.production.pusher.client import AuthError, Outcome, ProtheusClient
 from services.production.reports import queries as report_queries
-from services.production.settings import PusherSettings
 from shared.db.sources import ProtheusSource
 from shared.errors import DependencyUnavailable
 from shared.protheus.branches import BranchResolver, ProtheusDictionary
 from shared.protheus.naming import Tables
 from shared.protheus.sql import MARKER_PREFIX, observa_too_narrow
-from shared.settings import Settings
+from shared.settings import PusherSettings, Settings
 
 log = logging.getLogger(__name__)
 
