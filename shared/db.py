@@ -19,7 +19,7 @@ from typing import Any, Protocol
 
 import asyncpg
 
-from shared.errors import DependencyUnavailable, InvalidParameter
+from shared.errors import DependencyUnavailable, Detail, InvalidParameter
 from shared.protheus import ORDER_KEY_COLUMNS, OrderKeyLayout, normalized_column_sql, table_name
 from shared.redact import mask_dsn
 
@@ -501,6 +501,9 @@ async def mes_connection(pool: asyncpg.Pool) -> AsyncIterator[asyncpg.Connection
 
 class BranchError(InvalidParameter):
     """A branch code that does not fit the company's layout or FILIAL width (400)."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, details=[Detail("branch", "layout", message)])
 
 
 @dataclass(frozen=True)
