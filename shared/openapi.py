@@ -65,7 +65,7 @@ def _schema_name_resolver(schema: Any) -> str:
 
 
 def _accepted_values(
-    converter: FieldConverterMixin, field: ma.fields.Field, **kwargs: Any
+    converter: FieldConverterMixin, field: ma.fields.Field[Any], **kwargs: Any
 ) -> dict[str, Any]:
     """What a field of shared.validation accepts beyond its type and validators (the blanks a
     string may carry, the characters it refuses, a timestamp's years), as JSON Schema."""
@@ -99,7 +99,7 @@ def build_spec(app: web.Application, service: str, title: str, description: str)
         info={"description": description},
     )
     assert marshmallow_plugin.converter is not None  # set by APISpec's init_spec
-    marshmallow_plugin.converter.add_attribute_function(_accepted_values)
+    marshmallow_plugin.converter.add_attribute_function(_accepted_values)  # type: ignore[no-untyped-call]
     spec.components.security_scheme("bearer", {"type": "http", "scheme": "bearer"})
     spec.components.security_scheme(
         "apiKey", {"type": "apiKey", "in": "header", "name": "X-API-Key"}

@@ -88,24 +88,13 @@ async def running(service: str, env: dict[str, str], log: Path) -> AsyncIterator
         await process.wait()
 
 
-@pytest.mark.parametrize("service", SERVICES)
-async def test_the_published_document_says_what_the_service_accepts(
-    service: str, demo_protheus_dsn: str, mes_dsn: str, tmp_path: Path
-) -> None:
+async def fuzz(service: str, env: dict[str, str], workdir: Path) -> tuple[int, str]:
+    """Serve one service and run schemathesis over its document: exit code and report."""
     key = f"fuzz-{secrets.token_urlsafe(24)}"
-    env = {
-        **os.environ,
-        "PROTHEUS_DB_URL": demo_protheus_dsn,
-        "MES_DB_URL": mes_dsn,
-        "MES_API_KEYS": f"fuzz:{key}:admin",
-        "PUSHER_ENABLED": "false",
-        "INGEST_ENABLED": "false",
-        "AUDIT_ENABLED": "false",
-        "HTTP_HOST": "127.0.0.1",
-        "LOG_LEVEL": "WARNING",
-    }
-    async with running(service, env, tmp_path / f"{service}.log") as base:
-        fuzz = await asyncio.create_subprocess_exec(
+    env = {**env, "MES_API_KEYS": f"fuzz:{key}:admin"}
+    await asyncio.to_thread(workdir.mkdir)
+    async with running(service, env, workdir / f"{service}.log") as base:
+        process = await asyncio.create_subprocess_exec(
             sys.executable,
             "-m",
             "schemathesis.cli",
@@ -124,7 +113,7 @@ async def test_the_published_document_says_what_the_service_accepts(
             "--header",
             f"Authorization: Bearer {key}",
             "--no-color",
-            cwd=tmp_path,  # hypothesis keeps its example database there
+            cwd=workdir,  # schemathesis and hypothesis keep their files there
             env={
                 **env,
                 "PYTHONPATH": str(ROOT),
@@ -133,6 +122,26 @@ async def test_the_published_document_says_what_the_service_accepts(
             stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.STDOUT,
         )
-        output, _ = await fuzz.communicate()
-    report = output.decode(errors="replace")
-    assert fuzz.returncode == 0, report
+        output, _ = await process.communicate()
+    assert process.returncode is not None
+    return process.returncode, output.decode(errors="replace")
+
+
+async def test_the_published_documents_say_what_the_services_accept(
+    demo_protheus_dsn: str, mes_dsn: str, tmp_path: Path
+) -> None:
+    # The three run side by side (each its own process and schemathesis run): the suite's
+    # time is the slowest one's.
+    env = {
+        **os.environ,
+        "PROTHEUS_DB_URL": demo_protheus_dsn,
+        "MES_DB_URL": mes_dsn,
+        "PUSHER_ENABLED": "false",
+        "INGEST_ENABLED": "false",
+        "AUDIT_ENABLED": "false",
+        "HTTP_HOST": "127.0.0.1",
+        "LOG_LEVEL": "WARNING",
+    }
+    results = await asyncio.gather(*(fuzz(s, env, tmp_path / s) for s in SERVICES))
+    failed = {s: report for s, (code, report) in zip(SERVICES, results, strict=True) if code}
+    assert not failed, "\n\n".join(f"== {s}\n{report}" for s, report in failed.items())

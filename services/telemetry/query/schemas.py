@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import Any, ClassVar
 
 import marshmallow as ma
 from marshmallow import fields
@@ -114,7 +114,9 @@ class WindowQuery(Schema):
     from_ = _from()
     to = _to()
 
-    refusals = (Refusal("to", "order", "to deve ser posterior a from."),)
+    refusals: ClassVar[tuple[Refusal, ...]] = (
+        Refusal("to", "order", "to deve ser posterior a from."),
+    )
 
     @ma.validates_schema
     def window_in_order(self, data: dict[str, Any], **_: Any) -> None:
