@@ -11,7 +11,7 @@ from typing import Any
 
 from shared.db.dialect import Dialect
 from shared.db.sources import ProtheusSource
-from shared.errors import DependencyUnavailable, InvalidParameter
+from shared.errors import DependencyUnavailable, Detail, InvalidParameter
 from shared.protheus.keys import ORDER_KEY_COLUMNS, OrderKeyLayout
 from shared.protheus.naming import Tables
 from shared.protheus.sql import live
@@ -21,6 +21,9 @@ log = logging.getLogger(__name__)
 
 class BranchError(InvalidParameter):
     """A branch code that does not fit the company's layout or FILIAL width (400)."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, details=[Detail("branch", "layout", message)])
 
 
 @dataclass(frozen=True)
