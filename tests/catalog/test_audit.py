@@ -13,8 +13,8 @@ from services.catalog.app import create_app
 from shared.audit.handlers import AUDIT_SETTINGS
 from shared.audit.settings import AuditSettings
 from shared.settings import Settings, parse_api_keys
-from tests.catalog.conftest import HEADERS, KEY
 from tests.helpers import assert_envelope
+from tests.support.catalog import HEADERS, KEY
 
 
 def audited_catalog(protheus_dsn: str, mes_dsn: str, audit: AuditSettings):

@@ -18,7 +18,7 @@ from protheus_demo.generate import (
 from protheus_demo.orders import ORDER_STATUSES
 from protheus_demo.schema import ALIASES, SHARED_ALIASES, filial_column
 from shared.protheus import normalized_column_sql, table_name
-from tests.demo.conftest import TODAY
+from tests.support.demo import TODAY
 
 REFERENCE = TODAY.strftime("%Y%m%d")
 

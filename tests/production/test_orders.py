@@ -4,7 +4,6 @@ routing, progress, pending reports, errors and auth; then the demo data and the 
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -16,40 +15,16 @@ from services.production.orders import queries
 from shared.db import TSQL, render
 from shared.openapi import build_spec
 from tests.helpers import assert_envelope, auth
-from tests.production.conftest_orders import (
+from tests.support.orders import (
     CATALOG_KEY,
     READ,
     READ_KEY,
-    OrderRows,
     add_report,
-    crafted_protheus,
     days_ago,
-    migrated_mes,
     op_key,
-    order_routes_app,
 )
 
 LIST = "/api/v1/production-orders"
-
-
-@pytest.fixture
-async def protheus_rows(fresh_database) -> AsyncIterator[OrderRows]:
-    rows = await crafted_protheus(fresh_database)
-    yield rows
-    await rows.conn.close()
-
-
-@pytest.fixture
-async def orders_mes_dsn(fresh_database) -> str:
-    return await migrated_mes(fresh_database)
-
-
-@pytest.fixture
-def orders_client(aiohttp_client, orders_mes_dsn):
-    async def make(protheus_dsn: str, **overrides: Any) -> Any:
-        return await aiohttp_client(order_routes_app(protheus_dsn, orders_mes_dsn, **overrides))
-
-    return make
 
 
 async def get(client: Any, path: str, expect: int = 200, **query: Any) -> Any:
@@ -314,7 +289,7 @@ async def test_product_and_planned_date_filters(protheus_rows, orders_client):
 
 
 async def test_branch_defaults_to_protheus_branch_and_keeps_each_branchs_activity(
-    protheus_rows, orders_mes_dsn, orders_client
+    protheus_rows, mes_dsn, orders_client
 ):
     db = protheus_rows
     await db.product("P1", operpad="01")
@@ -326,7 +301,7 @@ async def test_branch_defaults_to_protheus_branch_and_keeps_each_branchs_activit
     await db.appointment(first, day=days_ago(1), good=4.0, H6_FILIAL="02")
     await db.move(first, day=days_ago(1), D3_FILIAL="02")
     await db.order("000002", C2_FILIAL="02")
-    await add_report(orders_mes_dsn, order_key="00000101001", status="pending", branch="02")
+    await add_report(mes_dsn, order_key="00000101001", status="pending", branch="02")
     client = await orders_client(db.dsn)
 
     data = await get(client, LIST)
@@ -472,19 +447,19 @@ async def test_order_without_routing_has_no_operations(protheus_rows, orders_cli
 
 
 async def test_pending_reports_list_only_undelivered_reports_of_the_order(
-    protheus_rows, orders_mes_dsn, orders_client
+    protheus_rows, mes_dsn, orders_client
 ):
     await protheus_rows.order("000001")
     await protheus_rows.order("000001", itemgrd="001")
     wanted = [
-        await add_report(orders_mes_dsn, order_key="00000101001", status=status)
+        await add_report(mes_dsn, order_key="00000101001", status=status)
         for status in ("pending", "sending", "retrying")
     ]
     for status in ("delivered", "rejected", "reversed"):
-        await add_report(orders_mes_dsn, order_key="00000101001", status=status)
-    await add_report(orders_mes_dsn, order_key="00000101001001", status="pending")
-    await add_report(orders_mes_dsn, order_key="00000201001", status="pending")
-    await add_report(orders_mes_dsn, order_key="00000101001", status="pending", branch="02")
+        await add_report(mes_dsn, order_key="00000101001", status=status)
+    await add_report(mes_dsn, order_key="00000101001001", status="pending")
+    await add_report(mes_dsn, order_key="00000201001", status="pending")
+    await add_report(mes_dsn, order_key="00000101001", status="pending", branch="02")
     client = await orders_client(protheus_rows.dsn)
     detail = await get(client, f"{LIST}/00000101001")
     assert [r["id"] for r in detail["pendingReports"]] == wanted

@@ -14,7 +14,7 @@ import pytest
 
 from protheus_demo.company import UNIT_ORDER_KEY, UNIT_ORDER_TEMPAD, unit_order_machines
 from tests.helpers import assert_envelope
-from tests.production.conftest_orders import READ, migrated_mes, order_routes_app
+from tests.support.orders import READ, order_routes_app
 
 LIST = "/api/v1/production-orders"
 
@@ -29,8 +29,8 @@ async def machines(demo_two_companies_dsn) -> list[str]:
 
 
 @pytest.fixture
-async def clients(aiohttp_client, demo_two_companies_dsn, fresh_database):
-    mes = await migrated_mes(fresh_database)
+async def clients(aiohttp_client, demo_two_companies_dsn, mes_dsn):
+    mes = mes_dsn
     one = await aiohttp_client(order_routes_app(demo_two_companies_dsn, mes))
     two = await aiohttp_client(
         order_routes_app(

@@ -7,7 +7,6 @@ import asyncio
 import asyncpg
 
 from protheus_demo.rows import insert_row
-from tests.simulator.conftest import BASIC
 from tests.simulator.demo import (
     appointment_body,
     assert_fault,
@@ -17,6 +16,7 @@ from tests.simulator.demo import (
     sh6_count,
     sh6_with_comments,
 )
+from tests.support.simulator import BASIC
 
 MATA681 = "/rest/ProductionAppointment/v1/mata681"
 MAX_IDENT_SQL = "SELECT max(h6_ident) FROM sh6010 WHERE h6_filial = $1"

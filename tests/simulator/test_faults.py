@@ -9,7 +9,6 @@ import aiohttp
 import pytest
 
 from protheus_demo.simulator import FaultSettings
-from tests.simulator.conftest import BASIC, PASSWORD, USER
 from tests.simulator.demo import (
     appointment_body,
     assert_fault,
@@ -17,6 +16,7 @@ from tests.simulator.demo import (
     sh6_count,
     sh6_with_comments,
 )
+from tests.support.simulator import BASIC, PASSWORD, USER
 
 MATA681 = "/rest/ProductionAppointment/v1/mata681"
 ORDERS = "/rest/api/pcp/v1/productionorders"

@@ -6,7 +6,6 @@ import asyncpg
 import pytest
 
 from protheus_demo.rows import insert_row
-from tests.simulator.conftest import BASIC
 from tests.simulator.demo import (
     REMOVE,
     appointment_body,
@@ -16,6 +15,7 @@ from tests.simulator.demo import (
     order_progress,
     sh6_count,
 )
+from tests.support.simulator import BASIC
 
 MATA681 = "/rest/ProductionAppointment/v1/mata681"
 
