@@ -143,7 +143,7 @@ async def test_a_default_branch_outside_the_layout_stops_the_start(
 async def test_odbc_answers_like_asyncpg_on_the_second_company(
     demo_two_companies_dsn, catalog_client, clients
 ):
-    from tests.support.catalog import odbc_url
+    from tests.support.databases import odbc_url
 
     _, two = clients
     odbc = await catalog_client(

@@ -10,7 +10,8 @@ from services.catalog import queries
 from services.catalog.search import SearchText, like_contains, search_params, word_start_pattern
 from shared.db import POSTGRESQL, TSQL, render
 from tests.helpers import assert_envelope
-from tests.support.catalog import HEADERS, odbc_url
+from tests.support.catalog import HEADERS
+from tests.support.databases import odbc_url
 
 ROUTES = [
     ("/api/v1/products/A/structure", {"date": "2024-06-01", "page_size": "4", "page": "2"}),

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import re
 from typing import Any
-from urllib.parse import urlsplit
 
 import asyncpg
 import pytest
@@ -15,6 +14,7 @@ from services.production.orders import queries
 from shared.db import TSQL, render
 from shared.openapi import build_spec
 from tests.helpers import assert_envelope, auth
+from tests.support.databases import odbc_url
 from tests.support.orders import (
     CATALOG_KEY,
     READ,
@@ -628,15 +628,6 @@ def test_tsql_text_uses_apply_fetch_dateadd_and_no_postgresql_syntax():
     # Every table read filters D_E_L_E_T_ (SC2, SB1, SG2, SH6, SD3 and their aliases).
     for alias in ("c2.", "b1.", "g2.", "h6.", "d3."):
         assert f"{alias}d_e_l_e_t_ = ' '" in text + detail, alias
-
-
-def odbc_url(dsn: str) -> str:
-    parts = urlsplit(dsn)
-    return (
-        "odbc://DRIVER={PostgreSQL Unicode};"
-        f"SERVER={parts.hostname};PORT={parts.port or 5432};DATABASE={parts.path.lstrip('/')};"
-        f"UID={parts.username or 'postgres'};PWD={parts.password or ''}"
-    )
 
 
 async def test_odbc_path_answers_exactly_like_asyncpg(statuses, orders_client):

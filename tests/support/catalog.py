@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlsplit
 
 import asyncpg
 
@@ -36,12 +35,3 @@ class Crafted:
         values.setdefault("G1_FIM", "20991231")
         values.setdefault("G1_FIXVAR", "V")
         return await self.add("SG1", G1_COD=parent, G1_COMP=comp, G1_QUANT=quant, **values)
-
-
-def odbc_url(dsn: str) -> str:
-    parts = urlsplit(dsn)
-    return (
-        "odbc://DRIVER={PostgreSQL Unicode};"
-        f"SERVER={parts.hostname};PORT={parts.port or 5432};DATABASE={parts.path.lstrip('/')};"
-        f"UID={parts.username or 'postgres'};PWD={parts.password or ''}"
-    )

@@ -17,6 +17,7 @@ import threading
 import uuid
 from collections.abc import Awaitable, Callable, Coroutine, Iterable
 from typing import Any, TypeVar
+from urllib.parse import urlsplit
 
 import asyncpg
 
@@ -37,6 +38,16 @@ def dsn_for(database: str) -> str:
 def name_of(dsn: str) -> str:
     """The database name of a DSN."""
     return dsn.rsplit("/", 1)[-1]
+
+
+def odbc_url(dsn: str) -> str:
+    """The same database through psqlODBC: a PROTHEUS_DB_URL of the odbc:// form."""
+    parts = urlsplit(dsn)
+    return (
+        "odbc://DRIVER={PostgreSQL Unicode};"
+        f"SERVER={parts.hostname};PORT={parts.port or 5432};DATABASE={parts.path.lstrip('/')};"
+        f"UID={parts.username or 'postgres'};PWD={parts.password or ''}"
+    )
 
 
 def new_name(prefix: str) -> str:

@@ -6,7 +6,6 @@ from __future__ import annotations
 import datetime as dt
 import random
 from typing import Any
-from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -15,6 +14,7 @@ from services.telemetry.query import oee
 from services.telemetry.query.shifts import Shift, ShiftCalendar, parse_shift_calendar
 from shared.settings import ConfigError
 from tests.helpers import assert_envelope
+from tests.support.databases import odbc_url
 from tests.support.telemetry_query import (
     PLANT,
     PROTHEUS_DOWN,
@@ -750,12 +750,7 @@ async def test_counts_before_any_appointment_have_no_order_and_say_so(mes_rows, 
 
 async def test_odbc_path_gives_the_same_oee(mes_rows, erp, client_for):
     await _two_operations_plant(mes_rows, erp)
-    parts = urlsplit(erp.dsn)
-    odbc = (
-        "odbc://DRIVER={PostgreSQL Unicode};"
-        f"SERVER={parts.hostname};PORT={parts.port or 5432};DATABASE={parts.path.lstrip('/')};"
-        f"UID={parts.username or 'postgres'};PWD={parts.password or ''}"
-    )
+    odbc = odbc_url(erp.dsn)
     native = await oee_body(await client_for(erp.dsn, shift_calendar=SHIFTS), machine="T3")
     other = await oee_body(await client_for(odbc, shift_calendar=SHIFTS), machine="T3")
     for body in (native, other):
