@@ -30,11 +30,10 @@ async def machines(demo_two_companies_dsn) -> list[str]:
 
 @pytest.fixture
 async def clients(aiohttp_client, demo_two_companies_dsn, mes_dsn):
-    mes = mes_dsn
-    one = await aiohttp_client(order_routes_app(demo_two_companies_dsn, mes))
+    one = await aiohttp_client(order_routes_app(demo_two_companies_dsn, mes_dsn))
     two = await aiohttp_client(
         order_routes_app(
-            demo_two_companies_dsn, mes, protheus_company="02", protheus_branch="01SP01"
+            demo_two_companies_dsn, mes_dsn, protheus_company="02", protheus_branch="01SP01"
         )
     )
     return one, two
