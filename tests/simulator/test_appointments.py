@@ -7,7 +7,8 @@ import asyncio
 import asyncpg
 
 from protheus_demo.rows import insert_row
-from tests.simulator.demo import (
+from tests.support.simulator import (
+    BASIC,
     appointment_body,
     assert_fault,
     fetchval,
@@ -16,7 +17,6 @@ from tests.simulator.demo import (
     sh6_count,
     sh6_with_comments,
 )
-from tests.support.simulator import BASIC
 
 MATA681 = "/rest/ProductionAppointment/v1/mata681"
 MAX_IDENT_SQL = "SELECT max(h6_ident) FROM sh6010 WHERE h6_filial = $1"

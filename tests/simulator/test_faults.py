@@ -9,14 +9,16 @@ import aiohttp
 import pytest
 
 from protheus_demo.simulator import FaultSettings
-from tests.simulator.demo import (
+from tests.support.simulator import (
+    BASIC,
+    PASSWORD,
+    USER,
     appointment_body,
     assert_fault,
     find_order,
     sh6_count,
     sh6_with_comments,
 )
-from tests.support.simulator import BASIC, PASSWORD, USER
 
 MATA681 = "/rest/ProductionAppointment/v1/mata681"
 ORDERS = "/rest/api/pcp/v1/productionorders"

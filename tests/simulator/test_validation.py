@@ -6,7 +6,8 @@ import asyncpg
 import pytest
 
 from protheus_demo.rows import insert_row
-from tests.simulator.demo import (
+from tests.support.simulator import (
+    BASIC,
     REMOVE,
     appointment_body,
     assert_fault,
@@ -15,7 +16,6 @@ from tests.simulator.demo import (
     order_progress,
     sh6_count,
 )
-from tests.support.simulator import BASIC
 
 MATA681 = "/rest/ProductionAppointment/v1/mata681"
 
