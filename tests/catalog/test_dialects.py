@@ -3,27 +3,15 @@
 from __future__ import annotations
 
 import re
-from urllib.parse import urlsplit
 
 import pytest
 
 from services.catalog import queries
 from services.catalog.search import SearchText, like_contains, search_params, word_start_pattern
 from shared.db.dialect import POSTGRESQL, TSQL, render
-from shared.protheus.naming import Tables
-from tests.catalog.conftest import HEADERS
-from tests.catalog.test_bom import tree  # noqa: F401 - fixture reused
 from tests.helpers import assert_envelope
-
-
-def odbc_url(dsn: str) -> str:
-    parts = urlsplit(dsn)
-    return (
-        "odbc://DRIVER={PostgreSQL Unicode};"
-        f"SERVER={parts.hostname};PORT={parts.port or 5432};DATABASE={parts.path.lstrip('/')};"
-        f"UID={parts.username or 'postgres'};PWD={parts.password or ''}"
-    )
-
+from tests.support.catalog import HEADERS
+from tests.support.databases import odbc_url
 
 ROUTES = [
     ("/api/v1/products/A/structure", {"date": "2024-06-01", "page_size": "4", "page": "2"}),
@@ -39,7 +27,7 @@ ROUTES = [
 ]
 
 
-async def test_odbc_path_answers_exactly_like_asyncpg(tree, catalog_client):  # noqa: F811
+async def test_odbc_path_answers_exactly_like_asyncpg(tree, catalog_client):
     native = await catalog_client(tree.dsn)
     odbc = await catalog_client(odbc_url(tree.dsn))
     for path, query in ROUTES:
@@ -78,7 +66,7 @@ def tree_params() -> dict:
 
 @pytest.mark.parametrize("build", [queries.structure, queries.parents])
 def test_tsql_tree_uses_plain_cte_apply_fetch_and_varchar_parameters(build):
-    text = rendered(build(TSQL, Tables("01")), tree_params())
+    text = rendered(build(TSQL, "01"), tree_params())
     assert "RECURSIVE" not in text
     assert re.search(r"\bLIMIT\b", text) is None
     assert "ROW_NUMBER() OVER (ORDER BY sort_key COLLATE Latin1_General_BIN)" in text
@@ -98,10 +86,7 @@ def test_tsql_tree_uses_plain_cte_apply_fetch_and_varchar_parameters(build):
 
 def test_postgresql_tree_uses_recursive_limit_and_dollar_parameters():
     text, args = render(
-        queries.structure(POSTGRESQL, Tables("01")),
-        tree_params(),
-        style="dollar",
-        dialect=POSTGRESQL,
+        queries.structure(POSTGRESQL, "01"), tree_params(), style="dollar", dialect=POSTGRESQL
     )
     assert text.startswith("WITH RECURSIVE root AS")
     assert "LIMIT $" in text
@@ -115,7 +100,7 @@ def test_postgresql_tree_uses_recursive_limit_and_dollar_parameters():
 def test_tsql_search_uses_like_classes_and_charindex():
     text = SearchText.parse("term. 50%")
     params = {"sb1_filial": " ", "limit": 5, "offset": 0, **search_params(text, TSQL)}
-    sql = rendered(queries.search_description(TSQL, Tables("01"), len(text.terms), False), params)
+    sql = rendered(queries.search_description(TSQL, "01", len(text.terms), False), params)
     assert "LIKE CAST(? AS VARCHAR" in sql
     assert "CHARINDEX(" in sql
     assert "LEFT(nd, LEN(" in sql

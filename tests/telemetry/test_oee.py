@@ -5,9 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import random
-from collections.abc import AsyncIterator
 from typing import Any
-from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -16,15 +14,14 @@ from services.telemetry.query import oee
 from services.telemetry.query.shifts import Shift, ShiftCalendar, parse_shift_calendar
 from shared.settings import ConfigError
 from tests.helpers import assert_envelope
-from tests.telemetry.query_fixtures import (
+from tests.support.databases import odbc_url
+from tests.support.telemetry_query import (
     PLANT,
     PROTHEUS_DOWN,
     READ,
     ProtheusRows,
     TelemetryRows,
-    crafted_protheus,
     local,
-    migrated_mes,
     query_app,
     shown,
 )
@@ -230,33 +227,11 @@ ORDER_A, ORDER_B = "00000101001", "00000201001"
 
 
 @pytest.fixture
-async def mes(fresh_database) -> AsyncIterator[TelemetryRows]:
-    rows = await migrated_mes(fresh_database)
-    yield rows
-    await rows.conn.close()
-
-
-@pytest.fixture
-async def erp(fresh_database) -> AsyncIterator[ProtheusRows]:
-    rows = await crafted_protheus(fresh_database)
-    yield rows
-    await rows.conn.close()
-
-
-@pytest.fixture
-def client_for(aiohttp_client, mes):
-    async def make(protheus_dsn: str, **overrides: Any) -> Any:
-        return await aiohttp_client(query_app(protheus_dsn, mes.dsn, **overrides))
-
-    return make
-
-
-@pytest.fixture
-async def plant(mes, erp) -> tuple[TelemetryRows, ProtheusRows]:
+async def plant(mes_rows, erp) -> tuple[TelemetryRows, ProtheusRows]:
     for machine, line in (("M1", "linha1"), ("M2", "linha1"), ("M3", "linha2")):
-        await mes.machine(machine, line=line)
+        await mes_rows.machine(machine, line=line)
         await erp.resource(machine, f"MAQUINA {machine}")
-    await mes.states(
+    await mes_rows.states(
         "M1",
         (local("2026-03-01T20:00"), "stopped", "fim"),
         (local("2026-03-02T06:30"), "running", None),
@@ -266,16 +241,16 @@ async def plant(mes, erp) -> tuple[TelemetryRows, ProtheusRows]:
         (local("2026-03-02T12:20"), "running", None),
         (local("2026-03-02T13:30"), "idle", None),
     )
-    await mes.counters(
+    await mes_rows.counters(
         "M1",
         (local("2026-03-02T05:30"), 7, 0, None),
         (local("2026-03-02T07:00"), 100, 5, ORDER_A),
         (local("2026-03-02T10:00"), 200, 10, None),
         (local("2026-03-02T14:30"), 50, 0, None),
     )
-    await mes.states("M2", (local("2026-03-01T23:00"), "running", None))
-    await mes.counters("M2", (local("2026-03-02T08:00"), 500, 0, ORDER_B))
-    await mes.states("M3", (local("2026-03-02T07:00"), "running", None))
+    await mes_rows.states("M2", (local("2026-03-01T23:00"), "running", None))
+    await mes_rows.counters("M2", (local("2026-03-02T08:00"), 500, 0, ORDER_B))
+    await mes_rows.states("M3", (local("2026-03-02T07:00"), "running", None))
 
     await erp.product("PA", operpad="02")
     await erp.product("PB")
@@ -301,7 +276,7 @@ async def plant(mes, erp) -> tuple[TelemetryRows, ProtheusRows]:
         "", "", "M1", day="20260302", hour="10:15", start_hour="09:45", H6_TIPO="I"
     )
     await erp.appointment(d, "10", "M1", day="20260301", hour="22:00", start_hour="20:00")
-    return mes, erp
+    return mes_rows, erp
 
 
 async def get_oee(client: Any, expect: int = 200, **query: Any) -> Any:
@@ -447,8 +422,8 @@ async def test_protheus_down_leaves_performance_null_and_says_why(plant, client_
 
 
 async def test_counts_without_a_routing_time_leave_performance_null(plant, client_for):
-    mes, erp = plant
-    await mes.counters("M3", (local("2026-03-02T08:00"), 10, 0, "00009901001"))
+    mes_rows, erp = plant
+    await mes_rows.counters("M3", (local("2026-03-02T08:00"), 10, 0, "00009901001"))
     client = await client_for(erp.dsn, shift_calendar=SHIFTS)
     body = await oee_body(client, machine="M3")
     assert body["data"]["performance"] is None
@@ -600,15 +575,15 @@ TPOPER_CASES = (
 
 
 async def _running_machine(
-    mes: TelemetryRows, erp: ProtheusRows, machine: str, crew: float
+    mes_rows: TelemetryRows, erp: ProtheusRows, machine: str, crew: float
 ) -> None:
-    await mes.machine(machine, line="linha3")
-    await mes.states(machine, (local("2026-03-01T23:00"), "running", None))
+    await mes_rows.machine(machine, line="linha3")
+    await mes_rows.states(machine, (local("2026-03-01T23:00"), "running", None))
     await erp.resource(machine, f"MAQUINA {machine}", H1_MAOOBRA=crew)
 
 
-async def test_ideal_time_follows_g2_tpoper_crew_and_lot(mes, erp, client_for):
-    await _running_machine(mes, erp, "T1", 2.0)
+async def test_ideal_time_follows_g2_tpoper_crew_and_lot(mes_rows, erp, client_for):
+    await _running_machine(mes_rows, erp, "T1", 2.0)
     for num, product, tpoper, tempad, lotepad, slots, counts in TPOPER_CASES:
         await erp.product(product)
         await erp.operation(
@@ -617,7 +592,7 @@ async def test_ideal_time_follows_g2_tpoper_crew_and_lot(mes, erp, client_for):
         key = await erp.order(num, product)
         for begin, finish in slots:
             await erp.appointment(key, "10", "T1", day="20260302", hour=finish, start_hour=begin)
-        await mes.counters("T1", *((_at(t), good, scrap, None) for t, good, scrap in counts))
+        await mes_rows.counters("T1", *((_at(t), good, scrap, None) for t, good, scrap in counts))
     client = await client_for(erp.dsn, shift_calendar=SHIFTS)
     data = await get_oee(client, machine="T1")
     assert (data["plannedTime"], data["runningTime"]) == (28800.0, 28800.0)
@@ -641,13 +616,13 @@ async def test_ideal_time_follows_g2_tpoper_crew_and_lot(mes, erp, client_for):
     assert data["notes"] == []
 
 
-async def test_tempad_zero_means_unknown_performance_never_zero(mes, erp, client_for):
-    await _running_machine(mes, erp, "T2", 0.0)
+async def test_tempad_zero_means_unknown_performance_never_zero(mes_rows, erp, client_for):
+    await _running_machine(mes_rows, erp, "T2", 0.0)
     await erp.product("P6")
     await erp.operation("P6", "01", "10", "T2", tempad=0.0, lotepad=1.0, G2_TPOPER="1")
     key = await erp.order("000016", "P6")
     await erp.appointment(key, "10", "T2", day="20260302", hour="14:00", start_hour="06:00")
-    await mes.counters("T2", (_at("08:00"), 40, 0, None))
+    await mes_rows.counters("T2", (_at("08:00"), 40, 0, None))
     client = await client_for(erp.dsn, shift_calendar=SHIFTS)
     body = await oee_body(client, machine="T2")
     data = body["data"]
@@ -678,8 +653,8 @@ async def test_tempad_zero_means_unknown_performance_never_zero(mes, erp, client
 # ideal = 360 + 3600 + 6480 + 180 = 10620 s; performance = 10620 / 28800
 
 
-async def _two_operations_plant(mes: TelemetryRows, erp: ProtheusRows) -> None:
-    await _running_machine(mes, erp, "T3", 0.0)
+async def _two_operations_plant(mes_rows: TelemetryRows, erp: ProtheusRows) -> None:
+    await _running_machine(mes_rows, erp, "T3", 0.0)
     await erp.product("PX")
     await erp.operation("PX", "01", "10", "T3", tempad=0.01, lotepad=1.0)
     await erp.operation("PX", "01", "20", "T9", tempad=5.0, lotepad=1.0)
@@ -691,7 +666,7 @@ async def _two_operations_plant(mes: TelemetryRows, erp: ProtheusRows) -> None:
     )
     await erp.appointment(y, "30", "T3", day="20260302", hour="07:30", start_hour="07:00")
     await erp.appointment(x, "30", "T3", day="20260302", hour="09:00", start_hour="08:00")
-    await mes.counters(
+    await mes_rows.counters(
         "T3",
         (_at("06:30"), 10, 0, None),
         (_at("07:00"), 20, 0, None),
@@ -702,8 +677,8 @@ async def _two_operations_plant(mes: TelemetryRows, erp: ProtheusRows) -> None:
     )
 
 
-async def test_counts_belong_to_the_appointment_covering_their_time(mes, erp, client_for):
-    await _two_operations_plant(mes, erp)
+async def test_counts_belong_to_the_appointment_covering_their_time(mes_rows, erp, client_for):
+    await _two_operations_plant(mes_rows, erp)
     client = await client_for(erp.dsn, shift_calendar=SHIFTS)
     data = await get_oee(client, machine="T3")
     runs = [
@@ -721,19 +696,19 @@ async def test_counts_belong_to_the_appointment_covering_their_time(mes, erp, cl
     assert (data["goodCount"], data["scrapCount"]) == (153, 2)
 
 
-async def test_a_line_attributes_each_machine_by_its_own_appointments(mes, erp, client_for):
+async def test_a_line_attributes_each_machine_by_its_own_appointments(mes_rows, erp, client_for):
     # T4 and T5 on one line, one order appointed on both at the same time with different
     # operations: each machine's counts take its own appointment's operation.
     for machine in ("T4", "T5"):
-        await _running_machine(mes, erp, machine, 0.0)
+        await _running_machine(mes_rows, erp, machine, 0.0)
     await erp.product("PZ")
     await erp.operation("PZ", "01", "10", "T4", tempad=0.01, lotepad=1.0)  # 36 s
     await erp.operation("PZ", "01", "20", "T5", tempad=0.02, lotepad=1.0)  # 72 s
     z = await erp.order("000031", "PZ")
     await erp.appointment(z, "10", "T4", day="20260302", hour="14:00", start_hour="06:00")
     await erp.appointment(z, "20", "T5", day="20260302", hour="14:00", start_hour="06:00")
-    await mes.counters("T4", (_at("09:00"), 100, 0, None))
-    await mes.counters("T5", (_at("09:00"), 100, 0, None))
+    await mes_rows.counters("T4", (_at("09:00"), 100, 0, None))
+    await mes_rows.counters("T5", (_at("09:00"), 100, 0, None))
     client = await client_for(erp.dsn, shift_calendar=SHIFTS)
     data = await get_oee(client, line="porto/usinagem/linha3")
     assert [(o["machine"], o["operation"], o["idealTime"]) for o in data["orders"]] == [
@@ -744,8 +719,8 @@ async def test_a_line_attributes_each_machine_by_its_own_appointments(mes, erp, 
     assert data["performance"] == approx(10800 / 57600)
 
 
-async def test_counts_before_any_appointment_have_no_order_and_say_so(mes, erp, client_for):
-    await _running_machine(mes, erp, "T6", 0.0)
+async def test_counts_before_any_appointment_have_no_order_and_say_so(mes_rows, erp, client_for):
+    await _running_machine(mes_rows, erp, "T6", 0.0)
     await erp.product("PW")
     await erp.operation("PW", "01", "10", "T6", tempad=0.01, lotepad=1.0)
     w = await erp.order("000041", "PW")
@@ -755,7 +730,7 @@ async def test_counts_before_any_appointment_have_no_order_and_say_so(mes, erp, 
         w, "10", "T6", start_day="20260301", start_hour="22:00", day="20260302", hour="06:30"
     )
     await erp.appointment(w, "10", "T6", day="20260302", hour="12:00", start_hour="10:00")
-    await mes.counters(
+    await mes_rows.counters(
         "T6",
         (_at("06:15"), 10, 0, None),
         (_at("07:00"), 10, 0, None),
@@ -773,14 +748,9 @@ async def test_counts_before_any_appointment_have_no_order_and_say_so(mes, erp, 
     assert "SH6" in body["message"]
 
 
-async def test_odbc_path_gives_the_same_oee(mes, erp, client_for):
-    await _two_operations_plant(mes, erp)
-    parts = urlsplit(erp.dsn)
-    odbc = (
-        "odbc://DRIVER={PostgreSQL Unicode};"
-        f"SERVER={parts.hostname};PORT={parts.port or 5432};DATABASE={parts.path.lstrip('/')};"
-        f"UID={parts.username or 'postgres'};PWD={parts.password or ''}"
-    )
+async def test_odbc_path_gives_the_same_oee(mes_rows, erp, client_for):
+    await _two_operations_plant(mes_rows, erp)
+    odbc = odbc_url(erp.dsn)
     native = await oee_body(await client_for(erp.dsn, shift_calendar=SHIFTS), machine="T3")
     other = await oee_body(await client_for(odbc, shift_calendar=SHIFTS), machine="T3")
     for body in (native, other):

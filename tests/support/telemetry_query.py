@@ -1,8 +1,5 @@
-"""Telemetry query fixtures: a migrated MES database filled row by row, a crafted Protheus database
-(empty demo tables, SX2 modes as the demo has them), and the query routes on the base app.
-
-Plain builders imported by test_query.py and test_oee.py, which wrap them in fixtures
-(tests/telemetry/conftest.py belongs to the ingestor's tests).
+"""Telemetry query test support: API keys, instants in the plant's zone, MES rows written the way
+the ingestor stores them, Protheus rows of a crafted database, and the query routes on the base app.
 """
 
 from __future__ import annotations
@@ -17,7 +14,6 @@ from zoneinfo import ZoneInfo
 import asyncpg
 from aiohttp import web
 
-from protheus_demo.load import create_schema
 from protheus_demo.rows import insert_row
 from services.telemetry.app import telemetry_queries
 from services.telemetry.partitions import ensure_partitions
@@ -31,7 +27,6 @@ from shared.app import (
     mes_pool,
     protheus,
 )
-from shared.migrations import migrate
 from shared.settings import Settings, parse_api_keys
 from tests.helpers import NO_AUDIT
 
@@ -142,14 +137,6 @@ class TelemetryRows:
         )
 
 
-async def migrated_mes(fresh_database: Any) -> TelemetryRows:
-    """A new MES database with every migration applied, and a connection to fill it."""
-    dsn = await fresh_database()
-    conn = await asyncpg.connect(dsn)
-    await migrate(conn)
-    return TelemetryRows(dsn, conn)
-
-
 @dataclass
 class ProtheusRows:
     """A Protheus database with the demo's empty tables, filled row by row."""
@@ -234,14 +221,6 @@ class ProtheusRows:
             H6_HORAFIN=hour,
             **row,
         )
-
-
-async def crafted_protheus(fresh_database: Any) -> ProtheusRows:
-    """Empty Protheus tables of company 01; SX2 makes SB1 and SH1 shared, SC2, SG2, SH6 exclusive."""
-    dsn = await fresh_database()
-    conn = await asyncpg.connect(dsn)
-    await create_schema(conn, company="01")
-    return ProtheusRows(dsn, conn)
 
 
 def query_app(protheus_dsn: str, mes_dsn: str, **overrides: Any) -> web.Application:
