@@ -8,6 +8,7 @@ from services.catalog import schemas, service
 from services.catalog.keys import get_catalog
 from shared.endpoint import endpoint
 from shared.envelope import success
+from shared.pagination import Page
 from shared.validation import load_match, load_query
 
 SCOPE = "catalog:read"
@@ -34,8 +35,10 @@ def _code(request: web.Request) -> str:
     response=schemas.ListResponse,
 )
 async def list_products(request: web.Request) -> web.Response:
-    params = load_query(request, schemas.ListQuery())
-    data = await service.list_products(get_catalog(request.app), params)
+    query = load_query(request, schemas.ListQuery())
+    data = await service.list_products(
+        get_catalog(request.app), limit=query["limit"], include_blocked=query["include_blocked"]
+    )
     return success(data, "Listagem realizada com sucesso!")
 
 
@@ -51,8 +54,13 @@ async def list_products(request: web.Request) -> web.Response:
     response=schemas.DescriptionSearchResponse,
 )
 async def search_description(request: web.Request) -> web.Response:
-    params = load_query(request, schemas.DescriptionSearchQuery())
-    data, _ = await service.search_by_description(get_catalog(request.app), params)
+    query = load_query(request, schemas.DescriptionSearchQuery())
+    data = await service.search_by_description(
+        get_catalog(request.app),
+        description=query["description"],
+        include_blocked=query["include_blocked"],
+        page=Page.from_params(query),
+    )
     return success(data, "Busca por descrição realizada com sucesso.")
 
 
@@ -70,8 +78,16 @@ async def search_description(request: web.Request) -> web.Response:
     response=schemas.ProductSearchResponse,
 )
 async def search_products(request: web.Request) -> web.Response:
-    params = load_query(request, schemas.ProductSearchQuery())
-    data, page = await service.search_products(get_catalog(request.app), params)
+    query = load_query(request, schemas.ProductSearchQuery())
+    page = Page.from_params(query)
+    data = await service.search_products(
+        get_catalog(request.app),
+        code=query["code"],
+        description=query["description"],
+        group=query["group"],
+        include_blocked=query["include_blocked"],
+        page=page,
+    )
     return success(
         data, f"Pesquisa de produtos realizada com sucesso ({page.label(data['total'])})."
     )
@@ -87,7 +103,7 @@ async def search_products(request: web.Request) -> web.Response:
     errors=ERRORS_WITH_404,
 )
 async def get_product(request: web.Request) -> web.Response:
-    data = await service.get_product(get_catalog(request.app), _code(request))
+    data = await service.get_product(get_catalog(request.app), code=_code(request))
     return success(data, "Produto localizado com sucesso!")
 
 
@@ -115,8 +131,16 @@ TREE_ADVICE = (
 )
 async def structure(request: web.Request) -> web.Response:
     code = _code(request)
-    params = load_query(request, schemas.TreeQuery())
-    data, page = await service.structure(get_catalog(request.app), code, params)
+    query = load_query(request, schemas.TreeQuery())
+    page = Page.from_params(query)
+    data = await service.structure(
+        get_catalog(request.app),
+        code=code,
+        max_depth=query["max_depth"],
+        date=query["date"],
+        shape=query["format"],
+        page=page,
+    )
     return success(
         data, f"Estrutura do produto {code} retornada com sucesso ({page.label(data['total'])})."
     )
@@ -138,8 +162,16 @@ async def structure(request: web.Request) -> web.Response:
 )
 async def parents(request: web.Request) -> web.Response:
     code = _code(request)
-    params = load_query(request, schemas.TreeQuery())
-    data, page = await service.parents(get_catalog(request.app), code, params)
+    query = load_query(request, schemas.TreeQuery())
+    page = Page.from_params(query)
+    data = await service.parents(
+        get_catalog(request.app),
+        code=code,
+        max_depth=query["max_depth"],
+        date=query["date"],
+        shape=query["format"],
+        page=page,
+    )
     return success(
         data, f"Produtos pai de {code} retornados com sucesso ({page.label(data['total'])})."
     )
@@ -152,13 +184,13 @@ async def parents(request: web.Request) -> web.Response:
     description="Amarrações produto x fornecedor: A5_FORNECE, A5_LOJA, A2_NOME, A5_CODPRF (código no fornecedor).",
     path=schemas.CodePath,
     query=schemas.PageQuery,
-    response=schemas.RowsResponse,
+    response=schemas.SuppliersResponse,
     errors=ERRORS_WITH_404,
 )
 async def suppliers(request: web.Request) -> web.Response:
     code = _code(request)
-    params = load_query(request, schemas.PageQuery())
-    data, page = await service.suppliers(get_catalog(request.app), code, params)
+    page = Page.from_params(load_query(request, schemas.PageQuery()))
+    data = await service.suppliers(get_catalog(request.app), code=code, page=page)
     return success(
         data, f"Fornecedores de {code} retornados com sucesso ({page.label(data['total'])})."
     )
@@ -176,13 +208,24 @@ async def suppliers(request: web.Request) -> web.Response:
     ),
     path=schemas.CodePath,
     query=schemas.InboundQuery,
-    response=schemas.RowsResponse,
+    response=schemas.InboundResponse,
     errors=ERRORS_WITH_404,
 )
 async def inbound_invoice_items(request: web.Request) -> web.Response:
     code = _code(request)
-    params = load_query(request, schemas.InboundQuery())
-    data, page = await service.invoice_items(get_catalog(request.app), code, params, "inbound")
+    query = load_query(request, schemas.InboundQuery())
+    page = Page.from_params(query)
+    data = await service.invoice_items(
+        get_catalog(request.app),
+        code=code,
+        direction="inbound",
+        branch=query["branch"],
+        supplier=query["supplier"],
+        customer=query["customer"],
+        issue_date_start=query["issue_date_start"],
+        issue_date_end=query["issue_date_end"],
+        page=page,
+    )
     return success(
         data,
         f"Notas fiscais de entrada de {code} retornadas com sucesso ({page.label(data['total'])}).",
@@ -201,13 +244,24 @@ async def inbound_invoice_items(request: web.Request) -> web.Response:
     ),
     path=schemas.CodePath,
     query=schemas.OutboundQuery,
-    response=schemas.RowsResponse,
+    response=schemas.OutboundResponse,
     errors=ERRORS_WITH_404,
 )
 async def outbound_invoice_items(request: web.Request) -> web.Response:
     code = _code(request)
-    params = load_query(request, schemas.OutboundQuery())
-    data, page = await service.invoice_items(get_catalog(request.app), code, params, "outbound")
+    query = load_query(request, schemas.OutboundQuery())
+    page = Page.from_params(query)
+    data = await service.invoice_items(
+        get_catalog(request.app),
+        code=code,
+        direction="outbound",
+        branch=query["branch"],
+        supplier=query["supplier"],
+        customer=query["customer"],
+        issue_date_start=query["issue_date_start"],
+        issue_date_end=query["issue_date_end"],
+        page=page,
+    )
     return success(
         data,
         f"Notas fiscais de saída de {code} retornadas com sucesso ({page.label(data['total'])}).",
@@ -225,13 +279,20 @@ async def outbound_invoice_items(request: web.Request) -> web.Response:
     ),
     path=schemas.CodePath,
     query=schemas.StockQuery,
-    response=schemas.RowsResponse,
+    response=schemas.StockResponse,
     errors=ERRORS_WITH_404,
 )
 async def stock(request: web.Request) -> web.Response:
     code = _code(request)
-    params = load_query(request, schemas.StockQuery())
-    data, page = await service.stock(get_catalog(request.app), code, params)
+    query = load_query(request, schemas.StockQuery())
+    page = Page.from_params(query)
+    data = await service.stock(
+        get_catalog(request.app),
+        code=code,
+        branch=query["branch"],
+        location=query["location"],
+        page=page,
+    )
     return success(data, f"Estoque de {code} retornado com sucesso ({page.label(data['total'])}).")
 
 
@@ -246,13 +307,21 @@ async def stock(request: web.Request) -> web.Response:
     ),
     path=schemas.CodePath,
     query=schemas.GuideQuery,
-    response=schemas.RowsResponse,
+    response=schemas.GuideResponse,
     errors=ERRORS_WITH_404,
 )
 async def guide(request: web.Request) -> web.Response:
     code = _code(request)
-    params = load_query(request, schemas.GuideQuery())
-    data, page = await service.guide(get_catalog(request.app), code, params)
+    query = load_query(request, schemas.GuideQuery())
+    page = Page.from_params(query)
+    data = await service.guide(
+        get_catalog(request.app),
+        code=code,
+        branch=query["branch"],
+        include_components=query["include_components"],
+        max_depth=query["max_depth"],
+        page=page,
+    )
     return success(
         data, f"Roteiro de produção retornado com sucesso ({page.label(data['total'])})."
     )

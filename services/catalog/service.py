@@ -89,15 +89,15 @@ def _parse_search(text: str) -> SearchText:
 RANKED_SKIP = ("nd", "total", "found", "relevance_score")
 
 
-async def list_products(catalog: Catalog, params: dict[str, Any]) -> dict[str, Any]:
-    sql = queries.list_products(catalog.dialect, catalog.company, params["include_blocked"])
+async def list_products(catalog: Catalog, *, limit: int, include_blocked: bool) -> dict[str, Any]:
+    sql = queries.list_products(catalog.dialect, catalog.company, include_blocked)
     rows = await catalog.source.fetch(
-        sql, {"sb1_filial": await catalog.filial("SB1"), "limit": params["limit"]}
+        sql, {"sb1_filial": await catalog.filial("SB1"), "limit": limit}
     )
     return {"total": len(rows), "produtos": [upper_keys(r) for r in rows]}
 
 
-async def get_product(catalog: Catalog, code: str) -> dict[str, Any]:
+async def get_product(catalog: Catalog, *, code: str) -> dict[str, Any]:
     rows = await catalog.source.fetch(
         queries.product(catalog.dialect, catalog.company),
         {"sb1_filial": await catalog.filial("SB1"), "code": code},
@@ -110,12 +110,11 @@ async def get_product(catalog: Catalog, code: str) -> dict[str, Any]:
 
 
 async def search_by_description(
-    catalog: Catalog, params: dict[str, Any]
-) -> tuple[dict[str, Any], Page]:
-    page = Page.from_params(params)
-    text = _parse_search(params["description"])
+    catalog: Catalog, *, description: str, include_blocked: bool, page: Page
+) -> dict[str, Any]:
+    text = _parse_search(description)
     sql = queries.search_description(
-        catalog.dialect, catalog.company, len(text.terms), params["include_blocked"]
+        catalog.dialect, catalog.company, len(text.terms), include_blocked
     )
     args = {"sb1_filial": await catalog.filial("SB1"), **search_params(text, catalog.dialect)}
     header, rows = await catalog.fetch_page(sql, args, page, "b1_cod")
@@ -126,27 +125,30 @@ async def search_by_description(
             upper_keys(r, *RANKED_SKIP) | {"relevance_score": int(r["relevance_score"])}
             for r in rows
         ],
-        filters={
-            "description": params["description"],
-            "include_blocked": params["include_blocked"],
-        },
+        filters={"description": description, "include_blocked": include_blocked},
         data_key="results",
     )
-    body["description"] = params["description"]
-    return body, page
+    body["description"] = description
+    return body
 
 
-async def search_products(catalog: Catalog, params: dict[str, Any]) -> tuple[dict[str, Any], Page]:
-    page = Page.from_params(params)
-    text = _parse_search(params["description"]) if params["description"] else None
-    code, group = params["code"], params["group"]
+async def search_products(
+    catalog: Catalog,
+    *,
+    code: str | None,
+    description: str | None,
+    group: str | None,
+    include_blocked: bool,
+    page: Page,
+) -> dict[str, Any]:
+    text = _parse_search(description) if description else None
     sql = queries.search_products(
         catalog.dialect,
         catalog.company,
         len(text.terms) if text else 0,
         by_code=code is not None,
         by_group=group is not None,
-        include_blocked=params["include_blocked"],
+        include_blocked=include_blocked,
     )
     args: dict[str, Any] = {"sb1_filial": await catalog.filial("SB1")}
     if text:
@@ -160,18 +162,26 @@ async def search_products(catalog: Catalog, params: dict[str, Any]) -> tuple[dic
     items = [
         upper_keys(r, *RANKED_SKIP) | {"relevance_score": int(r["relevance_score"])} for r in rows
     ]
-    filters = {"code": code, "description": params["description"], "group": group}
-    return page.envelope(total, items, filters=filters), page
+    filters = {"code": code, "description": description, "group": group}
+    return page.envelope(total, items, filters=filters)
 
 
 # --- bill of materials ----------------------------------------------------------------------------
 
+TreeShape = Literal["nested", "flat"]
+
 
 async def _tree(
-    catalog: Catalog, code: str, params: dict[str, Any], *, upward: bool
-) -> tuple[dict[str, Any], Page]:
-    page = Page.from_params(params)
-    reference = params["date"] or catalog.today()
+    catalog: Catalog,
+    *,
+    upward: bool,
+    code: str,
+    max_depth: int,
+    date: dt.date | None,
+    shape: TreeShape,
+    page: Page,
+) -> dict[str, Any]:
+    reference = date or catalog.today()
     cap = catalog.settings.catalog_max_bom_rows
     build = queries.parents if upward else queries.structure
     args = {
@@ -179,7 +189,7 @@ async def _tree(
         "sb1_filial": await catalog.filial("SB1"),
         "sg1_filial": await catalog.filial("SG1"),
         "ref_date": reference.strftime("%Y%m%d"),
-        "max_depth": params["max_depth"],
+        "max_depth": max_depth,
         "cap": cap + 1,
     }
     header, rows = await catalog.fetch_page(
@@ -195,7 +205,7 @@ async def _tree(
             f"a explosão passa de {cap} linhas; reduza max_depth ou consulte um subconjunto.",
         )
     parent_key = "child_code" if upward else "parent_code"
-    shape = flat_page if params["format"] == "flat" else nest_page
+    layout = flat_page if shape == "flat" else nest_page
     root = {
         "code": code,
         "description": header["root_description"],
@@ -203,26 +213,40 @@ async def _tree(
         "quantity": 1.0,
         "cumulativeQuantity": 1.0,
         "unit": header["root_unit"],
-        "components": shape(rows, parent_key),
+        "components": layout(rows, parent_key),
     }
-    filters = {
-        "max_depth": params["max_depth"],
-        "date": reference.isoformat(),
-        "format": params["format"],
-    }
-    return page.envelope(total, root, filters=filters), page
+    filters = {"max_depth": max_depth, "date": reference.isoformat(), "format": shape}
+    return page.envelope(total, root, filters=filters)
 
 
 async def structure(
-    catalog: Catalog, code: str, params: dict[str, Any]
-) -> tuple[dict[str, Any], Page]:
-    return await _tree(catalog, code, params, upward=False)
+    catalog: Catalog,
+    *,
+    code: str,
+    max_depth: int,
+    date: dt.date | None,
+    shape: TreeShape,
+    page: Page,
+) -> dict[str, Any]:
+    """The BOM explosion of `code` (what it is made of)."""
+    return await _tree(
+        catalog, upward=False, code=code, max_depth=max_depth, date=date, shape=shape, page=page
+    )
 
 
 async def parents(
-    catalog: Catalog, code: str, params: dict[str, Any]
-) -> tuple[dict[str, Any], Page]:
-    return await _tree(catalog, code, params, upward=True)
+    catalog: Catalog,
+    *,
+    code: str,
+    max_depth: int,
+    date: dt.date | None,
+    shape: TreeShape,
+    page: Page,
+) -> dict[str, Any]:
+    """Where `code` is used (the explosion upwards)."""
+    return await _tree(
+        catalog, upward=True, code=code, max_depth=max_depth, date=date, shape=shape, page=page
+    )
 
 
 # --- routing, stock, suppliers, invoices ----------------------------------------------------------
@@ -242,17 +266,23 @@ def _guide_row(row: Row) -> dict[str, Any]:
     }
 
 
-async def guide(catalog: Catalog, code: str, params: dict[str, Any]) -> tuple[dict[str, Any], Page]:
-    page = Page.from_params(params)
-    branch = params["branch"]
-    include = params["include_components"]
+async def guide(
+    catalog: Catalog,
+    *,
+    code: str,
+    branch: str | None,
+    include_components: bool,
+    max_depth: int,
+    page: Page,
+) -> dict[str, Any]:
+    include = include_components
     cap = catalog.settings.catalog_max_bom_rows
     args: dict[str, Any] = {"code": code, "sb1_filial": await catalog.filial("SB1", branch)}
     if include:
         args |= {
             "sg1_filial": await catalog.filial("SG1", branch),
             "ref_date": catalog.today().strftime("%Y%m%d"),
-            "max_depth": params["max_depth"],
+            "max_depth": max_depth,
             "cap": cap + 1,
         }
     if branch:
@@ -265,8 +295,8 @@ async def guide(catalog: Catalog, code: str, params: dict[str, Any]) -> tuple[di
         raise invalid_parameter(
             "max_depth", "too_many_rows", f"a estrutura passa de {cap} linhas; reduza max_depth."
         )
-    filters = {"branch": branch, "include_components": include, "max_depth": params["max_depth"]}
-    return page.envelope(int(header["total"]), [_guide_row(r) for r in rows], filters=filters), page
+    filters = {"branch": branch, "include_components": include, "max_depth": max_depth}
+    return page.envelope(int(header["total"]), [_guide_row(r) for r in rows], filters=filters)
 
 
 def _stock_row(row: Row) -> dict[str, Any]:
@@ -280,9 +310,9 @@ def _stock_row(row: Row) -> dict[str, Any]:
     }
 
 
-async def stock(catalog: Catalog, code: str, params: dict[str, Any]) -> tuple[dict[str, Any], Page]:
-    page = Page.from_params(params)
-    branch, location = params["branch"], params["location"]
+async def stock(
+    catalog: Catalog, *, code: str, branch: str | None, location: str | None, page: Page
+) -> dict[str, Any]:
     args: dict[str, Any] = {
         "code": code,
         # The product must exist in the branch asked for (SB1's filial of that branch).
@@ -298,13 +328,10 @@ async def stock(catalog: Catalog, code: str, params: dict[str, Any]) -> tuple[di
     if not header["found"]:
         raise not_found(code)
     filters = {"branch": branch, "location": location}
-    return page.envelope(int(header["total"]), [_stock_row(r) for r in rows], filters=filters), page
+    return page.envelope(int(header["total"]), [_stock_row(r) for r in rows], filters=filters)
 
 
-async def suppliers(
-    catalog: Catalog, code: str, params: dict[str, Any]
-) -> tuple[dict[str, Any], Page]:
-    page = Page.from_params(params)
+async def suppliers(catalog: Catalog, *, code: str, page: Page) -> dict[str, Any]:
     args = {
         "code": code,
         "sb1_filial": await catalog.filial("SB1"),
@@ -317,13 +344,21 @@ async def suppliers(
     if not header["found"]:
         raise not_found(code)
     items = [upper_keys(r, "found", "total") for r in rows]
-    return page.envelope(int(header["total"]), items, filters={}), page
+    return page.envelope(int(header["total"]), items, filters={})
 
 
 async def invoice_items(
-    catalog: Catalog, code: str, params: dict[str, Any], direction: Literal["inbound", "outbound"]
-) -> tuple[dict[str, Any], Page]:
-    page = Page.from_params(params)
+    catalog: Catalog,
+    *,
+    code: str,
+    direction: Literal["inbound", "outbound"],
+    branch: str | None,
+    supplier: str | None,
+    customer: str | None,
+    issue_date_start: dt.date | None,
+    issue_date_end: dt.date | None,
+    page: Page,
+) -> dict[str, Any]:
     inbound = direction == "inbound"
     # The seed's partner parameter of each direction, then the other kind of partner.
     partner_param, other_param, name_key = (
@@ -332,8 +367,8 @@ async def invoice_items(
         else ("customer", "supplier", "customer_name")
     )
     item_alias = "SD1" if inbound else "SD2"
-    branch, supplier, customer = params["branch"], params["supplier"], params["customer"]
-    since, until = params["issue_date_start"], params["issue_date_end"]
+    since, until = issue_date_start, issue_date_end
+    partners = {"supplier": supplier, "customer": customer}
     args: dict[str, Any] = {
         "code": code,
         "sb1_filial": await catalog.filial("SB1"),
@@ -373,9 +408,9 @@ async def invoice_items(
     filters = {
         "issue_date_start": args.get("since"),
         "issue_date_end": args.get("until"),
-        partner_param: params[partner_param],
+        partner_param: partners[partner_param],
         "branch": branch,
     }
-    if params[other_param] is not None:  # an addition to the seed's filters, echoed when used
-        filters[other_param] = params[other_param]
-    return page.envelope(int(header["total"]), items, filters=filters), page
+    if partners[other_param] is not None:  # an addition to the seed's filters, echoed when used
+        filters[other_param] = partners[other_param]
+    return page.envelope(int(header["total"]), items, filters=filters)
