@@ -53,10 +53,12 @@ run: $(STAMP)
 stack: $(STAMP) services
 	bash scripts/stack.sh
 
-## test: lint, then the whole suite against real PostgreSQL and a real MQTT broker
+## test: lint and types (mypy --strict on shared/ and services/), then the whole suite against
+## real PostgreSQL and a real MQTT broker
 test: $(STAMP) services
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/mypy
 	$(BIN)/python -m pytest -q
 
 ## services: install and start PostgreSQL, Mosquitto, nginx, the ODBC driver and docker-compose if missing
