@@ -1,4 +1,5 @@
-"""Request schemas of the catalog (they validate and feed OpenAPI) and response schemas for docs."""
+"""Request schemas of the catalog (they validate and feed OpenAPI) and the response schemas
+that dump its answers (they document them too)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from typing import Any
 import marshmallow as ma
 from marshmallow import fields
 
+from shared.envelope import envelope, paged, paged_envelope
 from shared.pagination import PageQuery
 from shared.validation import (
     Boolean,
@@ -481,98 +483,47 @@ class ProductData(ma.Schema):
     produto = fields.Nested(ProductDetail, required=True)
 
 
-class _Paged(ma.Schema):
-    """Page.envelope's keys; `filters` echoes the query as used."""
-
-    total = fields.Integer(
-        required=True, metadata={"description": "Registros em todas as páginas."}
+# The seed answers `description` after the rows, and dump follows the declaration order; the
+# factory's `extra` goes before the rows, so the field is added by a subclass (a base class
+# made at run time, which mypy cannot follow).
+class DescriptionSearchData(
+    paged(  # type: ignore[misc]
+        RankedProductRow,
+        name="DescriptionSearchPage",
+        filters=DescriptionSearchFilters,
+        rows_key="results",
     )
-    page = fields.Integer(required=True)
-    pageSize = fields.Integer(required=True)
-    totalPages = fields.Integer(required=True)
-
-
-class DescriptionSearchData(_Paged):
-    filters = fields.Nested(DescriptionSearchFilters, required=True)
-    results = fields.List(fields.Nested(RankedProductRow), required=True)
+):
     description = _text("O texto buscado, como enviado.")
 
 
-class ProductSearchData(_Paged):
-    filters = fields.Nested(ProductSearchFilters, required=True)
-    data = fields.List(fields.Nested(RankedProductRow), required=True)
-
-
-class TreeData(_Paged):
-    filters = fields.Nested(TreeFilters, required=True)
-    data = fields.Nested(BomRoot, required=True)
-
-
-class GuideData(_Paged):
-    filters = fields.Nested(GuideFilters, required=True)
-    data = fields.List(fields.Nested(GuideRow), required=True)
-
-
-class StockData(_Paged):
-    filters = fields.Nested(StockFilters, required=True)
-    data = fields.List(fields.Nested(StockRow), required=True)
-
-
-class SuppliersData(_Paged):
-    filters = fields.Nested(NoFilters, required=True)
-    data = fields.List(fields.Nested(SupplierRow), required=True)
-
-
-class InboundData(_Paged):
-    filters = fields.Nested(InboundFilters, required=True)
-    data = fields.List(fields.Nested(InboundItemRow), required=True)
-
-
-class OutboundData(_Paged):
-    filters = fields.Nested(OutboundFilters, required=True)
-    data = fields.List(fields.Nested(OutboundItemRow), required=True)
-
-
-class _Envelope(ma.Schema):
-    success = fields.Boolean(required=True)
-    message = fields.String(required=True)
-
-
-class ListResponse(_Envelope):
-    data = fields.Nested(ListData, required=True)
-
-
-class ProductResponse(_Envelope):
-    data = fields.Nested(ProductData, required=True)
-
-
-class DescriptionSearchResponse(_Envelope):
-    data = fields.Nested(DescriptionSearchData, required=True)
-
-
-class ProductSearchResponse(_Envelope):
-    data = fields.Nested(ProductSearchData, required=True)
-
-
-class TreeResponse(_Envelope):
-    data = fields.Nested(TreeData, required=True)
-
-
-class GuideResponse(_Envelope):
-    data = fields.Nested(GuideData, required=True)
-
-
-class StockResponse(_Envelope):
-    data = fields.Nested(StockData, required=True)
-
-
-class SuppliersResponse(_Envelope):
-    data = fields.Nested(SuppliersData, required=True)
-
-
-class InboundResponse(_Envelope):
-    data = fields.Nested(InboundData, required=True)
-
-
-class OutboundResponse(_Envelope):
-    data = fields.Nested(OutboundData, required=True)
+ListResponse = envelope(ListData, name="ListResponse")
+ProductResponse = envelope(ProductData, name="ProductResponse")
+DescriptionSearchResponse = envelope(DescriptionSearchData, name="DescriptionSearchResponse")
+ProductSearchResponse = paged_envelope(
+    RankedProductRow,
+    name="ProductSearchResponse",
+    page_name="ProductSearchData",
+    filters=ProductSearchFilters,
+)
+TreeResponse = paged_envelope(
+    fields.Nested(BomRoot, required=True),
+    name="TreeResponse",
+    page_name="TreeData",
+    filters=TreeFilters,
+)
+GuideResponse = paged_envelope(
+    GuideRow, name="GuideResponse", page_name="GuideData", filters=GuideFilters
+)
+StockResponse = paged_envelope(
+    StockRow, name="StockResponse", page_name="StockData", filters=StockFilters
+)
+SuppliersResponse = paged_envelope(
+    SupplierRow, name="SuppliersResponse", page_name="SuppliersData", filters=NoFilters
+)
+InboundResponse = paged_envelope(
+    InboundItemRow, name="InboundResponse", page_name="InboundData", filters=InboundFilters
+)
+OutboundResponse = paged_envelope(
+    OutboundItemRow, name="OutboundResponse", page_name="OutboundData", filters=OutboundFilters
+)

@@ -1,6 +1,9 @@
-"""Every catalog route answers exactly what its response schema documents: no undeclared
-field, every required one present, and dumping the answer through the schema gives the same
-JSON (types included), so the OpenAPI document and the answers cannot drift apart."""
+"""Every catalog route answers exactly what its response schema documents.
+
+The answers are dumped by those schemas (@endpoint), so an undeclared field cannot leak out;
+what this guards is the other way: a field the service stops producing would silently vanish
+from the answer, so every `required` field must be present, `allow_none` must say where null
+comes, and dumping the answer again must give the same JSON (types included: 1 is not 1.0)."""
 
 from __future__ import annotations
 
