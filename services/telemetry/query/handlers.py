@@ -6,6 +6,7 @@ from aiohttp import web
 
 from services.telemetry.query import schemas, service
 from services.telemetry.query.keys import get_queries
+from services.telemetry.query.oee import service as oee
 from services.telemetry.query.schemas import (
     MAX_BUCKETS,
     MAX_OEE_DAYS,
@@ -16,6 +17,7 @@ from services.telemetry.query.schemas import (
 )
 from shared.endpoint import endpoint
 from shared.envelope import success
+from shared.pagination import Page
 from shared.validation import load_match, load_query
 
 SERVICE = "telemetry"
@@ -51,7 +53,14 @@ MACHINE_ERRORS = (400, 401, 403, 404, 503)
 )
 async def list_machines(request: web.Request) -> web.Response:
     params = load_query(request, schemas.MachineListQuery())
-    data, page, note = await service.list_machines(get_queries(request.app), params)
+    page = Page.from_params(params)
+    data, note = await service.list_machines(
+        get_queries(request.app),
+        page=page,
+        line=params["line"],
+        state=params["state"],
+        values=params["values"],
+    )
     message = f"Máquinas retornadas com sucesso ({page.label(data['total'])})."
     return success(data, f"{message} {note}" if note else message)
 
@@ -72,7 +81,7 @@ async def list_machines(request: web.Request) -> web.Response:
 )
 async def latest(request: web.Request) -> web.Response:
     machine = load_match(request, schemas.MachinePath())["machine"]
-    data = await service.latest(get_queries(request.app), machine)
+    data = await service.latest(get_queries(request.app), machine=machine)
     return success(data, f"Últimos valores da máquina {machine} retornados com sucesso.")
 
 
@@ -97,7 +106,15 @@ async def latest(request: web.Request) -> web.Response:
 async def series(request: web.Request) -> web.Response:
     machine = load_match(request, schemas.MachinePath())["machine"]
     params = load_query(request, schemas.SeriesQuery())
-    data = await service.series(get_queries(request.app), machine, params)
+    data = await service.series(
+        get_queries(request.app),
+        machine=machine,
+        metric=params["metric"],
+        start=params["from_"],
+        end=params["to"],
+        bucket=params["bucket"],
+        aggregates=params["agg"],
+    )
     return success(
         data,
         f"Série de {params['metric']} da máquina {machine} retornada com sucesso "
@@ -125,7 +142,9 @@ async def series(request: web.Request) -> web.Response:
 async def states(request: web.Request) -> web.Response:
     machine = load_match(request, schemas.MachinePath())["machine"]
     params = load_query(request, schemas.WindowQuery())
-    data = await service.states(get_queries(request.app), machine, params)
+    data = await service.states(
+        get_queries(request.app), machine=machine, start=params["from_"], end=params["to"]
+    )
     return success(
         data,
         f"Estados da máquina {machine} retornados com sucesso "
@@ -151,7 +170,13 @@ async def states(request: web.Request) -> web.Response:
 async def counters(request: web.Request) -> web.Response:
     machine = load_match(request, schemas.MachinePath())["machine"]
     params = load_query(request, schemas.CounterQuery())
-    data = await service.counters(get_queries(request.app), machine, params)
+    data = await service.counters(
+        get_queries(request.app),
+        machine=machine,
+        start=params["from_"],
+        end=params["to"],
+        bucket=params["bucket"],
+    )
     return success(data, f"Contadores da máquina {machine} retornados com sucesso.")
 
 
@@ -170,8 +195,8 @@ async def counters(request: web.Request) -> web.Response:
     response=schemas.DeadLetterResponse,
 )
 async def dead_letters(request: web.Request) -> web.Response:
-    params = load_query(request, schemas.DeadLetterQuery())
-    data, page = await service.dead_letters(get_queries(request.app), params)
+    page = Page.from_params(load_query(request, schemas.DeadLetterQuery()))
+    data = await service.dead_letters(get_queries(request.app), page=page)
     return success(
         data, f"Mensagens recusadas retornadas com sucesso ({page.label(data['total'])})."
     )
@@ -211,7 +236,13 @@ async def dead_letters(request: web.Request) -> web.Response:
 )
 async def overall_equipment_effectiveness(request: web.Request) -> web.Response:
     params = load_query(request, schemas.OeeQuery())
-    data, notes = await service.overall_equipment_effectiveness(get_queries(request.app), params)
+    data, notes = await oee.overall_equipment_effectiveness(
+        get_queries(request.app),
+        start=params["from_"],
+        end=params["to"],
+        machine=params["machine"],
+        line=params["line"],
+    )
     subject = (
         f"da máquina {params['machine']}" if params["machine"] else f"da linha {params['line']}"
     )

@@ -10,7 +10,7 @@ from services.telemetry.query import handlers
 from services.telemetry.query.keys import TELEMETRY_QUERIES
 from services.telemetry.query.service import TelemetryQueries
 from services.telemetry.query.shifts import ShiftCalendar
-from shared.keys import BRANCHES, MES_POOL, PROTHEUS, SETTINGS
+from shared.keys import BRANCHES, DICTIONARY, MES_POOL, PROTHEUS, SETTINGS
 
 
 def _telemetry_queries(calendar: ShiftCalendar) -> Callable[[web.Application], AsyncIterator[None]]:
@@ -20,6 +20,7 @@ def _telemetry_queries(calendar: ShiftCalendar) -> Callable[[web.Application], A
             mes_pool=app[MES_POOL],
             source=app[PROTHEUS],
             branches=app[BRANCHES],
+            dictionary=app[DICTIONARY],
             settings=app[SETTINGS],
             calendar=calendar,
         )
