@@ -14,6 +14,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import asyncpg
+import marshmallow as ma
 from aiohttp import web
 
 from protheus_demo.load import create_schema
@@ -21,6 +22,7 @@ from protheus_demo.rows import insert_row
 from services.telemetry.partitions import ensure_partitions
 from services.telemetry.query.routes import register_query_routes
 from shared.app import create_base_app, use_mes_pool, use_protheus
+from shared.json import dumps, loads
 from shared.migrations import migrate
 from shared.settings import Settings, parse_api_keys
 
@@ -246,3 +248,36 @@ def query_app(protheus_dsn: str, mes_dsn: str, **overrides: Any) -> web.Applicat
     use_protheus(app, required=False)
     register_query_routes(app)
     return app
+
+
+def _same_json(left: Any, right: Any, where: str = "$") -> None:
+    """Equal JSON values: same keys, same items, numbers equal (JSON has one number type)."""
+    if isinstance(left, dict):
+        assert isinstance(right, dict), where
+        assert left.keys() == right.keys(), (where, set(left) ^ set(right))
+        for key in left:
+            _same_json(left[key], right[key], f"{where}.{key}")
+    elif isinstance(left, list):
+        assert isinstance(right, list), where
+        assert len(left) == len(right), where
+        for n, (a, b) in enumerate(zip(left, right, strict=True)):
+            _same_json(a, b, f"{where}[{n}]")
+    elif isinstance(left, bool) or left is None or isinstance(left, str):
+        assert type(left) is type(right), (where, left, right)
+        assert left == right, (where, left, right)
+    else:
+        assert isinstance(right, int | float), (where, right)
+        assert not isinstance(right, bool), (where, right)
+        assert left == right, (where, left, right)
+
+
+async def documented_answer(
+    client: Any, path: str, schema: type[ma.Schema], **query: Any
+) -> dict[str, Any]:
+    """A 200 answer that its declared response schema dumps to the same JSON (so the OpenAPI
+    document, built from that schema, says exactly what is answered); returns `data`."""
+    resp = await client.get(path, params=query, headers=READ)
+    assert resp.status == 200, await resp.text()
+    body = await resp.json()
+    _same_json(loads(dumps(schema().dump(body))), body)
+    return body["data"]

@@ -12,6 +12,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from services.telemetry.query import schemas
 from services.telemetry.query.oee import aggregate, attribution, present, standards
 from services.telemetry.query.shifts import Shift, ShiftCalendar, parse_shift_calendar
 from shared.settings import ConfigError
@@ -23,6 +24,7 @@ from tests.telemetry.query_fixtures import (
     ProtheusRows,
     TelemetryRows,
     crafted_protheus,
+    documented_answer,
     local,
     migrated_mes,
     query_app,
@@ -789,3 +791,22 @@ async def test_odbc_path_gives_the_same_oee(mes, erp, client_for):
         body.pop("requestId", None)
     assert other["data"] == native["data"]
     assert native["data"]["idealTime"] == 10620.0
+
+
+async def test_oee_answers_are_what_their_response_schema_dumps(plant, client_for):
+    _, erp = plant
+    client = await client_for(erp.dsn, shift_calendar=SHIFTS)
+    for query in ({"machine": "M1"}, {"line": "porto/usinagem/linha1"}, {"machine": "M3"}):
+        data = await documented_answer(
+            client, "/api/v1/oee", schemas.OeeResponse, **WINDOW, **query
+        )
+        assert data["machines"]
+    down = await client_for(PROTHEUS_DOWN, shift_calendar="sat 06:00-07:00")
+    data = await documented_answer(
+        client=down,
+        path="/api/v1/oee",
+        schema=schemas.OeeResponse,
+        **WINDOW,
+        line="porto/usinagem/linha1",
+    )
+    assert data["plannedTime"] == 0

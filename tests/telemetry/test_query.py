@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from services.telemetry.query import queries
+from services.telemetry.query import queries, schemas
 from shared.db import TSQL, render
 from shared.openapi import build_spec
 from tests.helpers import assert_envelope, auth
@@ -21,6 +21,7 @@ from tests.telemetry.query_fixtures import (
     ProtheusRows,
     TelemetryRows,
     crafted_protheus,
+    documented_answer,
     migrated_mes,
     query_app,
     shown,
@@ -473,6 +474,40 @@ async def test_dead_letters_page_newest_first_with_payload_decoded(mes, erp, cli
     assert [(d["topic"], d["payload"]) for d in data["data"]] == [("mes/v1/x", '{"ts": 1')]
     body = await get(client, "/api/v1/telemetry/dead-letters", 400, page="0")
     assert bad_field(body)[0] == "page"
+
+
+async def test_every_answer_is_what_its_response_schema_dumps(plant, client):
+    """The response schemas (which the OpenAPI document shows) produce exactly the answers."""
+    await plant.counters("M1", (utc(T + "12:00:10"), 5, 1, "00000101001"))
+    await plant.dead_letter("mes/v1/y", b"\xff\xfebad", "utf-8 inválido", utc(T + "12:00:00"))
+    window = {"from": T + "08:00:00Z", "to": T + "15:00:00Z"}
+    for query in ({}, {"values": "true"}, {"line": "porto/usinagem/linha1", "state": "running"}):
+        data = await documented_answer(
+            client, "/api/v1/machines", schemas.MachineListResponse, **query
+        )
+        assert data["data"]
+    for machine in ("M1", "M9"):
+        await documented_answer(
+            client, f"/api/v1/machines/{machine}/latest", schemas.LatestResponse
+        )
+    series = "/api/v1/machines/M1/telemetry"
+    for query in ({}, {"bucket": "15m", "agg": "avg,min,max,last,count"}, {"bucket": "1d"}):
+        data = await documented_answer(
+            client, series, schemas.SeriesResponse, metric="temp", **window, **query
+        )
+        assert data["points"]
+    data = await documented_answer(
+        client, "/api/v1/machines/M1/states", schemas.StatesResponse, **window
+    )
+    assert data["intervals"]
+    data = await documented_answer(
+        client, "/api/v1/machines/M1/counters", schemas.CountersResponse, bucket="1h", **window
+    )
+    assert data["buckets"]
+    data = await documented_answer(
+        client, "/api/v1/telemetry/dead-letters", schemas.DeadLetterResponse
+    )
+    assert data["data"]
 
 
 # --- auth and OpenAPI -----------------------------------------------------------------------------

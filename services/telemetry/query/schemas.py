@@ -1,4 +1,5 @@
-"""Request schemas of the telemetry query routes (they validate and feed OpenAPI) and response docs."""
+"""Request schemas of the telemetry query routes (they validate and feed OpenAPI) and response
+schemas (they document the answers; a test dumps every answer through its schema)."""
 
 from __future__ import annotations
 
@@ -246,12 +247,20 @@ class MachineItem(ma.Schema):
     )
 
 
+class MachineFilters(ma.Schema):
+    """The filters applied, as asked (null when not asked)."""
+
+    line = fields.String(allow_none=True)
+    state = fields.String(allow_none=True)
+    values = fields.Boolean()
+
+
 class MachinePage(ma.Schema):
     total = fields.Integer()
     page = fields.Integer()
     pageSize = fields.Integer()
     totalPages = fields.Integer()
-    filters = fields.Dict()
+    filters = fields.Nested(MachineFilters)
     data = fields.List(fields.Nested(MachineItem))
 
 
@@ -293,7 +302,7 @@ class SeriesData(ma.Schema):
     metric = fields.String()
     bucket = fields.String(allow_none=True)
     agg = fields.List(fields.String())
-    from_ = fields.String(data_key="from")
+    from_ = fields.String(attribute="from", data_key="from")
     to = fields.String()
     points = fields.List(fields.Nested(SeriesPoint))
 
@@ -311,7 +320,7 @@ class StateInterval(ma.Schema):
 
 class StatesData(ma.Schema):
     machine = fields.String()
-    from_ = fields.String(data_key="from")
+    from_ = fields.String(attribute="from", data_key="from")
     to = fields.String(metadata={"description": "Fim efetivo: o menor entre `to` e agora."})
     intervals = fields.List(fields.Nested(StateInterval))
 
@@ -329,7 +338,7 @@ class CounterBucket(ma.Schema):
 class CountersData(ma.Schema):
     machine = fields.String()
     bucket = fields.String()
-    from_ = fields.String(data_key="from")
+    from_ = fields.String(attribute="from", data_key="from")
     to = fields.String()
     buckets = fields.List(fields.Nested(CounterBucket))
 
@@ -359,7 +368,7 @@ class DeadLetterPage(ma.Schema):
     page = fields.Integer()
     pageSize = fields.Integer()
     totalPages = fields.Integer()
-    filters = fields.Dict()
+    filters = fields.Dict(metadata={"description": "Sempre vazio: a rota não tem filtros."})
     data = fields.List(fields.Nested(DeadLetter))
 
 
@@ -447,7 +456,7 @@ class OeeData(OeeFigures):
     machine = fields.String(allow_none=True)
     line = fields.String(allow_none=True)
     machines = fields.List(fields.String())
-    from_ = fields.String(data_key="from")
+    from_ = fields.String(attribute="from", data_key="from")
     to = fields.String(metadata={"description": "Fim efetivo: o menor entre `to` e agora."})
     idealTime = fields.Float(
         allow_none=True, metadata={"description": "Soma dos idealTime das ordens, em segundos."}
