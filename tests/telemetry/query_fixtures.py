@@ -251,10 +251,11 @@ def query_app(protheus_dsn: str, mes_dsn: str, **overrides: Any) -> web.Applicat
 
 
 def _same_json(left: Any, right: Any, where: str = "$") -> None:
-    """Equal JSON values: same keys, same items, numbers equal (JSON has one number type)."""
+    """Equal JSON values: same keys in the same order, same items, numbers equal (JSON has one
+    number type)."""
     if isinstance(left, dict):
         assert isinstance(right, dict), where
-        assert left.keys() == right.keys(), (where, set(left) ^ set(right))
+        assert list(left) == list(right), (where, list(left), list(right))  # keys, in order
         for key in left:
             _same_json(left[key], right[key], f"{where}.{key}")
     elif isinstance(left, list):

@@ -437,39 +437,50 @@ class OeeOrder(ma.Schema):
     issue = fields.String(allow_none=True, metadata={"description": "Por que não há tempo ideal."})
 
 
-class OeeFigures(ma.Schema):
-    availability = fields.Float(allow_none=True)
-    performance = fields.Float(allow_none=True)
-    quality = fields.Float(allow_none=True)
-    oee = fields.Float(allow_none=True)
-    plannedTime = fields.Float(metadata={"description": "Segundos."})
-    runningTime = fields.Float(metadata={"description": "Segundos."})
-    goodCount = fields.Integer()
-    scrapCount = fields.Integer()
+def _figures() -> dict[str, fields.Field]:
+    """The ratios, times and counts of a machine or a line (fresh fields for each schema)."""
+    return {
+        "availability": fields.Float(allow_none=True),
+        "performance": fields.Float(allow_none=True),
+        "quality": fields.Float(allow_none=True),
+        "oee": fields.Float(allow_none=True),
+        "plannedTime": fields.Float(metadata={"description": "Segundos."}),
+        "runningTime": fields.Float(metadata={"description": "Segundos."}),
+        "goodCount": fields.Integer(),
+        "scrapCount": fields.Integer(),
+    }
 
 
-class OeeMachine(OeeFigures):
-    machine = fields.String()
+# Built from dicts so that the fields come in the answer's order (a subclass would put the
+# figures first), and `from` can be a field's own name.
+OeeMachine = ma.Schema.from_dict({"machine": fields.String(), **_figures()}, name="OeeMachine")
 
-
-class OeeData(OeeFigures):
-    machine = fields.String(allow_none=True)
-    line = fields.String(allow_none=True)
-    machines = fields.List(fields.String())
-    from_ = fields.String(attribute="from", data_key="from")
-    to = fields.String(metadata={"description": "Fim efetivo: o menor entre `to` e agora."})
-    idealTime = fields.Float(
-        allow_none=True, metadata={"description": "Soma dos idealTime das ordens, em segundos."}
-    )
-    losses = fields.List(fields.Nested(Loss))
-    orders = fields.List(fields.Nested(OeeOrder))
-    notes = fields.List(
-        fields.String(),
-        metadata={"description": "Avisos (também na mensagem): por que performance/oee são null."},
-    )
-    byMachine = fields.List(
-        fields.Nested(OeeMachine), metadata={"description": "Só para line: cada máquina."}
-    )
+OeeData = ma.Schema.from_dict(
+    {
+        "machine": fields.String(allow_none=True),
+        "line": fields.String(allow_none=True),
+        "machines": fields.List(fields.String()),
+        "from": fields.String(),
+        "to": fields.String(metadata={"description": "Fim efetivo: o menor entre `to` e agora."}),
+        **_figures(),
+        "idealTime": fields.Float(
+            allow_none=True,
+            metadata={"description": "Soma dos idealTime das ordens, em segundos."},
+        ),
+        "losses": fields.List(fields.Nested(Loss)),
+        "orders": fields.List(fields.Nested(OeeOrder)),
+        "byMachine": fields.List(
+            fields.Nested(OeeMachine), metadata={"description": "Só para line: cada máquina."}
+        ),
+        "notes": fields.List(
+            fields.String(),
+            metadata={
+                "description": "Avisos (também na mensagem): por que performance/oee são null."
+            },
+        ),
+    },
+    name="OeeData",
+)
 
 
 class OeeResponse(Envelope):
