@@ -20,9 +20,8 @@ from devserver.infra import (
     LOCAL_MQTT,
     LOCAL_PG,
     RUN_DIR,
+    broker_port,
     embedded_postgres,
-    free_port,
-    mosquitto_binary,
     mqtt_answers,
     pg_answers,
     run_mosquitto,
@@ -61,15 +60,16 @@ async def database_step(variable: str, dsn: str) -> AsyncIterator[None]:
 
 
 def compose_app(settings: Settings) -> web.Application:
-    """One app with the three services' routes and background tasks: a dev launcher, not a service."""
-    from services.catalog.app import setup as setup_catalog
-    from services.production.app import setup as setup_production
-    from services.telemetry.app import setup as setup_telemetry
+    """One app with the three services' resources, checks and routes, each set up by the
+    same `setup` its own `create_app` calls (a resource they share starts once): a dev
+    launcher, not a service."""
+    from services.catalog import app as catalog
+    from services.production import app as production
+    from services.telemetry import app as telemetry
 
     app = create_base_app(settings)
-    setup_catalog(app)
-    setup_production(app)
-    setup_telemetry(app)
+    for service in (catalog, production, telemetry):
+        service.setup(app)
     return app
 
 
@@ -167,18 +167,20 @@ async def serve(stack: contextlib.AsyncExitStack) -> None:
         env.setdefault("MES_DB_URL", with_database(server, "mes"))
     devices_url = env.get("MQTT_URL", "")
     if "MQTT_URL" not in env:
+        # deploy/ is not in the image (deploy/migrate.py imports this module there): only here.
+        from deploy.stack_config import mosquitto_binary
+
         if (binary := mosquitto_binary()) is not None:
             # Our own Mosquitto with deploy/mosquitto's settings (no queue limit for the
             # ingestor), as `make stack` runs it: never a broker whose limits we do not know.
-            port = int(env.get("RUN_MQTT_PORT", "1883"))
-            if await mqtt_answers(f"mqtt://127.0.0.1:{port}"):
-                port = free_port()  # 1883 is taken (a system broker): another port
+            # The port of the last run (devices keep their URL), else 1883 when free (a
+            # system broker may hold it), else any free one.
+            port = broker_port(RUN_DIR / "mosquitto", int(env.get("RUN_MQTT_PORT", "1883")))
             bind = env.get("RUN_MQTT_BIND", "127.0.0.1")
             stack.enter_context(run_mosquitto(binary, port, bind))
             env["MQTT_URL"] = f"mqtt://127.0.0.1:{port}"
-            # Read by the ingestor's settings (IngestSettings.from_env reads this process's
-            # environment): no note about queue limits for a broker we configured.
-            env["MQTT_BROKER_MANAGED"] = os.environ["MQTT_BROKER_MANAGED"] = "true"
+            # No note about queue limits from the ingestor for a broker we configured.
+            env["MQTT_BROKER_MANAGED"] = "true"
             host = "localhost" if bind in ("127.0.0.1", "localhost") else "<este-host>"
             devices_url = f"mqtt://{host}:{port}"
             print(

@@ -29,8 +29,8 @@ from dataclasses import dataclass, field
 from typing import NamedTuple
 
 from services.telemetry.query.oee.standards import OrderRun, Standard
-from shared.db import Row
-from shared.protheus import OrderKeyLayout
+from shared.db.sources import Row
+from shared.protheus.keys import OrderKeyLayout
 
 # A counter's order key: letters and digits only, as long as the dictionary's key with or
 # without its grid part (OrderKeyLayout.lengths).

@@ -26,8 +26,10 @@ from services.telemetry.query.oee.attribution import (
 )
 from services.telemetry.query.oee.standards import OrderRun
 from services.telemetry.query.service import TelemetryQueries
-from shared.db import Row, mes_connection
+from shared.db.pools import mes_connection
+from shared.db.sources import Row
 from shared.errors import DependencyUnavailable
+from shared.protheus.naming import Tables
 
 IDEAL_ALIASES = ("SC2", "SB1", "SG2", "SH6", "SH1")
 PROTHEUS_DOWN = "Protheus indisponível"
@@ -57,7 +59,7 @@ async def read_routings(
     for alias in IDEAL_ALIASES:
         args[f"{alias.lower()}_filial"] = await tq.filial(alias)
     sql = queries.ideal_times(
-        tq.source.dialect, tq.settings.protheus_company, len(numbers), len(machines)
+        tq.source.dialect, Tables(tq.settings.protheus_company), len(numbers), len(machines)
     )
     return await tq.source.fetch(sql, args)
 

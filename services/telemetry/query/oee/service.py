@@ -11,7 +11,7 @@ from services.telemetry.query.oee.ideal import ideal_times
 from services.telemetry.query.oee.present import answer_notes, oee_answer
 from services.telemetry.query.schemas import MAX_OEE_DAYS, split_line
 from services.telemetry.query.service import TelemetryQueries, effective_end
-from shared.db import mes_connection
+from shared.db.pools import mes_connection
 from shared.errors import NotFound, invalid_parameter
 
 
