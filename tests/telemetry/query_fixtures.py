@@ -10,7 +10,6 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterable
 from dataclasses import dataclass
-from functools import partial
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -20,9 +19,9 @@ from aiohttp import web
 
 from protheus_demo.load import create_schema
 from protheus_demo.rows import insert_row
-from services.telemetry.app import telemetry_queries
 from services.telemetry.partitions import ensure_partitions
 from services.telemetry.query import routes as query_routes
+from services.telemetry.query.keys import SHIFT_CALENDAR
 from services.telemetry.query.shifts import ShiftCalendar
 from shared.app import (
     add_mes_db_check,
@@ -255,8 +254,8 @@ def query_app(protheus_dsn: str, mes_dsn: str, **overrides: Any) -> web.Applicat
         **{"audit": NO_AUDIT, **overrides},
     )
     app = create_base_app(settings)
-    calendar = ShiftCalendar.from_setting(settings.shift_calendar, settings.tz)
-    add_resources(app, mes_pool, protheus, partial(telemetry_queries, calendar=calendar))
+    app[SHIFT_CALENDAR] = ShiftCalendar.from_setting(settings.shift_calendar, settings.tz)
+    add_resources(app, mes_pool, protheus)
     add_mes_db_check(app)
     add_protheus_db_check(app, required=False)
     query_routes.add_routes(app)

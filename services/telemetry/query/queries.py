@@ -21,7 +21,7 @@ from functools import lru_cache
 import asyncpg
 
 from shared.db.dialect import Dialect
-from shared.protheus.keys import ORDER_KEY_COLUMNS, USUAL_ORDER_KEY, order_key_match_sql
+from shared.protheus.keys import ORDER_KEY_COLUMNS, OrderKeyLayout, order_key_match_sql
 from shared.protheus.naming import Tables
 from shared.protheus.sql import live, operpad_lookup_sql, routing_sql
 
@@ -492,7 +492,9 @@ def _in_list(column: str, prefix: str, count: int) -> str:
 
 
 @lru_cache(maxsize=128)
-def ideal_times(dialect: Dialect, tables: Tables, numbers: int, machines: int) -> str:
+def ideal_times(
+    dialect: Dialect, tables: Tables, layout: OrderKeyLayout, numbers: int, machines: int
+) -> str:
     """The appointments and orders OEE needs, with the routing standards that apply to them.
 
     Rows of two sources, each with the order's routing standard (SG2) and the crew
@@ -507,11 +509,11 @@ def ideal_times(dialect: Dialect, tables: Tables, numbers: int, machines: int) -
       key of the counters' `order`; C2_NUM alone keeps the SC2 index usable), with each SG2
       operation of its routing on a :machine_n (NULL operation columns when there is none).
     Routing: C2_ROTEIRO, else B1_OPERPAD, else '01'; SG2 joined on product and G2_CODIGO.
-    SH6 is matched to SC2 by the key's parts, cast back to CHAR so the index on
-    (C2_FILIAL, C2_NUM, C2_ITEM, C2_SEQUEN, C2_ITEMGRD) is used.
+    SH6 is matched to SC2 by the key's parts (widths of `layout`, the dictionary's), cast back
+    to CHAR so the index on (C2_FILIAL, C2_NUM, C2_ITEM, C2_SEQUEN, C2_ITEMGRD) is used.
     """
     sh6, sc2, sg2, sh1 = tables.sh6, tables.sc2, tables.sg2, tables.sh1
-    key_match = order_key_match_sql("c2", "h6.h6_op", USUAL_ORDER_KEY)
+    key_match = order_key_match_sql("c2", "h6.h6_op", layout)
     order_key = dialect.cat(*(f"RTRIM(c2.{column})" for column in ORDER_KEY_COLUMNS))
     routing = routing_sql(operpad_lookup_sql(tables, "o.c2_produto"), "o")
     text = dialect.text

@@ -10,6 +10,7 @@ import marshmallow as ma
 from marshmallow import fields
 
 from services.telemetry.query.queries import AGGREGATES, BUCKETS
+from shared.envelope import envelope, paged_envelope
 from shared.pagination import PageQuery
 from shared.validation import (
     CONTROLS,
@@ -239,11 +240,6 @@ class OeeQuery(WindowQuery):
 # --- responses (OpenAPI documentation) ---------------------------------------------------------
 
 
-class Envelope(ma.Schema):
-    success = fields.Boolean()
-    message = fields.String()
-
-
 class MetricValue(ma.Schema):
     metric = fields.String()
     value = fields.Float()
@@ -286,17 +282,9 @@ class MachineFilters(ma.Schema):
     values = fields.Boolean()
 
 
-class MachinePage(ma.Schema):
-    total = fields.Integer()
-    page = fields.Integer()
-    pageSize = fields.Integer()
-    totalPages = fields.Integer()
-    filters = fields.Nested(MachineFilters)
-    data = fields.List(fields.Nested(MachineItem))
-
-
-class MachineListResponse(Envelope):
-    data = fields.Nested(MachinePage)
+MachineListResponse = paged_envelope(
+    MachineItem, name="MachineListResponse", page_name="MachinePage", filters=MachineFilters
+)
 
 
 class LatestData(ma.Schema):
@@ -313,8 +301,7 @@ class LatestData(ma.Schema):
     metrics = fields.List(fields.Nested(MetricValue))
 
 
-class LatestResponse(Envelope):
-    data = fields.Nested(LatestData)
+LatestResponse = envelope(LatestData, name="LatestResponse")
 
 
 class SeriesPoint(ma.Schema):
@@ -327,6 +314,11 @@ class SeriesPoint(ma.Schema):
     last = fields.Float()
     count = fields.Integer()
 
+    @ma.post_dump(pass_original=True)
+    def in_asked_order(self, data: dict[str, Any], original: Any, **_: Any) -> dict[str, Any]:
+        """The aggregates come in the order `agg` listed them, not in the declared one."""
+        return {key: data[key] for key in original if key in data}
+
 
 class SeriesData(ma.Schema):
     machine = fields.String()
@@ -338,8 +330,7 @@ class SeriesData(ma.Schema):
     points = fields.List(fields.Nested(SeriesPoint))
 
 
-class SeriesResponse(Envelope):
-    data = fields.Nested(SeriesData)
+SeriesResponse = envelope(SeriesData, name="SeriesResponse")
 
 
 class StateInterval(ma.Schema):
@@ -356,8 +347,7 @@ class StatesData(ma.Schema):
     intervals = fields.List(fields.Nested(StateInterval))
 
 
-class StatesResponse(Envelope):
-    data = fields.Nested(StatesData)
+StatesResponse = envelope(StatesData, name="StatesResponse")
 
 
 class CounterBucket(ma.Schema):
@@ -374,8 +364,7 @@ class CountersData(ma.Schema):
     buckets = fields.List(fields.Nested(CounterBucket))
 
 
-class CountersResponse(Envelope):
-    data = fields.Nested(CountersData)
+CountersResponse = envelope(CountersData, name="CountersResponse")
 
 
 class DeadLetter(ma.Schema):
@@ -394,17 +383,12 @@ class DeadLetter(ma.Schema):
     reason = fields.String(metadata={"description": "Por que a mensagem foi recusada."})
 
 
-class DeadLetterPage(ma.Schema):
-    total = fields.Integer()
-    page = fields.Integer()
-    pageSize = fields.Integer()
-    totalPages = fields.Integer()
-    filters = fields.Dict(metadata={"description": "Sempre vazio: a rota não tem filtros."})
-    data = fields.List(fields.Nested(DeadLetter))
-
-
-class DeadLetterResponse(Envelope):
-    data = fields.Nested(DeadLetterPage)
+DeadLetterResponse = paged_envelope(
+    DeadLetter,
+    name="DeadLetterResponse",
+    page_name="DeadLetterPage",
+    filters=fields.Dict(metadata={"description": "Sempre vazio: a rota não tem filtros."}),
+)
 
 
 class Loss(ma.Schema):
@@ -514,5 +498,4 @@ OeeData = ma.Schema.from_dict(
 )
 
 
-class OeeResponse(Envelope):
-    data = fields.Nested(OeeData)
+OeeResponse = envelope(OeeData, name="OeeResponse")

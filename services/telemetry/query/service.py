@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Mapping, Sequence
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import asyncpg
 
@@ -19,14 +19,11 @@ from services.telemetry.query.schemas import (
     MAX_STATE_INTERVALS,
     split_line,
 )
-from services.telemetry.query.shifts import ShiftCalendar
 from shared.db.pools import mes_connection
-from shared.db.sources import ProtheusSource, Row
+from shared.db.sources import Row
 from shared.errors import DependencyUnavailable, NotFound, invalid_parameter
-from shared.pagination import Page
-from shared.protheus.branches import BranchResolver, ProtheusDictionary
-from shared.protheus.naming import Tables
-from shared.settings import Settings
+from shared.pagination import Page, split_page
+from shared.protheus.context import ProtheusContext
 
 BUCKET_SECONDS = {"1m": 60, "15m": 900, "1h": 3600, "1d": 86400}
 
@@ -35,47 +32,30 @@ def utc_now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
 
-@dataclass(frozen=True)
-class TelemetryQueries:
-    """The query routes' view of the MES (telemetry tables), Protheus (SH1, routings, the
-    dictionary's order key) and settings."""
+def instant(value: dt.datetime | None, tz: ZoneInfo) -> str | None:
+    """An instant as the API shows it: ISO-8601 in the plant's zone, with its offset."""
+    return value.astimezone(tz).isoformat() if value is not None else None
 
-    mes_pool: asyncpg.Pool
-    source: ProtheusSource
-    branches: BranchResolver
-    dictionary: ProtheusDictionary
-    settings: Settings
-    calendar: ShiftCalendar
-    clock: Callable[[], dt.datetime] = field(default=utc_now)
 
-    def instant(self, value: dt.datetime | None) -> str | None:
-        """An instant as the API shows it: ISO-8601 in the plant's zone, with its offset."""
-        return value.astimezone(self.settings.tz).isoformat() if value is not None else None
-
-    async def filial(self, alias: str) -> str:
-        return await self.branches.filial(alias, self.settings.protheus_branch)
-
-    async def require_known(self, machine: str, *, in_mes: bool) -> None:
-        """404 unless the machine has sent data (MES) or is a live SH1 resource (Protheus)."""
-        if in_mes:
-            return
-        try:
-            sql = queries.sh1_machines(
-                self.source.dialect, Tables(self.settings.protheus_company), one=True
-            )
-            rows = await self.source.fetch(
-                sql, {"sh1_filial": await self.filial("SH1"), "machine": machine}
-            )
-        except DependencyUnavailable as exc:
-            raise DependencyUnavailable(
-                f"A máquina {machine} nunca enviou dados ao MES e o banco do Protheus está "
-                "indisponível para confirmar se ela existe no SH1; tente novamente em instantes."
-            ) from exc
-        if not rows:
-            raise NotFound(
-                f"Máquina {machine} desconhecida: não está no cadastro de recursos do Protheus "
-                "(SH1) nem enviou dados por MQTT. Consulte /api/v1/machines para os códigos válidos."
-            )
+async def require_known(protheus: ProtheusContext, machine: str, *, in_mes: bool) -> None:
+    """404 unless the machine has sent data (MES) or is a live SH1 resource (Protheus)."""
+    if in_mes:
+        return
+    try:
+        sql = queries.sh1_machines(protheus.dialect, protheus.tables, one=True)
+        rows = await protheus.source.fetch(
+            sql, {"sh1_filial": await protheus.filial("SH1"), "machine": machine}
+        )
+    except DependencyUnavailable as exc:
+        raise DependencyUnavailable(
+            f"A máquina {machine} nunca enviou dados ao MES e o banco do Protheus está "
+            "indisponível para confirmar se ela existe no SH1; tente novamente em instantes."
+        ) from exc
+    if not rows:
+        raise NotFound(
+            f"Máquina {machine} desconhecida: não está no cadastro de recursos do Protheus "
+            "(SH1) nem enviou dados por MQTT. Consulte /api/v1/machines para os códigos válidos."
+        )
 
 
 def check_bucket_count(start: dt.datetime, end: dt.datetime, bucket: str) -> None:
@@ -92,21 +72,19 @@ def check_bucket_count(start: dt.datetime, end: dt.datetime, bucket: str) -> Non
         )
 
 
-def effective_end(tq: TelemetryQueries, start: dt.datetime, end: dt.datetime) -> dt.datetime:
+def effective_end(start: dt.datetime, end: dt.datetime) -> dt.datetime:
     """The window's end, never past now: what happens after now is not known yet."""
-    return max(min(end, tq.clock()), start)
+    return max(min(end, utc_now()), start)
 
 
 # --- machines ------------------------------------------------------------------------------------
 
 
-async def erp_machines(tq: TelemetryQueries) -> tuple[list[Row], str | None]:
+async def erp_machines(protheus: ProtheusContext) -> tuple[list[Row], str | None]:
     """Live SH1 resources, or none and a note when the Protheus database is unreachable."""
     try:
-        sql = queries.sh1_machines(
-            tq.source.dialect, Tables(tq.settings.protheus_company), one=False
-        )
-        return await tq.source.fetch(sql, {"sh1_filial": await tq.filial("SH1")}), None
+        sql = queries.sh1_machines(protheus.dialect, protheus.tables, one=False)
+        return await protheus.source.fetch(sql, {"sh1_filial": await protheus.filial("SH1")}), None
     except DependencyUnavailable:
         return [], (
             "Protheus indisponível: a lista traz só as máquinas que já enviaram dados ao MES, "
@@ -115,18 +93,18 @@ async def erp_machines(tq: TelemetryQueries) -> tuple[list[Row], str | None]:
 
 
 def metric_values(
-    tq: TelemetryQueries,
     names: Sequence[str] | None,
     values: Sequence[float] | None,
     times: Sequence[dt.datetime] | None,
+    tz: ZoneInfo,
 ) -> list[dict[str, Any]]:
     return [
-        {"metric": name, "value": value, "ts": tq.instant(ts)}
+        {"metric": name, "value": value, "ts": instant(ts, tz)}
         for name, value, ts in zip(names or (), values or (), times or (), strict=True)
     ]
 
 
-def machine_item(tq: TelemetryQueries, row: asyncpg.Record, *, with_values: bool) -> dict[str, Any]:
+def machine_item(row: Mapping[str, Any], *, with_values: bool, tz: ZoneInfo) -> dict[str, Any]:
     """One machine of the list, with its latest metric values when asked."""
     item: dict[str, Any] = {
         "machine": row["machine"],
@@ -135,25 +113,32 @@ def machine_item(tq: TelemetryQueries, row: asyncpg.Record, *, with_values: bool
         "line": row["line"],
         "description": row["description"],
         "inProtheus": row["in_erp"],
-        "lastSeen": tq.instant(row["last_seen"]),
+        "lastSeen": instant(row["last_seen"], tz),
         "state": row["state"],
         "stateReason": row["state_reason"],
-        "stateSince": tq.instant(row["state_since"]),
+        "stateSince": instant(row["state_since"], tz),
     }
     if with_values:
         item["metrics"] = metric_values(
-            tq, row["metric_names"], row["metric_values"], row["metric_times"]
+            row["metric_names"], row["metric_values"], row["metric_times"], tz
         )
     return item
 
 
 async def list_machines(
-    tq: TelemetryQueries, *, page: Page, line: str | None, state: str | None, values: bool
+    pool: asyncpg.Pool,
+    protheus: ProtheusContext,
+    *,
+    page: Page,
+    line: str | None,
+    state: str | None,
+    values: bool,
+    tz: ZoneInfo,
 ) -> tuple[dict[str, Any], str | None]:
     """Every known machine (SH1 and MES, one statement each), paged in the MES statement;
     with a note when Protheus could not be read."""
-    erp, note = await erp_machines(tq)
-    async with mes_connection(tq.mes_pool) as conn:
+    erp, note = await erp_machines(protheus)
+    async with mes_connection(pool) as conn:
         rows = await queries.machine_page(
             conn,
             erp_codes=[row["machine"] for row in erp],
@@ -164,36 +149,35 @@ async def list_machines(
             state=state,
             with_values=values,
         )
-    total = int(rows[0]["total"]) if rows else 0
-    # The header row rides alone when the page is empty.
-    items = [
-        machine_item(tq, row, with_values=values) for row in rows if row["machine"] is not None
-    ]
+    found = split_page(rows, "machine")
+    items = [machine_item(row, with_values=values, tz=tz) for row in found.rows]
     filters = {"line": line, "state": state, "values": values}
-    return page.envelope(total, items, filters=filters), note
+    return page.envelope(found.total, items, filters=filters), note
 
 
-async def latest(tq: TelemetryQueries, *, machine: str) -> dict[str, Any]:
-    async with mes_connection(tq.mes_pool) as conn:
+async def latest(
+    pool: asyncpg.Pool, protheus: ProtheusContext, *, machine: str, tz: ZoneInfo
+) -> dict[str, Any]:
+    async with mes_connection(pool) as conn:
         rows = await queries.latest_values(conn, machine=machine)
     head = rows[0]
     metrics = [
-        {"metric": row["metric"], "value": row["value"], "ts": tq.instant(row["ts"])}
+        {"metric": row["metric"], "value": row["value"], "ts": instant(row["ts"], tz)}
         for row in rows
         if row["metric"] is not None
     ]
-    await tq.require_known(
-        machine, in_mes=head["registered"] or bool(metrics) or head["state"] is not None
+    await require_known(
+        protheus, machine, in_mes=head["registered"] or bool(metrics) or head["state"] is not None
     )
     return {
         "machine": machine,
         "site": head["site"],
         "area": head["area"],
         "line": head["line"],
-        "lastSeen": tq.instant(head["last_seen"]),
+        "lastSeen": instant(head["last_seen"], tz),
         "state": head["state"],
         "stateReason": head["state_reason"],
-        "stateSince": tq.instant(head["state_since"]),
+        "stateSince": instant(head["state_since"], tz),
         "metrics": metrics,
     }
 
@@ -202,7 +186,13 @@ async def latest(tq: TelemetryQueries, *, machine: str) -> dict[str, Any]:
 
 
 async def raw_points(
-    tq: TelemetryQueries, *, machine: str, metric: str, start: dt.datetime, end: dt.datetime
+    pool: asyncpg.Pool,
+    *,
+    machine: str,
+    metric: str,
+    start: dt.datetime,
+    end: dt.datetime,
+    tz: ZoneInfo,
 ) -> tuple[list[dict[str, Any]], bool]:
     """Raw points of the window (at most MAX_RAW_HOURS and MAX_POINTS, else 400), and whether
     the machine is registered."""
@@ -213,7 +203,7 @@ async def raw_points(
             f"sem bucket a janela pode ter no máximo {MAX_RAW_HOURS} h de pontos brutos; "
             "informe bucket (1m, 15m, 1h, 1d) ou encurte a janela.",
         )
-    async with mes_connection(tq.mes_pool) as conn:
+    async with mes_connection(pool) as conn:
         rows = await queries.raw_series(
             conn, machine=machine, metric=metric, start=start, end=end, max_points=MAX_POINTS
         )
@@ -226,7 +216,7 @@ async def raw_points(
             "(1m, 15m, 1h, 1d) ou encurte a janela.",
         )
     points = [
-        {"ts": tq.instant(row["ts"]), "value": row["value"]}
+        {"ts": instant(row["ts"], tz), "value": row["value"]}
         for row in rows
         if row["ts"] is not None
     ]
@@ -234,7 +224,7 @@ async def raw_points(
 
 
 async def bucket_points(
-    tq: TelemetryQueries,
+    pool: asyncpg.Pool,
     *,
     machine: str,
     metric: str,
@@ -242,11 +232,12 @@ async def bucket_points(
     end: dt.datetime,
     bucket: str,
     aggregates: tuple[str, ...],
+    tz: ZoneInfo,
 ) -> tuple[list[dict[str, Any]], bool]:
     """One row per non-empty bucket with the asked aggregates, and whether the machine is
     registered."""
     check_bucket_count(start, end, bucket)
-    async with mes_connection(tq.mes_pool) as conn:
+    async with mes_connection(pool) as conn:
         rows = await queries.bucketed_series(
             conn,
             machine=machine,
@@ -255,11 +246,11 @@ async def bucket_points(
             end=end,
             bucket=bucket,
             aggregates=aggregates,
-            plant_timezone=tq.settings.plant_timezone,
+            plant_timezone=tz.key,
         )
     points = [
         {
-            "bucket": tq.instant(row["bucket"]),
+            "bucket": instant(row["bucket"], tz),
             **{name: int(row[name]) if name == "count" else row[name] for name in aggregates},
         }
         for row in rows
@@ -269,7 +260,8 @@ async def bucket_points(
 
 
 async def series(
-    tq: TelemetryQueries,
+    pool: asyncpg.Pool,
+    protheus: ProtheusContext,
     *,
     machine: str,
     metric: str,
@@ -277,32 +269,39 @@ async def series(
     end: dt.datetime,
     bucket: str | None,
     aggregates: tuple[str, ...] | None,
+    tz: ZoneInfo,
 ) -> dict[str, Any]:
     """Raw points without bucket, else per-bucket aggregates (`avg` unless asked)."""
-    window = {"machine": machine, "metric": metric, "start": start, "end": end}
+    window = {"machine": machine, "metric": metric, "start": start, "end": end, "tz": tz}
     if bucket is None:
         chosen: tuple[str, ...] = ()
-        points, registered = await raw_points(tq, **window)
+        points, registered = await raw_points(pool, **window)
     else:
         chosen = aggregates or ("avg",)
-        points, registered = await bucket_points(tq, **window, bucket=bucket, aggregates=chosen)
-    await tq.require_known(machine, in_mes=registered or bool(points))
+        points, registered = await bucket_points(pool, **window, bucket=bucket, aggregates=chosen)
+    await require_known(protheus, machine, in_mes=registered or bool(points))
     return {
         "machine": machine,
         "metric": metric,
         "bucket": bucket,
         "agg": list(chosen),
-        "from": tq.instant(start),
-        "to": tq.instant(end),
+        "from": instant(start, tz),
+        "to": instant(end, tz),
         "points": points,
     }
 
 
 async def states(
-    tq: TelemetryQueries, *, machine: str, start: dt.datetime, end: dt.datetime
+    pool: asyncpg.Pool,
+    protheus: ProtheusContext,
+    *,
+    machine: str,
+    start: dt.datetime,
+    end: dt.datetime,
+    tz: ZoneInfo,
 ) -> dict[str, Any]:
-    end = effective_end(tq, start, end)
-    async with mes_connection(tq.mes_pool) as conn:
+    end = effective_end(start, end)
+    async with mes_connection(pool) as conn:
         rows = await queries.state_intervals(
             conn, machine=machine, start=start, end=end, max_intervals=MAX_STATE_INTERVALS
         )
@@ -310,8 +309,8 @@ async def states(
         {
             "state": row["state"],
             "reason": row["reason"],
-            "start": tq.instant(row["span_start"]),
-            "end": tq.instant(row["span_end"]),
+            "start": instant(row["span_start"], tz),
+            "end": instant(row["span_end"], tz),
         }
         for row in rows
         if row["state"] is not None
@@ -322,60 +321,61 @@ async def states(
             "limit",
             f"a janela tem mais de {MAX_STATE_INTERVALS} intervalos de estado; encurte a janela.",
         )
-    await tq.require_known(machine, in_mes=rows[0]["registered"] or bool(intervals))
+    await require_known(protheus, machine, in_mes=rows[0]["registered"] or bool(intervals))
     return {
         "machine": machine,
-        "from": tq.instant(start),
-        "to": tq.instant(end),
+        "from": instant(start, tz),
+        "to": instant(end, tz),
         "intervals": intervals,
     }
 
 
 async def counters(
-    tq: TelemetryQueries, *, machine: str, start: dt.datetime, end: dt.datetime, bucket: str
+    pool: asyncpg.Pool,
+    protheus: ProtheusContext,
+    *,
+    machine: str,
+    start: dt.datetime,
+    end: dt.datetime,
+    bucket: str,
+    tz: ZoneInfo,
 ) -> dict[str, Any]:
     check_bucket_count(start, end, bucket)
-    async with mes_connection(tq.mes_pool) as conn:
+    async with mes_connection(pool) as conn:
         rows = await queries.counter_buckets(
-            conn,
-            machine=machine,
-            start=start,
-            end=end,
-            bucket=bucket,
-            plant_timezone=tq.settings.plant_timezone,
+            conn, machine=machine, start=start, end=end, bucket=bucket, plant_timezone=tz.key
         )
     buckets = [
-        {"bucket": tq.instant(row["bucket"]), "good": int(row["good"]), "scrap": int(row["scrap"])}
+        {"bucket": instant(row["bucket"], tz), "good": int(row["good"]), "scrap": int(row["scrap"])}
         for row in rows
         if row["bucket"] is not None
     ]
-    await tq.require_known(machine, in_mes=rows[0]["registered"] or bool(buckets))
+    await require_known(protheus, machine, in_mes=rows[0]["registered"] or bool(buckets))
     return {
         "machine": machine,
         "bucket": bucket,
-        "from": tq.instant(start),
-        "to": tq.instant(end),
+        "from": instant(start, tz),
+        "to": instant(end, tz),
         "buckets": buckets,
     }
 
 
-async def dead_letters(tq: TelemetryQueries, *, page: Page) -> dict[str, Any]:
-    async with mes_connection(tq.mes_pool) as conn:
+async def dead_letters(pool: asyncpg.Pool, *, page: Page, tz: ZoneInfo) -> dict[str, Any]:
+    async with mes_connection(pool) as conn:
         rows = await queries.dead_letter_page(
             conn, limit=page.size, offset=page.offset, max_payload=MAX_PAYLOAD_BYTES
         )
-    total = int(rows[0]["total"]) if rows else 0
+    found = split_page(rows, "id")
     items = [
         {
             "id": row["id"],
-            "receivedAt": tq.instant(row["received_at"]),
+            "receivedAt": instant(row["received_at"], tz),
             "topic": row["topic"],
             # Bytes that are not UTF-8 are what got the message here: show them, replaced.
             "payload": bytes(row["payload"]).decode("utf-8", errors="replace"),
             "payloadSize": row["payload_size"],
             "reason": row["reason"],
         }
-        for row in rows
-        if row["id"] is not None
+        for row in found.rows
     ]
-    return page.envelope(total, items, filters={})
+    return page.envelope(found.total, items, filters={})

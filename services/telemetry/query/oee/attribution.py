@@ -22,7 +22,6 @@ from __future__ import annotations
 import datetime as dt
 import heapq
 import itertools
-import re
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -30,11 +29,7 @@ from typing import NamedTuple
 
 from services.telemetry.query.oee.standards import OrderRun, Standard
 from shared.db.sources import Row
-from shared.protheus.keys import OrderKeyLayout
-
-# A counter's order key: letters and digits only, as long as the dictionary's key with or
-# without its grid part (OrderKeyLayout.lengths).
-_KEY_CHARACTERS = re.compile(r"^[0-9A-Za-z]+$")
+from shared.protheus.keys import OrderKeyLayout, order_key_pattern
 
 CountKey = tuple[str, str | None]  # (machine, the counter's order key or None)
 
@@ -47,16 +42,6 @@ class Piece(NamedTuple):
     appointment: int | None
     good: int
     scrap: int
-
-
-def valid_order_key(key: str, layout: OrderKeyLayout) -> bool:
-    """Whether a counter's `order` can be an SC2 key under the dictionary's widths."""
-    return bool(_KEY_CHARACTERS.match(key)) and len(key) in layout.lengths()
-
-
-def order_number(key: str, layout: OrderKeyLayout) -> str:
-    """C2_NUM of a valid key: its first part, as wide as the dictionary says."""
-    return key[: layout.num]
 
 
 @dataclass(frozen=True)
@@ -233,7 +218,7 @@ def attribute(routings: Routings, piece: Piece, layout: OrderKeyLayout) -> Order
                 ),
             )
         return _from_appointment(appointed, "appointment")
-    if not valid_order_key(order, layout):
+    if not order_key_pattern(layout).match(order):
         return OrderRun(
             machine, order, None, "counter", issue=f"chave de ordem inválida {order!r} no contador"
         )

@@ -12,6 +12,9 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Mapping, Sequence
 from typing import Any
+from zoneinfo import ZoneInfo
+
+import asyncpg
 
 from services.telemetry.query import queries
 from services.telemetry.query.oee.attribution import (
@@ -19,17 +22,15 @@ from services.telemetry.query.oee.attribution import (
     Piece,
     Routings,
     attribution_segments,
-    order_number,
     order_runs,
     parse_routings,
-    valid_order_key,
 )
 from services.telemetry.query.oee.standards import OrderRun
-from services.telemetry.query.service import TelemetryQueries
 from shared.db.pools import mes_connection
 from shared.db.sources import Row
 from shared.errors import DependencyUnavailable
-from shared.protheus.naming import Tables
+from shared.protheus.context import ProtheusContext
+from shared.protheus.keys import OrderKeyLayout, order_key_pattern, order_number
 
 IDEAL_ALIASES = ("SC2", "SB1", "SG2", "SH6", "SH1")
 PROTHEUS_DOWN = "Protheus indisponível"
@@ -40,16 +41,17 @@ PROTHEUS_DOWN_NOTE = (
 
 
 async def read_routings(
-    tq: TelemetryQueries,
+    protheus: ProtheusContext,
     *,
+    layout: OrderKeyLayout,
     numbers: Sequence[str],
     machines: Sequence[str],
     start: dt.datetime,
     end: dt.datetime,
+    tz: ZoneInfo,
 ) -> list[Row]:
     """queries.ideal_times for the orders numbered (C2_NUM) and the machines counted, over
     the plant dates the window touches (DependencyUnavailable when Protheus is down)."""
-    tz = tq.settings.tz
     args: dict[str, Any] = {
         "first_day": start.astimezone(tz).strftime("%Y%m%d"),
         "last_day": end.astimezone(tz).strftime("%Y%m%d"),
@@ -57,15 +59,15 @@ async def read_routings(
     args.update({f"num_{n}": value for n, value in enumerate(numbers)})
     args.update({f"machine_{n}": value for n, value in enumerate(machines)})
     for alias in IDEAL_ALIASES:
-        args[f"{alias.lower()}_filial"] = await tq.filial(alias)
+        args[f"{alias.lower()}_filial"] = await protheus.filial(alias)
     sql = queries.ideal_times(
-        tq.source.dialect, Tables(tq.settings.protheus_company), len(numbers), len(machines)
+        protheus.dialect, protheus.tables, layout, len(numbers), len(machines)
     )
-    return await tq.source.fetch(sql, args)
+    return await protheus.source.fetch(sql, args)
 
 
 async def split_by_appointment(
-    tq: TelemetryQueries,
+    pool: asyncpg.Pool,
     routings: Routings,
     counted: Mapping[CountKey, tuple[int, int]],
     *,
@@ -83,7 +85,7 @@ async def split_by_appointment(
     ]
     if not segments:
         return [Piece(m, o, None, g, s) for (m, o), (g, s) in counted.items()]
-    async with mes_connection(tq.mes_pool) as conn:
+    async with mes_connection(pool) as conn:
         rows = await queries.split_counts(
             conn, segments=segments, machines=machines, start=start, end=end, planned=planned
         )
@@ -118,12 +120,15 @@ def issues_note(runs: Sequence[OrderRun]) -> str | None:
 
 
 async def ideal_times(
-    tq: TelemetryQueries,
+    pool: asyncpg.Pool,
+    protheus: ProtheusContext,
     counted: Mapping[CountKey, tuple[int, int]],
     *,
     start: dt.datetime,
     end: dt.datetime,
     planned: Sequence[queries.Interval],
+    tz: ZoneInfo,
+    time_format: str,
 ) -> tuple[list[OrderRun], str | None]:
     """The runs of the counts in the window with their standards, and a note when some ideal
     time is unknown."""
@@ -131,16 +136,23 @@ async def ideal_times(
         return [], None
     machines = sorted({machine for machine, _ in counted})
     try:
-        layout = await tq.dictionary.order_key()
-        numbers = sorted(
-            {order_number(o, layout) for _, o in counted if o and valid_order_key(o, layout)}
+        layout = await protheus.dictionary.order_key()
+        valid = order_key_pattern(layout)
+        numbers = sorted({order_number(layout, o) for _, o in counted if o and valid.match(o)})
+        rows = await read_routings(
+            protheus,
+            layout=layout,
+            numbers=numbers,
+            machines=machines,
+            start=start,
+            end=end,
+            tz=tz,
         )
-        rows = await read_routings(tq, numbers=numbers, machines=machines, start=start, end=end)
     except DependencyUnavailable:
         return unknown_runs(counted), PROTHEUS_DOWN_NOTE
-    routings = parse_routings(rows, tq.settings.tz)
+    routings = parse_routings(rows, tz)
     pieces = await split_by_appointment(
-        tq, routings, counted, machines=machines, start=start, end=end, planned=planned
+        pool, routings, counted, machines=machines, start=start, end=end, planned=planned
     )
-    runs = order_runs(routings, pieces, tq.settings.protheus_time_format, layout)
+    runs = order_runs(routings, pieces, time_format, layout)
     return runs, issues_note(runs)
