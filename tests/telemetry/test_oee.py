@@ -10,7 +10,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from services.telemetry.query import oee
+from services.telemetry.query import schemas
+from services.telemetry.query.oee import aggregate, attribution, present, standards
 from services.telemetry.query.shifts import Shift, ShiftCalendar, parse_shift_calendar
 from shared.settings import ConfigError
 from tests.helpers import assert_envelope
@@ -21,6 +22,7 @@ from tests.support.telemetry_query import (
     READ,
     ProtheusRows,
     TelemetryRows,
+    documented_answer,
     local,
     query_app,
     shown,
@@ -32,28 +34,28 @@ approx = pytest.approx
 
 
 def test_standard_time_follows_protheus_time_format():
-    assert oee.standard_hours(1.5, "C") == 1.5
-    assert oee.standard_hours(1.30, "N") == approx(1.5)  # 1h30m
-    assert oee.standard_hours(0.45, "N") == approx(0.75)  # 45 minutes
-    assert oee.standard_hours(2.0, "N") == 2.0
+    assert standards.standard_hours(1.5, "C") == 1.5
+    assert standards.standard_hours(1.30, "N") == approx(1.5)  # 1h30m
+    assert standards.standard_hours(0.45, "N") == approx(0.75)  # 45 minutes
+    assert standards.standard_hours(2.0, "N") == 2.0
 
 
 def test_ideal_unit_time_divides_by_the_lot_and_a_zero_lot_means_one():
-    assert oee.ideal_unit_seconds(0.5, 60, "C") == approx(30.0)  # 1800 s / 60
-    assert oee.ideal_unit_seconds(0.01, 0, "C") == approx(36.0)  # lot 0 -> 1
-    assert oee.ideal_unit_seconds(0.5, 60, "N") == approx(50.0)  # 50 min / 60
+    assert standards.ideal_unit_seconds(0.5, 60, "C") == approx(30.0)  # 1800 s / 60
+    assert standards.ideal_unit_seconds(0.01, 0, "C") == approx(36.0)  # lot 0 -> 1
+    assert standards.ideal_unit_seconds(0.5, 60, "N") == approx(50.0)  # 50 min / 60
 
 
 def test_fractions_are_capped_at_one_and_null_on_a_zero_denominator():
-    assert oee.fraction(1, 4) == 0.25
-    assert oee.fraction(5, 4) == 1.0
-    assert oee.fraction(0, 4) == 0.0
-    assert oee.fraction(3, 0) is None
-    assert oee.fraction(None, 4) is None
+    assert aggregate.fraction(1, 4) == 0.25
+    assert aggregate.fraction(5, 4) == 1.0
+    assert aggregate.fraction(0, 4) == 0.0
+    assert aggregate.fraction(3, 0) is None
+    assert aggregate.fraction(None, 4) is None
 
 
 def test_machine_totals_count_uncovered_planned_time_as_unknown_loss():
-    totals = oee.machine_totals(
+    totals = aggregate.machine_totals(
         1000.0,
         [
             ("running", None, 600.0),
@@ -71,12 +73,12 @@ def test_machine_totals_count_uncovered_planned_time_as_unknown_loss():
         ("idle", None): 50.0,
         ("unknown", None): 200.0,
     }
-    assert oee.losses_list(totals) == [
+    assert present.losses_list(totals) == [
         {"state": "unknown", "reason": None, "seconds": 200.0},
         {"state": "fault", "reason": "E1", "seconds": 150.0},
         {"state": "idle", "reason": None, "seconds": 50.0},
     ]
-    figures = oee.figures(totals)
+    figures = aggregate.figures(totals)
     assert figures["availability"] == 0.6
     assert figures["performance"] == 0.5
     assert figures["quality"] == 0.9
@@ -84,16 +86,16 @@ def test_machine_totals_count_uncovered_planned_time_as_unknown_loss():
 
 
 def test_sums_come_before_ratios_and_unknown_ideal_time_poisons_performance():
-    a = oee.machine_totals(100.0, [("running", None, 100.0)], 10, 0, 50.0)
-    b = oee.machine_totals(100.0, [("running", None, 20.0)], 0, 0, 0.0)
-    line = oee.sum_totals([a, b])
+    a = aggregate.machine_totals(100.0, [("running", None, 100.0)], 10, 0, 50.0)
+    b = aggregate.machine_totals(100.0, [("running", None, 20.0)], 0, 0, 0.0)
+    line = aggregate.sum_totals([a, b])
     # Averaging the ratios would give availability (1 + 0.2) / 2 = 0.6; the sum gives 120/200.
-    assert oee.figures(line)["availability"] == 0.6
-    assert oee.figures(line)["performance"] == approx(50 / 120)
-    unknown = oee.sum_totals([a, oee.machine_totals(100.0, [], 5, 0, None)])
-    assert oee.figures(unknown)["performance"] is None
-    assert oee.figures(unknown)["oee"] is None
-    nothing = oee.figures(oee.OeeTotals())
+    assert aggregate.figures(line)["availability"] == 0.6
+    assert aggregate.figures(line)["performance"] == approx(50 / 120)
+    unknown = aggregate.sum_totals([a, aggregate.machine_totals(100.0, [], 5, 0, None)])
+    assert aggregate.figures(unknown)["performance"] is None
+    assert aggregate.figures(unknown)["oee"] is None
+    nothing = aggregate.figures(aggregate.OeeTotals())
     assert nothing == {"availability": None, "performance": None, "quality": None, "oee": None}
 
 
@@ -457,14 +459,14 @@ async def test_oee_parameters_and_unknown_targets(plant, client_for):
 
 
 def test_ideal_unit_time_divides_by_the_crew_and_tempad_zero_is_unknown():
-    assert oee.ideal_unit_seconds(0.1, 10, "C", crew=2) == approx(18.0)  # 360 s / 10 / 2
-    assert oee.ideal_unit_seconds(0.1, 10, "C", crew=0) == approx(36.0)  # crew 0: no divisor
-    assert oee.ideal_unit_seconds(0.02, 0, "C", crew=2) == approx(36.0)  # lot 0 -> 1
-    assert oee.ideal_unit_seconds(0, 10, "C", crew=2) is None  # no standard recorded
-    assert oee.ideal_run_seconds(1.0, "C") == 3600.0
-    assert oee.ideal_run_seconds(1.30, "N") == approx(5400.0)  # 1h30m
-    assert oee.ideal_run_seconds(0, "C") is None
-    assert [oee.is_per_run(t) for t in ("1", "", " ", "4", "2", "3", None)] == [
+    assert standards.ideal_unit_seconds(0.1, 10, "C", crew=2) == approx(18.0)  # 360 s / 10 / 2
+    assert standards.ideal_unit_seconds(0.1, 10, "C", crew=0) == approx(36.0)  # crew 0: no divisor
+    assert standards.ideal_unit_seconds(0.02, 0, "C", crew=2) == approx(36.0)  # lot 0 -> 1
+    assert standards.ideal_unit_seconds(0, 10, "C", crew=2) is None  # no standard recorded
+    assert standards.ideal_run_seconds(1.0, "C") == 3600.0
+    assert standards.ideal_run_seconds(1.30, "N") == approx(5400.0)  # 1h30m
+    assert standards.ideal_run_seconds(0, "C") is None
+    assert [standards.is_per_run(t) for t in ("1", "", " ", "4", "2", "3", None)] == [
         False,
         False,
         False,
@@ -479,16 +481,18 @@ def _at(hour: str) -> dt.datetime:
     return local(f"2026-03-02T{hour}")
 
 
-def _appointment(ident: int, start: str, end: str) -> oee.Appointment:
-    return oee.Appointment(ident, _at(start), _at(end))
+def _appointment(ident: int, start: str, end: str) -> attribution.Appointment:
+    return attribution.Appointment(ident, _at(start), _at(end))
 
 
 def test_attribution_segments_cover_then_fall_back_to_the_last_started_in_the_window():
     window = (_at("06:00"), _at("14:00"))
-    segments = oee.attribution_segments(
+    segments = attribution.attribution_segments(
         *window,
         [
-            oee.Appointment(1, local("2026-03-01T22:00"), _at("07:00")),  # began before the window
+            attribution.Appointment(
+                1, local("2026-03-01T22:00"), _at("07:00")
+            ),  # began before the window
             _appointment(2, "07:00", "07:30"),  # back-to-back with 1: 07:00 is 2's
             _appointment(3, "08:00", "10:00"),
             _appointment(4, "09:00", "09:30"),  # overlaps 3 and started later: wins while it lasts
@@ -506,15 +510,15 @@ def test_attribution_segments_cover_then_fall_back_to_the_last_started_in_the_wi
     ]
     # Before the first appointment that started inside the window nothing applies, and one that
     # started before the window and ended before the instant is no fallback.
-    late = oee.attribution_segments(
+    late = attribution.attribution_segments(
         *window,
         [
-            oee.Appointment(1, local("2026-03-01T22:00"), _at("06:30")),
+            attribution.Appointment(1, local("2026-03-01T22:00"), _at("06:30")),
             _appointment(2, "10:00", "11:00"),
         ],
     )
     assert late == [(_at("06:00"), _at("06:30"), 1), (_at("10:00"), _at("14:00"), 2)]
-    assert oee.attribution_segments(*window, []) == []
+    assert attribution.attribution_segments(*window, []) == []
 
 
 def test_attribution_segments_agree_with_the_rule_at_every_minute():
@@ -525,14 +529,14 @@ def test_attribution_segments_agree_with_the_rule_at_every_minute():
         for ident in range(rng.randint(0, 8)):
             begin = rng.randint(-120, 600)
             items.append(
-                oee.Appointment(
+                attribution.Appointment(
                     ident,
                     base + dt.timedelta(minutes=begin),
                     base + dt.timedelta(minutes=begin + rng.choice((0, 5, 30, 90, 300))),
                 )
             )
         start, end = base, base + dt.timedelta(minutes=480)
-        segments = oee.attribution_segments(start, end, items)
+        segments = attribution.attribution_segments(start, end, items)
         for minute in range(480):
             t = base + dt.timedelta(minutes=minute)
             covering = [a for a in items if a.start <= t < a.end]
@@ -757,3 +761,22 @@ async def test_odbc_path_gives_the_same_oee(mes_rows, erp, client_for):
         body.pop("requestId", None)
     assert other["data"] == native["data"]
     assert native["data"]["idealTime"] == 10620.0
+
+
+async def test_oee_answers_are_what_their_response_schema_dumps(plant, client_for):
+    _, erp = plant
+    client = await client_for(erp.dsn, shift_calendar=SHIFTS)
+    for query in ({"machine": "M1"}, {"line": "porto/usinagem/linha1"}, {"machine": "M3"}):
+        data = await documented_answer(
+            client, "/api/v1/oee", schemas.OeeResponse, **WINDOW, **query
+        )
+        assert data["machines"]
+    down = await client_for(PROTHEUS_DOWN, shift_calendar="sat 06:00-07:00")
+    data = await documented_answer(
+        client=down,
+        path="/api/v1/oee",
+        schema=schemas.OeeResponse,
+        **WINDOW,
+        line="porto/usinagem/linha1",
+    )
+    assert data["plannedTime"] == 0

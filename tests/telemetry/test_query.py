@@ -9,9 +9,10 @@ from typing import Any
 
 import pytest
 
-from services.telemetry.query import queries
+from services.telemetry.query import queries, schemas
 from shared.db.dialect import TSQL, render
 from shared.openapi import build_spec
+from shared.protheus.keys import USUAL_ORDER_KEY
 from shared.protheus.naming import Tables
 from tests.helpers import assert_envelope, auth
 from tests.support.telemetry_query import (
@@ -20,6 +21,7 @@ from tests.support.telemetry_query import (
     READ,
     ProtheusRows,
     TelemetryRows,
+    documented_answer,
     shown,
     utc,
 )
@@ -455,6 +457,40 @@ async def test_dead_letters_page_newest_first_with_payload_decoded(mes_rows, erp
     assert bad_field(body)[0] == "page"
 
 
+async def test_every_answer_is_what_its_response_schema_dumps(plant, client):
+    """The response schemas (which the OpenAPI document shows) produce exactly the answers."""
+    await plant.counters("M1", (utc(T + "12:00:10"), 5, 1, "00000101001"))
+    await plant.dead_letter("mes/v1/y", b"\xff\xfebad", "utf-8 inválido", utc(T + "12:00:00"))
+    window = {"from": T + "08:00:00Z", "to": T + "15:00:00Z"}
+    for query in ({}, {"values": "true"}, {"line": "porto/usinagem/linha1", "state": "running"}):
+        data = await documented_answer(
+            client, "/api/v1/machines", schemas.MachineListResponse, **query
+        )
+        assert data["data"]
+    for machine in ("M1", "M9"):
+        await documented_answer(
+            client, f"/api/v1/machines/{machine}/latest", schemas.LatestResponse
+        )
+    series = "/api/v1/machines/M1/telemetry"
+    for query in ({}, {"bucket": "15m", "agg": "avg,min,max,last,count"}, {"bucket": "1d"}):
+        data = await documented_answer(
+            client, series, schemas.SeriesResponse, metric="temp", **window, **query
+        )
+        assert data["points"]
+    data = await documented_answer(
+        client, "/api/v1/machines/M1/states", schemas.StatesResponse, **window
+    )
+    assert data["intervals"]
+    data = await documented_answer(
+        client, "/api/v1/machines/M1/counters", schemas.CountersResponse, bucket="1h", **window
+    )
+    assert data["buckets"]
+    data = await documented_answer(
+        client, "/api/v1/telemetry/dead-letters", schemas.DeadLetterResponse
+    )
+    assert data["data"]
+
+
 # --- auth and OpenAPI -----------------------------------------------------------------------------
 
 
@@ -468,7 +504,7 @@ async def test_routes_need_a_key_with_telemetry_read(plant, client):
 
 def test_protheus_statements_render_as_t_sql_without_postgresql_syntax():
     for sql in (
-        queries.ideal_times(TSQL, Tables("01"), 3, 2),
+        queries.ideal_times(TSQL, Tables("01"), USUAL_ORDER_KEY, 3, 2),
         queries.sh1_machines(TSQL, Tables("01"), one=True),
     ):
         text, args = render(sql, _params(sql), style="qmark", dialect=TSQL)
@@ -478,8 +514,8 @@ def test_protheus_statements_render_as_t_sql_without_postgresql_syntax():
         assert "bpchar" not in text.lower()
         assert "CAST(? AS VARCHAR(" in text  # strings bound as VARCHAR, never NVARCHAR
         assert len(args) == text.count("?")
-    assert "sh6010" in queries.ideal_times(TSQL, Tables("01"), 0, 1)
-    assert "1 = 0" in queries.ideal_times(TSQL, Tables("01"), 1, 0)
+    assert "sh6010" in queries.ideal_times(TSQL, Tables("01"), USUAL_ORDER_KEY, 0, 1)
+    assert "1 = 0" in queries.ideal_times(TSQL, Tables("01"), USUAL_ORDER_KEY, 1, 0)
 
 
 def _params(sql: str) -> dict[str, str]:
