@@ -16,7 +16,7 @@ import pytest
 
 from protheus_demo.generate import DEEP_PRODUCTS, WIDELY_USED_COMPONENT
 from services.catalog import schemas
-from tests.catalog.conftest import HEADERS
+from tests.support.catalog import HEADERS
 
 
 def canonical(value: Any) -> bytes:
