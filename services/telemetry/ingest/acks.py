@@ -130,7 +130,7 @@ class ManualAckClient(aiomqtt.Client):
 
     def _on_message(self, client: paho.Client, userdata: Any, message: paho.MQTTMessage) -> None:
         if self._sink is not None:
-            self._sink(message.topic, message.payload, message.mid, message.qos)
+            self._sink(message.topic, bytes(message.payload), message.mid, message.qos)
             return
         super()._on_message(client, userdata, message)
         if (

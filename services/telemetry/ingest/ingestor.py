@@ -267,7 +267,7 @@ class Ingestor:
     def _mqtt_client(self) -> ManualAckClient:
         # MQTT v5: Receive Maximum asks for a wide in-flight window whatever the broker's
         # default (Mosquitto: 20), so messages wait unacknowledged only for a group commit.
-        properties = Properties(PacketTypes.CONNECT)
+        properties = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
         properties.SessionExpiryInterval = self.config.session_expiry_s
         properties.ReceiveMaximum = self.config.inflight
         return ManualAckClient(

@@ -14,11 +14,13 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable
+from typing import Any
 
 import asyncpg
 
 from services.telemetry.ingest.parse import Parsed
 from services.telemetry.partitions import ensure_partitions
+from shared.db.pools import Connection
 
 SAMPLE_COLUMNS = ("machine", "metric", "ts", "value")
 STATE_COLUMNS = ("machine", "ts", "state", "reason")
@@ -62,7 +64,7 @@ ON CONFLICT (spool_id) DO UPDATE SET client_id = EXCLUDED.client_id,
 
 
 async def upsert_machines(
-    conn: asyncpg.Connection, *, machines: Iterable[tuple[str, str, str, str, dt.datetime]]
+    conn: Connection, *, machines: Iterable[tuple[str, str, str, str, dt.datetime]]
 ) -> None:
     """Register or update machines (machine, site, area, line, last seen); last_seen never
     goes back."""
@@ -71,9 +73,7 @@ async def upsert_machines(
         await conn.execute(UPSERT_MACHINES, *(list(c) for c in columns))
 
 
-async def save_position(
-    conn: asyncpg.Connection, *, spool_id: str, client_id: str, position: int
-) -> None:
+async def save_position(conn: Connection, *, spool_id: str, client_id: str, position: int) -> None:
     """How far the spool is drained (its LSN), never moved back."""
     await conn.execute(UPSERT_POSITION, spool_id, client_id, position)
 
@@ -86,14 +86,18 @@ DEAD_COLUMNS = ("topic", "payload", "reason", "payload_size")
 Position = tuple[str, str, int]
 
 
-async def _save(conn: asyncpg.Connection, position: Position) -> None:
+# One row for COPY: the table's columns in order.
+Row = tuple[Any, ...]
+
+
+async def _save(conn: Connection, position: Position) -> None:
     spool_id, client_id, lsn = position
     await save_position(conn, spool_id=spool_id, client_id=client_id, position=lsn)
 
 
-def _first_per_key(rows: Iterable[tuple], key_length: int) -> list[tuple]:
+def _first_per_key(rows: Iterable[Row], key_length: int) -> list[Row]:
     """Rows whose leading `key_length` fields (the table's primary key) were not seen yet."""
-    first: dict[tuple, tuple] = {}
+    first: dict[tuple[Any, ...], Row] = {}
     for row in rows:
         first.setdefault(row[:key_length], row)
     return list(first.values())
@@ -106,7 +110,7 @@ class TelemetryStore:
         self.known_days: set[dt.date] = set()
 
     async def write(
-        self, conn: asyncpg.Connection, batch: list[Parsed], position: Position | None = None
+        self, conn: Connection, batch: list[Parsed], position: Position | None = None
     ) -> int:
         """Store a flush in one transaction (with the spool position, when given); returns
         how many rows were offered."""
@@ -139,7 +143,7 @@ class TelemetryStore:
         return len(samples) + len(states) + len(counters) + len(dead)
 
     async def write_each(
-        self, conn: asyncpg.Connection, batch: list[Parsed], position: Position | None = None
+        self, conn: Connection, batch: list[Parsed], position: Position | None = None
     ) -> int:
         """Write message by message; a message the database refuses becomes a dead letter."""
         rows = 0
@@ -162,8 +166,8 @@ class TelemetryStore:
             await _save(conn, position)
         return rows
 
-    async def _write(self, conn: asyncpg.Connection, samples: list, states: list, counters: list, dead: list,
-                     machines: dict, position: Position | None) -> None:  # fmt: skip
+    async def _write(self, conn: Connection, samples: list[Row], states: list[Row], counters: list[Row],
+                     dead: list[Row], machines: dict[str, Row], position: Position | None) -> None:  # fmt: skip
         """COPY straight into the tables; a batch holding a key already stored (a redelivery,
         rare: after a crash or a reconnect) is rolled back and merged through staging."""
         try:
@@ -176,7 +180,9 @@ class TelemetryStore:
                 await self._others(conn, dead, machines, position)
 
     @staticmethod
-    async def _copy(conn: asyncpg.Connection, samples: list, states: list, counters: list) -> None:
+    async def _copy(
+        conn: Connection, samples: list[Row], states: list[Row], counters: list[Row]
+    ) -> None:
         if samples:
             await conn.copy_records_to_table(
                 "telemetry_samples", records=samples, columns=SAMPLE_COLUMNS
@@ -189,7 +195,9 @@ class TelemetryStore:
             await conn.copy_records_to_table("machine_counters", records=counters, columns=COUNTER_COLUMNS)  # fmt: skip
 
     @staticmethod
-    async def _merge(conn: asyncpg.Connection, samples: list, states: list, counters: list) -> None:
+    async def _merge(
+        conn: Connection, samples: list[Row], states: list[Row], counters: list[Row]
+    ) -> None:
         await conn.execute(STAGING)
         if samples:
             await conn.copy_records_to_table("stage_samples", records=samples)
@@ -203,7 +211,7 @@ class TelemetryStore:
 
     @staticmethod
     async def _others(
-        conn: asyncpg.Connection, dead: list, machines: dict, position: Position | None
+        conn: Connection, dead: list[Row], machines: dict[str, Row], position: Position | None
     ) -> None:
         if dead:
             await conn.copy_records_to_table(

@@ -21,6 +21,7 @@ from functools import lru_cache
 import asyncpg
 
 from shared.db.dialect import Dialect
+from shared.db.pools import Connection
 from shared.protheus.keys import ORDER_KEY_COLUMNS, OrderKeyLayout, order_key_match_sql
 from shared.protheus.naming import Tables
 from shared.protheus.sql import live, operpad_lookup_sql, routing_sql
@@ -150,7 +151,7 @@ ORDER BY p.machine
 
 
 async def machine_page(
-    conn: asyncpg.Connection,
+    conn: Connection,
     *,
     erp_codes: Sequence[str],
     erp_descriptions: Sequence[str | None],
@@ -191,7 +192,7 @@ row) and the last value and time of each of its metrics (telemetry_samples), one
 metric; a single row with NULL metric columns when it has none."""
 
 
-async def latest_values(conn: asyncpg.Connection, *, machine: str) -> list[asyncpg.Record]:
+async def latest_values(conn: Connection, *, machine: str) -> list[asyncpg.Record]:
     return await conn.fetch(LATEST, machine)
 
 
@@ -219,7 +220,7 @@ read only when there are at most $5 of them (the partition key prunes days)."""
 
 
 async def raw_series(
-    conn: asyncpg.Connection,
+    conn: Connection,
     *,
     machine: str,
     metric: str,
@@ -252,7 +253,7 @@ ORDER BY b.bucket
 
 
 async def bucketed_series(
-    conn: asyncpg.Connection,
+    conn: Connection,
     *,
     machine: str,
     metric: str,
@@ -288,7 +289,7 @@ ORDER BY b.bucket
 
 
 async def counter_buckets(
-    conn: asyncpg.Connection,
+    conn: Connection,
     *,
     machine: str,
     start: dt.datetime,
@@ -345,7 +346,7 @@ $4 + 1 rows, so the caller can tell the limit was passed."""
 
 
 async def state_intervals(
-    conn: asyncpg.Connection,
+    conn: Connection,
     *,
     machine: str,
     start: dt.datetime,
@@ -375,7 +376,7 @@ then id), with the total; payloads cut at $1 bytes, their full size beside them.
 
 
 async def dead_letter_page(
-    conn: asyncpg.Connection, *, limit: int, offset: int, max_payload: int
+    conn: Connection, *, limit: int, offset: int, max_payload: int
 ) -> list[asyncpg.Record]:
     return await conn.fetch(DEAD_LETTERS, max_payload, limit, offset)
 
@@ -447,7 +448,7 @@ ts falls inside planned time)."""
 
 
 async def oee_facts(
-    conn: asyncpg.Connection,
+    conn: Connection,
     *,
     machine: str | None,
     line: tuple[str, str, str] | None,
@@ -593,7 +594,7 @@ machines asked ($7), ts in [$8, $9) and inside planned time (starts $5, ends $6)
 
 
 async def split_counts(
-    conn: asyncpg.Connection,
+    conn: Connection,
     *,
     segments: Sequence[tuple[str, dt.datetime, dt.datetime, int]],
     machines: Sequence[str],

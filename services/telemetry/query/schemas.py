@@ -452,7 +452,7 @@ class OeeOrder(ma.Schema):
     issue = fields.String(allow_none=True, metadata={"description": "Por que não há tempo ideal."})
 
 
-def _figures() -> dict[str, fields.Field]:
+def _figures() -> dict[str, fields.Field[Any]]:
     """The ratios, times and counts of a machine or a line (fresh fields for each schema)."""
     return {
         "availability": fields.Float(allow_none=True),

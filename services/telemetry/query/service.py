@@ -272,13 +272,17 @@ async def series(
     tz: ZoneInfo,
 ) -> dict[str, Any]:
     """Raw points without bucket, else per-bucket aggregates (`avg` unless asked)."""
-    window = {"machine": machine, "metric": metric, "start": start, "end": end, "tz": tz}
     if bucket is None:
         chosen: tuple[str, ...] = ()
-        points, registered = await raw_points(pool, **window)
+        points, registered = await raw_points(
+            pool, machine=machine, metric=metric, start=start, end=end, tz=tz
+        )
     else:
         chosen = aggregates or ("avg",)
-        points, registered = await bucket_points(pool, **window, bucket=bucket, aggregates=chosen)
+        points, registered = await bucket_points(
+            pool, machine=machine, metric=metric, start=start, end=end, tz=tz,
+            bucket=bucket, aggregates=chosen,
+        )  # fmt: skip
     await require_known(protheus, machine, in_mes=registered or bool(points))
     return {
         "machine": machine,

@@ -11,6 +11,7 @@ import asyncpg
 
 from services.telemetry.query import queries
 from services.telemetry.query.oee.attribution import CountKey
+from shared.db.pools import Connection
 
 StateTime = tuple[str, str | None, float]  # state, reason, seconds inside planned time
 
@@ -64,7 +65,7 @@ def parse_facts(rows: Sequence[asyncpg.Record]) -> OeeFacts:
 
 
 async def collect_facts(
-    conn: asyncpg.Connection,
+    conn: Connection,
     *,
     machine: str | None,
     line: tuple[str, str, str] | None,
