@@ -8,6 +8,7 @@ from services.production.orders import schemas, service
 from services.production.orders.keys import get_orders
 from shared.endpoint import endpoint
 from shared.envelope import success
+from shared.pagination import Page
 from shared.validation import load_match, load_query
 
 SCOPE = "production:read"
@@ -40,8 +41,18 @@ STATUS_RULES = (
     response=schemas.OrderListResponse,
 )
 async def list_orders(request: web.Request) -> web.Response:
-    params = load_query(request, schemas.OrderListQuery())
-    data, page = await service.list_orders(get_orders(request.app), params)
+    query = load_query(request, schemas.OrderListQuery())
+    page = Page.from_params(query)
+    data = await service.list_orders(
+        get_orders(request.app),
+        page=page,
+        branch=query["branch"],
+        status=query["status"],
+        product=query["product"],
+        machine=query["machine"],
+        planned_from=query["planned_from"],
+        planned_to=query["planned_to"],
+    )
     return success(
         data, f"Ordens de produção retornadas com sucesso ({page.label(data['total'])})."
     )
@@ -67,6 +78,6 @@ async def list_orders(request: web.Request) -> web.Response:
 )
 async def get_order(request: web.Request) -> web.Response:
     key = load_match(request, schemas.OrderPath())["order"]
-    params = load_query(request, schemas.OrderDetailQuery())
-    data = await service.get_order(get_orders(request.app), key, params)
+    query = load_query(request, schemas.OrderDetailQuery())
+    data = await service.get_order(get_orders(request.app), key=key, branch=query["branch"])
     return success(data, f"Ordem de produção {key} localizada com sucesso.")

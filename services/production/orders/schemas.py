@@ -135,19 +135,7 @@ class ProductionOrder(ma.Schema):
     situation = fields.String(
         metadata={"description": "normal, suspended (C2_STATUS = 'U') ou sacramented ('S')."}
     )
-    lastActivity = fields.String(
-        allow_none=True,
-        metadata={
-            "description": (
-                "Data (YYYYMMDD) da atividade mais recente: apontamento SH6 (H6_DTAPONT, senão "
-                "H6_DATAFIN) ou movimento SD3 não estornado (D3_EMISSAO); null se não há."
-            )
-        },
-    )
-    routing = fields.String(
-        metadata={"description": "Roteiro da ordem: C2_ROTEIRO, senão B1_OPERPAD, senão '01'."}
-    )
-    C2_FILIAL = fields.String()
+    C2_FILIAL = fields.String()  # the C2_ fields as stored, trailing blanks trimmed
     C2_NUM = fields.String()
     C2_ITEM = fields.String()
     C2_SEQUEN = fields.String()
@@ -167,6 +155,18 @@ class ProductionOrder(ma.Schema):
     C2_ROTEIRO = fields.String()
     C2_PRIOR = fields.String()
     C2_DIASOCI = fields.Float(metadata={"description": "Dias sem atividade até a ordem ser idle."})
+    lastActivity = fields.String(
+        allow_none=True,
+        metadata={
+            "description": (
+                "Data (YYYYMMDD) da atividade mais recente: apontamento SH6 (H6_DTAPONT, senão "
+                "H6_DATAFIN) ou movimento SD3 não estornado (D3_EMISSAO); null se não há."
+            )
+        },
+    )
+    routing = fields.String(
+        metadata={"description": "Roteiro da ordem: C2_ROTEIRO, senão B1_OPERPAD, senão '01'."}
+    )
 
 
 class OrderOperation(ma.Schema):
@@ -186,19 +186,21 @@ class OrderOperation(ma.Schema):
 
 
 class PendingReport(ma.Schema):
-    id = fields.String()
+    id = fields.String(metadata={"description": "Identificador do apontamento (UUID)."})
     operation = fields.String()
     machine = fields.String()
     operator = fields.String()
-    start = fields.String()
-    end = fields.String()
+    start = fields.String(metadata={"description": "Início, ISO-8601."})
+    end = fields.String(metadata={"description": "Fim, ISO-8601."})
     goodQuantity = fields.Float()
     scrapQuantity = fields.Float()
     final = fields.Boolean()
     status = fields.String(metadata={"description": "pending, sending ou retrying."})
     attempts = fields.Integer()
-    nextAttemptAt = fields.String(allow_none=True)
-    createdAt = fields.String()
+    nextAttemptAt = fields.String(
+        allow_none=True, metadata={"description": "Próxima tentativa, ISO-8601; null se não há."}
+    )
+    createdAt = fields.String(metadata={"description": "Recebido pelo MES, ISO-8601."})
 
 
 class ProductionOrderDetail(ProductionOrder):
@@ -211,13 +213,23 @@ class ProductionOrderDetail(ProductionOrder):
     )
 
 
+class OrderFilters(ma.Schema):
+    status = fields.String(allow_none=True)
+    product = fields.String(allow_none=True)
+    machine = fields.String(allow_none=True)
+    planned_from = fields.String(allow_none=True, metadata={"description": "YYYY-MM-DD."})
+    planned_to = fields.String(allow_none=True, metadata={"description": "YYYY-MM-DD."})
+    branch = fields.String(metadata={"description": "A filial efetivamente usada."})
+
+
 class OrderPage(ma.Schema):
     total = fields.Integer()
     page = fields.Integer()
     pageSize = fields.Integer()
     totalPages = fields.Integer()
-    filters = fields.Dict(
-        metadata={"description": "Filtros aplicados; `branch` é a filial efetivamente usada."}
+    filters = fields.Nested(
+        OrderFilters,
+        metadata={"description": "Filtros aplicados; `branch` é a filial efetivamente usada."},
     )
     data = fields.List(fields.Nested(ProductionOrder))
 

@@ -110,12 +110,18 @@ def operation_item(row: Row) -> dict[str, Any]:
 
 
 async def list_orders(
-    orders: ProductionOrders, params: dict[str, Any]
-) -> tuple[dict[str, Any], Page]:
-    page = Page.from_params(params)
-    branch = orders.branch(params["branch"])
-    status, product, machine = params["status"], params["product"], params["machine"]
-    planned_from, planned_to = params["planned_from"], params["planned_to"]
+    orders: ProductionOrders,
+    *,
+    page: Page,
+    branch: str | None,
+    status: str | None,
+    product: str | None,
+    machine: str | None,
+    planned_from: dt.date | None,
+    planned_to: dt.date | None,
+) -> dict[str, Any]:
+    """One page of a branch's orders (None: PROTHEUS_BRANCH), the filters combined with AND."""
+    branch = orders.branch(branch)
     args: dict[str, Any] = {
         **await orders.filials(branch),
         "today": orders.today(),
@@ -153,13 +159,13 @@ async def list_orders(
         "planned_to": iso_date(planned_to),
         "branch": branch,
     }
-    return page.envelope(total, items, filters=filters), page
+    return page.envelope(total, items, filters=filters)
 
 
-async def get_order(orders: ProductionOrders, key: str, params: dict[str, Any]) -> dict[str, Any]:
+async def get_order(orders: ProductionOrders, *, key: str, branch: str | None) -> dict[str, Any]:
     """One order with its routing's operations and progress (one Protheus statement) and the
     MES reports not yet delivered for it (one MES statement)."""
-    branch = orders.branch(params["branch"])
+    branch = orders.branch(branch)
     args = {
         **await orders.filials(branch),
         **order_key_params(await orders.dictionary.order_key(), key, field="order"),

@@ -11,6 +11,7 @@ from shared.endpoint import endpoint
 from shared.envelope import success
 from shared.errors import invalid_parameter
 from shared.keys import CALLER, REQUEST_ID
+from shared.pagination import Page
 from shared.validation import load_body, load_match, load_query, read_json
 
 MAX_KEY = 200
@@ -29,7 +30,7 @@ MAX_KEY = 200
         "corpo: 422). Acompanhe em GET /api/v1/production-reports/{id}."
     ),
     body=schemas.ReportBody,
-    response=schemas.ReportResponse,
+    response=schemas.ReportAcceptedResponse,
     status=202,
     errors=(400, 401, 403, 413, 415, 422, 503),
 )
@@ -44,7 +45,7 @@ async def create_report(request: web.Request) -> web.Response:
     status, payload = await service.accept(
         get_reports(request.app),
         client=request[CALLER].name,
-        report=report,
+        report=service.ReportInput.from_body(report),
         raw=raw,
         idempotency_key=key.strip() if key else None,
         request_id=request.get(REQUEST_ID),
@@ -79,10 +80,14 @@ async def get_report(request: web.Request) -> web.Response:
     scope="production:read",
     summary="Lista apontamentos, mais recentes primeiro",
     query=schemas.ReportListQuery,
+    response=schemas.ReportListResponse,
 )
 async def list_reports(request: web.Request) -> web.Response:
-    params = load_query(request, schemas.ReportListQuery())
-    data, page = await service.listing(get_reports(request.app), params)
+    query = load_query(request, schemas.ReportListQuery())
+    page = Page.from_params(query)
+    data = await service.listing(
+        get_reports(request.app), page=page, status=query["status"], order=query["order"]
+    )
     return success(data, f"Apontamentos retornados com sucesso ({page.label(data['total'])}).")
 
 

@@ -6,20 +6,14 @@ from typing import Any
 
 import asyncpg
 
-PENDING_FOR_ORDER = """
-SELECT id, operation, machine, operator, start_at, end_at, good_quantity, scrap_quantity,
-       final, status, attempts, next_attempt_at, created_at
-FROM production_reports
-WHERE branch = $1 AND order_key = $2 AND status IN ('pending', 'sending', 'retrying')
-ORDER BY seq
-"""
+from services.production.reports import queries
 
 
 async def pending_for_order(
     conn: asyncpg.Connection, *, branch: str, order_key: str
 ) -> list[dict[str, Any]]:
     """Undelivered reports of one order (key trimmed, 11 or 14 characters as stored by the MES)."""
-    rows = await conn.fetch(PENDING_FOR_ORDER, branch, order_key)
+    rows = await queries.pending_for_order(conn, branch=branch, order_key=order_key)
     return [
         {
             "id": str(r["id"]),

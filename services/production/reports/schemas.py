@@ -136,24 +136,99 @@ class ReportListQuery(PageQuery):
     )
 
 
-class ReportData(ma.Schema):
-    id = fields.UUID()
-    status = fields.String(metadata={"description": ", ".join(STATUSES)})
-    attempts = fields.Integer()
-    idAppointment = fields.String(metadata={"description": "H6_IDENT quando entregue."})
-    error = fields.String(metadata={"description": "Mensagem do Protheus quando rejeitado."})
-    nextAttemptAt = fields.String(metadata={"description": "Próxima tentativa quando retrying."})
-    history = fields.List(
-        fields.Dict(),
+# --- response documentation ------------------------------------------------------------------
+
+
+class ReportAttempt(ma.Schema):
+    attempt = fields.Integer()
+    startedAt = fields.String(metadata={"description": "ISO-8601."})
+    finishedAt = fields.String(
+        allow_none=True, metadata={"description": "ISO-8601; null enquanto em curso."}
+    )
+    outcome = fields.String(
         metadata={
-            "description": "Tentativas de envio ao Protheus: attempt, startedAt, finishedAt, "
-            "outcome, httpStatus, message e requestId (a requisição que registrou ou corrigiu "
-            "o apontamento; consulte-a em GET /api/v1/audit?requestId=...)."
+            "description": "started (em curso), delivered, rejected, not_sent, unknown, found "
+            "(marcador encontrado no SH6) ou reversed (encontrado estornado)."
         },
     )
+    httpStatus = fields.Integer(allow_none=True)
+    message = fields.String(allow_none=True)
+    requestId = fields.String(
+        allow_none=True,
+        metadata={
+            "description": "A requisição que registrou ou corrigiu o apontamento; consulte-a "
+            "em GET /api/v1/audit?requestId=..."
+        },
+    )
+
+
+class ReportAccepted(ma.Schema):
+    id = fields.UUID()
+    status = fields.String(metadata={"description": "pending."})
+
+
+class ReportSummary(ReportAccepted):
+    status = fields.String(metadata={"description": ", ".join(STATUSES)})
+    attempts = fields.Integer()
+    idAppointment = fields.String(
+        allow_none=True, metadata={"description": "H6_IDENT quando entregue."}
+    )
+    error = fields.String(
+        allow_none=True, metadata={"description": "Mensagem do Protheus quando rejeitado."}
+    )
+    nextAttemptAt = fields.String(
+        allow_none=True, metadata={"description": "Próxima tentativa (ISO-8601) quando retrying."}
+    )
+    order = fields.String(metadata={"description": "Ordem de produção, como enviada."})
+    operation = fields.String()
+    machine = fields.String()
+    operator = fields.String()
+    start = fields.String(metadata={"description": "Início, ISO-8601."})
+    end = fields.String(metadata={"description": "Fim, ISO-8601."})
+    goodQuantity = fields.Float()
+    scrapQuantity = fields.Float()
+    scrapReason = fields.String(allow_none=True)
+    final = fields.Boolean()
+    branch = fields.String(metadata={"description": "Filial (PROTHEUS_BRANCH se não enviada)."})
+    lot = fields.String(allow_none=True)
+    createdAt = fields.String(metadata={"description": "Recebido pelo MES, ISO-8601."})
+    updatedAt = fields.String(metadata={"description": "Última mudança, ISO-8601."})
+
+
+class ReportData(ReportSummary):
+    history = fields.List(
+        fields.Nested(ReportAttempt),
+        metadata={"description": "Tentativas de envio ao Protheus, da primeira à última."},
+    )
+
+
+class ReportFilters(ma.Schema):
+    status = fields.String(allow_none=True)
+    order = fields.String(allow_none=True)
+
+
+class ReportPage(ma.Schema):
+    total = fields.Integer()
+    page = fields.Integer()
+    pageSize = fields.Integer()
+    totalPages = fields.Integer()
+    filters = fields.Nested(ReportFilters)
+    data = fields.List(fields.Nested(ReportSummary))
+
+
+class ReportAcceptedResponse(ma.Schema):
+    success = fields.Boolean()
+    message = fields.String()
+    data = fields.Nested(ReportAccepted)
 
 
 class ReportResponse(ma.Schema):
     success = fields.Boolean()
     message = fields.String()
     data = fields.Nested(ReportData)
+
+
+class ReportListResponse(ma.Schema):
+    success = fields.Boolean()
+    message = fields.String()
+    data = fields.Nested(ReportPage)

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import hashlib
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -43,6 +45,65 @@ class Reports:
     settings: Settings
     dictionary: ProtheusDictionary
     idempotency_days: int = 7
+
+
+@dataclass(frozen=True)
+class ReportInput:
+    """A report as a client sends it (POST), or as a correction leaves it (PATCH over the
+    stored report): the body's fields, validated."""
+
+    order: str
+    operation: str
+    machine: str
+    operator: str
+    start: dt.datetime
+    end: dt.datetime
+    good_quantity: float
+    scrap_quantity: float
+    scrap_reason: str | None
+    final: bool
+    branch: str | None  # None: PROTHEUS_BRANCH
+    lot: str | None
+
+    @classmethod
+    def from_body(cls, body: Mapping[str, Any]) -> ReportInput:
+        """From a body loaded by ReportBody (camelCase names, defaults applied)."""
+        return cls(
+            order=body["order"],
+            operation=body["operation"],
+            machine=body["machine"],
+            operator=body["operator"],
+            start=body["start"],
+            end=body["end"],
+            good_quantity=body["goodQuantity"],
+            scrap_quantity=body["scrapQuantity"],
+            scrap_reason=body["scrapReason"],
+            final=body["final"],
+            branch=body["branch"],
+            lot=body["lot"],
+        )
+
+    def values(
+        self, *, branch: str, item_code: str | None, warehouse: str | None
+    ) -> queries.ReportValues:
+        """The columns the MES stores, with the branch resolved and the order's product and
+        warehouse (None when Protheus could not be read: the pusher reads them later)."""
+        return queries.ReportValues(
+            branch=branch,
+            order_key=self.order,
+            operation=self.operation,
+            machine=self.machine,
+            operator=self.operator,
+            start_at=self.start,
+            end_at=self.end,
+            good_quantity=self.good_quantity,
+            scrap_quantity=self.scrap_quantity,
+            scrap_reason=self.scrap_reason,
+            final=self.final,
+            lot=self.lot,
+            item_code=item_code,
+            warehouse=warehouse,
+        )
 
 
 def request_hash(payload: Any) -> str:
@@ -95,13 +156,13 @@ def order_params(layout: OrderKeyLayout, order: str) -> dict[str, str]:
 
 
 async def check_order(
-    reports: Reports, report: dict[str, Any], branch: str
+    reports: Reports, report: ReportInput, branch: str
 ) -> tuple[str | None, str | None]:
     """Refuse up front (422) what Protheus would refuse when we can tell; return the order's
     product and warehouse. With the ERP database down the report is still accepted (and the
     routine validates it when it is sent)."""
     source, company = reports.protheus, reports.settings.protheus_company
-    order = report["order"]
+    order = report.order
     try:
         layout = await reports.dictionary.order_key()
         alternatives = await reports.dictionary.has_alternative_resources()
@@ -110,8 +171,8 @@ async def check_order(
             "sc2_filial": await reports.branches.filial("SC2", branch),
             "sb1_filial": await reports.branches.filial("SB1", branch),
             "sg2_filial": await reports.branches.filial("SG2", branch),
-            "operation": report["operation"],
-            "machine": report["machine"],
+            "operation": report.operation,
+            "machine": report.machine,
         }
         if alternatives:
             params["sh3_filial"] = await reports.branches.filial("SH3", branch)
@@ -133,12 +194,12 @@ async def check_order(
         raise Unprocessable(f"Ordem {order} está encerrada definitivamente.")
     if not row["operation_found"]:
         raise Unprocessable(
-            f"Operação {report['operation']} não pertence ao roteiro da ordem {order}."
+            f"Operação {report.operation} não pertence ao roteiro da ordem {order}."
         )
     if not row["machine_found"]:
         # MATA681 refuses a resource the routing does not name for the operation.
         message = (
-            f"a máquina {report['machine']} não é o recurso da operação {report['operation']} "
+            f"a máquina {report.machine} não é o recurso da operação {report.operation} "
             f"no roteiro da ordem {order} (G2_RECURSO {row['operation_machine']})"
             + (" nem um recurso alternativo dela (SH3)." if alternatives else ".")
         )
@@ -152,9 +213,9 @@ async def check_order(
 async def _replay(
     conn: asyncpg.Connection, reports: Reports, client: str, key: str, digest: str
 ) -> tuple[int, Any] | None:
-    row = await conn.fetchrow(queries.GET_IDEMPOTENT, client, key, reports.idempotency_days)
+    row = await queries.get_idempotent(conn, client=client, key=key, days=reports.idempotency_days)
     if row is None:
-        await conn.execute(queries.DROP_EXPIRED_IDEMPOTENT, client, key)
+        await queries.drop_idempotent(conn, client=client, key=key)
         return None
     if row["request_hash"] != digest:
         raise Unprocessable(
@@ -167,7 +228,7 @@ async def accept(
     reports: Reports,
     *,
     client: str,
-    report: dict[str, Any],
+    report: ReportInput,
     raw: Any,
     idempotency_key: str | None,
     request_id: str | None = None,
@@ -186,7 +247,7 @@ async def accept(
                 replay = await _replay(conn, reports, client, idempotency_key, digest)
             if replay:
                 return replay
-        branch = report["branch"] or reports.settings.protheus_branch
+        branch = report.branch or reports.settings.protheus_branch
         try:
             item_code, warehouse = await check_order(reports, report, branch)
         except Unprocessable as exc:
@@ -198,24 +259,24 @@ async def accept(
         data = {"id": str(report_id), "status": "pending"}
         try:
             async with conn.transaction():
-                await conn.execute(
-                    queries.INSERT_REPORT,
-                    report_id, client, branch, report["order"], report["operation"], report["machine"],
-                    report["operator"], report["start"], report["end"], report["goodQuantity"],
-                    report["scrapQuantity"], report["scrapReason"], report["final"], report["lot"],
-                    item_code, warehouse, request_id,
-                )  # fmt: skip
-                await conn.execute(queries.INSERT_OUTBOX, report_id)
+                await queries.insert_report(
+                    conn,
+                    report_id=report_id,
+                    client=client,
+                    report=report.values(branch=branch, item_code=item_code, warehouse=warehouse),
+                    request_id=request_id,
+                )
+                await queries.insert_outbox(conn, report_id=report_id)
                 if audit is not None:
                     await audit.write(conn, str(report_id))
                 if idempotency_key:
-                    await conn.execute(
-                        queries.SAVE_IDEMPOTENT,
-                        client,
-                        idempotency_key,
-                        digest,
-                        202,
-                        orjson.dumps(data).decode(),
+                    await queries.save_idempotent(
+                        conn,
+                        client=client,
+                        key=idempotency_key,
+                        request_hash=digest,
+                        status=202,
+                        body=data,
                     )
         except asyncpg.UniqueViolationError:
             # A concurrent request with the same key won; answer what it answered.
@@ -236,8 +297,8 @@ async def _save(
 ) -> None:
     # A concurrent request with the same key may have stored its answer first.
     with contextlib.suppress(asyncpg.UniqueViolationError):
-        await conn.execute(
-            queries.SAVE_IDEMPOTENT, client, key, digest, status, orjson.dumps(body).decode()
+        await queries.save_idempotent(
+            conn, client=client, key=key, request_hash=digest, status=status, body=body
         )
 
 
@@ -247,24 +308,25 @@ def replay_error(body: dict[str, Any]) -> ApiError:
 
 async def get(reports: Reports, report_id: uuid.UUID) -> dict[str, Any]:
     async with mes_connection(reports.pool) as conn:
-        row = await conn.fetchrow(queries.GET_REPORT, report_id)
+        row = await queries.get_report(conn, report_id=report_id)
     if row is None:
         raise NotFound(f"Apontamento {report_id} não encontrado.")
     return present(row)
 
 
-async def listing(reports: Reports, params: dict[str, Any]) -> tuple[dict[str, Any], Page]:
-    page = Page.from_params(params)
+async def listing(
+    reports: Reports, *, page: Page, status: str | None, order: str | None
+) -> dict[str, Any]:
+    """One page of reports, newest first, optionally of one status and one order."""
     async with mes_connection(reports.pool) as conn:
-        rows = await conn.fetch(
-            queries.LIST_REPORTS, params["status"], params["order"], page.size, page.offset
+        rows = await queries.list_reports(
+            conn, status=status, order_key=order, limit=page.size, offset=page.offset
         )
     total = rows[0]["total"] if rows else 0
     items = [present(r) for r in rows if r["id"] is not None]
     for item in items:
         del item["history"]
-    filters = {"status": params["status"], "order": params["order"]}
-    return page.envelope(total, items, filters=filters), page
+    return page.envelope(total, items, filters={"status": status, "order": order})
 
 
 def _stored_fields(row: asyncpg.Record) -> dict[str, Any]:
@@ -287,7 +349,7 @@ async def correct(
     """Correct a rejected report and send it again with the same id; its history is kept
     (with the audit row, when given, in the same transaction)."""
     async with mes_connection(reports.pool) as conn:
-        row = await conn.fetchrow(queries.GET_REPORT, report_id)
+        row = await queries.get_report(conn, report_id=report_id)
         if row is None:
             raise NotFound(f"Apontamento {report_id} não encontrado.")
         if row["status"] != "rejected":
@@ -299,24 +361,24 @@ async def correct(
             report_rules(merged)
         except ma.ValidationError as exc:
             raise invalid_body(exc) from None
-        branch = merged["branch"] or reports.settings.protheus_branch
-        item_code, warehouse = await check_order(reports, merged, branch)
+        report = ReportInput.from_body(merged)
+        branch = report.branch or reports.settings.protheus_branch
+        item_code, warehouse = await check_order(reports, report, branch)
         async with conn.transaction():
-            updated = await conn.execute(
-                queries.CORRECT_REPORT,
-                report_id, merged["order"], merged["operation"], merged["machine"], merged["operator"],
-                merged["start"], merged["end"], merged["goodQuantity"], merged["scrapQuantity"],
-                merged["scrapReason"], merged["final"], merged["lot"], branch, item_code, warehouse,
-                request_id,
-            )  # fmt: skip
-            if updated != "UPDATE 1":
+            updated = await queries.correct_report(
+                conn,
+                report_id=report_id,
+                report=report.values(branch=branch, item_code=item_code, warehouse=warehouse),
+                request_id=request_id,
+            )
+            if not updated:
                 raise Conflict(
                     "O apontamento mudou de estado durante a correção; consulte-o de novo."
                 )
-            await conn.execute(queries.INSERT_OUTBOX, report_id)
+            await queries.insert_outbox(conn, report_id=report_id)
             if audit is not None:
                 await audit.write(conn, str(report_id))
         if audit is not None:
             audit.committed()
-        row = await conn.fetchrow(queries.GET_REPORT, report_id)
+        row = await queries.get_report(conn, report_id=report_id)
     return present(row)
