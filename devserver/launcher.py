@@ -20,8 +20,8 @@ from devserver.infra import (
     LOCAL_MQTT,
     LOCAL_PG,
     RUN_DIR,
+    broker_port,
     embedded_postgres,
-    free_port,
     mosquitto_binary,
     mqtt_answers,
     pg_answers,
@@ -170,9 +170,9 @@ async def serve(stack: contextlib.AsyncExitStack) -> None:
         if (binary := mosquitto_binary()) is not None:
             # Our own Mosquitto with deploy/mosquitto's settings (no queue limit for the
             # ingestor), as `make stack` runs it: never a broker whose limits we do not know.
-            port = int(env.get("RUN_MQTT_PORT", "1883"))
-            if await mqtt_answers(f"mqtt://127.0.0.1:{port}"):
-                port = free_port()  # 1883 is taken (a system broker): another port
+            # The port of the last run (devices keep their URL), else 1883 when free (a
+            # system broker may hold it), else any free one.
+            port = broker_port(RUN_DIR / "mosquitto", int(env.get("RUN_MQTT_PORT", "1883")))
             bind = env.get("RUN_MQTT_BIND", "127.0.0.1")
             stack.enter_context(run_mosquitto(binary, port, bind))
             env["MQTT_URL"] = f"mqtt://127.0.0.1:{port}"

@@ -1,14 +1,40 @@
-"""Route metadata in one place: the scope auth enforces and the schemas OpenAPI documents."""
+"""Route metadata in one place: the scope auth enforces, the schemas that load the request and
+the schema that dumps the answer; OpenAPI documents the same declaration.
+
+    @endpoint(service="production", scope="admin", summary="...",
+              query=schemas.AuditQuery, response=schemas.AuditResponse)
+    async def list_audit(request: web.Request, *, query: dict[str, Any]) -> Reply:
+        ...
+        return Reply(data, "Registros de auditoria retornados.")
+
+The wrapper loads what the handler takes (path, then query, then body, with the loaders of
+shared.validation: same 400s, same details), passes each as a keyword argument, and dumps a
+returned `Reply` through the declared response schema into the envelope. A handler that does
+not take `query=` (say) is not converted yet: its declared query schema is only documented. A
+handler that returns a ready web.StreamResponse gets it sent untouched.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import functools
+import inspect
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import Any
 
 import marshmallow as ma
+from aiohttp import web
 
-Handler = TypeVar("Handler", bound=Callable[..., Any])
+from shared.envelope import Reply, json_response
+from shared.validation import load_body, load_match, load_query
+
+# What a decorated function may be: it takes the request and the loaded parts it declares.
+Handler = Callable[..., Awaitable[web.StreamResponse | Reply]]
+# What aiohttp routes: the request in, a response out.
+RouteHandler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+LOADED = ("path", "query", "body")
+ENVELOPE_FIELDS = ("success", "message", "data")
 
 
 @dataclass(frozen=True)
@@ -26,16 +52,72 @@ class Endpoint:
     status: int = 200
     errors: tuple[int, ...] = (400, 401, 403, 503)
     extra: dict[str, Any] = field(default_factory=dict)
+    # A PATCH body: only the fields sent are loaded (marshmallow's partial load).
+    partial: bool = False
 
 
-def endpoint(**spec: Any) -> Callable[[Handler], Handler]:
+def endpoint(**spec: Any) -> Callable[[Handler], RouteHandler]:
     """Decorate a handler with its Endpoint; routes without one need the admin scope."""
+    info = Endpoint(**spec)
+    if info.response is not None:
+        declared = info.response().fields
+        missing = [name for name in ENVELOPE_FIELDS if name not in declared]
+        if missing:
+            raise TypeError(
+                f"{info.response.__name__} is not an envelope (no {', '.join(missing)}): "
+                "build it with shared.envelope.envelope() or paged_envelope()"
+            )
 
-    def attach(handler: Handler) -> Handler:
-        handler.__endpoint__ = Endpoint(**spec)  # type: ignore[attr-defined]
-        return handler
+    def attach(handler: Handler) -> RouteHandler:
+        takes = _loaded_parameters(handler)
+        for name in takes:
+            if getattr(info, name) is None:
+                raise TypeError(f"{handler.__qualname__} takes {name}= but declares no {name}")
+        path = info.path() if "path" in takes and info.path is not None else None
+        query = info.query() if "query" in takes and info.query is not None else None
+        body = info.body() if "body" in takes and info.body is not None else None
+        response = info.response() if info.response is not None else None
+
+        @functools.wraps(handler)
+        async def route(request: web.Request) -> web.StreamResponse:
+            loaded: dict[str, Any] = {}
+            if path is not None:
+                loaded["path"] = load_match(request, path)
+            if query is not None:
+                loaded["query"] = load_query(request, query)
+            if body is not None:
+                loaded["body"] = await load_body(request, body, partial=info.partial)
+            answer = await handler(request, **loaded)
+            if isinstance(answer, web.StreamResponse):
+                return answer  # a route not converted yet, or one that answers in its own way
+            return answer_with(answer, response, info.status)
+
+        route.__endpoint__ = info  # type: ignore[attr-defined]
+        return route
 
     return attach
+
+
+def answer_with(answer: Reply, response: ma.Schema | None, status: int) -> web.Response:
+    """The envelope of a Reply, dumped by the response schema that documents it."""
+    body: dict[str, Any] = {"success": True, "message": answer.message, "data": answer.data}
+    if response is not None:
+        body = response.dump(body)
+    return json_response(
+        body, status=answer.status if answer.status is not None else status, headers=answer.headers
+    )
+
+
+def _loaded_parameters(handler: Handler) -> tuple[str, ...]:
+    """Which of path/query/body the handler takes as keyword arguments."""
+    parameters = inspect.signature(handler).parameters
+    return tuple(
+        name
+        for name in LOADED
+        if name in parameters
+        and parameters[name].kind
+        in (inspect.Parameter.KEYWORD_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
+    )
 
 
 def endpoint_of(handler: Any) -> Endpoint | None:

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from shared.validation import Integer, Schema, between
 
@@ -72,3 +73,48 @@ class Page:
             body["filters"] = filters
         body[data_key] = items
         return body
+
+
+# Columns a statement paged once adds to its rows (see services/catalog/queries.py).
+PAGING_COLUMNS = ("in_page", "row_number_")
+
+
+class PagedRows(NamedTuple):
+    """A paged statement's answer split: its header row (total, found...) and the page rows."""
+
+    header: dict[str, Any]
+    rows: list[dict[str, Any]]
+
+    @property
+    def total(self) -> int:
+        return int(self.header["total"])
+
+
+def split_page(
+    rows: Sequence[Mapping[str, Any]],
+    key: str,
+    *,
+    defaults: Mapping[str, Any] | None = None,
+    strip: Iterable[str] = PAGING_COLUMNS,
+) -> PagedRows:
+    """Split the rows of a statement that returns its header with its page in one round trip
+    (`SELECT h.*, p.* FROM (header) h LEFT JOIN (page) p`).
+
+    The header is the first row (all its columns; `defaults`, {"total": 0} unless given, fill
+    it when there is no row at all and replace its NULLs). The page rows are those whose `key`
+    column is not NULL (the header row rides alone, with NULL row columns, when the page is
+    empty) and not flagged out of the page (`in_page` = 0: statements paged once return their
+    first row even when the page starts later); the paging columns in `strip` are dropped.
+    """
+    fill = {"total": 0} if defaults is None else defaults
+    header = dict(rows[0]) if rows else {}
+    for name, value in fill.items():
+        if header.get(name) is None:
+            header[name] = value
+    dropped = tuple(strip)
+    page_rows = [
+        {name: value for name, value in row.items() if name not in dropped}
+        for row in rows
+        if row.get(key) is not None and row.get("in_page", 1)
+    ]
+    return PagedRows(header, page_rows)

@@ -11,7 +11,7 @@ from services.catalog.bom import flat_page, nest_page
 from services.catalog.search import MAX_TERMS, SearchText, like_contains, search_params
 from shared.db import BranchResolver, Dialect, ProtheusSource, Row
 from shared.errors import NotFound, invalid_parameter
-from shared.pagination import Page
+from shared.pagination import Page, split_page
 from shared.settings import Settings
 
 
@@ -54,15 +54,7 @@ class Catalog:
                 "page_end": page.offset + page.size,
             },
         )
-        header = dict(rows[0]) if rows else {"found": 0, "total": 0}
-        if header.get("total") is None:  # a statement paged once over no rows at all
-            header["total"] = 0
-        # Statements paged once also return the first row out of its page (in_page = 0).
-        page_rows = [row for row in rows if row.get(key) is not None and row.get("in_page", 1)]
-        for row in page_rows:
-            row.pop("in_page", None)
-            row.pop("row_number_", None)
-        return header, page_rows
+        return split_page(rows, key, defaults={"found": 0, "total": 0})
 
 
 def upper_keys(row: Row, *skip: str) -> dict[str, Any]:

@@ -14,11 +14,10 @@ from shared.audit.settings import AuditSettings
 from shared.audit.writer import AuditWriter
 from shared.db import mes_connection
 from shared.endpoint import endpoint
-from shared.envelope import success
+from shared.envelope import Reply
 from shared.health import add_check
 from shared.keys import MES_POOL, METRICS, SETTINGS
-from shared.pagination import Page
-from shared.validation import load_query
+from shared.pagination import Page, split_page
 
 log = logging.getLogger(__name__)
 
@@ -55,23 +54,6 @@ def use_audit(app: web.Application, settings: AuditSettings) -> None:
     add_check(app, "audit", probe, required=False)
 
 
-def present(row: Any) -> dict[str, Any]:
-    return {
-        "at": row["at"].isoformat(),
-        "requestId": row["request_id"],
-        "key": row["key_name"],
-        "method": row["method"],
-        "route": row["route"],
-        "path": row["path"],
-        "status": row["status"],
-        "client": row["client"],
-        "peer": row["peer"],
-        "durationMs": row["duration_ms"],
-        "subject": row["subject"],
-        "service": row["service"],
-    }
-
-
 @endpoint(
     service="production",
     scope="admin",
@@ -88,33 +70,32 @@ def present(row: Any) -> dict[str, Any]:
     query=schemas.AuditQuery,
     response=schemas.AuditResponse,
 )
-async def list_audit(request: web.Request) -> web.Response:
-    params = load_query(request, schemas.AuditQuery())
-    page = Page.from_params(params)
+async def list_audit(request: web.Request, *, query: dict[str, Any]) -> Reply:
+    page = Page.from_params(query)
     async with mes_connection(request.app[MES_POOL]) as conn:
         rows = await conn.fetch(
             queries.LIST,
-            params["key"],
-            params["route"],
-            params["status"],
-            params["from_"],
-            params["to"],
-            params["request_id"],
+            query["key"],
+            query["route"],
+            query["status"],
+            query["from_"],
+            query["to"],
+            query["request_id"],
             page.size,
             page.offset,
         )
-    total = rows[0]["total"] if rows else 0
-    items = [present(r) for r in rows if r["request_id"] is not None]
+    found = split_page(rows, "request_id")
     filters = {
-        "key": params["key"],
-        "route": params["route"],
-        "status": params["status"],
-        "from": params["from_"].isoformat() if params["from_"] else None,
-        "to": params["to"].isoformat() if params["to"] else None,
-        "requestId": params["request_id"],
+        "key": query["key"],
+        "route": query["route"],
+        "status": query["status"],
+        "from": query["from_"].isoformat() if query["from_"] else None,
+        "to": query["to"].isoformat() if query["to"] else None,
+        "requestId": query["request_id"],
     }
-    data = page.envelope(total, items, filters=filters)
-    return success(data, f"Registros de auditoria retornados ({page.label(total)}).")
+    # The rows are dumped by schemas.AuditEntry (the response schema declared above).
+    data = page.envelope(found.total, found.rows, filters=filters)
+    return Reply(data, f"Registros de auditoria retornados ({page.label(found.total)}).")
 
 
 def register_audit_routes(app: web.Application) -> None:

@@ -7,6 +7,7 @@ from typing import Any
 import marshmallow as ma
 from marshmallow import fields
 
+from shared.envelope import paged_envelope
 from shared.pagination import PageQuery
 from shared.validation import Integer, String, Timestamp, between, max_length, tagged
 
@@ -53,9 +54,11 @@ class AuditQuery(PageQuery):
 
 
 class AuditEntry(ma.Schema):
-    at = fields.String(metadata={"description": "Chegada da requisição (UTC)."})
-    requestId = fields.String()
-    key = fields.String(metadata={"description": "Nome da chave de API."})
+    """One audit_log row as the API shows it (dumped from the database row)."""
+
+    at = fields.DateTime(metadata={"description": "Chegada da requisição (UTC)."})
+    requestId = fields.String(attribute="request_id")
+    key = fields.String(attribute="key_name", metadata={"description": "Nome da chave de API."})
     method = fields.String()
     route = fields.String(metadata={"description": "Nome da rota."})
     path = fields.String()
@@ -65,7 +68,7 @@ class AuditEntry(ma.Schema):
         metadata={"description": "Endereço do cliente (X-Real-IP vindo do proxy confiável)."},
     )
     peer = fields.String(allow_none=True, metadata={"description": "Endereço da conexão."})
-    durationMs = fields.Float(allow_none=True)
+    durationMs = fields.Float(attribute="duration_ms", allow_none=True)
     subject = fields.String(
         allow_none=True,
         metadata={
@@ -76,16 +79,4 @@ class AuditEntry(ma.Schema):
     service = fields.String()
 
 
-class AuditPage(ma.Schema):
-    total = fields.Integer()
-    page = fields.Integer()
-    pageSize = fields.Integer()
-    totalPages = fields.Integer()
-    filters = fields.Dict()
-    data = fields.List(fields.Nested(AuditEntry))
-
-
-class AuditResponse(ma.Schema):
-    success = fields.Boolean()
-    message = fields.String()
-    data = fields.Nested(AuditPage)
+AuditResponse = paged_envelope(AuditEntry, name="AuditResponse", page_name="AuditPage")

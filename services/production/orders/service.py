@@ -19,7 +19,7 @@ from shared.db import (
     mes_connection,
 )
 from shared.errors import NotFound, invalid_parameter
-from shared.pagination import Page
+from shared.pagination import Page, split_page
 from shared.protheus import OrderKeyLayout
 from shared.settings import Settings
 from shared.validation import iso_date
@@ -147,10 +147,9 @@ async def list_orders(
         planned_from=planned_from is not None,
         planned_to=planned_to is not None,
     )
-    rows = await orders.source.fetch(sql, args)
-    total = int(rows[0]["total"]) if rows else 0
-    # The header row rides alone when the page is empty: its order columns are NULL.
-    items = [order_item(row) for row in rows if row["order_key"] is not None]
+    found = split_page(await orders.source.fetch(sql, args), "order_key")
+    total = found.total
+    items = [order_item(row) for row in found.rows]
     filters = {
         "status": status,
         "product": product,

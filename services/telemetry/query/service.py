@@ -25,7 +25,7 @@ from services.telemetry.query.schemas import (
 from services.telemetry.query.shifts import ShiftCalendar
 from shared.db import POSTGRESQL, BranchResolver, ProtheusSource, Row, mes_connection, render
 from shared.errors import DependencyUnavailable, NotFound, invalid_parameter
-from shared.pagination import Page
+from shared.pagination import Page, split_page
 from shared.settings import Settings
 
 BUCKET_SECONDS = {"1m": 60, "15m": 900, "1h": 3600, "1d": 86400}
@@ -146,12 +146,10 @@ async def list_machines(
     sql = queries.list_machines(
         by_line=line is not None, by_state=state is not None, with_values=with_values
     )
-    rows = await tq.mes(sql, args)
-    total = int(rows[0]["total"]) if rows else 0
+    found = split_page(await tq.mes(sql, args), "machine")
+    total = found.total
     items = []
-    for row in rows:
-        if row["machine"] is None:
-            continue  # the header row rides alone when the page is empty
+    for row in found.rows:
         item: dict[str, Any] = {
             "machine": row["machine"],
             "site": row["site"],
@@ -315,11 +313,14 @@ async def counters(tq: TelemetryQueries, machine: str, params: dict[str, Any]) -
 
 async def dead_letters(tq: TelemetryQueries, params: dict[str, Any]) -> tuple[dict[str, Any], Page]:
     page = Page.from_params(params)
-    rows = await tq.mes(
-        queries.DEAD_LETTERS,
-        {"limit": page.size, "offset": page.offset, "max_payload": MAX_PAYLOAD_BYTES},
+    found = split_page(
+        await tq.mes(
+            queries.DEAD_LETTERS,
+            {"limit": page.size, "offset": page.offset, "max_payload": MAX_PAYLOAD_BYTES},
+        ),
+        "id",
     )
-    total = int(rows[0]["total"]) if rows else 0
+    total = found.total
     items = [
         {
             "id": row["id"],
@@ -330,8 +331,7 @@ async def dead_letters(tq: TelemetryQueries, params: dict[str, Any]) -> tuple[di
             "payloadSize": row["payload_size"],
             "reason": row["reason"],
         }
-        for row in rows
-        if row["id"] is not None
+        for row in found.rows
     ]
     return page.envelope(total, items, filters={}), page
 
