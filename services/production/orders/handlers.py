@@ -1,15 +1,17 @@
-"""Order handlers: validate, call one service function, answer in the envelope."""
+"""Order handlers: @endpoint loads and validates, one service call, a Reply the response schema
+dumps into the envelope."""
 
 from __future__ import annotations
+
+from typing import Any
 
 from aiohttp import web
 
 from services.production.orders import schemas, service
 from services.production.orders.keys import get_orders
 from shared.endpoint import endpoint
-from shared.envelope import success
+from shared.envelope import Reply
 from shared.pagination import Page
-from shared.validation import load_match, load_query
 
 SCOPE = "production:read"
 STATUS_RULES = (
@@ -40,8 +42,7 @@ STATUS_RULES = (
     query=schemas.OrderListQuery,
     response=schemas.OrderListResponse,
 )
-async def list_orders(request: web.Request) -> web.Response:
-    query = load_query(request, schemas.OrderListQuery())
+async def list_orders(request: web.Request, *, query: dict[str, Any]) -> Reply:
     page = Page.from_params(query)
     data = await service.list_orders(
         get_orders(request.app),
@@ -53,9 +54,7 @@ async def list_orders(request: web.Request) -> web.Response:
         planned_from=query["planned_from"],
         planned_to=query["planned_to"],
     )
-    return success(
-        data, f"Ordens de produção retornadas com sucesso ({page.label(data['total'])})."
-    )
+    return Reply(data, f"Ordens de produção retornadas com sucesso ({page.label(data['total'])}).")
 
 
 @endpoint(
@@ -76,8 +75,7 @@ async def list_orders(request: web.Request) -> web.Response:
     response=schemas.OrderDetailResponse,
     errors=(400, 401, 403, 404, 503),
 )
-async def get_order(request: web.Request) -> web.Response:
-    key = load_match(request, schemas.OrderPath())["order"]
-    query = load_query(request, schemas.OrderDetailQuery())
+async def get_order(request: web.Request, *, path: dict[str, Any], query: dict[str, Any]) -> Reply:
+    key = path["order"]
     data = await service.get_order(get_orders(request.app), key=key, branch=query["branch"])
-    return success(data, f"Ordem de produção {key} localizada com sucesso.")
+    return Reply(data, f"Ordem de produção {key} localizada com sucesso.")

@@ -9,6 +9,7 @@ import marshmallow as ma
 from marshmallow import fields
 
 from services.production.orders.queries import STATUSES
+from shared.envelope import envelope, paged_envelope
 from shared.pagination import PageQuery
 from shared.settings import BRANCH_PATTERN
 from shared.validation import Date, Schema, String, date_range_error, max_length, one_of, tagged
@@ -222,25 +223,13 @@ class OrderFilters(ma.Schema):
     branch = fields.String(metadata={"description": "A filial efetivamente usada."})
 
 
-class OrderPage(ma.Schema):
-    total = fields.Integer()
-    page = fields.Integer()
-    pageSize = fields.Integer()
-    totalPages = fields.Integer()
-    filters = fields.Nested(
+OrderListResponse = paged_envelope(
+    ProductionOrder,
+    name="OrderListResponse",
+    page_name="OrderPage",
+    filters=fields.Nested(
         OrderFilters,
         metadata={"description": "Filtros aplicados; `branch` é a filial efetivamente usada."},
-    )
-    data = fields.List(fields.Nested(ProductionOrder))
-
-
-class OrderListResponse(ma.Schema):
-    success = fields.Boolean()
-    message = fields.String()
-    data = fields.Nested(OrderPage)
-
-
-class OrderDetailResponse(ma.Schema):
-    success = fields.Boolean()
-    message = fields.String()
-    data = fields.Nested(ProductionOrderDetail)
+    ),
+)
+OrderDetailResponse = envelope(ProductionOrderDetail, name="OrderDetailResponse")

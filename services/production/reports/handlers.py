@@ -1,6 +1,9 @@
-"""Report handlers: validate, call one service function, answer in the envelope."""
+"""Report handlers: @endpoint loads and validates, one service call, a Reply the response schema
+dumps into the envelope."""
 
 from __future__ import annotations
+
+from typing import Any
 
 from aiohttp import web
 
@@ -8,11 +11,11 @@ from services.production.keys import get_reports
 from services.production.reports import schemas, service
 from shared.audit.middleware import in_transaction
 from shared.endpoint import endpoint
-from shared.envelope import success
+from shared.envelope import Reply
 from shared.errors import invalid_parameter
 from shared.keys import CALLER, REQUEST_ID
 from shared.pagination import Page
-from shared.validation import load_body, load_match, load_query, read_json
+from shared.validation import load_body, read_json
 
 MAX_KEY = 200
 
@@ -34,7 +37,9 @@ MAX_KEY = 200
     status=202,
     errors=(400, 401, 403, 413, 415, 422, 503),
 )
-async def create_report(request: web.Request) -> web.Response:
+async def create_report(request: web.Request) -> Reply:
+    # The body is loaded here, not by @endpoint: a bad Idempotency-Key is refused before the
+    # body is read (a 400 on the header, whatever the body; never a 413/415 first).
     key = request.headers.get("Idempotency-Key")
     if key is not None and not 0 < len(key.strip()) <= MAX_KEY:
         raise invalid_parameter(
@@ -53,7 +58,7 @@ async def create_report(request: web.Request) -> web.Response:
     )
     if status != 202:
         raise service.replay_error(payload)
-    return success(payload, "Apontamento recebido; será enviado ao Protheus.", status=202)
+    return Reply(payload, "Apontamento recebido; será enviado ao Protheus.")
 
 
 @endpoint(
@@ -69,10 +74,9 @@ async def create_report(request: web.Request) -> web.Response:
     response=schemas.ReportResponse,
     errors=(400, 401, 403, 404, 503),
 )
-async def get_report(request: web.Request) -> web.Response:
-    report_id = load_match(request, schemas.ReportPath())["id"]
-    data = await service.get(get_reports(request.app), report_id)
-    return success(data, "Apontamento localizado.")
+async def get_report(request: web.Request, *, path: dict[str, Any]) -> Reply:
+    data = await service.get(get_reports(request.app), path["id"])
+    return Reply(data, "Apontamento localizado.")
 
 
 @endpoint(
@@ -82,13 +86,12 @@ async def get_report(request: web.Request) -> web.Response:
     query=schemas.ReportListQuery,
     response=schemas.ReportListResponse,
 )
-async def list_reports(request: web.Request) -> web.Response:
-    query = load_query(request, schemas.ReportListQuery())
+async def list_reports(request: web.Request, *, query: dict[str, Any]) -> Reply:
     page = Page.from_params(query)
     data = await service.listing(
         get_reports(request.app), page=page, status=query["status"], order=query["order"]
     )
-    return success(data, f"Apontamentos retornados com sucesso ({page.label(data['total'])}).")
+    return Reply(data, f"Apontamentos retornados com sucesso ({page.label(data['total'])}).")
 
 
 @endpoint(
@@ -100,15 +103,16 @@ async def list_reports(request: web.Request) -> web.Response:
     body=schemas.ReportBody,
     response=schemas.ReportResponse,
     errors=(400, 401, 403, 404, 409, 415, 422, 503),
+    partial=True,
 )
-async def correct_report(request: web.Request) -> web.Response:
-    report_id = load_match(request, schemas.ReportPath())["id"]
-    patch = await load_body(request, schemas.ReportBody(), partial=True)
+async def correct_report(
+    request: web.Request, *, path: dict[str, Any], body: dict[str, Any]
+) -> Reply:
     data = await service.correct(
         get_reports(request.app),
-        report_id,
-        patch,
+        path["id"],
+        body,
         request_id=request.get(REQUEST_ID),
         audit=in_transaction(request, 200),
     )
-    return success(data, "Apontamento corrigido; será reenviado ao Protheus.")
+    return Reply(data, "Apontamento corrigido; será reenviado ao Protheus.")

@@ -8,6 +8,7 @@ import marshmallow as ma
 from marshmallow import fields
 
 from services.production.orders.schemas import ORDER_KEY_PATTERN
+from shared.envelope import envelope, paged_envelope
 from shared.pagination import PageQuery
 from shared.validation import (
     BodySchema,
@@ -207,28 +208,8 @@ class ReportFilters(ma.Schema):
     order = fields.String(allow_none=True)
 
 
-class ReportPage(ma.Schema):
-    total = fields.Integer()
-    page = fields.Integer()
-    pageSize = fields.Integer()
-    totalPages = fields.Integer()
-    filters = fields.Nested(ReportFilters)
-    data = fields.List(fields.Nested(ReportSummary))
-
-
-class ReportAcceptedResponse(ma.Schema):
-    success = fields.Boolean()
-    message = fields.String()
-    data = fields.Nested(ReportAccepted)
-
-
-class ReportResponse(ma.Schema):
-    success = fields.Boolean()
-    message = fields.String()
-    data = fields.Nested(ReportData)
-
-
-class ReportListResponse(ma.Schema):
-    success = fields.Boolean()
-    message = fields.String()
-    data = fields.Nested(ReportPage)
+ReportAcceptedResponse = envelope(ReportAccepted, name="ReportAcceptedResponse")
+ReportResponse = envelope(ReportData, name="ReportResponse")
+ReportListResponse = paged_envelope(
+    ReportSummary, name="ReportListResponse", page_name="ReportPage", filters=ReportFilters
+)

@@ -27,7 +27,7 @@ from shared.errors import (
     NotFound,
     Unprocessable,
 )
-from shared.pagination import Page
+from shared.pagination import Page, split_page
 from shared.protheus import OrderKeyLayout
 from shared.settings import Settings
 from shared.validation import invalid_body
@@ -322,11 +322,11 @@ async def listing(
         rows = await queries.list_reports(
             conn, status=status, order_key=order, limit=page.size, offset=page.offset
         )
-    total = rows[0]["total"] if rows else 0
-    items = [present(r) for r in rows if r["id"] is not None]
+    found = split_page(rows, "id")
+    items = [present(r) for r in found.rows]
     for item in items:
         del item["history"]
-    return page.envelope(total, items, filters={"status": status, "order": order})
+    return page.envelope(found.total, items, filters={"status": status, "order": order})
 
 
 def _stored_fields(row: asyncpg.Record) -> dict[str, Any]:
