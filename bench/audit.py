@@ -23,8 +23,8 @@ from prometheus_client import CollectorRegistry
 
 from bench.common import BENCH_DB, ensure_demo_database, save, server, throughput
 from devserver.launcher import ensure_database
-from shared.audit.settings import AuditSettings
 from shared.audit.writer import AuditRow, AuditWriter
+from shared.settings import AuditSettings
 
 KEY = "bench-audit-key-0123456789abcdef"
 HEADERS = {"Authorization": f"Bearer {KEY}"}

@@ -34,8 +34,9 @@ from protheus_demo.generate import (
 )
 from services.catalog import queries
 from services.catalog.search import SearchText, search_params
-from shared.db import POSTGRESQL, render
-from shared.protheus import normalized_column_sql
+from shared.db.dialect import POSTGRESQL, render
+from shared.protheus.naming import Tables
+from shared.protheus.text import normalized_column_sql
 
 KEY = "bench-catalog-key-0123456789abcdef"
 HEADERS = {"Authorization": f"Bearer {KEY}"}
@@ -87,7 +88,7 @@ async def deepest_large_tree(conn: asyncpg.Connection, today: str) -> tuple[str,
         )
     ] + list(DEEP_PRODUCTS)
     best = (DEEP_PRODUCTS[0], 0, 0)
-    template = queries.structure(POSTGRESQL, "01")
+    template = queries.structure(POSTGRESQL, Tables("01"))
     for code in candidates:
         sql, args = sql_of(template, tree_params(code, today, limit=CAP))
         nodes = await conn.fetch(sql, *args)
@@ -113,7 +114,7 @@ def tree_params(code: str, today: str, *, limit: int = 50) -> dict[str, Any]:
 
 def search_args(text: str) -> tuple[str, dict[str, Any]]:
     parsed = SearchText.parse(text)
-    template = queries.search_description(POSTGRESQL, "01", len(parsed.terms), False)
+    template = queries.search_description(POSTGRESQL, Tables("01"), len(parsed.terms), False)
     return template, {
         "sb1_filial": " ",
         "limit": 50,
@@ -148,12 +149,16 @@ async def main() -> None:
             "structure": (
                 f"/api/v1/products/{targets['deep']}/structure",
                 {"max_depth": "10"},
-                sql_of(queries.structure(POSTGRESQL, "01"), tree_params(targets["deep"], today)),
+                sql_of(
+                    queries.structure(POSTGRESQL, Tables("01")), tree_params(targets["deep"], today)
+                ),
             ),
             "parents": (
                 f"/api/v1/products/{targets['used']}/parents",
                 {"max_depth": "10"},
-                sql_of(queries.parents(POSTGRESQL, "01"), tree_params(targets["used"], today)),
+                sql_of(
+                    queries.parents(POSTGRESQL, Tables("01")), tree_params(targets["used"], today)
+                ),
             ),
             "search_description": (
                 "/api/v1/products/search/description",
@@ -164,7 +169,7 @@ async def main() -> None:
                 f"/api/v1/products/{targets['product']}",
                 {},
                 sql_of(
-                    queries.product(POSTGRESQL, "01"),
+                    queries.product(POSTGRESQL, Tables("01")),
                     {"sb1_filial": " ", "code": targets["product"]},
                 ),
             ),

@@ -10,10 +10,11 @@ import orjson
 from aiohttp import web
 
 from services.catalog import queries
-from shared.db import POSTGRESQL, render
+from shared.db.dialect import POSTGRESQL, render
+from shared.protheus.naming import Tables
 
 SQL, _ = render(
-    queries.product(POSTGRESQL, "01"),
+    queries.product(POSTGRESQL, Tables("01")),
     {"sb1_filial": " ", "code": ""},
     style="dollar",
     dialect=POSTGRESQL,

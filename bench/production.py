@@ -39,10 +39,10 @@ from protheus_demo.simulator.config import FaultSettings, SimulatorConfig
 from services.production.pusher import queries
 from services.production.pusher.client import ProtheusClient
 from services.production.pusher.pusher import PusherMetrics, ReportPusher, appointment_payload
-from services.production.settings import PusherSettings
-from shared.db import BranchResolver, open_protheus_source
+from shared.db.sources import open_protheus_source
 from shared.migrations import migrate
-from shared.settings import Settings
+from shared.protheus.branches import BranchResolver
+from shared.settings import PusherSettings, Settings
 
 SERVER = "postgresql://postgres@127.0.0.1:5432"
 REPORTS = 400  # the single-pair runs (clean, faults): every report delivered

@@ -93,21 +93,6 @@ async def start_embedded_broker(port: int = 1883) -> object:
     return broker
 
 
-def mosquitto_binary() -> str | None:
-    """A Mosquitto installed on this machine, if any."""
-    for candidate in ("/usr/sbin/mosquitto", "/usr/local/sbin/mosquitto", "/usr/bin/mosquitto"):
-        if os.access(candidate, os.X_OK):
-            return candidate
-    return None
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
 BROKER_STATE = "broker.json"  # the pid and port of the broker `make run` started
 
 
@@ -145,6 +130,8 @@ def broker_port(directory: Path, wanted: int) -> int:
         remembered = int(json.loads((directory / BROKER_STATE).read_text())["port"])
         if not _answers(remembered):
             return remembered
+    from deploy.supervisor import free_port  # deploy/ is not in the image: only here
+
     return wanted if not _answers(wanted) else free_port()
 
 
@@ -179,14 +166,14 @@ def _stop(pid: int) -> None:
 def run_mosquitto(
     binary: str, port: int, bind: str = "127.0.0.1", directory: Path | None = None
 ) -> Iterator[int]:
-    """Mosquitto with deploy/mosquitto's settings (deploy.stack.broker_config), open to
+    """Mosquitto with deploy/mosquitto's settings (deploy.stack_config.broker_config), open to
     anonymous devices, its data and log under .run/mosquitto; stopped on exit; yields its pid.
 
     A broker that an earlier run left behind (killed with SIGKILL, it could not stop it) is
     taken over as it is, not restarted: devices stay connected and what it queued for the
     ingestor's session while no ingestor ran is delivered now (it has no queue limit).
     """
-    from deploy.stack import broker_config
+    from deploy.stack_config import broker_config  # deploy/ is not in the image: only here
 
     directory = directory or RUN_DIR / "mosquitto"
     directory.mkdir(parents=True, exist_ok=True)

@@ -22,7 +22,6 @@ from devserver.infra import (
     RUN_DIR,
     broker_port,
     embedded_postgres,
-    mosquitto_binary,
     mqtt_answers,
     pg_answers,
     run_mosquitto,
@@ -61,15 +60,16 @@ async def database_step(variable: str, dsn: str) -> AsyncIterator[None]:
 
 
 def compose_app(settings: Settings) -> web.Application:
-    """One app with the three services' routes and background tasks: a dev launcher, not a service."""
-    from services.catalog.app import setup as setup_catalog
-    from services.production.app import setup as setup_production
-    from services.telemetry.app import setup as setup_telemetry
+    """One app with the three services' resources, checks and routes, each set up by the
+    same `setup` its own `create_app` calls (a resource they share starts once): a dev
+    launcher, not a service."""
+    from services.catalog import app as catalog
+    from services.production import app as production
+    from services.telemetry import app as telemetry
 
     app = create_base_app(settings)
-    setup_catalog(app)
-    setup_production(app)
-    setup_telemetry(app)
+    for service in (catalog, production, telemetry):
+        service.setup(app)
     return app
 
 
@@ -167,6 +167,9 @@ async def serve(stack: contextlib.AsyncExitStack) -> None:
         env.setdefault("MES_DB_URL", with_database(server, "mes"))
     devices_url = env.get("MQTT_URL", "")
     if "MQTT_URL" not in env:
+        # deploy/ is not in the image (deploy/migrate.py imports this module there): only here.
+        from deploy.stack_config import mosquitto_binary
+
         if (binary := mosquitto_binary()) is not None:
             # Our own Mosquitto with deploy/mosquitto's settings (no queue limit for the
             # ingestor), as `make stack` runs it: never a broker whose limits we do not know.
@@ -176,9 +179,8 @@ async def serve(stack: contextlib.AsyncExitStack) -> None:
             bind = env.get("RUN_MQTT_BIND", "127.0.0.1")
             stack.enter_context(run_mosquitto(binary, port, bind))
             env["MQTT_URL"] = f"mqtt://127.0.0.1:{port}"
-            # Read by the ingestor's settings (IngestSettings.from_env reads this process's
-            # environment): no note about queue limits for a broker we configured.
-            env["MQTT_BROKER_MANAGED"] = os.environ["MQTT_BROKER_MANAGED"] = "true"
+            # No note about queue limits from the ingestor for a broker we configured.
+            env["MQTT_BROKER_MANAGED"] = "true"
             host = "localhost" if bind in ("127.0.0.1", "localhost") else "<este-host>"
             devices_url = f"mqtt://{host}:{port}"
             print(

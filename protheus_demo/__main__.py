@@ -14,7 +14,7 @@ import asyncpg
 from protheus_demo.company import load_unit_company
 from protheus_demo.generate import SCALES
 from protheus_demo.load import has_protheus_tables, load_demo
-from shared.protheus import COMPANY_PATTERN, table_name
+from shared.protheus.naming import COMPANY_PATTERN, table_name
 
 
 def _parser() -> argparse.ArgumentParser:

@@ -16,8 +16,8 @@ import asyncpg
 from protheus_demo.load import MARKER_DDL, MARKER_TABLE, create_indexes
 from protheus_demo.rows import insert_row
 from protheus_demo.schema import ALIASES, TABLE_TITLES, TABLES, Column, create_statements
-from shared.db import ShareMode, xfilial
-from shared.protheus import table_name
+from shared.protheus.branches import ShareMode, xfilial
+from shared.protheus.naming import table_name
 
 UNIT_COMPANY = "02"
 FILIAL_WIDTH = 8  # FWSizeFilial wider than the six-character layout: values are padded

@@ -33,7 +33,7 @@ from protheus_demo.vocabulary import (
     SURNAMES,
     Family,
 )
-from shared.protheus import table_name
+from shared.protheus.naming import table_name
 
 # Protheus's conventional "valid forever" end date of a BOM line.
 OPEN_END = "20491231"

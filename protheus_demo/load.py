@@ -20,7 +20,7 @@ from protheus_demo.schema import (
     index_statements,
     trigram_index_statements,
 )
-from shared.protheus import table_name
+from shared.protheus.naming import table_name
 
 log = logging.getLogger(__name__)
 

@@ -8,7 +8,7 @@ from typing import Any
 import asyncpg
 
 from protheus_demo.schema import TABLES
-from shared.protheus import table_name
+from shared.protheus.naming import table_name
 
 
 def _value_for(column_name: str, sql_type: str, value: Any) -> Any:

@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from shared.protheus import normalized_column_sql, table_name
+from shared.protheus.naming import table_name
+from shared.protheus.text import normalized_column_sql
 
 
 @dataclass(frozen=True)

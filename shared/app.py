@@ -10,17 +10,11 @@ from collections.abc import AsyncIterator, Callable
 from aiohttp import web
 from prometheus_client import CollectorRegistry
 
-from shared.audit.handlers import use_audit
-from shared.audit.settings import AuditSettings
+from shared.audit.middleware import AUDIT
+from shared.audit.writer import AuditWriter
 from shared.auth import KeyRing
-from shared.db import (
-    BranchError,
-    BranchResolver,
-    ProtheusDictionary,
-    check_pool,
-    create_pg_pool,
-    open_protheus_source,
-)
+from shared.db.pools import check_pool, create_pg_pool
+from shared.db.sources import open_protheus_source
 from shared.health import add_check, healthz, readyz
 from shared.keys import (
     BRANCHES,
@@ -31,7 +25,7 @@ from shared.keys import (
     METRICS,
     OPENAPI_SERVICES,
     PROTHEUS,
-    RESOURCES,
+    PROTHEUS_CONTEXT,
     SETTINGS,
 )
 from shared.logging import configure_logging
@@ -39,6 +33,8 @@ from shared.metrics import HTTP_METRICS, HttpMetrics, metrics_handler
 from shared.middleware import COMMON_MIDDLEWARES
 from shared.migrations import migrate
 from shared.preflight import Endpoint, StartupError, require
+from shared.protheus.branches import BranchError, BranchResolver, ProtheusDictionary
+from shared.protheus.context import ProtheusContext
 from shared.redact import mask_dsn
 from shared.settings import ConfigError, Settings
 
@@ -54,7 +50,8 @@ MAX_BODY_BYTES = 1024 * 1024
 
 
 def create_base_app(settings: Settings) -> web.Application:
-    """Middlewares, settings, keys, metrics and health routes; services add the rest."""
+    """Middlewares, settings, keys, metrics and health routes; each service's `create_app`
+    then lists its resources (cleanup contexts, in start order), checks and routes."""
     app = web.Application(middlewares=list(COMMON_MIDDLEWARES), client_max_size=MAX_BODY_BYTES)
     app[SETTINGS] = settings
     app[KEYRING] = KeyRing(settings.api_keys)
@@ -62,96 +59,144 @@ def create_base_app(settings: Settings) -> web.Application:
     app[METRICS] = registry
     app[HTTP_METRICS] = HttpMetrics(registry)
     app[HEALTH_CHECKS] = []
-    app[RESOURCES] = set()
     app[OPENAPI_SERVICES] = {}
     app.router.add_get("/healthz", healthz, name="healthz")
     app.router.add_get("/readyz", readyz, name="readyz")
     app.router.add_get("/metrics", metrics_handler, name="metrics")
-    use_audit(app, AuditSettings.from_env())
     return app
 
 
-def _register_once(app: web.Application, name: str) -> bool:
-    if name in app[RESOURCES]:
-        return False
-    app[RESOURCES].add(name)
-    return True
+CleanupContext = Callable[[web.Application], AsyncIterator[None]]
 
 
-def use_mes_pool(app: web.Application) -> None:
-    """The MES database pool, opened with the app and closed with it (needed for readiness)."""
-    if not _register_once(app, "mes_pool"):
+def add_resources(app: web.Application, *contexts: CleanupContext) -> None:
+    """Append each resource's cleanup context, in the order they start (and stop in reverse).
+
+    A context already there is not added again: the devserver's composed app opens the MES
+    pool and the Protheus source once for the three services.
+    """
+    for context in contexts:
+        if context not in app.cleanup_ctx:
+            app.cleanup_ctx.append(context)
+
+
+# --- the resources every service may use -------------------------------------------------
+
+
+async def audit_writer(app: web.Application) -> AsyncIterator[None]:
+    """Record authenticated requests (the middleware is in every app; it acts when the writer
+    is there). The writer has its own small pool, so the catalog needs MES_DB_URL too; a MES
+    database that is down never fails or slows a request: /readyz says so, rows wait in the
+    bounded buffer and beyond it are dropped and counted."""
+    settings = app[SETTINGS]
+    if not settings.audit.enabled:
+        yield
         return
+    writer = AuditWriter(
+        settings.audit, settings.mes_db_url, app[METRICS], ca_file=settings.db_ca_file
+    )
+    await writer.start()
+    app[AUDIT] = writer
+    try:
+        yield
+    finally:
+        await writer.stop()
 
-    async def mes_pool(app: web.Application) -> AsyncIterator[None]:
-        settings = app[SETTINGS]
-        pool = await create_pg_pool(
-            settings.mes_db_url,
-            max_size=settings.mes_db_pool_max,
-            ca_file=settings.db_ca_file,
-            application_name="mes-services",
+
+async def mes_pool(app: web.Application) -> AsyncIterator[None]:
+    """The MES database pool, opened with the app, brought up to date, closed with it."""
+    settings = app[SETTINGS]
+    pool = await create_pg_pool(
+        settings.mes_db_url,
+        max_size=settings.mes_db_pool_max,
+        ca_file=settings.db_ca_file,
+        application_name="mes-services",
+    )
+    app[MES_POOL] = pool
+    if await check_pool(pool, settings.mes_db_url, "mes"):
+        # Each service brings its schema up to date (an advisory lock makes concurrent
+        # starts apply each migration once); a broken migration stops the start.
+        async with pool.acquire() as conn:
+            applied = await migrate(conn)
+        if applied:
+            log.info("applied MES migrations %s", applied)
+    try:
+        yield
+    finally:
+        await pool.close()
+
+
+async def protheus(app: web.Application) -> AsyncIterator[None]:
+    """The read-only Protheus source, the per-table branch resolver and the dictionary;
+    PROTHEUS_BRANCH is checked against the ERP's layout here when the database answers."""
+    settings = app[SETTINGS]
+    source = await open_protheus_source(
+        settings.protheus_db_url,
+        company=settings.protheus_company,
+        pool_max=settings.protheus_db_pool_max,
+        statement_timeout_ms=settings.protheus_db_statement_timeout_ms,
+        ca_file=settings.db_ca_file,
+    )
+    app[PROTHEUS] = source
+    branches = BranchResolver(source, shared_tables=sorted(settings.protheus_shared_tables))
+    app[BRANCHES] = branches
+    # Read when a service first needs it (production reads it at start).
+    app[DICTIONARY] = dictionary = ProtheusDictionary(source)
+    app[PROTHEUS_CONTEXT] = ProtheusContext(
+        source=source,
+        company=settings.protheus_company,
+        branches=branches,
+        default_branch=settings.protheus_branch,
+        dictionary=dictionary,
+    )
+    try:
+        await source.ping()
+        log.info("protheus database ready at %s", mask_dsn(settings.protheus_db_url))
+    except Exception as exc:
+        log.warning(
+            "protheus database unreachable at %s: %s", mask_dsn(settings.protheus_db_url), exc
         )
-        app[MES_POOL] = pool
-        if await check_pool(pool, settings.mes_db_url, "mes"):
-            # Each service brings its schema up to date (an advisory lock makes concurrent
-            # starts apply each migration once); a broken migration stops the start.
-            async with pool.acquire() as conn:
-                applied = await migrate(conn)
-            if applied:
-                log.info("applied MES migrations %s", applied)
-        try:
-            yield
-        finally:
-            await pool.close()
+    else:
+        await check_default_branch(branches, settings.protheus_branch)
+    try:
+        yield
+    finally:
+        await source.close()
+
+
+# --- their /readyz checks ----------------------------------------------------------------
+
+
+def add_audit_check(app: web.Application) -> None:
+    """The audit writer's state; never a readiness gate."""
+
+    async def probe() -> None:
+        writer = app.get(AUDIT)
+        if writer is not None and not writer.healthy:
+            raise RuntimeError(f"auditoria degradada: {writer.state()}")
+
+    add_check(app, "audit", probe, required=False)
+
+
+def add_mes_db_check(app: web.Application) -> None:
+    """The MES database answers (required; also checked before a service starts)."""
 
     async def probe() -> None:
         async with app[MES_POOL].acquire(timeout=2) as conn:
             await conn.fetchval("SELECT 1")
 
-    app.cleanup_ctx.append(mes_pool)
     endpoint = Endpoint("MES_DB_URL", app[SETTINGS].mes_db_url)
     add_check(app, "mes_db", probe, required=True, endpoint=endpoint)
 
 
-def use_protheus(app: web.Application, *, required: bool = True) -> None:
-    """The read-only Protheus source and the per-table branch resolver."""
-    if not _register_once(app, "protheus"):
-        return
-
-    async def protheus(app: web.Application) -> AsyncIterator[None]:
-        settings = app[SETTINGS]
-        source = await open_protheus_source(
-            settings.protheus_db_url,
-            company=settings.protheus_company,
-            pool_max=settings.protheus_db_pool_max,
-            statement_timeout_ms=settings.protheus_db_statement_timeout_ms,
-            ca_file=settings.db_ca_file,
-        )
-        app[PROTHEUS] = source
-        branches = BranchResolver(source, shared_tables=sorted(settings.protheus_shared_tables))
-        app[BRANCHES] = branches
-        # Read when a service first needs it (production reads it at start).
-        app[DICTIONARY] = ProtheusDictionary(source)
-        try:
-            await source.ping()
-            log.info("protheus database ready at %s", mask_dsn(settings.protheus_db_url))
-        except Exception as exc:
-            log.warning(
-                "protheus database unreachable at %s: %s", mask_dsn(settings.protheus_db_url), exc
-            )
-        else:
-            await check_default_branch(branches, settings.protheus_branch)
-        try:
-            yield
-        finally:
-            await source.close()
+def add_protheus_db_check(app: web.Application, *, required: bool) -> None:
+    """The Protheus database answers, and which SQL variant the service writes."""
 
     async def probe() -> dict[str, str]:
         source = app[PROTHEUS]
         await source.ping()
-        return source.dialect.describe()  # which SQL variant the service writes
+        return source.dialect.describe()
 
-    app.cleanup_ctx.append(protheus)
     endpoint = Endpoint("PROTHEUS_DB_URL", app[SETTINGS].protheus_db_url)
     add_check(app, "protheus_db", probe, required=required, endpoint=endpoint)
 
@@ -187,7 +232,7 @@ def run_service(
     configure_logging(settings.log_level, service=name)
     try:
         app = create_app(settings)
-    except ConfigError as exc:  # a setting a service parses itself (e.g. SHIFT_CALENDAR)
+    except ConfigError as exc:  # a setting parsed further when the app is built (SHIFT_CALENDAR)
         print(f"configuração inválida: {exc}", file=sys.stderr)
         raise SystemExit(2) from None
     required = [c.endpoint for c in app[HEALTH_CHECKS] if c.required and c.endpoint]

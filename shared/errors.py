@@ -71,6 +71,12 @@ class NotFound(ApiError):
 
 
 class MethodNotAllowed(ApiError):
+    """A method the path does not have; the response's `Allow` header lists those it has.
+
+    The code stays `not_found` (DESIGN.md's closed list has no method code; nginx's own 405
+    says the same): for a client, the operation it asked for does not exist.
+    """
+
     status = 405
     code = "not_found"
     default_message = "Método não permitido para esta rota."

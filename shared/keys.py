@@ -11,8 +11,10 @@ from aiohttp import web
 from prometheus_client import CollectorRegistry
 
 from shared.auth import KeyRing
-from shared.db import BranchResolver, ProtheusDictionary, ProtheusSource
+from shared.db.sources import ProtheusSource
 from shared.preflight import Endpoint
+from shared.protheus.branches import BranchResolver, ProtheusDictionary
+from shared.protheus.context import ProtheusContext
 from shared.settings import ApiKey, Settings
 
 
@@ -30,11 +32,11 @@ SETTINGS: Final = web.AppKey("settings", Settings)
 KEYRING: Final = web.AppKey("keyring", KeyRing)
 METRICS: Final = web.AppKey("metrics", CollectorRegistry)
 HEALTH_CHECKS: Final = web.AppKey("health_checks", list[HealthCheck])
-RESOURCES: Final = web.AppKey("resources", set[str])
 MES_POOL: Final = web.AppKey("mes_pool", asyncpg.Pool)
 PROTHEUS: Final = web.AppKey("protheus", ProtheusSource)
 BRANCHES: Final = web.AppKey("branches", BranchResolver)
 DICTIONARY: Final = web.AppKey("protheus_dictionary", ProtheusDictionary)
+PROTHEUS_CONTEXT: Final = web.AppKey("protheus_context", ProtheusContext)
 OPENAPI_SERVICES: Final = web.AppKey("openapi_services", dict[str, str])
 
 REQUEST_ID: Final = web.RequestKey("request_id", str)
@@ -55,3 +57,7 @@ def get_protheus(app: web.Application) -> ProtheusSource:
 
 def get_branches(app: web.Application) -> BranchResolver:
     return app[BRANCHES]
+
+
+def get_protheus_context(app: web.Application) -> ProtheusContext:
+    return app[PROTHEUS_CONTEXT]

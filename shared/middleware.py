@@ -95,7 +95,8 @@ def _from_http_exception(exc: web.HTTPException) -> ApiError:
     if exc.status == 404:
         return NotFound("Rota não encontrada.")
     if exc.status == 405:
-        return MethodNotAllowed()
+        # RFC 9110: a 405 lists the methods the resource has (aiohttp's own Allow header).
+        return MethodNotAllowed(headers={"Allow": exc.headers.get("Allow", "")})
     if exc.status == 413:
         return PayloadTooLarge()
     if exc.status == 415:

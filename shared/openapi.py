@@ -4,13 +4,16 @@ from __future__ import annotations
 
 from typing import Any
 
+import marshmallow as ma
 from aiohttp import web
 from apispec import APISpec
 from apispec.ext.marshmallow import MarshmallowPlugin
+from apispec.ext.marshmallow.field_converter import FieldConverterMixin
 
 from shared.endpoint import endpoint_of
 from shared.envelope import json_response
 from shared.keys import OPENAPI_SERVICES
+from shared.validation import Refusal, refusals_of
 
 _ERROR_TEXT = {
     400: "Parâmetro ou corpo inválido (`error.details` nomeia o campo e a regra).",
@@ -57,18 +60,46 @@ _ERROR_ENVELOPE = {
 
 def _schema_name_resolver(schema: Any) -> str:
     cls = schema if isinstance(schema, type) else type(schema)
-    return cls.__name__.removesuffix("Schema") or cls.__name__
+    name = cls.__name__.removesuffix("Schema") or cls.__name__
+    return f"{name}Patch" if getattr(schema, "partial", False) else name
+
+
+def _accepted_values(
+    converter: FieldConverterMixin, field: ma.fields.Field[Any], **kwargs: Any
+) -> dict[str, Any]:
+    """What a field of shared.validation accepts beyond its type and validators (the blanks a
+    string may carry, the characters it refuses, a timestamp's years), as JSON Schema."""
+    ret: dict[str, Any] = kwargs.get("ret", {})
+    extra = getattr(field, "openapi_properties", None)
+    if extra is None or "enum" in ret:
+        return {}
+    return {key: value for key, value in extra().items() if key not in ret}
+
+
+def _with_refusals(description: str, refusals: list[Refusal]) -> str:
+    """The operation's description, then the 400s its schemas cannot express (also listed,
+    for programs, in the operation's `x-refusals`)."""
+    if not refusals:
+        return description
+    lines = [f"- `{r.field}` ({r.rule}): {r.description}" for r in refusals]
+    return (
+        f"{description}\n\nRegras além do esquema (400 com `error.details` nomeando o "
+        "campo e a regra):\n" + "\n".join(lines)
+    )
 
 
 def build_spec(app: web.Application, service: str, title: str, description: str) -> dict[str, Any]:
     """The OpenAPI document of one service's /api/v1 routes."""
+    marshmallow_plugin = MarshmallowPlugin(schema_name_resolver=_schema_name_resolver)
     spec = APISpec(
         title=title,
         version="1.0.0",
         openapi_version="3.0.3",
-        plugins=[MarshmallowPlugin(schema_name_resolver=_schema_name_resolver)],
+        plugins=[marshmallow_plugin],
         info={"description": description},
     )
+    assert marshmallow_plugin.converter is not None  # set by APISpec's init_spec
+    marshmallow_plugin.converter.add_attribute_function(_accepted_values)  # type: ignore[no-untyped-call]
     spec.components.security_scheme("bearer", {"type": "http", "scheme": "bearer"})
     spec.components.security_scheme(
         "apiKey", {"type": "apiKey", "in": "header", "name": "X-API-Key"}
@@ -104,10 +135,16 @@ def build_spec(app: web.Application, service: str, title: str, description: str)
                     "application/json": {"schema": {"$ref": "#/components/schemas/ErrorEnvelope"}}
                 },
             }
+        refusals = [
+            refusal
+            for schema in (info.path, info.query, info.body)
+            if schema is not None
+            for refusal in refusals_of(schema)
+        ]
         operation: dict[str, Any] = {
             "operationId": route.name or f"{route.method.lower()}_{path}",
             "summary": info.summary,
-            "description": info.description or info.summary,
+            "description": _with_refusals(info.description or info.summary, refusals),
             "tags": [service],
             "security": [{"bearer": []}, {"apiKey": []}],
             "x-required-scope": info.scope,
@@ -116,10 +153,16 @@ def build_spec(app: web.Application, service: str, title: str, description: str)
             **info.extra,
         }
         if info.body is not None:
+            # PATCH sends only the fields to change: the same schema, nothing required.
+            body = info.body(partial=True) if route.method == "PATCH" else info.body
             operation["requestBody"] = {
                 "required": True,
-                "content": {"application/json": {"schema": info.body}},
+                "content": {"application/json": {"schema": body}},
             }
+        if refusals:
+            operation["x-refusals"] = [
+                {"field": r.field, "rule": r.rule, "description": r.description} for r in refusals
+            ]
         spec.path(path=path, operations={route.method.lower(): operation})
     return spec.to_dict()
 

@@ -1,8 +1,15 @@
-"""Settings read once from the environment into a frozen dataclass, each variable validated."""
+"""Settings read once from the environment into a frozen dataclass, each variable validated.
+
+One reader (`Settings.from_env`) parses every variable the processes use at start, the
+background tasks' ones included, into typed sections: `settings.pusher` (PUSHER_*),
+`settings.ingest` (INGEST_*, MQTT_* tuning) and `settings.audit` (AUDIT_*). Nothing reads the
+environment later; tests build a Settings with the values they need.
+"""
 
 from __future__ import annotations
 
 import hashlib
+import ipaddress
 import os
 import re
 import socket
@@ -13,7 +20,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from shared.protheus import ALIAS_PATTERN, COMPANY_PATTERN
+from shared.protheus.naming import ALIAS_PATTERN, COMPANY_PATTERN
 
 SCOPES = frozenset(
     {"catalog:read", "production:read", "production:write", "telemetry:read", "admin"}
@@ -54,6 +61,97 @@ class ApiKey:
         return "admin" in self.scopes or scope in self.scopes
 
 
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+# nginx in front of the services reaches them from loopback or a private network (compose).
+DEFAULT_TRUSTED_PROXIES = "127.0.0.0/8,::1/128,10.0.0.0/8,172.16.0.0/12,192.168.0.0/16,fc00::/7"
+
+
+def parse_networks(name: str, raw: str) -> tuple[Network, ...]:
+    networks = []
+    for part in (p.strip() for p in raw.split(",")):
+        if not part:
+            continue
+        try:
+            networks.append(ipaddress.ip_network(part, strict=False))
+        except ValueError:
+            raise ConfigError(name, f"rede {part!r} inválida (ex.: 10.0.0.0/8)") from None
+    return tuple(networks)
+
+
+@dataclass(frozen=True)
+class PusherSettings:
+    """How the production service's report pusher claims, sends, waits and backs off
+    (PUSHER_*, PROTHEUS_SETTLE_S, IDEMPOTENCY_DAYS); every delay is a setting."""
+
+    enabled: bool = True
+    concurrency: int = 4  # reports sent at once by one pusher
+    batch: int = 20  # outbox rows claimed per round
+    poll_s: float = 1.0  # idle wait between rounds
+    lease_s: float = 120.0  # a claimed row is another pusher's after this (a killed pusher)
+    timeout_s: float = 30.0  # one HTTP call to the AppServer
+    backoff_base_s: float = 2.0
+    backoff_cap_s: float = 300.0
+    breaker_threshold: int = 5  # consecutive transient failures that open the circuit
+    breaker_cooldown_s: float = 30.0
+    token_margin_s: float = 60.0  # refresh the OAuth2 token this long before it expires
+    settle_s: float = (
+        45.0  # PROTHEUS_SETTLE_S: wait after an unknown outcome before looking for the marker
+    )
+    idempotency_days: int = 7
+
+
+@dataclass(frozen=True)
+class IngestSettings:
+    """Batching, backpressure and reconnection of the telemetry ingestor (INGEST_*);
+    every delay is a setting."""
+
+    enabled: bool = True
+    batch_size: int = 2000  # messages per drain transaction at most
+    flush_s: float = 0.25  # the drainer looks at an idle spool at least this often
+    # The in-flight window we ask the broker for (MQTT v5 Receive Maximum; a v3.1.1 broker
+    # uses its own max_inflight_messages): messages wait unacknowledged only for the next
+    # group commit, so a wide window keeps them off the broker's bounded queue.
+    inflight: int = 65535
+    # The local durable spool (store and forward): messages are acknowledged once in it.
+    spool_dir: str = ".run/spool"  # each MQTT client id gets a directory of its own here
+    spool_max_mb: float = 1024.0  # at this size the ingestor stops reading the broker
+    spool_segment_mb: float = 16.0
+    commit_ms: float = 5.0  # a group commit waits at most this long for more messages
+    commit_messages: int = 2000  # ... or until this many are waiting
+    # True when the broker is one this project configures (deploy/mosquitto: no queue limit);
+    # otherwise the ingestor says what a per-client queue limit there means.
+    broker_managed: bool = False
+    reconnect_min_s: float = 0.5
+    # MQTT keepalive; a socket paused longer than about twice this (a database outage)
+    # loses the connection, and the session resumes once the database answers again.
+    keepalive_s: int = 30
+    reconnect_max_s: float = 30.0
+    retention_every_s: float = 3600.0
+    session_expiry_s: int = 7 * 24 * 3600  # MQTT v5 persistent session lifetime
+    # The ingestor run alone (python -m services.telemetry.ingest) has no HTTP app: its
+    # figures go on this port of their own (INGEST_METRICS_PORT), when set.
+    metrics_port: int | None = None
+
+
+@dataclass(frozen=True)
+class AuditSettings:
+    """Whether authenticated requests are audited, how long rows are kept, how they are
+    batched (AUDIT_*)."""
+
+    enabled: bool = True
+    retention_days: int = 180  # AUDIT_RETENTION_DAYS: whole days (partitions) older are dropped
+    buffer_rows: int = (
+        20_000  # rows waiting for the writer; beyond, new rows are dropped and counted
+    )
+    batch_rows: int = 2_000  # rows per COPY
+    flush_s: float = 1.0  # the writer's pause between flushes when the buffer is not full
+    pool_max: int = 2  # the writer's own connections to the MES database
+    trusted_proxies: tuple[Network, ...] = field(
+        default_factory=lambda: parse_networks("AUDIT_TRUSTED_PROXIES", DEFAULT_TRUSTED_PROXIES)
+    )
+
+
 @dataclass(frozen=True)
 class Settings:
     """Everything the services read from the environment (DESIGN.md section 2)."""
@@ -85,6 +183,9 @@ class Settings:
     log_level: str = "INFO"
     http_host: str = "0.0.0.0"  # noqa: S104 - services listen on every interface in containers
     http_port: int | None = None
+    pusher: PusherSettings = field(default_factory=PusherSettings)
+    ingest: IngestSettings = field(default_factory=IngestSettings)
+    audit: AuditSettings = field(default_factory=AuditSettings)
 
     @property
     def tz(self) -> ZoneInfo:
@@ -133,8 +234,81 @@ class Settings:
             log_level=reader.choice("LOG_LEVEL", "INFO", ("DEBUG", "INFO", "WARNING", "ERROR")),
             http_host=reader.text("HTTP_HOST", defaults.http_host),
             http_port=reader.optional_integer("HTTP_PORT", minimum=1, maximum=65535),
+            pusher=_read_pusher(reader),
+            ingest=_read_ingest(reader),
+            audit=_read_audit(reader),
         )
         return settings
+
+
+def _read_pusher(reader: _Reader) -> PusherSettings:
+    defaults = PusherSettings()
+    number = reader.number
+    settle = number("PROTHEUS_SETTLE_S", defaults.settle_s)
+    timeout = number("PUSHER_TIMEOUT_S", defaults.timeout_s, minimum=0.01)
+    lease = number("PUSHER_LEASE_S", defaults.lease_s, minimum=0.01)
+    if lease <= 3 * timeout:
+        # One attempt may take three calls (send, renew the token, send again).
+        raise ConfigError("PUSHER_LEASE_S", "deve ser maior que 3 x PUSHER_TIMEOUT_S")
+    return PusherSettings(
+        enabled=reader.flag("PUSHER_ENABLED", defaults.enabled),
+        concurrency=int(number("PUSHER_CONCURRENCY", defaults.concurrency, minimum=1)),
+        batch=int(number("PUSHER_BATCH", defaults.batch, minimum=1)),
+        poll_s=number("PUSHER_POLL_S", defaults.poll_s, minimum=0.01),
+        lease_s=lease,
+        timeout_s=timeout,
+        backoff_base_s=number("PUSHER_BACKOFF_BASE_S", defaults.backoff_base_s),
+        backoff_cap_s=number("PUSHER_BACKOFF_CAP_S", defaults.backoff_cap_s),
+        breaker_threshold=int(
+            number("PUSHER_BREAKER_THRESHOLD", defaults.breaker_threshold, minimum=1)
+        ),
+        breaker_cooldown_s=number("PUSHER_BREAKER_COOLDOWN_S", defaults.breaker_cooldown_s),
+        token_margin_s=number("PUSHER_TOKEN_MARGIN_S", defaults.token_margin_s),
+        settle_s=settle,
+        idempotency_days=int(number("IDEMPOTENCY_DAYS", defaults.idempotency_days, minimum=1)),
+    )
+
+
+def _read_ingest(reader: _Reader) -> IngestSettings:
+    defaults = IngestSettings()
+    number = reader.number
+    return IngestSettings(
+        enabled=reader.flag("INGEST_ENABLED", defaults.enabled),
+        spool_dir=reader.text("INGEST_SPOOL_DIR", defaults.spool_dir),
+        spool_max_mb=number("INGEST_SPOOL_MAX_MB", defaults.spool_max_mb, minimum=1),
+        spool_segment_mb=number("INGEST_SPOOL_SEGMENT_MB", defaults.spool_segment_mb, minimum=0.01),
+        commit_ms=number("INGEST_SPOOL_COMMIT_MS", defaults.commit_ms, minimum=0),
+        commit_messages=int(
+            number("INGEST_SPOOL_COMMIT_MESSAGES", defaults.commit_messages, minimum=1)
+        ),
+        broker_managed=reader.flag("MQTT_BROKER_MANAGED", defaults.broker_managed),
+        batch_size=int(number("INGEST_BATCH_SIZE", defaults.batch_size, minimum=1)),
+        flush_s=number("INGEST_FLUSH_S", defaults.flush_s, minimum=0.001),
+        inflight=min(65535, int(number("MQTT_INFLIGHT", defaults.inflight, minimum=1))),
+        reconnect_min_s=number("INGEST_RECONNECT_MIN_S", defaults.reconnect_min_s, minimum=0.001),
+        reconnect_max_s=number("INGEST_RECONNECT_MAX_S", defaults.reconnect_max_s, minimum=0.001),
+        keepalive_s=int(number("MQTT_KEEPALIVE_S", defaults.keepalive_s, minimum=5)),
+        retention_every_s=number(
+            "TELEMETRY_RETENTION_EVERY_S", defaults.retention_every_s, minimum=1
+        ),
+        session_expiry_s=int(number("MQTT_SESSION_EXPIRY_S", defaults.session_expiry_s, minimum=0)),
+        metrics_port=reader.optional_integer("INGEST_METRICS_PORT", minimum=1, maximum=65535),
+    )
+
+
+def _read_audit(reader: _Reader) -> AuditSettings:
+    defaults = AuditSettings()
+    number = reader.number
+    return AuditSettings(
+        enabled=reader.flag("AUDIT_ENABLED", defaults.enabled),
+        retention_days=int(number("AUDIT_RETENTION_DAYS", defaults.retention_days, minimum=1)),
+        buffer_rows=int(number("AUDIT_BUFFER_ROWS", defaults.buffer_rows, minimum=1)),
+        batch_rows=int(number("AUDIT_BATCH_ROWS", defaults.batch_rows, minimum=1)),
+        flush_s=number("AUDIT_FLUSH_S", defaults.flush_s, minimum=0.01),
+        pool_max=int(number("AUDIT_DB_POOL_MAX", defaults.pool_max, minimum=1)),
+        # Set but empty means no proxy is trusted; unset, the loopback and private networks.
+        trusted_proxies=reader.networks("AUDIT_TRUSTED_PROXIES", defaults.trusted_proxies),
+    )
 
 
 def key_digest(secret: str) -> bytes:
@@ -269,6 +443,30 @@ class _Reader:
         if (minimum is not None and value < minimum) or (maximum is not None and value > maximum):
             raise ConfigError(name, f"valor {value} fora do intervalo [{minimum}, {maximum}]")
         return value
+
+    def number(self, name: str, default: float, *, minimum: float = 0.0) -> float:
+        raw = self._raw(name)
+        if raw is None:
+            return default
+        try:
+            value = float(raw)
+        except ValueError:
+            raise ConfigError(name, f"valor {raw!r} não é um número") from None
+        if value < minimum:
+            raise ConfigError(name, f"valor {value} menor que {minimum}")
+        return value
+
+    def flag(self, name: str, default: bool) -> bool:
+        raw = self._raw(name)
+        if raw is None:
+            return default
+        if raw.lower() not in ("true", "false", "1", "0"):
+            raise ConfigError(name, "use true ou false")
+        return raw.lower() in ("true", "1")
+
+    def networks(self, name: str, default: tuple[Network, ...]) -> tuple[Network, ...]:
+        raw = self.env.get(name)
+        return default if raw is None else parse_networks(name, raw)
 
     def db_url(self, name: str, default: str, *, odbc: bool) -> str:
         value = self._raw(name) or default

@@ -7,13 +7,17 @@ front, split off again when the errors become `{field, rule, message}` details.
 from __future__ import annotations
 
 import datetime as dt
+import functools
+import re
+import sys
 import unicodedata
-from collections.abc import Callable, Iterable, Mapping
-from typing import Any
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any, ClassVar
 
 import marshmallow as ma
 from aiohttp import web
-from marshmallow import fields
+from marshmallow import fields, validate
 
 from shared.errors import (
     Detail,
@@ -44,8 +48,25 @@ _COMMON = {
 }
 
 
+@dataclass(frozen=True)
+class Refusal:
+    """A 400 that a request valid by its schema may still get, named by `error.details`:
+    a rule across fields (`to` after `from`) or one the ERP's dictionary decides (a
+    branch's length). JSON Schema cannot say it; the OpenAPI document lists it."""
+
+    field: str
+    rule: str
+    description: str
+
+
 class Schema(ma.Schema):
-    """Query-string schema: unknown parameters are ignored, as HTTP clients expect."""
+    """Query-string schema: unknown parameters are ignored, as HTTP clients expect.
+
+    `refusals`: the rules beyond the fields' own (each subclass lists its own; the OpenAPI
+    document of a route gathers those of its schemas and of their bases).
+    """
+
+    refusals: ClassVar[tuple[Refusal, ...]] = ()
 
     class Meta:
         unknown = ma.EXCLUDE
@@ -99,6 +120,48 @@ class Number(fields.Float):
         return super()._validated(value)
 
 
+def char_class(chars: Iterable[str]) -> str:
+    """The inside of a regex character class holding exactly `chars`, for Python and ECMA-262.
+
+    Ranges of the Basic Multilingual Plane are written as \\uXXXX escapes; characters above it
+    (a few format characters) as themselves, which both read alike (ECMA-262 with the `u`
+    flag, as JSON Schema validators run it).
+    """
+
+    def write(point: int) -> str:
+        return f"\\u{point:04X}" if point <= 0xFFFF else chr(point)
+
+    points = sorted({ord(ch) for ch in chars})
+    parts: list[str] = []
+    start = 0
+    while start < len(points):
+        end = start
+        while end + 1 < len(points) and points[end + 1] == points[end] + 1:
+            end += 1
+        low, high = points[start], points[end]
+        parts.append(write(low) if low == high else f"{write(low)}-{write(high)}")
+        start = end + 1
+    return "".join(parts)
+
+
+# Characters below U+0020: no database column takes them.
+CONTROLS = "".join(map(chr, range(0x20)))
+
+
+@functools.cache
+def _characters(categories: frozenset[str] | None = None) -> str:
+    """CONTROLS, or the characters of the given Unicode categories."""
+    if categories is None:
+        return CONTROLS
+    return "".join(
+        ch for ch in map(chr, range(sys.maxunicode + 1)) if unicodedata.category(ch) in categories
+    )
+
+
+# What str.strip() removes: a parameter is read without it.
+SPACES = "".join(ch for ch in map(chr, range(0x10000)) if ch.isspace())
+
+
 class String(fields.String):
     """A string, stripped; an empty value counts as absent (`?branch=` means no branch)."""
 
@@ -114,6 +177,34 @@ class String(fields.String):
                 tagged("characters", "não pode conter caracteres de controle.")
             )
         return text or None
+
+    def refused(self) -> str:
+        """The characters refused inside the stripped value."""
+        return _characters()
+
+    def openapi_properties(self) -> dict[str, Any]:
+        """What the value accepts beyond its type, as one JSON Schema pattern: blanks around
+        it are ignored and an all-blank value is absent (a required one needs a non-blank
+        character); inside, no refused character; at most MaxLength's characters (counted
+        without the blanks, so not maxLength); a Matches validator's pattern."""
+        spaces = f"[{char_class(SPACES)}]*"
+        matches = [v for v in self.validators if isinstance(v, Matches)]
+        if matches:
+            core = f"(?:{matches[0].compiled.pattern[1:-1]})"
+        else:
+            refused, edge = char_class(self.refused()), char_class(SPACES + self.refused())
+            # First and last characters apart: the inside has at most size - 2 (size >= 2).
+            sizes = [v.size for v in self.validators if isinstance(v, MaxLength)]
+            inside = f"{{0,{min(sizes) - 2}}}" if sizes else "*"
+            core = f"[^{edge}](?:[^{refused}]{inside}[^{edge}])?"
+        properties: dict[str, Any] = {
+            "pattern": f"^{spaces}{core}{spaces}$"
+            if self.required
+            else f"^{spaces}(?:{core})?{spaces}$"
+        }
+        if self.required:
+            properties["minLength"] = 1
+        return properties
 
 
 # Unicode categories refused in text written to Protheus: controls (Cc: C0, DEL, C1) and
@@ -133,6 +224,9 @@ def refused_character(text: str) -> str | None:
 
 class ProtheusText(String):
     """A string that lands in a Protheus column: no control or format character either."""
+
+    def refused(self) -> str:
+        return _characters() + _characters(REFUSED_CATEGORIES)
 
     def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> Any:
         text = super()._deserialize(value, attr, data, **kwargs)
@@ -191,46 +285,123 @@ class Timestamp(fields.AwareDateTime):
             )
         return moment
 
+    def openapi_properties(self) -> dict[str, Any]:
+        return {"pattern": YEAR_PATTERN}
 
-def between(low: float, high: float) -> Callable[[Any], None]:
+
+# Timestamp's years, 1970 to 2999, as the start of a pattern.
+YEAR_PATTERN = "^(?:19[7-9][0-9]|2[0-9]{3})-"
+
+
+class Between(validate.Range):
+    """low <= value <= high (either bound optional); OpenAPI documents it as minimum/maximum."""
+
+    def __init__(self, low: float | None, high: float | None = None) -> None:
+        super().__init__(min=low, max=high)
+
+    def __call__(self, value: Any) -> Any:
+        low, high = self.min, self.max
+        if (low is not None and value < low) or (high is not None and value > high):
+            text = (
+                f"deve estar entre {low} e {high}."
+                if high is not None
+                else f"deve ser maior ou igual a {low}."
+            )
+            raise ma.ValidationError(tagged("range", text))
+        return value
+
+
+def between(low: float, high: float) -> Between:
     """Validator: low <= value <= high."""
-
-    def check(value: Any) -> None:
-        if value < low or value > high:
-            raise ma.ValidationError(tagged("range", f"deve estar entre {low} e {high}."))
-
-    return check
+    return Between(low, high)
 
 
-def at_least(low: float) -> Callable[[Any], None]:
+def at_least(low: float) -> Between:
     """Validator: value >= low."""
-
-    def check(value: Any) -> None:
-        if value < low:
-            raise ma.ValidationError(tagged("range", f"deve ser maior ou igual a {low}."))
-
-    return check
+    return Between(low)
 
 
-def max_length(size: int) -> Callable[[Any], None]:
+class MaxLength:
+    """A string of at most `size` characters, counted after stripping (an absent value passes).
+
+    Not a marshmallow Length on purpose: OpenAPI's maxLength counts the raw value, blanks
+    around it included, which the server ignores; String documents the bound in its pattern.
+    """
+
+    def __init__(self, size: int) -> None:
+        if size < 2:
+            raise ValueError("a length bound below 2 is a pattern, not a MaxLength")
+        self.size = size
+
+    def __call__(self, value: Any) -> Any:
+        if value is not None and len(value) > self.size:
+            raise ma.ValidationError(
+                tagged("length", f"deve ter no máximo {self.size} caracteres.")
+            )
+        return value
+
+
+def max_length(size: int) -> MaxLength:
     """Validator: a string of at most `size` characters."""
-
-    def check(value: Any) -> None:
-        if value is not None and len(value) > size:
-            raise ma.ValidationError(tagged("length", f"deve ter no máximo {size} caracteres."))
-
-    return check
+    return MaxLength(size)
 
 
-def one_of(choices: Iterable[str]) -> Callable[[Any], None]:
+class OneOf(validate.OneOf):
+    """One of the listed values; OpenAPI documents them as `enum`.
+
+    `optional`: an empty parameter (`?bucket=`, loaded as None) counts as absent and passes.
+    """
+
+    def __init__(self, choices: Iterable[str], *, optional: bool = False) -> None:
+        super().__init__(tuple(choices))
+        self.optional = optional
+
+    def __call__(self, value: Any) -> Any:
+        if value is None and self.optional:
+            return value
+        if value not in self.choices:
+            raise ma.ValidationError(
+                tagged("choice", f"deve ser um de: {', '.join(map(str, self.choices))}.")
+            )
+        return value
+
+
+def one_of(choices: Iterable[str], *, optional: bool = False) -> OneOf:
     """Validator: one of the listed values."""
-    allowed = tuple(choices)
+    return OneOf(choices, optional=optional)
 
-    def check(value: Any) -> None:
-        if value not in allowed:
-            raise ma.ValidationError(tagged("choice", f"deve ser um de: {', '.join(allowed)}."))
 
-    return check
+class Matches:
+    """A value the pattern matches (an absent value passes); String documents the pattern.
+
+    The pattern is anchored (^...$) and written in the syntax Python and ECMA-262 (JSON
+    Schema) read alike: classes of literal characters or \\uXXXX escapes, groups, bounded
+    repeats. It must refuse blanks and control characters itself.
+    """
+
+    def __init__(self, pattern: re.Pattern[str], rule: str, message: str) -> None:
+        if not (pattern.pattern.startswith("^") and pattern.pattern.endswith("$")):
+            raise ValueError(f"pattern must be anchored: {pattern.pattern}")
+        self.compiled = pattern
+        self.tagged_message = tagged(rule, message)
+
+    def __call__(self, value: Any) -> Any:
+        if value is not None and not self.compiled.match(value):
+            raise ma.ValidationError(self.tagged_message)
+        return value
+
+
+def matches(pattern: re.Pattern[str], rule: str, message: str) -> Matches:
+    """Validator: the value matches `pattern`, else the error names `rule`."""
+    return Matches(pattern, rule, message)
+
+
+def refusals_of(schema: type[ma.Schema]) -> list[Refusal]:
+    """The refusals a schema and its bases declare, bases first, each once."""
+    found: dict[Refusal, None] = {}
+    for cls in reversed(schema.__mro__):
+        found.update(dict.fromkeys(vars(cls).get("refusals", ())))
+    return list(found)
 
 
 def date_range_error(field: str) -> ma.ValidationError:

@@ -10,8 +10,8 @@ import asyncpg
 import pytest
 import pytest_asyncio
 
-# Apps built by the tests record no audit unless a test turns it on (tests/production/
-# test_audit.py injects AuditSettings): the default MES_DB_URL is no test's database.
+# Services the tests start as processes record no audit (the apps built in-process get
+# tests.helpers.NO_AUDIT in their Settings): the default MES_DB_URL is no test's database.
 os.environ.setdefault("AUDIT_ENABLED", "false")
 
 # The server the tests run against; `make test` makes sure one answers here.

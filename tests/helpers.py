@@ -6,6 +6,8 @@ from typing import Any
 
 from aiohttp import ClientResponse
 
+from shared.settings import AuditSettings
+
 
 async def assert_envelope(resp: ClientResponse, status: int) -> Any:
     """Check status and envelope shape; return `data` on success, the body on error."""
@@ -27,3 +29,7 @@ async def assert_envelope(resp: ClientResponse, status: int) -> Any:
 
 def auth(key: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {key}"}
+
+
+# The apps the tests build record no audit unless a test turns it on (tests/*/test_audit.py).
+NO_AUDIT = AuditSettings(enabled=False)

@@ -12,7 +12,7 @@ from typing import Any
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from shared.protheus import COMPANY_PATTERN
+from shared.protheus.naming import COMPANY_PATTERN
 from shared.settings import ConfigError
 
 BRANCH_PATTERN = re.compile(r"^[0-9A-Za-z]{1,12}$")

@@ -5,11 +5,13 @@ from __future__ import annotations
 import asyncpg
 
 from protheus_demo.schema import SHARED_ALIASES, TABLES
-from shared.db import ShareMode, share_mode, xfilial
-from shared.protheus import ORDER_KEY_COLUMNS, OrderKeyLayout, table_name
+from shared.protheus.branches import ShareMode, share_mode, xfilial
+from shared.protheus.keys import ORDER_KEY_COLUMNS, OrderKeyLayout
+from shared.protheus.naming import table_name
+from shared.protheus.sql import live
 
 # SELECT *: old dictionaries lack the Gestão de Empresas columns (X2_MODOEMP, X2_TAMEMP...).
-READ_SX2_MODES = "SELECT * FROM {SX2} WHERE d_e_l_e_t_ = ' '"
+READ_SX2_MODES = f"SELECT * FROM {{SX2}} WHERE {live()}"  # noqa: S608 - a fixed filter
 # Declared widths of the CHAR columns of the tables an appointment reads or writes.
 READ_WIDTHS = """
 SELECT upper(column_name) AS name, character_maximum_length AS width

@@ -9,7 +9,7 @@ import asyncpg
 
 from protheus_demo.load import MARKER_TABLE, is_demo_database, sx2_fingerprint
 from protheus_demo.schema import TABLES
-from shared.protheus import COMPANY_PATTERN
+from shared.protheus.naming import COMPANY_PATTERN
 
 # Every table named like an SX2 (sx2 + company + 0), in any schema but the system ones.
 SX2_TABLES = r"""

@@ -1,6 +1,6 @@
 """SQL of the simulator: named templates (`{SC2}` = the company's physical table) and their calls.
 
-Every query filters D_E_L_E_T_ = ' ' and the branch of each table resolved from SX2
+Every query filters live rows (shared.protheus.sql.live) and the branch of each table resolved from SX2
 (the caller passes `Dictionary.filial(alias, branch)`), except where a comment says
 why not.
 """
@@ -12,32 +12,34 @@ from typing import Any
 import asyncpg
 
 from protheus_demo.simulator.dictionary import Dictionary
+from shared.protheus.keys import op_key_sql
+from shared.protheus.sql import live, operpad_sql, routing_sql
 
-ORDER_SELECT = """
+ORDER_SELECT = f"""
 SELECT c2.c2_filial, c2.c2_num, c2.c2_item, c2.c2_sequen, c2.c2_itemgrd, c2.c2_produto,
        c2.c2_local, c2.c2_um, c2.c2_quant, c2.c2_quje, c2.c2_perda, c2.c2_datpri,
        c2.c2_datprf, c2.c2_datrf, c2.c2_emissao, c2.c2_tpop, c2.c2_status, c2.c2_roteiro,
        c2.c2_diasoci, c2.c2_prior,
-       coalesce(nullif(c2.c2_roteiro, ''), nullif(b1.b1_operpad, ''), '01') AS routing,
+       {routing_sql(operpad_sql("b1"), "c2")} AS routing,
        greatest(h6.last_day, d3.last_day) AS last_activity
-FROM {SC2} c2
-LEFT JOIN {SB1} b1
-       ON b1.b1_filial = $2 AND b1.b1_cod = c2.c2_produto AND b1.d_e_l_e_t_ = ' '
+FROM {{SC2}} c2
+LEFT JOIN {{SB1}} b1
+       ON b1.b1_filial = $2 AND b1.b1_cod = c2.c2_produto AND {live("b1")}
 -- The order key of SH6/SD3 is NUM+ITEM+SEQUEN+ITEMGRD, each part padded to its width.
 -- `||` on CHAR drops each part's trailing blanks; concat() keeps them. Cast to CHAR,
 -- whose comparison ignores trailing blanks.
 LEFT JOIN LATERAL (
-    SELECT max(nullif(h6_dtapont, '')) AS last_day FROM {SH6}
-    WHERE h6_filial = $3 AND d_e_l_e_t_ = ' '
-      AND h6_op = concat(c2.c2_num, c2.c2_item, c2.c2_sequen, c2.c2_itemgrd)::bpchar
+    SELECT max(nullif(h6_dtapont, '')) AS last_day FROM {{SH6}}
+    WHERE h6_filial = $3 AND {live()}
+      AND h6_op = {op_key_sql("c2", "postgresql")}
 ) h6 ON TRUE
 LEFT JOIN LATERAL (
     -- A reversed move (D3_ESTORNO = 'S') is no activity.
-    SELECT max(nullif(d3_emissao, '')) AS last_day FROM {SD3}
-    WHERE d3_filial = $4 AND d3_estorno <> 'S' AND d_e_l_e_t_ = ' '
-      AND d3_op = concat(c2.c2_num, c2.c2_item, c2.c2_sequen, c2.c2_itemgrd)::bpchar
+    SELECT max(nullif(d3_emissao, '')) AS last_day FROM {{SD3}}
+    WHERE d3_filial = $4 AND d3_estorno <> 'S' AND {live()}
+      AND d3_op = {op_key_sql("c2", "postgresql")}
 ) d3 ON TRUE
-WHERE c2.c2_filial = $1 AND c2.d_e_l_e_t_ = ' '
+WHERE c2.c2_filial = $1 AND {live("c2")}
 """
 """Production orders (SC2) with their routing (C2_ROTEIRO, else SB1 B1_OPERPAD, else 01)
 and latest activity (live SH6 appointments, non-reversed SD3 moves). $1..$4: the
@@ -62,11 +64,11 @@ LIMIT 1
 )
 """One order by its key parts (each column bound, so the SC2 index serves it)."""
 
-LOCK_ORDER = """
+LOCK_ORDER = f"""
 SELECT r_e_c_n_o_, c2_produto, c2_local, c2_tpop, c2_status, c2_datrf, c2_roteiro
-FROM {SC2}
+FROM {{SC2}}
 WHERE c2_filial = $1 AND c2_num = $2 AND c2_item = $3 AND c2_sequen = $4 AND c2_itemgrd = $5
-  AND d_e_l_e_t_ = ' '
+  AND {live()}
 ORDER BY r_e_c_n_o_
 LIMIT 1
 FOR UPDATE
@@ -74,42 +76,42 @@ FOR UPDATE
 """The order an appointment moves (SC2), locked until commit: concurrent appointments
 on one order add to C2_QUJE one after the other."""
 
-PRODUCT_ROUTING = """
-SELECT b1_operpad FROM {SB1}
-WHERE b1_filial = $1 AND b1_cod = $2 AND d_e_l_e_t_ = ' '
+PRODUCT_ROUTING = f"""
+SELECT b1_operpad FROM {{SB1}}
+WHERE b1_filial = $1 AND b1_cod = $2 AND {live()}
 ORDER BY r_e_c_n_o_
 LIMIT 1
 """
 """A product's default routing (SB1 B1_OPERPAD)."""
 
-ROUTING_OPERATIONS = """
-SELECT DISTINCT g2_operac FROM {SG2}
-WHERE g2_filial = $1 AND g2_produto = $2 AND g2_codigo = $3 AND d_e_l_e_t_ = ' '
+ROUTING_OPERATIONS = f"""
+SELECT DISTINCT g2_operac FROM {{SG2}}
+WHERE g2_filial = $1 AND g2_produto = $2 AND g2_codigo = $3 AND {live()}
 ORDER BY g2_operac
 """
 """The operations of one routing of a product (SG2, joined on G2_CODIGO too)."""
 
-MACHINE_EXISTS = """
+MACHINE_EXISTS = f"""
 SELECT EXISTS (
-    SELECT 1 FROM {SH1} WHERE h1_filial = $1 AND h1_codigo = $2 AND d_e_l_e_t_ = ' '
+    SELECT 1 FROM {{SH1}} WHERE h1_filial = $1 AND h1_codigo = $2 AND {live()}
 )
 """
 """Whether a resource (SH1) is registered."""
 
-OPERATION_RESOURCE = """
+OPERATION_RESOURCE = f"""
 SELECT EXISTS (
-    SELECT 1 FROM {SG2}
+    SELECT 1 FROM {{SG2}}
     WHERE g2_filial = $1 AND g2_produto = $2 AND g2_codigo = $3 AND g2_operac = $4
-      AND g2_recurso = $5 AND d_e_l_e_t_ = ' '
+      AND g2_recurso = $5 AND {live()}
 )
 """
 """Whether a resource is the operation's own (SG2 G2_RECURSO)."""
 
-ALTERNATIVE_RESOURCE = """
+ALTERNATIVE_RESOURCE = f"""
 SELECT EXISTS (
-    SELECT 1 FROM {SH3}
+    SELECT 1 FROM {{SH3}}
     WHERE h3_filial = $1 AND h3_produto = $2 AND h3_codigo = $3 AND h3_operac = $4
-      AND h3_recalte = $5 AND h3_tipo = 'A' AND d_e_l_e_t_ = ' '
+      AND h3_recalte = $5 AND h3_tipo = 'A' AND {live()}
 )
 """
 """Whether a resource is an alternative of the operation's (SH3, H3_TIPO 'A'); a secondary

@@ -1,21 +1,49 @@
-"""Application factory of the catalog service: base app, resources, routes, OpenAPI."""
+"""Application factory of the catalog service: base app, resources in start order, routes."""
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+
 from aiohttp import web
 
-from shared.app import create_base_app
+from services.catalog.keys import CATALOG
+from services.catalog.routes import add_routes
+from services.catalog.service import Catalog
+from shared.app import (
+    add_audit_check,
+    add_protheus_db_check,
+    add_resources,
+    audit_writer,
+    create_base_app,
+    protheus,
+)
+from shared.keys import BRANCHES, PROTHEUS, SETTINGS
+from shared.openapi import publish_openapi
 from shared.settings import Settings
 
 SERVICE = "catalog"
 TITLE = "Catálogo de produtos (Product API)"
+DESCRIPTION = (
+    "Consultas somente leitura às tabelas do Protheus: produtos (SB1), busca com ranking, "
+    "estrutura (SG1), onde-usado, roteiro (SG2), estoque (SB2), fornecedores (SA5) e notas "
+    "fiscais (SD1/SD2). Dicas: use /structure para a árvore de montagem e /parents para onde "
+    "o item é usado; sempre pagine (page, page_size) e mantenha max_depth entre 5 e 10."
+)
+
+
+async def catalog_service(app: web.Application) -> AsyncIterator[None]:
+    """The catalog's service object, over the Protheus source `protheus` opened."""
+    app[CATALOG] = Catalog(source=app[PROTHEUS], branches=app[BRANCHES], settings=app[SETTINGS])
+    yield
 
 
 def setup(app: web.Application) -> None:
-    """Register the catalog service's resources and routes on an app (its own or a composed one)."""
-    from services.catalog.routes import register
-
-    register(app)
+    """The catalog service on an app: its own, or the devserver's composed one."""
+    add_resources(app, audit_writer, protheus, catalog_service)
+    add_audit_check(app)
+    add_protheus_db_check(app, required=True)
+    add_routes(app)
+    publish_openapi(app, SERVICE, "Product API (catálogo)", DESCRIPTION)
 
 
 def create_app(settings: Settings) -> web.Application:

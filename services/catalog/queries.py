@@ -1,6 +1,6 @@
 """SQL of the catalog: one statement per request, written once and rendered per dialect.
 
-Every statement filters `D_E_L_E_T_ = ' '` on every table and join, and the FILIAL
+Every statement filters live rows (`shared.protheus.sql.live`) on every table and join, and the FILIAL
 column of every table with the value the branch resolver gives for that table (xFilial:
 the prefix of the branch its SX2 share modes keep, blanks when fully shared). A join that
 takes a table's filial from another table's row uses that row's branch cut to the
@@ -15,15 +15,9 @@ from __future__ import annotations
 from functools import lru_cache
 from typing import Literal
 
-from shared.db import Dialect
-from shared.protheus import table_name
-
-LIVE = "d_e_l_e_t_ = ' '"
-
-
-def _tables(company: str) -> dict[str, str]:
-    aliases = ("SB1", "SG1", "SG2", "SB2", "SA1", "SA2", "SA5", "SD1", "SF1", "SD2", "SF2")
-    return {alias: table_name(alias, company) for alias in aliases}
+from shared.db.dialect import Dialect
+from shared.protheus.naming import Tables
+from shared.protheus.sql import live, operpad_sql, routing_sql
 
 
 def _paged(dialect: Dialect, header: str, rows: str, order_by: str) -> str:
@@ -54,10 +48,10 @@ def _paged_once(
     return f"SELECT h.*, p.* FROM ({header}) h LEFT JOIN ({kept}) p ON 1 = 1 ORDER BY p.row_number_"
 
 
-def _found(t: dict[str, str]) -> str:
+def _found(tables: Tables) -> str:
     return (
-        f"(SELECT count(*) FROM {t['SB1']} WHERE b1_filial = :sb1_filial "
-        f"AND b1_cod = :code AND {LIVE})"
+        f"(SELECT count(*) FROM {tables.sb1} WHERE b1_filial = :sb1_filial "
+        f"AND b1_cod = :code AND {live()})"
     )
 
 
@@ -67,25 +61,23 @@ PRODUCT_COLUMNS = "b1_cod, b1_desc, b1_grupo, b1_tipo, b1_um, b1_msblql"
 
 
 @lru_cache(maxsize=64)
-def list_products(dialect: Dialect, company: str, include_blocked: bool) -> str:
+def list_products(dialect: Dialect, tables: Tables, include_blocked: bool) -> str:
     """SB1 in code order, first `:limit` rows; blocked products (B1_MSBLQL = '1') only on request."""
-    t = _tables(company)
     blocked = "" if include_blocked else "AND b1_msblql <> '1'"
     return dialect.limit_rows(
         PRODUCT_COLUMNS,
-        f"FROM {t['SB1']} WHERE b1_filial = :sb1_filial AND {LIVE} {blocked} ORDER BY b1_cod",
+        f"FROM {tables.sb1} WHERE b1_filial = :sb1_filial AND {live()} {blocked} ORDER BY b1_cod",
         ":limit",
     )
 
 
 @lru_cache(maxsize=8)
-def product(dialect: Dialect, company: str) -> str:
+def product(dialect: Dialect, tables: Tables) -> str:
     """One SB1 row by code, blocked or not."""
-    t = _tables(company)
     return (
         "SELECT b1_cod, b1_desc, b1_grupo, b1_tipo, b1_um, b1_segum, b1_locpad, b1_msblql, "
         "b1_qb, b1_revatu, b1_custd, b1_operpad "
-        f"FROM {t['SB1']} WHERE b1_filial = :sb1_filial AND b1_cod = :code AND {LIVE}"
+        f"FROM {tables.sb1} WHERE b1_filial = :sb1_filial AND b1_cod = :code AND {live()}"
     )
 
 
@@ -100,7 +92,7 @@ def _word_start(dialect: Dialect, haystack: str, index: int) -> str:
 
 
 @lru_cache(maxsize=256)
-def search_description(dialect: Dialect, company: str, terms: int, include_blocked: bool) -> str:
+def search_description(dialect: Dialect, tables: Tables, terms: int, include_blocked: bool) -> str:
     """SB1 rows whose normalised description contains at least one term, ranked.
 
     Score: +50 when the description contains the whole text `:q`; per term (the best rule
@@ -108,7 +100,6 @@ def search_description(dialect: Dialect, company: str, terms: int, include_block
     with it / a word starting with it / containing it; plus 0..10 for similar length.
     Terms filter through LIKE on the indexed expression (pg_trgm GIN where installed).
     """
-    t = _tables(company)
     norm = dialect.normalized("b1_desc")
     points = (30, 20, 10) if terms == 1 else (25, 15, 5)
     rules = [
@@ -123,8 +114,8 @@ def search_description(dialect: Dialect, company: str, terms: int, include_block
     return f"""
 WITH matched AS {dialect.materialized} (
     SELECT {PRODUCT_COLUMNS}, {norm} AS n
-    FROM {t["SB1"]}
-    WHERE b1_filial = :sb1_filial AND {LIVE} {blocked} AND ({matches})
+    FROM {tables.sb1}
+    WHERE b1_filial = :sb1_filial AND {live()} {blocked} AND ({matches})
 ), matches AS (
     SELECT {PRODUCT_COLUMNS}, {dialect.collapse_blanks("n")} AS nd FROM matched
 ), scored AS (
@@ -147,16 +138,20 @@ def _similarity(dialect: Dialect) -> str:
 
 @lru_cache(maxsize=256)
 def search_products(
-    dialect: Dialect, company: str, terms: int, by_code: bool, by_group: bool, include_blocked: bool
+    dialect: Dialect,
+    tables: Tables,
+    terms: int,
+    by_code: bool,
+    by_group: bool,
+    include_blocked: bool,
 ) -> str:
     """SB1 filtered by code (contains), group (equals) and description (the text or any term).
 
     Score: +50 when the description contains the whole text, +10 per term it contains,
     plus the same length similarity; products without a description filter score 0.
     """
-    t = _tables(company)
     norm = dialect.normalized("b1_desc")
-    filters = [f"b1_filial = :sb1_filial AND {LIVE}"]
+    filters = [f"b1_filial = :sb1_filial AND {live()}"]
     if not include_blocked:
         filters.append("b1_msblql <> '1'")
     if by_code:
@@ -183,7 +178,7 @@ def search_products(
     return f"""
 WITH matched AS {dialect.materialized} (
     SELECT {PRODUCT_COLUMNS}, {norm if terms else "''"} AS n
-    FROM {t["SB1"]}
+    FROM {tables.sb1}
     WHERE {" AND ".join(filters)}
 ), matches AS (
     SELECT {PRODUCT_COLUMNS}{nd} FROM matched
@@ -203,7 +198,7 @@ def _valid_line(g1: str, revision: str) -> str:
     A parent without a current revision (blank B1_REVATU) has no revision control.
     """
     return (
-        f"{g1}.{LIVE} "
+        f"{live(g1)} "
         f"AND ({g1}.g1_ini = '' OR {g1}.g1_ini <= :ref_date) "
         f"AND ({g1}.g1_fim = '' OR {g1}.g1_fim >= :ref_date) "
         f"AND ({revision} = '' OR (({g1}.g1_revini = '' OR {g1}.g1_revini <= {revision}) "
@@ -241,7 +236,7 @@ def _on_path(dialect: Dialect, key: str, code: str) -> str:
     return f"CASE WHEN {dialect.contains(key, needle)} THEN 1 ELSE 0 END"
 
 
-def _explosion_cte(dialect: Dialect, t: dict[str, str]) -> str:
+def _explosion_cte(dialect: Dialect, tables: Tables) -> str:
     """`root` (the asked product) and `bom` (every line below it, depth-first keyed).
 
     Recursion stops at `:max_depth` and at a node whose component is already on its path
@@ -251,7 +246,7 @@ def _explosion_cte(dialect: Dialect, t: dict[str, str]) -> str:
     key_type = dialect.text
     return f"""{dialect.recursive} root AS (
     SELECT b1_cod, b1_desc, b1_um, b1_qb, b1_revatu
-    FROM {t["SB1"]} WHERE b1_filial = :sb1_filial AND b1_cod = :code AND {LIVE}
+    FROM {tables.sb1} WHERE b1_filial = :sb1_filial AND b1_cod = :code AND {live()}
 ), bom (level, code, parent_code, trt, quantity, loss, fixvar, cumulative, sort_key, cycle) AS (
     SELECT 1, g1.g1_comp, g1.g1_cod, g1.g1_trt, g1.g1_quant, g1.g1_perda, g1.g1_fixvar,
            CAST(CASE WHEN g1.g1_fixvar = 'F' THEN {_fixed_quantity("g1")}
@@ -259,7 +254,7 @@ def _explosion_cte(dialect: Dialect, t: dict[str, str]) -> str:
            CAST({dialect.cat(_segment(dialect, "r.b1_cod"), _segment(dialect, "g1.g1_comp", "g1.g1_trt"))} AS {key_type}),
            CASE WHEN g1.g1_comp = r.b1_cod THEN 1 ELSE 0 END
     FROM root r
-    JOIN {t["SG1"]} g1 ON g1.g1_filial = :sg1_filial AND g1.g1_cod = r.b1_cod
+    JOIN {tables.sg1} g1 ON g1.g1_filial = :sg1_filial AND g1.g1_cod = r.b1_cod
          AND {_valid_line("g1", "r.b1_revatu")}
     UNION ALL
     SELECT b.level + 1, g1.g1_comp, g1.g1_cod, g1.g1_trt, g1.g1_quant, g1.g1_perda, g1.g1_fixvar,
@@ -268,8 +263,8 @@ def _explosion_cte(dialect: Dialect, t: dict[str, str]) -> str:
            CAST({dialect.cat("b.sort_key", _segment(dialect, "g1.g1_comp", "g1.g1_trt"))} AS {key_type}),
            {_on_path(dialect, "b.sort_key", "g1.g1_comp")}
     FROM bom b
-    JOIN {t["SB1"]} p ON p.b1_filial = :sb1_filial AND p.b1_cod = b.code AND p.{LIVE}
-    JOIN {t["SG1"]} g1 ON g1.g1_filial = :sg1_filial AND g1.g1_cod = b.code
+    JOIN {tables.sb1} p ON p.b1_filial = :sb1_filial AND p.b1_cod = b.code AND {live("p")}
+    JOIN {tables.sg1} g1 ON g1.g1_filial = :sg1_filial AND g1.g1_cod = b.code
          AND {_valid_line("g1", "p.b1_revatu")}
     WHERE b.level < :max_depth AND b.cycle = 0
 )"""
@@ -281,30 +276,28 @@ def _capped(dialect: Dialect, source: str) -> str:
 
 
 @lru_cache(maxsize=8)
-def structure(dialect: Dialect, company: str) -> str:
+def structure(dialect: Dialect, tables: Tables) -> str:
     """The BOM explosion (SG1 + SB1) of `:code`: header (found, description, total) and a page
     of nodes in depth-first order, siblings by G1_COMP then G1_TRT."""
-    t = _tables(company)
     header = (
         "SELECT (SELECT count(*) FROM root) AS found, (SELECT MAX(b1_desc) FROM root) AS root_description, "
         "(SELECT MAX(b1_um) FROM root) AS root_unit"
     )
-    return f"""{_explosion_cte(dialect, t)}, capped AS ({_capped(dialect, "bom")}),
+    return f"""{_explosion_cte(dialect, tables)}, capped AS ({_capped(dialect, "bom")}),
 nodes AS (
     SELECT c.*, d.b1_desc AS description, d.b1_um AS unit
     FROM capped c
-    LEFT JOIN {t["SB1"]} d ON d.b1_filial = :sb1_filial AND d.b1_cod = c.code AND d.{LIVE}
+    LEFT JOIN {tables.sb1} d ON d.b1_filial = :sb1_filial AND d.b1_cod = c.code AND {live("d")}
 )
 {_paged_once(dialect, header, "nodes", f"sort_key {dialect.binary_order}")}
 """
 
 
 @lru_cache(maxsize=8)
-def parents(dialect: Dialect, company: str) -> str:
+def parents(dialect: Dialect, tables: Tables) -> str:
     """Where-used of `:code`: every ancestor through SG1 up to `:max_depth`, with how much of
     the item one unit of each ancestor uses. Revision and validity as in the explosion (the
     line's parent's revision). Once a fixed line is passed, lines above it change nothing."""
-    t = _tables(company)
     key_type = dialect.text
     up_qty = "u.cumulative * (CASE WHEN g1.g1_fixvar = 'F' THEN {fixed} ELSE {variable} END)"
     header = (
@@ -313,7 +306,7 @@ def parents(dialect: Dialect, company: str) -> str:
     )
     return f"""{dialect.recursive} item AS (
     SELECT b1_cod, b1_desc, b1_um
-    FROM {t["SB1"]} WHERE b1_filial = :sb1_filial AND b1_cod = :code AND {LIVE}
+    FROM {tables.sb1} WHERE b1_filial = :sb1_filial AND b1_cod = :code AND {live()}
 ), up (level, code, child_code, trt, quantity, loss, fixvar, cumulative, anchored, sort_key, cycle) AS (
     SELECT 1, g1.g1_cod, g1.g1_comp, g1.g1_trt, g1.g1_quant, g1.g1_perda, g1.g1_fixvar,
            CAST(CASE WHEN g1.g1_fixvar = 'F' THEN {_fixed_quantity("g1")}
@@ -322,8 +315,8 @@ def parents(dialect: Dialect, company: str) -> str:
            CAST({dialect.cat(_segment(dialect, "i.b1_cod"), _segment(dialect, "g1.g1_cod", "g1.g1_trt"))} AS {key_type}),
            CASE WHEN g1.g1_cod = i.b1_cod THEN 1 ELSE 0 END
     FROM item i
-    JOIN {t["SG1"]} g1 ON g1.g1_filial = :sg1_filial AND g1.g1_comp = i.b1_cod AND g1.{LIVE}
-    JOIN {t["SB1"]} p ON p.b1_filial = :sb1_filial AND p.b1_cod = g1.g1_cod AND p.{LIVE}
+    JOIN {tables.sg1} g1 ON g1.g1_filial = :sg1_filial AND g1.g1_comp = i.b1_cod AND {live("g1")}
+    JOIN {tables.sb1} p ON p.b1_filial = :sb1_filial AND p.b1_cod = g1.g1_cod AND {live("p")}
          AND {_valid_line("g1", "p.b1_revatu")}
     UNION ALL
     SELECT u.level + 1, g1.g1_cod, g1.g1_comp, g1.g1_trt, g1.g1_quant, g1.g1_perda, g1.g1_fixvar,
@@ -334,15 +327,15 @@ def parents(dialect: Dialect, company: str) -> str:
            CAST({dialect.cat("u.sort_key", _segment(dialect, "g1.g1_cod", "g1.g1_trt"))} AS {key_type}),
            {_on_path(dialect, "u.sort_key", "g1.g1_cod")}
     FROM up u
-    JOIN {t["SG1"]} g1 ON g1.g1_filial = :sg1_filial AND g1.g1_comp = u.code AND g1.{LIVE}
-    JOIN {t["SB1"]} p ON p.b1_filial = :sb1_filial AND p.b1_cod = g1.g1_cod AND p.{LIVE}
+    JOIN {tables.sg1} g1 ON g1.g1_filial = :sg1_filial AND g1.g1_comp = u.code AND {live("g1")}
+    JOIN {tables.sb1} p ON p.b1_filial = :sb1_filial AND p.b1_cod = g1.g1_cod AND {live("p")}
          AND {_valid_line("g1", "p.b1_revatu")}
     WHERE u.level < :max_depth AND u.cycle = 0
 ), capped AS ({_capped(dialect, "up")}),
 nodes AS (
     SELECT c.*, d.b1_desc AS description, d.b1_um AS unit
     FROM capped c
-    LEFT JOIN {t["SB1"]} d ON d.b1_filial = :sb1_filial AND d.b1_cod = c.code AND d.{LIVE}
+    LEFT JOIN {tables.sb1} d ON d.b1_filial = :sb1_filial AND d.b1_cod = c.code AND {live("d")}
 )
 {_paged_once(dialect, header, "nodes", f"sort_key {dialect.binary_order}")}
 """
@@ -357,13 +350,12 @@ GUIDE_COLUMNS = (
 
 
 @lru_cache(maxsize=32)
-def guide(dialect: Dialect, company: str, include_components: bool, by_branch: bool) -> str:
+def guide(dialect: Dialect, tables: Tables, include_components: bool, by_branch: bool) -> str:
     """SG2 operations of the product's routing (B1_OPERPAD, else '01'), and with
     `include_components` of every component of its explosion too, each at the shallowest
     BOM level it appears; joined on G2_CODIGO so other routings never duplicate rows."""
-    t = _tables(company)
     if include_components:
-        items = f"""{_explosion_cte(dialect, t)}, capped AS ({_capped(dialect, "bom")}),
+        items = f"""{_explosion_cte(dialect, tables)}, capped AS ({_capped(dialect, "bom")}),
 items AS (
     SELECT code, MIN(level) AS bom_level, SUM(CASE WHEN level > 0 THEN 1 ELSE 0 END) AS lines
     FROM (
@@ -373,17 +365,17 @@ items AS (
 )"""
     else:
         items = f"""WITH root AS (
-    SELECT b1_cod FROM {t["SB1"]} WHERE b1_filial = :sb1_filial AND b1_cod = :code AND {LIVE}
+    SELECT b1_cod FROM {tables.sb1} WHERE b1_filial = :sb1_filial AND b1_cod = :code AND {live()}
 ), items AS (SELECT b1_cod AS code, 0 AS bom_level, 0 AS lines FROM root)"""
     branch = "AND g2.g2_filial = :sg2_filial" if by_branch else ""
     # Operations first; an item without one still gives a row (NULL operation columns) so
     # that `exploded`, the number of BOM lines, comes from the same single pass.
     # Per item (a nested loop on SG2's index, as an inner join would run).
     operations = f"""SELECT {GUIDE_COLUMNS}
-        FROM {t["SB1"]} b
-        JOIN {t["SG2"]} g2 ON g2.g2_produto = b.b1_cod AND g2.{LIVE} {branch}
-             AND g2.g2_codigo = (CASE WHEN b.b1_operpad = '' THEN '01' ELSE b.b1_operpad END)
-        WHERE b.b1_filial = :sb1_filial AND b.b1_cod = i.code AND b.{LIVE}"""
+        FROM {tables.sb1} b
+        JOIN {tables.sg2} g2 ON g2.g2_produto = b.b1_cod AND {live("g2")} {branch}
+             AND g2.g2_codigo = {routing_sql(operpad_sql("b"))}
+        WHERE b.b1_filial = :sb1_filial AND b.b1_cod = i.code AND {live("b")}"""
     page = _paged_once(
         dialect,
         "SELECT (SELECT count(*) FROM root) AS found",
@@ -406,12 +398,11 @@ routes AS (
 
 
 @lru_cache(maxsize=16)
-def stock(dialect: Dialect, company: str, by_branch: bool, by_location: bool) -> str:
+def stock(dialect: Dialect, tables: Tables, by_branch: bool, by_location: bool) -> str:
     """SB2 balances of `:code` per branch and warehouse, with B1_SEGUM from SB1 (SB1's filial
     for each row's branch: its first `:sb1_kept` characters) and `available` = B2_QATU -
     B2_RESERVA - B2_QEMP - B2_QACLASS, 0 for a blocked balance (B2_STATUS '2')."""
-    t = _tables(company)
-    filters = [f"b2.b2_cod = :code AND b2.{LIVE}"]
+    filters = [f"b2.b2_cod = :code AND {live('b2')}"]
     if by_branch:
         filters.append("b2.b2_filial = :sb2_filial")
     if by_location:
@@ -421,27 +412,26 @@ def stock(dialect: Dialect, company: str, by_branch: bool, by_location: bool) ->
            b2.b2_qpedven, b2.b2_salpedi, b2.b2_qaclass, b2.b2_cm1, b2.b2_status, b1.b1_segum,
            CASE WHEN b2.b2_status = '2' THEN 0
                 ELSE b2.b2_qatu - b2.b2_reserva - b2.b2_qemp - b2.b2_qaclass END AS available
-    FROM {t["SB2"]} b2
-    LEFT JOIN {t["SB1"]} b1 ON b1.b1_cod = b2.b2_cod AND b1.{LIVE}
+    FROM {tables.sb2} b2
+    LEFT JOIN {tables.sb1} b1 ON b1.b1_cod = b2.b2_cod AND {live("b1")}
          AND b1.b1_filial = {dialect.prefix("b2.b2_filial", ":sb1_kept")}
     WHERE {" AND ".join(filters)}
 )
-{_paged(dialect, f"SELECT {_found(t)} AS found, (SELECT count(*) FROM rows_) AS total", "rows_", "b2_filial, b2_local")}
+{_paged(dialect, f"SELECT {_found(tables)} AS found, (SELECT count(*) FROM rows_) AS total", "rows_", "b2_filial, b2_local")}
 """
 
 
 @lru_cache(maxsize=8)
-def suppliers(dialect: Dialect, company: str) -> str:
+def suppliers(dialect: Dialect, tables: Tables) -> str:
     """SA5 links of `:code` with the supplier's name from SA2, joined on code + loja."""
-    t = _tables(company)
     return f"""WITH rows_ AS (
     SELECT a5.a5_fornece, a5.a5_loja, a2.a2_nome, a5.a5_codprf, a5.a5_nomprod
-    FROM {t["SA5"]} a5
-    LEFT JOIN {t["SA2"]} a2 ON a2.a2_filial = :sa2_filial AND a2.a2_cod = a5.a5_fornece
-         AND a2.a2_loja = a5.a5_loja AND a2.{LIVE}
-    WHERE a5.a5_filial = :sa5_filial AND a5.a5_produto = :code AND a5.{LIVE}
+    FROM {tables.sa5} a5
+    LEFT JOIN {tables.sa2} a2 ON a2.a2_filial = :sa2_filial AND a2.a2_cod = a5.a5_fornece
+         AND a2.a2_loja = a5.a5_loja AND {live("a2")}
+    WHERE a5.a5_filial = :sa5_filial AND a5.a5_produto = :code AND {live("a5")}
 )
-{_paged(dialect, f"SELECT {_found(t)} AS found, (SELECT count(*) FROM rows_) AS total", "rows_", "a5_fornece, a5_loja")}
+{_paged(dialect, f"SELECT {_found(tables)} AS found, (SELECT count(*) FROM rows_) AS total", "rows_", "a5_fornece, a5_loja")}
 """
 
 
@@ -459,7 +449,7 @@ def _partner_join(
     prefix = alias[1:3]  # a1 / a2
     return (
         f"LEFT JOIN {table} {alias} ON {when} AND {alias}.{prefix}_cod = {item}.{partner_col} "
-        f"AND {alias}.{prefix}_loja = {item}.{p}_loja AND {alias}.{LIVE} "
+        f"AND {alias}.{prefix}_loja = {item}.{p}_loja AND {live(alias)} "
         f"AND {alias}.{prefix}_filial = {dialect.prefix(f'{item}.{p}_filial', kept)}"
     )
 
@@ -467,7 +457,7 @@ def _partner_join(
 @lru_cache(maxsize=64)
 def invoice_items(
     dialect: Dialect,
-    company: str,
+    tables: Tables,
     direction: Literal["inbound", "outbound"],
     by_branch: bool,
     by_supplier: bool,
@@ -484,7 +474,6 @@ def invoice_items(
     `:customer` match the partner code only on documents whose partner is of that kind
     (either of them when both are given).
     """
-    t = _tables(company)
     if direction == "inbound":
         item, head, p, partner_col, header_partner = "d1", "f1", "d1", "d1_fornece", "f1_fornece"
         columns = (
@@ -492,7 +481,7 @@ def invoice_items(
             "d1.d1_um, d1.d1_quant, d1.d1_vunit, d1.d1_total, d1.d1_tes, d1.d1_cf, d1.d1_local, "
             "d1.d1_emissao, d1.d1_dtdigit, d1.d1_tipo, d1.d1_pedido, d1.d1_lotectl"
         )
-        item_table, head_table = t["SD1"], t["SF1"]
+        item_table, head_table = tables.sd1, tables.sf1
     else:
         item, head, p, partner_col, header_partner = "d2", "f2", "d2", "d2_cliente", "f2_cliente"
         columns = (
@@ -500,8 +489,8 @@ def invoice_items(
             "d2.d2_um, d2.d2_quant, d2.d2_prcven, d2.d2_total, d2.d2_tes, d2.d2_cf, d2.d2_local, "
             "d2.d2_emissao, d2.d2_tipo, d2.d2_pedido, d2.d2_lotectl"
         )
-        item_table, head_table = t["SD2"], t["SF2"]
-    filters = [f"{item}.{p}_cod = :code AND {item}.{LIVE}"]
+        item_table, head_table = tables.sd2, tables.sf2
+    filters = [f"{item}.{p}_cod = :code AND {live(item)}"]
     if by_branch:
         filters.append(f"{item}.{p}_filial = :item_filial")
     special = f"{item}.{p}_tipo IN ('D', 'B')"
@@ -526,10 +515,10 @@ def invoice_items(
     JOIN {head_table} {head} ON {head}.{head}_filial = {dialect.prefix(f"{item}.{p}_filial", ":head_kept")} AND {head}.{head}_doc = {item}.{p}_doc
          AND {head}.{head}_serie = {item}.{p}_serie AND {head}.{header_partner} = {item}.{partner_col}
          AND {head}.{head}_loja = {item}.{p}_loja AND {head}.{head}_tipo = {item}.{p}_tipo
-         AND {head}.{LIVE}
-    {_partner_join(dialect, "sa1", t["SA1"], item, p, partner_col, ":sa1_kept", customer_when)}
-    {_partner_join(dialect, "sa2", t["SA2"], item, p, partner_col, ":sa2_kept", supplier_when)}
+         AND {live(head)}
+    {_partner_join(dialect, "sa1", tables.sa1, item, p, partner_col, ":sa1_kept", customer_when)}
+    {_partner_join(dialect, "sa2", tables.sa2, item, p, partner_col, ":sa2_kept", supplier_when)}
     WHERE {" AND ".join(filters)}
 )
-{_paged(dialect, f"SELECT {_found(t)} AS found, (SELECT count(*) FROM rows_) AS total", "rows_", f"{p}_emissao DESC, {p}_doc, {p}_serie, {p}_item, {p}_filial, {partner_col}, {p}_loja")}
+{_paged(dialect, f"SELECT {_found(tables)} AS found, (SELECT count(*) FROM rows_) AS total", "rows_", f"{p}_emissao DESC, {p}_doc, {p}_serie, {p}_item, {p}_filial, {partner_col}, {p}_loja")}
 """

@@ -12,6 +12,7 @@ from shared.validation import (
     Boolean,
     Date,
     Integer,
+    Refusal,
     Schema,
     String,
     between,
@@ -35,6 +36,19 @@ def _depth() -> Integer:
             )
         },
     )
+
+
+BRANCH_LAYOUT = Refusal(
+    "branch",
+    "layout",
+    "a filial deve ter o comprimento do leiaute da empresa (SX2: empresa + unidade + filial) "
+    "e caber no campo FILIAL da tabela.",
+)
+TOO_MANY_ROWS = Refusal(
+    "max_depth", "too_many_rows", "a explosão passa de CATALOG_MAX_BOM_ROWS linhas."
+)
+NO_WORD = Refusal("description", "required", "o texto precisa ter ao menos uma palavra.")
+TOO_MANY_WORDS = Refusal("description", "terms", "o texto tem palavras distintas demais.")
 
 
 def _include_blocked() -> Boolean:
@@ -72,6 +86,8 @@ class ListQuery(Schema):
 
 
 class DescriptionSearchQuery(PageQuery):
+    refusals = (NO_WORD, TOO_MANY_WORDS)
+
     description = String(
         required=True,
         validate=max_length(200),
@@ -86,6 +102,8 @@ class DescriptionSearchQuery(PageQuery):
 
 
 class ProductSearchQuery(PageQuery):
+    refusals = (NO_WORD, TOO_MANY_WORDS)
+
     code = String(
         load_default=None,
         validate=max_length(60),
@@ -107,6 +125,8 @@ class ProductSearchQuery(PageQuery):
 
 
 class TreeQuery(PageQuery):
+    refusals = (TOO_MANY_ROWS,)
+
     max_depth = _depth()
     date = Date(
         load_default=None,
@@ -125,6 +145,8 @@ class TreeQuery(PageQuery):
 
 
 class StockQuery(PageQuery):
+    refusals = (BRANCH_LAYOUT,)
+
     branch = _branch("B2_FILIAL")
     location = String(
         load_default=None,
@@ -134,6 +156,8 @@ class StockQuery(PageQuery):
 
 
 class GuideQuery(PageQuery):
+    refusals = (BRANCH_LAYOUT, TOO_MANY_ROWS)
+
     branch = _branch("G2_FILIAL")
     include_components = Boolean(
         load_default=False,
@@ -148,6 +172,15 @@ class GuideQuery(PageQuery):
 
 
 class _InvoiceQuery(PageQuery):
+    refusals = (
+        Refusal(
+            "issue_date_end",
+            "order",
+            "issue_date_end deve ser igual ou posterior a issue_date_start.",
+        ),
+        BRANCH_LAYOUT,
+    )
+
     issue_date_start = Date(
         load_default=None, metadata={"description": "Data inicial de emissão (YYYY-MM-DD)."}
     )

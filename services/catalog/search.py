@@ -6,8 +6,8 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from shared.db import Dialect
-from shared.protheus import normalize_text
+from shared.db.dialect import Dialect
+from shared.protheus.text import normalize_text
 
 MAX_TERMS = 10
 

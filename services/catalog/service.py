@@ -9,9 +9,12 @@ from typing import Any, Literal
 from services.catalog import queries
 from services.catalog.bom import flat_page, nest_page
 from services.catalog.search import MAX_TERMS, SearchText, like_contains, search_params
-from shared.db import BranchResolver, Dialect, ProtheusSource, Row
+from shared.db.dialect import Dialect
+from shared.db.sources import ProtheusSource, Row
 from shared.errors import NotFound, invalid_parameter
 from shared.pagination import Page, split_page
+from shared.protheus.branches import BranchResolver
+from shared.protheus.naming import Tables
 from shared.settings import Settings
 
 
@@ -30,6 +33,10 @@ class Catalog:
     @property
     def company(self) -> str:
         return self.settings.protheus_company
+
+    @property
+    def tables(self) -> Tables:
+        return Tables(self.settings.protheus_company)
 
     async def filial(self, alias: str, branch: str | None = None) -> str:
         return await self.branches.filial(alias, branch or self.settings.protheus_branch)
@@ -82,7 +89,7 @@ RANKED_SKIP = ("nd", "total", "found", "relevance_score")
 
 
 async def list_products(catalog: Catalog, params: dict[str, Any]) -> dict[str, Any]:
-    sql = queries.list_products(catalog.dialect, catalog.company, params["include_blocked"])
+    sql = queries.list_products(catalog.dialect, catalog.tables, params["include_blocked"])
     rows = await catalog.source.fetch(
         sql, {"sb1_filial": await catalog.filial("SB1"), "limit": params["limit"]}
     )
@@ -91,7 +98,7 @@ async def list_products(catalog: Catalog, params: dict[str, Any]) -> dict[str, A
 
 async def get_product(catalog: Catalog, code: str) -> dict[str, Any]:
     rows = await catalog.source.fetch(
-        queries.product(catalog.dialect, catalog.company),
+        queries.product(catalog.dialect, catalog.tables),
         {"sb1_filial": await catalog.filial("SB1"), "code": code},
     )
     if not rows:
@@ -107,7 +114,7 @@ async def search_by_description(
     page = Page.from_params(params)
     text = _parse_search(params["description"])
     sql = queries.search_description(
-        catalog.dialect, catalog.company, len(text.terms), params["include_blocked"]
+        catalog.dialect, catalog.tables, len(text.terms), params["include_blocked"]
     )
     args = {"sb1_filial": await catalog.filial("SB1"), **search_params(text, catalog.dialect)}
     header, rows = await catalog.fetch_page(sql, args, page, "b1_cod")
@@ -134,7 +141,7 @@ async def search_products(catalog: Catalog, params: dict[str, Any]) -> tuple[dic
     code, group = params["code"], params["group"]
     sql = queries.search_products(
         catalog.dialect,
-        catalog.company,
+        catalog.tables,
         len(text.terms) if text else 0,
         by_code=code is not None,
         by_group=group is not None,
@@ -175,7 +182,7 @@ async def _tree(
         "cap": cap + 1,
     }
     header, rows = await catalog.fetch_page(
-        build(catalog.dialect, catalog.company), args, page, "code"
+        build(catalog.dialect, catalog.tables), args, page, "code"
     )
     if not header["found"]:
         raise not_found(code)
@@ -249,7 +256,7 @@ async def guide(catalog: Catalog, code: str, params: dict[str, Any]) -> tuple[di
         }
     if branch:
         args["sg2_filial"] = await catalog.filial("SG2", branch)
-    sql = queries.guide(catalog.dialect, catalog.company, include, branch is not None)
+    sql = queries.guide(catalog.dialect, catalog.tables, include, branch is not None)
     header, rows = await catalog.fetch_page(sql, args, page, "g2_produto")
     if not header["found"]:
         raise not_found(code)
@@ -285,7 +292,7 @@ async def stock(catalog: Catalog, code: str, params: dict[str, Any]) -> tuple[di
         args["sb2_filial"] = await catalog.filial("SB2", branch)
     if location:
         args["location"] = location
-    sql = queries.stock(catalog.dialect, catalog.company, branch is not None, location is not None)
+    sql = queries.stock(catalog.dialect, catalog.tables, branch is not None, location is not None)
     header, rows = await catalog.fetch_page(sql, args, page, "b2_cod")
     if not header["found"]:
         raise not_found(code)
@@ -304,7 +311,7 @@ async def suppliers(
         "sa2_filial": await catalog.filial("SA2"),
     }
     header, rows = await catalog.fetch_page(
-        queries.suppliers(catalog.dialect, catalog.company), args, page, "a5_fornece"
+        queries.suppliers(catalog.dialect, catalog.tables), args, page, "a5_fornece"
     )
     if not header["found"]:
         raise not_found(code)
@@ -345,7 +352,7 @@ async def invoice_items(
         args["until"] = until.strftime("%Y%m%d")
     sql = queries.invoice_items(
         catalog.dialect,
-        catalog.company,
+        catalog.tables,
         direction,
         by_branch=branch is not None,
         by_supplier=supplier is not None,

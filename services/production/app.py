@@ -1,21 +1,174 @@
-"""Application factory of the production service: base app, resources, routes, OpenAPI."""
+"""Application factory of the production service: base app, resources in start order, routes."""
 
 from __future__ import annotations
 
+import logging
+import ssl
+from collections.abc import AsyncIterator
+
+import aiohttp
 from aiohttp import web
 
-from shared.app import create_base_app
+from services.production.keys import PROTHEUS_REST, PUSHER
+from services.production.orders.keys import ORDERS
+from services.production.orders.service import ProductionOrders
+from services.production.pusher.client import TOKEN_PATH, ProtheusClient
+from services.production.pusher.pusher import PusherMetrics, ReportPusher
+from services.production.reports.keys import REPORTS
+from services.production.reports.service import Reports
+from services.production.routes import add_routes
+from shared.app import (
+    add_audit_check,
+    add_mes_db_check,
+    add_protheus_db_check,
+    add_resources,
+    audit_writer,
+    create_base_app,
+    mes_pool,
+    protheus,
+)
+from shared.health import add_check
+from shared.keys import BRANCHES, DICTIONARY, MES_POOL, METRICS, PROTHEUS, SETTINGS
+from shared.openapi import publish_openapi
+from shared.protheus.sql import MARKER_WIDTH, observa_too_narrow
 from shared.settings import Settings
 
+log = logging.getLogger(__name__)
+
 SERVICE = "production"
-TITLE = "Ordens e apontamentos de produção"
+DESCRIPTION = (
+    "Ordens de produção (SC2) com status e progresso, e apontamentos de produção "
+    "enviados ao Protheus (MATA681) de forma durável e exatamente uma vez."
+)
+
+
+async def check_observa_width(app: web.Application) -> None:
+    """Refuse to start when H6_OBSERVA cannot hold the marker exactly-once depends on."""
+    try:
+        width = await observa_too_narrow(app[PROTHEUS])
+    except Exception as exc:  # the ERP database may be down at start: the pusher waits for it
+        log.warning("could not read H6_OBSERVA's width: %s", exc)
+        return
+    if width is not None:
+        raise RuntimeError(
+            f"H6_OBSERVA has {width} characters; the report marker needs {MARKER_WIDTH}. "
+            "Widen the field in the Protheus dictionary (SX3) before running the production service."
+        )
+
+
+async def protheus_dictionary(app: web.Application) -> AsyncIterator[None]:
+    """What production needs from the ERP's dictionary before it serves: H6_OBSERVA wide
+    enough for the report marker, and the order key's widths (read on first use instead when
+    the ERP database is down)."""
+    await check_observa_width(app)
+    try:
+        await app[DICTIONARY].order_key()
+    except Exception as exc:
+        log.warning("Protheus dictionary not read at start: %s", exc)
+    yield
+
+
+async def orders_service(app: web.Application) -> AsyncIterator[None]:
+    app[ORDERS] = ProductionOrders(
+        source=app[PROTHEUS],
+        branches=app[BRANCHES],
+        settings=app[SETTINGS],
+        mes_pool=app[MES_POOL],
+        dictionary=app[DICTIONARY],
+    )
+    yield
+
+
+async def reports_service(app: web.Application) -> AsyncIterator[None]:
+    settings = app[SETTINGS]
+    app[REPORTS] = Reports(
+        pool=app[MES_POOL],
+        protheus=app[PROTHEUS],
+        branches=app[BRANCHES],
+        settings=settings,
+        dictionary=app[DICTIONARY],
+        idempotency_days=settings.pusher.idempotency_days,
+    )
+    yield
+
+
+async def protheus_rest_session(app: web.Application) -> AsyncIterator[None]:
+    """The HTTP session to the AppServer's REST API (TLS from PROTHEUS_REST_CA_FILE); only the
+    pusher calls it, so it is opened only when the pusher runs."""
+    settings = app[SETTINGS]
+    if not settings.pusher.enabled:
+        yield
+        return
+    tls = (
+        ssl.create_default_context(cafile=settings.protheus_rest_ca_file)
+        if settings.protheus_rest_ca_file
+        else None
+    )
+    async with aiohttp.ClientSession(
+        connector=aiohttp.TCPConnector(ssl=tls) if tls else None
+    ) as session:
+        app[PROTHEUS_REST] = session
+        yield
+
+
+async def report_pusher(app: web.Application) -> AsyncIterator[None]:
+    """The background task that sends the outbox's reports to the Protheus (PUSHER_ENABLED)."""
+    settings = app[SETTINGS]
+    if not settings.pusher.enabled:
+        yield
+        return
+    pusher = ReportPusher(
+        app[MES_POOL],
+        app[PROTHEUS],
+        app[BRANCHES],
+        ProtheusClient(app[PROTHEUS_REST], settings, settings.pusher),
+        settings,
+        settings.pusher,
+        PusherMetrics(app[METRICS]),
+        dictionary=app[DICTIONARY],
+    )
+    app[PUSHER] = pusher
+    await pusher.start()
+    try:
+        yield
+    finally:
+        await pusher.stop()
+
+
+def add_protheus_rest_check(app: web.Application) -> None:
+    """Reported, never required: reports wait in the outbox while the AppServer is away."""
+
+    async def probe() -> None:
+        url = app[SETTINGS].protheus_rest_url + TOKEN_PATH
+        async with (
+            aiohttp.ClientSession() as session,
+            session.options(url, timeout=aiohttp.ClientTimeout(total=2)),
+        ):
+            pass
+
+    add_check(app, "protheus_rest", probe, required=False)
 
 
 def setup(app: web.Application) -> None:
-    """Register the production service's resources and routes on an app (its own or a composed one)."""
-    from services.production.routes import register
-
-    register(app)
+    """The production service on an app: its own, or the devserver's composed one."""
+    add_resources(
+        app,
+        audit_writer,
+        mes_pool,
+        protheus,
+        protheus_dictionary,
+        orders_service,
+        reports_service,
+        protheus_rest_session,
+        report_pusher,
+    )
+    add_audit_check(app)
+    add_mes_db_check(app)
+    # Reports are accepted with the ERP database down, so it does not gate readiness.
+    add_protheus_db_check(app, required=False)
+    add_protheus_rest_check(app)
+    add_routes(app)
+    publish_openapi(app, SERVICE, "Production API", DESCRIPTION)
 
 
 def create_app(settings: Settings) -> web.Application:

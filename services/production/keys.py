@@ -1,19 +1,13 @@
-"""Application keys of the production service."""
+"""Application keys of the production service's background pusher and its HTTP session."""
 
 from __future__ import annotations
 
 from typing import Final
 
+import aiohttp
 from aiohttp import web
 
 from services.production.pusher.pusher import ReportPusher
-from services.production.reports.service import Reports
-from services.production.settings import PusherSettings
 
-REPORTS: Final = web.AppKey("reports", Reports)
-PUSHER_SETTINGS: Final = web.AppKey("pusher_settings", PusherSettings)
+PROTHEUS_REST: Final = web.AppKey("protheus_rest_session", aiohttp.ClientSession)
 PUSHER: Final = web.AppKey("pusher", ReportPusher)
-
-
-def get_reports(app: web.Application) -> Reports:
-    return app[REPORTS]

@@ -1,21 +1,113 @@
-"""Application factory of the telemetry service: base app, resources, routes, OpenAPI."""
+"""Application factory of the telemetry service: base app, resources in start order, routes."""
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from functools import partial
+
 from aiohttp import web
 
-from shared.app import create_base_app
+from services.telemetry.ingest.ingestor import IngestMetrics, Ingestor
+from services.telemetry.keys import INGESTOR
+from services.telemetry.query.keys import TELEMETRY_QUERIES
+from services.telemetry.query.service import TelemetryQueries
+from services.telemetry.query.shifts import ShiftCalendar
+from services.telemetry.routes import add_routes
+from shared.app import (
+    add_audit_check,
+    add_mes_db_check,
+    add_protheus_db_check,
+    add_resources,
+    audit_writer,
+    create_base_app,
+    mes_pool,
+    protheus,
+)
+from shared.health import add_check
+from shared.keys import BRANCHES, MES_POOL, METRICS, PROTHEUS, SETTINGS
+from shared.mqtt import probe_broker
+from shared.openapi import publish_openapi
 from shared.settings import Settings
 
 SERVICE = "telemetry"
-TITLE = "Telemetria de máquinas e OEE"
+DESCRIPTION = (
+    "Telemetria de máquinas recebida por MQTT: últimos valores, séries agregadas, "
+    "linha do tempo de estados, contadores e OEE."
+)
+
+
+async def telemetry_queries(
+    app: web.Application, *, calendar: ShiftCalendar
+) -> AsyncIterator[None]:
+    app[TELEMETRY_QUERIES] = TelemetryQueries(
+        mes_pool=app[MES_POOL],
+        source=app[PROTHEUS],
+        branches=app[BRANCHES],
+        settings=app[SETTINGS],
+        calendar=calendar,
+    )
+    yield
+
+
+async def ingestor(app: web.Application) -> AsyncIterator[None]:
+    """The MQTT ingestor in the background (INGEST_ENABLED); it may also run alone
+    (python -m services.telemetry.ingest)."""
+    settings = app[SETTINGS]
+    if not settings.ingest.enabled:
+        yield
+        return
+    running = Ingestor(app[MES_POOL], settings, settings.ingest, IngestMetrics(app[METRICS]))
+    app[INGESTOR] = running
+    await running.start()
+    try:
+        yield
+    finally:
+        await running.stop()
+
+
+def add_ingest_checks(app: web.Application) -> None:
+    """The broker and the ingestor, reported on /readyz; neither gates readiness."""
+
+    async def broker() -> None:
+        settings = app[SETTINGS]
+        await probe_broker(settings.mqtt_url, settings.mqtt_ca_file)
+
+    # Messages wait in the broker's persistent session while we are away: not a readiness gate.
+    add_check(app, "mqtt_broker", broker, required=False)
+
+    async def ingestor_status() -> dict[str, object]:
+        """The spool's figures, whether the broker is read (a full spool pauses it) and what
+        a broker this project does not configure may drop; not a readiness gate either."""
+        running = app.get(INGESTOR)
+        if running is None:
+            return {"enabled": False}
+        return running.status()
+
+    add_check(app, "telemetry_ingestor", ingestor_status, required=False)
 
 
 def setup(app: web.Application) -> None:
-    """Register the telemetry service's resources and routes on an app (its own or a composed one)."""
-    from services.telemetry.routes import register
+    """The telemetry service on an app: its own, or the devserver's composed one.
 
-    register(app)
+    A bad SHIFT_CALENDAR raises shared.settings.ConfigError here, before anything opens.
+    """
+    settings = app[SETTINGS]
+    calendar = ShiftCalendar.from_setting(settings.shift_calendar, settings.tz)
+    add_resources(
+        app,
+        audit_writer,
+        mes_pool,
+        protheus,
+        partial(telemetry_queries, calendar=calendar),
+        ingestor,
+    )
+    add_audit_check(app)
+    add_mes_db_check(app)
+    # Only OEE reads the ERP (standard times); the rest answers without it.
+    add_protheus_db_check(app, required=False)
+    add_ingest_checks(app)
+    add_routes(app)
+    publish_openapi(app, SERVICE, "Telemetry API", DESCRIPTION)
 
 
 def create_app(settings: Settings) -> web.Application:

@@ -1,4 +1,4 @@
-"""Application keys of the telemetry service."""
+"""Application key of the telemetry service's background ingestor."""
 
 from __future__ import annotations
 
@@ -7,7 +7,5 @@ from typing import Final
 from aiohttp import web
 
 from services.telemetry.ingest.ingestor import Ingestor
-from services.telemetry.settings import IngestSettings
 
-INGEST_SETTINGS: Final = web.AppKey("ingest_settings", IngestSettings)
 INGESTOR: Final = web.AppKey("ingestor", Ingestor)

@@ -1,57 +1,20 @@
-"""GET /api/v1/audit (scope admin) and the wiring every service app uses."""
+"""GET /api/v1/audit (scope admin); the writer is a resource of every app (shared.app)."""
 
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator
 from typing import Any
 
 from aiohttp import web
 
 from shared.audit import queries, schemas
-from shared.audit.middleware import AUDIT
-from shared.audit.settings import AuditSettings
-from shared.audit.writer import AuditWriter
-from shared.db import mes_connection
+from shared.db.pools import mes_connection
 from shared.endpoint import endpoint
 from shared.envelope import Reply
-from shared.health import add_check
-from shared.keys import MES_POOL, METRICS, SETTINGS
+from shared.keys import MES_POOL
 from shared.pagination import Page, split_page
 
 log = logging.getLogger(__name__)
-
-AUDIT_SETTINGS = web.AppKey("audit_settings", AuditSettings)
-
-
-def use_audit(app: web.Application, settings: AuditSettings) -> None:
-    """Record authenticated requests (the middleware is in every app; it acts when the writer is
-    there). The writer has its own small pool, so the catalog needs MES_DB_URL too; a MES
-    database that is down never fails or slows a request: /readyz says so, rows wait in the
-    bounded buffer and beyond it are dropped and counted."""
-    app[AUDIT_SETTINGS] = settings
-
-    async def writer_context(app: web.Application) -> AsyncIterator[None]:
-        config = app[AUDIT_SETTINGS]  # tests may replace it after the app is built
-        if not config.enabled:
-            yield
-            return
-        base = app[SETTINGS]
-        writer = AuditWriter(config, base.mes_db_url, app[METRICS], ca_file=base.db_ca_file)
-        await writer.start()
-        app[AUDIT] = writer
-        try:
-            yield
-        finally:
-            await writer.stop()
-
-    async def probe() -> None:
-        writer = app.get(AUDIT)
-        if writer is not None and not writer.healthy:
-            raise RuntimeError(f"auditoria degradada: {writer.state()}")
-
-    app.cleanup_ctx.append(writer_context)
-    add_check(app, "audit", probe, required=False)
 
 
 @endpoint(

@@ -9,7 +9,7 @@ from marshmallow import fields
 
 from shared.envelope import paged_envelope
 from shared.pagination import PageQuery
-from shared.validation import Integer, String, Timestamp, between, max_length, tagged
+from shared.validation import Integer, Refusal, String, Timestamp, between, max_length, tagged
 
 
 class AuditQuery(PageQuery):
@@ -43,6 +43,8 @@ class AuditQuery(PageQuery):
         validate=max_length(128),
         metadata={"description": "Id da requisição (X-Request-ID)."},
     )
+
+    refusals = (Refusal("to", "order", "to deve ser posterior a from."),)
 
     @ma.validates_schema
     def window_in_order(self, data: dict[str, Any], **_: Any) -> None:

@@ -22,9 +22,10 @@ import asyncpg
 from prometheus_client import CollectorRegistry, Counter, Gauge
 
 from shared.audit import partitions
-from shared.audit.settings import AuditSettings
-from shared.db import create_pg_pool, mask_dsn
+from shared.db.pools import create_pg_pool
 from shared.migrations import migrate
+from shared.redact import mask_dsn
+from shared.settings import AuditSettings
 
 log = logging.getLogger(__name__)
 

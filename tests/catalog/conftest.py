@@ -12,6 +12,7 @@ from protheus_demo.load import create_schema
 from protheus_demo.rows import insert_row
 from services.catalog.app import create_app
 from shared.settings import Settings, parse_api_keys
+from tests.helpers import NO_AUDIT
 
 KEY = "catalog-test-key-0123456789abcdef"
 
@@ -54,7 +55,9 @@ async def crafted(fresh_database):
 def catalog_client(aiohttp_client):
     async def make(dsn: str, **overrides: Any):
         settings = Settings(
-            protheus_db_url=dsn, api_keys=parse_api_keys(f"t:{KEY}:catalog:read"), **overrides
+            protheus_db_url=dsn,
+            api_keys=parse_api_keys(f"t:{KEY}:catalog:read"),
+            **{"audit": NO_AUDIT, **overrides},
         )
         return await aiohttp_client(create_app(settings))
 

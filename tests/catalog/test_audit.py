@@ -10,9 +10,7 @@ import asyncpg
 import pytest
 
 from services.catalog.app import create_app
-from shared.audit.handlers import AUDIT_SETTINGS
-from shared.audit.settings import AuditSettings
-from shared.settings import Settings, parse_api_keys
+from shared.settings import AuditSettings, Settings, parse_api_keys
 from tests.catalog.conftest import HEADERS, KEY
 from tests.helpers import assert_envelope
 
@@ -22,10 +20,9 @@ def audited_catalog(protheus_dsn: str, mes_dsn: str, audit: AuditSettings):
         protheus_db_url=protheus_dsn,
         mes_db_url=mes_dsn,
         api_keys=parse_api_keys(f"agent:{KEY}:catalog:read"),
+        audit=audit,
     )
-    app = create_app(settings)
-    app[AUDIT_SETTINGS] = audit
-    return app
+    return create_app(settings)
 
 
 async def test_catalog_reads_land_in_the_audit_table(crafted, fresh_database, aiohttp_client):

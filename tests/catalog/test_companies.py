@@ -20,7 +20,7 @@ from protheus_demo.generate import DEEP_PRODUCTS
 from services.catalog.app import create_app
 from shared.settings import ConfigError, Settings
 from tests.catalog.conftest import HEADERS
-from tests.helpers import assert_envelope
+from tests.helpers import NO_AUDIT, assert_envelope
 
 SP01 = "01SP01"
 BRANCH_MAP = {"01": "01SP01", "02": "01SP02"}
@@ -130,7 +130,10 @@ async def test_a_default_branch_outside_the_layout_stops_the_start(
     demo_two_companies_dsn, company, branch
 ):
     settings = Settings(
-        protheus_db_url=demo_two_companies_dsn, protheus_company=company, protheus_branch=branch
+        protheus_db_url=demo_two_companies_dsn,
+        protheus_company=company,
+        protheus_branch=branch,
+        audit=NO_AUDIT,
     )
     server = TestServer(create_app(settings))
     try:

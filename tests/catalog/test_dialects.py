@@ -9,7 +9,8 @@ import pytest
 
 from services.catalog import queries
 from services.catalog.search import SearchText, like_contains, search_params, word_start_pattern
-from shared.db import POSTGRESQL, TSQL, render
+from shared.db.dialect import POSTGRESQL, TSQL, render
+from shared.protheus.naming import Tables
 from tests.catalog.conftest import HEADERS
 from tests.catalog.test_bom import tree  # noqa: F401 - fixture reused
 from tests.helpers import assert_envelope
@@ -77,7 +78,7 @@ def tree_params() -> dict:
 
 @pytest.mark.parametrize("build", [queries.structure, queries.parents])
 def test_tsql_tree_uses_plain_cte_apply_fetch_and_varchar_parameters(build):
-    text = rendered(build(TSQL, "01"), tree_params())
+    text = rendered(build(TSQL, Tables("01")), tree_params())
     assert "RECURSIVE" not in text
     assert re.search(r"\bLIMIT\b", text) is None
     assert "ROW_NUMBER() OVER (ORDER BY sort_key COLLATE Latin1_General_BIN)" in text
@@ -97,7 +98,10 @@ def test_tsql_tree_uses_plain_cte_apply_fetch_and_varchar_parameters(build):
 
 def test_postgresql_tree_uses_recursive_limit_and_dollar_parameters():
     text, args = render(
-        queries.structure(POSTGRESQL, "01"), tree_params(), style="dollar", dialect=POSTGRESQL
+        queries.structure(POSTGRESQL, Tables("01")),
+        tree_params(),
+        style="dollar",
+        dialect=POSTGRESQL,
     )
     assert text.startswith("WITH RECURSIVE root AS")
     assert "LIMIT $" in text
@@ -111,7 +115,7 @@ def test_postgresql_tree_uses_recursive_limit_and_dollar_parameters():
 def test_tsql_search_uses_like_classes_and_charindex():
     text = SearchText.parse("term. 50%")
     params = {"sb1_filial": " ", "limit": 5, "offset": 0, **search_params(text, TSQL)}
-    sql = rendered(queries.search_description(TSQL, "01", len(text.terms), False), params)
+    sql = rendered(queries.search_description(TSQL, Tables("01"), len(text.terms), False), params)
     assert "LIKE CAST(? AS VARCHAR" in sql
     assert "CHARINDEX(" in sql
     assert "LEFT(nd, LEN(" in sql

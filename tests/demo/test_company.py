@@ -7,7 +7,7 @@ import asyncpg
 from protheus_demo.company import FILIAL_WIDTH, MODES, load_unit_company
 from protheus_demo.load import load_demo
 from protheus_demo.schema import ALIASES
-from shared.protheus import table_name
+from shared.protheus.naming import table_name
 
 FINGERPRINT = "SELECT md5(string_agg(t::text, '|' ORDER BY t.r_e_c_n_o_)) FROM {table} t"
 

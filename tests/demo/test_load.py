@@ -15,7 +15,7 @@ from protheus_demo.load import (
     load_demo,
 )
 from protheus_demo.schema import ALIASES
-from shared.protheus import table_name
+from shared.protheus.naming import table_name
 from tests.demo.conftest import SEED, TODAY
 
 FreshDatabase = Callable[[], Awaitable[str]]

@@ -11,7 +11,7 @@ import pytest
 
 from protheus_demo.load import create_schema
 from protheus_demo.rows import insert_row
-from shared.protheus import table_name
+from shared.protheus.naming import table_name
 
 
 @pytest.fixture

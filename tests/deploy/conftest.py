@@ -29,15 +29,8 @@ import asyncpg
 import pytest
 
 from deploy.mosquitto import generate as mqtt_gen
-from deploy.stack import (
-    SERVICES,
-    Supervisor,
-    free_port,
-    start_broker,
-    start_nginx,
-    start_service,
-    wait_until,
-)
+from deploy.stack import SERVICES, start_broker, start_nginx, start_service
+from deploy.supervisor import Supervisor, free_port, wait_until
 from shared.migrations import migrate
 from tests.conftest import create_database, drop_databases
 

@@ -23,9 +23,6 @@ ENV_EXAMPLE = DEPLOY / ".env.example"
 # Where the services and the simulator read their environment.
 SETTINGS_SOURCES = [
     ROOT / "shared" / "settings.py",
-    ROOT / "services" / "production" / "settings.py",
-    ROOT / "shared" / "audit" / "settings.py",
-    ROOT / "services" / "telemetry" / "settings.py",
     ROOT / "protheus_demo" / "simulator" / "config.py",
 ]
 # reader.text("NAME", ...), number("NAME", ...), env.get("NAME"), raw("NAME"),
@@ -199,6 +196,13 @@ def read_by(*sources: Path) -> set[str]:
     return found
 
 
+def section_reads(section: str) -> set[str]:
+    """The variables shared/settings.py reads for one section (`_read_pusher`, ...)."""
+    text = (ROOT / "shared" / "settings.py").read_text()
+    body = text.split(f"\ndef _read_{section}(", 1)[1].split("\ndef ", 1)[0]
+    return set(_READ.findall(body))
+
+
 # What a service must never hold: other services' credentials.
 FORBIDDEN = {
     "catalog": {"PROTHEUS_USER", "PROTHEUS_PASSWORD", "PROTHEUS_REST_URL", "MQTT_URL",
@@ -223,8 +227,9 @@ NOT_NEEDED = {
                 "MQTT_CA_FILE", "SHIFT_CALENDAR", "TELEMETRY_RETENTION_DAYS"},
     "production": {"MQTT_URL", "MQTT_CLIENT_ID", "MQTT_SHARED_GROUP", "MQTT_CA_FILE",
                    "SHIFT_CALENDAR", "TELEMETRY_RETENTION_DAYS", "CATALOG_MAX_BOM_ROWS"},
+    # INGEST_METRICS_PORT: only the ingestor run alone (no HTTP app, so no /metrics) uses it.
     "telemetry": {"PROTHEUS_REST_URL", "PROTHEUS_AUTH", "PROTHEUS_USER", "PROTHEUS_PASSWORD",
-                  "PROTHEUS_REST_CA_FILE", "CATALOG_MAX_BOM_ROWS"},
+                  "PROTHEUS_REST_CA_FILE", "CATALOG_MAX_BOM_ROWS", "INGEST_METRICS_PORT"},
 }  # fmt: skip
 # Set by the image (Dockerfile ENV) or per service in docker-compose.yml.
 FIXED = {"HTTP_HOST", "HTTP_PORT"}
@@ -246,13 +251,12 @@ def test_each_service_gets_every_variable_it_reads(config: dict[str, Any]) -> No
     """The other direction: a variable a service reads but compose does not pass would be
     silently ignored in production (a setting added later must be listed here)."""
     services = config["services"]
-    shared = read_by(ROOT / "shared" / "settings.py") | read_by(
-        ROOT / "shared" / "audit" / "settings.py"
-    )
+    pusher, ingest = section_reads("pusher"), section_reads("ingest")
+    shared = read_by(ROOT / "shared" / "settings.py") - pusher - ingest
     reads = {
         "catalog": shared,
-        "production": shared | read_by(ROOT / "services" / "production" / "settings.py"),
-        "telemetry": shared | read_by(ROOT / "services" / "telemetry" / "settings.py"),
+        "production": shared | pusher,
+        "telemetry": shared | ingest,
         "simulator": read_by(ROOT / "protheus_demo" / "simulator" / "config.py"),
     }
     for name, read in reads.items():

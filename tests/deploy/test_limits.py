@@ -15,7 +15,7 @@ from pathlib import Path
 
 import aiohttp
 
-from deploy.stack import free_port
+from deploy.supervisor import free_port
 from tests.deploy.conftest import API_KEY, Stack, private_dir
 from tests.helpers import assert_envelope, auth
 

@@ -29,7 +29,8 @@ import paho.mqtt.client as paho
 import pytest
 
 from deploy.mosquitto import generate as mqtt_gen
-from deploy.stack import Supervisor, free_port, start_broker, wait_until
+from deploy.stack import start_broker
+from deploy.supervisor import Supervisor, free_port, wait_until
 from shared.mqtt import probe_broker
 from tests.deploy.conftest import (
     API_KEY,
@@ -500,10 +501,10 @@ def test_max_packet_size_and_the_tls_listener_on_a_real_broker() -> None:
         assert f"certfile {cert}" in settings
         # The broker as the image runs it: mosquitto.conf plus the generated conf.d file.
         config = directory / "mosquitto.conf"
-        from deploy.stack import broker_config, mosquitto_binary
+        from deploy.stack_config import broker_config, mosquitto_binary
 
         config.write_text(broker_config(port, directory, max_packet_size=4096, tls=tls))
-        supervisor.start("mosquitto", [mosquitto_binary(), "-c", str(config)])
+        supervisor.start("mosquitto", [mosquitto_binary() or "mosquitto", "-c", str(config)])
         wait_until(lambda: can_connect(port, "plc-prens1", passwords["plc-prens1"]), what="broker")
 
         topic = f"{LINE}/PRENS1/telemetry"

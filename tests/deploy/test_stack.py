@@ -11,7 +11,7 @@ import sys
 import threading
 from pathlib import Path
 
-from deploy.stack import ROOT, Supervisor, free_port, http_ok, wait_until
+from deploy.supervisor import ROOT, Supervisor, free_port, http_ok, wait_until
 from tests.conftest import create_database, drop_databases
 from tests.deploy.conftest import run_async, service_env
 

@@ -14,13 +14,9 @@ import uuid
 import aiomqtt
 import pytest
 
-from devserver.infra import (
-    broker_port,
-    free_port,
-    mosquitto_binary,
-    previous_broker,
-    run_mosquitto,
-)
+from deploy.stack_config import mosquitto_binary
+from deploy.supervisor import free_port
+from devserver.infra import broker_port, previous_broker, run_mosquitto
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 

@@ -12,13 +12,11 @@ from typing import Any
 import asyncpg
 import pytest
 
-from services.production.app import setup
-from services.production.keys import PUSHER_SETTINGS
-from services.production.settings import PusherSettings
-from shared.app import create_base_app
+from services.production.app import create_app
 from shared.migrations import migrate
-from shared.settings import Settings, parse_api_keys
+from shared.settings import PusherSettings, Settings, parse_api_keys
 from tests.conftest import ADMIN_DSN, dsn_for
+from tests.helpers import NO_AUDIT
 
 WRITE_KEY, READ_KEY = "prod-write-key-0123456789abcdef", "prod-read-key-0123456789abcdef"
 KEYS = f"line1:{WRITE_KEY}:production:write,production:read;viewer:{READ_KEY}:production:read"
@@ -149,18 +147,16 @@ def report_body(orders: Orders, **overrides: Any) -> dict[str, Any]:
 
 @pytest.fixture
 def production_app():
-    """Build the production app through its factory, with test settings injected."""
+    """Build the production app through its factory, with test settings."""
 
     def make(*, protheus_dsn: str, mes_dsn: str, pusher: PusherSettings = FAST, **overrides: Any):
         settings = Settings(
             protheus_db_url=protheus_dsn,
             mes_db_url=mes_dsn,
             api_keys=parse_api_keys(KEYS),
-            **overrides,
+            pusher=pusher,
+            **{"audit": NO_AUDIT, **overrides},
         )
-        app = create_base_app(settings)
-        app[PUSHER_SETTINGS] = pusher
-        setup(app)
-        return app
+        return create_app(settings)
 
     return make

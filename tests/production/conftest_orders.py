@@ -18,10 +18,19 @@ from aiohttp import web
 
 from protheus_demo.load import create_schema
 from protheus_demo.rows import insert_row
-from services.production.orders.routes import register_order_routes
-from shared.app import create_base_app, use_mes_pool, use_protheus
+from services.production.app import orders_service, protheus_dictionary
+from services.production.orders import routes as order_routes
+from shared.app import (
+    add_mes_db_check,
+    add_protheus_db_check,
+    add_resources,
+    create_base_app,
+    mes_pool,
+    protheus,
+)
 from shared.migrations import migrate
 from shared.settings import Settings, parse_api_keys
+from tests.helpers import NO_AUDIT
 
 READ_KEY, CATALOG_KEY = "orders-read-key-0123456789abcdef", "orders-catalog-key-0123456789abcdef"
 KEYS = f"t:{READ_KEY}:production:read;c:{CATALOG_KEY}:catalog:read"
@@ -165,12 +174,13 @@ def order_routes_app(protheus_dsn: str, mes_dsn: str, **overrides: Any) -> web.A
         protheus_db_url=protheus_dsn,
         mes_db_url=mes_dsn,
         api_keys=parse_api_keys(KEYS),
-        **overrides,
+        **{"audit": NO_AUDIT, **overrides},
     )
     app = create_base_app(settings)
-    use_mes_pool(app)
-    use_protheus(app, required=False)
-    register_order_routes(app)
+    add_resources(app, mes_pool, protheus, protheus_dictionary, orders_service)
+    add_mes_db_check(app)
+    add_protheus_db_check(app, required=False)
+    order_routes.add_routes(app)
     return app
 
 

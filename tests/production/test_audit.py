@@ -12,14 +12,10 @@ from typing import Any
 import asyncpg
 import pytest
 
-from services.production.app import setup
-from services.production.keys import PUSHER_SETTINGS
-from shared.app import create_base_app
+from services.production.app import create_app
 from shared.audit import partitions
-from shared.audit.handlers import AUDIT_SETTINGS
-from shared.audit.settings import AuditSettings
 from shared.audit.writer import INSERT, AuditRow, AuditWriter
-from shared.settings import Settings, parse_api_keys
+from shared.settings import AuditSettings, Settings, parse_api_keys
 from tests.helpers import assert_envelope, auth
 from tests.production.conftest import FAST, WRITE_KEY, report_body
 from tests.production.test_pusher import drain, final, report, setup_line, simulator  # noqa: F401
@@ -39,13 +35,11 @@ def audited_app(protheus_dsn, mes_dsn):
             protheus_db_url=protheus_dsn,
             mes_db_url=mes_dsn,
             api_keys=parse_api_keys(KEYS),
+            pusher=FAST,
+            audit=audit,
             **overrides,
         )
-        app = create_base_app(settings)
-        app[PUSHER_SETTINGS] = FAST
-        app[AUDIT_SETTINGS] = audit
-        setup(app)
-        return app
+        return create_app(settings)
 
     return make
 
@@ -353,9 +347,9 @@ async def test_protheus_attempts_carry_the_submitting_request_id(
 def test_audit_settings_name_the_bad_variable():
     from shared.settings import ConfigError
 
-    config = AuditSettings.from_env({"AUDIT_RETENTION_DAYS": "7", "AUDIT_TRUSTED_PROXIES": ""})
+    config = Settings.from_env({"AUDIT_RETENTION_DAYS": "7", "AUDIT_TRUSTED_PROXIES": ""}).audit
     assert (config.enabled, config.retention_days, config.trusted_proxies) == (True, 7, ())
-    assert AuditSettings.from_env({"AUDIT_ENABLED": "false"}).enabled is False
+    assert Settings.from_env({"AUDIT_ENABLED": "false"}).audit.enabled is False
     for name, value in (
         ("AUDIT_RETENTION_DAYS", "0"),
         ("AUDIT_ENABLED", "maybe"),
@@ -363,7 +357,7 @@ def test_audit_settings_name_the_bad_variable():
         ("AUDIT_TRUSTED_PROXIES", "10.0.0.0/99"),
     ):
         with pytest.raises(ConfigError) as caught:
-            AuditSettings.from_env({name: value})
+            Settings.from_env({name: value})
         assert caught.value.variable == name
 
 

@@ -13,7 +13,8 @@ import asyncpg
 import pytest
 
 from services.production.reports import queries as report_queries
-from shared.db import POSTGRESQL, TSQL, render
+from shared.db.dialect import POSTGRESQL, TSQL, render
+from shared.protheus.naming import Tables
 from tests.helpers import assert_envelope
 from tests.production.conftest import READ, WRITE, report_body
 from tests.production.conftest_orders import READ as ORDERS_READ
@@ -184,7 +185,7 @@ async def test_a_short_number_keeps_its_padding_in_the_key(
 
 @pytest.mark.parametrize("dialect", [POSTGRESQL, TSQL])
 def test_report_order_lookup_binds_each_key_column_untrimmed(dialect: Any):
-    sql = report_queries.order_for_report(dialect, "01")
+    sql = report_queries.order_for_report(dialect, Tables("01"))
     where = sql[sql.rindex("WHERE") :]
     assert not re.search(r"(?i)\b[LR]?TRIM\s*\(", where), where
     for column, param in (
@@ -201,7 +202,7 @@ async def test_report_order_lookup_uses_the_sc2_key_index(protheus_dsn, orders):
     """With sequential scans priced out, SC2 is read through its FILIAL+NUM+ITEM+SEQUEN+ITEMGRD
     index: a trimmed column in the WHERE could not use it."""
     sql, args = render(
-        report_queries.order_for_report(POSTGRESQL, "01", True),
+        report_queries.order_for_report(POSTGRESQL, Tables("01"), True),
         {
             "sc2_filial": "01",
             "sb1_filial": " ",
@@ -231,14 +232,14 @@ async def test_report_order_lookup_uses_the_sc2_key_index(protheus_dsn, orders):
 def test_tsql_keeps_padding_and_compares_the_marker_case_insensitively():
     from services.production.orders import queries as order_queries
 
-    listing = order_queries.list_orders(TSQL, "01", "started", False, False, False, False)
-    detail = order_queries.order_detail(TSQL, "01")
+    listing = order_queries.list_orders(TSQL, Tables("01"), "started", False, False, False, False)
+    detail = order_queries.order_detail(TSQL, Tables("01"))
     for sql in (listing, detail):
         # `+` keeps each CHAR part's padding on SQL Server; no part is trimmed.
         assert "c2.c2_num + c2.c2_item + c2.c2_sequen + c2.c2_itemgrd" in sql
         assert not re.search(r"(?i)\bR?TRIM\s*\(\s*\w+\.c2_", sql)
-    postgres = order_queries.order_detail(POSTGRESQL, "01")
+    postgres = order_queries.order_detail(POSTGRESQL, Tables("01"))
     assert "concat(o.c2_num, o.c2_item, o.c2_sequen, o.c2_itemgrd)" in postgres
     assert "c2_num ||" not in postgres
-    marker = report_queries.marker_in_sh6(TSQL, "01")
+    marker = report_queries.marker_in_sh6(TSQL, Tables("01"))
     assert "UPPER(h6_observa) LIKE UPPER(:marker)" in marker

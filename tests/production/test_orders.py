@@ -13,8 +13,9 @@ import pytest
 
 from protheus_demo.orders import ORDER_STATUSES
 from services.production.orders import queries
-from shared.db import TSQL, render
+from shared.db.dialect import TSQL, render
 from shared.openapi import build_spec
+from shared.protheus.naming import Tables
 from tests.helpers import assert_envelope, auth
 from tests.production.conftest_orders import (
     CATALOG_KEY,
@@ -634,10 +635,12 @@ def test_tsql_text_uses_apply_fetch_dateadd_and_no_postgresql_syntax():
         "limit": 50,
         "offset": 0,
     }
-    listing = queries.list_orders(TSQL, "01", "idle", False, True, False, False)
+    listing = queries.list_orders(TSQL, Tables("01"), "idle", False, True, False, False)
     text, _ = render(listing, params, style="qmark", dialect=TSQL)
     detail_params = {**params, "num": "000001", "item": "01", "sequen": "001", "itemgrd": ""}
-    detail, _ = render(queries.order_detail(TSQL, "01"), detail_params, style="qmark", dialect=TSQL)
+    detail, _ = render(
+        queries.order_detail(TSQL, Tables("01")), detail_params, style="qmark", dialect=TSQL
+    )
     for sql in (text, detail):
         assert "OUTER APPLY" in sql
         assert "DATEADD(day" in sql

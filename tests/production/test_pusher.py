@@ -18,7 +18,7 @@ from protheus_demo.simulator.app import create_simulator
 from protheus_demo.simulator.config import FaultSettings, SimulatorConfig
 from services.production.pusher.client import ProtheusClient
 from services.production.pusher.pusher import PusherMetrics, ReportPusher
-from shared.db import open_protheus_source
+from shared.db.sources import open_protheus_source
 from shared.keys import BRANCHES, MES_POOL, PROTHEUS, SETTINGS
 from tests.helpers import assert_envelope
 from tests.production.conftest import FAST, READ, WRITE, report_body

@@ -9,17 +9,13 @@ from pathlib import Path
 import asyncpg
 import pytest
 
-from shared.db import (
-    POSTGRESQL,
-    TSQL,
-    BranchResolver,
-    odbc_dialect,
-    open_protheus_source,
-    render,
-)
+from shared.db.dialect import POSTGRESQL, TSQL, render
+from shared.db.sources import odbc_dialect, open_protheus_source
 from shared.errors import DependencyUnavailable
 from shared.migrations import MES_MIGRATIONS, MigrationError, discover, migrate
-from shared.protheus import normalize_text, table_name
+from shared.protheus.branches import BranchResolver
+from shared.protheus.naming import table_name
+from shared.protheus.text import normalize_text
 
 
 def test_render_numbers_named_parameters_once_each_for_asyncpg():
@@ -250,12 +246,12 @@ async def test_project_migrations_apply_cleanly(fresh_database):
 async def test_a_service_brings_its_mes_database_up_to_date_at_start(
     aiohttp_client, fresh_database
 ):
-    from shared.app import create_base_app, use_mes_pool
+    from shared.app import create_base_app, mes_pool
     from shared.settings import Settings
 
     dsn = await fresh_database()
     app = create_base_app(Settings(mes_db_url=dsn))
-    use_mes_pool(app)
+    app.cleanup_ctx.append(mes_pool)
     await aiohttp_client(app)
     conn = await asyncpg.connect(dsn)
     try:

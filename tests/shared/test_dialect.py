@@ -9,15 +9,9 @@ import aioodbc
 import asyncpg
 import pytest
 
-from shared.db import (
-    POSTGRESQL,
-    TSQL,
-    TSQL_BEFORE_2017,
-    Dialect,
-    OdbcProtheusSource,
-    tsql_dialect,
-)
-from shared.protheus import normalize_text
+from shared.db.dialect import POSTGRESQL, TSQL, TSQL_BEFORE_2017, Dialect, tsql_dialect
+from shared.db.sources import OdbcProtheusSource
+from shared.protheus.text import normalize_text
 
 SAMPLES = [
     "  conexão   Elétrica ",

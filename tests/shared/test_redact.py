@@ -68,8 +68,7 @@ async def test_a_stored_pusher_error_never_carries_the_token_url(aiohttp_server)
     from aiohttp import web
 
     from services.production.pusher.client import TOKEN_PATH, ProtheusClient
-    from services.production.settings import PusherSettings
-    from shared.settings import Settings
+    from shared.settings import PusherSettings, Settings
 
     async def token(request: web.Request) -> web.Response:
         raise web.HTTPTemporaryRedirect(str(request.rel_url))

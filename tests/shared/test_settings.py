@@ -133,3 +133,48 @@ def test_secrets_stay_out_of_repr():
     settings = Settings.from_env({"PROTHEUS_PASSWORD": "s3cr3t", "MES_API_KEYS": f"a:{K1}:admin"})
     assert "s3cr3t" not in repr(settings)
     assert K1 not in repr(settings)
+
+
+def test_the_background_sections_are_read_by_the_same_reader():
+    settings = Settings.from_env(
+        {
+            "PUSHER_CONCURRENCY": "2",
+            "PROTHEUS_SETTLE_S": "5",
+            "INGEST_ENABLED": "false",
+            "INGEST_SPOOL_DIR": "/tmp/spool",
+            "MQTT_INFLIGHT": "100000",
+            "INGEST_METRICS_PORT": "9100",
+            "AUDIT_FLUSH_S": "0.5",
+            "AUDIT_TRUSTED_PROXIES": "10.0.0.0/8",
+        }
+    )
+    assert (settings.pusher.concurrency, settings.pusher.settle_s) == (2, 5.0)
+    assert settings.pusher.enabled
+    assert settings.audit.enabled
+    assert (settings.ingest.enabled, settings.ingest.spool_dir) == (False, "/tmp/spool")
+    assert settings.ingest.inflight == 65535  # the MQTT v5 ceiling
+    assert settings.ingest.metrics_port == 9100
+    assert settings.audit.flush_s == 0.5
+    assert [str(n) for n in settings.audit.trusted_proxies] == ["10.0.0.0/8"]
+    # A blank variable is an unset one, as for every other variable.
+    assert Settings.from_env({"PUSHER_ENABLED": " ", "AUDIT_ENABLED": ""}).pusher.enabled
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "message"),
+    [
+        ("PUSHER_ENABLED", "maybe", "use true ou false"),
+        ("PUSHER_BATCH", "x", "valor 'x' não é um número"),
+        ("PUSHER_BACKOFF_BASE_S", "-1", "valor -1.0 menor que 0.0"),
+        ("PUSHER_LEASE_S", "60", "deve ser maior que 3 x PUSHER_TIMEOUT_S"),
+        ("INGEST_BATCH_SIZE", "0", "valor 0.0 menor que 1"),
+        ("MQTT_KEEPALIVE_S", "1", "valor 1.0 menor que 5"),
+        ("MQTT_BROKER_MANAGED", "yes", "use true ou false"),
+        ("INGEST_METRICS_PORT", "http", "valor 'http' não é um número inteiro"),
+        ("AUDIT_DB_POOL_MAX", "0", "valor 0.0 menor que 1"),
+    ],
+)
+def test_a_bad_section_variable_is_named_with_its_message(variable, value, message):
+    with pytest.raises(ConfigError) as info:
+        Settings.from_env({variable: value})
+    assert str(info.value) == f"{variable}: {message}"

@@ -32,8 +32,10 @@ from sqlglot.tokens import TokenType
 import services
 import shared
 from services.production.orders.queries import STATUSES
-from shared.db import _TOKENS, TSQL, TSQL_BEFORE_2017, TSQL_VERSION_SQL, BranchResolver, Dialect
-from shared.db import render as render_sql
+from shared.db.dialect import _TOKENS, TSQL, TSQL_BEFORE_2017, TSQL_VERSION_SQL, Dialect
+from shared.db.dialect import render as render_sql
+from shared.protheus.branches import BranchResolver
+from shared.protheus.naming import Tables
 
 COMPANY = "01"
 DIALECTS = {"2017+": TSQL, "before-2017": TSQL_BEFORE_2017}
@@ -56,9 +58,11 @@ DOMAINS: dict[str, tuple[Any, ...]] = {
 
 # Statements written as constants rather than built per dialect.
 CONSTANTS = {
-    "shared.db.BranchResolver.SQL_MODES": BranchResolver.SQL_MODES.format(sx2="sx2010"),
-    "shared.db.TSQL_VERSION_SQL": TSQL_VERSION_SQL,
-    "shared.db.OdbcProtheusSource.ping": "SELECT 1 AS ok",
+    "shared.protheus.branches.BranchResolver.SQL_MODES": BranchResolver.SQL_MODES.format(
+        sx2="sx2010"
+    ),
+    "shared.db.dialect.TSQL_VERSION_SQL": TSQL_VERSION_SQL,
+    "shared.db.sources.OdbcProtheusSource.ping": "SELECT 1 AS ok",
 }
 
 # Functions of SQL Server 2012 and later (the pre-2017 variant's floor), keywords that take
@@ -89,8 +93,8 @@ NUMBERS |= {f"{alias}_shared" for alias in ("sa1", "sa2", "sb1")}
 
 
 def _fill(qualified: str, parameter: inspect.Parameter) -> tuple[Any, ...]:
-    if parameter.name == "company":
-        return (COMPANY,)
+    if parameter.annotation is Tables:
+        return (Tables(COMPANY),)
     if f"{qualified}.{parameter.name}" in DOMAINS:
         return DOMAINS[f"{qualified}.{parameter.name}"]
     annotation = parameter.annotation
@@ -142,7 +146,7 @@ def statements(dialect: Dialect) -> Iterator[tuple[str, str]]:
         for values in itertools.product(*choices):
             arguments = dict(zip(names, values, strict=True))
             sql = builder(**arguments)
-            shown = {k: v for k, v in arguments.items() if k not in ("dialect", "company")}
+            shown = {k: v for k, v in arguments.items() if k not in ("dialect", "tables")}
             yield f"{qualified}{shown}", sql
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from shared.db import BranchError, ShareMode, xfilial
+from shared.protheus.branches import BranchError, ShareMode, xfilial
 
 EEUUFF = {"company_len": 2, "unit_len": 2, "branch_len": 2}
 

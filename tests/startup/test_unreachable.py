@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from deploy.stack import free_port
+from deploy.supervisor import free_port
 from shared.preflight import Endpoint, StartupError, require, unreachable_line
 
 KEY = "startup-test-key-0123456789abcdef"

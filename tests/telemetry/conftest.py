@@ -20,11 +20,11 @@ import orjson
 import pytest
 from prometheus_client import CollectorRegistry
 
-from deploy.stack import broker_config, free_port
+from deploy.stack_config import broker_config
+from deploy.supervisor import free_port
 from services.telemetry.ingest.ingestor import IngestMetrics, Ingestor
-from services.telemetry.settings import IngestSettings
 from shared.migrations import migrate
-from shared.settings import Settings
+from shared.settings import IngestSettings, Settings
 
 ROOT = Path(__file__).resolve().parents[2]
 FAST = IngestSettings(
@@ -50,7 +50,7 @@ class Broker:
         return f"mqtt://127.0.0.1:{self.port}"
 
     async def start(self) -> None:
-        """deploy/mosquitto's configuration (deploy.stack.broker_config), open to anyone."""
+        """deploy/mosquitto's configuration (deploy.stack_config.broker_config), open to anyone."""
         config = self.directory / "mosquitto.conf"
         if self.defaults:
             config.write_text(

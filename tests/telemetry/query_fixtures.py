@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterable
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -18,11 +19,21 @@ from aiohttp import web
 
 from protheus_demo.load import create_schema
 from protheus_demo.rows import insert_row
+from services.telemetry.app import telemetry_queries
 from services.telemetry.partitions import ensure_partitions
-from services.telemetry.query.routes import register_query_routes
-from shared.app import create_base_app, use_mes_pool, use_protheus
+from services.telemetry.query import routes as query_routes
+from services.telemetry.query.shifts import ShiftCalendar
+from shared.app import (
+    add_mes_db_check,
+    add_protheus_db_check,
+    add_resources,
+    create_base_app,
+    mes_pool,
+    protheus,
+)
 from shared.migrations import migrate
 from shared.settings import Settings, parse_api_keys
+from tests.helpers import NO_AUDIT
 
 READ_KEY, OTHER_KEY = "telemetry-read-key-0123456789", "telemetry-other-key-0123456789"
 KEYS = f"t:{READ_KEY}:telemetry:read;o:{OTHER_KEY}:production:read"
@@ -239,10 +250,12 @@ def query_app(protheus_dsn: str, mes_dsn: str, **overrides: Any) -> web.Applicat
         protheus_db_url=protheus_dsn,
         mes_db_url=mes_dsn,
         api_keys=parse_api_keys(KEYS),
-        **overrides,
+        **{"audit": NO_AUDIT, **overrides},
     )
     app = create_base_app(settings)
-    use_mes_pool(app)
-    use_protheus(app, required=False)
-    register_query_routes(app)
+    calendar = ShiftCalendar.from_setting(settings.shift_calendar, settings.tz)
+    add_resources(app, mes_pool, protheus, partial(telemetry_queries, calendar=calendar))
+    add_mes_db_check(app)
+    add_protheus_db_check(app, required=False)
+    query_routes.add_routes(app)
     return app

@@ -11,8 +11,8 @@ import uuid
 
 import asyncpg
 
-from services.telemetry.settings import IngestSettings
 from shared.migrations import migrate
+from shared.settings import IngestSettings
 from tests.telemetry.conftest import ROOT, publish, rows, wait_for_rows
 
 BASE = "mes/v1/porto/montagem/linha2"

@@ -11,8 +11,9 @@ from typing import Any
 import pytest
 
 from services.telemetry.query import queries
-from shared.db import TSQL, render
+from shared.db.dialect import TSQL, render
 from shared.openapi import build_spec
+from shared.protheus.naming import Tables
 from tests.helpers import assert_envelope, auth
 from tests.telemetry.query_fixtures import (
     OTHER_KEY,
@@ -488,8 +489,8 @@ async def test_routes_need_a_key_with_telemetry_read(plant, client):
 
 def test_protheus_statements_render_as_t_sql_without_postgresql_syntax():
     for sql in (
-        queries.ideal_times(TSQL, "01", 3, 2),
-        queries.sh1_machines(TSQL, "01", one=True),
+        queries.ideal_times(TSQL, Tables("01"), 3, 2),
+        queries.sh1_machines(TSQL, Tables("01"), one=True),
     ):
         text, args = render(sql, _params(sql), style="qmark", dialect=TSQL)
         assert "::" not in text
@@ -498,8 +499,8 @@ def test_protheus_statements_render_as_t_sql_without_postgresql_syntax():
         assert "bpchar" not in text.lower()
         assert "CAST(? AS VARCHAR(" in text  # strings bound as VARCHAR, never NVARCHAR
         assert len(args) == text.count("?")
-    assert "sh6010" in queries.ideal_times(TSQL, "01", 0, 1)
-    assert "1 = 0" in queries.ideal_times(TSQL, "01", 1, 0)
+    assert "sh6010" in queries.ideal_times(TSQL, Tables("01"), 0, 1)
+    assert "1 = 0" in queries.ideal_times(TSQL, Tables("01"), 1, 0)
 
 
 def _params(sql: str) -> dict[str, str]:

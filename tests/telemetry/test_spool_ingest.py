@@ -115,16 +115,18 @@ async def test_readyz_shows_the_spool_and_what_the_broker_may_drop(
     import dataclasses
 
     from services.telemetry.app import create_app
-    from services.telemetry.keys import INGEST_SETTINGS
     from shared.settings import Settings
+    from tests.helpers import NO_AUDIT
     from tests.telemetry.conftest import FAST
 
-    settings = Settings(mes_db_url=mes, mqtt_url=broker.url, mqtt_client_id="readyz-ingestor")
-    app = create_app(settings)
-    app[INGEST_SETTINGS] = dataclasses.replace(
-        FAST, spool_dir=str(tmp_path / "spool"), broker_managed=False
+    settings = Settings(
+        mes_db_url=mes,
+        mqtt_url=broker.url,
+        mqtt_client_id="readyz-ingestor",
+        ingest=dataclasses.replace(FAST, spool_dir=str(tmp_path / "spool"), broker_managed=False),
+        audit=NO_AUDIT,
     )
-    client = await aiohttp_client(app)
+    client = await aiohttp_client(create_app(settings))
     resp = await client.get("/readyz")
     assert resp.status == 200
     check = (await resp.json())["data"]["checks"]["telemetry_ingestor"]

@@ -1,6 +1,6 @@
 """SQL of production orders: one Protheus statement per request, written once and rendered per dialect.
 
-Every statement filters `D_E_L_E_T_ = ' '` on every table and join, and the FILIAL column
+Every statement filters live rows (`shared.protheus.sql.live`) on every table and join, and the FILIAL column
 of every table (SC2, SB1, SG2, SH6, SD3) with the value the branch resolver gives for that
 table (blank for shared tables). Table names come from the company code; every value is
 bound. An order's status (PROTHEUS.md's table) is computed here, in SQL, so the `status`
@@ -11,10 +11,10 @@ from __future__ import annotations
 
 from functools import lru_cache
 
-from shared.db import Dialect
-from shared.protheus import order_key_sql, table_name
-
-LIVE = "d_e_l_e_t_ = ' '"
+from shared.db.dialect import Dialect
+from shared.protheus.keys import op_key_sql, order_key_sql
+from shared.protheus.naming import Tables
+from shared.protheus.sql import live, operpad_lookup_sql, routing_sql
 
 STATUSES = ("planned", "open", "started", "idle", "partially_closed", "closed")
 # Statuses that depend on the order's appointments and moves, not on SC2 alone.
@@ -47,43 +47,9 @@ ORDER_COLUMNS = (
 ORDER_SORT = "c2_num, c2_item, c2_sequen, c2_itemgrd, recno"
 
 
-def _tables(company: str) -> dict[str, str]:
-    return {alias: table_name(alias, company) for alias in ("SC2", "SB1", "SG2", "SH6", "SD3")}
-
-
-def _op_key(dialect: Dialect, c2: str) -> str:
-    """The order key as H6_OP / D3_OP hold it (NUM+ITEM+SEQUEN+ITEMGRD, each part padded to its
-    column's width, whatever the widths are).
-
-    Cast to CHAR (bpchar on PostgreSQL, whose comparison ignores trailing blanks), so a key
-    without the grid part matches `H6_OP` = key + blanks and the (FILIAL, OP) index is used.
-    SQL Server's comparisons ignore trailing blanks anyway.
-    """
-    key = order_key_sql(c2, dialect.name)
-    if dialect.is_tsql:
-        return key
-    return f"CAST({key} AS bpchar)"
-
-
-def _order_key(dialect: Dialect, c2: str) -> str:
-    """The API's `order`: the padded key; the source trims its trailing blanks when reading."""
-    return order_key_sql(c2, dialect.name)
-
-
-def _routing(t: dict[str, str], c2: str) -> str:
-    """An order's routing: C2_ROTEIRO, else its product's B1_OPERPAD, else '01' (DESIGN.md).
-
-    A correlated lookup rather than a join, so SB1 is read only for the rows that need the
-    routing (the page, the machine filter's candidates), and a product with no SB1 row
-    falls back to '01'.
-    """
-    operpad = (
-        f"(SELECT MAX(NULLIF(b1.b1_operpad, '')) FROM {t['SB1']} b1 "
-        f"WHERE b1.b1_filial = :sb1_filial AND b1.b1_cod = {c2}.c2_produto AND b1.{LIVE})"
-    )
-    return (
-        f"(CASE WHEN {c2}.c2_roteiro <> '' THEN {c2}.c2_roteiro ELSE COALESCE({operpad}, '01') END)"
-    )
+def _routing(tables: Tables, c2: str) -> str:
+    """An order's routing; a product with no SB1 row falls back to '01'."""
+    return routing_sql(operpad_lookup_sql(tables, f"{c2}.c2_produto"), c2)
 
 
 def _days_before_today(dialect: Dialect, days: str) -> str:
@@ -116,32 +82,32 @@ def _status(dialect: Dialect) -> str:
         ELSE 'started' END)"""
 
 
-def _activity(dialect: Dialect, t: dict[str, str], c2: str, alias: str) -> str:
+def _activity(dialect: Dialect, tables: Tables, c2: str, alias: str) -> str:
     """`moves` (live SH6 rows + non-reversed SD3 rows of the order) and `last_activity`.
 
     An appointment's date is H6_DTAPONT, else H6_DATAFIN; a move's is D3_EMISSAO. A
     reversal deletes the SH6 row and marks its SD3 move D3_ESTORNO = 'S': neither counts.
     Blank dates count as moves but never as the latest date.
     """
-    key = _op_key(dialect, c2)
+    key = op_key_sql(c2, dialect.name)
     subquery = f"""SELECT MAX(NULLIF(m.activity_day, '')) AS last_activity, COUNT(*) AS moves FROM (
         SELECT CASE WHEN h6.h6_dtapont <> '' THEN h6.h6_dtapont ELSE h6.h6_datafin END AS activity_day
-        FROM {t["SH6"]} h6
-        WHERE h6.h6_filial = :sh6_filial AND h6.h6_op = {key} AND h6.{LIVE}
+        FROM {tables.sh6} h6
+        WHERE h6.h6_filial = :sh6_filial AND h6.h6_op = {key} AND {live("h6")}
         UNION ALL
         SELECT d3.d3_emissao AS activity_day
-        FROM {t["SD3"]} d3
-        WHERE d3.d3_filial = :sd3_filial AND d3.d3_op = {key} AND d3.d3_estorno <> 'S' AND d3.{LIVE}
+        FROM {tables.sd3} d3
+        WHERE d3.d3_filial = :sd3_filial AND d3.d3_op = {key} AND d3.d3_estorno <> 'S' AND {live("d3")}
     ) m"""
     return dialect.outer_lateral(subquery, alias)
 
 
-def _order_select(dialect: Dialect, t: dict[str, str]) -> str:
+def _order_select(dialect: Dialect, tables: Tables) -> str:
     """SC2 columns and the trimmed key; the caller appends its WHERE filters."""
     columns = ", ".join(f"c2.{column}" for column in ORDER_COLUMNS)
     return (
-        f"SELECT {columns}, c2.r_e_c_n_o_ AS recno, {_order_key(dialect, 'c2')} AS order_key "
-        f"FROM {t['SC2']} c2 WHERE c2.c2_filial = :sc2_filial AND c2.{LIVE}"
+        f"SELECT {columns}, c2.r_e_c_n_o_ AS recno, {order_key_sql('c2', dialect.name)} AS order_key "
+        f"FROM {tables.sc2} c2 WHERE c2.c2_filial = :sc2_filial AND {live('c2')}"
     )
 
 
@@ -160,7 +126,7 @@ def _status_prefilter(status: str) -> str:
 @lru_cache(maxsize=256)
 def list_orders(
     dialect: Dialect,
-    company: str,
+    tables: Tables,
     status: str | None,
     by_product: bool,
     by_machine: bool,
@@ -176,7 +142,6 @@ def list_orders(
     and moves (SD3) are read for every candidate only when the status filter needs them,
     otherwise for the page's rows alone.
     """
-    t = _tables(company)
     filters = []
     if status is not None:
         filters.append(_status_prefilter(status))
@@ -184,9 +149,9 @@ def list_orders(
         filters.append("c2.c2_produto = :product")
     if by_machine:
         filters.append(
-            f"EXISTS (SELECT 1 FROM {t['SG2']} g2 WHERE g2.g2_filial = :sg2_filial "
-            f"AND g2.g2_produto = c2.c2_produto AND g2.g2_codigo = {_routing(t, 'c2')} "
-            f"AND g2.g2_recurso = :machine AND g2.{LIVE})"
+            f"EXISTS (SELECT 1 FROM {tables.sg2} g2 WHERE g2.g2_filial = :sg2_filial "
+            f"AND g2.g2_produto = c2.c2_produto AND g2.g2_codigo = {_routing(tables, 'c2')} "
+            f"AND g2.g2_recurso = :machine AND {live('g2')})"
         )
     if planned_from or planned_to:
         filters.append("c2.c2_datpri <> ''")
@@ -199,18 +164,18 @@ def list_orders(
     if status in ACTIVITY_STATUSES:
         matches = (
             "SELECT x.* FROM (SELECT b.*, a.last_activity, a.moves FROM base b "
-            f"{_activity(dialect, t, 'b', 'a')}) x WHERE {status_sql} = :status"
+            f"{_activity(dialect, tables, 'b', 'a')}) x WHERE {status_sql} = :status"
         )
         page_rows = "SELECT r.* FROM page_rows r"
     else:
         matches = "SELECT * FROM base"
         page_rows = (
             "SELECT r.*, a.last_activity, a.moves FROM page_rows r "
-            f"{_activity(dialect, t, 'r', 'a')}"
+            f"{_activity(dialect, tables, 'r', 'a')}"
         )
-    page = f"SELECT y.*, {status_sql} AS status, {_routing(t, 'y')} AS routing FROM ({page_rows}) y"
+    page = f"SELECT y.*, {status_sql} AS status, {_routing(tables, 'y')} AS routing FROM ({page_rows}) y"
     return f"""WITH base AS (
-    {_order_select(dialect, t)}{where}
+    {_order_select(dialect, tables)}{where}
 ), matches AS (
     {matches}
 ), page_rows AS (
@@ -226,17 +191,16 @@ ORDER BY {", ".join(f"p.{column}" for column in ORDER_SORT.split(", "))}
 
 
 @lru_cache(maxsize=8)
-def order_detail(dialect: Dialect, company: str) -> str:
+def order_detail(dialect: Dialect, tables: Tables) -> str:
     """One order (SC2 by `:num`, `:item`, `:sequen`, `:itemgrd`, the first live row) with its
     status, and one row per SG2 operation of its routing (C2_ROTEIRO, else B1_OPERPAD, else
     '01', joined on G2_CODIGO) carrying the sums of its live SH6 good (H6_QTDPROD) and scrap
     (H6_QTDPERD) quantities; an order without operations is one row with NULL operation
     columns, an unknown order no row. Operations in G2_OPERAC order.
     """
-    t = _tables(company)
     the_order = dialect.limit_rows(
-        f"c.*, {_routing(t, 'c')} AS routing",
-        f"FROM ({_order_select(dialect, t)} AND c2.c2_num = :num AND c2.c2_item = :item "
+        f"c.*, {_routing(tables, 'c')} AS routing",
+        f"FROM ({_order_select(dialect, tables)} AND c2.c2_num = :num AND c2.c2_item = :item "
         "AND c2.c2_sequen = :sequen AND c2.c2_itemgrd = :itemgrd) c ORDER BY recno",
         "1",
     )
@@ -245,8 +209,8 @@ def order_detail(dialect: Dialect, company: str) -> str:
 ), progress AS (
     SELECT h6.h6_operac, SUM(h6.h6_qtdprod) AS good_quantity, SUM(h6.h6_qtdperd) AS scrap_quantity
     FROM the_order o
-    JOIN {t["SH6"]} h6 ON h6.h6_filial = :sh6_filial AND h6.h6_op = {_op_key(dialect, "o")}
-         AND h6.{LIVE}
+    JOIN {tables.sh6} h6 ON h6.h6_filial = :sh6_filial AND h6.h6_op = {op_key_sql("o", dialect.name)}
+         AND {live("h6")}
     GROUP BY h6.h6_operac
 ), operations AS (
     SELECT g2.g2_operac, g2.g2_recurso, g2.g2_descri, g2.g2_tempad, g2.g2_lotepad,
@@ -254,12 +218,12 @@ def order_detail(dialect: Dialect, company: str) -> str:
            COALESCE(pr.good_quantity, 0) AS good_quantity,
            COALESCE(pr.scrap_quantity, 0) AS scrap_quantity
     FROM the_order o
-    JOIN {t["SG2"]} g2 ON g2.g2_filial = :sg2_filial AND g2.g2_produto = o.c2_produto
-         AND g2.g2_codigo = o.routing AND g2.{LIVE}
+    JOIN {tables.sg2} g2 ON g2.g2_filial = :sg2_filial AND g2.g2_produto = o.c2_produto
+         AND g2.g2_codigo = o.routing AND {live("g2")}
     LEFT JOIN progress pr ON pr.h6_operac = g2.g2_operac
 )
 SELECT y.*, {_status(dialect)} AS status, ops.*
-FROM (SELECT o.*, a.last_activity, a.moves FROM the_order o {_activity(dialect, t, "o", "a")}) y
+FROM (SELECT o.*, a.last_activity, a.moves FROM the_order o {_activity(dialect, tables, "o", "a")}) y
 LEFT JOIN operations ops ON 1 = 1
 ORDER BY ops.g2_operac, ops.g2_recno
 """

@@ -12,7 +12,16 @@ from services.production.orders.queries import STATUSES
 from shared.envelope import envelope, paged_envelope
 from shared.pagination import PageQuery
 from shared.settings import BRANCH_PATTERN
-from shared.validation import Date, Schema, String, date_range_error, max_length, one_of, tagged
+from shared.validation import (
+    Date,
+    Refusal,
+    Schema,
+    String,
+    date_range_error,
+    matches,
+    max_length,
+    one_of,
+)
 
 # Letters and digits, with blanks inside where a part is shorter than its column. Its length is
 # checked against the dictionary's widths (C2_NUM+C2_ITEM+C2_SEQUEN[+C2_ITEMGRD]) when the
@@ -20,30 +29,28 @@ from shared.validation import Date, Schema, String, date_range_error, max_length
 ORDER_KEY_PATTERN = re.compile(r"^[0-9A-Za-z](?:[0-9A-Za-z ]{0,38}[0-9A-Za-z])?$")
 
 
-def order_key_rule(value: str | None) -> None:
-    """Validator: an order key's characters (its length is checked against the dictionary)."""
-    if value is not None and not ORDER_KEY_PATTERN.match(value):
-        raise ma.ValidationError(
-            tagged(
-                "format",
-                "a ordem é C2_NUM+C2_ITEM+C2_SEQUEN[+C2_ITEMGRD] como o campo `order` da "
-                "listagem (ex.: 00010101001), só letras e dígitos.",
-            )
-        )
+# An order key's characters (its length is checked against the dictionary).
+order_key_rule = matches(
+    ORDER_KEY_PATTERN,
+    "format",
+    "a ordem é C2_NUM+C2_ITEM+C2_SEQUEN[+C2_ITEMGRD] como o campo `order` da "
+    "listagem (ex.: 00010101001), só letras e dígitos.",
+)
 
+# One of the six statuses; an empty `?status=` counts as absent.
+status_rule = one_of(STATUSES, optional=True)
 
-def status_rule(value: str | None) -> None:
-    """Validator: one of the six statuses; an empty `?status=` counts as absent."""
-    if value is not None:
-        one_of(STATUSES)(value)
+# A branch code as PROTHEUS_BRANCH takes it.
+branch_rule = matches(
+    BRANCH_PATTERN, "format", "a filial tem de 1 a 12 letras ou dígitos (ex.: 01)."
+)
 
-
-def branch_rule(value: str | None) -> None:
-    """Validator: a branch code as PROTHEUS_BRANCH takes it."""
-    if value is not None and not BRANCH_PATTERN.match(value):
-        raise ma.ValidationError(
-            tagged("format", "a filial tem de 1 a 12 letras ou dígitos (ex.: 01).")
-        )
+BRANCH_LAYOUT = Refusal(
+    "branch",
+    "layout",
+    "a filial deve ter o comprimento do leiaute da empresa (SX2: empresa + unidade + filial) "
+    "e caber no campo FILIAL de cada tabela lida.",
+)
 
 
 def _branch() -> String:
@@ -100,6 +107,11 @@ class OrderListQuery(PageQuery):
     )
     branch = _branch()
 
+    refusals = (
+        Refusal("planned_to", "order", "planned_to deve ser igual ou posterior a planned_from."),
+        BRANCH_LAYOUT,
+    )
+
     @ma.validates_schema
     def from_before_to(self, data: dict[str, Any], **kwargs: Any) -> None:
         start, end = data.get("planned_from"), data.get("planned_to")
@@ -108,6 +120,14 @@ class OrderListQuery(PageQuery):
 
 
 class OrderPath(Schema):
+    refusals = (
+        Refusal(
+            "order",
+            "length",
+            "a chave tem as larguras do dicionário: C2_NUM+C2_ITEM+C2_SEQUEN, ou mais C2_ITEMGRD.",
+        ),
+    )
+
     order = String(
         required=True,
         validate=order_key_rule,
@@ -123,6 +143,8 @@ class OrderPath(Schema):
 
 class OrderDetailQuery(Schema):
     branch = _branch()
+
+    refusals = (BRANCH_LAYOUT,)
 
 
 # --- response documentation ------------------------------------------------------------------

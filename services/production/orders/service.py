@@ -10,17 +10,14 @@ import asyncpg
 
 from services.production.orders import queries
 from services.production.reports.pending import pending_for_order
-from shared.db import (
-    BranchResolver,
-    Dialect,
-    ProtheusDictionary,
-    ProtheusSource,
-    Row,
-    mes_connection,
-)
+from shared.db.dialect import Dialect
+from shared.db.pools import mes_connection
+from shared.db.sources import ProtheusSource, Row
 from shared.errors import NotFound, invalid_parameter
 from shared.pagination import Page, split_page
-from shared.protheus import OrderKeyLayout
+from shared.protheus.branches import BranchResolver, ProtheusDictionary
+from shared.protheus.keys import OrderKeyLayout
+from shared.protheus.naming import Tables
 from shared.settings import Settings
 from shared.validation import iso_date
 
@@ -62,6 +59,10 @@ class ProductionOrders:
     @property
     def company(self) -> str:
         return self.settings.protheus_company
+
+    @property
+    def tables(self) -> Tables:
+        return Tables(self.settings.protheus_company)
 
     def branch(self, requested: str | None) -> str:
         return requested or self.settings.protheus_branch
@@ -140,7 +141,7 @@ async def list_orders(
         args["planned_to"] = planned_to.strftime("%Y%m%d")
     sql = queries.list_orders(
         orders.dialect,
-        orders.company,
+        orders.tables,
         status,
         by_product=product is not None,
         by_machine=machine is not None,
@@ -170,7 +171,7 @@ async def get_order(orders: ProductionOrders, *, key: str, branch: str | None) -
         **order_key_params(await orders.dictionary.order_key(), key, field="order"),
         "today": orders.today(),
     }
-    rows = await orders.source.fetch(queries.order_detail(orders.dialect, orders.company), args)
+    rows = await orders.source.fetch(queries.order_detail(orders.dialect, orders.tables), args)
     if not rows:
         raise NotFound(
             f"Ordem de produção {key} não encontrada na filial {branch}. Confira a chave "

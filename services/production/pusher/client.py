@@ -17,10 +17,9 @@ from typing import Any
 
 import aiohttp
 
-from services.production.settings import PusherSettings
 from shared.json import dumps_bytes
 from shared.redact import redact
-from shared.settings import Settings
+from shared.settings import PusherSettings, Settings
 
 log = logging.getLogger(__name__)
 

@@ -27,14 +27,14 @@ from prometheus_client import CollectorRegistry, Counter, Gauge
 from services.production.pusher import queries
 from services.production.pusher.client import AuthError, Outcome, ProtheusClient
 from services.production.reports import queries as report_queries
-from services.production.settings import PusherSettings
-from shared.db import BranchResolver, ProtheusDictionary, ProtheusSource
+from shared.db.sources import ProtheusSource
 from shared.errors import DependencyUnavailable
-from shared.settings import Settings
+from shared.protheus.branches import BranchResolver, ProtheusDictionary
+from shared.protheus.naming import Tables
+from shared.protheus.sql import MARKER_PREFIX, observa_too_narrow
+from shared.settings import PusherSettings, Settings
 
 log = logging.getLogger(__name__)
-
-MARKER_PREFIX = "MES:"
 
 
 def marker(report_id: uuid.UUID | str) -> str:
@@ -362,13 +362,10 @@ class ReportPusher:
         if self._marker_fits:
             return True
         try:
-            rows = await self.protheus.fetch(
-                report_queries.observa_width(self.protheus.dialect, self.settings.protheus_company)
-            )
+            width = await observa_too_narrow(self.protheus)
         except DependencyUnavailable:
             return False
-        width = rows[0]["width"] if rows else None
-        if width is not None and int(width) < len(marker(uuid.UUID(int=0))):
+        if width is not None:
             log.error(
                 "H6_OBSERVA has %s characters, too narrow for the report marker: nothing is sent",
                 width,
@@ -380,7 +377,9 @@ class ReportPusher:
     async def find_marker(self, report: dict[str, Any]) -> tuple[str, bool] | None:
         """The appointment carrying this report's marker: (H6_IDENT, deleted?); live wins."""
         rows = await self.protheus.fetch(
-            report_queries.marker_in_sh6(self.protheus.dialect, self.settings.protheus_company),
+            report_queries.marker_in_sh6(
+                self.protheus.dialect, Tables(self.settings.protheus_company)
+            ),
             {
                 "sh6_filial": await self.branches.filial("SH6", report["branch"]),
                 "order_key": report["order_key"],
@@ -400,7 +399,7 @@ class ReportPusher:
         rows = (
             await self.protheus.fetch(
                 report_queries.order_for_report(
-                    self.protheus.dialect, self.settings.protheus_company
+                    self.protheus.dialect, Tables(self.settings.protheus_company)
                 ),
                 {
                     "sc2_filial": await self.branches.filial("SC2", branch),

@@ -7,8 +7,8 @@ from typing import Any
 
 from aiohttp import web
 
-from services.production.keys import get_reports
 from services.production.reports import schemas, service
+from services.production.reports.keys import get_reports
 from shared.audit.middleware import in_transaction
 from shared.endpoint import endpoint
 from shared.envelope import Reply

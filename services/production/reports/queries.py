@@ -11,14 +11,13 @@ from typing import Any
 import asyncpg
 import orjson
 
-from shared.db import Dialect
-from shared.protheus import table_name
-
-LIVE = "d_e_l_e_t_ = ' '"
+from shared.db.dialect import Dialect
+from shared.protheus.naming import Tables
+from shared.protheus.sql import DELETED, live, operpad_sql, routing_sql
 
 
 @lru_cache(maxsize=8)
-def order_for_report(dialect: Dialect, company: str, alternatives: bool = False) -> str:
+def order_for_report(dialect: Dialect, tables: Tables, alternatives: bool = False) -> str:
     """The order a report names (SC2, branch-filtered, live), looked up by its key columns
     (`:num`, `:item`, `:sequen`, `:itemgrd`, split by the dictionary's widths) so SC2's index
     on FILIAL+NUM+ITEM+SEQUEN+ITEMGRD serves it (no function wraps a column), with its
@@ -27,17 +26,17 @@ def order_for_report(dialect: Dialect, company: str, alternatives: bool = False)
     (G2_RECURSO), and whether `:machine` may run it: the operation's G2_RECURSO or, with
     `alternatives` (the database has SH3), a live alternative resource of it (H3_TIPO 'A';
     a secondary resource 'S' works beside the main one, it does not replace it)."""
-    sc2, sb1, sg2, sh3 = (table_name(a, company) for a in ("SC2", "SB1", "SG2", "SH3"))
-    routing = "(CASE WHEN c2.c2_roteiro <> '' THEN c2.c2_roteiro WHEN b1.b1_operpad <> '' THEN b1.b1_operpad ELSE '01' END)"
+    sc2, sb1, sg2, sh3 = tables.sc2, tables.sb1, tables.sg2, tables.sh3
+    routing = routing_sql(operpad_sql("b1"), "c2")
     operation = (
         f"FROM {sg2} g2 WHERE g2.g2_filial = :sg2_filial AND g2.g2_produto = c2.c2_produto "
-        f"AND g2.{LIVE} AND g2.g2_codigo = {routing} AND g2.g2_operac = :operation"
+        f"AND {live('g2')} AND g2.g2_codigo = {routing} AND g2.g2_operac = :operation"
     )
     alternative = (
         f" + (SELECT count(*) FROM {sh3} h3 WHERE h3.h3_filial = :sh3_filial "
         f"AND h3.h3_produto = c2.c2_produto AND h3.h3_codigo = {routing} "
         f"AND h3.h3_operac = :operation AND h3.h3_recalte = :machine AND h3.h3_tipo = 'A' "
-        f"AND h3.{LIVE})"
+        f"AND {live('h3')})"
         if alternatives
         else ""
     )
@@ -47,14 +46,14 @@ SELECT c2.c2_produto, c2.c2_local, c2.c2_tpop, c2.c2_datrf, c2.c2_status,
        (SELECT MIN(g2.g2_recurso) {operation}) AS operation_machine,
        ((SELECT count(*) {operation} AND g2.g2_recurso = :machine){alternative}) AS machine_found
 FROM {sc2} c2
-LEFT JOIN {sb1} b1 ON b1.b1_filial = :sb1_filial AND b1.b1_cod = c2.c2_produto AND b1.{LIVE}
+LEFT JOIN {sb1} b1 ON b1.b1_filial = :sb1_filial AND b1.b1_cod = c2.c2_produto AND {live("b1")}
 WHERE c2.c2_filial = :sc2_filial AND c2.c2_num = :num AND c2.c2_item = :item
-  AND c2.c2_sequen = :sequen AND c2.c2_itemgrd = :itemgrd AND c2.{LIVE}
+  AND c2.c2_sequen = :sequen AND c2.c2_itemgrd = :itemgrd AND {live("c2")}
 """
 
 
 @lru_cache(maxsize=8)
-def marker_in_sh6(dialect: Dialect, company: str) -> str:
+def marker_in_sh6(dialect: Dialect, tables: Tables) -> str:
     """SH6 rows carrying a report's marker in H6_OBSERVA, deleted ones too (a reversed
     appointment must be reported, never re-sent).
 
@@ -63,23 +62,11 @@ def marker_in_sh6(dialect: Dialect, company: str) -> str:
     may upper-case the field. UPPER on H6_OBSERVA costs no index: the rows are found by the
     (H6_FILIAL, H6_OP) index and only that order's appointments are compared.
     """
-    sh6 = table_name("SH6", company)
     return f"""
-SELECT h6_ident, d_e_l_e_t_ AS deleted
-FROM {sh6}
+SELECT h6_ident, {DELETED} AS deleted
+FROM {tables.sh6}
 WHERE h6_filial = :sh6_filial AND h6_op = :order_key AND UPPER(h6_observa) LIKE UPPER(:marker)
 """
-
-
-@lru_cache(maxsize=8)
-def observa_width(dialect: Dialect, company: str) -> str:
-    """Declared width of SH6.H6_OBSERVA (the marker must fit)."""
-    if dialect.is_tsql:
-        return f"SELECT COL_LENGTH('{table_name('SH6', company)}', 'h6_observa') AS width"
-    return (
-        "SELECT character_maximum_length AS width FROM information_schema.columns "
-        f"WHERE table_name = '{table_name('SH6', company)}' AND column_name = 'h6_observa'"
-    )
 
 
 # --- MES database --------------------------------------------------------------------------

@@ -15,10 +15,12 @@ from shared.validation import (
     Boolean,
     Number,
     ProtheusText,
+    Refusal,
     Schema,
     String,
     Timestamp,
     at_least,
+    matches,
     max_length,
     one_of,
     tagged,
@@ -27,17 +29,14 @@ from shared.validation import (
 STATUSES = ("pending", "sending", "retrying", "delivered", "rejected", "reversed")
 
 
-def order_key_rule(value: str) -> None:
-    """The key's characters; its length is checked against the dictionary's widths when the
-    order is looked up (they are the database's, not fixed here)."""
-    if value is not None and not ORDER_KEY_PATTERN.match(value):
-        raise ma.ValidationError(
-            tagged(
-                "format",
-                "a ordem é C2_NUM+C2_ITEM+C2_SEQUEN[+C2_ITEMGRD] como o campo `order` da "
-                "listagem de ordens, só letras e dígitos.",
-            )
-        )
+# The key's characters; its length is checked against the dictionary's widths when the
+# order is looked up (they are the database's, not fixed here).
+order_key_rule = matches(
+    ORDER_KEY_PATTERN,
+    "format",
+    "a ordem é C2_NUM+C2_ITEM+C2_SEQUEN[+C2_ITEMGRD] como o campo `order` da "
+    "listagem de ordens, só letras e dígitos.",
+)
 
 
 def report_rules(data: dict[str, Any]) -> None:
@@ -107,6 +106,18 @@ class ReportBody(BodySchema):
     )
     lot = ProtheusText(
         load_default=None, validate=max_length(20), metadata={"description": "Lote (H6_LOTECTL)."}
+    )
+
+    refusals = (
+        Refusal(
+            "order",
+            "length",
+            "a chave tem as larguras do dicionário: C2_NUM+C2_ITEM+C2_SEQUEN, ou mais C2_ITEMGRD.",
+        ),
+        Refusal("end", "order", "end deve ser posterior a start."),
+        Refusal(
+            "goodQuantity", "positive", "goodQuantity ou scrapQuantity deve ser maior que zero."
+        ),
     )
 
     @ma.validates_schema

@@ -17,7 +17,8 @@ import orjson
 from services.production.reports import queries
 from services.production.reports.schemas import report_rules
 from shared.audit.middleware import InTransaction
-from shared.db import BranchResolver, ProtheusDictionary, ProtheusSource, mes_connection
+from shared.db.pools import mes_connection
+from shared.db.sources import ProtheusSource
 from shared.errors import (
     ApiError,
     Conflict,
@@ -28,7 +29,9 @@ from shared.errors import (
     Unprocessable,
 )
 from shared.pagination import Page, split_page
-from shared.protheus import OrderKeyLayout
+from shared.protheus.branches import BranchResolver, ProtheusDictionary
+from shared.protheus.keys import OrderKeyLayout
+from shared.protheus.naming import Tables
 from shared.settings import Settings
 from shared.validation import invalid_body
 
@@ -177,7 +180,7 @@ async def check_order(
         if alternatives:
             params["sh3_filial"] = await reports.branches.filial("SH3", branch)
         rows = await source.fetch(
-            queries.order_for_report(source.dialect, company, alternatives), params
+            queries.order_for_report(source.dialect, Tables(company), alternatives), params
         )
     except DependencyUnavailable:
         return None, None

@@ -4,15 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 import signal
 
 from prometheus_client import CollectorRegistry, start_http_server
 
 from services.telemetry.ingest.ingestor import IngestMetrics, Ingestor
-from services.telemetry.settings import IngestSettings
 from shared.app import load_settings_or_exit
-from shared.db import create_pg_pool
+from shared.db.pools import create_pg_pool
 from shared.logging import configure_logging
 
 log = logging.getLogger("telemetry.ingest")
@@ -21,13 +19,11 @@ log = logging.getLogger("telemetry.ingest")
 async def main() -> None:
     settings = load_settings_or_exit()
     configure_logging(settings.log_level, service="telemetry-ingest")
-    config = IngestSettings.from_env()
     pool = await create_pg_pool(settings.mes_db_url, max_size=4, ca_file=settings.db_ca_file)
     registry = CollectorRegistry()
-    metrics_port = os.environ.get("INGEST_METRICS_PORT", "").strip()
-    if metrics_port:  # the ingestor alone has no HTTP app: its figures on a port of their own
-        start_http_server(int(metrics_port), addr="127.0.0.1", registry=registry)
-    ingestor = Ingestor(pool, settings, config, IngestMetrics(registry))
+    if settings.ingest.metrics_port:  # no HTTP app here: its figures on a port of their own
+        start_http_server(settings.ingest.metrics_port, addr="127.0.0.1", registry=registry)
+    ingestor = Ingestor(pool, settings, settings.ingest, IngestMetrics(registry))
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):

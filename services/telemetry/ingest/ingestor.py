@@ -35,9 +35,8 @@ from services.telemetry.ingest.parse import Parsed, parse_message
 from services.telemetry.ingest.spool import Record, Spool, client_directory, now_ms
 from services.telemetry.ingest.store import TelemetryStore
 from services.telemetry.partitions import drop_expired, ensure_ahead
-from services.telemetry.settings import IngestSettings
 from shared.mqtt import BrokerAddress
-from shared.settings import Settings
+from shared.settings import IngestSettings, Settings
 
 log = logging.getLogger(__name__)
 

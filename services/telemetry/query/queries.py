@@ -1,11 +1,11 @@
 """SQL of the telemetry query routes: one MES statement per request, at most one Protheus statement.
 
 MES statements are PostgreSQL with named parameters (`:machine`), rendered to `$n` by
-shared.db.render; every value is bound, and only fixed fragments chosen from whitelists
+shared.db.dialect.render; every value is bound, and only fixed fragments chosen from whitelists
 (bucket strides, aggregate expressions) are formatted in. Each machine statement also says
 whether the machine is registered in the MES (`machines`), so "known machine" costs nothing.
 
-Protheus statements filter `D_E_L_E_T_ = ' '` and the FILIAL of every table (SH1, SC2, SB1,
+Protheus statements filter live rows (`shared.protheus.sql.live`) and the FILIAL of every table (SH1, SC2, SB1,
 SG2, SH6) with the branch resolver's value; table names come from the company code.
 """
 
@@ -13,10 +13,10 @@ from __future__ import annotations
 
 from functools import lru_cache
 
-from shared.db import Dialect
-from shared.protheus import table_name
-
-LIVE = "d_e_l_e_t_ = ' '"
+from shared.db.dialect import Dialect
+from shared.protheus.keys import ORDER_KEY_COLUMNS, USUAL_ORDER_KEY, order_key_match_sql
+from shared.protheus.naming import Tables
+from shared.protheus.sql import live, operpad_lookup_sql, routing_sql
 
 BUCKETS = ("1m", "15m", "1h", "1d")
 AGGREGATES = ("avg", "min", "max", "last", "count")
@@ -343,14 +343,14 @@ messages whose ts falls inside planned time)."""
 
 
 @lru_cache(maxsize=8)
-def sh1_machines(dialect: Dialect, company: str, *, one: bool) -> str:
+def sh1_machines(dialect: Dialect, tables: Tables, *, one: bool) -> str:
     """Live SH1 resources of the branch (:sh1_filial): code and description; `one` keeps
     only H1_CODIGO = :machine (the known-machine check)."""
-    sh1 = table_name("SH1", company)
+    sh1 = tables.sh1
     condition = " AND h1.h1_codigo = :machine" if one else ""
     return (
         f"SELECT h1.h1_codigo AS machine, h1.h1_descri AS description FROM {sh1} h1 "
-        f"WHERE h1.h1_filial = :sh1_filial AND h1.{LIVE}{condition} ORDER BY h1.h1_codigo"
+        f"WHERE h1.h1_filial = :sh1_filial AND {live('h1')}{condition} ORDER BY h1.h1_codigo"
     )
 
 
@@ -361,17 +361,8 @@ def _in_list(column: str, prefix: str, count: int) -> str:
     return f"{column} IN ({', '.join(f':{prefix}_{n}' for n in range(count))})"
 
 
-def _routing(alias: str, sb1: str) -> str:
-    """An order's routing: C2_ROTEIRO, else its product's B1_OPERPAD, else '01'."""
-    operpad = (
-        f"(SELECT MAX(NULLIF(b1.b1_operpad, '')) FROM {sb1} b1 "
-        f"WHERE b1.b1_filial = :sb1_filial AND b1.b1_cod = {alias}.c2_produto AND b1.{LIVE})"
-    )
-    return f"(CASE WHEN {alias}.c2_roteiro <> '' THEN {alias}.c2_roteiro ELSE COALESCE({operpad}, '01') END)"
-
-
 @lru_cache(maxsize=128)
-def ideal_times(dialect: Dialect, company: str, numbers: int, machines: int) -> str:
+def ideal_times(dialect: Dialect, tables: Tables, numbers: int, machines: int) -> str:
     """The appointments and orders OEE needs, with the routing standards that apply to them.
 
     Rows of two sources, each with the order's routing standard (SG2) and the crew
@@ -389,17 +380,10 @@ def ideal_times(dialect: Dialect, company: str, numbers: int, machines: int) -> 
     SH6 is matched to SC2 by the key's parts, cast back to CHAR so the index on
     (C2_FILIAL, C2_NUM, C2_ITEM, C2_SEQUEN, C2_ITEMGRD) is used.
     """
-    sh6, sc2, sb1, sg2, sh1 = (
-        table_name(alias, company) for alias in ("SH6", "SC2", "SB1", "SG2", "SH1")
-    )
-    key_parts = (("c2_num", 1, 6), ("c2_item", 7, 2), ("c2_sequen", 9, 3), ("c2_itemgrd", 12, 3))
-    key_match = " AND ".join(
-        f"c2.{column} = CAST(SUBSTRING(h6.h6_op, {start}, {width}) AS CHAR({width}))"
-        for column, start, width in key_parts
-    )
-    order_key = dialect.cat(
-        *(f"RTRIM(c2.{column})" for column in ("c2_num", "c2_item", "c2_sequen", "c2_itemgrd"))
-    )
+    sh6, sc2, sg2, sh1 = tables.sh6, tables.sc2, tables.sg2, tables.sh1
+    key_match = order_key_match_sql("c2", "h6.h6_op", USUAL_ORDER_KEY)
+    order_key = dialect.cat(*(f"RTRIM(c2.{column})" for column in ORDER_KEY_COLUMNS))
+    routing = routing_sql(operpad_lookup_sql(tables, "o.c2_produto"), "o")
     text = dialect.text
     nothing = f"CAST(NULL AS {text})"
     return f"""WITH orders AS (
@@ -410,17 +394,17 @@ def ideal_times(dialect: Dialect, company: str, numbers: int, machines: int) -> 
            CAST(RTRIM(h6.h6_op) AS {text}) AS order_key, c2.c2_produto, c2.c2_roteiro,
            (CASE WHEN c2.c2_num IS NULL THEN 0 ELSE 1 END) AS order_found
     FROM {sh6} h6
-    LEFT JOIN {sc2} c2 ON c2.c2_filial = :sc2_filial AND {key_match} AND c2.{LIVE}
-    WHERE h6.h6_filial = :sh6_filial AND h6.{LIVE} AND h6.h6_tipo = 'P'
+    LEFT JOIN {sc2} c2 ON c2.c2_filial = :sc2_filial AND {key_match} AND {live("c2")}
+    WHERE h6.h6_filial = :sh6_filial AND {live("h6")} AND h6.h6_tipo = 'P'
       AND {_in_list("h6.h6_recurso", "machine", machines)}
       AND h6.h6_datafin >= :first_day AND h6.h6_dataini <= :last_day
     UNION ALL
     SELECT 'counter', NULL, {nothing}, {nothing}, {nothing}, {nothing}, {nothing}, {nothing},
            {order_key}, c2.c2_produto, c2.c2_roteiro, 1
     FROM {sc2} c2
-    WHERE c2.c2_filial = :sc2_filial AND c2.{LIVE} AND {_in_list("c2.c2_num", "num", numbers)}
+    WHERE c2.c2_filial = :sc2_filial AND {live("c2")} AND {_in_list("c2.c2_num", "num", numbers)}
 ), routed AS (
-    SELECT o.*, (CASE WHEN o.order_found = 1 THEN {_routing("o", sb1)} END) AS routing
+    SELECT o.*, (CASE WHEN o.order_found = 1 THEN {routing} END) AS routing
     FROM orders o
 )
 SELECT o.source, o.appointment, o.machine, o.operation, o.start_day, o.start_hour,
@@ -429,10 +413,10 @@ SELECT o.source, o.appointment, o.machine, o.operation, o.start_day, o.start_hou
        h1.h1_maoobra
 FROM routed o
 LEFT JOIN {sg2} g2 ON g2.g2_filial = :sg2_filial AND g2.g2_produto = o.c2_produto
-     AND g2.g2_codigo = o.routing AND g2.{LIVE}
+     AND g2.g2_codigo = o.routing AND {live("g2")}
      AND ((o.source = 'appointment' AND g2.g2_operac = o.operation)
           OR (o.source = 'counter' AND {_in_list("g2.g2_recurso", "machine", machines)}))
-LEFT JOIN {sh1} h1 ON h1.h1_filial = :sh1_filial AND h1.{LIVE}
+LEFT JOIN {sh1} h1 ON h1.h1_filial = :sh1_filial AND {live("h1")}
      AND h1.h1_codigo = (CASE WHEN o.source = 'appointment' THEN o.machine ELSE g2.g2_recurso END)
 ORDER BY o.source, o.order_key, o.appointment, g2.g2_operac
 """

@@ -2,15 +2,28 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any
+import re
+from typing import Any, ClassVar
 
 import marshmallow as ma
 from marshmallow import fields
 
 from services.telemetry.query.queries import AGGREGATES, BUCKETS
 from shared.pagination import PageQuery
-from shared.validation import Boolean, Schema, String, Timestamp, max_length, one_of, tagged
+from shared.validation import (
+    CONTROLS,
+    SPACES,
+    Boolean,
+    Refusal,
+    Schema,
+    String,
+    Timestamp,
+    char_class,
+    matches,
+    max_length,
+    one_of,
+    tagged,
+)
 
 STATES = ("running", "idle", "setup", "stopped", "fault", "offline")
 MAX_POINTS = 100_000
@@ -23,24 +36,15 @@ MAX_PAYLOAD_BYTES = 65_536
 INSTANT = "ISO-8601 com fuso, no fuso da planta (PLANT_TIMEZONE)."
 
 
-def optional(rule: Callable[[Any], None]) -> Callable[[Any], None]:
-    """A validator that lets an empty parameter (`?bucket=`, loaded as None) through."""
-
-    def check(value: Any) -> None:
-        if value is not None:
-            rule(value)
-
-    return check
+def _part() -> str:
+    """One part of a line: no slash nor control character, a non-blank one in it."""
+    inner_blanks = "".join(ch for ch in SPACES if ch not in CONTROLS)
+    return f"[{char_class(inner_blanks)}]*[^/{char_class(SPACES + CONTROLS)}][^/{char_class(CONTROLS)}]*"
 
 
-def line_rule(value: str | None) -> None:
-    """Validator: a line written site/area/line, three non-empty parts."""
-    if value is not None and (
-        len(parts := value.split("/")) != 3 or not all(part.strip() for part in parts)
-    ):
-        raise ma.ValidationError(
-            tagged("format", "a linha é site/area/line, ex.: porto/usinagem/linha1.")
-        )
+# A line written site/area/line, three non-empty parts.
+LINE_PATTERN = re.compile(f"^{_part()}/{_part()}/{_part()}$")
+line_rule = matches(LINE_PATTERN, "format", "a linha é site/area/line, ex.: porto/usinagem/linha1.")
 
 
 def split_line(value: str) -> tuple[str, str, str]:
@@ -67,6 +71,15 @@ class AggregateList(String):
             )
         return tuple(dict.fromkeys(names))
 
+    def openapi_properties(self) -> dict[str, Any]:
+        """Names in any case, blanks around each, empty items skipped, at least one name."""
+        blank = f"[{char_class(''.join(ch for ch in SPACES if ch not in CONTROLS))}]*"
+        name = "|".join("".join(f"[{c.lower()}{c.upper()}]" for c in n) for n in AGGREGATES)
+        item = f"{blank}(?:{name})?{blank}"
+        listed = f"(?:{item},)*{blank}(?:{name}){blank}(?:,{item})*"
+        spaces = f"[{char_class(SPACES)}]*"
+        return {"pattern": f"^{spaces}(?:{listed})?{spaces}$"}
+
 
 def _from(description: str = "Início da janela (inclusive), ISO-8601 com fuso.") -> Timestamp:
     # `from` is a Python keyword: the attribute is from_, the parameter `from`.
@@ -84,14 +97,13 @@ def _bucket(required: bool) -> String:
     return String(
         required=required,
         load_default=ma.missing if required else None,
-        validate=optional(one_of(BUCKETS)),
+        validate=one_of(BUCKETS, optional=True),
         metadata={
             "description": (
                 f"Tamanho do balde: {', '.join(BUCKETS)} ({absent}). 1m, 15m e 1h alinham à "
                 "época em UTC; 1d segue o dia da planta (meia-noite em PLANT_TIMEZONE). "
                 "Baldes vazios são omitidos."
-            ),
-            "enum": list(BUCKETS),
+            )
         },
     )
 
@@ -101,6 +113,10 @@ class WindowQuery(Schema):
 
     from_ = _from()
     to = _to()
+
+    refusals: ClassVar[tuple[Refusal, ...]] = (
+        Refusal("to", "order", "to deve ser posterior a from."),
+    )
 
     @ma.validates_schema
     def window_in_order(self, data: dict[str, Any], **_: Any) -> None:
@@ -126,7 +142,7 @@ class MachineListQuery(PageQuery):
     )
     state = String(
         load_default=None,
-        validate=optional(one_of(STATES)),
+        validate=one_of(STATES, optional=True),
         metadata={"description": f"Só as máquinas no estado atual: {', '.join(STATES)}."},
     )
     values = Boolean(
@@ -154,6 +170,13 @@ class SeriesQuery(WindowQuery):
         },
     )
 
+    refusals = (
+        Refusal("agg", "requires", "agg só vale com bucket."),
+        Refusal("to", "range", f"sem bucket, a janela pode ter no máximo {MAX_RAW_HOURS} h."),
+        Refusal("to", "limit", f"sem bucket, no máximo {MAX_POINTS} pontos brutos na janela."),
+        Refusal("bucket", "limit", f"no máximo {MAX_BUCKETS} baldes na janela."),
+    )
+
     @ma.validates_schema
     def aggregates_need_buckets(self, data: dict[str, Any], **_: Any) -> None:
         if data.get("agg") and not data.get("bucket"):
@@ -167,6 +190,8 @@ class SeriesQuery(WindowQuery):
 
 class CounterQuery(WindowQuery):
     bucket = _bucket(required=True)
+
+    refusals = (Refusal("bucket", "limit", f"no máximo {MAX_BUCKETS} baldes na janela."),)
 
 
 class DeadLetterQuery(PageQuery):
@@ -188,6 +213,12 @@ class OeeQuery(WindowQuery):
                 "Informe machine ou line, não ambos."
             )
         },
+    )
+
+    refusals = (
+        Refusal("machine", "exclusive", "informe machine ou line, não ambos."),
+        Refusal("machine", "required", "informe machine ou line."),
+        Refusal("to", "range", f"a janela do OEE pode ter no máximo {MAX_OEE_DAYS} dias."),
     )
 
     @ma.validates_schema

@@ -23,9 +23,13 @@ from services.telemetry.query.schemas import (
     split_line,
 )
 from services.telemetry.query.shifts import ShiftCalendar
-from shared.db import POSTGRESQL, BranchResolver, ProtheusSource, Row, mes_connection, render
+from shared.db.dialect import POSTGRESQL, render
+from shared.db.pools import mes_connection
+from shared.db.sources import ProtheusSource, Row
 from shared.errors import DependencyUnavailable, NotFound, invalid_parameter
 from shared.pagination import Page, split_page
+from shared.protheus.branches import BranchResolver
+from shared.protheus.naming import Tables
 from shared.settings import Settings
 
 BUCKET_SECONDS = {"1m": 60, "15m": 900, "1h": 3600, "1d": 86400}
@@ -69,7 +73,7 @@ class TelemetryQueries:
             return
         try:
             sql = queries.sh1_machines(
-                self.source.dialect, self.settings.protheus_company, one=True
+                self.source.dialect, Tables(self.settings.protheus_company), one=True
             )
             rows = await self.source.fetch(
                 sql, {"sh1_filial": await self.filial("SH1"), "machine": machine}
@@ -106,7 +110,9 @@ def check_bucket_count(start: dt.datetime, end: dt.datetime, bucket: str) -> Non
 async def erp_machines(tq: TelemetryQueries) -> tuple[list[Row], str | None]:
     """Live SH1 resources, or none and a note when the Protheus database is unreachable."""
     try:
-        sql = queries.sh1_machines(tq.source.dialect, tq.settings.protheus_company, one=False)
+        sql = queries.sh1_machines(
+            tq.source.dialect, Tables(tq.settings.protheus_company), one=False
+        )
         return await tq.source.fetch(sql, {"sh1_filial": await tq.filial("SH1")}), None
     except DependencyUnavailable:
         return [], (
@@ -623,7 +629,7 @@ async def attribute_counts(
         for alias in IDEAL_ALIASES:
             args[f"{alias.lower()}_filial"] = await tq.filial(alias)
         sql = queries.ideal_times(
-            tq.source.dialect, tq.settings.protheus_company, len(numbers), len(machines)
+            tq.source.dialect, Tables(tq.settings.protheus_company), len(numbers), len(machines)
         )
         rows = await tq.source.fetch(sql, args)
     except DependencyUnavailable:

@@ -1,66 +1,9 @@
-"""Protheus naming rules and text normalisation shared by every reader of the ERP database."""
+"""The production order key (C2_NUM + C2_ITEM + C2_SEQUEN + C2_ITEMGRD) and its SQL."""
 
 from __future__ import annotations
 
 import re
-import unicodedata
 from dataclasses import dataclass
-
-COMPANY_PATTERN = re.compile(r"^[0-9A-Z]{2}$")
-ALIAS_PATTERN = re.compile(r"^[A-Z][A-Z0-9]{2}$")
-
-# Accented letters Protheus descriptions may carry, and their plain forms. SQL's
-# translate() with these two strings is immutable, so an index can be built on it,
-# and unlike unaccent() it needs no extension (SQL Server 2017+ has TRANSLATE too).
-ACCENTED = "ÁÀÂÃÄÉÈÊËÍÌÎÏÓÒÔÕÖÚÙÛÜÇÑáàâãäéèêëíìîïóòôõöúùûüçñ"
-PLAIN = "AAAAAEEEEIIIIOOOOOUUUUCNaaaaaeeeeiiiiooooouuuucn"
-# upper() maps the lower-case accents to these, so translating after it needs half the map.
-ACCENTED_UPPER = ACCENTED[:24]
-PLAIN_UPPER = PLAIN[:24]
-
-
-def table_name(alias: str, company: str) -> str:
-    """Physical table of a Protheus alias: alias + company + '0' (SB1, 01 -> sb1010).
-
-    Only validated identifiers get here, because the result is formatted into SQL.
-    """
-    if not ALIAS_PATTERN.match(alias):
-        raise ValueError(f"invalid Protheus alias {alias!r}")
-    if not COMPANY_PATTERN.match(company):
-        raise ValueError(f"invalid Protheus company {company!r}")
-    return f"{alias}{company}0".lower()
-
-
-def normalize_text(text: str) -> str:
-    """Search normalisation: accents removed, upper case, blanks trimmed and collapsed."""
-    decomposed = unicodedata.normalize("NFKD", text)
-    plain = "".join(ch for ch in decomposed if not unicodedata.combining(ch))
-    return " ".join(plain.upper().split())
-
-
-def normalized_column_sql(
-    column: str, dialect: str = "postgresql", *, translate: bool = True
-) -> str:
-    """SQL expression of a CHAR column normalised like `normalize_text` (minus collapsing).
-
-    The demo database indexes exactly this expression (pg_trgm GIN), and the catalog's
-    search filters on exactly this expression, so the two must stay one function.
-    On PostgreSQL, translate() over a multibyte map costs microseconds a row and GIN
-    rechecks evaluate it for every candidate: pure-ASCII text (most Protheus
-    descriptions; octet length equals character length) skips it.
-    SQL Server has TRANSLATE from 2017 (version 14) on; `translate=False` writes the same
-    map as nested REPLACE calls, which every version has.
-    """
-    accents = f"translate(upper({column}), '{ACCENTED_UPPER}', '{PLAIN_UPPER}')"
-    if dialect == "tsql":
-        if translate:
-            return accents
-        replaced = f"UPPER({column})"
-        for accented, plain in zip(ACCENTED_UPPER, PLAIN_UPPER, strict=True):
-            replaced = f"REPLACE({replaced}, '{accented}', '{plain}')"
-        return replaced
-    return f"(CASE WHEN octet_length({column}::text) = length({column}) THEN upper({column}) ELSE {accents} END)"
-
 
 # The production order key (H6_OP, D3_OP, D4_OP): C2_NUM + C2_ITEM + C2_SEQUEN + C2_ITEMGRD,
 # each blank-padded to its column's width. The widths are the dictionary's (SX3, the
@@ -131,3 +74,49 @@ def order_key_sql(alias: str, dialect_name: str) -> str:
     if dialect_name == "tsql":
         return " + ".join(parts)
     return f"concat({', '.join(parts)})"
+
+
+def op_key_sql(alias: str, dialect_name: str) -> str:
+    """The order key as H6_OP / D3_OP hold it (NUM+ITEM+SEQUEN+ITEMGRD, each part padded to its
+    column's width, whatever the widths are), to compare with those CHAR columns.
+
+    Cast to CHAR (bpchar on PostgreSQL, whose comparison ignores trailing blanks), so a key
+    without the grid part matches `H6_OP` = key + blanks and the (FILIAL, OP) index is used.
+    SQL Server's comparisons ignore trailing blanks anyway.
+    """
+    key = order_key_sql(alias, dialect_name)
+    if dialect_name == "tsql":
+        return key
+    return f"CAST({key} AS bpchar)"
+
+
+# The widths every standard dictionary declares (C2_NUM 6, C2_ITEM 2, C2_SEQUEN 3, C2_ITEMGRD
+# 3), for code that has not read the dictionary's layout yet.
+USUAL_ORDER_KEY = OrderKeyLayout(6, 2, 3, 3)
+
+
+def order_key_pattern(layout: OrderKeyLayout) -> re.Pattern[str]:
+    """An alphanumeric order key of the layout: the base length, or the whole key with the grid part."""
+    grid = f"(?:[0-9A-Za-z]{{{layout.itemgrd}}})?" if layout.itemgrd else ""
+    return re.compile(f"^[0-9A-Za-z]{{{layout.base}}}{grid}$")
+
+
+def order_number(layout: OrderKeyLayout, key: str) -> str:
+    """The C2_NUM part of an order key."""
+    return key[: layout.num]
+
+
+def order_key_match_sql(c2: str, op: str, layout: OrderKeyLayout) -> str:
+    """SC2 row `c2` is the order of the key column `op` (H6_OP, D3_OP): each part of the key
+    compared with its column, cast back to CHAR so the index on (C2_FILIAL, C2_NUM, C2_ITEM,
+    C2_SEQUEN, C2_ITEMGRD) is used."""
+    conditions = []
+    start = 1
+    for column, width in zip(ORDER_KEY_COLUMNS, layout.widths, strict=True):
+        if not width:  # no grid part in this dictionary
+            continue
+        conditions.append(
+            f"{c2}.{column} = CAST(SUBSTRING({op}, {start}, {width}) AS CHAR({width}))"
+        )
+        start += width
+    return " AND ".join(conditions)
