@@ -19,7 +19,7 @@ from protheus_demo.simulator.config import FaultSettings, SimulatorConfig
 from services.production.pusher.client import ProtheusClient
 from services.production.pusher.pusher import PusherMetrics, ReportPusher
 from shared.db.sources import open_protheus_source
-from shared.keys import BRANCHES, MES_POOL, PROTHEUS, SETTINGS
+from shared.keys import MES_POOL, PROTHEUS_CONTEXT, SETTINGS
 from tests.helpers import assert_envelope
 from tests.production.conftest import FAST, READ, WRITE, report_body
 
@@ -59,7 +59,7 @@ async def setup_line(aiohttp_client, production_app, protheus_dsn, mes_dsn, simu
             config = dataclasses.replace(FAST, **overrides)
             settings = app[SETTINGS]
             p = ReportPusher(
-                app[MES_POOL], app[PROTHEUS], app[BRANCHES], ProtheusClient(session, settings, config),
+                app[MES_POOL], app[PROTHEUS_CONTEXT], ProtheusClient(session, settings, config),
                 settings, config, PusherMetrics(CollectorRegistry()),
             )  # fmt: skip
             pushers.append(p)
@@ -274,14 +274,15 @@ async def test_with_the_erp_database_down_the_marker_is_awaited_not_resent(
     report_id = await post(client, report_body(orders))
     await pusher().run_once()  # the answer is lost: outcome unknown, row written
     blind = pusher()
-    blind.protheus = await open_protheus_source(  # the ERP database is unreachable now
+    down = await open_protheus_source(  # the ERP database is unreachable now
         "postgresql://postgres@127.0.0.1:1/none", company="01", pool_max=1, statement_timeout_ms=500
     )
+    blind.protheus = dataclasses.replace(blind.protheus, source=down)
     try:
         await asyncio.sleep(FAST.settle_s + 0.1)
         await blind.run_once()
     finally:
-        await blind.protheus.close()
+        await down.close()
     assert (await report(client, report_id))["status"] == "retrying"
     assert len((await markers(protheus_dsn))[report_id]) == 1  # not sent a second time
 

@@ -8,9 +8,9 @@ from typing import Any
 from aiohttp import web
 
 from services.production.orders import schemas, service
-from services.production.orders.keys import get_orders
 from shared.endpoint import endpoint
 from shared.envelope import Reply
+from shared.keys import get_mes_pool, get_protheus_context, get_settings
 from shared.pagination import Page
 
 SCOPE = "production:read"
@@ -45,7 +45,8 @@ STATUS_RULES = (
 async def list_orders(request: web.Request, *, query: dict[str, Any]) -> Reply:
     page = Page.from_params(query)
     data = await service.list_orders(
-        get_orders(request.app),
+        get_protheus_context(request.app),
+        tz=get_settings(request.app).tz,
         page=page,
         branch=query["branch"],
         status=query["status"],
@@ -77,5 +78,11 @@ async def list_orders(request: web.Request, *, query: dict[str, Any]) -> Reply:
 )
 async def get_order(request: web.Request, *, path: dict[str, Any], query: dict[str, Any]) -> Reply:
     key = path["order"]
-    data = await service.get_order(get_orders(request.app), key=key, branch=query["branch"])
+    data = await service.get_order(
+        get_protheus_context(request.app),
+        get_mes_pool(request.app),
+        tz=get_settings(request.app).tz,
+        key=key,
+        branch=query["branch"],
+    )
     return Reply(data, f"Ordem de produção {key} localizada com sucesso.")

@@ -27,10 +27,9 @@ from prometheus_client import CollectorRegistry, Counter, Gauge
 from services.production.pusher import queries
 from services.production.pusher.client import AuthError, Outcome, ProtheusClient
 from services.production.reports import queries as report_queries
-from shared.db.sources import ProtheusSource
+from services.production.reports.service import order_for_report
 from shared.errors import DependencyUnavailable
-from shared.protheus.branches import BranchResolver, ProtheusDictionary
-from shared.protheus.naming import Tables
+from shared.protheus.context import ProtheusContext
 from shared.protheus.sql import MARKER_PREFIX, observa_too_narrow
 from shared.settings import PusherSettings, Settings
 
@@ -126,20 +125,16 @@ class ReportPusher:
     def __init__(
         self,
         pool: asyncpg.Pool,
-        protheus: ProtheusSource,
-        branches: BranchResolver,
+        protheus: ProtheusContext,
         client: ProtheusClient,
         settings: Settings,
         pusher: PusherSettings,
         metrics: PusherMetrics,
         *,
         name: str | None = None,
-        dictionary: ProtheusDictionary | None = None,
     ) -> None:
         self.pool = pool
         self.protheus = protheus
-        self.branches = branches
-        self.dictionary = dictionary or ProtheusDictionary(protheus)
         self.client = client
         self.settings = settings
         self.config = pusher
@@ -362,7 +357,7 @@ class ReportPusher:
         if self._marker_fits:
             return True
         try:
-            width = await observa_too_narrow(self.protheus)
+            width = await observa_too_narrow(self.protheus.source)
         except DependencyUnavailable:
             return False
         if width is not None:
@@ -376,12 +371,10 @@ class ReportPusher:
 
     async def find_marker(self, report: dict[str, Any]) -> tuple[str, bool] | None:
         """The appointment carrying this report's marker: (H6_IDENT, deleted?); live wins."""
-        rows = await self.protheus.fetch(
-            report_queries.marker_in_sh6(
-                self.protheus.dialect, Tables(self.settings.protheus_company)
-            ),
+        rows = await self.protheus.source.fetch(
+            report_queries.marker_in_sh6(self.protheus.dialect, self.protheus.tables),
             {
-                "sh6_filial": await self.branches.filial("SH6", report["branch"]),
+                "sh6_filial": await self.protheus.filial("SH6", report["branch"]),
                 "order_key": report["order_key"],
                 "marker": f"{marker(report['id'])}%",
             },
@@ -394,28 +387,21 @@ class ReportPusher:
 
     async def load_order_data(self, report: dict[str, Any]) -> None:
         """Product and warehouse of the order, for reports accepted while the ERP database was down."""
-        branch = report["branch"]
-        parts = (await self.dictionary.order_key()).split(report["order_key"])
-        rows = (
-            await self.protheus.fetch(
-                report_queries.order_for_report(
-                    self.protheus.dialect, Tables(self.settings.protheus_company)
-                ),
-                {
-                    "sc2_filial": await self.branches.filial("SC2", branch),
-                    "sb1_filial": await self.branches.filial("SB1", branch),
-                    "sg2_filial": await self.branches.filial("SG2", branch),
-                    **dict(zip(("num", "item", "sequen", "itemgrd"), parts, strict=True)),
-                    "operation": report["operation"],
-                    "machine": report["machine"],
-                },
+        parts = (await self.protheus.dictionary.order_key()).split(report["order_key"])
+        row = (
+            await order_for_report(
+                self.protheus,
+                branch=report["branch"],
+                parts=parts,
+                operation=report["operation"],
+                machine=report["machine"],
             )
             if parts is not None
-            else []
+            else None
         )
         # An order Protheus does not have is sent anyway: the routine's rejection is the answer.
         report["item_code"], report["warehouse"] = (
-            (rows[0]["c2_produto"], rows[0]["c2_local"]) if rows else ("", "")
+            (row["c2_produto"], row["c2_local"]) if row else ("", "")
         )
         async with self.pool.acquire() as conn:
             await queries.save_order_data(

@@ -8,12 +8,17 @@ from typing import Any
 from aiohttp import web
 
 from services.production.reports import schemas, service
-from services.production.reports.keys import get_reports
 from shared.audit.middleware import in_transaction
 from shared.endpoint import endpoint
 from shared.envelope import Reply
 from shared.errors import invalid_parameter
-from shared.keys import CALLER, REQUEST_ID
+from shared.keys import (
+    CALLER,
+    REQUEST_ID,
+    get_mes_pool,
+    get_protheus_context,
+    get_settings,
+)
 from shared.pagination import Page
 from shared.validation import load_body, read_json
 
@@ -48,7 +53,9 @@ async def create_report(request: web.Request) -> Reply:
     raw = await read_json(request)
     report = await load_body(request, schemas.ReportBody())
     status, payload = await service.accept(
-        get_reports(request.app),
+        get_protheus_context(request.app),
+        get_mes_pool(request.app),
+        idempotency_days=get_settings(request.app).pusher.idempotency_days,
         client=request[CALLER].name,
         report=service.ReportInput.from_body(report),
         raw=raw,
@@ -75,7 +82,7 @@ async def create_report(request: web.Request) -> Reply:
     errors=(400, 401, 403, 404, 503),
 )
 async def get_report(request: web.Request, *, path: dict[str, Any]) -> Reply:
-    data = await service.get(get_reports(request.app), path["id"])
+    data = await service.get(get_mes_pool(request.app), path["id"])
     return Reply(data, "Apontamento localizado.")
 
 
@@ -89,7 +96,7 @@ async def get_report(request: web.Request, *, path: dict[str, Any]) -> Reply:
 async def list_reports(request: web.Request, *, query: dict[str, Any]) -> Reply:
     page = Page.from_params(query)
     data = await service.listing(
-        get_reports(request.app), page=page, status=query["status"], order=query["order"]
+        get_mes_pool(request.app), page=page, status=query["status"], order=query["order"]
     )
     return Reply(data, f"Apontamentos retornados com sucesso ({page.label(data['total'])}).")
 
@@ -109,7 +116,8 @@ async def correct_report(
     request: web.Request, *, path: dict[str, Any], body: dict[str, Any]
 ) -> Reply:
     data = await service.correct(
-        get_reports(request.app),
+        get_protheus_context(request.app),
+        get_mes_pool(request.app),
         path["id"],
         body,
         request_id=request.get(REQUEST_ID),

@@ -18,7 +18,7 @@ from services.production.reports import queries
 from services.production.reports.schemas import report_rules
 from shared.audit.middleware import InTransaction
 from shared.db.pools import mes_connection
-from shared.db.sources import ProtheusSource
+from shared.db.sources import Row
 from shared.errors import (
     ApiError,
     Conflict,
@@ -29,25 +29,11 @@ from shared.errors import (
     Unprocessable,
 )
 from shared.pagination import Page, split_page
-from shared.protheus.branches import BranchResolver, ProtheusDictionary
+from shared.protheus.context import ProtheusContext
 from shared.protheus.keys import OrderKeyLayout
-from shared.protheus.naming import Tables
-from shared.settings import Settings
 from shared.validation import invalid_body
 
 REPLAYABLE = (202, 422)
-
-
-@dataclass(frozen=True)
-class Reports:
-    """What the report routes need: both databases, the branch resolver and the settings."""
-
-    pool: asyncpg.Pool
-    protheus: ProtheusSource
-    branches: BranchResolver
-    settings: Settings
-    dictionary: ProtheusDictionary
-    idempotency_days: int = 7
 
 
 @dataclass(frozen=True)
@@ -146,47 +132,67 @@ def present(row: asyncpg.Record | dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def order_params(layout: OrderKeyLayout, order: str) -> dict[str, str]:
-    """The key split by the dictionary's widths, one bound value per SC2 key column; a key of
-    neither allowed length is a 400 on `order`."""
+def order_parts(layout: OrderKeyLayout, order: str) -> tuple[str, str, str, str]:
+    """The key split by the dictionary's widths; a key of neither allowed length is a 400 on
+    `order`."""
     parts = layout.split(order)
     if parts is None:
         message = f"a ordem tem {layout.describe()}; recebidos {len(order.rstrip())} caracteres."
         raise InvalidBody(
             f"Campo 'order' inválido: {message}", details=[Detail("order", "length", message)]
         )
-    return dict(zip(("num", "item", "sequen", "itemgrd"), parts, strict=True))
+    return parts
+
+
+async def order_for_report(
+    protheus: ProtheusContext,
+    *,
+    branch: str,
+    parts: tuple[str, str, str, str],
+    operation: str,
+    machine: str,
+    alternatives: bool = False,
+) -> Row | None:
+    """The order a report names (`queries.order_for_report`, one bound value per SC2 key
+    column), with its operation and machine checks; None when the branch has no such order."""
+    params = {
+        **dict(zip(("num", "item", "sequen", "itemgrd"), parts, strict=True)),
+        "sc2_filial": await protheus.filial("SC2", branch),
+        "sb1_filial": await protheus.filial("SB1", branch),
+        "sg2_filial": await protheus.filial("SG2", branch),
+        "operation": operation,
+        "machine": machine,
+    }
+    if alternatives:
+        params["sh3_filial"] = await protheus.filial("SH3", branch)
+    rows = await protheus.source.fetch(
+        queries.order_for_report(protheus.dialect, protheus.tables, alternatives), params
+    )
+    return rows[0] if rows else None
 
 
 async def check_order(
-    reports: Reports, report: ReportInput, branch: str
+    protheus: ProtheusContext, report: ReportInput, branch: str
 ) -> tuple[str | None, str | None]:
     """Refuse up front (422) what Protheus would refuse when we can tell; return the order's
     product and warehouse. With the ERP database down the report is still accepted (and the
     routine validates it when it is sent)."""
-    source, company = reports.protheus, reports.settings.protheus_company
     order = report.order
     try:
-        layout = await reports.dictionary.order_key()
-        alternatives = await reports.dictionary.has_alternative_resources()
-        params = {
-            **order_params(layout, order),
-            "sc2_filial": await reports.branches.filial("SC2", branch),
-            "sb1_filial": await reports.branches.filial("SB1", branch),
-            "sg2_filial": await reports.branches.filial("SG2", branch),
-            "operation": report.operation,
-            "machine": report.machine,
-        }
-        if alternatives:
-            params["sh3_filial"] = await reports.branches.filial("SH3", branch)
-        rows = await source.fetch(
-            queries.order_for_report(source.dialect, Tables(company), alternatives), params
+        layout = await protheus.dictionary.order_key()
+        alternatives = await protheus.dictionary.has_alternative_resources()
+        row = await order_for_report(
+            protheus,
+            branch=branch,
+            parts=order_parts(layout, order),
+            operation=report.operation,
+            machine=report.machine,
+            alternatives=alternatives,
         )
     except DependencyUnavailable:
         return None, None
-    if not rows:
+    if row is None:
         raise Unprocessable(f"Ordem de produção {order} não encontrada na filial {branch}.")
-    row = rows[0]
     if row["c2_tpop"] == "P":
         raise Unprocessable(f"Ordem {order} é prevista (não firme) e não aceita apontamentos.")
     if row["c2_datrf"]:
@@ -214,9 +220,9 @@ async def check_order(
 
 
 async def _replay(
-    conn: asyncpg.Connection, reports: Reports, client: str, key: str, digest: str
+    conn: asyncpg.Connection, *, client: str, key: str, digest: str, days: int
 ) -> tuple[int, Any] | None:
-    row = await queries.get_idempotent(conn, client=client, key=key, days=reports.idempotency_days)
+    row = await queries.get_idempotent(conn, client=client, key=key, days=days)
     if row is None:
         await queries.drop_idempotent(conn, client=client, key=key)
         return None
@@ -228,8 +234,10 @@ async def _replay(
 
 
 async def accept(
-    reports: Reports,
+    protheus: ProtheusContext,
+    mes_pool: asyncpg.Pool,
     *,
+    idempotency_days: int,
     client: str,
     report: ReportInput,
     raw: Any,
@@ -241,18 +249,21 @@ async def accept(
 
     With an Idempotency-Key, the first answer (202 or 422) is kept and replayed for the same
     body; a different body under the same key is refused. The audit row (when given) is
-    inserted in the same transaction as the report and its outbox row.
+    inserted in the same transaction as the report and its outbox row. Keys are kept
+    `idempotency_days` (IDEMPOTENCY_DAYS).
     """
     digest = request_hash(raw)
-    async with mes_connection(reports.pool) as conn:
+    async with mes_connection(mes_pool) as conn:
         if idempotency_key:
             async with conn.transaction():
-                replay = await _replay(conn, reports, client, idempotency_key, digest)
+                replay = await _replay(
+                    conn, client=client, key=idempotency_key, digest=digest, days=idempotency_days
+                )
             if replay:
                 return replay
-        branch = report.branch or reports.settings.protheus_branch
+        branch = report.branch or protheus.default_branch
         try:
-            item_code, warehouse = await check_order(reports, report, branch)
+            item_code, warehouse = await check_order(protheus, report, branch)
         except Unprocessable as exc:
             body = {"message": exc.message, "code": exc.code}
             if idempotency_key:
@@ -286,7 +297,13 @@ async def accept(
             if audit is not None:
                 audit.rolled_back()
             async with conn.transaction():
-                replay = await _replay(conn, reports, client, idempotency_key or "", digest)
+                replay = await _replay(
+                    conn,
+                    client=client,
+                    key=idempotency_key or "",
+                    digest=digest,
+                    days=idempotency_days,
+                )
             if replay is None:
                 raise
             return replay
@@ -309,8 +326,8 @@ def replay_error(body: dict[str, Any]) -> ApiError:
     return Unprocessable(body.get("message"))
 
 
-async def get(reports: Reports, report_id: uuid.UUID) -> dict[str, Any]:
-    async with mes_connection(reports.pool) as conn:
+async def get(mes_pool: asyncpg.Pool, report_id: uuid.UUID) -> dict[str, Any]:
+    async with mes_connection(mes_pool) as conn:
         row = await queries.get_report(conn, report_id=report_id)
     if row is None:
         raise NotFound(f"Apontamento {report_id} não encontrado.")
@@ -318,10 +335,10 @@ async def get(reports: Reports, report_id: uuid.UUID) -> dict[str, Any]:
 
 
 async def listing(
-    reports: Reports, *, page: Page, status: str | None, order: str | None
+    mes_pool: asyncpg.Pool, *, page: Page, status: str | None, order: str | None
 ) -> dict[str, Any]:
     """One page of reports, newest first, optionally of one status and one order."""
-    async with mes_connection(reports.pool) as conn:
+    async with mes_connection(mes_pool) as conn:
         rows = await queries.list_reports(
             conn, status=status, order_key=order, limit=page.size, offset=page.offset
         )
@@ -342,7 +359,8 @@ def _stored_fields(row: asyncpg.Record) -> dict[str, Any]:
 
 
 async def correct(
-    reports: Reports,
+    protheus: ProtheusContext,
+    mes_pool: asyncpg.Pool,
     report_id: uuid.UUID,
     patch: dict[str, Any],
     *,
@@ -351,7 +369,7 @@ async def correct(
 ) -> dict[str, Any]:
     """Correct a rejected report and send it again with the same id; its history is kept
     (with the audit row, when given, in the same transaction)."""
-    async with mes_connection(reports.pool) as conn:
+    async with mes_connection(mes_pool) as conn:
         row = await queries.get_report(conn, report_id=report_id)
         if row is None:
             raise NotFound(f"Apontamento {report_id} não encontrado.")
@@ -365,8 +383,8 @@ async def correct(
         except ma.ValidationError as exc:
             raise invalid_body(exc) from None
         report = ReportInput.from_body(merged)
-        branch = report.branch or reports.settings.protheus_branch
-        item_code, warehouse = await check_order(reports, report, branch)
+        branch = report.branch or protheus.default_branch
+        item_code, warehouse = await check_order(protheus, report, branch)
         async with conn.transaction():
             updated = await queries.correct_report(
                 conn,
