@@ -209,21 +209,27 @@ class OrderOperation(ma.Schema):
 
 
 class PendingReport(ma.Schema):
-    id = fields.String(metadata={"description": "Identificador do apontamento (UUID)."})
+    """A production_reports row not yet in Protheus, renamed and formatted for the API."""
+
+    id = fields.UUID(metadata={"description": "Identificador do apontamento (UUID)."})
     operation = fields.String()
     machine = fields.String()
     operator = fields.String()
-    start = fields.String(metadata={"description": "Início, ISO-8601."})
-    end = fields.String(metadata={"description": "Fim, ISO-8601."})
-    goodQuantity = fields.Float()
-    scrapQuantity = fields.Float()
+    start = fields.DateTime(attribute="start_at", metadata={"description": "Início."})
+    end = fields.DateTime(attribute="end_at", metadata={"description": "Fim."})
+    goodQuantity = fields.Float(attribute="good_quantity")
+    scrapQuantity = fields.Float(attribute="scrap_quantity")
     final = fields.Boolean()
     status = fields.String(metadata={"description": "pending, sending ou retrying."})
     attempts = fields.Integer()
-    nextAttemptAt = fields.String(
-        allow_none=True, metadata={"description": "Próxima tentativa, ISO-8601; null se não há."}
+    nextAttemptAt = fields.DateTime(
+        attribute="next_attempt_at",
+        allow_none=True,
+        metadata={"description": "Próxima tentativa; null se não há."},
     )
-    createdAt = fields.String(metadata={"description": "Recebido pelo MES, ISO-8601."})
+    createdAt = fields.DateTime(
+        attribute="created_at", metadata={"description": "Recebido pelo MES."}
+    )
 
 
 class ProductionOrderDetail(ProductionOrder):

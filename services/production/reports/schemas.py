@@ -180,31 +180,41 @@ class ReportAccepted(ma.Schema):
 
 
 class ReportSummary(ReportAccepted):
+    """A production_reports row (service.stored_report) renamed and formatted for the API."""
+
     status = fields.String(metadata={"description": ", ".join(STATUSES)})
     attempts = fields.Integer()
     idAppointment = fields.String(
-        allow_none=True, metadata={"description": "H6_IDENT quando entregue."}
+        attribute="id_appointment",
+        allow_none=True,
+        metadata={"description": "H6_IDENT quando entregue."},
     )
     error = fields.String(
         allow_none=True, metadata={"description": "Mensagem do Protheus quando rejeitado."}
     )
-    nextAttemptAt = fields.String(
-        allow_none=True, metadata={"description": "Próxima tentativa (ISO-8601) quando retrying."}
+    nextAttemptAt = fields.DateTime(
+        attribute="next_attempt_at",
+        allow_none=True,
+        metadata={"description": "Próxima tentativa quando retrying; senão null."},
     )
-    order = fields.String(metadata={"description": "Ordem de produção, como enviada."})
+    order = fields.String(
+        attribute="order_key", metadata={"description": "Ordem de produção, como enviada."}
+    )
     operation = fields.String()
     machine = fields.String()
     operator = fields.String()
-    start = fields.String(metadata={"description": "Início, ISO-8601."})
-    end = fields.String(metadata={"description": "Fim, ISO-8601."})
-    goodQuantity = fields.Float()
-    scrapQuantity = fields.Float()
-    scrapReason = fields.String(allow_none=True)
+    start = fields.DateTime(attribute="start_at", metadata={"description": "Início."})
+    end = fields.DateTime(attribute="end_at", metadata={"description": "Fim."})
+    goodQuantity = fields.Float(attribute="good_quantity")
+    scrapQuantity = fields.Float(attribute="scrap_quantity")
+    scrapReason = fields.String(attribute="scrap_reason", allow_none=True)
     final = fields.Boolean()
     branch = fields.String(metadata={"description": "Filial (PROTHEUS_BRANCH se não enviada)."})
     lot = fields.String(allow_none=True)
-    createdAt = fields.String(metadata={"description": "Recebido pelo MES, ISO-8601."})
-    updatedAt = fields.String(metadata={"description": "Última mudança, ISO-8601."})
+    createdAt = fields.DateTime(
+        attribute="created_at", metadata={"description": "Recebido pelo MES."}
+    )
+    updatedAt = fields.DateTime(attribute="updated_at", metadata={"description": "Última mudança."})
 
 
 class ReportData(ReportSummary):

@@ -99,37 +99,15 @@ def request_hash(payload: Any) -> str:
     return hashlib.sha256(orjson.dumps(payload, option=orjson.OPT_SORT_KEYS)).hexdigest()
 
 
-def present(row: asyncpg.Record | dict[str, Any]) -> dict[str, Any]:
-    """A stored report in the API's field names."""
-    status = row["status"]
-    history = row["history"]
-    if isinstance(history, str):
-        history = orjson.loads(history)
-    return {
-        "id": str(row["id"]),
-        "status": status,
-        "attempts": row["attempts"],
-        "idAppointment": row["id_appointment"],
-        "error": row["error"],
-        "nextAttemptAt": row["next_attempt_at"].isoformat()
-        if status == "retrying" and row["next_attempt_at"]
-        else None,
-        "order": row["order_key"],
-        "operation": row["operation"],
-        "machine": row["machine"],
-        "operator": row["operator"],
-        "start": row["start_at"].isoformat(),
-        "end": row["end_at"].isoformat(),
-        "goodQuantity": float(row["good_quantity"]),
-        "scrapQuantity": float(row["scrap_quantity"]),
-        "scrapReason": row["scrap_reason"],
-        "final": row["final"],
-        "branch": row["branch"],
-        "lot": row["lot"],
-        "createdAt": row["created_at"].isoformat(),
-        "updatedAt": row["updated_at"].isoformat(),
-        "history": history,
-    }
+def stored_report(row: asyncpg.Record) -> dict[str, Any]:
+    """A production_reports row as the report schemas dump it (they rename and format):
+    `next_attempt_at` only while retrying, `history` parsed from its JSON."""
+    report = dict(row)
+    if report["status"] != "retrying":
+        report["next_attempt_at"] = None
+    if isinstance(report.get("history"), str):
+        report["history"] = orjson.loads(report["history"])
+    return report
 
 
 def order_parts(layout: OrderKeyLayout, order: str) -> tuple[str, str, str, str]:
@@ -331,7 +309,7 @@ async def get(mes_pool: asyncpg.Pool, report_id: uuid.UUID) -> dict[str, Any]:
         row = await queries.get_report(conn, report_id=report_id)
     if row is None:
         raise NotFound(f"Apontamento {report_id} não encontrado.")
-    return present(row)
+    return stored_report(row)
 
 
 async def listing(
@@ -343,9 +321,7 @@ async def listing(
             conn, status=status, order_key=order, limit=page.size, offset=page.offset
         )
     found = split_page(rows, "id")
-    items = [present(r) for r in found.rows]
-    for item in items:
-        del item["history"]
+    items = [stored_report(r) for r in found.rows]  # ReportSummary leaves `history` out
     return page.envelope(found.total, items, filters={"status": status, "order": order})
 
 
@@ -402,4 +378,4 @@ async def correct(
         if audit is not None:
             audit.committed()
         row = await queries.get_report(conn, report_id=report_id)
-    return present(row)
+    return stored_report(row)
