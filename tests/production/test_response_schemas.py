@@ -11,6 +11,7 @@ import marshmallow as ma
 import orjson
 import pytest
 
+from services.production.orders import queries as order_queries
 from services.production.orders import schemas as order_schemas
 from services.production.reports import schemas as report_schemas
 from shared.json import dumps_bytes
@@ -133,3 +134,8 @@ async def test_order_answers_are_their_schemas_dumps(client, orders):
     )
     assert detail["data"]["operations"]
     assert detail["data"]["pendingReports"]
+
+
+def test_an_order_declares_every_c2_column_the_statements_read_in_their_order():
+    declared = [name for name in order_schemas.ProductionOrder().fields if name.startswith("C2_")]
+    assert declared == [column.upper() for column in order_queries.ORDER_COLUMNS]

@@ -151,34 +151,52 @@ class OrderDetailQuery(Schema):
 
 
 class ProductionOrder(ma.Schema):
+    """An SC2 row with its computed status, situation, last activity and routing, renamed for
+    the API (service.order_row)."""
+
     order = fields.String(
-        metadata={"description": "Chave C2_NUM+C2_ITEM+C2_SEQUEN+C2_ITEMGRD sem brancos finais."}
+        attribute="order_key",
+        metadata={"description": "Chave C2_NUM+C2_ITEM+C2_SEQUEN+C2_ITEMGRD sem brancos finais."},
     )
     status = fields.String(metadata={"description": ", ".join(STATUSES)})
     situation = fields.String(
         metadata={"description": "normal, suspended (C2_STATUS = 'U') ou sacramented ('S')."}
     )
-    C2_FILIAL = fields.String()  # the C2_ fields as stored, trailing blanks trimmed
-    C2_NUM = fields.String()
-    C2_ITEM = fields.String()
-    C2_SEQUEN = fields.String()
-    C2_ITEMGRD = fields.String()
-    C2_PRODUTO = fields.String()
-    C2_LOCAL = fields.String()
-    C2_UM = fields.String()
-    C2_QUANT = fields.Float(metadata={"description": "Quantidade da ordem."})
-    C2_QUJE = fields.Float(metadata={"description": "Quantidade já produzida (última operação)."})
-    C2_PERDA = fields.Float(metadata={"description": "Quantidade perdida."})
-    C2_DATPRI = fields.String(metadata={"description": "Início previsto, YYYYMMDD."})
-    C2_DATPRF = fields.String(metadata={"description": "Fim previsto, YYYYMMDD."})
-    C2_DATRF = fields.String(metadata={"description": "Encerramento real, YYYYMMDD ('' = aberta)."})
-    C2_EMISSAO = fields.String()
-    C2_TPOP = fields.String(metadata={"description": "F firme, P prevista."})
-    C2_STATUS = fields.String(metadata={"description": "N/'' normal, U suspensa, S sacramentada."})
-    C2_ROTEIRO = fields.String()
-    C2_PRIOR = fields.String()
-    C2_DIASOCI = fields.Float(metadata={"description": "Dias sem atividade até a ordem ser idle."})
+    # The C2_ fields as stored (trailing blanks trimmed), in queries.ORDER_COLUMNS' order.
+    C2_FILIAL = fields.String(attribute="c2_filial")
+    C2_NUM = fields.String(attribute="c2_num")
+    C2_ITEM = fields.String(attribute="c2_item")
+    C2_SEQUEN = fields.String(attribute="c2_sequen")
+    C2_ITEMGRD = fields.String(attribute="c2_itemgrd")
+    C2_PRODUTO = fields.String(attribute="c2_produto")
+    C2_LOCAL = fields.String(attribute="c2_local")
+    C2_UM = fields.String(attribute="c2_um")
+    C2_QUANT = fields.Float(attribute="c2_quant", metadata={"description": "Quantidade da ordem."})
+    C2_QUJE = fields.Float(
+        attribute="c2_quje", metadata={"description": "Quantidade já produzida (última operação)."}
+    )
+    C2_PERDA = fields.Float(attribute="c2_perda", metadata={"description": "Quantidade perdida."})
+    C2_DATPRI = fields.String(
+        attribute="c2_datpri", metadata={"description": "Início previsto, YYYYMMDD."}
+    )
+    C2_DATPRF = fields.String(
+        attribute="c2_datprf", metadata={"description": "Fim previsto, YYYYMMDD."}
+    )
+    C2_DATRF = fields.String(
+        attribute="c2_datrf", metadata={"description": "Encerramento real, YYYYMMDD ('' = aberta)."}
+    )
+    C2_EMISSAO = fields.String(attribute="c2_emissao")
+    C2_TPOP = fields.String(attribute="c2_tpop", metadata={"description": "F firme, P prevista."})
+    C2_STATUS = fields.String(
+        attribute="c2_status", metadata={"description": "N/'' normal, U suspensa, S sacramentada."}
+    )
+    C2_ROTEIRO = fields.String(attribute="c2_roteiro")
+    C2_PRIOR = fields.String(attribute="c2_prior")
+    C2_DIASOCI = fields.Float(
+        attribute="c2_diasoci", metadata={"description": "Dias sem atividade até a ordem ser idle."}
+    )
     lastActivity = fields.String(
+        attribute="last_activity",
         allow_none=True,
         metadata={
             "description": (
@@ -193,18 +211,23 @@ class ProductionOrder(ma.Schema):
 
 
 class OrderOperation(ma.Schema):
-    operation = fields.String(metadata={"description": "G2_OPERAC."})
-    machine = fields.String(metadata={"description": "G2_RECURSO."})
-    description = fields.String(metadata={"description": "G2_DESCRI."})
+    """An SG2 operation of the order's routing with the sums of its live SH6 appointments."""
+
+    operation = fields.String(attribute="g2_operac", metadata={"description": "G2_OPERAC."})
+    machine = fields.String(attribute="g2_recurso", metadata={"description": "G2_RECURSO."})
+    description = fields.String(attribute="g2_descri", metadata={"description": "G2_DESCRI."})
     standardTime = fields.Float(
-        metadata={"description": "G2_TEMPAD como gravado: horas para lotSize unidades (MV_TPHR)."}
+        attribute="g2_tempad",
+        metadata={"description": "G2_TEMPAD como gravado: horas para lotSize unidades (MV_TPHR)."},
     )
-    lotSize = fields.Float(metadata={"description": "G2_LOTEPAD."})
+    lotSize = fields.Float(attribute="g2_lotepad", metadata={"description": "G2_LOTEPAD."})
     goodQuantity = fields.Float(
-        metadata={"description": "Soma de H6_QTDPROD dos apontamentos vivos da operação."}
+        attribute="good_quantity",
+        metadata={"description": "Soma de H6_QTDPROD dos apontamentos vivos da operação."},
     )
     scrapQuantity = fields.Float(
-        metadata={"description": "Soma de H6_QTDPERD dos apontamentos vivos da operação."}
+        attribute="scrap_quantity",
+        metadata={"description": "Soma de H6_QTDPERD dos apontamentos vivos da operação."},
     )
 
 

@@ -53,29 +53,13 @@ def situation(c2_status: str) -> str:
     return SITUATIONS.get(c2_status.strip(), "normal")
 
 
-def order_item(row: Row) -> dict[str, Any]:
-    """An order row in the API's shape: `order`, `status`, `situation`, the C2_ fields as
-    stored (trimmed), `lastActivity` and `routing`."""
-    item: dict[str, Any] = {
-        "order": row["order_key"],
-        "status": row["status"],
-        "situation": situation(row["c2_status"]),
-    }
-    item.update({column.upper(): row[column] for column in queries.ORDER_COLUMNS})
-    item["lastActivity"] = row["last_activity"] or None
-    item["routing"] = row["routing"]
-    return item
-
-
-def operation_item(row: Row) -> dict[str, Any]:
+def order_row(row: Row) -> Row:
+    """An order row as the ProductionOrder schema dumps it (it renames the columns): with its
+    `situation`, and a blank `last_activity` as None."""
     return {
-        "operation": row["g2_operac"],
-        "machine": row["g2_recurso"],
-        "description": row["g2_descri"],
-        "standardTime": row["g2_tempad"],
-        "lotSize": row["g2_lotepad"],
-        "goodQuantity": float(row["good_quantity"]),
-        "scrapQuantity": float(row["scrap_quantity"]),
+        **row,
+        "situation": situation(row["c2_status"]),
+        "last_activity": row["last_activity"] or None,
     }
 
 
@@ -121,7 +105,7 @@ async def list_orders(
     )
     found = split_page(await protheus.source.fetch(sql, args), "order_key")
     total = found.total
-    items = [order_item(row) for row in found.rows]
+    items = [order_row(row) for row in found.rows]
     filters = {
         "status": status,
         "product": product,
@@ -156,10 +140,10 @@ async def get_order(
             f"Ordem de produção {key} não encontrada na filial {branch}. Confira a chave "
             "(campo `order` da listagem) e o parâmetro branch."
         )
-    detail = order_item(rows[0])
-    detail["operations"] = [operation_item(row) for row in rows if row["g2_operac"] is not None]
+    detail = order_row(rows[0])
+    detail["operations"] = [row for row in rows if row["g2_operac"] is not None]
     async with mes_connection(mes_pool) as conn:
         detail["pendingReports"] = await pending_for_order(
-            conn, branch=branch, order_key=detail["order"]
+            conn, branch=branch, order_key=detail["order_key"]
         )
     return detail
