@@ -16,6 +16,7 @@ from prometheus_client import CollectorRegistry
 
 from protheus_demo.simulator.app import create_simulator
 from protheus_demo.simulator.config import FaultSettings, SimulatorConfig
+from services.production.keys import PUSHER
 from services.production.pusher.client import ProtheusClient
 from services.production.pusher.pusher import PusherMetrics, ReportPusher
 from shared.db.sources import open_protheus_source
@@ -370,4 +371,25 @@ async def test_the_marker_is_found_whatever_its_case(
     got = await report(client, report_id)
     assert got["status"] == "delivered"
     assert [h["outcome"] for h in got["history"]] == ["found"]
+    assert len((await markers(protheus_dsn))[report_id]) == 1
+
+
+async def test_the_app_runs_its_own_pusher_on_its_protheus_context(
+    aiohttp_client, production_app, protheus_dsn, mes_dsn, simulator, orders
+):
+    rest = await simulator()
+    app = production_app(
+        protheus_dsn=protheus_dsn,
+        mes_dsn=mes_dsn,
+        protheus_rest_url=rest,
+        pusher=dataclasses.replace(FAST, enabled=True),
+    )
+    client = await aiohttp_client(app)
+    assert app[PUSHER].protheus is app[PROTHEUS_CONTEXT]
+    report_id = await post(client, report_body(orders))
+    done, deadline = final(mes_dsn, 1), time.monotonic() + 30
+    while not await done():
+        assert time.monotonic() < deadline, "the app's pusher did not deliver in time"
+        await asyncio.sleep(0.05)
+    assert (await report(client, report_id))["status"] == "delivered"
     assert len((await markers(protheus_dsn))[report_id]) == 1
