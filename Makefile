@@ -53,11 +53,13 @@ run: $(STAMP)
 stack: $(STAMP) services
 	bash scripts/stack.sh
 
-## test: lint, then the whole suite against real PostgreSQL and a real MQTT broker
+## test: lint, then the whole suite against real PostgreSQL and a real MQTT broker, on two
+## workers (every test has its own databases, brokers and ports; about 3 minutes on 2 cores)
+PYTEST_WORKERS ?= 2
 test: $(STAMP) services
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -n $(PYTEST_WORKERS)
 
 ## services: install and start PostgreSQL, Mosquitto, nginx, the ODBC driver and docker-compose if missing
 services:

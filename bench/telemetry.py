@@ -18,9 +18,10 @@ import aiomqtt
 import asyncpg
 
 from bench.common import ROOT, save
+from deploy.supervisor import free_port
 from devserver.launcher import ensure_database
 from shared.migrations import migrate
-from tests.telemetry.conftest import Broker, free_port
+from tests.support.telemetry import Broker
 
 # 2M messages keep the pipeline busy for about four minutes, so the memory figure means
 # something.

@@ -10,7 +10,7 @@ import uuid
 
 import asyncpg
 from aiohttp import web
-from aiohttp.web_middlewares import Handler
+from aiohttp.typedefs import Handler
 
 from shared.audit.middleware import audit_requests
 from shared.auth import authenticate, authorize

@@ -8,7 +8,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-import asyncpg
+from shared.db.pools import Connection
 
 log = logging.getLogger(__name__)
 
@@ -56,7 +56,7 @@ def discover(directory: Path) -> list[Migration]:
     return [found[v] for v in sorted(found)]
 
 
-async def migrate(conn: asyncpg.Connection, directory: Path = MES_MIGRATIONS) -> list[int]:
+async def migrate(conn: Connection, directory: Path = MES_MIGRATIONS) -> list[int]:
     """Apply pending migrations in order, each in its own transaction; return those applied."""
     migrations = discover(directory)
     await conn.execute("SELECT pg_advisory_lock($1)", _LOCK_ID)

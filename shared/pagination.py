@@ -7,6 +7,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
+import asyncpg
+
 from shared.validation import Integer, Schema, between
 
 MAX_PAGE_SIZE = 500
@@ -91,7 +93,7 @@ class PagedRows(NamedTuple):
 
 
 def split_page(
-    rows: Sequence[Mapping[str, Any]],
+    rows: Sequence[Mapping[str, Any]] | Sequence[asyncpg.Record],
     key: str,
     *,
     defaults: Mapping[str, Any] | None = None,
@@ -107,14 +109,15 @@ def split_page(
     first row even when the page starts later); the paging columns in `strip` are dropped.
     """
     fill = {"total": 0} if defaults is None else defaults
-    header = dict(rows[0]) if rows else {}
+    records: Sequence[Mapping[str, Any]] = rows  # type: ignore[assignment]  # a Record reads as one
+    header = dict(records[0]) if records else {}
     for name, value in fill.items():
         if header.get(name) is None:
             header[name] = value
     dropped = tuple(strip)
     page_rows = [
         {name: value for name, value in row.items() if name not in dropped}
-        for row in rows
+        for row in records
         if row.get(key) is not None and row.get("in_page", 1)
     ]
     return PagedRows(header, page_rows)

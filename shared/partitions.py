@@ -8,6 +8,8 @@ from collections.abc import Iterable
 
 import asyncpg
 
+from shared.db.pools import Connection
+
 LIST_PARTITIONS = """
 SELECT c.relname FROM pg_inherits i
 JOIN pg_class c ON c.oid = i.inhrelid JOIN pg_class p ON p.oid = i.inhparent
@@ -31,7 +33,7 @@ class DailyPartitions:
     def name(self, day: dt.date) -> str:
         return f"{self.parent}_{day:%Y%m%d}"
 
-    async def existing_days(self, conn: asyncpg.Connection) -> set[dt.date]:
+    async def existing_days(self, conn: Connection) -> set[dt.date]:
         days = set()
         for row in await conn.fetch(LIST_PARTITIONS, self.parent):
             match = self._name.match(row["relname"])
@@ -39,7 +41,7 @@ class DailyPartitions:
                 days.add(dt.datetime.strptime(match.group(1), "%Y%m%d").date())  # noqa: DTZ007 - a date
         return days
 
-    async def _run(self, conn: asyncpg.Connection, statement: str) -> None:
+    async def _run(self, conn: Connection, statement: str) -> None:
         if self.lock_id is None:
             await conn.execute(statement)
             return
@@ -47,7 +49,7 @@ class DailyPartitions:
             await conn.execute("SELECT pg_advisory_xact_lock($1)", self.lock_id)
             await conn.execute(statement)
 
-    async def ensure(self, conn: asyncpg.Connection, days: Iterable[dt.date]) -> list[dt.date]:
+    async def ensure(self, conn: Connection, days: Iterable[dt.date]) -> list[dt.date]:
         """Create the partitions of these days that do not exist yet; the days created."""
         created = []
         for day in sorted(set(days) - await self.existing_days(conn)):
@@ -65,7 +67,7 @@ class DailyPartitions:
         return created
 
     async def drop_expired(
-        self, conn: asyncpg.Connection, today: dt.date, retention_days: int
+        self, conn: Connection, today: dt.date, retention_days: int
     ) -> list[dt.date]:
         """Drop the partitions whose whole day is older than the retention period."""
         cutoff = today - dt.timedelta(days=retention_days)

@@ -438,7 +438,8 @@ def load_query(request: web.Request, schema: ma.Schema) -> dict[str, Any]:
     """Validate the query string; a bad value is a 400 naming the parameter and rule."""
     raw = {key: request.query.get(key) for key in request.query}
     try:
-        return schema.load(raw)
+        loaded: dict[str, Any] = schema.load(raw)
+        return loaded
     except ma.ValidationError as exc:
         details = error_details(exc.messages)
         raise InvalidParameter(_summary(details, "Parâmetro"), details=details) from None
@@ -447,7 +448,8 @@ def load_query(request: web.Request, schema: ma.Schema) -> dict[str, Any]:
 def load_match(request: web.Request, schema: ma.Schema) -> dict[str, Any]:
     """Validate path parameters (`/products/{code}`), same rules as the query string."""
     try:
-        return schema.load(dict(request.match_info))
+        loaded: dict[str, Any] = schema.load(dict(request.match_info))
+        return loaded
     except ma.ValidationError as exc:
         details = error_details(exc.messages)
         raise InvalidParameter(_summary(details, "Parâmetro"), details=details) from None
@@ -477,7 +479,8 @@ async def load_body(
         detail = Detail("body", "type", "o corpo deve ser um objeto JSON.")
         raise InvalidBody("O corpo da requisição deve ser um objeto JSON.", details=[detail])
     try:
-        return schema.load(payload, partial=partial)
+        loaded: dict[str, Any] = schema.load(payload, partial=partial)
+        return loaded
     except ma.ValidationError as exc:
         raise invalid_body(exc) from None
 

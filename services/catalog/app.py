@@ -2,13 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
 from aiohttp import web
 
-from services.catalog.keys import CATALOG
 from services.catalog.routes import add_routes
-from services.catalog.service import Catalog
 from shared.app import (
     add_audit_check,
     add_protheus_db_check,
@@ -17,7 +13,6 @@ from shared.app import (
     create_base_app,
     protheus,
 )
-from shared.keys import BRANCHES, PROTHEUS, SETTINGS
 from shared.openapi import publish_openapi
 from shared.settings import Settings
 
@@ -31,15 +26,9 @@ DESCRIPTION = (
 )
 
 
-async def catalog_service(app: web.Application) -> AsyncIterator[None]:
-    """The catalog's service object, over the Protheus source `protheus` opened."""
-    app[CATALOG] = Catalog(source=app[PROTHEUS], branches=app[BRANCHES], settings=app[SETTINGS])
-    yield
-
-
 def setup(app: web.Application) -> None:
     """The catalog service on an app: its own, or the devserver's composed one."""
-    add_resources(app, audit_writer, protheus, catalog_service)
+    add_resources(app, audit_writer, protheus)
     add_audit_check(app)
     add_protheus_db_check(app, required=True)
     add_routes(app)

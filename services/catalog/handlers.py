@@ -1,14 +1,17 @@
-"""Catalog handlers: validate, call one service function, answer in the seed's envelope."""
+"""Catalog handlers: @endpoint loads what each declares, one service call, a Reply its schema dumps."""
 
 from __future__ import annotations
+
+import datetime as dt
+from typing import Any
 
 from aiohttp import web
 
 from services.catalog import schemas, service
-from services.catalog.keys import get_catalog
 from shared.endpoint import endpoint
-from shared.envelope import success
-from shared.validation import load_match, load_query
+from shared.envelope import Reply
+from shared.keys import get_protheus_context, get_settings
+from shared.pagination import Page, PageQuery
 
 SCOPE = "catalog:read"
 ERRORS_WITH_404 = (400, 401, 403, 404, 503)
@@ -21,8 +24,13 @@ RANKING_RULES = (
 )
 
 
-def _code(request: web.Request) -> str:
-    return load_match(request, schemas.CodePath())["code"]
+def _today(request: web.Request) -> dt.date:
+    """Today in the plant's time zone: the date BOM lines must be valid on by default."""
+    return dt.datetime.now(get_settings(request.app).tz).date()
+
+
+def _max_bom_rows(request: web.Request) -> int:
+    return get_settings(request.app).catalog_max_bom_rows
 
 
 @endpoint(
@@ -33,10 +41,13 @@ def _code(request: web.Request) -> str:
     query=schemas.ListQuery,
     response=schemas.ListResponse,
 )
-async def list_products(request: web.Request) -> web.Response:
-    params = load_query(request, schemas.ListQuery())
-    data = await service.list_products(get_catalog(request.app), params)
-    return success(data, "Listagem realizada com sucesso!")
+async def list_products(request: web.Request, *, query: dict[str, Any]) -> Reply:
+    data = await service.list_products(
+        get_protheus_context(request.app),
+        limit=query["limit"],
+        include_blocked=query["include_blocked"],
+    )
+    return Reply(data, "Listagem realizada com sucesso!")
 
 
 @endpoint(
@@ -50,10 +61,14 @@ async def list_products(request: web.Request) -> web.Response:
     query=schemas.DescriptionSearchQuery,
     response=schemas.DescriptionSearchResponse,
 )
-async def search_description(request: web.Request) -> web.Response:
-    params = load_query(request, schemas.DescriptionSearchQuery())
-    data, _ = await service.search_by_description(get_catalog(request.app), params)
-    return success(data, "Busca por descrição realizada com sucesso.")
+async def search_description(request: web.Request, *, query: dict[str, Any]) -> Reply:
+    data = await service.search_by_description(
+        get_protheus_context(request.app),
+        description=query["description"],
+        include_blocked=query["include_blocked"],
+        page=Page.from_params(query),
+    )
+    return Reply(data, "Busca por descrição realizada com sucesso.")
 
 
 @endpoint(
@@ -69,12 +84,17 @@ async def search_description(request: web.Request) -> web.Response:
     query=schemas.ProductSearchQuery,
     response=schemas.ProductSearchResponse,
 )
-async def search_products(request: web.Request) -> web.Response:
-    params = load_query(request, schemas.ProductSearchQuery())
-    data, page = await service.search_products(get_catalog(request.app), params)
-    return success(
-        data, f"Pesquisa de produtos realizada com sucesso ({page.label(data['total'])})."
+async def search_products(request: web.Request, *, query: dict[str, Any]) -> Reply:
+    page = Page.from_params(query)
+    data = await service.search_products(
+        get_protheus_context(request.app),
+        code=query["code"],
+        description=query["description"],
+        group=query["group"],
+        include_blocked=query["include_blocked"],
+        page=page,
     )
+    return Reply(data, f"Pesquisa de produtos realizada com sucesso ({page.label(data['total'])}).")
 
 
 @endpoint(
@@ -86,9 +106,9 @@ async def search_products(request: web.Request) -> web.Response:
     response=schemas.ProductResponse,
     errors=ERRORS_WITH_404,
 )
-async def get_product(request: web.Request) -> web.Response:
-    data = await service.get_product(get_catalog(request.app), _code(request))
-    return success(data, "Produto localizado com sucesso!")
+async def get_product(request: web.Request, *, path: dict[str, Any]) -> Reply:
+    data = await service.get_product(get_protheus_context(request.app), code=path["code"])
+    return Reply(data, "Produto localizado com sucesso!")
 
 
 TREE_ADVICE = (
@@ -113,11 +133,19 @@ TREE_ADVICE = (
     response=schemas.TreeResponse,
     errors=ERRORS_WITH_404,
 )
-async def structure(request: web.Request) -> web.Response:
-    code = _code(request)
-    params = load_query(request, schemas.TreeQuery())
-    data, page = await service.structure(get_catalog(request.app), code, params)
-    return success(
+async def structure(request: web.Request, *, path: dict[str, Any], query: dict[str, Any]) -> Reply:
+    code = path["code"]
+    page = Page.from_params(query)
+    data = await service.structure(
+        get_protheus_context(request.app),
+        code=code,
+        max_depth=query["max_depth"],
+        date=query["date"] or _today(request),
+        shape=query["format"],
+        page=page,
+        max_rows=_max_bom_rows(request),
+    )
+    return Reply(
         data, f"Estrutura do produto {code} retornada com sucesso ({page.label(data['total'])})."
     )
 
@@ -136,11 +164,19 @@ async def structure(request: web.Request) -> web.Response:
     response=schemas.TreeResponse,
     errors=ERRORS_WITH_404,
 )
-async def parents(request: web.Request) -> web.Response:
-    code = _code(request)
-    params = load_query(request, schemas.TreeQuery())
-    data, page = await service.parents(get_catalog(request.app), code, params)
-    return success(
+async def parents(request: web.Request, *, path: dict[str, Any], query: dict[str, Any]) -> Reply:
+    code = path["code"]
+    page = Page.from_params(query)
+    data = await service.parents(
+        get_protheus_context(request.app),
+        code=code,
+        max_depth=query["max_depth"],
+        date=query["date"] or _today(request),
+        shape=query["format"],
+        page=page,
+        max_rows=_max_bom_rows(request),
+    )
+    return Reply(
         data, f"Produtos pai de {code} retornados com sucesso ({page.label(data['total'])})."
     )
 
@@ -151,15 +187,15 @@ async def parents(request: web.Request) -> web.Response:
     summary="Fornecedores do produto (SA5 + SA2)",
     description="Amarrações produto x fornecedor: A5_FORNECE, A5_LOJA, A2_NOME, A5_CODPRF (código no fornecedor).",
     path=schemas.CodePath,
-    query=schemas.PageQuery,
-    response=schemas.RowsResponse,
+    query=PageQuery,
+    response=schemas.SuppliersResponse,
     errors=ERRORS_WITH_404,
 )
-async def suppliers(request: web.Request) -> web.Response:
-    code = _code(request)
-    params = load_query(request, schemas.PageQuery())
-    data, page = await service.suppliers(get_catalog(request.app), code, params)
-    return success(
+async def suppliers(request: web.Request, *, path: dict[str, Any], query: dict[str, Any]) -> Reply:
+    code = path["code"]
+    page = Page.from_params(query)
+    data = await service.suppliers(get_protheus_context(request.app), code=code, page=page)
+    return Reply(
         data, f"Fornecedores de {code} retornados com sucesso ({page.label(data['total'])})."
     )
 
@@ -176,14 +212,26 @@ async def suppliers(request: web.Request) -> web.Response:
     ),
     path=schemas.CodePath,
     query=schemas.InboundQuery,
-    response=schemas.RowsResponse,
+    response=schemas.InboundResponse,
     errors=ERRORS_WITH_404,
 )
-async def inbound_invoice_items(request: web.Request) -> web.Response:
-    code = _code(request)
-    params = load_query(request, schemas.InboundQuery())
-    data, page = await service.invoice_items(get_catalog(request.app), code, params, "inbound")
-    return success(
+async def inbound_invoice_items(
+    request: web.Request, *, path: dict[str, Any], query: dict[str, Any]
+) -> Reply:
+    code = path["code"]
+    page = Page.from_params(query)
+    data = await service.invoice_items(
+        get_protheus_context(request.app),
+        code=code,
+        direction="inbound",
+        branch=query["branch"],
+        supplier=query["supplier"],
+        customer=query["customer"],
+        issue_date_start=query["issue_date_start"],
+        issue_date_end=query["issue_date_end"],
+        page=page,
+    )
+    return Reply(
         data,
         f"Notas fiscais de entrada de {code} retornadas com sucesso ({page.label(data['total'])}).",
     )
@@ -201,14 +249,26 @@ async def inbound_invoice_items(request: web.Request) -> web.Response:
     ),
     path=schemas.CodePath,
     query=schemas.OutboundQuery,
-    response=schemas.RowsResponse,
+    response=schemas.OutboundResponse,
     errors=ERRORS_WITH_404,
 )
-async def outbound_invoice_items(request: web.Request) -> web.Response:
-    code = _code(request)
-    params = load_query(request, schemas.OutboundQuery())
-    data, page = await service.invoice_items(get_catalog(request.app), code, params, "outbound")
-    return success(
+async def outbound_invoice_items(
+    request: web.Request, *, path: dict[str, Any], query: dict[str, Any]
+) -> Reply:
+    code = path["code"]
+    page = Page.from_params(query)
+    data = await service.invoice_items(
+        get_protheus_context(request.app),
+        code=code,
+        direction="outbound",
+        branch=query["branch"],
+        supplier=query["supplier"],
+        customer=query["customer"],
+        issue_date_start=query["issue_date_start"],
+        issue_date_end=query["issue_date_end"],
+        page=page,
+    )
+    return Reply(
         data,
         f"Notas fiscais de saída de {code} retornadas com sucesso ({page.label(data['total'])}).",
     )
@@ -225,14 +285,20 @@ async def outbound_invoice_items(request: web.Request) -> web.Response:
     ),
     path=schemas.CodePath,
     query=schemas.StockQuery,
-    response=schemas.RowsResponse,
+    response=schemas.StockResponse,
     errors=ERRORS_WITH_404,
 )
-async def stock(request: web.Request) -> web.Response:
-    code = _code(request)
-    params = load_query(request, schemas.StockQuery())
-    data, page = await service.stock(get_catalog(request.app), code, params)
-    return success(data, f"Estoque de {code} retornado com sucesso ({page.label(data['total'])}).")
+async def stock(request: web.Request, *, path: dict[str, Any], query: dict[str, Any]) -> Reply:
+    code = path["code"]
+    page = Page.from_params(query)
+    data = await service.stock(
+        get_protheus_context(request.app),
+        code=code,
+        branch=query["branch"],
+        location=query["location"],
+        page=page,
+    )
+    return Reply(data, f"Estoque de {code} retornado com sucesso ({page.label(data['total'])}).")
 
 
 @endpoint(
@@ -246,13 +312,20 @@ async def stock(request: web.Request) -> web.Response:
     ),
     path=schemas.CodePath,
     query=schemas.GuideQuery,
-    response=schemas.RowsResponse,
+    response=schemas.GuideResponse,
     errors=ERRORS_WITH_404,
 )
-async def guide(request: web.Request) -> web.Response:
-    code = _code(request)
-    params = load_query(request, schemas.GuideQuery())
-    data, page = await service.guide(get_catalog(request.app), code, params)
-    return success(
-        data, f"Roteiro de produção retornado com sucesso ({page.label(data['total'])})."
+async def guide(request: web.Request, *, path: dict[str, Any], query: dict[str, Any]) -> Reply:
+    code = path["code"]
+    page = Page.from_params(query)
+    data = await service.guide(
+        get_protheus_context(request.app),
+        code=code,
+        branch=query["branch"],
+        include_components=query["include_components"],
+        max_depth=query["max_depth"],
+        page=page,
+        date=_today(request),
+        max_rows=_max_bom_rows(request),
     )
+    return Reply(data, f"Roteiro de produção retornado com sucesso ({page.label(data['total'])}).")

@@ -1,4 +1,5 @@
-"""Request schemas of the catalog (they validate and feed OpenAPI) and response schemas for docs."""
+"""Request schemas of the catalog (they validate and feed OpenAPI) and the response schemas
+that dump its answers (they document them too)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from typing import Any
 import marshmallow as ma
 from marshmallow import fields
 
+from shared.envelope import envelope, paged, paged_envelope
 from shared.pagination import PageQuery
 from shared.validation import (
     Boolean,
@@ -220,120 +222,308 @@ class OutboundQuery(_InvoiceQuery):
     branch = _branch("D2_FILIAL")
 
 
-# --- response documentation ------------------------------------------------------------------
+# --- responses ------------------------------------------------------------------------------
+# What each route answers, field by field: `required` means always present, `allow_none` that
+# the value may be null. tests/catalog/test_response_schemas.py checks every route's answer
+# against these (no undeclared field, no missing required one, the same JSON once dumped).
+
+
+def _text(description: str = "", *, nullable: bool = False, required: bool = True) -> fields.String:
+    metadata = {"description": description} if description else {}
+    return fields.String(required=required, allow_none=nullable, metadata=metadata)
+
+
+def _number(description: str = "") -> fields.Float:
+    metadata = {"description": description} if description else {}
+    return fields.Float(required=True, metadata=metadata)
 
 
 class ProductRow(ma.Schema):
-    B1_COD = fields.String()
-    B1_DESC = fields.String()
-    B1_GRUPO = fields.String()
-    B1_TIPO = fields.String(
-        metadata={"description": "PA acabado, PI intermediário, MP matéria-prima."}
-    )
-    B1_UM = fields.String()
-    B1_MSBLQL = fields.String(metadata={"description": "'1' = bloqueado."})
+    B1_COD = _text()
+    B1_DESC = _text()
+    B1_GRUPO = _text()
+    B1_TIPO = _text("PA acabado, PI intermediário, MP matéria-prima.")
+    B1_UM = _text()
+    B1_MSBLQL = _text("'1' = bloqueado.")
 
 
 class RankedProductRow(ProductRow):
     relevance_score = fields.Integer(
-        metadata={"description": "Pontuação de relevância (maior primeiro)."}
+        required=True, metadata={"description": "Pontuação de relevância (maior primeiro)."}
     )
 
 
-class ListData(ma.Schema):
-    total = fields.Integer(metadata={"description": "Quantidade de produtos devolvidos."})
-    produtos = fields.List(fields.Nested(ProductRow))
-
-
-class ListResponse(ma.Schema):
-    success = fields.Boolean()
-    message = fields.String()
-    data = fields.Nested(ListData)
-
-
-class _Paged(ma.Schema):
-    total = fields.Integer()
-    page = fields.Integer()
-    pageSize = fields.Integer()
-    totalPages = fields.Integer()
-    filters = fields.Dict()
-
-
-class DescriptionSearchData(_Paged):
-    description = fields.String()
-    results = fields.List(fields.Nested(RankedProductRow))
-
-
-class DescriptionSearchResponse(ListResponse):
-    data = fields.Nested(DescriptionSearchData)
-
-
-class ProductSearchData(_Paged):
-    data = fields.List(fields.Nested(RankedProductRow))
-
-
-class ProductSearchResponse(ListResponse):
-    data = fields.Nested(ProductSearchData)
-
-
-class ProductDetail(ProductRow):
-    B1_SEGUM = fields.String()
-    B1_LOCPAD = fields.String()
-    B1_QB = fields.Float(metadata={"description": "Quantidade base da estrutura."})
-    B1_REVATU = fields.String()
-    B1_CUSTD = fields.Float()
-    B1_OPERPAD = fields.String(metadata={"description": "Roteiro padrão (vazio = '01')."})
-    blocked = fields.Boolean()
-
-
-class ProductData(ma.Schema):
-    produto = fields.Nested(ProductDetail)
-
-
-class ProductResponse(ListResponse):
-    data = fields.Nested(ProductData)
+class ProductDetail(ma.Schema):
+    B1_COD = _text()
+    B1_DESC = _text()
+    B1_GRUPO = _text()
+    B1_TIPO = _text("PA acabado, PI intermediário, MP matéria-prima.")
+    B1_UM = _text()
+    B1_SEGUM = _text()
+    B1_LOCPAD = _text()
+    B1_MSBLQL = _text("'1' = bloqueado.")
+    B1_QB = _number("Quantidade base da estrutura.")
+    B1_REVATU = _text()
+    B1_CUSTD = _number()
+    B1_OPERPAD = _text("Roteiro padrão (vazio = '01').")
+    blocked = fields.Boolean(required=True, metadata={"description": "B1_MSBLQL = '1'."})
 
 
 class BomNode(ma.Schema):
-    code = fields.String()
-    description = fields.String()
-    quantity = fields.Float(
-        metadata={"description": "G1_QUANT por B1_QB unidades do pai, como gravado."}
+    """A node below the root; with `format=flat` a row of the list (no `components`)."""
+
+    code = _text("G1_COMP (estrutura) ou G1_COD (onde-usado).")
+    description = _text("B1_DESC do nó.", nullable=True)
+    quantity = _number("G1_QUANT por B1_QB unidades do pai, como gravado.")
+    level = fields.Integer(
+        required=True, metadata={"description": "Raiz = 0, componentes diretos = 1."}
     )
-    level = fields.Integer(metadata={"description": "Raiz = 0, componentes diretos = 1."})
-    trt = fields.String(
-        metadata={"description": "Sequência G1_TRT (o mesmo componente pode aparecer duas vezes)."}
+    trt = _text("Sequência G1_TRT (o mesmo componente pode aparecer duas vezes).")
+    cumulativeQuantity = _number(
+        "Quantidade para uma unidade da raiz (base B1_QB e perda G1_PERDA aplicadas)."
     )
-    cumulativeQuantity = fields.Float(
-        metadata={
-            "description": "Quantidade para uma unidade da raiz (base B1_QB e perda G1_PERDA aplicadas)."
-        }
-    )
-    loss = fields.Float(metadata={"description": "G1_PERDA (%)."})
+    loss = _number("G1_PERDA (%).")
     invalidLoss = fields.Boolean(
-        metadata={"description": "G1_PERDA fora de [0, 100): tratada como 0."}
+        required=True, metadata={"description": "G1_PERDA fora de [0, 100): tratada como 0."}
     )
-    fixed = fields.Boolean(metadata={"description": "G1_FIXVAR = 'F': quantidade fixa por lote."})
+    fixed = fields.Boolean(
+        required=True, metadata={"description": "G1_FIXVAR = 'F': quantidade fixa por lote."}
+    )
+    unit = _text("B1_UM do nó.", nullable=True)
     cycle = fields.Boolean(
-        metadata={"description": "true onde a explosão foi cortada por um ciclo."}
+        required=True, metadata={"description": "true onde a explosão foi cortada por um ciclo."}
     )
-    parentCode = fields.String(
-        metadata={"description": "Pai do nó quando ele não está nesta página."}
+    components = fields.List(
+        fields.Nested(lambda: BomNode()),
+        metadata={"description": "Nós filhos, mesma forma (ausente com format=flat)."},
     )
-    components = fields.List(fields.Dict(), metadata={"description": "Nós filhos (mesma forma)."})
+    parentCode = _text(
+        "Pai do nó: quando ele não está nesta página (nested) ou sempre (flat).", required=False
+    )
 
 
-class TreeData(_Paged):
-    data = fields.Nested(BomNode)
+class BomRoot(ma.Schema):
+    """The asked product, carried by every page; its nodes hang from `components`."""
+
+    code = _text()
+    description = _text()
+    level = fields.Integer(required=True, metadata={"description": "Sempre 0."})
+    quantity = _number("Sempre 1.")
+    cumulativeQuantity = _number("Sempre 1.")
+    unit = _text()
+    components = fields.List(fields.Nested(BomNode), required=True)
 
 
-class TreeResponse(ListResponse):
-    data = fields.Nested(TreeData)
+class GuideRow(ma.Schema):
+    G2_FILIAL = _text()
+    G2_PRODUTO = _text()
+    G2_OPER = _text("= G2_OPERAC (chave do guia).")
+    G2_RECURSO = _text()
+    G2_TEMPO = _number("= G2_TEMPAD, horas (chave do guia).")
+    bomLevel = fields.Integer(
+        required=True,
+        metadata={
+            "description": "Nível mais raso em que o item aparece na estrutura (0 = produto)."
+        },
+    )
+    G2_CODIGO = _text()
+    G2_OPERAC = _text()
+    G2_CTRAB = _text()
+    G2_DESCRI = _text()
+    G2_SETUP = _number()
+    G2_TEMPAD = _number()
+    G2_LOTEPAD = _number()
+    G2_MAOOBRA = _number()
+    G2_TPOPER = _text()
 
 
-class RowsData(_Paged):
-    data = fields.List(fields.Dict())
+class StockRow(ma.Schema):
+    B2_FILIAL = _text()
+    B2_LOCAL = _text()
+    B2_COD = _text()
+    B2_QATU = _number()
+    B2_QEMP = _number()
+    B2_RESERVA = _number()
+    B2_QPEDVEN = _number()
+    B2_SALPEDI = _number()
+    B2_QACLASS = _number()
+    B2_CM1 = _number()
+    B2_STATUS = _text("'2' = saldo bloqueado (available = 0).")
+    B2_QPEDI = _number("= B2_SALPEDI, entrada prevista (chave do guia).")
+    B2_SEGUM = _text("= B1_SEGUM (chave do guia).", nullable=True)
+    B2_QTREC = _number("= B2_QACLASS, a classificar (chave do guia).")
+    available = _number("B2_QATU - B2_RESERVA - B2_QEMP - B2_QACLASS; 0 se bloqueado.")
 
 
-class RowsResponse(ListResponse):
-    data = fields.Nested(RowsData)
+class SupplierRow(ma.Schema):
+    A5_FORNECE = _text()
+    A5_LOJA = _text()
+    A2_NOME = _text(nullable=True)
+    A5_CODPRF = _text("Código do produto no fornecedor.")
+    A5_NOMPROD = _text()
+
+
+def _partner_type() -> fields.String:
+    return _text("supplier (SA2) ou customer (SA1): de que tabela vem o nome.")
+
+
+class InboundItemRow(ma.Schema):
+    D1_FILIAL = _text()
+    D1_DOC = _text()
+    D1_SERIE = _text()
+    D1_FORNECE = _text()
+    D1_LOJA = _text()
+    D1_ITEM = _text()
+    D1_COD = _text()
+    D1_UM = _text()
+    D1_QUANT = _number()
+    D1_VUNIT = _number()
+    D1_TOTAL = _number()
+    D1_TES = _text()
+    D1_CF = _text()
+    D1_LOCAL = _text()
+    D1_EMISSAO = _text("YYYYMMDD.")
+    D1_DTDIGIT = _text("YYYYMMDD.")
+    D1_TIPO = _text()
+    D1_PEDIDO = _text()
+    D1_LOTECTL = _text()
+    supplier_name = _text("Nome do parceiro (A2_NOME ou A1_NOME).", nullable=True)
+    partnerType = _partner_type()
+
+
+class OutboundItemRow(ma.Schema):
+    D2_FILIAL = _text()
+    D2_DOC = _text()
+    D2_SERIE = _text()
+    D2_CLIENTE = _text()
+    D2_LOJA = _text()
+    D2_ITEM = _text()
+    D2_COD = _text()
+    D2_UM = _text()
+    D2_QUANT = _number()
+    D2_PRCVEN = _number()
+    D2_TOTAL = _number()
+    D2_TES = _text()
+    D2_CF = _text()
+    D2_LOCAL = _text()
+    D2_EMISSAO = _text("YYYYMMDD.")
+    D2_TIPO = _text()
+    D2_PEDIDO = _text()
+    D2_LOTECTL = _text()
+    customer_name = _text("Nome do parceiro (A1_NOME ou A2_NOME).", nullable=True)
+    partnerType = _partner_type()
+
+
+# --- echoed filters
+
+
+def _echo(description: str = "", *, nullable: bool = True, required: bool = True) -> fields.String:
+    return _text(description, nullable=nullable, required=required)
+
+
+class DescriptionSearchFilters(ma.Schema):
+    description = _echo(nullable=False)
+    include_blocked = fields.Boolean(required=True)
+
+
+class ProductSearchFilters(ma.Schema):
+    code = _echo()
+    description = _echo()
+    group = _echo()
+
+
+class TreeFilters(ma.Schema):
+    max_depth = fields.Integer(required=True)
+    date = _echo("Data de referência usada (YYYY-MM-DD).", nullable=False)
+    format = _echo(nullable=False)
+
+
+class GuideFilters(ma.Schema):
+    branch = _echo()
+    include_components = fields.Boolean(required=True)
+    max_depth = fields.Integer(required=True)
+
+
+class StockFilters(ma.Schema):
+    branch = _echo()
+    location = _echo()
+
+
+class NoFilters(ma.Schema):
+    """Always `{}`."""
+
+
+class InboundFilters(ma.Schema):
+    issue_date_start = _echo("YYYYMMDD.")
+    issue_date_end = _echo("YYYYMMDD.")
+    supplier = _echo()
+    branch = _echo()
+    customer = _echo("Presente só quando informado.", nullable=False, required=False)
+
+
+class OutboundFilters(ma.Schema):
+    issue_date_start = _echo("YYYYMMDD.")
+    issue_date_end = _echo("YYYYMMDD.")
+    customer = _echo()
+    branch = _echo()
+    supplier = _echo("Presente só quando informado.", nullable=False, required=False)
+
+
+# --- data and envelopes
+
+
+class ListData(ma.Schema):
+    total = fields.Integer(
+        required=True, metadata={"description": "Quantidade de produtos devolvidos."}
+    )
+    produtos = fields.List(fields.Nested(ProductRow), required=True)
+
+
+class ProductData(ma.Schema):
+    produto = fields.Nested(ProductDetail, required=True)
+
+
+# The seed answers `description` after the rows, and dump follows the declaration order; the
+# factory's `extra` goes before the rows, so the field is added by a subclass (a base class
+# made at run time, which mypy cannot follow).
+class DescriptionSearchData(
+    paged(  # type: ignore[misc]
+        RankedProductRow,
+        name="DescriptionSearchPage",
+        filters=DescriptionSearchFilters,
+        rows_key="results",
+    )
+):
+    description = _text("O texto buscado, como enviado.")
+
+
+ListResponse = envelope(ListData, name="ListResponse")
+ProductResponse = envelope(ProductData, name="ProductResponse")
+DescriptionSearchResponse = envelope(DescriptionSearchData, name="DescriptionSearchResponse")
+ProductSearchResponse = paged_envelope(
+    RankedProductRow,
+    name="ProductSearchResponse",
+    page_name="ProductSearchData",
+    filters=ProductSearchFilters,
+)
+TreeResponse = paged_envelope(
+    fields.Nested(BomRoot, required=True),
+    name="TreeResponse",
+    page_name="TreeData",
+    filters=TreeFilters,
+)
+GuideResponse = paged_envelope(
+    GuideRow, name="GuideResponse", page_name="GuideData", filters=GuideFilters
+)
+StockResponse = paged_envelope(
+    StockRow, name="StockResponse", page_name="StockData", filters=StockFilters
+)
+SuppliersResponse = paged_envelope(
+    SupplierRow, name="SuppliersResponse", page_name="SuppliersData", filters=NoFilters
+)
+InboundResponse = paged_envelope(
+    InboundItemRow, name="InboundResponse", page_name="InboundData", filters=InboundFilters
+)
+OutboundResponse = paged_envelope(
+    OutboundItemRow, name="OutboundResponse", page_name="OutboundData", filters=OutboundFilters
+)

@@ -3,65 +3,26 @@
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
 from typing import Any, Literal
 
 from services.catalog import queries
 from services.catalog.bom import flat_page, nest_page
 from services.catalog.search import MAX_TERMS, SearchText, like_contains, search_params
-from shared.db.dialect import Dialect
-from shared.db.sources import ProtheusSource, Row
+from shared.db.sources import Row
 from shared.errors import NotFound, invalid_parameter
-from shared.pagination import Page, split_page
-from shared.protheus.branches import BranchResolver
-from shared.protheus.naming import Tables
-from shared.settings import Settings
+from shared.pagination import Page, PagedRows, split_page
+from shared.protheus.context import ProtheusContext
 
 
-@dataclass(frozen=True)
-class Catalog:
-    """The catalog's view of Protheus: the source, the branch resolver and the settings."""
-
-    source: ProtheusSource
-    branches: BranchResolver
-    settings: Settings
-
-    @property
-    def dialect(self) -> Dialect:
-        return self.source.dialect
-
-    @property
-    def company(self) -> str:
-        return self.settings.protheus_company
-
-    @property
-    def tables(self) -> Tables:
-        return Tables(self.settings.protheus_company)
-
-    async def filial(self, alias: str, branch: str | None = None) -> str:
-        return await self.branches.filial(alias, branch or self.settings.protheus_branch)
-
-    async def kept(self, alias: str) -> int:
-        """How much of a row's branch the table keeps, for joins keyed by row branch."""
-        return await self.branches.kept(alias)
-
-    def today(self) -> dt.date:
-        return dt.datetime.now(self.settings.tz).date()
-
-    async def fetch_page(
-        self, sql: str, params: dict[str, Any], page: Page, key: str
-    ) -> tuple[Row, list[Row]]:
-        """Run a paged statement: its header row (found, total...) and the page's rows."""
-        rows = await self.source.fetch(
-            sql,
-            {
-                **params,
-                "limit": page.size,
-                "offset": page.offset,
-                "page_end": page.offset + page.size,
-            },
-        )
-        return split_page(rows, key, defaults={"found": 0, "total": 0})
+async def fetch_page(
+    protheus: ProtheusContext, sql: str, params: dict[str, Any], page: Page, key: str
+) -> PagedRows:
+    """Run a paged statement: its header row (found, total...) and the page's rows."""
+    rows = await protheus.source.fetch(
+        sql,
+        {**params, "limit": page.size, "offset": page.offset, "page_end": page.offset + page.size},
+    )
+    return split_page(rows, key, defaults={"found": 0, "total": 0})
 
 
 def upper_keys(row: Row, *skip: str) -> dict[str, Any]:
@@ -88,18 +49,20 @@ def _parse_search(text: str) -> SearchText:
 RANKED_SKIP = ("nd", "total", "found", "relevance_score")
 
 
-async def list_products(catalog: Catalog, params: dict[str, Any]) -> dict[str, Any]:
-    sql = queries.list_products(catalog.dialect, catalog.tables, params["include_blocked"])
-    rows = await catalog.source.fetch(
-        sql, {"sb1_filial": await catalog.filial("SB1"), "limit": params["limit"]}
+async def list_products(
+    protheus: ProtheusContext, *, limit: int, include_blocked: bool
+) -> dict[str, Any]:
+    sql = queries.list_products(protheus.dialect, protheus.tables, include_blocked)
+    rows = await protheus.source.fetch(
+        sql, {"sb1_filial": await protheus.filial("SB1"), "limit": limit}
     )
     return {"total": len(rows), "produtos": [upper_keys(r) for r in rows]}
 
 
-async def get_product(catalog: Catalog, code: str) -> dict[str, Any]:
-    rows = await catalog.source.fetch(
-        queries.product(catalog.dialect, catalog.tables),
-        {"sb1_filial": await catalog.filial("SB1"), "code": code},
+async def get_product(protheus: ProtheusContext, *, code: str) -> dict[str, Any]:
+    rows = await protheus.source.fetch(
+        queries.product(protheus.dialect, protheus.tables),
+        {"sb1_filial": await protheus.filial("SB1"), "code": code},
     )
     if not rows:
         raise not_found(code)
@@ -109,15 +72,14 @@ async def get_product(catalog: Catalog, code: str) -> dict[str, Any]:
 
 
 async def search_by_description(
-    catalog: Catalog, params: dict[str, Any]
-) -> tuple[dict[str, Any], Page]:
-    page = Page.from_params(params)
-    text = _parse_search(params["description"])
+    protheus: ProtheusContext, *, description: str, include_blocked: bool, page: Page
+) -> dict[str, Any]:
+    text = _parse_search(description)
     sql = queries.search_description(
-        catalog.dialect, catalog.tables, len(text.terms), params["include_blocked"]
+        protheus.dialect, protheus.tables, len(text.terms), include_blocked
     )
-    args = {"sb1_filial": await catalog.filial("SB1"), **search_params(text, catalog.dialect)}
-    header, rows = await catalog.fetch_page(sql, args, page, "b1_cod")
+    args = {"sb1_filial": await protheus.filial("SB1"), **search_params(text, protheus.dialect)}
+    header, rows = await fetch_page(protheus, sql, args, page, "b1_cod")
     total = int(header["total"])
     body = page.envelope(
         total,
@@ -125,64 +87,76 @@ async def search_by_description(
             upper_keys(r, *RANKED_SKIP) | {"relevance_score": int(r["relevance_score"])}
             for r in rows
         ],
-        filters={
-            "description": params["description"],
-            "include_blocked": params["include_blocked"],
-        },
+        filters={"description": description, "include_blocked": include_blocked},
         data_key="results",
     )
-    body["description"] = params["description"]
-    return body, page
+    body["description"] = description
+    return body
 
 
-async def search_products(catalog: Catalog, params: dict[str, Any]) -> tuple[dict[str, Any], Page]:
-    page = Page.from_params(params)
-    text = _parse_search(params["description"]) if params["description"] else None
-    code, group = params["code"], params["group"]
+async def search_products(
+    protheus: ProtheusContext,
+    *,
+    code: str | None,
+    description: str | None,
+    group: str | None,
+    include_blocked: bool,
+    page: Page,
+) -> dict[str, Any]:
+    text = _parse_search(description) if description else None
     sql = queries.search_products(
-        catalog.dialect,
-        catalog.tables,
+        protheus.dialect,
+        protheus.tables,
         len(text.terms) if text else 0,
         by_code=code is not None,
         by_group=group is not None,
-        include_blocked=params["include_blocked"],
+        include_blocked=include_blocked,
     )
-    args: dict[str, Any] = {"sb1_filial": await catalog.filial("SB1")}
+    args: dict[str, Any] = {"sb1_filial": await protheus.filial("SB1")}
     if text:
-        args |= search_params(text, catalog.dialect)
+        args |= search_params(text, protheus.dialect)
     if code is not None:
-        args["code_like"] = like_contains(code, catalog.dialect)
+        args["code_like"] = like_contains(code, protheus.dialect)
     if group is not None:
         args["group"] = group
-    header, rows = await catalog.fetch_page(sql, args, page, "b1_cod")
+    header, rows = await fetch_page(protheus, sql, args, page, "b1_cod")
     total = int(header["total"])
     items = [
         upper_keys(r, *RANKED_SKIP) | {"relevance_score": int(r["relevance_score"])} for r in rows
     ]
-    filters = {"code": code, "description": params["description"], "group": group}
-    return page.envelope(total, items, filters=filters), page
+    filters = {"code": code, "description": description, "group": group}
+    return page.envelope(total, items, filters=filters)
 
 
 # --- bill of materials ----------------------------------------------------------------------------
 
+TreeShape = Literal["nested", "flat"]
+
 
 async def _tree(
-    catalog: Catalog, code: str, params: dict[str, Any], *, upward: bool
-) -> tuple[dict[str, Any], Page]:
-    page = Page.from_params(params)
-    reference = params["date"] or catalog.today()
-    cap = catalog.settings.catalog_max_bom_rows
+    protheus: ProtheusContext,
+    *,
+    upward: bool,
+    code: str,
+    max_depth: int,
+    date: dt.date,
+    shape: TreeShape,
+    page: Page,
+    max_rows: int,
+) -> dict[str, Any]:
+    """The BOM page of `code`, lines valid on `date`; more than `max_rows` lines is a 400."""
+    cap = max_rows
     build = queries.parents if upward else queries.structure
     args = {
         "code": code,
-        "sb1_filial": await catalog.filial("SB1"),
-        "sg1_filial": await catalog.filial("SG1"),
-        "ref_date": reference.strftime("%Y%m%d"),
-        "max_depth": params["max_depth"],
+        "sb1_filial": await protheus.filial("SB1"),
+        "sg1_filial": await protheus.filial("SG1"),
+        "ref_date": date.strftime("%Y%m%d"),
+        "max_depth": max_depth,
         "cap": cap + 1,
     }
-    header, rows = await catalog.fetch_page(
-        build(catalog.dialect, catalog.tables), args, page, "code"
+    header, rows = await fetch_page(
+        protheus, build(protheus.dialect, protheus.tables), args, page, "code"
     )
     if not header["found"]:
         raise not_found(code)
@@ -194,7 +168,7 @@ async def _tree(
             f"a explosão passa de {cap} linhas; reduza max_depth ou consulte um subconjunto.",
         )
     parent_key = "child_code" if upward else "parent_code"
-    shape = flat_page if params["format"] == "flat" else nest_page
+    layout = flat_page if shape == "flat" else nest_page
     root = {
         "code": code,
         "description": header["root_description"],
@@ -202,26 +176,56 @@ async def _tree(
         "quantity": 1.0,
         "cumulativeQuantity": 1.0,
         "unit": header["root_unit"],
-        "components": shape(rows, parent_key),
+        "components": layout(rows, parent_key),
     }
-    filters = {
-        "max_depth": params["max_depth"],
-        "date": reference.isoformat(),
-        "format": params["format"],
-    }
-    return page.envelope(total, root, filters=filters), page
+    filters = {"max_depth": max_depth, "date": date.isoformat(), "format": shape}
+    return page.envelope(total, root, filters=filters)
 
 
 async def structure(
-    catalog: Catalog, code: str, params: dict[str, Any]
-) -> tuple[dict[str, Any], Page]:
-    return await _tree(catalog, code, params, upward=False)
+    protheus: ProtheusContext,
+    *,
+    code: str,
+    max_depth: int,
+    date: dt.date,
+    shape: TreeShape,
+    page: Page,
+    max_rows: int,
+) -> dict[str, Any]:
+    """The BOM explosion of `code` (what it is made of)."""
+    return await _tree(
+        protheus,
+        upward=False,
+        code=code,
+        max_depth=max_depth,
+        date=date,
+        shape=shape,
+        page=page,
+        max_rows=max_rows,
+    )
 
 
 async def parents(
-    catalog: Catalog, code: str, params: dict[str, Any]
-) -> tuple[dict[str, Any], Page]:
-    return await _tree(catalog, code, params, upward=True)
+    protheus: ProtheusContext,
+    *,
+    code: str,
+    max_depth: int,
+    date: dt.date,
+    shape: TreeShape,
+    page: Page,
+    max_rows: int,
+) -> dict[str, Any]:
+    """Where `code` is used (the explosion upwards)."""
+    return await _tree(
+        protheus,
+        upward=True,
+        code=code,
+        max_depth=max_depth,
+        date=date,
+        shape=shape,
+        page=page,
+        max_rows=max_rows,
+    )
 
 
 # --- routing, stock, suppliers, invoices ----------------------------------------------------------
@@ -241,31 +245,41 @@ def _guide_row(row: Row) -> dict[str, Any]:
     }
 
 
-async def guide(catalog: Catalog, code: str, params: dict[str, Any]) -> tuple[dict[str, Any], Page]:
-    page = Page.from_params(params)
-    branch = params["branch"]
-    include = params["include_components"]
-    cap = catalog.settings.catalog_max_bom_rows
-    args: dict[str, Any] = {"code": code, "sb1_filial": await catalog.filial("SB1", branch)}
+async def guide(
+    protheus: ProtheusContext,
+    *,
+    code: str,
+    branch: str | None,
+    include_components: bool,
+    max_depth: int,
+    page: Page,
+    date: dt.date,
+    max_rows: int,
+) -> dict[str, Any]:
+    """The routing of `code` and, with `include_components`, of its components (the
+    structure as valid on `date`, at most `max_rows` lines)."""
+    include = include_components
+    cap = max_rows
+    args: dict[str, Any] = {"code": code, "sb1_filial": await protheus.filial("SB1", branch)}
     if include:
         args |= {
-            "sg1_filial": await catalog.filial("SG1", branch),
-            "ref_date": catalog.today().strftime("%Y%m%d"),
-            "max_depth": params["max_depth"],
+            "sg1_filial": await protheus.filial("SG1", branch),
+            "ref_date": date.strftime("%Y%m%d"),
+            "max_depth": max_depth,
             "cap": cap + 1,
         }
     if branch:
-        args["sg2_filial"] = await catalog.filial("SG2", branch)
-    sql = queries.guide(catalog.dialect, catalog.tables, include, branch is not None)
-    header, rows = await catalog.fetch_page(sql, args, page, "g2_produto")
+        args["sg2_filial"] = await protheus.filial("SG2", branch)
+    sql = queries.guide(protheus.dialect, protheus.tables, include, branch is not None)
+    header, rows = await fetch_page(protheus, sql, args, page, "g2_produto")
     if not header["found"]:
         raise not_found(code)
     if int(header["exploded"] or 0) > cap:
         raise invalid_parameter(
             "max_depth", "too_many_rows", f"a estrutura passa de {cap} linhas; reduza max_depth."
         )
-    filters = {"branch": branch, "include_components": include, "max_depth": params["max_depth"]}
-    return page.envelope(int(header["total"]), [_guide_row(r) for r in rows], filters=filters), page
+    filters = {"branch": branch, "include_components": include, "max_depth": max_depth}
+    return page.envelope(int(header["total"]), [_guide_row(r) for r in rows], filters=filters)
 
 
 def _stock_row(row: Row) -> dict[str, Any]:
@@ -279,50 +293,55 @@ def _stock_row(row: Row) -> dict[str, Any]:
     }
 
 
-async def stock(catalog: Catalog, code: str, params: dict[str, Any]) -> tuple[dict[str, Any], Page]:
-    page = Page.from_params(params)
-    branch, location = params["branch"], params["location"]
+async def stock(
+    protheus: ProtheusContext, *, code: str, branch: str | None, location: str | None, page: Page
+) -> dict[str, Any]:
     args: dict[str, Any] = {
         "code": code,
         # The product must exist in the branch asked for (SB1's filial of that branch).
-        "sb1_filial": await catalog.filial("SB1", branch),
-        "sb1_kept": await catalog.kept("SB1"),
+        "sb1_filial": await protheus.filial("SB1", branch),
+        "sb1_kept": await protheus.kept("SB1"),
     }
     if branch:
-        args["sb2_filial"] = await catalog.filial("SB2", branch)
+        args["sb2_filial"] = await protheus.filial("SB2", branch)
     if location:
         args["location"] = location
-    sql = queries.stock(catalog.dialect, catalog.tables, branch is not None, location is not None)
-    header, rows = await catalog.fetch_page(sql, args, page, "b2_cod")
+    sql = queries.stock(protheus.dialect, protheus.tables, branch is not None, location is not None)
+    header, rows = await fetch_page(protheus, sql, args, page, "b2_cod")
     if not header["found"]:
         raise not_found(code)
     filters = {"branch": branch, "location": location}
-    return page.envelope(int(header["total"]), [_stock_row(r) for r in rows], filters=filters), page
+    return page.envelope(int(header["total"]), [_stock_row(r) for r in rows], filters=filters)
 
 
-async def suppliers(
-    catalog: Catalog, code: str, params: dict[str, Any]
-) -> tuple[dict[str, Any], Page]:
-    page = Page.from_params(params)
+async def suppliers(protheus: ProtheusContext, *, code: str, page: Page) -> dict[str, Any]:
     args = {
         "code": code,
-        "sb1_filial": await catalog.filial("SB1"),
-        "sa5_filial": await catalog.filial("SA5"),
-        "sa2_filial": await catalog.filial("SA2"),
+        "sb1_filial": await protheus.filial("SB1"),
+        "sa5_filial": await protheus.filial("SA5"),
+        "sa2_filial": await protheus.filial("SA2"),
     }
-    header, rows = await catalog.fetch_page(
-        queries.suppliers(catalog.dialect, catalog.tables), args, page, "a5_fornece"
+    header, rows = await fetch_page(
+        protheus, queries.suppliers(protheus.dialect, protheus.tables), args, page, "a5_fornece"
     )
     if not header["found"]:
         raise not_found(code)
     items = [upper_keys(r, "found", "total") for r in rows]
-    return page.envelope(int(header["total"]), items, filters={}), page
+    return page.envelope(int(header["total"]), items, filters={})
 
 
 async def invoice_items(
-    catalog: Catalog, code: str, params: dict[str, Any], direction: Literal["inbound", "outbound"]
-) -> tuple[dict[str, Any], Page]:
-    page = Page.from_params(params)
+    protheus: ProtheusContext,
+    *,
+    code: str,
+    direction: Literal["inbound", "outbound"],
+    branch: str | None,
+    supplier: str | None,
+    customer: str | None,
+    issue_date_start: dt.date | None,
+    issue_date_end: dt.date | None,
+    page: Page,
+) -> dict[str, Any]:
     inbound = direction == "inbound"
     # The seed's partner parameter of each direction, then the other kind of partner.
     partner_param, other_param, name_key = (
@@ -331,17 +350,17 @@ async def invoice_items(
         else ("customer", "supplier", "customer_name")
     )
     item_alias = "SD1" if inbound else "SD2"
-    branch, supplier, customer = params["branch"], params["supplier"], params["customer"]
-    since, until = params["issue_date_start"], params["issue_date_end"]
+    since, until = issue_date_start, issue_date_end
+    partners = {"supplier": supplier, "customer": customer}
     args: dict[str, Any] = {
         "code": code,
-        "sb1_filial": await catalog.filial("SB1"),
-        "sa1_kept": await catalog.kept("SA1"),
-        "sa2_kept": await catalog.kept("SA2"),
-        "head_kept": await catalog.kept("SF1" if inbound else "SF2"),
+        "sb1_filial": await protheus.filial("SB1"),
+        "sa1_kept": await protheus.kept("SA1"),
+        "sa2_kept": await protheus.kept("SA2"),
+        "head_kept": await protheus.kept("SF1" if inbound else "SF2"),
     }
     if branch:
-        args["item_filial"] = await catalog.filial(item_alias, branch)
+        args["item_filial"] = await protheus.filial(item_alias, branch)
     if supplier:
         args["supplier"] = supplier
     if customer:
@@ -351,8 +370,8 @@ async def invoice_items(
     if until:
         args["until"] = until.strftime("%Y%m%d")
     sql = queries.invoice_items(
-        catalog.dialect,
-        catalog.tables,
+        protheus.dialect,
+        protheus.tables,
         direction,
         by_branch=branch is not None,
         by_supplier=supplier is not None,
@@ -361,7 +380,7 @@ async def invoice_items(
         until=until is not None,
     )
     prefix = "d1" if inbound else "d2"
-    header, rows = await catalog.fetch_page(sql, args, page, f"{prefix}_doc")
+    header, rows = await fetch_page(protheus, sql, args, page, f"{prefix}_doc")
     if not header["found"]:
         raise not_found(code)
     items = [
@@ -372,9 +391,9 @@ async def invoice_items(
     filters = {
         "issue_date_start": args.get("since"),
         "issue_date_end": args.get("until"),
-        partner_param: params[partner_param],
+        partner_param: partners[partner_param],
         "branch": branch,
     }
-    if params[other_param] is not None:  # an addition to the seed's filters, echoed when used
-        filters[other_param] = params[other_param]
-    return page.envelope(int(header["total"]), items, filters=filters), page
+    if partners[other_param] is not None:  # an addition to the seed's filters, echoed when used
+        filters[other_param] = partners[other_param]
+    return page.envelope(int(header["total"]), items, filters=filters)

@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from functools import partial
 
 from aiohttp import web
 
 from services.telemetry.ingest.ingestor import IngestMetrics, Ingestor
 from services.telemetry.keys import INGESTOR
-from services.telemetry.query.keys import TELEMETRY_QUERIES
-from services.telemetry.query.service import TelemetryQueries
+from services.telemetry.query.keys import SHIFT_CALENDAR
 from services.telemetry.query.shifts import ShiftCalendar
 from services.telemetry.routes import add_routes
 from shared.app import (
@@ -24,7 +22,7 @@ from shared.app import (
     protheus,
 )
 from shared.health import add_check
-from shared.keys import BRANCHES, MES_POOL, METRICS, PROTHEUS, SETTINGS
+from shared.keys import MES_POOL, METRICS, SETTINGS
 from shared.mqtt import probe_broker
 from shared.openapi import publish_openapi
 from shared.settings import Settings
@@ -34,19 +32,6 @@ DESCRIPTION = (
     "Telemetria de máquinas recebida por MQTT: últimos valores, séries agregadas, "
     "linha do tempo de estados, contadores e OEE."
 )
-
-
-async def telemetry_queries(
-    app: web.Application, *, calendar: ShiftCalendar
-) -> AsyncIterator[None]:
-    app[TELEMETRY_QUERIES] = TelemetryQueries(
-        mes_pool=app[MES_POOL],
-        source=app[PROTHEUS],
-        branches=app[BRANCHES],
-        settings=app[SETTINGS],
-        calendar=calendar,
-    )
-    yield
 
 
 async def ingestor(app: web.Application) -> AsyncIterator[None]:
@@ -92,15 +77,8 @@ def setup(app: web.Application) -> None:
     A bad SHIFT_CALENDAR raises shared.settings.ConfigError here, before anything opens.
     """
     settings = app[SETTINGS]
-    calendar = ShiftCalendar.from_setting(settings.shift_calendar, settings.tz)
-    add_resources(
-        app,
-        audit_writer,
-        mes_pool,
-        protheus,
-        partial(telemetry_queries, calendar=calendar),
-        ingestor,
-    )
+    app[SHIFT_CALENDAR] = ShiftCalendar.from_setting(settings.shift_calendar, settings.tz)
+    add_resources(app, audit_writer, mes_pool, protheus, ingestor)
     add_audit_check(app)
     add_mes_db_check(app)
     # Only OEE reads the ERP (standard times); the rest answers without it.

@@ -15,7 +15,7 @@ from typing import Final
 
 import asyncpg
 from aiohttp import web
-from aiohttp.web_middlewares import Handler
+from aiohttp.typedefs import Handler
 
 from shared.audit.writer import AuditRow, AuditWriter
 from shared.endpoint import endpoint_of

@@ -5,8 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterable
 
-import asyncpg
-
+from shared.db.pools import Connection
 from shared.partitions import DailyPartitions
 
 PARENT = "audit_log"
@@ -18,11 +17,11 @@ def partition_name(day: dt.date) -> str:
     return AUDIT.name(day)
 
 
-async def existing_days(conn: asyncpg.Connection) -> set[dt.date]:
+async def existing_days(conn: Connection) -> set[dt.date]:
     return await AUDIT.existing_days(conn)
 
 
-async def ensure_days(conn: asyncpg.Connection, days: Iterable[dt.date]) -> set[dt.date]:
+async def ensure_days(conn: Connection, days: Iterable[dt.date]) -> set[dt.date]:
     """Create the partitions of these UTC days that do not exist yet; return every day ready."""
     wanted = set(days)
     existing = await AUDIT.existing_days(conn)
@@ -30,8 +29,6 @@ async def ensure_days(conn: asyncpg.Connection, days: Iterable[dt.date]) -> set[
     return existing | wanted
 
 
-async def drop_expired(
-    conn: asyncpg.Connection, today: dt.date, retention_days: int
-) -> list[dt.date]:
+async def drop_expired(conn: Connection, today: dt.date, retention_days: int) -> list[dt.date]:
     """Drop the partitions whose whole day is older than the retention period."""
     return await AUDIT.drop_expired(conn, today, retention_days)

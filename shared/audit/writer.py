@@ -22,7 +22,7 @@ import asyncpg
 from prometheus_client import CollectorRegistry, Counter, Gauge
 
 from shared.audit import partitions
-from shared.db.pools import create_pg_pool
+from shared.db.pools import Connection, create_pg_pool
 from shared.migrations import migrate
 from shared.redact import mask_dsn
 from shared.settings import AuditSettings
@@ -189,7 +189,7 @@ class AuditWriter:
                 return
             pause = self.settings.flush_s if ok else min(max(pause * 2, 1.0), RETRY_CAP_S)
 
-    async def prepare(self, conn: asyncpg.Connection) -> None:
+    async def prepare(self, conn: Connection) -> None:
         """Once per connection to a working database: schema, partitions ahead, retention."""
         today = dt.datetime.now(dt.UTC).date()
         if not self.prepared:
@@ -255,7 +255,7 @@ class AuditWriter:
 
     # --- writes in the caller's transaction --------------------------------------------------
 
-    async def insert(self, conn: asyncpg.Connection, row: AuditRow) -> None:
+    async def insert(self, conn: Connection, row: AuditRow) -> None:
         """Insert one row on the caller's connection (inside its transaction)."""
         day = row.at.astimezone(dt.UTC).date()
         if day not in self.ready_days:

@@ -8,8 +8,10 @@ import ssl
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import TypeAlias
 
 import asyncpg
+from asyncpg.pool import PoolConnectionProxy
 
 from shared.errors import DependencyUnavailable
 from shared.redact import mask_dsn
@@ -17,6 +19,9 @@ from shared.redact import mask_dsn
 log = logging.getLogger(__name__)
 
 # Failures that mean the database (or the way to it) is away, not that the SQL is wrong.
+# What query functions take: a connection of their own or one borrowed from a pool.
+Connection: TypeAlias = "asyncpg.Connection[asyncpg.Record] | PoolConnectionProxy[asyncpg.Record]"
+
 PG_UNAVAILABLE: tuple[type[BaseException], ...] = (
     OSError,
     asyncio.TimeoutError,
@@ -60,13 +65,16 @@ async def create_pg_pool(
     return pool
 
 
+PG_DOWN_OR_REFUSED: tuple[type[BaseException], ...] = (*PG_UNAVAILABLE, asyncpg.PostgresError)
+
+
 async def check_pool(pool: asyncpg.Pool, dsn: str, name: str) -> bool:
     """SELECT 1 at start-up, logged with the DSN masked; False (not an error) when down."""
     started = time.perf_counter()
     try:
         async with pool.acquire(timeout=5) as conn:
             await conn.fetchval("SELECT 1")
-    except (*PG_UNAVAILABLE, asyncpg.PostgresError) as exc:
+    except PG_DOWN_OR_REFUSED as exc:
         log.warning("database %s unreachable at %s: %s", name, mask_dsn(dsn), exc)
         return False
     log.info(
@@ -79,7 +87,7 @@ async def check_pool(pool: asyncpg.Pool, dsn: str, name: str) -> bool:
 
 
 @asynccontextmanager
-async def mes_connection(pool: asyncpg.Pool) -> AsyncIterator[asyncpg.Connection]:
+async def mes_connection(pool: asyncpg.Pool) -> AsyncIterator[Connection]:
     """A MES connection whose connection failures surface as 503."""
     try:
         async with pool.acquire(timeout=10) as conn:

@@ -11,8 +11,8 @@ import pytest
 
 from services.catalog.app import create_app
 from shared.settings import AuditSettings, Settings, parse_api_keys
-from tests.catalog.conftest import HEADERS, KEY
 from tests.helpers import assert_envelope
+from tests.support.catalog import HEADERS, KEY
 
 
 def audited_catalog(protheus_dsn: str, mes_dsn: str, audit: AuditSettings):

@@ -19,8 +19,8 @@ from protheus_demo.company import OTHER_UNIT_BRANCH, OTHER_UNIT_PRODUCT
 from protheus_demo.generate import DEEP_PRODUCTS
 from services.catalog.app import create_app
 from shared.settings import ConfigError, Settings
-from tests.catalog.conftest import HEADERS
 from tests.helpers import NO_AUDIT, assert_envelope
+from tests.support.catalog import HEADERS
 
 SP01 = "01SP01"
 BRANCH_MAP = {"01": "01SP01", "02": "01SP02"}
@@ -146,7 +146,7 @@ async def test_a_default_branch_outside_the_layout_stops_the_start(
 async def test_odbc_answers_like_asyncpg_on_the_second_company(
     demo_two_companies_dsn, catalog_client, clients
 ):
-    from tests.catalog.test_dialects import odbc_url
+    from tests.support.databases import odbc_url
 
     _, two = clients
     odbc = await catalog_client(

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-from urllib.parse import urlsplit
 
 import pytest
 
@@ -11,19 +10,9 @@ from services.catalog import queries
 from services.catalog.search import SearchText, like_contains, search_params, word_start_pattern
 from shared.db.dialect import POSTGRESQL, TSQL, render
 from shared.protheus.naming import Tables
-from tests.catalog.conftest import HEADERS
-from tests.catalog.test_bom import tree  # noqa: F401 - fixture reused
 from tests.helpers import assert_envelope
-
-
-def odbc_url(dsn: str) -> str:
-    parts = urlsplit(dsn)
-    return (
-        "odbc://DRIVER={PostgreSQL Unicode};"
-        f"SERVER={parts.hostname};PORT={parts.port or 5432};DATABASE={parts.path.lstrip('/')};"
-        f"UID={parts.username or 'postgres'};PWD={parts.password or ''}"
-    )
-
+from tests.support.catalog import HEADERS
+from tests.support.databases import odbc_url
 
 ROUTES = [
     ("/api/v1/products/A/structure", {"date": "2024-06-01", "page_size": "4", "page": "2"}),
@@ -39,7 +28,7 @@ ROUTES = [
 ]
 
 
-async def test_odbc_path_answers_exactly_like_asyncpg(tree, catalog_client):  # noqa: F811
+async def test_odbc_path_answers_exactly_like_asyncpg(tree, catalog_client):
     native = await catalog_client(tree.dsn)
     odbc = await catalog_client(odbc_url(tree.dsn))
     for path, query in ROUTES:

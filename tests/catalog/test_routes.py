@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from tests.catalog.conftest import HEADERS
 from tests.helpers import assert_envelope
+from tests.support.catalog import HEADERS
 
 
 async def get(client, path, status=200, **query):

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from protheus_demo.generate import DEEP_PRODUCTS, WIDELY_USED_COMPONENT
-from tests.catalog.conftest import HEADERS
 from tests.helpers import assert_envelope
+from tests.support.catalog import HEADERS
 
 PAGED = {"total", "page", "pageSize", "totalPages", "filters", "data"}
 

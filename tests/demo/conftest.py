@@ -2,56 +2,17 @@
 
 from __future__ import annotations
 
-import asyncio
-import datetime
-import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable
 
 import asyncpg
 import pytest
 
-from protheus_demo.load import load_demo
-from tests.conftest import ADMIN_DSN, dsn_for
-
-# A fixed reference date: every "expired", "idle" or "future" check is relative to it.
-TODAY = datetime.date(2024, 6, 1)
-SEED = 20240101
-
-
-async def _create(name: str) -> None:
-    admin = await asyncpg.connect(ADMIN_DSN)
-    try:
-        await admin.execute(f'CREATE DATABASE "{name}"')
-    finally:
-        await admin.close()
-    conn = await asyncpg.connect(dsn_for(name))
-    try:
-        await load_demo(conn, scale="tiny", seed=SEED, today=TODAY)
-    finally:
-        await conn.close()
-
-
-async def _drop(name: str) -> None:
-    admin = await asyncpg.connect(ADMIN_DSN)
-    try:
-        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    finally:
-        await admin.close()
-
 
 @pytest.fixture(scope="session")
-def tiny_demo_dsn() -> Iterator[str]:
-    """DSN of a tiny demo database shared by the tests that only read it.
-
-    Loaded once (fresh_database is per test); a sync fixture running its own event
-    loop keeps asyncpg connections out of the tests' loops.
-    """
-    name = f"t_demo_{uuid.uuid4().hex[:12]}"
-    try:
-        asyncio.run(_create(name))
-        yield dsn_for(name)
-    finally:
-        asyncio.run(_drop(name))
+def tiny_demo_dsn(session_database: Callable[[str], str]) -> str:
+    """DSN of a tiny demo database (seed SEED, reference date TODAY) shared by the tests
+    that only read it."""
+    return session_database("demo_fixed")
 
 
 @pytest.fixture

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncpg
 
 from protheus_demo.company import FILIAL_WIDTH, MODES, load_unit_company
-from protheus_demo.load import load_demo
 from protheus_demo.schema import ALIASES
 from shared.protheus.naming import table_name
 
@@ -19,10 +18,9 @@ async def fingerprints(conn: asyncpg.Connection, company: str) -> dict[str, str]
     }
 
 
-async def test_company_02_leaves_company_01_untouched_and_declares_its_layout(fresh_database):
-    conn = await asyncpg.connect(await fresh_database())
+async def test_company_02_leaves_company_01_untouched_and_declares_its_layout(demo_dsn):
+    conn = await asyncpg.connect(demo_dsn)  # the tiny demo, loaded once per run
     try:
-        await load_demo(conn, scale="tiny")
         before = await fingerprints(conn, "01")
         counts = await load_unit_company(conn)
         assert await fingerprints(conn, "01") == before

@@ -16,7 +16,7 @@ from protheus_demo.load import (
 )
 from protheus_demo.schema import ALIASES
 from shared.protheus.naming import table_name
-from tests.demo.conftest import SEED, TODAY
+from tests.support.demo import SEED, TODAY
 
 FreshDatabase = Callable[[], Awaitable[str]]
 

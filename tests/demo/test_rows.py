@@ -9,17 +9,15 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 import asyncpg
 import pytest
 
-from protheus_demo.load import create_schema
 from protheus_demo.rows import insert_row
 from shared.protheus.naming import table_name
 
 
 @pytest.fixture
 async def empty_tables(
-    fresh_database: Callable[[], Awaitable[str]],
+    clone_database: Callable[[str], Awaitable[str]],
 ) -> AsyncIterator[asyncpg.Connection]:
-    conn = await asyncpg.connect(await fresh_database())
-    await create_schema(conn, company="01")
+    conn = await asyncpg.connect(await clone_database("erp01"))  # create_schema's tables
     try:
         yield conn
     finally:
@@ -80,12 +78,9 @@ async def test_insert_row_rejects_unknown_columns_aliases_and_nulls(
 
 
 async def test_concurrent_inserts_get_distinct_recnos(
-    fresh_database: Callable[[], Awaitable[str]],
+    clone_database: Callable[[str], Awaitable[str]],
 ) -> None:
-    dsn = await fresh_database()
-    setup = await asyncpg.connect(dsn)
-    await create_schema(setup, company="01")
-    await setup.close()
+    dsn = await clone_database("erp01")  # create_schema's tables
     connections = [await asyncpg.connect(dsn) for _ in range(4)]
     try:
         recnos = await asyncio.gather(

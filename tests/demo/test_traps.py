@@ -19,7 +19,7 @@ from protheus_demo.orders import ORDER_STATUSES
 from protheus_demo.schema import ALIASES, SHARED_ALIASES, filial_column
 from shared.protheus.naming import table_name
 from shared.protheus.text import normalized_column_sql
-from tests.demo.conftest import TODAY
+from tests.support.demo import TODAY
 
 REFERENCE = TODAY.strftime("%Y%m%d")
 

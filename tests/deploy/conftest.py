@@ -6,147 +6,47 @@ Started once for the package (a few seconds) by deploy/stack.py's own functions,
 and ACLs generated from devices.example, the catalog, production and telemetry services
 (`python -m services.<name>` with HTTP_PORT), the ingestor alone
 (`python -m services.telemetry.ingest`) as the ingestor user, and nginx rendered from
-deploy/nginx. Databases are created per run like tests/conftest.py's `fresh_database`
-(that fixture is function-scoped; this stack outlives one test) and dropped afterwards.
+deploy/nginx. Its databases are clones of tests/plugin.py's templates
+(a migrated MES database, the tiny demo), dropped afterwards.
 """
 
 from __future__ import annotations
 
-import asyncio
-import concurrent.futures
-import os
 import shutil
 import sys
-import tempfile
 import time
 import uuid
-from collections.abc import Callable, Coroutine, Iterator, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any, TypeVar
 
-import asyncpg
 import pytest
 
 from deploy.mosquitto import generate as mqtt_gen
 from deploy.stack import SERVICES, start_broker, start_nginx, start_service
-from deploy.supervisor import Supervisor, free_port, wait_until
-from shared.migrations import migrate
-from tests.conftest import create_database, drop_databases
-
-T = TypeVar("T")
-
-API_KEY = "deploy-test-key-0123456789abcdef"
-INGESTOR_USER = "mes-ingestor"
-INGESTOR_PASSWORD = "ingestor-test-password"
-# Variables of the developer's shell that would change what the children do.
-_OWN_PREFIXES = ("PROTHEUS_", "MES_", "MQTT_", "PUSHER_", "INGEST_", "HTTP_", "SIM_", "NGINX_")
-
-
-def run_async(make: Callable[[], Coroutine[Any, Any, T]]) -> T:
-    """Run a coroutine to the end from a synchronous fixture, on a loop of its own thread
-    (the test's event loop is not running at fixture time and must not be replaced)."""
-    with concurrent.futures.ThreadPoolExecutor(1) as pool:
-        return pool.submit(lambda: asyncio.run(make())).result()
-
-
-async def _create_databases() -> tuple[str, str]:
-    """A migrated MES database and a `tiny` demo Protheus copy, both new."""
-    from protheus_demo.load import load_demo
-
-    mes, protheus = await create_database("t_deploy_mes_"), await create_database("t_deploy_erp_")
-    conn = await asyncpg.connect(mes)
-    try:
-        await migrate(conn)
-    finally:
-        await conn.close()
-    conn = await asyncpg.connect(protheus)
-    try:
-        await load_demo(conn, scale="tiny")
-    finally:
-        await conn.close()
-    return mes, protheus
-
-
-def private_dir(prefix: str) -> Path:
-    """A temp directory nginx's workers (www-data) can traverse, unlike pytest's 0700 tree."""
-    path = Path(tempfile.mkdtemp(prefix=prefix))
-    path.chmod(0o755)
-    return path
-
-
-def read_lines(path: Path) -> list[str]:
-    return path.read_text(errors="replace").splitlines() if path.exists() else []
-
-
-def wait_for_line(path: Path, text: str, timeout_s: float = 5.0) -> str:
-    """The first line of a log holding `text`, polled (bounded): logs are written async."""
-    found: list[str] = []
-
-    def check() -> bool:
-        found[:] = [line for line in read_lines(path) if text in line]
-        return bool(found)
-
-    wait_until(check, what=f"{text!r} em {path.name}", timeout_s=timeout_s)
-    return found[0]
-
-
-@dataclass
-class Stack:
-    """What the tests need to know about the running stack."""
-
-    workdir: Path
-    supervisor: Supervisor
-    base_url: str  # nginx
-    env: dict[str, str]  # the services' environment
-    ports: dict[str, int]  # service -> its own port
-    logs: dict[str, Path]  # service (and "ingestor") -> its JSON log
-    access_log: Path  # nginx's JSON access log
-    mqtt_port: int
-    broker_dir: Path
-    passwords: dict[str, str]  # MQTT user -> password
-    mes_dsn: str
-    protheus_dsn: str
-    extra: list[Path] = field(default_factory=list)
-
-    @property
-    def upstreams(self) -> dict[str, str]:
-        return {
-            f"{name.upper()}_UPSTREAM": f"127.0.0.1:{port}" for name, port in self.ports.items()
-        }
-
-    def service_logs(self) -> Mapping[str, list[str]]:
-        return {name: read_lines(path) for name, path in self.logs.items()}
-
-
-def service_env(mes: str, protheus: str, mqtt_url: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(_OWN_PREFIXES)}
-    env.update(
-        {
-            "MES_DB_URL": mes,
-            "PROTHEUS_DB_URL": protheus,
-            "MES_API_KEYS": f"deploy-tests:{API_KEY}:admin",
-            "MQTT_URL": mqtt_url,
-            # Nothing is sent to Protheus here; the ingestor runs alone (as compose may).
-            "PUSHER_ENABLED": "false",
-            "INGEST_ENABLED": "false",
-            "PROTHEUS_REST_URL": "http://127.0.0.1:9/rest",
-            "HTTP_HOST": "127.0.0.1",
-            "LOG_LEVEL": "INFO",
-        }
-    )
-    return env
+from deploy.supervisor import Supervisor, free_port
+from tests.support.databases import Reaper, create_database, run_async
+from tests.support.deploy import (
+    INGESTOR_PASSWORD,
+    INGESTOR_USER,
+    Stack,
+    private_dir,
+    service_env,
+    wait_for_line,
+)
 
 
 @pytest.fixture(scope="package")
-def stack() -> Iterator[Stack]:
+def stack(template_database: Callable[[str], str], database_reaper: Reaper) -> Iterator[Stack]:
     started = time.monotonic()
     workdir = private_dir("mes-deploy-")
     supervisor = Supervisor()
     dsns: list[str] = []
     try:
-        mes, protheus = run_async(_create_databases)
-        dsns = [mes, protheus]
+        mes_template, protheus_template = template_database("mes"), template_database("demo")
+        mes = run_async(lambda: create_database("t_deploy_mes_", template=mes_template))
+        dsns.append(mes)
+        protheus = run_async(lambda: create_database("t_deploy_erp_", template=protheus_template))
+        dsns.append(protheus)
 
         broker_dir = workdir / "mosquitto"
         mqtt_port = free_port()
@@ -210,8 +110,7 @@ def stack() -> Iterator[Stack]:
         yield stack
     finally:
         supervisor.stop()
-        if dsns:
-            run_async(lambda: drop_databases(dsns))
+        database_reaper.drop(dsns)
         shutil.rmtree(workdir, ignore_errors=True)
 
 

@@ -16,8 +16,8 @@ from pathlib import Path
 import aiohttp
 
 from deploy.supervisor import free_port
-from tests.deploy.conftest import API_KEY, Stack, private_dir
 from tests.helpers import assert_envelope, auth
+from tests.support.deploy import API_KEY, Stack, private_dir
 
 
 async def test_a_burst_over_the_rate_limit_gets_429(

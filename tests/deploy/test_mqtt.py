@@ -32,7 +32,8 @@ from deploy.mosquitto import generate as mqtt_gen
 from deploy.stack import start_broker
 from deploy.supervisor import Supervisor, free_port, wait_until
 from shared.mqtt import probe_broker
-from tests.deploy.conftest import (
+from tests.helpers import assert_envelope, auth
+from tests.support.deploy import (
     API_KEY,
     INGESTOR_PASSWORD,
     INGESTOR_USER,
@@ -40,7 +41,6 @@ from tests.deploy.conftest import (
     private_dir,
     read_lines,
 )
-from tests.helpers import assert_envelope, auth
 
 LINE = "mes/v1/porto/estamparia/linha1"  # devices.example: plc-prens1 -> .../PRENS1
 NOT_AUTHORIZED = 135  # MQTT v5 PUBACK reason code

@@ -14,8 +14,8 @@ import aiohttp
 import pytest
 from yarl import URL
 
-from tests.deploy.conftest import API_KEY, Stack, read_lines, wait_for_line
 from tests.helpers import assert_envelope, auth
+from tests.support.deploy import API_KEY, Stack, read_lines, wait_for_line
 
 # (service that must answer, path): the canonical families, the seed's unversioned
 # /products paths and each OpenAPI document.

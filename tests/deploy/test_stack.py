@@ -12,8 +12,8 @@ import threading
 from pathlib import Path
 
 from deploy.supervisor import ROOT, Supervisor, free_port, http_ok, wait_until
-from tests.conftest import create_database, drop_databases
-from tests.deploy.conftest import run_async, service_env
+from tests.support.databases import create_database, drop_databases, run_async
+from tests.support.deploy import service_env
 
 SLEEPER = [sys.executable, "-c", "import time; time.sleep(120)"]
 

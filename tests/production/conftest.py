@@ -1,95 +1,35 @@
-"""Production fixtures: a migrated MES database, a writable copy of the demo Protheus database,
-the Protheus simulator, and the production app built through its real factory."""
+"""Production fixtures: a writable copy of the demo Protheus database, the demo orders a report
+may name, the production app built through its real factory, and the order routes' crafted
+Protheus database."""
 
 from __future__ import annotations
 
-import asyncio
-import uuid
+import dataclasses
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
 from typing import Any
 
+import aiohttp
 import asyncpg
 import pytest
+from aiohttp.test_utils import TestServer
+from prometheus_client import CollectorRegistry
 
+from protheus_demo.simulator.app import create_simulator
+from protheus_demo.simulator.config import FaultSettings, SimulatorConfig
 from services.production.app import create_app
-from shared.migrations import migrate
+from services.production.pusher.client import ProtheusClient
+from services.production.pusher.pusher import PusherMetrics, ReportPusher
+from shared.keys import MES_POOL, PROTHEUS_CONTEXT, SETTINGS
 from shared.settings import PusherSettings, Settings, parse_api_keys
-from tests.conftest import ADMIN_DSN, dsn_for
 from tests.helpers import NO_AUDIT
-
-WRITE_KEY, READ_KEY = "prod-write-key-0123456789abcdef", "prod-read-key-0123456789abcdef"
-KEYS = f"line1:{WRITE_KEY}:production:write,production:read;viewer:{READ_KEY}:production:read"
-WRITE = {"Authorization": f"Bearer {WRITE_KEY}"}
-READ = {"Authorization": f"Bearer {READ_KEY}"}
-
-FAST = PusherSettings(
-    enabled=False,
-    concurrency=4,
-    batch=50,
-    poll_s=0.05,
-    lease_s=5.0,
-    timeout_s=2.0,
-    backoff_base_s=0.05,
-    backoff_cap_s=0.2,
-    breaker_threshold=1000,
-    breaker_cooldown_s=0.2,
-    token_margin_s=0.0,
-    settle_s=0.3,
-)
+from tests.support.orders import OrderRows, order_routes_app
+from tests.support.production import FAST, KEYS, ORDER_KEY, ROUTING, Orders
 
 
 @pytest.fixture
-async def mes_dsn(fresh_database) -> str:
-    dsn = await fresh_database()
-    conn = await asyncpg.connect(dsn)
-    try:
-        await migrate(conn)
-    finally:
-        await conn.close()
-    return dsn
-
-
-@pytest.fixture
-async def protheus_dsn(demo_protheus_dsn) -> AsyncIterator[str]:
+def protheus_dsn(demo_dsn: str) -> str:
     """A writable copy of the tiny demo Protheus database (the simulator writes SH6, SC2)."""
-    template = demo_protheus_dsn.rsplit("/", 1)[-1]
-    name = f"t_prot_{uuid.uuid4().hex[:12]}"
-    admin = await asyncpg.connect(ADMIN_DSN)
-    try:
-        for attempt in range(50):
-            try:
-                await admin.execute(f'CREATE DATABASE "{name}" TEMPLATE "{template}"')
-                break
-            except asyncpg.ObjectInUseError:  # a pool of an earlier test still closing
-                if attempt == 49:
-                    raise
-                await asyncio.sleep(0.1)
-    finally:
-        await admin.close()
-    yield dsn_for(name)
-    admin = await asyncpg.connect(ADMIN_DSN)
-    try:
-        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    finally:
-        await admin.close()
-
-
-@dataclass
-class Orders:
-    """Orders of the demo data by what a report may do with them."""
-
-    open_order: str
-    operation: str
-    machine: str
-    last_operation: str
-    planned: str
-    closed: str
-    suspended: str
-
-
-ORDER_KEY = "rtrim(c2_num) || rtrim(c2_item) || rtrim(c2_sequen) || rtrim(c2_itemgrd)"
-ROUTING = "(CASE WHEN c2.c2_roteiro <> '' THEN c2.c2_roteiro WHEN b1.b1_operpad <> '' THEN b1.b1_operpad ELSE '01' END)"
+    return demo_dsn
 
 
 @pytest.fixture
@@ -128,23 +68,6 @@ async def orders(protheus_dsn) -> Orders:
         await conn.close()
 
 
-def report_body(orders: Orders, **overrides: Any) -> dict[str, Any]:
-    body = {
-        "order": orders.open_order,
-        "operation": orders.operation,
-        "machine": orders.machine,
-        "operator": "OP0001",
-        "start": "2026-03-02T08:00:00-03:00",
-        "end": "2026-03-02T09:30:00-03:00",
-        "goodQuantity": 10,
-        "scrapQuantity": 1,
-        "scrapReason": "REBARBA",
-        "final": False,
-    }
-    body.update(overrides)
-    return body
-
-
 @pytest.fixture
 def production_app():
     """Build the production app through its factory, with test settings."""
@@ -160,3 +83,73 @@ def production_app():
         return create_app(settings)
 
     return make
+
+
+@pytest.fixture
+async def protheus_rows(clone_database) -> AsyncIterator[OrderRows]:
+    """Empty Protheus tables of company 01 with SX2 as the demo has it (SB1 shared; SC2, SG2,
+    SH6, SD3 exclusive); tests change modes with `set_modes` before starting the app."""
+    dsn = await clone_database("erp01")
+    rows = OrderRows(dsn, await asyncpg.connect(dsn))
+    yield rows
+    await rows.conn.close()
+
+
+@pytest.fixture
+def orders_client(aiohttp_client, mes_dsn):
+    """Clients of the order routes over a Protheus database, with the test's MES database."""
+
+    async def make(protheus_dsn: str, **overrides: Any) -> Any:
+        return await aiohttp_client(order_routes_app(protheus_dsn, mes_dsn, **overrides))
+
+    return make
+
+
+@pytest.fixture
+async def simulator(protheus_dsn):
+    servers: list[TestServer] = []
+
+    async def start(**faults: Any) -> str:
+        config = SimulatorConfig(db_url=protheus_dsn, faults=FaultSettings(**faults))
+        server = TestServer(create_simulator(config))
+        await server.start_server()
+        servers.append(server)
+        return str(server.make_url("/rest")).rstrip("/")
+
+    yield start
+    for server in servers:
+        await server.close()
+
+
+@pytest.fixture
+async def setup_line(aiohttp_client, production_app, protheus_dsn, mes_dsn, simulator):
+    """The production API with the simulator behind it, and a factory of pushers on its app."""
+    sessions: list[aiohttp.ClientSession] = []
+    pushers: list[ReportPusher] = []
+
+    async def make(settings: dict[str, Any] | None = None, **faults: Any):
+        rest = await simulator(**faults)
+        app = production_app(
+            protheus_dsn=protheus_dsn, mes_dsn=mes_dsn, protheus_rest_url=rest, **(settings or {})
+        )
+        client = await aiohttp_client(app)
+
+        def pusher(**overrides: Any) -> ReportPusher:
+            session = aiohttp.ClientSession()
+            sessions.append(session)
+            config = dataclasses.replace(FAST, **overrides)
+            settings = app[SETTINGS]
+            p = ReportPusher(
+                app[MES_POOL], app[PROTHEUS_CONTEXT], ProtheusClient(session, settings, config),
+                settings, config, PusherMetrics(CollectorRegistry()),
+            )  # fmt: skip
+            pushers.append(p)
+            return p
+
+        return client, pusher
+
+    yield make
+    for p in pushers:
+        await p.stop()
+    for s in sessions:
+        await s.close()

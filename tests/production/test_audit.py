@@ -17,8 +17,7 @@ from shared.audit import partitions
 from shared.audit.writer import INSERT, AuditRow, AuditWriter
 from shared.settings import AuditSettings, Settings, parse_api_keys
 from tests.helpers import assert_envelope, auth
-from tests.production.conftest import FAST, WRITE_KEY, report_body
-from tests.production.test_pusher import drain, final, report, setup_line, simulator  # noqa: F401
+from tests.support.production import FAST, WRITE_KEY, drain, final, report, report_body
 
 ADMIN_KEY, READ_KEY = "audit-admin-key-0123456789abcdef", "audit-read-key-0123456789abcdef"
 KEYS = (
@@ -318,7 +317,7 @@ async def test_audit_rows_can_be_neither_changed_nor_deleted(mes_dsn):
 
 
 async def test_protheus_attempts_carry_the_submitting_request_id(
-    setup_line,  # noqa: F811 - the fixture imported from test_pusher
+    setup_line,
     orders,
     mes_dsn,
 ):

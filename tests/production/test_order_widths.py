@@ -5,7 +5,6 @@ engine, and the report's order lookup binds each SC2 key column (no trimmed colu
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator
 from typing import Any
 from urllib.parse import quote
 
@@ -16,24 +15,9 @@ from services.production.reports import queries as report_queries
 from shared.db.dialect import POSTGRESQL, TSQL, render
 from shared.protheus.naming import Tables
 from tests.helpers import assert_envelope
-from tests.production.conftest import READ, WRITE, report_body
-from tests.production.conftest_orders import READ as ORDERS_READ
-from tests.production.conftest_orders import (
-    OrderRows,
-    crafted_protheus,
-    days_ago,
-    migrated_mes,
-    order_routes_app,
-)
-from tests.production.test_pusher import (  # noqa: F401 - fixtures used by name
-    drain,
-    final,
-    markers,
-    post,
-    report,
-    setup_line,
-    simulator,
-)
+from tests.support.orders import READ as ORDERS_READ
+from tests.support.orders import days_ago
+from tests.support.production import READ, WRITE, drain, final, markers, post, report, report_body
 
 LIST = "/api/v1/production-orders"
 
@@ -130,7 +114,7 @@ async def test_report_post_looks_the_widened_order_up(client, orders, mes_dsn):
 
 
 async def test_a_widened_order_reaches_the_simulator(
-    setup_line,  # noqa: F811 - the fixture, by name
+    setup_line,
     orders,
     protheus_dsn,
     mes_dsn,
@@ -155,22 +139,13 @@ async def test_a_widened_order_reaches_the_simulator(
 # --- padding kept inside the key (crafted rows, standard widths) -----------------------------
 
 
-@pytest.fixture
-async def protheus_rows(fresh_database) -> AsyncIterator[OrderRows]:
-    rows = await crafted_protheus(fresh_database)
-    yield rows
-    await rows.conn.close()
-
-
-async def test_a_short_number_keeps_its_padding_in_the_key(
-    aiohttp_client, fresh_database, protheus_rows
-):
+async def test_a_short_number_keeps_its_padding_in_the_key(orders_client, protheus_rows):
     db = protheus_rows
     await db.product("P1")
     await db.operation("P1", "01", "10", "M1")
     await db.order("AB12")  # C2_NUM 'AB12  ' (CHAR 6): the key is 'AB12  01001'
     await db.appointment("AB12  01001", "10", day=days_ago(1), good=4.0)
-    client = await aiohttp_client(order_routes_app(db.dsn, await migrated_mes(fresh_database)))
+    client = await orders_client(db.dsn)
     listed = await assert_envelope(await client.get(LIST, headers=ORDERS_READ), 200)
     assert [item["order"] for item in listed["data"]] == ["AB12  01001"]
     assert listed["data"][0]["status"] == "started"  # SH6 matched through the padded key

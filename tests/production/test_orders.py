@@ -4,9 +4,7 @@ routing, progress, pending reports, errors and auth; then the demo data and the 
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator
 from typing import Any
-from urllib.parse import urlsplit
 
 import asyncpg
 import pytest
@@ -17,40 +15,17 @@ from shared.db.dialect import TSQL, render
 from shared.openapi import build_spec
 from shared.protheus.naming import Tables
 from tests.helpers import assert_envelope, auth
-from tests.production.conftest_orders import (
+from tests.support.databases import odbc_url
+from tests.support.orders import (
     CATALOG_KEY,
     READ,
     READ_KEY,
-    OrderRows,
     add_report,
-    crafted_protheus,
     days_ago,
-    migrated_mes,
     op_key,
-    order_routes_app,
 )
 
 LIST = "/api/v1/production-orders"
-
-
-@pytest.fixture
-async def protheus_rows(fresh_database) -> AsyncIterator[OrderRows]:
-    rows = await crafted_protheus(fresh_database)
-    yield rows
-    await rows.conn.close()
-
-
-@pytest.fixture
-async def orders_mes_dsn(fresh_database) -> str:
-    return await migrated_mes(fresh_database)
-
-
-@pytest.fixture
-def orders_client(aiohttp_client, orders_mes_dsn):
-    async def make(protheus_dsn: str, **overrides: Any) -> Any:
-        return await aiohttp_client(order_routes_app(protheus_dsn, orders_mes_dsn, **overrides))
-
-    return make
 
 
 async def get(client: Any, path: str, expect: int = 200, **query: Any) -> Any:
@@ -315,7 +290,7 @@ async def test_product_and_planned_date_filters(protheus_rows, orders_client):
 
 
 async def test_branch_defaults_to_protheus_branch_and_keeps_each_branchs_activity(
-    protheus_rows, orders_mes_dsn, orders_client
+    protheus_rows, mes_dsn, orders_client
 ):
     db = protheus_rows
     await db.product("P1", operpad="01")
@@ -327,7 +302,7 @@ async def test_branch_defaults_to_protheus_branch_and_keeps_each_branchs_activit
     await db.appointment(first, day=days_ago(1), good=4.0, H6_FILIAL="02")
     await db.move(first, day=days_ago(1), D3_FILIAL="02")
     await db.order("000002", C2_FILIAL="02")
-    await add_report(orders_mes_dsn, order_key="00000101001", status="pending", branch="02")
+    await add_report(mes_dsn, order_key="00000101001", status="pending", branch="02")
     client = await orders_client(db.dsn)
 
     data = await get(client, LIST)
@@ -473,19 +448,19 @@ async def test_order_without_routing_has_no_operations(protheus_rows, orders_cli
 
 
 async def test_pending_reports_list_only_undelivered_reports_of_the_order(
-    protheus_rows, orders_mes_dsn, orders_client
+    protheus_rows, mes_dsn, orders_client
 ):
     await protheus_rows.order("000001")
     await protheus_rows.order("000001", itemgrd="001")
     wanted = [
-        await add_report(orders_mes_dsn, order_key="00000101001", status=status)
+        await add_report(mes_dsn, order_key="00000101001", status=status)
         for status in ("pending", "sending", "retrying")
     ]
     for status in ("delivered", "rejected", "reversed"):
-        await add_report(orders_mes_dsn, order_key="00000101001", status=status)
-    await add_report(orders_mes_dsn, order_key="00000101001001", status="pending")
-    await add_report(orders_mes_dsn, order_key="00000201001", status="pending")
-    await add_report(orders_mes_dsn, order_key="00000101001", status="pending", branch="02")
+        await add_report(mes_dsn, order_key="00000101001", status=status)
+    await add_report(mes_dsn, order_key="00000101001001", status="pending")
+    await add_report(mes_dsn, order_key="00000201001", status="pending")
+    await add_report(mes_dsn, order_key="00000101001", status="pending", branch="02")
     client = await orders_client(protheus_rows.dsn)
     detail = await get(client, f"{LIST}/00000101001")
     assert [r["id"] for r in detail["pendingReports"]] == wanted
@@ -656,15 +631,6 @@ def test_tsql_text_uses_apply_fetch_dateadd_and_no_postgresql_syntax():
     # Every table read filters D_E_L_E_T_ (SC2, SB1, SG2, SH6, SD3 and their aliases).
     for alias in ("c2.", "b1.", "g2.", "h6.", "d3."):
         assert f"{alias}d_e_l_e_t_ = ' '" in text + detail, alias
-
-
-def odbc_url(dsn: str) -> str:
-    parts = urlsplit(dsn)
-    return (
-        "odbc://DRIVER={PostgreSQL Unicode};"
-        f"SERVER={parts.hostname};PORT={parts.port or 5432};DATABASE={parts.path.lstrip('/')};"
-        f"UID={parts.username or 'postgres'};PWD={parts.password or ''}"
-    )
 
 
 async def test_odbc_path_answers_exactly_like_asyncpg(statuses, orders_client):

@@ -14,7 +14,7 @@ import pytest
 
 from protheus_demo.company import UNIT_ORDER_KEY, UNIT_ORDER_TEMPAD, unit_order_machines
 from tests.helpers import assert_envelope
-from tests.production.conftest_orders import READ, migrated_mes, order_routes_app
+from tests.support.orders import READ, order_routes_app
 
 LIST = "/api/v1/production-orders"
 
@@ -29,12 +29,11 @@ async def machines(demo_two_companies_dsn) -> list[str]:
 
 
 @pytest.fixture
-async def clients(aiohttp_client, demo_two_companies_dsn, fresh_database):
-    mes = await migrated_mes(fresh_database)
-    one = await aiohttp_client(order_routes_app(demo_two_companies_dsn, mes))
+async def clients(aiohttp_client, demo_two_companies_dsn, mes_dsn):
+    one = await aiohttp_client(order_routes_app(demo_two_companies_dsn, mes_dsn))
     two = await aiohttp_client(
         order_routes_app(
-            demo_two_companies_dsn, mes, protheus_company="02", protheus_branch="01SP01"
+            demo_two_companies_dsn, mes_dsn, protheus_company="02", protheus_branch="01SP01"
         )
     )
     return one, two

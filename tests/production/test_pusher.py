@@ -5,150 +5,24 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import time
-from collections.abc import Callable
-from typing import Any
 
-import aiohttp
 import asyncpg
 import pytest
-from aiohttp.test_utils import TestServer
-from prometheus_client import CollectorRegistry
 
-from protheus_demo.simulator.app import create_simulator
-from protheus_demo.simulator.config import FaultSettings, SimulatorConfig
 from services.production.keys import PUSHER
-from services.production.pusher.client import ProtheusClient
-from services.production.pusher.pusher import PusherMetrics, ReportPusher
 from shared.db.sources import open_protheus_source
-from shared.keys import MES_POOL, PROTHEUS_CONTEXT, SETTINGS
-from tests.helpers import assert_envelope
-from tests.production.conftest import FAST, READ, WRITE, report_body
-
-
-@pytest.fixture
-async def simulator(protheus_dsn):
-    servers: list[TestServer] = []
-
-    async def start(**faults: Any) -> str:
-        config = SimulatorConfig(db_url=protheus_dsn, faults=FaultSettings(**faults))
-        server = TestServer(create_simulator(config))
-        await server.start_server()
-        servers.append(server)
-        return str(server.make_url("/rest")).rstrip("/")
-
-    yield start
-    for server in servers:
-        await server.close()
-
-
-@pytest.fixture
-async def setup_line(aiohttp_client, production_app, protheus_dsn, mes_dsn, simulator):
-    """The production API with the simulator behind it, and a factory of pushers on its app."""
-    sessions: list[aiohttp.ClientSession] = []
-    pushers: list[ReportPusher] = []
-
-    async def make(settings: dict[str, Any] | None = None, **faults: Any):
-        rest = await simulator(**faults)
-        app = production_app(
-            protheus_dsn=protheus_dsn, mes_dsn=mes_dsn, protheus_rest_url=rest, **(settings or {})
-        )
-        client = await aiohttp_client(app)
-
-        def pusher(**overrides: Any) -> ReportPusher:
-            session = aiohttp.ClientSession()
-            sessions.append(session)
-            config = dataclasses.replace(FAST, **overrides)
-            settings = app[SETTINGS]
-            p = ReportPusher(
-                app[MES_POOL], app[PROTHEUS_CONTEXT], ProtheusClient(session, settings, config),
-                settings, config, PusherMetrics(CollectorRegistry()),
-            )  # fmt: skip
-            pushers.append(p)
-            return p
-
-        return client, pusher
-
-    yield make
-    for p in pushers:
-        await p.stop()
-    for s in sessions:
-        await s.close()
-
-
-async def post(client, body: dict[str, Any]) -> str:
-    return (
-        await assert_envelope(
-            await client.post("/api/v1/production-reports", json=body, headers=WRITE), 202
-        )
-    )["id"]
-
-
-async def report(client, report_id: str) -> dict[str, Any]:
-    return await assert_envelope(
-        await client.get(f"/api/v1/production-reports/{report_id}", headers=READ), 200
-    )
-
-
-async def drain(
-    pushers: list[ReportPusher], done: Callable[[], Any], *, seconds: float = 30
-) -> None:
-    """Run pushers until `done()` is true, bounded in time."""
-    deadline = time.monotonic() + seconds
-    while not await done():
-        assert time.monotonic() < deadline, "pushers did not finish in time"
-        handled = sum(await asyncio.gather(*(p.run_once() for p in pushers)))
-        if not handled:
-            await asyncio.sleep(0.05)
-
-
-async def markers(protheus_dsn: str) -> dict[str, list[tuple[str, str]]]:
-    """SH6 rows carrying a MES marker, by report id: (H6_IDENT, D_E_L_E_T_)."""
-    conn = await asyncpg.connect(protheus_dsn)
-    try:
-        rows = await conn.fetch(
-            "SELECT h6_ident, h6_observa, d_e_l_e_t_ FROM sh6010 WHERE upper(h6_observa) LIKE 'MES:%'"
-        )
-    finally:
-        await conn.close()
-    found: dict[str, list[tuple[str, str]]] = {}
-    for r in rows:
-        found.setdefault(r["h6_observa"][4:40].lower(), []).append(
-            (r["h6_ident"].strip(), r["d_e_l_e_t_"])
-        )
-    return found
-
-
-async def point_at_unknown_machine(mes_dsn: str, report_id: str) -> None:
-    """Point one accepted report at a machine SH1 does not know, as if it had been accepted
-    against a routing that changed since: the routine's rejection is the expected answer."""
-    conn = await asyncpg.connect(mes_dsn)
-    try:
-        await conn.execute(
-            "UPDATE production_reports SET machine = 'NOPE99' WHERE id = $1::uuid", report_id
-        )
-    finally:
-        await conn.close()
-
-
-async def statuses(mes_dsn: str) -> dict[str, str]:
-    conn = await asyncpg.connect(mes_dsn)
-    try:
-        return {
-            str(r["id"]): r["status"]
-            for r in await conn.fetch("SELECT id, status FROM production_reports")
-        }
-    finally:
-        await conn.close()
-
-
-def final(mes_dsn: str, expected: int) -> Callable[[], Any]:
-    async def check() -> bool:
-        got = await statuses(mes_dsn)
-        return len(got) == expected and all(
-            s in ("delivered", "rejected", "reversed") for s in got.values()
-        )
-
-    return check
+from shared.keys import PROTHEUS_CONTEXT
+from tests.support.production import (
+    FAST,
+    drain,
+    final,
+    markers,
+    point_at_unknown_machine,
+    post,
+    report,
+    report_body,
+    statuses,
+)
 
 
 async def test_a_report_reaches_protheus_once_with_its_marker(

@@ -12,13 +12,7 @@ import asyncpg
 import orjson
 
 from services.production.pusher import queries
-from tests.production.test_pusher import (  # noqa: F401 - fixtures
-    drain,
-    final,
-    markers,
-    setup_line,
-    simulator,
-)
+from tests.support.production import drain, final, markers
 
 PAIRS = [("0000010001001", "10"), ("0000010001001", "20"), ("0000020001001", "10")]
 
@@ -259,7 +253,7 @@ async def test_the_claim_reads_the_batch_not_the_backlog(mes_dsn):
 
 
 async def test_reports_of_each_operation_reach_protheus_in_order_at_depth_through_faults(
-    setup_line,  # noqa: F811 - the fixture
+    setup_line,
     protheus_dsn,
     mes_dsn,
 ):

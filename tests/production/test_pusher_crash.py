@@ -16,8 +16,7 @@ from aiohttp.test_utils import TestServer
 from protheus_demo.simulator.app import create_simulator
 from protheus_demo.simulator.config import FaultSettings, SimulatorConfig
 from tests.helpers import assert_envelope
-from tests.production.conftest import KEYS, WRITE, report_body
-from tests.production.test_pusher import markers, statuses
+from tests.support.production import KEYS, WRITE, markers, report_body, statuses
 
 ROOT = Path(__file__).resolve().parents[2]
 

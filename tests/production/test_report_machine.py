@@ -8,7 +8,7 @@ import pytest
 
 from protheus_demo.rows import insert_row
 from tests.helpers import assert_envelope
-from tests.production.conftest import WRITE, Orders, report_body
+from tests.support.production import WRITE, Orders, report_body
 
 ROUTING = (
     "(CASE WHEN c2.c2_roteiro <> '' THEN c2.c2_roteiro WHEN b1.b1_operpad <> ''"

@@ -8,7 +8,7 @@ import uuid
 import pytest
 
 from tests.helpers import assert_envelope
-from tests.production.conftest import WRITE, report_body
+from tests.support.production import WRITE, report_body
 
 # A right-to-left override (the character found in H6_OPERADO), the LTR/RTL marks, the
 # isolates, a zero-width space, DEL and a C1 control.

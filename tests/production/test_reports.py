@@ -10,7 +10,7 @@ import asyncpg
 import pytest
 
 from tests.helpers import assert_envelope
-from tests.production.conftest import READ, WRITE, report_body
+from tests.support.production import READ, WRITE, report_body
 
 
 @pytest.fixture

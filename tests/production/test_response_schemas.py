@@ -15,7 +15,7 @@ from services.production.orders import queries as order_queries
 from services.production.orders import schemas as order_schemas
 from services.production.reports import schemas as report_schemas
 from shared.json import dumps_bytes
-from tests.production.conftest import READ, WRITE, report_body
+from tests.support.production import READ, WRITE, report_body
 
 
 @pytest.fixture

@@ -16,6 +16,7 @@ from shared.migrations import MES_MIGRATIONS, MigrationError, discover, migrate
 from shared.protheus.branches import BranchResolver
 from shared.protheus.naming import table_name
 from shared.protheus.text import normalize_text
+from tests.support.databases import odbc_url
 
 
 def test_render_numbers_named_parameters_once_each_for_asyncpg():
@@ -150,17 +151,6 @@ async def test_branch_resolver_reads_sx2_then_falls_back_to_setting(protheus_db,
         assert await resolver.filial("SB2", "02") == "02"
     finally:
         await bare.close()
-
-
-def odbc_url(dsn: str) -> str:
-    from urllib.parse import urlsplit
-
-    parts = urlsplit(dsn)
-    return (
-        "odbc://DRIVER={PostgreSQL Unicode};"
-        f"SERVER={parts.hostname};PORT={parts.port or 5432};DATABASE={parts.path.lstrip('/')};"
-        f"UID={parts.username or 'postgres'};PWD={parts.password or ''}"
-    )
 
 
 # --- migrations ----------------------------------------------------------------------------

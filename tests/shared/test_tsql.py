@@ -35,6 +35,7 @@ from services.production.orders.queries import STATUSES
 from shared.db.dialect import _TOKENS, TSQL, TSQL_BEFORE_2017, TSQL_VERSION_SQL, Dialect
 from shared.db.dialect import render as render_sql
 from shared.protheus.branches import BranchResolver
+from shared.protheus.keys import USUAL_ORDER_KEY, OrderKeyLayout
 from shared.protheus.naming import Tables
 
 COMPANY = "01"
@@ -54,6 +55,10 @@ DOMAINS: dict[str, tuple[Any, ...]] = {
     "services.telemetry.query.queries.ideal_times.inferred": (0, 1, 3),
     "services.telemetry.query.queries.ideal_times.numbers": (0, 1, 3),
     "services.telemetry.query.queries.ideal_times.machines": (0, 1, 3),
+    "services.telemetry.query.queries.ideal_times.layout": (
+        USUAL_ORDER_KEY,
+        OrderKeyLayout(8, 2, 3, 0),
+    ),
 }
 
 # Statements written as constants rather than built per dialect.

@@ -7,8 +7,8 @@ import asyncio
 import asyncpg
 
 from protheus_demo.rows import insert_row
-from tests.simulator.conftest import BASIC
-from tests.simulator.demo import (
+from tests.support.simulator import (
+    BASIC,
     appointment_body,
     assert_fault,
     fetchval,

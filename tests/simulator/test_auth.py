@@ -5,8 +5,15 @@ from __future__ import annotations
 import asyncio
 import base64
 
-from tests.simulator.conftest import BASIC, PASSWORD, USER
-from tests.simulator.demo import appointment_body, assert_fault, find_order, sh6_count
+from tests.support.simulator import (
+    BASIC,
+    PASSWORD,
+    USER,
+    appointment_body,
+    assert_fault,
+    find_order,
+    sh6_count,
+)
 
 TOKEN = "/rest/api/oauth2/v1/token"
 ORDERS = "/rest/api/pcp/v1/productionorders"

@@ -9,8 +9,10 @@ import aiohttp
 import pytest
 
 from protheus_demo.simulator import FaultSettings
-from tests.simulator.conftest import BASIC, PASSWORD, USER
-from tests.simulator.demo import (
+from tests.support.simulator import (
+    BASIC,
+    PASSWORD,
+    USER,
     appointment_body,
     assert_fault,
     find_order,

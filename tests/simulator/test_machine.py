@@ -7,8 +7,14 @@ import asyncpg
 import pytest
 
 from protheus_demo.rows import insert_row
-from tests.simulator.conftest import BASIC
-from tests.simulator.demo import DemoOrder, appointment_body, assert_fault, find_order, sh6_count
+from tests.support.simulator import (
+    BASIC,
+    DemoOrder,
+    appointment_body,
+    assert_fault,
+    find_order,
+    sh6_count,
+)
 
 MATA681 = "/rest/ProductionAppointment/v1/mata681"
 

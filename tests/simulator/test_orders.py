@@ -6,8 +6,7 @@ import asyncpg
 import pytest
 
 from protheus_demo.rows import insert_row
-from tests.simulator.conftest import BASIC
-from tests.simulator.demo import assert_fault, fetch, find_order
+from tests.support.simulator import BASIC, assert_fault, fetch, find_order
 
 ORDERS = "/rest/api/pcp/v1/productionorders"
 ITEM_KEYS = {

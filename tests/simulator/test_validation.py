@@ -6,8 +6,8 @@ import asyncpg
 import pytest
 
 from protheus_demo.rows import insert_row
-from tests.simulator.conftest import BASIC
-from tests.simulator.demo import (
+from tests.support.simulator import (
+    BASIC,
     REMOVE,
     appointment_body,
     assert_fault,

@@ -41,6 +41,7 @@ async def run(module: str, env: dict[str, str]) -> tuple[int, list[str]]:
         ("PROTHEUS_DB_URL", closed_port_url("postgresql", "protheus")),
         ("MQTT_URL", f"mqtt://127.0.0.1:{free_port()}"),
     ],
+    ids=["MES_DB_URL", "PROTHEUS_DB_URL", "MQTT_URL"],  # the same in every xdist worker
 )
 async def test_make_run_names_the_variable_and_the_address_in_one_line(variable, url):
     code, lines = await run("devserver", {variable: url})

@@ -1,5 +1,6 @@
 """Telemetry fixtures: a private Mosquitto started from deploy/mosquitto's config on a spare
-port, a migrated MES database, and a factory of ingestors with test settings."""
+port, a factory of ingestors with test settings, a PostgreSQL cluster a test may stop, and the query
+tests' MES and Protheus rows and clients."""
 
 from __future__ import annotations
 
@@ -14,70 +15,15 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
-import aiomqtt
 import asyncpg
-import orjson
 import pytest
 from prometheus_client import CollectorRegistry
 
-from deploy.stack_config import broker_config
 from deploy.supervisor import free_port
 from services.telemetry.ingest.ingestor import IngestMetrics, Ingestor
-from shared.migrations import migrate
-from shared.settings import IngestSettings, Settings
-
-ROOT = Path(__file__).resolve().parents[2]
-FAST = IngestSettings(
-    batch_size=200, flush_s=0.05, inflight=65535, reconnect_min_s=0.05, reconnect_max_s=0.5,
-    broker_managed=True,
-)  # fmt: skip
-
-
-@dataclasses.dataclass
-class Broker:
-    """A Mosquitto of the test's own, restartable."""
-
-    port: int
-    directory: Path
-    extra: str = ""
-    process: subprocess.Popen[bytes] | None = None
-    # Mosquitto's own defaults (max_queued_messages 1000, max_inflight_messages 20): a
-    # broker this project does not configure, as plants often run.
-    defaults: bool = False
-
-    @property
-    def url(self) -> str:
-        return f"mqtt://127.0.0.1:{self.port}"
-
-    async def start(self) -> None:
-        """deploy/mosquitto's configuration (deploy.stack_config.broker_config), open to anyone."""
-        config = self.directory / "mosquitto.conf"
-        if self.defaults:
-            config.write_text(
-                f"listener {self.port} 127.0.0.1\nallow_anonymous true\n{self.extra}\n"
-            )
-        else:
-            config.write_text(
-                broker_config(self.port, self.directory, anonymous=True, extra=self.extra)
-            )
-        self.process = subprocess.Popen(  # noqa: ASYNC220 - a short-lived test fixture
-            ["/usr/sbin/mosquitto", "-c", str(config)],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        for _ in range(100):
-            try:
-                _, writer = await asyncio.open_connection("127.0.0.1", self.port)
-                writer.close()
-                return
-            except OSError:
-                await asyncio.sleep(0.05)
-        raise RuntimeError("mosquitto did not start")
-
-    async def stop(self) -> None:
-        if self.process and self.process.poll() is None:
-            self.process.terminate()
-            await asyncio.to_thread(self.process.wait, 10)
+from shared.settings import Settings
+from tests.support.telemetry import FAST, Broker
+from tests.support.telemetry_query import ProtheusRows, TelemetryRows, query_app
 
 
 @pytest.fixture
@@ -89,25 +35,14 @@ async def broker(tmp_path) -> AsyncIterator[Broker]:
 
 
 @pytest.fixture
-async def mes(fresh_database) -> str:
-    dsn = await fresh_database()
-    conn = await asyncpg.connect(dsn)
-    try:
-        await migrate(conn)
-    finally:
-        await conn.close()
-    return dsn
-
-
-@pytest.fixture
-async def ingestors(broker, mes, tmp_path) -> AsyncIterator[Any]:
+async def ingestors(broker, mes_dsn, tmp_path) -> AsyncIterator[Any]:
     """Start ingestors (each its own pool and spool) against the test broker and database."""
     running: list[tuple[Ingestor, asyncpg.Pool]] = []
     client_id = f"ingestor-{uuid.uuid4().hex[:8]}"
 
     async def start(*, dsn: str | None = None, **overrides: Any) -> Ingestor:
         settings = Settings(
-            mes_db_url=dsn or mes, mqtt_url=broker.url, mqtt_client_id=overrides.pop("client_id", client_id),
+            mes_db_url=dsn or mes_dsn, mqtt_url=broker.url, mqtt_client_id=overrides.pop("client_id", client_id),
             mqtt_shared_group=overrides.pop("group", None),
         )  # fmt: skip
         pool = await asyncpg.create_pool(settings.mes_db_url, min_size=0, max_size=4)
@@ -122,36 +57,6 @@ async def ingestors(broker, mes, tmp_path) -> AsyncIterator[Any]:
     for ingestor, pool in running:
         await ingestor.stop()
         await pool.close()
-
-
-async def publish(
-    broker: Broker, messages: list[tuple[str, Any]], *, client_id: str | None = None
-) -> None:
-    """Publish (topic, payload) pairs at QoS 1; payloads that are not bytes are JSON-encoded."""
-    async with aiomqtt.Client(
-        "127.0.0.1", broker.port, identifier=client_id or f"plc-{uuid.uuid4().hex[:8]}"
-    ) as client:
-        for topic, payload in messages:
-            body = payload if isinstance(payload, bytes) else orjson.dumps(payload)
-            await client.publish(topic, body, qos=1)
-
-
-async def rows(dsn: str, sql: str, *args: Any) -> list[asyncpg.Record]:
-    conn = await asyncpg.connect(dsn)
-    try:
-        return await conn.fetch(sql, *args)
-    finally:
-        await conn.close()
-
-
-async def wait_for_rows(dsn: str, sql: str, expected: int, *, seconds: float = 20) -> int:
-    """Poll a count query until it reaches `expected` (bounded)."""
-    deadline = asyncio.get_running_loop().time() + seconds
-    while True:
-        count = (await rows(dsn, sql))[0][0]
-        if count >= expected or asyncio.get_running_loop().time() > deadline:
-            return count
-        await asyncio.sleep(0.05)
 
 
 @pytest.fixture
@@ -198,3 +103,31 @@ async def private_postgres(tmp_path):
         with contextlib.suppress(subprocess.CalledProcessError):  # a test may leave it stopped
             await cluster.stop()
         shutil.rmtree(tmp_path, ignore_errors=True)
+
+
+@pytest.fixture
+async def mes_rows(mes_dsn) -> AsyncIterator[TelemetryRows]:
+    """The test's migrated MES database, with a connection to fill it."""
+    rows = TelemetryRows(mes_dsn, await asyncpg.connect(mes_dsn))
+    yield rows
+    await rows.conn.close()
+
+
+@pytest.fixture
+async def erp(clone_database) -> AsyncIterator[ProtheusRows]:
+    """Empty Protheus tables of company 01; SX2 makes SB1 and SH1 shared, SC2, SG2, SH6
+    exclusive."""
+    dsn = await clone_database("erp01")
+    rows = ProtheusRows(dsn, await asyncpg.connect(dsn))
+    yield rows
+    await rows.conn.close()
+
+
+@pytest.fixture
+def client_for(aiohttp_client, mes_rows):
+    """Clients of the telemetry query routes over a Protheus database."""
+
+    async def make(protheus_dsn: str, **overrides: Any) -> Any:
+        return await aiohttp_client(query_app(protheus_dsn, mes_rows.dsn, **overrides))
+
+    return make

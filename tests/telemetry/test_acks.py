@@ -8,7 +8,7 @@ import uuid
 import aiomqtt
 
 from services.telemetry.ingest.acks import ManualAckClient
-from tests.telemetry.conftest import Broker
+from tests.support.telemetry import Broker
 
 TOPIC = "mes/v1/t/a/l/M1/telemetry"
 

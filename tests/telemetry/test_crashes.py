@@ -13,7 +13,7 @@ import asyncpg
 
 from shared.migrations import migrate
 from shared.settings import IngestSettings
-from tests.telemetry.conftest import ROOT, publish, rows, wait_for_rows
+from tests.support.telemetry import ROOT, publish, rows, wait_for_rows
 
 BASE = "mes/v1/porto/montagem/linha2"
 KILLED = "SELECT count(*) FROM telemetry_samples WHERE machine = 'KILL1'"
@@ -38,10 +38,10 @@ async def ingestor_process(env: dict[str, str]) -> asyncio.subprocess.Process:
     )  # fmt: skip
 
 
-async def test_sigkill_mid_stream_then_restart_stores_every_message_once(broker, mes, tmp_path):
+async def test_sigkill_mid_stream_then_restart_stores_every_message_once(broker, mes_dsn, tmp_path):
     env = {
         "INGEST_SPOOL_DIR": str(tmp_path / "spool"),
-        "MES_DB_URL": mes,
+        "MES_DB_URL": mes_dsn,
         "MQTT_URL": broker.url,
         "MQTT_CLIENT_ID": f"ingestor-{uuid.uuid4().hex[:8]}",
         "INGEST_BATCH_SIZE": "50",
@@ -53,26 +53,26 @@ async def test_sigkill_mid_stream_then_restart_stores_every_message_once(broker,
     # persistent session is subscribed (a probe stored) before the stream starts.
     for attempt in range(100):
         await publish(broker, stream("PROBE", 1, offset=attempt))
-        if await wait_for_rows(mes, PROBED, 1, seconds=0.2):
+        if await wait_for_rows(mes_dsn, PROBED, 1, seconds=0.2):
             break
     else:
         raise AssertionError("the ingestor never subscribed")
     total = 3000
     publisher = asyncio.create_task(publish(broker, stream("KILL1", total)))
-    await wait_for_rows(mes, KILLED, 300, seconds=30)
+    await wait_for_rows(mes_dsn, KILLED, 300, seconds=30)
     process.send_signal(signal.SIGKILL)
     await process.wait()
     await publisher
-    stored_at_kill = (await rows(mes, KILLED))[0][0]
+    stored_at_kill = (await rows(mes_dsn, KILLED))[0][0]
     assert stored_at_kill < total  # the kill really landed mid-stream
     restarted = await ingestor_process(env)
     try:
-        assert await wait_for_rows(mes, KILLED, total, seconds=60) == total
+        assert await wait_for_rows(mes_dsn, KILLED, total, seconds=60) == total
     finally:
         restarted.terminate()
         await restarted.wait()
     values = await rows(
-        mes, "SELECT value FROM telemetry_samples WHERE machine = 'KILL1' ORDER BY ts"
+        mes_dsn, "SELECT value FROM telemetry_samples WHERE machine = 'KILL1' ORDER BY ts"
     )
     assert [r["value"] for r in values] == [float(n) for n in range(total)]
 

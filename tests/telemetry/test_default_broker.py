@@ -19,8 +19,9 @@ from collections.abc import AsyncIterator
 
 import pytest
 
+from deploy.supervisor import free_port
 from shared.migrations import migrate
-from tests.telemetry.conftest import ROOT, Broker, free_port, publish, rows
+from tests.support.telemetry import ROOT, Broker, publish, rows
 
 # The issue asks for 300,000 (TELEMETRY_BURST=300000 TELEMETRY_BURST_SHORT=300000); the defaults
 # keep the suite within minutes on two shared cores, where the publisher itself is the limit.
@@ -67,13 +68,13 @@ async def assert_every_message_once(dsn: str, count: int, seconds: float = 300) 
     assert (await rows(dsn, "SELECT count(*) FROM telemetry_dead_letters"))[0][0] == 0
 
 
-async def test_a_burst_through_default_limits_stores_every_message_once(broker, mes, ingestors):
+async def test_a_burst_through_default_limits_stores_every_message_once(broker, mes_dsn, ingestors):
     ingestor = await ingestors(broker_managed=False)
     started = time.monotonic()
     publisher = await fleet(broker, BURST)
     assert await publisher.wait() == 0
     published_s = time.monotonic() - started
-    await assert_every_message_once(mes, BURST)
+    await assert_every_message_once(mes_dsn, BURST)
     print(
         f"\n{BURST} messages published in {published_s:.1f} s, stored after "
         f"{time.monotonic() - started:.1f} s"
@@ -109,7 +110,7 @@ async def ingestor_process(env: dict[str, str]) -> asyncio.subprocess.Process:
     )  # fmt: skip
 
 
-async def test_sigkill_mid_burst_then_restart_stores_every_message_once(broker, mes, tmp_path):
+async def test_sigkill_mid_burst_then_restart_stores_every_message_once(broker, mes_dsn, tmp_path):
     """SIGKILL while the spool holds acknowledged messages not yet in PostgreSQL and a group
     is being made durable: the restart drains the spool first, the torn group comes again
     from the broker, and nothing is stored twice.
@@ -119,29 +120,29 @@ async def test_sigkill_mid_burst_then_restart_stores_every_message_once(broker, 
     subscriber sees them, whatever the subscriber does (README, "Brokers we do not
     configure"); the ingestor says so at start and in /readyz."""
     env = {
-        "MES_DB_URL": mes,
+        "MES_DB_URL": mes_dsn,
         "MQTT_URL": broker.url,
         "MQTT_CLIENT_ID": f"ingestor-{uuid.uuid4().hex[:8]}",
         "INGEST_SPOOL_DIR": str(tmp_path / "spool"),
         "LOG_LEVEL": "WARNING",
     }
     ingestor = await ingestor_process(env)
-    await probe(broker, mes, 0)
+    await probe(broker, mes_dsn, 0)
     publisher = await fleet(broker, SHORT)
     try:
-        await count_until(mes, SAMPLES, SHORT // 5, 120)
+        await count_until(mes_dsn, SAMPLES, SHORT // 5, 120)
         publisher.send_signal(signal.SIGSTOP)
         ingestor.send_signal(signal.SIGKILL)
         await ingestor.wait()
-        stored_at_kill = (await rows(mes, SAMPLES))[0][0]
+        stored_at_kill = (await rows(mes_dsn, SAMPLES))[0][0]
         assert stored_at_kill < SHORT  # the kill landed mid-burst
         ingestor = await ingestor_process(env)
-        await probe(broker, mes, 1)
+        await probe(broker, mes_dsn, 1)
     finally:
         publisher.send_signal(signal.SIGCONT)
     try:
         assert await publisher.wait() == 0
-        await assert_every_message_once(mes, SHORT)
+        await assert_every_message_once(mes_dsn, SHORT)
     finally:
         ingestor.terminate()
         await ingestor.wait()

@@ -5,26 +5,25 @@ from __future__ import annotations
 
 import datetime as dt
 import random
-from collections.abc import AsyncIterator
 from typing import Any
-from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
 import pytest
 
-from services.telemetry.query import oee
+from services.telemetry.query import schemas
+from services.telemetry.query.oee import aggregate, attribution, present, standards
 from services.telemetry.query.shifts import Shift, ShiftCalendar, parse_shift_calendar
 from shared.settings import ConfigError
 from tests.helpers import assert_envelope
-from tests.telemetry.query_fixtures import (
+from tests.support.databases import odbc_url
+from tests.support.telemetry_query import (
     PLANT,
     PROTHEUS_DOWN,
     READ,
     ProtheusRows,
     TelemetryRows,
-    crafted_protheus,
+    documented_answer,
     local,
-    migrated_mes,
     query_app,
     shown,
 )
@@ -35,28 +34,28 @@ approx = pytest.approx
 
 
 def test_standard_time_follows_protheus_time_format():
-    assert oee.standard_hours(1.5, "C") == 1.5
-    assert oee.standard_hours(1.30, "N") == approx(1.5)  # 1h30m
-    assert oee.standard_hours(0.45, "N") == approx(0.75)  # 45 minutes
-    assert oee.standard_hours(2.0, "N") == 2.0
+    assert standards.standard_hours(1.5, "C") == 1.5
+    assert standards.standard_hours(1.30, "N") == approx(1.5)  # 1h30m
+    assert standards.standard_hours(0.45, "N") == approx(0.75)  # 45 minutes
+    assert standards.standard_hours(2.0, "N") == 2.0
 
 
 def test_ideal_unit_time_divides_by_the_lot_and_a_zero_lot_means_one():
-    assert oee.ideal_unit_seconds(0.5, 60, "C") == approx(30.0)  # 1800 s / 60
-    assert oee.ideal_unit_seconds(0.01, 0, "C") == approx(36.0)  # lot 0 -> 1
-    assert oee.ideal_unit_seconds(0.5, 60, "N") == approx(50.0)  # 50 min / 60
+    assert standards.ideal_unit_seconds(0.5, 60, "C") == approx(30.0)  # 1800 s / 60
+    assert standards.ideal_unit_seconds(0.01, 0, "C") == approx(36.0)  # lot 0 -> 1
+    assert standards.ideal_unit_seconds(0.5, 60, "N") == approx(50.0)  # 50 min / 60
 
 
 def test_fractions_are_capped_at_one_and_null_on_a_zero_denominator():
-    assert oee.fraction(1, 4) == 0.25
-    assert oee.fraction(5, 4) == 1.0
-    assert oee.fraction(0, 4) == 0.0
-    assert oee.fraction(3, 0) is None
-    assert oee.fraction(None, 4) is None
+    assert aggregate.fraction(1, 4) == 0.25
+    assert aggregate.fraction(5, 4) == 1.0
+    assert aggregate.fraction(0, 4) == 0.0
+    assert aggregate.fraction(3, 0) is None
+    assert aggregate.fraction(None, 4) is None
 
 
 def test_machine_totals_count_uncovered_planned_time_as_unknown_loss():
-    totals = oee.machine_totals(
+    totals = aggregate.machine_totals(
         1000.0,
         [
             ("running", None, 600.0),
@@ -74,12 +73,12 @@ def test_machine_totals_count_uncovered_planned_time_as_unknown_loss():
         ("idle", None): 50.0,
         ("unknown", None): 200.0,
     }
-    assert oee.losses_list(totals) == [
+    assert present.losses_list(totals) == [
         {"state": "unknown", "reason": None, "seconds": 200.0},
         {"state": "fault", "reason": "E1", "seconds": 150.0},
         {"state": "idle", "reason": None, "seconds": 50.0},
     ]
-    figures = oee.figures(totals)
+    figures = aggregate.figures(totals)
     assert figures["availability"] == 0.6
     assert figures["performance"] == 0.5
     assert figures["quality"] == 0.9
@@ -87,16 +86,16 @@ def test_machine_totals_count_uncovered_planned_time_as_unknown_loss():
 
 
 def test_sums_come_before_ratios_and_unknown_ideal_time_poisons_performance():
-    a = oee.machine_totals(100.0, [("running", None, 100.0)], 10, 0, 50.0)
-    b = oee.machine_totals(100.0, [("running", None, 20.0)], 0, 0, 0.0)
-    line = oee.sum_totals([a, b])
+    a = aggregate.machine_totals(100.0, [("running", None, 100.0)], 10, 0, 50.0)
+    b = aggregate.machine_totals(100.0, [("running", None, 20.0)], 0, 0, 0.0)
+    line = aggregate.sum_totals([a, b])
     # Averaging the ratios would give availability (1 + 0.2) / 2 = 0.6; the sum gives 120/200.
-    assert oee.figures(line)["availability"] == 0.6
-    assert oee.figures(line)["performance"] == approx(50 / 120)
-    unknown = oee.sum_totals([a, oee.machine_totals(100.0, [], 5, 0, None)])
-    assert oee.figures(unknown)["performance"] is None
-    assert oee.figures(unknown)["oee"] is None
-    nothing = oee.figures(oee.OeeTotals())
+    assert aggregate.figures(line)["availability"] == 0.6
+    assert aggregate.figures(line)["performance"] == approx(50 / 120)
+    unknown = aggregate.sum_totals([a, aggregate.machine_totals(100.0, [], 5, 0, None)])
+    assert aggregate.figures(unknown)["performance"] is None
+    assert aggregate.figures(unknown)["oee"] is None
+    nothing = aggregate.figures(aggregate.OeeTotals())
     assert nothing == {"availability": None, "performance": None, "quality": None, "oee": None}
 
 
@@ -230,33 +229,11 @@ ORDER_A, ORDER_B = "00000101001", "00000201001"
 
 
 @pytest.fixture
-async def mes(fresh_database) -> AsyncIterator[TelemetryRows]:
-    rows = await migrated_mes(fresh_database)
-    yield rows
-    await rows.conn.close()
-
-
-@pytest.fixture
-async def erp(fresh_database) -> AsyncIterator[ProtheusRows]:
-    rows = await crafted_protheus(fresh_database)
-    yield rows
-    await rows.conn.close()
-
-
-@pytest.fixture
-def client_for(aiohttp_client, mes):
-    async def make(protheus_dsn: str, **overrides: Any) -> Any:
-        return await aiohttp_client(query_app(protheus_dsn, mes.dsn, **overrides))
-
-    return make
-
-
-@pytest.fixture
-async def plant(mes, erp) -> tuple[TelemetryRows, ProtheusRows]:
+async def plant(mes_rows, erp) -> tuple[TelemetryRows, ProtheusRows]:
     for machine, line in (("M1", "linha1"), ("M2", "linha1"), ("M3", "linha2")):
-        await mes.machine(machine, line=line)
+        await mes_rows.machine(machine, line=line)
         await erp.resource(machine, f"MAQUINA {machine}")
-    await mes.states(
+    await mes_rows.states(
         "M1",
         (local("2026-03-01T20:00"), "stopped", "fim"),
         (local("2026-03-02T06:30"), "running", None),
@@ -266,16 +243,16 @@ async def plant(mes, erp) -> tuple[TelemetryRows, ProtheusRows]:
         (local("2026-03-02T12:20"), "running", None),
         (local("2026-03-02T13:30"), "idle", None),
     )
-    await mes.counters(
+    await mes_rows.counters(
         "M1",
         (local("2026-03-02T05:30"), 7, 0, None),
         (local("2026-03-02T07:00"), 100, 5, ORDER_A),
         (local("2026-03-02T10:00"), 200, 10, None),
         (local("2026-03-02T14:30"), 50, 0, None),
     )
-    await mes.states("M2", (local("2026-03-01T23:00"), "running", None))
-    await mes.counters("M2", (local("2026-03-02T08:00"), 500, 0, ORDER_B))
-    await mes.states("M3", (local("2026-03-02T07:00"), "running", None))
+    await mes_rows.states("M2", (local("2026-03-01T23:00"), "running", None))
+    await mes_rows.counters("M2", (local("2026-03-02T08:00"), 500, 0, ORDER_B))
+    await mes_rows.states("M3", (local("2026-03-02T07:00"), "running", None))
 
     await erp.product("PA", operpad="02")
     await erp.product("PB")
@@ -301,7 +278,7 @@ async def plant(mes, erp) -> tuple[TelemetryRows, ProtheusRows]:
         "", "", "M1", day="20260302", hour="10:15", start_hour="09:45", H6_TIPO="I"
     )
     await erp.appointment(d, "10", "M1", day="20260301", hour="22:00", start_hour="20:00")
-    return mes, erp
+    return mes_rows, erp
 
 
 async def get_oee(client: Any, expect: int = 200, **query: Any) -> Any:
@@ -447,8 +424,8 @@ async def test_protheus_down_leaves_performance_null_and_says_why(plant, client_
 
 
 async def test_counts_without_a_routing_time_leave_performance_null(plant, client_for):
-    mes, erp = plant
-    await mes.counters("M3", (local("2026-03-02T08:00"), 10, 0, "00009901001"))
+    mes_rows, erp = plant
+    await mes_rows.counters("M3", (local("2026-03-02T08:00"), 10, 0, "00009901001"))
     client = await client_for(erp.dsn, shift_calendar=SHIFTS)
     body = await oee_body(client, machine="M3")
     assert body["data"]["performance"] is None
@@ -482,14 +459,14 @@ async def test_oee_parameters_and_unknown_targets(plant, client_for):
 
 
 def test_ideal_unit_time_divides_by_the_crew_and_tempad_zero_is_unknown():
-    assert oee.ideal_unit_seconds(0.1, 10, "C", crew=2) == approx(18.0)  # 360 s / 10 / 2
-    assert oee.ideal_unit_seconds(0.1, 10, "C", crew=0) == approx(36.0)  # crew 0: no divisor
-    assert oee.ideal_unit_seconds(0.02, 0, "C", crew=2) == approx(36.0)  # lot 0 -> 1
-    assert oee.ideal_unit_seconds(0, 10, "C", crew=2) is None  # no standard recorded
-    assert oee.ideal_run_seconds(1.0, "C") == 3600.0
-    assert oee.ideal_run_seconds(1.30, "N") == approx(5400.0)  # 1h30m
-    assert oee.ideal_run_seconds(0, "C") is None
-    assert [oee.is_per_run(t) for t in ("1", "", " ", "4", "2", "3", None)] == [
+    assert standards.ideal_unit_seconds(0.1, 10, "C", crew=2) == approx(18.0)  # 360 s / 10 / 2
+    assert standards.ideal_unit_seconds(0.1, 10, "C", crew=0) == approx(36.0)  # crew 0: no divisor
+    assert standards.ideal_unit_seconds(0.02, 0, "C", crew=2) == approx(36.0)  # lot 0 -> 1
+    assert standards.ideal_unit_seconds(0, 10, "C", crew=2) is None  # no standard recorded
+    assert standards.ideal_run_seconds(1.0, "C") == 3600.0
+    assert standards.ideal_run_seconds(1.30, "N") == approx(5400.0)  # 1h30m
+    assert standards.ideal_run_seconds(0, "C") is None
+    assert [standards.is_per_run(t) for t in ("1", "", " ", "4", "2", "3", None)] == [
         False,
         False,
         False,
@@ -504,16 +481,18 @@ def _at(hour: str) -> dt.datetime:
     return local(f"2026-03-02T{hour}")
 
 
-def _appointment(ident: int, start: str, end: str) -> oee.Appointment:
-    return oee.Appointment(ident, _at(start), _at(end))
+def _appointment(ident: int, start: str, end: str) -> attribution.Appointment:
+    return attribution.Appointment(ident, _at(start), _at(end))
 
 
 def test_attribution_segments_cover_then_fall_back_to_the_last_started_in_the_window():
     window = (_at("06:00"), _at("14:00"))
-    segments = oee.attribution_segments(
+    segments = attribution.attribution_segments(
         *window,
         [
-            oee.Appointment(1, local("2026-03-01T22:00"), _at("07:00")),  # began before the window
+            attribution.Appointment(
+                1, local("2026-03-01T22:00"), _at("07:00")
+            ),  # began before the window
             _appointment(2, "07:00", "07:30"),  # back-to-back with 1: 07:00 is 2's
             _appointment(3, "08:00", "10:00"),
             _appointment(4, "09:00", "09:30"),  # overlaps 3 and started later: wins while it lasts
@@ -531,15 +510,15 @@ def test_attribution_segments_cover_then_fall_back_to_the_last_started_in_the_wi
     ]
     # Before the first appointment that started inside the window nothing applies, and one that
     # started before the window and ended before the instant is no fallback.
-    late = oee.attribution_segments(
+    late = attribution.attribution_segments(
         *window,
         [
-            oee.Appointment(1, local("2026-03-01T22:00"), _at("06:30")),
+            attribution.Appointment(1, local("2026-03-01T22:00"), _at("06:30")),
             _appointment(2, "10:00", "11:00"),
         ],
     )
     assert late == [(_at("06:00"), _at("06:30"), 1), (_at("10:00"), _at("14:00"), 2)]
-    assert oee.attribution_segments(*window, []) == []
+    assert attribution.attribution_segments(*window, []) == []
 
 
 def test_attribution_segments_agree_with_the_rule_at_every_minute():
@@ -550,14 +529,14 @@ def test_attribution_segments_agree_with_the_rule_at_every_minute():
         for ident in range(rng.randint(0, 8)):
             begin = rng.randint(-120, 600)
             items.append(
-                oee.Appointment(
+                attribution.Appointment(
                     ident,
                     base + dt.timedelta(minutes=begin),
                     base + dt.timedelta(minutes=begin + rng.choice((0, 5, 30, 90, 300))),
                 )
             )
         start, end = base, base + dt.timedelta(minutes=480)
-        segments = oee.attribution_segments(start, end, items)
+        segments = attribution.attribution_segments(start, end, items)
         for minute in range(480):
             t = base + dt.timedelta(minutes=minute)
             covering = [a for a in items if a.start <= t < a.end]
@@ -600,15 +579,15 @@ TPOPER_CASES = (
 
 
 async def _running_machine(
-    mes: TelemetryRows, erp: ProtheusRows, machine: str, crew: float
+    mes_rows: TelemetryRows, erp: ProtheusRows, machine: str, crew: float
 ) -> None:
-    await mes.machine(machine, line="linha3")
-    await mes.states(machine, (local("2026-03-01T23:00"), "running", None))
+    await mes_rows.machine(machine, line="linha3")
+    await mes_rows.states(machine, (local("2026-03-01T23:00"), "running", None))
     await erp.resource(machine, f"MAQUINA {machine}", H1_MAOOBRA=crew)
 
 
-async def test_ideal_time_follows_g2_tpoper_crew_and_lot(mes, erp, client_for):
-    await _running_machine(mes, erp, "T1", 2.0)
+async def test_ideal_time_follows_g2_tpoper_crew_and_lot(mes_rows, erp, client_for):
+    await _running_machine(mes_rows, erp, "T1", 2.0)
     for num, product, tpoper, tempad, lotepad, slots, counts in TPOPER_CASES:
         await erp.product(product)
         await erp.operation(
@@ -617,7 +596,7 @@ async def test_ideal_time_follows_g2_tpoper_crew_and_lot(mes, erp, client_for):
         key = await erp.order(num, product)
         for begin, finish in slots:
             await erp.appointment(key, "10", "T1", day="20260302", hour=finish, start_hour=begin)
-        await mes.counters("T1", *((_at(t), good, scrap, None) for t, good, scrap in counts))
+        await mes_rows.counters("T1", *((_at(t), good, scrap, None) for t, good, scrap in counts))
     client = await client_for(erp.dsn, shift_calendar=SHIFTS)
     data = await get_oee(client, machine="T1")
     assert (data["plannedTime"], data["runningTime"]) == (28800.0, 28800.0)
@@ -641,13 +620,13 @@ async def test_ideal_time_follows_g2_tpoper_crew_and_lot(mes, erp, client_for):
     assert data["notes"] == []
 
 
-async def test_tempad_zero_means_unknown_performance_never_zero(mes, erp, client_for):
-    await _running_machine(mes, erp, "T2", 0.0)
+async def test_tempad_zero_means_unknown_performance_never_zero(mes_rows, erp, client_for):
+    await _running_machine(mes_rows, erp, "T2", 0.0)
     await erp.product("P6")
     await erp.operation("P6", "01", "10", "T2", tempad=0.0, lotepad=1.0, G2_TPOPER="1")
     key = await erp.order("000016", "P6")
     await erp.appointment(key, "10", "T2", day="20260302", hour="14:00", start_hour="06:00")
-    await mes.counters("T2", (_at("08:00"), 40, 0, None))
+    await mes_rows.counters("T2", (_at("08:00"), 40, 0, None))
     client = await client_for(erp.dsn, shift_calendar=SHIFTS)
     body = await oee_body(client, machine="T2")
     data = body["data"]
@@ -678,8 +657,8 @@ async def test_tempad_zero_means_unknown_performance_never_zero(mes, erp, client
 # ideal = 360 + 3600 + 6480 + 180 = 10620 s; performance = 10620 / 28800
 
 
-async def _two_operations_plant(mes: TelemetryRows, erp: ProtheusRows) -> None:
-    await _running_machine(mes, erp, "T3", 0.0)
+async def _two_operations_plant(mes_rows: TelemetryRows, erp: ProtheusRows) -> None:
+    await _running_machine(mes_rows, erp, "T3", 0.0)
     await erp.product("PX")
     await erp.operation("PX", "01", "10", "T3", tempad=0.01, lotepad=1.0)
     await erp.operation("PX", "01", "20", "T9", tempad=5.0, lotepad=1.0)
@@ -691,7 +670,7 @@ async def _two_operations_plant(mes: TelemetryRows, erp: ProtheusRows) -> None:
     )
     await erp.appointment(y, "30", "T3", day="20260302", hour="07:30", start_hour="07:00")
     await erp.appointment(x, "30", "T3", day="20260302", hour="09:00", start_hour="08:00")
-    await mes.counters(
+    await mes_rows.counters(
         "T3",
         (_at("06:30"), 10, 0, None),
         (_at("07:00"), 20, 0, None),
@@ -702,8 +681,8 @@ async def _two_operations_plant(mes: TelemetryRows, erp: ProtheusRows) -> None:
     )
 
 
-async def test_counts_belong_to_the_appointment_covering_their_time(mes, erp, client_for):
-    await _two_operations_plant(mes, erp)
+async def test_counts_belong_to_the_appointment_covering_their_time(mes_rows, erp, client_for):
+    await _two_operations_plant(mes_rows, erp)
     client = await client_for(erp.dsn, shift_calendar=SHIFTS)
     data = await get_oee(client, machine="T3")
     runs = [
@@ -721,19 +700,19 @@ async def test_counts_belong_to_the_appointment_covering_their_time(mes, erp, cl
     assert (data["goodCount"], data["scrapCount"]) == (153, 2)
 
 
-async def test_a_line_attributes_each_machine_by_its_own_appointments(mes, erp, client_for):
+async def test_a_line_attributes_each_machine_by_its_own_appointments(mes_rows, erp, client_for):
     # T4 and T5 on one line, one order appointed on both at the same time with different
     # operations: each machine's counts take its own appointment's operation.
     for machine in ("T4", "T5"):
-        await _running_machine(mes, erp, machine, 0.0)
+        await _running_machine(mes_rows, erp, machine, 0.0)
     await erp.product("PZ")
     await erp.operation("PZ", "01", "10", "T4", tempad=0.01, lotepad=1.0)  # 36 s
     await erp.operation("PZ", "01", "20", "T5", tempad=0.02, lotepad=1.0)  # 72 s
     z = await erp.order("000031", "PZ")
     await erp.appointment(z, "10", "T4", day="20260302", hour="14:00", start_hour="06:00")
     await erp.appointment(z, "20", "T5", day="20260302", hour="14:00", start_hour="06:00")
-    await mes.counters("T4", (_at("09:00"), 100, 0, None))
-    await mes.counters("T5", (_at("09:00"), 100, 0, None))
+    await mes_rows.counters("T4", (_at("09:00"), 100, 0, None))
+    await mes_rows.counters("T5", (_at("09:00"), 100, 0, None))
     client = await client_for(erp.dsn, shift_calendar=SHIFTS)
     data = await get_oee(client, line="porto/usinagem/linha3")
     assert [(o["machine"], o["operation"], o["idealTime"]) for o in data["orders"]] == [
@@ -744,8 +723,8 @@ async def test_a_line_attributes_each_machine_by_its_own_appointments(mes, erp, 
     assert data["performance"] == approx(10800 / 57600)
 
 
-async def test_counts_before_any_appointment_have_no_order_and_say_so(mes, erp, client_for):
-    await _running_machine(mes, erp, "T6", 0.0)
+async def test_counts_before_any_appointment_have_no_order_and_say_so(mes_rows, erp, client_for):
+    await _running_machine(mes_rows, erp, "T6", 0.0)
     await erp.product("PW")
     await erp.operation("PW", "01", "10", "T6", tempad=0.01, lotepad=1.0)
     w = await erp.order("000041", "PW")
@@ -755,7 +734,7 @@ async def test_counts_before_any_appointment_have_no_order_and_say_so(mes, erp, 
         w, "10", "T6", start_day="20260301", start_hour="22:00", day="20260302", hour="06:30"
     )
     await erp.appointment(w, "10", "T6", day="20260302", hour="12:00", start_hour="10:00")
-    await mes.counters(
+    await mes_rows.counters(
         "T6",
         (_at("06:15"), 10, 0, None),
         (_at("07:00"), 10, 0, None),
@@ -773,17 +752,31 @@ async def test_counts_before_any_appointment_have_no_order_and_say_so(mes, erp, 
     assert "SH6" in body["message"]
 
 
-async def test_odbc_path_gives_the_same_oee(mes, erp, client_for):
-    await _two_operations_plant(mes, erp)
-    parts = urlsplit(erp.dsn)
-    odbc = (
-        "odbc://DRIVER={PostgreSQL Unicode};"
-        f"SERVER={parts.hostname};PORT={parts.port or 5432};DATABASE={parts.path.lstrip('/')};"
-        f"UID={parts.username or 'postgres'};PWD={parts.password or ''}"
-    )
+async def test_odbc_path_gives_the_same_oee(mes_rows, erp, client_for):
+    await _two_operations_plant(mes_rows, erp)
+    odbc = odbc_url(erp.dsn)
     native = await oee_body(await client_for(erp.dsn, shift_calendar=SHIFTS), machine="T3")
     other = await oee_body(await client_for(odbc, shift_calendar=SHIFTS), machine="T3")
     for body in (native, other):
         body.pop("requestId", None)
     assert other["data"] == native["data"]
     assert native["data"]["idealTime"] == 10620.0
+
+
+async def test_oee_answers_are_what_their_response_schema_dumps(plant, client_for):
+    _, erp = plant
+    client = await client_for(erp.dsn, shift_calendar=SHIFTS)
+    for query in ({"machine": "M1"}, {"line": "porto/usinagem/linha1"}, {"machine": "M3"}):
+        data = await documented_answer(
+            client, "/api/v1/oee", schemas.OeeResponse, **WINDOW, **query
+        )
+        assert data["machines"]
+    down = await client_for(PROTHEUS_DOWN, shift_calendar="sat 06:00-07:00")
+    data = await documented_answer(
+        client=down,
+        path="/api/v1/oee",
+        schema=schemas.OeeResponse,
+        **WINDOW,
+        line="porto/usinagem/linha1",
+    )
+    assert data["plannedTime"] == 0

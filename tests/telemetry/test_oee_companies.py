@@ -15,7 +15,7 @@ import pytest
 
 from protheus_demo.company import UNIT_ORDER_KEY, UNIT_ORDER_TEMPAD, unit_order_machines
 from tests.helpers import assert_envelope
-from tests.telemetry.query_fixtures import READ, TelemetryRows, local, migrated_mes, query_app
+from tests.support.telemetry_query import READ, TelemetryRows, local, query_app
 
 WINDOW = {"from": "2026-03-02T05:00:00-03:00", "to": "2026-03-02T15:00:00-03:00"}
 
@@ -40,10 +40,10 @@ LIMIT 1
 
 @pytest.fixture
 async def telemetry(
-    fresh_database, demo_two_companies_dsn
+    mes_rows, demo_two_companies_dsn
 ) -> AsyncIterator[tuple[TelemetryRows, str, str]]:
     """MES rows: one machine running all window long, one counter naming the picked order."""
-    rows = await migrated_mes(fresh_database)
+    rows = mes_rows
     conn = await asyncpg.connect(demo_two_companies_dsn)
     try:
         picked = await conn.fetchrow(PICK)
@@ -76,7 +76,7 @@ async def test_oee_answers_on_the_second_company(aiohttp_client, telemetry, demo
 
 
 async def test_oee_reads_the_orders_product_in_its_unit(
-    aiohttp_client, fresh_database, demo_two_companies_dsn
+    aiohttp_client, mes_rows, demo_two_companies_dsn
 ):
     """The unit order's product (SB1 shared per unit) names routing 02: its operation on
     the second machine gives the ideal time (0.5 h a unit, PROTHEUS_TIME_FORMAT C)."""
@@ -85,7 +85,7 @@ async def test_oee_reads_the_orders_product_in_its_unit(
         machine = (await unit_order_machines(conn))[1]
     finally:
         await conn.close()
-    rows = await migrated_mes(fresh_database)
+    rows = mes_rows
     try:
         await rows.machine(machine, line="linha1")
         await rows.states(machine, (local("2026-03-02T04:00"), "running", None))

@@ -5,53 +5,34 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
 
-from services.telemetry.query import queries
+from services.telemetry.query import queries, schemas
 from shared.db.dialect import TSQL, render
 from shared.openapi import build_spec
+from shared.protheus.keys import USUAL_ORDER_KEY
 from shared.protheus.naming import Tables
 from tests.helpers import assert_envelope, auth
-from tests.telemetry.query_fixtures import (
+from tests.support.telemetry_query import (
     OTHER_KEY,
     PROTHEUS_DOWN,
     READ,
     ProtheusRows,
     TelemetryRows,
-    crafted_protheus,
-    migrated_mes,
-    query_app,
+    documented_answer,
     shown,
     utc,
 )
 
 
 @pytest.fixture
-async def mes(fresh_database) -> AsyncIterator[TelemetryRows]:
-    rows = await migrated_mes(fresh_database)
-    yield rows
-    await rows.conn.close()
-
-
-@pytest.fixture
-async def erp(fresh_database) -> AsyncIterator[ProtheusRows]:
-    rows = await crafted_protheus(fresh_database)
-    await rows.resource("M1", "TORNO CNC 1")
-    await rows.resource("M9", "PRENSA 9")  # in SH1, never sent anything
-    await rows.resource("MX", "SUCATEADA", D_E_L_E_T_="*")
-    yield rows
-    await rows.conn.close()
-
-
-@pytest.fixture
-def client_for(aiohttp_client, mes):
-    async def make(protheus_dsn: str, **overrides: Any) -> Any:
-        return await aiohttp_client(query_app(protheus_dsn, mes.dsn, **overrides))
-
-    return make
+async def erp(erp: ProtheusRows) -> ProtheusRows:
+    await erp.resource("M1", "TORNO CNC 1")
+    await erp.resource("M9", "PRENSA 9")  # in SH1, never sent anything
+    await erp.resource("MX", "SUCATEADA", D_E_L_E_T_="*")
+    return erp
 
 
 @pytest.fixture
@@ -76,26 +57,26 @@ T = "2026-03-02T"  # a Monday; tests read instants as UTC unless they say otherw
 
 
 @pytest.fixture
-async def plant(mes) -> TelemetryRows:
+async def plant(mes_rows) -> TelemetryRows:
     """M1 and M2 on porto/usinagem/linha1, M3 on linha2, with states and two metrics on M1."""
-    await mes.machine("M1", last_seen=utc(T + "12:30:00"))
-    await mes.machine("M2")
-    await mes.machine("M3", line="linha2")
-    await mes.states(
+    await mes_rows.machine("M1", last_seen=utc(T + "12:30:00"))
+    await mes_rows.machine("M2")
+    await mes_rows.machine("M3", line="linha2")
+    await mes_rows.states(
         "M1", (utc(T + "08:00:00"), "running", None), (utc(T + "11:00:00"), "fault", "E7")
     )
-    await mes.states("M2", (utc(T + "09:00:00"), "running", None))
-    await mes.samples(
+    await mes_rows.states("M2", (utc(T + "09:00:00"), "running", None))
+    await mes_rows.samples(
         "M1",
         "temp",
         [(utc(T + "12:00:10"), 1), (utc(T + "12:00:50"), 3), (utc(T + "12:01:05"), 10),
          (utc(T + "12:16:00"), 20), (utc(T + "14:00:00"), 5)],
     )  # fmt: skip
     # rpm's latest point is the day before: the latest value spans partitions.
-    await mes.samples(
+    await mes_rows.samples(
         "M1", "rpm", [(utc("2026-03-01T10:00:00"), 900), (utc("2026-03-01T11:00:00"), 950)]
     )
-    return mes
+    return mes_rows
 
 
 async def test_machines_lists_sh1_and_mes_machines_with_current_state(plant, client):
@@ -275,11 +256,11 @@ async def test_buckets_align_to_the_epoch_skip_empty_ones_and_compute_each_aggre
     assert list((await series("1h", ""))[0]) == ["bucket", "avg"]
 
 
-async def test_day_buckets_follow_the_plant_midnight(mes, erp, client):
-    await mes.machine("M1")
+async def test_day_buckets_follow_the_plant_midnight(mes_rows, erp, client):
+    await mes_rows.machine("M1")
     # 02:00Z and 04:00Z share a UTC day, but in Sao Paulo (UTC-3) they are 23:00 on the 1st
     # and 01:00 on the 2nd.
-    await mes.samples("M1", "energy", [(utc(T + "02:00:00"), 4), (utc(T + "04:00:00"), 6)])
+    await mes_rows.samples("M1", "energy", [(utc(T + "02:00:00"), 4), (utc(T + "04:00:00"), 6)])
     data = await get(
         client,
         "/api/v1/machines/M1/telemetry",
@@ -316,11 +297,11 @@ async def test_series_parameters_are_validated_naming_each_one(plant, client):
         assert expected[0] in body["message"]
 
 
-async def test_raw_ranges_over_24_hours_or_100000_points_are_refused(mes, erp, client):
-    await mes.machine("M1")
+async def test_raw_ranges_over_24_hours_or_100000_points_are_refused(mes_rows, erp, client):
+    await mes_rows.machine("M1")
     start = utc(T + "00:00:00")
     # 100,001 points, 0.5 s apart: about 13.9 hours, inside the 24-hour limit.
-    await mes.dense_samples("M1", "dense", start, 100_001, 500)
+    await mes_rows.dense_samples("M1", "dense", start, 100_001, 500)
     path = "/api/v1/machines/M1/telemetry"
     day = {"from": T + "00:00:00Z", "to": "2026-03-03T00:00:00Z"}
     body = await get(client, path, 400, metric="dense", **day)
@@ -353,9 +334,9 @@ async def test_bucketed_ranges_are_bounded_too(plant, client):
 
 
 @pytest.fixture
-async def timeline(mes) -> TelemetryRows:
-    await mes.machine("M1")
-    await mes.states(
+async def timeline(mes_rows) -> TelemetryRows:
+    await mes_rows.machine("M1")
+    await mes_rows.states(
         "M1",
         (utc(T + "08:00:00"), "running", None),
         (utc(T + "09:00:00"), "running", None),  # the same state again: one interval
@@ -363,7 +344,7 @@ async def timeline(mes) -> TelemetryRows:
         (utc(T + "10:30:00"), "fault", "E2"),  # another reason: another interval
         (utc(T + "11:00:00"), "idle", None),
     )
-    return mes
+    return mes_rows
 
 
 async def states_between(client: Any, start: str, end: str) -> dict[str, Any]:
@@ -430,9 +411,9 @@ async def test_the_open_state_ends_now_when_to_is_in_the_future(timeline, client
 # --- counters -------------------------------------------------------------------------------------
 
 
-async def test_counters_are_summed_per_bucket(mes, erp, client):
-    await mes.machine("M1")
-    await mes.counters(
+async def test_counters_are_summed_per_bucket(mes_rows, erp, client):
+    await mes_rows.machine("M1")
+    await mes_rows.counters(
         "M1",
         (utc(T + "12:00:10"), 5, 1, "00000101001"),
         (utc(T + "12:14:59"), 3, 0, None),
@@ -456,10 +437,10 @@ async def test_counters_are_summed_per_bucket(mes, erp, client):
 # --- dead letters ---------------------------------------------------------------------------------
 
 
-async def test_dead_letters_page_newest_first_with_payload_decoded(mes, erp, client):
-    await mes.dead_letter("mes/v1/x", b'{"ts": 1', "json inválido", utc(T + "10:00:00"))
-    await mes.dead_letter("mes/v1/y", b"\xff\xfebad", "utf-8 inválido", utc(T + "12:00:00"))
-    await mes.dead_letter("bad/topic", b"{}", "tópico fora do contrato", utc(T + "11:00:00"))
+async def test_dead_letters_page_newest_first_with_payload_decoded(mes_rows, erp, client):
+    await mes_rows.dead_letter("mes/v1/x", b'{"ts": 1', "json inválido", utc(T + "10:00:00"))
+    await mes_rows.dead_letter("mes/v1/y", b"\xff\xfebad", "utf-8 inválido", utc(T + "12:00:00"))
+    await mes_rows.dead_letter("bad/topic", b"{}", "tópico fora do contrato", utc(T + "11:00:00"))
     data = await get(client, "/api/v1/telemetry/dead-letters", page_size=2)
     assert (data["total"], data["totalPages"], data["filters"]) == (3, 2, {})
     first, second = data["data"]
@@ -476,6 +457,40 @@ async def test_dead_letters_page_newest_first_with_payload_decoded(mes, erp, cli
     assert bad_field(body)[0] == "page"
 
 
+async def test_every_answer_is_what_its_response_schema_dumps(plant, client):
+    """The response schemas (which the OpenAPI document shows) produce exactly the answers."""
+    await plant.counters("M1", (utc(T + "12:00:10"), 5, 1, "00000101001"))
+    await plant.dead_letter("mes/v1/y", b"\xff\xfebad", "utf-8 inválido", utc(T + "12:00:00"))
+    window = {"from": T + "08:00:00Z", "to": T + "15:00:00Z"}
+    for query in ({}, {"values": "true"}, {"line": "porto/usinagem/linha1", "state": "running"}):
+        data = await documented_answer(
+            client, "/api/v1/machines", schemas.MachineListResponse, **query
+        )
+        assert data["data"]
+    for machine in ("M1", "M9"):
+        await documented_answer(
+            client, f"/api/v1/machines/{machine}/latest", schemas.LatestResponse
+        )
+    series = "/api/v1/machines/M1/telemetry"
+    for query in ({}, {"bucket": "15m", "agg": "avg,min,max,last,count"}, {"bucket": "1d"}):
+        data = await documented_answer(
+            client, series, schemas.SeriesResponse, metric="temp", **window, **query
+        )
+        assert data["points"]
+    data = await documented_answer(
+        client, "/api/v1/machines/M1/states", schemas.StatesResponse, **window
+    )
+    assert data["intervals"]
+    data = await documented_answer(
+        client, "/api/v1/machines/M1/counters", schemas.CountersResponse, bucket="1h", **window
+    )
+    assert data["buckets"]
+    data = await documented_answer(
+        client, "/api/v1/telemetry/dead-letters", schemas.DeadLetterResponse
+    )
+    assert data["data"]
+
+
 # --- auth and OpenAPI -----------------------------------------------------------------------------
 
 
@@ -489,7 +504,7 @@ async def test_routes_need_a_key_with_telemetry_read(plant, client):
 
 def test_protheus_statements_render_as_t_sql_without_postgresql_syntax():
     for sql in (
-        queries.ideal_times(TSQL, Tables("01"), 3, 2),
+        queries.ideal_times(TSQL, Tables("01"), USUAL_ORDER_KEY, 3, 2),
         queries.sh1_machines(TSQL, Tables("01"), one=True),
     ):
         text, args = render(sql, _params(sql), style="qmark", dialect=TSQL)
@@ -499,8 +514,8 @@ def test_protheus_statements_render_as_t_sql_without_postgresql_syntax():
         assert "bpchar" not in text.lower()
         assert "CAST(? AS VARCHAR(" in text  # strings bound as VARCHAR, never NVARCHAR
         assert len(args) == text.count("?")
-    assert "sh6010" in queries.ideal_times(TSQL, Tables("01"), 0, 1)
-    assert "1 = 0" in queries.ideal_times(TSQL, Tables("01"), 1, 0)
+    assert "sh6010" in queries.ideal_times(TSQL, Tables("01"), USUAL_ORDER_KEY, 0, 1)
+    assert "1 = 0" in queries.ideal_times(TSQL, Tables("01"), USUAL_ORDER_KEY, 1, 0)
 
 
 def _params(sql: str) -> dict[str, str]:

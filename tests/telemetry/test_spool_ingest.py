@@ -10,7 +10,7 @@ import datetime as dt
 from prometheus_client import generate_latest
 
 from shared.migrations import migrate
-from tests.telemetry.conftest import publish, rows, wait_for_rows
+from tests.support.telemetry import publish, rows, wait_for_rows
 
 BASE = "mes/v1/porto/estamparia/linha1"
 START = dt.datetime.now(dt.UTC).replace(microsecond=0) - dt.timedelta(hours=1)
@@ -66,10 +66,12 @@ async def test_a_full_spool_stops_reading_says_so_and_loses_nothing(
     assert ingestor.status()["spool"]["reading"] == "running"
 
 
-async def test_metrics_show_spool_depth_age_commit_latency_and_drain_rate(broker, mes, ingestors):
+async def test_metrics_show_spool_depth_age_commit_latency_and_drain_rate(
+    broker, mes_dsn, ingestors
+):
     ingestor = await ingestors()
     await publish(broker, stream(300))
-    await wait_for_rows(mes, "SELECT count(*) FROM telemetry_samples", 600)
+    await wait_for_rows(mes_dsn, "SELECT count(*) FROM telemetry_samples", 600)
     text = generate_latest(ingestor.metrics.registry).decode()
     for name in (
         "telemetry_spool_messages 0.0",
@@ -85,7 +87,7 @@ async def test_metrics_show_spool_depth_age_commit_latency_and_drain_rate(broker
     assert ingestor.drain_rate() > 0
 
 
-async def test_a_broker_we_do_not_configure_gets_a_note(broker, mes, ingestors, caplog):
+async def test_a_broker_we_do_not_configure_gets_a_note(broker, mes_dsn, ingestors, caplog):
     ours = await ingestors(client_id="managed")
     assert "brokerNote" not in ours.status()
     theirs = await ingestors(client_id="unmanaged", broker_managed=False)
@@ -95,13 +97,13 @@ async def test_a_broker_we_do_not_configure_gets_a_note(broker, mes, ingestors, 
     assert any("max_queued_messages" in r.getMessage() for r in caplog.records)
 
 
-async def test_dead_letters_keep_the_first_64_kib_and_the_size(broker, mes, ingestors):
+async def test_dead_letters_keep_the_first_64_kib_and_the_size(broker, mes_dsn, ingestors):
     await ingestors()
     big = b"{" + b"x" * (100 * 1024)  # not JSON, 100 KiB
     await publish(broker, [(f"{BASE}/M1/telemetry", big), (f"{BASE}/M1/telemetry", b"{")])
-    assert await wait_for_rows(mes, "SELECT count(*) FROM telemetry_dead_letters", 2) == 2
+    assert await wait_for_rows(mes_dsn, "SELECT count(*) FROM telemetry_dead_letters", 2) == 2
     got = await rows(
-        mes,
+        mes_dsn,
         "SELECT octet_length(payload) AS kept, payload_size, substring(payload FROM 1 FOR 8) AS head"
         " FROM telemetry_dead_letters ORDER BY id",
     )
@@ -110,17 +112,17 @@ async def test_dead_letters_keep_the_first_64_kib_and_the_size(broker, mes, inge
 
 
 async def test_readyz_shows_the_spool_and_what_the_broker_may_drop(
-    aiohttp_client, broker, mes, tmp_path
+    aiohttp_client, broker, mes_dsn, tmp_path
 ):
     import dataclasses
 
     from services.telemetry.app import create_app
     from shared.settings import Settings
     from tests.helpers import NO_AUDIT
-    from tests.telemetry.conftest import FAST
+    from tests.support.telemetry import FAST
 
     settings = Settings(
-        mes_db_url=mes,
+        mes_db_url=mes_dsn,
         mqtt_url=broker.url,
         mqtt_client_id="readyz-ingestor",
         ingest=dataclasses.replace(FAST, spool_dir=str(tmp_path / "spool"), broker_managed=False),

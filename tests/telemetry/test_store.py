@@ -36,10 +36,10 @@ def flush(numbers: range, rng: random.Random) -> list[Parsed]:
     return [parsed for _, parsed in sorted(arrivals, key=lambda arrival: arrival[0])]
 
 
-async def test_the_first_value_of_a_key_wins_within_and_across_flushes(mes: str) -> None:
+async def test_the_first_value_of_a_key_wins_within_and_across_flushes(mes_dsn: str) -> None:
     rng = random.Random(7)
     store = TelemetryStore()
-    conn = await asyncpg.connect(mes)
+    conn = await asyncpg.connect(mes_dsn)
     try:
         for start in range(0, 2000, 500):
             await store.write(conn, flush(range(start, start + 500), rng))

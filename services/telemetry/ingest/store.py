@@ -59,12 +59,36 @@ VALUES ($1, $2, $3, now())
 ON CONFLICT (spool_id) DO UPDATE SET client_id = EXCLUDED.client_id,
     position = GREATEST(telemetry_spool_positions.position, EXCLUDED.position), updated_at = now()
 """
+
+
+async def upsert_machines(
+    conn: asyncpg.Connection, *, machines: Iterable[tuple[str, str, str, str, dt.datetime]]
+) -> None:
+    """Register or update machines (machine, site, area, line, last seen); last_seen never
+    goes back."""
+    columns = list(zip(*machines, strict=True))
+    if columns:
+        await conn.execute(UPSERT_MACHINES, *(list(c) for c in columns))
+
+
+async def save_position(
+    conn: asyncpg.Connection, *, spool_id: str, client_id: str, position: int
+) -> None:
+    """How far the spool is drained (its LSN), never moved back."""
+    await conn.execute(UPSERT_POSITION, spool_id, client_id, position)
+
+
 # A dead letter keeps at most this much of its payload, and the payload's full size beside it.
 DEAD_PAYLOAD_MAX = 64 * 1024
 DEAD_COLUMNS = ("topic", "payload", "reason", "payload_size")
 
 # (spool id, client id, LSN): how far the spool is drained, committed with the rows.
 Position = tuple[str, str, int]
+
+
+async def _save(conn: asyncpg.Connection, position: Position) -> None:
+    spool_id, client_id, lsn = position
+    await save_position(conn, spool_id=spool_id, client_id=client_id, position=lsn)
 
 
 def _first_per_key(rows: Iterable[tuple], key_length: int) -> list[tuple]:
@@ -135,7 +159,7 @@ class TelemetryStore:
                 )
                 rows += await self.write(conn, [refused])
         if position is not None:
-            await conn.execute(UPSERT_POSITION, *position)
+            await _save(conn, position)
         return rows
 
     async def _write(self, conn: asyncpg.Connection, samples: list, states: list, counters: list, dead: list,
@@ -186,7 +210,6 @@ class TelemetryStore:
                 "telemetry_dead_letters", records=dead, columns=DEAD_COLUMNS
             )
         if machines:
-            columns = list(zip(*machines.values(), strict=True))
-            await conn.execute(UPSERT_MACHINES, *(list(c) for c in columns))
+            await upsert_machines(conn, machines=machines.values())
         if position is not None:
-            await conn.execute(UPSERT_POSITION, *position)
+            await _save(conn, position)

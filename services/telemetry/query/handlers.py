@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from aiohttp import web
 
 from services.telemetry.query import schemas, service
-from services.telemetry.query.keys import get_queries
+from services.telemetry.query.keys import get_shift_calendar
+from services.telemetry.query.oee import service as oee
 from services.telemetry.query.schemas import (
     MAX_BUCKETS,
     MAX_OEE_DAYS,
@@ -15,8 +18,9 @@ from services.telemetry.query.schemas import (
     MAX_STATE_INTERVALS,
 )
 from shared.endpoint import endpoint
-from shared.envelope import success
-from shared.validation import load_match, load_query
+from shared.envelope import Reply
+from shared.keys import get_mes_pool, get_protheus_context, get_settings
+from shared.pagination import Page
 
 SERVICE = "telemetry"
 SCOPE = "telemetry:read"
@@ -49,11 +53,20 @@ MACHINE_ERRORS = (400, 401, 403, 404, 503)
     query=schemas.MachineListQuery,
     response=schemas.MachineListResponse,
 )
-async def list_machines(request: web.Request) -> web.Response:
-    params = load_query(request, schemas.MachineListQuery())
-    data, page, note = await service.list_machines(get_queries(request.app), params)
+async def list_machines(request: web.Request, *, query: dict[str, Any]) -> Reply:
+    app = request.app
+    page = Page.from_params(query)
+    data, note = await service.list_machines(
+        get_mes_pool(app),
+        get_protheus_context(app),
+        page=page,
+        line=query["line"],
+        state=query["state"],
+        values=query["values"],
+        tz=get_settings(app).tz,
+    )
     message = f"Máquinas retornadas com sucesso ({page.label(data['total'])})."
-    return success(data, f"{message} {note}" if note else message)
+    return Reply(data, f"{message} {note}" if note else message)
 
 
 @endpoint(
@@ -70,10 +83,12 @@ async def list_machines(request: web.Request) -> web.Response:
     response=schemas.LatestResponse,
     errors=MACHINE_ERRORS,
 )
-async def latest(request: web.Request) -> web.Response:
-    machine = load_match(request, schemas.MachinePath())["machine"]
-    data = await service.latest(get_queries(request.app), machine)
-    return success(data, f"Últimos valores da máquina {machine} retornados com sucesso.")
+async def latest(request: web.Request, *, path: dict[str, Any]) -> Reply:
+    app, machine = request.app, path["machine"]
+    data = await service.latest(
+        get_mes_pool(app), get_protheus_context(app), machine=machine, tz=get_settings(app).tz
+    )
+    return Reply(data, f"Últimos valores da máquina {machine} retornados com sucesso.")
 
 
 @endpoint(
@@ -94,13 +109,22 @@ async def latest(request: web.Request) -> web.Response:
     response=schemas.SeriesResponse,
     errors=MACHINE_ERRORS,
 )
-async def series(request: web.Request) -> web.Response:
-    machine = load_match(request, schemas.MachinePath())["machine"]
-    params = load_query(request, schemas.SeriesQuery())
-    data = await service.series(get_queries(request.app), machine, params)
-    return success(
+async def series(request: web.Request, *, path: dict[str, Any], query: dict[str, Any]) -> Reply:
+    app, machine = request.app, path["machine"]
+    data = await service.series(
+        get_mes_pool(app),
+        get_protheus_context(app),
+        machine=machine,
+        metric=query["metric"],
+        start=query["from_"],
+        end=query["to"],
+        bucket=query["bucket"],
+        aggregates=query["agg"],
+        tz=get_settings(app).tz,
+    )
+    return Reply(
         data,
-        f"Série de {params['metric']} da máquina {machine} retornada com sucesso "
+        f"Série de {query['metric']} da máquina {machine} retornada com sucesso "
         f"({len(data['points'])} linha(s)).",
     )
 
@@ -122,11 +146,17 @@ async def series(request: web.Request) -> web.Response:
     response=schemas.StatesResponse,
     errors=MACHINE_ERRORS,
 )
-async def states(request: web.Request) -> web.Response:
-    machine = load_match(request, schemas.MachinePath())["machine"]
-    params = load_query(request, schemas.WindowQuery())
-    data = await service.states(get_queries(request.app), machine, params)
-    return success(
+async def states(request: web.Request, *, path: dict[str, Any], query: dict[str, Any]) -> Reply:
+    app, machine = request.app, path["machine"]
+    data = await service.states(
+        get_mes_pool(app),
+        get_protheus_context(app),
+        machine=machine,
+        start=query["from_"],
+        end=query["to"],
+        tz=get_settings(app).tz,
+    )
+    return Reply(
         data,
         f"Estados da máquina {machine} retornados com sucesso "
         f"({len(data['intervals'])} intervalo(s)).",
@@ -148,11 +178,18 @@ async def states(request: web.Request) -> web.Response:
     response=schemas.CountersResponse,
     errors=MACHINE_ERRORS,
 )
-async def counters(request: web.Request) -> web.Response:
-    machine = load_match(request, schemas.MachinePath())["machine"]
-    params = load_query(request, schemas.CounterQuery())
-    data = await service.counters(get_queries(request.app), machine, params)
-    return success(data, f"Contadores da máquina {machine} retornados com sucesso.")
+async def counters(request: web.Request, *, path: dict[str, Any], query: dict[str, Any]) -> Reply:
+    app, machine = request.app, path["machine"]
+    data = await service.counters(
+        get_mes_pool(app),
+        get_protheus_context(app),
+        machine=machine,
+        start=query["from_"],
+        end=query["to"],
+        bucket=query["bucket"],
+        tz=get_settings(app).tz,
+    )
+    return Reply(data, f"Contadores da máquina {machine} retornados com sucesso.")
 
 
 @endpoint(
@@ -169,12 +206,12 @@ async def counters(request: web.Request) -> web.Response:
     query=schemas.DeadLetterQuery,
     response=schemas.DeadLetterResponse,
 )
-async def dead_letters(request: web.Request) -> web.Response:
-    params = load_query(request, schemas.DeadLetterQuery())
-    data, page = await service.dead_letters(get_queries(request.app), params)
-    return success(
-        data, f"Mensagens recusadas retornadas com sucesso ({page.label(data['total'])})."
+async def dead_letters(request: web.Request, *, query: dict[str, Any]) -> Reply:
+    page = Page.from_params(query)
+    data = await service.dead_letters(
+        get_mes_pool(request.app), page=page, tz=get_settings(request.app).tz
     )
+    return Reply(data, f"Mensagens recusadas retornadas com sucesso ({page.label(data['total'])}).")
 
 
 @endpoint(
@@ -209,10 +246,19 @@ async def dead_letters(request: web.Request) -> web.Response:
     response=schemas.OeeResponse,
     errors=MACHINE_ERRORS,
 )
-async def overall_equipment_effectiveness(request: web.Request) -> web.Response:
-    params = load_query(request, schemas.OeeQuery())
-    data, notes = await service.overall_equipment_effectiveness(get_queries(request.app), params)
-    subject = (
-        f"da máquina {params['machine']}" if params["machine"] else f"da linha {params['line']}"
+async def overall_equipment_effectiveness(request: web.Request, *, query: dict[str, Any]) -> Reply:
+    app = request.app
+    settings = get_settings(app)
+    data, notes = await oee.overall_equipment_effectiveness(
+        get_mes_pool(app),
+        get_protheus_context(app),
+        calendar=get_shift_calendar(app),
+        tz=settings.tz,
+        time_format=settings.protheus_time_format,
+        start=query["from_"],
+        end=query["to"],
+        machine=query["machine"],
+        line=query["line"],
     )
-    return success(data, " ".join([f"OEE {subject} calculado com sucesso.", *notes]))
+    subject = f"da máquina {query['machine']}" if query["machine"] else f"da linha {query['line']}"
+    return Reply(data, " ".join([f"OEE {subject} calculado com sucesso.", *notes]))

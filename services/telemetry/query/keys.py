@@ -1,4 +1,4 @@
-"""Application key of the telemetry query routes."""
+"""Application key of the telemetry query routes: the plant's shift calendar, parsed at setup."""
 
 from __future__ import annotations
 
@@ -6,10 +6,10 @@ from typing import Final
 
 from aiohttp import web
 
-from services.telemetry.query.service import TelemetryQueries
+from services.telemetry.query.shifts import ShiftCalendar
 
-TELEMETRY_QUERIES: Final = web.AppKey("telemetry_queries", TelemetryQueries)
+SHIFT_CALENDAR: Final = web.AppKey("shift_calendar", ShiftCalendar)
 
 
-def get_queries(app: web.Application) -> TelemetryQueries:
-    return app[TELEMETRY_QUERIES]
+def get_shift_calendar(app: web.Application) -> ShiftCalendar:
+    return app[SHIFT_CALENDAR]

@@ -1,28 +1,38 @@
 """SQL of the telemetry query routes: one MES statement per request, at most one Protheus statement.
 
-MES statements are PostgreSQL with named parameters (`:machine`), rendered to `$n` by
-shared.db.dialect.render; every value is bound, and only fixed fragments chosen from whitelists
-(bucket strides, aggregate expressions) are formatted in. Each machine statement also says
-whether the machine is registered in the MES (`machines`), so "known machine" costs nothing.
+MES statements are PostgreSQL with asyncpg's `$n` placeholders, each behind a query function
+that takes the connection first and keyword arguments (the caller owns the connection);
+every value is bound, and only fixed fragments chosen from whitelists (bucket strides,
+aggregate expressions) are formatted in. Each machine statement binds the machine as `$1`
+and also says whether the machine is registered in the MES (`machines`), so "known
+machine" costs nothing.
 
-Protheus statements filter live rows (`shared.protheus.sql.live`) and the FILIAL of every table (SH1, SC2, SB1,
-SG2, SH6) with the branch resolver's value; table names come from the company code.
+Protheus statements (named `:parameters`, rendered by the source for its driver) filter
+live rows (`shared.protheus.sql.live`) and the FILIAL of every table (SH1, SC2, SB1, SG2,
+SH6) with the branch resolver's value; table names come from the company's `Tables`.
 """
 
 from __future__ import annotations
 
+import datetime as dt
+from collections.abc import Sequence
 from functools import lru_cache
 
+import asyncpg
+
 from shared.db.dialect import Dialect
-from shared.protheus.keys import ORDER_KEY_COLUMNS, USUAL_ORDER_KEY, order_key_match_sql
+from shared.protheus.keys import ORDER_KEY_COLUMNS, OrderKeyLayout, order_key_match_sql
 from shared.protheus.naming import Tables
 from shared.protheus.sql import live, operpad_lookup_sql, routing_sql
 
 BUCKETS = ("1m", "15m", "1h", "1d")
 AGGREGATES = ("avg", "min", "max", "last", "count")
 
+Interval = tuple[dt.datetime, dt.datetime]
+
 # Buckets below a day align to the epoch in UTC (date_bin's origin); a day follows the
-# plant's calendar (PLANT_TIMEZONE, bound as :tz), so a day bucket starts at local midnight.
+# plant's calendar (PLANT_TIMEZONE, bound as the time zone), so a day bucket starts at local
+# midnight.
 _EPOCH = "TIMESTAMPTZ '1970-01-01 00:00:00+00'"
 _STRIDES = {"1m": "INTERVAL '1 minute'", "15m": "INTERVAL '15 minutes'", "1h": "INTERVAL '1 hour'"}
 
@@ -36,14 +46,20 @@ _AGGREGATE_SQL = {
     "count": "count(*)",
 }
 
-_REGISTERED = "EXISTS (SELECT 1 FROM machines m WHERE m.machine = CAST(:machine AS text))"
-_WINDOW = "ts >= CAST(:from AS timestamptz) AND {alias}.ts < CAST(:to AS timestamptz)"
+# Every per-machine statement binds the machine as $1.
+_REGISTERED = "EXISTS (SELECT 1 FROM machines m WHERE m.machine = CAST($1 AS text))"
 
 
-def bucket_expression(bucket: str, column: str) -> str:
-    """The bucket start of `column` for a whitelisted bucket name."""
+def _window(alias: str, start: str, end: str) -> str:
+    """`alias.ts` inside [start, end), the bounds being placeholders."""
+    return f"{alias}.ts >= CAST({start} AS timestamptz) AND {alias}.ts < CAST({end} AS timestamptz)"
+
+
+def bucket_expression(bucket: str, column: str, tz: str) -> str:
+    """The bucket start of `column` for a whitelisted bucket name; `tz` is the placeholder of
+    the plant's zone, used by the day bucket only."""
     if bucket == "1d":
-        return f"date_trunc('day', {column}, CAST(:tz AS text))"
+        return f"date_trunc('day', {column}, CAST({tz} AS text))"
     return f"date_bin({_STRIDES[bucket]}, {column}, {_EPOCH})"
 
 
@@ -80,21 +96,24 @@ _CURRENT_STATE = """LEFT JOIN LATERAL (
 
 
 @lru_cache(maxsize=16)
-def list_machines(*, by_line: bool, by_state: bool, with_values: bool) -> str:
+def list_machines_sql(*, by_line: bool, by_state: bool, with_values: bool) -> str:
     """Every known machine: the MES's `machines` joined (FULL) with the SH1 codes and
-    descriptions bound as arrays (:erp_codes, :erp_descriptions), each with its current state
-    (latest machine_states row); a header row carries `total`, then the page (:limit, :offset)
-    in machine order. Filters: :site/:area/:line (exact), :state (current state).
-    `with_values` adds each page machine's latest value per metric as three parallel arrays.
+    descriptions bound as arrays ($1, $2), each with its current state (latest
+    machine_states row); a header row carries `total`, then the page ($3 rows from offset
+    $4) in machine order. Filters, numbered after those: site, area and line (exact), then
+    the current state. `with_values` adds each page machine's latest value per metric as
+    three parallel arrays.
     """
     filters = []
+    number = 4
     if by_line:
         filters.append(
-            "site = CAST(:site AS text) AND area = CAST(:area AS text) "
-            "AND line = CAST(:line AS text)"
+            f"site = CAST(${number + 1} AS text) AND area = CAST(${number + 2} AS text) "
+            f"AND line = CAST(${number + 3} AS text)"
         )
+        number += 3
     if by_state:
-        filters.append("state = CAST(:state AS text)")
+        filters.append(f"state = CAST(${number + 1} AS text)")
     where = f"WHERE {' AND '.join(filters)}" if filters else ""
     values_join = ""
     values_columns = ""
@@ -108,7 +127,7 @@ def list_machines(*, by_line: bool, by_state: bool, with_values: bool) -> str:
         values_columns = ", lv.metric_names, lv.metric_values, lv.metric_times"
     return f"""WITH erp AS (
     SELECT e.machine, e.description
-    FROM unnest(CAST(:erp_codes AS text[]), CAST(:erp_descriptions AS text[])) AS e(machine, description)
+    FROM unnest(CAST($1 AS text[]), CAST($2 AS text[])) AS e(machine, description)
 ), known AS (
     SELECT COALESCE(m.machine, e.machine) AS machine, m.site, m.area, m.line, m.last_seen,
            e.description, (e.machine IS NOT NULL) AS in_erp
@@ -123,30 +142,57 @@ def list_machines(*, by_line: bool, by_state: bool, with_values: bool) -> str:
 SELECT h.total, p.* FROM (SELECT count(*) AS total FROM matches) h
 LEFT JOIN LATERAL (
     SELECT pg.*{values_columns}
-    FROM (SELECT * FROM matches ORDER BY machine LIMIT :limit OFFSET :offset) pg
+    FROM (SELECT * FROM matches ORDER BY machine LIMIT $3 OFFSET $4) pg
     {values_join}
 ) p ON true
 ORDER BY p.machine
 """
 
 
+async def machine_page(
+    conn: asyncpg.Connection,
+    *,
+    erp_codes: Sequence[str],
+    erp_descriptions: Sequence[str | None],
+    limit: int,
+    offset: int,
+    line: tuple[str, str, str] | None,
+    state: str | None,
+    with_values: bool,
+) -> list[asyncpg.Record]:
+    """A header row with the total, then one page of known machines (list_machines_sql)."""
+    sql = list_machines_sql(
+        by_line=line is not None, by_state=state is not None, with_values=with_values
+    )
+    args: list[object] = [list(erp_codes), list(erp_descriptions), limit, offset]
+    if line is not None:
+        args.extend(line)
+    if state is not None:
+        args.append(state)
+    return await conn.fetch(sql, *args)
+
+
 LATEST = f"""WITH latest AS (
-    {_latest_values("CAST(:machine AS text)")}
+    {_latest_values("CAST($1 AS text)")}
 )
 SELECT h.*, l.metric, l.ts, l.value
 FROM (
     SELECT (mc.machine IS NOT NULL) AS registered, mc.site, mc.area, mc.line, mc.last_seen,
            st.state, st.reason AS state_reason, st.ts AS state_since
     FROM (SELECT 1) one
-    LEFT JOIN machines mc ON mc.machine = CAST(:machine AS text)
-    {_CURRENT_STATE.format(machine="CAST(:machine AS text)")}
+    LEFT JOIN machines mc ON mc.machine = CAST($1 AS text)
+    {_CURRENT_STATE.format(machine="CAST($1 AS text)")}
 ) h
 LEFT JOIN latest l ON true
 ORDER BY l.metric
 """
-"""One machine's `machines` row (if any), its current state (latest machine_states
+"""One machine's ($1) `machines` row (if any), its current state (latest machine_states
 row) and the last value and time of each of its metrics (telemetry_samples), one row per
 metric; a single row with NULL metric columns when it has none."""
+
+
+async def latest_values(conn: asyncpg.Connection, *, machine: str) -> list[asyncpg.Record]:
+    return await conn.fetch(LATEST, machine)
 
 
 # --- series ----------------------------------------------------------------------------------
@@ -156,58 +202,104 @@ SELECT h.registered, h.points, p.ts, p.value
 FROM (
     SELECT {_REGISTERED} AS registered,
            (SELECT count(*) FROM telemetry_samples s
-            WHERE s.machine = CAST(:machine AS text) AND s.metric = CAST(:metric AS text)
-              AND s.{_WINDOW.format(alias="s")}) AS points
+            WHERE s.machine = CAST($1 AS text) AND s.metric = CAST($2 AS text)
+              AND {_window("s", "$3", "$4")}) AS points
 ) h
 LEFT JOIN LATERAL (
     SELECT s.ts, s.value FROM telemetry_samples s
-    WHERE h.points <= CAST(:max_points AS bigint)
-      AND s.machine = CAST(:machine AS text) AND s.metric = CAST(:metric AS text)
-      AND s.{_WINDOW.format(alias="s")}
+    WHERE h.points <= CAST($5 AS bigint)
+      AND s.machine = CAST($1 AS text) AND s.metric = CAST($2 AS text)
+      AND {_window("s", "$3", "$4")}
 ) p ON true
 ORDER BY p.ts
 """
-"""Raw points of one machine's metric in [:from, :to) (telemetry_samples),
-counted first in the same statement: the header carries `points` and the points themselves
-are read only when there are at most :max_points of them (the partition key prunes days)."""
+"""Raw points of one machine's ($1) metric ($2) in [$3, $4) (telemetry_samples), counted
+first in the same statement: the header carries `points` and the points themselves are
+read only when there are at most $5 of them (the partition key prunes days)."""
+
+
+async def raw_series(
+    conn: asyncpg.Connection,
+    *,
+    machine: str,
+    metric: str,
+    start: dt.datetime,
+    end: dt.datetime,
+    max_points: int,
+) -> list[asyncpg.Record]:
+    return await conn.fetch(RAW_SERIES, machine, metric, start, end, max_points)
 
 
 @lru_cache(maxsize=64)
-def bucketed_series(bucket: str, aggregates: tuple[str, ...]) -> str:
-    """One row per non-empty bucket of one machine's metric in [:from, :to) with the asked
-    aggregates (telemetry_samples), plus whether the machine is registered; empty buckets
-    are never produced (GROUP BY over the points that exist)."""
+def bucketed_series_sql(bucket: str, aggregates: tuple[str, ...]) -> str:
+    """One row per non-empty bucket of one machine's ($1) metric ($2) in [$3, $4) with the
+    asked aggregates (telemetry_samples), plus whether the machine is registered; empty
+    buckets are never produced (GROUP BY over the points that exist). The day bucket binds
+    the plant's zone as $5."""
     columns = ", ".join(f"{_AGGREGATE_SQL[name]} AS {name}" for name in aggregates)
     return f"""
 SELECT h.registered, b.*
 FROM (SELECT {_REGISTERED} AS registered) h
 LEFT JOIN LATERAL (
-    SELECT {bucket_expression(bucket, "s.ts")} AS bucket, {columns}
+    SELECT {bucket_expression(bucket, "s.ts", "$5")} AS bucket, {columns}
     FROM telemetry_samples s
-    WHERE s.machine = CAST(:machine AS text) AND s.metric = CAST(:metric AS text)
-      AND s.{_WINDOW.format(alias="s")}
+    WHERE s.machine = CAST($1 AS text) AND s.metric = CAST($2 AS text)
+      AND {_window("s", "$3", "$4")}
     GROUP BY 1
 ) b ON true
 ORDER BY b.bucket
 """
 
 
+async def bucketed_series(
+    conn: asyncpg.Connection,
+    *,
+    machine: str,
+    metric: str,
+    start: dt.datetime,
+    end: dt.datetime,
+    bucket: str,
+    aggregates: tuple[str, ...],
+    plant_timezone: str,
+) -> list[asyncpg.Record]:
+    args: list[object] = [machine, metric, start, end]
+    if bucket == "1d":
+        args.append(plant_timezone)
+    return await conn.fetch(bucketed_series_sql(bucket, aggregates), *args)
+
+
 @lru_cache(maxsize=8)
-def counters(bucket: str) -> str:
-    """Good and scrap counts (machine_counters, counts since the previous message, each
-    attributed to its message's ts) summed per non-empty bucket in [:from, :to)."""
+def counters_sql(bucket: str) -> str:
+    """Good and scrap counts of one machine ($1) (machine_counters, counts since the previous
+    message, each attributed to its message's ts) summed per non-empty bucket in [$2, $3);
+    the day bucket binds the plant's zone as $4."""
     return f"""
 SELECT h.registered, b.bucket, b.good, b.scrap
 FROM (SELECT {_REGISTERED} AS registered) h
 LEFT JOIN LATERAL (
-    SELECT {bucket_expression(bucket, "c.ts")} AS bucket,
+    SELECT {bucket_expression(bucket, "c.ts", "$4")} AS bucket,
            CAST(sum(c.good) AS bigint) AS good, CAST(sum(c.scrap) AS bigint) AS scrap
     FROM machine_counters c
-    WHERE c.machine = CAST(:machine AS text) AND c.{_WINDOW.format(alias="c")}
+    WHERE c.machine = CAST($1 AS text) AND {_window("c", "$2", "$3")}
     GROUP BY 1
 ) b ON true
 ORDER BY b.bucket
 """
+
+
+async def counter_buckets(
+    conn: asyncpg.Connection,
+    *,
+    machine: str,
+    start: dt.datetime,
+    end: dt.datetime,
+    bucket: str,
+    plant_timezone: str,
+) -> list[asyncpg.Record]:
+    args: list[object] = [machine, start, end]
+    if bucket == "1d":
+        args.append(plant_timezone)
+    return await conn.fetch(counters_sql(bucket), *args)
 
 
 # --- states ----------------------------------------------------------------------------------
@@ -215,22 +307,21 @@ ORDER BY b.bucket
 STATES = f"""
 WITH events AS (
     (SELECT s.ts, s.state, s.reason FROM machine_states s
-     WHERE s.machine = CAST(:machine AS text) AND s.ts < CAST(:from AS timestamptz)
+     WHERE s.machine = CAST($1 AS text) AND s.ts < CAST($2 AS timestamptz)
      ORDER BY s.ts DESC LIMIT 1)
     UNION ALL
     SELECT s.ts, s.state, s.reason FROM machine_states s
-    WHERE s.machine = CAST(:machine AS text) AND s.ts >= CAST(:from AS timestamptz)
-      AND s.ts < CAST(:end AS timestamptz)
+    WHERE s.machine = CAST($1 AS text) AND {_window("s", "$2", "$3")}
 ), spans AS (
     SELECT ts, state, reason,
-           GREATEST(ts, CAST(:from AS timestamptz)) AS span_start,
-           COALESCE(lead(ts) OVER (ORDER BY ts), CAST(:end AS timestamptz)) AS span_end,
+           GREATEST(ts, CAST($2 AS timestamptz)) AS span_start,
+           COALESCE(lead(ts) OVER (ORDER BY ts), CAST($3 AS timestamptz)) AS span_end,
            CASE WHEN state IS NOT DISTINCT FROM lag(state) OVER (ORDER BY ts)
                  AND reason IS NOT DISTINCT FROM lag(reason) OVER (ORDER BY ts)
                 THEN 0 ELSE 1 END AS opens_run
     FROM events
 ), runs AS (
-    -- By ts, not span_start: the state in force and a message exactly at :from share a start.
+    -- By ts, not span_start: the state in force and a message exactly at $2 share a start.
     SELECT *, sum(opens_run) OVER (ORDER BY ts ROWS UNBOUNDED PRECEDING) AS run
     FROM spans
 ), intervals AS (
@@ -242,15 +333,26 @@ SELECT h.registered, i.state, i.reason, i.span_start, i.span_end
 FROM (SELECT {_REGISTERED} AS registered) h
 LEFT JOIN LATERAL (
     SELECT * FROM intervals WHERE span_start < span_end
-    ORDER BY span_start LIMIT CAST(:max_intervals AS bigint) + 1
+    ORDER BY span_start LIMIT CAST($4 AS bigint) + 1
 ) i ON true
 ORDER BY i.span_start
 """
-"""A machine's state intervals in [:from, :end) (machine_states): the state in force at
-:from (the latest message before it) plus every message inside; each lasts until the next
-message, the last until :end (the caller passes the earlier of `to` and now); consecutive
+"""A machine's ($1) state intervals in [$2, $3) (machine_states): the state in force at $2
+(the latest message before it) plus every message inside; each lasts until the next
+message, the last until $3 (the caller passes the earlier of `to` and now); consecutive
 messages with the same state and reason are one interval; clipped to the window; at most
-:max_intervals + 1 rows, so the caller can tell the limit was passed."""
+$4 + 1 rows, so the caller can tell the limit was passed."""
+
+
+async def state_intervals(
+    conn: asyncpg.Connection,
+    *,
+    machine: str,
+    start: dt.datetime,
+    end: dt.datetime,
+    max_intervals: int,
+) -> list[asyncpg.Record]:
+    return await conn.fetch(STATES, machine, start, end, max_intervals)
 
 
 # --- dead letters ----------------------------------------------------------------------------
@@ -260,47 +362,52 @@ SELECT h.total, p.id, p.received_at, p.topic, p.payload, p.payload_size, p.reaso
 FROM (SELECT count(*) AS total FROM telemetry_dead_letters) h
 LEFT JOIN LATERAL (
     SELECT d.id, d.received_at, d.topic,
-           substring(d.payload FROM 1 FOR CAST(:max_payload AS integer)) AS payload,
+           substring(d.payload FROM 1 FOR CAST($1 AS integer)) AS payload,
            COALESCE(d.payload_size, octet_length(d.payload)) AS payload_size, d.reason
     FROM telemetry_dead_letters d
     ORDER BY d.received_at DESC, d.id DESC
-    LIMIT :limit OFFSET :offset
+    LIMIT $2 OFFSET $3
 ) p ON true
 ORDER BY p.received_at DESC, p.id DESC
 """
-"""A page of telemetry_dead_letters, newest first (received_at, then id), with the
-total; payloads cut at :max_payload bytes, their full size beside them."""
+"""A page ($2 rows from offset $3) of telemetry_dead_letters, newest first (received_at,
+then id), with the total; payloads cut at $1 bytes, their full size beside them."""
+
+
+async def dead_letter_page(
+    conn: asyncpg.Connection, *, limit: int, offset: int, max_payload: int
+) -> list[asyncpg.Record]:
+    return await conn.fetch(DEAD_LETTERS, max_payload, limit, offset)
 
 
 # --- OEE ---------------------------------------------------------------------------------------
 
-OEE_FACTS = """
+OEE_FACTS = f"""
 WITH targets AS (
     SELECT m.machine FROM machines m
-    WHERE m.site = CAST(:site AS text) AND m.area = CAST(:area AS text)
-      AND m.line = CAST(:line AS text)
+    WHERE m.site = CAST($1 AS text) AND m.area = CAST($2 AS text)
+      AND m.line = CAST($3 AS text)
     UNION
-    SELECT CAST(:machine AS text) WHERE CAST(:machine AS text) IS NOT NULL
+    SELECT CAST($4 AS text) WHERE CAST($4 AS text) IS NOT NULL
 ), planned AS (
     SELECT p.p_start, p.p_end
-    FROM unnest(CAST(:planned_starts AS timestamptz[]), CAST(:planned_ends AS timestamptz[]))
-         AS p(p_start, p_end)
+    FROM unnest(CAST($5 AS timestamptz[]), CAST($6 AS timestamptz[])) AS p(p_start, p_end)
 ), events AS (
     SELECT t.machine, prior.ts, prior.state, prior.reason
     FROM targets t
     CROSS JOIN LATERAL (
         SELECT s.ts, s.state, s.reason FROM machine_states s
-        WHERE s.machine = t.machine AND s.ts < CAST(:from AS timestamptz)
+        WHERE s.machine = t.machine AND s.ts < CAST($7 AS timestamptz)
         ORDER BY s.ts DESC LIMIT 1
     ) prior
     UNION ALL
     SELECT s.machine, s.ts, s.state, s.reason
     FROM machine_states s JOIN targets t ON t.machine = s.machine
-    WHERE s.ts >= CAST(:from AS timestamptz) AND s.ts < CAST(:end AS timestamptz)
+    WHERE {_window("s", "$7", "$8")}
 ), spans AS (
     SELECT machine, state, reason,
-           GREATEST(ts, CAST(:from AS timestamptz)) AS span_start,
-           COALESCE(lead(ts) OVER (PARTITION BY machine ORDER BY ts), CAST(:end AS timestamptz))
+           GREATEST(ts, CAST($7 AS timestamptz)) AS span_start,
+           COALESCE(lead(ts) OVER (PARTITION BY machine ORDER BY ts), CAST($8 AS timestamptz))
                AS span_end
     FROM events
 ), state_time AS (
@@ -313,7 +420,7 @@ WITH targets AS (
     SELECT c.machine, NULLIF(btrim(c.order_key), '') AS order_key,
            sum(c.good) AS good, sum(c.scrap) AS scrap
     FROM machine_counters c JOIN targets t ON t.machine = c.machine
-    WHERE c.ts >= CAST(:from AS timestamptz) AND c.ts < CAST(:end AS timestamptz)
+    WHERE {_window("c", "$7", "$8")}
       AND EXISTS (SELECT 1 FROM planned p WHERE c.ts >= p.p_start AND c.ts < p.p_end)
     GROUP BY 1, 2
 )
@@ -332,11 +439,34 @@ SELECT 'counter', machine, NULL, NULL, NULL, NULL, order_key,
 FROM counts
 """
 """Everything OEE needs from the MES in one statement, as rows of three kinds:
-`machine` (each target: the machine asked, or every machine of :site/:area/:line, and
+`machine` (each target: the machine asked ($4), or every machine of the line $1/$2/$3, and
 whether it is registered), `state` (seconds of each state and reason inside the planned
-intervals :planned_starts/:planned_ends, states clipped to [:from, :end), the state in force
-at :from included) and `counter` (good and scrap per machine and order key, counter
-messages whose ts falls inside planned time)."""
+intervals (starts $5, ends $6), states clipped to [$7, $8), the state in force at $7
+included) and `counter` (good and scrap per machine and order key, counter messages whose
+ts falls inside planned time)."""
+
+
+async def oee_facts(
+    conn: asyncpg.Connection,
+    *,
+    machine: str | None,
+    line: tuple[str, str, str] | None,
+    start: dt.datetime,
+    end: dt.datetime,
+    planned: Sequence[Interval],
+) -> list[asyncpg.Record]:
+    site, area, line_name = line if line is not None else (None, None, None)
+    return await conn.fetch(
+        OEE_FACTS,
+        site,
+        area,
+        line_name,
+        machine,
+        [s for s, _ in planned],
+        [e for _, e in planned],
+        start,
+        end,
+    )
 
 
 # --- Protheus ----------------------------------------------------------------------------------
@@ -362,7 +492,9 @@ def _in_list(column: str, prefix: str, count: int) -> str:
 
 
 @lru_cache(maxsize=128)
-def ideal_times(dialect: Dialect, tables: Tables, numbers: int, machines: int) -> str:
+def ideal_times(
+    dialect: Dialect, tables: Tables, layout: OrderKeyLayout, numbers: int, machines: int
+) -> str:
     """The appointments and orders OEE needs, with the routing standards that apply to them.
 
     Rows of two sources, each with the order's routing standard (SG2) and the crew
@@ -377,11 +509,11 @@ def ideal_times(dialect: Dialect, tables: Tables, numbers: int, machines: int) -
       key of the counters' `order`; C2_NUM alone keeps the SC2 index usable), with each SG2
       operation of its routing on a :machine_n (NULL operation columns when there is none).
     Routing: C2_ROTEIRO, else B1_OPERPAD, else '01'; SG2 joined on product and G2_CODIGO.
-    SH6 is matched to SC2 by the key's parts, cast back to CHAR so the index on
-    (C2_FILIAL, C2_NUM, C2_ITEM, C2_SEQUEN, C2_ITEMGRD) is used.
+    SH6 is matched to SC2 by the key's parts (widths of `layout`, the dictionary's), cast back
+    to CHAR so the index on (C2_FILIAL, C2_NUM, C2_ITEM, C2_SEQUEN, C2_ITEMGRD) is used.
     """
     sh6, sc2, sg2, sh1 = tables.sh6, tables.sc2, tables.sg2, tables.sh1
-    key_match = order_key_match_sql("c2", "h6.h6_op", USUAL_ORDER_KEY)
+    key_match = order_key_match_sql("c2", "h6.h6_op", layout)
     order_key = dialect.cat(*(f"RTRIM(c2.{column})" for column in ORDER_KEY_COLUMNS))
     routing = routing_sql(operpad_lookup_sql(tables, "o.c2_produto"), "o")
     text = dialect.text
@@ -422,19 +554,18 @@ ORDER BY o.source, o.order_key, o.appointment, g2.g2_operac
 """
 
 
-SPLIT_COUNTS = """
+SPLIT_COUNTS = f"""
 WITH segments AS (
     SELECT g.machine, array_agg(g.seg_start ORDER BY g.seg_start) AS starts,
            array_agg(g.seg_end ORDER BY g.seg_start) AS ends,
            array_agg(g.seg_id ORDER BY g.seg_start) AS ids
-    FROM unnest(CAST(:seg_machines AS text[]), CAST(:seg_starts AS timestamptz[]),
-                CAST(:seg_ends AS timestamptz[]), CAST(:seg_ids AS bigint[]))
+    FROM unnest(CAST($1 AS text[]), CAST($2 AS timestamptz[]),
+                CAST($3 AS timestamptz[]), CAST($4 AS bigint[]))
          AS g(machine, seg_start, seg_end, seg_id)
     GROUP BY g.machine
 ), planned AS (
     SELECT p.p_start, p.p_end
-    FROM unnest(CAST(:planned_starts AS timestamptz[]), CAST(:planned_ends AS timestamptz[]))
-         AS p(p_start, p_end)
+    FROM unnest(CAST($5 AS timestamptz[]), CAST($6 AS timestamptz[])) AS p(p_start, p_end)
 ), placed AS (
     -- width_bucket: how many segment starts are at or before ts (a binary search), i.e. the
     -- last segment started at or before the message; it owns the message if ts < its end.
@@ -442,8 +573,7 @@ WITH segments AS (
            width_bucket(c.ts, g.starts) AS n, g.ends, g.ids
     FROM machine_counters c
     LEFT JOIN segments g ON g.machine = c.machine
-    WHERE c.machine = ANY(CAST(:machines AS text[]))
-      AND c.ts >= CAST(:from AS timestamptz) AND c.ts < CAST(:end AS timestamptz)
+    WHERE c.machine = ANY(CAST($7 AS text[])) AND {_window("c", "$8", "$9")}
       AND EXISTS (SELECT 1 FROM planned p WHERE c.ts >= p.p_start AND c.ts < p.p_end)
 )
 SELECT machine, order_key, (CASE WHEN n > 0 AND ts < ends[n] THEN ids[n] END) AS seg_id,
@@ -453,10 +583,34 @@ GROUP BY 1, 2, 3
 """
 """Counts per machine, order key and attribution segment (machine_counters).
 
-The segments (:seg_machines, :seg_starts, :seg_ends, :seg_ids, parallel arrays) are the
+The segments (machines $1, starts $2, ends $3, appointment ids $4, parallel arrays) are the
 disjoint pieces of the window each SH6 appointment owns on a machine
-(oee.attribution_segments), gathered per machine into arrays ordered by start; a counter
-message belongs to the segment its ts falls in ([start, end)), NULL when none, found by a
-binary search (width_bucket) over the machine's starts: no range join of every message with
-every segment, no sort of the messages. Same counters as OEE_FACTS's: the :machines asked,
-ts in [:from, :end) and inside planned time (:planned_starts/:planned_ends)."""
+(oee.attribution.attribution_segments), gathered per machine into arrays ordered by start;
+a counter message belongs to the segment its ts falls in ([start, end)), NULL when none,
+found by a binary search (width_bucket) over the machine's starts: no range join of every
+message with every segment, no sort of the messages. Same counters as OEE_FACTS's: the
+machines asked ($7), ts in [$8, $9) and inside planned time (starts $5, ends $6)."""
+
+
+async def split_counts(
+    conn: asyncpg.Connection,
+    *,
+    segments: Sequence[tuple[str, dt.datetime, dt.datetime, int]],
+    machines: Sequence[str],
+    start: dt.datetime,
+    end: dt.datetime,
+    planned: Sequence[Interval],
+) -> list[asyncpg.Record]:
+    """SPLIT_COUNTS for the segments (machine, start, end, appointment id)."""
+    return await conn.fetch(
+        SPLIT_COUNTS,
+        [machine for machine, _, _, _ in segments],
+        [low for _, low, _, _ in segments],
+        [high for _, _, high, _ in segments],
+        [ident for _, _, _, ident in segments],
+        [s for s, _ in planned],
+        [e for _, e in planned],
+        list(machines),
+        start,
+        end,
+    )

@@ -1,4 +1,5 @@
-"""Request schemas of the telemetry query routes (they validate and feed OpenAPI) and response docs."""
+"""Request schemas of the telemetry query routes (they validate and feed OpenAPI) and response
+schemas (they document the answers; a test dumps every answer through its schema)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import marshmallow as ma
 from marshmallow import fields
 
 from services.telemetry.query.queries import AGGREGATES, BUCKETS
+from shared.envelope import envelope, paged_envelope
 from shared.pagination import PageQuery
 from shared.validation import (
     CONTROLS,
@@ -238,11 +240,6 @@ class OeeQuery(WindowQuery):
 # --- responses (OpenAPI documentation) ---------------------------------------------------------
 
 
-class Envelope(ma.Schema):
-    success = fields.Boolean()
-    message = fields.String()
-
-
 class MetricValue(ma.Schema):
     metric = fields.String()
     value = fields.Float()
@@ -277,17 +274,17 @@ class MachineItem(ma.Schema):
     )
 
 
-class MachinePage(ma.Schema):
-    total = fields.Integer()
-    page = fields.Integer()
-    pageSize = fields.Integer()
-    totalPages = fields.Integer()
-    filters = fields.Dict()
-    data = fields.List(fields.Nested(MachineItem))
+class MachineFilters(ma.Schema):
+    """The filters applied, as asked (null when not asked)."""
+
+    line = fields.String(allow_none=True)
+    state = fields.String(allow_none=True)
+    values = fields.Boolean()
 
 
-class MachineListResponse(Envelope):
-    data = fields.Nested(MachinePage)
+MachineListResponse = paged_envelope(
+    MachineItem, name="MachineListResponse", page_name="MachinePage", filters=MachineFilters
+)
 
 
 class LatestData(ma.Schema):
@@ -304,8 +301,7 @@ class LatestData(ma.Schema):
     metrics = fields.List(fields.Nested(MetricValue))
 
 
-class LatestResponse(Envelope):
-    data = fields.Nested(LatestData)
+LatestResponse = envelope(LatestData, name="LatestResponse")
 
 
 class SeriesPoint(ma.Schema):
@@ -318,19 +314,23 @@ class SeriesPoint(ma.Schema):
     last = fields.Float()
     count = fields.Integer()
 
+    @ma.post_dump(pass_original=True)
+    def in_asked_order(self, data: dict[str, Any], original: Any, **_: Any) -> dict[str, Any]:
+        """The aggregates come in the order `agg` listed them, not in the declared one."""
+        return {key: data[key] for key in original if key in data}
+
 
 class SeriesData(ma.Schema):
     machine = fields.String()
     metric = fields.String()
     bucket = fields.String(allow_none=True)
     agg = fields.List(fields.String())
-    from_ = fields.String(data_key="from")
+    from_ = fields.String(attribute="from", data_key="from")
     to = fields.String()
     points = fields.List(fields.Nested(SeriesPoint))
 
 
-class SeriesResponse(Envelope):
-    data = fields.Nested(SeriesData)
+SeriesResponse = envelope(SeriesData, name="SeriesResponse")
 
 
 class StateInterval(ma.Schema):
@@ -342,13 +342,12 @@ class StateInterval(ma.Schema):
 
 class StatesData(ma.Schema):
     machine = fields.String()
-    from_ = fields.String(data_key="from")
+    from_ = fields.String(attribute="from", data_key="from")
     to = fields.String(metadata={"description": "Fim efetivo: o menor entre `to` e agora."})
     intervals = fields.List(fields.Nested(StateInterval))
 
 
-class StatesResponse(Envelope):
-    data = fields.Nested(StatesData)
+StatesResponse = envelope(StatesData, name="StatesResponse")
 
 
 class CounterBucket(ma.Schema):
@@ -360,13 +359,12 @@ class CounterBucket(ma.Schema):
 class CountersData(ma.Schema):
     machine = fields.String()
     bucket = fields.String()
-    from_ = fields.String(data_key="from")
+    from_ = fields.String(attribute="from", data_key="from")
     to = fields.String()
     buckets = fields.List(fields.Nested(CounterBucket))
 
 
-class CountersResponse(Envelope):
-    data = fields.Nested(CountersData)
+CountersResponse = envelope(CountersData, name="CountersResponse")
 
 
 class DeadLetter(ma.Schema):
@@ -385,17 +383,12 @@ class DeadLetter(ma.Schema):
     reason = fields.String(metadata={"description": "Por que a mensagem foi recusada."})
 
 
-class DeadLetterPage(ma.Schema):
-    total = fields.Integer()
-    page = fields.Integer()
-    pageSize = fields.Integer()
-    totalPages = fields.Integer()
-    filters = fields.Dict()
-    data = fields.List(fields.Nested(DeadLetter))
-
-
-class DeadLetterResponse(Envelope):
-    data = fields.Nested(DeadLetterPage)
+DeadLetterResponse = paged_envelope(
+    DeadLetter,
+    name="DeadLetterResponse",
+    page_name="DeadLetterPage",
+    filters=fields.Dict(metadata={"description": "Sempre vazio: a rota não tem filtros."}),
+)
 
 
 class Loss(ma.Schema):
@@ -459,40 +452,50 @@ class OeeOrder(ma.Schema):
     issue = fields.String(allow_none=True, metadata={"description": "Por que não há tempo ideal."})
 
 
-class OeeFigures(ma.Schema):
-    availability = fields.Float(allow_none=True)
-    performance = fields.Float(allow_none=True)
-    quality = fields.Float(allow_none=True)
-    oee = fields.Float(allow_none=True)
-    plannedTime = fields.Float(metadata={"description": "Segundos."})
-    runningTime = fields.Float(metadata={"description": "Segundos."})
-    goodCount = fields.Integer()
-    scrapCount = fields.Integer()
+def _figures() -> dict[str, fields.Field]:
+    """The ratios, times and counts of a machine or a line (fresh fields for each schema)."""
+    return {
+        "availability": fields.Float(allow_none=True),
+        "performance": fields.Float(allow_none=True),
+        "quality": fields.Float(allow_none=True),
+        "oee": fields.Float(allow_none=True),
+        "plannedTime": fields.Float(metadata={"description": "Segundos."}),
+        "runningTime": fields.Float(metadata={"description": "Segundos."}),
+        "goodCount": fields.Integer(),
+        "scrapCount": fields.Integer(),
+    }
 
 
-class OeeMachine(OeeFigures):
-    machine = fields.String()
+# Built from dicts so that the fields come in the answer's order (a subclass would put the
+# figures first), and `from` can be a field's own name.
+OeeMachine = ma.Schema.from_dict({"machine": fields.String(), **_figures()}, name="OeeMachine")
+
+OeeData = ma.Schema.from_dict(
+    {
+        "machine": fields.String(allow_none=True),
+        "line": fields.String(allow_none=True),
+        "machines": fields.List(fields.String()),
+        "from": fields.String(),
+        "to": fields.String(metadata={"description": "Fim efetivo: o menor entre `to` e agora."}),
+        **_figures(),
+        "idealTime": fields.Float(
+            allow_none=True,
+            metadata={"description": "Soma dos idealTime das ordens, em segundos."},
+        ),
+        "losses": fields.List(fields.Nested(Loss)),
+        "orders": fields.List(fields.Nested(OeeOrder)),
+        "byMachine": fields.List(
+            fields.Nested(OeeMachine), metadata={"description": "Só para line: cada máquina."}
+        ),
+        "notes": fields.List(
+            fields.String(),
+            metadata={
+                "description": "Avisos (também na mensagem): por que performance/oee são null."
+            },
+        ),
+    },
+    name="OeeData",
+)
 
 
-class OeeData(OeeFigures):
-    machine = fields.String(allow_none=True)
-    line = fields.String(allow_none=True)
-    machines = fields.List(fields.String())
-    from_ = fields.String(data_key="from")
-    to = fields.String(metadata={"description": "Fim efetivo: o menor entre `to` e agora."})
-    idealTime = fields.Float(
-        allow_none=True, metadata={"description": "Soma dos idealTime das ordens, em segundos."}
-    )
-    losses = fields.List(fields.Nested(Loss))
-    orders = fields.List(fields.Nested(OeeOrder))
-    notes = fields.List(
-        fields.String(),
-        metadata={"description": "Avisos (também na mensagem): por que performance/oee são null."},
-    )
-    byMachine = fields.List(
-        fields.Nested(OeeMachine), metadata={"description": "Só para line: cada máquina."}
-    )
-
-
-class OeeResponse(Envelope):
-    data = fields.Nested(OeeData)
+OeeResponse = envelope(OeeData, name="OeeResponse")

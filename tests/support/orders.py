@@ -1,9 +1,5 @@
-"""Order-route fixtures: a crafted Protheus database (real DDL, SX2 modes per test), a migrated
-MES database, and the order routes mounted on the base app as the production service mounts them.
-
-Plain builders imported explicitly by test_orders.py, which wraps them in fixtures
-(tests/production/conftest.py belongs to the report tests).
-"""
+"""Order-route test support: API keys, Protheus dates and keys, a crafted Protheus database
+filled row by row with order-shaped defaults, and the order routes on the base app."""
 
 from __future__ import annotations
 
@@ -16,7 +12,6 @@ from zoneinfo import ZoneInfo
 import asyncpg
 from aiohttp import web
 
-from protheus_demo.load import create_schema
 from protheus_demo.rows import insert_row
 from services.production.app import protheus_dictionary
 from services.production.orders import routes as order_routes
@@ -28,7 +23,6 @@ from shared.app import (
     mes_pool,
     protheus,
 )
-from shared.migrations import migrate
 from shared.settings import Settings, parse_api_keys
 from tests.helpers import NO_AUDIT
 
@@ -146,26 +140,6 @@ class OrderRows:
             D3_ESTORNO="S" if reversed_ else "",
             **values,
         )
-
-
-async def crafted_protheus(fresh_database: Any) -> OrderRows:
-    """Empty Protheus tables of company 01 with SX2 as the demo has it (SB1 shared; SC2, SG2,
-    SH6, SD3 exclusive); tests change modes with `set_modes` before starting the app."""
-    dsn = await fresh_database()
-    conn = await asyncpg.connect(dsn)
-    await create_schema(conn, company="01")
-    return OrderRows(dsn, conn)
-
-
-async def migrated_mes(fresh_database: Any) -> str:
-    """A new MES database with every migration applied."""
-    dsn = await fresh_database()
-    conn = await asyncpg.connect(dsn)
-    try:
-        await migrate(conn)
-    finally:
-        await conn.close()
-    return dsn
 
 
 def order_routes_app(protheus_dsn: str, mes_dsn: str, **overrides: Any) -> web.Application:

@@ -1,13 +1,18 @@
-"""Finding demo orders by SQL (PROTHEUS.md's status rules), appointment bodies, assertions."""
+"""Simulator test support: the simulator's configured user and its Basic credentials; demo orders
+found by SQL (PROTHEUS.md's status rules), appointment bodies and assertions."""
 
 from __future__ import annotations
 
+import base64
 import uuid
 from dataclasses import dataclass
 from typing import Any
 
 import asyncpg
 from aiohttp import ClientResponse
+
+USER = PASSWORD = "mesinteg"
+BASIC = {"Authorization": "Basic " + base64.b64encode(f"{USER}:{PASSWORD}".encode()).decode()}
 
 # SC2 conditions of each situation the simulator must tell apart.
 CONDITIONS = {

@@ -1,8 +1,5 @@
-"""Telemetry query fixtures: a migrated MES database filled row by row, a crafted Protheus database
-(empty demo tables, SX2 modes as the demo has them), and the query routes on the base app.
-
-Plain builders imported by test_query.py and test_oee.py, which wrap them in fixtures
-(tests/telemetry/conftest.py belongs to the ingestor's tests).
+"""Telemetry query test support: API keys, instants in the plant's zone, MES rows written the way
+the ingestor stores them, Protheus rows of a crafted database, and the query routes on the base app.
 """
 
 from __future__ import annotations
@@ -10,18 +7,17 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterable
 from dataclasses import dataclass
-from functools import partial
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import asyncpg
+import marshmallow as ma
 from aiohttp import web
 
-from protheus_demo.load import create_schema
 from protheus_demo.rows import insert_row
-from services.telemetry.app import telemetry_queries
 from services.telemetry.partitions import ensure_partitions
 from services.telemetry.query import routes as query_routes
+from services.telemetry.query.keys import SHIFT_CALENDAR
 from services.telemetry.query.shifts import ShiftCalendar
 from shared.app import (
     add_mes_db_check,
@@ -31,7 +27,7 @@ from shared.app import (
     mes_pool,
     protheus,
 )
-from shared.migrations import migrate
+from shared.json import dumps, loads
 from shared.settings import Settings, parse_api_keys
 from tests.helpers import NO_AUDIT
 
@@ -142,14 +138,6 @@ class TelemetryRows:
         )
 
 
-async def migrated_mes(fresh_database: Any) -> TelemetryRows:
-    """A new MES database with every migration applied, and a connection to fill it."""
-    dsn = await fresh_database()
-    conn = await asyncpg.connect(dsn)
-    await migrate(conn)
-    return TelemetryRows(dsn, conn)
-
-
 @dataclass
 class ProtheusRows:
     """A Protheus database with the demo's empty tables, filled row by row."""
@@ -236,14 +224,6 @@ class ProtheusRows:
         )
 
 
-async def crafted_protheus(fresh_database: Any) -> ProtheusRows:
-    """Empty Protheus tables of company 01; SX2 makes SB1 and SH1 shared, SC2, SG2, SH6 exclusive."""
-    dsn = await fresh_database()
-    conn = await asyncpg.connect(dsn)
-    await create_schema(conn, company="01")
-    return ProtheusRows(dsn, conn)
-
-
 def query_app(protheus_dsn: str, mes_dsn: str, **overrides: Any) -> web.Application:
     """An app carrying only the telemetry query routes, mounted as the telemetry service does."""
     settings = Settings(
@@ -253,9 +233,43 @@ def query_app(protheus_dsn: str, mes_dsn: str, **overrides: Any) -> web.Applicat
         **{"audit": NO_AUDIT, **overrides},
     )
     app = create_base_app(settings)
-    calendar = ShiftCalendar.from_setting(settings.shift_calendar, settings.tz)
-    add_resources(app, mes_pool, protheus, partial(telemetry_queries, calendar=calendar))
+    app[SHIFT_CALENDAR] = ShiftCalendar.from_setting(settings.shift_calendar, settings.tz)
+    add_resources(app, mes_pool, protheus)
     add_mes_db_check(app)
     add_protheus_db_check(app, required=False)
     query_routes.add_routes(app)
     return app
+
+
+def _same_json(left: Any, right: Any, where: str = "$") -> None:
+    """Equal JSON values: same keys in the same order, same items, numbers equal (JSON has one
+    number type)."""
+    if isinstance(left, dict):
+        assert isinstance(right, dict), where
+        assert list(left) == list(right), (where, list(left), list(right))  # keys, in order
+        for key in left:
+            _same_json(left[key], right[key], f"{where}.{key}")
+    elif isinstance(left, list):
+        assert isinstance(right, list), where
+        assert len(left) == len(right), where
+        for n, (a, b) in enumerate(zip(left, right, strict=True)):
+            _same_json(a, b, f"{where}[{n}]")
+    elif isinstance(left, bool) or left is None or isinstance(left, str):
+        assert type(left) is type(right), (where, left, right)
+        assert left == right, (where, left, right)
+    else:
+        assert isinstance(right, int | float), (where, right)
+        assert not isinstance(right, bool), (where, right)
+        assert left == right, (where, left, right)
+
+
+async def documented_answer(
+    client: Any, path: str, schema: type[ma.Schema], **query: Any
+) -> dict[str, Any]:
+    """A 200 answer that its declared response schema dumps to the same JSON (so the OpenAPI
+    document, built from that schema, says exactly what is answered); returns `data`."""
+    resp = await client.get(path, params=query, headers=READ)
+    assert resp.status == 200, await resp.text()
+    body = await resp.json()
+    _same_json(loads(dumps(schema().dump(body))), body)
+    return body["data"]
