@@ -416,7 +416,7 @@ class ReportPusher:
     def backoff(self, attempts: int) -> float:
         """Exponential backoff with jitter, capped."""
         ceiling = min(
-            self.config.backoff_cap_s, self.config.backoff_base_s * 2 ** max(attempts - 1, 0)
+            self.config.backoff_cap_s, self.config.backoff_base_s * 2.0 ** max(attempts - 1, 0)
         )
         return ceiling * self._rng.uniform(0.5, 1.0)
 

@@ -7,6 +7,8 @@ import uuid
 
 import asyncpg
 
+from shared.db.pools import Connection
+
 # Rows whose time has come and whose lease (if any) ran out, skipping rows another pusher
 # holds. Only the head of each branch, order and operation may go (reports of one operation
 # reach Protheus in the order accepted; a rejected report has left the outbox and holds
@@ -32,6 +34,7 @@ FROM claim JOIN production_reports r ON r.id = claim.report_id
 WHERE o.report_id = claim.report_id
 RETURNING r.*, o.report_id, o.unknown_since, now() AS now
 """
+
 
 REPORT = """
 SELECT r.*, o.unknown_since FROM production_reports r
@@ -107,26 +110,27 @@ FROM report_outbox_heads h JOIN production_reports r ON r.id = h.report_id
 
 
 async def claim(
-    conn: asyncpg.Connection, *, batch: int, lease_s: float, pusher: str
+    conn: Connection, *, batch: int, lease_s: float, pusher: str
 ) -> list[asyncpg.Record]:
     """Lease up to `batch` heads of the outbox to `pusher`; the reports come back with them."""
     return await conn.fetch(CLAIM, batch, lease_s, pusher)
 
 
-async def report(conn: asyncpg.Connection, *, report_id: uuid.UUID) -> asyncpg.Record | None:
+async def report(conn: Connection, *, report_id: uuid.UUID) -> asyncpg.Record | None:
     """A report still in the outbox, as the claim returns it (with `unknown_since`)."""
     return await conn.fetchrow(REPORT, report_id)
 
 
 async def start_attempt(
-    conn: asyncpg.Connection, *, report_id: uuid.UUID, pusher: str, lease_s: float
+    conn: Connection, *, report_id: uuid.UUID, pusher: str, lease_s: float
 ) -> int | None:
     """The number of the attempt about to leave, or None when `pusher` lost the lease."""
-    return await conn.fetchval(START_ATTEMPT, report_id, pusher, lease_s)
+    attempt: int | None = await conn.fetchval(START_ATTEMPT, report_id, pusher, lease_s)
+    return attempt
 
 
 async def finish_attempt(
-    conn: asyncpg.Connection,
+    conn: Connection,
     *,
     report_id: uuid.UUID,
     attempt: int,
@@ -138,14 +142,14 @@ async def finish_attempt(
 
 
 async def record_check(
-    conn: asyncpg.Connection, *, report_id: uuid.UUID, outcome: str, message: str
+    conn: Connection, *, report_id: uuid.UUID, outcome: str, message: str
 ) -> None:
     """What looking for the marker in SH6 found, as the outcome of the report's last attempt."""
     await conn.execute(RECORD_CHECK, report_id, outcome, message)
 
 
 async def finish(
-    conn: asyncpg.Connection,
+    conn: Connection,
     *,
     report_id: uuid.UUID,
     status: str,
@@ -157,7 +161,7 @@ async def finish(
 
 
 async def retry(
-    conn: asyncpg.Connection,
+    conn: Connection,
     *,
     report_id: uuid.UUID,
     available_at: dt.datetime,
@@ -168,17 +172,19 @@ async def retry(
 
 
 async def postpone(
-    conn: asyncpg.Connection, *, report_id: uuid.UUID, available_at: dt.datetime, pusher: str
+    conn: Connection, *, report_id: uuid.UUID, available_at: dt.datetime, pusher: str
 ) -> None:
     await conn.execute(POSTPONE, report_id, available_at, pusher)
 
 
 async def save_order_data(
-    conn: asyncpg.Connection, *, report_id: uuid.UUID, item_code: str, warehouse: str
+    conn: Connection, *, report_id: uuid.UUID, item_code: str, warehouse: str
 ) -> None:
     await conn.execute(SAVE_ORDER_DATA, report_id, item_code, warehouse)
 
 
-async def outbox_stats(conn: asyncpg.Connection) -> asyncpg.Record:
+async def outbox_stats(conn: Connection) -> asyncpg.Record:
     """`depth` and `oldest_s` (NULL when the outbox is empty)."""
-    return await conn.fetchrow(OUTBOX_STATS)  # an aggregate without GROUP BY: always one row
+    row = await conn.fetchrow(OUTBOX_STATS)
+    assert row is not None  # an aggregate without GROUP BY answers one row
+    return row

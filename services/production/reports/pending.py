@@ -4,13 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
-import asyncpg
-
 from services.production.reports import queries
+from shared.db.pools import Connection
 
 
 async def pending_for_order(
-    conn: asyncpg.Connection, *, branch: str, order_key: str
+    conn: Connection, *, branch: str, order_key: str
 ) -> list[dict[str, Any]]:
     """Undelivered reports of one order (key trimmed, 11 or 14 characters as stored by the MES),
     as rows: the order schemas' PendingReport renames and formats them."""

@@ -12,6 +12,7 @@ import asyncpg
 import orjson
 
 from shared.db.dialect import Dialect
+from shared.db.pools import Connection
 from shared.protheus.naming import Tables
 from shared.protheus.sql import DELETED, live, operpad_sql, routing_sql
 
@@ -164,7 +165,7 @@ class ReportValues:
 
 
 async def insert_report(
-    conn: asyncpg.Connection,
+    conn: Connection,
     *,
     report_id: uuid.UUID,
     client: str,
@@ -182,7 +183,7 @@ async def insert_report(
 
 
 async def correct_report(
-    conn: asyncpg.Connection,
+    conn: Connection,
     *,
     report_id: uuid.UUID,
     report: ReportValues,
@@ -199,17 +200,17 @@ async def correct_report(
     return bool(updated == "UPDATE 1")
 
 
-async def insert_outbox(conn: asyncpg.Connection, *, report_id: uuid.UUID) -> None:
+async def insert_outbox(conn: Connection, *, report_id: uuid.UUID) -> None:
     await conn.execute(INSERT_OUTBOX, report_id)
 
 
-async def get_report(conn: asyncpg.Connection, *, report_id: uuid.UUID) -> asyncpg.Record | None:
+async def get_report(conn: Connection, *, report_id: uuid.UUID) -> asyncpg.Record | None:
     """A report with its `history` of attempts (JSON, oldest first)."""
     return await conn.fetchrow(GET_REPORT, report_id)
 
 
 async def list_reports(
-    conn: asyncpg.Connection,
+    conn: Connection,
     *,
     status: str | None,
     order_key: str | None,
@@ -221,26 +222,26 @@ async def list_reports(
 
 
 async def pending_for_order(
-    conn: asyncpg.Connection, *, branch: str, order_key: str
+    conn: Connection, *, branch: str, order_key: str
 ) -> list[asyncpg.Record]:
     """Reports of one order not yet delivered (pending, sending, retrying), oldest first."""
     return await conn.fetch(PENDING_FOR_ORDER, branch, order_key)
 
 
 async def get_idempotent(
-    conn: asyncpg.Connection, *, client: str, key: str, days: int
+    conn: Connection, *, client: str, key: str, days: int
 ) -> asyncpg.Record | None:
     """The answer kept for a client's key younger than `days`, locked until the transaction ends."""
     return await conn.fetchrow(GET_IDEMPOTENT, client, key, days)
 
 
-async def drop_idempotent(conn: asyncpg.Connection, *, client: str, key: str) -> None:
+async def drop_idempotent(conn: Connection, *, client: str, key: str) -> None:
     """Forget a client's expired key, so it can be used again."""
     await conn.execute(DROP_EXPIRED_IDEMPOTENT, client, key)
 
 
 async def save_idempotent(
-    conn: asyncpg.Connection,
+    conn: Connection,
     *,
     client: str,
     key: str,

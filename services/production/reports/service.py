@@ -17,7 +17,7 @@ import orjson
 from services.production.reports import queries
 from services.production.reports.schemas import report_rules
 from shared.audit.middleware import InTransaction
-from shared.db.pools import mes_connection
+from shared.db.pools import Connection, mes_connection
 from shared.db.sources import Row
 from shared.errors import (
     ApiError,
@@ -99,7 +99,7 @@ def request_hash(payload: Any) -> str:
     return hashlib.sha256(orjson.dumps(payload, option=orjson.OPT_SORT_KEYS)).hexdigest()
 
 
-def stored_report(row: asyncpg.Record) -> dict[str, Any]:
+def stored_report(row: asyncpg.Record | Mapping[str, Any]) -> dict[str, Any]:
     """A production_reports row as the report schemas dump it (they rename and format):
     `next_attempt_at` only while retrying, `history` parsed from its JSON."""
     report = dict(row)
@@ -198,7 +198,7 @@ async def check_order(
 
 
 async def _replay(
-    conn: asyncpg.Connection, *, client: str, key: str, digest: str, days: int
+    conn: Connection, *, client: str, key: str, digest: str, days: int
 ) -> tuple[int, Any] | None:
     row = await queries.get_idempotent(conn, client=client, key=key, days=days)
     if row is None:
@@ -291,7 +291,7 @@ async def accept(
 
 
 async def _save(
-    conn: asyncpg.Connection, client: str, key: str, digest: str, status: int, body: Any
+    conn: Connection, client: str, key: str, digest: str, status: int, body: Any
 ) -> None:
     # A concurrent request with the same key may have stored its answer first.
     with contextlib.suppress(asyncpg.UniqueViolationError):
@@ -378,4 +378,5 @@ async def correct(
         if audit is not None:
             audit.committed()
         row = await queries.get_report(conn, report_id=report_id)
+    assert row is not None  # corrected in this transaction, never deleted
     return stored_report(row)
