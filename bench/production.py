@@ -41,7 +41,8 @@ from services.production.pusher.client import ProtheusClient
 from services.production.pusher.pusher import PusherMetrics, ReportPusher, appointment_payload
 from shared.db.sources import open_protheus_source
 from shared.migrations import migrate
-from shared.protheus.branches import BranchResolver
+from shared.protheus.branches import BranchResolver, ProtheusDictionary
+from shared.protheus.context import ProtheusContext
 from shared.settings import PusherSettings, Settings
 
 SERVER = "postgresql://postgres@127.0.0.1:5432"
@@ -170,9 +171,15 @@ async def line(protheus_dsn: str, mes_dsn: str, faults: FaultSettings) -> AsyncI
     try:
         async with source.pool.acquire() as p:  # type: ignore[attr-defined]
             pairs = await open_pairs(p, PAIRS)
-        branches = BranchResolver(source)
+        protheus = ProtheusContext(
+            source,
+            settings.protheus_company,
+            BranchResolver(source),
+            settings.protheus_branch,
+            ProtheusDictionary(source),
+        )
         pushers = [
-            ReportPusher(mes_pool, source, branches, ProtheusClient(s, settings, PUSHER), settings, PUSHER,
+            ReportPusher(mes_pool, protheus, ProtheusClient(s, settings, PUSHER), settings, PUSHER,
                          PusherMetrics(CollectorRegistry()))
             for s in sessions[:PUSHERS]
         ]  # fmt: skip

@@ -10,12 +10,8 @@ import aiohttp
 from aiohttp import web
 
 from services.production.keys import PROTHEUS_REST, PUSHER
-from services.production.orders.keys import ORDERS
-from services.production.orders.service import ProductionOrders
 from services.production.pusher.client import TOKEN_PATH, ProtheusClient
 from services.production.pusher.pusher import PusherMetrics, ReportPusher
-from services.production.reports.keys import REPORTS
-from services.production.reports.service import Reports
 from services.production.routes import add_routes
 from shared.app import (
     add_audit_check,
@@ -28,7 +24,7 @@ from shared.app import (
     protheus,
 )
 from shared.health import add_check
-from shared.keys import BRANCHES, DICTIONARY, MES_POOL, METRICS, PROTHEUS, SETTINGS
+from shared.keys import DICTIONARY, MES_POOL, METRICS, PROTHEUS, PROTHEUS_CONTEXT, SETTINGS
 from shared.openapi import publish_openapi
 from shared.protheus.sql import MARKER_WIDTH, observa_too_narrow
 from shared.settings import Settings
@@ -68,30 +64,6 @@ async def protheus_dictionary(app: web.Application) -> AsyncIterator[None]:
     yield
 
 
-async def orders_service(app: web.Application) -> AsyncIterator[None]:
-    app[ORDERS] = ProductionOrders(
-        source=app[PROTHEUS],
-        branches=app[BRANCHES],
-        settings=app[SETTINGS],
-        mes_pool=app[MES_POOL],
-        dictionary=app[DICTIONARY],
-    )
-    yield
-
-
-async def reports_service(app: web.Application) -> AsyncIterator[None]:
-    settings = app[SETTINGS]
-    app[REPORTS] = Reports(
-        pool=app[MES_POOL],
-        protheus=app[PROTHEUS],
-        branches=app[BRANCHES],
-        settings=settings,
-        dictionary=app[DICTIONARY],
-        idempotency_days=settings.pusher.idempotency_days,
-    )
-    yield
-
-
 async def protheus_rest_session(app: web.Application) -> AsyncIterator[None]:
     """The HTTP session to the AppServer's REST API (TLS from PROTHEUS_REST_CA_FILE); only the
     pusher calls it, so it is opened only when the pusher runs."""
@@ -119,13 +91,11 @@ async def report_pusher(app: web.Application) -> AsyncIterator[None]:
         return
     pusher = ReportPusher(
         app[MES_POOL],
-        app[PROTHEUS],
-        app[BRANCHES],
+        app[PROTHEUS_CONTEXT],
         ProtheusClient(app[PROTHEUS_REST], settings, settings.pusher),
         settings,
         settings.pusher,
         PusherMetrics(app[METRICS]),
-        dictionary=app[DICTIONARY],
     )
     app[PUSHER] = pusher
     await pusher.start()
@@ -157,8 +127,6 @@ def setup(app: web.Application) -> None:
         mes_pool,
         protheus,
         protheus_dictionary,
-        orders_service,
-        reports_service,
         protheus_rest_session,
         report_pusher,
     )

@@ -13,11 +13,11 @@ import time
 from dataclasses import dataclass, field
 from typing import Final
 
-import asyncpg
 from aiohttp import web
 from aiohttp.typedefs import Handler
 
 from shared.audit.writer import AuditRow, AuditWriter
+from shared.db.pools import Connection
 from shared.endpoint import endpoint_of
 from shared.keys import CALLER, REQUEST_ID
 
@@ -95,7 +95,7 @@ class InTransaction:
     status: int
     _pending: bool = field(default=False, init=False)
 
-    async def write(self, conn: asyncpg.Connection, subject: str | None) -> None:
+    async def write(self, conn: Connection, subject: str | None) -> None:
         row = audit_row(self.request, self.writer, self.status, subject=subject)
         if row is not None:
             await self.writer.insert(conn, row)

@@ -19,7 +19,7 @@ from protheus_demo.simulator.config import FaultSettings, SimulatorConfig
 from services.production.app import create_app
 from services.production.pusher.client import ProtheusClient
 from services.production.pusher.pusher import PusherMetrics, ReportPusher
-from shared.keys import BRANCHES, MES_POOL, PROTHEUS, SETTINGS
+from shared.keys import MES_POOL, PROTHEUS_CONTEXT, SETTINGS
 from shared.settings import PusherSettings, Settings, parse_api_keys
 from tests.helpers import NO_AUDIT
 from tests.support.orders import OrderRows, order_routes_app
@@ -140,7 +140,7 @@ async def setup_line(aiohttp_client, production_app, protheus_dsn, mes_dsn, simu
             config = dataclasses.replace(FAST, **overrides)
             settings = app[SETTINGS]
             p = ReportPusher(
-                app[MES_POOL], app[PROTHEUS], app[BRANCHES], ProtheusClient(session, settings, config),
+                app[MES_POOL], app[PROTHEUS_CONTEXT], ProtheusClient(session, settings, config),
                 settings, config, PusherMetrics(CollectorRegistry()),
             )  # fmt: skip
             pushers.append(p)

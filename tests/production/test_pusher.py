@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
+import time
 
 import asyncpg
 import pytest
 
+from services.production.keys import PUSHER
 from shared.db.sources import open_protheus_source
+from shared.keys import PROTHEUS_CONTEXT
 from tests.support.production import (
     FAST,
     drain,
@@ -145,14 +149,15 @@ async def test_with_the_erp_database_down_the_marker_is_awaited_not_resent(
     report_id = await post(client, report_body(orders))
     await pusher().run_once()  # the answer is lost: outcome unknown, row written
     blind = pusher()
-    blind.protheus = await open_protheus_source(  # the ERP database is unreachable now
+    down = await open_protheus_source(  # the ERP database is unreachable now
         "postgresql://postgres@127.0.0.1:1/none", company="01", pool_max=1, statement_timeout_ms=500
     )
+    blind.protheus = dataclasses.replace(blind.protheus, source=down)
     try:
         await asyncio.sleep(FAST.settle_s + 0.1)
         await blind.run_once()
     finally:
-        await blind.protheus.close()
+        await down.close()
     assert (await report(client, report_id))["status"] == "retrying"
     assert len((await markers(protheus_dsn))[report_id]) == 1  # not sent a second time
 
@@ -240,4 +245,25 @@ async def test_the_marker_is_found_whatever_its_case(
     got = await report(client, report_id)
     assert got["status"] == "delivered"
     assert [h["outcome"] for h in got["history"]] == ["found"]
+    assert len((await markers(protheus_dsn))[report_id]) == 1
+
+
+async def test_the_app_runs_its_own_pusher_on_its_protheus_context(
+    aiohttp_client, production_app, protheus_dsn, mes_dsn, simulator, orders
+):
+    rest = await simulator()
+    app = production_app(
+        protheus_dsn=protheus_dsn,
+        mes_dsn=mes_dsn,
+        protheus_rest_url=rest,
+        pusher=dataclasses.replace(FAST, enabled=True),
+    )
+    client = await aiohttp_client(app)
+    assert app[PUSHER].protheus is app[PROTHEUS_CONTEXT]
+    report_id = await post(client, report_body(orders))
+    done, deadline = final(mes_dsn, 1), time.monotonic() + 30
+    while not await done():
+        assert time.monotonic() < deadline, "the app's pusher did not deliver in time"
+        await asyncio.sleep(0.05)
+    assert (await report(client, report_id))["status"] == "delivered"
     assert len((await markers(protheus_dsn))[report_id]) == 1

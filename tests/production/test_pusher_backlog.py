@@ -77,12 +77,15 @@ async def assert_heads_right(conn: asyncpg.Connection) -> None:
 
 
 async def claim(conn: asyncpg.Connection, name: str, *, batch: int = 50, lease: float = 5) -> set:
-    return {r["report_id"] for r in await conn.fetch(queries.CLAIM, batch, lease, name)}
+    rows = await queries.claim(conn, batch=batch, lease_s=lease, pusher=name)
+    return {r["report_id"] for r in rows}
 
 
 async def finish(conn: asyncpg.Connection, report_id: uuid.UUID, status: str, name: str) -> None:
     async with conn.transaction():
-        await conn.execute(queries.FINISH, report_id, status, None, None, name)
+        await queries.finish(
+            conn, report_id=report_id, status=status, id_appointment=None, error=None, pusher=name
+        )
 
 
 async def test_only_heads_are_claimed_a_rejection_frees_the_key_a_retry_holds_it(mes_dsn):
@@ -97,12 +100,15 @@ async def test_only_heads_are_claimed_a_rejection_frees_the_key_a_retry_holds_it
         await finish(conn, c1, "delivered", "p1")
         await assert_heads_right(conn)
         later = dt.datetime.now(dt.UTC) + dt.timedelta(hours=1)
-        await conn.execute(queries.RETRY, b1, later, False, "p1")  # b1 waits, and so does b2
+        # b1 waits, and so does b2
+        await queries.retry(conn, report_id=b1, available_at=later, keep_unknown=False, pusher="p1")
         await assert_heads_right(conn)
         assert await claim(conn, "p2") == {a2, c2}
 
         # A lease that runs out (a pusher killed mid-delivery) gives the head to another.
-        await conn.execute(queries.POSTPONE, a2, dt.datetime.now(dt.UTC), "p2")
+        await queries.postpone(
+            conn, report_id=a2, available_at=dt.datetime.now(dt.UTC), pusher="p2"
+        )
         assert await claim(conn, "p3", lease=0.2) == {a2}
         assert await claim(conn, "p1") == set()
         await asyncio.sleep(0.3)
@@ -125,7 +131,7 @@ async def test_only_heads_are_claimed_a_rejection_frees_the_key_a_retry_holds_it
         assert await claim(conn, "p1") == {b2}
         await assert_heads_right(conn)
         assert await conn.fetchval("SELECT sum(depth) FROM report_outbox_heads") == 2
-        stats = await conn.fetchrow(queries.OUTBOX_STATS)
+        stats = await queries.outbox_stats(conn)
         assert stats["depth"] == 2
     finally:
         await conn.close()
@@ -183,7 +189,7 @@ async def test_heads_stay_right_with_concurrent_writers_and_pushers(mes_dsn):
                 for report_id in claimed:
                     roll = rng.random()
                     if roll < 0.15:
-                        await conn.execute(queries.RETRY, report_id, dt.datetime.now(dt.UTC), False, name)  # fmt: skip
+                        await queries.retry(conn, report_id=report_id, available_at=dt.datetime.now(dt.UTC), keep_unknown=False, pusher=name)  # fmt: skip
                     else:
                         await finish(conn, report_id, "rejected" if roll < 0.3 else "delivered", name)  # fmt: skip
                 if rng.random() < 0.3:

@@ -13,7 +13,7 @@ import asyncpg
 from aiohttp import web
 
 from protheus_demo.rows import insert_row
-from services.production.app import orders_service, protheus_dictionary
+from services.production.app import protheus_dictionary
 from services.production.orders import routes as order_routes
 from shared.app import (
     add_mes_db_check,
@@ -151,7 +151,7 @@ def order_routes_app(protheus_dsn: str, mes_dsn: str, **overrides: Any) -> web.A
         **{"audit": NO_AUDIT, **overrides},
     )
     app = create_base_app(settings)
-    add_resources(app, mes_pool, protheus, protheus_dictionary, orders_service)
+    add_resources(app, mes_pool, protheus, protheus_dictionary)
     add_mes_db_check(app)
     add_protheus_db_check(app, required=False)
     order_routes.add_routes(app)

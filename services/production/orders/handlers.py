@@ -1,14 +1,17 @@
-"""Order handlers: validate, call one service function, answer in the envelope."""
+"""Order handlers: @endpoint loads and validates, one service call, a Reply the response schema
+dumps into the envelope."""
 
 from __future__ import annotations
+
+from typing import Any
 
 from aiohttp import web
 
 from services.production.orders import schemas, service
-from services.production.orders.keys import get_orders
 from shared.endpoint import endpoint
-from shared.envelope import success
-from shared.validation import load_match, load_query
+from shared.envelope import Reply
+from shared.keys import get_mes_pool, get_protheus_context, get_settings
+from shared.pagination import Page
 
 SCOPE = "production:read"
 STATUS_RULES = (
@@ -39,12 +42,20 @@ STATUS_RULES = (
     query=schemas.OrderListQuery,
     response=schemas.OrderListResponse,
 )
-async def list_orders(request: web.Request) -> web.Response:
-    params = load_query(request, schemas.OrderListQuery())
-    data, page = await service.list_orders(get_orders(request.app), params)
-    return success(
-        data, f"Ordens de produção retornadas com sucesso ({page.label(data['total'])})."
+async def list_orders(request: web.Request, *, query: dict[str, Any]) -> Reply:
+    page = Page.from_params(query)
+    data = await service.list_orders(
+        get_protheus_context(request.app),
+        tz=get_settings(request.app).tz,
+        page=page,
+        branch=query["branch"],
+        status=query["status"],
+        product=query["product"],
+        machine=query["machine"],
+        planned_from=query["planned_from"],
+        planned_to=query["planned_to"],
     )
+    return Reply(data, f"Ordens de produção retornadas com sucesso ({page.label(data['total'])}).")
 
 
 @endpoint(
@@ -65,8 +76,13 @@ async def list_orders(request: web.Request) -> web.Response:
     response=schemas.OrderDetailResponse,
     errors=(400, 401, 403, 404, 503),
 )
-async def get_order(request: web.Request) -> web.Response:
-    key = load_match(request, schemas.OrderPath())["order"]
-    params = load_query(request, schemas.OrderDetailQuery())
-    data = await service.get_order(get_orders(request.app), key, params)
-    return success(data, f"Ordem de produção {key} localizada com sucesso.")
+async def get_order(request: web.Request, *, path: dict[str, Any], query: dict[str, Any]) -> Reply:
+    key = path["order"]
+    data = await service.get_order(
+        get_protheus_context(request.app),
+        get_mes_pool(request.app),
+        tz=get_settings(request.app).tz,
+        key=key,
+        branch=query["branch"],
+    )
+    return Reply(data, f"Ordem de produção {key} localizada com sucesso.")

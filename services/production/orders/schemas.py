@@ -9,6 +9,7 @@ import marshmallow as ma
 from marshmallow import fields
 
 from services.production.orders.queries import STATUSES
+from shared.envelope import envelope, paged_envelope
 from shared.pagination import PageQuery
 from shared.settings import BRANCH_PATTERN
 from shared.validation import (
@@ -150,14 +151,52 @@ class OrderDetailQuery(Schema):
 
 
 class ProductionOrder(ma.Schema):
+    """An SC2 row with its computed status, situation, last activity and routing, renamed for
+    the API (service.order_row)."""
+
     order = fields.String(
-        metadata={"description": "Chave C2_NUM+C2_ITEM+C2_SEQUEN+C2_ITEMGRD sem brancos finais."}
+        attribute="order_key",
+        metadata={"description": "Chave C2_NUM+C2_ITEM+C2_SEQUEN+C2_ITEMGRD sem brancos finais."},
     )
     status = fields.String(metadata={"description": ", ".join(STATUSES)})
     situation = fields.String(
         metadata={"description": "normal, suspended (C2_STATUS = 'U') ou sacramented ('S')."}
     )
+    # The C2_ fields as stored (trailing blanks trimmed), in queries.ORDER_COLUMNS' order.
+    C2_FILIAL = fields.String(attribute="c2_filial")
+    C2_NUM = fields.String(attribute="c2_num")
+    C2_ITEM = fields.String(attribute="c2_item")
+    C2_SEQUEN = fields.String(attribute="c2_sequen")
+    C2_ITEMGRD = fields.String(attribute="c2_itemgrd")
+    C2_PRODUTO = fields.String(attribute="c2_produto")
+    C2_LOCAL = fields.String(attribute="c2_local")
+    C2_UM = fields.String(attribute="c2_um")
+    C2_QUANT = fields.Float(attribute="c2_quant", metadata={"description": "Quantidade da ordem."})
+    C2_QUJE = fields.Float(
+        attribute="c2_quje", metadata={"description": "Quantidade já produzida (última operação)."}
+    )
+    C2_PERDA = fields.Float(attribute="c2_perda", metadata={"description": "Quantidade perdida."})
+    C2_DATPRI = fields.String(
+        attribute="c2_datpri", metadata={"description": "Início previsto, YYYYMMDD."}
+    )
+    C2_DATPRF = fields.String(
+        attribute="c2_datprf", metadata={"description": "Fim previsto, YYYYMMDD."}
+    )
+    C2_DATRF = fields.String(
+        attribute="c2_datrf", metadata={"description": "Encerramento real, YYYYMMDD ('' = aberta)."}
+    )
+    C2_EMISSAO = fields.String(attribute="c2_emissao")
+    C2_TPOP = fields.String(attribute="c2_tpop", metadata={"description": "F firme, P prevista."})
+    C2_STATUS = fields.String(
+        attribute="c2_status", metadata={"description": "N/'' normal, U suspensa, S sacramentada."}
+    )
+    C2_ROTEIRO = fields.String(attribute="c2_roteiro")
+    C2_PRIOR = fields.String(attribute="c2_prior")
+    C2_DIASOCI = fields.Float(
+        attribute="c2_diasoci", metadata={"description": "Dias sem atividade até a ordem ser idle."}
+    )
     lastActivity = fields.String(
+        attribute="last_activity",
         allow_none=True,
         metadata={
             "description": (
@@ -169,58 +208,51 @@ class ProductionOrder(ma.Schema):
     routing = fields.String(
         metadata={"description": "Roteiro da ordem: C2_ROTEIRO, senão B1_OPERPAD, senão '01'."}
     )
-    C2_FILIAL = fields.String()
-    C2_NUM = fields.String()
-    C2_ITEM = fields.String()
-    C2_SEQUEN = fields.String()
-    C2_ITEMGRD = fields.String()
-    C2_PRODUTO = fields.String()
-    C2_LOCAL = fields.String()
-    C2_UM = fields.String()
-    C2_QUANT = fields.Float(metadata={"description": "Quantidade da ordem."})
-    C2_QUJE = fields.Float(metadata={"description": "Quantidade já produzida (última operação)."})
-    C2_PERDA = fields.Float(metadata={"description": "Quantidade perdida."})
-    C2_DATPRI = fields.String(metadata={"description": "Início previsto, YYYYMMDD."})
-    C2_DATPRF = fields.String(metadata={"description": "Fim previsto, YYYYMMDD."})
-    C2_DATRF = fields.String(metadata={"description": "Encerramento real, YYYYMMDD ('' = aberta)."})
-    C2_EMISSAO = fields.String()
-    C2_TPOP = fields.String(metadata={"description": "F firme, P prevista."})
-    C2_STATUS = fields.String(metadata={"description": "N/'' normal, U suspensa, S sacramentada."})
-    C2_ROTEIRO = fields.String()
-    C2_PRIOR = fields.String()
-    C2_DIASOCI = fields.Float(metadata={"description": "Dias sem atividade até a ordem ser idle."})
 
 
 class OrderOperation(ma.Schema):
-    operation = fields.String(metadata={"description": "G2_OPERAC."})
-    machine = fields.String(metadata={"description": "G2_RECURSO."})
-    description = fields.String(metadata={"description": "G2_DESCRI."})
+    """An SG2 operation of the order's routing with the sums of its live SH6 appointments."""
+
+    operation = fields.String(attribute="g2_operac", metadata={"description": "G2_OPERAC."})
+    machine = fields.String(attribute="g2_recurso", metadata={"description": "G2_RECURSO."})
+    description = fields.String(attribute="g2_descri", metadata={"description": "G2_DESCRI."})
     standardTime = fields.Float(
-        metadata={"description": "G2_TEMPAD como gravado: horas para lotSize unidades (MV_TPHR)."}
+        attribute="g2_tempad",
+        metadata={"description": "G2_TEMPAD como gravado: horas para lotSize unidades (MV_TPHR)."},
     )
-    lotSize = fields.Float(metadata={"description": "G2_LOTEPAD."})
+    lotSize = fields.Float(attribute="g2_lotepad", metadata={"description": "G2_LOTEPAD."})
     goodQuantity = fields.Float(
-        metadata={"description": "Soma de H6_QTDPROD dos apontamentos vivos da operação."}
+        attribute="good_quantity",
+        metadata={"description": "Soma de H6_QTDPROD dos apontamentos vivos da operação."},
     )
     scrapQuantity = fields.Float(
-        metadata={"description": "Soma de H6_QTDPERD dos apontamentos vivos da operação."}
+        attribute="scrap_quantity",
+        metadata={"description": "Soma de H6_QTDPERD dos apontamentos vivos da operação."},
     )
 
 
 class PendingReport(ma.Schema):
-    id = fields.String()
+    """A production_reports row not yet in Protheus, renamed and formatted for the API."""
+
+    id = fields.UUID(metadata={"description": "Identificador do apontamento (UUID)."})
     operation = fields.String()
     machine = fields.String()
     operator = fields.String()
-    start = fields.String()
-    end = fields.String()
-    goodQuantity = fields.Float()
-    scrapQuantity = fields.Float()
+    start = fields.DateTime(attribute="start_at", metadata={"description": "Início."})
+    end = fields.DateTime(attribute="end_at", metadata={"description": "Fim."})
+    goodQuantity = fields.Float(attribute="good_quantity")
+    scrapQuantity = fields.Float(attribute="scrap_quantity")
     final = fields.Boolean()
     status = fields.String(metadata={"description": "pending, sending ou retrying."})
     attempts = fields.Integer()
-    nextAttemptAt = fields.String(allow_none=True)
-    createdAt = fields.String()
+    nextAttemptAt = fields.DateTime(
+        attribute="next_attempt_at",
+        allow_none=True,
+        metadata={"description": "Próxima tentativa; null se não há."},
+    )
+    createdAt = fields.DateTime(
+        attribute="created_at", metadata={"description": "Recebido pelo MES."}
+    )
 
 
 class ProductionOrderDetail(ProductionOrder):
@@ -233,24 +265,22 @@ class ProductionOrderDetail(ProductionOrder):
     )
 
 
-class OrderPage(ma.Schema):
-    total = fields.Integer()
-    page = fields.Integer()
-    pageSize = fields.Integer()
-    totalPages = fields.Integer()
-    filters = fields.Dict(
-        metadata={"description": "Filtros aplicados; `branch` é a filial efetivamente usada."}
-    )
-    data = fields.List(fields.Nested(ProductionOrder))
+class OrderFilters(ma.Schema):
+    status = fields.String(allow_none=True)
+    product = fields.String(allow_none=True)
+    machine = fields.String(allow_none=True)
+    planned_from = fields.String(allow_none=True, metadata={"description": "YYYY-MM-DD."})
+    planned_to = fields.String(allow_none=True, metadata={"description": "YYYY-MM-DD."})
+    branch = fields.String(metadata={"description": "A filial efetivamente usada."})
 
 
-class OrderListResponse(ma.Schema):
-    success = fields.Boolean()
-    message = fields.String()
-    data = fields.Nested(OrderPage)
-
-
-class OrderDetailResponse(ma.Schema):
-    success = fields.Boolean()
-    message = fields.String()
-    data = fields.Nested(ProductionOrderDetail)
+OrderListResponse = paged_envelope(
+    ProductionOrder,
+    name="OrderListResponse",
+    page_name="OrderPage",
+    filters=fields.Nested(
+        OrderFilters,
+        metadata={"description": "Filtros aplicados; `branch` é a filial efetivamente usada."},
+    ),
+)
+OrderDetailResponse = envelope(ProductionOrderDetail, name="OrderDetailResponse")

@@ -3,22 +3,18 @@
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
 from typing import Any
 
 import asyncpg
 
 from services.production.orders import queries
 from services.production.reports.pending import pending_for_order
-from shared.db.dialect import Dialect
 from shared.db.pools import mes_connection
-from shared.db.sources import ProtheusSource, Row
+from shared.db.sources import Row
 from shared.errors import NotFound, invalid_parameter
 from shared.pagination import Page, split_page
-from shared.protheus.branches import BranchResolver, ProtheusDictionary
+from shared.protheus.context import ProtheusContext
 from shared.protheus.keys import OrderKeyLayout
-from shared.protheus.naming import Tables
-from shared.settings import Settings
 from shared.validation import iso_date
 
 # Every table an order statement reads, each filtered by its own FILIAL.
@@ -42,41 +38,14 @@ def order_key_params(layout: OrderKeyLayout, key: str, *, field: str) -> dict[st
     return dict(zip(("num", "item", "sequen", "itemgrd"), parts, strict=True))
 
 
-@dataclass(frozen=True)
-class ProductionOrders:
-    """The order routes' view of both databases: Protheus (read-only), the MES, the settings."""
+async def filials(protheus: ProtheusContext, branch: str) -> dict[str, str]:
+    """`:sc2_filial`, `:sb1_filial`... for one branch, per table from SX2."""
+    return {f"{alias.lower()}_filial": await protheus.filial(alias, branch) for alias in ALIASES}
 
-    source: ProtheusSource
-    branches: BranchResolver
-    settings: Settings
-    mes_pool: asyncpg.Pool
-    dictionary: ProtheusDictionary
 
-    @property
-    def dialect(self) -> Dialect:
-        return self.source.dialect
-
-    @property
-    def company(self) -> str:
-        return self.settings.protheus_company
-
-    @property
-    def tables(self) -> Tables:
-        return Tables(self.settings.protheus_company)
-
-    def branch(self, requested: str | None) -> str:
-        return requested or self.settings.protheus_branch
-
-    async def filials(self, branch: str) -> dict[str, str]:
-        """`:sc2_filial`, `:sb1_filial`... for one branch, per table from SX2."""
-        return {
-            f"{alias.lower()}_filial": await self.branches.filial(alias, branch)
-            for alias in ALIASES
-        }
-
-    def today(self) -> str:
-        """The plant's date (PLANT_TIMEZONE), YYYYMMDD: "idle" counts days in the plant's zone."""
-        return dt.datetime.now(self.settings.tz).date().strftime("%Y%m%d")
+def plant_today(tz: dt.tzinfo) -> str:
+    """The plant's date (PLANT_TIMEZONE), YYYYMMDD: "idle" counts days in the plant's zone."""
+    return dt.datetime.now(tz).date().strftime("%Y%m%d")
 
 
 def situation(c2_status: str) -> str:
@@ -84,42 +53,34 @@ def situation(c2_status: str) -> str:
     return SITUATIONS.get(c2_status.strip(), "normal")
 
 
-def order_item(row: Row) -> dict[str, Any]:
-    """An order row in the API's shape: `order`, `status`, `situation`, the C2_ fields as
-    stored (trimmed), `lastActivity` and `routing`."""
-    item: dict[str, Any] = {
-        "order": row["order_key"],
-        "status": row["status"],
-        "situation": situation(row["c2_status"]),
-    }
-    item.update({column.upper(): row[column] for column in queries.ORDER_COLUMNS})
-    item["lastActivity"] = row["last_activity"] or None
-    item["routing"] = row["routing"]
-    return item
-
-
-def operation_item(row: Row) -> dict[str, Any]:
+def order_row(row: Row) -> Row:
+    """An order row as the ProductionOrder schema dumps it (it renames the columns): with its
+    `situation`, and a blank `last_activity` as None."""
     return {
-        "operation": row["g2_operac"],
-        "machine": row["g2_recurso"],
-        "description": row["g2_descri"],
-        "standardTime": row["g2_tempad"],
-        "lotSize": row["g2_lotepad"],
-        "goodQuantity": float(row["good_quantity"]),
-        "scrapQuantity": float(row["scrap_quantity"]),
+        **row,
+        "situation": situation(row["c2_status"]),
+        "last_activity": row["last_activity"] or None,
     }
 
 
 async def list_orders(
-    orders: ProductionOrders, params: dict[str, Any]
-) -> tuple[dict[str, Any], Page]:
-    page = Page.from_params(params)
-    branch = orders.branch(params["branch"])
-    status, product, machine = params["status"], params["product"], params["machine"]
-    planned_from, planned_to = params["planned_from"], params["planned_to"]
+    protheus: ProtheusContext,
+    *,
+    tz: dt.tzinfo,
+    page: Page,
+    branch: str | None,
+    status: str | None,
+    product: str | None,
+    machine: str | None,
+    planned_from: dt.date | None,
+    planned_to: dt.date | None,
+) -> dict[str, Any]:
+    """One page of a branch's orders (None: PROTHEUS_BRANCH), the filters combined with AND;
+    `tz` is the plant's zone ("idle" counts days there)."""
+    branch = branch or protheus.default_branch
     args: dict[str, Any] = {
-        **await orders.filials(branch),
-        "today": orders.today(),
+        **await filials(protheus, branch),
+        "today": plant_today(tz),
         "limit": page.size,
         "offset": page.offset,
     }
@@ -134,17 +95,17 @@ async def list_orders(
     if planned_to is not None:
         args["planned_to"] = planned_to.strftime("%Y%m%d")
     sql = queries.list_orders(
-        orders.dialect,
-        orders.tables,
+        protheus.dialect,
+        protheus.tables,
         status,
         by_product=product is not None,
         by_machine=machine is not None,
         planned_from=planned_from is not None,
         planned_to=planned_to is not None,
     )
-    found = split_page(await orders.source.fetch(sql, args), "order_key")
+    found = split_page(await protheus.source.fetch(sql, args), "order_key")
     total = found.total
-    items = [order_item(row) for row in found.rows]
+    items = [order_row(row) for row in found.rows]
     filters = {
         "status": status,
         "product": product,
@@ -153,28 +114,36 @@ async def list_orders(
         "planned_to": iso_date(planned_to),
         "branch": branch,
     }
-    return page.envelope(total, items, filters=filters), page
+    return page.envelope(total, items, filters=filters)
 
 
-async def get_order(orders: ProductionOrders, key: str, params: dict[str, Any]) -> dict[str, Any]:
+async def get_order(
+    protheus: ProtheusContext,
+    mes_pool: asyncpg.Pool,
+    *,
+    tz: dt.tzinfo,
+    key: str,
+    branch: str | None,
+) -> dict[str, Any]:
     """One order with its routing's operations and progress (one Protheus statement) and the
     MES reports not yet delivered for it (one MES statement)."""
-    branch = orders.branch(params["branch"])
+    branch = branch or protheus.default_branch
     args = {
-        **await orders.filials(branch),
-        **order_key_params(await orders.dictionary.order_key(), key, field="order"),
-        "today": orders.today(),
+        **await filials(protheus, branch),
+        **order_key_params(await protheus.dictionary.order_key(), key, field="order"),
+        "today": plant_today(tz),
     }
-    rows = await orders.source.fetch(queries.order_detail(orders.dialect, orders.tables), args)
+    sql = queries.order_detail(protheus.dialect, protheus.tables)
+    rows = await protheus.source.fetch(sql, args)
     if not rows:
         raise NotFound(
             f"Ordem de produção {key} não encontrada na filial {branch}. Confira a chave "
             "(campo `order` da listagem) e o parâmetro branch."
         )
-    detail = order_item(rows[0])
-    detail["operations"] = [operation_item(row) for row in rows if row["g2_operac"] is not None]
-    async with mes_connection(orders.mes_pool) as conn:
+    detail = order_row(rows[0])
+    detail["operations"] = [row for row in rows if row["g2_operac"] is not None]
+    async with mes_connection(mes_pool) as conn:
         detail["pendingReports"] = await pending_for_order(
-            conn, branch=branch, order_key=detail["order"]
+            conn, branch=branch, order_key=detail["order_key"]
         )
     return detail

@@ -27,10 +27,9 @@ from prometheus_client import CollectorRegistry, Counter, Gauge
 from services.production.pusher import queries
 from services.production.pusher.client import AuthError, Outcome, ProtheusClient
 from services.production.reports import queries as report_queries
-from shared.db.sources import ProtheusSource
+from services.production.reports.service import order_for_report
 from shared.errors import DependencyUnavailable
-from shared.protheus.branches import BranchResolver, ProtheusDictionary
-from shared.protheus.naming import Tables
+from shared.protheus.context import ProtheusContext
 from shared.protheus.sql import MARKER_PREFIX, observa_too_narrow
 from shared.settings import PusherSettings, Settings
 
@@ -126,20 +125,16 @@ class ReportPusher:
     def __init__(
         self,
         pool: asyncpg.Pool,
-        protheus: ProtheusSource,
-        branches: BranchResolver,
+        protheus: ProtheusContext,
         client: ProtheusClient,
         settings: Settings,
         pusher: PusherSettings,
         metrics: PusherMetrics,
         *,
         name: str | None = None,
-        dictionary: ProtheusDictionary | None = None,
     ) -> None:
         self.pool = pool
         self.protheus = protheus
-        self.branches = branches
-        self.dictionary = dictionary or ProtheusDictionary(protheus)
         self.client = client
         self.settings = settings
         self.config = pusher
@@ -182,7 +177,7 @@ class ReportPusher:
 
     async def refresh_gauges(self) -> None:
         async with self.pool.acquire() as conn:
-            stats = await conn.fetchrow(queries.OUTBOX_STATS)
+            stats = await queries.outbox_stats(conn)
         self.metrics.depth.set(stats["depth"])
         self.metrics.oldest.set(float(stats["oldest_s"] or 0))
 
@@ -191,8 +186,8 @@ class ReportPusher:
     async def run_once(self) -> int:
         """Claim a batch and deliver it; returns how many reports were handled."""
         async with self.pool.acquire() as conn:
-            claimed = await conn.fetch(
-                queries.CLAIM, self.config.batch, self.config.lease_s, self.name
+            claimed = await queries.claim(
+                conn, batch=self.config.batch, lease_s=self.config.lease_s, pusher=self.name
             )
         if not claimed:
             return 0
@@ -213,49 +208,83 @@ class ReportPusher:
         return len(claimed)
 
     async def deliver(self, report_id: uuid.UUID, claimed: asyncpg.Record | None = None) -> None:
-        """Deliver one claimed report (as the claim returned it, or read again)."""
+        """Deliver one claimed report (as the claim returned it, or read again), step by step:
+        settle an unknown outcome, ensure the order data, check it may leave, send, conclude.
+
+        Each step but the last returns whether the report may go on; one that stops it has
+        already given the report back to the outbox (or finished it)."""
+        report = await self._report(report_id, claimed)
+        if report is None:
+            return
+        if report["unknown_since"] is not None and not await self.settle_unknown(report):
+            return
+        if not await self.ensure_order_data(report):
+            return
+        if not await self.ready_to_send(report):
+            return
+        outcome = await self.send(report)
+        if outcome is not None:
+            await self.conclude(report, outcome)
+
+    async def _report(
+        self, report_id: uuid.UUID, claimed: asyncpg.Record | None
+    ) -> dict[str, Any] | None:
         if claimed is None:
             async with self.pool.acquire() as conn:
-                claimed = await conn.fetchrow(queries.REPORT, report_id)
+                claimed = await queries.report(conn, report_id=report_id)
             if claimed is None:
-                return
-        report = dict(claimed)
-        extra = {"report_id": str(report_id), "order": report["order_key"]}
-        unknown_since = report["unknown_since"]
-        if unknown_since is not None:
-            settle_at = unknown_since + dt.timedelta(seconds=self.config.settle_s)
-            if dt.datetime.now(dt.UTC) < settle_at:
-                await self._postpone_until(report_id, settle_at)
-                return
-            try:
-                found = await self.find_marker(report)
-            except DependencyUnavailable as exc:
-                log.warning("cannot look for the marker yet: %s", exc, extra=extra)
-                await self._retry(
-                    report, Outcome("unknown", message=str(exc)), keep_unknown=True, count=False
-                )
-                return
-            if found is not None:
-                ident, deleted = found
-                status = "reversed" if deleted else "delivered"
-                await self._finish(
-                    report_id, status, ident, None, check=f"marker found in SH6 ({ident})"
-                )
-                self.metrics.outcomes.labels("reversed" if deleted else "found").inc()
-                log.info(
-                    "report already in Protheus: %s",
-                    status,
-                    extra={**extra, "id_appointment": ident},
-                )
-                return
-        if report["item_code"] is None:
-            try:
-                await self.load_order_data(report)
-            except DependencyUnavailable as exc:
-                await self._retry(
-                    report, Outcome("not_sent", message=str(exc)), keep_unknown=False, count=False
-                )
-                return
+                return None
+        return dict(claimed)
+
+    @staticmethod
+    def _log_extra(report: dict[str, Any]) -> dict[str, Any]:
+        return {"report_id": str(report["id"]), "order": report["order_key"]}
+
+    async def settle_unknown(self, report: dict[str, Any]) -> bool:
+        """An earlier attempt's outcome is unknown: once PROTHEUS_SETTLE_S has passed, look for
+        the marker in SH6. True when it is absent (the report may be sent again); found, the
+        report is finished as delivered (or reversed) without sending."""
+        settle_at = report["unknown_since"] + dt.timedelta(seconds=self.config.settle_s)
+        if dt.datetime.now(dt.UTC) < settle_at:
+            await self._postpone_until(report["id"], settle_at)
+            return False
+        extra = self._log_extra(report)
+        try:
+            found = await self.find_marker(report)
+        except DependencyUnavailable as exc:
+            log.warning("cannot look for the marker yet: %s", exc, extra=extra)
+            await self._retry(
+                report, Outcome("unknown", message=str(exc)), keep_unknown=True, count=False
+            )
+            return False
+        if found is None:
+            return True
+        ident, deleted = found
+        status = "reversed" if deleted else "delivered"
+        await self._finish(
+            report["id"], status, ident, None, check=f"marker found in SH6 ({ident})"
+        )
+        self.metrics.outcomes.labels("reversed" if deleted else "found").inc()
+        log.info("report already in Protheus: %s", status, extra={**extra, "id_appointment": ident})
+        return False
+
+    async def ensure_order_data(self, report: dict[str, Any]) -> bool:
+        """A report accepted with the ERP database down has no product and warehouse yet: read
+        them now, or retry later (no attempt counted) while Protheus's database is away."""
+        if report["item_code"] is not None:
+            return True
+        try:
+            await self.load_order_data(report)
+        except DependencyUnavailable as exc:
+            await self._retry(
+                report, Outcome("not_sent", message=str(exc)), keep_unknown=False, count=False
+            )
+            return False
+        return True
+
+    async def ready_to_send(self, report: dict[str, Any]) -> bool:
+        """H6_OBSERVA holds the marker and the AppServer gave us a token; otherwise retry later
+        without counting an attempt (nothing left)."""
         if not await self.marker_fits():
             await self._retry(
                 report,
@@ -263,7 +292,7 @@ class ReportPusher:
                 keep_unknown=False,
                 count=False,
             )
-            return
+            return False
         try:  # authenticate first, so the attempt's clock starts with the request itself
             await self.client.authorization()
         except (TimeoutError, AuthError, aiohttp.ClientError) as exc:
@@ -274,38 +303,49 @@ class ReportPusher:
                 keep_unknown=False,
                 count=False,
             )
-            return
+            return False
+        return True
+
+    async def send(self, report: dict[str, Any]) -> Outcome | None:
+        """One attempt: recorded (outcome presumed unknown) while the lease holds, the MATA681
+        call, its outcome recorded. None when the lease was lost before sending."""
+        extra = self._log_extra(report)
         async with self.pool.acquire() as conn:
-            attempt = await conn.fetchval(
-                queries.START_ATTEMPT, report_id, self.name, self.config.lease_s
+            attempt = await queries.start_attempt(
+                conn, report_id=report["id"], pusher=self.name, lease_s=self.config.lease_s
             )
         if attempt is None:
             log.warning("lease lost before sending; another pusher has the report", extra=extra)
-            return
+            return None
         log.info("sending report to Protheus", extra={**extra, "attempt": attempt})
         outcome = await self.client.post_appointment(
             appointment_payload(report, self.settings.tz), branch=report["branch"]
         )
         async with self.pool.acquire() as conn:
-            await conn.execute(
-                queries.FINISH_ATTEMPT,
-                report_id,
-                attempt,
-                outcome.kind,
-                outcome.http_status,
-                outcome.message,
+            await queries.finish_attempt(
+                conn,
+                report_id=report["id"],
+                attempt=attempt,
+                outcome=outcome.kind,
+                http_status=outcome.http_status,
+                message=outcome.message,
             )
-        self.breaker.record(outcome.kind in ("delivered", "rejected"))
-        self.metrics.outcomes.labels("retry" if outcome.kind == "not_sent" else outcome.kind).inc()
         log.info(
             "delivery attempt: %s",
             outcome.kind,
             extra={**extra, "attempt": attempt, "http_status": outcome.http_status},
         )
+        return outcome
+
+    async def conclude(self, report: dict[str, Any], outcome: Outcome) -> None:
+        """Count the outcome (breaker, metrics) and act on it: delivered and rejected are final,
+        not sent and unknown retry (an unknown one checks SH6 first)."""
+        self.breaker.record(outcome.kind in ("delivered", "rejected"))
+        self.metrics.outcomes.labels("retry" if outcome.kind == "not_sent" else outcome.kind).inc()
         if outcome.kind == "delivered":
-            await self._finish(report_id, "delivered", outcome.id_appointment, None)
+            await self._finish(report["id"], "delivered", outcome.id_appointment, None)
         elif outcome.kind == "rejected":
-            await self._finish(report_id, "rejected", None, outcome.message)
+            await self._finish(report["id"], "rejected", None, outcome.message)
         else:
             await self._retry(report, outcome, keep_unknown=outcome.kind == "unknown", count=True)
 
@@ -317,7 +357,7 @@ class ReportPusher:
         if self._marker_fits:
             return True
         try:
-            width = await observa_too_narrow(self.protheus)
+            width = await observa_too_narrow(self.protheus.source)
         except DependencyUnavailable:
             return False
         if width is not None:
@@ -331,12 +371,10 @@ class ReportPusher:
 
     async def find_marker(self, report: dict[str, Any]) -> tuple[str, bool] | None:
         """The appointment carrying this report's marker: (H6_IDENT, deleted?); live wins."""
-        rows = await self.protheus.fetch(
-            report_queries.marker_in_sh6(
-                self.protheus.dialect, Tables(self.settings.protheus_company)
-            ),
+        rows = await self.protheus.source.fetch(
+            report_queries.marker_in_sh6(self.protheus.dialect, self.protheus.tables),
             {
-                "sh6_filial": await self.branches.filial("SH6", report["branch"]),
+                "sh6_filial": await self.protheus.filial("SH6", report["branch"]),
                 "order_key": report["order_key"],
                 "marker": f"{marker(report['id'])}%",
             },
@@ -349,32 +387,28 @@ class ReportPusher:
 
     async def load_order_data(self, report: dict[str, Any]) -> None:
         """Product and warehouse of the order, for reports accepted while the ERP database was down."""
-        branch = report["branch"]
-        parts = (await self.dictionary.order_key()).split(report["order_key"])
-        rows = (
-            await self.protheus.fetch(
-                report_queries.order_for_report(
-                    self.protheus.dialect, Tables(self.settings.protheus_company)
-                ),
-                {
-                    "sc2_filial": await self.branches.filial("SC2", branch),
-                    "sb1_filial": await self.branches.filial("SB1", branch),
-                    "sg2_filial": await self.branches.filial("SG2", branch),
-                    **dict(zip(("num", "item", "sequen", "itemgrd"), parts, strict=True)),
-                    "operation": report["operation"],
-                    "machine": report["machine"],
-                },
+        parts = (await self.protheus.dictionary.order_key()).split(report["order_key"])
+        row = (
+            await order_for_report(
+                self.protheus,
+                branch=report["branch"],
+                parts=parts,
+                operation=report["operation"],
+                machine=report["machine"],
             )
             if parts is not None
-            else []
+            else None
         )
         # An order Protheus does not have is sent anyway: the routine's rejection is the answer.
         report["item_code"], report["warehouse"] = (
-            (rows[0]["c2_produto"], rows[0]["c2_local"]) if rows else ("", "")
+            (row["c2_produto"], row["c2_local"]) if row else ("", "")
         )
         async with self.pool.acquire() as conn:
-            await conn.execute(
-                queries.SAVE_ORDER_DATA, report["id"], report["item_code"], report["warehouse"]
+            await queries.save_order_data(
+                conn,
+                report_id=report["id"],
+                item_code=report["item_code"],
+                warehouse=report["warehouse"],
             )
 
     # --- outcomes --------------------------------------------------------------------------
@@ -382,7 +416,7 @@ class ReportPusher:
     def backoff(self, attempts: int) -> float:
         """Exponential backoff with jitter, capped."""
         ceiling = min(
-            self.config.backoff_cap_s, self.config.backoff_base_s * 2 ** max(attempts - 1, 0)
+            self.config.backoff_cap_s, self.config.backoff_base_s * 2.0 ** max(attempts - 1, 0)
         )
         return ceiling * self._rng.uniform(0.5, 1.0)
 
@@ -397,13 +431,20 @@ class ReportPusher:
     ) -> None:
         async with self.pool.acquire() as conn, conn.transaction():
             if check:
-                await conn.execute(
-                    queries.RECORD_CHECK,
-                    report_id,
-                    "found" if status == "delivered" else status,
-                    check,
+                await queries.record_check(
+                    conn,
+                    report_id=report_id,
+                    outcome="found" if status == "delivered" else status,
+                    message=check,
                 )
-            await conn.execute(queries.FINISH, report_id, status, ident, error, self.name)
+            await queries.finish(
+                conn,
+                report_id=report_id,
+                status=status,
+                id_appointment=ident,
+                error=error,
+                pusher=self.name,
+            )
 
     async def _retry(
         self, report: dict[str, Any], outcome: Outcome, *, keep_unknown: bool, count: bool
@@ -413,7 +454,13 @@ class ReportPusher:
             delay = max(delay, self.config.settle_s)
         when = dt.datetime.now(dt.UTC) + dt.timedelta(seconds=delay)
         async with self.pool.acquire() as conn:
-            await conn.execute(queries.RETRY, report["id"], when, keep_unknown, self.name)
+            await queries.retry(
+                conn,
+                report_id=report["id"],
+                available_at=when,
+                keep_unknown=keep_unknown,
+                pusher=self.name,
+            )
 
     async def _postpone(self, report_id: uuid.UUID, seconds: float) -> None:
         await self._postpone_until(
@@ -422,4 +469,4 @@ class ReportPusher:
 
     async def _postpone_until(self, report_id: uuid.UUID, when: dt.datetime) -> None:
         async with self.pool.acquire() as conn:
-            await conn.execute(queries.POSTPONE, report_id, when, self.name)
+            await queries.postpone(conn, report_id=report_id, available_at=when, pusher=self.name)

@@ -2,6 +2,13 @@
 
 from __future__ import annotations
 
+import datetime as dt
+import uuid
+
+import asyncpg
+
+from shared.db.pools import Connection
+
 # Rows whose time has come and whose lease (if any) ran out, skipping rows another pusher
 # holds. Only the head of each branch, order and operation may go (reports of one operation
 # reach Protheus in the order accepted; a rejected report has left the outbox and holds
@@ -27,6 +34,7 @@ FROM claim JOIN production_reports r ON r.id = claim.report_id
 WHERE o.report_id = claim.report_id
 RETURNING r.*, o.report_id, o.unknown_since, now() AS now
 """
+
 
 REPORT = """
 SELECT r.*, o.unknown_since FROM production_reports r
@@ -96,3 +104,87 @@ OUTBOX_STATS = """
 SELECT COALESCE(sum(h.depth), 0) AS depth, EXTRACT(EPOCH FROM now() - min(r.created_at)) AS oldest_s
 FROM report_outbox_heads h JOIN production_reports r ON r.id = h.report_id
 """
+
+
+# --- query functions: the connection first, every value by name -----------------------------
+
+
+async def claim(
+    conn: Connection, *, batch: int, lease_s: float, pusher: str
+) -> list[asyncpg.Record]:
+    """Lease up to `batch` heads of the outbox to `pusher`; the reports come back with them."""
+    return await conn.fetch(CLAIM, batch, lease_s, pusher)
+
+
+async def report(conn: Connection, *, report_id: uuid.UUID) -> asyncpg.Record | None:
+    """A report still in the outbox, as the claim returns it (with `unknown_since`)."""
+    return await conn.fetchrow(REPORT, report_id)
+
+
+async def start_attempt(
+    conn: Connection, *, report_id: uuid.UUID, pusher: str, lease_s: float
+) -> int | None:
+    """The number of the attempt about to leave, or None when `pusher` lost the lease."""
+    attempt: int | None = await conn.fetchval(START_ATTEMPT, report_id, pusher, lease_s)
+    return attempt
+
+
+async def finish_attempt(
+    conn: Connection,
+    *,
+    report_id: uuid.UUID,
+    attempt: int,
+    outcome: str,
+    http_status: int | None,
+    message: str | None,
+) -> None:
+    await conn.execute(FINISH_ATTEMPT, report_id, attempt, outcome, http_status, message)
+
+
+async def record_check(
+    conn: Connection, *, report_id: uuid.UUID, outcome: str, message: str
+) -> None:
+    """What looking for the marker in SH6 found, as the outcome of the report's last attempt."""
+    await conn.execute(RECORD_CHECK, report_id, outcome, message)
+
+
+async def finish(
+    conn: Connection,
+    *,
+    report_id: uuid.UUID,
+    status: str,
+    id_appointment: str | None,
+    error: str | None,
+    pusher: str,
+) -> None:
+    await conn.execute(FINISH, report_id, status, id_appointment, error, pusher)
+
+
+async def retry(
+    conn: Connection,
+    *,
+    report_id: uuid.UUID,
+    available_at: dt.datetime,
+    keep_unknown: bool,
+    pusher: str,
+) -> None:
+    await conn.execute(RETRY, report_id, available_at, keep_unknown, pusher)
+
+
+async def postpone(
+    conn: Connection, *, report_id: uuid.UUID, available_at: dt.datetime, pusher: str
+) -> None:
+    await conn.execute(POSTPONE, report_id, available_at, pusher)
+
+
+async def save_order_data(
+    conn: Connection, *, report_id: uuid.UUID, item_code: str, warehouse: str
+) -> None:
+    await conn.execute(SAVE_ORDER_DATA, report_id, item_code, warehouse)
+
+
+async def outbox_stats(conn: Connection) -> asyncpg.Record:
+    """`depth` and `oldest_s` (NULL when the outbox is empty)."""
+    row = await conn.fetchrow(OUTBOX_STATS)
+    assert row is not None  # an aggregate without GROUP BY answers one row
+    return row

@@ -1,17 +1,26 @@
-"""Report handlers: validate, call one service function, answer in the envelope."""
+"""Report handlers: @endpoint loads and validates, one service call, a Reply the response schema
+dumps into the envelope."""
 
 from __future__ import annotations
+
+from typing import Any
 
 from aiohttp import web
 
 from services.production.reports import schemas, service
-from services.production.reports.keys import get_reports
 from shared.audit.middleware import in_transaction
 from shared.endpoint import endpoint
-from shared.envelope import success
+from shared.envelope import Reply
 from shared.errors import invalid_parameter
-from shared.keys import CALLER, REQUEST_ID
-from shared.validation import load_body, load_match, load_query, read_json
+from shared.keys import (
+    CALLER,
+    REQUEST_ID,
+    get_mes_pool,
+    get_protheus_context,
+    get_settings,
+)
+from shared.pagination import Page
+from shared.validation import load_body, read_json
 
 MAX_KEY = 200
 
@@ -29,11 +38,13 @@ MAX_KEY = 200
         "corpo: 422). Acompanhe em GET /api/v1/production-reports/{id}."
     ),
     body=schemas.ReportBody,
-    response=schemas.ReportResponse,
+    response=schemas.ReportAcceptedResponse,
     status=202,
     errors=(400, 401, 403, 413, 415, 422, 503),
 )
-async def create_report(request: web.Request) -> web.Response:
+async def create_report(request: web.Request) -> Reply:
+    # The body is loaded here, not by @endpoint: a bad Idempotency-Key is refused before the
+    # body is read (a 400 on the header, whatever the body; never a 413/415 first).
     key = request.headers.get("Idempotency-Key")
     if key is not None and not 0 < len(key.strip()) <= MAX_KEY:
         raise invalid_parameter(
@@ -42,9 +53,11 @@ async def create_report(request: web.Request) -> web.Response:
     raw = await read_json(request)
     report = await load_body(request, schemas.ReportBody())
     status, payload = await service.accept(
-        get_reports(request.app),
+        get_protheus_context(request.app),
+        get_mes_pool(request.app),
+        idempotency_days=get_settings(request.app).pusher.idempotency_days,
         client=request[CALLER].name,
-        report=report,
+        report=service.ReportInput.from_body(report),
         raw=raw,
         idempotency_key=key.strip() if key else None,
         request_id=request.get(REQUEST_ID),
@@ -52,7 +65,7 @@ async def create_report(request: web.Request) -> web.Response:
     )
     if status != 202:
         raise service.replay_error(payload)
-    return success(payload, "Apontamento recebido; será enviado ao Protheus.", status=202)
+    return Reply(payload, "Apontamento recebido; será enviado ao Protheus.")
 
 
 @endpoint(
@@ -68,10 +81,9 @@ async def create_report(request: web.Request) -> web.Response:
     response=schemas.ReportResponse,
     errors=(400, 401, 403, 404, 503),
 )
-async def get_report(request: web.Request) -> web.Response:
-    report_id = load_match(request, schemas.ReportPath())["id"]
-    data = await service.get(get_reports(request.app), report_id)
-    return success(data, "Apontamento localizado.")
+async def get_report(request: web.Request, *, path: dict[str, Any]) -> Reply:
+    data = await service.get(get_mes_pool(request.app), path["id"])
+    return Reply(data, "Apontamento localizado.")
 
 
 @endpoint(
@@ -79,11 +91,14 @@ async def get_report(request: web.Request) -> web.Response:
     scope="production:read",
     summary="Lista apontamentos, mais recentes primeiro",
     query=schemas.ReportListQuery,
+    response=schemas.ReportListResponse,
 )
-async def list_reports(request: web.Request) -> web.Response:
-    params = load_query(request, schemas.ReportListQuery())
-    data, page = await service.listing(get_reports(request.app), params)
-    return success(data, f"Apontamentos retornados com sucesso ({page.label(data['total'])}).")
+async def list_reports(request: web.Request, *, query: dict[str, Any]) -> Reply:
+    page = Page.from_params(query)
+    data = await service.listing(
+        get_mes_pool(request.app), page=page, status=query["status"], order=query["order"]
+    )
+    return Reply(data, f"Apontamentos retornados com sucesso ({page.label(data['total'])}).")
 
 
 @endpoint(
@@ -95,15 +110,17 @@ async def list_reports(request: web.Request) -> web.Response:
     body=schemas.ReportBody,
     response=schemas.ReportResponse,
     errors=(400, 401, 403, 404, 409, 415, 422, 503),
+    partial=True,
 )
-async def correct_report(request: web.Request) -> web.Response:
-    report_id = load_match(request, schemas.ReportPath())["id"]
-    patch = await load_body(request, schemas.ReportBody(), partial=True)
+async def correct_report(
+    request: web.Request, *, path: dict[str, Any], body: dict[str, Any]
+) -> Reply:
     data = await service.correct(
-        get_reports(request.app),
-        report_id,
-        patch,
+        get_protheus_context(request.app),
+        get_mes_pool(request.app),
+        path["id"],
+        body,
         request_id=request.get(REQUEST_ID),
         audit=in_transaction(request, 200),
     )
-    return success(data, "Apontamento corrigido; será reenviado ao Protheus.")
+    return Reply(data, "Apontamento corrigido; será reenviado ao Protheus.")

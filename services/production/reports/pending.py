@@ -4,37 +4,16 @@ from __future__ import annotations
 
 from typing import Any
 
-import asyncpg
-
-PENDING_FOR_ORDER = """
-SELECT id, operation, machine, operator, start_at, end_at, good_quantity, scrap_quantity,
-       final, status, attempts, next_attempt_at, created_at
-FROM production_reports
-WHERE branch = $1 AND order_key = $2 AND status IN ('pending', 'sending', 'retrying')
-ORDER BY seq
-"""
+from services.production.reports import queries
+from shared.db.pools import Connection
 
 
 async def pending_for_order(
-    conn: asyncpg.Connection, *, branch: str, order_key: str
+    conn: Connection, *, branch: str, order_key: str
 ) -> list[dict[str, Any]]:
-    """Undelivered reports of one order (key trimmed, 11 or 14 characters as stored by the MES)."""
-    rows = await conn.fetch(PENDING_FOR_ORDER, branch, order_key)
+    """Undelivered reports of one order (key trimmed, 11 or 14 characters as stored by the MES),
+    as rows: the order schemas' PendingReport renames and formats them."""
     return [
-        {
-            "id": str(r["id"]),
-            "operation": r["operation"],
-            "machine": r["machine"],
-            "operator": r["operator"],
-            "start": r["start_at"].isoformat(),
-            "end": r["end_at"].isoformat(),
-            "goodQuantity": float(r["good_quantity"]),
-            "scrapQuantity": float(r["scrap_quantity"]),
-            "final": r["final"],
-            "status": r["status"],
-            "attempts": r["attempts"],
-            "nextAttemptAt": r["next_attempt_at"].isoformat() if r["next_attempt_at"] else None,
-            "createdAt": r["created_at"].isoformat(),
-        }
-        for r in rows
+        dict(row)
+        for row in await queries.pending_for_order(conn, branch=branch, order_key=order_key)
     ]

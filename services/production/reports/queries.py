@@ -2,9 +2,17 @@
 
 from __future__ import annotations
 
+import datetime as dt
+import uuid
+from dataclasses import dataclass
 from functools import lru_cache
+from typing import Any
+
+import asyncpg
+import orjson
 
 from shared.db.dialect import Dialect
+from shared.db.pools import Connection
 from shared.protheus.naming import Tables
 from shared.protheus.sql import DELETED, live, operpad_sql, routing_sql
 
@@ -92,10 +100,6 @@ SAVE_IDEMPOTENT = """
 INSERT INTO idempotency_keys (client, key, request_hash, status, body) VALUES ($1, $2, $3, $4, $5)
 """
 
-PURGE_IDEMPOTENT = (
-    "DELETE FROM idempotency_keys WHERE created_at < now() - make_interval(days => $1)"
-)
-
 GET_REPORT = f"""
 SELECT {REPORT_COLUMNS},
        COALESCE((SELECT json_agg(json_build_object(
@@ -128,4 +132,124 @@ UPDATE production_reports SET
 WHERE id = $1 AND status = 'rejected'
 """
 
-LOCK_REPORT = "SELECT status FROM production_reports WHERE id = $1 FOR UPDATE"
+PENDING_FOR_ORDER = """
+SELECT id, operation, machine, operator, start_at, end_at, good_quantity, scrap_quantity,
+       final, status, attempts, next_attempt_at, created_at
+FROM production_reports
+WHERE branch = $1 AND order_key = $2 AND status IN ('pending', 'sending', 'retrying')
+ORDER BY seq
+"""
+
+
+# --- query functions: the connection first, every value by name -----------------------------
+
+
+@dataclass(frozen=True)
+class ReportValues:
+    """A report's columns as the MES stores them: what a POST sets and a PATCH corrects."""
+
+    branch: str
+    order_key: str
+    operation: str
+    machine: str
+    operator: str
+    start_at: dt.datetime
+    end_at: dt.datetime
+    good_quantity: float
+    scrap_quantity: float
+    scrap_reason: str | None
+    final: bool
+    lot: str | None
+    item_code: str | None  # the order's product (C2_PRODUTO); None while Protheus is unread
+    warehouse: str | None  # the order's warehouse (C2_LOCAL); likewise
+
+
+async def insert_report(
+    conn: Connection,
+    *,
+    report_id: uuid.UUID,
+    client: str,
+    report: ReportValues,
+    request_id: str | None,
+) -> None:
+    """A new report, due at once (`next_attempt_at` now); its outbox row is `insert_outbox`."""
+    await conn.execute(
+        INSERT_REPORT,
+        report_id, client, report.branch, report.order_key, report.operation, report.machine,
+        report.operator, report.start_at, report.end_at, report.good_quantity,
+        report.scrap_quantity, report.scrap_reason, report.final, report.lot, report.item_code,
+        report.warehouse, request_id,
+    )  # fmt: skip
+
+
+async def correct_report(
+    conn: Connection,
+    *,
+    report_id: uuid.UUID,
+    report: ReportValues,
+    request_id: str | None,
+) -> bool:
+    """Overwrite a rejected report and make it pending again; False when it is not rejected."""
+    updated = await conn.execute(
+        CORRECT_REPORT,
+        report_id, report.order_key, report.operation, report.machine, report.operator,
+        report.start_at, report.end_at, report.good_quantity, report.scrap_quantity,
+        report.scrap_reason, report.final, report.lot, report.branch, report.item_code,
+        report.warehouse, request_id,
+    )  # fmt: skip
+    return bool(updated == "UPDATE 1")
+
+
+async def insert_outbox(conn: Connection, *, report_id: uuid.UUID) -> None:
+    await conn.execute(INSERT_OUTBOX, report_id)
+
+
+async def get_report(conn: Connection, *, report_id: uuid.UUID) -> asyncpg.Record | None:
+    """A report with its `history` of attempts (JSON, oldest first)."""
+    return await conn.fetchrow(GET_REPORT, report_id)
+
+
+async def list_reports(
+    conn: Connection,
+    *,
+    status: str | None,
+    order_key: str | None,
+    limit: int,
+    offset: int,
+) -> list[asyncpg.Record]:
+    """The header row (`total`) with one page of reports, newest first (`history` empty)."""
+    return await conn.fetch(LIST_REPORTS, status, order_key, limit, offset)
+
+
+async def pending_for_order(
+    conn: Connection, *, branch: str, order_key: str
+) -> list[asyncpg.Record]:
+    """Reports of one order not yet delivered (pending, sending, retrying), oldest first."""
+    return await conn.fetch(PENDING_FOR_ORDER, branch, order_key)
+
+
+async def get_idempotent(
+    conn: Connection, *, client: str, key: str, days: int
+) -> asyncpg.Record | None:
+    """The answer kept for a client's key younger than `days`, locked until the transaction ends."""
+    return await conn.fetchrow(GET_IDEMPOTENT, client, key, days)
+
+
+async def drop_idempotent(conn: Connection, *, client: str, key: str) -> None:
+    """Forget a client's expired key, so it can be used again."""
+    await conn.execute(DROP_EXPIRED_IDEMPOTENT, client, key)
+
+
+async def save_idempotent(
+    conn: Connection,
+    *,
+    client: str,
+    key: str,
+    request_hash: str,
+    status: int,
+    body: Any,
+) -> None:
+    """Keep the first answer to a key; raises UniqueViolationError when another request did."""
+    await conn.execute(
+        SAVE_IDEMPOTENT, client, key, request_hash, status, orjson.dumps(body).decode()
+    )

@@ -8,6 +8,7 @@ import marshmallow as ma
 from marshmallow import fields
 
 from services.production.orders.schemas import ORDER_KEY_PATTERN
+from shared.envelope import envelope, paged_envelope
 from shared.pagination import PageQuery
 from shared.validation import (
     BodySchema,
@@ -147,24 +148,89 @@ class ReportListQuery(PageQuery):
     )
 
 
-class ReportData(ma.Schema):
-    id = fields.UUID()
-    status = fields.String(metadata={"description": ", ".join(STATUSES)})
-    attempts = fields.Integer()
-    idAppointment = fields.String(metadata={"description": "H6_IDENT quando entregue."})
-    error = fields.String(metadata={"description": "Mensagem do Protheus quando rejeitado."})
-    nextAttemptAt = fields.String(metadata={"description": "Próxima tentativa quando retrying."})
-    history = fields.List(
-        fields.Dict(),
+# --- response documentation ------------------------------------------------------------------
+
+
+class ReportAttempt(ma.Schema):
+    attempt = fields.Integer()
+    startedAt = fields.String(metadata={"description": "ISO-8601."})
+    finishedAt = fields.String(
+        allow_none=True, metadata={"description": "ISO-8601; null enquanto em curso."}
+    )
+    outcome = fields.String(
         metadata={
-            "description": "Tentativas de envio ao Protheus: attempt, startedAt, finishedAt, "
-            "outcome, httpStatus, message e requestId (a requisição que registrou ou corrigiu "
-            "o apontamento; consulte-a em GET /api/v1/audit?requestId=...)."
+            "description": "started (em curso), delivered, rejected, not_sent, unknown, found "
+            "(marcador encontrado no SH6) ou reversed (encontrado estornado)."
+        },
+    )
+    httpStatus = fields.Integer(allow_none=True)
+    message = fields.String(allow_none=True)
+    requestId = fields.String(
+        allow_none=True,
+        metadata={
+            "description": "A requisição que registrou ou corrigiu o apontamento; consulte-a "
+            "em GET /api/v1/audit?requestId=..."
         },
     )
 
 
-class ReportResponse(ma.Schema):
-    success = fields.Boolean()
-    message = fields.String()
-    data = fields.Nested(ReportData)
+class ReportAccepted(ma.Schema):
+    id = fields.UUID()
+    status = fields.String(metadata={"description": "pending."})
+
+
+class ReportSummary(ReportAccepted):
+    """A production_reports row (service.stored_report) renamed and formatted for the API."""
+
+    status = fields.String(metadata={"description": ", ".join(STATUSES)})
+    attempts = fields.Integer()
+    idAppointment = fields.String(
+        attribute="id_appointment",
+        allow_none=True,
+        metadata={"description": "H6_IDENT quando entregue."},
+    )
+    error = fields.String(
+        allow_none=True, metadata={"description": "Mensagem do Protheus quando rejeitado."}
+    )
+    nextAttemptAt = fields.DateTime(
+        attribute="next_attempt_at",
+        allow_none=True,
+        metadata={"description": "Próxima tentativa quando retrying; senão null."},
+    )
+    order = fields.String(
+        attribute="order_key", metadata={"description": "Ordem de produção, como enviada."}
+    )
+    operation = fields.String()
+    machine = fields.String()
+    operator = fields.String()
+    start = fields.DateTime(attribute="start_at", metadata={"description": "Início."})
+    end = fields.DateTime(attribute="end_at", metadata={"description": "Fim."})
+    goodQuantity = fields.Float(attribute="good_quantity")
+    scrapQuantity = fields.Float(attribute="scrap_quantity")
+    scrapReason = fields.String(attribute="scrap_reason", allow_none=True)
+    final = fields.Boolean()
+    branch = fields.String(metadata={"description": "Filial (PROTHEUS_BRANCH se não enviada)."})
+    lot = fields.String(allow_none=True)
+    createdAt = fields.DateTime(
+        attribute="created_at", metadata={"description": "Recebido pelo MES."}
+    )
+    updatedAt = fields.DateTime(attribute="updated_at", metadata={"description": "Última mudança."})
+
+
+class ReportData(ReportSummary):
+    history = fields.List(
+        fields.Nested(ReportAttempt),
+        metadata={"description": "Tentativas de envio ao Protheus, da primeira à última."},
+    )
+
+
+class ReportFilters(ma.Schema):
+    status = fields.String(allow_none=True)
+    order = fields.String(allow_none=True)
+
+
+ReportAcceptedResponse = envelope(ReportAccepted, name="ReportAcceptedResponse")
+ReportResponse = envelope(ReportData, name="ReportResponse")
+ReportListResponse = paged_envelope(
+    ReportSummary, name="ReportListResponse", page_name="ReportPage", filters=ReportFilters
+)

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import hashlib
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -15,8 +17,8 @@ import orjson
 from services.production.reports import queries
 from services.production.reports.schemas import report_rules
 from shared.audit.middleware import InTransaction
-from shared.db.pools import mes_connection
-from shared.db.sources import ProtheusSource
+from shared.db.pools import Connection, mes_connection
+from shared.db.sources import Row
 from shared.errors import (
     ApiError,
     Conflict,
@@ -26,106 +28,149 @@ from shared.errors import (
     NotFound,
     Unprocessable,
 )
-from shared.pagination import Page
-from shared.protheus.branches import BranchResolver, ProtheusDictionary
+from shared.pagination import Page, split_page
+from shared.protheus.context import ProtheusContext
 from shared.protheus.keys import OrderKeyLayout
-from shared.protheus.naming import Tables
-from shared.settings import Settings
 from shared.validation import invalid_body
 
 REPLAYABLE = (202, 422)
 
 
 @dataclass(frozen=True)
-class Reports:
-    """What the report routes need: both databases, the branch resolver and the settings."""
+class ReportInput:
+    """A report as a client sends it (POST), or as a correction leaves it (PATCH over the
+    stored report): the body's fields, validated."""
 
-    pool: asyncpg.Pool
-    protheus: ProtheusSource
-    branches: BranchResolver
-    settings: Settings
-    dictionary: ProtheusDictionary
-    idempotency_days: int = 7
+    order: str
+    operation: str
+    machine: str
+    operator: str
+    start: dt.datetime
+    end: dt.datetime
+    good_quantity: float
+    scrap_quantity: float
+    scrap_reason: str | None
+    final: bool
+    branch: str | None  # None: PROTHEUS_BRANCH
+    lot: str | None
+
+    @classmethod
+    def from_body(cls, body: Mapping[str, Any]) -> ReportInput:
+        """From a body loaded by ReportBody (camelCase names, defaults applied)."""
+        return cls(
+            order=body["order"],
+            operation=body["operation"],
+            machine=body["machine"],
+            operator=body["operator"],
+            start=body["start"],
+            end=body["end"],
+            good_quantity=body["goodQuantity"],
+            scrap_quantity=body["scrapQuantity"],
+            scrap_reason=body["scrapReason"],
+            final=body["final"],
+            branch=body["branch"],
+            lot=body["lot"],
+        )
+
+    def values(
+        self, *, branch: str, item_code: str | None, warehouse: str | None
+    ) -> queries.ReportValues:
+        """The columns the MES stores, with the branch resolved and the order's product and
+        warehouse (None when Protheus could not be read: the pusher reads them later)."""
+        return queries.ReportValues(
+            branch=branch,
+            order_key=self.order,
+            operation=self.operation,
+            machine=self.machine,
+            operator=self.operator,
+            start_at=self.start,
+            end_at=self.end,
+            good_quantity=self.good_quantity,
+            scrap_quantity=self.scrap_quantity,
+            scrap_reason=self.scrap_reason,
+            final=self.final,
+            lot=self.lot,
+            item_code=item_code,
+            warehouse=warehouse,
+        )
 
 
 def request_hash(payload: Any) -> str:
     return hashlib.sha256(orjson.dumps(payload, option=orjson.OPT_SORT_KEYS)).hexdigest()
 
 
-def present(row: asyncpg.Record | dict[str, Any]) -> dict[str, Any]:
-    """A stored report in the API's field names."""
-    status = row["status"]
-    history = row["history"]
-    if isinstance(history, str):
-        history = orjson.loads(history)
-    return {
-        "id": str(row["id"]),
-        "status": status,
-        "attempts": row["attempts"],
-        "idAppointment": row["id_appointment"],
-        "error": row["error"],
-        "nextAttemptAt": row["next_attempt_at"].isoformat()
-        if status == "retrying" and row["next_attempt_at"]
-        else None,
-        "order": row["order_key"],
-        "operation": row["operation"],
-        "machine": row["machine"],
-        "operator": row["operator"],
-        "start": row["start_at"].isoformat(),
-        "end": row["end_at"].isoformat(),
-        "goodQuantity": float(row["good_quantity"]),
-        "scrapQuantity": float(row["scrap_quantity"]),
-        "scrapReason": row["scrap_reason"],
-        "final": row["final"],
-        "branch": row["branch"],
-        "lot": row["lot"],
-        "createdAt": row["created_at"].isoformat(),
-        "updatedAt": row["updated_at"].isoformat(),
-        "history": history,
-    }
+def stored_report(row: asyncpg.Record | Mapping[str, Any]) -> dict[str, Any]:
+    """A production_reports row as the report schemas dump it (they rename and format):
+    `next_attempt_at` only while retrying, `history` parsed from its JSON."""
+    report = dict(row)
+    if report["status"] != "retrying":
+        report["next_attempt_at"] = None
+    if isinstance(report.get("history"), str):
+        report["history"] = orjson.loads(report["history"])
+    return report
 
 
-def order_params(layout: OrderKeyLayout, order: str) -> dict[str, str]:
-    """The key split by the dictionary's widths, one bound value per SC2 key column; a key of
-    neither allowed length is a 400 on `order`."""
+def order_parts(layout: OrderKeyLayout, order: str) -> tuple[str, str, str, str]:
+    """The key split by the dictionary's widths; a key of neither allowed length is a 400 on
+    `order`."""
     parts = layout.split(order)
     if parts is None:
         message = f"a ordem tem {layout.describe()}; recebidos {len(order.rstrip())} caracteres."
         raise InvalidBody(
             f"Campo 'order' inválido: {message}", details=[Detail("order", "length", message)]
         )
-    return dict(zip(("num", "item", "sequen", "itemgrd"), parts, strict=True))
+    return parts
+
+
+async def order_for_report(
+    protheus: ProtheusContext,
+    *,
+    branch: str,
+    parts: tuple[str, str, str, str],
+    operation: str,
+    machine: str,
+    alternatives: bool = False,
+) -> Row | None:
+    """The order a report names (`queries.order_for_report`, one bound value per SC2 key
+    column), with its operation and machine checks; None when the branch has no such order."""
+    params = {
+        **dict(zip(("num", "item", "sequen", "itemgrd"), parts, strict=True)),
+        "sc2_filial": await protheus.filial("SC2", branch),
+        "sb1_filial": await protheus.filial("SB1", branch),
+        "sg2_filial": await protheus.filial("SG2", branch),
+        "operation": operation,
+        "machine": machine,
+    }
+    if alternatives:
+        params["sh3_filial"] = await protheus.filial("SH3", branch)
+    rows = await protheus.source.fetch(
+        queries.order_for_report(protheus.dialect, protheus.tables, alternatives), params
+    )
+    return rows[0] if rows else None
 
 
 async def check_order(
-    reports: Reports, report: dict[str, Any], branch: str
+    protheus: ProtheusContext, report: ReportInput, branch: str
 ) -> tuple[str | None, str | None]:
     """Refuse up front (422) what Protheus would refuse when we can tell; return the order's
     product and warehouse. With the ERP database down the report is still accepted (and the
     routine validates it when it is sent)."""
-    source, company = reports.protheus, reports.settings.protheus_company
-    order = report["order"]
+    order = report.order
     try:
-        layout = await reports.dictionary.order_key()
-        alternatives = await reports.dictionary.has_alternative_resources()
-        params = {
-            **order_params(layout, order),
-            "sc2_filial": await reports.branches.filial("SC2", branch),
-            "sb1_filial": await reports.branches.filial("SB1", branch),
-            "sg2_filial": await reports.branches.filial("SG2", branch),
-            "operation": report["operation"],
-            "machine": report["machine"],
-        }
-        if alternatives:
-            params["sh3_filial"] = await reports.branches.filial("SH3", branch)
-        rows = await source.fetch(
-            queries.order_for_report(source.dialect, Tables(company), alternatives), params
+        layout = await protheus.dictionary.order_key()
+        alternatives = await protheus.dictionary.has_alternative_resources()
+        row = await order_for_report(
+            protheus,
+            branch=branch,
+            parts=order_parts(layout, order),
+            operation=report.operation,
+            machine=report.machine,
+            alternatives=alternatives,
         )
     except DependencyUnavailable:
         return None, None
-    if not rows:
+    if row is None:
         raise Unprocessable(f"Ordem de produção {order} não encontrada na filial {branch}.")
-    row = rows[0]
     if row["c2_tpop"] == "P":
         raise Unprocessable(f"Ordem {order} é prevista (não firme) e não aceita apontamentos.")
     if row["c2_datrf"]:
@@ -136,12 +181,12 @@ async def check_order(
         raise Unprocessable(f"Ordem {order} está encerrada definitivamente.")
     if not row["operation_found"]:
         raise Unprocessable(
-            f"Operação {report['operation']} não pertence ao roteiro da ordem {order}."
+            f"Operação {report.operation} não pertence ao roteiro da ordem {order}."
         )
     if not row["machine_found"]:
         # MATA681 refuses a resource the routing does not name for the operation.
         message = (
-            f"a máquina {report['machine']} não é o recurso da operação {report['operation']} "
+            f"a máquina {report.machine} não é o recurso da operação {report.operation} "
             f"no roteiro da ordem {order} (G2_RECURSO {row['operation_machine']})"
             + (" nem um recurso alternativo dela (SH3)." if alternatives else ".")
         )
@@ -153,11 +198,11 @@ async def check_order(
 
 
 async def _replay(
-    conn: asyncpg.Connection, reports: Reports, client: str, key: str, digest: str
+    conn: Connection, *, client: str, key: str, digest: str, days: int
 ) -> tuple[int, Any] | None:
-    row = await conn.fetchrow(queries.GET_IDEMPOTENT, client, key, reports.idempotency_days)
+    row = await queries.get_idempotent(conn, client=client, key=key, days=days)
     if row is None:
-        await conn.execute(queries.DROP_EXPIRED_IDEMPOTENT, client, key)
+        await queries.drop_idempotent(conn, client=client, key=key)
         return None
     if row["request_hash"] != digest:
         raise Unprocessable(
@@ -167,10 +212,12 @@ async def _replay(
 
 
 async def accept(
-    reports: Reports,
+    protheus: ProtheusContext,
+    mes_pool: asyncpg.Pool,
     *,
+    idempotency_days: int,
     client: str,
-    report: dict[str, Any],
+    report: ReportInput,
     raw: Any,
     idempotency_key: str | None,
     request_id: str | None = None,
@@ -180,18 +227,21 @@ async def accept(
 
     With an Idempotency-Key, the first answer (202 or 422) is kept and replayed for the same
     body; a different body under the same key is refused. The audit row (when given) is
-    inserted in the same transaction as the report and its outbox row.
+    inserted in the same transaction as the report and its outbox row. Keys are kept
+    `idempotency_days` (IDEMPOTENCY_DAYS).
     """
     digest = request_hash(raw)
-    async with mes_connection(reports.pool) as conn:
+    async with mes_connection(mes_pool) as conn:
         if idempotency_key:
             async with conn.transaction():
-                replay = await _replay(conn, reports, client, idempotency_key, digest)
+                replay = await _replay(
+                    conn, client=client, key=idempotency_key, digest=digest, days=idempotency_days
+                )
             if replay:
                 return replay
-        branch = report["branch"] or reports.settings.protheus_branch
+        branch = report.branch or protheus.default_branch
         try:
-            item_code, warehouse = await check_order(reports, report, branch)
+            item_code, warehouse = await check_order(protheus, report, branch)
         except Unprocessable as exc:
             body = {"message": exc.message, "code": exc.code}
             if idempotency_key:
@@ -201,31 +251,37 @@ async def accept(
         data = {"id": str(report_id), "status": "pending"}
         try:
             async with conn.transaction():
-                await conn.execute(
-                    queries.INSERT_REPORT,
-                    report_id, client, branch, report["order"], report["operation"], report["machine"],
-                    report["operator"], report["start"], report["end"], report["goodQuantity"],
-                    report["scrapQuantity"], report["scrapReason"], report["final"], report["lot"],
-                    item_code, warehouse, request_id,
-                )  # fmt: skip
-                await conn.execute(queries.INSERT_OUTBOX, report_id)
+                await queries.insert_report(
+                    conn,
+                    report_id=report_id,
+                    client=client,
+                    report=report.values(branch=branch, item_code=item_code, warehouse=warehouse),
+                    request_id=request_id,
+                )
+                await queries.insert_outbox(conn, report_id=report_id)
                 if audit is not None:
                     await audit.write(conn, str(report_id))
                 if idempotency_key:
-                    await conn.execute(
-                        queries.SAVE_IDEMPOTENT,
-                        client,
-                        idempotency_key,
-                        digest,
-                        202,
-                        orjson.dumps(data).decode(),
+                    await queries.save_idempotent(
+                        conn,
+                        client=client,
+                        key=idempotency_key,
+                        request_hash=digest,
+                        status=202,
+                        body=data,
                     )
         except asyncpg.UniqueViolationError:
             # A concurrent request with the same key won; answer what it answered.
             if audit is not None:
                 audit.rolled_back()
             async with conn.transaction():
-                replay = await _replay(conn, reports, client, idempotency_key or "", digest)
+                replay = await _replay(
+                    conn,
+                    client=client,
+                    key=idempotency_key or "",
+                    digest=digest,
+                    days=idempotency_days,
+                )
             if replay is None:
                 raise
             return replay
@@ -235,12 +291,12 @@ async def accept(
 
 
 async def _save(
-    conn: asyncpg.Connection, client: str, key: str, digest: str, status: int, body: Any
+    conn: Connection, client: str, key: str, digest: str, status: int, body: Any
 ) -> None:
     # A concurrent request with the same key may have stored its answer first.
     with contextlib.suppress(asyncpg.UniqueViolationError):
-        await conn.execute(
-            queries.SAVE_IDEMPOTENT, client, key, digest, status, orjson.dumps(body).decode()
+        await queries.save_idempotent(
+            conn, client=client, key=key, request_hash=digest, status=status, body=body
         )
 
 
@@ -248,26 +304,25 @@ def replay_error(body: dict[str, Any]) -> ApiError:
     return Unprocessable(body.get("message"))
 
 
-async def get(reports: Reports, report_id: uuid.UUID) -> dict[str, Any]:
-    async with mes_connection(reports.pool) as conn:
-        row = await conn.fetchrow(queries.GET_REPORT, report_id)
+async def get(mes_pool: asyncpg.Pool, report_id: uuid.UUID) -> dict[str, Any]:
+    async with mes_connection(mes_pool) as conn:
+        row = await queries.get_report(conn, report_id=report_id)
     if row is None:
         raise NotFound(f"Apontamento {report_id} não encontrado.")
-    return present(row)
+    return stored_report(row)
 
 
-async def listing(reports: Reports, params: dict[str, Any]) -> tuple[dict[str, Any], Page]:
-    page = Page.from_params(params)
-    async with mes_connection(reports.pool) as conn:
-        rows = await conn.fetch(
-            queries.LIST_REPORTS, params["status"], params["order"], page.size, page.offset
+async def listing(
+    mes_pool: asyncpg.Pool, *, page: Page, status: str | None, order: str | None
+) -> dict[str, Any]:
+    """One page of reports, newest first, optionally of one status and one order."""
+    async with mes_connection(mes_pool) as conn:
+        rows = await queries.list_reports(
+            conn, status=status, order_key=order, limit=page.size, offset=page.offset
         )
-    total = rows[0]["total"] if rows else 0
-    items = [present(r) for r in rows if r["id"] is not None]
-    for item in items:
-        del item["history"]
-    filters = {"status": params["status"], "order": params["order"]}
-    return page.envelope(total, items, filters=filters), page
+    found = split_page(rows, "id")
+    items = [stored_report(r) for r in found.rows]  # ReportSummary leaves `history` out
+    return page.envelope(found.total, items, filters={"status": status, "order": order})
 
 
 def _stored_fields(row: asyncpg.Record) -> dict[str, Any]:
@@ -280,7 +335,8 @@ def _stored_fields(row: asyncpg.Record) -> dict[str, Any]:
 
 
 async def correct(
-    reports: Reports,
+    protheus: ProtheusContext,
+    mes_pool: asyncpg.Pool,
     report_id: uuid.UUID,
     patch: dict[str, Any],
     *,
@@ -289,8 +345,8 @@ async def correct(
 ) -> dict[str, Any]:
     """Correct a rejected report and send it again with the same id; its history is kept
     (with the audit row, when given, in the same transaction)."""
-    async with mes_connection(reports.pool) as conn:
-        row = await conn.fetchrow(queries.GET_REPORT, report_id)
+    async with mes_connection(mes_pool) as conn:
+        row = await queries.get_report(conn, report_id=report_id)
         if row is None:
             raise NotFound(f"Apontamento {report_id} não encontrado.")
         if row["status"] != "rejected":
@@ -302,24 +358,25 @@ async def correct(
             report_rules(merged)
         except ma.ValidationError as exc:
             raise invalid_body(exc) from None
-        branch = merged["branch"] or reports.settings.protheus_branch
-        item_code, warehouse = await check_order(reports, merged, branch)
+        report = ReportInput.from_body(merged)
+        branch = report.branch or protheus.default_branch
+        item_code, warehouse = await check_order(protheus, report, branch)
         async with conn.transaction():
-            updated = await conn.execute(
-                queries.CORRECT_REPORT,
-                report_id, merged["order"], merged["operation"], merged["machine"], merged["operator"],
-                merged["start"], merged["end"], merged["goodQuantity"], merged["scrapQuantity"],
-                merged["scrapReason"], merged["final"], merged["lot"], branch, item_code, warehouse,
-                request_id,
-            )  # fmt: skip
-            if updated != "UPDATE 1":
+            updated = await queries.correct_report(
+                conn,
+                report_id=report_id,
+                report=report.values(branch=branch, item_code=item_code, warehouse=warehouse),
+                request_id=request_id,
+            )
+            if not updated:
                 raise Conflict(
                     "O apontamento mudou de estado durante a correção; consulte-o de novo."
                 )
-            await conn.execute(queries.INSERT_OUTBOX, report_id)
+            await queries.insert_outbox(conn, report_id=report_id)
             if audit is not None:
                 await audit.write(conn, str(report_id))
         if audit is not None:
             audit.committed()
-        row = await conn.fetchrow(queries.GET_REPORT, report_id)
-    return present(row)
+        row = await queries.get_report(conn, report_id=report_id)
+    assert row is not None  # corrected in this transaction, never deleted
+    return stored_report(row)
