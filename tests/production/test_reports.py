@@ -165,6 +165,30 @@ async def test_concurrent_retries_with_one_key_store_one_report(client, orders, 
     assert len(await stored(mes_dsn, "SELECT id FROM production_reports")) == 1
 
 
+async def test_a_key_answered_meanwhile_is_never_dropped_as_expired(client, orders, mes_dsn):
+    """A request that found no row for its key must not delete the row a concurrent request
+    with the same key committed in between: only rows older than IDEMPOTENCY_DAYS go (the
+    lost row let a third retry store a second report)."""
+    from services.production.reports import queries
+
+    headers = {**WRITE, "Idempotency-Key": "kept"}
+    await assert_envelope(
+        await client.post("/api/v1/production-reports", json=report_body(orders), headers=headers),
+        202,
+    )
+    conn = await asyncpg.connect(mes_dsn)
+    try:
+        await queries.drop_idempotent(conn, client="line1", key="kept", days=7)
+        assert await conn.fetchval("SELECT count(*) FROM idempotency_keys WHERE key = 'kept'") == 1
+        await conn.execute(
+            "UPDATE idempotency_keys SET created_at = now() - interval '8 days' WHERE key = 'kept'"
+        )
+        await queries.drop_idempotent(conn, client="line1", key="kept", days=7)
+        assert await conn.fetchval("SELECT count(*) FROM idempotency_keys WHERE key = 'kept'") == 0
+    finally:
+        await conn.close()
+
+
 async def test_a_422_is_replayed_too(client, orders):
     headers = {**WRITE, "Idempotency-Key": "closed-order"}
     body = report_body(orders, order=orders.closed)

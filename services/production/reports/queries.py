@@ -94,7 +94,13 @@ WHERE client = $1 AND key = $2 AND created_at > now() - make_interval(days => $3
 FOR UPDATE
 """
 
-DROP_EXPIRED_IDEMPOTENT = "DELETE FROM idempotency_keys WHERE client = $1 AND key = $2"
+# Only an expired row: a concurrent request with the same key may have just committed a
+# fresh one (this request's lookup ran before that commit), and it must be replayed, not
+# deleted (deleting it let the next retry store a second report).
+DROP_EXPIRED_IDEMPOTENT = """
+DELETE FROM idempotency_keys
+WHERE client = $1 AND key = $2 AND created_at <= now() - make_interval(days => $3)
+"""
 
 SAVE_IDEMPOTENT = """
 INSERT INTO idempotency_keys (client, key, request_hash, status, body) VALUES ($1, $2, $3, $4, $5)
@@ -235,9 +241,9 @@ async def get_idempotent(
     return await conn.fetchrow(GET_IDEMPOTENT, client, key, days)
 
 
-async def drop_idempotent(conn: Connection, *, client: str, key: str) -> None:
-    """Forget a client's expired key, so it can be used again."""
-    await conn.execute(DROP_EXPIRED_IDEMPOTENT, client, key)
+async def drop_idempotent(conn: Connection, *, client: str, key: str, days: int) -> None:
+    """Forget a client's key kept longer than `days`, so it can be used again."""
+    await conn.execute(DROP_EXPIRED_IDEMPOTENT, client, key, days)
 
 
 async def save_idempotent(

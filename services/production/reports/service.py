@@ -202,7 +202,7 @@ async def _replay(
 ) -> tuple[int, Any] | None:
     row = await queries.get_idempotent(conn, client=client, key=key, days=days)
     if row is None:
-        await queries.drop_idempotent(conn, client=client, key=key)
+        await queries.drop_idempotent(conn, client=client, key=key, days=days)
         return None
     if row["request_hash"] != digest:
         raise Unprocessable(
