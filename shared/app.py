@@ -6,6 +6,8 @@ import asyncio
 import logging
 import sys
 from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from typing import Protocol, TypeVar
 
 from aiohttp import web
 from prometheus_client import CollectorRegistry
@@ -50,7 +52,7 @@ MAX_BODY_BYTES = 1024 * 1024
 
 
 def create_base_app(settings: Settings) -> web.Application:
-    """Middlewares, settings, keys, metrics and health routes; each service's `create_app`
+    """Middlewares, settings, keys, metrics and health routes; each service's `setup`
     then lists its resources (cleanup contexts, in start order), checks and routes."""
     app = web.Application(middlewares=list(COMMON_MIDDLEWARES), client_max_size=MAX_BODY_BYTES)
     app[SETTINGS] = settings
@@ -63,6 +65,16 @@ def create_base_app(settings: Settings) -> web.Application:
     app.router.add_get("/healthz", healthz, name="healthz")
     app.router.add_get("/readyz", readyz, name="readyz")
     app.router.add_get("/metrics", metrics_handler, name="metrics")
+    return app
+
+
+def create_service_app(
+    settings: Settings, setup: Callable[[web.Application], None]
+) -> web.Application:
+    """One service alone, as `python -m services.<name>` serves it: the base app, then that
+    service's `setup` (the devserver calls the same `setup` on its composed app)."""
+    app = create_base_app(settings)
+    setup(app)
     return app
 
 
@@ -80,6 +92,28 @@ def add_resources(app: web.Application, *contexts: CleanupContext) -> None:
             app.cleanup_ctx.append(context)
 
 
+class Worker(Protocol):
+    """A background worker a resource runs: started with the app, stopped with it."""
+
+    async def start(self) -> None: ...
+
+    async def stop(self) -> None: ...
+
+
+W = TypeVar("W", bound=Worker)
+
+
+@asynccontextmanager
+async def running(app: web.Application, key: web.AppKey[W], worker: W) -> AsyncIterator[W]:
+    """Start a worker, keep it under its app key while the app serves, stop it with the app."""
+    await worker.start()
+    app[key] = worker
+    try:
+        yield worker
+    finally:
+        await worker.stop()
+
+
 # --- the resources every service may use -------------------------------------------------
 
 
@@ -95,12 +129,8 @@ async def audit_writer(app: web.Application) -> AsyncIterator[None]:
     writer = AuditWriter(
         settings.audit, settings.mes_db_url, app[METRICS], ca_file=settings.db_ca_file
     )
-    await writer.start()
-    app[AUDIT] = writer
-    try:
+    async with running(app, AUDIT, writer):
         yield
-    finally:
-        await writer.stop()
 
 
 async def mes_pool(app: web.Application) -> AsyncIterator[None]:

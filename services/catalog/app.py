@@ -10,7 +10,7 @@ from shared.app import (
     add_protheus_db_check,
     add_resources,
     audit_writer,
-    create_base_app,
+    create_service_app,
     protheus,
 )
 from shared.openapi import publish_openapi
@@ -37,6 +37,4 @@ def setup(app: web.Application) -> None:
 
 def create_app(settings: Settings) -> web.Application:
     """The catalog service alone, as `python -m services.catalog` serves it."""
-    app = create_base_app(settings)
-    setup(app)
-    return app
+    return create_service_app(settings, setup)

@@ -12,6 +12,7 @@ from shared.db.sources import Row
 from shared.errors import NotFound, invalid_parameter
 from shared.pagination import Page, PagedRows, split_page
 from shared.protheus.context import ProtheusContext
+from shared.protheus.dates import dtos
 
 
 async def fetch_page(
@@ -151,7 +152,7 @@ async def _tree(
         "code": code,
         "sb1_filial": await protheus.filial("SB1"),
         "sg1_filial": await protheus.filial("SG1"),
-        "ref_date": date.strftime("%Y%m%d"),
+        "ref_date": dtos(date),
         "max_depth": max_depth,
         "cap": cap + 1,
     }
@@ -264,7 +265,7 @@ async def guide(
     if include:
         args |= {
             "sg1_filial": await protheus.filial("SG1", branch),
-            "ref_date": date.strftime("%Y%m%d"),
+            "ref_date": dtos(date),
             "max_depth": max_depth,
             "cap": cap + 1,
         }
@@ -366,9 +367,9 @@ async def invoice_items(
     if customer:
         args["customer"] = customer
     if since:
-        args["since"] = since.strftime("%Y%m%d")
+        args["since"] = dtos(since)
     if until:
-        args["until"] = until.strftime("%Y%m%d")
+        args["until"] = dtos(until)
     sql = queries.invoice_items(
         protheus.dialect,
         protheus.tables,

@@ -19,9 +19,10 @@ from shared.app import (
     add_protheus_db_check,
     add_resources,
     audit_writer,
-    create_base_app,
+    create_service_app,
     mes_pool,
     protheus,
+    running,
 )
 from shared.health import add_check
 from shared.keys import DICTIONARY, MES_POOL, METRICS, PROTHEUS, PROTHEUS_CONTEXT, SETTINGS
@@ -97,12 +98,8 @@ async def report_pusher(app: web.Application) -> AsyncIterator[None]:
         settings.pusher,
         PusherMetrics(app[METRICS]),
     )
-    app[PUSHER] = pusher
-    await pusher.start()
-    try:
+    async with running(app, PUSHER, pusher):
         yield
-    finally:
-        await pusher.stop()
 
 
 def add_protheus_rest_check(app: web.Application) -> None:
@@ -141,6 +138,4 @@ def setup(app: web.Application) -> None:
 
 def create_app(settings: Settings) -> web.Application:
     """The production service alone, as `python -m services.production` serves it."""
-    app = create_base_app(settings)
-    setup(app)
-    return app
+    return create_service_app(settings, setup)

@@ -17,9 +17,10 @@ from shared.app import (
     add_protheus_db_check,
     add_resources,
     audit_writer,
-    create_base_app,
+    create_service_app,
     mes_pool,
     protheus,
+    running,
 )
 from shared.health import add_check
 from shared.keys import MES_POOL, METRICS, SETTINGS
@@ -41,13 +42,9 @@ async def ingestor(app: web.Application) -> AsyncIterator[None]:
     if not settings.ingest.enabled:
         yield
         return
-    running = Ingestor(app[MES_POOL], settings, settings.ingest, IngestMetrics(app[METRICS]))
-    app[INGESTOR] = running
-    await running.start()
-    try:
+    worker = Ingestor(app[MES_POOL], settings, settings.ingest, IngestMetrics(app[METRICS]))
+    async with running(app, INGESTOR, worker):
         yield
-    finally:
-        await running.stop()
 
 
 def add_ingest_checks(app: web.Application) -> None:
@@ -90,6 +87,4 @@ def setup(app: web.Application) -> None:
 
 def create_app(settings: Settings) -> web.Application:
     """The telemetry service alone, as `python -m services.telemetry` serves it."""
-    app = create_base_app(settings)
-    setup(app)
-    return app
+    return create_service_app(settings, setup)

@@ -14,6 +14,7 @@ from shared.db.sources import Row
 from shared.errors import NotFound, invalid_parameter
 from shared.pagination import Page, split_page
 from shared.protheus.context import ProtheusContext
+from shared.protheus.dates import dtos
 from shared.protheus.keys import OrderKeyLayout
 from shared.validation import iso_date
 
@@ -45,7 +46,7 @@ async def filials(protheus: ProtheusContext, branch: str) -> dict[str, str]:
 
 def plant_today(tz: dt.tzinfo) -> str:
     """The plant's date (PLANT_TIMEZONE), YYYYMMDD: "idle" counts days in the plant's zone."""
-    return dt.datetime.now(tz).date().strftime("%Y%m%d")
+    return dtos(dt.datetime.now(tz).date())
 
 
 def situation(c2_status: str) -> str:
@@ -91,9 +92,9 @@ async def list_orders(
     if machine is not None:
         args["machine"] = machine
     if planned_from is not None:
-        args["planned_from"] = planned_from.strftime("%Y%m%d")
+        args["planned_from"] = dtos(planned_from)
     if planned_to is not None:
-        args["planned_to"] = planned_to.strftime("%Y%m%d")
+        args["planned_to"] = dtos(planned_to)
     sql = queries.list_orders(
         protheus.dialect,
         protheus.tables,

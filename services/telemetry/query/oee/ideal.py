@@ -30,6 +30,7 @@ from shared.db.pools import mes_connection
 from shared.db.sources import Row
 from shared.errors import DependencyUnavailable
 from shared.protheus.context import ProtheusContext
+from shared.protheus.dates import dtos
 from shared.protheus.keys import OrderKeyLayout, order_key_pattern, order_number
 
 IDEAL_ALIASES = ("SC2", "SB1", "SG2", "SH6", "SH1")
@@ -53,8 +54,8 @@ async def read_routings(
     """queries.ideal_times for the orders numbered (C2_NUM) and the machines counted, over
     the plant dates the window touches (DependencyUnavailable when Protheus is down)."""
     args: dict[str, Any] = {
-        "first_day": start.astimezone(tz).strftime("%Y%m%d"),
-        "last_day": end.astimezone(tz).strftime("%Y%m%d"),
+        "first_day": dtos(start.astimezone(tz)),
+        "last_day": dtos(end.astimezone(tz)),
     }
     args.update({f"num_{n}": value for n, value in enumerate(numbers)})
     args.update({f"machine_{n}": value for n, value in enumerate(machines)})
