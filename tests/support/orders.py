@@ -13,17 +13,8 @@ import asyncpg
 from aiohttp import web
 
 from protheus_demo.rows import insert_row
-from services.production.app import protheus_dictionary
-from services.production.orders import routes as order_routes
-from shared.app import (
-    add_mes_db_check,
-    add_protheus_db_check,
-    add_resources,
-    create_base_app,
-    mes_pool,
-    protheus,
-)
-from shared.settings import Settings, parse_api_keys
+from services.production.app import create_app
+from shared.settings import PusherSettings, Settings, parse_api_keys
 from tests.helpers import NO_AUDIT
 
 READ_KEY, CATALOG_KEY = "orders-read-key-0123456789abcdef", "orders-catalog-key-0123456789abcdef"
@@ -143,19 +134,14 @@ class OrderRows:
 
 
 def order_routes_app(protheus_dsn: str, mes_dsn: str, **overrides: Any) -> web.Application:
-    """An app carrying only the order routes, mounted as the production service mounts them."""
+    """The production service's real app, for the order routes: no audit, no report pusher."""
     settings = Settings(
         protheus_db_url=protheus_dsn,
         mes_db_url=mes_dsn,
         api_keys=parse_api_keys(KEYS),
-        **{"audit": NO_AUDIT, **overrides},
+        **{"audit": NO_AUDIT, "pusher": PusherSettings(enabled=False), **overrides},
     )
-    app = create_base_app(settings)
-    add_resources(app, mes_pool, protheus, protheus_dictionary)
-    add_mes_db_check(app)
-    add_protheus_db_check(app, required=False)
-    order_routes.add_routes(app)
-    return app
+    return create_app(settings)
 
 
 async def add_report(mes_dsn: str, *, order_key: str, status: str, branch: str = "01") -> str:

@@ -15,20 +15,10 @@ import marshmallow as ma
 from aiohttp import web
 
 from protheus_demo.rows import insert_row
+from services.telemetry.app import create_app
 from services.telemetry.partitions import ensure_partitions
-from services.telemetry.query import routes as query_routes
-from services.telemetry.query.keys import SHIFT_CALENDAR
-from services.telemetry.query.shifts import ShiftCalendar
-from shared.app import (
-    add_mes_db_check,
-    add_protheus_db_check,
-    add_resources,
-    create_base_app,
-    mes_pool,
-    protheus,
-)
 from shared.json import dumps, loads
-from shared.settings import Settings, parse_api_keys
+from shared.settings import IngestSettings, Settings, parse_api_keys
 from tests.helpers import NO_AUDIT
 
 READ_KEY, OTHER_KEY = "telemetry-read-key-0123456789", "telemetry-other-key-0123456789"
@@ -225,20 +215,14 @@ class ProtheusRows:
 
 
 def query_app(protheus_dsn: str, mes_dsn: str, **overrides: Any) -> web.Application:
-    """An app carrying only the telemetry query routes, mounted as the telemetry service does."""
+    """The telemetry service's real app, for the query routes: no audit, no MQTT ingestor."""
     settings = Settings(
         protheus_db_url=protheus_dsn,
         mes_db_url=mes_dsn,
         api_keys=parse_api_keys(KEYS),
-        **{"audit": NO_AUDIT, **overrides},
+        **{"audit": NO_AUDIT, "ingest": IngestSettings(enabled=False), **overrides},
     )
-    app = create_base_app(settings)
-    app[SHIFT_CALENDAR] = ShiftCalendar.from_setting(settings.shift_calendar, settings.tz)
-    add_resources(app, mes_pool, protheus)
-    add_mes_db_check(app)
-    add_protheus_db_check(app, required=False)
-    query_routes.add_routes(app)
-    return app
+    return create_app(settings)
 
 
 def _same_json(left: Any, right: Any, where: str = "$") -> None:

@@ -27,6 +27,7 @@ from tests.support.telemetry_query import (
     query_app,
     shown,
 )
+from tests.support.urls import url
 
 approx = pytest.approx
 
@@ -282,12 +283,12 @@ async def plant(mes_rows, erp) -> tuple[TelemetryRows, ProtheusRows]:
 
 
 async def get_oee(client: Any, expect: int = 200, **query: Any) -> Any:
-    resp = await client.get("/api/v1/oee", params={**WINDOW, **query}, headers=READ)
+    resp = await client.get(url(client, "oee"), params={**WINDOW, **query}, headers=READ)
     return await assert_envelope(resp, expect)
 
 
 async def oee_body(client: Any, **query: Any) -> dict[str, Any]:
-    resp = await client.get("/api/v1/oee", params={**WINDOW, **query}, headers=READ)
+    resp = await client.get(url(client, "oee"), params={**WINDOW, **query}, headers=READ)
     await assert_envelope(resp, 200)
     return await resp.json()
 
@@ -768,13 +769,13 @@ async def test_oee_answers_are_what_their_response_schema_dumps(plant, client_fo
     client = await client_for(erp.dsn, shift_calendar=SHIFTS)
     for query in ({"machine": "M1"}, {"line": "porto/usinagem/linha1"}, {"machine": "M3"}):
         data = await documented_answer(
-            client, "/api/v1/oee", schemas.OeeResponse, **WINDOW, **query
+            client, url(client, "oee"), schemas.OeeResponse, **WINDOW, **query
         )
         assert data["machines"]
     down = await client_for(PROTHEUS_DOWN, shift_calendar="sat 06:00-07:00")
     data = await documented_answer(
         client=down,
-        path="/api/v1/oee",
+        path=url(down, "oee"),
         schema=schemas.OeeResponse,
         **WINDOW,
         line="porto/usinagem/linha1",

@@ -16,6 +16,7 @@ import pytest
 from protheus_demo.company import UNIT_ORDER_KEY, UNIT_ORDER_TEMPAD, unit_order_machines
 from tests.helpers import assert_envelope
 from tests.support.telemetry_query import READ, TelemetryRows, local, query_app
+from tests.support.urls import url
 
 WINDOW = {"from": "2026-03-02T05:00:00-03:00", "to": "2026-03-02T15:00:00-03:00"}
 
@@ -58,7 +59,7 @@ async def telemetry(
 
 
 async def oee(client: Any, **query: Any) -> Any:
-    resp = await client.get("/api/v1/oee", params={**WINDOW, **query}, headers=READ)
+    resp = await client.get(url(client, "oee"), params={**WINDOW, **query}, headers=READ)
     return await assert_envelope(resp, 200)
 
 

@@ -25,6 +25,7 @@ from tests.support.telemetry_query import (
     shown,
     utc,
 )
+from tests.support.urls import url
 
 
 @pytest.fixture
@@ -80,7 +81,7 @@ async def plant(mes_rows) -> TelemetryRows:
 
 
 async def test_machines_lists_sh1_and_mes_machines_with_current_state(plant, client):
-    data = await get(client, "/api/v1/machines")
+    data = await get(client, url(client, "machines_list"))
     assert set(data) == {"total", "page", "pageSize", "totalPages", "filters", "data"}
     assert (data["total"], data["page"], data["pageSize"], data["totalPages"]) == (4, 1, 50, 1)
     items = {item["machine"]: item for item in data["data"]}
@@ -106,30 +107,30 @@ async def test_machines_lists_sh1_and_mes_machines_with_current_state(plant, cli
 
 
 async def test_machines_filters_pages_and_optional_values(plant, client):
-    data = await get(client, "/api/v1/machines", line="porto/usinagem/linha1")
+    data = await get(client, url(client, "machines_list"), line="porto/usinagem/linha1")
     assert [item["machine"] for item in data["data"]] == ["M1", "M2"]
     assert data["filters"] == {"line": "porto/usinagem/linha1", "state": None, "values": False}
-    data = await get(client, "/api/v1/machines", state="running")
+    data = await get(client, url(client, "machines_list"), state="running")
     assert [item["machine"] for item in data["data"]] == ["M2"]
-    data = await get(client, "/api/v1/machines", page_size=3, page=2)
+    data = await get(client, url(client, "machines_list"), page_size=3, page=2)
     assert (data["total"], data["totalPages"], [i["machine"] for i in data["data"]]) == (
         4,
         2,
         ["M9"],
     )
-    data = await get(client, "/api/v1/machines", values="true", page_size=1)
+    data = await get(client, url(client, "machines_list"), values="true", page_size=1)
     assert data["data"][0]["metrics"] == [
         {"metric": "rpm", "value": 950.0, "ts": shown(utc("2026-03-01T11:00:00"))},
         {"metric": "temp", "value": 5.0, "ts": shown(utc(T + "14:00:00"))},
     ]
     for name, value in (("line", "porto/usinagem"), ("state", "dancing"), ("page_size", "0")):
-        body = await get(client, "/api/v1/machines", 400, **{name: value})
+        body = await get(client, url(client, "machines_list"), 400, **{name: value})
         assert bad_field(body)[0] == name
 
 
 async def test_machines_without_protheus_lists_mes_machines_and_says_so(plant, client_for):
     client = await client_for(PROTHEUS_DOWN)
-    resp = await client.get("/api/v1/machines", headers=READ)
+    resp = await client.get(url(client, "machines_list"), headers=READ)
     body = await resp.json()
     assert resp.status == 200
     assert [item["machine"] for item in body["data"]["data"]] == ["M1", "M2", "M3"]
@@ -140,7 +141,7 @@ async def test_machines_without_protheus_lists_mes_machines_and_says_so(plant, c
 
 
 async def test_latest_gives_each_metric_last_value_and_the_current_state(plant, client):
-    data = await get(client, "/api/v1/machines/M1/latest")
+    data = await get(client, url(client, "machine_latest", machine="M1"))
     assert data == {
         "machine": "M1",
         "site": "porto",
@@ -158,21 +159,24 @@ async def test_latest_gives_each_metric_last_value_and_the_current_state(plant, 
 
 
 async def test_a_machine_only_in_sh1_is_known_and_an_unknown_one_is_404(plant, client):
-    data = await get(client, "/api/v1/machines/M9/latest")
+    data = await get(client, url(client, "machine_latest", machine="M9"))
     assert (data["metrics"], data["state"], data["site"]) == ([], None, None)
     window = {"from": T + "00:00:00Z", "to": T + "01:00:00Z"}
     for path, query in (
-        ("/api/v1/machines/M9/telemetry", {**window, "metric": "temp"}),
-        ("/api/v1/machines/M9/states", window),
-        ("/api/v1/machines/M9/counters", {**window, "bucket": "1h"}),
+        (url(client, "machine_telemetry", machine="M9"), {**window, "metric": "temp"}),
+        (url(client, "machine_states", machine="M9"), window),
+        (url(client, "machine_counters", machine="M9"), {**window, "bucket": "1h"}),
     ):
         assert await get(client, path, **query)
     for path, query in (
-        ("/api/v1/machines/NOPE/latest", {}),
-        ("/api/v1/machines/NOPE/telemetry", {**window, "metric": "temp"}),
-        ("/api/v1/machines/NOPE/telemetry", {**window, "metric": "temp", "bucket": "1m"}),
-        ("/api/v1/machines/NOPE/states", window),
-        ("/api/v1/machines/NOPE/counters", {**window, "bucket": "1h"}),
+        (url(client, "machine_latest", machine="NOPE"), {}),
+        (url(client, "machine_telemetry", machine="NOPE"), {**window, "metric": "temp"}),
+        (
+            url(client, "machine_telemetry", machine="NOPE"),
+            {**window, "metric": "temp", "bucket": "1m"},
+        ),
+        (url(client, "machine_states", machine="NOPE"), window),
+        (url(client, "machine_counters", machine="NOPE"), {**window, "bucket": "1h"}),
     ):
         body = await get(client, path, 404, **query)
         assert body["error"]["code"] == "not_found"
@@ -181,9 +185,9 @@ async def test_a_machine_only_in_sh1_is_known_and_an_unknown_one_is_404(plant, c
 
 async def test_unknown_machine_with_protheus_down_is_503_but_mes_machines_answer(plant, client_for):
     client = await client_for(PROTHEUS_DOWN)
-    body = await get(client, "/api/v1/machines/M9/latest", 503)
+    body = await get(client, url(client, "machine_latest", machine="M9"), 503)
     assert body["error"]["code"] == "dependency_unavailable"
-    assert (await get(client, "/api/v1/machines/M1/latest"))["state"] == "fault"
+    assert (await get(client, url(client, "machine_latest", machine="M1")))["state"] == "fault"
 
 
 # --- series ---------------------------------------------------------------------------------------
@@ -192,7 +196,7 @@ async def test_unknown_machine_with_protheus_down_is_503_but_mes_machines_answer
 async def test_raw_points_are_the_half_open_window_in_time_order(plant, client):
     data = await get(
         client,
-        "/api/v1/machines/M1/telemetry",
+        url(client, "machine_telemetry", machine="M1"),
         metric="temp",
         **{"from": T + "12:00:10Z", "to": T + "14:00:00Z"},
     )
@@ -207,7 +211,7 @@ async def test_raw_points_are_the_half_open_window_in_time_order(plant, client):
     # An offset other than Z means the same instant.
     other = await get(
         client,
-        "/api/v1/machines/M1/telemetry",
+        url(client, "machine_telemetry", machine="M1"),
         metric="temp",
         **{"from": T + "09:00:10-03:00", "to": T + "11:00:00-03:00"},
     )
@@ -218,7 +222,7 @@ async def test_buckets_align_to_the_epoch_skip_empty_ones_and_compute_each_aggre
     async def series(bucket: str, agg: str, start: str = "12:00:00Z") -> list[dict[str, Any]]:
         data = await get(
             client,
-            "/api/v1/machines/M1/telemetry",
+            url(client, "machine_telemetry", machine="M1"),
             metric="temp",
             bucket=bucket,
             agg=agg,
@@ -263,7 +267,7 @@ async def test_day_buckets_follow_the_plant_midnight(mes_rows, erp, client):
     await mes_rows.samples("M1", "energy", [(utc(T + "02:00:00"), 4), (utc(T + "04:00:00"), 6)])
     data = await get(
         client,
-        "/api/v1/machines/M1/telemetry",
+        url(client, "machine_telemetry", machine="M1"),
         metric="energy",
         bucket="1d",
         agg="count,avg",
@@ -276,7 +280,7 @@ async def test_day_buckets_follow_the_plant_midnight(mes_rows, erp, client):
 
 
 async def test_series_parameters_are_validated_naming_each_one(plant, client):
-    path = "/api/v1/machines/M1/telemetry"
+    path = url(client, "machine_telemetry", machine="M1")
     ok = {"metric": "temp", "from": T + "12:00:00Z", "to": T + "13:00:00Z"}
     cases = [
         ({"metric": None}, ("metric", "required")),
@@ -302,7 +306,7 @@ async def test_raw_ranges_over_24_hours_or_100000_points_are_refused(mes_rows, e
     start = utc(T + "00:00:00")
     # 100,001 points, 0.5 s apart: about 13.9 hours, inside the 24-hour limit.
     await mes_rows.dense_samples("M1", "dense", start, 100_001, 500)
-    path = "/api/v1/machines/M1/telemetry"
+    path = url(client, "machine_telemetry", machine="M1")
     day = {"from": T + "00:00:00Z", "to": "2026-03-03T00:00:00Z"}
     body = await get(client, path, 400, metric="dense", **day)
     assert bad_field(body) == ("to", "limit")
@@ -324,10 +328,21 @@ async def test_raw_ranges_over_24_hours_or_100000_points_are_refused(mes_rows, e
 async def test_bucketed_ranges_are_bounded_too(plant, client):
     window = {"from": "2026-01-01T00:00:00Z", "to": "2026-03-15T00:00:00Z"}  # 73 days
     body = await get(
-        client, "/api/v1/machines/M1/telemetry", 400, metric="temp", bucket="1m", **window
+        client,
+        url(client, "machine_telemetry", machine="M1"),
+        400,
+        metric="temp",
+        bucket="1m",
+        **window,
     )
     assert bad_field(body) == ("bucket", "limit")
-    assert await get(client, "/api/v1/machines/M1/telemetry", metric="temp", bucket="15m", **window)
+    assert await get(
+        client,
+        url(client, "machine_telemetry", machine="M1"),
+        metric="temp",
+        bucket="15m",
+        **window,
+    )
 
 
 # --- states ---------------------------------------------------------------------------------------
@@ -348,7 +363,9 @@ async def timeline(mes_rows) -> TelemetryRows:
 
 
 async def states_between(client: Any, start: str, end: str) -> dict[str, Any]:
-    return await get(client, "/api/v1/machines/M1/states", **{"from": start, "to": end})
+    return await get(
+        client, url(client, "machine_states", machine="M1"), **{"from": start, "to": end}
+    )
 
 
 def interval(state: str, reason: str | None, start: str, end: str) -> dict[str, Any]:
@@ -401,7 +418,7 @@ async def test_the_open_state_ends_now_when_to_is_in_the_future(timeline, client
     ):
         body = await get(
             client,
-            "/api/v1/machines/M1/states",
+            url(client, "machine_states", machine="M1"),
             400,
             **{"from": T + "10:00:00Z", "to": T + "11:00:00Z", **query},
         )
@@ -421,16 +438,18 @@ async def test_counters_are_summed_per_bucket(mes_rows, erp, client):
         (utc(T + "13:00:00"), 99, 9, None),  # at `to`: outside
     )
     window = {"from": T + "12:00:00Z", "to": T + "13:00:00Z"}
-    data = await get(client, "/api/v1/machines/M1/counters", bucket="15m", **window)
+    data = await get(client, url(client, "machine_counters", machine="M1"), bucket="15m", **window)
     assert data["buckets"] == [
         {"bucket": shown(utc(T + "12:00:00")), "good": 8, "scrap": 1},
         {"bucket": shown(utc(T + "12:15:00")), "good": 10, "scrap": 2},
     ]
-    data = await get(client, "/api/v1/machines/M1/counters", bucket="1d", **window)
+    data = await get(client, url(client, "machine_counters", machine="M1"), bucket="1d", **window)
     assert data["buckets"] == [{"bucket": "2026-03-02T00:00:00-03:00", "good": 18, "scrap": 3}]
-    body = await get(client, "/api/v1/machines/M1/counters", 400, **window)
+    body = await get(client, url(client, "machine_counters", machine="M1"), 400, **window)
     assert bad_field(body) == ("bucket", "required")
-    body = await get(client, "/api/v1/machines/M1/counters", 400, bucket="2h", **window)
+    body = await get(
+        client, url(client, "machine_counters", machine="M1"), 400, bucket="2h", **window
+    )
     assert bad_field(body) == ("bucket", "choice")
 
 
@@ -441,7 +460,7 @@ async def test_dead_letters_page_newest_first_with_payload_decoded(mes_rows, erp
     await mes_rows.dead_letter("mes/v1/x", b'{"ts": 1', "json inválido", utc(T + "10:00:00"))
     await mes_rows.dead_letter("mes/v1/y", b"\xff\xfebad", "utf-8 inválido", utc(T + "12:00:00"))
     await mes_rows.dead_letter("bad/topic", b"{}", "tópico fora do contrato", utc(T + "11:00:00"))
-    data = await get(client, "/api/v1/telemetry/dead-letters", page_size=2)
+    data = await get(client, url(client, "telemetry_dead_letters"), page_size=2)
     assert (data["total"], data["totalPages"], data["filters"]) == (3, 2, {})
     first, second = data["data"]
     assert first["topic"] == "mes/v1/y"
@@ -451,9 +470,9 @@ async def test_dead_letters_page_newest_first_with_payload_decoded(mes_rows, erp
     assert first["receivedAt"] == shown(utc(T + "12:00:00"))
     assert set(first) == {"id", "receivedAt", "topic", "payload", "payloadSize", "reason"}
     assert second["topic"] == "bad/topic"
-    data = await get(client, "/api/v1/telemetry/dead-letters", page_size=2, page=2)
+    data = await get(client, url(client, "telemetry_dead_letters"), page_size=2, page=2)
     assert [(d["topic"], d["payload"]) for d in data["data"]] == [("mes/v1/x", '{"ts": 1')]
-    body = await get(client, "/api/v1/telemetry/dead-letters", 400, page="0")
+    body = await get(client, url(client, "telemetry_dead_letters"), 400, page="0")
     assert bad_field(body)[0] == "page"
 
 
@@ -464,29 +483,33 @@ async def test_every_answer_is_what_its_response_schema_dumps(plant, client):
     window = {"from": T + "08:00:00Z", "to": T + "15:00:00Z"}
     for query in ({}, {"values": "true"}, {"line": "porto/usinagem/linha1", "state": "running"}):
         data = await documented_answer(
-            client, "/api/v1/machines", schemas.MachineListResponse, **query
+            client, url(client, "machines_list"), schemas.MachineListResponse, **query
         )
         assert data["data"]
     for machine in ("M1", "M9"):
         await documented_answer(
-            client, f"/api/v1/machines/{machine}/latest", schemas.LatestResponse
+            client, url(client, "machine_latest", machine=machine), schemas.LatestResponse
         )
-    series = "/api/v1/machines/M1/telemetry"
+    series = url(client, "machine_telemetry", machine="M1")
     for query in ({}, {"bucket": "15m", "agg": "avg,min,max,last,count"}, {"bucket": "1d"}):
         data = await documented_answer(
             client, series, schemas.SeriesResponse, metric="temp", **window, **query
         )
         assert data["points"]
     data = await documented_answer(
-        client, "/api/v1/machines/M1/states", schemas.StatesResponse, **window
+        client, url(client, "machine_states", machine="M1"), schemas.StatesResponse, **window
     )
     assert data["intervals"]
     data = await documented_answer(
-        client, "/api/v1/machines/M1/counters", schemas.CountersResponse, bucket="1h", **window
+        client,
+        url(client, "machine_counters", machine="M1"),
+        schemas.CountersResponse,
+        bucket="1h",
+        **window,
     )
     assert data["buckets"]
     data = await documented_answer(
-        client, "/api/v1/telemetry/dead-letters", schemas.DeadLetterResponse
+        client, url(client, "telemetry_dead_letters"), schemas.DeadLetterResponse
     )
     assert data["data"]
 
@@ -495,7 +518,11 @@ async def test_every_answer_is_what_its_response_schema_dumps(plant, client):
 
 
 async def test_routes_need_a_key_with_telemetry_read(plant, client):
-    for path in ("/api/v1/machines", "/api/v1/machines/M1/latest", "/api/v1/oee"):
+    for path in (
+        url(client, "machines_list"),
+        url(client, "machine_latest", machine="M1"),
+        url(client, "oee"),
+    ):
         resp = await client.get(path)
         assert (await assert_envelope(resp, 401))["error"]["code"] == "unauthorized"
         resp = await client.get(path, headers=auth(OTHER_KEY))
