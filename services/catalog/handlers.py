@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
+from typing import Any, Literal
 
 from aiohttp import web
 
@@ -218,23 +218,7 @@ async def suppliers(request: web.Request, *, path: dict[str, Any], query: dict[s
 async def inbound_invoice_items(
     request: web.Request, *, path: dict[str, Any], query: dict[str, Any]
 ) -> Reply:
-    code = path["code"]
-    page = Page.from_params(query)
-    data = await service.invoice_items(
-        get_protheus_context(request.app),
-        code=code,
-        direction="inbound",
-        branch=query["branch"],
-        supplier=query["supplier"],
-        customer=query["customer"],
-        issue_date_start=query["issue_date_start"],
-        issue_date_end=query["issue_date_end"],
-        page=page,
-    )
-    return Reply(
-        data,
-        f"Notas fiscais de entrada de {code} retornadas com sucesso ({page.label(data['total'])}).",
-    )
+    return await _invoice_items(request, path, query, "inbound")
 
 
 @endpoint(
@@ -255,23 +239,7 @@ async def inbound_invoice_items(
 async def outbound_invoice_items(
     request: web.Request, *, path: dict[str, Any], query: dict[str, Any]
 ) -> Reply:
-    code = path["code"]
-    page = Page.from_params(query)
-    data = await service.invoice_items(
-        get_protheus_context(request.app),
-        code=code,
-        direction="outbound",
-        branch=query["branch"],
-        supplier=query["supplier"],
-        customer=query["customer"],
-        issue_date_start=query["issue_date_start"],
-        issue_date_end=query["issue_date_end"],
-        page=page,
-    )
-    return Reply(
-        data,
-        f"Notas fiscais de saída de {code} retornadas com sucesso ({page.label(data['total'])}).",
-    )
+    return await _invoice_items(request, path, query, "outbound")
 
 
 @endpoint(
@@ -329,3 +297,33 @@ async def guide(request: web.Request, *, path: dict[str, Any], query: dict[str, 
         max_rows=_max_bom_rows(request),
     )
     return Reply(data, f"Roteiro de produção retornado com sucesso ({page.label(data['total'])}).")
+
+
+INVOICE_KIND = {"inbound": "entrada", "outbound": "saída"}
+
+
+async def _invoice_items(
+    request: web.Request,
+    path: dict[str, Any],
+    query: dict[str, Any],
+    direction: Literal["inbound", "outbound"],
+) -> Reply:
+    """Both invoice routes: the same filters, SD1 or SD2 by direction."""
+    code = path["code"]
+    page = Page.from_params(query)
+    data = await service.invoice_items(
+        get_protheus_context(request.app),
+        code=code,
+        direction=direction,
+        branch=query["branch"],
+        supplier=query["supplier"],
+        customer=query["customer"],
+        issue_date_start=query["issue_date_start"],
+        issue_date_end=query["issue_date_end"],
+        page=page,
+    )
+    kind = INVOICE_KIND[direction]
+    return Reply(
+        data,
+        f"Notas fiscais de {kind} de {code} retornadas com sucesso ({page.label(data['total'])}).",
+    )
