@@ -134,19 +134,10 @@ TREE_ADVICE = (
     errors=ERRORS_WITH_404,
 )
 async def structure(request: web.Request, *, path: dict[str, Any], query: dict[str, Any]) -> Reply:
-    code = path["code"]
-    page = Page.from_params(query)
-    data = await service.structure(
-        get_protheus_context(request.app),
-        code=code,
-        max_depth=query["max_depth"],
-        date=query["date"] or _today(request),
-        shape=query["format"],
-        page=page,
-        max_rows=_max_bom_rows(request),
-    )
+    data, page = await _tree(request, path, query, upward=False)
     return Reply(
-        data, f"Estrutura do produto {code} retornada com sucesso ({page.label(data['total'])})."
+        data,
+        f"Estrutura do produto {path['code']} retornada com sucesso ({page.label(data['total'])}).",
     )
 
 
@@ -165,19 +156,10 @@ async def structure(request: web.Request, *, path: dict[str, Any], query: dict[s
     errors=ERRORS_WITH_404,
 )
 async def parents(request: web.Request, *, path: dict[str, Any], query: dict[str, Any]) -> Reply:
-    code = path["code"]
-    page = Page.from_params(query)
-    data = await service.parents(
-        get_protheus_context(request.app),
-        code=code,
-        max_depth=query["max_depth"],
-        date=query["date"] or _today(request),
-        shape=query["format"],
-        page=page,
-        max_rows=_max_bom_rows(request),
-    )
+    data, page = await _tree(request, path, query, upward=True)
     return Reply(
-        data, f"Produtos pai de {code} retornados com sucesso ({page.label(data['total'])})."
+        data,
+        f"Produtos pai de {path['code']} retornados com sucesso ({page.label(data['total'])}).",
     )
 
 
@@ -327,3 +309,21 @@ async def _invoice_items(
         data,
         f"Notas fiscais de {kind} de {code} retornadas com sucesso ({page.label(data['total'])}).",
     )
+
+
+async def _tree(
+    request: web.Request, path: dict[str, Any], query: dict[str, Any], *, upward: bool
+) -> tuple[dict[str, Any], Page]:
+    """Both BOM routes: the same parameters, down the structure or up to the parents."""
+    page = Page.from_params(query)
+    data = await service.tree(
+        get_protheus_context(request.app),
+        upward=upward,
+        code=path["code"],
+        max_depth=query["max_depth"],
+        date=query["date"] or _today(request),
+        shape=query["format"],
+        page=page,
+        max_rows=_max_bom_rows(request),
+    )
+    return data, page

@@ -134,7 +134,7 @@ async def search_products(
 TreeShape = Literal["nested", "flat"]
 
 
-async def _tree(
+async def tree(
     protheus: ProtheusContext,
     *,
     upward: bool,
@@ -145,7 +145,8 @@ async def _tree(
     page: Page,
     max_rows: int,
 ) -> dict[str, Any]:
-    """The BOM page of `code`, lines valid on `date`; more than `max_rows` lines is a 400."""
+    """The BOM page of `code`, lines valid on `date`: its explosion (what it is made of), or
+    with `upward` where it is used; more than `max_rows` lines is a 400."""
     cap = max_rows
     build = queries.parents if upward else queries.structure
     args = {
@@ -181,52 +182,6 @@ async def _tree(
     }
     filters = {"max_depth": max_depth, "date": date.isoformat(), "format": shape}
     return page.envelope(total, root, filters=filters)
-
-
-async def structure(
-    protheus: ProtheusContext,
-    *,
-    code: str,
-    max_depth: int,
-    date: dt.date,
-    shape: TreeShape,
-    page: Page,
-    max_rows: int,
-) -> dict[str, Any]:
-    """The BOM explosion of `code` (what it is made of)."""
-    return await _tree(
-        protheus,
-        upward=False,
-        code=code,
-        max_depth=max_depth,
-        date=date,
-        shape=shape,
-        page=page,
-        max_rows=max_rows,
-    )
-
-
-async def parents(
-    protheus: ProtheusContext,
-    *,
-    code: str,
-    max_depth: int,
-    date: dt.date,
-    shape: TreeShape,
-    page: Page,
-    max_rows: int,
-) -> dict[str, Any]:
-    """Where `code` is used (the explosion upwards)."""
-    return await _tree(
-        protheus,
-        upward=True,
-        code=code,
-        max_depth=max_depth,
-        date=date,
-        shape=shape,
-        page=page,
-        max_rows=max_rows,
-    )
 
 
 # --- routing, stock, suppliers, invoices ----------------------------------------------------------
