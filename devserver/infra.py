@@ -104,18 +104,26 @@ def _answers(port: int) -> bool:
 
 def previous_broker(directory: Path) -> tuple[int, int] | None:
     """(pid, port) of the Mosquitto an earlier `make run` started here and left running
-    (that run was killed before it could stop it), if it still runs with our config."""
+    (that run was killed before it could stop it), if it still runs with our config. The
+    broker of a run still alive (another `make run` in the same checkout) is its own."""
     try:
         state = json.loads((directory / BROKER_STATE).read_text())
-        pid, port = int(state["pid"]), int(state["port"])
+        pid, port, owner = int(state["pid"]), int(state["port"]), int(state["owner"])
     except (OSError, ValueError, KeyError, TypeError):
+        return None
+    if owner != os.getpid() and process_alive(owner):
         return None
     try:
         argv = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
     except OSError:
         return None
     config = str(directory / "mosquitto.conf").encode()
-    if not argv or not argv[0].endswith(b"mosquitto") or config not in argv or not _alive(pid):
+    if (
+        not argv
+        or not argv[0].endswith(b"mosquitto")
+        or config not in argv
+        or not process_alive(pid)
+    ):
         return None
     return pid, port
 
@@ -135,7 +143,7 @@ def broker_port(directory: Path, wanted: int) -> int:
     return wanted if not _answers(wanted) else free_port()
 
 
-def _alive(pid: int) -> bool:
+def process_alive(pid: int) -> bool:
     """Running (not gone, not a zombie waiting for a parent that is not ours to reap)."""
     try:
         stat = Path(f"/proc/{pid}/stat").read_text()
@@ -156,7 +164,7 @@ def _stop(pid: int) -> None:
         os.kill(pid, signal.SIGTERM)
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline:
-            if not _alive(pid):
+            if not process_alive(pid):
                 return
             time.sleep(0.05)
         os.kill(pid, signal.SIGKILL)
@@ -182,6 +190,8 @@ def run_mosquitto(
     previous = previous_broker(directory)
     if previous is not None and previous[1] == port:
         log.info("taking over the Mosquitto (pid %d) a previous run left on port %d", *previous)
+        state = {"pid": previous[0], "port": port, "owner": os.getpid()}
+        (directory / BROKER_STATE).write_text(json.dumps(state))
         try:
             yield previous[0]
         finally:
@@ -197,7 +207,8 @@ def run_mosquitto(
         stderr=subprocess.DEVNULL,
         start_new_session=True,
     )
-    (directory / BROKER_STATE).write_text(json.dumps({"pid": process.pid, "port": port}))
+    state = {"pid": process.pid, "port": port, "owner": os.getpid()}
+    (directory / BROKER_STATE).write_text(json.dumps(state))
     try:
         deadline = time.monotonic() + 15
         while not _answers(port):

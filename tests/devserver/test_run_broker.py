@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import os
 import signal
 import sys
@@ -16,7 +17,7 @@ import pytest
 
 from deploy.stack_config import mosquitto_binary
 from deploy.supervisor import free_port
-from devserver.infra import broker_port, previous_broker, run_mosquitto
+from devserver.infra import broker_port, previous_broker, process_alive, run_mosquitto
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
@@ -115,3 +116,22 @@ def test_the_broker_port_is_kept_between_runs(tmp_path):
     with run_mosquitto(binary, port, directory=tmp_path):
         pass
     assert broker_port(tmp_path, 1) == port  # the last run's port, not the one asked for
+
+
+def test_a_broker_whose_run_is_alive_is_never_taken_over(tmp_path):
+    """Two `make run` in one checkout (or two tests at once): the second starts its own
+    broker on another port rather than adopting, or stopping, the first one's."""
+    binary = mosquitto_binary()
+    if binary is None:
+        pytest.fail("mosquitto is not installed (make test installs it)")
+    port = free_port()
+    with run_mosquitto(binary, port, directory=tmp_path) as pid:
+        state = tmp_path / "broker.json"
+        state.write_text(json.dumps({"pid": pid, "port": port, "owner": os.getppid()}))
+        assert previous_broker(tmp_path) is None
+        other = broker_port(tmp_path, port)
+        assert other != port
+        with run_mosquitto(binary, other, directory=tmp_path) as second:
+            assert second != pid
+            assert process_alive(pid)
+        assert process_alive(pid)
