@@ -134,6 +134,23 @@ class IngestSettings:
     metrics_port: int | None = None
 
 
+STOPPABLE_STATES = ("setup", "stopped", "fault", "idle")
+
+
+@dataclass(frozen=True)
+class StopSettings:
+    """Machine stops (STOP_*): which states make a stop, how long one must last, and what
+    happens to a stop nobody classifies."""
+
+    states: tuple[str, ...] = ("stopped", "fault", "setup")  # STOP_STATES
+    min_s: float = 120.0  # STOP_MIN_S: shorter intervals are micro-stops (performance loss)
+    # STOP_CLASSIFY_DEADLINE_H: an unclassified stop older than this goes with
+    # STOP_DEFAULT_REASON; None waits for a person forever.
+    classify_deadline_h: float | None = None
+    default_reason: str | None = None  # STOP_DEFAULT_REASON: a Protheus stop reason code
+    detect_poll_s: float = 1.0  # STOP_DETECT_POLL_S: the detector looks for new states this often
+
+
 @dataclass(frozen=True)
 class AuditSettings:
     """Whether authenticated requests are audited, how long rows are kept, how they are
@@ -186,6 +203,7 @@ class Settings:
     pusher: PusherSettings = field(default_factory=PusherSettings)
     ingest: IngestSettings = field(default_factory=IngestSettings)
     audit: AuditSettings = field(default_factory=AuditSettings)
+    stops: StopSettings = field(default_factory=StopSettings)
 
     @property
     def tz(self) -> ZoneInfo:
@@ -237,6 +255,7 @@ class Settings:
             pusher=_read_pusher(reader),
             ingest=_read_ingest(reader),
             audit=_read_audit(reader),
+            stops=_read_stops(reader),
         )
         return settings
 
@@ -308,6 +327,36 @@ def _read_audit(reader: _Reader) -> AuditSettings:
         pool_max=int(number("AUDIT_DB_POOL_MAX", defaults.pool_max, minimum=1)),
         # Set but empty means no proxy is trusted; unset, the loopback and private networks.
         trusted_proxies=reader.networks("AUDIT_TRUSTED_PROXIES", defaults.trusted_proxies),
+    )
+
+
+def _read_stops(reader: _Reader) -> StopSettings:
+    defaults = StopSettings()
+    raw = reader.optional_text("STOP_STATES")
+    states = defaults.states
+    if raw is not None:
+        states = tuple(dict.fromkeys(s.strip().lower() for s in raw.split(",") if s.strip()))
+        unknown = [s for s in states if s not in STOPPABLE_STATES]
+        if not states or unknown:
+            raise ConfigError(
+                "STOP_STATES",
+                f"estados inválidos {unknown}; use alguns de {', '.join(STOPPABLE_STATES)}",
+            )
+    deadline = reader.optional_text("STOP_CLASSIFY_DEADLINE_H")
+    deadline_h = (
+        None if deadline is None else reader.number("STOP_CLASSIFY_DEADLINE_H", 0, minimum=0)
+    )
+    default_reason = reader.optional_text("STOP_DEFAULT_REASON")
+    if deadline_h is not None and default_reason is None:
+        raise ConfigError(
+            "STOP_DEFAULT_REASON", "obrigatório quando STOP_CLASSIFY_DEADLINE_H é definido"
+        )
+    return StopSettings(
+        states=states,
+        min_s=reader.number("STOP_MIN_S", defaults.min_s, minimum=1),
+        classify_deadline_h=deadline_h,
+        default_reason=default_reason,
+        detect_poll_s=reader.number("STOP_DETECT_POLL_S", defaults.detect_poll_s, minimum=0.01),
     )
 
 
