@@ -31,6 +31,7 @@ from paho.mqtt.properties import Properties
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 from services.telemetry.ingest.acks import ManualAckClient
+from services.telemetry.ingest.cpu import HostCpu
 from services.telemetry.ingest.parse import Parsed, parse_message
 from services.telemetry.ingest.spool import Record, Spool, client_directory, now_ms
 from services.telemetry.ingest.store import TelemetryStore
@@ -62,6 +63,8 @@ RESUME_AT = 0.9  # a full spool is read again once below this fraction of its li
 RATE_WINDOW_S = 10.0
 INTAKE_BUSY = 64 * 1024  # messages plus socket bytes waiting: the reader is falling behind
 INTAKE_FIRST_S = 1.0  # the drainer waits at most this long for the reader at a time
+INTAKE_STREAMING_S = 0.1  # a group was made durable this recently: messages are arriving
+HOST_SATURATED = 0.9  # processors this busy leave the reader nothing to spare
 
 BROKER_NOTE = (
     "O broker {broker} não é configurado por este projeto. Se ele limita a fila de cada "
@@ -177,6 +180,8 @@ class Ingestor:
         self._spooled = asyncio.Event()  # a group became durable: the drainer has work
         self._commit_lock = asyncio.Lock()
         self._drained_total = 0
+        self._spooled_at = 0.0  # monotonic time of the last group made durable
+        self._cpu = HostCpu()
         self._rate: collections.deque[tuple[float, int]] = collections.deque()
         self.position_loaded = asyncio.Event()
         metrics.bind(self)
@@ -371,6 +376,7 @@ class Ingestor:
             await asyncio.shield(self._make_durable(data, count))
             self.metrics.commit.observe(time.perf_counter() - started)
             client.ack_ids(messages)
+            self._spooled_at = time.monotonic()
             self.metrics.spooled.inc(count)
             self._check_full()
 
@@ -451,19 +457,23 @@ class Ingestor:
 
     async def _yield_to_intake(self) -> None:
         """Taking messages off the broker comes first: the broker's queue for us is bounded
-        (unacknowledged ones included), the spool is not. While the reader falls behind
-        (INTAKE_BUSY unread on the socket) the drainer waits, up to INTAKE_FIRST_S at a time
-        and only while the spool is less than half full: a burst faster than this process
-        can both read and drain is spooled at full speed and drained after."""
+        (unacknowledged ones included), the spool is not. While messages stream in and the
+        reader is short of processor time (unread bytes pile up on the socket, or the host's
+        processors are saturated: then the publishers and the broker starve too), the
+        drainer waits, up to INTAKE_FIRST_S before each batch and only while the spool is
+        less than half full: a burst faster than this host can both take and drain is
+        spooled first and drained in its pauses (one batch a second at least meanwhile)."""
         waited = 0.0
-        while (
-            waited < INTAKE_FIRST_S
-            and (client := self._client) is not None
-            and client.backlog() > INTAKE_BUSY
-            and self.spool.disk_bytes < self.spool.max_bytes // 2
-        ):
-            await asyncio.sleep(0.002)
-            waited += 0.002
+        while waited < INTAKE_FIRST_S and self.spool.disk_bytes < self.spool.max_bytes // 2:
+            if time.monotonic() - self._spooled_at > INTAKE_STREAMING_S:
+                return
+            client = self._client
+            if client is None:
+                return
+            if client.backlog() <= INTAKE_BUSY and (self._cpu.busy() or 0.0) < HOST_SATURATED:
+                return
+            await asyncio.sleep(0.01)
+            waited += 0.01
 
     async def _load_position(self) -> None:
         delay = self.config.reconnect_min_s
