@@ -332,7 +332,10 @@ UPDATE {SH6} SET d_e_l_e_t_ = '*', r_e_c_d_e_l_ = r_e_c_n_o_ WHERE r_e_c_n_o_ = 
 async def reason_exists(
     conn: asyncpg.Connection, dictionary: Dictionary, *, branch: str, reason: str
 ) -> bool:
-    """The reason is live in CYN (the branch's CYN filial), or in SX5 '44' without CYN."""
+    """The reason is live in CYN (the branch's CYN filial), or in SX5 '44' without CYN; a
+    database with neither table knows no reason."""
+    if not dictionary.has_cyn and not dictionary.has_sx5:
+        return False
     if dictionary.has_cyn:
         sql, filial = CYN_REASON_EXISTS, dictionary.filial("CYN", branch)
     else:

@@ -477,3 +477,18 @@ async def test_reversal_deletes_the_row_the_protheus_way(demo_dsn, start_simulat
     again = await post(client, stop_body(machine, today_at("13:00"), today_at("13:20")))
     assert again.status == 201
     assert (await again.json())["IntegrationReport"] != ident  # identifiers are never reused
+
+
+async def test_a_demo_database_without_reason_tables_refuses_every_reason(
+    demo_dsn, start_simulator
+):
+    # A demo loaded before the stop reasons existed: neither CYN nor SX5.
+    conn = await asyncpg.connect(demo_dsn)
+    try:
+        await conn.execute("DROP TABLE cyn010; DROP TABLE sx5010")
+    finally:
+        await conn.close()
+    machine = await demo_machine(demo_dsn)
+    client = await start_simulator(demo_dsn)
+    resp = await post(client, stop_body(machine, today_at("08:00"), today_at("08:10")))
+    await rejected(resp, "A682MOTIVO")
