@@ -13,6 +13,7 @@ from services.catalog.app import create_app
 from shared.settings import AuditSettings, Settings, parse_api_keys
 from tests.helpers import assert_envelope
 from tests.support.catalog import HEADERS, KEY
+from tests.support.urls import url
 
 
 def audited_catalog(protheus_dsn: str, mes_dsn: str, audit: AuditSettings):
@@ -33,10 +34,12 @@ async def test_catalog_reads_land_in_the_audit_table(crafted, fresh_database, ai
     )
     for n in range(3):
         resp = await client.get(
-            "/api/v1/products/P1", headers={**HEADERS, "X-Request-ID": f"cat-{n}"}
+            url(client, "product", code="P1"), headers={**HEADERS, "X-Request-ID": f"cat-{n}"}
         )
         await assert_envelope(resp, 200)
-    await assert_envelope(await client.get("/products/NOPE", headers=HEADERS), 404)
+    await assert_envelope(
+        await client.get(url(client, "legacy_product", code="NOPE"), headers=HEADERS), 404
+    )
     await assert_envelope(await client.get("/healthz"), 200)  # public: not audited
     conn = await asyncpg.connect(mes_dsn)
     try:
@@ -86,11 +89,12 @@ async def test_a_mes_database_down_neither_fails_nor_slows_reads(
     audit = AuditSettings(enabled=True, flush_s=0.05, buffer_rows=5, batch_rows=5)
     client = await aiohttp_client(audited_catalog(crafted.dsn, mes_dsn, audit))
     # Warm up (first connection to the Protheus database), then time reads.
-    await assert_envelope(await client.get("/api/v1/products/P1", headers=HEADERS), 200)
+    product = url(client, "product", code="P1")
+    await assert_envelope(await client.get(product, headers=HEADERS), 200)
     slowest = 0.0
     for _ in range(30):
         started = time.perf_counter()
-        resp = await client.get("/api/v1/products/P1", headers=HEADERS)
+        resp = await client.get(product, headers=HEADERS)
         await assert_envelope(resp, 200)
         slowest = max(slowest, time.perf_counter() - started)
     assert slowest < 0.5, slowest

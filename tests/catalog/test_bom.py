@@ -6,6 +6,7 @@ import pytest
 
 from tests.helpers import assert_envelope
 from tests.support.catalog import HEADERS
+from tests.support.urls import url
 
 
 def flatten(nodes, out=None):
@@ -29,7 +30,7 @@ async def get(client, path, status=200, **query):
 
 async def test_structure_explodes_valid_lines_depth_first(tree, catalog_client):
     client = await catalog_client(tree.dsn)
-    data = await get(client, "/api/v1/products/A/structure", date="2024-06-01")
+    data = await get(client, url(client, "product_structure", code="A"), date="2024-06-01")
     root = data["data"]
     assert (root["code"], root["description"], root["level"]) == ("A", "CONJUNTO A", 0)
     assert data["total"] == 11
@@ -58,41 +59,46 @@ async def test_structure_explodes_valid_lines_depth_first(tree, catalog_client):
 
 async def test_structure_reference_date_brings_back_lines_valid_then(tree, catalog_client):
     client = await catalog_client(tree.dsn)
-    data = await get(client, "/api/v1/products/A/structure", date="2019-06-01", max_depth=1)
+    data = await get(
+        client, url(client, "product_structure", code="A"), date="2019-06-01", max_depth=1
+    )
     codes = [n["code"] for n in data["data"]["components"]]
     assert codes == ["B", "B", "C", "G", "H", "K", "L"]
 
 
 async def test_structure_default_date_is_today(tree, catalog_client):
     client = await catalog_client(tree.dsn)
-    data = await get(client, "/api/v1/products/A/structure", max_depth=1)
+    data = await get(client, url(client, "product_structure", code="A"), max_depth=1)
     assert "C" not in [n["code"] for n in data["data"]["components"]]
     assert data["filters"]["date"] >= "2024-01-01"
 
 
 async def test_structure_max_depth_limits_levels(tree, catalog_client):
     client = await catalog_client(tree.dsn)
-    data = await get(client, "/api/v1/products/A/structure", max_depth=1, date="2024-06-01")
+    data = await get(
+        client, url(client, "product_structure", code="A"), max_depth=1, date="2024-06-01"
+    )
     assert data["total"] == 6
     assert all(n["components"] == [] for n in data["data"]["components"])
 
 
 async def test_structure_pages_nest_and_orphans_name_their_parent(tree, catalog_client):
     client = await catalog_client(tree.dsn)
-    data = await get(client, "/api/v1/products/A/structure", page=2, page_size=2, date="2024-06-01")
+    structure = url(client, "product_structure", code="A")
+    data = await get(client, structure, page=2, page_size=2, date="2024-06-01")
     assert (data["total"], data["page"], data["pageSize"], data["totalPages"]) == (11, 2, 2, 6)
     top = data["data"]["components"]
     assert [(n["code"], n["level"], n.get("parentCode")) for n in top] == [
         ("M", 2, "B"),
         ("B", 1, None),
     ]
-    data = await get(client, "/api/v1/products/A/structure", page=3, page_size=3, date="2024-06-01")
+    data = await get(client, structure, page=3, page_size=3, date="2024-06-01")
     top = data["data"]["components"]
     assert [(n["code"], [c["code"] for c in n["components"]]) for n in top] == [
         ("G", []),
         ("H", ["N"]),
     ]
-    data = await get(client, "/api/v1/products/A/structure", page=9, page_size=3, date="2024-06-01")
+    data = await get(client, structure, page=9, page_size=3, date="2024-06-01")
     assert data["data"]["components"] == []
     assert data["total"] == 11
 
@@ -100,7 +106,11 @@ async def test_structure_pages_nest_and_orphans_name_their_parent(tree, catalog_
 async def test_structure_flat_format(tree, catalog_client):
     client = await catalog_client(tree.dsn)
     data = await get(
-        client, "/api/v1/products/A/structure", format="flat", page_size=3, date="2024-06-01"
+        client,
+        url(client, "product_structure", code="A"),
+        format="flat",
+        page_size=3,
+        date="2024-06-01",
     )
     rows = data["data"]["components"]
     assert [(r["code"], r["parentCode"]) for r in rows] == [("B", "A"), ("A", "B"), ("M", "B")]
@@ -109,19 +119,21 @@ async def test_structure_flat_format(tree, catalog_client):
 
 async def test_structure_uses_the_configured_branch(tree, catalog_client):
     client = await catalog_client(tree.dsn, protheus_branch="02")
-    data = await get(client, "/api/v1/products/A/structure", date="2024-06-01")
+    data = await get(client, url(client, "product_structure", code="A"), date="2024-06-01")
     assert [n["code"] for n in data["data"]["components"]] == ["X"]
 
 
 async def test_explosion_over_the_row_limit_is_refused(tree, catalog_client):
     client = await catalog_client(tree.dsn, catalog_max_bom_rows=5)
-    body = await get(client, "/api/v1/products/A/structure", status=400, date="2024-06-01")
+    body = await get(
+        client, url(client, "product_structure", code="A"), status=400, date="2024-06-01"
+    )
     assert body["error"]["details"][0]["rule"] == "too_many_rows"
 
 
 async def test_parents_walk_up_with_cumulative_usage(tree, catalog_client):
     client = await catalog_client(tree.dsn)
-    data = await get(client, "/api/v1/products/M/parents", date="2024-06-01")
+    data = await get(client, url(client, "product_parents", code="M"), date="2024-06-01")
     assert data["data"]["code"] == "M"
     assert data["total"] == 5
     assert summary(data["data"]["components"]) == [
@@ -135,7 +147,7 @@ async def test_parents_walk_up_with_cumulative_usage(tree, catalog_client):
 
 async def test_parents_stop_above_a_fixed_line(tree, catalog_client):
     client = await catalog_client(tree.dsn)
-    data = await get(client, "/api/v1/products/N/parents", date="2024-06-01")
+    data = await get(client, url(client, "product_parents", code="N"), date="2024-06-01")
     # H -> N is variable (2 per H); A -> H is fixed (5 whatever A's quantity): A uses 10 N,
     # and so does anything above A (B -> A), up to where the cycle is cut.
     assert summary(data["data"]["components"]) == [
@@ -150,7 +162,7 @@ async def test_parents_stop_above_a_fixed_line(tree, catalog_client):
 async def test_parents_skip_invalid_lines(tree, catalog_client):
     client = await catalog_client(tree.dsn)
     for code in "CDEFX":
-        data = await get(client, f"/api/v1/products/{code}/parents", date="2024-06-01")
+        data = await get(client, url(client, "product_parents", code=code), date="2024-06-01")
         assert data["total"] == 0, code
         assert data["data"]["components"] == []
 
@@ -169,13 +181,13 @@ async def test_parents_skip_invalid_lines(tree, catalog_client):
 )
 async def test_bad_tree_parameters_are_400(tree, catalog_client, query, field):
     client = await catalog_client(tree.dsn)
-    for route in ("structure", "parents"):
-        body = await get(client, f"/api/v1/products/A/{route}", status=400, **query)
+    for route in ("product_structure", "product_parents"):
+        body = await get(client, url(client, route, code="A"), status=400, **query)
         assert body["error"]["details"][0]["field"] == field
 
 
 async def test_unknown_product_is_404_on_trees(tree, catalog_client):
     client = await catalog_client(tree.dsn)
-    for route in ("structure", "parents"):
-        body = await get(client, f"/api/v1/products/NOPE/{route}", status=404)
+    for route in ("product_structure", "product_parents"):
+        body = await get(client, url(client, route, code="NOPE"), status=404)
         assert body["error"]["code"] == "not_found"

@@ -21,6 +21,7 @@ from services.catalog.app import create_app
 from shared.settings import ConfigError, Settings
 from tests.helpers import NO_AUDIT, assert_envelope
 from tests.support.catalog import HEADERS
+from tests.support.urls import url
 
 SP01 = "01SP01"
 BRANCH_MAP = {"01": "01SP01", "02": "01SP02"}
@@ -33,15 +34,15 @@ async def clients(demo_two_companies_dsn, catalog_client):
     return one, two
 
 
-async def get(client, url, status=200, **query):
-    resp = await client.get(url, headers=HEADERS, params=query)
+async def get(client, path, status=200, **query):
+    resp = await client.get(path, headers=HEADERS, params=query)
     return await assert_envelope(resp, status)
 
 
 async def a_code_with(client, route: str) -> str:
-    listing = await get(client, "/api/v1/products", limit=500)
+    listing = await get(client, url(client, "products_list"), limit=500)
     for product in listing["produtos"]:
-        data = await get(client, f"/api/v1/products/{product['B1_COD']}/{route}", page_size=1)
+        data = await get(client, url(client, route, code=product["B1_COD"]), page_size=1)
         if data["total"]:
             return product["B1_COD"]
     raise AssertionError(f"no demo product has {route}")
@@ -54,45 +55,50 @@ def in_company_02(rows: list[dict], filial_key: str) -> list[dict]:
 
 async def test_product_list_and_detail_answer_on_the_unit_shared_sb1(clients):
     one, two = clients
-    listing_one = await get(one, "/api/v1/products", limit=50)
-    listing_two = await get(two, "/api/v1/products", limit=50)
+    listing_one = await get(one, url(one, "products_list"), limit=50)
+    listing_two = await get(two, url(two, "products_list"), limit=50)
     assert listing_two == listing_one
     assert listing_two["total"] == 50
     code = listing_one["produtos"][0]["B1_COD"]
-    assert await get(two, f"/api/v1/products/{code}") == await get(one, f"/api/v1/products/{code}")
+    assert await get(two, url(two, "product", code=code)) == await get(
+        one, url(one, "product", code=code)
+    )
     # A product known only in unit RJ is not a product of unit SP.
-    await get(two, f"/api/v1/products/{OTHER_UNIT_PRODUCT}", 404)
+    await get(two, url(two, "product", code=OTHER_UNIT_PRODUCT), 404)
 
 
 async def test_structure_answers_with_each_table_filial(clients):
     one, two = clients
     code = DEEP_PRODUCTS[0]
-    url = f"/api/v1/products/{code}/structure"
-    expected = await get(one, url, max_depth=10, page_size=50)
+    path = url(one, "product_structure", code=code)
+    expected = await get(one, path, max_depth=10, page_size=50)
     assert expected["total"] > 0
-    assert await get(two, url, max_depth=10, page_size=50) == expected
+    assert await get(two, path, max_depth=10, page_size=50) == expected
 
 
 async def test_stock_joins_sb1_by_the_unit_prefix_of_each_balance(clients):
     one, two = clients
-    code = await a_code_with(one, "stock")
-    expected = await get(one, f"/api/v1/products/{code}/stock", page_size=100)
-    got = await get(two, f"/api/v1/products/{code}/stock", page_size=100)
+    code = await a_code_with(one, "product_stock")
+    expected = await get(one, url(one, "product_stock", code=code), page_size=100)
+    got = await get(two, url(two, "product_stock", code=code), page_size=100)
     assert got["data"] == in_company_02(expected["data"], "B2_FILIAL")
     assert any(row["B2_SEGUM"] is not None for row in got["data"])
-    only_sp01 = await get(two, f"/api/v1/products/{code}/stock", branch=SP01, page_size=100)
+    only_sp01 = await get(two, url(two, "product_stock", code=code), branch=SP01, page_size=100)
     assert only_sp01["data"] == [r for r in got["data"] if r["B2_FILIAL"] == SP01]
 
 
 @pytest.mark.parametrize(
     ("route", "filial"),
-    [("inbound-invoice-items", "D1_FILIAL"), ("outbound-invoice-items", "D2_FILIAL")],
+    [
+        ("product_inbound_invoice_items", "D1_FILIAL"),
+        ("product_outbound_invoice_items", "D2_FILIAL"),
+    ],
 )
 async def test_invoice_items_join_header_and_partner_each_by_its_own_filial(clients, route, filial):
     one, two = clients
     code = await a_code_with(one, route)
-    expected = await get(one, f"/api/v1/products/{code}/{route}", page_size=100)
-    got = await get(two, f"/api/v1/products/{code}/{route}", page_size=100)
+    expected = await get(one, url(one, route, code=code), page_size=100)
+    got = await get(two, url(two, route, code=code), page_size=100)
     assert got["total"] == expected["total"] > 0
     assert got["data"] == in_company_02(expected["data"], filial)
     assert all(row["partnerType"] for row in got["data"])
@@ -102,8 +108,8 @@ async def test_invoice_items_join_header_and_partner_each_by_its_own_filial(clie
 
 async def test_stock_checks_the_product_in_the_branch_asked_for(clients):
     _, two = clients
-    url = f"/api/v1/products/{OTHER_UNIT_PRODUCT}/stock"
-    data = await get(two, url, branch=OTHER_UNIT_BRANCH)
+    path = url(two, "product_stock", code=OTHER_UNIT_PRODUCT)
+    data = await get(two, path, branch=OTHER_UNIT_BRANCH)
     rows = {row["B2_LOCAL"]: row for row in data["data"]}
     assert set(rows) == {"01", "02"}
     assert rows["01"]["available"] == 40 - 2
@@ -111,13 +117,13 @@ async def test_stock_checks_the_product_in_the_branch_asked_for(clients):
     assert rows["02"]["available"] == 0
     assert rows["01"]["B2_SEGUM"] == "CX"
     # Without a branch the product is looked up in the default branch's unit (SP): unknown.
-    await get(two, url, 404)
+    await get(two, path, 404)
 
 
 @pytest.mark.parametrize("branch", ["01", "01SP0102", "01SP01XYZ"])
 async def test_a_branch_outside_the_layout_is_a_400(clients, branch):
     _, two = clients
-    body = await get(two, "/api/v1/products/X/stock", 400, branch=branch)
+    body = await get(two, url(two, "product_stock", code="X"), 400, branch=branch)
     assert "filial" in body["message"].lower()
     assert body["error"]["code"] == "invalid_parameter"
 
@@ -152,12 +158,12 @@ async def test_odbc_answers_like_asyncpg_on_the_second_company(
     odbc = await catalog_client(
         odbc_url(demo_two_companies_dsn), protheus_company="02", protheus_branch=SP01
     )
-    code = await a_code_with(two, "inbound-invoice-items")
+    code = await a_code_with(two, "product_inbound_invoice_items")
     for path, query in (
-        (f"/api/v1/products/{code}", {}),
-        (f"/api/v1/products/{code}/stock", {}),
-        (f"/api/v1/products/{code}/inbound-invoice-items", {"branch": SP01}),
-        (f"/api/v1/products/{OTHER_UNIT_PRODUCT}/stock", {"branch": OTHER_UNIT_BRANCH}),
+        (url(two, "product", code=code), {}),
+        (url(two, "product_stock", code=code), {}),
+        (url(two, "product_inbound_invoice_items", code=code), {"branch": SP01}),
+        (url(two, "product_stock", code=OTHER_UNIT_PRODUCT), {"branch": OTHER_UNIT_BRANCH}),
     ):
         assert await get(odbc, path, **query) == await get(two, path, **query), path
 

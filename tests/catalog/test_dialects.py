@@ -13,25 +13,28 @@ from shared.protheus.naming import Tables
 from tests.helpers import assert_envelope
 from tests.support.catalog import HEADERS
 from tests.support.databases import odbc_url
+from tests.support.urls import url
 
+# (route name, URL parts, query)
 ROUTES = [
-    ("/api/v1/products/A/structure", {"date": "2024-06-01", "page_size": "4", "page": "2"}),
-    ("/api/v1/products/M/parents", {"date": "2024-06-01"}),
-    ("/api/v1/products/A/guide", {"include_components": "true"}),
-    ("/api/v1/products/A", {}),
-    ("/api/v1/products", {"limit": "5"}),
-    ("/api/v1/products/search/description", {"description": "item conjunto"}),
-    ("/api/v1/products/search", {"description": "item", "code": "A"}),
-    ("/api/v1/products/A/stock", {"branch": "01"}),
-    ("/api/v1/products/A/inbound-invoice-items", {"issue_date_start": "2024-01-01"}),
-    ("/api/v1/products/NOPE/structure", {}),
+    ("product_structure", {"code": "A"}, {"date": "2024-06-01", "page_size": "4", "page": "2"}),
+    ("product_parents", {"code": "M"}, {"date": "2024-06-01"}),
+    ("product_guide", {"code": "A"}, {"include_components": "true"}),
+    ("product", {"code": "A"}, {}),
+    ("products_list", {}, {"limit": "5"}),
+    ("products_search_description", {}, {"description": "item conjunto"}),
+    ("products_search", {}, {"description": "item", "code": "A"}),
+    ("product_stock", {"code": "A"}, {"branch": "01"}),
+    ("product_inbound_invoice_items", {"code": "A"}, {"issue_date_start": "2024-01-01"}),
+    ("product_structure", {"code": "NOPE"}, {}),
 ]
 
 
 async def test_odbc_path_answers_exactly_like_asyncpg(tree, catalog_client):
     native = await catalog_client(tree.dsn)
     odbc = await catalog_client(odbc_url(tree.dsn))
-    for path, query in ROUTES:
+    for name, parts, query in ROUTES:
+        path = url(native, name, **parts)
         a = await native.get(path, params=query, headers=HEADERS)
         b = await odbc.get(path, params=query, headers=HEADERS)
         body_a, body_b = await a.json(), await b.json()

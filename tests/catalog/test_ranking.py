@@ -6,6 +6,7 @@ import pytest
 
 from tests.helpers import assert_envelope
 from tests.support.catalog import HEADERS
+from tests.support.urls import url
 
 
 async def scores(client, path: str, **query) -> dict[str, int]:
@@ -24,7 +25,9 @@ async def test_one_term_scores_start_word_start_anywhere_phrase_and_similarity(
     await crafted.product("P4", "PARAFUSO M8")  # no match
     await crafted.product("P5", "TERMINAL")  # the whole description
     client = await catalog_client(crafted.dsn)
-    got = await scores(client, "/api/v1/products/search/description", description="  terminal ")
+    got = await scores(
+        client, url(client, "products_search_description"), description="  terminal "
+    )
     # q = TERMINAL (8): +50 phrase; +30 start / +20 word start / +10 anywhere;
     # similarity floor(10 * (m - |len - 8|) / m), m = max(len, 8).
     assert got == {"P5": 50 + 30 + 10, "P1": 50 + 30 + 2, "P2": 50 + 20 + 6, "P3": 50 + 10 + 6}
@@ -38,7 +41,9 @@ async def test_several_terms_score_each_term_by_its_best_rule(crafted, catalog_c
     await crafted.product("P8", "XBANDEIRA")  # 9
     await crafted.product("P9", "CABO FLEXIVEL")  # no term
     client = await catalog_client(crafted.dsn)
-    got = await scores(client, "/api/v1/products/search/description", description="TERM BANDEIRA")
+    got = await scores(
+        client, url(client, "products_search_description"), description="TERM BANDEIRA"
+    )
     # q = "TERM BANDEIRA" (13); per term +25 start / +15 word start / +5 anywhere.
     assert got == {
         "P7": 50 + 15 + 15 + 7,  # floor(10 * (18 - 5) / 18) = 7
@@ -53,7 +58,7 @@ async def test_ties_order_by_code_and_pagination_counts_all_matches(crafted, cat
         await crafted.product(code, "ARRUELA LISA")
     client = await catalog_client(crafted.dsn)
     resp = await client.get(
-        "/api/v1/products/search/description",
+        url(client, "products_search_description"),
         params={"description": "arruela", "page": 2, "page_size": 2},
         headers=HEADERS,
     )
@@ -71,7 +76,7 @@ async def test_accents_case_and_blanks_are_normalised(crafted, catalog_client):
     await crafted.product("A2", "CONEXAO   ELETRICA")
     client = await catalog_client(crafted.dsn)
     got = await scores(
-        client, "/api/v1/products/search/description", description="conexão elétrica"
+        client, url(client, "products_search_description"), description="conexão elétrica"
     )
     # Both read "CONEXAO ELETRICA" (16) = q: phrase 50 + start 25 + word start 15 + similarity 10.
     assert got == {"A1": 100, "A2": 100}
@@ -94,7 +99,7 @@ async def test_user_text_is_data_not_pattern(crafted, catalog_client, text, expe
     await crafted.product("W5", "CAIXA D'AGUA")
     await crafted.product("W6", "BARRA X\\Y")
     client = await catalog_client(crafted.dsn)
-    got = await scores(client, "/api/v1/products/search/description", description=text)
+    got = await scores(client, url(client, "products_search_description"), description=text)
     assert set(got) == expected
 
 
@@ -104,13 +109,16 @@ async def test_blocked_and_deleted_products_are_left_out_unless_asked(crafted, c
     await crafted.product("B3", "MOTOR ELETRICO", D_E_L_E_T_="*")
     client = await catalog_client(crafted.dsn)
     assert set(
-        await scores(client, "/api/v1/products/search/description", description="motor")
+        await scores(client, url(client, "products_search_description"), description="motor")
     ) == {"B1"}
     with_blocked = await scores(
-        client, "/api/v1/products/search/description", description="motor", include_blocked="true"
+        client,
+        url(client, "products_search_description"),
+        description="motor",
+        include_blocked="true",
     )
     assert set(with_blocked) == {"B1", "B2"}
-    assert set(await scores(client, "/api/v1/products/search", description="motor")) == {"B1"}
+    assert set(await scores(client, url(client, "products_search"), description="motor")) == {"B1"}
 
 
 async def test_product_search_scores_phrase_and_ten_per_term(crafted, catalog_client):
@@ -119,7 +127,7 @@ async def test_product_search_scores_phrase_and_ten_per_term(crafted, catalog_cl
     await crafted.product("20010001", "TERMINAL BANDEIRA", B1_GRUPO="2001")  # 17
     await crafted.product("10080999", "PARAFUSO", B1_GRUPO="1008")
     client = await catalog_client(crafted.dsn)
-    got = await scores(client, "/api/v1/products/search", description="terminal bandeira")
+    got = await scores(client, url(client, "products_search"), description="terminal bandeira")
     # q = "TERMINAL BANDEIRA" (17): +50 phrase, +10 per term, similarity.
     assert got == {
         "20010001": 50 + 10 + 10 + 10,
@@ -136,16 +144,16 @@ async def test_product_search_filters_combine_with_and(crafted, catalog_client):
     await crafted.product("10081234", "CABO", B1_GRUPO="1008")
     client = await catalog_client(crafted.dsn)
     resp = await client.get(
-        "/api/v1/products/search",
+        url(client, "products_search"),
         params={"code": "0805", "group": "1008", "description": "bandeira"},
         headers=HEADERS,
     )
     data = await assert_envelope(resp, 200)
     assert [r["B1_COD"] for r in data["data"]] == ["10080522"]
     assert data["filters"] == {"code": "0805", "description": "bandeira", "group": "1008"}
-    only_code = await scores(client, "/api/v1/products/search", code="0805")
+    only_code = await scores(client, url(client, "products_search"), code="0805")
     assert only_code == {"10080522": 0, "10080523": 0, "20080522": 0}
-    only_group = await scores(client, "/api/v1/products/search", group="2008")
+    only_group = await scores(client, url(client, "products_search"), group="2008")
     assert set(only_group) == {"20080522"}
 
 
@@ -153,7 +161,7 @@ async def test_search_requires_a_description_with_words(crafted, catalog_client)
     client = await catalog_client(crafted.dsn)
     for query in ({}, {"description": "   "}):
         resp = await client.get(
-            "/api/v1/products/search/description", params=query, headers=HEADERS
+            url(client, "products_search_description"), params=query, headers=HEADERS
         )
         body = await assert_envelope(resp, 400)
         assert body["error"]["details"][0]["field"] == "description"

@@ -6,6 +6,7 @@ import pytest
 
 from tests.helpers import assert_envelope
 from tests.support.catalog import HEADERS
+from tests.support.urls import url
 
 
 async def get(client, path, status=200, **query):
@@ -18,14 +19,16 @@ async def test_list_orders_by_code_limits_and_counts_returned_rows(crafted, cata
     await crafted.product("P0", "BLOQUEADO", B1_MSBLQL="1")
     await crafted.product("P5", "APAGADO", D_E_L_E_T_="*")
     client = await catalog_client(crafted.dsn)
+    # The seed's unversioned path, written out: the contract is this literal URL.
     data = await get(client, "/products", limit=3)
     assert data["total"] == 3
     assert [p["B1_COD"] for p in data["produtos"]] == ["P1", "P2", "P3"]
     assert set(data["produtos"][0]) >= {"B1_COD", "B1_DESC", "B1_GRUPO"}
+    # A trailing slash answers too (a literal: the contract is the URL as clients write it).
     data = await get(client, "/api/v1/products/", include_blocked="true")
     assert [p["B1_COD"] for p in data["produtos"]] == ["P0", "P1", "P2", "P3", "P4"]
     for bad in ("0", "501", "x"):
-        body = await get(client, "/api/v1/products", status=400, limit=bad)
+        body = await get(client, url(client, "products_list"), status=400, limit=bad)
         assert body["error"]["details"][0]["field"] == "limit"
 
 
@@ -34,12 +37,12 @@ async def test_product_detail_flags_blocked_and_trims(crafted, catalog_client):
         "10080522", "TERMINAL BANDEIRA 6,30X0,80MM2", B1_GRUPO="1008", B1_MSBLQL="1"
     )
     client = await catalog_client(crafted.dsn)
-    data = await get(client, "/products/10080522")
+    data = await get(client, url(client, "legacy_product", code="10080522"))
     product = data["produto"]
     assert product["B1_COD"] == "10080522"
     assert product["B1_DESC"] == "TERMINAL BANDEIRA 6,30X0,80MM2"
     assert product["blocked"] is True
-    body = await get(client, "/products/NOPE", status=404)
+    body = await get(client, url(client, "legacy_product", code="NOPE"), status=404)
     assert "NOPE" in body["message"]
 
 
@@ -67,7 +70,7 @@ async def stocked(crafted):
 
 async def test_stock_rows_carry_seed_keys_and_available(stocked, catalog_client):
     client = await catalog_client(stocked.dsn)
-    data = await get(client, "/api/v1/products/P1/stock")
+    data = await get(client, url(client, "product_stock", code="P1"))
     assert data["total"] == 3
     assert data["filters"] == {"branch": None, "location": None}
     first = data["data"][0]
@@ -77,21 +80,27 @@ async def test_stock_rows_carry_seed_keys_and_available(stocked, catalog_client)
     assert first["B2_QTREC"] == 5
     assert first["B2_SEGUM"] == "CX"
     assert first["B2_QEMP"] == 20
-    data = await get(client, "/api/v1/products/P1/stock", branch="01", location="02")
+    data = await get(client, url(client, "product_stock", code="P1"), branch="01", location="02")
     assert [(r["B2_FILIAL"], r["B2_LOCAL"], r["B2_QATU"]) for r in data["data"]] == [
         ("01", "02", 30.0)
     ]
-    data = await get(client, "/api/v1/products/P1/stock", branch="02")
+    data = await get(client, url(client, "product_stock", code="P1"), branch="02")
     assert [r["B2_QATU"] for r in data["data"]] == [3.0]
 
 
 async def test_known_product_without_rows_is_an_empty_page_unknown_is_404(stocked, catalog_client):
     client = await catalog_client(stocked.dsn)
-    for route in ("stock", "suppliers", "inbound-invoice-items", "outbound-invoice-items", "guide"):
-        data = await get(client, f"/api/v1/products/EMPTY/{route}")
+    for route in (
+        "product_stock",
+        "product_suppliers",
+        "product_inbound_invoice_items",
+        "product_outbound_invoice_items",
+        "product_guide",
+    ):
+        data = await get(client, url(client, route, code="EMPTY"))
         assert data["total"] == 0, route
         assert data["data"] == [], route
-        await get(client, f"/api/v1/products/NOPE/{route}", status=404)
+        await get(client, url(client, route, code="NOPE"), status=404)
 
 
 async def test_suppliers_join_on_code_and_store(crafted, catalog_client):
@@ -115,7 +124,7 @@ async def test_suppliers_join_on_code_and_store(crafted, catalog_client):
         D_E_L_E_T_="*",
     )
     client = await catalog_client(crafted.dsn)
-    data = await get(client, "/api/v1/products/P1/suppliers")
+    data = await get(client, url(client, "product_suppliers", code="P1"))
     assert data["total"] == 1
     assert data["data"] == [
         {
@@ -211,7 +220,7 @@ async def invoiced(crafted):
 
 async def test_inbound_items_name_supplier_or_customer_by_type(invoiced, catalog_client):
     client = await catalog_client(invoiced.dsn)
-    data = await get(client, "/api/v1/products/P1/inbound-invoice-items")
+    data = await get(client, url(client, "product_inbound_invoice_items", code="P1"))
     assert data["total"] == 4
     rows = {r["D1_DOC"]: r for r in data["data"]}
     assert [r["D1_DOC"] for r in data["data"]] == [
@@ -237,7 +246,7 @@ async def test_inbound_filters_echo_as_the_seed_shows(invoiced, catalog_client):
     client = await catalog_client(invoiced.dsn)
     data = await get(
         client,
-        "/products/P1/inbound-invoice-items",
+        url(client, "legacy_product_inbound_invoice_items", code="P1"),
         issue_date_start="2024-01-01",
         issue_date_end="2024-06-30",
         supplier="000001",
@@ -255,7 +264,10 @@ async def test_inbound_filters_echo_as_the_seed_shows(invoiced, catalog_client):
 async def test_outbound_items_name_customer_or_supplier_by_type(invoiced, catalog_client):
     client = await catalog_client(invoiced.dsn)
     data = await get(
-        client, "/api/v1/products/P1/outbound-invoice-items", customer="000001", supplier="000001"
+        client,
+        url(client, "product_outbound_invoice_items", code="P1"),
+        customer="000001",
+        supplier="000001",
     )
     rows = {r["D2_DOC"]: r for r in data["data"]}
     assert (rows["000000010"]["customer_name"], rows["000000010"]["partnerType"]) == (
@@ -283,7 +295,9 @@ async def twins(invoiced):
 async def test_twin_documents_join_their_own_header_and_partner(twins, catalog_client):
     client = await catalog_client(twins.dsn)
     data = await get(
-        client, "/api/v1/products/P1/inbound-invoice-items", issue_date_start="2024-09-01"
+        client,
+        url(client, "product_inbound_invoice_items", code="P1"),
+        issue_date_start="2024-09-01",
     )
     rows = [(r["D1_DOC"], r["D1_TIPO"], r["D1_QUANT"], r["supplier_name"]) for r in data["data"]]
     assert data["total"] == 2
@@ -292,7 +306,9 @@ async def test_twin_documents_join_their_own_header_and_partner(twins, catalog_c
         ("000000030", "N", 10.0, "FORNECEDOR TESTE"),
     ]
     data = await get(
-        client, "/api/v1/products/P1/outbound-invoice-items", issue_date_start="2024-09-01"
+        client,
+        url(client, "product_outbound_invoice_items", code="P1"),
+        issue_date_start="2024-09-01",
     )
     rows = [(r["D2_DOC"], r["D2_TIPO"], r["D2_QUANT"], r["customer_name"]) for r in data["data"]]
     assert data["total"] == 2
@@ -324,7 +340,7 @@ async def test_partner_filters_match_only_documents_of_that_kind_of_partner(
     prefix = "D1" if route == "inbound" else "D2"
     data = await get(
         client,
-        f"/api/v1/products/P1/{route}-invoice-items",
+        url(client, f"product_{route}_invoice_items", code="P1"),
         issue_date_start="2024-09-01",
         **query,
     )
@@ -349,7 +365,9 @@ async def test_partner_filters_match_only_documents_of_that_kind_of_partner(
 )
 async def test_bad_invoice_parameters_are_400(invoiced, catalog_client, query, field, rule):
     client = await catalog_client(invoiced.dsn)
-    body = await get(client, "/api/v1/products/P1/inbound-invoice-items", status=400, **query)
+    body = await get(
+        client, url(client, "product_inbound_invoice_items", code="P1"), status=400, **query
+    )
     assert body["error"]["details"][0]["field"] == field
     assert body["error"]["details"][0]["rule"] == rule
 
@@ -389,7 +407,7 @@ async def routed(crafted):
 
 async def test_guide_returns_the_product_routing_only(routed, catalog_client):
     client = await catalog_client(routed.dsn)
-    data = await get(client, "/api/v1/products/PA1/guide")
+    data = await get(client, url(client, "product_guide", code="PA1"))
     assert [
         (r["G2_OPER"], r["G2_RECURSO"], r["G2_TEMPO"], r["bomLevel"]) for r in data["data"]
     ] == [
@@ -404,7 +422,9 @@ async def test_guide_returns_the_product_routing_only(routed, catalog_client):
 
 async def test_guide_with_components_orders_by_level_product_operation(routed, catalog_client):
     client = await catalog_client(routed.dsn)
-    data = await get(client, "/api/v1/products/PA1/guide", include_components="true", branch="01")
+    data = await get(
+        client, url(client, "product_guide", code="PA1"), include_components="true", branch="01"
+    )
     assert [
         (r["bomLevel"], r["G2_PRODUTO"], r["G2_OPER"], r["G2_RECURSO"]) for r in data["data"]
     ] == [
@@ -414,7 +434,9 @@ async def test_guide_with_components_orders_by_level_product_operation(routed, c
         (1, "PI2", "10", "INJ01"),
     ]
     assert data["filters"] == {"branch": "01", "include_components": True, "max_depth": 10}
-    everywhere = await get(client, "/api/v1/products/PA1/guide", include_components="true")
+    everywhere = await get(
+        client, url(client, "product_guide", code="PA1"), include_components="true"
+    )
     assert {r["G2_RECURSO"] for r in everywhere["data"]} == {
         "PREN01",
         "MONT1",
@@ -422,16 +444,18 @@ async def test_guide_with_components_orders_by_level_product_operation(routed, c
         "INJ01",
         "INJ09",
     }
-    body = await get(client, "/api/v1/products/PA1/guide", status=400, include_components="maybe")
+    body = await get(
+        client, url(client, "product_guide", code="PA1"), status=400, include_components="maybe"
+    )
     assert body["error"]["details"][0]["field"] == "include_components"
 
 
 async def test_nul_in_a_code_or_search_is_400(crafted, catalog_client):
     client = await catalog_client(crafted.dsn)
-    for url in (
-        "/api/v1/products/A%00B",
-        "/api/v1/products/A%00B/stock",
-        "/api/v1/products/search/description?description=%00x",
+    for path in (
+        url(client, "product", code="A\x00B"),
+        url(client, "product_stock", code="A\x00B"),
+        url(client, "products_search_description", query={"description": "\x00x"}),
     ):
-        body = await get(client, url, status=400)
+        body = await get(client, path, status=400)
         assert body["error"]["details"][0]["rule"] == "characters"
