@@ -18,6 +18,7 @@ from shared.audit.writer import INSERT, AuditRow, AuditWriter
 from shared.settings import AuditSettings, Settings, parse_api_keys
 from tests.helpers import assert_envelope, auth
 from tests.support.production import FAST, WRITE_KEY, drain, final, report, report_body
+from tests.support.urls import url
 
 ADMIN_KEY, READ_KEY = "audit-admin-key-0123456789abcdef", "audit-read-key-0123456789abcdef"
 KEYS = (
@@ -64,16 +65,15 @@ async def test_authenticated_requests_land_with_who_what_and_where(
     aiohttp_client, audited_app, mes_dsn
 ):
     client = await aiohttp_client(audited_app())
+    reports = url(client, "production_reports_list")
     headers = {**auth(READ_KEY), "X-Request-ID": "req-read-1", "X-Real-IP": "203.0.113.7"}
-    await assert_envelope(await client.get("/api/v1/production-reports", headers=headers), 200)
+    await assert_envelope(await client.get(reports, headers=headers), 200)
     # A valid key without the scope: recorded (403); no key or an unknown key: not (401).
     forbidden = {**auth(READ_KEY), "X-Request-ID": "req-forbidden-1"}
-    resp = await client.post("/api/v1/production-reports", json={}, headers=forbidden)
+    resp = await client.post(url(client, "production_reports_create"), json={}, headers=forbidden)
     assert resp.status == 403
     for bad in ({}, auth("not-a-configured-key")):
-        resp = await client.get(
-            "/api/v1/production-reports", headers={**bad, "X-Request-ID": "req-anon-1"}
-        )
+        resp = await client.get(reports, headers={**bad, "X-Request-ID": "req-anon-1"})
         assert resp.status == 401
     rows = await wait_rows(mes_dsn, 2)
     by_id = {r["request_id"]: r for r in rows}
@@ -85,7 +85,7 @@ async def test_authenticated_requests_land_with_who_what_and_where(
         "production_reports_list",
         200,
     )
-    assert read["path"] == "/api/v1/production-reports"
+    assert read["path"] == reports  # the path as requested
     assert read["peer"] == "127.0.0.1"
     assert read["client"] == "203.0.113.7"  # X-Real-IP from a trusted proxy (loopback)
     assert read["service"] == "production"
@@ -100,7 +100,9 @@ async def test_x_real_ip_from_an_untrusted_peer_is_not_believed(
     untrusted = AuditSettings(enabled=True, flush_s=0.05, trusted_proxies=())
     client = await aiohttp_client(audited_app(untrusted))
     headers = {**auth(READ_KEY), "X-Request-ID": "req-spoof", "X-Real-IP": "198.51.100.1"}
-    await assert_envelope(await client.get("/api/v1/production-reports", headers=headers), 200)
+    await assert_envelope(
+        await client.get(url(client, "production_reports_list"), headers=headers), 200
+    )
     (row,) = await wait_rows(mes_dsn, 1)
     assert row["client"] == "127.0.0.1"
 
@@ -111,7 +113,9 @@ async def test_a_report_and_its_audit_row_commit_together_once(
     client = await aiohttp_client(audited_app())
     headers = {**auth(WRITE_KEY), "X-Request-ID": "req-post-1"}
     data = await assert_envelope(
-        await client.post("/api/v1/production-reports", json=report_body(orders), headers=headers),
+        await client.post(
+            url(client, "production_reports_create"), json=report_body(orders), headers=headers
+        ),
         202,
     )
     # The audit row is there as soon as the answer is (same transaction), and only once.
@@ -153,7 +157,7 @@ async def test_a_failing_audit_insert_rolls_the_report_back_and_vice_versa(
         client = await aiohttp_client(audited_app())
         headers = {**auth(WRITE_KEY), "X-Request-ID": "req-fail-audit"}
         resp = await client.post(
-            "/api/v1/production-reports", json=report_body(orders), headers=headers
+            url(client, "production_reports_create"), json=report_body(orders), headers=headers
         )
         assert resp.status == 500
         assert await conn.fetchval("SELECT count(*) FROM production_reports") == 0
@@ -172,7 +176,7 @@ async def test_a_failing_audit_insert_rolls_the_report_back_and_vice_versa(
         )
         headers = {**auth(WRITE_KEY), "X-Request-ID": "req-fail-key", "Idempotency-Key": "k1"}
         resp = await client.post(
-            "/api/v1/production-reports", json=report_body(orders), headers=headers
+            url(client, "production_reports_create"), json=report_body(orders), headers=headers
         )
         assert resp.status == 500
         assert await conn.fetchval("SELECT count(*) FROM production_reports") == 0
@@ -210,9 +214,10 @@ async def test_audit_api_filters_paginates_and_needs_admin(aiohttp_client, audit
         ],
     )
     client = await aiohttp_client(audited_app(AuditSettings(enabled=False)))
+    audit = url(client, "audit_list")
 
     async def query(**params: str) -> dict[str, Any]:
-        resp = await client.get("/api/v1/audit", params=params, headers=auth(ADMIN_KEY))
+        resp = await client.get(audit, params=params, headers=auth(ADMIN_KEY))
         return await assert_envelope(resp, 200)
 
     everything = await query()
@@ -256,12 +261,13 @@ async def test_audit_api_filters_paginates_and_needs_admin(aiohttp_client, audit
         {"status": "999"},
         {"page_size": "0"},
     ):
-        resp = await client.get("/api/v1/audit", params=bad, headers=auth(ADMIN_KEY))
+        resp = await client.get(audit, params=bad, headers=auth(ADMIN_KEY))
         body = await assert_envelope(resp, 400)
         assert body["error"]["code"] == "invalid_parameter", bad
-    await assert_envelope(await client.get("/api/v1/audit", headers=auth(READ_KEY)), 403)
-    await assert_envelope(await client.get("/api/v1/audit"), 401)
-    spec = await (await client.get("/api/v1/production/openapi.json")).json()
+    await assert_envelope(await client.get(audit, headers=auth(READ_KEY)), 403)
+    await assert_envelope(await client.get(audit), 401)
+    spec = await (await client.get(url(client, "production_openapi"))).json()
+    # The published document's path key, written out: the contract is this literal path.
     operation = spec["paths"]["/api/v1/audit"]["get"]
     assert operation["x-required-scope"] == "admin"
     assert {p["name"] for p in operation["parameters"]} >= {"key", "route", "status", "from", "to"}
@@ -324,7 +330,9 @@ async def test_protheus_attempts_carry_the_submitting_request_id(
     client, pusher = await setup_line()
     headers = {**auth(WRITE_KEY), "X-Request-ID": "req-linked-1"}
     data = await assert_envelope(
-        await client.post("/api/v1/production-reports", json=report_body(orders), headers=headers),
+        await client.post(
+            url(client, "production_reports_create"), json=report_body(orders), headers=headers
+        ),
         202,
     )
     await drain([pusher()], final(mes_dsn, 1))
@@ -364,9 +372,8 @@ def test_the_dev_composition_serves_the_audit_route_once():
     from devserver.launcher import compose_app
 
     app = compose_app(Settings(api_keys=parse_api_keys(KEYS)))
-    routes = [
-        r for r in app.router.routes() if r.resource and r.resource.canonical == "/api/v1/audit"
-    ]
+    path = url(app, "audit_list")
+    routes = [r for r in app.router.routes() if r.resource and r.resource.canonical == path]
     assert [(r.method, r.name) for r in routes if r.method == "GET"] == [("GET", "audit_list")]
 
 
@@ -376,7 +383,9 @@ async def test_a_correction_and_its_audit_row_commit_together(
     client = await aiohttp_client(audited_app())
     data = await assert_envelope(
         await client.post(
-            "/api/v1/production-reports", json=report_body(orders), headers=auth(WRITE_KEY)
+            url(client, "production_reports_create"),
+            json=report_body(orders),
+            headers=auth(WRITE_KEY),
         ),
         202,
     )
@@ -389,7 +398,9 @@ async def test_a_correction_and_its_audit_row_commit_together(
         )
         headers = {**auth(WRITE_KEY), "X-Request-ID": "req-patch-1"}
         resp = await client.patch(
-            f"/api/v1/production-reports/{data['id']}", json={"operator": "OP0002"}, headers=headers
+            url(client, "production_report_correct", id=data["id"]),
+            json={"operator": "OP0002"},
+            headers=headers,
         )
         await assert_envelope(resp, 200)
         rows = await audit_rows(mes_dsn, "request_id = $1", "req-patch-1")

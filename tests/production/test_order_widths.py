@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import re
 from typing import Any
-from urllib.parse import quote
 
 import asyncpg
 import pytest
@@ -18,8 +17,7 @@ from tests.helpers import assert_envelope
 from tests.support.orders import READ as ORDERS_READ
 from tests.support.orders import days_ago
 from tests.support.production import READ, WRITE, drain, final, markers, post, report, report_body
-
-LIST = "/api/v1/production-orders"
+from tests.support.urls import url
 
 # An installation that widened C2_NUM to 8 (and the C14 keys to C16 with it).
 WIDEN = """
@@ -51,7 +49,10 @@ async def client(aiohttp_client, production_app, protheus_dsn, mes_dsn):
 async def test_orders_list_and_detail_use_the_widened_key(client, orders, protheus_dsn):
     assert len(orders.open_order) == 13  # 8 + 2 + 3
     listed = await assert_envelope(
-        await client.get(LIST, params={"page_size": "500"}, headers=READ), 200
+        await client.get(
+            url(client, "production_orders_list"), params={"page_size": "500"}, headers=READ
+        ),
+        200,
     )
     assert listed["data"]
     for item in listed["data"]:
@@ -59,7 +60,8 @@ async def test_orders_list_and_detail_use_the_widened_key(client, orders, prothe
         assert len(item["order"]) in (13, 16), item["order"]
         assert item["order"].startswith(item["C2_NUM"] + item["C2_ITEM"] + item["C2_SEQUEN"])
     detail = await assert_envelope(
-        await client.get(f"{LIST}/{orders.open_order}", headers=READ), 200
+        await client.get(url(client, "production_order", order=orders.open_order), headers=READ),
+        200,
     )
     assert detail["order"] == orders.open_order
     conn = await asyncpg.connect(protheus_dsn)
@@ -78,14 +80,18 @@ async def test_orders_list_and_detail_use_the_widened_key(client, orders, prothe
     assert {op: got[op] for op in expected} == expected
     # The old 11-character form no longer names an order: the widths are the database's.
     short = orders.open_order[2:]
-    error = await assert_envelope(await client.get(f"{LIST}/{short}", headers=READ), 400)
+    error = await assert_envelope(
+        await client.get(url(client, "production_order", order=short), headers=READ), 400
+    )
     assert error["error"]["details"][0]["field"] == "order"
     assert "C2_NUM (8)" in error["message"]
 
 
 async def test_report_post_looks_the_widened_order_up(client, orders, mes_dsn):
     data = await assert_envelope(
-        await client.post("/api/v1/production-reports", json=report_body(orders), headers=WRITE),
+        await client.post(
+            url(client, "production_reports_create"), json=report_body(orders), headers=WRITE
+        ),
         202,
     )
     conn = await asyncpg.connect(mes_dsn)
@@ -103,7 +109,9 @@ async def test_report_post_looks_the_widened_order_up(client, orders, mes_dsn):
     ):
         error = await assert_envelope(
             await client.post(
-                "/api/v1/production-reports", json=report_body(orders, order=order), headers=WRITE
+                url(client, "production_reports_create"),
+                json=report_body(orders, order=order),
+                headers=WRITE,
             ),
             status,
         )
@@ -146,11 +154,15 @@ async def test_a_short_number_keeps_its_padding_in_the_key(orders_client, prothe
     await db.order("AB12")  # C2_NUM 'AB12  ' (CHAR 6): the key is 'AB12  01001'
     await db.appointment("AB12  01001", "10", day=days_ago(1), good=4.0)
     client = await orders_client(db.dsn)
-    listed = await assert_envelope(await client.get(LIST, headers=ORDERS_READ), 200)
+    listed = await assert_envelope(
+        await client.get(url(client, "production_orders_list"), headers=ORDERS_READ), 200
+    )
     assert [item["order"] for item in listed["data"]] == ["AB12  01001"]
     assert listed["data"][0]["status"] == "started"  # SH6 matched through the padded key
+    # The blanks travel percent-encoded (url_for quotes them), as a client sends them.
     detail = await assert_envelope(
-        await client.get(f"{LIST}/{quote('AB12  01001')}", headers=ORDERS_READ), 200
+        await client.get(url(client, "production_order", order="AB12  01001"), headers=ORDERS_READ),
+        200,
     )
     assert detail["operations"][0]["goodQuantity"] == 4.0
 

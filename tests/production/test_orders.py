@@ -24,8 +24,7 @@ from tests.support.orders import (
     days_ago,
     op_key,
 )
-
-LIST = "/api/v1/production-orders"
+from tests.support.urls import url
 
 
 async def get(client: Any, path: str, expect: int = 200, **query: Any) -> Any:
@@ -116,7 +115,7 @@ async def test_status_follows_the_protheus_rules_and_ignores_reversed_or_deleted
     statuses, orders_client
 ):
     client = await orders_client(statuses.dsn)
-    data = await get(client, LIST)
+    data = await get(client, url(client, "production_orders_list"))
     assert data["total"] == len(EXPECTED)
     items = by_order(data)
     assert {key: item["status"] for key, item in items.items()} == EXPECTED
@@ -136,22 +135,23 @@ async def test_status_follows_the_protheus_rules_and_ignores_reversed_or_deleted
 
 async def test_status_filter_is_exact_across_pages(statuses, orders_client):
     client = await orders_client(statuses.dsn)
+    listing = url(client, "production_orders_list")
     totals = 0
     for status in queries.STATUSES:
         wanted = sorted(key for key, value in EXPECTED.items() if value == status)
-        data = await get(client, LIST, status=status, page_size=2)
+        data = await get(client, listing, status=status, page_size=2)
         assert data["total"] == len(wanted), status
         assert data["totalPages"] == -(-len(wanted) // 2)
         assert data["filters"]["status"] == status
         seen = []
         for page in range(1, data["totalPages"] + 1):
-            chunk = await get(client, LIST, status=status, page_size=2, page=page)
+            chunk = await get(client, listing, status=status, page_size=2, page=page)
             assert {item["status"] for item in chunk["data"]} == {status}
             seen += [item["order"] for item in chunk["data"]]
         assert seen == wanted, status
         totals += data["total"]
     assert totals == len(EXPECTED)
-    beyond = await get(client, LIST, status="idle", page=9)
+    beyond = await get(client, listing, status="idle", page=9)
     assert (beyond["total"], beyond["data"]) == (6, [])
 
 
@@ -171,7 +171,7 @@ async def test_items_carry_the_c2_fields_trimmed_numbers_and_stored_dates(
         C2_PRIOR="100",
     )
     client = await orders_client(db.dsn)
-    (item,) = (await get(client, LIST))["data"]
+    (item,) = (await get(client, url(client, "production_orders_list")))["data"]
     assert item == {
         "order": "00077701001",
         "status": "open",
@@ -225,7 +225,7 @@ async def routed(protheus_rows):
 
 async def test_routing_is_c2_roteiro_else_b1_operpad_else_01(routed, orders_client):
     client = await orders_client(routed.dsn)
-    items = by_order(await get(client, LIST))
+    items = by_order(await get(client, url(client, "production_orders_list")))
     assert {key: item["routing"] for key, item in items.items()} == {
         "00000101001": "03",
         "00000201001": "02",
@@ -237,7 +237,7 @@ async def test_routing_is_c2_roteiro_else_b1_operpad_else_01(routed, orders_clie
         "00000301001": [("10", "M3")],
     }
     for key, operations in expected.items():
-        detail = await get(client, f"{LIST}/{key}")
+        detail = await get(client, url(client, "production_order", order=key))
         # Joined on G2_CODIGO: other routings of the product never duplicate operations.
         assert [(op["operation"], op["machine"]) for op in detail["operations"]] == operations
         assert detail["routing"] == items[key]["routing"]
@@ -252,7 +252,7 @@ async def test_machine_filter_uses_the_orders_own_routing(routed, orders_client)
         "M6": [],  # deleted operation, or a routing no order uses
         "M2": [],
     }.items():
-        data = await get(client, LIST, machine=machine)
+        data = await get(client, url(client, "production_orders_list"), machine=machine)
         assert [item["order"] for item in data["data"]] == orders, machine
         assert data["total"] == len(orders)
         assert data["filters"]["machine"] == machine
@@ -265,9 +265,10 @@ async def test_product_and_planned_date_filters(protheus_rows, orders_client):
     await db.order("000003", product="P1", C2_DATPRI="20260320")
     await db.order("000004", product="P1", C2_DATPRI="")  # no date: out of any date range
     client = await orders_client(db.dsn)
+    listing = url(client, "production_orders_list")
 
     async def orders(**query: Any) -> list[str]:
-        data = await get(client, LIST, **query)
+        data = await get(client, listing, **query)
         assert data["total"] == len(data["data"])
         return [item["order"][:6] for item in data["data"]]
 
@@ -278,7 +279,7 @@ async def test_product_and_planned_date_filters(protheus_rows, orders_client):
     assert await orders(product="P1", planned_from="2026-03-02", planned_to="2026-03-31") == [
         "000003"
     ]
-    data = await get(client, LIST, product="P1", planned_from="2026-03-02")
+    data = await get(client, listing, product="P1", planned_from="2026-03-02")
     assert data["filters"] == {
         "status": None,
         "product": "P1",
@@ -304,31 +305,32 @@ async def test_branch_defaults_to_protheus_branch_and_keeps_each_branchs_activit
     await db.order("000002", C2_FILIAL="02")
     await add_report(mes_dsn, order_key="00000101001", status="pending", branch="02")
     client = await orders_client(db.dsn)
+    listing = url(client, "production_orders_list")
 
-    data = await get(client, LIST)
+    data = await get(client, listing)
     assert [(i["order"], i["C2_FILIAL"], i["status"]) for i in data["data"]] == [
         ("00000101001", "01", "open")
     ]
     assert data["filters"]["branch"] == "01"
-    data = await get(client, LIST, branch="02")
+    data = await get(client, listing, branch="02")
     assert [(i["order"], i["status"]) for i in data["data"]] == [
         ("00000101001", "started"),
         ("00000201001", "open"),
     ]
     assert data["filters"]["branch"] == "02"
-    detail = await get(client, f"{LIST}/00000101001")
+    detail = await get(client, url(client, "production_order", order="00000101001"))
     assert (detail["C2_FILIAL"], detail["status"], detail["pendingReports"]) == ("01", "open", [])
     assert [(o["machine"], o["goodQuantity"]) for o in detail["operations"]] == [("M1", 0.0)]
-    detail = await get(client, f"{LIST}/00000101001", branch="02")
+    detail = await get(client, url(client, "production_order", order="00000101001"), branch="02")
     assert (detail["C2_FILIAL"], detail["C2_QUANT"], detail["status"]) == ("02", 7.0, "started")
     assert [(o["machine"], o["goodQuantity"]) for o in detail["operations"]] == [("M9", 4.0)]
     assert len(detail["pendingReports"]) == 1
-    assert (await get(client, LIST, branch="03"))["total"] == 0
-    missing = await get(client, f"{LIST}/00000201001", expect=404)
+    assert (await get(client, listing, branch="03"))["total"] == 0
+    missing = await get(client, url(client, "production_order", order="00000201001"), expect=404)
     assert "filial 01" in missing["message"]
 
     custom = await orders_client(db.dsn, protheus_branch="02")
-    data = await get(custom, LIST)
+    data = await get(custom, url(custom, "production_orders_list"))
     assert [i["order"] for i in data["data"]] == ["00000101001", "00000201001"]
     assert data["filters"]["branch"] == "02"
 
@@ -347,13 +349,14 @@ async def test_filial_is_resolved_per_table_from_sx2(protheus_rows, orders_clien
     await db.appointment(shared, day=days_ago(1), good=50.0, H6_FILIAL="01")
     await db.move(shared, day=days_ago(1), D3_FILIAL="01")
     client = await orders_client(db.dsn)
-    data = await get(client, LIST)
+    listing = url(client, "production_orders_list")
+    data = await get(client, listing)
     assert [(i["order"], i["C2_FILIAL"], i["status"], i["routing"]) for i in data["data"]] == [
         ("00000101001", "", "idle", "02")
     ]
-    detail = await get(client, f"{LIST}/00000101001")
+    detail = await get(client, url(client, "production_order", order="00000101001"))
     assert [(o["operation"], o["goodQuantity"]) for o in detail["operations"]] == [("10", 3.0)]
-    data = await get(client, LIST, branch="02")
+    data = await get(client, listing, branch="02")
     assert [i["routing"] for i in data["data"]] == ["03"]  # SB1 of branch 02
 
 
@@ -367,23 +370,23 @@ async def test_detail_by_11_and_14_character_keys(protheus_rows, orders_client):
     await db.appointment(plain, "10", day=days_ago(1), good=2.0)
     await db.appointment(grid, "10", day=days_ago(1), good=5.0)
     client = await orders_client(db.dsn)
-    data = await get(client, LIST)
+    data = await get(client, url(client, "production_orders_list"))
     assert [i["order"] for i in data["data"]] == ["00000101001", "00000101001001"]
-    detail = await get(client, f"{LIST}/00000101001")
+    detail = await get(client, url(client, "production_order", order="00000101001"))
     assert (detail["order"], detail["C2_QUANT"], detail["C2_ITEMGRD"]) == ("00000101001", 10.0, "")
     assert detail["operations"][0]["goodQuantity"] == 2.0
-    detail = await get(client, f"{LIST}/00000101001001")
+    detail = await get(client, url(client, "production_order", order="00000101001001"))
     assert (detail["order"], detail["C2_QUANT"], detail["C2_ITEMGRD"]) == (
         "00000101001001",
         20.0,
         "001",
     )
     assert detail["operations"][0]["goodQuantity"] == 5.0
-    body = await get(client, f"{LIST}/00000101002", expect=404)
+    body = await get(client, url(client, "production_order", order="00000101002"), expect=404)
     assert body["error"]["code"] == "not_found"
     assert "00000101002" in body["message"]
     for bad in ("0000010100", "000001010010", "0000010100100", "000001010010011", "00000101-01"):
-        body = await get(client, f"{LIST}/{bad}", expect=400)
+        body = await get(client, url(client, "production_order", order=bad), expect=400)
         assert body["error"]["details"][0]["field"] == "order", bad
         assert body["error"]["code"] == "invalid_parameter"
 
@@ -405,7 +408,7 @@ async def test_detail_sums_live_appointments_per_operation(protheus_rows, orders
     await db.appointment(key, "30", day=days_ago(1), good=0.0, H6_TIPO="I")  # a stop
     await db.appointment(op_key("000002"), "10", day=days_ago(1), good=9.0)  # another order
     client = await orders_client(db.dsn)
-    detail = await get(client, f"{LIST}/00000101001")
+    detail = await get(client, url(client, "production_order", order="00000101001"))
     assert detail["operations"] == [
         {
             "operation": "10",
@@ -436,14 +439,14 @@ async def test_detail_sums_live_appointments_per_operation(protheus_rows, orders
         },
     ]
     assert (detail["status"], detail["lastActivity"]) == ("started", days_ago(1))
-    listed = (await get(client, LIST))["data"][0]
+    listed = (await get(client, url(client, "production_orders_list")))["data"][0]
     assert {k: v for k, v in detail.items() if k not in ("operations", "pendingReports")} == listed
 
 
 async def test_order_without_routing_has_no_operations(protheus_rows, orders_client):
     await protheus_rows.order("000001", product="NOPE")
     client = await orders_client(protheus_rows.dsn)
-    detail = await get(client, f"{LIST}/00000101001")
+    detail = await get(client, url(client, "production_order", order="00000101001"))
     assert (detail["operations"], detail["routing"], detail["pendingReports"]) == ([], "01", [])
 
 
@@ -462,17 +465,18 @@ async def test_pending_reports_list_only_undelivered_reports_of_the_order(
     await add_report(mes_dsn, order_key="00000201001", status="pending")
     await add_report(mes_dsn, order_key="00000101001", status="pending", branch="02")
     client = await orders_client(protheus_rows.dsn)
-    detail = await get(client, f"{LIST}/00000101001")
+    detail = await get(client, url(client, "production_order", order="00000101001"))
     assert [r["id"] for r in detail["pendingReports"]] == wanted
     assert [r["status"] for r in detail["pendingReports"]] == ["pending", "sending", "retrying"]
     first = detail["pendingReports"][0]
     assert (first["operation"], first["goodQuantity"], first["scrapQuantity"]) == ("10", 5.0, 1.0)
-    detail = await get(client, f"{LIST}/00000101001001")
+    detail = await get(client, url(client, "production_order", order="00000101001001"))
     assert len(detail["pendingReports"]) == 1
 
 
 async def test_bad_parameters_are_400_naming_the_parameter(protheus_rows, orders_client):
     client = await orders_client(protheus_rows.dsn)
+    listing = url(client, "production_orders_list")
     for query, field in (
         ({"status": "suspended"}, "status"),
         ({"page_size": "0"}, "page_size"),
@@ -486,31 +490,39 @@ async def test_bad_parameters_are_400_naming_the_parameter(protheus_rows, orders
         ({"branch": "0123456789ABC"}, "branch"),
         ({"machine": "M" * 21}, "machine"),
     ):
-        body = await get(client, LIST, expect=400, **query)
+        body = await get(client, listing, expect=400, **query)
         assert body["error"]["code"] == "invalid_parameter"
         assert body["error"]["details"][0]["field"] == field, query
         assert field in body["message"]
-    body = await get(client, f"{LIST}/00000101001", expect=400, branch="x;y")
+    body = await get(
+        client, url(client, "production_order", order="00000101001"), expect=400, branch="x;y"
+    )
     assert body["error"]["details"][0]["field"] == "branch"
-    data = await get(client, LIST, branch="", status="")  # empty means absent
+    data = await get(client, listing, branch="", status="")  # empty means absent
     assert data["filters"]["branch"] == "01"
     assert data["filters"]["status"] is None
 
 
 async def test_routes_need_a_key_with_production_read(protheus_rows, orders_client):
     client = await orders_client(protheus_rows.dsn)
-    for path in (LIST, f"{LIST}/00000101001", f"{LIST}/bad"):
+    listing = url(client, "production_orders_list")
+    for path in (
+        listing,
+        url(client, "production_order", order="00000101001"),
+        url(client, "production_order", order="bad"),
+    ):
         body = await assert_envelope(await client.get(path), 401)
         assert body["error"]["code"] == "unauthorized"
         body = await assert_envelope(await client.get(path, headers=auth(CATALOG_KEY)), 403)
         assert body["error"]["code"] == "forbidden"
-    resp = await client.get(LIST, headers={"X-API-Key": READ_KEY})
+    resp = await client.get(listing, headers={"X-API-Key": READ_KEY})
     await assert_envelope(resp, 200)
 
 
 async def test_openapi_documents_both_routes_with_their_parameters(protheus_rows, orders_client):
     client = await orders_client(protheus_rows.dsn)
     spec = build_spec(client.app, "production", "Production API", "")
+    # The published document's path keys, written out: the contract is these literal paths.
     listing = spec["paths"]["/api/v1/production-orders"]["get"]
     assert listing["x-required-scope"] == "production:read"
     names = {p["name"] for p in listing["parameters"]}
@@ -551,11 +563,13 @@ async def test_every_status_of_the_demo_data_appears_when_filtered(
     # The generator's statuses are the API's six plus the two situations.
     assert set(ORDER_STATUSES) - {"suspended", "sacramented"} == set(queries.STATUSES)
     client = await orders_client(demo_protheus_dsn)
-    everything = await get(client, LIST, page_size=500)
+    everything = await get(client, url(client, "production_orders_list"), page_size=500)
     assert everything["total"] == len(everything["data"])
     counted = 0
     for status in queries.STATUSES:
-        data = await get(client, LIST, status=status, page_size=500)
+        data = await get(
+            client, url(client, "production_orders_list"), status=status, page_size=500
+        )
         assert data["total"] > 0, status
         assert {item["status"] for item in data["data"]} == {status}
         counted += data["total"]
@@ -636,12 +650,13 @@ def test_tsql_text_uses_apply_fetch_dateadd_and_no_postgresql_syntax():
 async def test_odbc_path_answers_exactly_like_asyncpg(statuses, orders_client):
     native = await orders_client(statuses.dsn)
     odbc = await orders_client(odbc_url(statuses.dsn))
+    listing = url(native, "production_orders_list")
     for path, query in (
-        (LIST, {"page_size": "7", "page": "2"}),
-        (LIST, {"status": "idle"}),
-        (LIST, {"status": "closed", "planned_from": "2000-01-01"}),
-        (f"{LIST}/00000801001", {}),
-        (f"{LIST}/00000801009", {}),
+        (listing, {"page_size": "7", "page": "2"}),
+        (listing, {"status": "idle"}),
+        (listing, {"status": "closed", "planned_from": "2000-01-01"}),
+        (url(native, "production_order", order="00000801001"), {}),
+        (url(native, "production_order", order="00000801009"), {}),
     ):
         a = await native.get(path, params=query, headers=READ)
         b = await odbc.get(path, params=query, headers=READ)

@@ -15,8 +15,7 @@ import pytest
 from protheus_demo.company import UNIT_ORDER_KEY, UNIT_ORDER_TEMPAD, unit_order_machines
 from tests.helpers import assert_envelope
 from tests.support.orders import READ, order_routes_app
-
-LIST = "/api/v1/production-orders"
+from tests.support.urls import url
 
 
 @pytest.fixture
@@ -50,8 +49,8 @@ def as_company_02(item: dict[str, Any], code: str) -> dict[str, Any]:
 @pytest.mark.parametrize(("branch_01", "branch_02"), [("01", "01SP01"), ("02", "01SP02")])
 async def test_list_and_detail_answer_on_the_second_company(clients, branch_01, branch_02):
     one, two = clients
-    expected = await get(one, LIST, branch=branch_01, page_size=200)
-    got = await get(two, LIST, branch=branch_02, page_size=200)
+    expected = await get(one, url(one, "production_orders_list"), branch=branch_01, page_size=200)
+    got = await get(two, url(two, "production_orders_list"), branch=branch_02, page_size=200)
     assert expected["total"] > 0
     extra = 1 if branch_02 == "01SP01" else 0  # the unit order only company 02 has
     assert got["total"] == expected["total"] + extra
@@ -64,31 +63,33 @@ async def test_list_and_detail_answer_on_the_second_company(clients, branch_01, 
     ]
     assert worked
     for key in worked[:3]:
-        detail_one = await get(one, f"{LIST}/{key}", branch=branch_01)
-        detail_two = await get(two, f"{LIST}/{key}", branch=branch_02)
+        detail_one = await get(one, url(one, "production_order", order=key), branch=branch_01)
+        detail_two = await get(two, url(two, "production_order", order=key), branch=branch_02)
         assert detail_two == as_company_02(detail_one, branch_02)
 
 
 async def test_default_branch_and_layout_checks(clients):
     _, two = clients
-    default = await get(two, LIST, page_size=5)
+    listing = url(two, "production_orders_list")
+    default = await get(two, listing, page_size=5)
     assert default["total"] > 0
     assert default["filters"]["branch"] == "01SP01"
-    body = await get(two, LIST, 400, branch="01")  # not a branch of the EEUUFF layout
+    # Not a branch of the EEUUFF layout.
+    body = await get(two, listing, 400, branch="01")
     assert "filial" in body["message"].lower()
-    assert (await get(two, LIST, branch="01RJ01"))["total"] == 0
+    assert (await get(two, listing, branch="01RJ01"))["total"] == 0
 
 
 async def test_routing_comes_from_the_product_in_the_orders_unit(clients, machines):
     """SB1 is shared per unit: the order's product (B1_OPERPAD 02) is found under 01SP."""
     _, two = clients
-    detail = await get(two, f"{LIST}/{UNIT_ORDER_KEY}")
+    detail = await get(two, url(two, "production_order", order=UNIT_ORDER_KEY))
     assert detail["routing"] == "02"
     assert [(op["operation"], op["machine"]) for op in detail["operations"]] == [
         ("10", machines[1])
     ]
     assert detail["operations"][0]["standardTime"] == UNIT_ORDER_TEMPAD
-    listed = await get(two, LIST, machine=machines[1], page_size=200)
+    listed = await get(two, url(two, "production_orders_list"), machine=machines[1], page_size=200)
     assert UNIT_ORDER_KEY in [item["order"] for item in listed["data"]]
-    listed = await get(two, LIST, machine=machines[0], page_size=200)
+    listed = await get(two, url(two, "production_orders_list"), machine=machines[0], page_size=200)
     assert UNIT_ORDER_KEY not in [item["order"] for item in listed["data"]]

@@ -9,6 +9,7 @@ import pytest
 from protheus_demo.rows import insert_row
 from tests.helpers import assert_envelope
 from tests.support.production import WRITE, Orders, report_body
+from tests.support.urls import url
 
 ROUTING = (
     "(CASE WHEN c2.c2_roteiro <> '' THEN c2.c2_roteiro WHEN b1.b1_operpad <> ''"
@@ -44,7 +45,7 @@ async def order_context(dsn: str, orders: Orders) -> tuple[str, str, str]:
 
 
 async def post(client, body):
-    return await client.post("/api/v1/production-reports", json=body, headers=WRITE)
+    return await client.post(url(client, "production_reports_create"), json=body, headers=WRITE)
 
 
 async def stored(mes_dsn: str) -> int:

@@ -9,6 +9,7 @@ import pytest
 
 from tests.helpers import assert_envelope
 from tests.support.production import WRITE, report_body
+from tests.support.urls import url
 
 # A right-to-left override (the character found in H6_OPERADO), the LTR/RTL marks, the
 # isolates, a zero-width space, DEL and a C1 control.
@@ -36,7 +37,7 @@ async def client(aiohttp_client, production_app, protheus_dsn, mes_dsn):
 async def test_post_refuses_control_and_format_characters(client, orders, field, character):
     body = report_body(orders, **{field: f"AB{character}CD"})
     error = await assert_envelope(
-        await client.post("/api/v1/production-reports", json=body, headers=WRITE), 400
+        await client.post(url(client, "production_reports_create"), json=body, headers=WRITE), 400
     )
     assert error["error"]["code"] == "invalid_body"
     details = [(d["field"], d["rule"]) for d in error["error"]["details"]]
@@ -47,7 +48,7 @@ async def test_post_refuses_control_and_format_characters(client, orders, field,
 async def test_plain_accented_text_is_accepted(client, orders):
     body = report_body(orders, operator="JOÃO", scrapReason="REBARBA NA FACE — LADO B")
     data = await assert_envelope(
-        await client.post("/api/v1/production-reports", json=body, headers=WRITE), 202
+        await client.post(url(client, "production_reports_create"), json=body, headers=WRITE), 202
     )
     assert data["status"] == "pending"
 
@@ -55,13 +56,15 @@ async def test_plain_accented_text_is_accepted(client, orders):
 @pytest.mark.parametrize("field", ["operator", "scrapReason", "machine"])
 async def test_patch_refuses_format_characters(client, orders, field):
     data = await assert_envelope(
-        await client.post("/api/v1/production-reports", json=report_body(orders), headers=WRITE),
+        await client.post(
+            url(client, "production_reports_create"), json=report_body(orders), headers=WRITE
+        ),
         202,
     )
     for report_id in (data["id"], str(uuid.uuid4())):
         error = await assert_envelope(
             await client.patch(
-                f"/api/v1/production-reports/{report_id}",
+                url(client, "production_report_correct", id=report_id),
                 json={field: "OP\u202e1000"},
                 headers=WRITE,
             ),

@@ -5,12 +5,14 @@ from __future__ import annotations
 import asyncio
 import io
 import uuid
+from typing import Any
 
 import asyncpg
 import pytest
 
 from tests.helpers import assert_envelope
 from tests.support.production import READ, WRITE, report_body
+from tests.support.urls import url
 
 
 @pytest.fixture
@@ -29,7 +31,7 @@ async def stored(mes_dsn: str, sql: str, *args):
 async def test_accepted_report_is_stored_with_its_outbox_row(client, orders, mes_dsn):
     body = report_body(orders)
     data = await assert_envelope(
-        await client.post("/api/v1/production-reports", json=body, headers=WRITE), 202
+        await client.post(url(client, "production_reports_create"), json=body, headers=WRITE), 202
     )
     assert data["status"] == "pending"
     report_id = uuid.UUID(data["id"])
@@ -47,7 +49,7 @@ async def test_accepted_report_is_stored_with_its_outbox_row(client, orders, mes
     )
     assert row["item_code"]  # the order's product, read while validating
     got = await assert_envelope(
-        await client.get(f"/api/v1/production-reports/{report_id}", headers=READ), 200
+        await client.get(url(client, "production_report", id=str(report_id)), headers=READ), 200
     )
     assert got["status"] == "pending"
     assert got["attempts"] == 0
@@ -71,7 +73,7 @@ async def test_reports_contradicting_the_erp_are_422(client, orders, mes_dsn, wh
         "suspended": report_body(orders, order=orders.suspended),
         "operation": report_body(orders, operation="Z9"),
     }[which]
-    resp = await client.post("/api/v1/production-reports", json=body, headers=WRITE)
+    resp = await client.post(url(client, "production_reports_create"), json=body, headers=WRITE)
     error = await assert_envelope(resp, 422)
     assert error["error"]["code"] == "unprocessable"
     assert await stored(mes_dsn, "SELECT id FROM production_reports") == []
@@ -101,7 +103,7 @@ async def test_bad_bodies_are_400_naming_the_field(client, orders, change, field
         else:
             body[key] = value
     error = await assert_envelope(
-        await client.post("/api/v1/production-reports", json=body, headers=WRITE), 400
+        await client.post(url(client, "production_reports_create"), json=body, headers=WRITE), 400
     )
     assert error["error"]["code"] == "invalid_body"
     assert {"field": field, "rule": rule} in [
@@ -110,46 +112,38 @@ async def test_bad_bodies_are_400_naming_the_field(client, orders, change, field
 
 
 async def test_transport_errors(client, orders):
+    reports = url(client, "production_reports_create")
     resp = await client.post(
-        "/api/v1/production-reports",
+        reports,
         data="{",
         headers={**WRITE, "Content-Type": "application/json"},
     )
     assert (await assert_envelope(resp, 400))["error"]["code"] == "invalid_body"
     resp = await client.post(
-        "/api/v1/production-reports",
+        reports,
         data="order=1",
         headers={**WRITE, "Content-Type": "text/plain"},
     )
     await assert_envelope(resp, 415)
     big = io.BytesIO(b'{"order": "' + b"1" * (2 * 1024 * 1024) + b'"}')
     resp = await client.post(
-        "/api/v1/production-reports",
+        reports,
         data=big,
         headers={**WRITE, "Content-Type": "application/json"},
     )
     await assert_envelope(resp, 413)
-    await assert_envelope(
-        await client.post("/api/v1/production-reports", json=report_body(orders)), 401
-    )
-    await assert_envelope(
-        await client.post("/api/v1/production-reports", json=report_body(orders), headers=READ), 403
-    )
+    await assert_envelope(await client.post(reports, json=report_body(orders)), 401)
+    await assert_envelope(await client.post(reports, json=report_body(orders), headers=READ), 403)
 
 
 async def test_idempotency_key_replays_the_first_answer(client, orders, mes_dsn):
+    reports = url(client, "production_reports_create")
     headers = {**WRITE, "Idempotency-Key": "tablet-7:000123"}
     body = report_body(orders)
-    first = await assert_envelope(
-        await client.post("/api/v1/production-reports", json=body, headers=headers), 202
-    )
-    again = await assert_envelope(
-        await client.post("/api/v1/production-reports", json=body, headers=headers), 202
-    )
+    first = await assert_envelope(await client.post(reports, json=body, headers=headers), 202)
+    again = await assert_envelope(await client.post(reports, json=body, headers=headers), 202)
     assert again == first
-    other = await client.post(
-        "/api/v1/production-reports", json=report_body(orders, goodQuantity=11), headers=headers
-    )
+    other = await client.post(reports, json=report_body(orders, goodQuantity=11), headers=headers)
     assert (await assert_envelope(other, 422))["error"]["code"] == "unprocessable"
     assert len(await stored(mes_dsn, "SELECT id FROM production_reports")) == 1
 
@@ -157,8 +151,9 @@ async def test_idempotency_key_replays_the_first_answer(client, orders, mes_dsn)
 async def test_concurrent_retries_with_one_key_store_one_report(client, orders, mes_dsn):
     headers = {**WRITE, "Idempotency-Key": "burst"}
     body = report_body(orders)
+    reports = url(client, "production_reports_create")
     answers = await asyncio.gather(
-        *(client.post("/api/v1/production-reports", json=body, headers=headers) for _ in range(8))
+        *(client.post(reports, json=body, headers=headers) for _ in range(8))
     )
     ids = {(await assert_envelope(resp, 202))["id"] for resp in answers}
     assert len(ids) == 1
@@ -173,7 +168,9 @@ async def test_a_key_answered_meanwhile_is_never_dropped_as_expired(client, orde
 
     headers = {**WRITE, "Idempotency-Key": "kept"}
     await assert_envelope(
-        await client.post("/api/v1/production-reports", json=report_body(orders), headers=headers),
+        await client.post(
+            url(client, "production_reports_create"), json=report_body(orders), headers=headers
+        ),
         202,
     )
     conn = await asyncpg.connect(mes_dsn)
@@ -190,14 +187,11 @@ async def test_a_key_answered_meanwhile_is_never_dropped_as_expired(client, orde
 
 
 async def test_a_422_is_replayed_too(client, orders):
+    reports = url(client, "production_reports_create")
     headers = {**WRITE, "Idempotency-Key": "closed-order"}
     body = report_body(orders, order=orders.closed)
-    first = await assert_envelope(
-        await client.post("/api/v1/production-reports", json=body, headers=headers), 422
-    )
-    again = await assert_envelope(
-        await client.post("/api/v1/production-reports", json=body, headers=headers), 422
-    )
+    first = await assert_envelope(await client.post(reports, json=body, headers=headers), 422)
+    again = await assert_envelope(await client.post(reports, json=body, headers=headers), 422)
     assert again["message"] == first["message"]
 
 
@@ -207,7 +201,9 @@ async def test_with_the_erp_database_down_reports_are_still_accepted(
     app = production_app(protheus_dsn="postgresql://postgres@127.0.0.1:1/none", mes_dsn=mes_dsn)
     client = await aiohttp_client(app)
     data = await assert_envelope(
-        await client.post("/api/v1/production-reports", json=report_body(orders), headers=WRITE),
+        await client.post(
+            url(client, "production_reports_create"), json=report_body(orders), headers=WRITE
+        ),
         202,
     )
     rows = await stored(
@@ -225,7 +221,9 @@ async def test_with_the_mes_database_down_posts_are_503(
         protheus_dsn=protheus_dsn, mes_dsn="postgresql://postgres@127.0.0.1:1/none"
     )
     client = await aiohttp_client(app)
-    resp = await client.post("/api/v1/production-reports", json=report_body(orders), headers=WRITE)
+    resp = await client.post(
+        url(client, "production_reports_create"), json=report_body(orders), headers=WRITE
+    )
     assert (await assert_envelope(resp, 503))["error"]["code"] == "dependency_unavailable"
     await assert_envelope(await client.get("/readyz"), 503)
 
@@ -235,55 +233,51 @@ async def test_list_filters_and_pages(client, orders):
     for good in (1, 2, 3):
         data = await assert_envelope(
             await client.post(
-                "/api/v1/production-reports",
+                url(client, "production_reports_create"),
                 json=report_body(orders, goodQuantity=good),
                 headers=WRITE,
             ),
             202,
         )
         ids.append(data["id"])
-    page = await assert_envelope(
-        await client.get("/api/v1/production-reports?page_size=2", headers=READ), 200
-    )
+
+    async def listed(expect: int, **query: str | int) -> Any:
+        resp = await client.get(url(client, "production_reports_list", query), headers=READ)
+        return await assert_envelope(resp, expect)
+
+    page = await listed(200, page_size=2)
     assert (page["total"], page["totalPages"], [r["id"] for r in page["data"]]) == (
         3,
         2,
         ids[::-1][:2],
     )
-    page = await assert_envelope(
-        await client.get(
-            f"/api/v1/production-reports?status=pending&order={orders.open_order}", headers=READ
-        ),
-        200,
-    )
+    page = await listed(200, status="pending", order=orders.open_order)
     assert page["total"] == 3
-    page = await assert_envelope(
-        await client.get("/api/v1/production-reports?status=delivered", headers=READ), 200
-    )
+    page = await listed(200, status="delivered")
     assert page["total"] == 0
-    error = await assert_envelope(
-        await client.get("/api/v1/production-reports?status=lost", headers=READ), 400
-    )
+    error = await listed(400, status="lost")
     assert error["error"]["details"][0]["field"] == "status"
 
 
 async def test_unknown_and_malformed_ids(client):
     await assert_envelope(
-        await client.get(f"/api/v1/production-reports/{uuid.uuid4()}", headers=READ), 404
+        await client.get(url(client, "production_report", id=str(uuid.uuid4())), headers=READ), 404
     )
     error = await assert_envelope(
-        await client.get("/api/v1/production-reports/not-a-uuid", headers=READ), 400
+        await client.get(url(client, "production_report", id="not-a-uuid"), headers=READ), 400
     )
     assert error["error"]["details"][0]["field"] == "id"
 
 
 async def test_only_rejected_reports_can_be_corrected(client, orders, mes_dsn):
     data = await assert_envelope(
-        await client.post("/api/v1/production-reports", json=report_body(orders), headers=WRITE),
+        await client.post(
+            url(client, "production_reports_create"), json=report_body(orders), headers=WRITE
+        ),
         202,
     )
-    url = f"/api/v1/production-reports/{data['id']}"
-    await assert_envelope(await client.patch(url, json={"machine": "X"}, headers=WRITE), 409)
+    report = url(client, "production_report_correct", id=data["id"])
+    await assert_envelope(await client.patch(report, json={"machine": "X"}, headers=WRITE), 409)
     conn = await asyncpg.connect(mes_dsn)
     try:
         await conn.execute(
@@ -294,11 +288,11 @@ async def test_only_rejected_reports_can_be_corrected(client, orders, mes_dsn):
     finally:
         await conn.close()
     error = await assert_envelope(
-        await client.patch(url, json={"goodQuantity": 0, "scrapQuantity": 0}, headers=WRITE), 400
+        await client.patch(report, json={"goodQuantity": 0, "scrapQuantity": 0}, headers=WRITE), 400
     )
     assert error["error"]["details"][0]["field"] == "goodQuantity"
     fixed = await assert_envelope(
-        await client.patch(url, json={"goodQuantity": 12}, headers=WRITE), 200
+        await client.patch(report, json={"goodQuantity": 12}, headers=WRITE), 200
     )
     assert (
         fixed["id"],

@@ -552,6 +552,7 @@ def _params(sql: str) -> dict[str, str]:
 async def test_openapi_documents_every_query_route_with_its_scope(client):
     spec = build_spec(client.app, "telemetry", "Telemetry API", "")
     paths = spec["paths"]
+    # The published document's path keys, written out: the contract is these literal paths.
     assert set(paths) == {
         "/api/v1/machines",
         "/api/v1/machines/{machine}/latest",
