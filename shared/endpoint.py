@@ -7,7 +7,7 @@ the schema that dumps the answer; OpenAPI documents the same declaration.
         ...
         return Reply(data, "Registros de auditoria retornados.")
 
-The wrapper loads what the handler takes (path, then query, then body, with the loaders of
+The wrapper loads what the handler takes (path, query, headers, then body, with the loaders of
 shared.validation: same 400s, same details), passes each as a keyword argument, and dumps a
 returned `Reply` through the declared response schema into the envelope. A handler that does
 not take `query=` (say) is not converted yet: its declared query schema is only documented. A
@@ -26,14 +26,15 @@ import marshmallow as ma
 from aiohttp import web
 
 from shared.envelope import Reply, json_response
-from shared.validation import load_body, load_match, load_query
+from shared.validation import load_body, load_headers, load_match, load_query
 
 # What a decorated function may be: it takes the request and the loaded parts it declares.
 Handler = Callable[..., Awaitable[web.StreamResponse | Reply]]
 # What aiohttp routes: the request in, a response out.
 RouteHandler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
-LOADED = ("path", "query", "body")
+# In this order: a bad header is refused before the body is read (never a 413/415 first).
+LOADED = ("path", "query", "headers", "body")
 ENVELOPE_FIELDS = ("success", "message", "data")
 
 
@@ -47,6 +48,7 @@ class Endpoint:
     description: str = ""
     path: type[ma.Schema] | None = None
     query: type[ma.Schema] | None = None
+    headers: type[ma.Schema] | None = None
     body: type[ma.Schema] | None = None
     response: type[ma.Schema] | None = None
     status: int = 200
@@ -75,6 +77,7 @@ def endpoint(**spec: Any) -> Callable[[Handler], RouteHandler]:
                 raise TypeError(f"{handler.__qualname__} takes {name}= but declares no {name}")
         path = info.path() if "path" in takes and info.path is not None else None
         query = info.query() if "query" in takes and info.query is not None else None
+        headers = info.headers() if "headers" in takes and info.headers is not None else None
         body = info.body() if "body" in takes and info.body is not None else None
         response = info.response() if info.response is not None else None
 
@@ -85,6 +88,8 @@ def endpoint(**spec: Any) -> Callable[[Handler], RouteHandler]:
                 loaded["path"] = load_match(request, path)
             if query is not None:
                 loaded["query"] = load_query(request, query)
+            if headers is not None:
+                loaded["headers"] = load_headers(request, headers)
             if body is not None:
                 loaded["body"] = await load_body(request, body, partial=info.partial)
             answer = await handler(request, **loaded)

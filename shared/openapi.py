@@ -118,6 +118,8 @@ def build_spec(app: web.Application, service: str, title: str, description: str)
             parameters.append({"in": "path", "schema": info.path})
         if info.query is not None:
             parameters.append({"in": "query", "schema": info.query})
+        if info.headers is not None:
+            parameters.append({"in": "header", "schema": info.headers})
         responses: dict[str, Any] = {
             str(info.status): {
                 "description": "Sucesso, no envelope {success, message, data}.",
@@ -137,7 +139,7 @@ def build_spec(app: web.Application, service: str, title: str, description: str)
             }
         refusals = [
             refusal
-            for schema in (info.path, info.query, info.body)
+            for schema in (info.path, info.query, info.headers, info.body)
             if schema is not None
             for refusal in refusals_of(schema)
         ]

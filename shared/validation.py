@@ -165,6 +165,8 @@ SPACES = "".join(ch for ch in map(chr, range(0x10000)) if ch.isspace())
 class String(fields.String):
     """A string, stripped; an empty value counts as absent (`?branch=` means no branch)."""
 
+    # False: a value sent blank is refused (as a required one), not taken as absent.
+    blank_is_absent = True
     default_error_messages = {**_COMMON, "invalid": tagged("type", "deve ser um texto.")}  # noqa: RUF012
 
     def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> Any:
@@ -172,6 +174,8 @@ class String(fields.String):
         text = text.strip()
         if not text and self.required:
             raise self.make_error("required")
+        if not text and not self.blank_is_absent:
+            raise ma.ValidationError(tagged("length", "não pode ser vazio."))
         if any(ch < " " for ch in text):  # NUL and friends: no database column takes them
             raise ma.ValidationError(
                 tagged("characters", "não pode conter caracteres de controle.")
@@ -197,14 +201,29 @@ class String(fields.String):
             sizes = [v.size for v in self.validators if isinstance(v, MaxLength)]
             inside = f"{{0,{min(sizes) - 2}}}" if sizes else "*"
             core = f"[^{edge}](?:[^{refused}]{inside}[^{edge}])?"
+        nonblank = self.required or not self.blank_is_absent
         properties: dict[str, Any] = {
-            "pattern": f"^{spaces}{core}{spaces}$"
-            if self.required
-            else f"^{spaces}(?:{core})?{spaces}$"
+            "pattern": f"^{spaces}{core}{spaces}$" if nonblank else f"^{spaces}(?:{core})?{spaces}$"
         }
-        if self.required:
+        if nonblank:
             properties["minLength"] = 1
         return properties
+
+
+class Token(String):
+    """A header's value (`Idempotency-Key`): optional; when sent, 1 to `size` printable ASCII
+    characters (what an HTTP header carries as is), not blank. HTTP drops the blanks around."""
+
+    blank_is_absent = False
+
+    def __init__(self, *, size: int, **kwargs: Any) -> None:
+        pattern = re.compile(f"^[\\x21-\\x7e](?:[\\x20-\\x7e]{{0,{size - 2}}}[\\x21-\\x7e])?$")
+        rule = matches(pattern, "length", f"deve ter de 1 a {size} caracteres ASCII visíveis.")
+        super().__init__(validate=rule, **kwargs)
+        self.rule = rule
+
+    def openapi_properties(self) -> dict[str, Any]:
+        return {"pattern": self.rule.compiled.pattern, "minLength": 1}
 
 
 # Unicode categories refused in text written to Protheus: controls (Cc: C0, DEL, C1) and
@@ -443,6 +462,22 @@ def load_query(request: web.Request, schema: ma.Schema) -> dict[str, Any]:
     except ma.ValidationError as exc:
         details = error_details(exc.messages)
         raise InvalidParameter(_summary(details, "Parâmetro"), details=details) from None
+
+
+def load_headers(request: web.Request, schema: ma.Schema) -> dict[str, Any]:
+    """Validate the request headers the schema declares (by their `data_key`, any case);
+    the others are not its business. A bad value is a 400 naming the header."""
+    raw = {}
+    for name, field in schema.fields.items():
+        header = field.data_key or name
+        if header in request.headers:
+            raw[header] = request.headers[header]
+    try:
+        loaded: dict[str, Any] = schema.load(raw)
+        return loaded
+    except ma.ValidationError as exc:
+        details = error_details(exc.messages)
+        raise InvalidParameter(_summary(details, "Cabeçalho"), details=details) from None
 
 
 def load_match(request: web.Request, schema: ma.Schema) -> dict[str, Any]:

@@ -148,6 +148,40 @@ async def test_idempotency_key_replays_the_first_answer(client, orders, mes_dsn)
     assert len(await stored(mes_dsn, "SELECT id FROM production_reports")) == 1
 
 
+@pytest.mark.parametrize("key", ["k" * 201, "   "])
+async def test_a_bad_idempotency_key_is_refused_before_the_body_is_read(
+    client, orders, mes_dsn, key
+):
+    """The header is declared with the body (@endpoint headers=) and checked first: a 400
+    naming it, even for a body of the wrong type (no 415), and nothing stored."""
+    reports = url(client, "production_reports_create")
+    for answer in (
+        await client.post(
+            reports, json=report_body(orders), headers={**WRITE, "Idempotency-Key": key}
+        ),
+        await client.post(
+            reports,
+            data=b"<xml/>",
+            headers={**WRITE, "Idempotency-Key": key, "Content-Type": "text/xml"},
+        ),
+    ):
+        error = (await assert_envelope(answer, 400))["error"]
+        assert error["code"] == "invalid_parameter"
+        assert [(d["field"], d["rule"]) for d in error["details"]] == [
+            ("Idempotency-Key", "length")
+        ]
+    assert not await stored(mes_dsn, "SELECT id FROM production_reports")
+
+
+async def test_the_idempotency_key_is_documented_as_a_header(client):
+    document = await (await client.get(url(client, "production_openapi"))).json()
+    post = document["paths"]["/api/v1/production-reports"]["post"]
+    (header,) = [p for p in post["parameters"] if p["in"] == "header"]
+    assert header["name"] == "Idempotency-Key"
+    assert not header.get("required", False)
+    assert header["schema"]["minLength"] == 1
+
+
 async def test_concurrent_retries_with_one_key_store_one_report(client, orders, mes_dsn):
     headers = {**WRITE, "Idempotency-Key": "burst"}
     body = report_body(orders)

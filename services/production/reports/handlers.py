@@ -11,7 +11,6 @@ from services.production.reports import schemas, service
 from shared.audit.middleware import in_transaction
 from shared.endpoint import endpoint
 from shared.envelope import Reply
-from shared.errors import invalid_parameter
 from shared.keys import (
     CALLER,
     REQUEST_ID,
@@ -20,9 +19,7 @@ from shared.keys import (
     get_settings,
 )
 from shared.pagination import Page
-from shared.validation import load_body, read_json
-
-MAX_KEY = 200
+from shared.validation import read_json
 
 
 @endpoint(
@@ -37,29 +34,24 @@ MAX_KEY = 200
         "devolva a primeira resposta em vez de criar outro apontamento (mesma chave com outro "
         "corpo: 422). Acompanhe em GET /api/v1/production-reports/{id}."
     ),
+    headers=schemas.ReportHeaders,
     body=schemas.ReportBody,
     response=schemas.ReportAcceptedResponse,
     status=202,
     errors=(400, 401, 403, 413, 415, 422, 503),
 )
-async def create_report(request: web.Request) -> Reply:
-    # The body is loaded here, not by @endpoint: a bad Idempotency-Key is refused before the
-    # body is read (a 400 on the header, whatever the body; never a 413/415 first).
-    key = request.headers.get("Idempotency-Key")
-    if key is not None and not 0 < len(key.strip()) <= MAX_KEY:
-        raise invalid_parameter(
-            "Idempotency-Key", "length", f"deve ter de 1 a {MAX_KEY} caracteres."
-        )
-    raw = await read_json(request)
-    report = await load_body(request, schemas.ReportBody())
+async def create_report(
+    request: web.Request, *, headers: dict[str, Any], body: dict[str, Any]
+) -> Reply:
+    key: str | None = headers["idempotency_key"]
     status, payload = await service.accept(
         get_protheus_context(request.app),
         get_mes_pool(request.app),
         idempotency_days=get_settings(request.app).pusher.idempotency_days,
         client=request[CALLER].name,
-        report=service.ReportInput.from_body(report),
-        raw=raw,
-        idempotency_key=key.strip() if key else None,
+        report=service.ReportInput.from_body(body),
+        raw=await read_json(request),  # what the idempotency hash covers: the body as sent
+        idempotency_key=key,
         request_id=request.get(REQUEST_ID),
         audit=in_transaction(request, 202),
     )

@@ -7,7 +7,7 @@ from typing import Any
 import marshmallow as ma
 from marshmallow import fields
 
-from services.production.orders.schemas import ORDER_KEY_PATTERN
+from services.production.orders.schemas import BRANCH_LAYOUT, ORDER_KEY_PATTERN
 from shared.envelope import envelope, paged_envelope
 from shared.pagination import PageQuery
 from shared.validation import (
@@ -19,6 +19,7 @@ from shared.validation import (
     Schema,
     String,
     Timestamp,
+    Token,
     at_least,
     matches,
     max_length,
@@ -51,6 +52,19 @@ def report_rules(data: dict[str, Any]) -> None:
             tagged("positive", "informe quantidade boa ou refugo maior que zero."),
             field_name="goodQuantity",
         )
+
+
+class ReportHeaders(Schema):
+    idempotency_key = Token(
+        size=200,
+        data_key="Idempotency-Key",
+        load_default=None,
+        metadata={
+            "description": "Chave do cliente para esta submissão (até 200 caracteres): uma "
+            "repetição com a mesma chave devolve a primeira resposta; mesma chave com outro "
+            "corpo: 422. Guardada por IDEMPOTENCY_DAYS, por chave de API."
+        },
+    )
 
 
 class ReportBody(BodySchema):
@@ -118,6 +132,7 @@ class ReportBody(BodySchema):
         Refusal(
             "goodQuantity", "positive", "goodQuantity ou scrapQuantity deve ser maior que zero."
         ),
+        BRANCH_LAYOUT,
     )
 
     @ma.validates_schema
