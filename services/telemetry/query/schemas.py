@@ -382,6 +382,15 @@ class Loss(ma.Schema):
     )
     reason = fields.String(allow_none=True)
     seconds = fields.Float()
+    protheusReason = fields.String(
+        allow_none=True,
+        metadata={
+            "description": (
+                "Motivo de parada do Protheus da parada do MES (GET /api/v1/stops) que cobre "
+                "este tempo; null onde nenhuma parada classificada o cobre."
+            )
+        },
+    )
 
 
 class OeeOrder(ma.Schema):
