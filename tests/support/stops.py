@@ -63,7 +63,8 @@ async def queue_stop(
     await conn.execute(
         """INSERT INTO stop_outbox (stop_id, machine, start_at, leased_until, leased_by,
                                     unknown_since)
-           SELECT id, machine, start_at, $2, CASE WHEN $2 IS NULL THEN NULL ELSE 'p1' END, $3
+           SELECT id, machine, start_at, $2::timestamptz,
+                  CASE WHEN $2::timestamptz IS NULL THEN NULL ELSE 'p1' END, $3::timestamptz
            FROM stops WHERE id = $1""",
         stop_id,
         leased_until,
