@@ -381,9 +381,11 @@ async def test_the_mapping_is_admin_only_checked_against_protheus_and_classifies
         ("mapping.E1", "unknown"),
         ("mapping.E9", "unknown"),
     ]
+    keys = await put_mapping(client, {" ": "01", "E\x01": "01", "x" * 101: "01"}, ADMIN, 422)
+    assert [d["rule"] for d in keys["error"]["details"]] == ["plc_reason"] * 3
     assert await mes.fetchval("SELECT count(*) FROM stop_reason_mapping") == 0
 
-    data = await put_mapping(client, {"E42": "02", "fim": "01", "troca": "03"}, ADMIN, 200)
+    data = await put_mapping(client, {"E42": " 02 ", "fim": "01", "troca": "03"}, ADMIN, 200)
     assert data == {"mapping": {"E42": "02", "fim": "01", "troca": "03"}, "reclassified": 1}
     row = await stop_row(mes, waiting)
     assert (row["status"], row["reason_code"], row["classified_by"]) == ("pending", "02", "mapping")

@@ -37,6 +37,7 @@ STATUSES = (
 )  # fmt: skip
 PARETO_BY = ("reason", "machine", "state")
 MAX_PARETO_DAYS = 366
+MAX_PLC_REASON = 100
 
 
 def _machine() -> String:
@@ -175,8 +176,10 @@ class StopPatchBody(BodySchema):
 class MappingBody(BodySchema):
     mapping = fields.Dict(
         required=True,
-        keys=String(required=True, validate=max_length(100)),
-        values=ProtheusText(required=True, validate=max_length(10)),
+        # Entries are checked one by one by the service (422 naming each): JSON Schema in
+        # OpenAPI 3.0 cannot describe an object's keys.
+        keys=fields.String(),
+        values=fields.String(),
         error_messages={
             "required": tagged("required", "é obrigatório."),
             "invalid": tagged("type", "deve ser um objeto (motivo do CLP: motivo do Protheus)."),
@@ -184,8 +187,9 @@ class MappingBody(BodySchema):
         metadata={
             "description": (
                 'O mapeamento inteiro, {"<motivo do CLP>": "<motivo do Protheus>"}: substitui '
-                "o atual (um objeto vazio apaga tudo). Cada motivo do Protheus deve existir "
-                "(CYN, senão SX5 44), senão 422 com um detalhe por entrada."
+                "o atual (um objeto vazio apaga tudo). Cada motivo do CLP tem de 1 a "
+                f"{MAX_PLC_REASON} caracteres, sem caracteres de controle; cada motivo do "
+                "Protheus deve existir (CYN, senão SX5 44); senão 422 com um detalhe por entrada."
             )
         },
     )

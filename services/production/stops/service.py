@@ -16,15 +16,16 @@ Rules of a change (PATCH), as STOPS.md settles them:
 from __future__ import annotations
 
 import datetime as dt
+import unicodedata
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from typing import Any
 
 import asyncpg
 import orjson
 
 from services.production.stops import queries
-from services.production.stops.schemas import MAX_PARETO_DAYS, STATUS_FILTERS
+from services.production.stops.schemas import MAX_PARETO_DAYS, MAX_PLC_REASON, STATUS_FILTERS
 from shared.audit.middleware import InTransaction
 from shared.db.pools import mes_connection
 from shared.errors import (
@@ -251,6 +252,33 @@ async def reasons(mes_pool: asyncpg.Pool, protheus: ProtheusContext) -> list[dic
     return reason_items(listed, mapping)
 
 
+def plc_reason_problem(plc: str) -> str | None:
+    """Why a mapping key can be no PLC's reason (None when it can): empty, too long, or with a
+    control character (the ingestor stores the reason as sent; none of those reach it)."""
+    if not plc.strip():
+        return "o motivo do CLP não pode ser vazio."
+    if len(plc) > MAX_PLC_REASON:
+        return f"o motivo do CLP deve ter no máximo {MAX_PLC_REASON} caracteres."
+    if any(unicodedata.category(ch) == "Cc" for ch in plc):
+        return "o motivo do CLP não pode conter caracteres de controle."
+    return None
+
+
+def mapping_refusals(mapping: Mapping[str, str], known: Collection[str]) -> list[Detail]:
+    """One detail per entry that cannot be stored: a key no PLC can send (rule
+    `plc_reason`), a Protheus code the ERP does not have (rule `unknown`)."""
+    details = []
+    for plc, code in sorted(mapping.items()):
+        problem = plc_reason_problem(plc)
+        if problem is not None:
+            details.append(Detail(f"mapping.{plc}", "plc_reason", problem))
+        elif code not in known:
+            details.append(
+                Detail(f"mapping.{plc}", "unknown", f"o motivo {code} não existe no Protheus.")
+            )
+    return details
+
+
 async def replace_mapping(
     mes_pool: asyncpg.Pool,
     protheus: ProtheusContext,
@@ -263,15 +291,11 @@ async def replace_mapping(
     entry), then classify the waiting stops it now names (queries.apply_mapping), in the same
     transaction."""
     known = {r.code for r in await stop_reasons(protheus)}
-    unknown = [
-        Detail(f"mapping.{plc}", "unknown", f"o motivo {code} não existe no Protheus.")
-        for plc, code in sorted(mapping.items())
-        if code not in known
-    ]
-    if unknown:
+    mapping = {plc: code.strip() for plc, code in mapping.items()}
+    refused = mapping_refusals(mapping, known)
+    if refused:
         raise Unprocessable(
-            f"Mapeamento recusado: {len(unknown)} motivo(s) do Protheus desconhecido(s).",
-            details=unknown,
+            f"Mapeamento recusado: {len(refused)} entrada(s) inválida(s).", details=refused
         )
     async with mes_connection(mes_pool) as conn:
         async with conn.transaction():
