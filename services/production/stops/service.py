@@ -288,7 +288,8 @@ async def replace_mapping(
     audit: InTransaction | None = None,
 ) -> dict[str, Any]:
     """Replace the whole mapping, each Protheus code checked first (422 naming every unknown
-    entry), then classify the waiting stops it now names (queries.apply_mapping), in the same
+    entry), then classify the waiting stops it now names (queries.apply_mapping, detection's:
+    closed ones go pending and are queued, open ones take the reason), in the same
     transaction."""
     known = {r.code for r in await stop_reasons(protheus)}
     mapping = {plc: code.strip() for plc, code in mapping.items()}
@@ -305,7 +306,7 @@ async def replace_mapping(
                 await audit.write(conn, None)
         if audit is not None:
             audit.committed()
-        stored = await queries.mapping(conn)
+        stored = dict(sorted((await queries.mapping(conn)).items()))
     return {"mapping": stored, "reclassified": reclassified}
 
 
