@@ -374,6 +374,12 @@ class StopFilter:
         return (self.machine, site, area, line, self.start, self.end)
 
 
+async def stop_branch(conn: Connection, *, stop_id: uuid.UUID) -> str | None:
+    """The branch of a stop (its reasons are that branch's), None when there is no such stop."""
+    branch: str | None = await conn.fetchval("SELECT branch FROM stops WHERE id = $1", stop_id)
+    return branch
+
+
 async def get_stop(conn: Connection, *, stop_id: uuid.UUID) -> asyncpg.Record | None:
     """A stop with its `history` of attempts (JSON, oldest first)."""
     return await conn.fetchrow(GET_STOP, stop_id)

@@ -172,7 +172,7 @@ async def change(
     async with mes_connection(mes_pool) as conn:
         if reason is not None:
             # Read before the transaction: no lock is held while Protheus answers.
-            branch = await conn.fetchval("SELECT branch FROM stops WHERE id = $1", stop_id)
+            branch = await queries.stop_branch(conn, stop_id=stop_id)
             if branch is None:
                 raise NotFound(f"Parada {stop_id} não encontrada.")
             descriptions = {
