@@ -12,6 +12,7 @@ from typing import Any
 import asyncpg
 import pytest
 
+from services.production.stops import service
 from shared.settings import parse_api_keys
 from tests.helpers import assert_envelope, auth
 from tests.support.production import KEYS, READ, WRITE
@@ -522,3 +523,34 @@ async def test_bad_pareto_parameters_are_400(client, mes, query):
     params = {k: v for k, v in {**PARETO_WINDOW, **query}.items() if v is not None}
     resp = await client.get(url(client, "downtime_pareto", params), headers=READ)
     assert (await assert_envelope(resp, 400))["error"]["code"] == "invalid_parameter"
+
+
+# --- the pure rules ---------------------------------------------------------------------------
+
+
+def test_pareto_rows_sort_by_seconds_then_key_with_no_key_last():
+    got = service.pareto_rows(
+        [
+            {"key": None, "seconds": 100.0, "count": 1},
+            {"key": "B", "seconds": 100.0, "count": 2},
+            {"key": "A", "seconds": 100.0, "count": 1},
+            {"key": "C", "seconds": 300.0, "count": 3},
+        ],
+        {"A": "Alfa"},
+    )
+    assert [(r["key"], r["description"], r["share"], r["cumulative_share"]) for r in got] == [
+        ("C", None, 0.5, 0.5),
+        ("A", "Alfa", 0.166667, 0.666667),
+        ("B", None, 0.166667, 0.833333),
+        (None, None, 0.166667, 1.0),
+    ]
+    assert service.pareto_rows([], {}) == []
+
+
+def test_mapping_refusals_name_each_bad_entry():
+    details = service.mapping_refusals({"ok": "01", "E1": "77", "": "01", "x\ty": "01"}, {"01"})
+    assert [(d.field, d.rule) for d in details] == [
+        ("mapping.", "plc_reason"),
+        ("mapping.E1", "unknown"),
+        ("mapping.x\ty", "plc_reason"),
+    ]

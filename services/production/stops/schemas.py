@@ -353,7 +353,14 @@ class ParetoRow(ma.Schema):
         allow_none=True,
         metadata={"description": "O motivo do Protheus, a máquina ou o estado; null = sem motivo."},
     )
-    description = fields.String(allow_none=True)
+    description = fields.String(
+        allow_none=True,
+        metadata={
+            "description": (
+                "reason: a descrição do motivo no Protheus; state: o nome do estado; machine: null."
+            )
+        },
+    )
     seconds = fields.Float(metadata={"description": "Segundos de parada dentro da janela."})
     count = fields.Integer(metadata={"description": "Paradas que tocam a janela."})
     share = fields.Float(metadata={"description": "seconds / total (0 a 1)."})

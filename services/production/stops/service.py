@@ -27,7 +27,7 @@ import orjson
 from services.production.stops import queries
 from services.production.stops.schemas import MAX_PARETO_DAYS, MAX_PLC_REASON, STATUS_FILTERS
 from shared.audit.middleware import InTransaction
-from shared.db.pools import mes_connection
+from shared.db.pools import Connection, mes_connection
 from shared.errors import (
     Conflict,
     DependencyUnavailable,
@@ -152,6 +152,24 @@ async def get(
     return stored_stop(row, await reason_descriptions(protheus, branch=row["branch"]))
 
 
+async def known_reason(
+    conn: Connection, protheus: ProtheusContext, *, stop_id: uuid.UUID, reason: str
+) -> dict[str, str]:
+    """The stop's branch's reasons by code (404 without such a stop), when `reason` is one of
+    them; else 422 on `reason`."""
+    branch = await queries.stop_branch(conn, stop_id=stop_id)
+    if branch is None:
+        raise NotFound(f"Parada {stop_id} não encontrada.")
+    descriptions = {r.code: r.description for r in await stop_reasons(protheus, branch=branch)}
+    if reason not in descriptions:
+        message = f"o motivo {reason} não existe no Protheus (CYN / SX5 44) da filial {branch}."
+        raise Unprocessable(
+            f"Motivo de parada recusado: {message}",
+            details=[Detail("reason", "unknown", message)],
+        )
+    return descriptions
+
+
 async def change(
     mes_pool: asyncpg.Pool,
     protheus: ProtheusContext,
@@ -171,21 +189,8 @@ async def change(
     new_id: uuid.UUID | None = None
     async with mes_connection(mes_pool) as conn:
         if reason is not None:
-            # Read before the transaction: no lock is held while Protheus answers.
-            branch = await queries.stop_branch(conn, stop_id=stop_id)
-            if branch is None:
-                raise NotFound(f"Parada {stop_id} não encontrada.")
-            descriptions = {
-                r.code: r.description for r in await stop_reasons(protheus, branch=branch)
-            }
-            if reason not in descriptions:
-                message = (
-                    f"o motivo {reason} não existe no Protheus (CYN / SX5 44) da filial {branch}."
-                )
-                raise Unprocessable(
-                    f"Motivo de parada recusado: {message}",
-                    details=[Detail("reason", "unknown", message)],
-                )
+            # Checked before the transaction: no lock is held while Protheus answers.
+            descriptions = await known_reason(conn, protheus, stop_id=stop_id, reason=reason)
         async with conn.transaction():
             lock = await queries.lock_stop(conn, stop_id=stop_id)
             if lock is None:
