@@ -221,13 +221,13 @@ def share_mode(row: Mapping[str, Any]) -> ShareMode:
 
 
 # Tables an installation may lack: SH3 (alternative resources), CYN (stop reasons of current
-# releases; older ones keep them in SX5 table '44').
-OPTIONAL_TABLES = ("SH3", "CYN")
+# releases; older ones keep them in SX5 table '44'), SX5 (absent only from old demo databases).
+OPTIONAL_TABLES = ("SH3", "CYN", "SX5")
 
 
 def dictionary_sql(dialect: Dialect, tables: Tables) -> str:
     """One row: the declared widths of SC2's key columns and whether each optional table
-    exists (`has_sh3`, `has_cyn`). Only names derived from the validated company are
+    exists (`has_sh3`, `has_cyn`, `has_sx5`). Only names derived from the validated company are
     formatted in."""
     sc2 = tables.sc2
     if dialect.is_tsql:
@@ -254,13 +254,13 @@ def dictionary_sql(dialect: Dialect, tables: Tables) -> str:
 
 class ProtheusDictionary:
     """What the services need of Protheus's dictionary, read once (at start, else on first use):
-    the order key's widths (SC2's columns) and whether SH3 and CYN exist."""
+    the order key's widths (SC2's columns) and which optional tables (SH3, CYN, SX5) exist."""
 
     def __init__(self, source: ProtheusSource) -> None:
         self.source = source
         self._layout: OrderKeyLayout | None = None
         self._has_sh3 = False
-        self._has_cyn = False
+        self._stop_reason_table: str | None = None
         self._lock = asyncio.Lock()
 
     async def load(self) -> None:
@@ -279,14 +279,16 @@ class ProtheusDictionary:
                 )
             num, item, sequen, itemgrd = (int(width or 0) for width in widths)
             self._has_sh3 = bool(row.get("has_sh3"))
-            self._has_cyn = bool(row.get("has_cyn"))
+            self._stop_reason_table = (
+                "CYN" if row.get("has_cyn") else "SX5" if row.get("has_sx5") else None
+            )
             self._layout = OrderKeyLayout(num, item, sequen, itemgrd)
             log.info(
                 "order key layout from %s: %s; SH3 %s; stop reasons from %s",
                 self.source.table("SC2"),
                 self._layout.widths,
                 "present" if self._has_sh3 else "absent",
-                "CYN" if self._has_cyn else "SX5 table 44",
+                {"CYN": "CYN", "SX5": "SX5 table 44"}.get(self._stop_reason_table or "", "nowhere"),
             )
 
     async def order_key(self) -> OrderKeyLayout:
@@ -301,7 +303,8 @@ class ProtheusDictionary:
         await self.order_key()
         return self._has_sh3
 
-    async def has_stop_reason_table(self) -> bool:
-        """Whether CYN (stop reasons of current releases) exists; without it, SX5 '44'."""
+    async def stop_reason_table(self) -> str | None:
+        """Where the stop reasons live: "CYN" (current releases), else "SX5" (table '44');
+        None when neither table exists."""
         await self.order_key()
-        return self._has_cyn
+        return self._stop_reason_table

@@ -7,6 +7,7 @@ dictionary's (whether CYN exists, read once). Nothing else in the project reads 
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -14,6 +15,8 @@ from shared.db.dialect import Dialect
 from shared.protheus.context import ProtheusContext
 from shared.protheus.naming import Tables
 from shared.protheus.sql import live
+
+log = logging.getLogger(__name__)
 
 # SX5's generic table of stop reasons.
 SX5_STOP_REASONS_TABLE = "44"
@@ -47,11 +50,16 @@ def stop_reasons_sql(dialect: Dialect, tables: Tables, *, from_cyn: bool) -> str
 async def stop_reasons(protheus: ProtheusContext, *, branch: str | None = None) -> list[StopReason]:
     """The stop reasons of `branch` (the configured one when None), ordered by code: live CYN
     rows of the branch's CYN filial, or, where CYN does not exist, live SX5 rows of table
-    '44' of the branch's SX5 filial. One query (the dictionary is read once per process).
+    '44' of the branch's SX5 filial; none where neither table exists. One query (the
+    dictionary is read once per process).
 
     Raises DependencyUnavailable when the Protheus database cannot be read.
     """
-    from_cyn = await protheus.dictionary.has_stop_reason_table()
+    table = await protheus.dictionary.stop_reason_table()
+    if table is None:
+        log.warning("neither CYN nor SX5 exists in the Protheus database: no stop reasons")
+        return []
+    from_cyn = table == "CYN"
     sql = stop_reasons_sql(protheus.dialect, protheus.tables, from_cyn=from_cyn)
     if from_cyn:
         params = {"cyn_filial": await protheus.filial("CYN", branch)}

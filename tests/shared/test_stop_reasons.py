@@ -119,3 +119,16 @@ async def test_reasons_of_an_unknown_branch_are_none(
 ) -> None:
     protheus = await open_context(demo_protheus_dsn)
     assert await stop_reasons(protheus, branch="07") == []
+
+
+async def test_a_database_with_neither_cyn_nor_sx5_has_no_reasons(
+    clone_database: Callable[[str], Awaitable[str]], open_context: Open
+) -> None:
+    dsn = await clone_database("demo")
+    conn = await asyncpg.connect(dsn)
+    try:
+        await conn.execute("DROP TABLE cyn010; DROP TABLE sx5010")
+    finally:
+        await conn.close()
+    protheus = await open_context(dsn)
+    assert await stop_reasons(protheus) == []
