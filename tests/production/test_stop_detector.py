@@ -380,3 +380,28 @@ async def test_the_production_app_runs_the_detector_woken_by_the_ingestor(
     await detector_.refresh_gauges()  # the sweep runs once per poll (600 s here)
     assert metrics.get_sample_value("production_stops_unclassified") == 1
     assert metrics.get_sample_value("production_stops_unclassified_oldest_seconds") > 0
+
+
+async def test_a_stop_a_pusher_holds_a_lease_on_is_left_alone(conn, pool, mes_dsn) -> None:
+    await conn.execute(
+        "INSERT INTO stop_reason_mapping (plc_reason, reason_code) VALUES ('E1', '07')"
+    )
+    d = detector(mes_dsn, pool)
+    await write_states(conn, (0, "running", None), (100, "fault", "E1"), (700, "running", None))
+    await d.run_once()
+    # A pusher claimed it and is about to send it.
+    await conn.execute(
+        "UPDATE stop_outbox SET leased_until = now() + interval '1 min', leased_by = 'p1'"
+    )
+    before = await stops_of(conn)
+    await write_states(conn, (400, "fault", "E2"))
+    await d.run_once()
+    assert await stops_of(conn) == before
+    # Its lease ran out (the pusher died before sending): the rebuild goes ahead.
+    await conn.execute("UPDATE stop_outbox SET leased_until = now() - interval '1 s'")
+    await write_states(conn, (650, "running", None))
+    await d.run_once()
+    assert shape(await stops_of(conn)) == [
+        (100, 400, "fault", "E1", "pending"),
+        (400, 650, "fault", "E2", "unclassified"),
+    ]

@@ -275,7 +275,7 @@ class StopDetector:
             await queries.clear_dirty(conn, marks=marks)
         self.metrics.detected.inc(len(plan.inserts))
         if plan.inserts or plan.updates or plan.deletes:
-            log.info(
+            log.debug(
                 "stops rebuilt for %d machine(s): %d new, %d updated, %d deleted",
                 len(marks), len(plan.inserts), len(plan.updates), len(plan.deletes),
             )  # fmt: skip
