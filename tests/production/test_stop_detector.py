@@ -10,10 +10,13 @@ from collections.abc import AsyncIterator
 import asyncpg
 import pytest
 
+from services.production.keys import STOP_DETECTOR
 from services.production.stops import queries
 from services.production.stops.detector import StopDetector
 from services.telemetry.ingest.parse import Parsed
 from services.telemetry.ingest.store import TelemetryStore
+from shared.keys import METRICS
+from shared.settings import StopSettings
 from tests.support.stop_detection import MACHINE, at, detector, shape, stops_of, write_states
 
 
@@ -351,3 +354,54 @@ async def test_two_detectors_never_rebuild_one_machine_at_once(conn, pool, mes_d
         assert await second.run_once() == 1
     assert await first.run_once() == 1
     assert await conn.fetchval("SELECT count(DISTINCT machine) FROM stops") == 2
+
+
+async def test_the_production_app_runs_the_detector_woken_by_the_ingestor(
+    aiohttp_client, production_app, demo_protheus_dsn, mes_dsn, conn
+) -> None:
+    # A poll far longer than the test: only the ingestor's notification can wake it in time.
+    app = production_app(
+        protheus_dsn=demo_protheus_dsn, mes_dsn=mes_dsn, stops=StopSettings(detect_poll_s=600)
+    )
+    await aiohttp_client(app)
+    detector_ = app[STOP_DETECTOR]
+    for _ in range(100):  # the first round runs at start; the listener is up after it
+        if detector_._listener is not None:
+            break
+        await asyncio.sleep(0.05)
+    await write_states(conn, (0, "running", None), (100, "fault", "E1"), (400, "running", None))
+    deadline = asyncio.get_running_loop().time() + 10
+    while not await stops_of(conn):
+        assert asyncio.get_running_loop().time() < deadline, "no stop detected"
+        await asyncio.sleep(0.05)
+    assert shape(await stops_of(conn)) == [(100, 400, "fault", "E1", "unclassified")]
+    metrics = app[METRICS]
+    assert metrics.get_sample_value("production_stops_detected_total") == 1
+    await detector_.refresh_gauges()  # the sweep runs once per poll (600 s here)
+    assert metrics.get_sample_value("production_stops_unclassified") == 1
+    assert metrics.get_sample_value("production_stops_unclassified_oldest_seconds") > 0
+
+
+async def test_a_stop_a_pusher_holds_a_lease_on_is_left_alone(conn, pool, mes_dsn) -> None:
+    await conn.execute(
+        "INSERT INTO stop_reason_mapping (plc_reason, reason_code) VALUES ('E1', '07')"
+    )
+    d = detector(mes_dsn, pool)
+    await write_states(conn, (0, "running", None), (100, "fault", "E1"), (700, "running", None))
+    await d.run_once()
+    # A pusher claimed it and is about to send it.
+    await conn.execute(
+        "UPDATE stop_outbox SET leased_until = now() + interval '1 min', leased_by = 'p1'"
+    )
+    before = await stops_of(conn)
+    await write_states(conn, (400, "fault", "E2"))
+    await d.run_once()
+    assert await stops_of(conn) == before
+    # Its lease ran out (the pusher died before sending): the rebuild goes ahead.
+    await conn.execute("UPDATE stop_outbox SET leased_until = now() - interval '1 s'")
+    await write_states(conn, (650, "running", None))
+    await d.run_once()
+    assert shape(await stops_of(conn)) == [
+        (100, 400, "fault", "E1", "pending"),
+        (400, 650, "fault", "E2", "unclassified"),
+    ]

@@ -26,6 +26,7 @@ import asyncio
 import contextlib
 import datetime as dt
 import logging
+import time
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -52,7 +53,8 @@ class StopMetrics:
     def __init__(self, registry: CollectorRegistry) -> None:
         self.detected = Counter(
             "production_stops_detected_total",
-            "Stops found in the machines' state timelines (each counted once, when first stored).",
+            "Stops found in the machines' state timelines and stored as new (a rebuild that "
+            "moves a stop's start stores a new one).",
             registry=registry,
         )
         self.unclassified = Gauge(
@@ -185,6 +187,7 @@ class StopDetector:
         self._stopping = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._listener: asyncpg.Connection | None = None
+        self._next_sweep = 0.0  # time.monotonic() of the next deadline sweep
 
     # --- lifecycle ---------------------------------------------------------------------------
 
@@ -238,8 +241,12 @@ class StopDetector:
             self._wake.clear()
             try:
                 rebuilt = await self.run_once()
-                await self.apply_deadline()
-                await self.refresh_gauges()
+                # The ingestor may wake the detector several times a second: the sweep and
+                # the gauges, which read every waiting stop, run once per poll at most.
+                if time.monotonic() >= self._next_sweep:
+                    self._next_sweep = time.monotonic() + self.config.detect_poll_s
+                    await self.apply_deadline()
+                    await self.refresh_gauges()
             except (TimeoutError, OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
                 log.warning("stop detection round failed: %s", exc)
                 rebuilt = 0
@@ -268,7 +275,7 @@ class StopDetector:
             await queries.clear_dirty(conn, marks=marks)
         self.metrics.detected.inc(len(plan.inserts))
         if plan.inserts or plan.updates or plan.deletes:
-            log.info(
+            log.debug(
                 "stops rebuilt for %d machine(s): %d new, %d updated, %d deleted",
                 len(marks), len(plan.inserts), len(plan.updates), len(plan.deletes),
             )  # fmt: skip

@@ -77,13 +77,24 @@ FROZEN = """(
 )"""
 
 # Stored stops that overlap each machine's rebuilt region (from $2 on), locked in (machine,
-# start) order so a PATCH or a pusher waits for the rebuild instead of racing it.
+# start) order so a PATCH or a pusher waits for the rebuild instead of racing it. Those
+# starting in the region come from a range of stops_machine_start; of those before it, only
+# the latest can reach into it (a machine's stops do not overlap), so history is not scanned.
 STOPS_IN_REGION = f"""
+WITH region AS (SELECT * FROM unnest($1::text[], $2::timestamptz[]) AS r(machine, from_ts)),
+ids AS (
+    SELECT s.id FROM region r JOIN stops s ON s.machine = r.machine AND s.start_at >= r.from_ts
+    UNION ALL
+    SELECT b.id FROM region r CROSS JOIN LATERAL (
+        SELECT b.id, b.end_at FROM stops b WHERE b.machine = r.machine AND b.start_at < r.from_ts
+        ORDER BY b.start_at DESC LIMIT 1
+    ) b
+    WHERE b.end_at IS NULL OR b.end_at > r.from_ts
+)
 SELECT s.id, s.machine, s.start_at, s.end_at, s.state, s.plc_reason, s.reason_code,
        s.classified_by, s.status, {FROZEN} AS frozen
 FROM stops s
-JOIN unnest($1::text[], $2::timestamptz[]) AS r(machine, from_ts)
-  ON s.machine = r.machine AND (s.end_at IS NULL OR s.end_at > r.from_ts)
+WHERE s.id IN (SELECT id FROM ids)
 ORDER BY s.machine, s.start_at
 FOR UPDATE OF s
 """
