@@ -4,6 +4,7 @@ numbers are computed by hand in the comments."""
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import uuid
 from collections.abc import AsyncIterator
@@ -554,3 +555,31 @@ def test_mapping_refusals_name_each_bad_entry():
         ("mapping.E1", "unknown"),
         ("mapping.x\ty", "plc_reason"),
     ]
+
+
+async def test_a_patch_waits_for_a_claim_in_progress_and_then_sees_the_lease(client, mes, mes_dsn):
+    # The pusher claims an outbox row FOR UPDATE SKIP LOCKED and leases it in one transaction:
+    # a PATCH arriving meanwhile waits for that transaction, then finds the stop leased.
+    stop_id = await insert_stop(mes, start_at=at("08:00"), end_at=at("08:30"), reason_code="01")
+    await queue_stop(mes, stop_id)
+    pusher = await asyncpg.connect(mes_dsn)
+    try:
+        claim = pusher.transaction()
+        await claim.start()
+        await pusher.execute(
+            "SELECT stop_id FROM stop_outbox WHERE stop_id = $1 FOR UPDATE SKIP LOCKED", stop_id
+        )
+        await pusher.execute(
+            "UPDATE stop_outbox SET leased_until = now() + interval '1 minute', leased_by = 'p1' "
+            "WHERE stop_id = $1",
+            stop_id,
+        )
+        change = asyncio.ensure_future(patch(client, stop_id, {"reason": "02"}, 409))
+        await asyncio.sleep(0.3)
+        assert not change.done()  # waiting on the outbox row's lock
+        await claim.commit()
+        error = await asyncio.wait_for(change, 10)
+        assert error["error"]["code"] == "conflict"
+    finally:
+        await pusher.close()
+    assert (await stop_row(mes, stop_id))["reason_code"] == "01"
