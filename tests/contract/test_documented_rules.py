@@ -9,7 +9,8 @@ from typing import Any
 import marshmallow as ma
 import pytest
 
-from services.telemetry.query.schemas import AggregateList, line_rule
+from services.telemetry.query.schemas import AggregateList
+from shared.lines import line_rule
 from shared.validation import (
     Integer,
     MaxLength,

@@ -29,6 +29,12 @@ ROUTES = [
     ("production", "/api/v1/production-reports?page_size=2"),
     ("production", "/api/v1/production/openapi.json"),
     ("production", "/api/v1/audit?page_size=2&key=ops"),
+    ("production", "/api/v1/stops?status=unclassified&page_size=2"),
+    ("production", "/api/v1/stop-reasons"),
+    (
+        "production",
+        "/api/v1/downtime/pareto?from=2026-01-05T06:00:00-03:00&to=2026-01-05T22:00:00-03:00",
+    ),
     ("telemetry", "/api/v1/machines"),
     ("telemetry", "/api/v1/telemetry/dead-letters"),
     (

@@ -76,9 +76,8 @@ def production_app():
         settings = Settings(
             protheus_db_url=protheus_dsn,
             mes_db_url=mes_dsn,
-            api_keys=parse_api_keys(KEYS),
             pusher=pusher,
-            **{"audit": NO_AUDIT, **overrides},
+            **{"audit": NO_AUDIT, "api_keys": parse_api_keys(KEYS), **overrides},
         )
         return create_app(settings)
 

@@ -3,6 +3,7 @@ loads through the schema and dumps back to the same JSON, byte for byte (fields,
 
 from __future__ import annotations
 
+import datetime as dt
 import uuid
 from typing import Any
 
@@ -14,8 +15,13 @@ import pytest
 from services.production.orders import queries as order_queries
 from services.production.orders import schemas as order_schemas
 from services.production.reports import schemas as report_schemas
+from services.production.stops import schemas as stop_schemas
 from shared.json import dumps_bytes
-from tests.support.production import READ, WRITE, report_body
+from shared.settings import parse_api_keys
+from tests.helpers import auth
+from tests.support.production import KEYS, READ, WRITE, report_body
+from tests.support.stops import insert_stop
+from tests.support.urls import url
 
 
 @pytest.fixture
@@ -139,3 +145,98 @@ async def test_order_answers_are_their_schemas_dumps(client, orders):
 def test_an_order_declares_every_c2_column_the_statements_read_in_their_order():
     declared = [name for name in order_schemas.ProductionOrder().fields if name.startswith("C2_")]
     assert declared == [column.upper() for column in order_queries.ORDER_COLUMNS]
+
+
+async def test_stop_answers_are_their_schemas_dumps(
+    aiohttp_client, production_app, protheus_dsn, mes_dsn
+):
+    admin = "schemas-admin-key-0123456789abcdef"
+    client = await aiohttp_client(
+        production_app(
+            protheus_dsn=protheus_dsn,
+            mes_dsn=mes_dsn,
+            api_keys=parse_api_keys(f"{KEYS};boss:{admin}:admin"),
+        )
+    )
+    start = dt.datetime(2026, 3, 2, 8, tzinfo=dt.UTC)
+    conn = await asyncpg.connect(mes_dsn)
+    try:
+        await conn.execute(
+            "INSERT INTO machines (machine, site, area, line, last_seen) "
+            "VALUES ('M1', 'porto', 'usinagem', 'linha1', now())"
+        )
+        closed = await insert_stop(conn, start_at=start, end_at=start + dt.timedelta(hours=1),
+                                   plc_reason="E1")  # fmt: skip
+        await insert_stop(conn, start_at=start + dt.timedelta(hours=2))  # open
+        delivered = await insert_stop(
+            conn, start_at=start - dt.timedelta(hours=2), end_at=start - dt.timedelta(hours=1),
+            reason_code="01", classified_by="person", operator="OP01", note="nota",
+            status="delivered", attempts=1, pushed_start=start - dt.timedelta(hours=2),
+            pushed_end=start - dt.timedelta(hours=1), id_appointment="000001", manual=True,
+        )  # fmt: skip
+        await conn.execute(
+            """INSERT INTO stop_attempts (stop_id, attempt, finished_at, outcome, http_status,
+                                          message, request_id)
+               VALUES ($1, 1, now(), 'delivered', 201, NULL, 'req-1')""",
+            delivered,
+        )
+    finally:
+        await conn.close()
+    window = {"from": "2026-03-02T00:00:00-03:00", "to": "2026-03-03T00:00:00-03:00"}
+    listing = await answer(
+        await client.get(url(client, "stops_list"), headers=READ),
+        200,
+        stop_schemas.StopListResponse,
+    )
+    assert listing["data"]["total"] == 3
+    await answer(
+        await client.get(
+            url(client, "stops_list", {**window, "line": "porto/usinagem/linha1", "page": 9}),
+            headers=READ,
+        ),
+        200,
+        stop_schemas.StopListResponse,
+    )
+    detail = await answer(
+        await client.get(url(client, "stop", id=str(delivered)), headers=READ),
+        200,
+        stop_schemas.StopResponse,
+    )
+    assert detail["data"]["history"][0]["requestId"] == "req-1"
+    split = await answer(
+        await client.patch(
+            url(client, "stop_change", id=str(closed)),
+            json={"splitAt": (start + dt.timedelta(minutes=30)).isoformat()},
+            headers=WRITE,
+        ),
+        200,
+        stop_schemas.StopResponse,
+    )
+    assert len(split["data"]["splitInto"]) == 2
+    await answer(
+        await client.patch(
+            url(client, "stop_change", id=str(closed)), json={"reason": "02"}, headers=WRITE
+        ),
+        200,
+        stop_schemas.StopResponse,
+    )
+    await answer(
+        await client.put(
+            url(client, "stop_reason_mapping"), json={"mapping": {"E1": "03"}}, headers=auth(admin)
+        ),
+        200,
+        stop_schemas.MappingResponse,
+    )
+    reasons = await answer(
+        await client.get(url(client, "stop_reasons"), headers=READ),
+        200,
+        stop_schemas.StopReasonsResponse,
+    )
+    assert reasons["data"]
+    for by in ("reason", "machine", "state"):
+        pareto = await answer(
+            await client.get(url(client, "downtime_pareto", {**window, "by": by}), headers=READ),
+            200,
+            stop_schemas.ParetoResponse,
+        )
+        assert pareto["data"]["rows"]

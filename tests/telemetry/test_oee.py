@@ -16,6 +16,7 @@ from services.telemetry.query.shifts import Shift, ShiftCalendar, parse_shift_ca
 from shared.settings import ConfigError
 from tests.helpers import assert_envelope
 from tests.support.databases import odbc_url
+from tests.support.stops import insert_stop
 from tests.support.telemetry_query import (
     PLANT,
     PROTHEUS_DOWN,
@@ -59,10 +60,10 @@ def test_machine_totals_count_uncovered_planned_time_as_unknown_loss():
     totals = aggregate.machine_totals(
         1000.0,
         [
-            ("running", None, 600.0),
-            ("fault", "E1", 100.0),
-            ("fault", "E1", 50.0),
-            ("idle", "", 50.0),
+            ("running", None, 600.0, None),
+            ("fault", "E1", 100.0, None),
+            ("fault", "E1", 50.0, None),
+            ("idle", "", 50.0, None),
         ],
         good=9,
         scrap=1,
@@ -70,14 +71,14 @@ def test_machine_totals_count_uncovered_planned_time_as_unknown_loss():
     )
     assert totals.running == 600.0
     assert dict(totals.losses) == {
-        ("fault", "E1"): 150.0,
-        ("idle", None): 50.0,
-        ("unknown", None): 200.0,
+        ("fault", "E1", None): 150.0,
+        ("idle", None, None): 50.0,
+        ("unknown", None, None): 200.0,
     }
     assert present.losses_list(totals) == [
-        {"state": "unknown", "reason": None, "seconds": 200.0},
-        {"state": "fault", "reason": "E1", "seconds": 150.0},
-        {"state": "idle", "reason": None, "seconds": 50.0},
+        {"state": "unknown", "reason": None, "seconds": 200.0, "protheusReason": None},
+        {"state": "fault", "reason": "E1", "seconds": 150.0, "protheusReason": None},
+        {"state": "idle", "reason": None, "seconds": 50.0, "protheusReason": None},
     ]
     figures = aggregate.figures(totals)
     assert figures["availability"] == 0.6
@@ -87,8 +88,8 @@ def test_machine_totals_count_uncovered_planned_time_as_unknown_loss():
 
 
 def test_sums_come_before_ratios_and_unknown_ideal_time_poisons_performance():
-    a = aggregate.machine_totals(100.0, [("running", None, 100.0)], 10, 0, 50.0)
-    b = aggregate.machine_totals(100.0, [("running", None, 20.0)], 0, 0, 0.0)
+    a = aggregate.machine_totals(100.0, [("running", None, 100.0, None)], 10, 0, 50.0)
+    b = aggregate.machine_totals(100.0, [("running", None, 20.0, None)], 0, 0, 0.0)
     line = aggregate.sum_totals([a, b])
     # Averaging the ratios would give availability (1 + 0.2) / 2 = 0.6; the sum gives 120/200.
     assert aggregate.figures(line)["availability"] == 0.6
@@ -294,10 +295,10 @@ async def oee_body(client: Any, **query: Any) -> dict[str, Any]:
 
 
 M1_LOSSES = [
-    {"state": "fault", "reason": "E42", "seconds": 1800.0},
-    {"state": "idle", "reason": None, "seconds": 1800.0},
-    {"state": "stopped", "reason": "fim", "seconds": 1800.0},
-    {"state": "setup", "reason": "troca", "seconds": 1200.0},
+    {"state": "fault", "reason": "E42", "seconds": 1800.0, "protheusReason": None},
+    {"state": "idle", "reason": None, "seconds": 1800.0, "protheusReason": None},
+    {"state": "stopped", "reason": "fim", "seconds": 1800.0, "protheusReason": None},
+    {"state": "setup", "reason": "troca", "seconds": 1200.0, "protheusReason": None},
 ]
 
 
@@ -388,7 +389,9 @@ async def test_without_a_shift_calendar_the_whole_window_is_planned(plant, clien
     data = await get_oee(client, machine="M3")
     assert (data["plannedTime"], data["runningTime"]) == (36000.0, 28800.0)
     assert data["availability"] == 0.8
-    assert data["losses"] == [{"state": "unknown", "reason": None, "seconds": 7200.0}]
+    assert data["losses"] == [
+        {"state": "unknown", "reason": None, "seconds": 7200.0, "protheusReason": None}
+    ]
     # Nothing counted: performance 0 / running = 0, quality and oee have a zero denominator.
     assert (data["goodCount"], data["scrapCount"]) == (0, 0)
     assert data["performance"] == 0.0
@@ -408,7 +411,9 @@ async def test_a_machine_that_never_ran_has_null_ratios(plant, client_for):
         None,
         None,
     )
-    assert data["losses"] == [{"state": "unknown", "reason": None, "seconds": 28800.0}]
+    assert data["losses"] == [
+        {"state": "unknown", "reason": None, "seconds": 28800.0, "protheusReason": None}
+    ]
 
 
 async def test_protheus_down_leaves_performance_null_and_says_why(plant, client_for):
@@ -781,3 +786,42 @@ async def test_oee_answers_are_what_their_response_schema_dumps(plant, client_fo
         line="porto/usinagem/linha1",
     )
     assert data["plannedTime"] == 0
+
+
+# M1's loss time inside classified MES stops names their Protheus reason:
+#   stop 01 "falta de material" Sun 20:00-06:30 covers stopped/fim 06:00-06:30   1800 s -> 01
+#   stop 02 09:00-09:30 covers fault/E42                                          1800 s -> 02
+#   setup 12:00-12:20 is a stop without reason (unclassified)                     1200 s -> null
+#   stop 04 13:30-13:45 (split by a person) covers half of idle 13:30-14:00;
+#     the other half (13:45-14:00, an open stop without reason) stays null        900 + 900 s
+#   a stop of M2 (12:00-12:30, reason 99) is no loss of M1's.
+async def test_losses_name_the_protheus_reason_of_the_stop_covering_them(plant, client_for):
+    mes_rows, erp = plant
+    conn = mes_rows.conn
+    await insert_stop(conn, start_at=local("2026-03-01T20:00"), end_at=local("2026-03-02T06:30"),
+                      plc_reason="fim", reason_code="01", classified_by="mapping")  # fmt: skip
+    await insert_stop(conn, start_at=local("2026-03-02T09:00"), end_at=local("2026-03-02T09:30"),
+                      state="fault", plc_reason="E42", reason_code="02", classified_by="mapping")  # fmt: skip
+    await insert_stop(conn, start_at=local("2026-03-02T12:00"), end_at=local("2026-03-02T12:20"),
+                      state="setup", plc_reason="troca")  # fmt: skip
+    await insert_stop(conn, start_at=local("2026-03-02T13:30"), end_at=local("2026-03-02T13:45"),
+                      state="idle", reason_code="04", classified_by="person", manual=True)  # fmt: skip
+    await insert_stop(conn, start_at=local("2026-03-02T13:45"), state="idle", manual=True)
+    await insert_stop(conn, machine="M2", start_at=local("2026-03-02T12:00"),
+                      end_at=local("2026-03-02T12:30"), reason_code="99")  # fmt: skip
+    client = await client_for(erp.dsn, shift_calendar=SHIFTS)
+    body = await oee_body(client, machine="M1")
+    data = body["data"]
+    assert data["losses"] == [
+        {"state": "fault", "reason": "E42", "seconds": 1800.0, "protheusReason": "02"},
+        {"state": "stopped", "reason": "fim", "seconds": 1800.0, "protheusReason": "01"},
+        {"state": "setup", "reason": "troca", "seconds": 1200.0, "protheusReason": None},
+        {"state": "idle", "reason": None, "seconds": 900.0, "protheusReason": None},
+        {"state": "idle", "reason": None, "seconds": 900.0, "protheusReason": "04"},
+    ]
+    # The figures do not change: the reasons only split the losses.
+    assert (data["plannedTime"], data["runningTime"]) == (28800.0, 22200.0)
+    assert data["availability"] == approx(22200 / 28800)
+    # The line sums M1's losses (M2 ran the whole shift: its stop row covers no state of its).
+    line = (await oee_body(client, line="porto/usinagem/linha1"))["data"]
+    assert line["losses"] == data["losses"]

@@ -411,12 +411,48 @@ WITH targets AS (
            COALESCE(lead(ts) OVER (PARTITION BY machine ORDER BY ts), CAST($8 AS timestamptz))
                AS span_end
     FROM events
+), numbered AS (
+    SELECT row_number() OVER () AS span_id, sp.* FROM spans sp
+), covered AS (
+    -- The parts of each non-running span inside a classified MES stop of the machine (stops
+    -- of a machine never overlap: the last one started at or before the span's start, and
+    -- those starting inside it, are the only candidates; two index probes per span).
+    SELECT sp.span_id, sp.machine, sp.state, sp.reason, st.reason_code,
+           GREATEST(sp.span_start, st.start_at) AS part_start,
+           LEAST(sp.span_end, COALESCE(st.end_at, sp.span_end)) AS part_end
+    FROM numbered sp
+    CROSS JOIN LATERAL (
+        SELECT s.reason_code, s.start_at, s.end_at FROM stops s
+        WHERE s.machine = sp.machine AND s.start_at < sp.span_end
+          AND s.start_at >= COALESCE(
+              (SELECT max(b.start_at) FROM stops b
+               WHERE b.machine = sp.machine AND b.start_at <= sp.span_start),
+              CAST('-infinity' AS timestamptz))
+    ) st
+    WHERE sp.state <> 'running' AND st.reason_code IS NOT NULL
+      AND (st.end_at IS NULL OR st.end_at > sp.span_start) AND sp.span_start < sp.span_end
+), parts AS (
+    SELECT machine, state, reason, reason_code, part_start, part_end
+    FROM covered WHERE part_start < part_end
+    UNION ALL
+    -- What no classified stop covers: the span minus its covered parts.
+    SELECT sp.machine, sp.state, sp.reason, NULL, lower(u.part), upper(u.part)
+    FROM numbered sp
+    LEFT JOIN (
+        SELECT span_id, range_agg(tstzrange(part_start, part_end)) AS taken
+        FROM covered WHERE part_start < part_end GROUP BY span_id
+    ) t ON t.span_id = sp.span_id
+    CROSS JOIN LATERAL unnest(
+        tstzmultirange(tstzrange(sp.span_start, sp.span_end))
+        - COALESCE(t.taken, CAST('{{}}' AS tstzmultirange))
+    ) AS u(part)
+    WHERE sp.span_start < sp.span_end
 ), state_time AS (
-    SELECT sp.machine, sp.state, sp.reason,
-           sum(extract(epoch FROM LEAST(sp.span_end, p.p_end) - GREATEST(sp.span_start, p.p_start)))
+    SELECT pt.machine, pt.state, pt.reason, pt.reason_code,
+           sum(extract(epoch FROM LEAST(pt.part_end, p.p_end) - GREATEST(pt.part_start, p.p_start)))
                AS seconds
-    FROM spans sp JOIN planned p ON sp.span_start < p.p_end AND p.p_start < sp.span_end
-    GROUP BY sp.machine, sp.state, sp.reason
+    FROM parts pt JOIN planned p ON pt.part_start < p.p_end AND p.p_start < pt.part_end
+    GROUP BY pt.machine, pt.state, pt.reason, pt.reason_code
 ), counts AS (
     SELECT c.machine, NULLIF(btrim(c.order_key), '') AS order_key,
            sum(c.good) AS good, sum(c.scrap) AS scrap
@@ -428,23 +464,26 @@ WITH targets AS (
 SELECT 'machine' AS kind, t.machine,
        EXISTS (SELECT 1 FROM machines m WHERE m.machine = t.machine) AS registered,
        NULL::text AS state, NULL::text AS reason, NULL::double precision AS seconds,
-       NULL::text AS order_key, NULL::bigint AS good, NULL::bigint AS scrap
+       NULL::text AS order_key, NULL::bigint AS good, NULL::bigint AS scrap,
+       NULL::text AS protheus_reason
 FROM targets t
 UNION ALL
 SELECT 'state', machine, NULL, state, reason, CAST(seconds AS double precision),
-       NULL, NULL, NULL
+       NULL, NULL, NULL, reason_code
 FROM state_time
 UNION ALL
 SELECT 'counter', machine, NULL, NULL, NULL, NULL, order_key,
-       CAST(good AS bigint), CAST(scrap AS bigint)
+       CAST(good AS bigint), CAST(scrap AS bigint), NULL
 FROM counts
 """
 """Everything OEE needs from the MES in one statement, as rows of three kinds:
 `machine` (each target: the machine asked ($4), or every machine of the line $1/$2/$3, and
 whether it is registered), `state` (seconds of each state and reason inside the planned
 intervals (starts $5, ends $6), states clipped to [$7, $8), the state in force at $7
-included) and `counter` (good and scrap per machine and order key, counter messages whose
-ts falls inside planned time)."""
+included; split by `protheus_reason`, the Protheus reason of the classified MES stop
+(`stops`) covering each part of a non-running state, NULL where none does) and `counter`
+(good and scrap per machine and order key, counter messages whose ts falls inside planned
+time)."""
 
 
 async def oee_facts(

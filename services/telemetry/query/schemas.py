@@ -3,7 +3,6 @@ schemas (they document the answers; a test dumps every answer through its schema
 
 from __future__ import annotations
 
-import re
 from typing import Any, ClassVar
 
 import marshmallow as ma
@@ -11,6 +10,7 @@ from marshmallow import fields
 
 from services.telemetry.query.queries import AGGREGATES, BUCKETS
 from shared.envelope import envelope, paged_envelope
+from shared.lines import line_rule
 from shared.pagination import PageQuery
 from shared.validation import (
     CONTROLS,
@@ -21,7 +21,6 @@ from shared.validation import (
     String,
     Timestamp,
     char_class,
-    matches,
     max_length,
     one_of,
     tagged,
@@ -36,22 +35,6 @@ MAX_OEE_DAYS = 366
 MAX_PAYLOAD_BYTES = 65_536
 
 INSTANT = "ISO-8601 com fuso, no fuso da planta (PLANT_TIMEZONE)."
-
-
-def _part() -> str:
-    """One part of a line: no slash nor control character, a non-blank one in it."""
-    inner_blanks = "".join(ch for ch in SPACES if ch not in CONTROLS)
-    return f"[{char_class(inner_blanks)}]*[^/{char_class(SPACES + CONTROLS)}][^/{char_class(CONTROLS)}]*"
-
-
-# A line written site/area/line, three non-empty parts.
-LINE_PATTERN = re.compile(f"^{_part()}/{_part()}/{_part()}$")
-line_rule = matches(LINE_PATTERN, "format", "a linha é site/area/line, ex.: porto/usinagem/linha1.")
-
-
-def split_line(value: str) -> tuple[str, str, str]:
-    site, area, line = (part.strip() for part in value.split("/"))
-    return site, area, line
 
 
 class AggregateList(String):
@@ -399,6 +382,15 @@ class Loss(ma.Schema):
     )
     reason = fields.String(allow_none=True)
     seconds = fields.Float()
+    protheusReason = fields.String(
+        allow_none=True,
+        metadata={
+            "description": (
+                "Motivo de parada do Protheus da parada do MES (GET /api/v1/stops) que cobre "
+                "este tempo; null onde nenhuma parada classificada o cobre."
+            )
+        },
+    )
 
 
 class OeeOrder(ma.Schema):

@@ -17,11 +17,11 @@ from services.telemetry.query.schemas import (
     MAX_POINTS,
     MAX_RAW_HOURS,
     MAX_STATE_INTERVALS,
-    split_line,
 )
 from shared.db.pools import mes_connection
 from shared.db.sources import Row
 from shared.errors import DependencyUnavailable, NotFound, invalid_parameter
+from shared.lines import split_line
 from shared.pagination import Page, split_page
 from shared.protheus.context import ProtheusContext
 

@@ -15,7 +15,8 @@ UNKNOWN = "unknown"
 # Sub-millisecond remainders are float noise, not a loss.
 EPSILON_S = 1e-3
 
-LossKey = tuple[str, str | None]
+# A loss by state, PLC reason and the Protheus reason of the stop that covers it.
+LossKey = tuple[str, str | None, str | None]
 
 
 def fraction(numerator: float | None, denominator: float | None) -> float | None:
@@ -66,24 +67,26 @@ def machine_totals(
     scrap: int,
     ideal: float | None,
 ) -> OeeTotals:
-    """One machine's totals from its state time inside planned time (state, reason, seconds).
+    """One machine's totals from its state time inside planned time (state, reason, seconds,
+    and the Protheus reason of the stop covering it, None when absent).
 
-    Running time is the `running` state's; every other state is a loss by (state, reason);
-    planned time no state covers is an `unknown` loss.
+    Running time is the `running` state's; every other state is a loss by (state, reason,
+    Protheus reason); planned time no state covers is an `unknown` loss.
     """
     running = 0.0
     covered = 0.0
     losses: dict[LossKey, float] = {}
-    for state, reason, seconds in state_seconds:
+    for state, reason, seconds, stop in state_seconds:
         covered += seconds
         if state == RUNNING:
             running += seconds
         else:
-            key = (state, reason or None)
+            key = (state, reason or None, stop)
             losses[key] = losses.get(key, 0.0) + seconds
     uncovered = planned - covered
     if uncovered > EPSILON_S:
-        losses[(UNKNOWN, None)] = losses.get((UNKNOWN, None), 0.0) + uncovered
+        unknown = (UNKNOWN, None, None)
+        losses[unknown] = losses.get(unknown, 0.0) + uncovered
     return OeeTotals(planned, running, good, scrap, ideal, losses)
 
 

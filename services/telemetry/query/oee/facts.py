@@ -13,7 +13,9 @@ from services.telemetry.query import queries
 from services.telemetry.query.oee.attribution import CountKey
 from shared.db.pools import Connection
 
-StateTime = tuple[str, str | None, float]  # state, reason, seconds inside planned time
+# State, PLC reason, seconds inside planned time, and the Protheus reason of the classified
+# MES stop covering that time (None where none does).
+StateTime = tuple[str, str | None, float, str | None]
 
 
 @dataclass
@@ -57,7 +59,7 @@ def parse_facts(rows: Sequence[asyncpg.Record]) -> OeeFacts:
             facts.registered[row["machine"]] = row["registered"]
         elif row["kind"] == "state":
             facts.state_seconds[row["machine"]].append(
-                (row["state"], row["reason"], row["seconds"])
+                (row["state"], row["reason"], row["seconds"], row["protheus_reason"])
             )
         else:
             facts.counts[(row["machine"], row["order_key"])] = (row["good"], row["scrap"])

@@ -16,13 +16,23 @@ def _round(value: float | None, digits: int) -> float | None:
 
 
 def losses_list(totals: OeeTotals) -> list[dict[str, Any]]:
-    """`losses` as the API gives it: `{state, reason, seconds}`, largest first."""
+    """`losses` as the API gives it: `{state, reason, seconds, protheusReason}`, largest
+    first; a state and reason partly covered by classified stops is one item per Protheus
+    reason (null for the time no classified stop covers)."""
     items = [
-        {"state": state, "reason": reason, "seconds": round(seconds, 3)}
-        for (state, reason), seconds in totals.losses.items()
+        {"state": state, "reason": reason, "seconds": round(seconds, 3), "protheusReason": stop}
+        for (state, reason, stop), seconds in totals.losses.items()
         if seconds > EPSILON_S
     ]
-    return sorted(items, key=lambda item: (-item["seconds"], item["state"], item["reason"] or ""))
+    return sorted(
+        items,
+        key=lambda item: (
+            -item["seconds"],
+            item["state"],
+            item["reason"] or "",
+            item["protheusReason"] or "",
+        ),
+    )
 
 
 def oee_figures(totals: OeeTotals) -> dict[str, Any]:

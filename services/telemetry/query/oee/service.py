@@ -12,11 +12,12 @@ from services.telemetry.query.oee.aggregate import per_machine_totals, sum_total
 from services.telemetry.query.oee.facts import collect_facts
 from services.telemetry.query.oee.ideal import ideal_times
 from services.telemetry.query.oee.present import answer_notes, oee_answer
-from services.telemetry.query.schemas import MAX_OEE_DAYS, split_line
+from services.telemetry.query.schemas import MAX_OEE_DAYS
 from services.telemetry.query.service import effective_end, instant, require_known
 from services.telemetry.query.shifts import ShiftCalendar
 from shared.db.pools import mes_connection
 from shared.errors import NotFound, invalid_parameter
+from shared.lines import split_line
 from shared.protheus.context import ProtheusContext
 
 
