@@ -7,7 +7,7 @@ from typing import Final
 import aiohttp
 from aiohttp import web
 
-from services.production.pusher.pusher import ReportPusher
+from services.production.pusher.pusher import Pusher
 
 PROTHEUS_REST: Final = web.AppKey("protheus_rest_session", aiohttp.ClientSession)
-PUSHER: Final = web.AppKey("pusher", ReportPusher)
+PUSHER: Final = web.AppKey("pusher", Pusher)
