@@ -50,7 +50,7 @@ def consecutive(
     *,
     reason: str,
     start: dt.datetime,
-    length_s: float = 185.0,
+    length_s: float = 225.0,
     gap_s: float = 15.0,
     **fields: Any,
 ) -> list[tuple[Any, ...]]:
@@ -114,3 +114,26 @@ async def stop_rows_in_sh6(protheus_dsn: str) -> dict[uuid.UUID, list[asyncpg.Re
     for r in rows:
         found.setdefault(uuid.UUID(r["h6_observa"][4:40]), []).append(r)
     return found
+
+
+async def machines(protheus_dsn: str, count: int, *, branch: str = "01") -> list[str]:
+    """Machines SH1 knows in a branch (MATA682 refuses others)."""
+    conn = await asyncpg.connect(protheus_dsn)
+    try:
+        rows = await conn.fetch(
+            "SELECT DISTINCT rtrim(h1_codigo) AS code FROM sh1010"
+            " WHERE h1_filial IN ($1, '') AND d_e_l_e_t_ = ' ' ORDER BY 1 LIMIT $2",
+            branch,
+            count,
+        )
+    finally:
+        await conn.close()
+    assert len(rows) == count, rows
+    return [r["code"] for r in rows]
+
+
+def recent(hours: float = 6.0) -> dt.datetime:
+    """A start some hours ago on a whole minute plus 25 s (consecutive stops from it meet at
+    10 s and 25 s past a minute), long after the demo's past stops."""
+    at = dt.datetime.now(dt.UTC) - dt.timedelta(hours=hours)
+    return at.replace(second=25, microsecond=0)
