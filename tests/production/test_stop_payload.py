@@ -10,6 +10,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from services.production.pusher.client import fault_message
 from services.production.pusher.documents import nearest_minute, pushed_bounds, stop_payload
 from shared.protheus.sql import marker
 
@@ -112,3 +113,17 @@ def test_without_operator_or_note_the_fields_are_blank_and_the_marker_alone() ->
     assert body["OperatorCode"] == ""
     assert body["Observation"] == marker(row["id"])  # type: ignore[arg-type]
     assert body["Observation"] == f"MES:{str(row['id']).upper()}"
+
+
+def test_a_mata682_rejection_keeps_the_routine_sentence_and_its_reason_once() -> None:
+    reason = "Motivo de parada ZZ não cadastrado (CYN)."
+    body = {
+        "code": 400,
+        "message": "Erro durante Inclusão/Estorno do Apontamento de Parada!.",
+        "detailedMessage": f"A682MOTIVO: {reason}",
+        "helpUrl": "",
+        "details": [{"code": 400, "message": reason, "detailedMessage": f"A682MOTIVO: {reason}"}],
+    }
+    assert fault_message(body) == (
+        f"Erro durante Inclusão/Estorno do Apontamento de Parada!. A682MOTIVO: {reason}"
+    )

@@ -51,8 +51,12 @@ def fault_message(body: Any) -> str | None:
     for detail in body.get("details") or []:
         if isinstance(detail, dict):
             parts.append(detail.get("message"))
-    text = " ".join(str(p).strip() for p in parts if p and str(p).strip())
-    return text or None
+    kept: list[str] = []
+    for part in (str(p).strip() for p in parts if p):
+        # MATA682 repeats its reason in detailedMessage and in each detail: say it once.
+        if part and not any(part in earlier for earlier in kept):
+            kept.append(part)
+    return " ".join(kept) or None
 
 
 class ProtheusClient:
