@@ -40,6 +40,7 @@ MODES: dict[str, tuple[str, str, str]] = {
     "SA5": ("E", "E", "C"),
     "SA1": ("E", "C", "C"),  # customers: per company
     "SA2": ("C", "C", "C"),  # suppliers: the whole group
+    "SX5": ("C", "C", "C"),  # generic tables (stop reasons '44'): the whole group
 }
 SX2_LAYOUT_COLUMNS = (
     Column("X2_TAMEMP", "DOUBLE PRECISION", "0"),

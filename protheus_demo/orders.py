@@ -6,6 +6,7 @@ import math
 from typing import TYPE_CHECKING
 
 from protheus_demo.model import BRANCHES, Operation, Product, hhmm
+from protheus_demo.vocabulary import STOP_REASONS
 
 if TYPE_CHECKING:
     from protheus_demo.generate import DemoPlant
@@ -22,13 +23,8 @@ ORDER_STATUSES: tuple[str, ...] = (
 )
 STATUS_WEIGHTS = (10, 14, 20, 10, 10, 26, 5, 5)
 ORDER_SIZES = (20.0, 50.0, 100.0, 120.0, 200.0, 250.0, 300.0, 500.0, 1000.0)
-STOP_REASONS = (
-    ("01", "SETUP PROLONGADO"),
-    ("02", "FALTA DE MATERIAL"),
-    ("03", "MANUTENÇÃO CORRETIVA"),
-    ("04", "FALTA DE OPERADOR"),
-    ("05", "AGUARDANDO INSPEÇÃO"),
-)
+# The stop appointments an order gets name one of the plant's first five reasons (CYN).
+ORDER_STOP_REASONS = STOP_REASONS[:5]
 APPOINTMENT_NOTES = ("TROCA DE BOBINA", "AJUSTE DE FERRAMENTA", "LOTE RETRABALHADO", "INSPEÇÃO OK")
 
 
@@ -297,7 +293,7 @@ class OrderBook:
                     self.requisition(branch, key, self.plant.products[material], per * part, offset)
         if rng.random() < 0.1:
             op = rng.choice(operations)
-            reason, text = rng.choice(STOP_REASONS)
+            reason, text = rng.choice(ORDER_STOP_REASONS)
             offset = rng.randint(*window)
             start = rng.randrange(6 * 60, 18 * 60, 5)
             length = rng.randrange(30, 180, 5)

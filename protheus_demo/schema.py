@@ -106,6 +106,10 @@ _SPECS: dict[str, str] = {
     ),
     # Alternative (A) and secondary (S) resources of a routing's operation.
     "SH3": "H3_FILIAL C2, H3_PRODUTO C15, H3_CODIGO C2, H3_OPERAC C2, H3_RECALTE C6, H3_TIPO C1",
+    # Stop (unproductive time) reasons of current releases; older ones keep them in SX5 '44'.
+    "CYN": "CYN_FILIAL C2, CYN_CDSP C6, CYN_DSSP C40",
+    # The generic tables: X5_TABELA '00' lists the tables, '44' holds the stop reasons.
+    "SX5": "X5_FILIAL C2, X5_TABELA C2, X5_CHAVE C6, X5_DESCRI C55, X5_DESCSPA C55, X5_DESCENG C55",
 }
 
 # SX2's X2_NOME of each table (Protheus's own Portuguese titles, upper case).
@@ -127,11 +131,13 @@ TABLE_TITLES: dict[str, str] = {
     "SH6": "MOVIMENTACAO DA PRODUCAO",
     "SD3": "MOVIMENTACOES INTERNAS",
     "SH3": "RECURSOS ALTERNATIVOS",
+    "CYN": "MOTIVOS DE PARADA",
+    "SX5": "TABELAS GENERICAS",
 }
 
 # Shared tables keep blanks in XX_FILIAL (SX2 X2_MODO 'C'); every other table is
 # exclusive and stores the branch code (X2_MODO 'E').
-SHARED_ALIASES: frozenset[str] = frozenset({"SB1", "SA1", "SA2", "SA5", "SH1"})
+SHARED_ALIASES: frozenset[str] = frozenset({"SB1", "SA1", "SA2", "SA5", "SH1", "SX5"})
 
 CONTROL_COLUMNS: tuple[Column, ...] = (
     Column("D_E_L_E_T_", "CHAR(1)", "' '"),
@@ -190,6 +196,8 @@ INDEXES: dict[str, tuple[tuple[str, ...], ...]] = {
     "SH6": (("H6_FILIAL", "H6_OP", "H6_OPERAC"), ("H6_FILIAL", "H6_RECURSO", "H6_DTAPONT")),
     "SD3": (("D3_FILIAL", "D3_OP"), ("D3_FILIAL", "D3_COD", "D3_EMISSAO")),
     "SH3": (("H3_FILIAL", "H3_PRODUTO", "H3_CODIGO", "H3_OPERAC"),),
+    "CYN": (("CYN_FILIAL", "CYN_CDSP"),),
+    "SX5": (("X5_FILIAL", "X5_TABELA", "X5_CHAVE"),),
 }
 
 # The expression the code-containment search must filter on to use the trigram index:

@@ -505,3 +505,57 @@ CITIES: tuple[tuple[str, str], ...] = (
     ("ES", "SERRA"),
     ("SP", "SANTO ANDRE"),
 )
+
+# Stop (unproductive time) reasons, CYN_CDSP/CYN_DSSP, as a plant keeps them for MATA682.
+# Codes fit H6_MOTIVO (2 characters). The first five are the ones production orders' own
+# stop appointments name.
+STOP_REASONS: tuple[tuple[str, str], ...] = (
+    ("01", "FALTA DE MATERIAL"),
+    ("02", "MANUTENCAO CORRETIVA"),
+    ("03", "SETUP/TROCA DE FERRAMENTA"),
+    ("04", "FALTA DE OPERADOR"),
+    ("05", "QUEBRA DE FERRAMENTA"),
+    ("06", "AGUARDANDO QUALIDADE"),
+    ("07", "MANUTENCAO PREVENTIVA"),
+    ("08", "FALTA DE ENERGIA ELETRICA"),
+    ("09", "AJUSTE DE PROCESSO"),
+    ("10", "REUNIAO/TREINAMENTO"),
+    ("11", "LIMPEZA E ORGANIZACAO (5S)"),
+    ("12", "FALTA DE PROGRAMACAO"),
+    ("99", "OUTROS"),
+)
+# Reasons branch 02 does not use (its CYN rows are the others).
+BRANCH_02_UNUSED_REASONS = frozenset({"10", "11", "12"})
+# Retired reasons: CYN rows deleted the Protheus way (a live list must not show them).
+RETIRED_STOP_REASONS: tuple[tuple[str, str], ...] = (
+    ("13", "SETUP PROLONGADO"),
+    ("06", "AGUARDANDO INSPECAO"),  # renamed: the old row deleted, a new one entered
+)
+# The legacy list, SX5 table '44' (releases before CYN), with its own wording.
+LEGACY_STOP_REASONS: tuple[tuple[str, str], ...] = (
+    ("01", "FALTA DE MATERIA-PRIMA"),
+    ("02", "QUEBRA DE MAQUINA"),
+    ("03", "SETUP DE MAQUINA"),
+    ("04", "FALTA DE OPERADOR"),
+    ("05", "FERRAMENTA DANIFICADA"),
+    ("06", "AGUARDANDO INSPECAO"),
+    ("99", "OUTROS MOTIVOS"),
+)
+# Other SX5 tables beside '44' (a stop reason read must filter X5_TABELA): '00' lists the
+# tables themselves, '02' is the product types.
+OTHER_SX5_ROWS: tuple[tuple[str, str, str], ...] = (
+    ("00", "02", "TIPOS DE PRODUTO"),
+    ("00", "44", "MOTIVOS DE PARADA"),
+    ("02", "MP", "MATERIA-PRIMA"),
+    ("02", "PA", "PRODUTO ACABADO"),
+    ("02", "PI", "PRODUTO INTERMEDIARIO"),
+)
+# Notes an operator types on a stop appointment (H6_OBSERVA), by reason.
+STOP_NOTES: dict[str, tuple[str, ...]] = {
+    "01": ("AGUARDANDO ABASTECIMENTO DO ALMOXARIFADO", "BOBINA NAO LIBERADA"),
+    "02": ("AGUARDANDO MECANICO", "VAZAMENTO HIDRAULICO", "TROCA DE CORREIA"),
+    "03": ("TROCA DE MATRIZ", "SETUP DE NOVO LOTE"),
+    "05": ("FERRAMENTA ENVIADA PARA AFIACAO",),
+    "06": ("PRIMEIRA PECA EM INSPECAO",),
+    "08": ("QUEDA DE ENERGIA NA REDE",),
+}

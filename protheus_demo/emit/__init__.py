@@ -9,8 +9,10 @@ from protheus_demo.emit import (
     invoices,
     machines,
     products,
+    reasons,
     routings,
     stock,
+    stops,
     structure,
     sx2,
 )
@@ -41,8 +43,12 @@ def plant_tables(plant: DemoPlant, company: str = "01") -> Iterator[tuple[str, R
     yield "SF1", sf1.rows()
     yield "SD2", invoices.outbound_items(plant, sf2)
     yield "SF2", sf2.rows()
-    orders, appointments, moves = OrderBook(plant).build()
+    book = OrderBook(plant)
+    orders, appointments, moves = book.build()
     yield "SC2", numbered(orders)
-    yield "SH6", numbered(appointments)
+    # The machines' own stops (MATA682) follow the orders' appointments.
+    yield "SH6", numbered([*appointments, *stops.rows(plant, book)])
     yield "SD3", numbered(moves)
     yield "SH3", routings.resource_rows(plant)
+    yield "CYN", reasons.cyn_rows()
+    yield "SX5", reasons.sx5_rows()

@@ -36,10 +36,15 @@ class Dictionary:
         widths: dict[str, int] | None = None,
         *,
         has_sh3: bool = True,
+        has_cyn: bool = True,
+        has_sx5: bool = True,
     ) -> None:
         self.company = company
         self.modes = modes
         self.has_sh3 = has_sh3  # demo databases loaded before SH3 existed lack it
+        # Stop reasons: CYN in current releases, SX5 table '44' where CYN does not exist.
+        self.has_cyn = has_cyn
+        self.has_sx5 = has_sx5  # demo databases loaded before stop reasons existed lack both
         # Column widths as the database declares them (the demo's own where it says nothing).
         self.widths = {
             column.name: column.width
@@ -84,7 +89,18 @@ class Dictionary:
         # by fixed widths: read them from the physical columns.
         names = [table_name(alias, company) for alias in WIDTH_TABLES]
         widths = {row["name"]: row["width"] for row in await conn.fetch(READ_WIDTHS, names)}
-        has_sh3 = await conn.fetchval(
-            "SELECT to_regclass($1) IS NOT NULL", table_name("SH3", company)
+        optional = await conn.fetchrow(
+            "SELECT to_regclass($1) IS NOT NULL AS sh3, to_regclass($2) IS NOT NULL AS cyn,"
+            " to_regclass($3) IS NOT NULL AS sx5",
+            table_name("SH3", company),
+            table_name("CYN", company),
+            table_name("SX5", company),
         )
-        return cls(company, modes, widths, has_sh3=has_sh3)
+        return cls(
+            company,
+            modes,
+            widths,
+            has_sh3=bool(optional and optional["sh3"]),
+            has_cyn=bool(optional and optional["cyn"]),
+            has_sx5=bool(optional and optional["sx5"]),
+        )

@@ -18,6 +18,8 @@ COUNTERS = (
     "short_lived_tokens",
     "expired_token_rejections",
     "appointments",
+    "stop_reports",
+    "stop_reversals",
 )
 
 

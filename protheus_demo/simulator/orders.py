@@ -72,7 +72,7 @@ def order_item(row: asyncpg.Record, today: datetime.date) -> dict[str, Any]:
     }
 
 
-def _page_parameter(request: web.Request, name: str, default: int, maximum: int) -> int:
+def page_parameter(request: web.Request, name: str, default: int, maximum: int) -> int:
     raw = request.query.get(name)
     if raw is None or raw == "":
         return default
@@ -95,8 +95,8 @@ def _today(request: web.Request) -> datetime.date:
 
 async def list_production_orders(request: web.Request) -> web.Response:
     """GET .../productionorders?page=&pageSize=&branchId=: one page in the TOTVS API envelope."""
-    page = _page_parameter(request, "page", 1, 10**9)
-    page_size = _page_parameter(request, "pageSize", 20, MAX_PAGE_SIZE)
+    page = page_parameter(request, "page", 1, 10**9)
+    page_size = page_parameter(request, "pageSize", 20, MAX_PAGE_SIZE)
     branch = request.query.get("branchId", "").strip() or request_branch(request)
     if not BRANCH_PATTERN.match(branch):
         raise RestFault(400, f"Filial {branch!r} inválida.", "QUERYPARAM: branchId")

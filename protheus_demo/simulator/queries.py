@@ -265,3 +265,126 @@ async def add_progress(
         closed_on is not None,
         closed_on or "",
     )
+
+
+# --- stop reports (MATA682: SH6 rows with H6_TIPO 'I') ------------------------------------
+
+STOP_COLUMNS = """
+h6_filial, h6_ident, h6_recurso, h6_motivo, h6_dataini, h6_horaini, h6_datafin, h6_horafin,
+h6_ferram, h6_operado, h6_dtapont, h6_observa, h6_tempo, r_e_c_n_o_
+"""
+
+CYN_REASON_EXISTS = f"""
+SELECT EXISTS (
+    SELECT 1 FROM {{CYN}} WHERE cyn_filial = $1 AND cyn_cdsp = $2 AND {live()}
+)
+"""
+"""Whether a stop reason is registered in CYN (current releases)."""
+
+SX5_REASON_EXISTS = f"""
+SELECT EXISTS (
+    SELECT 1 FROM {{SX5}} WHERE x5_filial = $1 AND x5_tabela = '44' AND x5_chave = $2 AND {live()}
+)
+"""
+"""Whether a stop reason is registered in SX5 table '44' (releases without CYN)."""
+
+MACHINE_LOCK = "SELECT pg_advisory_xact_lock(hashtext($1))"
+"""Serialises stop reports of one machine until commit: the overlap check and the insert
+must see each other (two stops of one machine sent at once cannot both pass)."""
+
+OVERLAPPING_STOP = f"""
+SELECT {STOP_COLUMNS} FROM {{SH6}}
+WHERE h6_filial = $1 AND h6_recurso = $2 AND h6_tipo = 'I' AND {live()}
+  -- Strict: a stop that ends when the new one starts (or starts when it ends) touches it.
+  AND h6_dataini || h6_horaini < $4 AND h6_datafin || h6_horafin > $3
+ORDER BY h6_dataini, h6_horaini, r_e_c_n_o_
+LIMIT 1
+"""
+"""The first live stop of the machine overlapping [$3, $4) ('YYYYMMDDHH:MM' texts, whose
+order is time order), if any."""
+
+LIST_STOPS = f"""
+SELECT {STOP_COLUMNS} FROM {{SH6}}
+WHERE h6_filial = $1 AND h6_tipo = 'I' AND {live()} AND ($2::text IS NULL OR h6_recurso = $2)
+ORDER BY r_e_c_n_o_
+LIMIT $3 OFFSET $4
+"""
+"""One page of a branch's live stop reports in the order they were written; $2 a machine
+or NULL for all."""
+
+ONE_STOP = f"""
+SELECT {STOP_COLUMNS} FROM {{SH6}}
+WHERE h6_filial = $1 AND h6_ident = $2 AND h6_tipo = 'I' AND {live()}
+ORDER BY r_e_c_n_o_
+LIMIT 1
+"""
+"""A live stop report by its H6_IDENT (IntegrationReport)."""
+
+LOCK_STOP = ONE_STOP + "FOR UPDATE\n"
+"""The same, locked until commit (a reversal)."""
+
+DELETE_STOP = """
+UPDATE {SH6} SET d_e_l_e_t_ = '*', r_e_c_d_e_l_ = r_e_c_n_o_ WHERE r_e_c_n_o_ = $1
+"""
+"""Protheus's deletion: D_E_L_E_T_ '*' and R_E_C_D_E_L_ = R_E_C_N_O_ (the row stays)."""
+
+
+async def reason_exists(
+    conn: asyncpg.Connection, dictionary: Dictionary, *, branch: str, reason: str
+) -> bool:
+    """The reason is live in CYN (the branch's CYN filial), or in SX5 '44' without CYN; a
+    database with neither table knows no reason."""
+    if not dictionary.has_cyn and not dictionary.has_sx5:
+        return False
+    if dictionary.has_cyn:
+        sql, filial = CYN_REASON_EXISTS, dictionary.filial("CYN", branch)
+    else:
+        sql, filial = SX5_REASON_EXISTS, dictionary.filial("SX5", branch)
+    found: bool = await conn.fetchval(dictionary.sql(sql), filial, reason)
+    return found
+
+
+async def lock_machine_stops(
+    conn: asyncpg.Connection, dictionary: Dictionary, *, branch: str, machine: str
+) -> None:
+    filial = dictionary.filial("SH6", branch)
+    await conn.execute(MACHINE_LOCK, f"{dictionary.table('SH6')} stops {filial} {machine}")
+
+
+async def overlapping_stop(
+    conn: asyncpg.Connection,
+    dictionary: Dictionary,
+    *,
+    branch: str,
+    machine: str,
+    start: str,
+    end: str,
+) -> asyncpg.Record | None:
+    return await conn.fetchrow(
+        dictionary.sql(OVERLAPPING_STOP), dictionary.filial("SH6", branch), machine, start, end
+    )
+
+
+async def list_stops(
+    conn: asyncpg.Connection,
+    dictionary: Dictionary,
+    *,
+    branch: str,
+    machine: str | None,
+    limit: int,
+    offset: int,
+) -> list[asyncpg.Record]:
+    return await conn.fetch(
+        dictionary.sql(LIST_STOPS), dictionary.filial("SH6", branch), machine, limit, offset
+    )
+
+
+async def one_stop(
+    conn: asyncpg.Connection, dictionary: Dictionary, *, branch: str, ident: str, lock: bool = False
+) -> asyncpg.Record | None:
+    sql = LOCK_STOP if lock else ONE_STOP
+    return await conn.fetchrow(dictionary.sql(sql), dictionary.filial("SH6", branch), ident)
+
+
+async def delete_stop(conn: asyncpg.Connection, dictionary: Dictionary, *, recno: int) -> None:
+    await conn.execute(dictionary.sql(DELETE_STOP), recno)

@@ -220,19 +220,33 @@ def share_mode(row: Mapping[str, Any]) -> ShareMode:
 # --- the data dictionary: column widths and optional tables ------------------------------
 
 
+# Tables an installation may lack: SH3 (alternative resources), CYN (stop reasons of current
+# releases; older ones keep them in SX5 table '44'), SX5 (absent only from old demo databases).
+OPTIONAL_TABLES = ("SH3", "CYN", "SX5")
+
+
 def dictionary_sql(dialect: Dialect, tables: Tables) -> str:
-    """One row: the declared widths of SC2's key columns and whether SH3 (alternative
-    resources) exists. Only names derived from the validated company are formatted in."""
-    sc2, sh3 = tables.sc2, tables.sh3
+    """One row: the declared widths of SC2's key columns and whether each optional table
+    exists (`has_sh3`, `has_cyn`, `has_sx5`). Only names derived from the validated company are
+    formatted in."""
+    sc2 = tables.sc2
     if dialect.is_tsql:
         widths = ", ".join(f"COL_LENGTH('{sc2}', '{c}') AS {c}" for c in ORDER_KEY_COLUMNS)
-        return f"SELECT {widths}, CASE WHEN OBJECT_ID('{sh3}') IS NULL THEN 0 ELSE 1 END AS has_sh3"
+        exists = ", ".join(
+            f"CASE WHEN OBJECT_ID('{tables[alias]}') IS NULL THEN 0 ELSE 1 END AS has_{alias.lower()}"
+            for alias in OPTIONAL_TABLES
+        )
+        return f"SELECT {widths}, {exists}"
     widths = ", ".join(
         f"MAX(CASE WHEN column_name = '{c}' THEN character_maximum_length END) AS {c}"
         for c in ORDER_KEY_COLUMNS
     )
+    exists = ", ".join(
+        f"CASE WHEN to_regclass('{tables[alias]}') IS NULL THEN 0 ELSE 1 END AS has_{alias.lower()}"
+        for alias in OPTIONAL_TABLES
+    )
     return (
-        f"SELECT {widths}, CASE WHEN to_regclass('{sh3}') IS NULL THEN 0 ELSE 1 END AS has_sh3 "  # noqa: S608 - validated names only
+        f"SELECT {widths}, {exists} "  # noqa: S608 - validated names only
         f"FROM information_schema.columns WHERE table_name = '{sc2}' "
         "AND table_schema = ANY (current_schemas(false))"
     )
@@ -240,12 +254,13 @@ def dictionary_sql(dialect: Dialect, tables: Tables) -> str:
 
 class ProtheusDictionary:
     """What the services need of Protheus's dictionary, read once (at start, else on first use):
-    the order key's widths (SC2's columns) and whether SH3 exists."""
+    the order key's widths (SC2's columns) and which optional tables (SH3, CYN, SX5) exist."""
 
     def __init__(self, source: ProtheusSource) -> None:
         self.source = source
         self._layout: OrderKeyLayout | None = None
         self._has_sh3 = False
+        self._stop_reason_table: str | None = None
         self._lock = asyncio.Lock()
 
     async def load(self) -> None:
@@ -264,12 +279,16 @@ class ProtheusDictionary:
                 )
             num, item, sequen, itemgrd = (int(width or 0) for width in widths)
             self._has_sh3 = bool(row.get("has_sh3"))
+            self._stop_reason_table = (
+                "CYN" if row.get("has_cyn") else "SX5" if row.get("has_sx5") else None
+            )
             self._layout = OrderKeyLayout(num, item, sequen, itemgrd)
             log.info(
-                "order key layout from %s: %s; SH3 %s",
+                "order key layout from %s: %s; SH3 %s; stop reasons from %s",
                 self.source.table("SC2"),
                 self._layout.widths,
                 "present" if self._has_sh3 else "absent",
+                {"CYN": "CYN", "SX5": "SX5 table 44"}.get(self._stop_reason_table or "", "nowhere"),
             )
 
     async def order_key(self) -> OrderKeyLayout:
@@ -283,3 +302,9 @@ class ProtheusDictionary:
         """Whether SH3 (alternative/secondary resources of an operation) exists."""
         await self.order_key()
         return self._has_sh3
+
+    async def stop_reason_table(self) -> str | None:
+        """Where the stop reasons live: "CYN" (current releases), else "SX5" (table '44');
+        None when neither table exists."""
+        await self.order_key()
+        return self._stop_reason_table

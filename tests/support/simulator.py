@@ -4,9 +4,11 @@ found by SQL (PROTHEUS.md's status rules), appointment bodies and assertions."""
 from __future__ import annotations
 
 import base64
+import datetime
 import uuid
 from dataclasses import dataclass
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import asyncpg
 from aiohttp import ClientResponse
@@ -174,3 +176,49 @@ async def assert_fault(resp: ClientResponse, status: int) -> dict[str, Any]:
     for detail in body["details"]:
         assert set(detail) == {"code", "message", "detailedMessage"}
     return body
+
+
+# --- stop reports (MATA682) ------------------------------------------------------------------
+
+STOP_REPORTS = "/rest/api/pcp/v1/stopReports"
+PLANT_ZONE = ZoneInfo("America/Sao_Paulo")  # the simulator's default PLANT_TIMEZONE
+
+
+def plant_today() -> datetime.date:
+    """The simulator's system date (dDataBase): today in the plant's zone."""
+    return datetime.datetime.now(PLANT_ZONE).date()
+
+
+def at(day: datetime.date, hour_minute: str) -> str:
+    """`YYYY-MM-DDTHH:MM:00`, the API's plant-time form."""
+    return f"{day.isoformat()}T{hour_minute}:00"
+
+
+def stop_body(machine: str, start: str, end: str, **fields: Any) -> dict[str, Any]:
+    """A valid MATA682 body: today's report date, reason 01, a marker in Observation.
+
+    Keyword arguments override fields; `REMOVE` leaves a field out.
+    """
+    body: dict[str, Any] = {
+        "MachineCode": machine,
+        "StopReasonCode": "01",
+        "StartDateTime": start,
+        "EndDateTime": end,
+        "OperatorCode": "000123",
+        "ReportDateTime": at(plant_today(), "00:00"),
+        "Observation": f"MES:{str(uuid.uuid4()).upper()} falta de bobina",
+    }
+    body.update(fields)
+    return {name: value for name, value in body.items() if value is not REMOVE}
+
+
+async def demo_machine(dsn: str, skip: int = 0) -> str:
+    """A live SH1 machine of the demo (the `skip`-th in code order)."""
+    return str(
+        await fetchval(
+            dsn,
+            "SELECT trim(h1_codigo) FROM sh1010 WHERE d_e_l_e_t_ = ' '"
+            " ORDER BY h1_codigo OFFSET $1 LIMIT 1",
+            skip,
+        )
+    )
