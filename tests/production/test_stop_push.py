@@ -13,6 +13,7 @@ import asyncpg
 from services.production.pusher.documents import STOPS
 from shared.protheus.sql import marker
 from tests.support.production import drain, final, markers, post, report, report_body
+from tests.support.simulator import BASIC
 from tests.support.stop_push import (
     consecutive,
     machines,
@@ -137,15 +138,16 @@ async def test_a_reversed_stop_is_reported_not_resent(setup_line, protheus_dsn, 
     (stop_id,) = await queue(mes_dsn, consecutive(machine, 1, reason="02", start=recent()))
     p = pusher(settle_s=1.0)
     await p.run_once()  # written in SH6; the answer is lost
-    conn = await asyncpg.connect(protheus_dsn)
-    try:  # a planner reverses the stop in Protheus meanwhile
-        reversed_rows = await conn.execute(
-            "UPDATE sh6010 SET d_e_l_e_t_ = '*' WHERE h6_tipo = 'I' AND h6_observa LIKE $1",
-            f"{marker(stop_id)}%",
-        )
-    finally:
-        await conn.close()
-    assert reversed_rows == "UPDATE 1"
+    (written,) = (await stop_rows_in_sh6(protheus_dsn))[stop_id]
+    simulator = p.client.base.removesuffix("/rest")
+    async with p.client.session.put(f"{simulator}/_sim/faults", json={}, headers=BASIC) as resp:
+        assert resp.status == 200  # the faults off: the reversal's own answer is not lost
+    # A planner reverses the stop in Protheus meanwhile (MATA682's reversal).
+    async with p.client.session.delete(
+        f"{p.client.base}/api/pcp/v1/stopReports/{written['h6_ident']}/reversal",
+        headers={**BASIC, "tenantId": "01,01"},
+    ) as resp:
+        assert resp.status == 200, await resp.text()
     await drain([p], stops_final(mes_dsn, 1))
     stop = (await stop_statuses(mes_dsn))[stop_id]
     assert stop["status"] == "reversed"
