@@ -146,6 +146,7 @@ async def line(protheus_dsn: str, mes_dsn: str, machines: list[str]) -> AsyncIte
         protheus_rest_url=str(simulator.make_url("/rest")).rstrip("/"),
     )
     sessions = [aiohttp.ClientSession() for _ in range(PUSHERS + 1)]
+    pushers: list[Pusher] = []
     try:
         protheus = ProtheusContext(
             source,
