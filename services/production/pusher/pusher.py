@@ -246,9 +246,9 @@ class Pusher:
             return
         if not await self.ready_to_send(kind, document):
             return
-        outcome = await self.send(kind, document)
-        if outcome is not None:
-            await self.conclude(kind, document, outcome)
+        sent = await self.send(kind, document)
+        if sent is not None:
+            await self.conclude(kind, document, *sent)
 
     async def _document(
         self, kind: DocumentKind, document_id: uuid.UUID, claimed: asyncpg.Record | None
@@ -336,10 +336,14 @@ class Pusher:
             return False
         return True
 
-    async def send(self, kind: DocumentKind, document: dict[str, Any]) -> Outcome | None:
-        """One attempt: recorded (outcome presumed unknown) while the lease holds, the call,
-        its outcome recorded. None when the lease was lost (or the document changed) before
-        sending; the row is then given back, if still ours, to be claimed again as it is."""
+    async def send(
+        self, kind: DocumentKind, document: dict[str, Any]
+    ) -> tuple[Outcome, int] | None:
+        """One attempt: recorded (outcome presumed unknown) while the lease holds, then the
+        call: its outcome and the attempt's number (`conclude` records how it ended with the
+        document's next state). None
+        when the lease was lost (or the document changed) before sending; the row is then
+        given back, if still ours, to be claimed again as it is."""
         extra = kind.log_extra(document)
         payload = kind.payload(document, tz=self.settings.tz, now=dt.datetime.now(dt.UTC))
         async with self.pool.acquire() as conn:
@@ -357,39 +361,40 @@ class Pusher:
             return None
         log.info("sending %s to Protheus", kind.name, extra={**extra, "attempt": attempt})
         outcome = await kind.post(self.client, payload, branch=document["branch"])
-        async with self.pool.acquire() as conn:
-            await queries.finish_attempt(
-                conn,
-                document_id=document["id"],
-                attempt=attempt,
-                outcome=outcome.kind,
-                http_status=outcome.http_status,
-                message=outcome.message,
-                outbox=kind.outbox,
-            )
         log.info(
             "delivery attempt: %s",
             outcome.kind,
             extra={**extra, "attempt": attempt, "http_status": outcome.http_status},
         )
-        return outcome
+        return outcome, attempt
 
     async def conclude(
-        self, kind: DocumentKind, document: dict[str, Any], outcome: Outcome
+        self, kind: DocumentKind, document: dict[str, Any], outcome: Outcome, attempt: int
     ) -> None:
-        """Count the outcome (breaker, metrics) and act on it: delivered and rejected are final,
-        not sent and unknown retry (an unknown one checks SH6 first)."""
+        """Count the outcome (breaker, metrics) and act on it, recording the attempt's end in
+        the same statement: delivered and rejected are final, not sent and unknown retry (an
+        unknown one checks SH6 first)."""
+        ended = queries.AttemptEnd(attempt, outcome.kind, outcome.http_status, outcome.message)
         self.breaker.record(outcome.kind in ("delivered", "rejected"))
         self.metrics.of(kind).outcomes.labels(
             "retry" if outcome.kind == "not_sent" else outcome.kind
         ).inc()
         if outcome.kind == "delivered":
-            await self._finish(kind, document["id"], "delivered", outcome.id_appointment, None)
+            await self._finish(
+                kind, document["id"], "delivered", outcome.id_appointment, None, attempt=ended
+            )
         elif outcome.kind == "rejected":
-            await self._finish(kind, document["id"], "rejected", None, outcome.message)
+            await self._finish(
+                kind, document["id"], "rejected", None, outcome.message, attempt=ended
+            )
         else:
             await self._retry(
-                kind, document, outcome, keep_unknown=outcome.kind == "unknown", count=True
+                kind,
+                document,
+                outcome,
+                keep_unknown=outcome.kind == "unknown",
+                count=True,
+                attempt=ended,
             )
 
     # --- Protheus reads --------------------------------------------------------------------
@@ -430,9 +435,24 @@ class Pusher:
         error: str | None,
         *,
         check: str | None = None,
+        attempt: queries.AttemptEnd | None = None,
     ) -> None:
-        async with self.pool.acquire() as conn, conn.transaction():
-            if check:
+        async with self.pool.acquire() as conn:
+            if check is None:
+                # One statement needs no transaction of its own (two round trips fewer on
+                # the path every delivery takes).
+                await queries.finish(
+                    conn,
+                    document_id=document_id,
+                    status=status,
+                    id_appointment=ident,
+                    error=error,
+                    pusher=self.name,
+                    outbox=kind.outbox,
+                    attempt=attempt,
+                )
+                return
+            async with conn.transaction():  # what the marker check found goes with the finish
                 await queries.record_check(
                     conn,
                     document_id=document_id,
@@ -440,15 +460,15 @@ class Pusher:
                     message=check,
                     outbox=kind.outbox,
                 )
-            await queries.finish(
-                conn,
-                document_id=document_id,
-                status=status,
-                id_appointment=ident,
-                error=error,
-                pusher=self.name,
-                outbox=kind.outbox,
-            )
+                await queries.finish(
+                    conn,
+                    document_id=document_id,
+                    status=status,
+                    id_appointment=ident,
+                    error=error,
+                    pusher=self.name,
+                    outbox=kind.outbox,
+                )
 
     async def _retry(
         self,
@@ -458,6 +478,7 @@ class Pusher:
         *,
         keep_unknown: bool,
         count: bool,
+        attempt: queries.AttemptEnd | None = None,
     ) -> None:
         delay = self.backoff(document["attempts"] + (1 if count else 0))
         if keep_unknown:
@@ -471,6 +492,7 @@ class Pusher:
                 keep_unknown=keep_unknown,
                 pusher=self.name,
                 outbox=kind.outbox,
+                attempt=attempt,
             )
 
     async def _postpone(self, kind: DocumentKind, document_id: uuid.UUID, seconds: float) -> None:

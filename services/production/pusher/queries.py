@@ -67,10 +67,6 @@ INSERT INTO report_attempts (report_id, attempt, request_id)
 SELECT $1, attempts, request_id FROM r RETURNING attempt
 """
 
-FINISH_ATTEMPT = """
-UPDATE report_attempts SET finished_at = now(), outcome = $3, http_status = $4, message = $5
-WHERE report_id = $1 AND attempt = $2
-"""
 
 RECORD_CHECK = """
 INSERT INTO report_attempts (report_id, attempt, finished_at, outcome, message, request_id)
@@ -89,6 +85,35 @@ WHERE id = (SELECT report_id FROM o)
 
 RETRY = """
 WITH o AS (
+    UPDATE report_outbox
+    SET available_at = $2, leased_until = NULL, leased_by = NULL,
+        unknown_since = CASE WHEN $3 THEN unknown_since ELSE NULL END
+    WHERE report_id = $1 AND leased_by = $4
+    RETURNING report_id
+)
+UPDATE production_reports SET status = 'retrying', next_attempt_at = $2, updated_at = now()
+WHERE id = (SELECT report_id FROM o)
+"""
+
+# After a call, its attempt's outcome and the report's next state in one statement (one
+# commit per call, not two): the attempt row is written whoever holds the lease now ($6..$9:
+# attempt, outcome, HTTP status, message; a pusher killed in between leaves the attempt
+# `started` and its outcome unknown, which the marker check settles).
+FINISH_AFTER_ATTEMPT = """
+WITH a AS (
+    UPDATE report_attempts SET finished_at = now(), outcome = $7, http_status = $8, message = $9
+    WHERE report_id = $1 AND attempt = $6
+), o AS (DELETE FROM report_outbox WHERE report_id = $1 AND leased_by = $5 RETURNING report_id)
+UPDATE production_reports
+SET status = $2, id_appointment = $3, error = $4, next_attempt_at = NULL, updated_at = now()
+WHERE id = (SELECT report_id FROM o)
+"""
+
+RETRY_AFTER_ATTEMPT = """
+WITH a AS (
+    UPDATE report_attempts SET finished_at = now(), outcome = $6, http_status = $7, message = $8
+    WHERE report_id = $1 AND attempt = $5
+), o AS (
     UPDATE report_outbox
     SET available_at = $2, leased_until = NULL, leased_by = NULL,
         unknown_since = CASE WHEN $3 THEN unknown_since ELSE NULL END
@@ -183,10 +208,6 @@ WITH lease AS (
 INSERT INTO stop_attempts (stop_id, attempt) SELECT id, attempts FROM s RETURNING attempt
 """
 
-FINISH_STOP_ATTEMPT = """
-UPDATE stop_attempts SET finished_at = now(), outcome = $3, http_status = $4, message = $5
-WHERE stop_id = $1 AND attempt = $2
-"""
 
 RECORD_STOP_CHECK = """
 INSERT INTO stop_attempts (stop_id, attempt, finished_at, outcome, message)
@@ -204,6 +225,31 @@ WHERE id = (SELECT stop_id FROM o)
 
 RETRY_STOP = """
 WITH o AS (
+    UPDATE stop_outbox
+    SET available_at = $2, leased_until = NULL, leased_by = NULL,
+        unknown_since = CASE WHEN $3 THEN unknown_since ELSE NULL END
+    WHERE stop_id = $1 AND leased_by = $4
+    RETURNING stop_id
+)
+UPDATE stops SET status = 'retrying', next_attempt_at = $2, updated_at = now()
+WHERE id = (SELECT stop_id FROM o)
+"""
+
+FINISH_STOP_AFTER_ATTEMPT = """
+WITH a AS (
+    UPDATE stop_attempts SET finished_at = now(), outcome = $7, http_status = $8, message = $9
+    WHERE stop_id = $1 AND attempt = $6
+), o AS (DELETE FROM stop_outbox WHERE stop_id = $1 AND leased_by = $5 RETURNING stop_id)
+UPDATE stops
+SET status = $2, id_appointment = $3, error = $4, next_attempt_at = NULL, updated_at = now()
+WHERE id = (SELECT stop_id FROM o)
+"""
+
+RETRY_STOP_AFTER_ATTEMPT = """
+WITH a AS (
+    UPDATE stop_attempts SET finished_at = now(), outcome = $6, http_status = $7, message = $8
+    WHERE stop_id = $1 AND attempt = $5
+), o AS (
     UPDATE stop_outbox
     SET available_at = $2, leased_until = NULL, leased_by = NULL,
         unknown_since = CASE WHEN $3 THEN unknown_since ELSE NULL END
@@ -235,10 +281,13 @@ class Outbox:
     claim: str  # $1 batch, $2 lease seconds, $3 pusher; the documents with `unknown_since`
     document: str  # $1 id: one queued document, as the claim returns it
     start_attempt: str  # $1 id, $2 pusher, $3 lease seconds, then the kind's: the attempt
-    finish_attempt: str  # $1 id, $2 attempt, $3 outcome, $4 HTTP status, $5 message
     record_check: str  # $1 id, $2 outcome, $3 message
     finish: str  # $1 id, $2 status, $3 id_appointment, $4 error, $5 pusher
     retry: str  # $1 id, $2 available at, $3 keep unknown, $4 pusher
+    # The same, the call's attempt recorded in the statement: then attempt, outcome, HTTP
+    # status, message.
+    finish_after_attempt: str
+    retry_after_attempt: str
     postpone: str  # $1 id, $2 available at, $3 pusher
     stats: str  # depth, oldest_s
 
@@ -247,10 +296,11 @@ REPORTS = Outbox(
     claim=CLAIM,
     document=REPORT,
     start_attempt=START_ATTEMPT,
-    finish_attempt=FINISH_ATTEMPT,
     record_check=RECORD_CHECK,
     finish=FINISH,
     retry=RETRY,
+    finish_after_attempt=FINISH_AFTER_ATTEMPT,
+    retry_after_attempt=RETRY_AFTER_ATTEMPT,
     postpone=POSTPONE,
     stats=OUTBOX_STATS,
 )
@@ -259,10 +309,11 @@ STOPS = Outbox(
     claim=CLAIM_STOPS,
     document=STOP,
     start_attempt=START_STOP_ATTEMPT,
-    finish_attempt=FINISH_STOP_ATTEMPT,
     record_check=RECORD_STOP_CHECK,
     finish=FINISH_STOP,
     retry=RETRY_STOP,
+    finish_after_attempt=FINISH_STOP_AFTER_ATTEMPT,
+    retry_after_attempt=RETRY_STOP_AFTER_ATTEMPT,
     postpone=POSTPONE_STOP,
     stats=STOP_OUTBOX_STATS,
 )
@@ -302,19 +353,6 @@ async def start_attempt(
     return attempt
 
 
-async def finish_attempt(
-    conn: Connection,
-    *,
-    document_id: uuid.UUID,
-    attempt: int,
-    outcome: str,
-    http_status: int | None,
-    message: str | None,
-    outbox: Outbox = REPORTS,
-) -> None:
-    await conn.execute(outbox.finish_attempt, document_id, attempt, outcome, http_status, message)
-
-
 async def record_check(
     conn: Connection,
     *,
@@ -327,6 +365,16 @@ async def record_check(
     await conn.execute(outbox.record_check, document_id, outcome, message)
 
 
+@dataclass(frozen=True)
+class AttemptEnd:
+    """How a call ended, recorded on its attempt row with the document's next state."""
+
+    attempt: int
+    outcome: str
+    http_status: int | None
+    message: str | None
+
+
 async def finish(
     conn: Connection,
     *,
@@ -336,9 +384,17 @@ async def finish(
     error: str | None,
     pusher: str,
     outbox: Outbox = REPORTS,
+    attempt: AttemptEnd | None = None,
 ) -> None:
-    """A final state (delivered, rejected, reversed): the document leaves the outbox."""
-    await conn.execute(outbox.finish, document_id, status, id_appointment, error, pusher)
+    """A final state (delivered, rejected, reversed): the document leaves the outbox; with
+    `attempt`, the call's outcome is recorded in the same statement."""
+    if attempt is None:
+        await conn.execute(outbox.finish, document_id, status, id_appointment, error, pusher)
+        return
+    await conn.execute(
+        outbox.finish_after_attempt, document_id, status, id_appointment, error, pusher,
+        attempt.attempt, attempt.outcome, attempt.http_status, attempt.message,
+    )  # fmt: skip
 
 
 async def retry(
@@ -349,8 +405,17 @@ async def retry(
     keep_unknown: bool,
     pusher: str,
     outbox: Outbox = REPORTS,
+    attempt: AttemptEnd | None = None,
 ) -> None:
-    await conn.execute(outbox.retry, document_id, available_at, keep_unknown, pusher)
+    """Back to the outbox at `available_at`; with `attempt`, the call's outcome is recorded
+    in the same statement."""
+    if attempt is None:
+        await conn.execute(outbox.retry, document_id, available_at, keep_unknown, pusher)
+        return
+    await conn.execute(
+        outbox.retry_after_attempt, document_id, available_at, keep_unknown, pusher,
+        attempt.attempt, attempt.outcome, attempt.http_status, attempt.message,
+    )  # fmt: skip
 
 
 async def postpone(
