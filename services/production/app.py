@@ -9,10 +9,11 @@ from collections.abc import AsyncIterator
 import aiohttp
 from aiohttp import web
 
-from services.production.keys import PROTHEUS_REST, PUSHER
+from services.production.keys import PROTHEUS_REST, PUSHER, STOP_DETECTOR
 from services.production.pusher.client import TOKEN_PATH, ProtheusClient
 from services.production.pusher.pusher import Pusher, PusherMetrics
 from services.production.routes import add_routes
+from services.production.stops.detector import StopDetector, StopMetrics
 from shared.app import (
     add_audit_check,
     add_mes_db_check,
@@ -104,6 +105,16 @@ async def document_pusher(app: web.Application) -> AsyncIterator[None]:
         yield
 
 
+async def stop_detector(app: web.Application) -> AsyncIterator[None]:
+    """The background task that turns the machines' state timelines into stops, classifies
+    them and queues the classified ones (services/production/stops/detector.py). It needs only
+    the MES database; several replicas share the work (one machine at a time each)."""
+    settings = app[SETTINGS]
+    detector = StopDetector(app[MES_POOL], settings, StopMetrics(app[METRICS]))
+    async with running(app, STOP_DETECTOR, detector):
+        yield
+
+
 def add_protheus_rest_check(app: web.Application) -> None:
     """Reported, never required: reports wait in the outbox while the AppServer is away."""
 
@@ -128,6 +139,7 @@ def setup(app: web.Application) -> None:
         protheus_dictionary,
         protheus_rest_session,
         document_pusher,
+        stop_detector,
     )
     add_audit_check(app)
     add_mes_db_check(app)

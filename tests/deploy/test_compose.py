@@ -252,10 +252,11 @@ def test_each_service_gets_every_variable_it_reads(config: dict[str, Any]) -> No
     silently ignored in production (a setting added later must be listed here)."""
     services = config["services"]
     pusher, ingest = section_reads("pusher"), section_reads("ingest")
-    shared = read_by(ROOT / "shared" / "settings.py") - pusher - ingest
+    stops = section_reads("stops")  # the production service's stop detector
+    shared = read_by(ROOT / "shared" / "settings.py") - pusher - ingest - stops
     reads = {
         "catalog": shared,
-        "production": shared | pusher,
+        "production": shared | pusher | stops,
         "telemetry": shared | ingest,
         "simulator": read_by(ROOT / "protheus_demo" / "simulator" / "config.py"),
     }

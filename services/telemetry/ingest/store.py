@@ -55,6 +55,22 @@ ON CONFLICT (machine) DO UPDATE SET site = EXCLUDED.site, area = EXCLUDED.area, 
 """
 
 
+# The machines whose states this flush stored, from their earliest state: the production
+# service's stop detector rebuilds their stops from there (a late or repeated state included).
+# One statement: rows in machine order, so two ingestors marking the same machines lock them in
+# the same order (no deadlock); LEAST keeps an earlier mark not yet handled, and `marked` is
+# bumped so the detector's clear of an older mark misses this one. The notification is sent
+# at commit (PostgreSQL folds repeats within a transaction).
+MARK_STOPS_DIRTY = """
+WITH marked AS (
+    INSERT INTO stop_dirty AS d (machine, since)
+    SELECT machine, since FROM unnest($1::text[], $2::timestamptz[]) AS m(machine, since)
+    ORDER BY machine
+    ON CONFLICT (machine) DO UPDATE SET since = LEAST(d.since, EXCLUDED.since), marked = d.marked + 1
+)
+SELECT pg_notify('stop_dirty', '')
+"""
+
 UPSERT_POSITION = """
 INSERT INTO telemetry_spool_positions (spool_id, client_id, position, updated_at)
 VALUES ($1, $2, $3, now())
@@ -88,6 +104,17 @@ Position = tuple[str, str, int]
 
 # One row for COPY: the table's columns in order.
 Row = tuple[Any, ...]
+
+
+async def mark_stops_dirty(conn: Connection, *, states: Iterable[Row]) -> None:
+    """Mark the machines of these state rows (machine, ts, ...) for the stop detector, each
+    from its earliest ts, and wake the detector; nothing without states."""
+    since: dict[str, dt.datetime] = {}
+    for machine, ts, *_ in states:
+        if machine not in since or ts < since[machine]:
+            since[machine] = ts
+    if since:
+        await conn.execute(MARK_STOPS_DIRTY, list(since), list(since.values()))
 
 
 async def _save(conn: Connection, position: Position) -> None:
@@ -174,10 +201,13 @@ class TelemetryStore:
             async with conn.transaction():
                 await self._copy(conn, samples, states, counters)
                 await self._others(conn, dead, machines, position)
+                # Last: the marks' row locks are held only until the commit right after.
+                await mark_stops_dirty(conn, states=states)
         except asyncpg.UniqueViolationError:
             async with conn.transaction():
                 await self._merge(conn, samples, states, counters)
                 await self._others(conn, dead, machines, position)
+                await mark_stops_dirty(conn, states=states)
 
     @staticmethod
     async def _copy(
