@@ -5,13 +5,14 @@ from __future__ import annotations
 import asyncio
 import sys
 
-from bench import audit, catalog, production, telemetry
+from bench import audit, catalog, production, stops, telemetry
 
 BENCHES = {
     "catalog": catalog.main,
     "audit": audit.main,
     "production": production.main,
     "telemetry": telemetry.main,
+    "stops": stops.main,
 }
 
 

@@ -38,7 +38,8 @@ from protheus_demo.simulator.app import create_simulator
 from protheus_demo.simulator.config import FaultSettings, SimulatorConfig
 from services.production.pusher import queries
 from services.production.pusher.client import ProtheusClient
-from services.production.pusher.pusher import PusherMetrics, ReportPusher, appointment_payload
+from services.production.pusher.documents import appointment_payload
+from services.production.pusher.pusher import Pusher, PusherMetrics
 from shared.db.sources import open_protheus_source
 from shared.migrations import migrate
 from shared.protheus.branches import BranchResolver, ProtheusDictionary
@@ -147,7 +148,7 @@ class Line:
 
     settings: Settings
     mes_pool: asyncpg.Pool
-    pushers: list[ReportPusher]
+    pushers: list[Pusher]
     raw_client: ProtheusClient
     pairs: list[dict[str, str]]
 
@@ -179,7 +180,7 @@ async def line(protheus_dsn: str, mes_dsn: str, faults: FaultSettings) -> AsyncI
             ProtheusDictionary(source),
         )
         pushers = [
-            ReportPusher(mes_pool, protheus, ProtheusClient(s, settings, PUSHER), settings, PUSHER,
+            Pusher(mes_pool, protheus, ProtheusClient(s, settings, PUSHER), settings, PUSHER,
                          PusherMetrics(CollectorRegistry()))
             for s in sessions[:PUSHERS]
         ]  # fmt: skip
@@ -235,7 +236,7 @@ async def push(line: Line, target: int) -> tuple[int, float]:
     are handled; returns (delivered, seconds)."""
     handled = 0
 
-    async def loop(pusher: ReportPusher) -> None:
+    async def loop(pusher: Pusher) -> None:
         nonlocal handled
         while handled < target:
             await pusher.refresh_gauges()

@@ -11,7 +11,7 @@ from aiohttp import web
 
 from services.production.keys import PROTHEUS_REST, PUSHER, STOP_DETECTOR
 from services.production.pusher.client import TOKEN_PATH, ProtheusClient
-from services.production.pusher.pusher import PusherMetrics, ReportPusher
+from services.production.pusher.pusher import Pusher, PusherMetrics
 from services.production.routes import add_routes
 from services.production.stops.detector import StopDetector, StopMetrics
 from shared.app import (
@@ -36,7 +36,8 @@ log = logging.getLogger(__name__)
 SERVICE = "production"
 DESCRIPTION = (
     "Ordens de produção (SC2) com status e progresso, e apontamentos de produção "
-    "enviados ao Protheus (MATA681) de forma durável e exatamente uma vez."
+    "enviados ao Protheus (MATA681) de forma durável e exatamente uma vez; paradas de máquina "
+    "classificadas enviadas como apontamentos de parada (MATA682), também exatamente uma vez."
 )
 
 
@@ -85,13 +86,14 @@ async def protheus_rest_session(app: web.Application) -> AsyncIterator[None]:
         yield
 
 
-async def report_pusher(app: web.Application) -> AsyncIterator[None]:
-    """The background task that sends the outbox's reports to the Protheus (PUSHER_ENABLED)."""
+async def document_pusher(app: web.Application) -> AsyncIterator[None]:
+    """The background task that sends the outboxes' reports and stops to Protheus
+    (PUSHER_ENABLED)."""
     settings = app[SETTINGS]
     if not settings.pusher.enabled:
         yield
         return
-    pusher = ReportPusher(
+    pusher = Pusher(
         app[MES_POOL],
         app[PROTHEUS_CONTEXT],
         ProtheusClient(app[PROTHEUS_REST], settings, settings.pusher),
@@ -136,7 +138,7 @@ def setup(app: web.Application) -> None:
         protheus,
         protheus_dictionary,
         protheus_rest_session,
-        report_pusher,
+        document_pusher,
         stop_detector,
     )
     add_audit_check(app)

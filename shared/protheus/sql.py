@@ -1,7 +1,10 @@
-"""Protheus SQL idioms, written once: the live-row filter, an order's routing, and the report
-marker H6_OBSERVA must hold (DESIGN.md section 6, PROTHEUS.md)."""
+"""Protheus SQL idioms, written once: the live-row filter, an order's routing, and the marker
+H6_OBSERVA must hold, with the two lookups of it (DESIGN.md section 6, PROTHEUS.md)."""
 
 from __future__ import annotations
+
+import uuid
+from functools import lru_cache
 
 from shared.db.dialect import Dialect
 from shared.db.sources import ProtheusSource
@@ -10,9 +13,46 @@ from shared.protheus.naming import Tables
 # Protheus deletes a row by marking D_E_L_E_T_ with '*'; live rows hold a blank.
 DELETED = "d_e_l_e_t_"
 
-# Every report sent to Protheus starts its Comments (H6_OBSERVA) with "MES:" + its UUID.
+# Every document sent to Protheus (a production report, a stop) starts its H6_OBSERVA with
+# "MES:" + its UUID: Protheus has no idempotency key, the marker is how a lost answer is found.
 MARKER_PREFIX = "MES:"
 MARKER_WIDTH = len(MARKER_PREFIX) + 36  # "MES:" + a UUID
+
+# Case-insensitive on both engines (PostgreSQL's LIKE is case-sensitive, SQL Server's follows
+# the column's collation): earlier versions wrote the UUID in lower case, a screen may
+# upper-case the field. UPPER on H6_OBSERVA costs no index: the rows are found by an index
+# (branch and order, or branch and machine) and only those are compared.
+MARKER_MATCH = "UPPER(h6_observa) LIKE UPPER(:marker)"
+
+
+def marker(document_id: uuid.UUID | str) -> str:
+    """`MES:<UUID>` in upper case: a user or a Protheus screen that upper-cases H6_OBSERVA (many
+    AdvPL fields carry the `@!` picture) leaves it unchanged, and the lookup ignores case."""
+    return f"{MARKER_PREFIX}{str(document_id).upper()}"
+
+
+@lru_cache(maxsize=8)
+def marker_in_sh6(dialect: Dialect, tables: Tables) -> str:
+    """SH6 rows carrying a production report's marker (`:marker`, a LIKE prefix) in
+    H6_OBSERVA, among the appointments of its order (`:sh6_filial`, `:order_key`), deleted
+    ones too (a reversed appointment must be reported, never re-sent)."""
+    return f"""
+SELECT h6_ident, {DELETED} AS deleted
+FROM {tables.sh6}
+WHERE h6_filial = :sh6_filial AND h6_op = :order_key AND {MARKER_MATCH}
+"""
+
+
+@lru_cache(maxsize=8)
+def stop_marker_in_sh6(dialect: Dialect, tables: Tables) -> str:
+    """SH6 stop rows (H6_TIPO 'I', MATA682) carrying a stop's marker (`:marker`, a LIKE prefix)
+    in H6_OBSERVA, among the stops of its machine (`:sh6_filial`, `:machine`: the
+    H6_FILIAL+H6_RECURSO index), deleted ones too (a reversed stop is reported, not re-sent)."""
+    return f"""
+SELECT h6_ident, {DELETED} AS deleted
+FROM {tables.sh6}
+WHERE h6_filial = :sh6_filial AND h6_recurso = :machine AND h6_tipo = 'I' AND {MARKER_MATCH}
+"""
 
 
 def live(alias: str | None = None) -> str:

@@ -18,7 +18,7 @@ from protheus_demo.simulator.app import create_simulator
 from protheus_demo.simulator.config import FaultSettings, SimulatorConfig
 from services.production.app import create_app
 from services.production.pusher.client import ProtheusClient
-from services.production.pusher.pusher import PusherMetrics, ReportPusher
+from services.production.pusher.pusher import Pusher, PusherMetrics
 from shared.keys import MES_POOL, PROTHEUS_CONTEXT, SETTINGS
 from shared.settings import PusherSettings, Settings, parse_api_keys
 from tests.helpers import NO_AUDIT
@@ -124,7 +124,7 @@ async def simulator(protheus_dsn):
 async def setup_line(aiohttp_client, production_app, protheus_dsn, mes_dsn, simulator):
     """The production API with the simulator behind it, and a factory of pushers on its app."""
     sessions: list[aiohttp.ClientSession] = []
-    pushers: list[ReportPusher] = []
+    pushers: list[Pusher] = []
 
     async def make(settings: dict[str, Any] | None = None, **faults: Any):
         rest = await simulator(**faults)
@@ -133,12 +133,12 @@ async def setup_line(aiohttp_client, production_app, protheus_dsn, mes_dsn, simu
         )
         client = await aiohttp_client(app)
 
-        def pusher(**overrides: Any) -> ReportPusher:
+        def pusher(**overrides: Any) -> Pusher:
             session = aiohttp.ClientSession()
             sessions.append(session)
             config = dataclasses.replace(FAST, **overrides)
             settings = app[SETTINGS]
-            p = ReportPusher(
+            p = Pusher(
                 app[MES_POOL], app[PROTHEUS_CONTEXT], ProtheusClient(session, settings, config),
                 settings, config, PusherMetrics(CollectorRegistry()),
             )  # fmt: skip

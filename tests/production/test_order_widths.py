@@ -13,6 +13,7 @@ import pytest
 from services.production.reports import queries as report_queries
 from shared.db.dialect import POSTGRESQL, TSQL, render
 from shared.protheus.naming import Tables
+from shared.protheus.sql import marker_in_sh6
 from tests.helpers import assert_envelope
 from tests.support.orders import READ as ORDERS_READ
 from tests.support.orders import days_ago
@@ -228,5 +229,5 @@ def test_tsql_keeps_padding_and_compares_the_marker_case_insensitively():
     postgres = order_queries.order_detail(POSTGRESQL, Tables("01"))
     assert "concat(o.c2_num, o.c2_item, o.c2_sequen, o.c2_itemgrd)" in postgres
     assert "c2_num ||" not in postgres
-    marker = report_queries.marker_in_sh6(TSQL, Tables("01"))
+    marker = marker_in_sh6(TSQL, Tables("01"))
     assert "UPPER(h6_observa) LIKE UPPER(:marker)" in marker

@@ -84,7 +84,7 @@ async def claim(conn: asyncpg.Connection, name: str, *, batch: int = 50, lease: 
 async def finish(conn: asyncpg.Connection, report_id: uuid.UUID, status: str, name: str) -> None:
     async with conn.transaction():
         await queries.finish(
-            conn, report_id=report_id, status=status, id_appointment=None, error=None, pusher=name
+            conn, document_id=report_id, status=status, id_appointment=None, error=None, pusher=name
         )
 
 
@@ -101,13 +101,15 @@ async def test_only_heads_are_claimed_a_rejection_frees_the_key_a_retry_holds_it
         await assert_heads_right(conn)
         later = dt.datetime.now(dt.UTC) + dt.timedelta(hours=1)
         # b1 waits, and so does b2
-        await queries.retry(conn, report_id=b1, available_at=later, keep_unknown=False, pusher="p1")
+        await queries.retry(
+            conn, document_id=b1, available_at=later, keep_unknown=False, pusher="p1"
+        )
         await assert_heads_right(conn)
         assert await claim(conn, "p2") == {a2, c2}
 
         # A lease that runs out (a pusher killed mid-delivery) gives the head to another.
         await queries.postpone(
-            conn, report_id=a2, available_at=dt.datetime.now(dt.UTC), pusher="p2"
+            conn, document_id=a2, available_at=dt.datetime.now(dt.UTC), pusher="p2"
         )
         assert await claim(conn, "p3", lease=0.2) == {a2}
         assert await claim(conn, "p1") == set()
@@ -189,7 +191,7 @@ async def test_heads_stay_right_with_concurrent_writers_and_pushers(mes_dsn):
                 for report_id in claimed:
                     roll = rng.random()
                     if roll < 0.15:
-                        await queries.retry(conn, report_id=report_id, available_at=dt.datetime.now(dt.UTC), keep_unknown=False, pusher=name)  # fmt: skip
+                        await queries.retry(conn, document_id=report_id, available_at=dt.datetime.now(dt.UTC), keep_unknown=False, pusher=name)  # fmt: skip
                     else:
                         await finish(conn, report_id, "rejected" if roll < 0.3 else "delivered", name)  # fmt: skip
                 if rng.random() < 0.3:

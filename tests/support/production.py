@@ -11,7 +11,7 @@ from typing import Any
 
 import asyncpg
 
-from services.production.pusher.pusher import ReportPusher
+from services.production.pusher.pusher import Pusher
 from shared.settings import PusherSettings
 from tests.helpers import assert_envelope
 
@@ -84,9 +84,7 @@ async def report(client, report_id: str) -> dict[str, Any]:
     )
 
 
-async def drain(
-    pushers: list[ReportPusher], done: Callable[[], Any], *, seconds: float = 30
-) -> None:
+async def drain(pushers: list[Pusher], done: Callable[[], Any], *, seconds: float = 30) -> None:
     """Run pushers until `done()` is true, bounded in time."""
     deadline = time.monotonic() + seconds
     while not await done():

@@ -1,4 +1,5 @@
-"""Client of the Protheus AppServer REST API: OAuth2 (or Basic) and the MATA681 appointment.
+"""Client of the Protheus AppServer REST API: OAuth2 (or Basic), the MATA681 appointment and
+the MATA682 stop report.
 
 Every call ends in one of four outcomes, because exactly-once delivery depends on telling
 them apart: delivered (201), rejected (a 400 carrying the routine's message: final),
@@ -25,11 +26,12 @@ log = logging.getLogger(__name__)
 
 TOKEN_PATH = "/api/oauth2/v1/token"  # noqa: S105 - a URL path, not a secret
 APPOINTMENT_PATH = "/ProductionAppointment/v1/mata681"
+STOP_REPORT_PATH = "/api/pcp/v1/stopReports"
 
 
 @dataclass(frozen=True)
 class Outcome:
-    """What became of one appointment call."""
+    """What became of one call (an appointment, a stop report)."""
 
     kind: str  # delivered, rejected, not_sent, unknown
     http_status: int | None = None
@@ -49,8 +51,12 @@ def fault_message(body: Any) -> str | None:
     for detail in body.get("details") or []:
         if isinstance(detail, dict):
             parts.append(detail.get("message"))
-    text = " ".join(str(p).strip() for p in parts if p and str(p).strip())
-    return text or None
+    kept: list[str] = []
+    for part in (str(p).strip() for p in parts if p):
+        # MATA682 repeats its reason in detailedMessage and in each detail: say it once.
+        if part and not any(part in earlier for earlier in kept):
+            kept.append(part)
+    return " ".join(kept) or None
 
 
 class ProtheusClient:
@@ -124,10 +130,21 @@ class ProtheusClient:
                 await self._renew()
             return f"Bearer {self._access}"
 
-    # --- the appointment ------------------------------------------------------------------
+    # --- the documents --------------------------------------------------------------------
 
     async def post_appointment(self, payload: dict[str, Any], *, branch: str) -> Outcome:
-        """POST one MATA681 appointment; a 401 renews the token and tries once more."""
+        """POST one MATA681 appointment (201 with `idAppointment`); a 401 renews the token and
+        tries once more."""
+        return await self._post(APPOINTMENT_PATH, payload, branch=branch, ident="idAppointment")
+
+    async def post_stop_report(self, payload: dict[str, Any], *, branch: str) -> Outcome:
+        """POST one MATA682 stop report (201 with the record, `IntegrationReport` = H6_IDENT);
+        outcomes as for appointments: a 400 with the routine's message is a rejection."""
+        return await self._post(STOP_REPORT_PATH, payload, branch=branch, ident="IntegrationReport")
+
+    async def _post(
+        self, path: str, payload: dict[str, Any], *, branch: str, ident: str
+    ) -> Outcome:
         body = dumps_bytes(payload)
         for renewed in (False, True):
             try:
@@ -135,12 +152,14 @@ class ProtheusClient:
             except (TimeoutError, AuthError, aiohttp.ClientError) as exc:
                 # An aiohttp error quotes the token URL, whose query carries the password.
                 return Outcome("not_sent", message=f"autenticação falhou: {redact(str(exc))}")
-            outcome = await self._send(body, authorization, branch)
+            outcome = await self._send(path, body, authorization, branch, ident)
             if outcome.http_status != 401 or self.auth_mode == "basic":
                 return outcome
         return outcome
 
-    async def _send(self, body: bytes, authorization: str, branch: str) -> Outcome:
+    async def _send(
+        self, path: str, body: bytes, authorization: str, branch: str, ident: str
+    ) -> Outcome:
         headers = {
             "Authorization": authorization,
             "Content-Type": "application/json",
@@ -149,7 +168,7 @@ class ProtheusClient:
         timeout = aiohttp.ClientTimeout(total=self.pusher.timeout_s)
         try:
             async with self.session.post(
-                f"{self.base}{APPOINTMENT_PATH}", data=body, headers=headers, timeout=timeout
+                f"{self.base}{path}", data=body, headers=headers, timeout=timeout
             ) as resp:
                 status = resp.status
                 try:
@@ -163,8 +182,8 @@ class ProtheusClient:
             # Sent, but the answer was lost (dropped connection, timeout): maybe written.
             return Outcome("unknown", message=f"resposta perdida: {type(exc).__name__}")
         message = fault_message(answer)
-        if status in (200, 201) and isinstance(answer, dict) and answer.get("idAppointment"):
-            return Outcome("delivered", status, id_appointment=str(answer["idAppointment"]).strip())
+        if status in (200, 201) and isinstance(answer, dict) and answer.get(ident):
+            return Outcome("delivered", status, id_appointment=str(answer[ident]).strip())
         if status == 400 and message:
             return Outcome("rejected", status, message=message)
         if status >= 500 or status in (200, 201):

@@ -1,11 +1,16 @@
-"""The report pusher: delivers accepted reports to Protheus (MATA681) exactly once.
+"""The pusher: delivers production reports (MATA681) and stops (MATA682) to Protheus exactly once.
 
-Protheus has no idempotency key, so every appointment carries `MES:<report id>` at the
-start of its Comments (H6_OBSERVA). Before a request leaves, the attempt is recorded and
-its outcome presumed unknown; when an outcome stays unknown (lost answer, timeout, 5xx,
-a pusher killed mid-call), the next attempt first waits PROTHEUS_SETTLE_S (longer than the
-AppServer's own timeout) and looks for the marker in SH6, deleted rows included, and only
-sends when it is absent.
+Protheus has no idempotency key, so every document carries `MES:<its id>` at the start of
+H6_OBSERVA (a report's Comments, a stop's Observation). Before a request leaves, the attempt
+is recorded and its outcome presumed unknown; when an outcome stays unknown (lost answer,
+timeout, 5xx, a pusher killed mid-call), the next attempt first waits PROTHEUS_SETTLE_S
+(longer than the AppServer's own timeout) and looks for the marker in SH6, deleted rows
+included, and only sends when it is absent.
+
+One pusher delivers both kinds (documents.py says what differs between them): each round
+claims the heads of both outboxes (FOR UPDATE SKIP LOCKED, with a lease; reports in order
+per branch, order and operation, stops per machine in start order), and the same gate,
+backoff and circuit breaker apply to every call.
 """
 
 from __future__ import annotations
@@ -18,6 +23,8 @@ import random
 import socket
 import time
 import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import aiohttp
@@ -26,45 +33,75 @@ from prometheus_client import CollectorRegistry, Counter, Gauge
 
 from services.production.pusher import queries
 from services.production.pusher.client import AuthError, Outcome, ProtheusClient
-from services.production.reports import queries as report_queries
-from services.production.reports.service import order_for_report
+from services.production.pusher.documents import KINDS, DocumentKind
 from shared.errors import DependencyUnavailable
 from shared.protheus.context import ProtheusContext
-from shared.protheus.sql import MARKER_PREFIX, observa_too_narrow
+from shared.protheus.sql import observa_too_narrow
 from shared.settings import PusherSettings, Settings
 
 log = logging.getLogger(__name__)
 
 
-def marker(report_id: uuid.UUID | str) -> str:
-    """`MES:<UUID>` in upper case: a user or a Protheus screen that upper-cases H6_OBSERVA (many
-    AdvPL fields carry the `@!` picture) leaves it unchanged, and the lookup ignores case."""
-    return f"{MARKER_PREFIX}{str(report_id).upper()}"
+@dataclass(frozen=True)
+class KindMetrics:
+    """One kind's outbox depth and age, and its delivery outcomes."""
+
+    depth: Gauge
+    oldest: Gauge
+    outcomes: Counter
 
 
 class PusherMetrics:
-    """Outbox depth and age, deliveries, retries, rejections, unknown outcomes."""
+    """Per kind, outbox depth and age, deliveries, retries, rejections, unknown outcomes; the
+    circuit breaker's state."""
 
     def __init__(self, registry: CollectorRegistry) -> None:
-        self.depth = Gauge(
-            "production_outbox_depth", "Reports waiting to reach Protheus.", registry=registry
-        )
-        self.oldest = Gauge(
-            "production_outbox_oldest_seconds",
-            "Age of the oldest report not yet in Protheus.",
-            registry=registry,
-        )
-        self.outcomes = Counter(
-            "production_report_outcomes_total",
-            "Delivery attempts by outcome (delivered, rejected, retry, unknown, found, reversed).",
-            ("outcome",),
-            registry=registry,
-        )
+        self.kinds = {
+            "report": KindMetrics(
+                Gauge(
+                    "production_outbox_depth",
+                    "Reports waiting to reach Protheus.",
+                    registry=registry,
+                ),
+                Gauge(
+                    "production_outbox_oldest_seconds",
+                    "Age of the oldest report not yet in Protheus.",
+                    registry=registry,
+                ),
+                Counter(
+                    "production_report_outcomes_total",
+                    "Report delivery attempts by outcome (delivered, rejected, retry, unknown, found, reversed).",
+                    ("outcome",),
+                    registry=registry,
+                ),
+            ),
+            "stop": KindMetrics(
+                Gauge(
+                    "production_stop_outbox_depth",
+                    "Stops waiting to reach Protheus.",
+                    registry=registry,
+                ),
+                Gauge(
+                    "production_stop_outbox_oldest_seconds",
+                    "Age of the oldest stop queued and not yet in Protheus.",
+                    registry=registry,
+                ),
+                Counter(
+                    "production_stop_outcomes_total",
+                    "Stop delivery attempts by outcome (delivered, rejected, retry, unknown, found, reversed).",
+                    ("outcome",),
+                    registry=registry,
+                ),
+            ),
+        }
         self.breaker_open = Gauge(
             "production_pusher_circuit_open",
             "1 while the pusher stops calling a failing Protheus.",
             registry=registry,
         )
+
+    def of(self, kind: DocumentKind) -> KindMetrics:
+        return self.kinds[kind.name]
 
 
 class CircuitBreaker:
@@ -91,36 +128,9 @@ class CircuitBreaker:
             log.warning("circuit open: Protheus failing; pausing for %.1f s", self.cooldown_s)
 
 
-def appointment_payload(report: dict[str, Any], tz: dt.tzinfo) -> dict[str, Any]:
-    """The MATA681 body: dates dd/mm/yyyy and times HH:MM in plant time; the marker first in Comments."""
-    start = report["start_at"].astimezone(tz)
-    end = report["end_at"].astimezone(tz)
-    comments = marker(report["id"])
-    if report["scrap_reason"]:
-        comments += f" {report['scrap_reason']}"
-    return {
-        "appointmentType": "3",
-        "ProductionOrderNumber": report["order_key"],
-        "ActivityCode": report["operation"],
-        "ItemCode": report["item_code"] or "",
-        "MachineCode": report["machine"],
-        "StartReportDateTime": start.strftime("%d/%m/%Y"),
-        "StartReportTime": start.strftime("%H:%M"),
-        "EndReportDateTime": end.strftime("%d/%m/%Y"),
-        "EndReportTime": end.strftime("%H:%M"),
-        "ApprovedQuantity": float(report["good_quantity"]),
-        "ScrapQuantity": float(report["scrap_quantity"]),
-        "Part_Total": "T" if report["final"] else "P",
-        "OperatorCode": report["operator"],
-        "WarehouseCode": report["warehouse"] or "",
-        "LotCode": report["lot"] or "",
-        "Comments": comments,
-        "ReportDateTime": end.strftime("%d/%m/%Y"),
-    }
-
-
-class ReportPusher:
-    """Claims outbox rows (FOR UPDATE SKIP LOCKED, with a lease) and delivers them; several may run."""
+class Pusher:
+    """Claims the heads of each kind's outbox (FOR UPDATE SKIP LOCKED, with a lease) and
+    delivers them; several may run."""
 
     def __init__(
         self,
@@ -132,6 +142,7 @@ class ReportPusher:
         metrics: PusherMetrics,
         *,
         name: str | None = None,
+        kinds: Sequence[DocumentKind] = KINDS,
     ) -> None:
         self.pool = pool
         self.protheus = protheus
@@ -139,6 +150,7 @@ class ReportPusher:
         self.settings = settings
         self.config = pusher
         self.metrics = metrics
+        self.kinds = tuple(kinds)
         self.name = name or f"{socket.gethostname()}-{uuid.uuid4().hex[:8]}"
         self.breaker = CircuitBreaker(pusher.breaker_threshold, pusher.breaker_cooldown_s)
         self._task: asyncio.Task[None] | None = None
@@ -177,84 +189,92 @@ class ReportPusher:
 
     async def refresh_gauges(self) -> None:
         async with self.pool.acquire() as conn:
-            stats = await queries.outbox_stats(conn)
-        self.metrics.depth.set(stats["depth"])
-        self.metrics.oldest.set(float(stats["oldest_s"] or 0))
+            for kind in self.kinds:
+                stats = await queries.outbox_stats(conn, outbox=kind.outbox)
+                metrics = self.metrics.of(kind)
+                metrics.depth.set(stats["depth"])
+                metrics.oldest.set(float(stats["oldest_s"] or 0))
 
     # --- one round ---------------------------------------------------------------------------
 
     async def run_once(self) -> int:
-        """Claim a batch and deliver it; returns how many reports were handled."""
+        """Claim a batch of each kind and deliver them; returns how many documents were handled."""
+        claimed: list[tuple[DocumentKind, asyncpg.Record]] = []
         async with self.pool.acquire() as conn:
-            claimed = await queries.claim(
-                conn, batch=self.config.batch, lease_s=self.config.lease_s, pusher=self.name
-            )
+            for kind in self.kinds:
+                rows = await queries.claim(
+                    conn,
+                    batch=self.config.batch,
+                    lease_s=self.config.lease_s,
+                    pusher=self.name,
+                    outbox=kind.outbox,
+                )
+                claimed.extend((kind, row) for row in rows)
         if not claimed:
             return 0
         gate = asyncio.Semaphore(self.config.concurrency)
 
-        async def one(row: asyncpg.Record) -> None:
+        async def one(kind: DocumentKind, row: asyncpg.Record) -> None:
             async with gate:
                 if self.breaker.is_open:
-                    await self._postpone(row["report_id"], self.breaker.cooldown_s)
+                    await self._postpone(kind, row["id"], self.breaker.cooldown_s)
                     return
                 try:
-                    await self.deliver(row["report_id"], row)
+                    await self.deliver(kind, row["id"], row)
                 except Exception:
                     # The lease runs out and the row is claimed again; nothing is lost.
-                    log.exception("delivery failed", extra={"report_id": str(row["report_id"])})
+                    log.exception("delivery failed", extra=kind.log_extra(dict(row)))
 
-        await asyncio.gather(*(one(row) for row in claimed))
+        await asyncio.gather(*(one(kind, row) for kind, row in claimed))
         return len(claimed)
 
-    async def deliver(self, report_id: uuid.UUID, claimed: asyncpg.Record | None = None) -> None:
-        """Deliver one claimed report (as the claim returned it, or read again), step by step:
-        settle an unknown outcome, ensure the order data, check it may leave, send, conclude.
+    async def deliver(
+        self, kind: DocumentKind, document_id: uuid.UUID, claimed: asyncpg.Record | None = None
+    ) -> None:
+        """Deliver one claimed document (as the claim returned it, or read again), step by
+        step: settle an unknown outcome, complete it (a report's order data), check it may
+        leave, send, conclude.
 
-        Each step but the last returns whether the report may go on; one that stops it has
-        already given the report back to the outbox (or finished it)."""
-        report = await self._report(report_id, claimed)
-        if report is None:
+        Each step but the last returns whether the document may go on; one that stops it has
+        already given the document back to the outbox (or finished it)."""
+        document = await self._document(kind, document_id, claimed)
+        if document is None:
             return
-        if report["unknown_since"] is not None and not await self.settle_unknown(report):
+        if document["unknown_since"] is not None and not await self.settle_unknown(kind, document):
             return
-        if not await self.ensure_order_data(report):
+        if not await self.prepare(kind, document):
             return
-        if not await self.ready_to_send(report):
+        if not await self.ready_to_send(kind, document):
             return
-        outcome = await self.send(report)
-        if outcome is not None:
-            await self.conclude(report, outcome)
+        sent = await self.send(kind, document)
+        if sent is not None:
+            await self.conclude(kind, document, *sent)
 
-    async def _report(
-        self, report_id: uuid.UUID, claimed: asyncpg.Record | None
+    async def _document(
+        self, kind: DocumentKind, document_id: uuid.UUID, claimed: asyncpg.Record | None
     ) -> dict[str, Any] | None:
         if claimed is None:
             async with self.pool.acquire() as conn:
-                claimed = await queries.report(conn, report_id=report_id)
+                claimed = await queries.document(conn, document_id=document_id, outbox=kind.outbox)
             if claimed is None:
                 return None
         return dict(claimed)
 
-    @staticmethod
-    def _log_extra(report: dict[str, Any]) -> dict[str, Any]:
-        return {"report_id": str(report["id"]), "order": report["order_key"]}
-
-    async def settle_unknown(self, report: dict[str, Any]) -> bool:
+    async def settle_unknown(self, kind: DocumentKind, document: dict[str, Any]) -> bool:
         """An earlier attempt's outcome is unknown: once PROTHEUS_SETTLE_S has passed, look for
-        the marker in SH6. True when it is absent (the report may be sent again); found, the
-        report is finished as delivered (or reversed) without sending."""
-        settle_at = report["unknown_since"] + dt.timedelta(seconds=self.config.settle_s)
+        the marker in SH6. True when it is absent (the document may be sent again); found, the
+        document is finished as delivered (or reversed) without sending."""
+        settle_at = document["unknown_since"] + dt.timedelta(seconds=self.config.settle_s)
         if dt.datetime.now(dt.UTC) < settle_at:
-            await self._postpone_until(report["id"], settle_at)
+            await self._postpone_until(kind, document["id"], settle_at)
             return False
-        extra = self._log_extra(report)
+        extra = kind.log_extra(document)
         try:
-            found = await self.find_marker(report)
+            found = await kind.find_marker(self.protheus, document)
         except DependencyUnavailable as exc:
             log.warning("cannot look for the marker yet: %s", exc, extra=extra)
             await self._retry(
-                report, Outcome("unknown", message=str(exc)), keep_unknown=True, count=False
+                kind, document, Outcome("unknown", message=str(exc)), keep_unknown=True, count=False
             )
             return False
         if found is None:
@@ -262,32 +282,41 @@ class ReportPusher:
         ident, deleted = found
         status = "reversed" if deleted else "delivered"
         await self._finish(
-            report["id"], status, ident, None, check=f"marker found in SH6 ({ident})"
+            kind, document["id"], status, ident, None, check=f"marker found in SH6 ({ident})"
         )
-        self.metrics.outcomes.labels("reversed" if deleted else "found").inc()
-        log.info("report already in Protheus: %s", status, extra={**extra, "id_appointment": ident})
+        self.metrics.of(kind).outcomes.labels("reversed" if deleted else "found").inc()
+        log.info(
+            "%s already in Protheus: %s",
+            kind.name,
+            status,
+            extra={**extra, "id_appointment": ident},
+        )
         return False
 
-    async def ensure_order_data(self, report: dict[str, Any]) -> bool:
-        """A report accepted with the ERP database down has no product and warehouse yet: read
-        them now, or retry later (no attempt counted) while Protheus's database is away."""
-        if report["item_code"] is not None:
-            return True
+    async def prepare(self, kind: DocumentKind, document: dict[str, Any]) -> bool:
+        """Complete the document (a report accepted with the ERP database down reads its
+        order's product and warehouse now), or retry later (no attempt counted) while
+        Protheus's database is away."""
         try:
-            await self.load_order_data(report)
+            await kind.prepare(self.pool, self.protheus, document)
         except DependencyUnavailable as exc:
             await self._retry(
-                report, Outcome("not_sent", message=str(exc)), keep_unknown=False, count=False
+                kind,
+                document,
+                Outcome("not_sent", message=str(exc)),
+                keep_unknown=False,
+                count=False,
             )
             return False
         return True
 
-    async def ready_to_send(self, report: dict[str, Any]) -> bool:
+    async def ready_to_send(self, kind: DocumentKind, document: dict[str, Any]) -> bool:
         """H6_OBSERVA holds the marker and the AppServer gave us a token; otherwise retry later
         without counting an attempt (nothing left)."""
         if not await self.marker_fits():
             await self._retry(
-                report,
+                kind,
+                document,
                 Outcome("not_sent", message="H6_OBSERVA não comporta o marcador"),
                 keep_unknown=False,
                 count=False,
@@ -298,7 +327,8 @@ class ReportPusher:
         except (TimeoutError, AuthError, aiohttp.ClientError) as exc:
             self.breaker.record(False)
             await self._retry(
-                report,
+                kind,
+                document,
                 Outcome("not_sent", message=f"autenticação falhou: {exc}"),
                 keep_unknown=False,
                 count=False,
@@ -306,48 +336,66 @@ class ReportPusher:
             return False
         return True
 
-    async def send(self, report: dict[str, Any]) -> Outcome | None:
-        """One attempt: recorded (outcome presumed unknown) while the lease holds, the MATA681
-        call, its outcome recorded. None when the lease was lost before sending."""
-        extra = self._log_extra(report)
+    async def send(
+        self, kind: DocumentKind, document: dict[str, Any]
+    ) -> tuple[Outcome, int] | None:
+        """One attempt: recorded (outcome presumed unknown) while the lease holds, then the
+        call: its outcome and the attempt's number (`conclude` records how it ended with the
+        document's next state). None
+        when the lease was lost (or the document changed) before sending; the row is then
+        given back, if still ours, to be claimed again as it is."""
+        extra = kind.log_extra(document)
+        payload = kind.payload(document, tz=self.settings.tz, now=dt.datetime.now(dt.UTC))
         async with self.pool.acquire() as conn:
             attempt = await queries.start_attempt(
-                conn, report_id=report["id"], pusher=self.name, lease_s=self.config.lease_s
+                conn,
+                document_id=document["id"],
+                pusher=self.name,
+                lease_s=self.config.lease_s,
+                outbox=kind.outbox,
+                checks=kind.attempt_checks(document),
             )
         if attempt is None:
-            log.warning("lease lost before sending; another pusher has the report", extra=extra)
+            log.warning("lease lost or %s changed before sending; not sent", kind.name, extra=extra)
+            await self._postpone_until(kind, document["id"], dt.datetime.now(dt.UTC))
             return None
-        log.info("sending report to Protheus", extra={**extra, "attempt": attempt})
-        outcome = await self.client.post_appointment(
-            appointment_payload(report, self.settings.tz), branch=report["branch"]
-        )
-        async with self.pool.acquire() as conn:
-            await queries.finish_attempt(
-                conn,
-                report_id=report["id"],
-                attempt=attempt,
-                outcome=outcome.kind,
-                http_status=outcome.http_status,
-                message=outcome.message,
-            )
+        log.info("sending %s to Protheus", kind.name, extra={**extra, "attempt": attempt})
+        outcome = await kind.post(self.client, payload, branch=document["branch"])
         log.info(
             "delivery attempt: %s",
             outcome.kind,
             extra={**extra, "attempt": attempt, "http_status": outcome.http_status},
         )
-        return outcome
+        return outcome, attempt
 
-    async def conclude(self, report: dict[str, Any], outcome: Outcome) -> None:
-        """Count the outcome (breaker, metrics) and act on it: delivered and rejected are final,
-        not sent and unknown retry (an unknown one checks SH6 first)."""
+    async def conclude(
+        self, kind: DocumentKind, document: dict[str, Any], outcome: Outcome, attempt: int
+    ) -> None:
+        """Count the outcome (breaker, metrics) and act on it, recording the attempt's end in
+        the same statement: delivered and rejected are final, not sent and unknown retry (an
+        unknown one checks SH6 first)."""
+        ended = queries.AttemptEnd(attempt, outcome.kind, outcome.http_status, outcome.message)
         self.breaker.record(outcome.kind in ("delivered", "rejected"))
-        self.metrics.outcomes.labels("retry" if outcome.kind == "not_sent" else outcome.kind).inc()
+        self.metrics.of(kind).outcomes.labels(
+            "retry" if outcome.kind == "not_sent" else outcome.kind
+        ).inc()
         if outcome.kind == "delivered":
-            await self._finish(report["id"], "delivered", outcome.id_appointment, None)
+            await self._finish(
+                kind, document["id"], "delivered", outcome.id_appointment, None, attempt=ended
+            )
         elif outcome.kind == "rejected":
-            await self._finish(report["id"], "rejected", None, outcome.message)
+            await self._finish(
+                kind, document["id"], "rejected", None, outcome.message, attempt=ended
+            )
         else:
-            await self._retry(report, outcome, keep_unknown=outcome.kind == "unknown", count=True)
+            await self._retry(
+                kind,
+                document,
+                outcome,
+                keep_unknown=outcome.kind == "unknown",
+                count=True,
+                attempt=ended,
+            )
 
     # --- Protheus reads --------------------------------------------------------------------
 
@@ -362,54 +410,12 @@ class ReportPusher:
             return False
         if width is not None:
             log.error(
-                "H6_OBSERVA has %s characters, too narrow for the report marker: nothing is sent",
+                "H6_OBSERVA has %s characters, too narrow for the marker: nothing is sent",
                 width,
             )
             return False
         self._marker_fits = True
         return True
-
-    async def find_marker(self, report: dict[str, Any]) -> tuple[str, bool] | None:
-        """The appointment carrying this report's marker: (H6_IDENT, deleted?); live wins."""
-        rows = await self.protheus.source.fetch(
-            report_queries.marker_in_sh6(self.protheus.dialect, self.protheus.tables),
-            {
-                "sh6_filial": await self.protheus.filial("SH6", report["branch"]),
-                "order_key": report["order_key"],
-                "marker": f"{marker(report['id'])}%",
-            },
-        )
-        if not rows:
-            return None
-        live = [r for r in rows if r["deleted"] != "*"]
-        chosen = live[0] if live else rows[0]
-        return chosen["h6_ident"], not live
-
-    async def load_order_data(self, report: dict[str, Any]) -> None:
-        """Product and warehouse of the order, for reports accepted while the ERP database was down."""
-        parts = (await self.protheus.dictionary.order_key()).split(report["order_key"])
-        row = (
-            await order_for_report(
-                self.protheus,
-                branch=report["branch"],
-                parts=parts,
-                operation=report["operation"],
-                machine=report["machine"],
-            )
-            if parts is not None
-            else None
-        )
-        # An order Protheus does not have is sent anyway: the routine's rejection is the answer.
-        report["item_code"], report["warehouse"] = (
-            (row["c2_produto"], row["c2_local"]) if row else ("", "")
-        )
-        async with self.pool.acquire() as conn:
-            await queries.save_order_data(
-                conn,
-                report_id=report["id"],
-                item_code=report["item_code"],
-                warehouse=report["warehouse"],
-            )
 
     # --- outcomes --------------------------------------------------------------------------
 
@@ -422,51 +428,86 @@ class ReportPusher:
 
     async def _finish(
         self,
-        report_id: uuid.UUID,
+        kind: DocumentKind,
+        document_id: uuid.UUID,
         status: str,
         ident: str | None,
         error: str | None,
         *,
         check: str | None = None,
+        attempt: queries.AttemptEnd | None = None,
     ) -> None:
-        async with self.pool.acquire() as conn, conn.transaction():
-            if check:
+        async with self.pool.acquire() as conn:
+            if check is None:
+                # One statement needs no transaction of its own (two round trips fewer on
+                # the path every delivery takes).
+                await queries.finish(
+                    conn,
+                    document_id=document_id,
+                    status=status,
+                    id_appointment=ident,
+                    error=error,
+                    pusher=self.name,
+                    outbox=kind.outbox,
+                    attempt=attempt,
+                )
+                return
+            async with conn.transaction():  # what the marker check found goes with the finish
                 await queries.record_check(
                     conn,
-                    report_id=report_id,
+                    document_id=document_id,
                     outcome="found" if status == "delivered" else status,
                     message=check,
+                    outbox=kind.outbox,
                 )
-            await queries.finish(
-                conn,
-                report_id=report_id,
-                status=status,
-                id_appointment=ident,
-                error=error,
-                pusher=self.name,
-            )
+                await queries.finish(
+                    conn,
+                    document_id=document_id,
+                    status=status,
+                    id_appointment=ident,
+                    error=error,
+                    pusher=self.name,
+                    outbox=kind.outbox,
+                )
 
     async def _retry(
-        self, report: dict[str, Any], outcome: Outcome, *, keep_unknown: bool, count: bool
+        self,
+        kind: DocumentKind,
+        document: dict[str, Any],
+        outcome: Outcome,
+        *,
+        keep_unknown: bool,
+        count: bool,
+        attempt: queries.AttemptEnd | None = None,
     ) -> None:
-        delay = self.backoff(report["attempts"] + (1 if count else 0))
+        delay = self.backoff(document["attempts"] + (1 if count else 0))
         if keep_unknown:
             delay = max(delay, self.config.settle_s)
         when = dt.datetime.now(dt.UTC) + dt.timedelta(seconds=delay)
         async with self.pool.acquire() as conn:
             await queries.retry(
                 conn,
-                report_id=report["id"],
+                document_id=document["id"],
                 available_at=when,
                 keep_unknown=keep_unknown,
                 pusher=self.name,
+                outbox=kind.outbox,
+                attempt=attempt,
             )
 
-    async def _postpone(self, report_id: uuid.UUID, seconds: float) -> None:
+    async def _postpone(self, kind: DocumentKind, document_id: uuid.UUID, seconds: float) -> None:
         await self._postpone_until(
-            report_id, dt.datetime.now(dt.UTC) + dt.timedelta(seconds=seconds)
+            kind, document_id, dt.datetime.now(dt.UTC) + dt.timedelta(seconds=seconds)
         )
 
-    async def _postpone_until(self, report_id: uuid.UUID, when: dt.datetime) -> None:
+    async def _postpone_until(
+        self, kind: DocumentKind, document_id: uuid.UUID, when: dt.datetime
+    ) -> None:
         async with self.pool.acquire() as conn:
-            await queries.postpone(conn, report_id=report_id, available_at=when, pusher=self.name)
+            await queries.postpone(
+                conn,
+                document_id=document_id,
+                available_at=when,
+                pusher=self.name,
+                outbox=kind.outbox,
+            )

@@ -14,7 +14,7 @@ import orjson
 from shared.db.dialect import Dialect
 from shared.db.pools import Connection
 from shared.protheus.naming import Tables
-from shared.protheus.sql import DELETED, live, operpad_sql, routing_sql
+from shared.protheus.sql import live, operpad_sql, routing_sql
 
 
 @lru_cache(maxsize=8)
@@ -50,23 +50,6 @@ FROM {sc2} c2
 LEFT JOIN {sb1} b1 ON b1.b1_filial = :sb1_filial AND b1.b1_cod = c2.c2_produto AND {live("b1")}
 WHERE c2.c2_filial = :sc2_filial AND c2.c2_num = :num AND c2.c2_item = :item
   AND c2.c2_sequen = :sequen AND c2.c2_itemgrd = :itemgrd AND {live("c2")}
-"""
-
-
-@lru_cache(maxsize=8)
-def marker_in_sh6(dialect: Dialect, tables: Tables) -> str:
-    """SH6 rows carrying a report's marker in H6_OBSERVA, deleted ones too (a reversed
-    appointment must be reported, never re-sent).
-
-    Case-insensitive on both engines (PostgreSQL's LIKE is case-sensitive, SQL Server's
-    follows the column's collation): earlier versions wrote the UUID in lower case, a screen
-    may upper-case the field. UPPER on H6_OBSERVA costs no index: the rows are found by the
-    (H6_FILIAL, H6_OP) index and only that order's appointments are compared.
-    """
-    return f"""
-SELECT h6_ident, {DELETED} AS deleted
-FROM {tables.sh6}
-WHERE h6_filial = :sh6_filial AND h6_op = :order_key AND UPPER(h6_observa) LIKE UPPER(:marker)
 """
 
 
