@@ -12,7 +12,8 @@ import asyncpg
 
 from services.production.pusher.documents import STOPS
 from shared.protheus.sql import marker
-from tests.support.production import drain, final, markers, post, report, report_body
+from tests.helpers import assert_envelope
+from tests.support.production import WRITE, drain, final, markers, post, report, report_body
 from tests.support.simulator import BASIC
 from tests.support.stop_push import (
     consecutive,
@@ -25,6 +26,7 @@ from tests.support.stop_push import (
     stop_statuses,
     stops_final,
 )
+from tests.support.urls import url
 
 PLANT = ZoneInfo("America/Sao_Paulo")
 
@@ -199,3 +201,29 @@ async def test_one_pusher_delivers_reports_and_stops_in_the_same_rounds(
     assert (await stop_statuses(mes_dsn))[stop_id]["status"] == "delivered"
     assert len((await markers(protheus_dsn))[report_id]) == 1
     assert len((await stop_rows_in_sh6(protheus_dsn))[stop_id]) == 1
+
+
+async def test_a_rejected_stop_corrected_by_a_person_is_sent_again_and_delivered(
+    setup_line, protheus_dsn, mes_dsn
+):
+    """Protheus refuses a reason it no longer has; the supervisor picks another over the
+    API (PATCH): the same stop goes back to the outbox and reaches SH6 once."""
+    client, pusher = await setup_line()
+    (machine,) = await machines(protheus_dsn, 1)
+    start = recent()
+    (stop_id,) = await queue(
+        mes_dsn, [stop_row(machine, start, start + dt.timedelta(minutes=12), reason="ZZ")]
+    )
+    await drain([pusher()], stops_final(mes_dsn, 1))
+    assert (await stop_statuses(mes_dsn))[stop_id]["status"] == "rejected"
+
+    answer = await client.patch(
+        url(client, "stop_change", id=str(stop_id)), json={"reason": "02"}, headers=WRITE
+    )
+    assert (await assert_envelope(answer, 200))["status"] == "pending"
+    await drain([pusher()], stops_final(mes_dsn, 1))
+    stop = (await stop_statuses(mes_dsn))[stop_id]
+    assert (stop["status"], stop["error"]) == ("delivered", None)
+    (row,) = (await stop_rows_in_sh6(protheus_dsn))[stop_id]
+    assert (row["h6_motivo"].strip(), row["h6_ident"]) == ("02", stop["id_appointment"])
+    assert await stop_history(mes_dsn, stop_id) == ["rejected", "delivered"]
