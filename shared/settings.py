@@ -119,6 +119,9 @@ class IngestSettings:
     spool_segment_mb: float = 16.0
     commit_ms: float = 5.0  # a group commit waits at most this long for more messages
     commit_messages: int = 2000  # ... or until this many are waiting
+    # While a burst saturates the host, the drainer leaves the processors to the reader until
+    # the oldest spooled message is this old (or the spool half full).
+    drain_max_lag_s: float = 300.0
     # True when the broker is one this project configures (deploy/mosquitto: no queue limit);
     # otherwise the ingestor says what a per-client queue limit there means.
     broker_managed: bool = False
@@ -300,6 +303,7 @@ def _read_ingest(reader: _Reader) -> IngestSettings:
         commit_messages=int(
             number("INGEST_SPOOL_COMMIT_MESSAGES", defaults.commit_messages, minimum=1)
         ),
+        drain_max_lag_s=number("INGEST_DRAIN_MAX_LAG_S", defaults.drain_max_lag_s),
         broker_managed=reader.flag("MQTT_BROKER_MANAGED", defaults.broker_managed),
         batch_size=int(number("INGEST_BATCH_SIZE", defaults.batch_size, minimum=1)),
         flush_s=number("INGEST_FLUSH_S", defaults.flush_s, minimum=0.001),

@@ -62,8 +62,7 @@ POSITION = "SELECT position FROM telemetry_spool_positions WHERE spool_id = $1"
 RESUME_AT = 0.9  # a full spool is read again once below this fraction of its limit
 RATE_WINDOW_S = 10.0
 INTAKE_BUSY = 64 * 1024  # messages plus socket bytes waiting: the reader is falling behind
-INTAKE_FIRST_S = 1.0  # the drainer waits at most this long for the reader at a time
-INTAKE_STREAMING_S = 0.1  # a group was made durable this recently: messages are arriving
+INTAKE_STREAMING_S = 0.25  # a group was made durable this recently: messages are arriving
 HOST_SATURATED = 0.9  # processors this busy leave the reader nothing to spare
 
 BROKER_NOTE = (
@@ -457,23 +456,35 @@ class Ingestor:
 
     async def _yield_to_intake(self) -> None:
         """Taking messages off the broker comes first: the broker's queue for us is bounded
-        (unacknowledged ones included), the spool is not. While messages stream in and the
+        (unacknowledged ones included), the spool is not. When messages stream in while the
         reader is short of processor time (unread bytes pile up on the socket, or the host's
-        processors are saturated: then the publishers and the broker starve too), the
-        drainer waits, up to INTAKE_FIRST_S before each batch and only while the spool is
-        less than half full: a burst faster than this host can both take and drain is
-        spooled first and drained in its pauses (one batch a second at least meanwhile)."""
-        waited = 0.0
-        while waited < INTAKE_FIRST_S and self.spool.disk_bytes < self.spool.max_bytes // 2:
-            if time.monotonic() - self._spooled_at > INTAKE_STREAMING_S:
-                return
-            client = self._client
-            if client is None:
-                return
-            if client.backlog() <= INTAKE_BUSY and (self._cpu.busy() or 0.0) < HOST_SATURATED:
+        processors are saturated: then the publishers and the broker starve too), the drainer
+        waits for the stream to pause, at most until the oldest message in the spool is
+        INGEST_DRAIN_MAX_LAG_S old or the spool half full: a burst faster than this host can
+        both take and drain is spooled first and drained after, in one stretch (which is
+        also when COPY is cheapest per row)."""
+        client = self._client
+        if client is None or not self._streaming():
+            return
+        if client.backlog() <= INTAKE_BUSY and (self._cpu.busy() or 0.0) < HOST_SATURATED:
+            return
+        oldest = self.spool.read(self.spool.drained, 1)
+        if not oldest:
+            return
+        # Polled, not awaited on an event: the conditions are a clock, the disk and the stream.
+        while True:
+            lag_s = (now_ms() - oldest[0].received_ms) / 1000
+            if (
+                lag_s >= self.config.drain_max_lag_s
+                or self.spool.disk_bytes >= self.spool.max_bytes // 2
+                or self._client is None
+                or not self._streaming()
+            ):
                 return
             await asyncio.sleep(0.01)
-            waited += 0.01
+
+    def _streaming(self) -> bool:
+        return time.monotonic() - self._spooled_at <= INTAKE_STREAMING_S
 
     async def _load_position(self) -> None:
         delay = self.config.reconnect_min_s
