@@ -125,6 +125,9 @@ async def test_sigkill_mid_burst_then_restart_stores_every_message_once(broker, 
         "MQTT_CLIENT_ID": f"ingestor-{uuid.uuid4().hex[:8]}",
         "INGEST_SPOOL_DIR": str(tmp_path / "spool"),
         "LOG_LEVEL": "WARNING",
+        # Drain during the burst, so the kill finds rows both in PostgreSQL and only in the
+        # spool (by default a burst on a saturated host is spooled first, drained after).
+        "INGEST_DRAIN_MAX_LAG_S": "0.2",
     }
     ingestor = await ingestor_process(env)
     await probe(broker, mes_dsn, 0)
