@@ -217,7 +217,11 @@ class StopDetector:
                 server_settings={"application_name": "mes-stop-detector"},
                 timeout=5,
             )
-            await conn.add_listener(CHANNEL, self._notified)
+            try:
+                await conn.add_listener(CHANNEL, self._notified)
+            except BaseException:  # cancelled by stop() or refused: the connection goes too
+                conn.terminate()
+                raise
         except (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
             log.warning(
                 "cannot LISTEN on %s at %s (polling only): %s",
