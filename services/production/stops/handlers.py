@@ -33,6 +33,10 @@ def stop_filter(query: dict[str, Any]) -> queries.StopFilter:
     )
 
 
+# The grouping, as the message says it.
+PARETO_BY = {"reason": "motivo", "machine": "máquina", "state": "estado"}
+
+
 @endpoint(
     service="production",
     scope="production:read",
@@ -173,4 +177,5 @@ async def downtime_pareto(request: web.Request, *, query: dict[str, Any]) -> Rep
         line=query["line"],
         by=query["by"] or "reason",
     )
-    return Reply(data, f"Pareto de paradas por {data['by']}: {len(data['rows'])} linha(s).")
+    word = PARETO_BY[data["by"]]
+    return Reply(data, f"Pareto de paradas por {word}: {len(data['rows'])} linha(s).")
