@@ -357,7 +357,7 @@ def _read_stops(reader: _Reader) -> StopSettings:
         )
     return StopSettings(
         states=states,
-        min_s=reader.number("STOP_MIN_S", defaults.min_s, minimum=1),
+        min_s=reader.number("STOP_MIN_S", defaults.min_s, minimum=60),
         classify_deadline_h=deadline_h,
         default_reason=default_reason,
         detect_poll_s=reader.number("STOP_DETECT_POLL_S", defaults.detect_poll_s, minimum=0.01),

@@ -8,6 +8,7 @@ each batch, as a niced process would be scheduled after the others.
 
 from __future__ import annotations
 
+import collections
 import time
 from pathlib import Path
 
@@ -24,6 +25,8 @@ class HostCpu:
         self._last: tuple[int, int] | None = None  # (busy, total) jiffies
         self._at = 0.0
         self._busy: float | None = None
+        # (monotonic time, busy, total) of recent samples, for the load over a longer window.
+        self._history: collections.deque[tuple[float, int, int]] = collections.deque(maxlen=256)
 
     def _read(self) -> tuple[int, int] | None:
         try:
@@ -49,4 +52,17 @@ class HostCpu:
         if self._last is not None and sample[1] > self._last[1]:
             self._busy = (sample[0] - self._last[0]) / (sample[1] - self._last[1])
         self._last, self._at = sample, now
+        self._history.append((now, *sample))
         return self._busy
+
+    def busy_over(self, seconds: float) -> float | None:
+        """Busy fraction over (at least) the last `seconds`, from the samples `busy()` took;
+        None until a sample that old exists."""
+        self.busy()
+        if not self._history:
+            return None
+        now, busy, total = self._history[-1]
+        for at, old_busy, old_total in reversed(self._history):
+            if now - at >= seconds and total > old_total:
+                return (busy - old_busy) / (total - old_total)
+        return None

@@ -64,6 +64,11 @@ RATE_WINDOW_S = 10.0
 INTAKE_BUSY = 64 * 1024  # messages plus socket bytes waiting: the reader is falling behind
 INTAKE_STREAMING_S = 0.25  # a group was made durable this recently: messages are arriving
 HOST_SATURATED = 0.9  # processors this busy leave the reader nothing to spare
+# While the drainer waits, the host busy less than this over CALM_WINDOW_S means the burst
+# (or a spike that looked like one) is over: drain again. Lower than HOST_SATURATED, so the
+# drainer's own pause (which frees a little) does not end the wait at once.
+HOST_CALM = 0.6
+CALM_WINDOW_S = 1.0
 
 BROKER_NOTE = (
     "O broker {broker} não é configurado por este projeto. Se ele limita a fila de cada "
@@ -459,8 +464,8 @@ class Ingestor:
         (unacknowledged ones included), the spool is not. When messages stream in while the
         reader is short of processor time (unread bytes pile up on the socket, or the host's
         processors are saturated: then the publishers and the broker starve too), the drainer
-        waits for the stream to pause, at most until the oldest message in the spool is
-        INGEST_DRAIN_MAX_LAG_S old or the spool half full: a burst faster than this host can
+        waits for the stream to pause or the host to calm down, at most until the oldest
+        message in the spool is INGEST_DRAIN_MAX_LAG_S old or the spool half full: a burst faster than this host can
         both take and drain is spooled first and drained after, in one stretch (which is
         also when COPY is cheapest per row)."""
         client = self._client
@@ -471,17 +476,29 @@ class Ingestor:
         oldest = self.spool.read(self.spool.drained, 1)
         if not oldest:
             return
-        # Polled, not awaited on an event: the conditions are a clock, the disk and the stream.
+        waited = time.monotonic()
+        # Polled, not awaited on an event: the conditions are a clock, the disk, the stream
+        # and the host's load.
         while True:
             lag_s = (now_ms() - oldest[0].received_ms) / 1000
+            client = self._client
             if (
                 lag_s >= self.config.drain_max_lag_s
                 or self.spool.disk_bytes >= self.spool.max_bytes // 2
-                or self._client is None
+                or client is None
                 or not self._streaming()
+                or self._calm(client, since=waited)
             ):
                 return
             await asyncio.sleep(0.01)
+
+    def _calm(self, client: ManualAckClient, *, since: float) -> bool:
+        """The host has room again: the reader keeps up and, over the last CALM_WINDOW_S of
+        the drainer's wait, the processors were far from saturated."""
+        if time.monotonic() - since < CALM_WINDOW_S or client.backlog() > INTAKE_BUSY:
+            return False
+        load = self._cpu.busy_over(CALM_WINDOW_S)
+        return load is not None and load < HOST_CALM
 
     def _streaming(self) -> bool:
         return time.monotonic() - self._spooled_at <= INTAKE_STREAMING_S
