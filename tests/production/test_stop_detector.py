@@ -397,11 +397,14 @@ async def test_a_stop_a_pusher_holds_a_lease_on_is_left_alone(conn, pool, mes_ds
     await write_states(conn, (400, "fault", "E2"))
     await d.run_once()
     assert await stops_of(conn) == before
-    # Its lease ran out (the pusher died before sending): the rebuild goes ahead.
+    # The late state is not forgotten: the machine stays marked while the lease holds.
+    assert await conn.fetchval("SELECT count(*) FROM stop_dirty") == 1
+    # Its lease ran out without a send (the pusher died, or gave the row back): the next
+    # round rebuilds it, no new state needed.
     await conn.execute("UPDATE stop_outbox SET leased_until = now() - interval '1 s'")
-    await write_states(conn, (650, "running", None))
     await d.run_once()
     assert shape(await stops_of(conn)) == [
         (100, 400, "fault", "E1", "pending"),
-        (400, 650, "fault", "E2", "unclassified"),
+        (400, 700, "fault", "E2", "unclassified"),
     ]
+    assert await conn.fetchval("SELECT count(*) FROM stop_dirty") == 0

@@ -76,6 +76,9 @@ class Plan:
     inserts: list[StopRow] = field(default_factory=list)
     updates: list[StopRow] = field(default_factory=list)
     deletes: list[uuid.UUID] = field(default_factory=list)
+    # Machines whose rebuild could not apply because a pusher's lease held a stop it would
+    # change: their mark stays, so the next round rebuilds them (the lease may end unsent).
+    recheck: set[str] = field(default_factory=set)
     # Updated stops that left `pending` (their queue row must go).
     unqueue: list[uuid.UUID] = field(default_factory=list)
 
@@ -88,6 +91,7 @@ class Plan:
         self.updates += other.updates
         self.deletes += other.deletes
         self.unqueue += other.unqueue
+        self.recheck |= other.recheck
 
 
 def classify(
@@ -132,7 +136,10 @@ def reconcile(
     by_start = {s.start: s for s in stored if not (s.frozen or s.start < region_start)}
     kept: set[uuid.UUID] = set()
     for stop in computed:
-        if any(_overlaps(stop.start, stop.end, f.start, f.end) for f in untouchable):
+        blocking = [f for f in untouchable if _overlaps(stop.start, stop.end, f.start, f.end)]
+        if blocking:
+            if any(not f.settled and (f.start, f.end) != (stop.start, stop.end) for f in blocking):
+                plan.recheck.add(machine)  # a lease, not a delivery, keeps it as it was
             continue
         previous = by_start.get(stop.start)
         reason, by, status = classify(stop, mapping, previous)
@@ -267,6 +274,7 @@ class StopDetector:
     async def run_once(self) -> int:
         """Rebuild one batch of marked machines in one transaction; returns how many."""
         async with self.pool.acquire() as conn, conn.transaction():
+            await queries.lock_mapping(conn)
             marks = await queries.take_dirty(conn, limit=self.batch)
             if not marks:
                 return 0
@@ -276,7 +284,9 @@ class StopDetector:
             await queries.insert_stops(conn, branch=self.settings.protheus_branch, stops=plan.inserts)  # fmt: skip
             await queries.unqueue(conn, stop_ids=plan.unqueue)
             await queries.enqueue(conn, stop_ids=plan.pending)
-            await queries.clear_dirty(conn, marks=marks)
+            await queries.clear_dirty(
+                conn, marks=[m for m in marks if m.machine not in plan.recheck]
+            )
         self.metrics.detected.inc(len(plan.inserts))
         if plan.inserts or plan.updates or plan.deletes:
             log.debug(

@@ -70,9 +70,12 @@ ORDER BY s.machine, s.ts
 # A stop detection must leave alone: a person's (manual), one that left for Protheus at least
 # once (attempts, sending, retrying and the final statuses), or one a pusher holds a lease on
 # right now (it may be about to mark it sending).
-FROZEN = """(
+SETTLED = """(
     s.manual OR s.attempts > 0
     OR s.status IN ('sending', 'retrying', 'delivered', 'rejected', 'reversed')
+)"""
+FROZEN = f"""(
+    {SETTLED}
     OR EXISTS (SELECT 1 FROM stop_outbox o WHERE o.stop_id = s.id AND o.leased_until > now())
 )"""
 
@@ -92,7 +95,7 @@ ids AS (
     WHERE b.end_at IS NULL OR b.end_at > r.from_ts
 )
 SELECT s.id, s.machine, s.start_at, s.end_at, s.state, s.plc_reason, s.reason_code,
-       s.classified_by, s.status, {FROZEN} AS frozen
+       s.classified_by, s.status, {FROZEN} AS frozen, {SETTLED} AS settled
 FROM stops s
 WHERE s.id IN (SELECT id FROM ids)
 ORDER BY s.machine, s.start_at
@@ -100,6 +103,9 @@ FOR UPDATE OF s
 """
 
 MAPPING = "SELECT plc_reason, reason_code FROM stop_reason_mapping"
+# A rebuild's first statement: a mapping PUT commits before it or waits for it, so the stops a
+# rebuild stores are classified by the mapping the PUT's re-classification will also see.
+LOCK_MAPPING = "LOCK TABLE stop_reason_mapping IN SHARE MODE"
 
 INSERT_STOPS = """
 INSERT INTO stops (id, machine, branch, state, plc_reason, start_at, end_at, reason_code,
@@ -180,6 +186,9 @@ class StoredStop:
     classified_by: str | None
     status: str
     frozen: bool
+    # Frozen for good (a person's, or sent at least once); frozen but not settled = only a
+    # pusher's lease, which may end without sending.
+    settled: bool = True
 
 
 @dataclass(frozen=True, slots=True)
@@ -228,10 +237,15 @@ async def stops_in_region(
     for r in rows:
         stop = StoredStop(
             r["id"], r["machine"], r["start_at"], r["end_at"], r["state"], r["plc_reason"],
-            r["reason_code"], r["classified_by"], r["status"], r["frozen"],
+            r["reason_code"], r["classified_by"], r["status"], r["frozen"], r["settled"],
         )  # fmt: skip
         stored.setdefault(r["machine"], []).append(stop)
     return stored
+
+
+async def lock_mapping(conn: Connection) -> None:
+    """Hold mapping changes until this transaction ends (readers are not held)."""
+    await conn.execute(LOCK_MAPPING)
 
 
 async def mapping(conn: Connection) -> dict[str, str]:
