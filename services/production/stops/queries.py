@@ -79,6 +79,13 @@ FROZEN = f"""(
     OR EXISTS (SELECT 1 FROM stop_outbox o WHERE o.stop_id = s.id AND o.leased_until > now())
 )"""
 
+# The queued stops of the rebuilt machines, locked before their stops: a pusher starting an
+# attempt and a PATCH lock the outbox row first and then the stop, so the rebuild takes the
+# same order (stops, then their outbox rows by cascade, would deadlock with them).
+LOCK_QUEUED = """
+SELECT stop_id FROM stop_outbox WHERE machine = ANY($1::text[]) ORDER BY stop_id FOR UPDATE
+"""
+
 # Stored stops that overlap each machine's rebuilt region (from $2 on), locked in (machine,
 # start) order so a PATCH or a pusher waits for the rebuild instead of racing it. Those
 # starting in the region come from a range of stops_machine_start; of those before it, only
@@ -231,7 +238,9 @@ async def states_for_rebuild(
 async def stops_in_region(
     conn: Connection, *, regions: dict[str, dt.datetime]
 ) -> dict[str, list[StoredStop]]:
-    """Stored stops overlapping each machine's region (machine -> its start), locked."""
+    """Stored stops overlapping each machine's region (machine -> its start), locked (their
+    outbox rows first)."""
+    await conn.execute(LOCK_QUEUED, list(regions))
     rows = await conn.fetch(STOPS_IN_REGION, list(regions), list(regions.values()))
     stored: dict[str, list[StoredStop]] = {}
     for r in rows:
