@@ -437,22 +437,13 @@ class Pusher:
         check: str | None = None,
         attempt: queries.AttemptEnd | None = None,
     ) -> None:
-        async with self.pool.acquire() as conn:
-            if check is None:
-                # One statement needs no transaction of its own (two round trips fewer on
-                # the path every delivery takes).
-                await queries.finish(
-                    conn,
-                    document_id=document_id,
-                    status=status,
-                    id_appointment=ident,
-                    error=error,
-                    pusher=self.name,
-                    outbox=kind.outbox,
-                    attempt=attempt,
-                )
-                return
-            async with conn.transaction():  # what the marker check found goes with the finish
+        # One statement needs no transaction of its own (two round trips fewer on the path
+        # every delivery takes); what a marker check found goes with the finish, in one.
+        async with (
+            self.pool.acquire() as conn,
+            conn.transaction() if check is not None else contextlib.nullcontext(),
+        ):
+            if check is not None:
                 await queries.record_check(
                     conn,
                     document_id=document_id,
@@ -460,15 +451,16 @@ class Pusher:
                     message=check,
                     outbox=kind.outbox,
                 )
-                await queries.finish(
-                    conn,
-                    document_id=document_id,
-                    status=status,
-                    id_appointment=ident,
-                    error=error,
-                    pusher=self.name,
-                    outbox=kind.outbox,
-                )
+            await queries.finish(
+                conn,
+                document_id=document_id,
+                status=status,
+                id_appointment=ident,
+                error=error,
+                pusher=self.name,
+                outbox=kind.outbox,
+                attempt=attempt,
+            )
 
     async def _retry(
         self,
