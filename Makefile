@@ -6,7 +6,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: run stack test lint format services demo-db bench clean lock lock-upgrade
+.PHONY: run stack test lint format services demo-db bench clean lock lock-upgrade proto
 
 # Dependencies come from the lock files (exact versions and hashes, `make lock`), the
 # project itself without its dependencies: CI, `make run` and the image install the same.
@@ -37,6 +37,20 @@ lock: $(LOCK_VENV)/.installed
 
 lock-upgrade:
 	$(MAKE) lock LOCK_ARGS=--upgrade
+
+## proto: regenerate the Sparkplug B payload module from its schema (protoc from
+## grpcio-tools, in a virtualenv of its own: only this target needs it).
+PROTO_TOOLS := grpcio-tools==1.85.1
+PROTO_VENV  := .venv-proto
+PROTO_DIR   := services/telemetry/sparkplug/proto
+proto: $(PROTO_VENV)/.installed
+	cd $(PROTO_DIR) && $(CURDIR)/$(PROTO_VENV)/bin/python -m grpc_tools.protoc -I. \
+	    --python_out=. --pyi_out=. sparkplug_b.proto
+
+$(PROTO_VENV)/.installed:
+	$(PYTHON) -m venv $(PROTO_VENV)
+	$(PROTO_VENV)/bin/pip install -q '$(PROTO_TOOLS)'
+	touch $@
 
 $(LOCK_VENV)/.installed:
 	$(PYTHON) -m venv $(LOCK_VENV)
@@ -84,4 +98,4 @@ bench: $(STAMP) services
 	$(BIN)/python -m bench
 
 clean:
-	rm -rf $(VENV) $(LOCK_VENV) .run .pytest_cache .ruff_cache
+	rm -rf $(VENV) $(LOCK_VENV) $(PROTO_VENV) .run .pytest_cache .ruff_cache

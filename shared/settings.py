@@ -26,6 +26,7 @@ SCOPES = frozenset(
     {"catalog:read", "production:read", "production:write", "telemetry:read", "admin"}
 )
 BRANCH_PATTERN = re.compile(r"^[0-9A-Za-z]{1,12}$")
+SPARKPLUG_ID_PATTERN = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 MIN_API_KEY_LENGTH = 24
 _SHA256_HEX = re.compile(r"^[0-9a-fA-F]{64}$")
 # The example environment ships placeholder keys and passwords: a deployment that copied one
@@ -138,6 +139,27 @@ class IngestSettings:
 
 
 STOPPABLE_STATES = ("setup", "stopped", "fault", "idle")
+MACHINE_STATES = ("running", "idle", "setup", "stopped", "fault", "offline")
+
+
+@dataclass(frozen=True)
+class SparkplugSettings:
+    """The ingestor as a Sparkplug B 3.0 host application (SPARKPLUG_*): its host id, how
+    long a sequence gap may wait to heal, how edge nodes map to machines and which metric
+    names feed the state timeline and the counters."""
+
+    enabled: bool = True  # SPARKPLUG_ENABLED: subscribe to spBv1.0/# beside mes/v1/#
+    host_id: str = "mes"  # SPARKPLUG_HOST_ID: spBv1.0/STATE/<host_id>
+    reorder_s: float = 5.0  # SPARKPLUG_REORDER_S: a seq gap not healed by then asks a rebirth
+    # SPARKPLUG_AREA: the area of a machine the mapping table does not name (default
+    # convention: group = site, edge node = line, device = machine).
+    area: str = "sparkplug"
+    state_metrics: tuple[str, ...] = ("State",)  # SPARKPLUG_STATE_METRICS
+    reason_metrics: tuple[str, ...] = ("Reason",)  # SPARKPLUG_REASON_METRICS
+    good_metrics: tuple[str, ...] = ("Count/Good",)  # SPARKPLUG_GOOD_METRICS
+    scrap_metrics: tuple[str, ...] = ("Count/Scrap",)  # SPARKPLUG_SCRAP_METRICS
+    # SPARKPLUG_STATE_CODES "0=stopped,1=running,...": integer State values a PLC sends.
+    state_codes: Mapping[int, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -207,6 +229,7 @@ class Settings:
     ingest: IngestSettings = field(default_factory=IngestSettings)
     audit: AuditSettings = field(default_factory=AuditSettings)
     stops: StopSettings = field(default_factory=StopSettings)
+    sparkplug: SparkplugSettings = field(default_factory=SparkplugSettings)
 
     @property
     def tz(self) -> ZoneInfo:
@@ -259,6 +282,7 @@ class Settings:
             ingest=_read_ingest(reader),
             audit=_read_audit(reader),
             stops=_read_stops(reader),
+            sparkplug=_read_sparkplug(reader),
         )
         return settings
 
@@ -331,6 +355,59 @@ def _read_audit(reader: _Reader) -> AuditSettings:
         pool_max=int(number("AUDIT_DB_POOL_MAX", defaults.pool_max, minimum=1)),
         # Set but empty means no proxy is trusted; unset, the loopback and private networks.
         trusted_proxies=reader.networks("AUDIT_TRUSTED_PROXIES", defaults.trusted_proxies),
+    )
+
+
+def _names(reader: _Reader, name: str, default: tuple[str, ...]) -> tuple[str, ...]:
+    """A comma-separated list of metric names (at least one)."""
+    raw = reader.optional_text(name)
+    if raw is None:
+        return default
+    names = tuple(dict.fromkeys(n.strip() for n in raw.split(",") if n.strip()))
+    if not names:
+        raise ConfigError(name, "informe ao menos um nome de métrica")
+    return names
+
+
+def _state_codes(raw: str | None) -> dict[int, str]:
+    codes: dict[int, str] = {}
+    for item in (raw or "").split(","):
+        if not item.strip():
+            continue
+        code, _, state = item.partition("=")
+        state = state.strip().lower()
+        try:
+            number = int(code.strip())
+        except ValueError:
+            number = None
+        if number is None or state not in MACHINE_STATES:
+            raise ConfigError(
+                "SPARKPLUG_STATE_CODES",
+                f"item inválido {item.strip()!r}; use código=estado, estado um de "
+                f"{', '.join(MACHINE_STATES)} (ex.: 0=stopped,1=running)",
+            )
+        codes[number] = state
+    return codes
+
+
+SPARKPLUG_ID_HINT = "1 a 64 letras, dígitos, '.', '_' ou '-'"
+
+
+def _read_sparkplug(reader: _Reader) -> SparkplugSettings:
+    defaults = SparkplugSettings()
+    identifier = reader.matching
+    return SparkplugSettings(
+        enabled=reader.flag("SPARKPLUG_ENABLED", defaults.enabled),
+        host_id=identifier(
+            "SPARKPLUG_HOST_ID", defaults.host_id, SPARKPLUG_ID_PATTERN, SPARKPLUG_ID_HINT
+        ),
+        reorder_s=reader.number("SPARKPLUG_REORDER_S", defaults.reorder_s, minimum=0.01),
+        area=identifier("SPARKPLUG_AREA", defaults.area, SPARKPLUG_ID_PATTERN, SPARKPLUG_ID_HINT),
+        state_metrics=_names(reader, "SPARKPLUG_STATE_METRICS", defaults.state_metrics),
+        reason_metrics=_names(reader, "SPARKPLUG_REASON_METRICS", defaults.reason_metrics),
+        good_metrics=_names(reader, "SPARKPLUG_GOOD_METRICS", defaults.good_metrics),
+        scrap_metrics=_names(reader, "SPARKPLUG_SCRAP_METRICS", defaults.scrap_metrics),
+        state_codes=_state_codes(reader.optional_text("SPARKPLUG_STATE_CODES")),
     )
 
 

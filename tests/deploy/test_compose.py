@@ -253,11 +253,12 @@ def test_each_service_gets_every_variable_it_reads(config: dict[str, Any]) -> No
     services = config["services"]
     pusher, ingest = section_reads("pusher"), section_reads("ingest")
     stops = section_reads("stops")  # the production service's stop detector
-    shared = read_by(ROOT / "shared" / "settings.py") - pusher - ingest - stops
+    sparkplug = section_reads("sparkplug")  # the ingestor as a Sparkplug host application
+    shared = read_by(ROOT / "shared" / "settings.py") - pusher - ingest - stops - sparkplug
     reads = {
         "catalog": shared,
         "production": shared | pusher | stops,
-        "telemetry": shared | ingest,
+        "telemetry": shared | ingest | sparkplug,
         "simulator": read_by(ROOT / "protheus_demo" / "simulator" / "config.py"),
     }
     for name, read in reads.items():
