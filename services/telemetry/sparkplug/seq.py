@@ -64,9 +64,9 @@ def observe(state: SeqState, seq: int, at: dt.datetime) -> tuple[SeqState, Arriv
         return SeqState(seq, frozenset(missing), gap_since), arrival
     if seq not in state.missing:
         return state, Arrival.LATE
-    missing = state.missing - {seq}
+    left = state.missing - {seq}
     return (
-        SeqState(state.last_seq, missing, state.gap_since if missing else None),
+        SeqState(state.last_seq, left, state.gap_since if left else None),
         Arrival.HEALED,
     )
 
