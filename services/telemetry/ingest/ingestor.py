@@ -23,6 +23,8 @@ import datetime as dt
 import logging
 import random
 import time
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
 
 import aiomqtt
 import asyncpg
@@ -36,6 +38,10 @@ from services.telemetry.ingest.parse import Parsed, parse_message
 from services.telemetry.ingest.spool import Record, Spool, client_directory, now_ms
 from services.telemetry.ingest.store import TelemetryStore
 from services.telemetry.partitions import drop_expired, ensure_ahead
+from services.telemetry.sparkplug.control import publish_state, state_will, sweep_forever
+from services.telemetry.sparkplug.host import Drained, Host
+from services.telemetry.sparkplug.topic import is_sparkplug
+from shared.db.pools import Connection
 from shared.mqtt import BrokerAddress
 from shared.settings import IngestSettings, Settings
 
@@ -43,6 +49,9 @@ log = logging.getLogger(__name__)
 
 # All of mes/v1, so a malformed topic reaches us and is dead-lettered rather than unseen.
 TOPIC = "mes/v1/#"
+# Sparkplug B (SPARKPLUG_ENABLED), on the same client and spool: decoded at drain time.
+SPARKPLUG_TOPIC = "spBv1.0/#"
+T = TypeVar("T")
 # Errors about a message's own data (not the database's health): retrying cannot help.
 REFUSED_DATA = (
     asyncpg.DataError,
@@ -141,6 +150,28 @@ class IngestMetrics:
         self.db_retries = Counter(
             "telemetry_db_retries_total", "Failed batch writes retried.", registry=registry
         )
+        self.sparkplug_messages = Counter(
+            "telemetry_sparkplug_messages_total",
+            "Sparkplug B messages committed to PostgreSQL, by message type and outcome (stored, "
+            "dead_letter, ignored: commands, STATE, a repeated death; stale: an old NDEATH).",
+            ("type", "outcome"),
+            registry=registry,
+        )
+        self.sparkplug_rebirths = Counter(
+            "telemetry_sparkplug_rebirth_requests_total",
+            "NCMD Node Control/Rebirth requests published.",
+            registry=registry,
+        )
+        self.sparkplug_stale_deaths = Counter(
+            "telemetry_sparkplug_stale_deaths_total",
+            "NDEATH messages ignored: their bdSeq is not the node's current one.",
+            registry=registry,
+        )
+        self.sparkplug_ignored_metrics = Counter(
+            "telemetry_sparkplug_ignored_metrics_total",
+            "Sparkplug String/Text/UUID metrics not stored (neither State nor Reason).",
+            registry=registry,
+        )
 
     def bind(self, ingestor: Ingestor) -> None:
         spool = ingestor.spool
@@ -153,9 +184,14 @@ class IngestMetrics:
         self.drain_rate.set_function(ingestor.drain_rate)
 
 
+class _HostRefused(Exception):
+    """The database refused what the Sparkplug host wrote for a batch (not its rows)."""
+
+
 class Ingestor:
-    """Reads mes/v1/# into its spool and drains the spool into PostgreSQL; start()/stop()
-    from a cleanup context; several may run, each with its own client id and spool."""
+    """Reads mes/v1/# (and spBv1.0/#, as a Sparkplug B host application) into its spool and
+    drains the spool into PostgreSQL; start()/stop() from a cleanup context; several may
+    run, each with its own client id and spool."""
 
     def __init__(
         self, pool: asyncpg.Pool, settings: Settings, config: IngestSettings, metrics: IngestMetrics
@@ -188,12 +224,25 @@ class Ingestor:
         self._cpu = HostCpu()
         self._rate: collections.deque[tuple[float, int]] = collections.deque()
         self.position_loaded = asyncio.Event()
+        sparkplug = settings.sparkplug
+        self.host = (
+            Host(sparkplug, retention_days=settings.telemetry_retention_days)
+            if sparkplug.enabled
+            else None
+        )
+        self._state_ms = 0  # the STATE timestamp of this connection (birth and will)
         metrics.bind(self)
 
     @property
     def topic(self) -> str:
+        return self.topics[0]
+
+    @property
+    def topics(self) -> list[str]:
+        """mes/v1/#, and spBv1.0/# with Sparkplug (both shared under MQTT_SHARED_GROUP)."""
+        filters = [TOPIC, SPARKPLUG_TOPIC] if self.host is not None else [TOPIC]
         group = self.settings.mqtt_shared_group
-        return f"$share/{group}/{TOPIC}" if group else TOPIC
+        return [f"$share/{group}/{f}" for f in filters] if group else filters
 
     @property
     def broker_note(self) -> str | None:
@@ -227,6 +276,16 @@ class Ingestor:
 
     async def stop(self) -> None:
         self._stopping.set()
+        client = self._client
+        if self.host is not None and client is not None and self.connected.is_set():
+            # A clean stop sends no will: say offline first (Sparkplug host rules).
+            try:
+                await publish_state(
+                    client, self.settings.sparkplug.host_id, online=False,
+                    timestamp_ms=self._state_ms,
+                )  # fmt: skip
+            except (aiomqtt.MqttError, TimeoutError) as exc:
+                log.warning("Sparkplug STATE offline not published: %s", exc)
         for task in self._tasks:
             task.cancel()
         for task in self._tasks:
@@ -279,6 +338,11 @@ class Ingestor:
         properties = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
         properties.SessionExpiryInterval = self.config.session_expiry_s
         properties.ReceiveMaximum = self.config.inflight
+        will = None
+        if self.host is not None:
+            # A new STATE timestamp on every connect, the same in the will and the birth.
+            self._state_ms = now_ms()
+            will = state_will(self.settings.sparkplug.host_id, self._state_ms)
         return ManualAckClient(
             high_water=max(1000, self.config.commit_messages * 4),
             hostname=self.broker.host,
@@ -291,6 +355,7 @@ class Ingestor:
             protocol=aiomqtt.ProtocolVersion.V5,
             clean_start=False,
             properties=properties,
+            will=will,
         )
 
     async def _run(self) -> None:
@@ -320,14 +385,25 @@ class Ingestor:
         # Before connecting: a persistent session's queue arrives right after CONNACK.
         self._deliver(client)
         async with client:
-            await client.subscribe(self.topic, qos=1)
+            if self.host is not None:
+                host_id = self.settings.sparkplug.host_id
+                await publish_state(client, host_id, online=True, timestamp_ms=self._state_ms)
+            for topic in self.topics:
+                await client.subscribe(topic, qos=1)
             self._client = client
             if self.full:
                 client.hold()
             self.connected.set()
-            log.info("subscribed to %s as %s", self.topic, self.settings.mqtt_client_id)
+            log.info("subscribed to %s as %s", ", ".join(self.topics), self.settings.mqtt_client_id)
             reader = asyncio.create_task(client.wait_closed())
             committer = asyncio.create_task(self._commit_groups(client))
+            background = [reader, committer]
+            if self.host is not None:
+                sweep = sweep_forever(
+                    self.pool, client, reorder_s=self.settings.sparkplug.reorder_s,
+                    now_ms=now_ms, counted=self.metrics.sparkplug_rebirths.inc,
+                )  # fmt: skip
+                background.append(asyncio.create_task(sweep, name="sparkplug-rebirth-sweep"))
             try:
                 done, _ = await asyncio.wait(
                     {reader, committer}, return_when=asyncio.FIRST_COMPLETED
@@ -336,9 +412,9 @@ class Ingestor:
                     task.result()
             finally:
                 self._client = None
-                for task in (reader, committer):
+                for task in background:
                     task.cancel()
-                for task in (reader, committer):
+                for task in background:
                     with contextlib.suppress(asyncio.CancelledError, aiomqtt.MqttError):
                         await task
 
@@ -446,13 +522,16 @@ class Ingestor:
                     await asyncio.wait_for(self._spooled.wait(), self.config.flush_s)
                 continue
             self.spool.oldest_ms = records[0].received_ms
-            batch = [self._parse(record) for record in records]
-            await self._commit(batch, records[-1].end)
+            if self.host is not None and any(is_sparkplug(r.topic) for r in records):
+                dead = await self._commit_sparkplug(self.host, records)
+            else:
+                batch = [self._parse(record) for record in records]
+                await self._commit(batch, records[-1].end)
+                dead = sum(1 for parsed in batch if parsed.dead and not parsed.machine)
             self.spool.release(records[-1].end, len(records))
-            dead = sum(1 for parsed in batch if parsed.dead and not parsed.machine)
-            self.metrics.messages.labels("stored").inc(len(batch) - dead)
+            self.metrics.messages.labels("stored").inc(len(records) - dead)
             self.metrics.messages.labels("dead_letter").inc(dead)
-            self._drained_total += len(batch)
+            self._drained_total += len(records)
             now = time.monotonic()
             self._rate.append((now, self._drained_total))
             while len(self._rate) > 2 and now - self._rate[0][0] > RATE_WINDOW_S:
@@ -531,18 +610,82 @@ class Ingestor:
     async def _commit(self, batch: list[Parsed], position: int) -> None:
         """Write until it succeeds (or we stop), with the spool position in the same
         transaction; meanwhile the spool goes on taking messages."""
-        delay = self.config.reconnect_min_s
         where = (self.spool.spool_id, self.settings.mqtt_client_id, position)
+
+        async def write(conn: Connection) -> tuple[int, None]:
+            try:
+                return await self.store.write(conn, batch, where), None
+            except REFUSED_DATA:
+                # One message the database refuses must not hold the stream back:
+                # write one by one and dead-letter only what is refused.
+                return await self.store.write_each(conn, batch, where), None
+
+        await self._retrying(write)
+
+    async def _commit_sparkplug(self, host: Host, records: list[Record]) -> int:
+        """A batch holding Sparkplug records: the host applies them in the transaction that
+        stores the rows and the spool position, and its birth tables are cached once that
+        committed. Returns the dead letters among the records."""
+        parsed_json = {
+            i: self._parse(r) for i, r in enumerate(records) if not is_sparkplug(r.topic)
+        }
+        sparkplug = [r for r in records if is_sparkplug(r.topic)]
+        where = (self.spool.spool_id, self.settings.mqtt_client_id, records[-1].end)
+
+        async def write(conn: Connection) -> tuple[int, Drained]:
+            async with conn.transaction():
+                try:
+                    drained = await host.drain(conn, sparkplug)
+                except REFUSED_DATA as exc:
+                    raise _HostRefused(str(exc)) from exc
+                host_rows = iter(drained.parsed)
+                batch: list[Parsed] = []
+                for i in range(len(records)):
+                    json_rows = parsed_json.get(i)
+                    batch.extend([json_rows] if json_rows is not None else next(host_rows))
+                try:
+                    # The store's own transactions are savepoints of this one.
+                    rows = await self.store.write(conn, batch, where)
+                except REFUSED_DATA:
+                    rows = await self.store.write_each(conn, batch, where)
+            return rows, drained
+
+        try:
+            drained = await self._retrying(write)
+        except _HostRefused as exc:
+            if len(records) > 1:
+                # Find the message: each record committed alone, in order.
+                log.warning("Sparkplug batch refused by the database (%s); one by one", exc)
+                dead = 0
+                for record in records:
+                    dead += await self._commit_sparkplug(host, [record])
+                return dead
+            record = records[0]
+            reason = f"recusado pelo banco: {exc.__cause__.__class__.__name__}"
+            refused = Parsed(dead=[(record.topic, record.payload, reason)])
+            await self._commit([refused], record.end)
+            self.metrics.sparkplug_messages.labels("invalid", "dead_letter").inc()
+            return 1
+        host.adopt(drained)
+        counted = self.metrics.sparkplug_messages
+        for kind, outcome in drained.outcomes:
+            counted.labels(kind, outcome).inc()
+        if drained.stale_deaths:
+            self.metrics.sparkplug_stale_deaths.inc(drained.stale_deaths)
+        if drained.ignored_metrics:
+            self.metrics.sparkplug_ignored_metrics.inc(drained.ignored_metrics)
+        dead = sum(1 for _, outcome in drained.outcomes if outcome == "dead_letter")
+        return dead + sum(1 for p in parsed_json.values() if p.dead and not p.machine)
+
+    async def _retrying(self, write: Callable[[Connection], Awaitable[tuple[int, T]]]) -> T:
+        """Run `write` (rows offered, its result) on a pooled connection until it succeeds
+        (or we stop)."""
+        delay = self.config.reconnect_min_s
         while True:
             started = time.perf_counter()
             try:
                 async with self.pool.acquire(timeout=10) as conn:
-                    try:
-                        rows = await self.store.write(conn, batch, where)
-                    except REFUSED_DATA:
-                        # One message the database refuses must not hold the stream back:
-                        # write one by one and dead-letter only what is refused.
-                        rows = await self.store.write_each(conn, batch, where)
+                    rows, result = await write(conn)
             except DB_DOWN as exc:
                 if self._stopping.is_set():
                     raise
@@ -555,7 +698,7 @@ class Ingestor:
                 continue
             self.metrics.flush.observe(time.perf_counter() - started)
             self.metrics.rows.inc(rows)
-            return
+            return result
 
     async def _maintain(self) -> None:
         """Partitions ahead and retention, at most every `retention_every_s`."""

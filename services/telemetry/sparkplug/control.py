@@ -20,8 +20,10 @@ log = logging.getLogger(__name__)
 REBIRTH = "Node Control/Rebirth"
 BOOLEAN = 11
 SWEEP_MAX_S = 1.0
-# The sweep's database trouble is logged and the next sweep tries again.
+# The sweep's database or broker trouble is logged and the next sweep tries again (a node
+# claimed but not asked is asked again after reorder_s).
 SWEEP_ERRORS = (
+    aiomqtt.MqttError,
     TimeoutError,
     OSError,
     asyncpg.PostgresError,
