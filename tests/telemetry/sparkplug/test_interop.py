@@ -4,6 +4,7 @@ through interop_encode.py) decode with payload.py to exactly what that encoder w
 from __future__ import annotations
 
 import json
+import re
 import struct
 import subprocess
 import sys
@@ -214,3 +215,15 @@ def test_missing_interop_venv_fails_with_the_make_target(monkeypatch, tmp_path):
     monkeypatch.setattr(sys.modules[__name__], "INTEROP_PYTHON", tmp_path / "bin" / "python")
     with pytest.raises(pytest.fail.Exception, match="make interop"):
         encode_with_pysparkplug()
+
+
+def test_interop_venv_is_locked_with_hashes_and_made_by_make_test():
+    lock = (ROOT / "requirements" / "interop.txt").read_text()
+    pins = dict(re.findall(r"^([A-Za-z0-9][A-Za-z0-9._-]*)==(\S+)", lock, re.MULTILINE))
+    assert pins["pysparkplug"] == "0.6.1"
+    assert int(pins["paho-mqtt"].split(".")[0]) < 2
+    assert lock.count("--hash=sha256:") >= len(pins)
+    makefile = (ROOT / "Makefile").read_text()
+    assert re.search(r"^test: .*\$\(INTEROP_STAMP\)", makefile, re.MULTILINE)
+    assert "$(INTEROP_VENV)/bin/pip install -q --require-hashes -r $(INTEROP_LOCK)" in makefile
+    assert "-o $(INTEROP_LOCK) requirements/interop.in" in makefile
