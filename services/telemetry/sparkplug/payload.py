@@ -175,8 +175,8 @@ _SCALARS: Final[dict[int, Callable[[_Carrier], Value]]] = {
 
 def values(metric: pb.Payload.Metric, datatype: int) -> list[tuple[str, Value]]:
     """The metric's value(s) by `datatype`: `[("", v)]` for a scalar or a null metric,
-    `[("/<column>", v), ...]` for a one-row DataSet, `[("/<member>[/<sub>...]", v), ...]`
-    for a Template instance. Unstorable (pt-BR reason) for the kinds that are not
+    `[("/<column>", v), ...]` for a one-row DataSet (`[]` for one without rows),
+    `[("/<member>[/<sub>...]", v), ...]` for a Template instance. Unstorable (pt-BR reason) for the kinds that are not
     stored: Bytes, File, PropertySet(List), arrays, a DataSet of more than one row, a
     Template definition, an unknown datatype."""
     if metric.is_null:
