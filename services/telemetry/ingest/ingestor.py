@@ -522,12 +522,7 @@ class Ingestor:
                     await asyncio.wait_for(self._spooled.wait(), self.config.flush_s)
                 continue
             self.spool.oldest_ms = records[0].received_ms
-            if self.host is not None and any(is_sparkplug(r.topic) for r in records):
-                dead = await self._commit_sparkplug(self.host, records)
-            else:
-                batch = [self._parse(record) for record in records]
-                await self._commit(batch, records[-1].end)
-                dead = sum(1 for parsed in batch if parsed.dead and not parsed.machine)
+            dead = await self._store(records)
             self.spool.release(records[-1].end, len(records))
             self.metrics.messages.labels("stored").inc(len(records) - dead)
             self.metrics.messages.labels("dead_letter").inc(dead)
@@ -606,6 +601,16 @@ class Ingestor:
             now=dt.datetime.fromtimestamp(record.received_ms / 1000, dt.UTC),
             retention_days=self.settings.telemetry_retention_days,
         )
+
+    async def _store(self, records: list[Record]) -> int:
+        """One drained batch into PostgreSQL with its spool position; how many of its
+        messages were dead letters. A batch without Sparkplug records is the JSON path alone
+        (no query of the host's)."""
+        if self.host is not None and any(is_sparkplug(r.topic) for r in records):
+            return await self._commit_sparkplug(self.host, records)
+        batch = [self._parse(record) for record in records]
+        await self._commit(batch, records[-1].end)
+        return sum(1 for parsed in batch if parsed.dead and not parsed.machine)
 
     async def _commit(self, batch: list[Parsed], position: int) -> None:
         """Write until it succeeds (or we stop), with the spool position in the same

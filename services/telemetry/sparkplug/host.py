@@ -333,19 +333,23 @@ class Host:
         try:
             if kind == "DDEATH":
                 return self._device_death(node, m), "stored"
+            reasons: list[str] = []
             if kind in ("NBIRTH", "DBIRTH"):
-                metrics = self._birth(node, m)
+                metrics = self._birth(node, m, reasons)
             else:
                 metrics = self._resolve(node, m)
-            parsed = self._data(node, m, metrics, drained)
+            parsed = self._data(node, m, metrics, drained, reasons)
         except _Refused as exc:
             if exc.rebirth:
                 node.rebirth_wanted = True
             return [_dead(m.record, str(exc))], "dead_letter"
         return [parsed], "dead_letter" if parsed.dead and not parsed.machine else "stored"
 
-    def _birth(self, node: Node, m: _Message) -> list[tuple[pb.Payload.Metric, str, int]]:
-        """Take a birth's metric table; its metrics with their names and datatypes."""
+    def _birth(
+        self, node: Node, m: _Message, reasons: list[str]
+    ) -> list[tuple[pb.Payload.Metric, str, int]]:
+        """Take a birth's metric table; its metrics with their names and datatypes (one
+        that cannot be declared is left out, its reason added to `reasons`)."""
         device = m.topic.device
         if device and "" not in node.births:
             raise _Refused("DBIRTH sem NBIRTH do edge node", rebirth=True)
@@ -359,9 +363,14 @@ class Host:
                 continue  # a Template definition: what instances refer to, not a metric
             name = metric.name
             if not _valid_name(name, MAX_METRIC_NAME):
-                raise _Refused(f"métrica sem nome válido no {m.topic.kind}", rebirth=True)
+                reasons.append(
+                    f"métrica '{_shown(name)}': nome vazio, com mais de {MAX_METRIC_NAME} "
+                    "caracteres ou com caracteres de controle"
+                )
+                continue
             if not metric.datatype:
-                raise _Refused(f"métrica '{_shown(name)}' sem tipo no {m.topic.kind}", rebirth=True)
+                reasons.append(f"métrica '{_shown(name)}': sem tipo no {m.topic.kind}")
+                continue
             alias = metric.alias if metric.HasField("alias") else None
             if name in names or (alias is not None and alias in aliases):
                 raise _Refused(
@@ -473,13 +482,13 @@ class Host:
         m: _Message,
         metrics: list[tuple[pb.Payload.Metric, str, int]],
         drained: Drained,
+        reasons: list[str],
     ) -> Parsed:
         """A birth's or data message's values as rows of its machine; bad metrics are named
         in one dead letter, the good ones stored."""
         device, payload = m.topic.device, m.payload
         site, area, line, machine = self._target(node, device)
         parsed = Parsed(topic=m.record.topic, payload=m.record.payload)
-        reasons: list[str] = []
         states: list[tuple[dt.datetime, str]] = []
         reason: tuple[dt.datetime, str | None] | None = None
         counts: dict[dt.datetime, list[int]] = {}

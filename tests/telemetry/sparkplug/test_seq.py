@@ -48,7 +48,8 @@ def test_a_skip_opens_a_gap_and_the_late_ones_heal_it():
     assert state == SeqState(4, frozenset({1, 2, 3}), T1)
     state, arrivals = run(state, 2, 5, 1)
     assert arrivals == [Arrival.HEALED, Arrival.NEXT, Arrival.HEALED]
-    assert state.missing == {3} and state.gap_since == T1  # the gap is as old as its first skip
+    assert state.missing == {3}
+    assert state.gap_since == T1
     state, arrival = observe(state, 3, T1)
     assert arrival == Arrival.HEALED
     assert state == SeqState(5, frozenset(), None)
@@ -58,7 +59,8 @@ def test_a_gap_across_the_wrap():
     state, _ = observe(SeqState(254), 2, T1)
     assert state.missing == {255, 0, 1}
     state, arrival = observe(state, 255, T1)
-    assert arrival == Arrival.HEALED and state.missing == {0, 1}
+    assert arrival == Arrival.HEALED
+    assert state.missing == {0, 1}
 
 
 def test_an_old_seq_that_was_not_missing_is_late_and_ignored():
@@ -77,13 +79,15 @@ def test_a_missing_seq_left_more_than_127_behind_is_lost_until_the_next_birth():
     # A later gap healing does not clear a lost one.
     state, _ = observe(state, 131, T1)
     state, _ = observe(state, 130, T1)
-    assert state.missing == {LOST} and state.gap_since == T0
+    assert state.missing == {LOST}
+    assert state.gap_since == T0
     assert born(0).gap_since is None
 
 
 def test_before_any_birth_the_first_seq_starts_tracking():
     state, arrival = observe(SeqState(), 17, T0)
-    assert arrival == Arrival.FIRST and state == SeqState(17)
+    assert arrival == Arrival.FIRST
+    assert state == SeqState(17)
 
 
 def test_a_rebirth_is_due_once_a_gap_is_older_than_reorder_s():
