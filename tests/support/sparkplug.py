@@ -4,8 +4,9 @@ broken gateway leaves out), and records fed through the ingestor's drain path.""
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterable
 from typing import Any
 
 import asyncpg
@@ -129,3 +130,75 @@ async def feeders(dsn: str, spool_dir: str) -> AsyncIterator[Callable[..., Any]]
     yield make
     for pool in pools:
         await pool.close()
+
+
+Sample = tuple[str, str, dt.datetime, float]
+StateRow = tuple[str, dt.datetime, str, str | None]
+CounterRow = tuple[str, dt.datetime, int, int]
+
+
+def at(ms: int) -> dt.datetime:
+    return dt.datetime.fromtimestamp(ms / 1000, dt.UTC)
+
+
+def expected_rows(
+    messages: Iterable[Any], node: str
+) -> tuple[set[Sample], set[StateRow], set[CounterRow]]:
+    """The rows the host's rules make of an EdgeNode's published births and data (its
+    `published` log), worked out from what was sent: samples of every numeric metric,
+    State rows with the message's Reason (a Reason alone restating the last State), and
+    the increases of the Count/Good and Count/Scrap totals."""
+    samples: set[Sample] = set()
+    states: set[StateRow] = set()
+    counters: set[CounterRow] = set()
+    totals: dict[tuple[str, str], int] = {}
+    last_state: dict[str, str] = {}
+    for message in messages:
+        if message.kind not in ("NBIRTH", "DBIRTH", "NDATA", "DDATA"):
+            continue
+        machine = message.device or node
+        told: list[tuple[dt.datetime, str]] = []
+        reason: tuple[dt.datetime, str | None] | None = None
+        increases: dict[dt.datetime, list[int]] = {}
+        for sent in message.metrics:
+            name, value, ts = sent.name, sent.value, at(sent.timestamp)
+            if name == "bdSeq" or name.startswith(("Node Control/", "Properties/")):
+                continue
+            if name == "State":
+                told.append((ts, str(value).lower()))
+            elif name == "Reason":
+                reason = (ts, str(value) or None)
+            elif name in ("Count/Good", "Count/Scrap"):
+                before = totals.get((machine, name))
+                totals[(machine, name)] = int(value)
+                if before is not None:
+                    grown = int(value) - before if int(value) >= before else int(value)
+                    increases.setdefault(ts, [0, 0])[name == "Count/Scrap"] += grown
+            if value is not None and not isinstance(value, str):
+                samples.add((machine, name, ts, float(value)))
+        text = reason[1] if reason else None
+        states |= {(machine, ts, state, text) for ts, state in told}
+        if told:
+            last_state[machine] = told[-1][1]
+        elif reason is not None and machine in last_state:
+            states.add((machine, reason[0], last_state[machine], text))
+        counters |= {(machine, ts, g, s) for ts, (g, s) in increases.items() if g or s}
+    return samples, states, counters
+
+
+async def stored_rows(dsn: str) -> tuple[set[Sample], set[StateRow], set[CounterRow]]:
+    """What PostgreSQL holds, in the shapes of expected_rows (offline states left out)."""
+    conn = await asyncpg.connect(dsn)
+    try:
+        samples = await conn.fetch("SELECT machine, metric, ts, value FROM telemetry_samples")
+        states = await conn.fetch(
+            "SELECT machine, ts, state, reason FROM machine_states WHERE state <> 'offline'"
+        )
+        counters = await conn.fetch("SELECT machine, ts, good, scrap FROM machine_counters")
+    finally:
+        await conn.close()
+    return (
+        {tuple(r) for r in samples},  # type: ignore[misc]
+        {tuple(r) for r in states},  # type: ignore[misc]
+        {tuple(r) for r in counters},  # type: ignore[misc]
+    )

@@ -21,7 +21,7 @@ from prometheus_client import CollectorRegistry
 
 from deploy.supervisor import free_port
 from services.telemetry.ingest.ingestor import IngestMetrics, Ingestor
-from shared.settings import Settings
+from shared.settings import Settings, SparkplugSettings
 from tests.support.telemetry import FAST, Broker
 from tests.support.telemetry_query import ProtheusRows, TelemetryRows, query_app
 
@@ -44,6 +44,7 @@ async def ingestors(broker, mes_dsn, tmp_path) -> AsyncIterator[Any]:
         settings = Settings(
             mes_db_url=dsn or mes_dsn, mqtt_url=broker.url, mqtt_client_id=overrides.pop("client_id", client_id),
             mqtt_shared_group=overrides.pop("group", None),
+            sparkplug=overrides.pop("sparkplug", SparkplugSettings()),
         )  # fmt: skip
         pool = await asyncpg.create_pool(settings.mes_db_url, min_size=0, max_size=4)
         config = dataclasses.replace(FAST, spool_dir=str(tmp_path / "spool"), **overrides)

@@ -1,0 +1,239 @@
+"""The ingestor as a Sparkplug host through a real broker, with the edge-node simulator:
+births and data, a restart, a seq gap answered by a rebirth, deaths by will, STATE, and a
+SIGKILL of the ingestor mid-stream."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime as dt
+import os
+import signal
+import sys
+import uuid
+from collections.abc import AsyncIterator
+
+import aiomqtt
+import orjson
+
+from protheus_demo.edge import EdgeNode
+from services.telemetry.sparkplug.proto import sparkplug_b_pb2 as pb
+from shared.settings import SparkplugSettings
+from tests.support.sparkplug import expected_rows, stored_rows
+from tests.support.telemetry import ROOT, publish, rows, wait_for_rows
+
+GROUP = "Plant1"
+START = dt.datetime.now(dt.UTC).replace(microsecond=0) - dt.timedelta(hours=1)
+SAMPLES = "SELECT count(*) FROM telemetry_samples"
+
+
+async def settled(dsn: str, expected: int, sql: str = SAMPLES) -> None:
+    """Wait for `expected` rows, then a little more: a wrong extra row would show too."""
+    assert await wait_for_rows(dsn, sql, expected) == expected
+    await asyncio.sleep(0.3)
+    assert (await rows(dsn, sql))[0][0] == expected
+
+
+async def test_an_edge_nodes_births_and_alias_only_data_become_rows(broker, mes_dsn, ingestors):
+    await ingestors()
+    async with EdgeNode(broker.url, GROUP, "GW1", ["Press1", "Press2"], 4, node_metrics=2) as node:
+        for _ in range(12):
+            await node.publish_data()
+        await node.publish_node_data()
+        samples, states, counters = expected_rows(node.published, "GW1")
+        await settled(mes_dsn, len(samples))
+        assert await stored_rows(mes_dsn) == (samples, states, counters)
+    assert len(counters) > 0  # the seed makes the devices count
+    machines = await rows(mes_dsn, "SELECT machine, site, area, line FROM machines ORDER BY 1")
+    assert [tuple(r) for r in machines] == [
+        ("GW1", GROUP, "sparkplug", "GW1"),
+        ("Press1", GROUP, "sparkplug", "GW1"),
+        ("Press2", GROUP, "sparkplug", "GW1"),
+    ]
+    # The clean NDEATH at the end: the node and its devices offline.
+    offline = "SELECT count(*) FROM machine_states WHERE state = 'offline'"
+    assert await wait_for_rows(mes_dsn, offline, 3) == 3
+
+
+async def test_alias_only_data_after_an_ingestor_restart_is_decoded(broker, mes_dsn, ingestors):
+    first = await ingestors()
+    async with EdgeNode(broker.url, GROUP, "GW2", ["Lathe"], 3) as node:
+        await settled(mes_dsn, 5)  # the DBIRTH's m0..m2, Count/Good, Count/Scrap
+        await first.stop()
+        await node.publish_data(values={"m0": 1.5})  # kept by the broker for the session
+        await ingestors()  # same client id and spool: a restart
+        await node.publish_data(values={"m0": 2.5})
+        await settled(mes_dsn, 7)
+    values = await rows(
+        mes_dsn, "SELECT value FROM telemetry_samples WHERE metric = 'm0' ORDER BY ts"
+    )
+    assert [r["value"] for r in values][1:] == [1.5, 2.5]
+    assert await rows(mes_dsn, "SELECT count(*) FROM telemetry_dead_letters") == [(0,)]
+
+
+async def test_a_seq_gap_asks_a_rebirth_that_the_node_answers(broker, mes_dsn, ingestors):
+    await ingestors(sparkplug=SparkplugSettings(reorder_s=0.3))
+    async with EdgeNode(broker.url, GROUP, "GW3", ["Mill"], 2) as node:
+        await node.publish_data()
+        node.skip_seq(3)
+        await node.publish_data()
+        await node.wait_rebirths(1, seconds=20)
+        healed = (
+            "SELECT count(*) FROM sparkplug_nodes WHERE gap_since IS NULL AND missing = '{}' "
+            "AND rebirths >= 1 AND birth_version >= 4 AND NOT rebirth_wanted"
+        )
+        assert await wait_for_rows(mes_dsn, healed, 1) == 1
+    topic, body = node.commands[0]
+    assert topic == f"spBv1.0/{GROUP}/NCMD/GW3"
+    command = pb.Payload.FromString(body)
+    assert [(m.name, m.datatype, m.boolean_value) for m in command.metrics] == [
+        ("Node Control/Rebirth", 11, True)
+    ]
+
+
+async def edge_process(broker_url: str, node: str, device: str) -> asyncio.subprocess.Process:
+    return await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "protheus_demo.edge", "--mqtt-url", broker_url, "--group", GROUP,
+        "--node", node, "--devices", device, "--metrics", "2", "--rate", "20",
+        "--log-level", "WARNING", cwd=ROOT,
+        stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL,
+    )  # fmt: skip
+
+
+async def test_a_killed_edge_node_goes_offline_in_the_timeline(broker, mes_dsn, ingestors):
+    await ingestors()
+    process = await edge_process(broker.url, "GWK", "K1")
+    try:
+        count = "SELECT count(*) FROM telemetry_samples WHERE machine = 'K1'"
+        assert await wait_for_rows(mes_dsn, count, 6) >= 6
+    finally:
+        process.send_signal(signal.SIGKILL)
+        await process.wait()
+    offline = "SELECT count(*) FROM machine_states WHERE machine = 'K1' AND state = 'offline'"
+    assert await wait_for_rows(mes_dsn, offline, 1) == 1
+    node = await rows(
+        mes_dsn, "SELECT online, death_at FROM sparkplug_nodes WHERE edge_node = 'GWK'"
+    )
+    assert node[0]["online"] is False
+    assert node[0]["death_at"] is not None
+
+
+@contextlib.asynccontextmanager
+async def watching(port: int, topic: str) -> AsyncIterator[asyncio.Queue[dict[str, object]]]:
+    """The JSON messages (retained included) on `topic`, as they come."""
+    found: asyncio.Queue[dict[str, object]] = asyncio.Queue()
+    async with aiomqtt.Client("127.0.0.1", port, identifier=f"w-{uuid.uuid4().hex[:8]}") as client:
+        await client.subscribe(topic, qos=1)
+
+        async def read() -> None:
+            async for message in client.messages:
+                assert isinstance(message.payload, bytes)
+                await found.put(orjson.loads(message.payload))
+
+        reader = asyncio.create_task(read())
+        try:
+            yield found
+        finally:
+            reader.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await reader
+
+
+async def next_state(found: asyncio.Queue[dict[str, object]], online: bool) -> dict[str, object]:
+    while True:
+        state = await asyncio.wait_for(found.get(), 15)
+        if state["online"] is online:
+            return state
+
+
+async def test_state_is_retained_online_after_connect_and_offline_after_a_clean_stop(
+    broker, ingestors
+):
+    ingestor = await ingestors(sparkplug=SparkplugSettings(host_id="mes-a"))
+    async with watching(broker.port, "spBv1.0/STATE/mes-a") as found:
+        born = await next_state(found, True)
+        assert born == {"online": True, "timestamp": ingestor._state_ms}
+        await ingestor.stop()
+        assert await next_state(found, False) == {"online": False, "timestamp": born["timestamp"]}
+    # Retained: whoever subscribes later reads the host offline.
+    async with watching(broker.port, "spBv1.0/STATE/mes-a") as found:
+        assert (await asyncio.wait_for(found.get(), 10))["online"] is False
+
+
+def ingestor_env(broker_url: str, dsn: str, spool: str, **extra: str) -> dict[str, str]:
+    return {
+        **os.environ,
+        "INGEST_SPOOL_DIR": spool, "MES_DB_URL": dsn, "MQTT_URL": broker_url,
+        "MQTT_CLIENT_ID": f"ingestor-{uuid.uuid4().hex[:8]}", "INGEST_BATCH_SIZE": "50",
+        "INGEST_FLUSH_S": "0.05", "LOG_LEVEL": "WARNING", **extra,
+    }  # fmt: skip
+
+
+async def ingestor_process(env: dict[str, str]) -> asyncio.subprocess.Process:
+    return await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "services.telemetry.ingest", cwd=ROOT, env=env,
+        stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL,
+    )  # fmt: skip
+
+
+async def test_a_killed_ingestor_leaves_its_will_state_offline(broker, mes_dsn, tmp_path):
+    env = ingestor_env(broker.url, mes_dsn, str(tmp_path / "spool"), SPARKPLUG_HOST_ID="mes-k")
+    async with watching(broker.port, "spBv1.0/STATE/mes-k") as found:
+        process = await ingestor_process(env)
+        try:
+            born = await next_state(found, True)
+        finally:
+            process.send_signal(signal.SIGKILL)
+            await process.wait()
+        assert await next_state(found, False) == {"online": False, "timestamp": born["timestamp"]}
+
+
+async def wait_subscribed(broker, dsn: str) -> None:
+    """MQTT routes nothing to a session that does not exist yet: a JSON probe stored says
+    the ingestor's persistent session is subscribed."""
+    probed = "SELECT count(*) FROM telemetry_samples WHERE machine = 'PROBE'"
+    for attempt in range(100):
+        ts = (START + dt.timedelta(seconds=attempt)).isoformat()
+        await publish(broker, [("mes/v1/s/a/l/PROBE/telemetry", {"ts": ts, "metrics": {"v": 1}})])
+        if await wait_for_rows(dsn, probed, 1, seconds=0.2):
+            return
+    raise AssertionError("the ingestor never subscribed")
+
+
+async def test_sigkill_of_the_ingestor_mid_sparkplug_stream_loses_and_duplicates_nothing(
+    broker, mes_dsn, tmp_path
+):
+    env = ingestor_env(broker.url, mes_dsn, str(tmp_path / "spool"))
+    process = await ingestor_process(env)
+    await wait_subscribed(broker, mes_dsn)
+    total = 1500
+    m0 = "SELECT count(*) FROM telemetry_samples WHERE machine = 'S1' AND metric = 'm0'"
+    async with EdgeNode(broker.url, GROUP, "GWS", ["S1"], 2) as node:
+
+        async def stream() -> None:
+            for n in range(total):
+                await node.publish_data(values={"m0": float(n)})
+
+        publisher = asyncio.create_task(stream())
+        await wait_for_rows(mes_dsn, m0, 200, seconds=30)
+        process.send_signal(signal.SIGKILL)
+        await process.wait()
+        stored_at_kill = (await rows(mes_dsn, m0))[0][0]
+        await publisher
+        assert stored_at_kill < total + 1  # the kill really landed mid-stream
+        restarted = await ingestor_process(env)
+        try:
+            assert await wait_for_rows(mes_dsn, m0, total + 1, seconds=60) == total + 1
+            samples, states, counters = expected_rows(node.published, "GWS")
+            await settled(mes_dsn, len(samples) + 1)  # and the probe
+        finally:
+            restarted.terminate()
+            await restarted.wait()
+    values = await rows(
+        mes_dsn, "SELECT value FROM telemetry_samples WHERE metric = 'm0' ORDER BY ts"
+    )
+    assert [r["value"] for r in values][1:] == [float(n) for n in range(total)]
+    stored = await stored_rows(mes_dsn)
+    assert stored[0] - {s for s in stored[0] if s[0] == "PROBE"} == samples
+    assert stored[1:] == (states, counters)
+    assert await rows(mes_dsn, "SELECT count(*) FROM telemetry_dead_letters") == [(0,)]
