@@ -17,10 +17,12 @@ import aiomqtt
 import orjson
 
 from protheus_demo.edge import EdgeNode
+from protheus_demo.edge.payload import SentMetric, encode
 from services.telemetry.sparkplug.proto import sparkplug_b_pb2 as pb
 from shared.settings import SparkplugSettings
 from tests.support.sparkplug import expected_rows, stored_rows
 from tests.support.telemetry import ROOT, publish, rows, wait_for_rows
+from tests.telemetry.sparkplug.test_interop import encode_with_pysparkplug
 
 GROUP = "Plant1"
 START = dt.datetime.now(dt.UTC).replace(microsecond=0) - dt.timedelta(hours=1)
@@ -236,4 +238,53 @@ async def test_sigkill_of_the_ingestor_mid_sparkplug_stream_loses_and_duplicates
     stored = await stored_rows(mes_dsn)
     assert stored[0] - {s for s in stored[0] if s[0] == "PROBE"} == samples
     assert stored[1:] == (states, counters)
+    assert await rows(mes_dsn, "SELECT count(*) FROM telemetry_dead_letters") == [(0,)]
+
+
+async def test_pysparkplug_payloads_make_the_rows_of_the_simulators_equivalent_messages(
+    broker, mes_dsn, ingestors
+):
+    """Interop: NBIRTH, DBIRTH, alias-only DDATA and NDEATH encoded by pysparkplug (helper
+    script in its own venv) and the same metrics encoded by the simulator's encoder, for
+    another node and device, through the broker and the real ingestor: the same rows."""
+    await ingestors()
+    base = int((START.timestamp()) * 1000)
+    encoded = encode_with_pysparkplug(
+        "--group", GROUP, "--node", "GW-P", "--device", "PressP", "--timestamp", str(base)
+    )
+    theirs = [(m["topic"], bytes.fromhex(m["payload"])) for m in encoded["messages"]]
+    ours = []
+    for message in encoded["messages"]:
+        sent = [
+            SentMetric(
+                m["name"] or "",
+                m["alias"],
+                m["datatype"],
+                m["value"],
+                m["timestamp"] if m["timestamp"] is not None else message["timestamp"],
+            )
+            for m in message["metrics"]
+        ]
+        data = message["type"] == "DDATA"
+        body = encode(
+            sent, timestamp=message["timestamp"], seq=message["seq"], names=not data,
+            datatypes=not data,
+        )  # fmt: skip
+        topic = message["topic"].replace("/GW-P", "/GW-Q").replace("/PressP", "/PressQ")
+        ours.append((topic, body))
+    await publish(broker, theirs + ours)
+    offline = "SELECT count(*) FROM machine_states WHERE state = 'offline'"
+    assert await wait_for_rows(mes_dsn, offline, 2) == 2
+    samples, states, counters = await stored_rows(mes_dsn)
+
+    def of(machine: str, found: set[tuple]) -> set[tuple]:
+        return {(None, *row[1:]) for row in found if row[0] == machine}
+
+    assert of("PressP", samples) == of("PressQ", samples)
+    # Every metric of the DBIRTH and of the DDATA but the State text.
+    assert len(of("PressP", samples)) == 2 * 11
+    assert of("PressP", states) == of("PressQ", states)
+    assert {row[2] for row in of("PressP", states)} == {"running", "idle"}
+    assert of("PressP", counters) == of("PressQ", counters)
+    assert {row[2:] for row in of("PressP", counters)} == {(10, 1)}
     assert await rows(mes_dsn, "SELECT count(*) FROM telemetry_dead_letters") == [(0,)]
