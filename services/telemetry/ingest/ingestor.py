@@ -30,6 +30,7 @@ import aiomqtt
 import asyncpg
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
+from paho.mqtt.subscribeoptions import SubscribeOptions
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 from services.telemetry.ingest.acks import ManualAckClient
@@ -358,6 +359,17 @@ class Ingestor:
             will=will,
         )
 
+    @staticmethod
+    def _subscribe_options(topic: str) -> SubscribeOptions:
+        """QoS 1. On spBv1.0/# (not shared) no retained messages, no STATE of our own: the
+        only retained messages there are hosts' STATE, which the drain skips anyway. A shared
+        subscription may not ask No Local, and gets no retained messages."""
+        if topic == SPARKPLUG_TOPIC:
+            return SubscribeOptions(
+                qos=1, noLocal=True, retainHandling=SubscribeOptions.RETAIN_DO_NOT_SEND
+            )
+        return SubscribeOptions(qos=1)
+
     async def _run(self) -> None:
         delay = self.config.reconnect_min_s
         while not self._stopping.is_set():
@@ -389,7 +401,7 @@ class Ingestor:
                 host_id = self.settings.sparkplug.host_id
                 await publish_state(client, host_id, online=True, timestamp_ms=self._state_ms)
             for topic in self.topics:
-                await client.subscribe(topic, qos=1)
+                await client.subscribe(topic, options=self._subscribe_options(topic))
             self._client = client
             if self.full:
                 client.hold()

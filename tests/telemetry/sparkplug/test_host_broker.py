@@ -288,3 +288,49 @@ async def test_pysparkplug_payloads_make_the_rows_of_the_simulators_equivalent_m
     assert of("PressP", counters) == of("PressQ", counters)
     assert {row[2:] for row in of("PressP", counters)} == {(10, 1)}
     assert await rows(mes_dsn, "SELECT count(*) FROM telemetry_dead_letters") == [(0,)]
+
+
+async def test_with_sparkplug_disabled_only_the_json_path_runs(broker, mes_dsn, ingestors):
+    ingestor = await ingestors(sparkplug=SparkplugSettings(enabled=False, host_id="mes-off"))
+    assert ingestor.topics == ["mes/v1/#"]
+    async with EdgeNode(broker.url, GROUP, "GWX", ["X1"], 1):
+        await publish(
+            broker, [("mes/v1/s/a/l/J1/telemetry", {"ts": START.isoformat(), "metrics": {"v": 1}})]
+        )
+        await settled(mes_dsn, 1)
+    assert await rows(mes_dsn, "SELECT count(*) FROM sparkplug_nodes") == [(0,)]
+    assert await rows(mes_dsn, "SELECT count(*) FROM telemetry_dead_letters") == [(0,)]
+    async with watching(broker.port, "spBv1.0/STATE/#") as found:
+        await asyncio.sleep(0.5)
+        assert found.empty()
+
+
+def totals(counters: set[tuple]) -> dict[str, tuple[int, int]]:
+    found: dict[str, tuple[int, int]] = {}
+    for machine, _, good, scrap in counters:
+        g, s = found.get(machine, (0, 0))
+        found[machine] = (g + good, s + scrap)
+    return found
+
+
+async def test_two_ingestors_sharing_the_subscription_store_every_row_once(
+    broker, mes_dsn, ingestors
+):
+    first = await ingestors(client_id="shared-a", group="g")
+    await ingestors(client_id="shared-b", group="g")
+    assert first.topics == ["$share/g/mes/v1/#", "$share/g/spBv1.0/#"]
+    async with EdgeNode(broker.url, GROUP, "GWH", ["H1", "H2", "H3"], 3) as node:
+        # Births first: a shared subscription hands the node's messages to either ingestor,
+        # so data drained before its birth would be a dead letter (and a rebirth request).
+        born = "SELECT count(*) FROM sparkplug_devices WHERE online"
+        assert await wait_for_rows(mes_dsn, born, 3) == 3
+        for _ in range(30):
+            await node.publish_data()
+        samples, states, counters = expected_rows(node.published, "GWH")
+        await settled(mes_dsn, len(samples))
+        stored = await stored_rows(mes_dsn)
+        assert stored[:2] == (samples, states)
+        # Two drains take a node's totals in either order: a total older than one already
+        # counted counts nothing, the newer one counted the increase. The sums stay exact.
+        assert totals(stored[2]) == totals(counters)
+    assert await rows(mes_dsn, "SELECT count(*) FROM telemetry_dead_letters") == [(0,)]
