@@ -685,8 +685,8 @@ class Ingestor:
             return 1
         host.adopt(drained)
         counted = self.metrics.sparkplug_messages
-        for kind, outcome in drained.outcomes:
-            counted.labels(kind, outcome).inc()
+        for (kind, outcome), count in collections.Counter(drained.outcomes).items():
+            counted.labels(kind, outcome).inc(count)
         if drained.stale_deaths:
             self.metrics.sparkplug_stale_deaths.inc(drained.stale_deaths)
         if drained.ignored_metrics:

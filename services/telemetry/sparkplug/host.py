@@ -34,7 +34,7 @@ BD_SEQ = "bdSeq"
 # Host plumbing, not measurements: never samples.
 NOT_SAMPLES = ("Node Control/", "Properties/")
 MAX_METRIC_NAME = 200
-MAX_EPOCH_MS = 32503680000000  # year 3000, as the JSON path
+DAY_MS = 86_400_000
 MAX_COUNT = 2**63 - 1
 MAX_REASONS = 10  # a dead letter names at most this many bad metrics
 UINT64 = 2**64
@@ -43,6 +43,10 @@ _TEMPLATE = 19
 
 Key = tuple[str, str]  # (group, edge node)
 Target = tuple[str, str, str, str]  # site, area, line, machine
+
+
+SKIP = "skip"  # not a measurement: bdSeq, Node Control/, Properties/
+INVALID = "invalid"  # a name no table can hold
 
 
 class Channel:
@@ -109,6 +113,7 @@ class Node:
     births: dict[str, Birth] = field(default_factory=dict)  # '' the node's, else a device's
     devices: dict[str, Device] = field(default_factory=dict)
     mapping: dict[str, Target] = field(default_factory=dict)
+    targets: dict[str, Target] = field(default_factory=dict)  # default ones, checked once
     last: dict[tuple[str, str], LastValue] = field(default_factory=dict)  # (device, metric)
     reborn: bool = False  # an NBIRTH in this batch: every metric row replaced
     reborn_devices: set[str] = field(default_factory=set)
@@ -169,6 +174,14 @@ def _moment(ms: int) -> dt.datetime:
     return dt.datetime.fromtimestamp(ms / 1000, dt.UTC)
 
 
+def _bad_time(ms: int | None, earliest: int) -> str:
+    if ms is None:
+        return "sem timestamp (nem na métrica nem no payload)"
+    if ms < earliest:
+        return "timestamp mais antigo que o período de retenção"
+    return "timestamp mais de um dia no futuro"
+
+
 def _integral(value: object) -> int | None:
     if isinstance(value, bool):
         return None
@@ -186,8 +199,10 @@ class Host:
     def __init__(self, config: SparkplugSettings, *, retention_days: int) -> None:
         self.config = config
         self.retention = dt.timedelta(days=retention_days)
+        self.retention_ms = retention_days * DAY_MS
         self._births: dict[Key, tuple[int, dict[str, Birth]]] = {}
         self._channels: dict[str, str] = {}
+        self._topics: dict[str, Topic] = {}
 
     # --- the batch ------------------------------------------------------------------------
 
@@ -198,7 +213,7 @@ class Host:
         for index, record in enumerate(records):
             received = _moment(record.received_ms)
             try:
-                topic = parse_topic(record.topic)
+                topic = self._topic(record.topic)
             except TopicError as exc:
                 drained.parsed[index] = [_dead(record, str(exc))]
                 drained.outcomes[index] = ("invalid", "dead_letter")
@@ -224,6 +239,15 @@ class Host:
         await self._save(conn, list(nodes.values()))
         drained.births = {n.key: (n.birth_version, n.births) for n in nodes.values()}
         return drained
+
+    def _topic(self, text: str) -> Topic:
+        topic = self._topics.get(text)
+        if topic is None:
+            topic = parse_topic(text)
+            if len(self._topics) > 10_000:
+                self._topics.clear()  # bounded, whatever topics arrive
+            self._topics[text] = topic
+        return topic
 
     def adopt(self, drained: Drained) -> None:
         """The batch committed: its birth tables are what PostgreSQL holds now."""
@@ -436,6 +460,9 @@ class Host:
         mapped = node.mapping.get(device)
         if mapped is not None:
             return mapped
+        target = node.targets.get(device)
+        if target is not None:
+            return target
         machine = device or node.node
         for what, text in (("grupo", node.group), ("edge node", node.node), ("máquina", machine)):
             if not _valid_name(text, MAX_NAME):
@@ -443,38 +470,35 @@ class Host:
                     f"{what} '{_shown(text)}' sem mapeamento e inválido como nome de máquina "
                     f"(1 a {MAX_NAME} caracteres)"
                 )
-        return node.group, self.config.area, node.node, machine
+        target = node.targets[device] = (node.group, self.config.area, node.node, machine)
+        return target
 
     def _channel(self, name: str) -> str:
+        """What a (flattened) metric name feeds: a Channel, SKIP (bdSeq, Node Control/,
+        Properties/) or INVALID (too long, control characters); cached, bounded."""
         channel = self._channels.get(name)
         if channel is None:
-            config = self.config
-            channel = Channel.SAMPLE
-            for names, which in (
-                (config.state_metrics, Channel.STATE),
-                (config.reason_metrics, Channel.REASON),
-                (config.good_metrics, Channel.GOOD),
-                (config.scrap_metrics, Channel.SCRAP),
-            ):
-                if any(name == n or name.endswith("/" + n) for n in names):
-                    channel = which
-                    break
+            channel = self._classify(name)
             if len(self._channels) > 10_000:
                 self._channels.clear()  # bounded, whatever names a misbehaving node invents
             self._channels[name] = channel
         return channel
 
-    def _timestamp(self, ms: int | None, received: dt.datetime) -> dt.datetime:
-        if ms is None:
-            raise Unstorable("sem timestamp (nem na métrica nem no payload)")
-        if ms > MAX_EPOCH_MS:
-            raise Unstorable("timestamp fora do intervalo")
-        moment = _moment(ms)
-        if moment > received + dt.timedelta(days=1):
-            raise Unstorable("timestamp mais de um dia no futuro")
-        if moment < received - self.retention:
-            raise Unstorable("timestamp mais antigo que o período de retenção")
-        return moment
+    def _classify(self, name: str) -> str:
+        if not _is_data(name):
+            return SKIP
+        if not _valid_name(name, MAX_METRIC_NAME):
+            return INVALID
+        config = self.config
+        for names, channel in (
+            (config.state_metrics, Channel.STATE),
+            (config.reason_metrics, Channel.REASON),
+            (config.good_metrics, Channel.GOOD),
+            (config.scrap_metrics, Channel.SCRAP),
+        ):
+            if any(name == n or name.endswith("/" + n) for n in names):
+                return channel
+        return Channel.SAMPLE
 
     def _data(
         self,
@@ -493,26 +517,51 @@ class Host:
         reason: tuple[dt.datetime, str | None] | None = None
         counts: dict[dt.datetime, list[int]] = {}
         payload_ms = payload.timestamp if payload.HasField("timestamp") else None
+        # Timestamps are checked as epoch ms against the bounds of the JSON path (a day
+        # ahead, retention behind), and each distinct one made a datetime once.
+        received_ms = m.record.received_ms
+        earliest, latest = received_ms - self.retention_ms, received_ms + DAY_MS
+        moments: dict[int, dt.datetime] = {}
+        channels, sample, append = self._channels, Channel.SAMPLE, parsed.samples.append
         for metric, name, datatype in metrics:
-            if not _is_data(name):
+            kind = channels.get(name) or self._channel(name)
+            if kind == SKIP:
                 continue
+            ms = metric.timestamp if metric.HasField("timestamp") else payload_ms
+            if ms is None or not earliest <= ms <= latest:
+                reasons.append(f"métrica '{_shown(name)}': {_bad_time(ms, earliest)}")
+                continue
+            ts = moments.get(ms)
+            if ts is None:
+                ts = moments[ms] = _moment(ms)
+                # The partition of its day (a state's or counter's day too: harmless).
+                parsed.sample_days.add(ts.date())
             try:
-                ts = self._timestamp(
-                    metric.timestamp if metric.HasField("timestamp") else payload_ms, m.received
-                )
                 found = values(metric, datatype)
             except Unstorable as exc:
                 reasons.append(f"métrica '{_shown(name)}': {exc}")
                 continue
             for suffix, value in found:
-                full = name + suffix
-                if not _valid_name(full, MAX_METRIC_NAME):
+                full = name + suffix if suffix else name
+                channel = self._channel(full) if suffix else kind
+                if channel == sample:  # the usual metric: straight to a sample
+                    if value is None or value.__class__ is str:
+                        drained.ignored_metrics += value is not None
+                        continue
+                    number = float(value)
+                    if number - number != 0.0:  # inf or nan
+                        reasons.append(f"métrica '{_shown(full)}': valor não finito")
+                        continue
+                    append((machine, full, ts, number))
+                    continue
+                if channel == INVALID:
                     reasons.append(
                         f"métrica '{_shown(full)}': nome com mais de {MAX_METRIC_NAME} "
                         "caracteres ou com caracteres de controle"
                     )
                     continue
-                channel = self._channel(full)
+                if channel == SKIP:
+                    continue
                 try:
                     if channel == Channel.STATE:
                         state = self._state(value)
@@ -523,7 +572,7 @@ class Host:
                         text = self._reason(value)
                         reason = (ts, text)
                         self._remember(node, device, full, None, text, ts)
-                    elif channel in (Channel.GOOD, Channel.SCRAP):
+                    else:
                         increase = self._count(node, device, full, value, ts)
                         if increase:
                             pair = counts.setdefault(ts, [0, 0])
@@ -531,16 +580,9 @@ class Host:
                 except Unstorable as exc:
                     reasons.append(f"métrica '{_shown(full)}': {exc}")
                     continue
-                number = numeric(value)
-                if number is None:
-                    if isinstance(value, str) and channel not in (Channel.STATE, Channel.REASON):
-                        drained.ignored_metrics += 1
-                    continue
-                if not math.isfinite(number):
-                    reasons.append(f"métrica '{_shown(full)}': valor não finito")
-                    continue
-                parsed.samples.append((machine, full, ts, number))
-                parsed.sample_days.add(ts.date())
+                number_or_none = numeric(value)
+                if number_or_none is not None and math.isfinite(number_or_none):
+                    append((machine, full, ts, number_or_none))
         reason_text = reason[1] if reason else None
         parsed.states.extend((machine, ts, state, reason_text) for ts, state in states)
         if reason is not None and not states:
@@ -551,10 +593,10 @@ class Host:
         parsed.counters.extend(
             (machine, ts, good, scrap, None) for ts, (good, scrap) in counts.items()
         )
-        moments = [r[2] for r in parsed.samples] + [r[1] for r in parsed.states]
-        moments += [r[1] for r in parsed.counters]
-        if moments:
-            parsed.machine = (machine, site, area, line, max(moments))
+        if parsed.samples or parsed.states or parsed.counters:
+            stamps = [r[2] for r in parsed.samples] + [r[1] for r in parsed.states]
+            stamps += [r[1] for r in parsed.counters]
+            parsed.machine = (machine, site, area, line, max(stamps))
         if reasons:
             shown = "; ".join(reasons[:MAX_REASONS])
             if len(reasons) > MAX_REASONS:
