@@ -450,3 +450,55 @@ async def test_a_json_only_batch_does_not_reach_the_host(mes_dsn, feeders):
     )
     await feeder.feed((topic("NBIRTH"), nbirth()))
     assert calls == [1]
+
+
+async def test_a_batch_retried_after_a_database_failure_starts_again_from_the_database(
+    mes_dsn, feeders
+):
+    feeder = await feeders()
+    failures = []
+    write = feeder.ingestor.store.write
+
+    async def failing_once(conn, batch, position=None):  # type: ignore[no-untyped-def]
+        if not failures:
+            failures.append(1)
+            raise ConnectionResetError("the database went away")
+        return await write(conn, batch, position)
+
+    feeder.ingestor.store.write = failing_once  # type: ignore[method-assign]
+    await born(feeder)  # the host applied the births, then the write failed: all rolled back
+    assert failures == [1]
+    assert feeder.ingestor.metrics.db_retries._value.get() == 1
+    node = await node_row(mes_dsn)
+    assert node["birth_version"] == 2  # NBIRTH and DBIRTH once, not twice
+    assert await rows(
+        mes_dsn, "SELECT count(*) FROM sparkplug_metrics WHERE device = 'Press1'"
+    ) == [(5,)]
+    await feeder.feed(
+        (topic("DDATA", "Press1"), payload(m(alias=10, value=3.0, ts=BASE_MS + 1), seq=2))
+    )
+    assert ("temp", 3.0, at(BASE_MS + 1)) in await samples(mes_dsn, "Press1")
+
+
+async def test_a_message_whose_host_state_the_database_refuses_is_dead_lettered_alone(
+    mes_dsn, feeders
+):
+    feeder = await feeders()
+
+    class Refusing(Host):
+        async def drain(self, conn, records):  # type: ignore[no-untyped-def]
+            if any("POISON" in r.topic for r in records):
+                raise asyncpg.DataError("refused")
+            return await super().drain(conn, records)
+
+    feeder.ingestor.host = Refusing(feeder.ingestor.settings.sparkplug, retention_days=90)
+    await feeder.feed(
+        (topic("NBIRTH"), nbirth(m("Node/a", 1.0, datatype=DOUBLE))),
+        (topic("DBIRTH", "POISON"), dbirth(1)),
+        (topic("DBIRTH", "Press1"), dbirth(2)),
+    )
+    assert await dead(mes_dsn) == [(topic("DBIRTH", "POISON"), "recusado pelo banco: DataError")]
+    assert ("temp", 20.5, at(BASE_MS)) in await samples(mes_dsn, "Press1")
+    assert await samples(mes_dsn, NODE) == [("Node/a", 1.0, at(BASE_MS))]
+    position = await rows(mes_dsn, "SELECT position FROM telemetry_spool_positions")
+    assert position[0]["position"] == feeder.position
