@@ -233,7 +233,14 @@ class Host:
         nodes = await self._load(conn, sorted({m.topic.key for _, m in messages}))
         for index, message in messages:
             node = nodes[message.topic.key]
-            parsed, outcome = self._apply(node, message, drained)
+            try:
+                parsed, outcome = self._apply(node, message, drained)
+            except Exception:
+                # A fault of ours must not hold the stream back forever: the message is kept
+                # as a dead letter, and the log says what went wrong.
+                log.exception("Sparkplug message on %s not applied", message.record.topic)
+                parsed = [_dead(message.record, "erro interno ao aplicar a mensagem Sparkplug")]
+                outcome = "dead_letter"
             drained.parsed[index] = parsed
             drained.outcomes[index] = (message.topic.kind, outcome)
         await self._save(conn, list(nodes.values()))

@@ -502,3 +502,45 @@ async def test_a_message_whose_host_state_the_database_refuses_is_dead_lettered_
     assert await samples(mes_dsn, NODE) == [("Node/a", 1.0, at(BASE_MS))]
     position = await rows(mes_dsn, "SELECT position FROM telemetry_spool_positions")
     assert position[0]["position"] == feeder.position
+
+
+async def test_data_by_name_without_aliases_takes_the_births_datatypes(mes_dsn, feeders):
+    feeder = await feeders()
+    await feeder.feed(
+        (topic("NBIRTH"), nbirth()),
+        (topic("DBIRTH", "P8"), payload(m("rpm", -7, datatype=INT32), seq=1, ts=BASE_MS)),
+        # No alias, no datatype: the name finds the birth's Int32 (two's complement).
+        (topic("DDATA", "P8"), payload(m("rpm", -9, datatype=None, ts=BASE_MS + 1), seq=2)),
+    )
+    assert await samples(mes_dsn, "P8") == [
+        ("rpm", -7.0, at(BASE_MS)),
+        ("rpm", -9.0, at(BASE_MS + 1)),
+    ]
+
+
+async def test_template_and_dataset_metrics_are_flattened_into_named_samples(mes_dsn, feeders):
+    feeder = await feeders()
+    motor = m("Motor", datatype=19, ts=BASE_MS)
+    motor.template_value.template_ref = "MotorType"
+    member = motor.template_value.metrics.add()
+    member.name, member.datatype, member.double_value = "Amps", DOUBLE, 4.5
+    status = motor.template_value.metrics.add()
+    status.name, status.datatype, status.string_value = "State", STRING, "fault"
+    table = m("Table", datatype=16, ts=BASE_MS)
+    table.dataset_value.num_of_columns = 2
+    table.dataset_value.columns.extend(["a", "b"])
+    table.dataset_value.types.extend([INT32, DOUBLE])
+    row = table.dataset_value.rows.add()
+    row.elements.add().int_value = 3
+    row.elements.add().double_value = 0.25
+    await feeder.feed(
+        (topic("NBIRTH"), nbirth()),
+        (topic("DBIRTH", "P9"), payload(motor, table, seq=1, ts=BASE_MS)),
+    )
+    assert await samples(mes_dsn, "P9") == [
+        ("Motor/Amps", 4.5, at(BASE_MS)),
+        ("Table/a", 3.0, at(BASE_MS)),
+        ("Table/b", 0.25, at(BASE_MS)),
+    ]
+    # A Template member named State feeds the timeline ("<name>/State").
+    assert await states(mes_dsn, "P9") == [(at(BASE_MS), "fault", None)]
