@@ -8,6 +8,7 @@ from typing import Any, ClassVar
 import marshmallow as ma
 from marshmallow import fields
 
+from services.production.pusher.schemas import Attempt
 from shared.envelope import envelope, paged_envelope
 from shared.lines import NOT_BOTH, check_machine_or_line, line_rule, machine_filter
 from shared.pagination import PageQuery
@@ -196,21 +197,8 @@ class ParetoQuery(StopWhere):
 # --- response documentation ------------------------------------------------------------------
 
 
-class StopAttempt(ma.Schema):
-    attempt = fields.Integer()
-    startedAt = fields.String(metadata={"description": "ISO-8601."})
-    finishedAt = fields.String(
-        allow_none=True, metadata={"description": "ISO-8601; null enquanto em curso."}
-    )
-    outcome = fields.String(
-        metadata={
-            "description": "started (em curso), delivered, rejected, not_sent, unknown, found "
-            "(marcador encontrado no SH6) ou reversed (encontrado estornado)."
-        },
-    )
-    httpStatus = fields.Integer(allow_none=True)
-    message = fields.String(allow_none=True)
-    requestId = fields.String(allow_none=True)
+class StopAttempt(Attempt):
+    """An attempt to send a stop (MATA682)."""
 
 
 class Stop(ma.Schema):
