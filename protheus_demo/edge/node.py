@@ -9,7 +9,7 @@ import logging
 import socket
 import time
 import uuid
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Coroutine, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from types import TracebackType
 
@@ -87,6 +87,7 @@ class EdgeNode:
         reconnect: bool = True,
         inflight: int = 200,
         record: bool = True,
+        primary_host: str | None = None,
     ) -> None:
         self.broker = BrokerAddress.from_url(broker_url)
         self.group = group
@@ -101,6 +102,7 @@ class EdgeNode:
         self.reconnect_on_loss = reconnect
         self.inflight = inflight
         self.record = record
+        self.primary_host = primary_host
         # Aliases are unique across the node and its devices (Sparkplug 3.0).
         alias = 1
         self.node_specs: list[tuple[str, int, int]] = []  # (name, datatype, alias)
@@ -136,7 +138,8 @@ class EdgeNode:
         self.commands: list[tuple[str, bytes]] = []  # NCMD/DCMD received (topic, payload)
         self.host_states: dict[str, dict[str, object]] = {}  # STATE/<host id> -> its JSON
         # Connection
-        self.connected = asyncio.Event()
+        self.connected = asyncio.Event()  # MQTT session up
+        self.born = asyncio.Event()  # NBIRTH/DBIRTHs published on this session
         self._client: aiomqtt.Client | None = None
         self._will: bytes = b""
         self._will_ts = 0
@@ -167,7 +170,8 @@ class EdgeNode:
         await self.stop()
 
     async def start(self) -> None:
-        """Connect, publish the births, and start reading commands."""
+        """Connect, publish the births, and start reading commands. With a primary host
+        the births wait for its STATE online (see `born`)."""
         self._closing = False
         await self._connect()
         self._reader = asyncio.create_task(self._read())
@@ -195,9 +199,11 @@ class EdgeNode:
     async def drop(self) -> None:
         """Lose the connection without DISCONNECT (the broker publishes the will NDEATH);
         the node reconnects with the next bdSeq and births again. Returns once reconnected."""
+        if not self.reconnect_on_loss:
+            raise RuntimeError("drop() needs reconnect=True; abort() loses the node for good")
         connects = self.connects
         self._shut_socket()
-        await self.wait_until(lambda: self.connects > connects and self.connected.is_set())
+        await self.wait_until(lambda: self.connects > connects and self.born.is_set())
 
     async def reconnect(self) -> None:
         """Clean NDEATH and DISCONNECT, then connect again with the next bdSeq and birth."""
@@ -224,6 +230,7 @@ class EdgeNode:
     async def _disconnect(self) -> None:
         client, self._client = self._client, None
         self.connected.clear()
+        self.born.clear()
         if client is not None:
             with contextlib.suppress(aiomqtt.MqttError):
                 await client.__aexit__(None, None, None)
@@ -262,14 +269,13 @@ class EdgeNode:
                     (f"{NAMESPACE}/STATE/+", 1),
                 ]
             )
-            await self._births()
+            self.connected.set()
+            if self.primary_host is None:
+                await self._births()
         except aiomqtt.MqttError:
             await self._disconnect()
             raise
-        self.connected.set()
-        async with self._changed:
-            self.connects += 1
-            self._changed.notify_all()
+        await self._notify("connects")
 
     async def _read(self) -> None:
         delay = 0.05
@@ -278,7 +284,7 @@ class EdgeNode:
             if client is not None:
                 try:
                     async for message in client.messages:
-                        self._command(message)
+                        await self._command(message)
                 except aiomqtt.MqttError:
                     log.info("edge node %s/%s lost its connection", self.group, self.node)
                 await self._disconnect()
@@ -292,32 +298,78 @@ class EdgeNode:
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 2.0)
 
-    def _command(self, message: aiomqtt.Message) -> None:
+    async def _command(self, message: aiomqtt.Message) -> None:
         topic = str(message.topic)
         payload = message.payload if isinstance(message.payload, bytes) else b""
         if topic.startswith(f"{NAMESPACE}/STATE/"):
-            with contextlib.suppress(orjson.JSONDecodeError):
-                state = orjson.loads(payload)
-                if isinstance(state, dict):
-                    self.host_states[topic.rsplit("/", 1)[1]] = state
+            await self._host_state(topic.rsplit("/", 1)[1], payload)
             return
         self.commands.append((topic, payload))
         if topic == self.topic("NCMD") and rebirth_requested(payload):
-            task = asyncio.create_task(self._answer_rebirth())
-            self._tasks.add(task)
-            task.add_done_callback(self._tasks.discard)
+            self._spawn(self._answer_rebirth())
+
+    def _spawn(self, work: Coroutine[None, None, None]) -> None:
+        task = asyncio.create_task(work)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _host_state(self, host: str, payload: bytes) -> None:
+        """Sparkplug 3.0 STATE: a message older (timestamp) than the last one of that host
+        is ignored; an edge node with a primary host births once it is online, and when it
+        goes offline leaves (NDEATH, DISCONNECT) to connect again and wait for it."""
+        try:
+            state = orjson.loads(payload)
+        except orjson.JSONDecodeError:
+            return
+        if not isinstance(state, dict):
+            return
+        last = self.host_states.get(host, {}).get("timestamp")
+        stamp = state.get("timestamp")
+        if isinstance(last, int) and isinstance(stamp, int) and stamp < last:
+            return
+        async with self._changed:
+            self.host_states[host] = state
+            self._changed.notify_all()
+        if host != self.primary_host:
+            return
+        if state.get("online") is True and not self.born.is_set():
+            self._spawn(self._births_for_host())
+        elif state.get("online") is False and self.born.is_set():
+            self._spawn(self._leave_for_host())
+
+    async def _births_for_host(self) -> None:
+        with contextlib.suppress(aiomqtt.MqttError):
+            await self._births(unless_born=True)
+
+    async def _leave_for_host(self) -> None:
+        log.info(
+            "edge node %s/%s: primary host %s offline", self.group, self.node, self.primary_host
+        )
+        async with self._lock:
+            client = self._client
+            if client is not None:
+                with contextlib.suppress(aiomqtt.MqttError):
+                    await client.publish(self.topic("NDEATH"), self._will, qos=1)
+                    self._log(self._ndeath())
+        await self._disconnect()  # the reader connects again, with the next bdSeq
 
     async def _answer_rebirth(self) -> None:
+        if self.primary_host is not None and not self.born.is_set():
+            return  # not before the primary host is online: its STATE births us
         try:
             await self.rebirth()
         except aiomqtt.MqttError:
             return  # the reconnect births anyway
+        await self._notify("rebirths_answered")
+
+    async def _notify(self, counter: str) -> None:
         async with self._changed:
-            self.rebirths_answered += 1
+            setattr(self, counter, getattr(self, counter) + 1)
             self._changed.notify_all()
 
     async def wait_until(self, predicate: Callable[[], bool], seconds: float = 10) -> None:
-        """Wait (bounded) until predicate() holds; checked whenever a counter changes."""
+        """Wait (bounded) until predicate() holds; checked whenever a counter or a host
+        state changes."""
         async with self._changed:
             await asyncio.wait_for(self._changed.wait_for(predicate), seconds)
 
@@ -403,14 +455,17 @@ class EdgeNode:
         ]
         return self._message("DBIRTH", device.name, metrics, birth=True, timestamp=ts)
 
-    async def _births(self) -> list[Published]:
+    async def _births(self, *, unless_born: bool = False) -> list[Published]:
         async with self._lock:
+            if unless_born and self.born.is_set():
+                return []
             sent = [await self._send(self._nbirth())]
-            self.births_published += 1
             for device in self.devices.values():
                 if device.online:
                     sent.append(await self._send(self._dbirth(device)))
                     self.device_births_published += 1
+            self.born.set()
+        await self._notify("births_published")
         return sent
 
     async def rebirth(self) -> list[Published]:

@@ -14,6 +14,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
 import aiomqtt
+import orjson
 import pytest
 
 from protheus_demo.edge import EdgeNode, Published
@@ -298,6 +299,33 @@ async def test_a_lost_connection_gives_the_will_and_the_reconnect_the_next_bd_se
     assert ndeath.metric("bdSeq").long_value == 0
 
 
+async def test_over_mqtt5_births_data_and_will(broker: Broker, watcher: Watcher) -> None:
+    async with node_for(broker, devices=["Press1"], mqtt5=True, bd_seq=3) as node:
+        nbirth, dbirth = await watcher.take(2)
+        await node.publish_data()
+        ddata = await watcher.next()
+        await node.drop()
+        will = await watcher.next()
+        reborn = await watcher.next()
+    assert [(s.kind, s.seq) for s in (nbirth, dbirth, ddata)] == [
+        ("NBIRTH", 0), ("DBIRTH", 1), ("DDATA", 2),
+    ]  # fmt: skip
+    assert (will.kind, will.metric("bdSeq").long_value) == ("NDEATH", 3)
+    assert (reborn.kind, reborn.metric("bdSeq").long_value) == ("NBIRTH", 4)
+
+
+async def test_abort_loses_the_node_for_good(broker: Broker, watcher: Watcher) -> None:
+    node = node_for(broker, devices=["Press1"], bd_seq=1)
+    await node.start()
+    await watcher.take(2)
+    await node.abort()
+    will = await watcher.next()
+    assert (will.kind, will.metric("bdSeq").long_value) == ("NDEATH", 1)
+    with pytest.raises(asyncio.TimeoutError):
+        await watcher.next(seconds=0.5)
+    assert not node.connected.is_set()
+
+
 async def test_bulk_publishes_ddata_with_every_numeric_metric(
     broker: Broker, watcher: Watcher
 ) -> None:
@@ -335,3 +363,52 @@ async def test_killing_the_cli_makes_the_broker_publish_the_ndeath_will(
     assert [d.seq for d in data] == [2, 3, 4, 6, 7, 8, 10]
     assert will.topic == "spBv1.0/Plant1/NDEATH/Line9"
     assert will.metric("bdSeq").long_value == 7
+
+
+async def test_the_cli_bulk_mode_publishes_and_leaves_with_a_clean_ndeath(
+    broker: Broker, watcher: Watcher
+) -> None:
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "protheus_demo.edge", "--mqtt-url", broker.url, "--group", GROUP,
+        "--node", "Bench", "--devices", "B0,B1,B2", "--bulk", "120", "--log-level", "WARNING",
+        cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)}, stdout=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    out, _ = await asyncio.wait_for(process.communicate(), 60)
+    assert process.returncode == 0
+    assert orjson.loads(out)["published"] == 120
+    births = [await watcher.next() for _ in range(4)]
+    data = [await watcher.next() for _ in range(120)]
+    ndeath = await watcher.next()
+    assert [b.kind for b in births] == ["NBIRTH", "DBIRTH", "DBIRTH", "DBIRTH"]
+    assert {d.kind for d in data} == {"DDATA"}
+    assert {len(d.payload.metrics) for d in data} == {10}
+    assert (ndeath.kind, ndeath.metric("bdSeq").long_value) == ("NDEATH", 0)
+
+
+async def test_with_a_primary_host_births_wait_for_its_state_and_leave_when_it_goes(
+    broker: Broker, watcher: Watcher
+) -> None:
+    async def state(online: bool, timestamp: int) -> None:
+        body = orjson.dumps({"online": online, "timestamp": timestamp})
+        await watcher.client.publish("spBv1.0/STATE/mes", body, qos=1, retain=True)
+
+    await state(False, 1000)
+    async with node_for(broker, devices=["Press1"], primary_host="mes", bd_seq=5) as node:
+        await node.wait_until(lambda: node.host_states.get("mes", {}).get("timestamp") == 1000)
+        assert node.births_published == 0
+        await state(True, 2000)
+        nbirth, _ = await watcher.take(2)
+        await state(False, 1500)  # older than the online one: ignored
+        await node.publish_data()
+        ddata = await watcher.next()
+        await state(False, 3000)
+        ndeath = await watcher.next()
+        await node.wait_until(lambda: node.connects == 2)
+        await state(True, 4000)
+        reborn = await watcher.next()
+        await watcher.next()  # DBIRTH
+    await state(False, 5000)  # no retained online STATE left for other tests' brokers
+    assert (nbirth.kind, nbirth.metric("bdSeq").long_value) == ("NBIRTH", 5)
+    assert (ddata.kind, ddata.seq) == ("DDATA", 2)
+    assert (ndeath.kind, ndeath.metric("bdSeq").long_value) == ("NDEATH", 5)
+    assert (reborn.kind, reborn.seq, reborn.metric("bdSeq").long_value) == ("NBIRTH", 0, 6)
