@@ -56,6 +56,11 @@ class Published:
     metrics: tuple[SentMetric, ...]
     payload: bytes = field(repr=False)
 
+    @property
+    def values(self) -> dict[str, Value]:
+        """Metric name -> value as sent."""
+        return {metric.name: metric.value for metric in self.metrics}
+
 
 class EdgeNode:
     """An edge node with devices; `async with EdgeNode(...)` or start()/stop().
@@ -110,13 +115,13 @@ class EdgeNode:
             self.node_specs.append((name, datatype, alias))
             alias += 1
         self.node_values: dict[str, Value] = {REBIRTH: False, **dict(NODE_PROPERTIES)}
-        node_rng = Device.create(node, seed=seed, numeric=node_metrics, first_alias=0)
-        for spec in node_rng.numeric:
+        # The node's own numeric metrics (Node/m0, ...) draw their values like a device's.
+        self._node_model = Device.create(node, seed=seed, numeric=node_metrics, first_alias=0)
+        for spec in self._node_model.numeric:
             name = f"Node/{spec.name}"
             self.node_specs.append((name, spec.datatype, alias))
-            self.node_values[name] = node_rng.values[spec.name]
+            self.node_values[name] = self._node_model.values[spec.name]
             alias += 1
-        self._node_model = node_rng
         self.devices: dict[str, Device] = {}
         for name in devices:
             device = Device.create(name, seed=seed, numeric=metrics_per_device, first_alias=alias)
@@ -154,6 +159,14 @@ class EdgeNode:
     def topic(self, kind: str, device: str | None = None) -> str:
         base = f"{NAMESPACE}/{self.group}/{kind}/{self.node}"
         return f"{base}/{device}" if device is not None else base
+
+    def ndeath_payload(self, bd_seq: int | None = None) -> bytes:
+        """An NDEATH payload with `bd_seq` (default: the current connection's, the will's
+        content); an older bdSeq makes the stale death a host must ignore."""
+        if bd_seq is None:
+            return self._will
+        ts = self._now()
+        return encode([SentMetric(BD_SEQ, None, UINT64, bd_seq, ts)], timestamp=ts, seq=None)
 
     # -- lifecycle -----------------------------------------------------------------------
 

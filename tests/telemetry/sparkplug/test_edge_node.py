@@ -262,9 +262,8 @@ async def test_without_aliases_births_and_data_carry_names(
         ("State", False), ("Reason", False), ("m2", False),
     ]  # fmt: skip
     assert value_of(ddata.metric("m2"), 3) == -12
-    assert [(m.name, m.value) for m in sent[0].metrics] == [
-        ("State", "fault"), ("Reason", "05"), ("m2", -12),
-    ]  # fmt: skip
+    assert sent[0].values == {"State": "fault", "Reason": "05", "m2": -12}
+    assert node.devices["Press1"].values["State"] == "fault"
 
 
 async def test_ddeath_then_clean_ndeath_with_the_bd_seq(broker: Broker, watcher: Watcher) -> None:
@@ -297,6 +296,9 @@ async def test_a_lost_connection_gives_the_will_and_the_reconnect_the_next_bd_se
     assert (nbirth.kind, nbirth.seq, nbirth.metric("bdSeq").long_value) == ("NBIRTH", 0, 0)
     ndeath = await watcher.next()
     assert ndeath.metric("bdSeq").long_value == 0
+    stale = pb.Payload()
+    stale.ParseFromString(node.ndeath_payload(255))
+    assert [(m.name, m.datatype, m.long_value) for m in stale.metrics] == [("bdSeq", 8, 255)]
 
 
 async def test_over_mqtt5_births_data_and_will(broker: Broker, watcher: Watcher) -> None:
