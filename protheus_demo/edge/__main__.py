@@ -102,6 +102,7 @@ async def _publish(node: EdgeNode, args: argparse.Namespace) -> None:
                 await node.publish_node_data()
         except aiomqtt.MqttError as exc:
             log.info("publish failed (%s); waiting for the reconnect", exc)
+            await asyncio.sleep(0.1)  # the reader notices the loss and clears `born`
             continue
         step += 1
         next_at += period

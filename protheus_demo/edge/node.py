@@ -65,8 +65,8 @@ class Published:
 class EdgeNode:
     """An edge node with devices; `async with EdgeNode(...)` or start()/stop().
 
-    Every connect uses the next bdSeq (0..255, wrapping; the first is `bd_seq`), sets the
-    NDEATH will with it and publishes NBIRTH (seq 0) then a DBIRTH per online device. Every
+    Every MQTT session uses the next bdSeq (0..255, wrapping; the first is `bd_seq`; a
+    refused attempt does not use one up), sets the NDEATH will with it and publishes NBIRTH (seq 0) then a DBIRTH per online device. Every
     later node message but NDEATH takes the next seq (mod 256). `qos` applies to births and
     data (Sparkplug recommends 0; 1 is what the ingestor guarantees); the will is QoS 1.
     With `aliases=False` births declare no aliases and data carries names.
@@ -249,8 +249,8 @@ class EdgeNode:
                 await client.__aexit__(None, None, None)
 
     async def _connect(self) -> None:
+        # A connect that fails registers no will: its bdSeq is used by the next attempt.
         self.bd_seq = self._next_bd_seq
-        self._next_bd_seq = (self.bd_seq + 1) % 256
         self._will_ts = ts = self._now()
         self._will = encode(
             [SentMetric(BD_SEQ, None, UINT64, self.bd_seq, ts)], timestamp=ts, seq=None
@@ -274,6 +274,7 @@ class EdgeNode:
         client.pending_calls_threshold = self.inflight + 10
         await client.__aenter__()
         self._client = client
+        self._next_bd_seq = (self.bd_seq + 1) % 256
         try:
             await client.subscribe(
                 [

@@ -414,3 +414,16 @@ async def test_with_a_primary_host_births_wait_for_its_state_and_leave_when_it_g
     assert (ddata.kind, ddata.seq) == ("DDATA", 2)
     assert (ndeath.kind, ndeath.metric("bdSeq").long_value) == ("NDEATH", 5)
     assert (reborn.kind, reborn.seq, reborn.metric("bdSeq").long_value) == ("NBIRTH", 0, 6)
+
+
+async def test_a_broker_restart_gets_a_new_session_with_the_next_bd_seq(broker: Broker) -> None:
+    async with node_for(broker, devices=["Press1"], bd_seq=2) as node:
+        await broker.stop()
+        await broker.start()
+        await node.wait_until(lambda: node.connects == 2 and node.born.is_set(), seconds=20)
+        assert (node.bd_seq, node.births_published) == (3, 2)
+        sent = await node.publish_data()
+    # The restart's NBIRTH began the seq again: NBIRTH 0, DBIRTH 1, then the data.
+    assert sent[0].seq == 2
+    births = [p for p in node.published if p.kind == "NBIRTH"]
+    assert [b.values["bdSeq"] for b in births] == [2, 3]
