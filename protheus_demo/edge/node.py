@@ -510,11 +510,14 @@ class EdgeNode:
         devices: Iterable[str] | None = None,
         *,
         values: Mapping[str, Value] | None = None,
+        timestamp: int | None = None,
     ) -> list[Published]:
         """One DDATA per device (every online device by default). Without `values`, each
         device takes its next deterministic step (State/Reason on change, counts when they
         grow, every numeric metric); with `values` (metric name -> value) exactly those
-        metrics are sent and become the device's current values."""
+        metrics are sent and become the device's current values. `timestamp` (epoch ms)
+        replaces the node's clock for the payload and its metrics (a late or future
+        sample on purpose)."""
         names = (
             list(devices)
             if devices is not None
@@ -531,11 +534,11 @@ class EdgeNode:
                         device.spec(metric)  # KeyError for a metric the birth lacks
                         device.values[metric] = value
                     changed = list(values)
-                sent.append(await self._send(self._data(device, changed)))
+                sent.append(await self._send(self._data(device, changed, timestamp)))
         return sent
 
-    def _data(self, device: Device, changed: list[str]) -> Published:
-        ts = self._now()
+    def _data(self, device: Device, changed: list[str], timestamp: int | None = None) -> Published:
+        ts = self._now() if timestamp is None else timestamp
         metrics = []
         for name in changed:
             spec = device.spec(name)

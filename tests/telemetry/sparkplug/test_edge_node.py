@@ -255,13 +255,18 @@ async def test_without_aliases_births_and_data_carry_names(
 ) -> None:
     async with node_for(broker, devices=["Press1"], aliases=False) as node:
         nbirth, dbirth = await watcher.take(2)
-        sent = await node.publish_data(values={"State": "fault", "Reason": "05", "m2": -12})
+        sent = await node.publish_data(
+            values={"State": "fault", "Reason": "05", "m2": -12}, timestamp=1_700_000_000_000
+        )
         ddata = await watcher.next()
     assert not any(m.HasField("alias") for b in (nbirth, dbirth) for m in b.payload.metrics)
     assert [(m.name, m.HasField("alias")) for m in ddata.payload.metrics] == [
         ("State", False), ("Reason", False), ("m2", False),
     ]  # fmt: skip
     assert value_of(ddata.metric("m2"), 3) == -12
+    assert {ddata.payload.timestamp, *(m.timestamp for m in ddata.payload.metrics)} == {
+        1_700_000_000_000
+    }
     assert sent[0].values == {"State": "fault", "Reason": "05", "m2": -12}
     assert node.devices["Press1"].values["State"] == "fault"
 
