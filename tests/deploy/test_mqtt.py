@@ -331,7 +331,7 @@ def test_adding_a_device_and_rotating_a_key_on_a_running_broker() -> None:
         devices = directory / "devices"
         devices.write_text(mqtt_gen.default_devices_file().read_text())
         first = run_generator(directory, devices)
-        assert set(first) == {"plc-prens1", "plc-prens2", "plc-dobra1", "gw-solda", "gw-usinagem"}
+        assert set(first) == {"plc-prens1", "plc-prens2", "plc-dobra1", "gw-solda", "gw-montagem"}
         port = free_port()
         broker = start_broker(supervisor, directory, port, log=directory / "mosquitto.log")
 
