@@ -329,6 +329,14 @@ async def test_a_refused_mapping_names_each_bad_field_and_leaves_the_table(plant
     ]
     assert "Porto/Linha1/CNC1" in refused["error"]["details"][1]["message"]
 
+    too_many = {
+        "mappings": [entry("G", f"N{n}", None, "M") for n in range(schemas.MAX_MAPPINGS + 1)]
+    }
+    refused = await put_mapping(client, too_many, 400)
+    assert [(d["field"], d["rule"]) for d in refused["error"]["details"]] == [
+        ("mappings", "length")
+    ]
+
     for bad in ({}, {"mappings": {"a": 1}}, {"mappings": None}, {"mappings": [1]}):
         refused = await put_mapping(client, bad, 400)
         assert refused["error"]["code"] == "invalid_body"
