@@ -6,12 +6,13 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: run stack test lint format services demo-db bench clean lock lock-upgrade proto
+.PHONY: run stack test lint format services demo-db bench clean lock lock-upgrade proto interop
 
 # Dependencies come from the lock files (exact versions and hashes, `make lock`), the
 # project itself without its dependencies: CI, `make run` and the image install the same.
 RUNTIME_LOCK := requirements/runtime.txt
 DEV_LOCK     := requirements/dev.txt
+INTEROP_LOCK := requirements/interop.txt
 
 $(STAMP): pyproject.toml $(RUNTIME_LOCK) $(DEV_LOCK)
 	$(PYTHON) scripts/check_lock.py
@@ -33,6 +34,8 @@ lock: $(LOCK_VENV)/.installed
 	    -o $(RUNTIME_LOCK) pyproject.toml
 	CUSTOM_COMPILE_COMMAND="make lock" $(LOCK_VENV)/bin/pip-compile $(LOCK_FLAGS) $(LOCK_ARGS) \
 	    --extra dev -o $(DEV_LOCK) pyproject.toml
+	CUSTOM_COMPILE_COMMAND="make lock" $(LOCK_VENV)/bin/pip-compile $(LOCK_FLAGS) $(LOCK_ARGS) \
+	    -o $(INTEROP_LOCK) requirements/interop.in
 	$(PYTHON) scripts/check_lock.py
 
 lock-upgrade:
@@ -50,6 +53,19 @@ proto: $(PROTO_VENV)/.installed
 $(PROTO_VENV)/.installed:
 	$(PYTHON) -m venv $(PROTO_VENV)
 	$(PROTO_VENV)/bin/pip install -q '$(PROTO_TOOLS)'
+	touch $@
+
+## interop: the independent Sparkplug B encoder the interop tests run (pysparkplug, from
+## requirements/interop.in locked into requirements/interop.txt). It pins paho-mqtt<2, which
+## aiomqtt 2 cannot share, so it has a virtualenv of its own; `make test` creates it.
+INTEROP_VENV  := .venv-interop
+INTEROP_STAMP := $(INTEROP_VENV)/.installed
+interop: $(INTEROP_STAMP)
+
+$(INTEROP_STAMP): $(INTEROP_LOCK)
+	$(PYTHON) -m venv $(INTEROP_VENV)
+	$(INTEROP_VENV)/bin/pip install -q --upgrade pip
+	$(INTEROP_VENV)/bin/pip install -q --require-hashes -r $(INTEROP_LOCK)
 	touch $@
 
 $(LOCK_VENV)/.installed:
@@ -70,7 +86,7 @@ stack: $(STAMP) services
 ## test: lint, then the whole suite against real PostgreSQL and a real MQTT broker, on two
 ## workers (every test has its own databases, brokers and ports; about 3 minutes on 2 cores)
 PYTEST_WORKERS ?= 2
-test: $(STAMP) services
+test: $(STAMP) $(INTEROP_STAMP) services
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/python -m pytest -q -n $(PYTEST_WORKERS)
@@ -98,4 +114,4 @@ bench: $(STAMP) services
 	$(BIN)/python -m bench
 
 clean:
-	rm -rf $(VENV) $(LOCK_VENV) $(PROTO_VENV) .run .pytest_cache .ruff_cache
+	rm -rf $(VENV) $(LOCK_VENV) $(PROTO_VENV) $(INTEROP_VENV) .run .pytest_cache .ruff_cache
