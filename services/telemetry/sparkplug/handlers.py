@@ -36,10 +36,9 @@ CONVENTION = (
     query=schemas.SparkplugNodeQuery,
     response=schemas.NodeListResponse,
 )
-async def list_nodes(request: web.Request, *, query: dict[str, Any]) -> Reply:
+async def list_nodes(request: web.Request, *, query: dict[str, Any], page: Page) -> Reply:
     app = request.app
     settings = get_settings(app)
-    page = Page.from_params(query)
     data = await service.list_nodes(
         get_mes_pool(app),
         page=page,
