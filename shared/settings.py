@@ -181,6 +181,21 @@ class StopSettings:
 
 
 @dataclass(frozen=True)
+class AnalyticsSettings:
+    """The analytics service (ANALYTICS_*, LAKE_*): the BI schema's sync from Protheus, its
+    rollups, and the Parquet lake's export."""
+
+    enabled: bool = True  # ANALYTICS_ENABLED: the service's jobs run
+    sync_min: float = 15.0  # ANALYTICS_SYNC_MIN: Protheus dimensions copied this often
+    rollup_s: float = 30.0  # ANALYTICS_ROLLUP_S: rollups catch up with new data this often
+    # ANALYTICS_BI_PASSWORD: the read-only role mes_bi logs in with it (unset: no login).
+    bi_password: str | None = field(default=None, repr=False)
+    lake_dir: str = ".run/lake"  # LAKE_DIR: the Parquet lake's root (a folder or a share)
+    export_min: float = 60.0  # LAKE_EXPORT_MIN: the lake export runs this often
+    batch_rows: int = 100_000  # LAKE_BATCH_ROWS: rows per streamed batch (bounds memory)
+
+
+@dataclass(frozen=True)
 class AuditSettings:
     """Whether authenticated requests are audited, how long rows are kept, how they are
     batched (AUDIT_*)."""
@@ -232,6 +247,7 @@ class Settings:
     pusher: PusherSettings = field(default_factory=PusherSettings)
     ingest: IngestSettings = field(default_factory=IngestSettings)
     audit: AuditSettings = field(default_factory=AuditSettings)
+    analytics: AnalyticsSettings = field(default_factory=AnalyticsSettings)
     stops: StopSettings = field(default_factory=StopSettings)
     sparkplug: SparkplugSettings = field(default_factory=SparkplugSettings)
 
@@ -280,6 +296,7 @@ class Settings:
             pusher=_read_pusher(reader),
             ingest=_read_ingest(reader),
             audit=_read_audit(reader),
+            analytics=_read_analytics(reader),
             stops=_read_stops(reader),
             sparkplug=_read_sparkplug(reader),
         )
@@ -339,6 +356,20 @@ def _read_ingest(reader: EnvReader) -> IngestSettings:
         ),
         session_expiry_s=int(number("MQTT_SESSION_EXPIRY_S", defaults.session_expiry_s, minimum=0)),
         metrics_port=reader.optional_integer("INGEST_METRICS_PORT", minimum=1, maximum=65535),
+    )
+
+
+def _read_analytics(reader: EnvReader) -> AnalyticsSettings:
+    defaults = AnalyticsSettings()
+    number = reader.number
+    return AnalyticsSettings(
+        enabled=reader.flag("ANALYTICS_ENABLED", defaults.enabled),
+        sync_min=number("ANALYTICS_SYNC_MIN", defaults.sync_min, minimum=0.001),
+        rollup_s=number("ANALYTICS_ROLLUP_S", defaults.rollup_s, minimum=0.01),
+        bi_password=reader.optional_text("ANALYTICS_BI_PASSWORD"),
+        lake_dir=reader.text("LAKE_DIR", defaults.lake_dir),
+        export_min=number("LAKE_EXPORT_MIN", defaults.export_min, minimum=0.001),
+        batch_rows=int(number("LAKE_BATCH_ROWS", defaults.batch_rows, minimum=1000)),
     )
 
 
