@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import sys
 
-from bench import audit, catalog, production, stops, telemetry
+from bench import audit, catalog, production, sparkplug, stops, telemetry
 
 BENCHES = {
     "catalog": catalog.main,
@@ -13,6 +13,7 @@ BENCHES = {
     "production": production.main,
     "telemetry": telemetry.main,
     "stops": stops.main,
+    "sparkplug": sparkplug.main,
 }
 
 

@@ -137,6 +137,8 @@ def broker_credentials(directory: Path, devices_file: Path) -> dict[str, str]:
         ingestor_user=INGESTOR_USER,
         ingestor_password=known[INGESTOR_USER],
         passwords={d.username: known[d.username] for d in devices if d.username in known},
+        # The STATE topic the stack's ingestor publishes (its settings' SPARKPLUG_HOST_ID).
+        sparkplug_host_id=os.environ.get("SPARKPLUG_HOST_ID") or mqtt_gen.DEFAULT_HOST_ID,
     )
     known.update(made_up)
     directory.mkdir(parents=True, exist_ok=True)

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import sys
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from typing import Protocol, TypeVar
 
 from aiohttp import web
@@ -81,15 +83,30 @@ def create_service_app(
 CleanupContext = Callable[[web.Application], AsyncIterator[None]]
 
 
-def add_resources(app: web.Application, *contexts: CleanupContext) -> None:
-    """Append each resource's cleanup context, in the order they start (and stop in reverse).
+@dataclass(frozen=True)
+class Resource:
+    """A resource with a /readyz check: its cleanup context and the function that registers
+    the check of what it opens. Listing the resource registers both, so a check never goes
+    without its resource nor a resource without its check."""
+
+    open: CleanupContext
+    check: Callable[[web.Application], None]
+
+
+def add_resources(app: web.Application, *resources: CleanupContext | Resource) -> None:
+    """Append each resource's cleanup context, in the order they start (and stop in reverse),
+    and register the checks of those that have one, in the same order.
 
     A context already there is not added again: the devserver's composed app opens the MES
-    pool and the Protheus source once for the three services.
+    pool and the Protheus source once for the three services (and a check keeps the first
+    service's registration: shared.health.add_check).
     """
-    for context in contexts:
+    for resource in resources:
+        context = resource.open if isinstance(resource, Resource) else resource
         if context not in app.cleanup_ctx:
             app.cleanup_ctx.append(context)
+        if isinstance(resource, Resource):
+            resource.check(app)
 
 
 class Worker(Protocol):
@@ -229,6 +246,17 @@ def add_protheus_db_check(app: web.Application, *, required: bool) -> None:
 
     endpoint = Endpoint("PROTHEUS_DB_URL", app[SETTINGS].protheus_db_url)
     add_check(app, "protheus_db", probe, required=required, endpoint=endpoint)
+
+
+# --- the shared resources as the services list them: each with its check -------------
+
+audit_log = Resource(audit_writer, add_audit_check)
+mes_database = Resource(mes_pool, add_mes_db_check)
+
+
+def protheus_database(*, required: bool) -> Resource:
+    """The Protheus source; `required`: whether the service is not ready without it."""
+    return Resource(protheus, functools.partial(add_protheus_db_check, required=required))
 
 
 async def check_default_branch(branches: BranchResolver, branch: str) -> None:

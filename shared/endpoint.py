@@ -8,7 +8,8 @@ the schema that dumps the answer; OpenAPI documents the same declaration.
         return Reply(data, "Registros de auditoria retornados.")
 
 The wrapper loads what the handler takes (path, query, headers, then body, with the loaders of
-shared.validation: same 400s, same details), passes each as a keyword argument, and dumps a
+shared.validation: same 400s, same details), passes each as a keyword argument (and `page=`,
+the requested Page, to a list handler whose query schema is a PageQuery), and dumps a
 returned `Reply` through the declared response schema into the envelope. A handler that does
 not take `query=` (say) is not converted yet: its declared query schema is only documented. A
 handler that returns a ready web.StreamResponse gets it sent untouched.
@@ -26,6 +27,7 @@ import marshmallow as ma
 from aiohttp import web
 
 from shared.envelope import Reply, json_response
+from shared.pagination import Page, PageQuery
 from shared.validation import load_body, load_headers, load_match, load_query
 
 # What a decorated function may be: it takes the request and the loaded parts it declares.
@@ -73,10 +75,13 @@ def endpoint(**spec: Any) -> Callable[[Handler], RouteHandler]:
     def attach(handler: Handler) -> RouteHandler:
         takes = _loaded_parameters(handler)
         for name in takes:
-            if getattr(info, name) is None:
+            if name in LOADED and getattr(info, name) is None:
                 raise TypeError(f"{handler.__qualname__} takes {name}= but declares no {name}")
+        paged = "page" in takes
+        if paged and not (isinstance(info.query, type) and issubclass(info.query, PageQuery)):
+            raise TypeError(f"{handler.__qualname__} takes page= but its query is no PageQuery")
         path = info.path() if "path" in takes and info.path is not None else None
-        query = info.query() if "query" in takes and info.query is not None else None
+        query = info.query() if ("query" in takes or paged) and info.query is not None else None
         headers = info.headers() if "headers" in takes and info.headers is not None else None
         body = info.body() if "body" in takes and info.body is not None else None
         response = info.response() if info.response is not None else None
@@ -87,7 +92,11 @@ def endpoint(**spec: Any) -> Callable[[Handler], RouteHandler]:
             if path is not None:
                 loaded["path"] = load_match(request, path)
             if query is not None:
-                loaded["query"] = load_query(request, query)
+                params = load_query(request, query)
+                if paged:
+                    loaded["page"] = Page.from_params(params)
+                if "query" in takes:
+                    loaded["query"] = params
             if headers is not None:
                 loaded["headers"] = load_headers(request, headers)
             if body is not None:
@@ -114,11 +123,11 @@ def answer_with(answer: Reply, response: ma.Schema | None, status: int) -> web.R
 
 
 def _loaded_parameters(handler: Handler) -> tuple[str, ...]:
-    """Which of path/query/body the handler takes as keyword arguments."""
+    """Which of path/query/headers/body/page the handler takes as keyword arguments."""
     parameters = inspect.signature(handler).parameters
     return tuple(
         name
-        for name in LOADED
+        for name in (*LOADED, "page")
         if name in parameters
         and parameters[name].kind
         in (inspect.Parameter.KEYWORD_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import ipaddress
+import math
 import os
 import re
 import socket
@@ -26,6 +27,9 @@ SCOPES = frozenset(
     {"catalog:read", "production:read", "production:write", "telemetry:read", "admin"}
 )
 BRANCH_PATTERN = re.compile(r"^[0-9A-Za-z]{1,12}$")
+# PROTHEUS_TIME_FORMAT: C, hours as a decimal number (1.5); N, hours and minutes (1.30).
+TIME_FORMATS = ("C", "N")
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 SPARKPLUG_ID_PATTERN = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 MIN_API_KEY_LENGTH = 24
 _SHA256_HEX = re.compile(r"^[0-9a-fA-F]{64}$")
@@ -177,6 +181,21 @@ class StopSettings:
 
 
 @dataclass(frozen=True)
+class AnalyticsSettings:
+    """The analytics service (ANALYTICS_*, LAKE_*): the BI schema's sync from Protheus, its
+    rollups, and the Parquet lake's export."""
+
+    enabled: bool = True  # ANALYTICS_ENABLED: the service's jobs run
+    sync_min: float = 15.0  # ANALYTICS_SYNC_MIN: Protheus dimensions copied this often
+    rollup_s: float = 30.0  # ANALYTICS_ROLLUP_S: rollups catch up with new data this often
+    # ANALYTICS_BI_PASSWORD: the read-only role mes_bi logs in with it (unset: no login).
+    bi_password: str | None = field(default=None, repr=False)
+    lake_dir: str = ".run/lake"  # LAKE_DIR: the Parquet lake's root (a folder or a share)
+    export_min: float = 60.0  # LAKE_EXPORT_MIN: the lake export runs this often
+    batch_rows: int = 100_000  # LAKE_BATCH_ROWS: rows per streamed batch (bounds memory)
+
+
+@dataclass(frozen=True)
 class AuditSettings:
     """Whether authenticated requests are audited, how long rows are kept, how they are
     batched (AUDIT_*)."""
@@ -228,6 +247,7 @@ class Settings:
     pusher: PusherSettings = field(default_factory=PusherSettings)
     ingest: IngestSettings = field(default_factory=IngestSettings)
     audit: AuditSettings = field(default_factory=AuditSettings)
+    analytics: AnalyticsSettings = field(default_factory=AnalyticsSettings)
     stops: StopSettings = field(default_factory=StopSettings)
     sparkplug: SparkplugSettings = field(default_factory=SparkplugSettings)
 
@@ -239,25 +259,20 @@ class Settings:
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
         """Read and validate every variable; a bad one raises ConfigError naming it."""
         env = os.environ if environ is None else environ
-        reader = _Reader(env)
+        reader = EnvReader(env)
         defaults = cls()
         settings = cls(
             protheus_db_url=reader.db_url("PROTHEUS_DB_URL", defaults.protheus_db_url, odbc=True),
-            protheus_company=reader.matching(
-                "PROTHEUS_COMPANY", "01", COMPANY_PATTERN, "dois caracteres 0-9/A-Z, ex.: 01"
-            ),
-            protheus_branch=reader.matching(
-                "PROTHEUS_BRANCH",
-                "01",
-                BRANCH_PATTERN,
-                "código de filial completo, 1 a 12 letras ou dígitos, ex.: 01 ou 01SP01",
-            ),
+            protheus_company=reader.company("PROTHEUS_COMPANY", defaults.protheus_company),
+            protheus_branch=reader.branch("PROTHEUS_BRANCH", defaults.protheus_branch),
             protheus_rest_url=reader.http_url("PROTHEUS_REST_URL", defaults.protheus_rest_url),
             protheus_auth=reader.choice("PROTHEUS_AUTH", "oauth2", ("oauth2", "basic")),
             protheus_user=reader.text("PROTHEUS_USER", defaults.protheus_user),
             protheus_password=reader.text("PROTHEUS_PASSWORD", defaults.protheus_password),
             protheus_shared_tables=reader.aliases("PROTHEUS_SHARED_TABLES"),
-            protheus_time_format=reader.choice("PROTHEUS_TIME_FORMAT", "C", ("C", "N")),
+            protheus_time_format=reader.choice(
+                "PROTHEUS_TIME_FORMAT", defaults.protheus_time_format, TIME_FORMATS
+            ),
             protheus_db_pool_max=reader.integer("PROTHEUS_DB_POOL_MAX", 5, minimum=1),
             protheus_db_statement_timeout_ms=reader.integer(
                 "PROTHEUS_DB_STATEMENT_TIMEOUT_MS", 10_000, minimum=1
@@ -271,23 +286,24 @@ class Settings:
             mqtt_shared_group=reader.optional_text("MQTT_SHARED_GROUP"),
             mqtt_ca_file=reader.optional_file("MQTT_CA_FILE"),
             api_keys=parse_api_keys(env.get("MES_API_KEYS", "")),
-            plant_timezone=reader.timezone("PLANT_TIMEZONE", "America/Sao_Paulo"),
+            plant_timezone=reader.timezone("PLANT_TIMEZONE", defaults.plant_timezone),
             telemetry_retention_days=reader.integer("TELEMETRY_RETENTION_DAYS", 90, minimum=1),
             shift_calendar=reader.optional_text("SHIFT_CALENDAR"),
             catalog_max_bom_rows=reader.integer("CATALOG_MAX_BOM_ROWS", 100_000, minimum=1),
-            log_level=reader.choice("LOG_LEVEL", "INFO", ("DEBUG", "INFO", "WARNING", "ERROR")),
+            log_level=reader.choice("LOG_LEVEL", defaults.log_level, LOG_LEVELS),
             http_host=reader.text("HTTP_HOST", defaults.http_host),
             http_port=reader.optional_integer("HTTP_PORT", minimum=1, maximum=65535),
             pusher=_read_pusher(reader),
             ingest=_read_ingest(reader),
             audit=_read_audit(reader),
+            analytics=_read_analytics(reader),
             stops=_read_stops(reader),
             sparkplug=_read_sparkplug(reader),
         )
         return settings
 
 
-def _read_pusher(reader: _Reader) -> PusherSettings:
+def _read_pusher(reader: EnvReader) -> PusherSettings:
     defaults = PusherSettings()
     number = reader.number
     settle = number("PROTHEUS_SETTLE_S", defaults.settle_s)
@@ -315,7 +331,7 @@ def _read_pusher(reader: _Reader) -> PusherSettings:
     )
 
 
-def _read_ingest(reader: _Reader) -> IngestSettings:
+def _read_ingest(reader: EnvReader) -> IngestSettings:
     defaults = IngestSettings()
     number = reader.number
     return IngestSettings(
@@ -343,7 +359,21 @@ def _read_ingest(reader: _Reader) -> IngestSettings:
     )
 
 
-def _read_audit(reader: _Reader) -> AuditSettings:
+def _read_analytics(reader: EnvReader) -> AnalyticsSettings:
+    defaults = AnalyticsSettings()
+    number = reader.number
+    return AnalyticsSettings(
+        enabled=reader.flag("ANALYTICS_ENABLED", defaults.enabled),
+        sync_min=number("ANALYTICS_SYNC_MIN", defaults.sync_min, minimum=0.001),
+        rollup_s=number("ANALYTICS_ROLLUP_S", defaults.rollup_s, minimum=0.01),
+        bi_password=reader.optional_text("ANALYTICS_BI_PASSWORD"),
+        lake_dir=reader.text("LAKE_DIR", defaults.lake_dir),
+        export_min=number("LAKE_EXPORT_MIN", defaults.export_min, minimum=0.001),
+        batch_rows=int(number("LAKE_BATCH_ROWS", defaults.batch_rows, minimum=1000)),
+    )
+
+
+def _read_audit(reader: EnvReader) -> AuditSettings:
     defaults = AuditSettings()
     number = reader.number
     return AuditSettings(
@@ -358,7 +388,7 @@ def _read_audit(reader: _Reader) -> AuditSettings:
     )
 
 
-def _names(reader: _Reader, name: str, default: tuple[str, ...]) -> tuple[str, ...]:
+def _names(reader: EnvReader, name: str, default: tuple[str, ...]) -> tuple[str, ...]:
     """A comma-separated list of metric names (at least one)."""
     raw = reader.optional_text(name)
     if raw is None:
@@ -393,7 +423,7 @@ def _state_codes(raw: str | None) -> dict[int, str]:
 SPARKPLUG_ID_HINT = "1 a 64 letras, dígitos, '.', '_' ou '-'"
 
 
-def _read_sparkplug(reader: _Reader) -> SparkplugSettings:
+def _read_sparkplug(reader: EnvReader) -> SparkplugSettings:
     defaults = SparkplugSettings()
     identifier = reader.matching
     return SparkplugSettings(
@@ -411,7 +441,7 @@ def _read_sparkplug(reader: _Reader) -> SparkplugSettings:
     )
 
 
-def _read_stops(reader: _Reader) -> StopSettings:
+def _read_stops(reader: EnvReader) -> StopSettings:
     defaults = StopSettings()
     raw = reader.optional_text("STOP_STATES")
     states = defaults.states
@@ -525,8 +555,9 @@ def _check_secret(name: str, secret: str) -> None:
         )
 
 
-class _Reader:
-    """Typed reads of environment variables, each failure naming the variable."""
+class EnvReader:
+    """Typed reads of environment variables, each failure naming the variable: the one reader
+    of the services' Settings and of the Protheus simulator's config."""
 
     def __init__(self, env: Mapping[str, str]) -> None:
         self.env = env
@@ -546,6 +577,19 @@ class _Reader:
         if not pattern.match(value):
             raise ConfigError(name, f"valor {value!r} inválido ({hint})")
         return value
+
+    def company(self, name: str, default: str) -> str:
+        """A Protheus company code (the table suffix's first two characters)."""
+        return self.matching(name, default, COMPANY_PATTERN, "dois caracteres 0-9/A-Z, ex.: 01")
+
+    def branch(self, name: str, default: str) -> str:
+        """A whole Protheus branch code (company + unit + branch, as the SX2 layout says)."""
+        return self.matching(
+            name,
+            default,
+            BRANCH_PATTERN,
+            "código de filial completo, 1 a 12 letras ou dígitos, ex.: 01 ou 01SP01",
+        )
 
     def choice(self, name: str, default: str, choices: tuple[str, ...]) -> str:
         value = self._raw(name) or default
@@ -584,6 +628,13 @@ class _Reader:
             raise ConfigError(name, f"valor {raw!r} não é um número") from None
         if value < minimum:
             raise ConfigError(name, f"valor {value} menor que {minimum}")
+        return value
+
+    def positive(self, name: str, default: float) -> float:
+        """A finite number greater than zero (a lifetime, a size)."""
+        value = self.number(name, default)
+        if value <= 0 or not math.isfinite(value):
+            raise ConfigError(name, f"valor {value} deve ser maior que zero")
         return value
 
     def flag(self, name: str, default: bool) -> bool:

@@ -312,6 +312,26 @@ class Timestamp(fields.AwareDateTime):
 YEAR_PATTERN = "^(?:19[7-9][0-9]|2[0-9]{3})-"
 
 
+# --- a `from`/`to` window (stops, Pareto, telemetry series and OEE, audit) -------------------
+
+WINDOW_ORDER = Refusal("to", "order", "to deve ser posterior a from.")
+
+
+def window_from(description: str, *, required: bool = False) -> Timestamp:
+    """The `from` of a window: a Python keyword, so the loaded attribute is `from_`."""
+    if required:
+        return Timestamp(required=True, data_key="from", metadata={"description": description})
+    return Timestamp(load_default=None, data_key="from", metadata={"description": description})
+
+
+def check_window_order(data: Mapping[str, Any]) -> None:
+    """Refuse a window whose `to` is not after its `from`, when both are given (a schema's
+    validator calls it; its refusal is WINDOW_ORDER)."""
+    start, end = data.get("from_"), data.get("to")
+    if start is not None and end is not None and end <= start:
+        raise ma.ValidationError(tagged("order", "deve ser posterior a `from`."), field_name="to")
+
+
 class Between(validate.Range):
     """low <= value <= high (either bound optional); OpenAPI documents it as minimum/maximum."""
 

@@ -6,8 +6,16 @@
 - Every device of the list (`devices`, else `devices.example`, beside this file) gets a
   user that may publish only under its own machines' topics, mes/v1/<site>/<area>/<line>/
   <machine>/#, and read nothing.
+- A Sparkplug B gateway (Ignition Edge, Kepware, HiveMQ Edge, ...) lists its edge nodes as
+  `spBv1.0:<group>/<edge node>`: it may publish that edge node's and its devices' messages,
+  spBv1.0/<group>/+/<edge node> and spBv1.0/<group>/+/<edge node>/# (births, data, the
+  NDEATH will), read the commands sent to them (spBv1.0/<group>/NCMD/<edge node>,
+  spBv1.0/<group>/DCMD/<edge node>/#) and every host application's STATE
+  (spBv1.0/STATE/#). A line may mix machines and edge nodes.
 - The ingestor's user (the user and password in MQTT_URL, from the environment or the
-  compose .env file) may read all of mes/v1/# and publish nothing.
+  compose .env file) may read all of mes/v1/# and spBv1.0/#, and publish only what a
+  Sparkplug host application does: its STATE, spBv1.0/STATE/<SPARKPLUG_HOST_ID> (default
+  mes), and rebirth commands, spBv1.0/+/NCMD/#.
 - A device already in `passwords` keeps its password; a new device, or one named with
   --rotate, gets a random one, printed once on stdout (`user password`, or JSON with
   --json): hand it to the device, it is not stored anywhere in plain text. A user not in
@@ -55,6 +63,10 @@ from urllib.parse import unquote, urlsplit
 
 HERE = Path(__file__).resolve().parent
 TOPIC_ROOT = "mes/v1"
+SPARKPLUG_ROOT = "spBv1.0"
+# A device-list entry naming a Sparkplug edge node: spBv1.0:<group>/<edge node>.
+SPARKPLUG_ENTRY = f"{SPARKPLUG_ROOT}:"
+DEFAULT_HOST_ID = "mes"  # SPARKPLUG_HOST_ID's default (shared/settings.py)
 PASSWORDS = "passwords"
 ACL = "acl"
 SETTINGS = Path("conf.d") / "mes.conf"
@@ -85,14 +97,35 @@ class DeviceListError(ValueError):
 class Device:
     username: str
     machines: tuple[str, ...]  # site/area/line/machine
+    edge_nodes: tuple[str, ...] = ()  # Sparkplug B group/edge node
 
     @property
     def topics(self) -> tuple[str, ...]:
-        return tuple(f"{TOPIC_ROOT}/{path}/#" for path in self.machines)
+        """What it may publish: its machines' topics, its edge nodes' N* and D* messages."""
+        machines = tuple(f"{TOPIC_ROOT}/{path}/#" for path in self.machines)
+        nodes = []
+        for path in self.edge_nodes:
+            group, node = path.split("/")
+            nodes += [f"{SPARKPLUG_ROOT}/{group}/+/{node}", f"{SPARKPLUG_ROOT}/{group}/+/{node}/#"]
+        return machines + tuple(nodes)
+
+    @property
+    def reads(self) -> tuple[str, ...]:
+        """What it may read: a gateway, the commands to its edge nodes and devices and the
+        host applications' STATE (an edge node waits for its primary host to be online)."""
+        commands = []
+        for path in self.edge_nodes:
+            group, node = path.split("/")
+            commands += [
+                f"{SPARKPLUG_ROOT}/{group}/NCMD/{node}",
+                f"{SPARKPLUG_ROOT}/{group}/DCMD/{node}/#",
+            ]
+        return (*commands, f"{SPARKPLUG_ROOT}/STATE/#") if commands else ()
 
 
 def parse_devices(text: str, *, source: str = "devices") -> list[Device]:
-    """`<username> <site/area/line/machine> [...]` per line; `#` starts a comment."""
+    """`<username> <site/area/line/machine | spBv1.0:group/edge node> [...]` per line; `#`
+    starts a comment."""
     devices: list[Device] = []
     seen: set[str] = set()
     for number, raw in enumerate(text.splitlines(), start=1):
@@ -106,16 +139,33 @@ def parse_devices(text: str, *, source: str = "devices") -> list[Device]:
         if username in seen:
             raise DeviceListError(f"{where}: usuário {username!r} repetido")
         if not paths:
-            raise DeviceListError(f"{where}: informe ao menos um site/area/linha/maquina")
+            raise DeviceListError(
+                f"{where}: informe ao menos um site/area/linha/maquina ou "
+                f"{SPARKPLUG_ENTRY}grupo/edge-node"
+            )
+        machines, edge_nodes = [], []
         for path in paths:
+            if path.startswith(SPARKPLUG_ENTRY):
+                node = path.removeprefix(SPARKPLUG_ENTRY)
+                segments = node.split("/")
+                if len(segments) != 2 or not all(SEGMENT.match(s) for s in segments):
+                    raise DeviceListError(
+                        f"{where}: edge node Sparkplug inválido {path!r}; use "
+                        f"{SPARKPLUG_ENTRY}grupo/edge-node (letras, dígitos, '.', '_', '-')"
+                    )
+                edge_nodes.append(node)
+                continue
             segments = path.split("/")
             if len(segments) != 4 or not all(SEGMENT.match(s) for s in segments):
                 raise DeviceListError(
                     f"{where}: caminho inválido {path!r}; use site/area/linha/maquina "
-                    "(letras, dígitos, '.', '_', '-')"
+                    f"ou {SPARKPLUG_ENTRY}grupo/edge-node (letras, dígitos, '.', '_', '-')"
                 )
+            machines.append(path)
         seen.add(username)
-        devices.append(Device(username, tuple(dict.fromkeys(paths))))
+        devices.append(
+            Device(username, tuple(dict.fromkeys(machines)), tuple(dict.fromkeys(edge_nodes)))
+        )
     return devices
 
 
@@ -166,18 +216,31 @@ def read_password_file(path: Path) -> dict[str, str]:
 
 
 def acl_text(
-    devices: Iterable[Device], ingestor_user: str, extra_ingestors: Iterable[str] = ()
+    devices: Iterable[Device],
+    ingestor_user: str,
+    extra_ingestors: Iterable[str] = (),
+    host_id: str = DEFAULT_HOST_ID,
 ) -> str:
-    """The ACL: the ingestors read everything under mes/v1; each device writes its own."""
+    """The ACL: the ingestors read everything under mes/v1 and spBv1.0 and write what a
+    Sparkplug host does (its STATE, rebirth NCMDs); each device writes its own topics, a
+    Sparkplug gateway also reads its commands and the hosts' STATE."""
     lines = [
         "# Generated by deploy/mosquitto/generate.py from the device list: do not edit.",
         "# No topic lines before the first `user`: anonymous clients get nothing.",
     ]
     for user in (ingestor_user, *extra_ingestors):
-        lines += ["", f"user {user}", f"topic read {TOPIC_ROOT}/#"]
+        lines += [
+            "",
+            f"user {user}",
+            f"topic read {TOPIC_ROOT}/#",
+            f"topic read {SPARKPLUG_ROOT}/#",
+            f"topic write {SPARKPLUG_ROOT}/STATE/{host_id}",
+            f"topic write {SPARKPLUG_ROOT}/+/NCMD/#",
+        ]
     for device in devices:
         lines += ["", f"user {device.username}"]
         lines += [f"topic write {topic}" for topic in device.topics]
+        lines += [f"topic read {topic}" for topic in device.reads]
     return "\n".join(lines) + "\n"
 
 
@@ -261,8 +324,11 @@ def generate(
     max_packet_size: int = MAX_PACKET_SIZE,
     tls: TlsListener | None = None,
     extra_ingestors: Iterable[str] = (),
+    sparkplug_host_id: str = DEFAULT_HOST_ID,
 ) -> dict[str, str]:
     """Write `passwords` and `acl` into out_dir; returns the passwords it made up (user -> pw).
+
+    `sparkplug_host_id` (SPARKPLUG_HOST_ID) is the STATE topic the ingestors may publish.
 
     `extra_ingestors` are the users of further ingestor replicas (MQTT_EXTRA_INGESTORS): the
     broker makes each client id its username, so every replica needs a user of its own.
@@ -275,6 +341,10 @@ def generate(
     """
     if iterations < MIN_ITERATIONS:
         raise DeviceListError(f"MQTT_PBKDF2_ITERATIONS: use ao menos {MIN_ITERATIONS}")
+    if not SEGMENT.match(sparkplug_host_id):
+        raise DeviceListError(
+            f"SPARKPLUG_HOST_ID inválido {sparkplug_host_id!r}: letras, dígitos, '.', '_', '-'"
+        )
 
     def keep_or_hash(password: str, current: str) -> str:
         if verify_password(password, current) and hash_iterations(current) >= iterations:
@@ -317,7 +387,7 @@ def generate(
             encoded = hash_password(made_up[user], iterations=iterations)
         entries.append(f"{user}:{encoded}")
     _write(out_dir / PASSWORDS, "\n".join(entries) + "\n", mode=0o600)
-    _write(out_dir / ACL, acl_text(devices, ingestor_user, extra))
+    _write(out_dir / ACL, acl_text(devices, ingestor_user, extra, sparkplug_host_id))
     (out_dir / SETTINGS).parent.mkdir(parents=True, exist_ok=True)
     _write(out_dir / SETTINGS, settings_text(max_packet_size, tls))
     return made_up
@@ -414,6 +484,7 @@ def main(argv: list[str] | None = None) -> int:
             max_packet_size=numbers["MQTT_BROKER_MAX_PACKET_SIZE"],
             tls=tls,
             extra_ingestors=setting("MQTT_EXTRA_INGESTORS").replace(",", " ").split(),
+            sparkplug_host_id=setting("SPARKPLUG_HOST_ID", DEFAULT_HOST_ID),
         )
     except (DeviceListError, OSError) as exc:
         print(f"erro: {exc}", file=sys.stderr)

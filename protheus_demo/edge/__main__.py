@@ -68,6 +68,9 @@ def _parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--client-id", default=None)
     parser.add_argument(
+        "--primary-host", default=None, help="birth only while spBv1.0/STATE/<id> is online"
+    )
+    parser.add_argument(
         "--inflight", type=int, default=200, help="unacknowledged QoS 1 messages at most"
     )
     parser.add_argument("--log-level", default="INFO")
@@ -80,6 +83,7 @@ def _node(args: argparse.Namespace) -> EdgeNode:
         args.metrics, seed=args.seed, qos=args.qos, aliases=not args.no_aliases,
         bd_seq=args.bd_seq, node_metrics=args.node_metrics, client_id=args.client_id,
         mqtt5=args.mqtt5, ca_file=args.ca_file, inflight=args.inflight, record=False,
+        primary_host=args.primary_host,
     )  # fmt: skip
 
 
@@ -89,7 +93,7 @@ async def _publish(node: EdgeNode, args: argparse.Namespace) -> None:
     step = 0
     next_at = time.monotonic()
     while args.count is None or step < args.count:
-        await node.connected.wait()
+        await node.born.wait()
         if args.gap_every and step and step % args.gap_every == 0:
             node.skip_seq(1)
         try:
@@ -98,6 +102,7 @@ async def _publish(node: EdgeNode, args: argparse.Namespace) -> None:
                 await node.publish_node_data()
         except aiomqtt.MqttError as exc:
             log.info("publish failed (%s); waiting for the reconnect", exc)
+            await asyncio.sleep(0.1)  # the reader notices the loss and clears `born`
             continue
         step += 1
         next_at += period
@@ -119,6 +124,7 @@ async def run(args: argparse.Namespace) -> int:
     )  # fmt: skip
     try:
         if args.bulk is not None:
+            await node.born.wait()
             started = time.perf_counter()
             published = await node.bulk(args.bulk)
             elapsed = time.perf_counter() - started

@@ -69,6 +69,7 @@ class Device:
     values: dict[str, Value] = field(default_factory=dict)
     step: int = 0
     online: bool = False
+    _by_name: dict[str, MetricSpec] = field(default_factory=dict, repr=False)
 
     @classmethod
     def create(cls, name: str, *, seed: int, numeric: int, first_alias: int) -> Device:
@@ -93,10 +94,12 @@ class Device:
         return self.metrics[4:]
 
     def spec(self, name: str) -> MetricSpec:
-        for spec in self.metrics:
-            if spec.name == name:
-                return spec
-        raise KeyError(f"device {self.name} has no metric {name!r}")
+        if len(self._by_name) != len(self.metrics):
+            self._by_name = {spec.name: spec for spec in self.metrics}
+        try:
+            return self._by_name[name]
+        except KeyError:
+            raise KeyError(f"device {self.name} has no metric {name!r}") from None
 
     def advance(self) -> list[str]:
         """One data step: the names of the metrics whose values it reports, values

@@ -9,7 +9,7 @@ import logging
 import socket
 import time
 import uuid
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Coroutine, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from types import TracebackType
 
@@ -56,12 +56,17 @@ class Published:
     metrics: tuple[SentMetric, ...]
     payload: bytes = field(repr=False)
 
+    @property
+    def values(self) -> dict[str, Value]:
+        """Metric name -> value as sent."""
+        return {metric.name: metric.value for metric in self.metrics}
+
 
 class EdgeNode:
     """An edge node with devices; `async with EdgeNode(...)` or start()/stop().
 
-    Every connect uses the next bdSeq (0..255, wrapping; the first is `bd_seq`), sets the
-    NDEATH will with it and publishes NBIRTH (seq 0) then a DBIRTH per online device. Every
+    Every MQTT session uses the next bdSeq (0..255, wrapping; the first is `bd_seq`; a
+    refused attempt does not use one up), sets the NDEATH will with it and publishes NBIRTH (seq 0) then a DBIRTH per online device. Every
     later node message but NDEATH takes the next seq (mod 256). `qos` applies to births and
     data (Sparkplug recommends 0; 1 is what the ingestor guarantees); the will is QoS 1.
     With `aliases=False` births declare no aliases and data carries names.
@@ -87,6 +92,7 @@ class EdgeNode:
         reconnect: bool = True,
         inflight: int = 200,
         record: bool = True,
+        primary_host: str | None = None,
     ) -> None:
         self.broker = BrokerAddress.from_url(broker_url)
         self.group = group
@@ -101,6 +107,7 @@ class EdgeNode:
         self.reconnect_on_loss = reconnect
         self.inflight = inflight
         self.record = record
+        self.primary_host = primary_host
         # Aliases are unique across the node and its devices (Sparkplug 3.0).
         alias = 1
         self.node_specs: list[tuple[str, int, int]] = []  # (name, datatype, alias)
@@ -108,13 +115,13 @@ class EdgeNode:
             self.node_specs.append((name, datatype, alias))
             alias += 1
         self.node_values: dict[str, Value] = {REBIRTH: False, **dict(NODE_PROPERTIES)}
-        node_rng = Device.create(node, seed=seed, numeric=node_metrics, first_alias=0)
-        for spec in node_rng.numeric:
+        # The node's own numeric metrics (Node/m0, ...) draw their values like a device's.
+        self._node_model = Device.create(node, seed=seed, numeric=node_metrics, first_alias=0)
+        for spec in self._node_model.numeric:
             name = f"Node/{spec.name}"
             self.node_specs.append((name, spec.datatype, alias))
-            self.node_values[name] = node_rng.values[spec.name]
+            self.node_values[name] = self._node_model.values[spec.name]
             alias += 1
-        self._node_model = node_rng
         self.devices: dict[str, Device] = {}
         for name in devices:
             device = Device.create(name, seed=seed, numeric=metrics_per_device, first_alias=alias)
@@ -136,7 +143,8 @@ class EdgeNode:
         self.commands: list[tuple[str, bytes]] = []  # NCMD/DCMD received (topic, payload)
         self.host_states: dict[str, dict[str, object]] = {}  # STATE/<host id> -> its JSON
         # Connection
-        self.connected = asyncio.Event()
+        self.connected = asyncio.Event()  # MQTT session up
+        self.born = asyncio.Event()  # NBIRTH/DBIRTHs published on this session
         self._client: aiomqtt.Client | None = None
         self._will: bytes = b""
         self._will_ts = 0
@@ -151,6 +159,14 @@ class EdgeNode:
     def topic(self, kind: str, device: str | None = None) -> str:
         base = f"{NAMESPACE}/{self.group}/{kind}/{self.node}"
         return f"{base}/{device}" if device is not None else base
+
+    def ndeath_payload(self, bd_seq: int | None = None) -> bytes:
+        """An NDEATH payload with `bd_seq` (default: the current connection's, the will's
+        content); an older bdSeq makes the stale death a host must ignore."""
+        if bd_seq is None:
+            return self._will
+        ts = self._now()
+        return encode([SentMetric(BD_SEQ, None, UINT64, bd_seq, ts)], timestamp=ts, seq=None)
 
     # -- lifecycle -----------------------------------------------------------------------
 
@@ -167,7 +183,8 @@ class EdgeNode:
         await self.stop()
 
     async def start(self) -> None:
-        """Connect, publish the births, and start reading commands."""
+        """Connect, publish the births, and start reading commands. With a primary host
+        the births wait for its STATE online (see `born`)."""
         self._closing = False
         await self._connect()
         self._reader = asyncio.create_task(self._read())
@@ -195,9 +212,11 @@ class EdgeNode:
     async def drop(self) -> None:
         """Lose the connection without DISCONNECT (the broker publishes the will NDEATH);
         the node reconnects with the next bdSeq and births again. Returns once reconnected."""
+        if not self.reconnect_on_loss:
+            raise RuntimeError("drop() needs reconnect=True; abort() loses the node for good")
         connects = self.connects
         self._shut_socket()
-        await self.wait_until(lambda: self.connects > connects and self.connected.is_set())
+        await self.wait_until(lambda: self.connects > connects and self.born.is_set())
 
     async def reconnect(self) -> None:
         """Clean NDEATH and DISCONNECT, then connect again with the next bdSeq and birth."""
@@ -224,13 +243,14 @@ class EdgeNode:
     async def _disconnect(self) -> None:
         client, self._client = self._client, None
         self.connected.clear()
+        self.born.clear()
         if client is not None:
             with contextlib.suppress(aiomqtt.MqttError):
                 await client.__aexit__(None, None, None)
 
     async def _connect(self) -> None:
+        # A connect that fails registers no will: its bdSeq is used by the next attempt.
         self.bd_seq = self._next_bd_seq
-        self._next_bd_seq = (self.bd_seq + 1) % 256
         self._will_ts = ts = self._now()
         self._will = encode(
             [SentMetric(BD_SEQ, None, UINT64, self.bd_seq, ts)], timestamp=ts, seq=None
@@ -254,6 +274,7 @@ class EdgeNode:
         client.pending_calls_threshold = self.inflight + 10
         await client.__aenter__()
         self._client = client
+        self._next_bd_seq = (self.bd_seq + 1) % 256
         try:
             await client.subscribe(
                 [
@@ -262,14 +283,13 @@ class EdgeNode:
                     (f"{NAMESPACE}/STATE/+", 1),
                 ]
             )
-            await self._births()
+            self.connected.set()
+            if self.primary_host is None:
+                await self._births()
         except aiomqtt.MqttError:
             await self._disconnect()
             raise
-        self.connected.set()
-        async with self._changed:
-            self.connects += 1
-            self._changed.notify_all()
+        await self._notify("connects")
 
     async def _read(self) -> None:
         delay = 0.05
@@ -278,7 +298,7 @@ class EdgeNode:
             if client is not None:
                 try:
                     async for message in client.messages:
-                        self._command(message)
+                        await self._command(message)
                 except aiomqtt.MqttError:
                     log.info("edge node %s/%s lost its connection", self.group, self.node)
                 await self._disconnect()
@@ -292,32 +312,78 @@ class EdgeNode:
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 2.0)
 
-    def _command(self, message: aiomqtt.Message) -> None:
+    async def _command(self, message: aiomqtt.Message) -> None:
         topic = str(message.topic)
         payload = message.payload if isinstance(message.payload, bytes) else b""
         if topic.startswith(f"{NAMESPACE}/STATE/"):
-            with contextlib.suppress(orjson.JSONDecodeError):
-                state = orjson.loads(payload)
-                if isinstance(state, dict):
-                    self.host_states[topic.rsplit("/", 1)[1]] = state
+            await self._host_state(topic.rsplit("/", 1)[1], payload)
             return
         self.commands.append((topic, payload))
         if topic == self.topic("NCMD") and rebirth_requested(payload):
-            task = asyncio.create_task(self._answer_rebirth())
-            self._tasks.add(task)
-            task.add_done_callback(self._tasks.discard)
+            self._spawn(self._answer_rebirth())
+
+    def _spawn(self, work: Coroutine[None, None, None]) -> None:
+        task = asyncio.create_task(work)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _host_state(self, host: str, payload: bytes) -> None:
+        """Sparkplug 3.0 STATE: a message older (timestamp) than the last one of that host
+        is ignored; an edge node with a primary host births once it is online, and when it
+        goes offline leaves (NDEATH, DISCONNECT) to connect again and wait for it."""
+        try:
+            state = orjson.loads(payload)
+        except orjson.JSONDecodeError:
+            return
+        if not isinstance(state, dict):
+            return
+        last = self.host_states.get(host, {}).get("timestamp")
+        stamp = state.get("timestamp")
+        if isinstance(last, int) and isinstance(stamp, int) and stamp < last:
+            return
+        async with self._changed:
+            self.host_states[host] = state
+            self._changed.notify_all()
+        if host != self.primary_host:
+            return
+        if state.get("online") is True and not self.born.is_set():
+            self._spawn(self._births_for_host())
+        elif state.get("online") is False and self.born.is_set():
+            self._spawn(self._leave_for_host())
+
+    async def _births_for_host(self) -> None:
+        with contextlib.suppress(aiomqtt.MqttError):
+            await self._births(unless_born=True)
+
+    async def _leave_for_host(self) -> None:
+        log.info(
+            "edge node %s/%s: primary host %s offline", self.group, self.node, self.primary_host
+        )
+        async with self._lock:
+            client = self._client
+            if client is not None:
+                with contextlib.suppress(aiomqtt.MqttError):
+                    await client.publish(self.topic("NDEATH"), self._will, qos=1)
+                    self._log(self._ndeath())
+        await self._disconnect()  # the reader connects again, with the next bdSeq
 
     async def _answer_rebirth(self) -> None:
+        if self.primary_host is not None and not self.born.is_set():
+            return  # not before the primary host is online: its STATE births us
         try:
             await self.rebirth()
         except aiomqtt.MqttError:
             return  # the reconnect births anyway
+        await self._notify("rebirths_answered")
+
+    async def _notify(self, counter: str) -> None:
         async with self._changed:
-            self.rebirths_answered += 1
+            setattr(self, counter, getattr(self, counter) + 1)
             self._changed.notify_all()
 
     async def wait_until(self, predicate: Callable[[], bool], seconds: float = 10) -> None:
-        """Wait (bounded) until predicate() holds; checked whenever a counter changes."""
+        """Wait (bounded) until predicate() holds; checked whenever a counter or a host
+        state changes."""
         async with self._changed:
             await asyncio.wait_for(self._changed.wait_for(predicate), seconds)
 
@@ -403,14 +469,17 @@ class EdgeNode:
         ]
         return self._message("DBIRTH", device.name, metrics, birth=True, timestamp=ts)
 
-    async def _births(self) -> list[Published]:
+    async def _births(self, *, unless_born: bool = False) -> list[Published]:
         async with self._lock:
+            if unless_born and self.born.is_set():
+                return []
             sent = [await self._send(self._nbirth())]
-            self.births_published += 1
             for device in self.devices.values():
                 if device.online:
                     sent.append(await self._send(self._dbirth(device)))
                     self.device_births_published += 1
+            self.born.set()
+        await self._notify("births_published")
         return sent
 
     async def rebirth(self) -> list[Published]:
@@ -441,11 +510,14 @@ class EdgeNode:
         devices: Iterable[str] | None = None,
         *,
         values: Mapping[str, Value] | None = None,
+        timestamp: int | None = None,
     ) -> list[Published]:
         """One DDATA per device (every online device by default). Without `values`, each
         device takes its next deterministic step (State/Reason on change, counts when they
         grow, every numeric metric); with `values` (metric name -> value) exactly those
-        metrics are sent and become the device's current values."""
+        metrics are sent and become the device's current values. `timestamp` (epoch ms)
+        replaces the node's clock for the payload and its metrics (a late or future
+        sample on purpose)."""
         names = (
             list(devices)
             if devices is not None
@@ -462,11 +534,11 @@ class EdgeNode:
                         device.spec(metric)  # KeyError for a metric the birth lacks
                         device.values[metric] = value
                     changed = list(values)
-                sent.append(await self._send(self._data(device, changed)))
+                sent.append(await self._send(self._data(device, changed, timestamp)))
         return sent
 
-    def _data(self, device: Device, changed: list[str]) -> Published:
-        ts = self._now()
+    def _data(self, device: Device, changed: list[str], timestamp: int | None = None) -> Published:
+        ts = self._now() if timestamp is None else timestamp
         metrics = []
         for name in changed:
             spec = device.spec(name)

@@ -5,17 +5,13 @@ from __future__ import annotations
 import json
 import math
 import os
-import re
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any
-from urllib.parse import urlsplit
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
-from shared.protheus.naming import COMPANY_PATTERN
-from shared.settings import ConfigError
+from shared.settings import LOG_LEVELS, TIME_FORMATS, ConfigError, EnvReader, Settings
 
-BRANCH_PATTERN = re.compile(r"^[0-9A-Za-z]{1,12}$")
 DEFAULT_PORT = 8090
 
 
@@ -86,22 +82,27 @@ def _number(raw: Mapping[str, Any], name: str, *, minimum: float, maximum: float
 
 @dataclass(frozen=True)
 class SimulatorConfig:
-    """Everything the simulator reads from the environment (see `from_env`)."""
+    """Everything the simulator reads from the environment (see `from_env`).
 
-    db_url: str = "postgresql://postgres@localhost:5432/protheus"
-    company: str = "01"
-    branch: str = "01"
-    user: str = "mesinteg"
-    password: str = field(default="mesinteg", repr=False)
+    It stands in for the Protheus the services reach by default, so the variables it shares
+    with them (PROTHEUS_*, PLANT_TIMEZONE, LOG_LEVEL, HTTP_HOST) default to the services'
+    values and are read by the same reader.
+    """
+
+    db_url: str = Settings.protheus_db_url
+    company: str = Settings.protheus_company
+    branch: str = Settings.protheus_branch
+    user: str = Settings.protheus_user
+    password: str = field(default=Settings.protheus_password, repr=False)
     access_ttl_s: float = 3600.0
     refresh_ttl_s: float = 86400.0
-    time_format: str = "C"
+    time_format: str = Settings.protheus_time_format
     faults: FaultSettings = field(default_factory=FaultSettings)
-    plant_timezone: str = "America/Sao_Paulo"
+    plant_timezone: str = Settings.plant_timezone
     pool_max: int = 10
-    http_host: str = "0.0.0.0"  # noqa: S104 - listens on every interface in containers
+    http_host: str = Settings.http_host
     http_port: int = DEFAULT_PORT
-    log_level: str = "INFO"
+    log_level: str = Settings.log_level
 
     @property
     def tz(self) -> ZoneInfo:
@@ -110,70 +111,29 @@ class SimulatorConfig:
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> SimulatorConfig:
         """Read and validate every variable; a bad one raises ConfigError naming it."""
-        env = os.environ if environ is None else environ
-
-        def raw(name: str) -> str | None:
-            value = env.get(name)
-            return value.strip() if value is not None and value.strip() else None
-
+        reader = EnvReader(os.environ if environ is None else environ)
         defaults = cls()
-        db_url = raw("PROTHEUS_DB_URL") or defaults.db_url
-        parts = urlsplit(db_url)
-        if parts.scheme not in ("postgresql", "postgres") or not parts.path.strip("/"):
-            raise ConfigError(
-                "PROTHEUS_DB_URL",
-                "o simulador usa PostgreSQL: postgresql://usuario@host:porta/banco",
-            )
-        company = raw("PROTHEUS_COMPANY") or defaults.company
-        if not COMPANY_PATTERN.match(company):
-            raise ConfigError("PROTHEUS_COMPANY", f"valor {company!r} inválido (ex.: 01)")
-        branch = raw("PROTHEUS_BRANCH") or defaults.branch
-        if not BRANCH_PATTERN.match(branch):
-            raise ConfigError("PROTHEUS_BRANCH", f"valor {branch!r} inválido (ex.: 01)")
-        time_format = (raw("PROTHEUS_TIME_FORMAT") or defaults.time_format).upper()
-        if time_format not in ("C", "N"):
-            raise ConfigError("PROTHEUS_TIME_FORMAT", "use C (horas decimais) ou N (hh.mm)")
-        zone = raw("PLANT_TIMEZONE") or defaults.plant_timezone
-        try:
-            ZoneInfo(zone)
-        except (ZoneInfoNotFoundError, ValueError):
-            raise ConfigError("PLANT_TIMEZONE", f"fuso horário {zone!r} desconhecido") from None
-        faults_text = raw("SIM_FAULTS")
         faults = FaultSettings()
+        faults_text = reader.optional_text("SIM_FAULTS")
         if faults_text is not None:
             try:
                 faults = FaultSettings.from_mapping(json.loads(faults_text))
             except ValueError as exc:  # JSONDecodeError and FaultSettingsError
                 raise ConfigError("SIM_FAULTS", str(exc)) from None
-        log_level = (raw("LOG_LEVEL") or defaults.log_level).upper()
-        if log_level not in ("DEBUG", "INFO", "WARNING", "ERROR"):
-            raise ConfigError("LOG_LEVEL", "use DEBUG, INFO, WARNING ou ERROR")
         return cls(
-            db_url=db_url,
-            company=company,
-            branch=branch,
-            user=raw("SIM_USER") or defaults.user,
-            password=raw("SIM_PASSWORD") or defaults.password,
-            access_ttl_s=_positive(raw, "SIM_ACCESS_TTL_S", defaults.access_ttl_s),
-            refresh_ttl_s=_positive(raw, "SIM_REFRESH_TTL_S", defaults.refresh_ttl_s),
-            time_format=time_format,
+            # The simulator keeps its tables in PostgreSQL: no ODBC here.
+            db_url=reader.db_url("PROTHEUS_DB_URL", defaults.db_url, odbc=False),
+            company=reader.company("PROTHEUS_COMPANY", defaults.company),
+            branch=reader.branch("PROTHEUS_BRANCH", defaults.branch),
+            user=reader.text("SIM_USER", defaults.user),
+            password=reader.text("SIM_PASSWORD", defaults.password),
+            access_ttl_s=reader.positive("SIM_ACCESS_TTL_S", defaults.access_ttl_s),
+            refresh_ttl_s=reader.positive("SIM_REFRESH_TTL_S", defaults.refresh_ttl_s),
+            time_format=reader.choice("PROTHEUS_TIME_FORMAT", defaults.time_format, TIME_FORMATS),
             faults=faults,
-            plant_timezone=zone,
-            pool_max=int(_positive(raw, "SIM_DB_POOL_MAX", defaults.pool_max, integer=True)),
-            http_host=raw("HTTP_HOST") or defaults.http_host,
-            http_port=int(_positive(raw, "HTTP_PORT", defaults.http_port, integer=True)),
-            log_level=log_level,
+            plant_timezone=reader.timezone("PLANT_TIMEZONE", defaults.plant_timezone),
+            pool_max=reader.integer("SIM_DB_POOL_MAX", defaults.pool_max, minimum=1),
+            http_host=reader.text("HTTP_HOST", defaults.http_host),
+            http_port=reader.integer("HTTP_PORT", defaults.http_port, minimum=1, maximum=65535),
+            log_level=reader.choice("LOG_LEVEL", defaults.log_level, LOG_LEVELS),
         )
-
-
-def _positive(raw: Any, name: str, default: float, *, integer: bool = False) -> float:
-    text = raw(name)
-    if text is None:
-        return default
-    try:
-        value = int(text) if integer else float(text)
-    except ValueError:
-        raise ConfigError(name, f"valor {text!r} não é um número") from None
-    if not math.isfinite(value) or value <= 0 or (name == "HTTP_PORT" and value > 65535):
-        raise ConfigError(name, f"valor {text!r} fora do intervalo")
-    return value

@@ -9,10 +9,10 @@ import asyncpg
 from aiohttp import web
 
 from protheus_demo.simulator import queries
-from protheus_demo.simulator.config import BRANCH_PATTERN
 from protheus_demo.simulator.errors import RestFault, json_response
 from protheus_demo.simulator.keys import get_config, get_dictionary, get_pool
 from protheus_demo.simulator.tenant import request_branch
+from shared.settings import BRANCH_PATTERN
 
 MAX_PAGE_SIZE = 500
 

@@ -21,7 +21,6 @@ from aiohttp import web
 from protheus_demo.rows import insert_row
 from protheus_demo.simulator import queries
 from protheus_demo.simulator.appointments import elapsed_time
-from protheus_demo.simulator.config import BRANCH_PATTERN
 from protheus_demo.simulator.dictionary import Dictionary
 from protheus_demo.simulator.errors import FaultDetail, RestFault, json_response
 from protheus_demo.simulator.faults import close_without_answer
@@ -29,6 +28,7 @@ from protheus_demo.simulator.keys import get_config, get_dictionary, get_faults,
 from protheus_demo.simulator.orders import MAX_PAGE_SIZE, page_parameter
 from protheus_demo.simulator.tenant import request_branch
 from shared.json import loads
+from shared.settings import BRANCH_PATTERN
 
 log = logging.getLogger(__name__)
 

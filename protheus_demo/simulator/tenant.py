@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from protheus_demo.simulator.config import BRANCH_PATTERN
 from protheus_demo.simulator.errors import RestFault
 from protheus_demo.simulator.keys import get_config
+from shared.settings import BRANCH_PATTERN
 
 
 def request_branch(request: web.Request) -> str:

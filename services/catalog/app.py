@@ -5,14 +5,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from services.catalog.routes import add_routes
-from shared.app import (
-    add_audit_check,
-    add_protheus_db_check,
-    add_resources,
-    audit_writer,
-    create_service_app,
-    protheus,
-)
+from shared.app import add_resources, audit_log, create_service_app, protheus_database
 from shared.openapi import publish_openapi
 from shared.settings import Settings
 
@@ -28,9 +21,8 @@ DESCRIPTION = (
 
 def setup(app: web.Application) -> None:
     """The catalog service on an app: its own, or the devserver's composed one."""
-    add_resources(app, audit_writer, protheus)
-    add_audit_check(app)
-    add_protheus_db_check(app, required=True)
+    # The catalog only reads the ERP: without its database it is not ready.
+    add_resources(app, audit_log, protheus_database(required=True))
     add_routes(app)
     publish_openapi(app, SERVICE, "Product API (catálogo)", DESCRIPTION)
 

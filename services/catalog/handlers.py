@@ -61,12 +61,12 @@ async def list_products(request: web.Request, *, query: dict[str, Any]) -> Reply
     query=schemas.DescriptionSearchQuery,
     response=schemas.DescriptionSearchResponse,
 )
-async def search_description(request: web.Request, *, query: dict[str, Any]) -> Reply:
+async def search_description(request: web.Request, *, query: dict[str, Any], page: Page) -> Reply:
     data = await service.search_by_description(
         get_protheus_context(request.app),
         description=query["description"],
         include_blocked=query["include_blocked"],
-        page=Page.from_params(query),
+        page=page,
     )
     return Reply(data, "Busca por descrição realizada com sucesso.")
 
@@ -84,8 +84,7 @@ async def search_description(request: web.Request, *, query: dict[str, Any]) -> 
     query=schemas.ProductSearchQuery,
     response=schemas.ProductSearchResponse,
 )
-async def search_products(request: web.Request, *, query: dict[str, Any]) -> Reply:
-    page = Page.from_params(query)
+async def search_products(request: web.Request, *, query: dict[str, Any], page: Page) -> Reply:
     data = await service.search_products(
         get_protheus_context(request.app),
         code=query["code"],
@@ -133,8 +132,10 @@ TREE_ADVICE = (
     response=schemas.TreeResponse,
     errors=ERRORS_WITH_404,
 )
-async def structure(request: web.Request, *, path: dict[str, Any], query: dict[str, Any]) -> Reply:
-    data, page = await _tree(request, path, query, upward=False)
+async def structure(
+    request: web.Request, *, path: dict[str, Any], query: dict[str, Any], page: Page
+) -> Reply:
+    data = await _tree(request, path, query, page, upward=False)
     return Reply(
         data,
         f"Estrutura do produto {path['code']} retornada com sucesso ({page.label(data['total'])}).",
@@ -155,8 +156,10 @@ async def structure(request: web.Request, *, path: dict[str, Any], query: dict[s
     response=schemas.TreeResponse,
     errors=ERRORS_WITH_404,
 )
-async def parents(request: web.Request, *, path: dict[str, Any], query: dict[str, Any]) -> Reply:
-    data, page = await _tree(request, path, query, upward=True)
+async def parents(
+    request: web.Request, *, path: dict[str, Any], query: dict[str, Any], page: Page
+) -> Reply:
+    data = await _tree(request, path, query, page, upward=True)
     return Reply(
         data,
         f"Produtos pai de {path['code']} retornados com sucesso ({page.label(data['total'])}).",
@@ -173,9 +176,8 @@ async def parents(request: web.Request, *, path: dict[str, Any], query: dict[str
     response=schemas.SuppliersResponse,
     errors=ERRORS_WITH_404,
 )
-async def suppliers(request: web.Request, *, path: dict[str, Any], query: dict[str, Any]) -> Reply:
+async def suppliers(request: web.Request, *, path: dict[str, Any], page: Page) -> Reply:
     code = path["code"]
-    page = Page.from_params(query)
     data = await service.suppliers(get_protheus_context(request.app), code=code, page=page)
     return Reply(
         data, f"Fornecedores de {code} retornados com sucesso ({page.label(data['total'])})."
@@ -198,9 +200,9 @@ async def suppliers(request: web.Request, *, path: dict[str, Any], query: dict[s
     errors=ERRORS_WITH_404,
 )
 async def inbound_invoice_items(
-    request: web.Request, *, path: dict[str, Any], query: dict[str, Any]
+    request: web.Request, *, path: dict[str, Any], query: dict[str, Any], page: Page
 ) -> Reply:
-    return await _invoice_items(request, path, query, "inbound")
+    return await _invoice_items(request, path, query, page, "inbound")
 
 
 @endpoint(
@@ -219,9 +221,9 @@ async def inbound_invoice_items(
     errors=ERRORS_WITH_404,
 )
 async def outbound_invoice_items(
-    request: web.Request, *, path: dict[str, Any], query: dict[str, Any]
+    request: web.Request, *, path: dict[str, Any], query: dict[str, Any], page: Page
 ) -> Reply:
-    return await _invoice_items(request, path, query, "outbound")
+    return await _invoice_items(request, path, query, page, "outbound")
 
 
 @endpoint(
@@ -238,9 +240,10 @@ async def outbound_invoice_items(
     response=schemas.StockResponse,
     errors=ERRORS_WITH_404,
 )
-async def stock(request: web.Request, *, path: dict[str, Any], query: dict[str, Any]) -> Reply:
+async def stock(
+    request: web.Request, *, path: dict[str, Any], query: dict[str, Any], page: Page
+) -> Reply:
     code = path["code"]
-    page = Page.from_params(query)
     data = await service.stock(
         get_protheus_context(request.app),
         code=code,
@@ -265,9 +268,10 @@ async def stock(request: web.Request, *, path: dict[str, Any], query: dict[str, 
     response=schemas.GuideResponse,
     errors=ERRORS_WITH_404,
 )
-async def guide(request: web.Request, *, path: dict[str, Any], query: dict[str, Any]) -> Reply:
+async def guide(
+    request: web.Request, *, path: dict[str, Any], query: dict[str, Any], page: Page
+) -> Reply:
     code = path["code"]
-    page = Page.from_params(query)
     data = await service.guide(
         get_protheus_context(request.app),
         code=code,
@@ -288,11 +292,11 @@ async def _invoice_items(
     request: web.Request,
     path: dict[str, Any],
     query: dict[str, Any],
+    page: Page,
     direction: Literal["inbound", "outbound"],
 ) -> Reply:
     """Both invoice routes: the same filters, SD1 or SD2 by direction."""
     code = path["code"]
-    page = Page.from_params(query)
     data = await service.invoice_items(
         get_protheus_context(request.app),
         code=code,
@@ -312,11 +316,10 @@ async def _invoice_items(
 
 
 async def _tree(
-    request: web.Request, path: dict[str, Any], query: dict[str, Any], *, upward: bool
-) -> tuple[dict[str, Any], Page]:
+    request: web.Request, path: dict[str, Any], query: dict[str, Any], page: Page, *, upward: bool
+) -> dict[str, Any]:
     """Both BOM routes: the same parameters, down the structure or up to the parents."""
-    page = Page.from_params(query)
-    data = await service.tree(
+    return await service.tree(
         get_protheus_context(request.app),
         upward=upward,
         code=path["code"],
@@ -326,4 +329,3 @@ async def _tree(
         page=page,
         max_rows=_max_bom_rows(request),
     )
-    return data, page

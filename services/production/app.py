@@ -15,14 +15,12 @@ from services.production.pusher.pusher import Pusher, PusherMetrics
 from services.production.routes import add_routes
 from services.production.stops.detector import StopDetector, StopMetrics
 from shared.app import (
-    add_audit_check,
-    add_mes_db_check,
-    add_protheus_db_check,
+    Resource,
     add_resources,
-    audit_writer,
+    audit_log,
     create_service_app,
-    mes_pool,
-    protheus,
+    mes_database,
+    protheus_database,
     running,
 )
 from shared.health import add_check
@@ -133,19 +131,15 @@ def setup(app: web.Application) -> None:
     """The production service on an app: its own, or the devserver's composed one."""
     add_resources(
         app,
-        audit_writer,
-        mes_pool,
-        protheus,
+        audit_log,
+        mes_database,
+        # Reports are accepted with the ERP database down, so it does not gate readiness.
+        protheus_database(required=False),
         protheus_dictionary,
-        protheus_rest_session,
+        Resource(protheus_rest_session, add_protheus_rest_check),
         document_pusher,
         stop_detector,
     )
-    add_audit_check(app)
-    add_mes_db_check(app)
-    # Reports are accepted with the ERP database down, so it does not gate readiness.
-    add_protheus_db_check(app, required=False)
-    add_protheus_rest_check(app)
     add_routes(app)
     publish_openapi(app, SERVICE, "Production API", DESCRIPTION)
 

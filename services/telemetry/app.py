@@ -12,14 +12,12 @@ from services.telemetry.query.keys import SHIFT_CALENDAR
 from services.telemetry.query.shifts import ShiftCalendar
 from services.telemetry.routes import add_routes
 from shared.app import (
-    add_audit_check,
-    add_mes_db_check,
-    add_protheus_db_check,
+    Resource,
     add_resources,
-    audit_writer,
+    audit_log,
     create_service_app,
-    mes_pool,
-    protheus,
+    mes_database,
+    protheus_database,
     running,
 )
 from shared.health import add_check
@@ -75,12 +73,14 @@ def setup(app: web.Application) -> None:
     """
     settings = app[SETTINGS]
     app[SHIFT_CALENDAR] = ShiftCalendar.from_setting(settings.shift_calendar, settings.tz)
-    add_resources(app, audit_writer, mes_pool, protheus, ingestor)
-    add_audit_check(app)
-    add_mes_db_check(app)
-    # Only OEE reads the ERP (standard times); the rest answers without it.
-    add_protheus_db_check(app, required=False)
-    add_ingest_checks(app)
+    add_resources(
+        app,
+        audit_log,
+        mes_database,
+        # Only OEE reads the ERP (standard times); the rest answers without it.
+        protheus_database(required=False),
+        Resource(ingestor, add_ingest_checks),
+    )
     add_routes(app)
     publish_openapi(app, SERVICE, "Telemetry API", DESCRIPTION)
 

@@ -33,8 +33,7 @@ log = logging.getLogger(__name__)
     query=schemas.AuditQuery,
     response=schemas.AuditResponse,
 )
-async def list_audit(request: web.Request, *, query: dict[str, Any]) -> Reply:
-    page = Page.from_params(query)
+async def list_audit(request: web.Request, *, query: dict[str, Any], page: Page) -> Reply:
     async with mes_connection(request.app[MES_POOL]) as conn:
         rows = await conn.fetch(
             queries.LIST,

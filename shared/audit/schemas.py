@@ -9,7 +9,16 @@ from marshmallow import fields
 
 from shared.envelope import paged_envelope
 from shared.pagination import PageQuery
-from shared.validation import Integer, Refusal, String, Timestamp, between, max_length, tagged
+from shared.validation import (
+    WINDOW_ORDER,
+    Integer,
+    String,
+    Timestamp,
+    between,
+    check_window_order,
+    max_length,
+    window_from,
+)
 
 
 class AuditQuery(PageQuery):
@@ -28,12 +37,7 @@ class AuditQuery(PageQuery):
         validate=between(100, 599),
         metadata={"description": "Status HTTP da resposta."},
     )
-    # `from` is a Python keyword: the attribute is from_, the parameter `from`.
-    from_ = Timestamp(
-        load_default=None,
-        data_key="from",
-        metadata={"description": "Início (inclusive), ISO-8601 com fuso."},
-    )
+    from_ = window_from("Início (inclusive), ISO-8601 com fuso.")
     to = Timestamp(
         load_default=None, metadata={"description": "Fim (exclusive), ISO-8601 com fuso."}
     )
@@ -44,15 +48,11 @@ class AuditQuery(PageQuery):
         metadata={"description": "Id da requisição (X-Request-ID)."},
     )
 
-    refusals = (Refusal("to", "order", "to deve ser posterior a from."),)
+    refusals = (WINDOW_ORDER,)
 
     @ma.validates_schema
     def window_in_order(self, data: dict[str, Any], **_: Any) -> None:
-        start, end = data.get("from_"), data.get("to")
-        if start is not None and end is not None and end <= start:
-            raise ma.ValidationError(
-                tagged("order", "deve ser posterior a `from`."), field_name="to"
-            )
+        check_window_order(data)
 
 
 class AuditEntry(ma.Schema):

@@ -254,7 +254,10 @@ def test_each_service_gets_every_variable_it_reads(config: dict[str, Any]) -> No
     pusher, ingest = section_reads("pusher"), section_reads("ingest")
     stops = section_reads("stops")  # the production service's stop detector
     sparkplug = section_reads("sparkplug")  # the ingestor as a Sparkplug host application
-    shared = read_by(ROOT / "shared" / "settings.py") - pusher - ingest - stops - sparkplug
+    analytics = section_reads("analytics")  # the analytics service (BI schema, lake)
+    shared = (
+        read_by(ROOT / "shared" / "settings.py") - pusher - ingest - stops - sparkplug - analytics
+    )
     reads = {
         "catalog": shared,
         "production": shared | pusher | stops,

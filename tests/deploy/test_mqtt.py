@@ -331,7 +331,7 @@ def test_adding_a_device_and_rotating_a_key_on_a_running_broker() -> None:
         devices = directory / "devices"
         devices.write_text(mqtt_gen.default_devices_file().read_text())
         first = run_generator(directory, devices)
-        assert set(first) == {"plc-prens1", "plc-prens2", "plc-dobra1", "gw-solda"}
+        assert set(first) == {"plc-prens1", "plc-prens2", "plc-dobra1", "gw-solda", "gw-montagem"}
         port = free_port()
         broker = start_broker(supervisor, directory, port, log=directory / "mosquitto.log")
 
@@ -573,3 +573,188 @@ def test_further_ingestor_replicas_get_users_of_their_own(tmp_path: Path) -> Non
             ingestor_password=INGESTOR_PASSWORD,
             extra_ingestors=[INGESTOR_USER],
         )
+
+
+def test_a_sparkplug_gateway_line_grants_its_edge_nodes_and_the_hosts_state() -> None:
+    devices = mqtt_gen.parse_devices(
+        "gw-a  spBv1.0:Porto/linha4 porto/solda/linha3/SOLDA1 spBv1.0:Porto/linha5\n"
+        "plc-b porto/a/b/M1\n"
+    )
+    assert (devices[0].machines, devices[0].edge_nodes) == (
+        ("porto/solda/linha3/SOLDA1",), ("Porto/linha4", "Porto/linha5"),
+    )  # fmt: skip
+    acl = mqtt_gen.acl_text(devices, INGESTOR_USER, ["mes-ingestor-2"], host_id="mes-a")
+    blocks = {block.splitlines()[0]: block.splitlines()[1:] for block in acl.split("\n\n")[1:]}
+    for user in (INGESTOR_USER, "mes-ingestor-2"):
+        assert blocks[f"user {user}"] == [
+            "topic read mes/v1/#",
+            "topic read spBv1.0/#",
+            "topic write spBv1.0/STATE/mes-a",
+            "topic write spBv1.0/+/NCMD/#",
+        ]
+    assert blocks["user gw-a"] == [
+        "topic write mes/v1/porto/solda/linha3/SOLDA1/#",
+        "topic write spBv1.0/Porto/+/linha4",
+        "topic write spBv1.0/Porto/+/linha4/#",
+        "topic write spBv1.0/Porto/+/linha5",
+        "topic write spBv1.0/Porto/+/linha5/#",
+        "topic read spBv1.0/Porto/NCMD/linha4",
+        "topic read spBv1.0/Porto/DCMD/linha4/#",
+        "topic read spBv1.0/Porto/NCMD/linha5",
+        "topic read spBv1.0/Porto/DCMD/linha5/#",
+        "topic read spBv1.0/STATE/#",
+    ]
+    assert blocks["user plc-b"] == ["topic write mes/v1/porto/a/b/M1/#"]  # reads nothing
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "gw-x spBv1.0:Porto",  # no edge node
+        "gw-x spBv1.0:Porto/linha4/CNC1",  # devices are not listed: any device of the node
+        "gw-x spBv1.0:Porto/+",  # wildcards would widen the ACL
+        "gw-x spBv1.0:#/linha4",
+        "gw-x spBv1.0:/linha4",
+        "gw-x spbv1.0:Porto/linha4",  # the namespace is spelled exactly
+    ],
+)
+def test_the_generator_refuses_a_bad_sparkplug_entry(line: str) -> None:
+    with pytest.raises(mqtt_gen.DeviceListError, match="devices:1"):
+        mqtt_gen.parse_devices(line + "\n")
+
+
+def test_the_generator_refuses_a_bad_sparkplug_host_id(tmp_path: Path) -> None:
+    devices = mqtt_gen.parse_devices("gw-a spBv1.0:Porto/linha4\n")
+    for host_id in ("", "a/b", "a+", "#"):
+        with pytest.raises(mqtt_gen.DeviceListError, match="SPARKPLUG_HOST_ID"):
+            mqtt_gen.generate(
+                devices, tmp_path, ingestor_user=INGESTOR_USER, ingestor_password="x",
+                sparkplug_host_id=host_id,
+            )  # fmt: skip
+    # From the environment, as the ops command reads it.
+    devices_file = tmp_path / "devices"
+    devices_file.write_text("gw-a spBv1.0:Porto/linha4\n")
+    done = subprocess.run(
+        [sys.executable, "deploy/mosquitto/generate.py", "--devices", str(devices_file),
+         "--out", str(tmp_path), "--env-file", os.devnull],
+        env={**os.environ, "MQTT_URL": f"mqtt://{INGESTOR_USER}:pw@mosquitto:1883",
+             "SPARKPLUG_HOST_ID": "mes-b"},
+        capture_output=True, text=True, cwd=mqtt_gen.HERE.parent.parent,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert "topic write spBv1.0/STATE/mes-b\n" in (tmp_path / "acl").read_text()
+
+
+def crash_with_will(port: int, user: str, password: str, topic: str) -> None:
+    """Connect with a will, then drop the TCP connection without DISCONNECT (a killed
+    gateway): the broker publishes the will."""
+    client = paho.Client(paho.CallbackAPIVersion.VERSION2, client_id=user)
+    client.username_pw_set(user, password)
+    client.will_set(topic, b"NDEATH", qos=1)
+    connected = threading.Event()
+    client.on_connect = lambda *args: connected.set()
+    client.connect("127.0.0.1", port)
+    client.loop_start()
+    try:
+        assert connected.wait(10), "no CONNACK"
+    finally:
+        client.loop_stop()
+    sock = client.socket()
+    assert sock is not None
+    sock.close()
+
+
+def test_on_a_real_broker_a_gateway_speaks_for_its_edge_nodes_only_and_hears_its_commands() -> None:
+    """The generated ACL on Mosquitto: a gateway publishes births and data for its edge node
+    (and its will), not for another node or group nor a host's STATE; it hears the NCMD to
+    its node and the STATE, not another node's NCMD; the ingestor publishes its own STATE and
+    NCMDs and nothing else."""
+    directory = private_dir("mes-mqtt-spb-")
+    supervisor = Supervisor()
+    try:
+        devices = mqtt_gen.parse_devices("gw-a spBv1.0:Porto/linha4\nplc-b porto/a/b/M1\n")
+        passwords = {"gw-a": "pw-gw-a", "plc-b": "pw-plc-b"}
+        mqtt_gen.generate(
+            devices,
+            directory,
+            ingestor_user=INGESTOR_USER,
+            ingestor_password=INGESTOR_PASSWORD,
+            passwords=passwords,
+            sparkplug_host_id="mes-a",
+        )
+        port = free_port()
+        config = directory / "mosquitto.conf"
+        from deploy.stack_config import broker_config, mosquitto_binary
+
+        config.write_text(broker_config(port, directory))
+        supervisor.start("mosquitto", [mosquitto_binary() or "mosquitto", "-c", str(config)])
+        wait_until(lambda: can_connect(port, "gw-a", passwords["gw-a"]), what="broker")
+
+        gateway = ("gw-a", passwords["gw-a"])
+        plc = ("plc-b", passwords["plc-b"])
+        ingestor = (INGESTOR_USER, INGESTOR_PASSWORD)
+        allowed = [
+            (gateway, "spBv1.0/Porto/NBIRTH/linha4"),
+            (gateway, "spBv1.0/Porto/DDATA/linha4/CNC1"),
+            (ingestor, "spBv1.0/STATE/mes-a"),
+            (ingestor, "spBv1.0/Porto/NCMD/linha4"),
+        ]
+        denied = [
+            (gateway, "spBv1.0/Porto/NBIRTH/linha5"),
+            (gateway, "spBv1.0/Recife/NBIRTH/linha4"),
+            (gateway, "spBv1.0/Porto/DDATA/linha5/CNC1"),
+            (gateway, "spBv1.0/STATE/mes-a"),  # a forged "host online"
+            (gateway, "mes/v1/porto/a/b/M1/telemetry"),
+            (plc, "spBv1.0/Porto/NBIRTH/linha4"),
+            (ingestor, "spBv1.0/STATE/mes"),  # another host's STATE
+            (ingestor, "spBv1.0/Porto/NDATA/linha4"),
+            (ingestor, "spBv1.0/Porto/DCMD/linha4/CNC1"),
+        ]
+        for (user, password), topic in allowed:
+            assert publish_v5(port, user, password, topic, b"x") < 0x80, (user, topic)
+        for (user, password), topic in denied:
+            assert publish_v5(port, user, password, topic, b"x") == NOT_AUTHORIZED, (user, topic)
+
+        heard: list[str] = []
+        stored: list[str] = []
+
+        async def scenario() -> None:
+            async with aiomqtt.Client(
+                "127.0.0.1", port, username=INGESTOR_USER, password=INGESTOR_PASSWORD,
+                identifier=INGESTOR_USER, timeout=5,
+            ) as host:  # fmt: skip
+                await host.subscribe("spBv1.0/Porto/#", qos=1)
+                async with aiomqtt.Client(
+                    "127.0.0.1", port, username="gw-a", password=passwords["gw-a"],
+                    identifier="gw-a", timeout=5,
+                ) as gw:  # fmt: skip
+                    for topic in ("spBv1.0/Porto/NCMD/linha4", "spBv1.0/Porto/NCMD/linha5",
+                                  "spBv1.0/Porto/DCMD/linha4/#", "spBv1.0/STATE/#"):  # fmt: skip
+                        await gw.subscribe(topic, qos=1)
+                    await gw.publish("spBv1.0/Porto/NBIRTH/linha4", b"birth", qos=1)
+                    # In order from one publisher: linha5's NCMD is withheld, not late.
+                    await host.publish("spBv1.0/Porto/NCMD/linha5", b"rebirth", qos=1)
+                    await host.publish("spBv1.0/Porto/NCMD/linha4", b"rebirth", qos=1)
+                    await host.publish("spBv1.0/STATE/mes-a", b'{"online": true}', qos=1)
+                    async with asyncio.timeout(5):
+                        async for message in gw.messages:
+                            heard.append(message.topic.value)
+                            if message.topic.value.startswith("spBv1.0/STATE/"):
+                                break
+                # A killed gateway: the broker publishes its NDEATH will.
+                await asyncio.to_thread(
+                    crash_with_will, port, "gw-a", passwords["gw-a"], "spBv1.0/Porto/NDEATH/linha4"
+                )
+                async with asyncio.timeout(10):
+                    async for message in host.messages:
+                        stored.append(message.topic.value)
+                        if message.payload == b"NDEATH":
+                            break
+
+        asyncio.run(scenario())
+        assert heard == ["spBv1.0/Porto/NCMD/linha4", "spBv1.0/STATE/mes-a"]
+        assert "spBv1.0/Porto/NBIRTH/linha4" in stored
+        assert stored[-1] == "spBv1.0/Porto/NDEATH/linha4"
+    finally:
+        supervisor.stop()
+        shutil.rmtree(directory, ignore_errors=True)

@@ -42,6 +42,8 @@ ROUTES = [
         "/api/v1/oee?machine=CORTE1&from=2026-01-05T06:00:00-03:00&to=2026-01-05T22:00:00-03:00",
     ),
     ("telemetry", "/api/v1/telemetry/openapi.json"),
+    ("telemetry", "/api/v1/sparkplug/nodes?online=true"),
+    ("telemetry", "/api/v1/sparkplug/mapping"),
 ]
 
 

@@ -39,8 +39,7 @@ COMMON: dict[str, Any] = {"service": "test", "scope": "test:read", "summary": "s
 
 
 @endpoint(**COMMON, query=PageQuery, response=ItemListResponse)
-async def list_items(request: web.Request, *, query: dict[str, Any]) -> Reply:
-    page = Page.from_params(query)
+async def list_items(request: web.Request, *, page: Page) -> Reply:
     rows = [{"code": "A", "item_name": "Alfa", "quantity": 1, "secret": "not declared"}]
     return Reply(page.envelope(1, rows, filters={}), f"Itens ({page.label(1)}).")
 
@@ -168,6 +167,14 @@ def test_a_handler_taking_what_it_does_not_declare_is_refused_at_import() -> Non
         @endpoint(**COMMON)
         async def wrong(request: web.Request, *, body: dict[str, Any]) -> Reply:
             return Reply(body, "")
+
+
+def test_a_handler_taking_a_page_without_a_page_query_is_refused_at_import() -> None:
+    with pytest.raises(TypeError, match="takes page= but its query is no PageQuery"):
+
+        @endpoint(**COMMON, query=ItemPath)
+        async def broken(request: web.Request, *, page: Page) -> Reply:
+            return Reply({}, "")
 
 
 def test_a_response_that_is_not_an_envelope_is_refused_at_import() -> None:

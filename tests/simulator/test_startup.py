@@ -70,6 +70,10 @@ def test_config_reads_every_variable():
         ("SIM_FAULTS", "{"),
         ("SIM_FAULTS", '{"error_rate": 2}'),
         ("SIM_ACCESS_TTL_S", "-1"),
+        ("SIM_REFRESH_TTL_S", "nan"),
+        ("PROTHEUS_BRANCH", "01-SP"),
+        ("HTTP_PORT", "70000"),
+        ("LOG_LEVEL", "LOUD"),
         ("PLANT_TIMEZONE", "Mars/Base"),
     ],
 )

@@ -15,7 +15,9 @@ API_KEY = "deploy-test-key-0123456789abcdef"
 INGESTOR_USER = "mes-ingestor"
 INGESTOR_PASSWORD = "ingestor-test-password"
 # Variables of the developer's shell that would change what the children do.
-_OWN_PREFIXES = ("PROTHEUS_", "MES_", "MQTT_", "PUSHER_", "INGEST_", "HTTP_", "SIM_", "NGINX_")
+_OWN_PREFIXES = (
+    "PROTHEUS_", "MES_", "MQTT_", "PUSHER_", "INGEST_", "HTTP_", "SIM_", "NGINX_", "SPARKPLUG_",
+)  # fmt: skip
 
 
 def private_dir(prefix: str) -> Path:

@@ -219,8 +219,12 @@ def query_app(protheus_dsn: str, mes_dsn: str, **overrides: Any) -> web.Applicat
     settings = Settings(
         protheus_db_url=protheus_dsn,
         mes_db_url=mes_dsn,
-        api_keys=parse_api_keys(KEYS),
-        **{"audit": NO_AUDIT, "ingest": IngestSettings(enabled=False), **overrides},
+        **{
+            "api_keys": parse_api_keys(KEYS),
+            "audit": NO_AUDIT,
+            "ingest": IngestSettings(enabled=False),
+            **overrides,
+        },
     )
     return create_app(settings)
 

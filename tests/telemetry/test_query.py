@@ -561,10 +561,14 @@ async def test_openapi_documents_every_query_route_with_its_scope(client):
         "/api/v1/machines/{machine}/counters",
         "/api/v1/telemetry/dead-letters",
         "/api/v1/oee",
+        "/api/v1/sparkplug/nodes",
+        "/api/v1/sparkplug/mapping",
     }
-    for operations in paths.values():
+    for path, operations in paths.items():
         operation = operations["get"]
         assert operation["x-required-scope"] == "telemetry:read"
+        if path == "/api/v1/sparkplug/mapping":
+            assert operations["put"]["x-required-scope"] == "admin"
         assert operation["description"]
     names = {p["name"] for p in paths["/api/v1/machines/{machine}/telemetry"]["get"]["parameters"]}
     assert names >= {"machine", "metric", "from", "to", "bucket", "agg"}

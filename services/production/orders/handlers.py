@@ -42,8 +42,7 @@ STATUS_RULES = (
     query=schemas.OrderListQuery,
     response=schemas.OrderListResponse,
 )
-async def list_orders(request: web.Request, *, query: dict[str, Any]) -> Reply:
-    page = Page.from_params(query)
+async def list_orders(request: web.Request, *, query: dict[str, Any], page: Page) -> Reply:
     data = await service.list_orders(
         get_protheus_context(request.app),
         tz=get_settings(request.app).tz,

@@ -273,6 +273,17 @@ FROM stop_outbox o JOIN stops s ON s.id = o.stop_id
 """
 
 
+def attempt_history(attempts: str, owner: str) -> str:
+    """The `history` column of one document: its attempts (`attempts` table, the rows where
+    `owner` holds, alias `a`) as the API lists them, oldest first (pusher/schemas.py)."""
+    return f"""COALESCE((SELECT json_agg(json_build_object(
+             'attempt', a.attempt, 'startedAt', a.started_at, 'finishedAt', a.finished_at,
+             'outcome', a.outcome, 'httpStatus', a.http_status, 'message', a.message,
+             'requestId', a.request_id)
+             ORDER BY a.attempt)
+          FROM {attempts} a WHERE {owner}), '[]') AS history"""
+
+
 @dataclass(frozen=True)
 class Outbox:
     """One kind's outbox SQL: the same statements with the same parameters for every kind,

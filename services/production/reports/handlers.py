@@ -85,8 +85,7 @@ async def get_report(request: web.Request, *, path: dict[str, Any]) -> Reply:
     query=schemas.ReportListQuery,
     response=schemas.ReportListResponse,
 )
-async def list_reports(request: web.Request, *, query: dict[str, Any]) -> Reply:
-    page = Page.from_params(query)
+async def list_reports(request: web.Request, *, query: dict[str, Any], page: Page) -> Reply:
     data = await service.listing(
         get_mes_pool(request.app), page=page, status=query["status"], order=query["order"]
     )

@@ -11,6 +11,7 @@ from typing import Any
 import asyncpg
 import orjson
 
+from services.production.pusher.queries import attempt_history
 from shared.db.dialect import Dialect
 from shared.db.pools import Connection
 from shared.protheus.naming import Tables
@@ -90,13 +91,7 @@ INSERT INTO idempotency_keys (client, key, request_hash, status, body) VALUES ($
 """
 
 GET_REPORT = f"""
-SELECT {REPORT_COLUMNS},
-       COALESCE((SELECT json_agg(json_build_object(
-                    'attempt', a.attempt, 'startedAt', a.started_at, 'finishedAt', a.finished_at,
-                    'outcome', a.outcome, 'httpStatus', a.http_status, 'message', a.message,
-                    'requestId', a.request_id)
-                    ORDER BY a.attempt)
-                 FROM report_attempts a WHERE a.report_id = r.id), '[]') AS history
+SELECT {REPORT_COLUMNS}, {attempt_history("report_attempts", "a.report_id = r.id")}
 FROM production_reports r WHERE r.id = $1
 """
 

@@ -8,6 +8,7 @@ import marshmallow as ma
 from marshmallow import fields
 
 from services.production.orders.schemas import BRANCH_LAYOUT, ORDER_KEY_PATTERN
+from services.production.pusher.schemas import Attempt
 from shared.envelope import envelope, paged_envelope
 from shared.pagination import PageQuery
 from shared.validation import (
@@ -166,20 +167,7 @@ class ReportListQuery(PageQuery):
 # --- response documentation ------------------------------------------------------------------
 
 
-class ReportAttempt(ma.Schema):
-    attempt = fields.Integer()
-    startedAt = fields.String(metadata={"description": "ISO-8601."})
-    finishedAt = fields.String(
-        allow_none=True, metadata={"description": "ISO-8601; null enquanto em curso."}
-    )
-    outcome = fields.String(
-        metadata={
-            "description": "started (em curso), delivered, rejected, not_sent, unknown, found "
-            "(marcador encontrado no SH6) ou reversed (encontrado estornado)."
-        },
-    )
-    httpStatus = fields.Integer(allow_none=True)
-    message = fields.String(allow_none=True)
+class ReportAttempt(Attempt):
     requestId = fields.String(
         allow_none=True,
         metadata={

@@ -50,8 +50,7 @@ PARETO_BY = {"reason": "motivo", "machine": "máquina", "state": "estado"}
     query=schemas.StopListQuery,
     response=schemas.StopListResponse,
 )
-async def list_stops(request: web.Request, *, query: dict[str, Any]) -> Reply:
-    page = Page.from_params(query)
+async def list_stops(request: web.Request, *, query: dict[str, Any], page: Page) -> Reply:
     data = await service.listing(
         get_mes_pool(request.app),
         get_protheus_context(request.app),

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 import asyncpg
 
+from services.production.pusher.queries import attempt_history
 from services.production.stops.detect import StateChange
 from shared.db.pools import Connection
 
@@ -338,16 +339,10 @@ STOP_COLUMNS = """
     s.error, s.manual, s.created_at, s.updated_at
 """
 
-HISTORY = """
-COALESCE((SELECT json_agg(json_build_object(
-             'attempt', a.attempt, 'startedAt', a.started_at, 'finishedAt', a.finished_at,
-             'outcome', a.outcome, 'httpStatus', a.http_status, 'message', a.message,
-             'requestId', a.request_id)
-             ORDER BY a.attempt)
-          FROM stop_attempts a WHERE a.stop_id = s.id), '[]') AS history
-"""
-
-GET_STOP = f"SELECT {STOP_COLUMNS}, {HISTORY} FROM stops s WHERE s.id = $1"
+GET_STOP = (
+    f"SELECT {STOP_COLUMNS}, {attempt_history('stop_attempts', 'a.stop_id = s.id')} "
+    "FROM stops s WHERE s.id = $1"
+)
 
 # The machines of a line, from the telemetry `machines` table (as OEE's `line`).
 LINE_MACHINES = """

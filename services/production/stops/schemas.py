@@ -8,19 +8,23 @@ from typing import Any, ClassVar
 import marshmallow as ma
 from marshmallow import fields
 
+from services.production.pusher.schemas import Attempt
 from shared.envelope import envelope, paged_envelope
-from shared.lines import line_rule
+from shared.lines import NOT_BOTH, check_machine_or_line, line_rule, machine_filter
 from shared.pagination import PageQuery
 from shared.validation import (
+    WINDOW_ORDER,
     BodySchema,
     ProtheusText,
     Refusal,
     Schema,
     String,
     Timestamp,
+    check_window_order,
     max_length,
     one_of,
     tagged,
+    window_from,
 )
 
 # What `status` filters on: `pending` takes every stop on its way (pending, sending, retrying).
@@ -40,14 +44,6 @@ MAX_PARETO_DAYS = 366
 MAX_PLC_REASON = 100
 
 
-def _machine() -> String:
-    return String(
-        load_default=None,
-        validate=max_length(64),
-        metadata={"description": "Uma máquina (H1_CODIGO). Informe machine ou line, não ambos."},
-    )
-
-
 def _line() -> String:
     return String(
         load_default=None,
@@ -64,34 +60,20 @@ def _line() -> String:
 class StopWhere(Schema):
     """`machine` or `line`, and the window `from`/`to` (a stop counts when it overlaps it)."""
 
-    machine = _machine()
+    machine = machine_filter()
     line = _line()
-    from_ = Timestamp(
-        load_default=None,
-        data_key="from",
-        metadata={"description": "Paradas que terminam depois deste instante (ISO-8601 com fuso)."},
-    )
+    from_ = window_from("Paradas que terminam depois deste instante (ISO-8601 com fuso).")
     to = Timestamp(
         load_default=None,
         metadata={"description": "Paradas que começam antes deste instante (ISO-8601 com fuso)."},
     )
 
-    refusals: ClassVar[tuple[Refusal, ...]] = (
-        Refusal("machine", "exclusive", "informe machine ou line, não ambos."),
-        Refusal("to", "order", "to deve ser posterior a from."),
-    )
+    refusals: ClassVar[tuple[Refusal, ...]] = (NOT_BOTH, WINDOW_ORDER)
 
     @ma.validates_schema
     def machine_or_line_and_window(self, data: dict[str, Any], **_: Any) -> None:
-        if data.get("machine") and data.get("line"):
-            raise ma.ValidationError(
-                tagged("exclusive", "informe machine ou line, não ambos."), field_name="machine"
-            )
-        start, end = data.get("from_"), data.get("to")
-        if start is not None and end is not None and end <= start:
-            raise ma.ValidationError(
-                tagged("order", "deve ser posterior a `from`."), field_name="to"
-            )
+        check_machine_or_line(data, required=False)
+        check_window_order(data)
 
 
 class StopListQuery(StopWhere, PageQuery):
@@ -196,11 +178,7 @@ class MappingBody(BodySchema):
 
 
 class ParetoQuery(StopWhere):
-    from_ = Timestamp(
-        required=True,
-        data_key="from",
-        metadata={"description": "Início da janela (inclusive), ISO-8601 com fuso."},
-    )
+    from_ = window_from("Início da janela (inclusive), ISO-8601 com fuso.", required=True)
     to = Timestamp(
         required=True,
         metadata={"description": "Fim da janela (exclusivo), ISO-8601 com fuso; > from."},
@@ -219,21 +197,8 @@ class ParetoQuery(StopWhere):
 # --- response documentation ------------------------------------------------------------------
 
 
-class StopAttempt(ma.Schema):
-    attempt = fields.Integer()
-    startedAt = fields.String(metadata={"description": "ISO-8601."})
-    finishedAt = fields.String(
-        allow_none=True, metadata={"description": "ISO-8601; null enquanto em curso."}
-    )
-    outcome = fields.String(
-        metadata={
-            "description": "started (em curso), delivered, rejected, not_sent, unknown, found "
-            "(marcador encontrado no SH6) ou reversed (encontrado estornado)."
-        },
-    )
-    httpStatus = fields.Integer(allow_none=True)
-    message = fields.String(allow_none=True)
-    requestId = fields.String(allow_none=True)
+class StopAttempt(Attempt):
+    """An attempt to send a stop (MATA682)."""
 
 
 class Stop(ma.Schema):

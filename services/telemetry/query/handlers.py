@@ -53,9 +53,8 @@ MACHINE_ERRORS = (400, 401, 403, 404, 503)
     query=schemas.MachineListQuery,
     response=schemas.MachineListResponse,
 )
-async def list_machines(request: web.Request, *, query: dict[str, Any]) -> Reply:
+async def list_machines(request: web.Request, *, query: dict[str, Any], page: Page) -> Reply:
     app = request.app
-    page = Page.from_params(query)
     data, note = await service.list_machines(
         get_mes_pool(app),
         get_protheus_context(app),
@@ -206,8 +205,7 @@ async def counters(request: web.Request, *, path: dict[str, Any], query: dict[st
     query=schemas.DeadLetterQuery,
     response=schemas.DeadLetterResponse,
 )
-async def dead_letters(request: web.Request, *, query: dict[str, Any]) -> Reply:
-    page = Page.from_params(query)
+async def dead_letters(request: web.Request, *, page: Page) -> Reply:
     data = await service.dead_letters(
         get_mes_pool(request.app), page=page, tz=get_settings(request.app).tz
     )

@@ -10,20 +10,23 @@ from marshmallow import fields
 
 from services.telemetry.query.queries import AGGREGATES, BUCKETS
 from shared.envelope import envelope, paged_envelope
-from shared.lines import line_rule
+from shared.lines import MACHINE_MAX, NOT_BOTH, check_machine_or_line, line_rule, machine_filter
 from shared.pagination import PageQuery
 from shared.validation import (
     CONTROLS,
     SPACES,
+    WINDOW_ORDER,
     Boolean,
     Refusal,
     Schema,
     String,
     Timestamp,
     char_class,
+    check_window_order,
     max_length,
     one_of,
     tagged,
+    window_from,
 )
 
 STATES = ("running", "idle", "setup", "stopped", "fault", "offline")
@@ -66,11 +69,6 @@ class AggregateList(String):
         return {"pattern": f"^{spaces}(?:{listed})?{spaces}$"}
 
 
-def _from(description: str = "Início da janela (inclusive), ISO-8601 com fuso.") -> Timestamp:
-    # `from` is a Python keyword: the attribute is from_, the parameter `from`.
-    return Timestamp(required=True, data_key="from", metadata={"description": description})
-
-
 def _to(
     description: str = "Fim da janela (exclusivo), ISO-8601 com fuso; deve ser > from.",
 ) -> Timestamp:
@@ -96,25 +94,20 @@ def _bucket(required: bool) -> String:
 class WindowQuery(Schema):
     """`from` and `to`, both with an offset, `to` after `from`."""
 
-    from_ = _from()
+    from_ = window_from("Início da janela (inclusive), ISO-8601 com fuso.", required=True)
     to = _to()
 
-    refusals: ClassVar[tuple[Refusal, ...]] = (
-        Refusal("to", "order", "to deve ser posterior a from."),
-    )
+    refusals: ClassVar[tuple[Refusal, ...]] = (WINDOW_ORDER,)
 
     @ma.validates_schema
     def window_in_order(self, data: dict[str, Any], **_: Any) -> None:
-        if data["to"] <= data["from_"]:
-            raise ma.ValidationError(
-                tagged("order", "deve ser posterior a `from`."), field_name="to"
-            )
+        check_window_order(data)
 
 
 class MachinePath(Schema):
     machine = String(
         required=True,
-        validate=max_length(64),
+        validate=max_length(MACHINE_MAX),
         metadata={"description": "Código da máquina (H1_CODIGO do SH1, o mesmo do tópico MQTT)."},
     )
 
@@ -184,11 +177,7 @@ class DeadLetterQuery(PageQuery):
 
 
 class OeeQuery(WindowQuery):
-    machine = String(
-        load_default=None,
-        validate=max_length(64),
-        metadata={"description": "Uma máquina (H1_CODIGO). Informe machine ou line, não ambos."},
-    )
+    machine = machine_filter()
     line = String(
         load_default=None,
         validate=line_rule,
@@ -201,23 +190,14 @@ class OeeQuery(WindowQuery):
     )
 
     refusals = (
-        Refusal("machine", "exclusive", "informe machine ou line, não ambos."),
+        NOT_BOTH,
         Refusal("machine", "required", "informe machine ou line."),
         Refusal("to", "range", f"a janela do OEE pode ter no máximo {MAX_OEE_DAYS} dias."),
     )
 
     @ma.validates_schema
     def machine_or_line(self, data: dict[str, Any], **_: Any) -> None:
-        machine, line = data.get("machine"), data.get("line")
-        if machine and line:
-            raise ma.ValidationError(
-                tagged("exclusive", "informe machine ou line, não ambos."), field_name="machine"
-            )
-        if not machine and not line:
-            raise ma.ValidationError(
-                tagged("required", "informe machine ou line (site/area/line)."),
-                field_name="machine",
-            )
+        check_machine_or_line(data, required=True)
 
 
 # --- responses (OpenAPI documentation) ---------------------------------------------------------

@@ -14,6 +14,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
 import aiomqtt
+import orjson
 import pytest
 
 from protheus_demo.edge import EdgeNode, Published
@@ -254,16 +255,20 @@ async def test_without_aliases_births_and_data_carry_names(
 ) -> None:
     async with node_for(broker, devices=["Press1"], aliases=False) as node:
         nbirth, dbirth = await watcher.take(2)
-        sent = await node.publish_data(values={"State": "fault", "Reason": "05", "m2": -12})
+        sent = await node.publish_data(
+            values={"State": "fault", "Reason": "05", "m2": -12}, timestamp=1_700_000_000_000
+        )
         ddata = await watcher.next()
     assert not any(m.HasField("alias") for b in (nbirth, dbirth) for m in b.payload.metrics)
     assert [(m.name, m.HasField("alias")) for m in ddata.payload.metrics] == [
         ("State", False), ("Reason", False), ("m2", False),
     ]  # fmt: skip
     assert value_of(ddata.metric("m2"), 3) == -12
-    assert [(m.name, m.value) for m in sent[0].metrics] == [
-        ("State", "fault"), ("Reason", "05"), ("m2", -12),
-    ]  # fmt: skip
+    assert {ddata.payload.timestamp, *(m.timestamp for m in ddata.payload.metrics)} == {
+        1_700_000_000_000
+    }
+    assert sent[0].values == {"State": "fault", "Reason": "05", "m2": -12}
+    assert node.devices["Press1"].values["State"] == "fault"
 
 
 async def test_ddeath_then_clean_ndeath_with_the_bd_seq(broker: Broker, watcher: Watcher) -> None:
@@ -296,6 +301,36 @@ async def test_a_lost_connection_gives_the_will_and_the_reconnect_the_next_bd_se
     assert (nbirth.kind, nbirth.seq, nbirth.metric("bdSeq").long_value) == ("NBIRTH", 0, 0)
     ndeath = await watcher.next()
     assert ndeath.metric("bdSeq").long_value == 0
+    stale = pb.Payload()
+    stale.ParseFromString(node.ndeath_payload(255))
+    assert [(m.name, m.datatype, m.long_value) for m in stale.metrics] == [("bdSeq", 8, 255)]
+
+
+async def test_over_mqtt5_births_data_and_will(broker: Broker, watcher: Watcher) -> None:
+    async with node_for(broker, devices=["Press1"], mqtt5=True, bd_seq=3) as node:
+        nbirth, dbirth = await watcher.take(2)
+        await node.publish_data()
+        ddata = await watcher.next()
+        await node.drop()
+        will = await watcher.next()
+        reborn = await watcher.next()
+    assert [(s.kind, s.seq) for s in (nbirth, dbirth, ddata)] == [
+        ("NBIRTH", 0), ("DBIRTH", 1), ("DDATA", 2),
+    ]  # fmt: skip
+    assert (will.kind, will.metric("bdSeq").long_value) == ("NDEATH", 3)
+    assert (reborn.kind, reborn.metric("bdSeq").long_value) == ("NBIRTH", 4)
+
+
+async def test_abort_loses_the_node_for_good(broker: Broker, watcher: Watcher) -> None:
+    node = node_for(broker, devices=["Press1"], bd_seq=1)
+    await node.start()
+    await watcher.take(2)
+    await node.abort()
+    will = await watcher.next()
+    assert (will.kind, will.metric("bdSeq").long_value) == ("NDEATH", 1)
+    with pytest.raises(asyncio.TimeoutError):
+        await watcher.next(seconds=0.5)
+    assert not node.connected.is_set()
 
 
 async def test_bulk_publishes_ddata_with_every_numeric_metric(
@@ -335,3 +370,65 @@ async def test_killing_the_cli_makes_the_broker_publish_the_ndeath_will(
     assert [d.seq for d in data] == [2, 3, 4, 6, 7, 8, 10]
     assert will.topic == "spBv1.0/Plant1/NDEATH/Line9"
     assert will.metric("bdSeq").long_value == 7
+
+
+async def test_the_cli_bulk_mode_publishes_and_leaves_with_a_clean_ndeath(
+    broker: Broker, watcher: Watcher
+) -> None:
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "protheus_demo.edge", "--mqtt-url", broker.url, "--group", GROUP,
+        "--node", "Bench", "--devices", "B0,B1,B2", "--bulk", "120", "--log-level", "WARNING",
+        cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)}, stdout=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    out, _ = await asyncio.wait_for(process.communicate(), 60)
+    assert process.returncode == 0
+    assert orjson.loads(out)["published"] == 120
+    births = [await watcher.next() for _ in range(4)]
+    data = [await watcher.next() for _ in range(120)]
+    ndeath = await watcher.next()
+    assert [b.kind for b in births] == ["NBIRTH", "DBIRTH", "DBIRTH", "DBIRTH"]
+    assert {d.kind for d in data} == {"DDATA"}
+    assert {len(d.payload.metrics) for d in data} == {10}
+    assert (ndeath.kind, ndeath.metric("bdSeq").long_value) == ("NDEATH", 0)
+
+
+async def test_with_a_primary_host_births_wait_for_its_state_and_leave_when_it_goes(
+    broker: Broker, watcher: Watcher
+) -> None:
+    async def state(online: bool, timestamp: int) -> None:
+        body = orjson.dumps({"online": online, "timestamp": timestamp})
+        await watcher.client.publish("spBv1.0/STATE/mes", body, qos=1, retain=True)
+
+    await state(False, 1000)
+    async with node_for(broker, devices=["Press1"], primary_host="mes", bd_seq=5) as node:
+        await node.wait_until(lambda: node.host_states.get("mes", {}).get("timestamp") == 1000)
+        assert node.births_published == 0
+        await state(True, 2000)
+        nbirth, _ = await watcher.take(2)
+        await state(False, 1500)  # older than the online one: ignored
+        await node.publish_data()
+        ddata = await watcher.next()
+        await state(False, 3000)
+        ndeath = await watcher.next()
+        await node.wait_until(lambda: node.connects == 2)
+        await state(True, 4000)
+        reborn = await watcher.next()
+        await watcher.next()  # DBIRTH
+    await state(False, 5000)  # no retained online STATE left for other tests' brokers
+    assert (nbirth.kind, nbirth.metric("bdSeq").long_value) == ("NBIRTH", 5)
+    assert (ddata.kind, ddata.seq) == ("DDATA", 2)
+    assert (ndeath.kind, ndeath.metric("bdSeq").long_value) == ("NDEATH", 5)
+    assert (reborn.kind, reborn.seq, reborn.metric("bdSeq").long_value) == ("NBIRTH", 0, 6)
+
+
+async def test_a_broker_restart_gets_a_new_session_with_the_next_bd_seq(broker: Broker) -> None:
+    async with node_for(broker, devices=["Press1"], bd_seq=2) as node:
+        await broker.stop()
+        await broker.start()
+        await node.wait_until(lambda: node.connects == 2 and node.born.is_set(), seconds=20)
+        assert (node.bd_seq, node.births_published) == (3, 2)
+        sent = await node.publish_data()
+    # The restart's NBIRTH began the seq again: NBIRTH 0, DBIRTH 1, then the data.
+    assert sent[0].seq == 2
+    births = [p for p in node.published if p.kind == "NBIRTH"]
+    assert [b.values["bdSeq"] for b in births] == [2, 3]
