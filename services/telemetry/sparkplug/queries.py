@@ -1,6 +1,5 @@
 """The Sparkplug host's SQL (migration 0016's tables): set-based, connection first, the caller
-owns the transaction. The host's statements come first; the HTTP API's follow in their own
-section."""
+owns the transaction (the HTTP API's SQL is in api_queries.py)."""
 
 from __future__ import annotations
 
@@ -189,5 +188,3 @@ async def claim_rebirths(conn: Connection, *, reorder_s: float) -> list[tuple[st
     rows = await conn.fetch(CLAIM_REBIRTHS, reorder_s)
     return [(r["group_id"], r["edge_node"]) for r in rows]
 
-
-# --- the HTTP API ----------------------------------------------------------------------------
