@@ -187,4 +187,3 @@ async def claim_rebirths(conn: Connection, *, reorder_s: float) -> list[tuple[st
     """Claim the nodes due a rebirth request (rebirth_at = now(), rebirths + 1)."""
     rows = await conn.fetch(CLAIM_REBIRTHS, reorder_s)
     return [(r["group_id"], r["edge_node"]) for r in rows]
-

@@ -214,7 +214,9 @@ async def test_sigkill_of_the_ingestor_mid_sparkplug_stream_loses_and_duplicates
 
         async def stream() -> None:
             for n in range(total):
-                await node.publish_data(values={"m0": float(n)})
+                # A running total too: its increases (counter rows) must neither be lost
+                # nor counted twice across the kill.
+                await node.publish_data(values={"m0": float(n), "Count/Good": n})
 
         publisher = asyncio.create_task(stream())
         await wait_for_rows(mes_dsn, m0, 200, seconds=30)
@@ -238,6 +240,8 @@ async def test_sigkill_of_the_ingestor_mid_sparkplug_stream_loses_and_duplicates
     stored = await stored_rows(mes_dsn)
     assert stored[0] - {s for s in stored[0] if s[0] == "PROBE"} == samples
     assert stored[1:] == (states, counters)
+    good = await rows(mes_dsn, "SELECT count(*), sum(good) FROM machine_counters")
+    assert tuple(good[0]) == (total - 1, total - 1)  # +1 per message after the first total
     assert await rows(mes_dsn, "SELECT count(*) FROM telemetry_dead_letters") == [(0,)]
 
 
