@@ -9,6 +9,7 @@ import asyncpg
 import pytest
 
 from services.telemetry.sparkplug.host import Host
+from services.telemetry.sparkplug.queries import claim_rebirths
 from tests.support.sparkplug import (
     BASE_MS,
     DOUBLE,
@@ -544,3 +545,32 @@ async def test_template_and_dataset_metrics_are_flattened_into_named_samples(mes
     ]
     # A Template member named State feeds the timeline ("<name>/State").
     assert await states(mes_dsn, "P9") == [(at(BASE_MS), "fault", None)]
+
+
+async def test_the_rebirth_sweep_claims_a_node_once_per_reorder_window(mes_dsn):
+    conn = await asyncpg.connect(mes_dsn)
+    try:
+        await conn.execute(
+            "INSERT INTO sparkplug_nodes (group_id, edge_node, rebirth_wanted, gap_since) VALUES"
+            " ('G', 'wanted', true, NULL), ('G', 'old-gap', false, now() - interval '10 s'),"
+            " ('G', 'new-gap', false, now()), ('G', 'fine', false, NULL)"
+        )
+        assert sorted(await claim_rebirths(conn, reorder_s=5)) == [
+            ("G", "old-gap"),
+            ("G", "wanted"),
+        ]
+        assert await claim_rebirths(conn, reorder_s=5) == []  # asked within reorder_s
+        await conn.execute("UPDATE sparkplug_nodes SET rebirth_at = now() - interval '6 s'")
+        assert sorted(await claim_rebirths(conn, reorder_s=5)) == [
+            ("G", "old-gap"),
+            ("G", "wanted"),
+        ]
+        counts = await conn.fetch("SELECT edge_node, rebirths FROM sparkplug_nodes ORDER BY 1")
+        assert [tuple(r) for r in counts] == [
+            ("fine", 0),
+            ("new-gap", 0),
+            ("old-gap", 2),
+            ("wanted", 2),
+        ]
+    finally:
+        await conn.close()
