@@ -12,9 +12,9 @@ shared.validation: same 400s, same details), passes each as a keyword argument (
 the requested Page, to a list handler whose query schema is a PageQuery), and dumps a
 returned `Reply` through the declared response schema into the envelope. A route declaring
 `csv=Csv(...)` (shared.csv_export) also answers `format=csv`/`excel` or `Accept: text/csv`
-with the rows of the same dumped answer, streamed (a paged route: every page). A handler that does
-not take `query=` (say) is not converted yet: its declared query schema is only documented. A
-handler that returns a ready web.StreamResponse gets it sent untouched.
+with the rows of the same dumped answer, streamed (a paged route: every page). A handler
+that does not take `query=` (say) is not converted yet: its declared query schema is only
+documented. A handler that returns a ready web.StreamResponse gets it sent untouched.
 """
 
 from __future__ import annotations
@@ -115,8 +115,9 @@ def endpoint(**spec: Any) -> Callable[[Handler], RouteHandler]:
                 assert info.csv is not None
                 if paged:
                     loaded["page"] = Page(number=1, size=MAX_PAGE_SIZE)
+                named = {**loaded.get("path", {}), **params}
                 return await _answer_csv(
-                    request, handler, loaded, info.csv, dialect, response, csv_columns
+                    request, handler, loaded, named, info.csv, dialect, response, csv_columns
                 )
             answer = await handler(request, **loaded)
             if isinstance(answer, web.StreamResponse):
@@ -173,19 +174,20 @@ async def _answer_csv(
     request: web.Request,
     handler: Handler,
     loaded: dict[str, Any],
+    named: Mapping[str, Any],
     declared: Csv,
     dialect: Dialect,
     response: ma.Schema | None,
     columns: list[str] | None,
 ) -> web.StreamResponse:
-    """The route's answer as CSV: the first answer is computed before anything is sent (its
+    """The route's answer as CSV (`named`: the loaded path and query, for the file name): the
+    first answer is computed before anything is sent (its
     errors stay JSON envelopes); a paged route's further pages are fetched as they are
     written."""
     first = await handler(request, **loaded)
     if not isinstance(first, Reply):
         raise TypeError(f"{handler.__qualname__} declares csv= but does not return a Reply")
     data = dumped(first, response)["data"]
-    params = {**loaded.get("path", {}), **loaded.get("query", {})}
 
     async def later_pages() -> AsyncIterator[Iterable[Mapping[str, Any]]]:
         page: Page = loaded["page"]
@@ -201,7 +203,7 @@ async def _answer_csv(
         request,
         dialect=dialect,
         columns=columns,
-        file_name=declared.file_name(params),
+        file_name=declared.file_name(named),
         first=declared.rows_of(data),
         more=later_pages() if "page" in loaded else None,
     )
