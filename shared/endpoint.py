@@ -181,9 +181,8 @@ async def _answer_csv(
     columns: list[str] | None,
 ) -> web.StreamResponse:
     """The route's answer as CSV (`named`: the loaded path and query, for the file name): the
-    first answer is computed before anything is sent (its
-    errors stay JSON envelopes); a paged route's further pages are fetched as they are
-    written."""
+    first answer is computed before anything is sent (its errors stay JSON envelopes); a paged
+    route's further pages are fetched as they are written."""
     first = await handler(request, **loaded)
     if not isinstance(first, Reply):
         raise TypeError(f"{handler.__qualname__} declares csv= but does not return a Reply")
