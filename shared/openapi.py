@@ -10,7 +10,8 @@ from apispec import APISpec
 from apispec.ext.marshmallow import MarshmallowPlugin
 from apispec.ext.marshmallow.field_converter import FieldConverterMixin
 
-from shared.endpoint import endpoint_of
+from shared.csv_export import CSV_MEDIA_TYPE, header_of, row_schema
+from shared.endpoint import Endpoint, endpoint_of
 from shared.envelope import json_response
 from shared.keys import OPENAPI_SERVICES
 from shared.validation import Refusal, refusals_of
@@ -88,6 +89,27 @@ def _with_refusals(description: str, refusals: list[Refusal]) -> str:
     )
 
 
+def _csv_text(info: Endpoint) -> str:
+    """What the CSV answer of a route holds: its rows and, when fixed, its columns."""
+    assert info.csv is not None
+    declared = info.csv
+    item = declared.item() if declared.item is not None else None
+    if item is None and info.response is not None and isinstance(declared.rows, str):
+        item = row_schema(info.response(), declared.rows)
+    columns = (
+        f" Colunas: {', '.join(header_of(item))}."
+        if item is not None and declared.columns is None
+        else ""
+    )
+    return (
+        "Com format=csv ou excel (ou Accept: text/csv): as linhas em CSV com cabeçalho, "
+        "mesmos filtros, transmitido em partes; csv = RFC 4180 (vírgula, UTF-8 sem BOM, "
+        "ponto decimal), excel = ponto e vírgula, UTF-8 com BOM, vírgula decimal. Objetos "
+        "aninhados viram colunas pai_filho; listas de valores, uma célula unida por ' | '; "
+        f"listas de objetos, uma célula JSON. {declared.description}{columns}"
+    ).strip()
+
+
 def build_spec(app: web.Application, service: str, title: str, description: str) -> dict[str, Any]:
     """The OpenAPI document of one service's /api/v1 routes."""
     marshmallow_plugin = MarshmallowPlugin(schema_name_resolver=_schema_name_resolver)
@@ -130,6 +152,10 @@ def build_spec(app: web.Application, service: str, title: str, description: str)
                 ),
             }
         }
+        if info.csv is not None:
+            responses[str(info.status)].setdefault("content", {})[CSV_MEDIA_TYPE] = {
+                "schema": {"type": "string", "description": _csv_text(info)}
+            }
         for status in info.errors:
             responses[str(status)] = {
                 "description": _ERROR_TEXT.get(status, "Erro."),

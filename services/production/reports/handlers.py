@@ -9,6 +9,7 @@ from aiohttp import web
 
 from services.production.reports import schemas, service
 from shared.audit.middleware import in_transaction
+from shared.csv_export import Csv
 from shared.endpoint import endpoint
 from shared.envelope import Reply
 from shared.keys import (
@@ -84,6 +85,9 @@ async def get_report(request: web.Request, *, path: dict[str, Any]) -> Reply:
     summary="Lista apontamentos, mais recentes primeiro",
     query=schemas.ReportListQuery,
     response=schemas.ReportListResponse,
+    csv=Csv(
+        rows="data", name="apontamentos", description="Uma linha por apontamento, todas as páginas."
+    ),
 )
 async def list_reports(request: web.Request, *, query: dict[str, Any], page: Page) -> Reply:
     data = await service.listing(

@@ -9,6 +9,7 @@ from marshmallow import fields
 
 from services.production.orders.schemas import BRANCH_LAYOUT, ORDER_KEY_PATTERN
 from services.production.pusher.schemas import Attempt
+from shared.csv_export import FormatQuery
 from shared.envelope import envelope, paged_envelope
 from shared.pagination import PageQuery
 from shared.validation import (
@@ -153,7 +154,7 @@ class ReportPath(Schema):
     )
 
 
-class ReportListQuery(PageQuery):
+class ReportListQuery(PageQuery, FormatQuery):
     status = String(
         load_default=None,
         validate=one_of(STATUSES),

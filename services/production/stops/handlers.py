@@ -9,6 +9,7 @@ from aiohttp import web
 
 from services.production.stops import queries, schemas, service
 from shared.audit.middleware import in_transaction
+from shared.csv_export import Csv
 from shared.endpoint import endpoint
 from shared.envelope import Reply
 from shared.keys import CALLER, get_mes_pool, get_protheus_context
@@ -49,6 +50,7 @@ PARETO_BY = {"reason": "motivo", "machine": "máquina", "state": "estado"}
     ),
     query=schemas.StopListQuery,
     response=schemas.StopListResponse,
+    csv=Csv(rows="data", name="paradas", description="Uma linha por parada, todas as páginas."),
 )
 async def list_stops(request: web.Request, *, query: dict[str, Any], page: Page) -> Reply:
     data = await service.listing(
@@ -167,6 +169,11 @@ async def replace_mapping(request: web.Request, *, body: dict[str, Any]) -> Repl
     ),
     query=schemas.ParetoQuery,
     response=schemas.ParetoResponse,
+    csv=Csv(
+        rows="rows",
+        name=lambda params: f"pareto_paradas_{params['by'] or 'reason'}",
+        description="Uma linha por grupo (rows), na ordem do Pareto.",
+    ),
 )
 async def downtime_pareto(request: web.Request, *, query: dict[str, Any]) -> Reply:
     data = await service.downtime_pareto(

@@ -9,6 +9,7 @@ import marshmallow as ma
 from marshmallow import fields
 
 from services.production.pusher.schemas import Attempt
+from shared.csv_export import FormatQuery
 from shared.envelope import envelope, paged_envelope
 from shared.lines import NOT_BOTH, check_machine_or_line, line_rule, machine_filter
 from shared.pagination import PageQuery
@@ -76,7 +77,7 @@ class StopWhere(Schema):
         check_window_order(data)
 
 
-class StopListQuery(StopWhere, PageQuery):
+class StopListQuery(StopWhere, PageQuery, FormatQuery):
     status = String(
         load_default=None,
         validate=one_of(STATUS_FILTERS),
@@ -177,7 +178,7 @@ class MappingBody(BodySchema):
     )
 
 
-class ParetoQuery(StopWhere):
+class ParetoQuery(StopWhere, FormatQuery):
     from_ = window_from("Início da janela (inclusive), ISO-8601 com fuso.", required=True)
     to = Timestamp(
         required=True,

@@ -9,6 +9,7 @@ from aiohttp import web
 from services.telemetry.query import schemas, service
 from services.telemetry.query.keys import get_shift_calendar
 from services.telemetry.query.oee import service as oee
+from services.telemetry.query.oee.present import oee_csv_rows
 from services.telemetry.query.schemas import (
     MAX_BUCKETS,
     MAX_OEE_DAYS,
@@ -17,6 +18,7 @@ from services.telemetry.query.schemas import (
     MAX_RAW_HOURS,
     MAX_STATE_INTERVALS,
 )
+from shared.csv_export import Csv
 from shared.endpoint import endpoint
 from shared.envelope import Reply
 from shared.keys import get_mes_pool, get_protheus_context, get_settings
@@ -107,6 +109,12 @@ async def latest(request: web.Request, *, path: dict[str, Any]) -> Reply:
     query=schemas.SeriesQuery,
     response=schemas.SeriesResponse,
     errors=MACHINE_ERRORS,
+    csv=Csv(
+        rows="points",
+        name=lambda params: f"telemetria_{params['machine']}_{params['metric']}",
+        columns=schemas.series_columns,
+        description="Uma linha por ponto: ts, value (brutos) ou bucket e as agregações de agg.",
+    ),
 )
 async def series(request: web.Request, *, path: dict[str, Any], query: dict[str, Any]) -> Reply:
     app, machine = request.app, path["machine"]
@@ -243,6 +251,16 @@ async def dead_letters(request: web.Request, *, page: Page) -> Reply:
     query=schemas.OeeQuery,
     response=schemas.OeeResponse,
     errors=MACHINE_ERRORS,
+    csv=Csv(
+        rows=oee_csv_rows,
+        item=schemas.OeeCsvRow,
+        name=lambda params: f"oee_{params['machine'] or params['line']}",
+        description=(
+            "A primeira linha traz os números da máquina ou da linha (losses numa célula JSON, "
+            "notes unidas por ' | '); para uma linha, seguem as suas máquinas (byMachine), uma "
+            "por linha, sem idealTime, losses e notes. orders só no JSON."
+        ),
+    ),
 )
 async def overall_equipment_effectiveness(request: web.Request, *, query: dict[str, Any]) -> Reply:
     app = request.app

@@ -3,12 +3,14 @@ schemas (they document the answers; a test dumps every answer through its schema
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any, ClassVar
 
 import marshmallow as ma
 from marshmallow import fields
 
 from services.telemetry.query.queries import AGGREGATES, BUCKETS
+from shared.csv_export import FormatQuery
 from shared.envelope import envelope, paged_envelope
 from shared.lines import MACHINE_MAX, NOT_BOTH, check_machine_or_line, line_rule, machine_filter
 from shared.pagination import PageQuery
@@ -131,7 +133,7 @@ class MachineListQuery(PageQuery):
     )
 
 
-class SeriesQuery(WindowQuery):
+class SeriesQuery(WindowQuery, FormatQuery):
     metric = String(
         required=True,
         validate=max_length(200),
@@ -176,7 +178,7 @@ class DeadLetterQuery(PageQuery):
     pass
 
 
-class OeeQuery(WindowQuery):
+class OeeQuery(WindowQuery, FormatQuery):
     machine = machine_filter()
     line = String(
         load_default=None,
@@ -471,3 +473,24 @@ OeeData = ma.Schema.from_dict(
 
 
 OeeResponse = envelope(OeeData, name="OeeResponse")
+
+# One CSV row of the OEE (present.oee_csv_rows): the answer's figures, then a line's machines.
+OeeCsvRow = ma.Schema.from_dict(
+    {
+        "machine": fields.String(allow_none=True),
+        "line": fields.String(allow_none=True),
+        "from": fields.String(),
+        "to": fields.String(),
+        **_figures(),
+        "idealTime": fields.Float(allow_none=True),
+        "losses": fields.List(fields.Nested(Loss)),
+        "notes": fields.List(fields.String()),
+    },
+    name="OeeCsvRow",
+)
+
+
+def series_columns(data: Mapping[str, Any]) -> list[str]:
+    """The CSV columns of a series: ts and value for raw points, else bucket and the
+    aggregates in the order asked."""
+    return ["bucket", *data["agg"]] if data.get("bucket") else ["ts", "value"]

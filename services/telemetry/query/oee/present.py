@@ -105,3 +105,13 @@ def answer_notes(ideal_note: str | None, *, planned: bool) -> list[str]:
     if not planned:
         notes.append(NO_PLANNED_TIME)
     return notes
+
+
+def oee_csv_rows(data: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """The CSV rows of a dumped OEE answer: the machine's or line's figures, then for a line
+    one row per machine (its figures; no ideal time, losses or notes: the JSON's byMachine
+    carries none). The row schema is schemas.OeeCsvRow."""
+    window = {"line": data.get("line"), "from": data.get("from"), "to": data.get("to")}
+    rows = [dict(data)]
+    rows.extend({**window, **machine} for machine in data.get("byMachine") or ())
+    return rows
