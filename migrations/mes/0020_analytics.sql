@@ -51,6 +51,39 @@ CREATE TABLE analytics_src.shifts (
     PRIMARY KEY (shift, weekday)
 );
 
+-- A Protheus D column ('YYYYMMDD' text, blank when empty) as a date; NULL when blank or not
+-- a real day (nested CASEs: each test runs only when the previous one held).
+CREATE FUNCTION analytics_src.protheus_day(value TEXT) RETURNS DATE
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+SELECT CASE WHEN btrim(value) ~ '^[0-9]{8}$' THEN
+    CASE WHEN substr(btrim(value), 1, 4)::int >= 1 AND substr(btrim(value), 5, 2)::int BETWEEN 1 AND 12 THEN
+        CASE WHEN substr(btrim(value), 7, 2)::int BETWEEN 1 AND extract(day FROM
+                (make_date(substr(btrim(value), 1, 4)::int, substr(btrim(value), 5, 2)::int, 1)
+                 + interval '1 month - 1 day'))::int
+        THEN make_date(substr(btrim(value), 1, 4)::int, substr(btrim(value), 5, 2)::int,
+                       substr(btrim(value), 7, 2)::int)
+        END
+    END
+END
+$$;
+
+-- A Protheus day and 'HH:MM' hour (H6_DATAINI + H6_HORAINI) in the plant's zone; the day at
+-- midnight when the hour is blank or not a time, NULL without a day.
+CREATE FUNCTION analytics_src.protheus_instant(day TEXT, hour TEXT, zone TEXT) RETURNS TIMESTAMPTZ
+LANGUAGE sql STABLE PARALLEL SAFE AS $$
+SELECT (analytics_src.protheus_day(day)::timestamp
+        + COALESCE(
+              CASE WHEN btrim(hour) ~ '^[0-9]{1,2}:[0-9]{2}$' THEN
+                  CASE WHEN split_part(btrim(hour), ':', 1)::int <= 24
+                            AND split_part(btrim(hour), ':', 2)::int <= 59 THEN
+                      make_interval(hours => split_part(btrim(hour), ':', 1)::int,
+                                    mins => split_part(btrim(hour), ':', 2)::int)
+                  END
+              END,
+              interval '0')
+       ) AT TIME ZONE zone
+$$;
+
 -- Mirrors of Protheus rows: one per live row of the synced branch, keyed by the source row's
 -- R_E_C_N_O_, with the hash of its source columns (computed by the Protheus server) that
 -- tells the sync which rows changed in place. Columns trimmed and typed on the way in.
