@@ -16,14 +16,21 @@ from shared.keys import MES_POOL, PROTHEUS_CONTEXT, SETTINGS
 from shared.settings import AnalyticsSettings, AuditSettings, Settings
 
 NO_AUDIT = AuditSettings(enabled=False)
+# Every analytics app of the tests sets mes_bi's password at start (the role is cluster-wide,
+# tests run in parallel): all with this one, quotes and a backslash included (format's %L).
+BI_PASSWORD = "bi-'senha\"de\\teste"
 
 
 def analytics_settings(protheus_dsn: str, mes_dsn: str, **overrides: Any) -> Settings:
     """Test settings; the jobs do not run by themselves unless `analytics` says so."""
     return Settings(
-        protheus_db_url=protheus_dsn,
-        mes_db_url=mes_dsn,
-        **{"audit": NO_AUDIT, "analytics": AnalyticsSettings(enabled=False), **overrides},
+        **{
+            "protheus_db_url": protheus_dsn,
+            "mes_db_url": mes_dsn,
+            "audit": NO_AUDIT,
+            "analytics": AnalyticsSettings(enabled=False, bi_password=BI_PASSWORD),
+            **overrides,
+        },
     )
 
 
