@@ -219,9 +219,9 @@ SELECT s.shift,
        (ARRAY['segunda', 'terça', 'quarta', 'quinta', 'sexta', 'sábado', 'domingo'])[s.weekday]
            AS weekday_name,
        make_interval(mins => s.start_minute)::time AS start_time,
-       (CASE WHEN s.end_minute = 1440 THEN time '24:00'
-             ELSE make_interval(mins => s.end_minute % 1440)::time END) AS end_time,
-       s.end_minute > 1440 AS crosses_midnight,
+       make_interval(mins => s.end_minute % 1440)::time AS end_time,
+       -- Ends at or after the next midnight (end_time is then on the next day).
+       s.end_minute >= 1440 AS ends_next_day,
        s.end_minute - s.start_minute AS minutes
 FROM analytics_src.shifts s;
 
