@@ -21,9 +21,7 @@ async def test_the_service_starts_runs_its_sync_job_and_reports_it(
     )
     assert (await client.get("/healthz")).status == 200
     job = client.app[JOBS][JOB]
-    async with asyncio.timeout(30):  # the first run starts with the app
-        while job.runs == 0:
-            await asyncio.sleep(0.05)
+    await asyncio.wait_for(job.succeeded.wait(), 30)  # the first run starts with the app
     ready = await client.get("/readyz")
     assert ready.status == 200
     body = await ready.json()

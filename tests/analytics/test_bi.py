@@ -75,9 +75,7 @@ async def test_without_a_password_mes_bi_cannot_log_in(mes_dsn: str) -> None:
             assert can["rolcanlogin"] is False
             assert can["no_password"] is True
             assert await set_bi_login(conn, "x'y") is True
-            assert await conn.fetchval(
-                "SELECT rolcanlogin FROM pg_roles WHERE rolname = 'mes_bi'"
-            )
+            assert await conn.fetchval("SELECT rolcanlogin FROM pg_roles WHERE rolname = 'mes_bi'")
         finally:
             await tx.rollback()
     finally:

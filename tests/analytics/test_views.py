@@ -23,10 +23,10 @@ async def add_mes_rows(mes: asyncpg.Connection, report_id: uuid.UUID, lonely: uu
             operator, start_at, end_at, good_quantity, scrap_quantity, final, status)
         VALUES ($1, 'test', '01', $2, '10', 'SOLDA2', '000001', $3, $4, $5, 0, false, $6)
     """
-    await mes.execute(report, report_id, "00010201001", T0, T0 + dt.timedelta(hours=1), 40, "delivered")
     await mes.execute(
-        report, lonely, "00010201001", T0, T0 + dt.timedelta(hours=2), 7, "pending"
+        report, report_id, "00010201001", T0, T0 + dt.timedelta(hours=1), 40, "delivered"
     )
+    await mes.execute(report, lonely, "00010201001", T0, T0 + dt.timedelta(hours=2), 7, "pending")
     await mes.execute(
         "INSERT INTO machines (machine, site, area, line, last_seen) "
         "VALUES ('SOLDA2', 'SP', 'ESTAMPARIA', 'L1', $1), ('SENSOR9', 'SP', 'UTIL', 'L9', $1)",
@@ -75,7 +75,9 @@ async def test_views_give_clean_types_links_and_plant_time(
     try:
         await add_mes_rows(mes, report_id, lonely)
 
-        linked = await mes.fetchrow("SELECT * FROM analytics.production WHERE report_id = $1", report_id)
+        linked = await mes.fetchrow(
+            "SELECT * FROM analytics.production WHERE report_id = $1", report_id
+        )
         assert linked["protheus_recno"] == recno
         assert linked["appointment_id"] == "999999"
         assert linked["source"] == "mes"
@@ -83,10 +85,15 @@ async def test_views_give_clean_types_links_and_plant_time(
         assert linked["start_local"] == dt.datetime(2024, 3, 4, 9, 0)
         assert linked["order_key"] == "00010201001"
         # Its appointment is not listed a second time as a Protheus-only one.
-        assert await mes.fetchval(
-            "SELECT count(*) FROM analytics.production WHERE protheus_recno = $1", recno
-        ) == 1
-        pending = await mes.fetchrow("SELECT * FROM analytics.production WHERE report_id = $1", lonely)
+        assert (
+            await mes.fetchval(
+                "SELECT count(*) FROM analytics.production WHERE protheus_recno = $1", recno
+            )
+            == 1
+        )
+        pending = await mes.fetchrow(
+            "SELECT * FROM analytics.production WHERE report_id = $1", lonely
+        )
         assert pending["protheus_recno"] is None
         assert pending["report_status"] == "pending"
         erp_only = await mes.fetchrow(
@@ -118,9 +125,9 @@ async def test_views_give_clean_types_links_and_plant_time(
         shifts = await mes.fetch("SELECT * FROM analytics.shifts ORDER BY shift, weekday")
         assert [(s["shift"], s["weekday"]) for s in shifts][:5] == [(1, d) for d in range(1, 6)]
         night = [s for s in shifts if s["shift"] == 3]
-        assert [(s["weekday"], s["start_time"], s["end_time"], s["ends_next_day"]) for s in night] == [
-            (6, dt.time(22), dt.time(6), True)
-        ]
+        assert [
+            (s["weekday"], s["start_time"], s["end_time"], s["ends_next_day"]) for s in night
+        ] == [(6, dt.time(22), dt.time(6), True)]
         assert night[0]["minutes"] == 480
 
         days = await mes.fetch("SELECT date FROM analytics.calendar ORDER BY date")
