@@ -107,12 +107,23 @@ async def test_sync_applies_inserts_in_place_updates_and_deletions(
             "UPDATE sh1010 SET h1_descri = '  PRENSA REFORMADA' WHERE r_e_c_n_o_ = $1",
             machine["r_e_c_n_o_"],
         )
+        # A product renamed in place far from the new one: the changed rows are read as a
+        # list of R_E_C_N_O_, not as a range.
+        filial_sb1 = await sync.protheus.filial("SB1")
+        renamed = await erp.fetchval(
+            "SELECT r_e_c_n_o_ FROM sb1010 WHERE b1_filial = $1 AND d_e_l_e_t_ = ' ' "
+            "ORDER BY r_e_c_n_o_ LIMIT 1",
+            filial_sb1,
+        )
+        await erp.execute(
+            "UPDATE sb1010 SET b1_desc = 'RENOMEADO   ' WHERE r_e_c_n_o_ = $1", renamed
+        )
         # A new product: the next R_E_C_N_O_.
         new_recno = await erp.fetchval("SELECT max(r_e_c_n_o_) + 1 FROM sb1010")
         await erp.execute(
             "INSERT INTO sb1010 (b1_filial, b1_cod, b1_desc, b1_tipo, b1_um, b1_grupo, b1_msblql,"
             " r_e_c_n_o_) VALUES ($1, 'NOVO-01', 'PRODUTO NOVO', 'PA', 'UN', '0001', '1', $2)",
-            await sync.protheus.filial("SB1"),
+            filial_sb1,
             new_recno,
         )
         # An order deleted the Protheus way, an appointment removed physically, another
@@ -140,7 +151,7 @@ async def test_sync_applies_inserts_in_place_updates_and_deletions(
 
     written = await sync.run()
     assert written["machines"] == 1
-    assert written["products"] == 1
+    assert written["products"] == 2
     # The order's row goes; other orders may change status only through it (none here).
     assert written["orders"] == 1
     assert written["appointments"] == 2
@@ -157,6 +168,12 @@ async def test_sync_applies_inserts_in_place_updates_and_deletions(
         product = await mes.fetchrow("SELECT * FROM analytics.products WHERE product = 'NOVO-01'")
         assert product["description"] == "PRODUTO NOVO"
         assert product["blocked"] is True
+        assert (
+            await mes.fetchval(
+                "SELECT description FROM analytics_src.sb1 WHERE recno = $1", renamed
+            )
+            == "RENOMEADO"
+        )
         assert (
             await mes.fetchval("SELECT count(*) FROM analytics_src.sc2 WHERE recno = $1", order)
             == 0

@@ -253,6 +253,8 @@ STOP_REASONS_SX5 = Mirror(
 
 SX5_PARAMS = {"x5_tabela": SX5_STOP_REASONS_TABLE}
 
+MIRRORS = (MACHINES, PRODUCTS, ORDERS, APPOINTMENTS, STOP_REASONS_CYN, STOP_REASONS_SX5)
+
 
 # --- Protheus ------------------------------------------------------------------------------
 
