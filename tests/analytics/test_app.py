@@ -4,12 +4,16 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from typing import Any
 
+import pytest
+
+from services.analytics.app import create_app
 from services.analytics.keys import JOBS
 from services.analytics.sync.job import JOB
 from shared.keys import HEALTH_CHECKS, SETTINGS
-from shared.settings import AnalyticsSettings
+from shared.settings import AnalyticsSettings, ConfigError
 from tests.analytics.conftest import BI_PASSWORD, analytics_settings
 
 
@@ -54,3 +58,10 @@ def test_make_run_composes_the_analytics_service(demo_protheus_dsn: str) -> None
     assert JOBS in app
     checks = {check.name for check in app[HEALTH_CHECKS]}
     assert {"analytics_jobs", "telemetry_ingestor", "mes_db", "protheus_db"} <= checks
+
+
+def test_a_bad_shift_calendar_stops_the_service_before_it_opens_anything() -> None:
+    settings = analytics_settings("postgresql://127.0.0.1/x", "postgresql://127.0.0.1/y")
+    with pytest.raises(ConfigError) as raised:
+        create_app(dataclasses.replace(settings, shift_calendar="mon-fri 25:00-26:00"))
+    assert raised.value.variable == "SHIFT_CALENDAR"
