@@ -5,10 +5,15 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import os
+import urllib.request
+from pathlib import Path
 from typing import Any
 
 import pytest
 
+from deploy.stack import BACKGROUND, start_service
+from deploy.supervisor import Supervisor, free_port
 from services.analytics.app import create_app
 from services.analytics.keys import JOBS
 from services.analytics.sync.job import JOB
@@ -65,3 +70,31 @@ def test_a_bad_shift_calendar_stops_the_service_before_it_opens_anything() -> No
     with pytest.raises(ConfigError) as raised:
         create_app(dataclasses.replace(settings, shift_calendar="mon-fri 25:00-26:00"))
     assert raised.value.variable == "SHIFT_CALENDAR"
+
+
+def test_python_m_services_analytics_serves_as_make_stack_starts_it(
+    demo_protheus_dsn: str, mes_dsn: str, tmp_path: Path
+) -> None:
+    """The process `make stack` and compose run: ready on its port, mes_bi's login set."""
+    env = {
+        k: v for k, v in os.environ.items() if not k.startswith(("MES_", "PROTHEUS_", "ANALYTICS_"))
+    }
+    env.update(
+        {
+            "MES_DB_URL": mes_dsn,
+            "PROTHEUS_DB_URL": demo_protheus_dsn,
+            "HTTP_HOST": "127.0.0.1",
+            "ANALYTICS_BI_PASSWORD": BI_PASSWORD,
+            "ANALYTICS_SYNC_MIN": "60",
+        }
+    )
+    (spec,) = BACKGROUND
+    supervisor = Supervisor()
+    try:
+        port = free_port()
+        start_service(supervisor, spec, env, port=port, log=tmp_path / "analytics.log")
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/readyz", timeout=5) as answer:
+            assert answer.status == 200
+            assert b"dimension_sync" in answer.read()
+    finally:
+        supervisor.stop()
