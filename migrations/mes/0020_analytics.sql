@@ -164,6 +164,7 @@ CREATE TABLE analytics_src.sh6 (
     synced_at     TIMESTAMPTZ NOT NULL DEFAULT now()
 );
 CREATE INDEX sh6_document ON analytics_src.sh6 (document_id) WHERE document_id IS NOT NULL;
+CREATE INDEX sh6_start ON analytics_src.sh6 (start_at);
 
 -- Stop reasons: CYN (current releases) or SX5 table '44' (older ones), whichever the
 -- dictionary has (shared/protheus/stop_reasons.py); `source` says which.
@@ -230,12 +231,16 @@ CREATE VIEW analytics.calendar AS
 WITH zone AS (
     SELECT COALESCE(max(timezone), 'UTC') AS tz FROM analytics_src.plant
 ), bounds AS (
+    -- Per machine through the (machine, time) indexes rather than a scan of each table.
     SELECT LEAST(
                (SELECT min(start_at) FROM public.production_reports),
                (SELECT min(start_at) FROM analytics_src.sh6),
-               (SELECT min(start_at) FROM public.stops),
-               (SELECT min(ts) FROM public.machine_states),
-               (SELECT min(ts) FROM public.machine_counters),
+               (SELECT min(first_seen) FROM public.machines),
+               (SELECT min(LEAST(
+                    (SELECT min(s.ts) FROM public.machine_states s WHERE s.machine = m.machine),
+                    (SELECT min(c.ts) FROM public.machine_counters c WHERE c.machine = m.machine),
+                    (SELECT min(t.start_at) FROM public.stops t WHERE t.machine = m.machine)))
+                FROM public.machines m),
                now()
            ) AS first_at
 )
