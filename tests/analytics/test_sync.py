@@ -10,6 +10,7 @@ from typing import Any
 import asyncpg
 import pytest
 
+from services.analytics.sync.service import SyncFailed
 from services.production.orders.service import list_orders
 from shared.keys import PROTHEUS_CONTEXT, SETTINGS
 from shared.pagination import Page
@@ -215,3 +216,29 @@ async def test_orders_carry_the_key_and_status_the_production_api_gives(
         await mes.close()
     assert {row["order_key"]: row["status"] for row in rows} == api
     assert all(isinstance(row["planned_start"], dt.date | None) for row in rows)
+
+
+async def test_a_table_that_cannot_be_read_leaves_its_mirror_and_the_others_sync(
+    analytics_app: Any, demo_dsn: str, mes_dsn: str
+) -> None:
+    client = await analytics_app()
+    sync = dimension_sync(client.app)
+    await sync.run()
+    erp = await asyncpg.connect(demo_dsn)
+    mes = await asyncpg.connect(mes_dsn)
+    try:
+        appointments = await mes.fetchval("SELECT count(*) FROM analytics_src.sh6")
+        await erp.execute("UPDATE sb1010 SET b1_desc = 'OUTRO NOME' WHERE r_e_c_n_o_ = 1")
+        await erp.execute("ALTER TABLE sh6010 RENAME TO sh6010_away")
+        with pytest.raises(SyncFailed, match="SH6"):
+            await sync.run()
+        assert await mes.fetchval("SELECT count(*) FROM analytics_src.sh6") == appointments
+        assert await mes.fetchval("SELECT description FROM analytics_src.sb1 WHERE recno = 1") == (
+            "OUTRO NOME"
+        )
+        await erp.execute("ALTER TABLE sh6010_away RENAME TO sh6010")
+        await sync.run()
+    finally:
+        await erp.close()
+        await mes.close()
+    await assert_mirrors_match(sync, demo_dsn, mes_dsn)

@@ -33,6 +33,10 @@ FETCH_PAGE = 500  # changed rows per Protheus read (an IN list of at most this m
 DENSE = 4  # a page spanning at most DENSE x its size in R_E_C_N_O_ is read as a range
 
 
+class SyncFailed(RuntimeError):
+    """Some tables could not be synced this run (the others were); the job retries."""
+
+
 def _count(status: str) -> int:
     """Rows a command touched, from asyncpg's status ('DELETE 3', 'INSERT 0 5')."""
     return int(status.rsplit(" ", 1)[-1])
@@ -74,7 +78,9 @@ class DimensionSync:
         return self.protheus.default_branch
 
     async def run(self) -> dict[str, int]:
-        """Sync everything; rows written (upserted + deleted) per dataset."""
+        """Sync everything; rows written (upserted + deleted) per dataset. A table that fails
+        leaves its mirror as it was and does not stop the others; the run then raises
+        SyncFailed."""
         await self.write_plant()
         written: dict[str, int] = {}
         reasons = await self.protheus.dictionary.stop_reason_table()
@@ -90,8 +96,16 @@ class DimensionSync:
             mirrors.append(queries.STOP_REASONS_SX5)
         else:
             written["stop_reasons"] = await self.clear(queries.STOP_REASONS_CYN)
+        failed: list[tuple[Mirror, Exception]] = []
         for mirror in mirrors:
-            written[mirror.dataset] = await self.sync(mirror)
+            try:
+                written[mirror.dataset] = await self.sync(mirror)
+            except Exception as exc:  # the other tables still sync; the run fails after them
+                log.warning("sync of %s (%s) failed: %s", mirror.dataset, mirror.alias, exc)
+                failed.append((mirror, exc))
+        if failed:
+            names = ", ".join(f"{mirror.alias}" for mirror, _ in failed)
+            raise SyncFailed(f"tables not synced: {names}") from failed[0][1]
         return written
 
     async def write_plant(self) -> None:
