@@ -9,29 +9,43 @@
 CREATE SCHEMA analytics;
 CREATE SCHEMA analytics_src;
 
--- Roles are cluster-wide: created once, whichever database migrates first (tests create many).
-DO $$
-BEGIN
-    IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'mes_bi') THEN
-        CREATE ROLE mes_bi NOLOGIN;
-    END IF;
-EXCEPTION WHEN duplicate_object OR unique_violation THEN
-    NULL;  -- another database's migration created it meanwhile
-END
-$$;
-
--- What a BI tool gets on connecting: the analytics views by their bare names, read-only.
--- (The password and LOGIN are set by the analytics service at start: ANALYTICS_BI_PASSWORD.)
-ALTER ROLE mes_bi SET search_path = analytics;
-ALTER ROLE mes_bi SET default_transaction_read_only = on;
-
 REVOKE ALL ON SCHEMA analytics_src FROM PUBLIC;
 REVOKE ALL ON ALL TABLES IN SCHEMA public FROM PUBLIC;
 REVOKE ALL ON ALL SEQUENCES IN SCHEMA public FROM PUBLIC;
 REVOKE CREATE ON SCHEMA public FROM PUBLIC;
-GRANT USAGE ON SCHEMA analytics TO mes_bi;
--- Views added later (0021 rollups, ...) by the same owner are readable without a GRANT each.
-ALTER DEFAULT PRIVILEGES IN SCHEMA analytics GRANT SELECT ON TABLES TO mes_bi;
+
+-- The role: cluster-wide, so created once, whichever database migrates first (tests create
+-- many). A database user that may not create roles gets a warning, not a failed migration
+-- (every service migrates at start): a DBA then creates mes_bi and runs this block again.
+-- What a BI tool gets on connecting: the analytics views by their bare names, read-only; the
+-- views below (and later ones, 0021...) readable through the default privileges. The
+-- password and LOGIN are set by the analytics service at start (ANALYTICS_BI_PASSWORD).
+DO $$
+BEGIN
+    IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'mes_bi') THEN
+        BEGIN
+            CREATE ROLE mes_bi NOLOGIN;
+        EXCEPTION
+            WHEN duplicate_object OR unique_violation THEN
+                NULL;  -- another database's migration created it meanwhile
+            WHEN insufficient_privilege THEN
+                RAISE WARNING 'role mes_bi not created: % may not create roles; BI tools cannot '
+                    'connect until a DBA runs CREATE ROLE mes_bi NOLOGIN and the grants of '
+                    'migrations/mes/0020_analytics.sql', current_user;
+                RETURN;
+        END;
+    END IF;
+    BEGIN
+        ALTER ROLE mes_bi SET search_path = analytics;
+        ALTER ROLE mes_bi SET default_transaction_read_only = on;
+    EXCEPTION WHEN insufficient_privilege THEN
+        RAISE WARNING 'mes_bi''s search_path and read-only default not set: % may not alter roles',
+            current_user;
+    END;
+    GRANT USAGE ON SCHEMA analytics TO mes_bi;
+    ALTER DEFAULT PRIVILEGES IN SCHEMA analytics GRANT SELECT ON TABLES TO mes_bi;
+END
+$$;
 
 -- --- analytics_src: written by the analytics service ---------------------------------------
 
@@ -345,8 +359,6 @@ SELECT c.machine,
        c.order_key
 FROM public.machine_counters c
 CROSS JOIN (SELECT COALESCE(max(timezone), 'UTC') AS tz FROM analytics_src.plant) z;
-
-GRANT SELECT ON ALL TABLES IN SCHEMA analytics TO mes_bi;
 
 COMMENT ON SCHEMA analytics IS 'What BI tools read (role mes_bi): documented views, codes trimmed, instants in UTC and plant time.';
 COMMENT ON VIEW analytics.machines IS 'Machines: Protheus SH1 resources and machines seen by the MES, with site/area/line.';
