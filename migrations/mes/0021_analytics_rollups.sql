@@ -1,0 +1,173 @@
+-- Rollups for BI (issue 15): telemetry per minute and hour, OEE per machine and hour, kept
+-- current incrementally by the analytics service's rollup job (services/analytics/rollups).
+--
+-- Private tables live in public under `rollup_` names (mes_bi has no access to them); BI
+-- reads the views in schema `analytics` (0020 gives mes_bi SELECT on what is created there).
+-- Ingest marks what it touched: statement-level AFTER INSERT triggers with transition tables
+-- (they fire once per COPY or INSERT, also on the partitioned telemetry_samples, and see only
+-- the rows really inserted: a redelivery dropped by ON CONFLICT DO NOTHING marks nothing).
+-- The job recomputes exactly the marked buckets from the base tables and deletes the marks it
+-- used in the same transaction; a mark touched again meanwhile (a new `generation`) stays.
+
+CREATE SCHEMA IF NOT EXISTS analytics;
+
+-- The plant's zone (PLANT_TIMEZONE) for the views' local times: views cannot read the
+-- service's settings, so the analytics service writes it at start. One row.
+CREATE TABLE rollup_settings (
+    only_row       BOOLEAN PRIMARY KEY DEFAULT true CHECK (only_row),
+    plant_timezone TEXT NOT NULL DEFAULT 'UTC'
+);
+INSERT INTO rollup_settings DEFAULT VALUES;
+
+-- Aggregates of telemetry_samples per machine, metric and bucket (UTC-aligned minute / hour,
+-- like the series route's buckets). They outlive the samples' retention: a bucket whose
+-- samples are gone keeps its last figures.
+CREATE TABLE rollup_telemetry_1m (
+    machine   TEXT NOT NULL,
+    metric    TEXT NOT NULL,
+    bucket    TIMESTAMPTZ NOT NULL,
+    min_value DOUBLE PRECISION NOT NULL,
+    max_value DOUBLE PRECISION NOT NULL,
+    sum_value DOUBLE PRECISION NOT NULL,
+    samples   BIGINT NOT NULL,
+    PRIMARY KEY (machine, metric, bucket)
+);
+CREATE INDEX rollup_telemetry_1m_bucket ON rollup_telemetry_1m (bucket);
+
+CREATE TABLE rollup_telemetry_1h (LIKE rollup_telemetry_1m INCLUDING ALL);
+
+-- OEE per machine and hour, as /api/v1/oee answers for [hour, hour + 1 h) (the same
+-- stages: services/telemetry/query/oee). `computed_until` is the window's effective end
+-- (never past now): an hour is `closed` once computed up to its end; the job recomputes the
+-- open ones on each run, so time passing in the current state counts.
+CREATE TABLE rollup_oee_hourly (
+    machine        TEXT NOT NULL,
+    hour           TIMESTAMPTZ NOT NULL,
+    planned_s      DOUBLE PRECISION NOT NULL,
+    running_s      DOUBLE PRECISION NOT NULL,
+    ideal_s        DOUBLE PRECISION,             -- NULL: some count has no known ideal time
+    good           BIGINT NOT NULL,
+    scrap          BIGINT NOT NULL,
+    availability   DOUBLE PRECISION,
+    performance    DOUBLE PRECISION,
+    quality        DOUBLE PRECISION,
+    oee            DOUBLE PRECISION,
+    computed_until TIMESTAMPTZ NOT NULL,
+    closed         BOOLEAN NOT NULL,
+    computed_at    TIMESTAMPTZ NOT NULL DEFAULT now(),
+    PRIMARY KEY (machine, hour)
+);
+CREATE INDEX rollup_oee_hourly_hour ON rollup_oee_hourly (hour);
+CREATE INDEX rollup_oee_hourly_open ON rollup_oee_hourly (machine, hour) WHERE NOT closed;
+
+-- Dirty marks. `generation` changes each time a mark is set again, so the job deletes only
+-- the marks it recomputed (same generation), never one re-marked by a later ingest.
+CREATE SEQUENCE rollup_mark_generation;
+
+CREATE TABLE rollup_dirty_minutes (
+    machine    TEXT NOT NULL,
+    metric     TEXT NOT NULL,
+    bucket     TIMESTAMPTZ NOT NULL,
+    generation BIGINT NOT NULL DEFAULT nextval('rollup_mark_generation'),
+    PRIMARY KEY (machine, metric, bucket)
+);
+
+CREATE TABLE rollup_dirty_hours (
+    machine    TEXT NOT NULL,
+    hour       TIMESTAMPTZ NOT NULL,
+    generation BIGINT NOT NULL DEFAULT nextval('rollup_mark_generation'),
+    PRIMARY KEY (machine, hour)
+);
+
+-- ON CONFLICT DO UPDATE, not DO NOTHING: updating the mark locks it until the ingest commits,
+-- so the job's delete (same generation only) can never drop the mark of rows it did not see.
+-- Marks are written in key order: concurrent ingests lock them in the same order.
+CREATE FUNCTION rollup_mark_samples() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    INSERT INTO rollup_dirty_minutes AS d (machine, metric, bucket)
+    SELECT DISTINCT n.machine, n.metric,
+           date_bin(INTERVAL '1 minute', n.ts, TIMESTAMPTZ '1970-01-01 00:00:00+00')
+    FROM new_samples n
+    ORDER BY 1, 2, 3
+    ON CONFLICT (machine, metric, bucket) DO UPDATE SET generation = EXCLUDED.generation;
+    RETURN NULL;
+END $$;
+
+CREATE TRIGGER rollup_mark_samples AFTER INSERT ON telemetry_samples
+    REFERENCING NEW TABLE AS new_samples FOR EACH STATEMENT EXECUTE FUNCTION rollup_mark_samples();
+
+-- A state lasts until the machine's next state: a new one changes every hour from its own to
+-- the next state's (or now's, for the latest). One index probe per inserted state.
+CREATE FUNCTION rollup_mark_states() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    INSERT INTO rollup_dirty_hours AS d (machine, hour)
+    SELECT DISTINCT n.machine, h.hour
+    FROM new_states n
+    CROSS JOIN LATERAL (
+        SELECT COALESCE(
+            (SELECT min(s.ts) FROM machine_states s WHERE s.machine = n.machine AND s.ts > n.ts),
+            GREATEST(now(), n.ts)) AS until
+    ) u
+    CROSS JOIN LATERAL generate_series(
+        date_bin(INTERVAL '1 hour', n.ts, TIMESTAMPTZ '1970-01-01 00:00:00+00'),
+        date_bin(INTERVAL '1 hour', u.until, TIMESTAMPTZ '1970-01-01 00:00:00+00'),
+        INTERVAL '1 hour') AS h(hour)
+    ORDER BY 1, 2
+    ON CONFLICT (machine, hour) DO UPDATE SET generation = EXCLUDED.generation;
+    RETURN NULL;
+END $$;
+
+CREATE TRIGGER rollup_mark_states AFTER INSERT ON machine_states
+    REFERENCING NEW TABLE AS new_states FOR EACH STATEMENT EXECUTE FUNCTION rollup_mark_states();
+
+-- A counter message counts in the hour of its ts.
+CREATE FUNCTION rollup_mark_counters() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    INSERT INTO rollup_dirty_hours AS d (machine, hour)
+    SELECT DISTINCT n.machine,
+           date_bin(INTERVAL '1 hour', n.ts, TIMESTAMPTZ '1970-01-01 00:00:00+00')
+    FROM new_counters n
+    ORDER BY 1, 2
+    ON CONFLICT (machine, hour) DO UPDATE SET generation = EXCLUDED.generation;
+    RETURN NULL;
+END $$;
+
+CREATE TRIGGER rollup_mark_counters AFTER INSERT ON machine_counters
+    REFERENCING NEW TABLE AS new_counters FOR EACH STATEMENT EXECUTE FUNCTION rollup_mark_counters();
+
+-- What BI sees: instants in UTC (timestamptz) and as plant wall-clock times (timestamp), the
+-- plant date for the calendar dimension, avg = sum / count.
+CREATE VIEW analytics.telemetry_1m AS
+SELECT r.machine, r.metric,
+       r.bucket AS bucket_utc,
+       (r.bucket AT TIME ZONE z.plant_timezone) AS bucket_local,
+       CAST(r.bucket AT TIME ZONE z.plant_timezone AS date) AS date_local,
+       r.min_value AS min, r.max_value AS max, r.sum_value / r.samples AS avg, r.samples AS count
+FROM rollup_telemetry_1m r CROSS JOIN rollup_settings z;
+
+CREATE VIEW analytics.telemetry_1h AS
+SELECT r.machine, r.metric,
+       r.bucket AS bucket_utc,
+       (r.bucket AT TIME ZONE z.plant_timezone) AS bucket_local,
+       CAST(r.bucket AT TIME ZONE z.plant_timezone AS date) AS date_local,
+       r.min_value AS min, r.max_value AS max, r.sum_value / r.samples AS avg, r.samples AS count
+FROM rollup_telemetry_1h r CROSS JOIN rollup_settings z;
+
+CREATE VIEW analytics.oee_hourly AS
+SELECT r.machine,
+       r.hour AS hour_utc,
+       (r.hour AT TIME ZONE z.plant_timezone) AS hour_local,
+       CAST(r.hour AT TIME ZONE z.plant_timezone AS date) AS date_local,
+       r.planned_s, r.running_s, r.ideal_s, r.good, r.scrap,
+       r.availability, r.performance, r.quality, r.oee,
+       r.closed
+FROM rollup_oee_hourly r CROSS JOIN rollup_settings z;
+
+COMMENT ON VIEW analytics.telemetry_1m IS
+    'Telemetry per machine, metric and minute (UTC-aligned): min, max, avg, count of the samples.';
+COMMENT ON VIEW analytics.telemetry_1h IS
+    'Telemetry per machine, metric and hour (UTC-aligned): min, max, avg, count of the samples.';
+COMMENT ON VIEW analytics.oee_hourly IS
+    'OEE per machine and hour, the figures /api/v1/oee gives for [hour, hour + 1 h): planned and '
+    'running seconds, ideal seconds (NULL when some count has no standard), good, scrap, ratios in '
+    '[0, 1]. closed = false for the hour in progress (recomputed on each run).';

@@ -1,0 +1,236 @@
+"""SQL of the rollups (migration 0021): read dirty marks, recompute the marked buckets from the
+base tables, upsert them, delete the marks used.
+
+MES statements only (PostgreSQL, asyncpg's `$n`), each behind a function taking the connection
+first; marks travel as parallel arrays (unnest), so each step is one statement whatever the
+number of buckets. Buckets align to the epoch in UTC (date_bin), like the series route's.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from typing import NamedTuple
+
+import asyncpg
+
+from shared.db.pools import Connection
+
+_EPOCH = "TIMESTAMPTZ '1970-01-01 00:00:00+00'"
+
+
+class MinuteMark(NamedTuple):
+    machine: str
+    metric: str
+    bucket: dt.datetime
+    generation: int
+
+
+class HourMark(NamedTuple):
+    machine: str
+    hour: dt.datetime
+    generation: int
+
+
+class OeeRow(NamedTuple):
+    """One rollup_oee_hourly row, as the job writes it."""
+
+    machine: str
+    hour: dt.datetime
+    planned_s: float
+    running_s: float
+    ideal_s: float | None
+    good: int
+    scrap: int
+    availability: float | None
+    performance: float | None
+    quality: float | None
+    oee: float | None
+    computed_until: dt.datetime
+    closed: bool
+
+
+# --- settings ------------------------------------------------------------------------------------
+
+SET_PLANT_TIMEZONE = "UPDATE rollup_settings SET plant_timezone = $1 WHERE plant_timezone <> $1"
+"""The plant's zone (PLANT_TIMEZONE) the analytics views show local times in."""
+
+
+async def set_plant_timezone(conn: Connection, *, zone: str) -> None:
+    await conn.execute(SET_PLANT_TIMEZONE, zone)
+
+
+# --- telemetry -----------------------------------------------------------------------------------
+
+MINUTE_MARKS = """
+SELECT machine, metric, bucket, generation FROM rollup_dirty_minutes
+ORDER BY bucket, machine, metric LIMIT $1
+"""
+"""At most $1 dirty minutes (rollup_dirty_minutes), oldest first."""
+
+
+async def minute_marks(conn: Connection, *, limit: int) -> list[MinuteMark]:
+    rows = await conn.fetch(MINUTE_MARKS, limit)
+    return [MinuteMark(r["machine"], r["metric"], r["bucket"], r["generation"]) for r in rows]
+
+
+UPSERT_1M = f"""
+WITH marks AS (
+    SELECT DISTINCT m.machine, m.metric, m.bucket
+    FROM unnest(CAST($1 AS text[]), CAST($2 AS text[]), CAST($3 AS timestamptz[]))
+         AS m(machine, metric, bucket)
+)
+INSERT INTO rollup_telemetry_1m AS r (machine, metric, bucket, min_value, max_value, sum_value, samples)
+SELECT m.machine, m.metric, m.bucket, a.min_value, a.max_value, a.sum_value, a.samples
+FROM marks m
+CROSS JOIN LATERAL (
+    SELECT min(s.value) AS min_value, max(s.value) AS max_value, sum(s.value) AS sum_value,
+           count(*) AS samples
+    FROM telemetry_samples s
+    WHERE s.machine = m.machine AND s.metric = m.metric
+      AND s.ts >= m.bucket AND s.ts < m.bucket + INTERVAL '1 minute'
+) a
+WHERE a.samples > 0
+ON CONFLICT (machine, metric, bucket) DO UPDATE
+    SET min_value = EXCLUDED.min_value, max_value = EXCLUDED.max_value,
+        sum_value = EXCLUDED.sum_value, samples = EXCLUDED.samples
+"""
+"""Each marked minute (machines $1, metrics $2, buckets $3) recomputed from every stored sample
+of it (telemetry_samples: one row per key, so a redelivery never counts twice); LATERAL keeps
+one index probe per minute on the (machine, metric, ts) key, partitions pruned at run time. A
+minute with no sample left (retention dropped its day) keeps its last figures."""
+
+UPSERT_1H = f"""
+WITH hours AS (
+    SELECT DISTINCT m.machine, m.metric, date_bin(INTERVAL '1 hour', m.bucket, {_EPOCH}) AS bucket
+    FROM unnest(CAST($1 AS text[]), CAST($2 AS text[]), CAST($3 AS timestamptz[]))
+         AS m(machine, metric, bucket)
+)
+INSERT INTO rollup_telemetry_1h AS r (machine, metric, bucket, min_value, max_value, sum_value, samples)
+SELECT h.machine, h.metric, h.bucket, a.min_value, a.max_value, a.sum_value, a.samples
+FROM hours h
+CROSS JOIN LATERAL (
+    SELECT min(m.min_value) AS min_value, max(m.max_value) AS max_value,
+           sum(m.sum_value) AS sum_value, CAST(sum(m.samples) AS bigint) AS samples
+    FROM rollup_telemetry_1m m
+    WHERE m.machine = h.machine AND m.metric = h.metric
+      AND m.bucket >= h.bucket AND m.bucket < h.bucket + INTERVAL '1 hour'
+) a
+WHERE a.samples > 0
+ON CONFLICT (machine, metric, bucket) DO UPDATE
+    SET min_value = EXCLUDED.min_value, max_value = EXCLUDED.max_value,
+        sum_value = EXCLUDED.sum_value, samples = EXCLUDED.samples
+"""
+"""The hours of the marked minutes (same arrays as UPSERT_1M) recomputed from their minutes
+(rollup_telemetry_1m, run after UPSERT_1M in the same transaction)."""
+
+DELETE_MINUTE_MARKS = """
+DELETE FROM rollup_dirty_minutes d
+USING unnest(CAST($1 AS text[]), CAST($2 AS text[]), CAST($3 AS timestamptz[]),
+             CAST($4 AS bigint[])) AS m(machine, metric, bucket, generation)
+WHERE d.machine = m.machine AND d.metric = m.metric AND d.bucket = m.bucket
+  AND d.generation = m.generation
+"""
+"""The marks used (rollup_dirty_minutes), only where still of the generation read: one set
+again by an ingest meanwhile (its rows maybe unseen) stays for the next run."""
+
+
+def _minute_arrays(marks: Sequence[MinuteMark]) -> tuple[list[str], list[str], list[dt.datetime]]:
+    return [m.machine for m in marks], [m.metric for m in marks], [m.bucket for m in marks]
+
+
+async def refresh_telemetry(conn: Connection, *, marks: Sequence[MinuteMark]) -> int:
+    """Recompute the marked minutes and their hours, then delete the marks used; the caller
+    holds the transaction. Returns how many marks were deleted."""
+    machines, metrics, buckets = _minute_arrays(marks)
+    await conn.execute(UPSERT_1M, machines, metrics, buckets)
+    await conn.execute(UPSERT_1H, machines, metrics, buckets)
+    status = await conn.execute(
+        DELETE_MINUTE_MARKS, machines, metrics, buckets, [m.generation for m in marks]
+    )
+    return int(status.split()[-1])
+
+
+# --- OEE -----------------------------------------------------------------------------------------
+
+HOUR_MARKS = """
+SELECT machine, hour, generation FROM rollup_dirty_hours ORDER BY hour, machine LIMIT $1
+"""
+"""At most $1 dirty machine-hours (rollup_dirty_hours), oldest first."""
+
+
+async def hour_marks(conn: Connection, *, limit: int) -> list[HourMark]:
+    rows = await conn.fetch(HOUR_MARKS, limit)
+    return [HourMark(r["machine"], r["hour"], r["generation"]) for r in rows]
+
+
+OPEN_HOURS = f"""
+SELECT o.machine, h.hour
+FROM rollup_oee_hourly o
+CROSS JOIN LATERAL generate_series(
+    o.hour, GREATEST(o.hour, date_bin(INTERVAL '1 hour', CAST($1 AS timestamptz), {_EPOCH})),
+    INTERVAL '1 hour') AS h(hour)
+WHERE NOT o.closed
+"""
+"""The hours to recompute as time passes (rollup_oee_hourly, partial index on open rows): each
+open hour (computed before its end) and every hour after it up to now's ($1). A state lasts
+until the next one, so a machine keeps its figures hour after hour without new messages."""
+
+
+async def open_hours(conn: Connection, *, now: dt.datetime) -> list[tuple[str, dt.datetime]]:
+    return [(r["machine"], r["hour"]) for r in await conn.fetch(OPEN_HOURS, now)]
+
+
+UPSERT_OEE = """
+INSERT INTO rollup_oee_hourly AS r (machine, hour, planned_s, running_s, ideal_s, good, scrap,
+    availability, performance, quality, oee, computed_until, closed, computed_at)
+SELECT u.*, now()
+FROM unnest(CAST($1 AS text[]), CAST($2 AS timestamptz[]), CAST($3 AS float8[]),
+            CAST($4 AS float8[]), CAST($5 AS float8[]), CAST($6 AS bigint[]),
+            CAST($7 AS bigint[]), CAST($8 AS float8[]), CAST($9 AS float8[]),
+            CAST($10 AS float8[]), CAST($11 AS float8[]), CAST($12 AS timestamptz[]),
+            CAST($13 AS boolean[]))
+     AS u(machine, hour, planned_s, running_s, ideal_s, good, scrap, availability, performance,
+          quality, oee, computed_until, closed)
+ON CONFLICT (machine, hour) DO UPDATE
+    SET planned_s = EXCLUDED.planned_s, running_s = EXCLUDED.running_s,
+        ideal_s = EXCLUDED.ideal_s, good = EXCLUDED.good, scrap = EXCLUDED.scrap,
+        availability = EXCLUDED.availability, performance = EXCLUDED.performance,
+        quality = EXCLUDED.quality, oee = EXCLUDED.oee,
+        computed_until = EXCLUDED.computed_until, closed = EXCLUDED.closed,
+        computed_at = EXCLUDED.computed_at
+"""
+"""rollup_oee_hourly rows as parallel arrays, replacing those of the same machine and hour."""
+
+DELETE_HOUR_MARKS = """
+DELETE FROM rollup_dirty_hours d
+USING unnest(CAST($1 AS text[]), CAST($2 AS timestamptz[]), CAST($3 AS bigint[]))
+      AS m(machine, hour, generation)
+WHERE d.machine = m.machine AND d.hour = m.hour AND d.generation = m.generation
+"""
+"""The marks used (rollup_dirty_hours), only where still of the generation read."""
+
+
+async def save_oee(conn: Connection, *, rows: Sequence[OeeRow], marks: Sequence[HourMark]) -> int:
+    """Upsert the recomputed hours and delete the marks used; the caller holds the
+    transaction. Returns how many marks were deleted."""
+    if rows:
+        columns = list(zip(*rows, strict=True))
+        await conn.execute(UPSERT_OEE, *(list(c) for c in columns))
+    if not marks:
+        return 0
+    status = await conn.execute(
+        DELETE_HOUR_MARKS,
+        [m.machine for m in marks],
+        [m.hour for m in marks],
+        [m.generation for m in marks],
+    )
+    return int(status.split()[-1])
+
+
+async def pending_marks(conn: Connection) -> asyncpg.Record | None:
+    """How many minute and hour marks wait (the job's backlog, for tests and /metrics)."""
+    return await conn.fetchrow(
+        "SELECT (SELECT count(*) FROM rollup_dirty_minutes) AS minutes,"
+        " (SELECT count(*) FROM rollup_dirty_hours) AS hours"
+    )
