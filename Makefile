@@ -77,7 +77,7 @@ $(LOCK_VENV)/.installed:
 run: $(STAMP)
 	$(BIN)/python -m devserver
 
-## stack: the compose stack without Docker: each service its own process (:8081-:8083,
+## stack: the compose stack without Docker: each service its own process (:8081-:8084,
 ## simulator :8090), Mosquitto with the project's ACLs (:1884), nginx with the project's
 ## config in front on :8080 (Ctrl-C stops it)
 stack: $(STAMP) services

@@ -1,8 +1,8 @@
 """`make stack`: the compose stack without Docker, and the pieces the deploy tests share.
 
 Each service runs as its own process on its own port (catalog :8081, production :8082,
-telemetry :8083 with its ingestor, the Protheus simulator :8090 when the Protheus database
-is the demo one), Mosquitto runs with the project's configuration and ACLs (generated from
+telemetry :8083 with its ingestor, analytics :8084 with the BI jobs, the Protheus simulator
+:8090 when the Protheus database is the demo one), Mosquitto runs with the project's configuration and ACLs (generated from
 deploy/mosquitto's device list) on a port of its own, and Debian's nginx runs in front on
 :8080 with the project's templates. Databases are found like `make run` finds them, then
 migrated and seeded by deploy/migrate.py's steps. A process that dies (a crash, a SIGKILL)
@@ -17,8 +17,8 @@ nginx, the services' environment).
 
 Ports: STACK_HTTP_PORT (8080), STACK_MQTT_PORT (1884: 1883 is usually the system broker
 `make test` uses), STACK_CATALOG_PORT, STACK_PRODUCTION_PORT, STACK_TELEMETRY_PORT,
-STACK_SIMULATOR_PORT. The service variables (MES_DB_URL, MQTT_URL, ...) are honoured: with
-MQTT_URL set, that broker is used and no Mosquitto is started.
+STACK_ANALYTICS_PORT, STACK_SIMULATOR_PORT. The service variables (MES_DB_URL, MQTT_URL,
+...) are honoured: with MQTT_URL set, that broker is used and no Mosquitto is started.
 """
 
 from __future__ import annotations
@@ -73,6 +73,8 @@ SERVICES = (
     ServiceSpec("production", "services.production", 8082),
     ServiceSpec("telemetry", "services.telemetry", 8083),
 )
+# Behind no nginx route: its jobs only (/healthz, /readyz, /metrics on its own port).
+BACKGROUND = (ServiceSpec("analytics", "services.analytics", 8084),)
 SIMULATOR = ServiceSpec("simulator", "protheus_demo.simulator", 8090, "/healthz")
 
 
@@ -189,7 +191,7 @@ def run_stack() -> int:
     mqtt_port = port_setting(env, "STACK_MQTT_PORT", 1884)
     ports = {
         spec.name: port_setting(env, f"STACK_{spec.name.upper()}_PORT", spec.port)
-        for spec in (*SERVICES, SIMULATOR)
+        for spec in (*SERVICES, *BACKGROUND, SIMULATOR)
     }
     key = None if env.get("MES_API_KEYS") else dev_api_key()
     service_defaults(env, key)
@@ -221,7 +223,7 @@ def run_stack() -> int:
             if demo and "PROTHEUS_REST_URL" not in env:
                 start_service(supervisor, SIMULATOR, env, port=ports[SIMULATOR.name])
                 env["PROTHEUS_REST_URL"] = f"http://127.0.0.1:{ports[SIMULATOR.name]}/rest"
-            for spec in SERVICES:
+            for spec in (*SERVICES, *BACKGROUND):
                 start_service(supervisor, spec, env, port=ports[spec.name])
 
             upstreams = {

@@ -60,15 +60,16 @@ async def database_step(variable: str, dsn: str) -> AsyncIterator[None]:
 
 
 def compose_app(settings: Settings) -> web.Application:
-    """One app with the three services' resources, checks and routes, each set up by the
+    """One app with the four services' resources, checks and routes, each set up by the
     same `setup` its own `create_app` calls (a resource they share starts once): a dev
     launcher, not a service."""
+    from services.analytics import app as analytics
     from services.catalog import app as catalog
     from services.production import app as production
     from services.telemetry import app as telemetry
 
     app = create_base_app(settings)
-    for service in (catalog, production, telemetry):
+    for service in (catalog, production, telemetry, analytics):
         service.setup(app)
     return app
 

@@ -98,7 +98,7 @@ def add_resources(app: web.Application, *resources: CleanupContext | Resource) -
     and register the checks of those that have one, in the same order.
 
     A context already there is not added again: the devserver's composed app opens the MES
-    pool and the Protheus source once for the three services (and a check keeps the first
+    pool and the Protheus source once for all the services (and a check keeps the first
     service's registration: shared.health.add_check).
     """
     for resource in resources:

@@ -77,6 +77,7 @@ def test_docker_compose_accepts_the_file() -> None:
         assert "WARNING" not in done.stderr.upper(), done.stderr  # no unset variable
     assert compose("config", "--profiles").stdout.split() == ["homologation"]
     assert sorted(compose("config", "--volumes").stdout.split()) == [
+        "lake",
         "mosquitto-data",
         "pgdata",
         "telemetry-spool",
@@ -87,9 +88,12 @@ def test_services_their_health_and_restart(config: dict[str, Any]) -> None:
     services = config["services"]
     assert set(services) == {
         "postgres", "mosquitto", "nginx", "migrate", "catalog", "production", "telemetry",
-        "demo-data", "simulator",
+        "analytics", "demo-data", "simulator",
     }  # fmt: skip
-    ports = {"catalog": "8081", "production": "8082", "telemetry": "8083", "simulator": "8090"}
+    ports = {
+        "catalog": "8081", "production": "8082", "telemetry": "8083", "analytics": "8084",
+        "simulator": "8090",
+    }  # fmt: skip
     for name, port in ports.items():
         service = services[name]
         assert service["image"].startswith("mes-integration:")
@@ -104,7 +108,11 @@ def test_services_their_health_and_restart(config: dict[str, Any]) -> None:
         assert "ports" not in service  # only nginx and the broker face the network
     assert services["catalog"]["command"] == ["python", "-m", "services.catalog"]
     assert services["migrate"]["command"] == ["python", "deploy/migrate.py"]
-    for name in ("catalog", "production", "telemetry"):
+    assert services["analytics"]["command"] == ["python", "-m", "services.analytics"]
+    # The lake lives on a named volume mounted where LAKE_DIR points.
+    analytics = services["analytics"]
+    assert analytics["environment"]["LAKE_DIR"] in targets(analytics["volumes"])
+    for name in ("catalog", "production", "telemetry", "analytics"):
         assert services[name]["depends_on"]["migrate"]["condition"] == (
             "service_completed_successfully"
         )
@@ -210,6 +218,9 @@ FORBIDDEN = {
     "production": {"MQTT_URL", "SIM_PASSWORD", "POSTGRES_PASSWORD"},
     "telemetry": {"PROTHEUS_USER", "PROTHEUS_PASSWORD", "PROTHEUS_REST_URL", "SIM_PASSWORD",
                   "POSTGRES_PASSWORD"},
+    # No API: no keys; it reads the ERP's database, never its REST API or the broker.
+    "analytics": {"MES_API_KEYS", "PROTHEUS_USER", "PROTHEUS_PASSWORD", "PROTHEUS_REST_URL",
+                  "MQTT_URL", "SIM_PASSWORD", "POSTGRES_PASSWORD"},
     "migrate": {"MES_API_KEYS", "PROTHEUS_USER", "PROTHEUS_PASSWORD", "MQTT_URL",
                 "SIM_PASSWORD", "POSTGRES_PASSWORD"},
     "demo-data": {"MES_API_KEYS", "PROTHEUS_USER", "PROTHEUS_PASSWORD", "MQTT_URL",
@@ -230,6 +241,13 @@ NOT_NEEDED = {
     # INGEST_METRICS_PORT: only the ingestor run alone (no HTTP app, so no /metrics) uses it.
     "telemetry": {"PROTHEUS_REST_URL", "PROTHEUS_AUTH", "PROTHEUS_USER", "PROTHEUS_PASSWORD",
                   "PROTHEUS_REST_CA_FILE", "CATALOG_MAX_BOM_ROWS", "INGEST_METRICS_PORT"},
+    # No API routes (no keys, no audit trail), no broker, no Protheus REST API.
+    "analytics": {"MES_API_KEYS", "AUDIT_ENABLED", "AUDIT_RETENTION_DAYS", "AUDIT_BUFFER_ROWS",
+                  "AUDIT_BATCH_ROWS", "AUDIT_FLUSH_S", "AUDIT_DB_POOL_MAX",
+                  "AUDIT_TRUSTED_PROXIES", "PROTHEUS_REST_URL", "PROTHEUS_AUTH", "PROTHEUS_USER",
+                  "PROTHEUS_PASSWORD", "PROTHEUS_REST_CA_FILE", "MQTT_URL", "MQTT_CLIENT_ID",
+                  "MQTT_SHARED_GROUP", "MQTT_CA_FILE", "CATALOG_MAX_BOM_ROWS",
+                  "TELEMETRY_RETENTION_DAYS"},
 }  # fmt: skip
 # Set by the image (Dockerfile ENV) or per service in docker-compose.yml.
 FIXED = {"HTTP_HOST", "HTTP_PORT"}
@@ -262,6 +280,7 @@ def test_each_service_gets_every_variable_it_reads(config: dict[str, Any]) -> No
         "catalog": shared,
         "production": shared | pusher | stops,
         "telemetry": shared | ingest | sparkplug,
+        "analytics": shared | analytics,
         "simulator": read_by(ROOT / "protheus_demo" / "simulator" / "config.py"),
     }
     for name, read in reads.items():

@@ -1,0 +1,1 @@
+"""The analytics service: the BI schema's dimension sync, rollups and the Parquet lake."""
