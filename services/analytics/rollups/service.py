@@ -1,0 +1,159 @@
+"""The rollups' run: recompute the buckets ingest marked dirty, in bounded batches.
+
+- telemetry: each batch of dirty minutes is recomputed from the samples (1 m), their hours from
+  the minutes (1 h), and the marks used deleted, in one transaction;
+- OEE: each dirty machine-hour, and each hour still open (the current one, and those since a
+  machine's last computed hour), is what /api/v1/oee answers for that machine and
+  [hour, hour + 1 h): the route's own stages (facts, window_totals, oee_figures), every
+  machine of an hour in one pass. Rows and the marks used are saved in one transaction; a
+  mark set again meanwhile stays. With Protheus down nothing is saved (ideal times would be
+  wrongly unknown): the marks wait for the next run.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import defaultdict
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from zoneinfo import ZoneInfo
+
+import asyncpg
+
+from services.analytics.rollups import queries
+from services.analytics.rollups.queries import HourMark, OeeRow
+from services.telemetry.query.oee.facts import collect_facts
+from services.telemetry.query.oee.ideal import PROTHEUS_DOWN_NOTE
+from services.telemetry.query.oee.present import oee_figures
+from services.telemetry.query.oee.service import window_totals
+from services.telemetry.query.service import effective_end, utc_now
+from services.telemetry.query.shifts import ShiftCalendar
+from shared.db.pools import mes_connection
+from shared.errors import DependencyUnavailable
+from shared.protheus.context import ProtheusContext
+from shared.settings import Settings
+
+HOUR = dt.timedelta(hours=1)
+# Marks per batch: bounds each transaction (and the arrays bound to its statements).
+MINUTE_BATCH = 20_000
+HOUR_BATCH = 5_000
+
+
+@dataclass(frozen=True)
+class OeeSetup:
+    """What OEE needs from the settings: SHIFT_CALENDAR, PLANT_TIMEZONE, PROTHEUS_TIME_FORMAT."""
+
+    calendar: ShiftCalendar
+    tz: ZoneInfo
+    time_format: str
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> OeeSetup:
+        return cls(
+            ShiftCalendar.from_setting(settings.shift_calendar, settings.tz),
+            settings.tz,
+            settings.protheus_time_format,
+        )
+
+
+async def roll_telemetry(pool: asyncpg.Pool, *, batch: int = MINUTE_BATCH) -> int:
+    """Recompute every dirty minute and its hour; returns how many marks were used."""
+    used = 0
+    while True:
+        async with mes_connection(pool) as conn, conn.transaction():
+            marks = await queries.minute_marks(conn, limit=batch)
+            if marks:
+                used += await queries.refresh_telemetry(conn, marks=marks)
+        if len(marks) < batch:
+            return used
+
+
+async def hourly_oee(
+    pool: asyncpg.Pool,
+    protheus: ProtheusContext,
+    *,
+    hours: Mapping[dt.datetime, Sequence[str]],
+    setup: OeeSetup,
+) -> list[OeeRow]:
+    """The OEE rows of these machines per hour: for each hour, the figures /api/v1/oee gives
+    for one machine over [hour, hour + 1 h), rounded as it rounds them (present.oee_figures).
+    DependencyUnavailable when Protheus (the ideal times) or the MES is down."""
+    rows: list[OeeRow] = []
+    for hour in sorted(hours):
+        machines = sorted(set(hours[hour]))
+        end = effective_end(hour, hour + HOUR)
+        planned = setup.calendar.planned(hour, end)
+        async with mes_connection(pool) as conn:
+            facts = await collect_facts(
+                conn, machine=None, line=None, start=hour, end=end, planned=planned,
+                machines=machines,
+            )  # fmt: skip
+        _runs, note, per_machine = await window_totals(
+            pool, protheus, facts, start=hour, end=end, planned=planned, tz=setup.tz,
+            time_format=setup.time_format,
+        )  # fmt: skip
+        if note == PROTHEUS_DOWN_NOTE:
+            raise DependencyUnavailable(PROTHEUS_DOWN_NOTE)
+        for machine in machines:
+            totals = per_machine[machine]
+            shown = oee_figures(totals)
+            rows.append(
+                OeeRow(
+                    machine=machine,
+                    hour=hour,
+                    planned_s=shown["plannedTime"],
+                    running_s=shown["runningTime"],
+                    ideal_s=None if totals.ideal is None else round(totals.ideal, 3),
+                    good=shown["goodCount"],
+                    scrap=shown["scrapCount"],
+                    availability=shown["availability"],
+                    performance=shown["performance"],
+                    quality=shown["quality"],
+                    oee=shown["oee"],
+                    computed_until=end,
+                    closed=end >= hour + HOUR,
+                )
+            )
+    return rows
+
+
+def by_hour(pairs: Sequence[tuple[str, dt.datetime]]) -> dict[dt.datetime, list[str]]:
+    """Machine-hour pairs grouped by hour, each machine once."""
+    grouped: dict[dt.datetime, set[str]] = defaultdict(set)
+    for machine, hour in pairs:
+        grouped[hour].add(machine)
+    return {hour: sorted(machines) for hour, machines in grouped.items()}
+
+
+async def roll_oee(
+    pool: asyncpg.Pool,
+    protheus: ProtheusContext,
+    *,
+    setup: OeeSetup,
+    batch: int = HOUR_BATCH,
+) -> tuple[int, int]:
+    """Recompute every dirty machine-hour and every open one; returns (marks used, rows
+    written)."""
+    used = written = 0
+    async with mes_connection(pool) as conn:
+        still_open = await queries.open_hours(conn, now=utc_now())
+    while True:
+        async with mes_connection(pool) as conn:
+            marks: list[HourMark] = await queries.hour_marks(conn, limit=batch)
+        pairs = [(m.machine, m.hour) for m in marks] + still_open
+        still_open = []
+        rows = await hourly_oee(pool, protheus, hours=by_hour(pairs), setup=setup)
+        async with mes_connection(pool) as conn, conn.transaction():
+            used += await queries.save_oee(conn, rows=rows, marks=marks)
+        written += len(rows)
+        if len(marks) < batch:
+            return used, written
+
+
+async def refresh_rollups(
+    pool: asyncpg.Pool, protheus: ProtheusContext, *, setup: OeeSetup
+) -> dict[str, int]:
+    """One run of the rollup job: rows (marks used, for telemetry) per dataset."""
+    minutes = await roll_telemetry(pool)
+    _hours, oee_rows = await roll_oee(pool, protheus, setup=setup)
+    return {"telemetry": minutes, "oee_hourly": oee_rows}
