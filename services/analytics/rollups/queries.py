@@ -74,7 +74,7 @@ async def minute_marks(conn: Connection, *, limit: int) -> list[MinuteMark]:
     return [MinuteMark(r["machine"], r["metric"], r["bucket"], r["generation"]) for r in rows]
 
 
-UPSERT_1M = f"""
+UPSERT_1M = """
 WITH marks AS (
     SELECT DISTINCT m.machine, m.metric, m.bucket
     FROM unnest(CAST($1 AS text[]), CAST($2 AS text[]), CAST($3 AS timestamptz[]))
