@@ -97,23 +97,35 @@ CREATE TRIGGER rollup_mark_samples AFTER INSERT ON telemetry_samples
     REFERENCING NEW TABLE AS new_samples FOR EACH STATEMENT EXECUTE FUNCTION rollup_mark_samples();
 
 -- A state lasts until the machine's next state: a new one changes every hour from its own to
--- the next state's (or now's, for the latest). One index probe per inserted state.
+-- the next state's, or up to the hour in progress for the latest one. Those can be many hours
+-- (a state that arrives late): one span per machine, widened by later marks, instead of a mark
+-- per hour. One index probe per inserted state.
+CREATE TABLE rollup_dirty_spans (
+    machine    TEXT PRIMARY KEY,
+    first_hour TIMESTAMPTZ NOT NULL,
+    last_hour  TIMESTAMPTZ,                      -- NULL: up to the hour in progress
+    generation BIGINT NOT NULL DEFAULT nextval('rollup_mark_generation')
+);
+
 CREATE FUNCTION rollup_mark_states() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
-    INSERT INTO rollup_dirty_hours AS d (machine, hour)
-    SELECT DISTINCT n.machine, h.hour
+    INSERT INTO rollup_dirty_spans AS d (machine, first_hour, last_hour)
+    SELECT n.machine,
+           min(date_bin(INTERVAL '1 hour', n.ts, TIMESTAMPTZ '1970-01-01 00:00:00+00')),
+           CASE WHEN bool_and(u.until IS NOT NULL)
+                THEN max(date_bin(INTERVAL '1 hour', u.until, TIMESTAMPTZ '1970-01-01 00:00:00+00'))
+           END
     FROM new_states n
     CROSS JOIN LATERAL (
-        SELECT COALESCE(
-            (SELECT min(s.ts) FROM machine_states s WHERE s.machine = n.machine AND s.ts > n.ts),
-            GREATEST(now(), n.ts)) AS until
+        SELECT min(s.ts) AS until FROM machine_states s WHERE s.machine = n.machine AND s.ts > n.ts
     ) u
-    CROSS JOIN LATERAL generate_series(
-        date_bin(INTERVAL '1 hour', n.ts, TIMESTAMPTZ '1970-01-01 00:00:00+00'),
-        date_bin(INTERVAL '1 hour', u.until, TIMESTAMPTZ '1970-01-01 00:00:00+00'),
-        INTERVAL '1 hour') AS h(hour)
-    ORDER BY 1, 2
-    ON CONFLICT (machine, hour) DO UPDATE SET generation = EXCLUDED.generation;
+    GROUP BY n.machine
+    ORDER BY n.machine
+    ON CONFLICT (machine) DO UPDATE
+        SET first_hour = LEAST(d.first_hour, EXCLUDED.first_hour),
+            last_hour = CASE WHEN d.last_hour IS NOT NULL AND EXCLUDED.last_hour IS NOT NULL
+                             THEN GREATEST(d.last_hour, EXCLUDED.last_hour) END,
+            generation = EXCLUDED.generation;
     RETURN NULL;
 END $$;
 

@@ -111,7 +111,7 @@ async def test_telemetry_rollups_equal_the_raw_aggregates(mes):
     store = TelemetryStore()
     for message in random_samples(15, 5_000):
         await store.write(conn, [message])
-    assert await queries.pending_marks(conn) != (0, 0)
+    assert await queries.pending_marks(conn) != (0, 0, 0)
 
     assert await service.roll_telemetry(pool, batch=50) > 0  # several batches
     assert (await queries.pending_marks(conn))["minutes"] == 0
@@ -148,7 +148,7 @@ async def test_a_redelivered_batch_changes_nothing(mes):
         for m in batch[:10]
     ]
     await store.write(conn, batch + again)
-    assert await queries.pending_marks(conn) == (0, 0)
+    assert await queries.pending_marks(conn) == (0, 0, 0)
     await service.roll_telemetry(pool)
     after = (await rollup(conn, "rollup_telemetry_1m"), await rollup(conn, "rollup_telemetry_1h"))
     assert after == before
@@ -291,10 +291,38 @@ async def test_oee_hourly_equals_the_oee_route(plant):
         assert hours[0] == first
         assert hours[-1] >= now_hour - HOUR
         assert hours == [first + n * HOUR for n in range(len(hours))]
-    closed = [r for r in rows if r["closed"]]
     assert all(not r["closed"] for r in rows if r["hour"] >= now_hour)
-    compared = 0
-    for row in closed:
+    assert await same_as_route(client, [r for r in rows if r["closed"]]) >= 6
+    # The crafted hours really exercise the formula: counts with ideal time, a partial state.
+    m1 = {r["hour"]: r for r in rows if r["machine"] == "M1"}
+    assert (m1[H0]["good"], m1[H0]["scrap"], m1[H0]["running_s"]) == (100, 5, 3000.0)
+    assert m1[H0]["ideal_s"] == approx(105 * 30.0)
+    assert m1[H0 + HOUR]["ideal_s"] == approx(210 * 36.0)  # no order: the SH6 appointment's
+
+    # A state that arrives late changes the hours up to the next state's: one span.
+    await TelemetryStore().write(
+        conn, [parsed("M1", states=[(H0 + dt.timedelta(minutes=125), "setup", None)])]
+    )
+    span = await conn.fetchrow("SELECT * FROM rollup_dirty_spans")
+    assert (span["machine"], span["first_hour"], span["last_hour"]) == (
+        "M1",
+        H0 + 2 * HOUR,
+        H0 + 2 * HOUR,
+    )
+    await service.roll_oee(
+        app[MES_POOL], app[PROTHEUS_CONTEXT], setup=OeeSetup.from_settings(app[SETTINGS])
+    )
+    fixed = {r["hour"]: r for r in await oee_rows(conn) if r["machine"] == "M1"}
+    assert fixed[H0 + 2 * HOUR]["running_s"] < m1[H0 + 2 * HOUR]["running_s"]
+    assert await same_as_route(client, [fixed[H0 + 2 * HOUR]]) == 1
+    assert {h: r["running_s"] for h, r in fixed.items() if h < H0 + 2 * HOUR} == {
+        h: r["running_s"] for h, r in m1.items() if h < H0 + 2 * HOUR
+    }
+
+
+async def same_as_route(client: Any, rows: list[asyncpg.Record]) -> int:
+    """Assert each closed row equals /api/v1/oee for its machine and hour; how many compared."""
+    for row in rows:
         resp = await client.get(
             url(client, "oee"),
             params={"machine": row["machine"], "from": row["hour"].isoformat(),
@@ -310,13 +338,7 @@ async def test_oee_hourly_equals_the_oee_route(plant):
             data["scrapCount"], data["availability"], data["performance"], data["quality"],
             data["oee"],
         ), row["hour"]  # fmt: skip
-        compared += 1
-    assert compared >= 6
-    # The crafted hours really exercise the formula: counts with ideal time, a partial state.
-    m1 = {r["hour"]: r for r in rows if r["machine"] == "M1"}
-    assert (m1[H0]["good"], m1[H0]["scrap"], m1[H0]["running_s"]) == (100, 5, 3000.0)
-    assert m1[H0]["ideal_s"] == approx(105 * 30.0)
-    assert m1[H0 + HOUR]["ideal_s"] == approx(210 * 36.0)  # no order: the SH6 appointment's
+    return len(rows)
 
 
 async def test_the_job_claims_marks_and_a_second_run_does_nothing(plant):
@@ -332,7 +354,7 @@ async def test_the_job_claims_marks_and_a_second_run_does_nothing(plant):
     first = await service.refresh_rollups(pool, protheus, setup=setup)
     assert first["telemetry"] == pending["minutes"]
     assert first["oee_hourly"] > 0
-    assert await queries.pending_marks(conn) == (0, 0)
+    assert await queries.pending_marks(conn) == (0, 0, 0)
     telemetry = await rollup(conn, "rollup_telemetry_1m")
     closed = await conn.fetch("SELECT * FROM rollup_oee_hourly WHERE closed ORDER BY machine, hour")
 
@@ -350,14 +372,14 @@ async def test_the_job_claims_marks_and_a_second_run_does_nothing(plant):
 async def test_protheus_down_saves_nothing_and_keeps_the_marks(plant, mes_dsn, aiohttp_client):
     conn, _client = plant
     down = await aiohttp_client(query_app("postgresql://postgres@127.0.0.1:1/protheus", mes_dsn))
-    hours = (await queries.pending_marks(conn))["hours"]
+    pending = await queries.pending_marks(conn)
     with pytest.raises(Exception, match="Protheus"):
         await service.roll_oee(
             down.app[MES_POOL],
             down.app[PROTHEUS_CONTEXT],
             setup=OeeSetup.from_settings(down.app[SETTINGS]),
         )
-    assert (await queries.pending_marks(conn))["hours"] == hours
+    assert await queries.pending_marks(conn) == pending
     assert await oee_rows(conn) == []
 
 
@@ -372,10 +394,10 @@ async def test_the_analytics_service_runs_the_job(plant, mes_dsn, aiohttp_client
     )
     await aiohttp_client(analytics_app(settings))
     for _ in range(200):
-        if await queries.pending_marks(conn) == (0, 0) and await oee_rows(conn):
+        if await queries.pending_marks(conn) == (0, 0, 0) and await oee_rows(conn):
             break
         await asyncio.sleep(0.05)
-    assert await queries.pending_marks(conn) == (0, 0)
+    assert await queries.pending_marks(conn) == (0, 0, 0)
     assert await conn.fetchval("SELECT plant_timezone FROM rollup_settings") == "America/Manaus"
     view = await conn.fetchrow(
         "SELECT * FROM analytics.oee_hourly ORDER BY machine, hour_utc LIMIT 1"

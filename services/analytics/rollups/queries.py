@@ -32,6 +32,15 @@ class HourMark(NamedTuple):
     generation: int
 
 
+class StateSpan(NamedTuple):
+    """Hours of one machine a state changed: [first_hour, last_hour], None = up to now's."""
+
+    machine: str
+    first_hour: dt.datetime
+    last_hour: dt.datetime | None
+    generation: int
+
+
 class OeeRow(NamedTuple):
     """One rollup_oee_hourly row, as the job writes it."""
 
@@ -164,6 +173,15 @@ async def hour_marks(conn: Connection, *, limit: int) -> list[HourMark]:
     return [HourMark(r["machine"], r["hour"], r["generation"]) for r in rows]
 
 
+STATE_SPANS = "SELECT machine, first_hour, last_hour, generation FROM rollup_dirty_spans"
+"""Every dirty span (rollup_dirty_spans): at most one per machine."""
+
+
+async def state_spans(conn: Connection) -> list[StateSpan]:
+    rows = await conn.fetch(STATE_SPANS)
+    return [StateSpan(r["machine"], r["first_hour"], r["last_hour"], r["generation"]) for r in rows]
+
+
 OPEN_HOURS = f"""
 SELECT o.machine, h.hour
 FROM rollup_oee_hourly o
@@ -211,26 +229,48 @@ WHERE d.machine = m.machine AND d.hour = m.hour AND d.generation = m.generation
 """The marks used (rollup_dirty_hours), only where still of the generation read."""
 
 
-async def save_oee(conn: Connection, *, rows: Sequence[OeeRow], marks: Sequence[HourMark]) -> int:
-    """Upsert the recomputed hours and delete the marks used; the caller holds the
-    transaction. Returns how many marks were deleted."""
+DELETE_SPANS = """
+DELETE FROM rollup_dirty_spans d
+USING unnest(CAST($1 AS text[]), CAST($2 AS bigint[])) AS m(machine, generation)
+WHERE d.machine = m.machine AND d.generation = m.generation
+"""
+"""The spans used (rollup_dirty_spans), only where still of the generation read (a span widened
+meanwhile stays)."""
+
+
+async def save_oee(
+    conn: Connection,
+    *,
+    rows: Sequence[OeeRow],
+    marks: Sequence[HourMark],
+    spans: Sequence[StateSpan] = (),
+) -> int:
+    """Upsert the recomputed hours and delete the marks and spans used; the caller holds the
+    transaction. Returns how many marks and spans were deleted."""
     if rows:
         columns = list(zip(*rows, strict=True))
         await conn.execute(UPSERT_OEE, *(list(c) for c in columns))
-    if not marks:
-        return 0
-    status = await conn.execute(
-        DELETE_HOUR_MARKS,
-        [m.machine for m in marks],
-        [m.hour for m in marks],
-        [m.generation for m in marks],
-    )
-    return int(status.split()[-1])
+    deleted = 0
+    if marks:
+        status = await conn.execute(
+            DELETE_HOUR_MARKS,
+            [m.machine for m in marks],
+            [m.hour for m in marks],
+            [m.generation for m in marks],
+        )
+        deleted += int(status.split()[-1])
+    if spans:
+        status = await conn.execute(
+            DELETE_SPANS, [s.machine for s in spans], [s.generation for s in spans]
+        )
+        deleted += int(status.split()[-1])
+    return deleted
 
 
 async def pending_marks(conn: Connection) -> asyncpg.Record | None:
-    """How many minute and hour marks wait (the job's backlog, for tests and /metrics)."""
+    """How many minute marks, hour marks and state spans wait (the job's backlog)."""
     return await conn.fetchrow(
         "SELECT (SELECT count(*) FROM rollup_dirty_minutes) AS minutes,"
-        " (SELECT count(*) FROM rollup_dirty_hours) AS hours"
+        " (SELECT count(*) FROM rollup_dirty_hours) AS hours,"
+        " (SELECT count(*) FROM rollup_dirty_spans) AS spans"
     )

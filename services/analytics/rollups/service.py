@@ -2,10 +2,10 @@
 
 - telemetry: each batch of dirty minutes is recomputed from the samples (1 m), their hours from
   the minutes (1 h), and the marks used deleted, in one transaction;
-- OEE: each dirty machine-hour, and each hour still open (the current one, and those since a
-  machine's last computed hour), is what /api/v1/oee answers for that machine and
-  [hour, hour + 1 h): the route's own stages (facts, window_totals, oee_figures), every
-  machine of an hour in one pass. Rows and the marks used are saved in one transaction; a
+- OEE: each dirty machine-hour (counter marks, the hours of state spans) and each hour still
+  open (the current one, and those since a machine's last computed hour) is what /api/v1/oee
+  answers for that machine and [hour, hour + 1 h): the route's own stages (facts,
+  window_totals, oee_figures), every machine of an hour in one pass. Rows and the marks used are saved in one transaction; a
   mark set again meanwhile stays. With Protheus down nothing is saved (ideal times would be
   wrongly unknown): the marks wait for the next run.
 """
@@ -21,7 +21,7 @@ from zoneinfo import ZoneInfo
 import asyncpg
 
 from services.analytics.rollups import queries
-from services.analytics.rollups.queries import HourMark, OeeRow
+from services.analytics.rollups.queries import HourMark, OeeRow, StateSpan
 from services.telemetry.query.oee.facts import collect_facts
 from services.telemetry.query.oee.ideal import PROTHEUS_DOWN_NOTE
 from services.telemetry.query.oee.present import oee_figures
@@ -34,6 +34,7 @@ from shared.protheus.context import ProtheusContext
 from shared.settings import Settings
 
 HOUR = dt.timedelta(hours=1)
+EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 # Marks per batch: bounds each transaction (and the arrays bound to its statements).
 MINUTE_BATCH = 20_000
 HOUR_BATCH = 5_000
@@ -125,6 +126,23 @@ def by_hour(pairs: Sequence[tuple[str, dt.datetime]]) -> dict[dt.datetime, list[
     return {hour: sorted(machines) for hour, machines in grouped.items()}
 
 
+def span_hours(spans: Sequence[StateSpan], now: dt.datetime) -> list[tuple[str, dt.datetime]]:
+    """Each span's machine-hours, an open end (None) up to now's hour."""
+    current = hour_of(now)
+    pairs = []
+    for span in spans:
+        hour, last = span.first_hour, max(span.first_hour, span.last_hour or current)
+        while hour <= last:
+            pairs.append((span.machine, hour))
+            hour += HOUR
+    return pairs
+
+
+def hour_of(instant: dt.datetime) -> dt.datetime:
+    """The UTC-aligned hour an instant falls in (the rollups' date_bin)."""
+    return EPOCH + (instant - EPOCH) // HOUR * HOUR
+
+
 async def roll_oee(
     pool: asyncpg.Pool,
     protheus: ProtheusContext,
@@ -132,21 +150,27 @@ async def roll_oee(
     setup: OeeSetup,
     batch: int = HOUR_BATCH,
 ) -> tuple[int, int]:
-    """Recompute every dirty machine-hour and every open one; returns (marks used, rows
-    written)."""
-    used = written = 0
+    """Recompute every dirty machine-hour (marks, and the hours of the state spans) and every
+    open one, `batch` pairs at a time; returns (marks and spans used, rows written). The
+    spans are deleted with the last batch: until then a crash leaves them to redo."""
+    now = utc_now()
     async with mes_connection(pool) as conn:
-        still_open = await queries.open_hours(conn, now=utc_now())
+        spans = await queries.state_spans(conn)
+        extra = span_hours(spans, now) + await queries.open_hours(conn, now=now)
+    used = written = 0
     while True:
         async with mes_connection(pool) as conn:
             marks: list[HourMark] = await queries.hour_marks(conn, limit=batch)
-        pairs = [(m.machine, m.hour) for m in marks] + still_open
-        still_open = []
+        pairs = [(m.machine, m.hour) for m in marks] + extra[:batch]
+        extra = extra[batch:]
+        last = not extra and len(marks) < batch
         rows = await hourly_oee(pool, protheus, hours=by_hour(pairs), setup=setup)
         async with mes_connection(pool) as conn, conn.transaction():
-            used += await queries.save_oee(conn, rows=rows, marks=marks)
+            used += await queries.save_oee(
+                conn, rows=rows, marks=marks, spans=spans if last else ()
+            )
         written += len(rows)
-        if len(marks) < batch:
+        if last:
             return used, written
 
 
