@@ -148,32 +148,33 @@ CREATE TRIGGER rollup_mark_counters AFTER INSERT ON machine_counters
     REFERENCING NEW TABLE AS new_counters FOR EACH STATEMENT EXECUTE FUNCTION rollup_mark_counters();
 
 -- What BI sees: instants in UTC (timestamptz) and as plant wall-clock times (timestamp), the
--- plant date for the calendar dimension, avg = sum / count.
+-- plant date for the calendar dimension, avg = sum / count. The zone is a scalar subquery (run
+-- once, only when a local column is asked), not a join the planner would have to estimate.
 CREATE VIEW analytics.telemetry_1m AS
 SELECT r.machine, r.metric,
        r.bucket AS bucket_utc,
-       (r.bucket AT TIME ZONE z.plant_timezone) AS bucket_local,
-       CAST(r.bucket AT TIME ZONE z.plant_timezone AS date) AS date_local,
+       (r.bucket AT TIME ZONE (SELECT plant_timezone FROM rollup_settings)) AS bucket_local,
+       CAST(r.bucket AT TIME ZONE (SELECT plant_timezone FROM rollup_settings) AS date) AS date_local,
        r.min_value AS min, r.max_value AS max, r.sum_value / r.samples AS avg, r.samples AS count
-FROM rollup_telemetry_1m r CROSS JOIN rollup_settings z;
+FROM rollup_telemetry_1m r;
 
 CREATE VIEW analytics.telemetry_1h AS
 SELECT r.machine, r.metric,
        r.bucket AS bucket_utc,
-       (r.bucket AT TIME ZONE z.plant_timezone) AS bucket_local,
-       CAST(r.bucket AT TIME ZONE z.plant_timezone AS date) AS date_local,
+       (r.bucket AT TIME ZONE (SELECT plant_timezone FROM rollup_settings)) AS bucket_local,
+       CAST(r.bucket AT TIME ZONE (SELECT plant_timezone FROM rollup_settings) AS date) AS date_local,
        r.min_value AS min, r.max_value AS max, r.sum_value / r.samples AS avg, r.samples AS count
-FROM rollup_telemetry_1h r CROSS JOIN rollup_settings z;
+FROM rollup_telemetry_1h r;
 
 CREATE VIEW analytics.oee_hourly AS
 SELECT r.machine,
        r.hour AS hour_utc,
-       (r.hour AT TIME ZONE z.plant_timezone) AS hour_local,
-       CAST(r.hour AT TIME ZONE z.plant_timezone AS date) AS date_local,
+       (r.hour AT TIME ZONE (SELECT plant_timezone FROM rollup_settings)) AS hour_local,
+       CAST(r.hour AT TIME ZONE (SELECT plant_timezone FROM rollup_settings) AS date) AS date_local,
        r.planned_s, r.running_s, r.ideal_s, r.good, r.scrap,
        r.availability, r.performance, r.quality, r.oee,
        r.closed
-FROM rollup_oee_hourly r CROSS JOIN rollup_settings z;
+FROM rollup_oee_hourly r;
 
 COMMENT ON VIEW analytics.telemetry_1m IS
     'Telemetry per machine, metric and minute (UTC-aligned): min, max, avg, count of the samples.';
