@@ -230,7 +230,7 @@ async def main() -> None:
         hours = await conn.fetchval("SELECT count(*) FROM rollup_oee_hourly")
         print(
             f"loaded {loaded} with COPY in {load_s:.1f} s; rollup job caught up in "
-            f"{rollup_s:.1f} s ({hours} machine-hours, {rolled['telemetry']} minutes)",
+            f"{rollup_s:.1f} s ({hours} machine-hours, {rolled['telemetry_1m']} minutes)",
             flush=True,
         )
         per_machine = await timed(

@@ -352,14 +352,14 @@ async def test_the_job_claims_marks_and_a_second_run_does_nothing(plant):
     assert pending["hours"] > 0
 
     first = await service.refresh_rollups(pool, protheus, setup=setup)
-    assert first["telemetry"] == pending["minutes"]
+    assert first["telemetry_1m"] == pending["minutes"]
     assert first["oee_hourly"] > 0
     assert await queries.pending_marks(conn) == (0, 0, 0)
     telemetry = await rollup(conn, "rollup_telemetry_1m")
     closed = await conn.fetch("SELECT * FROM rollup_oee_hourly WHERE closed ORDER BY machine, hour")
 
     second = await service.refresh_rollups(pool, protheus, setup=setup)
-    assert second["telemetry"] == 0
+    assert second["telemetry_1m"] == 0
     # Only each machine's hour in progress is recomputed (time passes in its state).
     assert second["oee_hourly"] == 2
     assert await rollup(conn, "rollup_telemetry_1m") == telemetry

@@ -177,7 +177,8 @@ async def roll_oee(
 async def refresh_rollups(
     pool: asyncpg.Pool, protheus: ProtheusContext, *, setup: OeeSetup
 ) -> dict[str, int]:
-    """One run of the rollup job: rows (marks used, for telemetry) per dataset."""
+    """One run of the rollup job, per dataset: telemetry minutes recomputed (marks used) and
+    oee_hourly rows written."""
     minutes = await roll_telemetry(pool)
     _hours, oee_rows = await roll_oee(pool, protheus, setup=setup)
-    return {"telemetry": minutes, "oee_hourly": oee_rows}
+    return {"telemetry_1m": minutes, "oee_hourly": oee_rows}
