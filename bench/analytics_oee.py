@@ -67,6 +67,11 @@ GROUP BY machine ORDER BY machine
 HOURLY_ROWS = "SELECT * FROM analytics.oee_hourly WHERE hour_utc >= $1 AND hour_utc < $2"
 
 
+def utc_wall(*instants: dt.datetime) -> list[dt.datetime]:
+    """Instants as the views' `*_utc` columns hold them: UTC wall-clock, no zone."""
+    return [i.astimezone(dt.UTC).replace(tzinfo=None) for i in instants]
+
+
 def machine_names() -> list[str]:
     return [f"B{n:03d}" for n in range(MACHINES)]
 
@@ -234,9 +239,11 @@ async def main() -> None:
             flush=True,
         )
         per_machine = await timed(
-            lambda: conn.fetch(FROM_ROLLUPS, start, end), repeat=REPEAT, warmup=3
+            lambda: conn.fetch(FROM_ROLLUPS, *utc_wall(start, end)), repeat=REPEAT, warmup=3
         )
-        hourly = await timed(lambda: conn.fetch(HOURLY_ROWS, start, end), repeat=REPEAT, warmup=2)
+        hourly = await timed(
+            lambda: conn.fetch(HOURLY_ROWS, *utc_wall(start, end)), repeat=REPEAT, warmup=2
+        )
         raw = await timed(
             lambda: raw_figures(pool, protheus, setup, start, end), repeat=RAW_REPEAT, warmup=1
         )
@@ -273,7 +280,7 @@ async def same_figures(
 ) -> bool:  # fmt: skip
     """Whether the hourly sums give the raw 30-day figures (per-unit standards: additive)."""
     raw = await raw_figures(pool, protheus, setup, start, end)
-    for row in await conn.fetch(FROM_ROLLUPS, start, end):
+    for row in await conn.fetch(FROM_ROLLUPS, *utc_wall(start, end)):
         totals = raw[row["machine"]]
         wanted = (totals.planned, totals.running, totals.good, totals.scrap, totals.ideal)
         got = (row["planned"], row["running"], row["good"], row["scrap"], row["ideal"])

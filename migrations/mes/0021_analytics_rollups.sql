@@ -2,22 +2,14 @@
 -- current incrementally by the analytics service's rollup job (services/analytics/rollups).
 --
 -- Private tables live in public under `rollup_` names (mes_bi has no access to them); BI
--- reads the views in schema `analytics` (0020 gives mes_bi SELECT on what is created there).
+-- reads the views in schema `analytics` (0020 gives mes_bi SELECT on what is created there),
+-- instants as `*_utc` and `*_local` timestamps like 0020's views (the zone: analytics_src.plant,
+-- written by the service).
 -- Ingest marks what it touched: statement-level AFTER INSERT triggers with transition tables
 -- (they fire once per COPY or INSERT, also on the partitioned telemetry_samples, and see only
 -- the rows really inserted: a redelivery dropped by ON CONFLICT DO NOTHING marks nothing).
 -- The job recomputes exactly the marked buckets from the base tables and deletes the marks it
 -- used in the same transaction; a mark touched again meanwhile (a new `generation`) stays.
-
-CREATE SCHEMA IF NOT EXISTS analytics;
-
--- The plant's zone (PLANT_TIMEZONE) for the views' local times: views cannot read the
--- service's settings, so the analytics service writes it at start. One row.
-CREATE TABLE rollup_settings (
-    only_row       BOOLEAN PRIMARY KEY DEFAULT true CHECK (only_row),
-    plant_timezone TEXT NOT NULL DEFAULT 'UTC'
-);
-INSERT INTO rollup_settings DEFAULT VALUES;
 
 -- Aggregates of telemetry_samples per machine, metric and bucket (UTC-aligned minute / hour,
 -- like the series route's buckets). They outlive the samples' retention: a bucket whose
@@ -32,7 +24,8 @@ CREATE TABLE rollup_telemetry_1m (
     samples   BIGINT NOT NULL,
     PRIMARY KEY (machine, metric, bucket)
 );
-CREATE INDEX rollup_telemetry_1m_bucket ON rollup_telemetry_1m (bucket);
+-- BI filters on the views' bucket_utc: the same expression, indexed.
+CREATE INDEX rollup_telemetry_1m_bucket ON rollup_telemetry_1m ((bucket AT TIME ZONE 'UTC'));
 
 CREATE TABLE rollup_telemetry_1h (LIKE rollup_telemetry_1m INCLUDING ALL);
 
@@ -57,7 +50,7 @@ CREATE TABLE rollup_oee_hourly (
     computed_at    TIMESTAMPTZ NOT NULL DEFAULT now(),
     PRIMARY KEY (machine, hour)
 );
-CREATE INDEX rollup_oee_hourly_hour ON rollup_oee_hourly (hour);
+CREATE INDEX rollup_oee_hourly_hour ON rollup_oee_hourly ((hour AT TIME ZONE 'UTC'));
 CREATE INDEX rollup_oee_hourly_open ON rollup_oee_hourly (machine, hour) WHERE NOT closed;
 
 -- Dirty marks. `generation` changes each time a mark is set again, so the job deletes only
@@ -147,30 +140,30 @@ END $$;
 CREATE TRIGGER rollup_mark_counters AFTER INSERT ON machine_counters
     REFERENCING NEW TABLE AS new_counters FOR EACH STATEMENT EXECUTE FUNCTION rollup_mark_counters();
 
--- What BI sees: instants in UTC (timestamptz) and as plant wall-clock times (timestamp), the
--- plant date for the calendar dimension, avg = sum / count. The zone is a scalar subquery (run
+-- What BI sees: instants as UTC and plant wall-clock timestamps (0020's convention), the plant
+-- date for the calendar dimension, avg = sum / count. The zone is a scalar subquery (run
 -- once, only when a local column is asked), not a join the planner would have to estimate.
 CREATE VIEW analytics.telemetry_1m AS
 SELECT r.machine, r.metric,
-       r.bucket AS bucket_utc,
-       (r.bucket AT TIME ZONE (SELECT plant_timezone FROM rollup_settings)) AS bucket_local,
-       CAST(r.bucket AT TIME ZONE (SELECT plant_timezone FROM rollup_settings) AS date) AS date_local,
+       r.bucket AT TIME ZONE 'UTC' AS bucket_utc,
+       (r.bucket AT TIME ZONE (SELECT COALESCE(max(timezone), 'UTC') FROM analytics_src.plant)) AS bucket_local,
+       CAST(r.bucket AT TIME ZONE (SELECT COALESCE(max(timezone), 'UTC') FROM analytics_src.plant) AS date) AS date_local,
        r.min_value AS min, r.max_value AS max, r.sum_value / r.samples AS avg, r.samples AS count
 FROM rollup_telemetry_1m r;
 
 CREATE VIEW analytics.telemetry_1h AS
 SELECT r.machine, r.metric,
-       r.bucket AS bucket_utc,
-       (r.bucket AT TIME ZONE (SELECT plant_timezone FROM rollup_settings)) AS bucket_local,
-       CAST(r.bucket AT TIME ZONE (SELECT plant_timezone FROM rollup_settings) AS date) AS date_local,
+       r.bucket AT TIME ZONE 'UTC' AS bucket_utc,
+       (r.bucket AT TIME ZONE (SELECT COALESCE(max(timezone), 'UTC') FROM analytics_src.plant)) AS bucket_local,
+       CAST(r.bucket AT TIME ZONE (SELECT COALESCE(max(timezone), 'UTC') FROM analytics_src.plant) AS date) AS date_local,
        r.min_value AS min, r.max_value AS max, r.sum_value / r.samples AS avg, r.samples AS count
 FROM rollup_telemetry_1h r;
 
 CREATE VIEW analytics.oee_hourly AS
 SELECT r.machine,
-       r.hour AS hour_utc,
-       (r.hour AT TIME ZONE (SELECT plant_timezone FROM rollup_settings)) AS hour_local,
-       CAST(r.hour AT TIME ZONE (SELECT plant_timezone FROM rollup_settings) AS date) AS date_local,
+       r.hour AT TIME ZONE 'UTC' AS hour_utc,
+       (r.hour AT TIME ZONE (SELECT COALESCE(max(timezone), 'UTC') FROM analytics_src.plant)) AS hour_local,
+       CAST(r.hour AT TIME ZONE (SELECT COALESCE(max(timezone), 'UTC') FROM analytics_src.plant) AS date) AS date_local,
        r.planned_s, r.running_s, r.ideal_s, r.good, r.scrap,
        r.availability, r.performance, r.quality, r.oee,
        r.closed

@@ -20,6 +20,7 @@ from services.telemetry.ingest.store import TelemetryStore
 from services.telemetry.query.service import utc_now
 from shared.keys import MES_POOL, PROTHEUS_CONTEXT, SETTINGS
 from shared.settings import AnalyticsSettings, Settings
+from tests.analytics.test_bi import as_bi
 from tests.helpers import NO_AUDIT, assert_envelope
 from tests.support.telemetry_query import PLANT, READ, ProtheusRows, query_app
 from tests.support.urls import url
@@ -27,6 +28,10 @@ from tests.support.urls import url
 EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 HOUR = dt.timedelta(hours=1)
 approx = pytest.approx
+ROLLUP_TABLES = (
+    "rollup_telemetry_1m", "rollup_telemetry_1h", "rollup_oee_hourly",
+    "rollup_dirty_minutes", "rollup_dirty_hours", "rollup_dirty_spans",
+)  # fmt: skip
 
 
 def hour_of(ts: dt.datetime) -> dt.datetime:
@@ -121,14 +126,16 @@ async def test_telemetry_rollups_equal_the_raw_aggregates(mes):
     assert_same_aggregates(await rollup(conn, "rollup_telemetry_1h"), await conn.fetch(RAW, HOUR))
 
     # The views: avg = sum / count, local times in the plant's zone the service wrote.
-    await queries.set_plant_timezone(conn, zone="America/Sao_Paulo")
+    await conn.execute("INSERT INTO analytics_src.plant (timezone) VALUES ('America/Sao_Paulo')")
     row = await conn.fetchrow(
-        "SELECT v.*, r.sum_value FROM analytics.telemetry_1h v JOIN rollup_telemetry_1h r"
-        " ON r.machine = v.machine AND r.metric = v.metric AND r.bucket = v.bucket_utc LIMIT 1"
+        "SELECT v.*, r.sum_value, r.bucket FROM analytics.telemetry_1h v JOIN rollup_telemetry_1h r"
+        " ON r.machine = v.machine AND r.metric = v.metric"
+        " AND v.bucket_utc = r.bucket AT TIME ZONE 'UTC' LIMIT 1"
     )
     assert row["avg"] == approx(row["sum_value"] / row["count"])
-    assert row["bucket_local"] == row["bucket_utc"].astimezone(PLANT).replace(tzinfo=None)
-    assert row["date_local"] == row["bucket_utc"].astimezone(PLANT).date()
+    assert row["bucket_utc"] == row["bucket"].replace(tzinfo=None)
+    assert row["bucket_local"] == row["bucket"].astimezone(PLANT).replace(tzinfo=None)
+    assert row["date_local"] == row["bucket"].astimezone(PLANT).date()
 
 
 async def test_a_redelivered_batch_changes_nothing(mes):
@@ -394,14 +401,33 @@ async def test_the_analytics_service_runs_the_job(plant, mes_dsn, aiohttp_client
     )
     await aiohttp_client(analytics_app(settings))
     for _ in range(200):
-        if await queries.pending_marks(conn) == (0, 0, 0) and await oee_rows(conn):
+        plant = await conn.fetchval("SELECT timezone FROM analytics_src.plant")
+        if await queries.pending_marks(conn) == (0, 0, 0) and await oee_rows(conn) and plant:
             break
         await asyncio.sleep(0.05)
     assert await queries.pending_marks(conn) == (0, 0, 0)
-    assert await conn.fetchval("SELECT plant_timezone FROM rollup_settings") == "America/Manaus"
     view = await conn.fetchrow(
-        "SELECT * FROM analytics.oee_hourly ORDER BY machine, hour_utc LIMIT 1"
+        "SELECT v.*, r.hour, r.oee AS rolled_oee FROM analytics.oee_hourly v JOIN rollup_oee_hourly r"
+        " ON r.machine = v.machine AND v.hour_utc = r.hour AT TIME ZONE 'UTC'"
+        " ORDER BY v.machine, v.hour_utc LIMIT 1"
     )
-    assert view["hour_local"] == view["hour_utc"].astimezone(
-        dt.timezone(dt.timedelta(hours=-4))
-    ).replace(tzinfo=None)
+    manaus = dt.timezone(dt.timedelta(hours=-4))  # the plant's zone the sync wrote
+    assert view["hour_local"] == view["hour"].astimezone(manaus).replace(tzinfo=None)
+    assert view["oee"] == view["rolled_oee"]
+
+
+async def test_mes_bi_reads_the_rollup_views_and_not_their_tables(analytics_app, mes, mes_dsn):
+    conn, pool = mes
+    await analytics_app()  # its start gives mes_bi its password
+    await TelemetryStore().write(conn, random_samples(19, 100))
+    await service.roll_telemetry(pool)
+    bi = await asyncpg.connect(as_bi(mes_dsn))
+    try:
+        assert await bi.fetchval("SELECT sum(count) FROM telemetry_1m") == 100
+        assert await bi.fetchval("SELECT sum(count) FROM telemetry_1h") == 100
+        await bi.fetch("SELECT * FROM oee_hourly")
+        for table in ROLLUP_TABLES:
+            with pytest.raises(asyncpg.InsufficientPrivilegeError):
+                await bi.fetch(f"SELECT 1 FROM public.{table} LIMIT 1")
+    finally:
+        await bi.close()

@@ -10,7 +10,6 @@ from aiohttp import web
 
 from services.analytics.jobs import PeriodicJob, running_job
 from services.analytics.keys import JOB_METRICS, JOBS
-from services.analytics.rollups import queries
 from services.analytics.rollups.service import OeeSetup, refresh_rollups
 from shared.keys import MES_POOL, PROTHEUS_CONTEXT, SETTINGS
 
@@ -23,9 +22,6 @@ async def rollup_job(app: web.Application) -> AsyncIterator[None]:
         yield
         return
     pool = app[MES_POOL]
-    # The views show local times in the plant's zone; they cannot read the settings.
-    async with pool.acquire() as conn:
-        await queries.set_plant_timezone(conn, zone=settings.plant_timezone)
     run = functools.partial(
         refresh_rollups, pool, app[PROTHEUS_CONTEXT], setup=OeeSetup.from_settings(settings)
     )

@@ -59,16 +59,6 @@ class OeeRow(NamedTuple):
     closed: bool
 
 
-# --- settings ------------------------------------------------------------------------------------
-
-SET_PLANT_TIMEZONE = "UPDATE rollup_settings SET plant_timezone = $1 WHERE plant_timezone <> $1"
-"""The plant's zone (PLANT_TIMEZONE) the analytics views show local times in."""
-
-
-async def set_plant_timezone(conn: Connection, *, zone: str) -> None:
-    await conn.execute(SET_PLANT_TIMEZONE, zone)
-
-
 # --- telemetry -----------------------------------------------------------------------------------
 
 MINUTE_MARKS = """
