@@ -125,6 +125,54 @@ END $$;
 CREATE TRIGGER rollup_mark_states AFTER INSERT ON machine_states
     REFERENCING NEW TABLE AS new_states FOR EACH STATEMENT EXECUTE FUNCTION rollup_mark_states();
 
+-- Protheus SH6 appointments own the counts without an order (their ideal times): when the sync
+-- mirrors one that is new, changed or gone (analytics_src.sh6, 0020), the hours it spans on its
+-- machine change, before and after an update.
+CREATE FUNCTION rollup_mark_spans(machines TEXT[], firsts TIMESTAMPTZ[], lasts TIMESTAMPTZ[])
+RETURNS void LANGUAGE sql AS $$
+    INSERT INTO rollup_dirty_spans AS d (machine, first_hour, last_hour)
+    SELECT m.machine,
+           min(date_bin(INTERVAL '1 hour', m.first_at, TIMESTAMPTZ '1970-01-01 00:00:00+00')),
+           max(date_bin(INTERVAL '1 hour', m.last_at, TIMESTAMPTZ '1970-01-01 00:00:00+00'))
+    FROM unnest(machines, firsts, lasts) AS m(machine, first_at, last_at)
+    WHERE m.machine IS NOT NULL AND m.first_at IS NOT NULL
+      -- Machines the MES knows: a resource with no telemetry has no OEE to keep.
+      AND EXISTS (SELECT 1 FROM machines k WHERE k.machine = m.machine)
+    GROUP BY m.machine
+    ORDER BY m.machine
+    ON CONFLICT (machine) DO UPDATE
+        SET first_hour = LEAST(d.first_hour, EXCLUDED.first_hour),
+            last_hour = CASE WHEN d.last_hour IS NOT NULL
+                             THEN GREATEST(d.last_hour, EXCLUDED.last_hour) END,
+            generation = EXCLUDED.generation;
+$$;
+
+-- LEAST/GREATEST skip NULLs: an appointment with one readable end marks that end's hour.
+CREATE FUNCTION rollup_mark_appointments() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    PERFORM rollup_mark_spans(array_agg(a.machine), array_agg(LEAST(a.start_at, a.end_at)),
+                              array_agg(GREATEST(a.start_at, a.end_at)))
+    FROM changed a;
+    RETURN NULL;
+END $$;
+
+CREATE FUNCTION rollup_mark_changed_appointments() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    PERFORM rollup_mark_spans(array_agg(a.machine), array_agg(LEAST(a.start_at, a.end_at)),
+                              array_agg(GREATEST(a.start_at, a.end_at)))
+    FROM (SELECT machine, start_at, end_at FROM changed
+          UNION ALL SELECT machine, start_at, end_at FROM changed_before) a;
+    RETURN NULL;
+END $$;
+
+CREATE TRIGGER rollup_mark_new_appointments AFTER INSERT ON analytics_src.sh6
+    REFERENCING NEW TABLE AS changed FOR EACH STATEMENT EXECUTE FUNCTION rollup_mark_appointments();
+CREATE TRIGGER rollup_mark_gone_appointments AFTER DELETE ON analytics_src.sh6
+    REFERENCING OLD TABLE AS changed FOR EACH STATEMENT EXECUTE FUNCTION rollup_mark_appointments();
+CREATE TRIGGER rollup_mark_changed_appointments AFTER UPDATE ON analytics_src.sh6
+    REFERENCING NEW TABLE AS changed OLD TABLE AS changed_before
+    FOR EACH STATEMENT EXECUTE FUNCTION rollup_mark_changed_appointments();
+
 -- A counter message counts in the hour of its ts.
 CREATE FUNCTION rollup_mark_counters() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN

@@ -272,9 +272,10 @@ async def plant(mes_dsn, clone_database, aiohttp_client) -> Any:
         parsed("M1", states=[(minutes(170), "idle", None)]),
         parsed("M2", states=[(minutes(-120), "running", None)]),
         parsed("M2", counters=[(minutes(30), 500, 0, order_b)]),
+        parsed("M2", counters=[(minutes(200), 10, 0, None)]),  # no order, no SH6 (yet)
     ])  # fmt: skip
     client = await aiohttp_client(query_app(erp.dsn, mes_dsn, shift_calendar=gap_calendar()))
-    yield conn, client
+    yield conn, client, erp
     await conn.close()
     await erp.conn.close()
 
@@ -284,7 +285,7 @@ async def oee_rows(conn: asyncpg.Connection) -> list[asyncpg.Record]:
 
 
 async def test_oee_hourly_equals_the_oee_route(plant):
-    conn, client = plant
+    conn, client, _erp = plant
     app = client.app
     used, _written = await service.roll_oee(
         app[MES_POOL], app[PROTHEUS_CONTEXT], setup=OeeSetup.from_settings(app[SETTINGS])
@@ -349,7 +350,7 @@ async def same_as_route(client: Any, rows: list[asyncpg.Record]) -> int:
 
 
 async def test_the_job_claims_marks_and_a_second_run_does_nothing(plant):
-    conn, client = plant
+    conn, client, _erp = plant
     app = client.app
     pool, protheus = app[MES_POOL], app[PROTHEUS_CONTEXT]
     setup = OeeSetup.from_settings(app[SETTINGS])
@@ -377,7 +378,7 @@ async def test_the_job_claims_marks_and_a_second_run_does_nothing(plant):
 
 
 async def test_protheus_down_saves_nothing_and_keeps_the_marks(plant, mes_dsn, aiohttp_client):
-    conn, _client = plant
+    conn, _client, _erp = plant
     down = await aiohttp_client(query_app("postgresql://postgres@127.0.0.1:1/protheus", mes_dsn))
     pending = await queries.pending_marks(conn)
     with pytest.raises(Exception, match="Protheus"):
@@ -391,7 +392,7 @@ async def test_protheus_down_saves_nothing_and_keeps_the_marks(plant, mes_dsn, a
 
 
 async def test_the_analytics_service_runs_the_job(plant, mes_dsn, aiohttp_client):
-    conn, client = plant
+    conn, client, _erp = plant
     settings = Settings(
         mes_db_url=mes_dsn,
         protheus_db_url=client.app[SETTINGS].protheus_db_url,
@@ -431,3 +432,39 @@ async def test_mes_bi_reads_the_rollup_views_and_not_their_tables(analytics_app,
                 await bi.fetch(f"SELECT 1 FROM public.{table} LIMIT 1")
     finally:
         await bi.close()
+
+
+async def test_an_appointment_the_sync_mirrors_fixes_the_hours_it_spans(plant):
+    conn, client, erp = plant
+    app = client.app
+    setup = OeeSetup.from_settings(app[SETTINGS])
+    await service.roll_oee(app[MES_POOL], app[PROTHEUS_CONTEXT], setup=setup)
+    hour = H0 + 3 * HOUR
+    before = await conn.fetchrow(
+        "SELECT * FROM rollup_oee_hourly WHERE machine = 'M2' AND hour = $1", hour
+    )
+    assert (before["good"], before["ideal_s"]) == (10, None)  # no appointment owns the count
+
+    # Protheus gets the appointment later; the sync mirrors it (its row, as the sync writes it).
+    start, end = hour + dt.timedelta(minutes=10), hour + dt.timedelta(minutes=50)
+    (start_day, start_hour), (end_day, end_hour) = local_parts(start), local_parts(end)
+    recno = await erp.appointment(
+        "00000201001".ljust(14), "10", "M2", day=end_day, hour=end_hour, start_day=start_day,
+        start_hour=start_hour,
+    )  # fmt: skip
+    await conn.execute(
+        "INSERT INTO analytics_src.sh6 (recno, branch, row_hash, order_key, machine, start_at,"
+        " end_at, good_quantity, scrap_quantity) VALUES ($1, '01', 'x', '00000201001', 'M2',"
+        " $2, $3, 1, 0)",
+        recno,
+        start,
+        end,
+    )
+    span = await conn.fetchrow("SELECT * FROM rollup_dirty_spans")
+    assert (span["machine"], span["first_hour"], span["last_hour"]) == ("M2", hour, hour)
+    await service.roll_oee(app[MES_POOL], app[PROTHEUS_CONTEXT], setup=setup)
+    after = await conn.fetchrow(
+        "SELECT * FROM rollup_oee_hourly WHERE machine = 'M2' AND hour = $1", hour
+    )
+    assert after["ideal_s"] == approx(10 * 72.0)
+    assert await same_as_route(client, [after]) == 1
