@@ -53,6 +53,14 @@ CREATE TABLE rollup_oee_hourly (
 CREATE INDEX rollup_oee_hourly_hour ON rollup_oee_hourly ((hour AT TIME ZONE 'UTC'));
 CREATE INDEX rollup_oee_hourly_open ON rollup_oee_hourly (machine, hour) WHERE NOT closed;
 
+-- The settings the OEE rows were computed with (SHIFT_CALENDAR, PLANT_TIMEZONE,
+-- PROTHEUS_TIME_FORMAT, company and branch): when the service starts with others, every
+-- machine's hours are marked to be computed again.
+CREATE TABLE rollup_oee_basis (
+    only_row BOOLEAN PRIMARY KEY DEFAULT true CHECK (only_row),
+    basis    TEXT NOT NULL
+);
+
 -- Dirty marks. `generation` changes each time a mark is set again, so the job deletes only
 -- the marks it recomputed (same generation), never one re-marked by a later ingest.
 CREATE SEQUENCE rollup_mark_generation;

@@ -468,3 +468,18 @@ async def test_an_appointment_the_sync_mirrors_fixes_the_hours_it_spans(plant):
     )
     assert after["ideal_s"] == approx(10 * 72.0)
     assert await same_as_route(client, [after]) == 1
+
+
+async def test_other_oee_settings_mark_every_machine_once(plant):
+    conn, client, _erp = plant
+    app = client.app
+    setup = OeeSetup.from_settings(app[SETTINGS])
+    await service.refresh_rollups(app[MES_POOL], app[PROTHEUS_CONTEXT], setup=setup)
+    assert await queries.rebase_oee(conn, basis=setup.basis) == 0  # the same settings
+    assert await queries.rebase_oee(conn, basis=setup.basis + "|changed") == 2
+    spans = await conn.fetch("SELECT * FROM rollup_dirty_spans ORDER BY machine")
+    assert [(s["machine"], s["first_hour"], s["last_hour"]) for s in spans] == [
+        ("M1", H0 - HOUR, None),
+        ("M2", H0 - 2 * HOUR, None),
+    ]
+    assert await queries.rebase_oee(conn, basis=setup.basis + "|changed") == 0

@@ -22,9 +22,8 @@ async def rollup_job(app: web.Application) -> AsyncIterator[None]:
         yield
         return
     pool = app[MES_POOL]
-    run = functools.partial(
-        refresh_rollups, pool, app[PROTHEUS_CONTEXT], setup=OeeSetup.from_settings(settings)
-    )
+    setup = OeeSetup.from_settings(settings)
+    run = functools.partial(refresh_rollups, pool, app[PROTHEUS_CONTEXT], setup=setup)
     job = PeriodicJob(JOB, settings.analytics.rollup_s, pool, run, app[JOB_METRICS])
     async with running_job(app[JOBS], job):
         yield

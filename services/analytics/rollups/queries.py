@@ -257,6 +257,31 @@ async def save_oee(
     return deleted
 
 
+REBASE_OEE = """
+WITH saved AS (
+    INSERT INTO rollup_oee_basis AS b (basis) VALUES ($1)
+    ON CONFLICT (only_row) DO UPDATE SET basis = EXCLUDED.basis WHERE b.basis <> EXCLUDED.basis
+    RETURNING 1
+)
+INSERT INTO rollup_dirty_spans AS d (machine, first_hour, last_hour)
+SELECT r.machine, min(r.hour), NULL FROM rollup_oee_hourly r
+WHERE EXISTS (SELECT 1 FROM saved)
+GROUP BY r.machine
+ORDER BY r.machine
+ON CONFLICT (machine) DO UPDATE
+    SET first_hour = LEAST(d.first_hour, EXCLUDED.first_hour), last_hour = NULL,
+        generation = EXCLUDED.generation
+"""
+"""Record the settings the OEE rows are computed with ($1, rollup_oee_basis); when they differ
+from the recorded ones, mark every machine's hours (rollup_oee_hourly) from its first up to now
+(rollup_dirty_spans)."""
+
+
+async def rebase_oee(conn: Connection, *, basis: str) -> int:
+    """REBASE_OEE; how many machines were marked."""
+    return int((await conn.execute(REBASE_OEE, basis)).split()[-1])
+
+
 async def pending_marks(conn: Connection) -> asyncpg.Record | None:
     """How many minute marks, hour marks and state spans wait (the job's backlog)."""
     return await conn.fetchrow(

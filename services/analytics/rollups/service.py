@@ -6,13 +6,15 @@
   open (the current one, and those since a machine's last computed hour) is what /api/v1/oee
   answers for that machine and [hour, hour + 1 h): the route's own stages (facts,
   window_totals, oee_figures), every machine of an hour in one pass. Rows and the marks used are saved in one transaction; a
-  mark set again meanwhile stays. With Protheus down nothing is saved (ideal times would be
+  mark set again meanwhile stays. A change of the settings OEE depends on (OeeSetup.basis)
+  marks every machine's hours once. With Protheus down nothing is saved (ideal times would be
   wrongly unknown): the marks wait for the next run.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import logging
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -33,6 +35,8 @@ from shared.errors import DependencyUnavailable
 from shared.protheus.context import ProtheusContext
 from shared.settings import Settings
 
+log = logging.getLogger(__name__)
+
 HOUR = dt.timedelta(hours=1)
 EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 # Marks per batch: bounds each transaction (and the arrays bound to its statements).
@@ -48,12 +52,25 @@ class OeeSetup:
     tz: ZoneInfo
     time_format: str
 
+    basis: str = ""
+
     @classmethod
     def from_settings(cls, settings: Settings) -> OeeSetup:
+        """The setup, with `basis`: every setting the figures depend on, company and branch
+        included (their change makes the job compute every hour again)."""
         return cls(
             ShiftCalendar.from_setting(settings.shift_calendar, settings.tz),
             settings.tz,
             settings.protheus_time_format,
+            basis="|".join(
+                (
+                    f"SHIFT_CALENDAR={settings.shift_calendar or ''}",
+                    f"PLANT_TIMEZONE={settings.plant_timezone}",
+                    f"PROTHEUS_TIME_FORMAT={settings.protheus_time_format}",
+                    f"PROTHEUS_COMPANY={settings.protheus_company}",
+                    f"PROTHEUS_BRANCH={settings.protheus_branch}",
+                )
+            ),
         )
 
 
@@ -179,6 +196,11 @@ async def refresh_rollups(
 ) -> dict[str, int]:
     """One run of the rollup job, per dataset: telemetry minutes recomputed (marks used) and
     oee_hourly rows written."""
+    async with mes_connection(pool) as conn:
+        # Rows computed under other settings (SHIFT_CALENDAR, ...) are to be computed again.
+        machines = await queries.rebase_oee(conn, basis=setup.basis)
+    if machines:
+        log.info("OEE settings changed: the hourly OEE of %d machines is computed again", machines)
     minutes = await roll_telemetry(pool)
     _hours, oee_rows = await roll_oee(pool, protheus, setup=setup)
     return {"telemetry_1m": minutes, "oee_hourly": oee_rows}
