@@ -210,7 +210,7 @@ async def test_a_mark_set_again_while_the_job_computes_stays(mes):
     conn, pool = mes
     store = TelemetryStore()
     await store.write(conn, [parsed("M1", samples=[("temp", H0, 1.0)])])
-    marks = await queries.minute_marks(conn, limit=10)
+    marks = await queries.minute_marks(conn, limit=10, ceiling=await queries.mark_ceiling(conn))
     # An ingest marks the same minute again before the job deletes the marks it read.
     await store.write(conn, [parsed("M1", samples=[("temp", H0 + dt.timedelta(seconds=1), 2.0)])])
     async with conn.transaction():
@@ -483,3 +483,15 @@ async def test_other_oee_settings_mark_every_machine_once(plant):
         ("M2", H0 - 2 * HOUR, None),
     ]
     assert await queries.rebase_oee(conn, basis=setup.basis + "|changed") == 0
+
+
+async def test_a_run_takes_only_the_marks_set_before_it_began(mes):
+    conn, _pool = mes
+    store = TelemetryStore()
+    await store.write(conn, [parsed("M1", samples=[("temp", H0, 1.0)])])
+    ceiling = await queries.mark_ceiling(conn)
+    # Ingest goes on during the run: the run leaves these marks to the next one.
+    await store.write(conn, [parsed("M1", samples=[("rpm", H0, 1.0), ("temp", H0 + HOUR, 1.0)])])
+    marks = await queries.minute_marks(conn, limit=10, ceiling=ceiling)
+    assert [(m.metric, m.bucket) for m in marks] == [("temp", H0)]
+    assert len(await queries.minute_marks(conn, limit=10, ceiling=ceiling + 10)) == 3

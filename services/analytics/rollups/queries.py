@@ -61,15 +61,27 @@ class OeeRow(NamedTuple):
 
 # --- telemetry -----------------------------------------------------------------------------------
 
+MARK_CEILING = """
+SELECT CASE WHEN is_called THEN last_value ELSE 0 END FROM rollup_mark_generation
+"""
+"""The latest generation handed out (rollup_mark_generation): a run takes only marks up to the
+one at its start, so that it ends however fast ingest marks again."""
+
+
+async def mark_ceiling(conn: Connection) -> int:
+    return int(await conn.fetchval(MARK_CEILING))
+
+
 MINUTE_MARKS = """
 SELECT machine, metric, bucket, generation FROM rollup_dirty_minutes
+WHERE generation <= $2
 ORDER BY bucket, machine, metric LIMIT $1
 """
-"""At most $1 dirty minutes (rollup_dirty_minutes), oldest first."""
+"""At most $1 dirty minutes (rollup_dirty_minutes) of generation $2 or older, oldest first."""
 
 
-async def minute_marks(conn: Connection, *, limit: int) -> list[MinuteMark]:
-    rows = await conn.fetch(MINUTE_MARKS, limit)
+async def minute_marks(conn: Connection, *, limit: int, ceiling: int) -> list[MinuteMark]:
+    rows = await conn.fetch(MINUTE_MARKS, limit, ceiling)
     return [MinuteMark(r["machine"], r["metric"], r["bucket"], r["generation"]) for r in rows]
 
 
@@ -153,13 +165,16 @@ async def refresh_telemetry(conn: Connection, *, marks: Sequence[MinuteMark]) ->
 # --- OEE -----------------------------------------------------------------------------------------
 
 HOUR_MARKS = """
-SELECT machine, hour, generation FROM rollup_dirty_hours ORDER BY hour, machine LIMIT $1
+SELECT machine, hour, generation FROM rollup_dirty_hours
+WHERE generation <= $2
+ORDER BY hour, machine LIMIT $1
 """
-"""At most $1 dirty machine-hours (rollup_dirty_hours), oldest first."""
+"""At most $1 dirty machine-hours (rollup_dirty_hours) of generation $2 or older, oldest
+first."""
 
 
-async def hour_marks(conn: Connection, *, limit: int) -> list[HourMark]:
-    rows = await conn.fetch(HOUR_MARKS, limit)
+async def hour_marks(conn: Connection, *, limit: int, ceiling: int) -> list[HourMark]:
+    rows = await conn.fetch(HOUR_MARKS, limit, ceiling)
     return [HourMark(r["machine"], r["hour"], r["generation"]) for r in rows]
 
 

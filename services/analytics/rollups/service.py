@@ -75,11 +75,14 @@ class OeeSetup:
 
 
 async def roll_telemetry(pool: asyncpg.Pool, *, batch: int = MINUTE_BATCH) -> int:
-    """Recompute every dirty minute and its hour; returns how many marks were used."""
+    """Recompute every dirty minute (marked before the run began) and its hour; returns how
+    many marks were used."""
     used = 0
+    async with mes_connection(pool) as conn:
+        ceiling = await queries.mark_ceiling(conn)
     while True:
         async with mes_connection(pool) as conn, conn.transaction():
-            marks = await queries.minute_marks(conn, limit=batch)
+            marks = await queries.minute_marks(conn, limit=batch, ceiling=ceiling)
             if marks:
                 used += await queries.refresh_telemetry(conn, marks=marks)
         if len(marks) < batch:
@@ -172,12 +175,13 @@ async def roll_oee(
     spans are deleted with the last batch: until then a crash leaves them to redo."""
     now = utc_now()
     async with mes_connection(pool) as conn:
+        ceiling = await queries.mark_ceiling(conn)
         spans = await queries.state_spans(conn)
         extra = span_hours(spans, now) + await queries.open_hours(conn, now=now)
     used = written = 0
     while True:
         async with mes_connection(pool) as conn:
-            marks: list[HourMark] = await queries.hour_marks(conn, limit=batch)
+            marks: list[HourMark] = await queries.hour_marks(conn, limit=batch, ceiling=ceiling)
         pairs = [(m.machine, m.hour) for m in marks] + extra[:batch]
         extra = extra[batch:]
         last = not extra and len(marks) < batch
