@@ -390,6 +390,8 @@ WITH targets AS (
       AND m.line = CAST($3 AS text)
     UNION
     SELECT CAST($4 AS text) WHERE CAST($4 AS text) IS NOT NULL
+    UNION
+    SELECT unnest(CAST($9 AS text[]))
 ), planned AS (
     SELECT p.p_start, p.p_end
     FROM unnest(CAST($5 AS timestamptz[]), CAST($6 AS timestamptz[])) AS p(p_start, p_end)
@@ -477,8 +479,8 @@ SELECT 'counter', machine, NULL, NULL, NULL, NULL, order_key,
 FROM counts
 """
 """Everything OEE needs from the MES in one statement, as rows of three kinds:
-`machine` (each target: the machine asked ($4), or every machine of the line $1/$2/$3, and
-whether it is registered), `state` (seconds of each state and reason inside the planned
+`machine` (each target: the machine asked ($4), every machine of the line $1/$2/$3, or the
+machines listed ($9, the hourly rollup's), and whether it is registered), `state` (seconds of each state and reason inside the planned
 intervals (starts $5, ends $6), states clipped to [$7, $8), the state in force at $7
 included; split by `protheus_reason`, the Protheus reason of the classified MES stop
 (`stops`) covering each part of a non-running state, NULL where none does) and `counter`
@@ -494,6 +496,7 @@ async def oee_facts(
     start: dt.datetime,
     end: dt.datetime,
     planned: Sequence[Interval],
+    machines: Sequence[str] = (),
 ) -> list[asyncpg.Record]:
     site, area, line_name = line if line is not None else (None, None, None)
     return await conn.fetch(
@@ -506,6 +509,7 @@ async def oee_facts(
         [e for _, e in planned],
         start,
         end,
+        list(machines),
     )
 
 

@@ -74,8 +74,16 @@ async def collect_facts(
     start: dt.datetime,
     end: dt.datetime,
     planned: Sequence[queries.Interval],
+    machines: Sequence[str] = (),
 ) -> OeeFacts:
+    """The facts of the machine asked, a line's machines, or the machines listed (any mix)."""
     rows = await queries.oee_facts(
-        conn, machine=machine, line=line, start=start, end=end, planned=planned
+        conn,
+        machine=machine,
+        line=line,
+        start=start,
+        end=end,
+        planned=planned,
+        machines=machines,
     )
     return parse_facts(rows)

@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import asyncpg
 
-from services.telemetry.query.oee.aggregate import per_machine_totals, sum_totals
-from services.telemetry.query.oee.facts import collect_facts
+from services.telemetry.query.oee.aggregate import OeeTotals, per_machine_totals, sum_totals
+from services.telemetry.query.oee.facts import OeeFacts, collect_facts
 from services.telemetry.query.oee.ideal import ideal_times
 from services.telemetry.query.oee.present import answer_notes, oee_answer
+from services.telemetry.query.oee.standards import OrderRun
+from services.telemetry.query.queries import Interval
 from services.telemetry.query.schemas import MAX_OEE_DAYS
 from services.telemetry.query.service import effective_end, instant, require_known
 from services.telemetry.query.shifts import ShiftCalendar
@@ -19,6 +22,35 @@ from shared.db.pools import mes_connection
 from shared.errors import NotFound, invalid_parameter
 from shared.lines import split_line
 from shared.protheus.context import ProtheusContext
+
+
+async def window_totals(
+    pool: asyncpg.Pool,
+    protheus: ProtheusContext,
+    facts: OeeFacts,
+    *,
+    start: dt.datetime,
+    end: dt.datetime,
+    planned: Sequence[Interval],
+    tz: ZoneInfo,
+    time_format: str,
+) -> tuple[list[OrderRun], str | None, dict[str, OeeTotals]]:
+    """Each target's totals over [start, end) (end already effective) from its facts: the runs
+    of its counts with their ideal times, the note when some ideal time is unknown, and the
+    totals per machine. The route and the hourly rollup (services/analytics/rollups) both
+    call it: one formula."""
+    runs, note = await ideal_times(
+        pool,
+        protheus,
+        facts.counted,
+        start=start,
+        end=end,
+        planned=planned,
+        tz=tz,
+        time_format=time_format,
+    )
+    planned_seconds = sum((e - s).total_seconds() for s, e in planned)
+    return runs, note, per_machine_totals(facts, runs, planned_seconds, time_format)
 
 
 async def overall_equipment_effectiveness(
@@ -55,18 +87,9 @@ async def overall_equipment_effectiveness(
             f"Linha {line} desconhecida: nenhuma máquina enviou dados com site/area/line = "
             f"{site}/{area}/{line_name}. Consulte /api/v1/machines para as linhas existentes."
         )
-    runs, note = await ideal_times(
-        pool,
-        protheus,
-        facts.counted,
-        start=start,
-        end=end,
-        planned=planned,
-        tz=tz,
-        time_format=time_format,
+    runs, note, per_machine = await window_totals(
+        pool, protheus, facts, start=start, end=end, planned=planned, tz=tz, time_format=time_format
     )
-    planned_seconds = sum((e - s).total_seconds() for s, e in planned)
-    per_machine = per_machine_totals(facts, runs, planned_seconds, time_format)
     notes = answer_notes(note, planned=bool(planned))
     data = oee_answer(
         machine=machine,
