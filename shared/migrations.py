@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import logging
+import random
 import re
 from dataclasses import dataclass
 from pathlib import Path
+
+import asyncpg
 
 from shared.db.pools import Connection
 
@@ -16,6 +20,22 @@ MES_MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations" / "mes"
 _FILENAME = re.compile(r"^(\d{4})_([a-z0-9_]+)\.sql$")
 # Any fixed number: every runner takes the same lock, so concurrent starts apply once.
 _LOCK_ID = 7_314_159_265
+# The lock is per database, but roles are the cluster's: two databases of one cluster
+# migrating at once (test databases, a second MES database) may alter the same role's rows
+# (0020's mes_bi) together, and PostgreSQL refuses the second: "tuple concurrently updated",
+# or a duplicate key in a shared catalog's index (pg_*) when both add the row. The
+# migration's transaction rolled back whole: it is simply applied again.
+_CONCURRENT_CATALOG = "tuple concurrently updated"
+_ATTEMPTS = 5
+
+
+def _catalog_race(exc: asyncpg.PostgresError) -> bool:
+    if isinstance(exc, asyncpg.InternalServerError):
+        return _CONCURRENT_CATALOG in str(exc)
+    if isinstance(exc, asyncpg.UniqueViolationError):
+        return str(getattr(exc, "constraint_name", "") or "").startswith("pg_")
+    return False
+
 
 CREATE_TABLE = """
 CREATE TABLE IF NOT EXISTS schema_migrations (
@@ -74,6 +94,19 @@ async def migrate(conn: Connection, directory: Path = MES_MIGRATIONS) -> list[in
                         f"migration {migration.version:04d}_{migration.name} changed after it was applied"
                     )
                 continue
+            await _apply(conn, migration)
+            log.info("applied migration %04d_%s", migration.version, migration.name)
+            done.append(migration.version)
+        return done
+    finally:
+        await conn.execute("SELECT pg_advisory_unlock($1)", _LOCK_ID)
+
+
+async def _apply(conn: Connection, migration: Migration) -> None:
+    """One migration and its record in one transaction, again after a concurrent update of a
+    cluster-wide catalog row (see _CONCURRENT_CATALOG)."""
+    for attempt in range(1, _ATTEMPTS + 1):
+        try:
             async with conn.transaction():
                 await conn.execute(migration.sql)
                 await conn.execute(
@@ -82,8 +115,9 @@ async def migrate(conn: Connection, directory: Path = MES_MIGRATIONS) -> list[in
                     migration.name,
                     migration.checksum,
                 )
-            log.info("applied migration %04d_%s", migration.version, migration.name)
-            done.append(migration.version)
-        return done
-    finally:
-        await conn.execute("SELECT pg_advisory_unlock($1)", _LOCK_ID)
+            return
+        except (asyncpg.InternalServerError, asyncpg.UniqueViolationError) as exc:
+            if not _catalog_race(exc) or attempt == _ATTEMPTS:
+                raise
+            log.info("migration %04d: %s; applying it again", migration.version, exc)
+            await asyncio.sleep(random.uniform(0.05, 0.2) * attempt)  # noqa: S311 - jitter

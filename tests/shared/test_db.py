@@ -4,6 +4,7 @@ on ODBC (psqlODBC), read-only and timeout protection, branch resolution, migrati
 from __future__ import annotations
 
 import asyncio
+import uuid
 from pathlib import Path
 
 import asyncpg
@@ -252,3 +253,38 @@ async def test_a_service_brings_its_mes_database_up_to_date_at_start(
     finally:
         await conn.close()
     assert versions == [m.version for m in discover(MES_MIGRATIONS)]
+
+
+@pytest.mark.parametrize("already_set", [False, True])
+async def test_a_migration_racing_another_database_on_a_cluster_role_is_applied_again(
+    fresh_database, tmp_path, already_set
+):
+    """Roles are the cluster's: a migration that alters one while another database's
+    migration does (0020's mes_bi) meets a duplicate key in pg_db_role_setting (the first
+    setting) or "tuple concurrently updated" (a later one), and is applied again."""
+    role = f"t_race_{uuid.uuid4().hex[:8]}"
+    write(tmp_path, "0001_role.sql", f"ALTER ROLE {role} SET work_mem = '2MB';")
+    first, second = await fresh_database(), await fresh_database()
+    other = await asyncpg.connect(first)
+    conn = await asyncpg.connect(second)
+    try:
+        await other.execute(f"CREATE ROLE {role} NOLOGIN")
+        if already_set:
+            await other.execute(f"ALTER ROLE {role} SET work_mem = '4MB'")
+        racing = other.transaction()
+        await racing.start()
+        await other.execute(f"ALTER ROLE {role} SET work_mem = '1MB'")
+        applying = asyncio.create_task(migrate(conn, tmp_path))
+        await asyncio.sleep(0.3)  # the migration now waits on the uncommitted row
+        await racing.commit()
+        assert await asyncio.wait_for(applying, 30) == [1]
+        setting = await conn.fetchval(
+            "SELECT setconfig FROM pg_db_role_setting s JOIN pg_roles r ON r.oid = s.setrole "
+            "WHERE r.rolname = $1 AND s.setdatabase = 0",
+            role,
+        )
+        assert setting == ["work_mem=2MB"]
+    finally:
+        await other.execute(f"DROP ROLE IF EXISTS {role}")
+        await other.close()
+        await conn.close()
