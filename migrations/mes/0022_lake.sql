@@ -1,0 +1,103 @@
+-- The Parquet lake (issue 15): what has been exported (the manifest) and which days of the
+-- fact tables changed since (dirty marks), so closed days are written once and rewritten only
+-- when late data arrives for them. The export itself lives in services/analytics/lake/.
+
+-- The plant's zone as the export last saw it (PLANT_TIMEZONE): the lake's days are plant
+-- days, and the marking triggers below turn a row's timestamp into its plant day with it.
+CREATE TABLE lake_settings (
+    id             BOOLEAN PRIMARY KEY DEFAULT true CHECK (id),
+    plant_timezone TEXT NOT NULL
+);
+INSERT INTO lake_settings (plant_timezone) VALUES ('America/Sao_Paulo');
+
+-- One row per written file: a day of a partitioned dataset, or the single file of an
+-- unpartitioned one (day NULL). Updated only after the file is renamed into place.
+CREATE TABLE lake_manifest (
+    dataset          TEXT NOT NULL,
+    day              DATE,                          -- plant day; NULL: unpartitioned dataset
+    rows             BIGINT NOT NULL CHECK (rows >= 0),
+    bytes            BIGINT NOT NULL CHECK (bytes >= 0),
+    digest           TEXT,                          -- sha256 of the file; NULL: no rows, no file
+    newest           TIMESTAMPTZ,                   -- newest timestamp of the day's rows (lag)
+    -- Written after the day ended: final unless a later mark says otherwise.
+    closed           BOOLEAN NOT NULL,
+    -- The marks (lake_dirty.marked per source table) the export's snapshot included.
+    source_watermark JSONB NOT NULL DEFAULT '{}',
+    written_at       TIMESTAMPTZ NOT NULL DEFAULT now(),
+    UNIQUE NULLS NOT DISTINCT (dataset, day)
+);
+
+-- Days of a fact table whose rows changed: one row per table and plant day, `marked` bumped
+-- from one sequence on every change (never reset, so a recreated row still compares higher).
+-- A dataset's day is dirty when a mark of one of its source tables is newer than the value
+-- its manifest row recorded. Rows are kept (one per table and day).
+CREATE SEQUENCE lake_mark_seq;
+CREATE TABLE lake_dirty (
+    source TEXT NOT NULL,                           -- the fact table
+    day    DATE NOT NULL,                           -- plant day
+    marked BIGINT NOT NULL,
+    PRIMARY KEY (source, day)
+);
+
+-- Statement-level: one INSERT per statement whatever its size (the ingestor's COPY of a
+-- flush included; on a partitioned table the parent's trigger sees every partition's rows).
+-- Days are upserted in order, so two writers marking the same days lock them in the same
+-- order; the row lock is held to the writer's commit, so the export reading a mark either
+-- sees the writer's rows too or sees the older mark (and exports the day again next run).
+-- TG_ARGV[0]: the timestamptz column that places a row in its day.
+CREATE FUNCTION lake_mark_dirty() RETURNS trigger LANGUAGE plpgsql AS $$
+DECLARE
+    zone TEXT := (SELECT plant_timezone FROM lake_settings);
+    mark CONSTANT TEXT := 'INSERT INTO lake_dirty AS d (source, day, marked)
+        SELECT %L, day, nextval(''lake_mark_seq'') FROM (
+            SELECT DISTINCT (%I AT TIME ZONE $1)::date AS day FROM %I) AS changed
+        ORDER BY day
+        ON CONFLICT (source, day) DO UPDATE SET marked = EXCLUDED.marked';
+BEGIN
+    IF TG_OP IN ('INSERT', 'UPDATE') THEN
+        EXECUTE format(mark, TG_TABLE_NAME, TG_ARGV[0], 'new_rows') USING zone;
+    END IF;
+    IF TG_OP IN ('UPDATE', 'DELETE') THEN  -- a row moved out of a day, or gone from it
+        EXECUTE format(mark, TG_TABLE_NAME, TG_ARGV[0], 'old_rows') USING zone;
+    END IF;
+    RETURN NULL;
+END
+$$;
+
+CREATE TRIGGER lake_mark_insert AFTER INSERT ON telemetry_samples
+    REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION lake_mark_dirty('ts');
+
+CREATE TRIGGER lake_mark_insert AFTER INSERT ON machine_states
+    REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION lake_mark_dirty('ts');
+CREATE TRIGGER lake_mark_update AFTER UPDATE ON machine_states
+    REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows
+    FOR EACH STATEMENT EXECUTE FUNCTION lake_mark_dirty('ts');
+CREATE TRIGGER lake_mark_delete AFTER DELETE ON machine_states
+    REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION lake_mark_dirty('ts');
+
+CREATE TRIGGER lake_mark_insert AFTER INSERT ON machine_counters
+    REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION lake_mark_dirty('ts');
+CREATE TRIGGER lake_mark_update AFTER UPDATE ON machine_counters
+    REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows
+    FOR EACH STATEMENT EXECUTE FUNCTION lake_mark_dirty('ts');
+CREATE TRIGGER lake_mark_delete AFTER DELETE ON machine_counters
+    REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION lake_mark_dirty('ts');
+
+-- Stops change after detection (classification, delivery status): each change re-exports
+-- the stop's day.
+CREATE TRIGGER lake_mark_insert AFTER INSERT ON stops
+    REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION lake_mark_dirty('start_at');
+CREATE TRIGGER lake_mark_update AFTER UPDATE ON stops
+    REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows
+    FOR EACH STATEMENT EXECUTE FUNCTION lake_mark_dirty('start_at');
+CREATE TRIGGER lake_mark_delete AFTER DELETE ON stops
+    REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION lake_mark_dirty('start_at');
+
+-- Production reports change status as they are delivered.
+CREATE TRIGGER lake_mark_insert AFTER INSERT ON production_reports
+    REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION lake_mark_dirty('end_at');
+CREATE TRIGGER lake_mark_update AFTER UPDATE ON production_reports
+    REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows
+    FOR EACH STATEMENT EXECUTE FUNCTION lake_mark_dirty('end_at');
+CREATE TRIGGER lake_mark_delete AFTER DELETE ON production_reports
+    REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION lake_mark_dirty('end_at');
