@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import sys
 
-from bench import audit, catalog, production, sparkplug, stops, telemetry
+from bench import audit, catalog, lake, production, sparkplug, stops, telemetry
 
 BENCHES = {
     "catalog": catalog.main,
@@ -14,6 +14,7 @@ BENCHES = {
     "telemetry": telemetry.main,
     "stops": stops.main,
     "sparkplug": sparkplug.main,
+    "lake": lake.main,
 }
 
 

@@ -147,7 +147,9 @@ async def test_lake_counts_and_sums_equal_the_database_per_dataset_and_day(
     )  # fmt: skip
     machines = duckdb.sql(f"SELECT machine, line FROM '{tmp_path}/machines/*.parquet' ORDER BY 1")
     assert machines.fetchall() == [("M1", "L1"), ("M2", "L2")]
-    assert report.rows["telemetry_samples"] == await conn.fetchval("SELECT count(*) FROM telemetry_samples")
+    assert report.rows["telemetry_samples"] == await conn.fetchval(
+        "SELECT count(*) FROM telemetry_samples"
+    )
     # Types an analyst's tool reads as such: UTC instants, numbers.
     sample = duckdb.sql(f"SELECT ts, value FROM '{tmp_path}/telemetry_samples/*/*.parquet' LIMIT 1")
     assert [str(t) for t in sample.types] == ["TIMESTAMP WITH TIME ZONE", "DOUBLE"]
@@ -284,7 +286,8 @@ async def test_a_killed_run_leaves_no_partial_file(
     process.communicate()
 
     leftovers = [p.name for p in folder.iterdir() if p.name != "part-0.parquet"]
-    assert leftovers and all(parquet.TEMP_PATTERN.match(n) for n in leftovers)
+    assert leftovers
+    assert all(parquet.TEMP_PATTERN.match(n) for n in leftovers)
     assert {k: v for k, v in files(tmp_path).items() if "/." not in k} == before_files
     assert await conn.fetch(MANIFEST) == before_manifest
     assert duck(tmp_path, "telemetry_samples", "count(*), sum(value)") == before_rows
@@ -303,7 +306,7 @@ async def peak_rss_mb(dsn: str, root: Path, day: dt.date) -> float:
     while process.poll() is None:
         peak = max(peak, rss_kb(process.pid))
         await asyncio.sleep(0.01)
-    out, err = process.communicate()
+    _, err = process.communicate()
     assert process.returncode == 0, err.decode()
     return peak / 1024
 
@@ -319,6 +322,9 @@ async def test_memory_stays_flat_whatever_the_day_size(
     small_peak = await peak_rss_mb(mes_dsn, tmp_path, small)
     large_peak = await peak_rss_mb(mes_dsn, tmp_path, large)
 
-    assert duck(tmp_path, "telemetry_samples", "count(*)") == {small: (200_000,), large: (1_000_000,)}
+    assert duck(tmp_path, "telemetry_samples", "count(*)") == {
+        small: (200_000,),
+        large: (1_000_000,),
+    }
     # Five times the rows (about 60 MB of COPY text more): the process grows by far less.
     assert large_peak < small_peak + 25, (small_peak, large_peak)

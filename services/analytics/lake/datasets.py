@@ -76,5 +76,7 @@ def select_datasets(names: list[str] | None) -> tuple[Dataset, ...]:
     by_name = {d.name: d for d in DATASETS}
     unknown = sorted(set(names) - set(by_name))
     if unknown:
-        raise ValueError(f"conjuntos desconhecidos: {', '.join(unknown)}; existem: {', '.join(by_name)}")
+        raise ValueError(
+            f"conjuntos desconhecidos: {', '.join(unknown)}; existem: {', '.join(by_name)}"
+        )
     return tuple(by_name[n] for n in names)

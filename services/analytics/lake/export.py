@@ -109,7 +109,9 @@ class LakeExport:
     def today(self) -> dt.date:
         return self.now().astimezone(self.zone).date()
 
-    async def plan(self, *, first: dt.date | None = None, last: dt.date | None = None) -> list[Task]:
+    async def plan(
+        self, *, first: dt.date | None = None, last: dt.date | None = None
+    ) -> list[Task]:
         """The files this run writes, dataset by dataset, days in order."""
         today = self.today()
         last = min(last or today, today)
@@ -118,7 +120,8 @@ class LakeExport:
             if await queries.sync_zone(conn, zone=self.zone_name):
                 log.warning(
                     "lake: PLANT_TIMEZONE is now %s; days already exported keep the old zone's "
-                    "bounds until exported again (export --from)", self.zone_name
+                    "bounds until exported again (export --from)",
+                    self.zone_name,
                 )
             for dataset in self.datasets:
                 if not dataset.partitioned:
@@ -138,12 +141,13 @@ class LakeExport:
             start = max(closed) + dt.timedelta(days=1)
         else:
             assert dataset.day_column is not None
-            start = await queries.first_day(
-                conn, relation=dataset.relation, column=dataset.day_column, zone=self.zone_name
-            ) or today
-        days = {
-            d for d in days_between(start, last) if d not in exported or not exported[d].closed
-        }
+            start = (
+                await queries.first_day(
+                    conn, relation=dataset.relation, column=dataset.day_column, zone=self.zone_name
+                )
+                or today
+            )
+        days = {d for d in days_between(start, last) if d not in exported or not exported[d].closed}
         # Exported while open, not yet since it closed.
         days |= {d for d, e in exported.items() if d is not None and not e.closed and d <= last}
         dirty = await queries.dirty_days(conn, dataset=dataset.name, sources=dataset.sources)
@@ -205,7 +209,7 @@ class LakeExport:
         )
         args = () if task.day is None else day_bounds(task.day, self.zone)
         previous = (await queries.manifest(conn, dataset=dataset.name)).get(task.day)
-        folder.mkdir(parents=True, exist_ok=True)
+        await asyncio.to_thread(folder.mkdir, parents=True, exist_ok=True)
         # One snapshot for the marks and the rows: the watermark recorded is exactly what the
         # file holds (a change committed later bumps a mark past it).
         async with conn.transaction(isolation="repeatable_read", readonly=True):
@@ -216,23 +220,14 @@ class LakeExport:
                 else {}
             )
             written = await self._copy(conn, sql, args, temp, schema, dataset.day_column)
-        digest = None
-        size = 0
-        replaced = False
-        if written.rows == 0:
-            temp.unlink(missing_ok=True)
-            if final.exists():  # its rows are gone (deleted in the database)
-                await asyncio.to_thread(parquet.remove_published, final)
-                replaced = True
-            _remove_if_empty(folder, keep=root)
-        else:
-            digest = await asyncio.to_thread(parquet.file_digest, temp)
-            size = temp.stat().st_size
-            if previous is not None and previous.digest == digest and final.exists():
-                temp.unlink()
-            else:
-                await asyncio.to_thread(parquet.publish, temp, final)
-                replaced = True
+        digest, size, replaced = await asyncio.to_thread(
+            parquet.settle,
+            temp,
+            final,
+            rows=written.rows,
+            previous_digest=previous.digest if previous is not None else None,
+            keep=root,
+        )
         unchanged = (
             previous is not None
             and not replaced
@@ -286,22 +281,14 @@ class LakeExport:
                 await writer
             except Exception:
                 log.debug("lake: writer stopped after the COPY failed", exc_info=True)
-            temp.unlink(missing_ok=True)
+            await asyncio.to_thread(temp.unlink, missing_ok=True)
             raise
         await feed.end()
         try:
             return await writer
         except BaseException:
-            temp.unlink(missing_ok=True)
+            await asyncio.to_thread(temp.unlink, missing_ok=True)
             raise
-
-
-def _remove_if_empty(folder: Path, *, keep: Path) -> None:
-    if folder != keep:
-        try:
-            folder.rmdir()
-        except OSError:
-            pass  # not empty
 
 
 def schema_document(

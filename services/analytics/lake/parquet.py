@@ -191,7 +191,7 @@ def _write(
     )
     rows = 0
     newest = None
-    with open(path, "wb") as out:  # noqa: PTH123 - the descriptor is fsynced below
+    with open(path, "wb") as out:
         with pq.ParquetWriter(out, schema, compression="zstd") as writer:
             for batch in reader:
                 if not batch.num_rows:
@@ -208,7 +208,7 @@ def _write(
 
 
 def file_digest(path: Path) -> str:
-    with open(path, "rb") as f:  # noqa: PTH123
+    with open(path, "rb") as f:
         return hashlib.file_digest(f, "sha256").hexdigest()
 
 
@@ -232,6 +232,30 @@ def remove_published(final: Path) -> None:
         fsync_dir(final.parent)
 
 
+def settle(
+    temp: Path, final: Path, *, rows: int, previous_digest: str | None, keep: Path
+) -> tuple[str | None, int, bool]:
+    """Publish a written temporary file unless the published one has the same digest; with
+    no rows, remove the published file (its rows are gone) and its empty day folder.
+    (digest, bytes, whether the visible file changed)."""
+    if rows == 0:
+        temp.unlink(missing_ok=True)
+        replaced = final.exists()
+        if replaced:
+            remove_published(final)
+        if final.parent != keep:
+            with contextlib.suppress(OSError):  # not empty
+                final.parent.rmdir()
+        return None, 0, replaced
+    digest = file_digest(temp)
+    size = temp.stat().st_size
+    if digest == previous_digest and final.exists():
+        temp.unlink()
+        return digest, size, False
+    publish(temp, final)
+    return digest, size, True
+
+
 def clean_temporaries(root: Path) -> list[Path]:
     """Temporary files a killed run left under a dataset's folder, removed."""
     removed = []
@@ -249,7 +273,7 @@ def write_text_atomic(path: Path, text: str, *, run: str) -> bool:
         return False
     path.parent.mkdir(parents=True, exist_ok=True)
     temp = path.with_name(f".{path.name}.tmp-{run}")
-    with open(temp, "w", encoding="utf-8") as out:  # noqa: PTH123
+    with open(temp, "w", encoding="utf-8") as out:
         out.write(text)
         out.flush()
         os.fsync(out.fileno())

@@ -89,9 +89,7 @@ async def dirty_days(conn: Connection, *, dataset: str, sources: tuple[str, ...]
     return {r["day"] for r in await conn.fetch(DIRTY_DAYS, dataset, list(sources))}
 
 
-async def watermarks(
-    conn: Connection, *, sources: tuple[str, ...], day: dt.date
-) -> dict[str, int]:
+async def watermarks(conn: Connection, *, sources: tuple[str, ...], day: dt.date) -> dict[str, int]:
     return {r["source"]: r["marked"] for r in await conn.fetch(WATERMARKS, list(sources), day)}
 
 
