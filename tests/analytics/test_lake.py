@@ -328,3 +328,77 @@ async def test_memory_stays_flat_whatever_the_day_size(
     }
     # Five times the rows (about 60 MB of COPY text more): the process grows by far less.
     assert large_peak < small_peak + 25, (small_peak, large_peak)
+
+
+async def test_a_day_partly_dropped_by_retention_is_not_rewritten(
+    conn: asyncpg.Connection, pool: asyncpg.Pool, tmp_path: Path
+) -> None:
+    await seed(conn)
+    await lake(pool, tmp_path).run()
+    before = duck(tmp_path, "telemetry_samples", "count(*), sum(value)")
+    # Retention drops the first day's UTC partition; the plant day's last hours live on in the
+    # next partition, and a late sample lands there.
+    for day in (DAYS[0] - dt.timedelta(days=1), DAYS[0]):  # the oldest first, as retention does
+        await conn.execute(f"DROP TABLE telemetry_samples_{day:%Y%m%d}")
+    await conn.execute(
+        "INSERT INTO telemetry_samples (machine, metric, ts, value) VALUES ('M9', 'temp', $1, 1)",
+        at(DAYS[0], 23, 50),
+    )
+
+    await lake(pool, tmp_path).run()
+
+    assert duck(tmp_path, "telemetry_samples", "count(*), sum(value)") == before
+
+
+async def test_marks_follow_rows_moved_between_days_and_plant_days(
+    conn: asyncpg.Connection,
+) -> None:
+    stop = await conn.fetchval(
+        """INSERT INTO stops (id, machine, branch, state, start_at, status)
+           VALUES (gen_random_uuid(), 'M1', '01', 'fault', $1, 'open') RETURNING id""",
+        at(DAYS[0], 23, 30),  # 02:30 UTC of the next day: still the plant's DAYS[0]
+    )
+    await conn.execute("DELETE FROM lake_dirty")
+    await conn.execute("UPDATE stops SET start_at = $2 WHERE id = $1", stop, at(DAYS[2], 8))
+
+    marked = await conn.fetch("SELECT source, day FROM lake_dirty ORDER BY day")
+    assert [(r["source"], r["day"]) for r in marked] == [("stops", DAYS[0]), ("stops", DAYS[2])]
+
+
+async def test_the_service_job_exports_and_reports_on_metrics(
+    aiohttp_client, mes_dsn: str, demo_protheus_dsn: str, conn: asyncpg.Connection, tmp_path: Path
+) -> None:
+    import dataclasses
+
+    from services.analytics.app import create_app
+    from services.analytics.keys import JOBS
+    from shared.settings import AnalyticsSettings, Settings
+    from tests.helpers import NO_AUDIT
+
+    await seed(conn)
+    settings = Settings(
+        mes_db_url=mes_dsn,
+        protheus_db_url=demo_protheus_dsn,
+        plant_timezone=ZONE,
+        analytics=dataclasses.replace(
+            AnalyticsSettings(), lake_dir=str(tmp_path), export_min=60.0, sync_min=60.0
+        ),
+        audit=NO_AUDIT,
+    )
+    client = await aiohttp_client(create_app(settings))
+    job = client.app[JOBS]["lake_export"]
+    for _ in range(500):
+        if job.runs:
+            break
+        await asyncio.sleep(0.02)
+    assert job.runs == 1, job.status()
+
+    metrics = await (await client.get("/metrics")).text()
+    samples = await conn.fetchval("SELECT count(*) FROM telemetry_samples")
+    assert (
+        f'analytics_rows_total{{dataset="telemetry_samples",job="lake_export"}} {samples:.1f}'
+        in metrics
+    )
+    assert 'lake_lag_seconds{dataset="telemetry_samples"}' in metrics
+    assert "lake_last_run_timestamp " in metrics
+    assert duck(tmp_path, "counters", "count(*)") == {d: (3,) for d in DAYS}

@@ -23,6 +23,9 @@ class Dataset:
     sources: tuple[str, ...] = ()
     # Unpartitioned datasets: the order that makes their file identical when nothing changed.
     order_by: tuple[str, ...] = ()
+    # A table partitioned by UTC day whose old partitions retention drops: a day already in
+    # the lake that starts before its oldest partition is never rewritten from what is left.
+    retained_by: str | None = None
 
     @property
     def partitioned(self) -> bool:
@@ -38,6 +41,7 @@ DATASETS: tuple[Dataset, ...] = (
         "Amostras brutas de telemetria (máquina, métrica, instante, valor): o lago guarda o que a retenção do banco descarta.",
         day_column="ts",
         sources=("telemetry_samples",),
+        retained_by="telemetry_samples",
     ),
     Dataset(
         "states",

@@ -29,6 +29,7 @@ import pyarrow as pa
 from services.analytics.lake import parquet, queries
 from services.analytics.lake.datasets import DATASETS, Dataset
 from shared.db.pools import Connection
+from shared.partitions import DailyPartitions
 
 log = logging.getLogger(__name__)
 
@@ -152,7 +153,27 @@ class LakeExport:
         days |= {d for d, e in exported.items() if d is not None and not e.closed and d <= last}
         dirty = await queries.dirty_days(conn, dataset=dataset.name, sources=dataset.sources)
         days |= {d for d in dirty if d <= last and (first is None or d >= first)}
+        if dataset.retained_by is not None:
+            days -= await self._partly_dropped(conn, dataset.retained_by, days & set(exported))
         return days
+
+    async def _partly_dropped(
+        self, conn: Connection, parent: str, days: set[dt.date]
+    ) -> set[dt.date]:
+        """Days whose start is older than the oldest partition left: the lake holds more of
+        them than the database (a late row at the retention edge must not shrink them)."""
+        kept = await DailyPartitions(parent).existing_days(conn)
+        if not kept:
+            return set()
+        floor = dt.datetime.combine(min(kept), dt.time(), dt.UTC)
+        dropped = {d for d in days if day_bounds(d, self.zone)[0] < floor}
+        if dropped:
+            log.warning(
+                "lake: %s: not rewriting %s, partly dropped by retention",
+                parent,
+                ", ".join(str(d) for d in sorted(dropped)),
+            )
+        return dropped
 
     async def run(
         self,
@@ -208,7 +229,7 @@ class LakeExport:
             dataset.relation, columns, day_column=dataset.day_column, order_by=dataset.order_by
         )
         args = () if task.day is None else day_bounds(task.day, self.zone)
-        previous = (await queries.manifest(conn, dataset=dataset.name)).get(task.day)
+        previous = await queries.manifest_row(conn, dataset=dataset.name, day=task.day)
         await asyncio.to_thread(folder.mkdir, parents=True, exist_ok=True)
         # One snapshot for the marks and the rows: the watermark recorded is exactly what the
         # file holds (a change committed later bumps a mark past it).

@@ -25,6 +25,10 @@ RETURNING plant_timezone
 MANIFEST = """
 SELECT day, rows, digest, closed, source_watermark FROM lake_manifest WHERE dataset = $1
 """
+MANIFEST_ROW = """
+SELECT day, rows, digest, closed, source_watermark FROM lake_manifest
+WHERE dataset = $1 AND day IS NOT DISTINCT FROM $2
+"""
 
 # Days of the dataset's sources marked after the manifest's export of that day (or never
 # exported): the days late data arrived for.
@@ -75,14 +79,19 @@ async def sync_zone(conn: Connection, *, zone: str) -> bool:
     return await conn.fetchval(SYNC_ZONE, zone) is not None
 
 
+def _exported(row: Any) -> Exported:
+    return Exported(
+        row["day"], row["rows"], row["digest"], row["closed"], json.loads(row["source_watermark"])
+    )
+
+
 async def manifest(conn: Connection, *, dataset: str) -> dict[dt.date | None, Exported]:
-    rows = await conn.fetch(MANIFEST, dataset)
-    return {
-        r["day"]: Exported(
-            r["day"], r["rows"], r["digest"], r["closed"], json.loads(r["source_watermark"])
-        )
-        for r in rows
-    }
+    return {r["day"]: _exported(r) for r in await conn.fetch(MANIFEST, dataset)}
+
+
+async def manifest_row(conn: Connection, *, dataset: str, day: dt.date | None) -> Exported | None:
+    row = await conn.fetchrow(MANIFEST_ROW, dataset, day)
+    return None if row is None else _exported(row)
 
 
 async def dirty_days(conn: Connection, *, dataset: str, sources: tuple[str, ...]) -> set[dt.date]:
