@@ -39,26 +39,40 @@ CREATE TABLE lake_dirty (
     PRIMARY KEY (source, day)
 );
 
--- Statement-level: one INSERT per statement whatever its size (the ingestor's COPY of a
--- flush included; on a partitioned table the parent's trigger sees every partition's rows).
+-- Statement-level: a few statements per writing statement whatever its size (the ingestor's
+-- COPY of a flush included; on a partitioned table the parent's trigger sees every
+-- partition's rows). The usual statement (a flush of recent data) falls on one day: min and
+-- max say so, and one cached upsert marks it; rows over several days mark each of their days.
 -- Days are upserted in order, so two writers marking the same days lock them in the same
 -- order; the row lock is held to the writer's commit, so the export reading a mark either
 -- sees the writer's rows too or sees the older mark (and exports the day again next run).
 -- TG_ARGV[0]: the timestamptz column that places a row in its day.
 CREATE FUNCTION lake_mark_dirty() RETURNS trigger LANGUAGE plpgsql AS $$
 DECLARE
-    zone TEXT := (SELECT plant_timezone FROM lake_settings);
-    mark CONSTANT TEXT := 'INSERT INTO lake_dirty AS d (source, day, marked)
-        SELECT %L, day, nextval(''lake_mark_seq'') FROM (
-            SELECT DISTINCT (%I AT TIME ZONE $1)::date AS day FROM %I) AS changed
-        ORDER BY day
-        ON CONFLICT (source, day) DO UPDATE SET marked = EXCLUDED.marked';
+    zone CONSTANT TEXT := (SELECT plant_timezone FROM lake_settings);
+    -- The changed rows' timestamps: an updated row may move out of a day into another.
+    changed CONSTANT TEXT := CASE TG_OP
+        WHEN 'INSERT' THEN format('SELECT %I AS at FROM new_rows', TG_ARGV[0])
+        WHEN 'DELETE' THEN format('SELECT %I AS at FROM old_rows', TG_ARGV[0])
+        ELSE format('SELECT %1$I AS at FROM old_rows UNION ALL SELECT %1$I FROM new_rows', TG_ARGV[0])
+    END;
+    first_day DATE;
+    last_day DATE;
 BEGIN
-    IF TG_OP IN ('INSERT', 'UPDATE') THEN
-        EXECUTE format(mark, TG_TABLE_NAME, TG_ARGV[0], 'new_rows') USING zone;
-    END IF;
-    IF TG_OP IN ('UPDATE', 'DELETE') THEN  -- a row moved out of a day, or gone from it
-        EXECUTE format(mark, TG_TABLE_NAME, TG_ARGV[0], 'old_rows') USING zone;
+    EXECUTE format('SELECT (min(at) AT TIME ZONE $1)::date, (max(at) AT TIME ZONE $1)::date
+                    FROM (%s) AS changed', changed)
+        INTO first_day, last_day USING zone;
+    IF first_day = last_day THEN
+        INSERT INTO lake_dirty AS d (source, day, marked)
+        VALUES (TG_TABLE_NAME, first_day, nextval('lake_mark_seq'))
+        ON CONFLICT (source, day) DO UPDATE SET marked = EXCLUDED.marked;
+    ELSIF first_day IS NOT NULL THEN
+        EXECUTE format('INSERT INTO lake_dirty AS d (source, day, marked)
+            SELECT %L, day, nextval(''lake_mark_seq'') FROM (
+                SELECT DISTINCT (at AT TIME ZONE $1)::date AS day FROM (%s) AS changed) AS days
+            ORDER BY day
+            ON CONFLICT (source, day) DO UPDATE SET marked = EXCLUDED.marked',
+            TG_TABLE_NAME, changed) USING zone;
     END IF;
     RETURN NULL;
 END
