@@ -191,25 +191,33 @@ def _write(
     )
     rows = 0
     newest = None
-    with open(path, "wb") as out:
-        with pq.ParquetWriter(out, schema, compression="zstd") as writer:
-            for batch in reader:
-                if not batch.num_rows:
-                    continue
-                writer.write_batch(batch, row_group_size=batch_rows)
-                rows += batch.num_rows
-                if day_column is not None:
-                    high = pc.max(batch.column(day_column)).as_py()
-                    if high is not None and (newest is None or high > newest):
-                        newest = high
-        out.flush()
-        os.fsync(out.fileno())
+    # Arrow writes the file itself (through a Python file object every page would be a copy).
+    with pq.ParquetWriter(str(path), schema, compression="zstd") as writer:
+        for batch in reader:
+            if not batch.num_rows:
+                continue
+            writer.write_batch(batch, row_group_size=batch_rows)
+            rows += batch.num_rows
+            if day_column is not None:
+                high = pc.max(batch.column(day_column)).as_py()
+                if high is not None and (newest is None or high > newest):
+                    newest = high
+    fsync_file(path)
     return Written(rows, newest)
 
 
 def file_digest(path: Path) -> str:
     with open(path, "rb") as f:
         return hashlib.file_digest(f, "sha256").hexdigest()
+
+
+def fsync_file(path: Path) -> None:
+    """Flush a closed file's data to disk (fsync syncs the file, whichever descriptor)."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 def fsync_dir(directory: Path) -> None:
