@@ -402,3 +402,23 @@ async def test_the_service_job_exports_and_reports_on_metrics(
     assert 'lake_lag_seconds{dataset="telemetry_samples"}' in metrics
     assert "lake_last_run_timestamp " in metrics
     assert duck(tmp_path, "counters", "count(*)") == {d: (3,) for d in DAYS}
+
+
+async def test_the_cli_prints_plain_lines_off_a_terminal_and_refuses_unknown_datasets(
+    mes_dsn: str, conn: asyncpg.Connection, tmp_path: Path
+) -> None:
+    await seed(conn)
+    process = cli(mes_dsn, tmp_path, "--dataset", "counters", "--from", str(DAYS[0]), "--to", str(DAYS[1]))  # fmt: skip
+    out, err = process.communicate()
+    assert process.returncode == 0, err.decode()
+    lines = out.decode().splitlines()
+    assert lines == [
+        f"1/2 counters {DAYS[0]}: 3 linhas, gravado",
+        f"2/2 counters {DAYS[1]}: 3 linhas, gravado",
+        "2 arquivo(s) gravado(s), 6 linhas, em 2 tarefa(s)",
+    ]
+
+    process = cli(mes_dsn, tmp_path, "--dataset", "nope")
+    out, err = process.communicate()
+    assert process.returncode == 2
+    assert "nope" in err.decode()
