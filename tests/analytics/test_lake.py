@@ -422,3 +422,16 @@ async def test_the_cli_prints_plain_lines_off_a_terminal_and_refuses_unknown_dat
     out, err = process.communicate()
     assert process.returncode == 2
     assert "nope" in err.decode()
+
+
+async def test_a_file_missing_from_the_lake_is_written_again(
+    conn: asyncpg.Connection, pool: asyncpg.Pool, tmp_path: Path
+) -> None:
+    await seed(conn)
+    await lake(pool, tmp_path).run()
+    (tmp_path / "states" / f"date={DAYS[1]}" / "part-0.parquet").unlink()
+
+    report = await lake(pool, tmp_path).run()
+
+    assert report.files == 1
+    assert duck(tmp_path, "states", "count(*)") == {d: (3,) for d in DAYS}

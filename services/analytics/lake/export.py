@@ -155,6 +155,16 @@ class LakeExport:
         days |= {d for d in dirty if d <= last and (first is None or d >= first)}
         if dataset.retained_by is not None:
             days -= await self._partly_dropped(conn, dataset.retained_by, days & set(exported))
+        # Files the manifest lists but the lake lacks (a new LAKE_DIR, a deleted folder).
+        root = self.lake_dir / dataset.name
+        listed = [
+            d
+            for d, e in exported.items()
+            if d is not None and e.rows and d <= last and (first is None or d >= first)
+        ]
+        days |= await asyncio.to_thread(
+            lambda: {d for d in listed if not (root / f"date={d.isoformat()}" / FILE).exists()}
+        )
         return days
 
     async def _partly_dropped(
