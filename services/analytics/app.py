@@ -18,6 +18,7 @@ from services.analytics.jobs import JobMetrics
 from services.analytics.keys import JOB_METRICS, JOBS
 from services.analytics.lake.job import lake_job
 from services.analytics.sync.job import dimension_sync
+from services.telemetry.query.shifts import parse_shift_calendar
 from shared.app import (
     Resource,
     add_resources,
@@ -63,7 +64,9 @@ def setup(app: web.Application) -> None:
     """The analytics service on an app: its own, or the devserver's composed one.
 
     Each job is one resource below (one per line); it runs only with ANALYTICS_ENABLED.
+    A bad SHIFT_CALENDAR raises shared.settings.ConfigError here, before anything opens.
     """
+    parse_shift_calendar(app[SETTINGS].shift_calendar)  # the sync writes it for the views
     app[JOBS] = {}
     app[JOB_METRICS] = JobMetrics(app[METRICS])
     add_resources(

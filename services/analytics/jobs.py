@@ -86,6 +86,7 @@ class PeriodicJob:
         self.last_error: str | None = None
         self.last_rows: dict[str, int] = {}
         self.runs = 0
+        self.succeeded = asyncio.Event()  # set by the first successful run (and every one after)
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
 
@@ -138,6 +139,7 @@ class PeriodicJob:
         self.last_error = None
         self.last_rows = rows
         self.runs += 1
+        self.succeeded.set()
         return True
 
     async def _loop(self) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from services.analytics.app import create_app as create_analytics
 from services.catalog.app import create_app as create_catalog
 from services.production.app import create_app as create_production
 from services.telemetry.app import create_app as create_telemetry
@@ -31,6 +32,7 @@ from shared.settings import Settings
                 ("telemetry_ingestor", False),
             ],
         ),
+        (create_analytics, [("mes_db", True), ("protheus_db", False), ("analytics_jobs", False)]),
     ],
 )
 def test_listed_resources_register_their_checks(create_app, checks):

@@ -31,6 +31,7 @@ from sqlglot.tokens import TokenType
 
 import services
 import shared
+from services.analytics.sync.queries import MIRRORS
 from services.production.orders.queries import STATUSES
 from shared.db.dialect import _TOKENS, TSQL, TSQL_BEFORE_2017, TSQL_VERSION_SQL, Dialect
 from shared.db.dialect import render as render_sql
@@ -45,6 +46,9 @@ DIALECTS = {"2017+": TSQL, "before-2017": TSQL_BEFORE_2017}
 NOT_STATEMENTS = {
     "services.catalog.search.like_contains",  # a LIKE pattern (a bound value)
     "services.catalog.search.word_start_pattern",  # a pattern (a bound value)
+    # Fragments (an expression, an OUTER APPLY), parsed inside the statements using them.
+    "shared.protheus.orders.order_status_sql",
+    "shared.protheus.orders.order_activity_sql",
 }
 
 # Values of parameters whose type alone does not say which ones the callers pass.
@@ -55,6 +59,11 @@ DOMAINS: dict[str, tuple[Any, ...]] = {
     "services.telemetry.query.queries.ideal_times.inferred": (0, 1, 3),
     "services.telemetry.query.queries.ideal_times.numbers": (0, 1, 3),
     "services.telemetry.query.queries.ideal_times.machines": (0, 1, 3),
+    **{
+        f"services.analytics.sync.queries.{builder}.mirror": MIRRORS
+        for builder in ("key_page_sql", "rows_in_range_sql", "rows_in_list_sql")
+    },
+    "services.analytics.sync.queries.rows_in_list_sql.count": (1, 3),
     "services.telemetry.query.queries.ideal_times.layout": (
         USUAL_ORDER_KEY,
         OrderKeyLayout(8, 2, 3, 0),
@@ -77,7 +86,7 @@ TSQL_CALLABLE = {
     "DATEADD", "DATEDIFF", "FLOOR", "GETDATE", "IIF", "ISNULL", "LEFT", "LEN", "LOWER",
     "LTRIM", "MAX", "MIN", "NULLIF", "REPLACE", "RIGHT", "ROUND", "ROW_NUMBER", "RTRIM",
     "SERVERPROPERTY", "SUBSTRING", "SUM", "SYSDATETIME", "UPPER", "AVG", "DENSE_RANK", "RANK",
-    "SQUARE", "CEILING", "FORMAT", "CONCAT", "TRY_CAST", "TRY_CONVERT",
+    "SQUARE", "CEILING", "FORMAT", "CONCAT", "TRY_CAST", "TRY_CONVERT", "HASHBYTES",
     # keywords followed by a parenthesis
     "AND", "AS", "EXISTS", "FROM", "IN", "JOIN", "NOT", "ON", "OR", "OVER", "SELECT", "TOP",
     "WHEN", "THEN", "ELSE", "WHERE", "APPLY", "ALL", "VALUES", "BY", "WITH", "UNION", "IS",

@@ -20,7 +20,7 @@ async def dimension_sync(app: web.Application) -> AsyncIterator[None]:
     if not settings.analytics.enabled:
         yield
         return
-    sync = DimensionSync(app[MES_POOL], app[PROTHEUS_CONTEXT])
+    sync = DimensionSync(app[MES_POOL], app[PROTHEUS_CONTEXT], settings)
     job = PeriodicJob(
         JOB, settings.analytics.sync_min * 60, app[MES_POOL], sync.run, app[JOB_METRICS]
     )

@@ -3,8 +3,8 @@
 Every statement filters live rows (`shared.protheus.sql.live`) on every table and join, and the FILIAL column
 of every table (SC2, SB1, SG2, SH6, SD3) with the value the branch resolver gives for that
 table (blank for shared tables). Table names come from the company code; every value is
-bound. An order's status (PROTHEUS.md's table) is computed here, in SQL, so the `status`
-filter, `total` and the page agree exactly.
+bound. An order's status (PROTHEUS.md's table, shared/protheus/orders.py) is computed in SQL,
+so the `status` filter, `total` and the page agree exactly.
 """
 
 from __future__ import annotations
@@ -14,13 +14,12 @@ from functools import lru_cache
 from shared.db.dialect import Dialect
 from shared.protheus.keys import op_key_sql, order_key_sql
 from shared.protheus.naming import Tables
+from shared.protheus.orders import order_activity_sql, order_status_sql
 from shared.protheus.sql import live, operpad_lookup_sql, routing_sql
 
 STATUSES = ("planned", "open", "started", "idle", "partially_closed", "closed")
 # Statuses that depend on the order's appointments and moves, not on SC2 alone.
 ACTIVITY_STATUSES = frozenset({"open", "started", "idle"})
-# C2_DIASOCI beyond a century means "never idle"; capping it keeps date arithmetic in range.
-MAX_IDLE_DAYS = 36500
 
 ORDER_COLUMNS = (
     "c2_filial",
@@ -50,56 +49,6 @@ ORDER_SORT = "c2_num, c2_item, c2_sequen, c2_itemgrd, recno"
 def _routing(tables: Tables, c2: str) -> str:
     """An order's routing; a product with no SB1 row falls back to '01'."""
     return routing_sql(operpad_lookup_sql(tables, f"{c2}.c2_produto"), c2)
-
-
-def _days_before_today(dialect: Dialect, days: str) -> str:
-    """`:today` (YYYYMMDD, the plant's date) minus `days` whole days, as YYYYMMDD text."""
-    if dialect.is_tsql:
-        return f"CONVERT(CHAR(8), DATEADD(day, -({days}), CONVERT(DATE, :today, 112)), 112)"
-    return f"to_char(to_date(:today, 'YYYYMMDD') - ({days}), 'YYYYMMDD')"
-
-
-def _idle_threshold(dialect: Dialect) -> str:
-    """The date an order's latest activity must be older than to be idle.
-
-    "Older than C2_DIASOCI days" is a whole number of days: with N = floor(C2_DIASOCI),
-    the activity is idle when it happened before today - N.
-    """
-    days = (
-        f"CAST(FLOOR(CASE WHEN c2_diasoci > {MAX_IDLE_DAYS} THEN {MAX_IDLE_DAYS} "
-        "ELSE c2_diasoci END) AS INTEGER)"
-    )
-    return _days_before_today(dialect, days)
-
-
-def _status(dialect: Dialect) -> str:
-    """PROTHEUS.md's status table over an order row with its `moves` and `last_activity`."""
-    return f"""(CASE
-        WHEN c2_tpop = 'P' THEN 'planned'
-        WHEN c2_datrf <> '' THEN CASE WHEN c2_quje < c2_quant THEN 'partially_closed' ELSE 'closed' END
-        WHEN moves = 0 THEN 'open'
-        WHEN c2_diasoci > 0 AND last_activity < {_idle_threshold(dialect)} THEN 'idle'
-        ELSE 'started' END)"""
-
-
-def _activity(dialect: Dialect, tables: Tables, c2: str, alias: str) -> str:
-    """`moves` (live SH6 rows + non-reversed SD3 rows of the order) and `last_activity`.
-
-    An appointment's date is H6_DTAPONT, else H6_DATAFIN; a move's is D3_EMISSAO. A
-    reversal deletes the SH6 row and marks its SD3 move D3_ESTORNO = 'S': neither counts.
-    Blank dates count as moves but never as the latest date.
-    """
-    key = op_key_sql(c2, dialect.name)
-    subquery = f"""SELECT MAX(NULLIF(m.activity_day, '')) AS last_activity, COUNT(*) AS moves FROM (
-        SELECT CASE WHEN h6.h6_dtapont <> '' THEN h6.h6_dtapont ELSE h6.h6_datafin END AS activity_day
-        FROM {tables.sh6} h6
-        WHERE h6.h6_filial = :sh6_filial AND h6.h6_op = {key} AND {live("h6")}
-        UNION ALL
-        SELECT d3.d3_emissao AS activity_day
-        FROM {tables.sd3} d3
-        WHERE d3.d3_filial = :sd3_filial AND d3.d3_op = {key} AND d3.d3_estorno <> 'S' AND {live("d3")}
-    ) m"""
-    return dialect.outer_lateral(subquery, alias)
 
 
 def _order_select(dialect: Dialect, tables: Tables) -> str:
@@ -136,7 +85,7 @@ def list_orders(
     """A branch's orders (SC2, with SB1 for the routing) in key order: a header row (`total`) and
     the page, each row with `status`, `last_activity` and `routing`.
 
-    Filters: `:status` (computed as in `_status`), `:product` (C2_PRODUTO), `:machine` (an
+    Filters: `:status` (computed as in `order_status_sql`), `:product` (C2_PRODUTO), `:machine` (an
     SG2 operation of the order's routing, joined on G2_CODIGO, runs on that G2_RECURSO),
     `:planned_from` / `:planned_to` (C2_DATPRI, blank dates excluded). Appointments (SH6)
     and moves (SD3) are read for every candidate only when the status filter needs them,
@@ -160,18 +109,18 @@ def list_orders(
     if planned_to:
         filters.append("c2.c2_datpri <= :planned_to")
     where = "".join(f" AND {condition}" for condition in filters)
-    status_sql = _status(dialect)
+    status_sql = order_status_sql(dialect)
     if status in ACTIVITY_STATUSES:
         matches = (
             "SELECT x.* FROM (SELECT b.*, a.last_activity, a.moves FROM base b "
-            f"{_activity(dialect, tables, 'b', 'a')}) x WHERE {status_sql} = :status"
+            f"{order_activity_sql(dialect, tables, 'b', 'a')}) x WHERE {status_sql} = :status"
         )
         page_rows = "SELECT r.* FROM page_rows r"
     else:
         matches = "SELECT * FROM base"
         page_rows = (
             "SELECT r.*, a.last_activity, a.moves FROM page_rows r "
-            f"{_activity(dialect, tables, 'r', 'a')}"
+            f"{order_activity_sql(dialect, tables, 'r', 'a')}"
         )
     page = f"SELECT y.*, {status_sql} AS status, {_routing(tables, 'y')} AS routing FROM ({page_rows}) y"
     return f"""WITH base AS (
@@ -222,8 +171,8 @@ def order_detail(dialect: Dialect, tables: Tables) -> str:
          AND g2.g2_codigo = o.routing AND {live("g2")}
     LEFT JOIN progress pr ON pr.h6_operac = g2.g2_operac
 )
-SELECT y.*, {_status(dialect)} AS status, ops.*
-FROM (SELECT o.*, a.last_activity, a.moves FROM the_order o {_activity(dialect, tables, "o", "a")}) y
+SELECT y.*, {order_status_sql(dialect)} AS status, ops.*
+FROM (SELECT o.*, a.last_activity, a.moves FROM the_order o {order_activity_sql(dialect, tables, "o", "a")}) y
 LEFT JOIN operations ops ON 1 = 1
 ORDER BY ops.g2_operac, ops.g2_recno
 """

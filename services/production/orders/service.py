@@ -16,11 +16,11 @@ from shared.pagination import Page, split_page
 from shared.protheus.context import ProtheusContext
 from shared.protheus.dates import dtos
 from shared.protheus.keys import OrderKeyLayout
+from shared.protheus.orders import situation
 from shared.validation import iso_date
 
 # Every table an order statement reads, each filtered by its own FILIAL.
 ALIASES = ("SC2", "SB1", "SG2", "SH6", "SD3")
-SITUATIONS = {"U": "suspended", "S": "sacramented"}
 
 
 def order_key_params(layout: OrderKeyLayout, key: str, *, field: str) -> dict[str, str]:
@@ -47,11 +47,6 @@ async def filials(protheus: ProtheusContext, branch: str) -> dict[str, str]:
 def plant_today(tz: dt.tzinfo) -> str:
     """The plant's date (PLANT_TIMEZONE), YYYYMMDD: "idle" counts days in the plant's zone."""
     return dtos(dt.datetime.now(tz).date())
-
-
-def situation(c2_status: str) -> str:
-    """C2_STATUS: U suspended, S definitively closed (sacramented), N or blank normal."""
-    return SITUATIONS.get(c2_status.strip(), "normal")
 
 
 def order_row(row: Row) -> Row:
