@@ -50,30 +50,49 @@ CREATE TABLE lake_dirty (
 CREATE FUNCTION lake_mark_dirty() RETURNS trigger LANGUAGE plpgsql AS $$
 DECLARE
     zone CONSTANT TEXT := (SELECT plant_timezone FROM lake_settings);
-    -- The changed rows' timestamps: an updated row may move out of a day into another.
+    at_column CONSTANT TEXT := TG_ARGV[0];
+    -- TG_ARGV[1], when given: the key whose previous row's extent a change alters (a state
+    -- lasts until the machine's next one, so a late state changes the end of the one before).
+    key_column CONSTANT TEXT := CASE WHEN TG_NARGS > 1 THEN TG_ARGV[1] END;
+    -- The changed rows: an updated row may move out of a day into another.
     changed CONSTANT TEXT := CASE TG_OP
-        WHEN 'INSERT' THEN format('SELECT %I AS at FROM new_rows', TG_ARGV[0])
-        WHEN 'DELETE' THEN format('SELECT %I AS at FROM old_rows', TG_ARGV[0])
-        ELSE format('SELECT %1$I AS at FROM old_rows UNION ALL SELECT %1$I FROM new_rows', TG_ARGV[0])
+        WHEN 'INSERT' THEN format('SELECT %I AS at, %s AS key FROM new_rows', at_column, COALESCE(quote_ident(key_column), 'NULL'))
+        WHEN 'DELETE' THEN format('SELECT %I AS at, %s AS key FROM old_rows', at_column, COALESCE(quote_ident(key_column), 'NULL'))
+        ELSE format('SELECT %1$I AS at, %2$s AS key FROM old_rows UNION ALL SELECT %1$I, %2$s FROM new_rows',
+                    at_column, COALESCE(quote_ident(key_column), 'NULL'))
     END;
+    days TEXT := 'SELECT DISTINCT (at AT TIME ZONE $1)::date AS day FROM changed';
     first_day DATE;
     last_day DATE;
 BEGIN
-    EXECUTE format('SELECT (min(at) AT TIME ZONE $1)::date, (max(at) AT TIME ZONE $1)::date
-                    FROM (%s) AS changed', changed)
-        INTO first_day, last_day USING zone;
-    IF first_day = last_day THEN
-        INSERT INTO lake_dirty AS d (source, day, marked)
-        VALUES (TG_TABLE_NAME, first_day, nextval('lake_mark_seq'))
-        ON CONFLICT (source, day) DO UPDATE SET marked = EXCLUDED.marked;
-    ELSIF first_day IS NOT NULL THEN
-        EXECUTE format('INSERT INTO lake_dirty AS d (source, day, marked)
-            SELECT %L, day, nextval(''lake_mark_seq'') FROM (
-                SELECT DISTINCT (at AT TIME ZONE $1)::date AS day FROM (%s) AS changed) AS days
-            ORDER BY day
-            ON CONFLICT (source, day) DO UPDATE SET marked = EXCLUDED.marked',
-            TG_TABLE_NAME, changed) USING zone;
+    IF key_column IS NULL THEN
+        EXECUTE format('SELECT (min(at) AT TIME ZONE $1)::date, (max(at) AT TIME ZONE $1)::date
+                        FROM (%s) AS changed', changed)
+            INTO first_day, last_day USING zone;
+        IF first_day IS NULL THEN
+            RETURN NULL;
+        ELSIF first_day = last_day THEN
+            INSERT INTO lake_dirty AS d (source, day, marked)
+            VALUES (TG_TABLE_NAME, first_day, nextval('lake_mark_seq'))
+            ON CONFLICT (source, day) DO UPDATE SET marked = EXCLUDED.marked;
+            RETURN NULL;
+        END IF;
+    ELSE
+        -- Each key's row just before its earliest changed row (one index probe per key).
+        days := days || format(' UNION SELECT (p.at AT TIME ZONE $1)::date FROM (
+                SELECT key, min(at) AS first FROM changed GROUP BY key) AS k
+            CROSS JOIN LATERAL (
+                SELECT t.%1$I AS at FROM %2$I.%3$I AS t
+                WHERE t.%4$I = k.key AND t.%1$I < k.first ORDER BY t.%1$I DESC LIMIT 1) AS p',
+            at_column, TG_TABLE_SCHEMA, TG_TABLE_NAME, key_column);
     END IF;
+    -- One ordered upsert for every day (two writers lock shared days in the same order).
+    EXECUTE format('WITH changed AS (%s)
+        INSERT INTO lake_dirty AS d (source, day, marked)
+        SELECT %L, day, nextval(''lake_mark_seq'') FROM (%s) AS days
+        ORDER BY day
+        ON CONFLICT (source, day) DO UPDATE SET marked = EXCLUDED.marked',
+        changed, TG_TABLE_NAME, days) USING zone;
     RETURN NULL;
 END
 $$;
@@ -81,13 +100,15 @@ $$;
 CREATE TRIGGER lake_mark_insert AFTER INSERT ON telemetry_samples
     REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION lake_mark_dirty('ts');
 
+-- A state ends at the machine's next one (analytics.states): a change also alters the end of
+-- the machine's state before it, which may lie in an earlier day.
 CREATE TRIGGER lake_mark_insert AFTER INSERT ON machine_states
-    REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION lake_mark_dirty('ts');
+    REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION lake_mark_dirty('ts', 'machine');
 CREATE TRIGGER lake_mark_update AFTER UPDATE ON machine_states
     REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows
-    FOR EACH STATEMENT EXECUTE FUNCTION lake_mark_dirty('ts');
+    FOR EACH STATEMENT EXECUTE FUNCTION lake_mark_dirty('ts', 'machine');
 CREATE TRIGGER lake_mark_delete AFTER DELETE ON machine_states
-    REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION lake_mark_dirty('ts');
+    REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION lake_mark_dirty('ts', 'machine');
 
 CREATE TRIGGER lake_mark_insert AFTER INSERT ON machine_counters
     REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION lake_mark_dirty('ts');
@@ -107,11 +128,19 @@ CREATE TRIGGER lake_mark_update AFTER UPDATE ON stops
 CREATE TRIGGER lake_mark_delete AFTER DELETE ON stops
     REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION lake_mark_dirty('start_at');
 
--- Production reports change status as they are delivered.
+-- Production (analytics.production, by its start): MES reports change status as they are
+-- delivered; the SH6 mirror (the dimension sync) brings appointments in, changed or gone.
 CREATE TRIGGER lake_mark_insert AFTER INSERT ON production_reports
-    REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION lake_mark_dirty('end_at');
+    REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION lake_mark_dirty('start_at');
 CREATE TRIGGER lake_mark_update AFTER UPDATE ON production_reports
     REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows
-    FOR EACH STATEMENT EXECUTE FUNCTION lake_mark_dirty('end_at');
+    FOR EACH STATEMENT EXECUTE FUNCTION lake_mark_dirty('start_at');
 CREATE TRIGGER lake_mark_delete AFTER DELETE ON production_reports
-    REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION lake_mark_dirty('end_at');
+    REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION lake_mark_dirty('start_at');
+CREATE TRIGGER lake_mark_insert AFTER INSERT ON analytics_src.sh6
+    REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION lake_mark_dirty('start_at');
+CREATE TRIGGER lake_mark_update AFTER UPDATE ON analytics_src.sh6
+    REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows
+    FOR EACH STATEMENT EXECUTE FUNCTION lake_mark_dirty('start_at');
+CREATE TRIGGER lake_mark_delete AFTER DELETE ON analytics_src.sh6
+    REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION lake_mark_dirty('start_at');

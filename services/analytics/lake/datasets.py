@@ -2,7 +2,7 @@
 fact tables' dirty marks send a day back to the export).
 
 A dataset is read from a table or view of the MES database. A partitioned one has a
-timestamptz `day_column`: its rows go to `<dataset>/date=<plant day>/part-0.parquet` by the
+`day_column`, a timestamptz or a UTC timestamp (the views' `*_utc`): its rows go to `<dataset>/date=<plant day>/part-0.parquet` by the
 plant day (PLANT_TIMEZONE) of that column, and its `sources` are the tables whose marking
 triggers (migrations/mes/0022_lake.sql) place late changes on those days; the day column
 must agree with the column the sources' triggers mark by. An unpartitioned one (a dimension)
@@ -32,8 +32,8 @@ class Dataset:
         return self.day_column is not None
 
 
-# The facts from the base tables until the analytics views (migration 0020) are merged;
-# switching a line to its view (relation="analytics.states", ...) is the whole change.
+# What BI sees (schema analytics, migration 0020) plus the raw samples. The rollups
+# (telemetry_1m, telemetry_1h, oee_hourly) join by one line each once their views are merged.
 DATASETS: tuple[Dataset, ...] = (
     Dataset(
         "telemetry_samples",
@@ -44,31 +44,68 @@ DATASETS: tuple[Dataset, ...] = (
         retained_by="telemetry_samples",
     ),
     Dataset(
+        "production",
+        "analytics.production",
+        "Apontamentos de produção do MES e do Protheus (SH6), ligados pelo marcador; pelo início.",
+        day_column="start_utc",
+        sources=("production_reports", "sh6"),
+    ),
+    Dataset(
+        "stops",
+        "analytics.stops",
+        "Paradas detectadas, classificadas com o motivo do Protheus, e o estado do apontamento.",
+        day_column="start_utc",
+        sources=("stops",),
+    ),
+    Dataset(
         "states",
-        "public.machine_states",
-        "Estados das máquinas (running, idle, setup, stopped, fault, offline) com o motivo do CLP.",
-        day_column="ts",
+        "analytics.states",
+        "Estados das máquinas, cada um até o estado seguinte da máquina.",
+        day_column="start_utc",
         sources=("machine_states",),
     ),
     Dataset(
         "counters",
-        "public.machine_counters",
+        "analytics.counters",
         "Contadores de peças boas e refugo desde a mensagem anterior da máquina.",
-        day_column="ts",
+        day_column="ts_utc",
         sources=("machine_counters",),
     ),
     Dataset(
-        "stops",
-        "public.stops",
-        "Paradas detectadas, classificadas com o motivo do Protheus, e o estado do apontamento.",
-        day_column="start_at",
-        sources=("stops",),
+        "machines",
+        "analytics.machines",
+        "Máquinas do Protheus (SH1) e as vistas pelo MES, com site, área e linha.",
+        order_by=("machine", "branch"),
     ),
     Dataset(
-        "machines",
-        "public.machines",
-        "Máquinas que enviaram dados (site, área, linha, primeiro e último envio).",
-        order_by=("machine",),
+        "products",
+        "analytics.products",
+        "Produtos (SB1).",
+        order_by=("product", "branch"),
+    ),
+    Dataset(
+        "orders",
+        "analytics.orders",
+        "Ordens de produção (SC2) com o estado calculado como na API.",
+        order_by=("order_key", "branch"),
+    ),
+    Dataset(
+        "stop_reasons",
+        "analytics.stop_reasons",
+        "Motivos de parada (CYN, senão SX5 tabela 44).",
+        order_by=("code", "source", "branch"),
+    ),
+    Dataset(
+        "shifts",
+        "analytics.shifts",
+        "Turnos do SHIFT_CALENDAR por dia da semana ISO.",
+        order_by=("weekday", "start_time", "shift"),
+    ),
+    Dataset(
+        "calendar",
+        "analytics.calendar",
+        "Dias da planta, do primeiro fato a um ano adiante.",
+        order_by=("date",),
     ),
 )
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import datetime as dt
 import hashlib
 import io
 import os
@@ -203,6 +204,8 @@ def _write(
                 if high is not None and (newest is None or high > newest):
                     newest = high
     fsync_file(path)
+    if isinstance(newest, dt.datetime) and newest.tzinfo is None:  # a view's `*_utc` column
+        newest = newest.replace(tzinfo=dt.UTC)
     return Written(rows, newest)
 
 

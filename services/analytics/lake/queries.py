@@ -143,7 +143,9 @@ def select_rows(relation: str, columns: list[str], *, day_column: str | None,
     partitioned. `relation` comes from the registry, columns from the catalog."""
     sql = f"SELECT {', '.join(quote(c) for c in columns)} FROM {relation}"
     if day_column is not None:
-        sql += f" WHERE {quote(day_column)} >= $1 AND {quote(day_column)} < $2"
+        # Bounds as instants; a view's UTC timestamp compares in the COPY's session zone, UTC.
+        day = quote(day_column)
+        sql += f" WHERE {day} >= $1::timestamptz AND {day} < $2::timestamptz"
     if order_by:
         sql += f" ORDER BY {', '.join(quote(c) for c in order_by)}"
     return sql
