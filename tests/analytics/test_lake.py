@@ -93,6 +93,12 @@ async def seed(conn: asyncpg.Connection) -> None:
            VALUES (gen_random_uuid(), 'M1', '01', 'fault', $1, $2, 'unclassified', NULL)""",
         [(at(d, 10), at(d, 10, 30)) for d in DAYS],
     )
+    await conn.executemany(
+        """INSERT INTO production_reports (id, client, branch, order_key, operation, machine,
+               operator, start_at, end_at, good_quantity, scrap_quantity, final)
+           VALUES (gen_random_uuid(), 'test', '01', '00012301001', '10', 'M1', 'op', $1, $2, $3, 1, false)""",
+        [(at(d, h), at(d, h, 50), 10.5 * h) for d in DAYS for h in (0, 8, 23)],
+    )
     await conn.execute(
         "INSERT INTO machines (machine, site, area, line, last_seen) VALUES "
         "('M1', 'S', 'A', 'L1', now()), ('M2', 'S', 'A', 'L2', now())"
@@ -144,6 +150,9 @@ async def test_lake_counts_and_sums_equal_the_database_per_dataset_and_day(
     )
     assert duck(tmp_path, "stops", "count(*), sum(epoch(end_utc) - epoch(start_utc))") == await database(
         conn, "stops", "start_at", "count(*), sum(extract(epoch FROM end_at - start_at))::float8"
+    )  # fmt: skip
+    assert duck(tmp_path, "production", "count(*), sum(good_quantity), sum(scrap_quantity)") == await database(
+        conn, "production_reports", "start_at", "count(*), sum(good_quantity)::float8, sum(scrap_quantity)::float8"
     )  # fmt: skip
     machines = duckdb.sql(f"SELECT machine, line FROM '{tmp_path}/machines/*.parquet' ORDER BY 1")
     assert machines.fetchall() == [("M1", "L1"), ("M2", "L2")]
