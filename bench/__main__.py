@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import sys
 
-from bench import analytics_oee, audit, catalog, production, sparkplug, stops, telemetry
+from bench import analytics_oee, audit, catalog, lake, production, sparkplug, stops, telemetry
 
 BENCHES = {
     "catalog": catalog.main,
@@ -15,6 +15,7 @@ BENCHES = {
     "stops": stops.main,
     "sparkplug": sparkplug.main,
     "analytics_oee": analytics_oee.main,
+    "lake": lake.main,
 }
 
 

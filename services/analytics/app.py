@@ -16,6 +16,7 @@ from aiohttp import web
 from services.analytics.bi import set_bi_login
 from services.analytics.jobs import JobMetrics
 from services.analytics.keys import JOB_METRICS, JOBS
+from services.analytics.lake.job import lake_job
 from services.analytics.rollups.job import rollup_job
 from services.analytics.sync.job import dimension_sync
 from services.telemetry.query.shifts import parse_shift_calendar
@@ -77,6 +78,7 @@ def setup(app: web.Application) -> None:
         Resource(bi_login, add_jobs_check),
         dimension_sync,
         rollup_job,
+        lake_job,
     )
 
 
