@@ -7,11 +7,13 @@ itself (CREATE DATABASE ... TEMPLATE needs a source nobody is connected to).
 
 from __future__ import annotations
 
+import os
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 
 import asyncpg
 import pytest
 
+from tests.support.analytics import BI_PASSWORD
 from tests.support.databases import (
     Reaper,
     Templates,
@@ -19,6 +21,11 @@ from tests.support.databases import (
     dsn_for,
     run_async,
 )
+
+# mes_bi is the cluster's, shared by every test database: whatever starts an analytics
+# service in a test (a composed `make run` too) gives it this one password, so none takes
+# the login away from a test connecting as mes_bi.
+os.environ.setdefault("ANALYTICS_BI_PASSWORD", BI_PASSWORD)
 
 
 async def _migrated(conn: asyncpg.Connection) -> None:

@@ -19,7 +19,7 @@ from services.analytics.keys import JOBS
 from services.analytics.sync.job import JOB
 from shared.keys import HEALTH_CHECKS, SETTINGS
 from shared.settings import AnalyticsSettings, ConfigError
-from tests.analytics.conftest import BI_PASSWORD, analytics_settings
+from tests.support.analytics import BI_PASSWORD, analytics_settings
 
 
 async def test_the_service_starts_runs_its_sync_job_and_reports_it(

@@ -9,7 +9,7 @@ import asyncpg
 import pytest
 
 from services.analytics.bi import set_bi_login
-from tests.analytics.conftest import BI_PASSWORD, dimension_sync
+from tests.support.analytics import BI_PASSWORD, dimension_sync
 
 VIEWS = (
     "machines", "products", "orders", "stop_reasons", "shifts", "calendar",

@@ -335,8 +335,10 @@ async def test_memory_stays_flat_whatever_the_day_size(
         small: (200_000,),
         large: (1_000_000,),
     }
-    # Five times the rows (about 60 MB of COPY text more): the process grows by far less.
-    assert large_peak < small_peak + 25, (small_peak, large_peak)
+    # Five times the rows (about 60 MB of COPY text more, which a whole-day buffer would hold
+    # twice over as text and Arrow columns): the streamed export grows by far less (allocator
+    # noise: about 10 MB).
+    assert large_peak < small_peak + 30, (small_peak, large_peak)
 
 
 async def test_a_day_partly_dropped_by_retention_is_not_rewritten(

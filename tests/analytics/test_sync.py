@@ -14,7 +14,7 @@ from services.analytics.sync.service import SyncFailed
 from services.production.orders.service import list_orders
 from shared.keys import PROTHEUS_CONTEXT, SETTINGS
 from shared.pagination import Page
-from tests.analytics.conftest import dimension_sync
+from tests.support.analytics import dimension_sync
 from tests.support.databases import odbc_url
 
 # table, alias, FILIAL column

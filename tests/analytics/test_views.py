@@ -11,7 +11,7 @@ from typing import Any
 import asyncpg
 
 from shared.protheus.sql import marker
-from tests.analytics.conftest import dimension_sync
+from tests.support.analytics import dimension_sync
 
 UTC = dt.UTC
 T0 = dt.datetime(2024, 3, 4, 12, 0, tzinfo=UTC)  # 09:00 in São Paulo (UTC-3)
