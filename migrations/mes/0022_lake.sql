@@ -39,13 +39,21 @@ CREATE TABLE lake_dirty (
     PRIMARY KEY (source, day)
 );
 
+-- What writers append: (table, plant day) per writing statement, never updated, so writers
+-- never wait on each other (an upsert of one hot row per table and day would hold its lock
+-- to each writer's commit: the report pushers and the stop detector would queue, and
+-- deadlock, on it). The export folds the rows it can see into lake_dirty (a new `marked`
+-- for each day) in a transaction of its own before it plans; a row committed later is folded
+-- by a later run, so its day is exported again then.
+CREATE TABLE lake_dirty_log (
+    source TEXT NOT NULL,
+    day    DATE NOT NULL
+);
+
 -- Statement-level: a few statements per writing statement whatever its size (the ingestor's
 -- COPY of a flush included; on a partitioned table the parent's trigger sees every
 -- partition's rows). The usual statement (a flush of recent data) falls on one day: min and
--- max say so, and one cached upsert marks it; rows over several days mark each of their days.
--- Days are upserted in order, so two writers marking the same days lock them in the same
--- order; the row lock is held to the writer's commit, so the export reading a mark either
--- sees the writer's rows too or sees the older mark (and exports the day again next run).
+-- max say so, and one insert marks it; rows over several days mark each of their days.
 -- TG_ARGV[0]: the timestamptz column that places a row in its day.
 CREATE FUNCTION lake_mark_dirty() RETURNS trigger LANGUAGE plpgsql AS $$
 DECLARE
@@ -72,9 +80,7 @@ BEGIN
         IF first_day IS NULL THEN
             RETURN NULL;
         ELSIF first_day = last_day THEN
-            INSERT INTO lake_dirty AS d (source, day, marked)
-            VALUES (TG_TABLE_NAME, first_day, nextval('lake_mark_seq'))
-            ON CONFLICT (source, day) DO UPDATE SET marked = EXCLUDED.marked;
+            INSERT INTO lake_dirty_log (source, day) VALUES (TG_TABLE_NAME, first_day);
             RETURN NULL;
         END IF;
     ELSE
@@ -86,12 +92,8 @@ BEGIN
                 WHERE t.%4$I = k.key AND t.%1$I < k.first ORDER BY t.%1$I DESC LIMIT 1) AS p',
             at_column, TG_TABLE_SCHEMA, TG_TABLE_NAME, key_column);
     END IF;
-    -- One ordered upsert for every day (two writers lock shared days in the same order).
     EXECUTE format('WITH changed AS (%s)
-        INSERT INTO lake_dirty AS d (source, day, marked)
-        SELECT %L, day, nextval(''lake_mark_seq'') FROM (%s) AS days
-        ORDER BY day
-        ON CONFLICT (source, day) DO UPDATE SET marked = EXCLUDED.marked',
+        INSERT INTO lake_dirty_log (source, day) SELECT %L, day FROM (%s) AS days',
         changed, TG_TABLE_NAME, days) USING zone;
     RETURN NULL;
 END

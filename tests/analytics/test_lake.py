@@ -216,12 +216,14 @@ class FailingExport(LakeExport):
         if task.day != self.fail_day:
             return await super().export(conn, task, columns=columns, schema=schema)
         original = parquet.CopyFeed.__call__
-        calls = 0
+        received = 0
 
+        # By bytes, not calls: how the COPY's output is cut into chunks depends on the load.
+        # The day holds over 1 MB of COPY text; batches of 1,000 rows are written before this.
         async def failing(feed: parquet.CopyFeed, chunk: bytes) -> None:
-            nonlocal calls
-            calls += 1
-            if calls == 40:
+            nonlocal received
+            received += len(chunk)
+            if received >= 400_000:
                 raise ConnectionResetError("injected")
             await original(feed, chunk)
 
@@ -369,10 +371,10 @@ async def test_marks_follow_rows_moved_between_days_and_plant_days(
            VALUES (gen_random_uuid(), 'M1', '01', 'fault', $1, 'open') RETURNING id""",
         at(DAYS[0], 23, 30),  # 02:30 UTC of the next day: still the plant's DAYS[0]
     )
-    await conn.execute("DELETE FROM lake_dirty")
+    await conn.execute("DELETE FROM lake_dirty_log")
     await conn.execute("UPDATE stops SET start_at = $2 WHERE id = $1", stop, at(DAYS[2], 8))
 
-    marked = await conn.fetch("SELECT source, day FROM lake_dirty ORDER BY day")
+    marked = await conn.fetch("SELECT source, day FROM lake_dirty_log ORDER BY day")
     assert [(r["source"], r["day"]) for r in marked] == [("stops", DAYS[0]), ("stops", DAYS[2])]
 
 
@@ -386,8 +388,8 @@ async def test_a_late_state_marks_the_day_of_the_state_it_ends(
         "machine_states", records=[("M1", at(DAYS[1], 0, 30), "setup", None)],
         columns=["machine", "ts", "state", "reason"],
     )  # fmt: skip
-    marked = await conn.fetch("SELECT day FROM lake_dirty WHERE source = 'machine_states' ORDER BY day")  # fmt: skip
-    assert [r["day"] for r in marked] == DAYS
+    marked = await conn.fetch("SELECT DISTINCT day FROM lake_dirty_log WHERE source = 'machine_states' ORDER BY day")  # fmt: skip
+    assert [r["day"] for r in marked] == DAYS[:2]  # its own day, and the one it ends a state in
 
     await lake(pool, tmp_path).run()
 
@@ -407,6 +409,7 @@ async def test_the_service_job_exports_and_reports_on_metrics(
     from services.analytics.keys import JOBS
     from shared.settings import AnalyticsSettings, Settings
     from tests.helpers import NO_AUDIT
+    from tests.support.analytics import BI_PASSWORD
 
     await seed(conn)
     settings = Settings(
@@ -414,7 +417,11 @@ async def test_the_service_job_exports_and_reports_on_metrics(
         protheus_db_url=demo_protheus_dsn,
         plant_timezone=ZONE,
         analytics=dataclasses.replace(
-            AnalyticsSettings(), lake_dir=str(tmp_path), export_min=60.0, sync_min=60.0
+            AnalyticsSettings(),
+            lake_dir=str(tmp_path),
+            export_min=60.0,
+            sync_min=60.0,
+            bi_password=BI_PASSWORD,
         ),
         audit=NO_AUDIT,
     )
@@ -468,3 +475,25 @@ async def test_a_file_missing_from_the_lake_is_written_again(
 
     assert report.files == 1
     assert duck(tmp_path, "states", "count(*)") == {d: (3,) for d in DAYS}
+
+
+async def test_writers_marking_the_same_day_never_wait_on_each_other(
+    conn: asyncpg.Connection, mes_dsn: str
+) -> None:
+    """A report pusher or the stop detector holding its transaction open does not make the
+    next writer of the same day wait: marks are appended, never a shared row updated."""
+    insert = """INSERT INTO stops (id, machine, branch, state, start_at, status)
+                VALUES (gen_random_uuid(), $1, '01', 'fault', $2, 'open')"""
+    other = await asyncpg.connect(mes_dsn)
+    try:
+        holding = conn.transaction()
+        await holding.start()
+        await conn.execute(insert, "M1", at(DAYS[0], 8))
+        async with other.transaction():
+            await other.execute("SET LOCAL lock_timeout = '1s'")
+            await other.execute(insert, "M2", at(DAYS[0], 9))  # no LockNotAvailableError
+        await holding.commit()
+    finally:
+        await other.close()
+    marked = await conn.fetch("SELECT source, day FROM lake_dirty_log WHERE source = 'stops'")
+    assert [(r["source"], r["day"]) for r in marked] == [("stops", DAYS[0])] * 2

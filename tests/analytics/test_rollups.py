@@ -22,6 +22,7 @@ from shared.keys import MES_POOL, PROTHEUS_CONTEXT, SETTINGS
 from shared.settings import AnalyticsSettings, Settings
 from tests.analytics.test_bi import as_bi
 from tests.helpers import NO_AUDIT, assert_envelope
+from tests.support.analytics import BI_PASSWORD
 from tests.support.telemetry_query import PLANT, READ, ProtheusRows, query_app
 from tests.support.urls import url
 
@@ -398,10 +399,12 @@ async def test_the_analytics_service_runs_the_job(plant, mes_dsn, aiohttp_client
         protheus_db_url=client.app[SETTINGS].protheus_db_url,
         plant_timezone="America/Manaus",
         audit=NO_AUDIT,
-        analytics=AnalyticsSettings(enabled=True, rollup_s=0.2, sync_min=60),
+        analytics=AnalyticsSettings(
+            enabled=True, rollup_s=0.2, sync_min=60, bi_password=BI_PASSWORD
+        ),
     )
     await aiohttp_client(analytics_app(settings))
-    for _ in range(200):
+    for _ in range(600):  # the first sync and rollups, on a loaded machine too
         plant = await conn.fetchval("SELECT timezone FROM analytics_src.plant")
         if await queries.pending_marks(conn) == (0, 0, 0) and await oee_rows(conn) and plant:
             break

@@ -118,6 +118,7 @@ class LakeExport:
         last = min(last or today, today)
         tasks: list[Task] = []
         async with self.pool.acquire() as conn:
+            await queries.fold_marks(conn)
             if await queries.sync_zone(conn, zone=self.zone_name):
                 log.warning(
                     "lake: PLANT_TIMEZONE is now %s; days already exported keep the old zone's "

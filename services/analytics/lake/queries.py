@@ -42,6 +42,15 @@ WHERE d.source = ANY($2::text[])
 """
 
 # The marks of one day, read in the export's snapshot (so they match the rows it copies).
+# The marks writers appended since the last fold, moved into lake_dirty with a new `marked`
+# each (only the export, under its advisory lock, writes lake_dirty: no writer waits on it).
+FOLD_MARKS = """
+WITH moved AS (DELETE FROM lake_dirty_log RETURNING source, day)
+INSERT INTO lake_dirty AS d (source, day, marked)
+SELECT source, day, nextval('lake_mark_seq') FROM (SELECT DISTINCT source, day FROM moved) AS m
+ORDER BY source, day
+ON CONFLICT (source, day) DO UPDATE SET marked = EXCLUDED.marked
+"""
 WATERMARKS = "SELECT source, marked FROM lake_dirty WHERE source = ANY($1::text[]) AND day = $2"
 
 UPSERT_MANIFEST = """
@@ -96,6 +105,12 @@ async def manifest_row(conn: Connection, *, dataset: str, day: dt.date | None) -
 
 async def dirty_days(conn: Connection, *, dataset: str, sources: tuple[str, ...]) -> set[dt.date]:
     return {r["day"] for r in await conn.fetch(DIRTY_DAYS, dataset, list(sources))}
+
+
+async def fold_marks(conn: Connection) -> None:
+    """Move the writers' appended marks into lake_dirty (its own transaction: committed before
+    the export's snapshot reads them)."""
+    await conn.execute(FOLD_MARKS)
 
 
 async def watermarks(conn: Connection, *, sources: tuple[str, ...], day: dt.date) -> dict[str, int]:
