@@ -21,6 +21,7 @@ import pytest
 
 from services.analytics.lake import parquet
 from services.analytics.lake.export import LakeExport
+from services.analytics.rollups.service import roll_telemetry
 from shared.partitions import DailyPartitions
 
 ZONE = "America/Sao_Paulo"
@@ -497,3 +498,45 @@ async def test_writers_marking_the_same_day_never_wait_on_each_other(
         await other.close()
     marked = await conn.fetch("SELECT source, day FROM lake_dirty_log WHERE source = 'stops'")
     assert [(r["source"], r["day"]) for r in marked] == [("stops", DAYS[0])] * 2
+
+
+async def test_the_telemetry_rollups_reach_the_lake_and_late_data_rewrites_their_day(
+    conn: asyncpg.Connection, pool: asyncpg.Pool, tmp_path: Path
+) -> None:
+    await seed(conn)
+    # The views' plant days follow the zone the dimension sync writes.
+    await conn.execute(
+        "INSERT INTO analytics_src.plant (timezone) VALUES ($1) "
+        "ON CONFLICT (id) DO UPDATE SET timezone = EXCLUDED.timezone",
+        ZONE,
+    )
+    await roll_telemetry(pool)
+    await lake(pool, tmp_path).run()
+    view = "analytics.telemetry_1m"
+    totals = "sum(count)::bigint, round(sum(avg * count)::numeric, 6)"
+
+    async def in_database() -> dict[dt.date, tuple[object, ...]]:
+        rows = await conn.fetch(f"SELECT date_local, {totals} FROM {view} GROUP BY 1")
+        return {r[0]: tuple(r[1:]) for r in rows}
+
+    def in_lake() -> dict[dt.date, tuple[object, ...]]:
+        found = duck(tmp_path, "telemetry_1m", "sum(count)::BIGINT, round(sum(avg * count), 6)")
+        return {day: (count, round(total, 6)) for day, (count, total) in found.items()}
+
+    expected = {day: (c, float(t)) for day, (c, t) in (await in_database()).items()}
+    assert set(expected) == set(DAYS)
+    assert in_lake() == expected
+    written = files(tmp_path)
+
+    # A late sample on the middle day: the job rewrites its minute, the lake exactly its day.
+    await add_samples(conn, DAYS[1], 3, value=50.0, start_minute=300)
+    await roll_telemetry(pool)
+    await lake(pool, tmp_path).run()
+
+    expected = {day: (c, float(t)) for day, (c, t) in (await in_database()).items()}
+    assert in_lake() == expected
+    changed = {path for path, stamp in files(tmp_path).items() if written.get(path) != stamp}
+    assert {p for p in changed if "telemetry_1m/" in p or "telemetry_1h/" in p} == {
+        f"telemetry_1m/date={DAYS[1]}/part-0.parquet",
+        f"telemetry_1h/date={DAYS[1]}/part-0.parquet",
+    }

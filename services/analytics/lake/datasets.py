@@ -32,8 +32,7 @@ class Dataset:
         return self.day_column is not None
 
 
-# What BI sees (schema analytics, migration 0020) plus the raw samples. The rollups
-# (telemetry_1m, telemetry_1h, oee_hourly) join by one line each once their views are merged.
+# What BI sees (schema analytics, migrations 0020 and 0021) plus the raw samples.
 DATASETS: tuple[Dataset, ...] = (
     Dataset(
         "telemetry_samples",
@@ -70,6 +69,27 @@ DATASETS: tuple[Dataset, ...] = (
         "Contadores de peças boas e refugo desde a mensagem anterior da máquina.",
         day_column="ts_utc",
         sources=("machine_counters",),
+    ),
+    Dataset(
+        "telemetry_1m",
+        "analytics.telemetry_1m",
+        "Telemetria por máquina, métrica e minuto: mínimo, máximo, média e contagem.",
+        day_column="bucket_utc",
+        sources=("rollup_telemetry_1m",),
+    ),
+    Dataset(
+        "telemetry_1h",
+        "analytics.telemetry_1h",
+        "Telemetria por máquina, métrica e hora: mínimo, máximo, média e contagem.",
+        day_column="bucket_utc",
+        sources=("rollup_telemetry_1h",),
+    ),
+    Dataset(
+        "oee_hourly",
+        "analytics.oee_hourly",
+        "OEE por máquina e hora (tempos planejado, rodando e ideal, boas, refugo, A, P, Q, OEE).",
+        day_column="hour_utc",
+        sources=("rollup_oee_hourly",),
     ),
     Dataset(
         "machines",
