@@ -397,11 +397,13 @@ class Ingestor:
         # Before connecting: a persistent session's queue arrives right after CONNACK.
         self._deliver(client)
         async with client:
-            if self.host is not None:
-                host_id = self.settings.sparkplug.host_id
-                await publish_state(client, host_id, online=True, timestamp_ms=self._state_ms)
             for topic in self.topics:
                 await client.subscribe(topic, options=self._subscribe_options(topic))
+            if self.host is not None:
+                # Only once subscribed: gateways waiting for their primary host send their
+                # births on seeing it online, and a fresh session would miss them before.
+                host_id = self.settings.sparkplug.host_id
+                await publish_state(client, host_id, online=True, timestamp_ms=self._state_ms)
             self._client = client
             if self.full:
                 client.hold()

@@ -12,15 +12,18 @@ import signal
 import sys
 import uuid
 from collections.abc import AsyncIterator
+from typing import Any
 
 import aiomqtt
 import orjson
 
 from protheus_demo.edge import EdgeNode
 from protheus_demo.edge.payload import SentMetric, encode
+from services.telemetry.ingest.acks import ManualAckClient
+from services.telemetry.ingest.ingestor import Ingestor
 from services.telemetry.sparkplug.proto import sparkplug_b_pb2 as pb
 from shared.settings import SparkplugSettings
-from tests.support.sparkplug import expected_rows, stored_rows
+from tests.support.sparkplug import DOUBLE, expected_rows, metric, nbirth, stored_rows
 from tests.support.telemetry import ROOT, publish, rows, wait_for_rows
 from tests.telemetry.sparkplug.test_interop import encode_with_pysparkplug
 
@@ -338,3 +341,40 @@ async def test_two_ingestors_sharing_the_subscription_store_every_row_once(
         # counted counts nothing, the newer one counted the increase. The sums stay exact.
         assert totals(stored[2]) == totals(counters)
     assert await rows(mes_dsn, "SELECT count(*) FROM telemetry_dead_letters") == [(0,)]
+
+
+async def test_a_gateway_that_births_on_seeing_the_host_online_is_heard_on_a_fresh_session(
+    broker, mes_dsn, ingestors, monkeypatch
+):
+    """Gateways wait for their primary host's STATE online and birth right away: the host
+    subscribes before saying it is online, however slow its SUBSCRIBE (delayed here)."""
+    make_client = Ingestor._mqtt_client
+
+    def slow_subscriber(self: Ingestor) -> ManualAckClient:
+        client = make_client(self)
+        subscribe = client.subscribe
+
+        async def slow(*args: Any, **kwargs: Any) -> Any:
+            await asyncio.sleep(0.3)  # a broker far away
+            return await subscribe(*args, **kwargs)
+
+        client.subscribe = slow  # type: ignore[method-assign]
+        return client
+
+    monkeypatch.setattr(Ingestor, "_mqtt_client", slow_subscriber)
+    async with aiomqtt.Client("127.0.0.1", broker.port, identifier="gw-waiting") as gateway:
+        await gateway.subscribe("spBv1.0/STATE/mes-p", qos=1)
+
+        async def birth_on_online() -> None:
+            async for message in gateway.messages:
+                assert isinstance(message.payload, bytes)
+                if orjson.loads(message.payload)["online"]:
+                    body = nbirth(metric("Node/v", 1.0, datatype=DOUBLE))
+                    await gateway.publish(f"spBv1.0/{GROUP}/NBIRTH/GWP", body, qos=1)
+                    return
+
+        waiting = asyncio.create_task(birth_on_online())
+        await ingestors(sparkplug=SparkplugSettings(host_id="mes-p"))
+        await asyncio.wait_for(waiting, 15)
+    born = "SELECT count(*) FROM sparkplug_nodes WHERE edge_node = 'GWP' AND online"
+    assert await wait_for_rows(mes_dsn, born, 1, seconds=5) == 1
