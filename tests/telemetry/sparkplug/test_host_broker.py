@@ -378,3 +378,26 @@ async def test_a_gateway_that_births_on_seeing_the_host_online_is_heard_on_a_fre
         await asyncio.wait_for(waiting, 15)
     born = "SELECT count(*) FROM sparkplug_nodes WHERE edge_node = 'GWP' AND online"
     assert await wait_for_rows(mes_dsn, born, 1, seconds=5) == 1
+
+
+async def test_sparkplug_disabled_on_a_session_that_had_it_skips_and_unsubscribes(
+    broker, mes_dsn, ingestors
+):
+    """A persistent session created with Sparkplug keeps spBv1.0/# on the broker: restarted
+    with it disabled, what was queued is skipped (not dead-lettered) and the filter dropped."""
+    first = await ingestors()
+    await first.stop()
+    queued = [
+        (f"spBv1.0/{GROUP}/NBIRTH/GWD", nbirth(metric("Node/v", 1.0, datatype=DOUBLE))),
+        (f"spBv1.0/{GROUP}/NDATA/GWD", nbirth()),
+    ]
+    await publish(broker, queued)  # kept by the broker for the session
+    ingestor = await ingestors(sparkplug=SparkplugSettings(enabled=False))
+    probe = ("mes/v1/s/a/l/J2/telemetry", {"ts": START.isoformat(), "metrics": {"v": 1}})
+    await publish(broker, [*queued, probe])  # the same publisher: the probe comes last
+    await settled(mes_dsn, 1)
+    ignored = ingestor.metrics.sparkplug_messages
+    assert ignored.labels("NBIRTH", "ignored")._value.get() == 1  # the queued ones only
+    assert ignored.labels("NDATA", "ignored")._value.get() == 1
+    assert await rows(mes_dsn, "SELECT count(*) FROM telemetry_dead_letters") == [(0,)]
+    assert await rows(mes_dsn, "SELECT count(*) FROM sparkplug_nodes") == [(0,)]
