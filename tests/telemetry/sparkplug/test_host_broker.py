@@ -10,17 +10,20 @@ import datetime as dt
 import os
 import signal
 import sys
+import time
 import uuid
 from collections.abc import AsyncIterator
 from typing import Any
 
 import aiomqtt
+import asyncpg
 import orjson
 
 from protheus_demo.edge import EdgeNode
 from protheus_demo.edge.payload import SentMetric, encode
 from services.telemetry.ingest.acks import ManualAckClient
 from services.telemetry.ingest.ingestor import Ingestor
+from services.telemetry.sparkplug.control import sweep_forever
 from services.telemetry.sparkplug.proto import sparkplug_b_pb2 as pb
 from shared.settings import SparkplugSettings
 from tests.support.sparkplug import DOUBLE, expected_rows, metric, nbirth, stored_rows
@@ -401,3 +404,53 @@ async def test_sparkplug_disabled_on_a_session_that_had_it_skips_and_unsubscribe
     assert ignored.labels("NDATA", "ignored")._value.get() == 1
     assert await rows(mes_dsn, "SELECT count(*) FROM telemetry_dead_letters") == [(0,)]
     assert await rows(mes_dsn, "SELECT count(*) FROM sparkplug_nodes") == [(0,)]
+
+
+async def test_the_rebirth_sweep_outlives_an_unexpected_failure(broker, mes_dsn):
+    conn = await asyncpg.connect(mes_dsn)
+    try:
+        await conn.execute(
+            "INSERT INTO sparkplug_nodes (group_id, edge_node, rebirth_wanted) VALUES ('G', 'N', true)"
+        )
+    finally:
+        await conn.close()
+    calls: list[int] = []
+
+    def flaky_now_ms() -> int:  # a fault of ours on the first request
+        calls.append(1)
+        if len(calls) == 1:
+            raise RuntimeError("bug")
+        return int(time.time() * 1000)
+
+    delays: list[float] = []
+
+    async def sleep(delay: float) -> None:
+        delays.append(delay)
+        await asyncio.sleep(0.1)  # past reorder_s: the node claimed by the failure is due again
+
+    asked = asyncio.Event()
+    async with (
+        asyncpg.create_pool(mes_dsn, min_size=0, max_size=1) as pool,
+        aiomqtt.Client("127.0.0.1", broker.port, identifier="sweeper") as client,
+    ):
+        sweep = asyncio.create_task(
+            sweep_forever(
+                pool,
+                client,
+                reorder_s=0.05,
+                now_ms=flaky_now_ms,
+                counted=lambda n: asked.set(),
+                sleep=sleep,
+            )
+        )
+        try:
+            waiting = asyncio.create_task(asked.wait())
+            done, _ = await asyncio.wait(
+                {sweep, waiting}, timeout=15, return_when="FIRST_COMPLETED"
+            )
+            assert done == {waiting}  # the sweep did not die, and asked at last
+        finally:
+            sweep.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await sweep
+    assert delays[:2] == [0.025, 0.05]  # the wait after the failure doubled
