@@ -357,9 +357,7 @@ class Host:
             node.touched_devices.add(device)
         if kind == "NDEATH":
             return self._node_death(node, m, drained)
-        if kind == "NBIRTH":
-            node.seq = born(payload.seq if payload.HasField("seq") else 0)
-        elif payload.HasField("seq"):
+        if kind != "NBIRTH" and payload.HasField("seq"):  # an accepted NBIRTH resets it
             node.seq, _ = observe(node.seq, payload.seq, m.received)
         try:
             if kind == "DDEATH":
@@ -433,6 +431,7 @@ class Host:
                     node.touched_devices.add(name)
             node.online, node.bd_seq, node.birth_at = True, bd_seq, m.received
             node.rebirth_wanted = False
+            node.seq = born(m.payload.seq if m.payload.HasField("seq") else 0)
         return metrics
 
     def _resolve(self, node: Node, m: _Message) -> list[tuple[pb.Payload.Metric, str, int]]:

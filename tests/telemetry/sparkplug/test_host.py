@@ -403,6 +403,22 @@ async def test_a_seq_gap_is_recorded_and_healed_by_the_late_message(mes_dsn, fee
     assert len(await samples(mes_dsn, "Press1")) == 3 + 4
 
 
+async def test_a_rejected_nbirth_leaves_the_seq_state_alone(mes_dsn, feeders):
+    feeder = await feeders()
+    await born(feeder)
+    await feeder.feed(
+        (topic("DDATA", "Press1"), payload(m(alias=10, value=1.0, ts=BASE_MS + 1), seq=2))
+    )
+    twice = nbirth(m("a", 1.0, alias=1, datatype=DOUBLE), m("a", 2.0, alias=2, datatype=DOUBLE))
+    await feeder.feed((topic("NBIRTH"), twice))  # refused: a name declared twice
+    assert (await dead(mes_dsn))[-1][1].startswith("métrica 'a' ou alias")
+    await feeder.feed(
+        (topic("DDATA", "Press1"), payload(m(alias=10, value=2.0, ts=BASE_MS + 2), seq=3))
+    )
+    node = await node_row(mes_dsn)
+    assert (node["last_seq"], node["missing"], node["gap_since"]) == (3, [], None)
+
+
 async def test_commands_state_and_garbage_are_told_apart(mes_dsn, feeders):
     feeder = await feeders()
     await feeder.feed(
