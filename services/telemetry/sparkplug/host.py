@@ -110,6 +110,9 @@ class Node:
     birth_at: dt.datetime | None = None
     death_at: dt.datetime | None = None
     last_seen: dt.datetime | None = None
+    # When the drain took the node (the database's now()): a seq gap dates from then, not
+    # from the message's arrival, so a drain lagging behind does not make it look old.
+    drained_at: dt.datetime | None = None
     births: dict[str, Birth] = field(default_factory=dict)  # '' the node's, else a device's
     devices: dict[str, Device] = field(default_factory=dict)
     mapping: dict[str, Target] = field(default_factory=dict)
@@ -284,7 +287,8 @@ class Host:
                 birth_version=row["birth_version"],
                 seq=SeqState(row["last_seq"], missing, row["gap_since"]),
                 rebirth_wanted=row["rebirth_wanted"], birth_at=row["birth_at"],
-                death_at=row["death_at"], last_seen=row["last_seen"], births=births,
+                death_at=row["death_at"], last_seen=row["last_seen"], drained_at=row["now"],
+                births=births,
             )  # fmt: skip
         tables: dict[tuple[Key, str], list[tuple[str, int | None, int]]] = {}
         for row in await queries.node_context(conn, keys=keys, reload=reload):
@@ -358,7 +362,7 @@ class Host:
         if kind == "NDEATH":
             return self._node_death(node, m, drained)
         if kind != "NBIRTH" and payload.HasField("seq"):  # an accepted NBIRTH resets it
-            node.seq, _ = observe(node.seq, payload.seq, m.received)
+            node.seq, _ = observe(node.seq, payload.seq, node.drained_at or m.received)
         try:
             if kind == "DDEATH":
                 return self._device_death(node, m), "stored"

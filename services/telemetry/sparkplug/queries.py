@@ -23,9 +23,10 @@ ON CONFLICT DO NOTHING
 
 # The batch's edge nodes, locked in key order (LockRows runs above the sort): a drain of
 # another ingestor (shared subscription) touching the same nodes waits, never deadlocks.
+# `now`: the database's clock, that the rebirth sweep compares gap_since with.
 LOCK_NODES = """
 SELECT n.group_id, n.edge_node, n.online, n.bd_seq, n.birth_version, n.last_seq, n.missing,
-       n.gap_since, n.rebirth_wanted, n.birth_at, n.death_at, n.last_seen
+       n.gap_since, n.rebirth_wanted, n.birth_at, n.death_at, n.last_seen, now() AS now
 FROM sparkplug_nodes AS n
 JOIN unnest($1::text[], $2::text[]) AS k(group_id, edge_node) USING (group_id, edge_node)
 ORDER BY n.group_id, n.edge_node

@@ -4,6 +4,7 @@ aliases, a restart, DATA without BIRTH, deaths, channels, the mapping, seq gaps.
 from __future__ import annotations
 
 import datetime as dt
+import time
 
 import asyncpg
 import pytest
@@ -417,6 +418,24 @@ async def test_a_rejected_nbirth_leaves_the_seq_state_alone(mes_dsn, feeders):
     )
     node = await node_row(mes_dsn)
     assert (node["last_seq"], node["missing"], node["gap_since"]) == (3, [], None)
+
+
+async def test_a_gap_dates_from_its_drain_not_from_the_messages_arrival(mes_dsn, feeders):
+    """A drain lagging behind (the spool an hour deep) finds a gap now: the sweep waits
+    reorder_s from there before asking a rebirth."""
+    feeder = await feeders()
+    await born(feeder)
+    an_hour_ago = int(time.time() * 1000) - 3_600_000
+    await feeder.feed(
+        (topic("DDATA", "Press1"), payload(m(alias=10, value=1.0, ts=BASE_MS + 5), seq=5)),
+        received_ms=an_hour_ago,
+    )
+    assert (await node_row(mes_dsn))["missing"] == [2, 3, 4]
+    conn = await asyncpg.connect(mes_dsn)
+    try:
+        assert await claim_rebirths(conn, reorder_s=60) == []
+    finally:
+        await conn.close()
 
 
 async def test_commands_state_and_garbage_are_told_apart(mes_dsn, feeders):
