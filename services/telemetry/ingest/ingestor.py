@@ -155,7 +155,7 @@ class IngestMetrics:
             "telemetry_sparkplug_messages_total",
             "Sparkplug B messages committed to PostgreSQL, by message type and outcome (stored, "
             "dead_letter, ignored: commands, STATE, a repeated death, any with SPARKPLUG_ENABLED="
-            "false; stale: an old NDEATH).",
+            "false; stale: an old NDEATH, a birth older than the current one).",
             ("type", "outcome"),
             registry=registry,
         )

@@ -187,7 +187,7 @@ async def test_an_alias_the_birth_did_not_declare_dead_letters_the_whole_message
 async def test_an_nbirth_drops_the_devices_tables_until_they_are_born_again(mes_dsn, feeders):
     feeder = await feeders()
     await born(feeder)
-    await feeder.feed((topic("NBIRTH"), nbirth(bd_seq=1)))
+    await feeder.feed((topic("NBIRTH"), nbirth(bd_seq=1, ts=BASE_MS + 1000)))  # a later birth
     await feeder.feed(
         (topic("DDATA", "Press1"), payload(m(alias=10, value=1.0, ts=BASE_MS + 1), seq=1))
     )
@@ -197,6 +197,53 @@ async def test_an_nbirth_drops_the_devices_tables_until_they_are_born_again(mes_
     assert await rows(
         mes_dsn, "SELECT count(*) FROM sparkplug_metrics WHERE device = 'Press1'"
     ) == [(0,)]
+
+
+async def test_births_drained_out_of_order_keep_the_newest_tables(mes_dsn, feeders):
+    """Two ingestors on a shared subscription: the node reconnects (NBIRTH bdSeq 1 at +10 s,
+    DBIRTH at +11 s, the device's aliases changed) and the DBIRTH is drained first; then the
+    old session's NBIRTH (bdSeq 0) comes last. The newest tables stand."""
+    first, second = await feeders(), await feeders()
+    await born(first, bd_seq=0)
+    renamed = payload(m("speed", 5.0, alias=10, datatype=DOUBLE), seq=1, ts=BASE_MS + 11_000)
+    await second.feed((topic("DBIRTH", "Press1"), renamed))
+    await first.feed((topic("NBIRTH"), nbirth(bd_seq=1, ts=BASE_MS + 10_000)))
+    await second.feed(
+        (topic("DDATA", "Press1"), payload(m(alias=10, value=6.0, ts=BASE_MS + 12_000), seq=2))
+    )
+    assert ("speed", 6.0, at(BASE_MS + 12_000)) in await samples(mes_dsn, "Press1")
+    device = await rows(mes_dsn, "SELECT online, birth_ts FROM sparkplug_devices")
+    assert tuple(device[0]) == (True, at(BASE_MS + 11_000))
+    # The old session's NBIRTH, drained last: stale, its table not taken, its values data.
+    old = nbirth(m("Node/volts", 219.0, alias=1, datatype=DOUBLE), bd_seq=0, ts=BASE_MS + 5)
+    await first.feed((topic("NBIRTH"), old))
+    node = await node_row(mes_dsn)
+    assert (node["bd_seq"], node["birth_ts"], node["online"]) == (1, at(BASE_MS + 10_000), True)
+    assert ("Node/volts", 219.0, at(BASE_MS + 5)) in await samples(mes_dsn, NODE)
+    await second.feed(
+        (topic("DDATA", "Press1"), payload(m(alias=10, value=7.0, ts=BASE_MS + 13_000), seq=3))
+    )
+    assert ("speed", 7.0, at(BASE_MS + 13_000)) in await samples(mes_dsn, "Press1")
+    assert first.ingestor.metrics.sparkplug_messages.labels("NBIRTH", "stale")._value.get() == 1
+    assert await dead(mes_dsn) == []
+    # A DBIRTH of the old session drained late: stale too.
+    await second.feed((topic("DBIRTH", "Press1"), dbirth(1, ts=BASE_MS + 1)))
+    await second.feed(
+        (topic("DDATA", "Press1"), payload(m(alias=10, value=8.0, ts=BASE_MS + 14_000), seq=4))
+    )
+    assert ("speed", 8.0, at(BASE_MS + 14_000)) in await samples(mes_dsn, "Press1")
+    assert await dead(mes_dsn) == []
+
+
+async def test_a_birth_older_than_the_current_one_but_arriving_much_later_is_taken(
+    mes_dsn, feeders
+):
+    """The node's clock went back: a birth that comes well after the current one is new."""
+    feeder = await feeders()
+    await feeder.feed((topic("NBIRTH"), nbirth(bd_seq=0, ts=BASE_MS + 60_000)))
+    later = int(time.time() * 1000) + 120_000
+    await feeder.feed((topic("NBIRTH"), nbirth(bd_seq=1, ts=BASE_MS)), received_ms=later)
+    assert (await node_row(mes_dsn))["bd_seq"] == 1
 
 
 async def test_ndeath_with_the_current_bdseq_takes_the_node_and_its_devices_offline(
