@@ -5,3 +5,8 @@
 -- keeps the device tables born at or after its own timestamp.
 ALTER TABLE sparkplug_nodes ADD COLUMN birth_ts TIMESTAMPTZ;    -- the current NBIRTH's
 ALTER TABLE sparkplug_devices ADD COLUMN birth_ts TIMESTAMPTZ;  -- the current DBIRTH's
+-- An NDEATH whose bdSeq is not the current one: the will of an older connection, or of a
+-- newer one whose NBIRTH is not drained yet. Remembered: that NBIRTH, drained later and
+-- older than the death, is taken and the node is dead at once.
+ALTER TABLE sparkplug_nodes ADD COLUMN pending_death_bd_seq BIGINT;
+ALTER TABLE sparkplug_nodes ADD COLUMN pending_death_at TIMESTAMPTZ;  -- its received time

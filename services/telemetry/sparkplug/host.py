@@ -115,6 +115,9 @@ class Node:
     death_at: dt.datetime | None = None
     last_seen: dt.datetime | None = None
     birth_ts: dt.datetime | None = None  # the current NBIRTH's payload timestamp
+    # An NDEATH for another bdSeq (bdSeq, received): its NBIRTH may still be drained.
+    pending_death: tuple[int, dt.datetime] | None = None
+    born_dead: dt.datetime | None = None  # the birth just taken is dead since then
     # When the drain took the node (the database's now()): a seq gap dates from then, not
     # from the message's arrival, so a drain lagging behind does not make it look old.
     drained_at: dt.datetime | None = None
@@ -293,6 +296,10 @@ class Host:
                 seq=SeqState(row["last_seq"], missing, row["gap_since"]),
                 rebirth_wanted=row["rebirth_wanted"], birth_at=row["birth_at"],
                 death_at=row["death_at"], last_seen=row["last_seen"], birth_ts=row["birth_ts"],
+                pending_death=(
+                    None if row["pending_death_at"] is None
+                    else (row["pending_death_bd_seq"], row["pending_death_at"])
+                ),
                 drained_at=row["now"], births=births,
             )  # fmt: skip
         tables: dict[tuple[Key, str], list[tuple[str, int | None, int]]] = {}
@@ -379,16 +386,24 @@ class Host:
             else:
                 metrics = self._resolve(node, m)
             parsed = self._data(node, m, metrics, drained, reasons)
+            outcome = "dead_letter" if parsed.dead and not parsed.machine else "stored"
         except _Refused as exc:
             if exc.rebirth and not stale:
                 node.rebirth_wanted = True
-            return [_dead(m.record, str(exc))], "dead_letter"
-        if stale:
+            parsed, outcome = _dead(m.record, str(exc)), "dead_letter"
+        if node.born_dead is not None:
+            # A birth taken whose death was drained first (shared subscription): dead at once.
+            at, node.born_dead = node.born_dead, None
+            if kind == "NBIRTH":
+                return [parsed, *self._die(node, at)], outcome
+            offline = self._offline(node, device, at)
+            return [parsed, *([offline] if offline else [])], outcome
+        if stale and outcome == "stored":
             # Drained after a newer birth (shared subscription): its values are data all the
             # same, its table is not the current one.
             log.info("stale %s on %s ignored (older than the current birth)", kind, m.record.topic)
             return [parsed], "stale"
-        return [parsed], "dead_letter" if parsed.dead and not parsed.machine else "stored"
+        return [parsed], outcome
 
     def _stale(self, node: Node, m: _Message) -> bool:
         """A birth older (by its payload timestamp) than the current one of its node or
@@ -453,6 +468,10 @@ class Host:
             node.reborn_devices.add(device)
             state = node.devices[device]
             state.online, state.birth_at, state.birth_ts = True, m.received, ts
+            if not node.online and node.death_at is not None and (ts or m.received) < node.death_at:
+                # A birth of a session whose NDEATH was drained first: born dead.
+                state.online, state.death_at = False, node.death_at
+                node.born_dead = node.death_at
         else:
             # The devices' tables go with the node's: each is born again after it, but for
             # those already born at or after it (drained first, by another ingestor).
@@ -471,6 +490,9 @@ class Host:
                     node.touched_devices.add(name)
             node.online, node.bd_seq, node.birth_at = True, bd_seq, m.received
             node.birth_ts = ts
+            pending, node.pending_death = node.pending_death, None
+            if pending is not None and pending[0] == bd_seq and (ts is None or ts < pending[1]):
+                node.born_dead = pending[1]  # its NDEATH was drained first
             node.rebirth_wanted = False
             node.seq = born(m.payload.seq if m.payload.HasField("seq") else 0)
         return metrics
@@ -743,8 +765,13 @@ class Host:
                 bd_seq = _integral(_first(metric, metric.datatype or 8))
         if bd_seq is None:
             return [_dead(m.record, "NDEATH sem a métrica bdSeq")], "dead_letter"
-        if node.bd_seq is not None and bd_seq != node.bd_seq:
-            # The will of an older connection, delivered after the node was born again.
+        if bd_seq != node.bd_seq:
+            # The will of an older connection, delivered after the node was born again; or
+            # of a newer one whose NBIRTH another ingestor has not drained yet (shared
+            # subscription): remembered, that NBIRTH is then born dead.
+            node.pending_death = (bd_seq, m.received)
+            if node.bd_seq is None:
+                return [], "ignored"
             drained.stale_deaths += 1
             log.info(
                 "stale NDEATH of %s/%s ignored (bdSeq %d, current %d)",
@@ -753,18 +780,22 @@ class Host:
             return [], "stale"
         if not node.online:
             return [], "ignored"  # already dead (a repeated will)
-        node.online, node.death_at = False, m.received
+        return self._die(node, m.received), "stored"
+
+    def _die(self, node: Node, at: dt.datetime) -> list[Parsed]:
+        """The node and its online devices offline since `at`: their `offline` rows."""
+        node.online, node.death_at = False, at
         rows: list[Parsed] = []
         for name in sorted(node.devices):
             state = node.devices[name]
             if state.online:
-                state.online, state.death_at = False, m.received
+                state.online, state.death_at = False, at
                 node.touched_devices.add(name)
-                rows.append(self._offline(node, name, m.received) or Parsed())
+                rows.append(self._offline(node, name, at) or Parsed())
         own = node.births.get("")
         if own is not None and own.has_data:
-            rows.append(self._offline(node, "", m.received) or Parsed())
-        return rows, "stored"
+            rows.append(self._offline(node, "", at) or Parsed())
+        return rows
 
     def _device_death(self, node: Node, m: _Message) -> list[Parsed]:
         device = m.topic.device
@@ -805,6 +836,7 @@ def _node_row(n: Node) -> tuple[object, ...]:
     return (
         n.group, n.node, n.online, n.bd_seq, n.birth_version, n.seq.last_seq, missing,
         n.seq.gap_since, n.rebirth_wanted, n.birth_at, n.death_at, n.last_seen, n.birth_ts,
+        *(n.pending_death or (None, None)),
     )  # fmt: skip
 
 

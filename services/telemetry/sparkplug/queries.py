@@ -27,7 +27,7 @@ ON CONFLICT DO NOTHING
 LOCK_NODES = """
 SELECT n.group_id, n.edge_node, n.online, n.bd_seq, n.birth_version, n.last_seq, n.missing,
        n.gap_since, n.rebirth_wanted, n.birth_at, n.death_at, n.last_seen, n.birth_ts,
-       now() AS now
+       n.pending_death_bd_seq, n.pending_death_at, now() AS now
 FROM sparkplug_nodes AS n
 JOIN unnest($1::text[], $2::text[]) AS k(group_id, edge_node) USING (group_id, edge_node)
 ORDER BY n.group_id, n.edge_node
@@ -66,12 +66,14 @@ UPDATE sparkplug_nodes AS n
 SET online = u.online, bd_seq = u.bd_seq, birth_version = u.birth_version,
     last_seq = u.last_seq, missing = u.missing::smallint[], gap_since = u.gap_since,
     rebirth_wanted = u.rebirth_wanted, birth_at = u.birth_at, death_at = u.death_at,
-    last_seen = u.last_seen, birth_ts = u.birth_ts
+    last_seen = u.last_seen, birth_ts = u.birth_ts,
+    pending_death_bd_seq = u.pending_death_bd_seq, pending_death_at = u.pending_death_at
 FROM unnest($1::text[], $2::text[], $3::bool[], $4::bigint[], $5::bigint[], $6::smallint[],
             $7::text[], $8::timestamptz[], $9::bool[], $10::timestamptz[], $11::timestamptz[],
-            $12::timestamptz[], $13::timestamptz[])
+            $12::timestamptz[], $13::timestamptz[], $14::bigint[], $15::timestamptz[])
      AS u(group_id, edge_node, online, bd_seq, birth_version, last_seq, missing, gap_since,
-          rebirth_wanted, birth_at, death_at, last_seen, birth_ts)
+          rebirth_wanted, birth_at, death_at, last_seen, birth_ts, pending_death_bd_seq,
+          pending_death_at)
 WHERE n.group_id = u.group_id AND n.edge_node = u.edge_node
 """
 
@@ -151,9 +153,9 @@ async def node_context(
 async def update_nodes(conn: Connection, *, nodes: Sequence[tuple[Any, ...]]) -> None:
     """Write locked nodes' state: (group, node, online, bd_seq, birth_version, last_seq,
     missing (as an array literal), gap_since, rebirth_wanted, birth_at, death_at, last_seen,
-    birth_ts)."""
+    birth_ts, pending death's bd_seq, pending death's received time)."""
     if nodes:
-        await conn.execute(UPDATE_NODES, *_columns(nodes, 13))
+        await conn.execute(UPDATE_NODES, *_columns(nodes, 15))
 
 
 async def upsert_devices(conn: Connection, *, devices: Sequence[tuple[Any, ...]]) -> None:

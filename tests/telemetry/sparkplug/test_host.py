@@ -246,6 +246,43 @@ async def test_a_birth_older_than_the_current_one_but_arriving_much_later_is_tak
     assert (await node_row(mes_dsn))["bd_seq"] == 1
 
 
+async def test_an_ndeath_drained_before_its_nbirth_leaves_the_node_dead(mes_dsn, feeders):
+    """The node reconnects (bdSeq 1) and dies at once; another ingestor drains its NDEATH
+    before the NBIRTH and the DBIRTH: these are born dead, with `offline` at the death."""
+    first, second = await feeders(), await feeders()
+    await born(first, bd_seq=0)
+    died = int(time.time() * 1000)
+    await second.feed((topic("NDEATH"), ndeath(1)), received_ms=died)  # not bdSeq 0's
+    assert (await node_row(mes_dsn))["online"]
+    volts = m("Node/volts", 230.0, alias=1, datatype=DOUBLE)
+    await first.feed((topic("NBIRTH"), nbirth(volts, bd_seq=1, ts=BASE_MS + 10_000)))
+    node = await node_row(mes_dsn)
+    assert (node["online"], node["bd_seq"], node["death_at"]) == (False, 1, at(died))
+    assert node["pending_death_at"] is None
+    assert (await states(mes_dsn, NODE))[-1] == (at(died), "offline", None)
+    assert ("Node/volts", 230.0, at(BASE_MS + 10_000)) in await samples(mes_dsn, NODE)
+    await first.feed((topic("DBIRTH", "Press1"), dbirth(1, ts=BASE_MS + 11_000)))
+    assert await states(mes_dsn, "Press1") == [
+        (at(BASE_MS), "running", None),
+        (at(BASE_MS + 11_000), "running", None),
+        (at(died), "offline", None),
+    ]
+    devices = await rows(mes_dsn, "SELECT online, death_at FROM sparkplug_devices")
+    assert [tuple(r) for r in devices] == [(False, at(died))]
+    assert await dead(mes_dsn) == []
+
+
+async def test_a_pending_death_does_not_kill_a_birth_newer_than_it(mes_dsn, feeders):
+    feeder = await feeders()
+    await born(feeder, bd_seq=0)
+    old_will = int(time.time() * 1000) - 1_800_000  # bdSeq 1's will, half an hour ago
+    await feeder.feed((topic("NDEATH"), ndeath(1)), received_ms=old_will)
+    # bdSeq 1 again (the counter wrapped), born after that death.
+    await feeder.feed((topic("NBIRTH"), nbirth(bd_seq=1, ts=old_will + 60_000)))
+    node = await node_row(mes_dsn)
+    assert (node["online"], node["bd_seq"]) == (True, 1)
+
+
 async def test_ndeath_with_the_current_bdseq_takes_the_node_and_its_devices_offline(
     mes_dsn, feeders
 ):
