@@ -327,13 +327,14 @@ async def test_two_ingestors_sharing_the_subscription_store_every_row_once(
     broker, mes_dsn, ingestors
 ):
     first = await ingestors(client_id="shared-a", group="g")
-    await ingestors(client_id="shared-b", group="g")
     assert first.topics == ["$share/g/mes/v1/#", "$share/g/spBv1.0/#"]
     async with EdgeNode(broker.url, GROUP, "GWH", ["H1", "H2", "H3"], 3) as node:
-        # Births first: a shared subscription hands the node's messages to either ingestor,
-        # so data drained before its birth would be a dead letter (and a rebirth request).
+        # Births first, through one ingestor: a shared subscription hands the node's messages
+        # to either ingestor, so a DBIRTH (or data) drained before its NBIRTH would be a dead
+        # letter and a rebirth request, racing with the data below.
         born = "SELECT count(*) FROM sparkplug_devices WHERE online"
         assert await wait_for_rows(mes_dsn, born, 3) == 3
+        await ingestors(client_id="shared-b", group="g")
         for _ in range(30):
             await node.publish_data()
         samples, states, counters = expected_rows(node.published, "GWH")
