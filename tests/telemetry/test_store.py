@@ -3,13 +3,15 @@ within one flush and across flushes (straight COPY, then the staging merge)."""
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import random
+from typing import Any
 
 import asyncpg
 
 from services.telemetry.ingest.parse import Parsed
-from services.telemetry.ingest.store import TelemetryStore
+from services.telemetry.ingest.store import TelemetryStore, upsert_machines
 
 BASE = dt.datetime.now(dt.UTC).replace(hour=1, minute=0, second=0, microsecond=0)
 RESENT = 100_000.0  # added to a value sent again: it must never be stored
@@ -56,3 +58,42 @@ async def test_the_first_value_of_a_key_wins_within_and_across_flushes(mes_dsn: 
     assert {int(row["value"]) for row in samples} == set(range(2100))
     assert states == 2100
     assert counters == 2100  # a counter sent twice is counted once
+
+
+async def test_two_writers_upserting_the_same_machines_in_opposite_orders_do_not_deadlock(
+    mes_dsn: str,
+) -> None:
+    """A third transaction holds machine A; one writer upserts (A, B), the other (B, A): taken
+    in the order given, the second would hold B and wait for A while the first, once A is
+    free, waits for B. In machine order both wait for A, then one after the other."""
+    seen = BASE
+    machines = [(name, "porto", "estamparia", "linha1", seen) for name in ("A", "B")]
+    conns = [await asyncpg.connect(mes_dsn) for _ in range(3)]
+    holder, first, second = conns
+    try:
+        await upsert_machines(holder, machines=machines)
+        holding = holder.transaction()
+        await holding.start()
+        await holder.execute("SELECT 1 FROM machines WHERE machine = 'A' FOR UPDATE")
+
+        async def upsert(conn: asyncpg.Connection, order: list[tuple[Any, ...]]) -> None:
+            async with conn.transaction():
+                await upsert_machines(conn, machines=order)
+
+        writers = [
+            asyncio.create_task(upsert(first, machines)),
+            asyncio.create_task(upsert(second, machines[::-1])),
+        ]
+        waiting = (
+            "SELECT count(*) FROM pg_stat_activity"
+            " WHERE wait_event_type = 'Lock' AND datname = current_database()"
+        )
+        for _ in range(200):  # both writers are blocked on a row lock
+            if await holder.fetchval(waiting) >= 2:
+                break
+            await asyncio.sleep(0.02)
+        await holding.commit()
+        await asyncio.gather(*writers)  # neither is a deadlock victim
+    finally:
+        for conn in conns:
+            await conn.close()

@@ -41,7 +41,7 @@ from services.telemetry.ingest.store import TelemetryStore
 from services.telemetry.partitions import drop_expired, ensure_ahead
 from services.telemetry.sparkplug.control import publish_state, state_will, sweep_forever
 from services.telemetry.sparkplug.host import Drained, Host
-from services.telemetry.sparkplug.topic import is_sparkplug
+from services.telemetry.sparkplug.topic import TopicError, is_sparkplug, parse_topic
 from shared.db.pools import Connection
 from shared.mqtt import BrokerAddress
 from shared.settings import IngestSettings, Settings
@@ -154,7 +154,8 @@ class IngestMetrics:
         self.sparkplug_messages = Counter(
             "telemetry_sparkplug_messages_total",
             "Sparkplug B messages committed to PostgreSQL, by message type and outcome (stored, "
-            "dead_letter, ignored: commands, STATE, a repeated death; stale: an old NDEATH).",
+            "dead_letter, ignored: commands, STATE, a repeated death, any with SPARKPLUG_ENABLED="
+            "false; stale: an old NDEATH, a birth older than the current one).",
             ("type", "outcome"),
             registry=registry,
         )
@@ -244,6 +245,12 @@ class Ingestor:
         filters = [TOPIC, SPARKPLUG_TOPIC] if self.host is not None else [TOPIC]
         group = self.settings.mqtt_shared_group
         return [f"$share/{group}/{f}" for f in filters] if group else filters
+
+    @property
+    def _sparkplug_filters(self) -> list[str]:
+        """spBv1.0/#, and its shared form under MQTT_SHARED_GROUP."""
+        group = self.settings.mqtt_shared_group
+        return [SPARKPLUG_TOPIC, *([f"$share/{group}/{SPARKPLUG_TOPIC}"] if group else [])]
 
     @property
     def broker_note(self) -> str | None:
@@ -397,11 +404,18 @@ class Ingestor:
         # Before connecting: a persistent session's queue arrives right after CONNACK.
         self._deliver(client)
         async with client:
-            if self.host is not None:
-                host_id = self.settings.sparkplug.host_id
-                await publish_state(client, host_id, online=True, timestamp_ms=self._state_ms)
             for topic in self.topics:
                 await client.subscribe(topic, options=self._subscribe_options(topic))
+            if self.host is None:
+                # A persistent session of a former run with Sparkplug keeps its spBv1.0
+                # subscription (clean_start=False): dropped here (what it queued meanwhile is
+                # still delivered, and skipped at drain).
+                await client.unsubscribe(self._sparkplug_filters, timeout=10)
+            else:
+                # Only once subscribed: gateways waiting for their primary host send their
+                # births on seeing it online, and a fresh session would miss them before.
+                host_id = self.settings.sparkplug.host_id
+                await publish_state(client, host_id, online=True, timestamp_ms=self._state_ms)
             self._client = client
             if self.full:
                 client.hold()
@@ -620,9 +634,21 @@ class Ingestor:
         (no query of the host's)."""
         if self.host is not None and any(is_sparkplug(r.topic) for r in records):
             return await self._commit_sparkplug(self.host, records)
-        batch = [self._parse(record) for record in records]
+        batch = [self._parse(record) for record in records if not self._skipped(record)]
         await self._commit(batch, records[-1].end)
         return sum(1 for parsed in batch if parsed.dead and not parsed.machine)
+
+    def _skipped(self, record: Record) -> bool:
+        """With Sparkplug disabled, its messages (a persistent session's queue from a run
+        with it) are skipped: counted as ignored, not dead-lettered."""
+        if self.host is not None or not is_sparkplug(record.topic):
+            return False
+        try:
+            kind = parse_topic(record.topic).kind
+        except TopicError:
+            kind = "invalid"
+        self.metrics.sparkplug_messages.labels(kind, "ignored").inc()
+        return True
 
     async def _commit(self, batch: list[Parsed], position: int) -> None:
         """Write until it succeeds (or we stop), with the spool position in the same

@@ -47,9 +47,13 @@ INSERT INTO machine_counters (machine, ts, good, scrap, order_key)
 SELECT machine, ts, good, scrap, order_key FROM stage_counters
 ON CONFLICT DO NOTHING
 """
+# In machine order: two ingestors upserting the same machines lock their rows in the same
+# order (no deadlock).
 UPSERT_MACHINES = """
 INSERT INTO machines AS m (machine, site, area, line, last_seen)
 SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::timestamptz[])
+    AS u(machine, site, area, line, last_seen)
+ORDER BY machine
 ON CONFLICT (machine) DO UPDATE SET site = EXCLUDED.site, area = EXCLUDED.area, line = EXCLUDED.line,
     last_seen = GREATEST(m.last_seen, EXCLUDED.last_seen)
 """

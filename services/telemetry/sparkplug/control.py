@@ -20,6 +20,7 @@ log = logging.getLogger(__name__)
 REBIRTH = "Node Control/Rebirth"
 BOOLEAN = 11
 SWEEP_MAX_S = 1.0
+SWEEP_BACKOFF_MAX_S = 30.0
 # The sweep's database or broker trouble is logged and the next sweep tries again (a node
 # claimed but not asked is asked again after reorder_s).
 SWEEP_ERRORS = (
@@ -106,14 +107,23 @@ async def sweep_forever(
     sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
 ) -> None:
     """The rebirth sweep while `client` is connected (the session cancels it): every
-    min(reorder_s / 2, 1 s)."""
-    interval = sweep_interval(reorder_s)
+    min(reorder_s / 2, 1 s). It never dies: after a failure it waits twice as long each
+    time (at most SWEEP_BACKOFF_MAX_S) and tries again."""
+    interval = delay = sweep_interval(reorder_s)
     while True:
-        await sleep(interval)
+        await sleep(delay)
         try:
             asked = await request_rebirths(pool, client, reorder_s=reorder_s, now_ms=now_ms)
         except SWEEP_ERRORS as exc:
-            log.warning("rebirth sweep failed (%s); trying again in %.1f s", exc, interval)
+            delay = min(SWEEP_BACKOFF_MAX_S, delay * 2)
+            log.warning("rebirth sweep failed (%s); trying again in %.1f s", exc, delay)
             continue
+        except Exception:
+            # A fault of ours: logged, and the sweep goes on (it is no task the session
+            # waits on, so dying would stop every rebirth request silently).
+            delay = min(SWEEP_BACKOFF_MAX_S, delay * 2)
+            log.exception("rebirth sweep failed; trying again in %.1f s", delay)
+            continue
+        delay = interval
         if asked:
             counted(asked)

@@ -40,6 +40,9 @@ MAX_REASONS = 10  # a dead letter names at most this many bad metrics
 UINT64 = 2**64
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 _TEMPLATE = 19
+# A birth older than the current one is stale only if it arrived within this of it: out of
+# order across ingestors; one arriving later comes from a node whose clock went back.
+STALE_WINDOW = dt.timedelta(minutes=1)
 
 Key = tuple[str, str]  # (group, edge node)
 Target = tuple[str, str, str, str]  # site, area, line, machine
@@ -87,6 +90,7 @@ class Device:
     birth_at: dt.datetime | None = None
     death_at: dt.datetime | None = None
     last_seen: dt.datetime | None = None
+    birth_ts: dt.datetime | None = None  # the current DBIRTH's payload timestamp
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,6 +114,13 @@ class Node:
     birth_at: dt.datetime | None = None
     death_at: dt.datetime | None = None
     last_seen: dt.datetime | None = None
+    birth_ts: dt.datetime | None = None  # the current NBIRTH's payload timestamp
+    # An NDEATH for another bdSeq (bdSeq, received): its NBIRTH may still be drained.
+    pending_death: tuple[int, dt.datetime] | None = None
+    born_dead: dt.datetime | None = None  # the birth just taken is dead since then
+    # When the drain took the node (the database's now()): a seq gap dates from then, not
+    # from the message's arrival, so a drain lagging behind does not make it look old.
+    drained_at: dt.datetime | None = None
     births: dict[str, Birth] = field(default_factory=dict)  # '' the node's, else a device's
     devices: dict[str, Device] = field(default_factory=dict)
     mapping: dict[str, Target] = field(default_factory=dict)
@@ -284,7 +295,12 @@ class Host:
                 birth_version=row["birth_version"],
                 seq=SeqState(row["last_seq"], missing, row["gap_since"]),
                 rebirth_wanted=row["rebirth_wanted"], birth_at=row["birth_at"],
-                death_at=row["death_at"], last_seen=row["last_seen"], births=births,
+                death_at=row["death_at"], last_seen=row["last_seen"], birth_ts=row["birth_ts"],
+                pending_death=(
+                    None if row["pending_death_at"] is None
+                    else (row["pending_death_bd_seq"], row["pending_death_at"])
+                ),
+                drained_at=row["now"], births=births,
             )  # fmt: skip
         tables: dict[tuple[Key, str], list[tuple[str, int | None, int]]] = {}
         for row in await queries.node_context(conn, keys=keys, reload=reload):
@@ -293,7 +309,7 @@ class Host:
             kind = row["kind"]
             if kind == "device":
                 node.devices[device] = Device(
-                    row["online"], row["birth_at"], row["death_at"], row["ts"]
+                    row["online"], row["birth_at"], row["death_at"], row["ts"], row["birth_ts"]
                 )
             elif kind == "mapping":
                 node.mapping[device] = (row["site"], row["area"], row["line"], row["machine"])
@@ -314,7 +330,7 @@ class Host:
         await queries.upsert_devices(
             conn,
             devices=[
-                (n.group, n.node, name, d.online, d.birth_at, d.death_at, d.last_seen)
+                (n.group, n.node, name, d.online, d.birth_at, d.death_at, d.last_seen, d.birth_ts)
                 for n in nodes
                 for name in sorted(n.touched_devices)
                 for d in (n.devices[name],)
@@ -357,30 +373,57 @@ class Host:
             node.touched_devices.add(device)
         if kind == "NDEATH":
             return self._node_death(node, m, drained)
-        if kind == "NBIRTH":
-            node.seq = born(payload.seq if payload.HasField("seq") else 0)
-        elif payload.HasField("seq"):
-            node.seq, _ = observe(node.seq, payload.seq, m.received)
+        birth = kind in ("NBIRTH", "DBIRTH")
+        stale = birth and self._stale(node, m)
+        if kind != "NBIRTH" and not stale and payload.HasField("seq"):
+            node.seq, _ = observe(node.seq, payload.seq, node.drained_at or m.received)
         try:
             if kind == "DDEATH":
                 return self._device_death(node, m), "stored"
             reasons: list[str] = []
-            if kind in ("NBIRTH", "DBIRTH"):
-                metrics = self._birth(node, m, reasons)
+            if birth:
+                metrics = self._birth(node, m, reasons, adopt=not stale)
             else:
                 metrics = self._resolve(node, m)
             parsed = self._data(node, m, metrics, drained, reasons)
+            outcome = "dead_letter" if parsed.dead and not parsed.machine else "stored"
         except _Refused as exc:
-            if exc.rebirth:
+            if exc.rebirth and not stale:
                 node.rebirth_wanted = True
-            return [_dead(m.record, str(exc))], "dead_letter"
-        return [parsed], "dead_letter" if parsed.dead and not parsed.machine else "stored"
+            parsed, outcome = _dead(m.record, str(exc)), "dead_letter"
+        if node.born_dead is not None:
+            # A birth taken whose death was drained first (shared subscription): dead at once.
+            at, node.born_dead = node.born_dead, None
+            if kind == "NBIRTH":
+                return [parsed, *self._die(node, at)], outcome
+            offline = self._offline(node, device, at)
+            return [parsed, *([offline] if offline else [])], outcome
+        if stale and outcome == "stored":
+            # Drained after a newer birth (shared subscription): its values are data all the
+            # same, its table is not the current one.
+            log.info("stale %s on %s ignored (older than the current birth)", kind, m.record.topic)
+            return [parsed], "stale"
+        return [parsed], outcome
+
+    def _stale(self, node: Node, m: _Message) -> bool:
+        """A birth older (by its payload timestamp) than the current one of its node or
+        device, and received about when that one was: drained out of order. One received
+        well after (STALE_WINDOW) is taken whatever its timestamp: the node's clock went
+        back."""
+        ts = _birth_ts(m)
+        if ts is None:
+            return False
+        if _older(ts, m.received, node.birth_ts, node.birth_at):
+            return True
+        device = node.devices.get(m.topic.device) if m.topic.device else None
+        return device is not None and _older(ts, m.received, device.birth_ts, device.birth_at)
 
     def _birth(
-        self, node: Node, m: _Message, reasons: list[str]
+        self, node: Node, m: _Message, reasons: list[str], *, adopt: bool = True
     ) -> list[tuple[pb.Payload.Metric, str, int]]:
-        """Take a birth's metric table; its metrics with their names and datatypes (one
-        that cannot be declared is left out, its reason added to `reasons`)."""
+        """Take a birth's metric table (unless not `adopt`: a stale birth); its metrics with
+        their names and datatypes (one that cannot be declared is left out, its reason added
+        to `reasons`)."""
         device = m.topic.device
         if device and "" not in node.births:
             raise _Refused("DBIRTH sem NBIRTH do edge node", rebirth=True)
@@ -415,24 +458,43 @@ class Host:
             metrics.append((metric, name, metric.datatype))
             if name == BD_SEQ and not device:
                 bd_seq = _integral(_first(metric, metric.datatype))
+        if not adopt:
+            return metrics
         birth = Birth.of(table)
         node.birth_version += 1
+        ts = _birth_ts(m)
         if device:
             node.births[device] = birth
             node.reborn_devices.add(device)
             state = node.devices[device]
-            state.online, state.birth_at = True, m.received
+            state.online, state.birth_at, state.birth_ts = True, m.received, ts
+            if not node.online and node.death_at is not None and (ts or m.received) < node.death_at:
+                # A birth of a session whose NDEATH was drained first: born dead.
+                state.online, state.death_at = False, node.death_at
+                node.born_dead = node.death_at
         else:
-            # The devices' tables go with the node's: each is born again after it.
-            node.births = {"": birth}
+            # The devices' tables go with the node's: each is born again after it, but for
+            # those already born at or after it (drained first, by another ingestor).
+            kept = {
+                name: node.births[name]
+                for name, state in node.devices.items()
+                if ts is not None and state.birth_ts is not None and state.birth_ts >= ts
+                and name in node.births
+            }  # fmt: skip
+            node.births = {"": birth, **kept}
             node.reborn = True
             node.reborn_devices.clear()
             for name, state in node.devices.items():
-                if state.online:
+                if state.online and name not in kept:
                     state.online = False
                     node.touched_devices.add(name)
             node.online, node.bd_seq, node.birth_at = True, bd_seq, m.received
+            node.birth_ts = ts
+            pending, node.pending_death = node.pending_death, None
+            if pending is not None and pending[0] == bd_seq and (ts is None or ts < pending[1]):
+                node.born_dead = pending[1]  # its NDEATH was drained first
             node.rebirth_wanted = False
+            node.seq = born(m.payload.seq if m.payload.HasField("seq") else 0)
         return metrics
 
     def _resolve(self, node: Node, m: _Message) -> list[tuple[pb.Payload.Metric, str, int]]:
@@ -703,8 +765,13 @@ class Host:
                 bd_seq = _integral(_first(metric, metric.datatype or 8))
         if bd_seq is None:
             return [_dead(m.record, "NDEATH sem a métrica bdSeq")], "dead_letter"
-        if node.bd_seq is not None and bd_seq != node.bd_seq:
-            # The will of an older connection, delivered after the node was born again.
+        if bd_seq != node.bd_seq:
+            # The will of an older connection, delivered after the node was born again; or
+            # of a newer one whose NBIRTH another ingestor has not drained yet (shared
+            # subscription): remembered, that NBIRTH is then born dead.
+            node.pending_death = (bd_seq, m.received)
+            if node.bd_seq is None:
+                return [], "ignored"
             drained.stale_deaths += 1
             log.info(
                 "stale NDEATH of %s/%s ignored (bdSeq %d, current %d)",
@@ -713,18 +780,22 @@ class Host:
             return [], "stale"
         if not node.online:
             return [], "ignored"  # already dead (a repeated will)
-        node.online, node.death_at = False, m.received
+        return self._die(node, m.received), "stored"
+
+    def _die(self, node: Node, at: dt.datetime) -> list[Parsed]:
+        """The node and its online devices offline since `at`: their `offline` rows."""
+        node.online, node.death_at = False, at
         rows: list[Parsed] = []
         for name in sorted(node.devices):
             state = node.devices[name]
             if state.online:
-                state.online, state.death_at = False, m.received
+                state.online, state.death_at = False, at
                 node.touched_devices.add(name)
-                rows.append(self._offline(node, name, m.received) or Parsed())
+                rows.append(self._offline(node, name, at) or Parsed())
         own = node.births.get("")
         if own is not None and own.has_data:
-            rows.append(self._offline(node, "", m.received) or Parsed())
-        return rows, "stored"
+            rows.append(self._offline(node, "", at) or Parsed())
+        return rows
 
     def _device_death(self, node: Node, m: _Message) -> list[Parsed]:
         device = m.topic.device
@@ -740,11 +811,32 @@ class Host:
         return [row] if row else []
 
 
+def _birth_ts(m: _Message) -> dt.datetime | None:
+    """A birth's payload timestamp (the edge node's clock), None when it has none or one
+    more than a day ahead of its arrival (a clock no order can be taken from)."""
+    payload = m.payload
+    if not payload.HasField("timestamp") or payload.timestamp > m.record.received_ms + DAY_MS:
+        return None
+    return _moment(payload.timestamp)
+
+
+def _older(
+    ts: dt.datetime, received: dt.datetime, current_ts: dt.datetime | None,
+    current_at: dt.datetime | None,
+) -> bool:  # fmt: skip
+    """`ts` is older than the current birth's `current_ts`, and arrived no later than
+    STALE_WINDOW after it (`current_at`)."""
+    if current_ts is None or ts >= current_ts:
+        return False
+    return current_at is None or received <= current_at + STALE_WINDOW
+
+
 def _node_row(n: Node) -> tuple[object, ...]:
     missing = "{" + ",".join(str(s) for s in sorted(n.seq.missing)) + "}"
     return (
         n.group, n.node, n.online, n.bd_seq, n.birth_version, n.seq.last_seq, missing,
-        n.seq.gap_since, n.rebirth_wanted, n.birth_at, n.death_at, n.last_seen,
+        n.seq.gap_since, n.rebirth_wanted, n.birth_at, n.death_at, n.last_seen, n.birth_ts,
+        *(n.pending_death or (None, None)),
     )  # fmt: skip
 
 

@@ -174,7 +174,8 @@ _SCALARS: Final[dict[int, Callable[[_Carrier], Value]]] = {
 
 
 def values(metric: pb.Payload.Metric, datatype: int) -> list[tuple[str, Value]]:
-    """The metric's value(s) by `datatype`: `[("", v)]` for a scalar or a null metric,
+    """The metric's value(s) by `datatype`: `[("", v)]` for a scalar, `[("", None)]` for a
+    null one (is_null, or no value field set: not the field's default 0),
     `[("/<column>", v), ...]` for a one-row DataSet (`[]` for one without rows),
     `[("/<member>[/<sub>...]", v), ...]` for a Template instance. Unstorable (pt-BR reason) for the kinds that are not
     stored: Bytes, File, PropertySet(List), arrays, a DataSet of more than one row, a
@@ -183,6 +184,8 @@ def values(metric: pb.Payload.Metric, datatype: int) -> list[tuple[str, Value]]:
         return [("", None)]
     convert = _SCALARS.get(datatype)
     if convert is not None:
+        if metric.WhichOneof("value") is None:
+            return [("", None)]
         return [("", convert(metric))]
     if datatype == _DATASET:
         return _dataset(metric.dataset_value)
@@ -246,7 +249,7 @@ def _template(template: pb.Payload.Template, prefix: str, found: list[tuple[str,
             continue
         convert = _SCALARS.get(datatype)
         if convert is not None:
-            found.append((path, convert(member)))
+            found.append((path, None if member.WhichOneof("value") is None else convert(member)))
         elif datatype == _TEMPLATE:
             _template(member.template_value, path, found)
         elif datatype == _DATASET:

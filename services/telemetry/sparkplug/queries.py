@@ -23,9 +23,11 @@ ON CONFLICT DO NOTHING
 
 # The batch's edge nodes, locked in key order (LockRows runs above the sort): a drain of
 # another ingestor (shared subscription) touching the same nodes waits, never deadlocks.
+# `now`: the database's clock, that the rebirth sweep compares gap_since with.
 LOCK_NODES = """
 SELECT n.group_id, n.edge_node, n.online, n.bd_seq, n.birth_version, n.last_seq, n.missing,
-       n.gap_since, n.rebirth_wanted, n.birth_at, n.death_at, n.last_seen
+       n.gap_since, n.rebirth_wanted, n.birth_at, n.death_at, n.last_seen, n.birth_ts,
+       n.pending_death_bd_seq, n.pending_death_at, now() AS now
 FROM sparkplug_nodes AS n
 JOIN unnest($1::text[], $2::text[]) AS k(group_id, edge_node) USING (group_id, edge_node)
 ORDER BY n.group_id, n.edge_node
@@ -42,19 +44,20 @@ WITH k AS (SELECT * FROM unnest($1::text[], $2::text[]) AS k(group_id, edge_node
 SELECT 'device' AS kind, d.group_id, d.edge_node, d.device, NULL::text AS name,
        d.online, d.birth_at, d.death_at, d.last_seen AS ts,
        NULL::float8 AS value, NULL::text AS text, NULL::bigint AS alias, NULL::int AS datatype,
-       NULL::text AS site, NULL::text AS area, NULL::text AS line, NULL::text AS machine
+       NULL::text AS site, NULL::text AS area, NULL::text AS line, NULL::text AS machine,
+       d.birth_ts
 FROM sparkplug_devices AS d JOIN k USING (group_id, edge_node)
 UNION ALL
 SELECT 'mapping', m.group_id, m.edge_node, m.device, NULL, NULL, NULL, NULL, NULL,
-       NULL, NULL, NULL, NULL, m.site, m.area, m.line, m.machine
+       NULL, NULL, NULL, NULL, m.site, m.area, m.line, m.machine, NULL
 FROM sparkplug_mapping AS m JOIN k USING (group_id, edge_node)
 UNION ALL
 SELECT 'value', v.group_id, v.edge_node, v.device, v.metric, NULL, NULL, NULL, v.ts,
-       v.value, v.text, NULL, NULL, NULL, NULL, NULL, NULL
+       v.value, v.text, NULL, NULL, NULL, NULL, NULL, NULL, NULL
 FROM sparkplug_last_values AS v JOIN k USING (group_id, edge_node)
 UNION ALL
 SELECT 'metric', b.group_id, b.edge_node, b.device, b.name, NULL, NULL, NULL, NULL,
-       NULL, NULL, b.alias, b.datatype, NULL, NULL, NULL, NULL
+       NULL, NULL, b.alias, b.datatype, NULL, NULL, NULL, NULL, NULL
 FROM sparkplug_metrics AS b JOIN r USING (group_id, edge_node)
 """
 
@@ -63,23 +66,25 @@ UPDATE sparkplug_nodes AS n
 SET online = u.online, bd_seq = u.bd_seq, birth_version = u.birth_version,
     last_seq = u.last_seq, missing = u.missing::smallint[], gap_since = u.gap_since,
     rebirth_wanted = u.rebirth_wanted, birth_at = u.birth_at, death_at = u.death_at,
-    last_seen = u.last_seen
+    last_seen = u.last_seen, birth_ts = u.birth_ts,
+    pending_death_bd_seq = u.pending_death_bd_seq, pending_death_at = u.pending_death_at
 FROM unnest($1::text[], $2::text[], $3::bool[], $4::bigint[], $5::bigint[], $6::smallint[],
             $7::text[], $8::timestamptz[], $9::bool[], $10::timestamptz[], $11::timestamptz[],
-            $12::timestamptz[])
+            $12::timestamptz[], $13::timestamptz[], $14::bigint[], $15::timestamptz[])
      AS u(group_id, edge_node, online, bd_seq, birth_version, last_seq, missing, gap_since,
-          rebirth_wanted, birth_at, death_at, last_seen)
+          rebirth_wanted, birth_at, death_at, last_seen, birth_ts, pending_death_bd_seq,
+          pending_death_at)
 WHERE n.group_id = u.group_id AND n.edge_node = u.edge_node
 """
 
 UPSERT_DEVICES = """
 INSERT INTO sparkplug_devices AS d (group_id, edge_node, device, online, birth_at, death_at,
-                                    last_seen)
+                                    last_seen, birth_ts)
 SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::bool[], $5::timestamptz[],
-                     $6::timestamptz[], $7::timestamptz[])
+                     $6::timestamptz[], $7::timestamptz[], $8::timestamptz[])
 ON CONFLICT (group_id, edge_node, device) DO UPDATE
 SET online = EXCLUDED.online, birth_at = EXCLUDED.birth_at, death_at = EXCLUDED.death_at,
-    last_seen = GREATEST(d.last_seen, EXCLUDED.last_seen)
+    last_seen = GREATEST(d.last_seen, EXCLUDED.last_seen), birth_ts = EXCLUDED.birth_ts
 """
 
 # An NBIRTH replaces the node's rows and its devices' ($1, $2); a DBIRTH its device's ($3..$5).
@@ -147,15 +152,17 @@ async def node_context(
 
 async def update_nodes(conn: Connection, *, nodes: Sequence[tuple[Any, ...]]) -> None:
     """Write locked nodes' state: (group, node, online, bd_seq, birth_version, last_seq,
-    missing (as an array literal), gap_since, rebirth_wanted, birth_at, death_at, last_seen)."""
+    missing (as an array literal), gap_since, rebirth_wanted, birth_at, death_at, last_seen,
+    birth_ts, pending death's bd_seq, pending death's received time)."""
     if nodes:
-        await conn.execute(UPDATE_NODES, *_columns(nodes, 12))
+        await conn.execute(UPDATE_NODES, *_columns(nodes, 15))
 
 
 async def upsert_devices(conn: Connection, *, devices: Sequence[tuple[Any, ...]]) -> None:
-    """(group, node, device, online, birth_at, death_at, last_seen); last_seen never goes back."""
+    """(group, node, device, online, birth_at, death_at, last_seen, birth_ts); last_seen never
+    goes back."""
     if devices:
-        await conn.execute(UPSERT_DEVICES, *_columns(devices, 7))
+        await conn.execute(UPSERT_DEVICES, *_columns(devices, 8))
 
 
 async def replace_metrics(

@@ -45,7 +45,8 @@ def born(seq: int) -> SeqState:
 
 
 def observe(state: SeqState, seq: int, at: dt.datetime) -> tuple[SeqState, Arrival]:
-    """The state after a message with `seq` received at `at`, and how it arrived."""
+    """The state after a message with `seq` taken at `at` (a gap opened then dates from
+    `at`), and how it arrived."""
     seq %= MODULO
     if state.last_seq is None:
         return SeqState(seq, state.missing, state.gap_since), Arrival.FIRST

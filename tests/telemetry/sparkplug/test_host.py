@@ -4,6 +4,7 @@ aliases, a restart, DATA without BIRTH, deaths, channels, the mapping, seq gaps.
 from __future__ import annotations
 
 import datetime as dt
+import time
 
 import asyncpg
 import pytest
@@ -186,7 +187,7 @@ async def test_an_alias_the_birth_did_not_declare_dead_letters_the_whole_message
 async def test_an_nbirth_drops_the_devices_tables_until_they_are_born_again(mes_dsn, feeders):
     feeder = await feeders()
     await born(feeder)
-    await feeder.feed((topic("NBIRTH"), nbirth(bd_seq=1)))
+    await feeder.feed((topic("NBIRTH"), nbirth(bd_seq=1, ts=BASE_MS + 1000)))  # a later birth
     await feeder.feed(
         (topic("DDATA", "Press1"), payload(m(alias=10, value=1.0, ts=BASE_MS + 1), seq=1))
     )
@@ -196,6 +197,90 @@ async def test_an_nbirth_drops_the_devices_tables_until_they_are_born_again(mes_
     assert await rows(
         mes_dsn, "SELECT count(*) FROM sparkplug_metrics WHERE device = 'Press1'"
     ) == [(0,)]
+
+
+async def test_births_drained_out_of_order_keep_the_newest_tables(mes_dsn, feeders):
+    """Two ingestors on a shared subscription: the node reconnects (NBIRTH bdSeq 1 at +10 s,
+    DBIRTH at +11 s, the device's aliases changed) and the DBIRTH is drained first; then the
+    old session's NBIRTH (bdSeq 0) comes last. The newest tables stand."""
+    first, second = await feeders(), await feeders()
+    await born(first, bd_seq=0)
+    renamed = payload(m("speed", 5.0, alias=10, datatype=DOUBLE), seq=1, ts=BASE_MS + 11_000)
+    await second.feed((topic("DBIRTH", "Press1"), renamed))
+    await first.feed((topic("NBIRTH"), nbirth(bd_seq=1, ts=BASE_MS + 10_000)))
+    await second.feed(
+        (topic("DDATA", "Press1"), payload(m(alias=10, value=6.0, ts=BASE_MS + 12_000), seq=2))
+    )
+    assert ("speed", 6.0, at(BASE_MS + 12_000)) in await samples(mes_dsn, "Press1")
+    device = await rows(mes_dsn, "SELECT online, birth_ts FROM sparkplug_devices")
+    assert tuple(device[0]) == (True, at(BASE_MS + 11_000))
+    # The old session's NBIRTH, drained last: stale, its table not taken, its values data.
+    old = nbirth(m("Node/volts", 219.0, alias=1, datatype=DOUBLE), bd_seq=0, ts=BASE_MS + 5)
+    await first.feed((topic("NBIRTH"), old))
+    node = await node_row(mes_dsn)
+    assert (node["bd_seq"], node["birth_ts"], node["online"]) == (1, at(BASE_MS + 10_000), True)
+    assert ("Node/volts", 219.0, at(BASE_MS + 5)) in await samples(mes_dsn, NODE)
+    await second.feed(
+        (topic("DDATA", "Press1"), payload(m(alias=10, value=7.0, ts=BASE_MS + 13_000), seq=3))
+    )
+    assert ("speed", 7.0, at(BASE_MS + 13_000)) in await samples(mes_dsn, "Press1")
+    assert first.ingestor.metrics.sparkplug_messages.labels("NBIRTH", "stale")._value.get() == 1
+    assert await dead(mes_dsn) == []
+    # A DBIRTH of the old session drained late: stale too.
+    await second.feed((topic("DBIRTH", "Press1"), dbirth(1, ts=BASE_MS + 1)))
+    await second.feed(
+        (topic("DDATA", "Press1"), payload(m(alias=10, value=8.0, ts=BASE_MS + 14_000), seq=4))
+    )
+    assert ("speed", 8.0, at(BASE_MS + 14_000)) in await samples(mes_dsn, "Press1")
+    assert await dead(mes_dsn) == []
+
+
+async def test_a_birth_older_than_the_current_one_but_arriving_much_later_is_taken(
+    mes_dsn, feeders
+):
+    """The node's clock went back: a birth that comes well after the current one is new."""
+    feeder = await feeders()
+    await feeder.feed((topic("NBIRTH"), nbirth(bd_seq=0, ts=BASE_MS + 60_000)))
+    later = int(time.time() * 1000) + 120_000
+    await feeder.feed((topic("NBIRTH"), nbirth(bd_seq=1, ts=BASE_MS)), received_ms=later)
+    assert (await node_row(mes_dsn))["bd_seq"] == 1
+
+
+async def test_an_ndeath_drained_before_its_nbirth_leaves_the_node_dead(mes_dsn, feeders):
+    """The node reconnects (bdSeq 1) and dies at once; another ingestor drains its NDEATH
+    before the NBIRTH and the DBIRTH: these are born dead, with `offline` at the death."""
+    first, second = await feeders(), await feeders()
+    await born(first, bd_seq=0)
+    died = int(time.time() * 1000)
+    await second.feed((topic("NDEATH"), ndeath(1)), received_ms=died)  # not bdSeq 0's
+    assert (await node_row(mes_dsn))["online"]
+    volts = m("Node/volts", 230.0, alias=1, datatype=DOUBLE)
+    await first.feed((topic("NBIRTH"), nbirth(volts, bd_seq=1, ts=BASE_MS + 10_000)))
+    node = await node_row(mes_dsn)
+    assert (node["online"], node["bd_seq"], node["death_at"]) == (False, 1, at(died))
+    assert node["pending_death_at"] is None
+    assert (await states(mes_dsn, NODE))[-1] == (at(died), "offline", None)
+    assert ("Node/volts", 230.0, at(BASE_MS + 10_000)) in await samples(mes_dsn, NODE)
+    await first.feed((topic("DBIRTH", "Press1"), dbirth(1, ts=BASE_MS + 11_000)))
+    assert await states(mes_dsn, "Press1") == [
+        (at(BASE_MS), "running", None),
+        (at(BASE_MS + 11_000), "running", None),
+        (at(died), "offline", None),
+    ]
+    devices = await rows(mes_dsn, "SELECT online, death_at FROM sparkplug_devices")
+    assert [tuple(r) for r in devices] == [(False, at(died))]
+    assert await dead(mes_dsn) == []
+
+
+async def test_a_pending_death_does_not_kill_a_birth_newer_than_it(mes_dsn, feeders):
+    feeder = await feeders()
+    await born(feeder, bd_seq=0)
+    old_will = int(time.time() * 1000) - 1_800_000  # bdSeq 1's will, half an hour ago
+    await feeder.feed((topic("NDEATH"), ndeath(1)), received_ms=old_will)
+    # bdSeq 1 again (the counter wrapped), born after that death.
+    await feeder.feed((topic("NBIRTH"), nbirth(bd_seq=1, ts=old_will + 60_000)))
+    node = await node_row(mes_dsn)
+    assert (node["online"], node["bd_seq"]) == (True, 1)
 
 
 async def test_ndeath_with_the_current_bdseq_takes_the_node_and_its_devices_offline(
@@ -401,6 +486,40 @@ async def test_a_seq_gap_is_recorded_and_healed_by_the_late_message(mes_dsn, fee
     assert node["gap_since"] is None
     assert node["last_seq"] == 5
     assert len(await samples(mes_dsn, "Press1")) == 3 + 4
+
+
+async def test_a_rejected_nbirth_leaves_the_seq_state_alone(mes_dsn, feeders):
+    feeder = await feeders()
+    await born(feeder)
+    await feeder.feed(
+        (topic("DDATA", "Press1"), payload(m(alias=10, value=1.0, ts=BASE_MS + 1), seq=2))
+    )
+    twice = nbirth(m("a", 1.0, alias=1, datatype=DOUBLE), m("a", 2.0, alias=2, datatype=DOUBLE))
+    await feeder.feed((topic("NBIRTH"), twice))  # refused: a name declared twice
+    assert (await dead(mes_dsn))[-1][1].startswith("métrica 'a' ou alias")
+    await feeder.feed(
+        (topic("DDATA", "Press1"), payload(m(alias=10, value=2.0, ts=BASE_MS + 2), seq=3))
+    )
+    node = await node_row(mes_dsn)
+    assert (node["last_seq"], node["missing"], node["gap_since"]) == (3, [], None)
+
+
+async def test_a_gap_dates_from_its_drain_not_from_the_messages_arrival(mes_dsn, feeders):
+    """A drain lagging behind (the spool an hour deep) finds a gap now: the sweep waits
+    reorder_s from there before asking a rebirth."""
+    feeder = await feeders()
+    await born(feeder)
+    an_hour_ago = int(time.time() * 1000) - 3_600_000
+    await feeder.feed(
+        (topic("DDATA", "Press1"), payload(m(alias=10, value=1.0, ts=BASE_MS + 5), seq=5)),
+        received_ms=an_hour_ago,
+    )
+    assert (await node_row(mes_dsn))["missing"] == [2, 3, 4]
+    conn = await asyncpg.connect(mes_dsn)
+    try:
+        assert await claim_rebirths(conn, reorder_s=60) == []
+    finally:
+        await conn.close()
 
 
 async def test_commands_state_and_garbage_are_told_apart(mes_dsn, feeders):

@@ -10,17 +10,23 @@ import datetime as dt
 import os
 import signal
 import sys
+import time
 import uuid
 from collections.abc import AsyncIterator
+from typing import Any
 
 import aiomqtt
+import asyncpg
 import orjson
 
 from protheus_demo.edge import EdgeNode
 from protheus_demo.edge.payload import SentMetric, encode
+from services.telemetry.ingest.acks import ManualAckClient
+from services.telemetry.ingest.ingestor import Ingestor
+from services.telemetry.sparkplug.control import sweep_forever
 from services.telemetry.sparkplug.proto import sparkplug_b_pb2 as pb
 from shared.settings import SparkplugSettings
-from tests.support.sparkplug import expected_rows, stored_rows
+from tests.support.sparkplug import DOUBLE, expected_rows, metric, nbirth, stored_rows
 from tests.support.telemetry import ROOT, publish, rows, wait_for_rows
 from tests.telemetry.sparkplug.test_interop import encode_with_pysparkplug
 
@@ -321,13 +327,14 @@ async def test_two_ingestors_sharing_the_subscription_store_every_row_once(
     broker, mes_dsn, ingestors
 ):
     first = await ingestors(client_id="shared-a", group="g")
-    await ingestors(client_id="shared-b", group="g")
     assert first.topics == ["$share/g/mes/v1/#", "$share/g/spBv1.0/#"]
     async with EdgeNode(broker.url, GROUP, "GWH", ["H1", "H2", "H3"], 3) as node:
-        # Births first: a shared subscription hands the node's messages to either ingestor,
-        # so data drained before its birth would be a dead letter (and a rebirth request).
+        # Births first, through one ingestor: a shared subscription hands the node's messages
+        # to either ingestor, so a DBIRTH (or data) drained before its NBIRTH would be a dead
+        # letter and a rebirth request, racing with the data below.
         born = "SELECT count(*) FROM sparkplug_devices WHERE online"
         assert await wait_for_rows(mes_dsn, born, 3) == 3
+        await ingestors(client_id="shared-b", group="g")
         for _ in range(30):
             await node.publish_data()
         samples, states, counters = expected_rows(node.published, "GWH")
@@ -338,3 +345,113 @@ async def test_two_ingestors_sharing_the_subscription_store_every_row_once(
         # counted counts nothing, the newer one counted the increase. The sums stay exact.
         assert totals(stored[2]) == totals(counters)
     assert await rows(mes_dsn, "SELECT count(*) FROM telemetry_dead_letters") == [(0,)]
+
+
+async def test_a_gateway_that_births_on_seeing_the_host_online_is_heard_on_a_fresh_session(
+    broker, mes_dsn, ingestors, monkeypatch
+):
+    """Gateways wait for their primary host's STATE online and birth right away: the host
+    subscribes before saying it is online, however slow its SUBSCRIBE (delayed here)."""
+    make_client = Ingestor._mqtt_client
+
+    def slow_subscriber(self: Ingestor) -> ManualAckClient:
+        client = make_client(self)
+        subscribe = client.subscribe
+
+        async def slow(*args: Any, **kwargs: Any) -> Any:
+            await asyncio.sleep(0.3)  # a broker far away
+            return await subscribe(*args, **kwargs)
+
+        client.subscribe = slow  # type: ignore[method-assign]
+        return client
+
+    monkeypatch.setattr(Ingestor, "_mqtt_client", slow_subscriber)
+    async with aiomqtt.Client("127.0.0.1", broker.port, identifier="gw-waiting") as gateway:
+        await gateway.subscribe("spBv1.0/STATE/mes-p", qos=1)
+
+        async def birth_on_online() -> None:
+            async for message in gateway.messages:
+                assert isinstance(message.payload, bytes)
+                if orjson.loads(message.payload)["online"]:
+                    body = nbirth(metric("Node/v", 1.0, datatype=DOUBLE))
+                    await gateway.publish(f"spBv1.0/{GROUP}/NBIRTH/GWP", body, qos=1)
+                    return
+
+        waiting = asyncio.create_task(birth_on_online())
+        await ingestors(sparkplug=SparkplugSettings(host_id="mes-p"))
+        await asyncio.wait_for(waiting, 15)
+    born = "SELECT count(*) FROM sparkplug_nodes WHERE edge_node = 'GWP' AND online"
+    assert await wait_for_rows(mes_dsn, born, 1, seconds=5) == 1
+
+
+async def test_sparkplug_disabled_on_a_session_that_had_it_skips_and_unsubscribes(
+    broker, mes_dsn, ingestors
+):
+    """A persistent session created with Sparkplug keeps spBv1.0/# on the broker: restarted
+    with it disabled, what was queued is skipped (not dead-lettered) and the filter dropped."""
+    first = await ingestors()
+    await first.stop()
+    queued = [
+        (f"spBv1.0/{GROUP}/NBIRTH/GWD", nbirth(metric("Node/v", 1.0, datatype=DOUBLE))),
+        (f"spBv1.0/{GROUP}/NDATA/GWD", nbirth()),
+    ]
+    await publish(broker, queued)  # kept by the broker for the session
+    ingestor = await ingestors(sparkplug=SparkplugSettings(enabled=False))
+    probe = ("mes/v1/s/a/l/J2/telemetry", {"ts": START.isoformat(), "metrics": {"v": 1}})
+    await publish(broker, [*queued, probe])  # the same publisher: the probe comes last
+    await settled(mes_dsn, 1)
+    ignored = ingestor.metrics.sparkplug_messages
+    assert ignored.labels("NBIRTH", "ignored")._value.get() == 1  # the queued ones only
+    assert ignored.labels("NDATA", "ignored")._value.get() == 1
+    assert await rows(mes_dsn, "SELECT count(*) FROM telemetry_dead_letters") == [(0,)]
+    assert await rows(mes_dsn, "SELECT count(*) FROM sparkplug_nodes") == [(0,)]
+
+
+async def test_the_rebirth_sweep_outlives_an_unexpected_failure(broker, mes_dsn):
+    conn = await asyncpg.connect(mes_dsn)
+    try:
+        await conn.execute(
+            "INSERT INTO sparkplug_nodes (group_id, edge_node, rebirth_wanted) VALUES ('G', 'N', true)"
+        )
+    finally:
+        await conn.close()
+    calls: list[int] = []
+
+    def flaky_now_ms() -> int:  # a fault of ours on the first request
+        calls.append(1)
+        if len(calls) == 1:
+            raise RuntimeError("bug")
+        return int(time.time() * 1000)
+
+    delays: list[float] = []
+
+    async def sleep(delay: float) -> None:
+        delays.append(delay)
+        await asyncio.sleep(0.1)  # past reorder_s: the node claimed by the failure is due again
+
+    asked = asyncio.Event()
+    async with (
+        asyncpg.create_pool(mes_dsn, min_size=0, max_size=1) as pool,
+        aiomqtt.Client("127.0.0.1", broker.port, identifier="sweeper") as client,
+    ):
+        sweep = asyncio.create_task(
+            sweep_forever(
+                pool,
+                client,
+                reorder_s=0.05,
+                now_ms=flaky_now_ms,
+                counted=lambda n: asked.set(),
+                sleep=sleep,
+            )
+        )
+        try:
+            waiting = asyncio.create_task(asked.wait())
+            done, _ = await asyncio.wait(
+                {sweep, waiting}, timeout=15, return_when="FIRST_COMPLETED"
+            )
+            assert done == {waiting}  # the sweep did not die, and asked at last
+        finally:
+            sweep.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await sweep
+    assert delays[:2] == [0.025, 0.05]  # the wait after the failure doubled

@@ -111,6 +111,18 @@ def test_is_null_gives_none(datatype):
     assert values(received, datatype) == [("", None)]
 
 
+@pytest.mark.parametrize("datatype", [3, 4, 8, 9, 10, 11, 12, 13])
+def test_a_metric_without_a_value_is_null_not_zero(datatype):
+    # No value field and no is_null: not the protobuf default (0, false, "").
+    (received,) = through_wire(Metric(name="n", datatype=datatype)).metrics
+    assert values(received, datatype) == [("", None)]
+    member = Metric(name="m", datatype=datatype)
+    (received,) = through_wire(
+        Metric(name="t", datatype=19, template_value=pb.Payload.Template(metrics=[member]))
+    ).metrics
+    assert values(received, 19) == [("/m", None)]
+
+
 def dataset(rows: list[list[pb.Payload.DataSet.DataSetValue]]) -> pb.Payload.DataSet:
     DataSet = pb.Payload.DataSet
     return DataSet(
