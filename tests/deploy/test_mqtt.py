@@ -585,11 +585,12 @@ def test_a_sparkplug_gateway_line_grants_its_edge_nodes_and_the_hosts_state() ->
     )  # fmt: skip
     acl = mqtt_gen.acl_text(devices, INGESTOR_USER, ["mes-ingestor-2"], host_id="mes-a")
     blocks = {block.splitlines()[0]: block.splitlines()[1:] for block in acl.split("\n\n")[1:]}
-    for user in (INGESTOR_USER, "mes-ingestor-2"):
+    # The first ingestor is host SPARKPLUG_HOST_ID; a further replica, host <its username>.
+    for user, host in ((INGESTOR_USER, "mes-a"), ("mes-ingestor-2", "mes-ingestor-2")):
         assert blocks[f"user {user}"] == [
             "topic read mes/v1/#",
             "topic read spBv1.0/#",
-            "topic write spBv1.0/STATE/mes-a",
+            f"topic write spBv1.0/STATE/{host}",
             "topic write spBv1.0/+/NCMD/#",
         ]
     assert blocks["user gw-a"] == [
