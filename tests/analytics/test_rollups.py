@@ -463,8 +463,15 @@ async def test_an_appointment_the_sync_mirrors_fixes_the_hours_it_spans(plant):
         start,
         end,
     )
+    # The sync's transaction only appends to a log (no span row held while it reads the ERP);
+    # the job folds it into the machine's span.
+    assert await conn.fetchval("SELECT count(*) FROM rollup_dirty_spans") == 0
+    logged = await conn.fetchrow("SELECT * FROM rollup_dirty_spans_log")
+    assert (logged["machine"], logged["first_at"], logged["last_at"]) == ("M2", start, end)
+    await queries.fold_span_log(conn)
     span = await conn.fetchrow("SELECT * FROM rollup_dirty_spans")
     assert (span["machine"], span["first_hour"], span["last_hour"]) == ("M2", hour, hour)
+    assert await conn.fetchval("SELECT count(*) FROM rollup_dirty_spans_log") == 0
     await service.roll_oee(app[MES_POOL], app[PROTHEUS_CONTEXT], setup=setup)
     after = await conn.fetchrow(
         "SELECT * FROM rollup_oee_hourly WHERE machine = 'M2' AND hour = $1", hour
@@ -498,3 +505,72 @@ async def test_a_run_takes_only_the_marks_set_before_it_began(mes):
     marks = await queries.minute_marks(conn, limit=10, ceiling=ceiling)
     assert [(m.metric, m.bucket) for m in marks] == [("temp", H0)]
     assert len(await queries.minute_marks(conn, limit=10, ceiling=ceiling + 10)) == 3
+
+
+async def test_the_mirror_sync_never_holds_what_the_ingestor_waits_for(mes, mes_dsn):
+    """The dimension sync's SH6 transaction stays open while it reads the ERP: a state of a
+    machine it mirrors an appointment of is still stored at once."""
+    conn, _pool = mes
+    await conn.execute(
+        "INSERT INTO machines (machine, site, area, line, last_seen) "
+        "VALUES ('M1', 's', 'a', 'l', now())"
+    )
+    sync = await asyncpg.connect(mes_dsn)
+    try:
+        open_sync = sync.transaction()
+        await open_sync.start()
+        await sync.execute(
+            "INSERT INTO analytics_src.sh6 (recno, branch, row_hash, order_key, machine, start_at,"
+            " end_at, good_quantity, scrap_quantity) VALUES (1, '01', 'x', 'O1', 'M1', $1, $2, 1, 0)",
+            H0,
+            H0 + HOUR,
+        )
+        async with conn.transaction():
+            await conn.execute("SET LOCAL lock_timeout = '1s'")
+            await TelemetryStore().write(conn, [parsed("M1", states=[(H0, "running", None)])])
+        await open_sync.commit()
+    finally:
+        await sync.close()
+
+
+async def test_the_job_deleting_marks_and_an_ingest_marking_them_never_deadlock(mes, mes_dsn):
+    """The ingest's trigger upserts marks in key order; the job locks the marks it used in
+    the same order before deleting them, whatever order it read them in."""
+    conn, _pool = mes
+    await conn.execute(
+        "INSERT INTO rollup_dirty_hours (machine, hour) VALUES ('M1', $1), ('M2', $2)",
+        H0 + HOUR,
+        H0,
+    )
+    marks = await conn.fetch("SELECT machine, hour, generation FROM rollup_dirty_hours")
+    used = sorted(marks, key=lambda m: (m["hour"], m["machine"]))  # (M2, H0) before (M1, H0+1h)
+    ingest = await asyncpg.connect(mes_dsn)
+    try:
+        flush = ingest.transaction()
+        await flush.start()
+        await ingest.execute(  # an ingest marking (M1, H0+1h) ...
+            "UPDATE rollup_dirty_hours SET generation = nextval('rollup_mark_generation') "
+            "WHERE machine = 'M1'"
+        )
+
+        async def job() -> None:
+            async with conn.transaction():
+                await conn.execute(
+                    queries.DELETE_HOUR_MARKS,
+                    [m["machine"] for m in used],
+                    [m["hour"] for m in used],
+                    [m["generation"] for m in used],
+                )
+
+        deleting = asyncio.create_task(job())
+        await asyncio.sleep(0.3)  # the job waits on (M1, ...) and holds nothing else yet
+        await ingest.execute(  # ... then (M2, H0): a job holding M2 would deadlock here
+            "UPDATE rollup_dirty_hours SET generation = nextval('rollup_mark_generation') "
+            "WHERE machine = 'M2'"
+        )
+        await flush.commit()
+        await asyncio.wait_for(deleting, 10)
+    finally:
+        await ingest.close()
+    # Both marks were set again meanwhile: both stay for the next run.
+    assert await conn.fetchval("SELECT count(*) FROM rollup_dirty_hours") == 2

@@ -136,14 +136,21 @@ ON CONFLICT (machine, metric, bucket) DO UPDATE
 (rollup_telemetry_1m, run after UPSERT_1M in the same transaction)."""
 
 DELETE_MINUTE_MARKS = """
-DELETE FROM rollup_dirty_minutes d
-USING unnest(CAST($1 AS text[]), CAST($2 AS text[]), CAST($3 AS timestamptz[]),
-             CAST($4 AS bigint[])) AS m(machine, metric, bucket, generation)
-WHERE d.machine = m.machine AND d.metric = m.metric AND d.bucket = m.bucket
-  AND d.generation = m.generation
+WITH used AS (
+    SELECT d.ctid AS row_id
+    FROM rollup_dirty_minutes d
+    JOIN unnest(CAST($1 AS text[]), CAST($2 AS text[]), CAST($3 AS timestamptz[]),
+                CAST($4 AS bigint[])) AS m(machine, metric, bucket, generation)
+      ON d.machine = m.machine AND d.metric = m.metric AND d.bucket = m.bucket
+     AND d.generation = m.generation
+    ORDER BY d.machine, d.metric, d.bucket
+    FOR UPDATE OF d
+)
+DELETE FROM rollup_dirty_minutes d USING used WHERE d.ctid = used.row_id
 """
 """The marks used (rollup_dirty_minutes), only where still of the generation read: one set
-again by an ingest meanwhile (its rows maybe unseen) stays for the next run."""
+again by an ingest meanwhile (its rows maybe unseen) stays for the next run. Locked first in
+key order, the order the ingest's trigger upserts them in: the two never deadlock."""
 
 
 def _minute_arrays(marks: Sequence[MinuteMark]) -> tuple[list[str], list[str], list[dt.datetime]]:
@@ -176,6 +183,19 @@ first."""
 async def hour_marks(conn: Connection, *, limit: int, ceiling: int) -> list[HourMark]:
     rows = await conn.fetch(HOUR_MARKS, limit, ceiling)
     return [HourMark(r["machine"], r["hour"], r["generation"]) for r in rows]
+
+
+FOLD_SPAN_LOG = """
+WITH moved AS (DELETE FROM rollup_dirty_spans_log RETURNING machine, first_at, last_at)
+SELECT rollup_mark_spans(array_agg(machine), array_agg(first_at), array_agg(last_at))
+FROM moved
+"""
+"""The SH6 mirror's appended marks (rollup_dirty_spans_log, 0024) moved into the spans, in a
+transaction of their own: the sync never holds a span row while it reads the ERP."""
+
+
+async def fold_span_log(conn: Connection) -> None:
+    await conn.execute(FOLD_SPAN_LOG)
 
 
 STATE_SPANS = "SELECT machine, first_hour, last_hour, generation FROM rollup_dirty_spans"
@@ -226,18 +246,31 @@ ON CONFLICT (machine, hour) DO UPDATE
 """rollup_oee_hourly rows as parallel arrays, replacing those of the same machine and hour."""
 
 DELETE_HOUR_MARKS = """
-DELETE FROM rollup_dirty_hours d
-USING unnest(CAST($1 AS text[]), CAST($2 AS timestamptz[]), CAST($3 AS bigint[]))
-      AS m(machine, hour, generation)
-WHERE d.machine = m.machine AND d.hour = m.hour AND d.generation = m.generation
+WITH used AS (
+    SELECT d.ctid AS row_id
+    FROM rollup_dirty_hours d
+    JOIN unnest(CAST($1 AS text[]), CAST($2 AS timestamptz[]), CAST($3 AS bigint[]))
+         AS m(machine, hour, generation)
+      ON d.machine = m.machine AND d.hour = m.hour AND d.generation = m.generation
+    ORDER BY d.machine, d.hour
+    FOR UPDATE OF d
+)
+DELETE FROM rollup_dirty_hours d USING used WHERE d.ctid = used.row_id
 """
-"""The marks used (rollup_dirty_hours), only where still of the generation read."""
+"""The marks used (rollup_dirty_hours), only where still of the generation read; locked in
+key order first, as the ingest's trigger upserts them."""
 
 
 DELETE_SPANS = """
-DELETE FROM rollup_dirty_spans d
-USING unnest(CAST($1 AS text[]), CAST($2 AS bigint[])) AS m(machine, generation)
-WHERE d.machine = m.machine AND d.generation = m.generation
+WITH used AS (
+    SELECT d.ctid AS row_id
+    FROM rollup_dirty_spans d
+    JOIN unnest(CAST($1 AS text[]), CAST($2 AS bigint[])) AS m(machine, generation)
+      ON d.machine = m.machine AND d.generation = m.generation
+    ORDER BY d.machine
+    FOR UPDATE OF d
+)
+DELETE FROM rollup_dirty_spans d USING used WHERE d.ctid = used.row_id
 """
 """The spans used (rollup_dirty_spans), only where still of the generation read (a span widened
 meanwhile stays)."""

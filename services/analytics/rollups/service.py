@@ -175,6 +175,7 @@ async def roll_oee(
     spans are deleted with the last batch: until then a crash leaves them to redo."""
     now = utc_now()
     async with mes_connection(pool) as conn:
+        await queries.fold_span_log(conn)  # the SH6 mirror's marks, in their own transaction
         ceiling = await queries.mark_ceiling(conn)
         spans = await queries.state_spans(conn)
         extra = span_hours(spans, now) + await queries.open_hours(conn, now=now)
