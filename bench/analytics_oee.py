@@ -22,8 +22,7 @@ from typing import Any
 
 import asyncpg
 
-from bench.common import percentiles, save, timed
-from bench.production import fresh
+from bench.common import fresh_database, percentiles, save, timed
 from protheus_demo.load import create_schema
 from protheus_demo.rows import insert_row
 from services.analytics.rollups.service import OeeSetup, refresh_rollups
@@ -196,9 +195,9 @@ async def raw_figures(
 
 
 async def main() -> None:
-    protheus_dsn = await fresh("bench_analytics_protheus")
-    mes_dsn = await fresh("bench_analytics_mes")
-    bare_dsn = await fresh("bench_analytics_bare")
+    protheus_dsn = await fresh_database("bench_analytics_protheus")
+    mes_dsn = await fresh_database("bench_analytics_mes")
+    bare_dsn = await fresh_database("bench_analytics_bare")
     await protheus_rows(protheus_dsn)
     settings = Settings(protheus_db_url=protheus_dsn, mes_db_url=mes_dsn, shift_calendar=SHIFTS)
     setup = OeeSetup.from_settings(settings)

@@ -113,3 +113,33 @@ async def server(args: list[str], env: dict[str, str], port: int) -> AsyncIterat
 def save(name: str, results: dict[str, object]) -> None:
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / f"{name}.json").write_text(json.dumps(results, indent=2))
+
+
+SERVER = "postgresql://postgres@127.0.0.1:5432"
+
+
+async def fresh_database(name: str) -> str:
+    """An empty database `name` on the local server (dropped first when it exists); its DSN."""
+    from devserver.launcher import ensure_database
+
+    admin = await asyncpg.connect(f"{SERVER}/postgres")
+    try:
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    finally:
+        await admin.close()
+    dsn = f"{SERVER}/{name}"
+    await ensure_database(dsn)
+    return dsn
+
+
+async def migrated_database(name: str) -> str:
+    """A fresh database `name` with the MES migrations applied; its DSN."""
+    from shared.migrations import migrate
+
+    dsn = await fresh_database(name)
+    conn = await asyncpg.connect(dsn)
+    try:
+        await migrate(conn)
+    finally:
+        await conn.close()
+    return dsn

@@ -31,8 +31,7 @@ import asyncpg
 from aiohttp.test_utils import TestServer
 from prometheus_client import CollectorRegistry
 
-from bench.common import save
-from devserver.launcher import ensure_database
+from bench.common import fresh_database, save
 from protheus_demo.load import load_demo
 from protheus_demo.simulator.app import create_simulator
 from protheus_demo.simulator.config import FaultSettings, SimulatorConfig
@@ -46,7 +45,6 @@ from shared.protheus.branches import BranchResolver, ProtheusDictionary
 from shared.protheus.context import ProtheusContext
 from shared.settings import PusherSettings, Settings
 
-SERVER = "postgresql://postgres@127.0.0.1:5432"
 REPORTS = 400  # the single-pair runs (clean, faults): every report delivered
 PUSHERS = 2
 PUSHER = PusherSettings(
@@ -71,17 +69,6 @@ WHERE c2.c2_filial = '01' AND c2.d_e_l_e_t_ = ' ' AND c2.c2_tpop = 'F' AND c2.c2
   AND c2.c2_status NOT IN ('U', 'S')
 GROUP BY 1, 2 ORDER BY 1, 2 LIMIT $1
 """
-
-
-async def fresh(name: str) -> str:
-    admin = await asyncpg.connect(f"{SERVER}/postgres")
-    try:
-        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    finally:
-        await admin.close()
-    dsn = f"{SERVER}/{name}"
-    await ensure_database(dsn)
-    return dsn
 
 
 def _pair(row: asyncpg.Record) -> dict[str, str]:
@@ -321,8 +308,8 @@ async def drain_single_pair(line: Line, protheus_dsn: str) -> float:
 
 
 async def main() -> None:
-    protheus_dsn = await fresh("bench_production_protheus")
-    mes_dsn = await fresh("bench_production_mes")
+    protheus_dsn = await fresh_database("bench_production_protheus")
+    mes_dsn = await fresh_database("bench_production_mes")
     conn = await asyncpg.connect(protheus_dsn)
     try:
         await load_demo(conn, scale="default")

@@ -19,11 +19,9 @@ from pathlib import Path
 import aiomqtt
 import asyncpg
 
-from bench.common import ROOT, save
+from bench.common import ROOT, migrated_database, save
 from bench.telemetry import discard_session, rss_mb, scrape
 from deploy.supervisor import free_port
-from devserver.launcher import ensure_database
-from shared.migrations import migrate
 from tests.support.telemetry import Broker
 
 MESSAGES = int(os.environ.get("BENCH_SPARKPLUG_MESSAGES", "200000"))
@@ -113,17 +111,7 @@ async def ingest(
 
 
 async def main() -> None:
-    admin = await asyncpg.connect("postgresql://postgres@127.0.0.1:5432/postgres")
-    try:
-        await admin.execute("DROP DATABASE IF EXISTS bench_sparkplug WITH (FORCE)")
-    finally:
-        await admin.close()
-    await ensure_database(DSN)
-    conn = await asyncpg.connect(DSN)
-    try:
-        await migrate(conn)
-    finally:
-        await conn.close()
+    await migrated_database("bench_sparkplug")
     runs: dict[str, list[dict[str, float]]] = {"json": [], "sparkplug": []}
     with tempfile.TemporaryDirectory() as directory:
         broker = Broker(port=free_port(), directory=Path(directory))

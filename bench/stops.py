@@ -40,8 +40,7 @@ import asyncpg
 from aiohttp.test_utils import TestServer
 from prometheus_client import CollectorRegistry
 
-from bench.common import ROOT, save
-from bench.production import fresh
+from bench.common import ROOT, fresh_database, save
 from deploy.supervisor import free_port
 from protheus_demo.load import load_demo
 from protheus_demo.simulator.app import create_simulator
@@ -387,8 +386,8 @@ def percentile(samples: list[float], q: float) -> float:
 
 
 async def main() -> None:
-    protheus_dsn = await fresh("bench_stops_protheus")
-    mes_dsn = await fresh("bench_stops_mes")
+    protheus_dsn = await fresh_database("bench_stops_protheus")
+    mes_dsn = await fresh_database("bench_stops_mes")
     conn = await asyncpg.connect(protheus_dsn)
     try:
         await load_demo(conn, scale=SCALE)

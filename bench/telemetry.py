@@ -17,10 +17,8 @@ from pathlib import Path
 import aiomqtt
 import asyncpg
 
-from bench.common import ROOT, save
+from bench.common import ROOT, migrated_database, save
 from deploy.supervisor import free_port
-from devserver.launcher import ensure_database
-from shared.migrations import migrate
 from tests.support.telemetry import Broker
 
 # 2M messages keep the pipeline busy for about four minutes, so the memory figure means
@@ -203,17 +201,7 @@ async def pipeline(broker: Broker, spool_dir: str) -> dict[str, object]:
 
 
 async def main() -> None:
-    admin = await asyncpg.connect("postgresql://postgres@127.0.0.1:5432/postgres")
-    try:
-        await admin.execute("DROP DATABASE IF EXISTS bench_telemetry WITH (FORCE)")
-    finally:
-        await admin.close()
-    await ensure_database(DSN)
-    conn = await asyncpg.connect(DSN)
-    try:
-        await migrate(conn)
-    finally:
-        await conn.close()
+    await migrated_database("bench_telemetry")
     with tempfile.TemporaryDirectory() as directory:
         broker = Broker(port=free_port(), directory=Path(directory))
         await broker.start()
