@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import re
 from collections.abc import Iterable
@@ -9,6 +10,11 @@ from collections.abc import Iterable
 import asyncpg
 
 from shared.db.pools import Connection
+
+# Dropping an expired partition: how long it may wait for its lock, then give way (below).
+DROP_LOCK_TIMEOUT_MS = 200
+DROP_ATTEMPTS = 20
+DROP_PAUSE_S = 1.0
 
 LIST_PARTITIONS = """
 SELECT c.relname FROM pg_inherits i
@@ -74,6 +80,24 @@ class DailyPartitions:
         dropped = []
         for day in sorted(await self.existing_days(conn)):
             if day < cutoff:
-                await self._run(conn, f"DROP TABLE IF EXISTS {self.name(day)}")
+                await self._drop(conn, self.name(day))
                 dropped.append(day)
         return dropped
+
+    async def _drop(self, conn: Connection, table: str) -> None:
+        """DROP takes an exclusive lock on the parent too: waiting for it behind a long reader
+        (the lake's export of a day) would queue every writer (the ingestor's COPY) behind
+        the DROP. So it asks for the lock briefly, gives way, and tries again; after
+        DROP_ATTEMPTS the error goes to the caller (the next maintenance round retries)."""
+        for attempt in range(1, DROP_ATTEMPTS + 1):
+            try:
+                async with conn.transaction():
+                    await conn.execute(f"SET LOCAL lock_timeout = '{DROP_LOCK_TIMEOUT_MS}ms'")
+                    if self.lock_id is not None:
+                        await conn.execute("SELECT pg_advisory_xact_lock($1)", self.lock_id)
+                    await conn.execute(f"DROP TABLE IF EXISTS {table}")
+                return
+            except asyncpg.LockNotAvailableError:
+                if attempt == DROP_ATTEMPTS:
+                    raise
+                await asyncio.sleep(DROP_PAUSE_S)

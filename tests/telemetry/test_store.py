@@ -97,3 +97,35 @@ async def test_two_writers_upserting_the_same_machines_in_opposite_orders_do_not
     finally:
         for conn in conns:
             await conn.close()
+
+
+async def test_dropping_an_expired_day_gives_way_to_a_long_reader_and_never_queues_writers(
+    mes_dsn: str,
+) -> None:
+    """DROP of a partition waits for an exclusive lock on the parent; behind a long reader (the
+    lake exporting a day) that would queue every writer behind it. It asks briefly, gives
+    way, and drops once the reader is done; a writer meanwhile is never held up."""
+    from services.telemetry.partitions import SAMPLES
+
+    today = dt.date.today()
+    old, recent = today - dt.timedelta(days=100), today - dt.timedelta(days=1)
+    conn, reader, writer = [await asyncpg.connect(mes_dsn) for _ in range(3)]
+    try:
+        await SAMPLES.ensure(conn, [old, recent])
+        exporting = reader.transaction()
+        await exporting.start()
+        await reader.fetch("SELECT count(*) FROM telemetry_samples")  # AccessShare until commit
+        dropping = asyncio.create_task(SAMPLES.drop_expired(conn, today, 90))
+        await asyncio.sleep(0.5)  # the DROP has asked, given way, and waits to ask again
+        async with writer.transaction():
+            await writer.execute("SET LOCAL lock_timeout = '1s'")
+            await TelemetryStore().write(
+                writer, [Parsed(samples=[("M1", "t", dt.datetime.combine(recent, dt.time(12), dt.UTC), 1.0)],
+                                sample_days={recent})]
+            )  # fmt: skip
+        assert not dropping.done()
+        await exporting.commit()
+        assert await asyncio.wait_for(dropping, 10) == [old]
+    finally:
+        for c in (conn, reader, writer):
+            await c.close()
