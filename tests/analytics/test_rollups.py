@@ -480,6 +480,132 @@ async def test_an_appointment_the_sync_mirrors_fixes_the_hours_it_spans(plant):
     assert await same_as_route(client, [after]) == 1
 
 
+MIRRORED_ORDER = (
+    "INSERT INTO analytics_src.sc2 (recno, branch, row_hash, order_key, order_number, product,"
+    " quantity, produced, scrap, status) VALUES ($1, '01', 'x', $2, $3, $4, 1000, 0, 0, 'open')"
+)
+
+
+async def m2_hour(conn: asyncpg.Connection, hour: dt.datetime) -> asyncpg.Record:
+    return await conn.fetchrow(
+        "SELECT * FROM rollup_oee_hourly WHERE machine = 'M2' AND hour = $1", hour
+    )
+
+
+async def test_an_order_the_sync_mirrors_gives_its_hours_their_ideal_time(plant):
+    conn, client, erp = plant
+    app = client.app
+    setup = OeeSetup.from_settings(app[SETTINGS])
+    hour, order_c = H0 + HOUR, "00000301001"
+    await TelemetryStore().write(
+        conn, [parsed("M2", counters=[(hour + dt.timedelta(minutes=20), 40, 2, order_c)])]
+    )
+    await service.roll_oee(app[MES_POOL], app[PROTHEUS_CONTEXT], setup=setup)
+    before = await m2_hour(conn, hour)
+    assert (before["good"], before["scrap"], before["ideal_s"]) == (40, 2, None)  # no SC2 row
+
+    # Protheus gets the order later; the sync mirrors it (its row, as the sync writes it). The
+    # sync's transaction only appends the key to a log; the job folds it into the hours of the
+    # counters naming that order.
+    await erp.order("000003", "PB", C2_ROTEIRO="03")
+    await conn.execute(MIRRORED_ORDER, 1, order_c, "000003", "PB")
+    assert await conn.fetchval("SELECT count(*) FROM rollup_dirty_hours") == 0
+    assert await conn.fetchval("SELECT array_agg(order_key) FROM rollup_dirty_orders_log") == [
+        order_c
+    ]
+    await queries.fold_order_log(conn)
+    marks = await conn.fetch("SELECT machine, hour FROM rollup_dirty_hours")
+    assert [(m["machine"], m["hour"]) for m in marks] == [("M2", hour)]
+    assert await conn.fetchval("SELECT count(*) FROM rollup_dirty_orders_log") == 0
+
+    await service.roll_oee(app[MES_POOL], app[PROTHEUS_CONTEXT], setup=setup)
+    after = await m2_hour(conn, hour)
+    assert after["ideal_s"] == approx(42 * 72.0)
+    assert await same_as_route(client, [after]) == 1
+
+    # What each sync changes in an order's row and OEE does not read marks nothing; a product
+    # changed marks its hours again, which the job's run folds and computes.
+    await conn.execute("UPDATE analytics_src.sc2 SET produced = 42, status = 'started'")
+    assert await conn.fetchval("SELECT count(*) FROM rollup_dirty_orders_log") == 0
+    await conn.execute("UPDATE analytics_src.sc2 SET product = 'PA'")
+    assert await conn.fetchval("SELECT count(*) FROM rollup_dirty_orders_log") == 1
+    used, _written = await service.roll_oee(app[MES_POOL], app[PROTHEUS_CONTEXT], setup=setup)
+    assert used == 1  # the hour's mark
+    assert await conn.fetchval("SELECT count(*) FROM rollup_dirty_orders_log") == 0
+    assert await queries.pending_marks(conn) == (0, 0, 0)
+
+
+async def test_an_order_the_sync_mirrors_marks_the_appointments_owning_counts(plant):
+    """Counts without an order belong to the SH6 appointment's order: its spans are marked."""
+    conn, client, _erp = plant
+    app = client.app
+    await service.roll_oee(
+        app[MES_POOL], app[PROTHEUS_CONTEXT], setup=OeeSetup.from_settings(app[SETTINGS])
+    )
+    start, end = H0 + dt.timedelta(minutes=90), H0 + dt.timedelta(minutes=130)
+    await conn.execute(
+        "INSERT INTO analytics_src.sh6 (recno, branch, row_hash, order_key, machine, start_at,"
+        " end_at, good_quantity, scrap_quantity) VALUES (7, '01', 'x', '00000201001', 'M1',"
+        " $1, $2, 1, 0)",
+        start,
+        end,
+    )
+    await queries.fold_span_log(conn)
+    await conn.execute("DELETE FROM rollup_dirty_spans")
+    await conn.execute(MIRRORED_ORDER, 2, "00000201001", "000002", "PB")
+    await queries.fold_order_log(conn)
+    logged = await conn.fetch("SELECT machine, first_at, last_at FROM rollup_dirty_spans_log")
+    assert [tuple(r) for r in logged] == [("M1", start, end)]
+    await queries.fold_span_log(conn)
+    span = await conn.fetchrow("SELECT * FROM rollup_dirty_spans")
+    assert (span["machine"], span["first_hour"], span["last_hour"]) == (
+        "M1",
+        H0 + HOUR,
+        H0 + 2 * HOUR,
+    )
+
+
+async def test_recent_hours_without_ideal_time_get_it_once_protheus_has_it(plant):
+    """A routing time registered late (SG2: not mirrored) still reaches the recent hours."""
+    conn, client, erp = plant
+    app = client.app
+    pool, protheus = app[MES_POOL], app[PROTHEUS_CONTEXT]
+    setup = OeeSetup.from_settings(app[SETTINGS])
+    hour = H0 + HOUR
+    await erp.product("PC")
+    await erp.order("000004", "PC", C2_ROTEIRO="05")  # a routing with no operation yet
+    await TelemetryStore().write(
+        conn, [parsed("M2", counters=[(hour + dt.timedelta(minutes=20), 30, 0, "00000401001")])]
+    )
+    await service.roll_oee(pool, protheus, setup=setup)
+    before = await m2_hour(conn, hour)
+    assert (before["good"], before["ideal_s"]) == (30, None)
+
+    # Computed again unchanged, an hour is not rewritten: only the hours in progress are.
+    _used, written = await service.roll_oee(pool, protheus, setup=setup)
+    assert written == 2
+    assert (await m2_hour(conn, hour))["computed_at"] == before["computed_at"]
+
+    await erp.operation("PC", "05", "10", "M2", tempad=0.02, lotepad=1)
+    await service.roll_oee(pool, protheus, setup=setup)
+    after = await m2_hour(conn, hour)
+    assert after["ideal_s"] == approx(30 * 72.0)
+    assert await same_as_route(client, [after]) == 1
+    # Bounded: hours older than the age checked, and hours in progress, are not listed; at most
+    # the number of hours asked.
+    old = hour_of(utc_now()) - service.UNKNOWN_IDEAL_AGE - HOUR
+    await conn.execute(
+        "INSERT INTO rollup_oee_hourly (machine, hour, planned_s, running_s, good, scrap,"
+        " computed_until, closed) VALUES ('M2', $1, 3600, 3600, 5, 0, $2, true)",
+        old,
+        old + HOUR,
+    )
+    since = utc_now() - service.UNKNOWN_IDEAL_AGE
+    listed = await queries.unknown_ideal_hours(conn, since=since, hours=100)
+    assert listed == [("M2", H0 + 3 * HOUR)]  # the count without order nor appointment
+    assert await queries.unknown_ideal_hours(conn, since=since, hours=0) == []
+
+
 async def test_other_oee_settings_mark_every_machine_once(plant):
     conn, client, _erp = plant
     app = client.app

@@ -198,6 +198,51 @@ async def fold_span_log(conn: Connection) -> None:
     await conn.execute(FOLD_SPAN_LOG)
 
 
+FOLD_ORDER_LOG = f"""
+WITH moved AS (DELETE FROM rollup_dirty_orders_log RETURNING order_key),
+orders AS (SELECT DISTINCT order_key FROM moved),
+appointments AS (
+    INSERT INTO rollup_dirty_spans_log (machine, first_at, last_at)
+    SELECT a.machine, LEAST(a.start_at, a.end_at), GREATEST(a.start_at, a.end_at)
+    FROM analytics_src.sh6 a JOIN orders o ON a.order_key = o.order_key
+    WHERE a.machine IS NOT NULL AND COALESCE(a.start_at, a.end_at) IS NOT NULL
+)
+INSERT INTO rollup_dirty_hours AS d (machine, hour)
+SELECT DISTINCT c.machine, date_bin(INTERVAL '1 hour', c.ts, {_EPOCH})
+FROM machine_counters c JOIN orders o ON c.order_key = o.order_key
+ORDER BY 1, 2
+ON CONFLICT (machine, hour) DO UPDATE SET generation = EXCLUDED.generation
+"""
+"""The SC2 mirror's appended order keys (rollup_dirty_orders_log, 0025) moved, in a transaction
+of their own: the hours of the counters naming those orders marked dirty (rollup_dirty_hours,
+in key order as the ingest's trigger upserts them), the SH6 appointments of those orders
+appended to rollup_dirty_spans_log (fold it after this)."""
+
+
+async def fold_order_log(conn: Connection) -> None:
+    await conn.execute(FOLD_ORDER_LOG)
+
+
+UNKNOWN_IDEAL_HOURS = """
+WITH unknown AS (
+    SELECT machine, hour FROM rollup_oee_hourly
+    WHERE closed AND ideal_s IS NULL AND (good > 0 OR scrap > 0) AND hour >= $1
+),
+drawn AS (SELECT hour FROM (SELECT DISTINCT hour FROM unknown) h ORDER BY random() LIMIT $2)
+SELECT u.machine, u.hour FROM unknown u JOIN drawn d ON d.hour = u.hour
+"""
+"""The machines of at most $2 hours since $1 that are closed with counts and no ideal time
+(rollup_oee_hourly, partial index): their standards (SG2, an order the mirror has not seen
+change) may exist by now. Whole hours, as the job computes every machine of an hour in one
+pass; drawn at random: with more than $2 of them, each is taken some run without a cursor."""
+
+
+async def unknown_ideal_hours(
+    conn: Connection, *, since: dt.datetime, hours: int
+) -> list[tuple[str, dt.datetime]]:
+    return [(r["machine"], r["hour"]) for r in await conn.fetch(UNKNOWN_IDEAL_HOURS, since, hours)]
+
+
 STATE_SPANS = "SELECT machine, first_hour, last_hour, generation FROM rollup_dirty_spans"
 """Every dirty span (rollup_dirty_spans): at most one per machine."""
 
@@ -242,8 +287,16 @@ ON CONFLICT (machine, hour) DO UPDATE
         quality = EXCLUDED.quality, oee = EXCLUDED.oee,
         computed_until = EXCLUDED.computed_until, closed = EXCLUDED.closed,
         computed_at = EXCLUDED.computed_at
+    WHERE (r.planned_s, r.running_s, r.ideal_s, r.good, r.scrap, r.availability,
+           r.performance, r.quality, r.oee, r.computed_until, r.closed)
+          IS DISTINCT FROM
+          (EXCLUDED.planned_s, EXCLUDED.running_s, EXCLUDED.ideal_s, EXCLUDED.good,
+           EXCLUDED.scrap, EXCLUDED.availability, EXCLUDED.performance, EXCLUDED.quality,
+           EXCLUDED.oee, EXCLUDED.computed_until, EXCLUDED.closed)
 """
-"""rollup_oee_hourly rows as parallel arrays, replacing those of the same machine and hour."""
+"""rollup_oee_hourly rows as parallel arrays, replacing those of the same machine and hour
+where some figure differs: an hour computed again unchanged (the job's recurring checks of
+hours without ideal time) is not rewritten, nor its lake day marked (0023)."""
 
 DELETE_HOUR_MARKS = """
 WITH used AS (
@@ -282,12 +335,14 @@ async def save_oee(
     rows: Sequence[OeeRow],
     marks: Sequence[HourMark],
     spans: Sequence[StateSpan] = (),
-) -> int:
+) -> tuple[int, int]:
     """Upsert the recomputed hours and delete the marks and spans used; the caller holds the
-    transaction. Returns how many marks and spans were deleted."""
+    transaction. Returns (marks and spans deleted, rows written: new or changed)."""
+    written = 0
     if rows:
         columns = list(zip(*rows, strict=True))
-        await conn.execute(UPSERT_OEE, *(list(c) for c in columns))
+        status = await conn.execute(UPSERT_OEE, *(list(c) for c in columns))
+        written = int(status.split()[-1])
     deleted = 0
     if marks:
         status = await conn.execute(
@@ -302,7 +357,7 @@ async def save_oee(
             DELETE_SPANS, [s.machine for s in spans], [s.generation for s in spans]
         )
         deleted += int(status.split()[-1])
-    return deleted
+    return deleted, written
 
 
 REBASE_OEE = """

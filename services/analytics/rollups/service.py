@@ -2,11 +2,12 @@
 
 - telemetry: each batch of dirty minutes is recomputed from the samples (1 m), their hours from
   the minutes (1 h), and the marks used deleted, in one transaction;
-- OEE: each dirty machine-hour (counter marks, the hours of state spans) and each hour still
-  open (the current one, and those since a machine's last computed hour) is what /api/v1/oee
-  answers for that machine and [hour, hour + 1 h): the route's own stages (facts,
-  window_totals, oee_figures), every machine of an hour in one pass. Rows and the marks used are saved in one transaction; a
-  mark set again meanwhile stays. A change of the settings OEE depends on (OeeSetup.basis)
+- OEE: each dirty machine-hour (counter marks, the hours of state spans, the hours counted
+  for an order the SC2 mirror changed), each hour still open (the current one, and those since
+  a machine's last computed hour) and some recent closed hours still without ideal time is
+  what /api/v1/oee answers for that machine and [hour, hour + 1 h): the route's own stages
+  (facts, window_totals, oee_figures), every machine of an hour in one pass. Rows and the
+  marks used are saved in one transaction; a mark set again meanwhile stays. A change of the settings OEE depends on (OeeSetup.basis)
   marks every machine's hours once. With Protheus down nothing is saved (ideal times would be
   wrongly unknown): the marks wait for the next run.
 """
@@ -42,6 +43,13 @@ EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 # Marks per batch: bounds each transaction (and the arrays bound to its statements).
 MINUTE_BATCH = 20_000
 HOUR_BATCH = 5_000
+# Closed hours with counts and no ideal time are computed again each run while younger than
+# this: Protheus may get their standards late (an order's SC2 row is marked by the mirror, an
+# SG2 routing time is not). A constant, not a setting: a week covers a late registration.
+UNKNOWN_IDEAL_AGE = dt.timedelta(days=7)
+# At most this many such hours per run, all their machines: each hour costs a facts read and
+# a Protheus read (drawn at random, 7 x 24 hours are all seen again within a few dozen runs).
+UNKNOWN_IDEAL_HOURS = 12
 
 
 @dataclass(frozen=True)
@@ -170,15 +178,24 @@ async def roll_oee(
     setup: OeeSetup,
     batch: int = HOUR_BATCH,
 ) -> tuple[int, int]:
-    """Recompute every dirty machine-hour (marks, and the hours of the state spans) and every
-    open one, `batch` pairs at a time; returns (marks and spans used, rows written). The
-    spans are deleted with the last batch: until then a crash leaves them to redo."""
+    """Recompute every dirty machine-hour (marks, and the hours of the state spans), every
+    open one and some recent ones without ideal time, `batch` pairs at a time; returns (marks
+    and spans used, rows written). The spans are deleted with the last batch: until then a
+    crash leaves them to redo."""
     now = utc_now()
     async with mes_connection(pool) as conn:
-        await queries.fold_span_log(conn)  # the SH6 mirror's marks, in their own transaction
+        # The SC2 and SH6 mirrors' logs, each folded in a transaction of its own.
+        await queries.fold_order_log(conn)
+        await queries.fold_span_log(conn)
         ceiling = await queries.mark_ceiling(conn)
         spans = await queries.state_spans(conn)
-        extra = span_hours(spans, now) + await queries.open_hours(conn, now=now)
+        extra = (
+            span_hours(spans, now)
+            + await queries.open_hours(conn, now=now)
+            + await queries.unknown_ideal_hours(
+                conn, since=now - UNKNOWN_IDEAL_AGE, hours=UNKNOWN_IDEAL_HOURS
+            )
+        )
     used = written = 0
     while True:
         async with mes_connection(pool) as conn:
@@ -188,10 +205,11 @@ async def roll_oee(
         last = not extra and len(marks) < batch
         rows = await hourly_oee(pool, protheus, hours=by_hour(pairs), setup=setup)
         async with mes_connection(pool) as conn, conn.transaction():
-            used += await queries.save_oee(
+            deleted, saved = await queries.save_oee(
                 conn, rows=rows, marks=marks, spans=spans if last else ()
             )
-        written += len(rows)
+        used += deleted
+        written += saved
         if last:
             return used, written
 
