@@ -562,3 +562,30 @@ async def test_a_day_of_a_large_fact_is_read_through_an_index(
             r[0] for r in await conn.fetch(f"EXPLAIN {sql}", at(DAYS[0], 0), at(DAYS[1], 0))
         )
     assert index in plan, plan
+
+
+async def test_an_export_cancelled_mid_file_leaves_no_thread_waiting(
+    conn: asyncpg.Connection, pool: asyncpg.Pool, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The service stopping cancels its export: the writer thread must end too (a thread left
+    waiting for the next block hangs the shutdown, which waits for the executor's threads),
+    even when nothing more can be awaited or handed to a thread (a loop shutting down)."""
+
+    async def unavailable(*_args: object) -> None:
+        raise RuntimeError("cannot schedule new futures after shutdown")
+
+    await ensure_partitions(conn, DAYS[0], DAYS[0])
+    await add_samples(conn, DAYS[0], 300_000, step_ms=100)
+    exporting = asyncio.create_task(lake(pool, tmp_path, batch_rows=1000).run())
+    folder = tmp_path / "telemetry_samples" / f"date={DAYS[0]}"
+    for _ in range(500):  # until the day's temporary file is being written
+        if folder.exists() and any(folder.iterdir()):
+            break
+        await asyncio.sleep(0.01)
+    monkeypatch.setattr(parquet.CopyFeed, "end", unavailable)
+    exporting.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await exporting
+    loop = asyncio.get_running_loop()
+    await asyncio.wait_for(loop.shutdown_default_executor(), 10)  # every worker thread ended
+    assert not [p for p in folder.iterdir() if p.name.endswith(".parquet")]

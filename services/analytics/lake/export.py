@@ -308,7 +308,9 @@ class LakeExport:
         try:
             await conn.copy_from_query(sql, *args, output=feed, format="csv")
         except BaseException:
-            await feed.end(RuntimeError("cópia interrompida"))
+            # First without awaiting: a cancelled export (the service stopping) must never
+            # leave the writer thread waiting for a block that will not come.
+            pipe.abort(RuntimeError("cópia interrompida"))
             try:
                 await writer
             except Exception:

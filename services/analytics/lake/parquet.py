@@ -39,6 +39,7 @@ if "ARROW_DEFAULT_MEMORY_POOL" not in os.environ:
         pa.set_memory_pool(pa.system_memory_pool())
 
 PIPE_BLOCKS = 2
+POLL_S = 0.2  # how often a waiting reader looks whether the export was abandoned
 # Bytes of COPY text per block handed to the parser (about LAKE_BATCH_ROWS rows of a narrow table).
 ROW_BYTES_GUESS = 80
 MIN_BLOCK = 1 << 20
@@ -88,6 +89,7 @@ class BlockPipe(io.RawIOBase):
         self._block = memoryview(b"")
         self._ended = False
         self.reader_failed = False
+        self._aborted: BaseException | None = None
 
     def readable(self) -> bool:
         return True
@@ -104,9 +106,20 @@ class BlockPipe(io.RawIOBase):
         self._block = self._block[size:]
         return size
 
+    def abort(self, error: BaseException) -> None:
+        """Stop the reader from the event loop's side without waiting (a cancelled export may
+        not get to await anything more): the reader raises `error` within POLL_S."""
+        self._aborted = error
+
     def _fill(self) -> None:
         while not self._block and not self._ended:
-            item = self._queue.get()
+            try:
+                item = self._queue.get(timeout=POLL_S)
+            except queue.Empty:
+                if self._aborted is not None:
+                    self._ended = True
+                    raise self._aborted from None
+                continue
             if item is None:
                 self._ended = True
             elif isinstance(item, BaseException):
