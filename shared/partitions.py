@@ -72,17 +72,24 @@ class DailyPartitions:
             created.append(day)
         return created
 
+    async def expired(self, conn: Connection, today: dt.date, retention_days: int) -> list[dt.date]:
+        """The days of the partitions whose whole day is older than the retention period."""
+        cutoff = today - dt.timedelta(days=retention_days)
+        return [day for day in sorted(await self.existing_days(conn)) if day < cutoff]
+
+    async def drop(self, conn: Connection, days: Iterable[dt.date]) -> list[dt.date]:
+        """Drop these days' partitions, oldest first; the days dropped."""
+        dropped = []
+        for day in sorted(days):
+            await self._drop(conn, self.name(day))
+            dropped.append(day)
+        return dropped
+
     async def drop_expired(
         self, conn: Connection, today: dt.date, retention_days: int
     ) -> list[dt.date]:
         """Drop the partitions whose whole day is older than the retention period."""
-        cutoff = today - dt.timedelta(days=retention_days)
-        dropped = []
-        for day in sorted(await self.existing_days(conn)):
-            if day < cutoff:
-                await self._drop(conn, self.name(day))
-                dropped.append(day)
-        return dropped
+        return await self.drop(conn, await self.expired(conn, today, retention_days))
 
     async def _drop(self, conn: Connection, table: str) -> None:
         """DROP takes an exclusive lock on the parent too: waiting for it behind a long reader

@@ -360,8 +360,39 @@ async def test_a_day_partly_dropped_by_retention_is_not_rewritten(
     )
 
     await lake(pool, tmp_path).run()
-
     assert duck(tmp_path, "telemetry_samples", "count(*), sum(value)") == before
+
+    await lake(pool, tmp_path).run(first=DAYS[0], force=True)  # forced: still not rewritten
+    assert duck(tmp_path, "telemetry_samples", "count(*), sum(value)") == before
+
+
+async def test_force_rewrites_the_closed_days_of_its_range_after_a_zone_change(
+    conn: asyncpg.Connection, pool: asyncpg.Pool, tmp_path: Path
+) -> None:
+    from services.analytics.lake.__main__ import parse_args
+    from services.analytics.lake.datasets import select_datasets
+
+    await seed(conn)
+    counters = select_datasets(["counters"])
+    await LakeExport(pool, lake_dir=tmp_path, zone=ZONE, batch_rows=1000, datasets=counters).run()
+    # PLANT_TIMEZONE becomes UTC: 22:00 of a plant day in São Paulo is 01:00 UTC of the next.
+    utc = LakeExport(pool, lake_dir=tmp_path, zone="UTC", batch_rows=1000, datasets=counters)
+    await utc.run()  # closed days (to today) keep the old zone's bounds
+    assert duck(tmp_path, "counters", "count(*)") == {d: (3,) for d in DAYS}
+
+    after = DAYS[-1] + dt.timedelta(days=1)  # the last evening's row moves to this UTC day
+    report = await utc.run(first=DAYS[0], last=after, force=True)
+
+    assert report.files == 4
+    rows = await conn.fetch(
+        "SELECT (ts AT TIME ZONE 'UTC')::date AS day, count(*) FROM machine_counters GROUP BY 1"
+    )
+    assert duck(tmp_path, "counters", "count(*)") == {r["day"]: (r["count"],) for r in rows}
+    assert (await utc.run(first=DAYS[0], last=after, force=True)).files == 0  # same digests
+    # The CLI's flag needs the range's first day.
+    assert parse_args(["export", "--force", "--from", str(DAYS[0])]).force
+    with pytest.raises(SystemExit):
+        parse_args(["export", "--force"])
 
 
 async def test_marks_follow_rows_moved_between_days_and_plant_days(

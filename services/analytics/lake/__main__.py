@@ -1,7 +1,8 @@
 """python -m services.analytics.lake export [--from YYYY-MM-DD] [--to YYYY-MM-DD]
-[--dataset NAME ...]: a backfill or a catch-up of the lake, under the scheduled job's lock
-(it waits while the service's export runs). A progress bar on a terminal, plain lines
-otherwise."""
+[--dataset NAME ...] [--force]: a backfill or a catch-up of the lake, under the scheduled
+job's lock (it waits while the service's export runs); with --force (and --from), every day
+of the range again, closed ones included (after a PLANT_TIMEZONE change). A progress bar on
+a terminal, plain lines otherwise."""
 
 from __future__ import annotations
 
@@ -57,7 +58,11 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     export.add_argument("--from", dest="first", type=dt.date.fromisoformat, help="primeiro dia (YYYY-MM-DD, horário da planta)")  # fmt: skip
     export.add_argument("--to", dest="last", type=dt.date.fromisoformat, help="último dia (padrão: hoje)")  # fmt: skip
     export.add_argument("--dataset", action="append", help="só este conjunto (repetível)")
-    return parser.parse_args(argv)
+    export.add_argument("--force", action="store_true", help="regrava todos os dias do intervalo, mesmo os fechados (exige --from)")  # fmt: skip
+    args = parser.parse_args(argv)
+    if args.force and args.first is None:
+        export.error("--force exige --from")
+    return args
 
 
 async def export(args: argparse.Namespace, out: TextIO) -> RunReport:
@@ -82,7 +87,9 @@ async def export(args: argparse.Namespace, out: TextIO) -> RunReport:
                     batch_rows=settings.analytics.batch_rows,
                     datasets=datasets,
                 )
-                return await lake.run(first=args.first, last=args.last, progress=ProgressLine(out))
+                return await lake.run(
+                    first=args.first, last=args.last, progress=ProgressLine(out), force=args.force
+                )
             finally:
                 await lock.execute("SELECT pg_advisory_unlock($1::int, hashtext($2))", LOCK_NAMESPACE, JOB)  # fmt: skip
     finally:

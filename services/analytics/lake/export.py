@@ -6,7 +6,9 @@ a day exported while still open is written once more after it closes. A file is 
 under a temporary name in its own folder, fsynced and renamed; its manifest row follows the
 rename, so a run killed at any point leaves the lake and the manifest as before that file.
 A file whose content did not change (same digest) is not replaced: a run with nothing new
-writes nothing. Leftover temporary files of a killed run are removed at the next run.
+writes nothing, and a forced one (`force`: every day of a range, closed or not, as after a
+PLANT_TIMEZONE change) replaces only the files whose rows differ. Leftover temporary files of
+a killed run are removed at the next run.
 """
 
 from __future__ import annotations
@@ -111,9 +113,12 @@ class LakeExport:
         return self.now().astimezone(self.zone).date()
 
     async def plan(
-        self, *, first: dt.date | None = None, last: dt.date | None = None
+        self, *, first: dt.date | None = None, last: dt.date | None = None, force: bool = False
     ) -> list[Task]:
-        """The files this run writes, dataset by dataset, days in order."""
+        """The files this run writes, dataset by dataset, days in order. `force` (with `first`):
+        every day of the range, whatever the manifest says (closed days included)."""
+        if force and first is None:
+            raise ValueError("force needs the first day of the range")
         today = self.today()
         last = min(last or today, today)
         tasks: list[Task] = []
@@ -122,19 +127,21 @@ class LakeExport:
             if await queries.sync_zone(conn, zone=self.zone_name):
                 log.warning(
                     "lake: PLANT_TIMEZONE is now %s; days already exported keep the old zone's "
-                    "bounds until exported again (export --from)",
+                    "bounds until exported again (export --force --from <first day>)",
                     self.zone_name,
                 )
             for dataset in self.datasets:
                 if not dataset.partitioned:
                     tasks.append(Task(dataset, None, True))
                     continue
-                days = await self._days(conn, dataset, first=first, last=last, today=today)
+                days = await self._days(
+                    conn, dataset, first=first, last=last, today=today, force=force
+                )
                 tasks.extend(Task(dataset, day, day < today) for day in sorted(days))
         return tasks
 
     async def _days(self, conn: Connection, dataset: Dataset, *, first: dt.date | None,
-                    last: dt.date, today: dt.date) -> set[dt.date]:  # fmt: skip
+                    last: dt.date, today: dt.date, force: bool = False) -> set[dt.date]:  # fmt: skip
         exported = await queries.manifest(conn, dataset=dataset.name)
         closed = [d for d, e in exported.items() if d is not None and e.closed]
         if first is not None:
@@ -149,12 +156,17 @@ class LakeExport:
                 )
                 or today
             )
-        days = {d for d in days_between(start, last) if d not in exported or not exported[d].closed}
+        days = {
+            d
+            for d in days_between(start, last)
+            if force or d not in exported or not exported[d].closed
+        }
         # Exported while open, not yet since it closed.
         days |= {d for d, e in exported.items() if d is not None and not e.closed and d <= last}
         dirty = await queries.dirty_days(conn, dataset=dataset.name, sources=dataset.sources)
         days |= {d for d in dirty if d <= last and (first is None or d >= first)}
         if dataset.retained_by is not None:
+            # Forced too: a day retention cut into is never rewritten from what is left.
             days -= await self._partly_dropped(conn, dataset.retained_by, days & set(exported))
         # Files the manifest lists but the lake lacks (a new LAKE_DIR, a deleted folder).
         root = self.lake_dir / dataset.name
@@ -192,8 +204,9 @@ class LakeExport:
         first: dt.date | None = None,
         last: dt.date | None = None,
         progress: Progress | None = None,
+        force: bool = False,
     ) -> RunReport:
-        tasks = await self.plan(first=first, last=last)
+        tasks = await self.plan(first=first, last=last, force=force)
         report = RunReport(rows={d.name: 0 for d in self.datasets}, tasks=len(tasks))
         prepared: set[str] = set()
         schemas: dict[str, tuple[list[str], pa.Schema]] = {}

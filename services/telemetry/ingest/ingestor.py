@@ -145,6 +145,12 @@ class IngestMetrics:
             f"Messages drained into PostgreSQL per second, over the last {RATE_WINDOW_S:.0f} s.",
             registry=registry,
         )
+        self.retention_held = Gauge(
+            "telemetry_retention_held_partitions",
+            "Daily partitions past retention kept because the lake does not hold the oldest "
+            "of them yet (its export of those days is missing, open or behind late data).",
+            registry=registry,
+        )
         self.reconnects = Counter(
             "telemetry_reconnects_total", "Broker reconnections.", registry=registry
         )
@@ -752,12 +758,21 @@ class Ingestor:
         try:
             async with self.pool.acquire(timeout=10) as conn:
                 await ensure_ahead(conn, today)
-                dropped = await drop_expired(
+                retention = await drop_expired(
                     conn, today, self.settings.telemetry_retention_days + 1
                 )
         except (TimeoutError, OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
             log.warning("partition maintenance failed: %s", exc)
             return
         self.store.known_days.clear()
-        if dropped:
-            log.info("dropped telemetry partitions older than retention: %s", dropped)
+        self.metrics.retention_held.set(len(retention.held))
+        if retention.dropped:
+            log.info("dropped telemetry partitions older than retention: %s", retention.dropped)
+        if retention.held:
+            log.warning(
+                "kept %d telemetry partition(s) past retention, from %s on: the lake does not "
+                "hold that day's rows yet (its export of the plant days it touches is missing, "
+                "open or behind late data)",
+                len(retention.held),
+                retention.held[0],
+            )
