@@ -173,7 +173,7 @@ def ingestor_env(broker_url: str, dsn: str, spool: str, **extra: str) -> dict[st
         **os.environ,
         "INGEST_SPOOL_DIR": spool, "MES_DB_URL": dsn, "MQTT_URL": broker_url,
         "MQTT_CLIENT_ID": f"ingestor-{uuid.uuid4().hex[:8]}", "INGEST_BATCH_SIZE": "50",
-        "INGEST_FLUSH_S": "0.05", "LOG_LEVEL": "WARNING", **extra,
+        "INGEST_FLUSH_S": "0.05", "LOG_LEVEL": "WARNING", "INGEST_DRAIN_MAX_LAG_S": "1", **extra,
     }  # fmt: skip
 
 
