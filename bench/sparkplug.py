@@ -16,11 +16,10 @@ import tempfile
 import time
 from pathlib import Path
 
-import aiomqtt
 import asyncpg
 
 from bench.common import ROOT, migrated_database, save
-from bench.telemetry import discard_session, rss_mb, scrape
+from bench.telemetry import discard_session, rss_mb, scrape, wait_for_session
 from deploy.supervisor import free_port
 from tests.support.telemetry import Broker
 
@@ -53,15 +52,7 @@ async def ingest(
         sys.executable, "-m", "services.telemetry.ingest", cwd=ROOT, env=env
     )
     try:
-        # The session must exist before the stream (a probe that becomes a dead letter).
-        for _ in range(200):
-            async with aiomqtt.Client("127.0.0.1", broker.port) as probe:
-                await probe.publish(
-                    "mes/v1/bench/area/line/PROBE/state", b'{"ts": 0, "state": "idle"}', qos=1
-                )
-            if await conn.fetchval("SELECT count(*) FROM telemetry_dead_letters"):
-                break
-            await asyncio.sleep(0.1)
+        await wait_for_session(broker, conn)
         before = scrape(metrics_port).get("telemetry_spooled_messages_total", 0.0)
         # Sparkplug: the births (an NBIRTH, a DBIRTH a machine) come before the stream.
         expected = MESSAGES + (1 + MACHINES if sparkplug else 0)

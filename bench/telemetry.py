@@ -84,6 +84,19 @@ async def discard_session(broker: Broker, identifier: str) -> None:
         pass
 
 
+async def wait_for_session(broker: Broker, conn: asyncpg.Connection) -> None:
+    """Until the ingestor's session exists: MQTT routes nothing to a session not yet made, so
+    a stream started earlier would lose its head. A probe (ts 0: a dead letter) tells."""
+    for _ in range(200):
+        async with aiomqtt.Client("127.0.0.1", broker.port) as probe:
+            await probe.publish(
+                "mes/v1/bench/area/line/PROBE/state", b'{"ts": 0, "state": "idle"}', qos=1
+            )
+        if await conn.fetchval("SELECT count(*) FROM telemetry_dead_letters"):
+            return
+        await asyncio.sleep(0.1)
+
+
 def quarter_growth(samples: list[float]) -> float:
     """Median of the last quarter minus median of the second."""
     quarter = max(len(samples) // 4, 1)
@@ -126,15 +139,7 @@ async def pipeline(broker: Broker, spool_dir: str) -> dict[str, object]:
     memory: list[float] = []
     disk: list[float] = []
     try:
-        # The session must exist before the stream: MQTT routes nothing to a session not yet made.
-        for _ in range(200):
-            async with aiomqtt.Client("127.0.0.1", broker.port) as probe:
-                await probe.publish(
-                    "mes/v1/bench/area/line/PROBE/state", b'{"ts": 0, "state": "idle"}', qos=1
-                )
-            if await conn.fetchval("SELECT count(*) FROM telemetry_dead_letters"):
-                break
-            await asyncio.sleep(0.1)
+        await wait_for_session(broker, conn)
         before = scrape(metrics_port)
         spooled_before = before.get("telemetry_spooled_messages_total", 0.0)
         rows_before = before.get("telemetry_rows_total", 0.0)

@@ -28,6 +28,8 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
+from shared.durable import fsync_path
+
 # Arrow's buffers: the bundled mimalloc keeps freed blocks for reuse, so the process's peak
 # grew with the day's size (18 MB more for a 1M-row day than a 200k one, 45 MB on a loaded
 # machine); jemalloc gives memory back (9 MB) with the lowest peak on the 10M-sample bench
@@ -226,7 +228,7 @@ def _write(
                 high = pc.max(batch.column(day_column)).as_py()
                 if high is not None and (newest is None or high > newest):
                     newest = high
-    fsync_file(path)
+    fsync_path(path)
     if isinstance(newest, dt.datetime) and newest.tzinfo is None:  # a view's `*_utc` column
         newest = newest.replace(tzinfo=dt.UTC)
     return Written(rows, newest)
@@ -237,33 +239,16 @@ def file_digest(path: Path) -> str:
         return hashlib.file_digest(f, "sha256").hexdigest()
 
 
-def fsync_file(path: Path) -> None:
-    """Flush a closed file's data to disk (fsync syncs the file, whichever descriptor)."""
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def fsync_dir(directory: Path) -> None:
-    fd = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
 def publish(temp: Path, final: Path) -> None:
     """Make a complete temporary file visible under its final name (atomic in one folder)."""
     os.replace(temp, final)
-    fsync_dir(final.parent)
+    fsync_path(final.parent)
 
 
 def remove_published(final: Path) -> None:
     with contextlib.suppress(FileNotFoundError):
         final.unlink()
-        fsync_dir(final.parent)
+        fsync_path(final.parent)
 
 
 def settle(

@@ -36,6 +36,8 @@ import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
+from shared.durable import fsync_path
+
 log = logging.getLogger(__name__)
 
 HEADER = struct.Struct("<II")  # body length, crc32(body)
@@ -83,14 +85,6 @@ def encode(topic: str, payload: bytes, received_ms: int) -> bytes:
     name = topic.encode()
     body = BODY.pack(received_ms, len(name)) + name + payload
     return HEADER.pack(len(body), zlib.crc32(body)) + body
-
-
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def scan(data: bytes | memoryview, base: int, limit: int | None = None) -> tuple[list[Record], int]:
@@ -163,7 +157,7 @@ class Spool:
             with open(temporary, "rb+") as handle:
                 os.fsync(handle.fileno())
             temporary.replace(id_file)
-            _fsync_dir(self.directory)
+            fsync_path(self.directory)
         self.spool_id = id_file.read_text().strip()
         self.segments = []
         names = sorted(p for p in self.directory.iterdir() if p.name.endswith(SUFFIX))
@@ -207,7 +201,7 @@ class Spool:
             self.segments.append(Segment(base, 0, 0))
             path = self.directory / self.segments[-1].name
         self._fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
-        _fsync_dir(self.directory)
+        fsync_path(self.directory)
 
     # --- writing ------------------------------------------------------------------------------
 
