@@ -339,9 +339,10 @@ async def test_memory_stays_flat_whatever_the_day_size(
         large: (1_000_000,),
     }
     # Five times the rows (about 60 MB of COPY text more, which a whole-day buffer would hold
-    # twice over as text and Arrow columns): the streamed export grows by far less (allocator
-    # noise: about 10 MB).
-    assert large_peak < small_peak + 30, (small_peak, large_peak)
+    # twice over as text and Arrow columns, 100 MB and more): the streamed export grows by far
+    # less. Measured: about 10 MB alone, up to 32 MB during the full parallel suite (the
+    # COPY's read-ahead while the writer thread waits for a core).
+    assert large_peak < small_peak + 45, (small_peak, large_peak)
 
 
 async def test_a_day_partly_dropped_by_retention_is_not_rewritten(
