@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Make sure the real services the test suite talks to are installed and running:
-# PostgreSQL (with pg_trgm), Mosquitto, nginx, the PostgreSQL ODBC driver and
-# docker-compose (to validate the compose file; no Docker engine).
+# PostgreSQL (with pg_trgm), Mosquitto, nginx, the PostgreSQL ODBC driver,
+# docker-compose (to validate the compose file; no Docker engine) and Debian's Chromium
+# (the browser tests drive it through Playwright; Playwright never downloads a browser).
 # Installs with apt when missing (CI and fresh machines run as root); never mocks.
 set -euo pipefail
 
@@ -72,4 +73,9 @@ if ! odbcinst -q -d 2>/dev/null | grep -qi postgresql; then
   say "installing unixODBC and the PostgreSQL ODBC driver"
   apt_install unixodbc odbc-postgresql
 fi
-say "PostgreSQL :$PG_PORT, Mosquitto :$MQTT_PORT, nginx, ODBC driver, docker-compose: ready"
+# --- Chromium (tests/web and the web bench drive /usr/bin/chromium with Playwright) ------
+if [ ! -x /usr/bin/chromium ] || ! command -v chromedriver >/dev/null; then
+  say "installing Chromium"
+  apt_install chromium chromium-driver
+fi
+say "PostgreSQL :$PG_PORT, Mosquitto :$MQTT_PORT, nginx, ODBC driver, docker-compose, Chromium: ready"
