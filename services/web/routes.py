@@ -1,0 +1,11 @@
+"""URL table of the web service: the app's page and files, the session and the event stream."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from services.web.assets import routes as assets
+
+
+def add_routes(app: web.Application) -> None:
+    assets.add_routes(app)

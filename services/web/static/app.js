@@ -1,0 +1,2 @@
+// Placeholder: the frontend (webfront) replaces this file.
+document.querySelector("main").textContent = "MES";
