@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import sys
 
-from bench import analytics_oee, audit, catalog, lake, production, sparkplug, stops, telemetry
+from bench import analytics_oee, audit, catalog, lake, production, sparkplug, stops, telemetry, web
 
 BENCHES = {
     "catalog": catalog.main,
@@ -16,6 +16,7 @@ BENCHES = {
     "sparkplug": sparkplug.main,
     "analytics_oee": analytics_oee.main,
     "lake": lake.main,
+    "web": web.main,
 }
 
 

@@ -1,0 +1,59 @@
+"""Sign-in and scopes in Chromium, and every page drawn with the system's data (a screenshot
+of each under .artifacts/screenshots/)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from playwright.async_api import expect
+
+from tests.support.web import (
+    READER_KEY,
+    System,
+    new_page,
+    open_page,
+    ready,
+    screenshot,
+    sign_in,
+)
+
+
+async def test_a_bad_key_is_refused_at_sign_in(browser: Any, web_system: System) -> None:
+    page = await new_page(browser)
+    await sign_in(page, web_system.base_url, "not-a-key-of-this-plant-0123456789")
+    error = page.locator('#signin [data-error-for="form"], #signin [role="alert"]').first
+    await expect(error).not_to_have_text("")
+    await expect(page.locator(ready("signin"))).to_have_count(1)
+    assert await page.evaluate("sessionStorage.getItem('mes.apiKey')") is None
+    await screenshot(page, "signin")
+
+
+async def test_a_telemetry_reader_sees_the_plant_and_no_report_form(
+    browser: Any, web_system: System
+) -> None:
+    page = await new_page(browser)
+    await sign_in(page, web_system.base_url, READER_KEY)
+    await page.wait_for_selector(ready("plant"))
+    assert await page.locator("a.machine").count() == len(web_system.machines)
+    await page.goto(f"{web_system.base_url}/#/ordens/{web_system.order.key}")
+    await page.wait_for_selector(ready())
+    assert await page.locator("#report-form").count() == 0
+
+
+async def test_every_page_is_drawn(page: Any, web_system: System) -> None:
+    machine = web_system.order.machines[web_system.order.operations[0]]
+    await screenshot(page, "plant")
+    await open_page(page, web_system.base_url, f"maquinas/{machine}", "machine")
+    await screenshot(page, "machine")
+    await open_page(page, web_system.base_url, "ordens", "orders")
+    await expect(page.locator(f'[data-order="{web_system.order.key}"]')).to_have_count(1)
+    await expect(page.locator('select[name="status"]')).to_have_count(1)
+    await screenshot(page, "orders")
+    await open_page(page, web_system.base_url, f"ordens/{web_system.order.key}", "order")
+    await expect(page.locator("#report-form")).to_have_count(1)
+    await screenshot(page, "order")
+    await open_page(page, web_system.base_url, "paradas", "stops")
+    await expect(page.locator('[data-chart="pareto"]')).to_have_count(1)
+    await screenshot(page, "stops")
+    await open_page(page, web_system.base_url, "manutencao", "maintenance")
+    await screenshot(page, "maintenance")

@@ -1,0 +1,52 @@
+"""The plant page in Chromium: every machine a tile, and a state message from the plant floor
+recolours its tile live, within 2 s of the publish (ingest, event stream, page)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+from typing import Any
+
+from tests.support.web import System, publish, screenshot, state
+
+# What a state's colour may be drawn with: any of them differs between two states.
+COLOUR = """e => { const s = getComputedStyle(e);
+  return [s.backgroundColor, s.backgroundImage, s.borderTopColor, s.borderLeftColor,
+          s.color, s.outlineColor, s.boxShadow].join('|'); }"""
+
+
+def tile(machine: str, state_name: str | None = None) -> str:
+    which = f'[data-state="{state_name}"]' if state_name else ""
+    return f'a.machine[data-machine="{machine}"]{which}'
+
+
+async def test_the_plant_shows_every_machine_by_line_with_its_state(
+    page: Any, web_system: System
+) -> None:
+    for machine in web_system.machines:
+        link = page.locator(tile(machine))
+        assert await link.count() == 1, machine
+        assert await link.get_attribute("data-state") in ("running", "idle", "setup", "stopped", "fault", "offline")
+        assert await link.get_attribute("href") == f"#/maquinas/{machine}"
+    await screenshot(page, "plant")
+
+
+async def test_a_state_message_recolours_the_machine_within_2_s(
+    page: Any, web_system: System
+) -> None:
+    machine = web_system.machines[-1]
+    await page.wait_for_selector(tile(machine, "running"))
+    before = await page.locator(tile(machine)).evaluate(COLOUR)
+    published = time.monotonic()
+    await publish(
+        web_system.broker_port,
+        [state(machine, "fault", dt.datetime.now(dt.UTC), reason="E42")],
+    )
+    await page.wait_for_selector(tile(machine, "fault"), timeout=10_000)
+    elapsed = time.monotonic() - published
+    after = await page.locator(tile(machine)).evaluate(COLOUR)
+    await screenshot(page, "plant-fault")
+    # Back to running: the fault stays a micro-stop (no stop for the stops page's tests).
+    await publish(web_system.broker_port, [state(machine, "running", dt.datetime.now(dt.UTC))])
+    assert after != before, "the tile's colour did not change with its state"
+    assert elapsed < 2.0, f"the tile changed {elapsed:.2f} s after the publish"
