@@ -6,7 +6,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: run stack test lint format services demo-db bench clean lock lock-upgrade proto interop
+.PHONY: run stack test lint lint-js format services demo-db bench clean lock lock-upgrade proto interop
 
 # Dependencies come from the lock files (exact versions and hashes, `make lock`), the
 # project itself without its dependencies: CI, `make run` and the image install the same.
@@ -98,6 +98,15 @@ services:
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(MAKE) lint-js
+
+## lint-js: a syntax check of the web app's ES modules (node --check; skipped without node)
+lint-js:
+	@if command -v node >/dev/null 2>&1; then \
+	    for f in $$(find services/web/static -name '*.js' -not -path '*/vendor/*'); do \
+	        node --check --input-type=module < $$f || { echo "syntax error in $$f"; exit 1; }; \
+	    done; \
+	else echo "lint-js: node not found, skipped"; fi
 
 format: $(STAMP)
 	$(BIN)/ruff check --fix .
