@@ -23,15 +23,17 @@ import os
 import random
 import statistics
 import subprocess
+import sys
 import tempfile
 import time
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import asyncpg
 
-from bench.common import fresh_database, migrated_database, save, server
+from bench.common import ROOT, fresh_database, migrated_database, save
 from deploy.supervisor import free_port, port_open
 from protheus_demo.load import create_schema
 from protheus_demo.rows import insert_row
@@ -93,7 +95,9 @@ async def protheus_rows(dsn: str) -> None:
         for line in range(MACHINES // PER_LINE):
             product = f"PWEB{line:02d}"
             num, _ = order_of(line)
-            await insert_row(conn, "SB1", B1_FILIAL="", B1_COD=product, B1_DESC=f"PRODUTO LINHA {line + 1}")
+            await insert_row(
+                conn, "SB1", B1_FILIAL="", B1_COD=product, B1_DESC=f"PRODUTO LINHA {line + 1}"
+            )
             await insert_row(conn, "SC2", C2_FILIAL="01", C2_NUM=num, C2_ITEM="01", C2_SEQUEN="001",
                              C2_PRODUTO=product, C2_ROTEIRO="01", C2_TPOP="F", C2_QUANT=1e5)  # fmt: skip
             for k, machine in enumerate(machines[line * PER_LINE : (line + 1) * PER_LINE]):
@@ -117,7 +121,9 @@ def telemetry(now: dt.datetime) -> Iterator[Parsed]:
         states = []
         at = start
         while at < now:
-            name = rng.choices(["running", "idle", "setup", "stopped", "fault"], [70, 10, 5, 10, 5])[0]
+            name = rng.choices(
+                ["running", "idle", "setup", "stopped", "fault"], [70, 10, 5, 10, 5]
+            )[0]
             states.append((machine, at, name, "P1" if name in ("stopped", "fault") else None))
             at += dt.timedelta(minutes=rng.randint(10, 40))
         if n % 17 == 0:
@@ -136,7 +142,9 @@ def telemetry(now: dt.datetime) -> Iterator[Parsed]:
             samples=samples,
             states=states,
             counters=counters,
-            sample_days={(start + k * step).astimezone(dt.UTC).date() for k in range(HOURS * 12 + 1)},
+            sample_days={
+                (start + k * step).astimezone(dt.UTC).date() for k in range(HOURS * 12 + 1)
+            },
         )
 
 
@@ -179,10 +187,30 @@ async def make_run(mes: str, protheus: str, work: Path) -> AsyncIterator[str]:
         "LAKE_DIR": str(work / "lake"),
         "LOG_LEVEL": "WARNING",
     }
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "devserver", cwd=ROOT, env={**os.environ, **env},
+        stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL,
+    )  # fmt: skip
+    base = f"http://127.0.0.1:{port}"
     try:
-        async with server(["-m", "devserver"], env, port) as base:
-            yield base
+        async with aiohttp.ClientSession() as session:
+            for _ in range(300):
+                with contextlib.suppress(aiohttp.ClientError):
+                    async with session.get(f"{base}/healthz") as resp:
+                        if resp.status == 200:
+                            break
+                await asyncio.sleep(0.1)
+            else:
+                raise RuntimeError("python -m devserver did not start")
+        yield base
     finally:
+        # An event stream whose page closed holds the shutdown until its next keep-alive.
+        process.terminate()
+        try:
+            await asyncio.wait_for(process.wait(), timeout=30)
+        except TimeoutError:
+            process.kill()
+            await process.wait()
         await broker.stop()
 
 
@@ -199,13 +227,13 @@ def nginx_in_front(port: int) -> Iterator[str | None]:
     prefix = Path(tempfile.mkdtemp(prefix="bench-web-nginx-"))
     prefix.chmod(0o755)  # nginx's workers (www-data) traverse it
     listen = free_port()
-    upstreams = {
-        name: f"127.0.0.1:{port}" for name in DEFAULTS if name.endswith("_UPSTREAM")
-    }
+    upstreams = {name: f"127.0.0.1:{port}" for name in DEFAULTS if name.endswith("_UPSTREAM")}
     values = local_values(prefix, NGINX_LISTEN=str(listen), NGINX_RATE_LIMIT="1000r/s",
                           NGINX_RATE_BURST="1000", **upstreams)  # fmt: skip
     conf = render(prefix / "conf", values)
-    process = subprocess.Popen(nginx_command(prefix, conf), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    process = subprocess.Popen(
+        nginx_command(prefix, conf), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
     try:
         for _ in range(100):
             if port_open("127.0.0.1", listen) or process.poll() is not None:
@@ -292,12 +320,18 @@ def report(via: str, figures: dict[str, Any]) -> None:
         )
 
 
+def chromium_present() -> None:
+    if not os.path.exists(CHROMIUM):
+        raise SystemExit(f"{CHROMIUM} missing: make services installs Debian's chromium")
+
+
 async def main() -> None:
     from playwright.async_api import async_playwright
 
-    if not Path(CHROMIUM).exists():
-        raise SystemExit(f"{CHROMIUM} missing: make services installs Debian's chromium")
-    print(f"web: the plant page of {MACHINES} machines in Chromium, median of {RUNS} runs", flush=True)
+    chromium_present()
+    print(
+        f"web: the plant page of {MACHINES} machines in Chromium, median of {RUNS} runs", flush=True
+    )
     mes, protheus = await prepare()
     results: dict[str, Any] = {"machines": MACHINES, "runs": RUNS}
     work = Path(tempfile.mkdtemp(prefix="bench-web-"))

@@ -33,7 +33,13 @@ import orjson
 from aiohttp import web
 
 from deploy.supervisor import free_port
-from shared.settings import AnalyticsSettings, Settings, StopSettings, parse_api_keys
+from shared.settings import (
+    AnalyticsSettings,
+    Settings,
+    StopSettings,
+    WebSettings,
+    parse_api_keys,
+)
 from tests.helpers import NO_AUDIT
 from tests.support import production as production_support
 from tests.support import telemetry as telemetry_support
@@ -97,9 +103,7 @@ async def launch(playwright: Any) -> Any:
 async def new_page(browser: Any) -> Any:
     """A tablet-sized page in the plant's language and time zone (datetime-local fields are
     plant time)."""
-    context = await browser.new_context(
-        viewport=TABLET, locale="pt-BR", timezone_id=PLANT_TIMEZONE
-    )
+    context = await browser.new_context(viewport=TABLET, locale="pt-BR", timezone_id=PLANT_TIMEZONE)
     context.set_default_timeout(READY_MS)
     return await context.new_page()
 
@@ -176,10 +180,12 @@ async def fetch(dsn: str, sql: str, *args: Any) -> list[asyncpg.Record]:
 
 
 async def wait_for(dsn: str, sql: str, *args: Any, seconds: float = DELIVERY_S) -> Any:
-    """Poll a one-value query until it answers something true (bounded); the last answer."""
+    """Poll a one-value query until it answers something true (bounded); the last answer
+    (None while it finds no row)."""
     deadline = time.monotonic() + seconds
     while True:
-        value = (await fetch(dsn, sql, *args))[0][0]
+        found = await fetch(dsn, sql, *args)
+        value = found[0][0] if found else None
         if value or time.monotonic() > deadline:
             return value
         await asyncio.sleep(0.1)
@@ -241,7 +247,9 @@ class SystemThread:
         self.broker = telemetry_support.Broker(port=free_port(), directory=self.directory)
         await self.broker.start()
         simulator_port = free_port()
-        await self._serve(create_simulator(SimulatorConfig(db_url=self.protheus_dsn)), simulator_port)
+        await self._serve(
+            create_simulator(SimulatorConfig(db_url=self.protheus_dsn)), simulator_port
+        )
         rest_url = f"http://127.0.0.1:{simulator_port}/rest"
         settings = Settings(
             mes_db_url=self.mes_dsn,
@@ -259,13 +267,20 @@ class SystemThread:
             stops=StopSettings(detect_poll_s=0.1),
             # The analytics jobs (dimension sync, rollups, lake export) serve no page.
             analytics=AnalyticsSettings(enabled=False, lake_dir=str(self.directory / "lake")),
+            # Events polled at the production default (0.5 s); keep-alives often, so a stream
+            # whose page closed ends soon and does not hold the shutdown.
+            web=WebSettings(events_ping_s=1.0),
         )
         app = compose_app(settings)
         port = free_port()
         await self._serve(app, port)
         await asyncio.wait_for(app[INGESTOR].connected.wait(), 20)
         order = await find_order(self.protheus_dsn, "accepting", min_operations=2)
-        plant = list(dict.fromkeys([*order.machines.values(), *await demo_machines(self.protheus_dsn, PLANT_MACHINES)]))
+        plant = list(
+            dict.fromkeys(
+                [*order.machines.values(), *await demo_machines(self.protheus_dsn, PLANT_MACHINES)]
+            )
+        )
         system = System(
             base_url=f"http://127.0.0.1:{port}",
             rest_url=rest_url,
@@ -297,12 +312,20 @@ async def seed(system: System) -> None:
         for minute in range(0, 60, 1):
             at = (start + dt.timedelta(minutes=minute)).isoformat()
             messages.append(
-                (topic(machine, "telemetry"), {"ts": at, "metrics": {"temperatura": 60 + (minute + n) % 7}})
+                (
+                    topic(machine, "telemetry"),
+                    {"ts": at, "metrics": {"temperatura": 60 + (minute + n) % 7}},
+                )
             )
             messages.append(
                 (
                     topic(machine, "counter"),
-                    {"ts": at, "good": minute * 3, "scrap": minute // 20, "order": system.order.key},
+                    {
+                        "ts": at,
+                        "good": minute * 3,
+                        "scrap": minute // 20,
+                        "order": system.order.key,
+                    },
                 )
             )
     await publish(system.broker_port, messages)

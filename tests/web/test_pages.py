@@ -42,6 +42,7 @@ async def test_a_telemetry_reader_sees_the_plant_and_no_report_form(
 
 async def test_every_page_is_drawn(page: Any, web_system: System) -> None:
     machine = web_system.order.machines[web_system.order.operations[0]]
+    await expect(page.locator("a.machine")).to_have_count(len(web_system.machines))
     await screenshot(page, "plant")
     await open_page(page, web_system.base_url, f"maquinas/{machine}", "machine")
     await screenshot(page, "machine")

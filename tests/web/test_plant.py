@@ -7,6 +7,7 @@ import datetime as dt
 import time
 from typing import Any
 
+from shared.settings import MACHINE_STATES
 from tests.support.web import System, publish, screenshot, state
 
 # What a state's colour may be drawn with: any of them differs between two states.
@@ -26,7 +27,7 @@ async def test_the_plant_shows_every_machine_by_line_with_its_state(
     for machine in web_system.machines:
         link = page.locator(tile(machine))
         assert await link.count() == 1, machine
-        assert await link.get_attribute("data-state") in ("running", "idle", "setup", "stopped", "fault", "offline")
+        assert await link.get_attribute("data-state") in MACHINE_STATES
         assert await link.get_attribute("href") == f"#/maquinas/{machine}"
     await screenshot(page, "plant")
 

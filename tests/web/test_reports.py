@@ -55,7 +55,11 @@ async def reports_of(system: System, good: int) -> list[Any]:
 async def test_an_operator_report_is_followed_to_delivered(page: Any, web_system: System) -> None:
     now = plant_now()
     await fill_report(
-        page, web_system, good=11, start=now - dt.timedelta(hours=2), end=now - dt.timedelta(hours=1)
+        page,
+        web_system,
+        good=11,
+        start=now - dt.timedelta(hours=2),
+        end=now - dt.timedelta(hours=1),
     )
     await page.click(SUBMIT)
     line = page.locator("[data-report-id][data-status]")
@@ -71,7 +75,11 @@ async def test_a_bad_report_shows_the_api_error_at_its_field(page: Any, web_syst
     now = plant_now()
     # The end before the start: the API's 400 names `end` in its details.
     await fill_report(
-        page, web_system, good=12, start=now - dt.timedelta(hours=1), end=now - dt.timedelta(hours=2)
+        page,
+        web_system,
+        good=12,
+        start=now - dt.timedelta(hours=1),
+        end=now - dt.timedelta(hours=2),
     )
     await page.click(SUBMIT)
     error = page.locator('[data-error-for="end"]')
@@ -87,7 +95,11 @@ async def test_a_double_submit_makes_one_report(
 ) -> None:
     now = plant_now()
     await fill_report(
-        page, web_system, good=good, start=now - dt.timedelta(hours=3), end=now - dt.timedelta(hours=2)
+        page,
+        web_system,
+        good=good,
+        start=now - dt.timedelta(hours=3),
+        end=now - dt.timedelta(hours=2),
     )
     if how == "two clicks":  # a double tap: both clicks before the page answers the first
         await page.locator(SUBMIT).evaluate("b => { b.click(); b.click(); }")
@@ -95,7 +107,9 @@ async def test_a_double_submit_makes_one_report(
         await page.press('#report-form [name="goodQuantity"]', "Enter")
         await page.press('#report-form [name="goodQuantity"]', "Enter")
     line = page.locator("[data-report-id][data-status]")
-    await expect(line.first).to_have_attribute("data-status", "delivered", timeout=DELIVERY_S * 1000)
+    await expect(line.first).to_have_attribute(
+        "data-status", "delivered", timeout=DELIVERY_S * 1000
+    )
     ids = {await one.get_attribute("data-report-id") for one in await line.all()}
     rows = await reports_of(web_system, good)
     assert len(rows) == 1, rows
