@@ -129,12 +129,9 @@ def telemetry(now: dt.datetime) -> Iterator[Parsed]:
         if n % 17 == 0:
             states.append((machine, now - dt.timedelta(minutes=3), "offline", None))
         counters, samples = [], []
-        good = scrap = 0
         at = start
-        while at < now:
-            good += rng.randint(5, 9)
-            scrap += rng.random() < 0.1
-            counters.append((machine, at, good, scrap, order))
+        while at < now:  # counts since the previous counter message
+            counters.append((machine, at, rng.randint(25, 45), int(rng.random() < 0.3), order))
             samples.append((machine, "temperatura", at, 55.0 + rng.random() * 10))
             at += step
         yield Parsed(

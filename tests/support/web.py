@@ -322,8 +322,8 @@ async def seed(system: System) -> None:
                     topic(machine, "counter"),
                     {
                         "ts": at,
-                        "good": minute * 3,
-                        "scrap": minute // 20,
+                        "good": 3,  # since the previous counter message
+                        "scrap": int(minute % 20 == 0),
                         "order": system.order.key,
                     },
                 )
