@@ -1,1 +1,1 @@
-"""The dev launcher behind `make run`: one process serving all four services on :8080."""
+"""The dev launcher behind `make run`: one process serving all five services on :8080."""

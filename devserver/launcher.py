@@ -60,16 +60,17 @@ async def database_step(variable: str, dsn: str) -> AsyncIterator[None]:
 
 
 def compose_app(settings: Settings) -> web.Application:
-    """One app with the four services' resources, checks and routes, each set up by the
+    """One app with the five services' resources, checks and routes, each set up by the
     same `setup` its own `create_app` calls (a resource they share starts once): a dev
     launcher, not a service."""
     from services.analytics import app as analytics
     from services.catalog import app as catalog
     from services.production import app as production
     from services.telemetry import app as telemetry
+    from services.web import app as web_app
 
     app = create_base_app(settings)
-    for service in (catalog, production, telemetry, analytics):
+    for service in (catalog, production, telemetry, analytics, web_app):
         service.setup(app)
     return app
 
@@ -238,6 +239,7 @@ async def serve(stack: contextlib.AsyncExitStack) -> None:
 
     base = f"http://localhost:{port}"
     print(f"\nMES integration em {base}", flush=True)
+    print(f"  aplicativo web: {base}/ (entre com uma chave de API)", flush=True)
     if devices_url:
         shown = devices_url.split("@")[-1].removeprefix("mqtt://").removeprefix("mqtts://")
         print(

@@ -10,6 +10,10 @@ from aiohttp import web
 from shared.errors import Forbidden, Unauthorized
 from shared.settings import ApiKey, key_digest
 
+# The scope of a route any valid key may call (GET /api/v1/session, the event stream): the
+# key is still required, its scopes only filter what the answer holds.
+ANY_KEY = "any"
+
 
 class KeyRing:
     """The configured keys, looked up in constant time whatever key is presented."""
@@ -59,5 +63,5 @@ def authenticate(request: web.Request, ring: KeyRing) -> ApiKey:
 
 def authorize(key: ApiKey, scope: str) -> None:
     """403 when the key lacks the route's scope (admin implies every scope)."""
-    if not key.allows(scope):
+    if scope != ANY_KEY and not key.allows(scope):
         raise Forbidden(f"A chave '{key.name}' não tem o escopo '{scope}' exigido por esta rota.")

@@ -196,6 +196,15 @@ class AnalyticsSettings:
 
 
 @dataclass(frozen=True)
+class WebSettings:
+    """The web app's service (WEB_*): how often its event poller reads the MES database and
+    how often an idle event stream gets a keep-alive comment."""
+
+    events_poll_s: float = 0.5  # WEB_EVENTS_POLL_S
+    events_ping_s: float = 15.0  # WEB_EVENTS_PING_S
+
+
+@dataclass(frozen=True)
 class AuditSettings:
     """Whether authenticated requests are audited, how long rows are kept, how they are
     batched (AUDIT_*)."""
@@ -250,6 +259,7 @@ class Settings:
     analytics: AnalyticsSettings = field(default_factory=AnalyticsSettings)
     stops: StopSettings = field(default_factory=StopSettings)
     sparkplug: SparkplugSettings = field(default_factory=SparkplugSettings)
+    web: WebSettings = field(default_factory=WebSettings)
 
     @property
     def tz(self) -> ZoneInfo:
@@ -299,6 +309,7 @@ class Settings:
             analytics=_read_analytics(reader),
             stops=_read_stops(reader),
             sparkplug=_read_sparkplug(reader),
+            web=_read_web(reader),
         )
         return settings
 
@@ -370,6 +381,14 @@ def _read_analytics(reader: EnvReader) -> AnalyticsSettings:
         lake_dir=reader.text("LAKE_DIR", defaults.lake_dir),
         export_min=number("LAKE_EXPORT_MIN", defaults.export_min, minimum=0.001),
         batch_rows=int(number("LAKE_BATCH_ROWS", defaults.batch_rows, minimum=1000)),
+    )
+
+
+def _read_web(reader: EnvReader) -> WebSettings:
+    defaults = WebSettings()
+    return WebSettings(
+        events_poll_s=reader.number("WEB_EVENTS_POLL_S", defaults.events_poll_s, minimum=0.05),
+        events_ping_s=reader.number("WEB_EVENTS_PING_S", defaults.events_ping_s, minimum=1.0),
     )
 
 

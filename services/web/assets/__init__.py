@@ -1,0 +1,1 @@
+"""The single-page app's files: index.html and the versioned static folder."""

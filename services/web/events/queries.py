@@ -1,0 +1,120 @@
+"""SQL of the event poller: the safe horizon of the change watermarks and the changed rows of
+each table the stream announces (MES database only).
+
+Every change time here (machine_states.received_at, updated_at elsewhere) is the writer's
+`now()`, its transaction's start: a row becomes visible at commit, possibly after rows of
+later transactions. A row not visible yet belongs to a transaction still open, so its change
+time is at least the oldest open transaction's start: below that horizon every row that will
+ever exist is visible now. The poller re-reads from the previous horizon and drops the rows
+it already announced.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from shared.db.pools import Connection
+
+HORIZON = """
+SELECT clock_timestamp() AS now,
+       least(
+           clock_timestamp(),
+           min(xact_start) FILTER (WHERE xact_start IS NOT NULL),
+           -- another role's session hides its xact_start (no pg_read_all_stats): assume the
+           -- worst allowed by the lag cap for it
+           CASE WHEN bool_or(state IS NULL) THEN clock_timestamp() - make_interval(secs => $1)
+           END
+       ) AS horizon
+FROM pg_stat_activity
+WHERE datname = current_database()
+  AND backend_type = 'client backend'
+  AND pid <> pg_backend_pid()
+  AND state IS DISTINCT FROM 'idle'
+"""
+"""The database's clock and the start of its oldest open transaction (other than ours): every
+row written by a transaction not committed yet has a change time at or after it."""
+
+STATE_CHANGES = """
+SELECT machine, ts, state, reason, received_at AS changed_at
+FROM machine_states
+WHERE received_at >= $1
+  -- machine_states_ts_utc keeps this an index scan; a message whose device time is older
+  -- than this on arrival is history (a replay), not news for a live screen
+  AND (ts AT TIME ZONE 'UTC') >= ($1 - interval '1 hour') AT TIME ZONE 'UTC'
+ORDER BY received_at, ts, machine
+LIMIT $2
+"""
+"""State messages stored since the watermark (machine_states; the ingestor's rows), by device
+time within an hour of it."""
+
+REPORT_CHANGES = """
+SELECT id, order_key, status, error, updated_at AS changed_at
+FROM production_reports
+WHERE updated_at >= $1
+ORDER BY updated_at, seq
+LIMIT $2
+"""
+"""Production reports accepted or moved to another status since the watermark."""
+
+STOP_CHANGES = """
+SELECT id, machine, status, reason_code, updated_at AS changed_at
+FROM stops
+WHERE updated_at >= $1
+ORDER BY updated_at, seq
+LIMIT $2
+"""
+"""Stops detected, classified or moved by the pusher since the watermark."""
+
+ANOMALY_CHANGES = """
+SELECT id, machine, kind, ended_at IS NULL AS open, updated_at AS changed_at
+FROM anomaly_events
+WHERE updated_at >= $1
+ORDER BY updated_at, id
+LIMIT $2
+"""
+"""Anomaly events opened or closed since the watermark (0026)."""
+
+RISK_COLUMNS = """
+SELECT column_name FROM information_schema.columns
+WHERE table_schema = current_schema() AND table_name = 'machine_risk'
+"""
+"""The columns of machine_risk, when the risk work's migration created it."""
+
+# machine_risk comes with the risk work (its own migration): the first of these columns it
+# has is the change time the poller follows.
+RISK_TIME_COLUMNS = ("updated_at", "scored_at")
+RISK_NEEDED = frozenset({"machine", "risk", "alert"})
+
+RISK_CHANGES = """
+SELECT machine, risk, alert, {time} AS changed_at
+FROM machine_risk
+WHERE {time} >= $1
+ORDER BY {time}, machine
+LIMIT $2
+"""
+"""Failure-risk scores written since the watermark (machine_risk: latest score per machine)."""
+
+
+async def horizon(conn: Connection, *, max_lag_s: float) -> tuple[datetime, datetime]:
+    """(now, horizon) on the database's clock."""
+    row = await conn.fetchrow(HORIZON, max_lag_s)
+    if row is None:  # an aggregate answers one row; never here
+        raise RuntimeError("pg_stat_activity answered no row")
+    return row["now"], row["horizon"]
+
+
+async def changes(
+    conn: Connection, sql: str, *, since: datetime, limit: int
+) -> list[dict[str, Any]]:
+    """The rows one of the *_CHANGES statements returns, as plain dicts."""
+    return [dict(row) for row in await conn.fetch(sql, since, limit)]
+
+
+async def risk_time_column(conn: Connection) -> str | None:
+    """The change-time column of machine_risk; None while the table is not there (or lacks
+    what the `risk` event carries)."""
+    columns = {row["column_name"] for row in await conn.fetch(RISK_COLUMNS)}
+    if not columns >= RISK_NEEDED:
+        return None
+    return next((name for name in RISK_TIME_COLUMNS if name in columns), None)

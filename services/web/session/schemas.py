@@ -1,0 +1,19 @@
+"""Response schema of the session route."""
+
+from __future__ import annotations
+
+from marshmallow import fields
+
+from shared.envelope import envelope
+from shared.validation import Schema
+
+
+class Session(Schema):
+    name = fields.String(metadata={"description": "Nome da chave (MES_API_KEYS)."})
+    scopes = fields.List(
+        fields.String(),
+        metadata={"description": "Escopos da chave, em ordem (admin implica todos)."},
+    )
+
+
+SessionResponse = envelope(Session, name="SessionResponse")

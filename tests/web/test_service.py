@@ -1,0 +1,253 @@
+"""The web service: its page and versioned files, the session route, the live event stream
+(real PostgreSQL, the real app)."""
+
+from __future__ import annotations
+
+import asyncio
+import gzip
+import re
+
+import asyncpg
+import pytest
+
+from services.web.keys import BUNDLE, EVENT_FEED
+from shared.keys import KEYRING
+from tests.helpers import assert_envelope, auth
+from tests.web.support import (
+    PRODUCTION_KEY,
+    TELEMETRY_KEY,
+    SseReader,
+    insert_report,
+    insert_state,
+    web_app,
+)
+
+
+@pytest.fixture
+async def client(aiohttp_client, mes_dsn):
+    return await aiohttp_client(web_app(mes_dsn))
+
+
+@pytest.fixture
+async def mes(mes_dsn):
+    conn = await asyncpg.connect(mes_dsn)
+    yield conn
+    await conn.close()
+
+
+async def open_stream(client, key: str, **headers: str) -> SseReader:
+    resp = await client.get("/api/v1/events", headers={**auth(key), **headers})
+    assert resp.status == 200, await resp.text()
+    assert resp.headers["Content-Type"].startswith("text/event-stream")
+    assert resp.headers["X-Accel-Buffering"] == "no"
+    assert resp.headers["Cache-Control"] == "no-cache"
+    return SseReader(resp)
+
+
+async def feed_started(client) -> None:
+    """Wait for the poller's first tick (its watermarks are set from then on)."""
+    feed = client.app[EVENT_FEED]
+    for _ in range(300):
+        if feed.polls >= 1:
+            return
+        await asyncio.sleep(0.05)
+    raise AssertionError("the event poller never polled")
+
+
+# --- the page and its files ------------------------------------------------------------
+
+
+async def test_index_names_versioned_assets_and_is_never_cached(client):
+    resp = await client.get("/")
+    assert resp.status == 200
+    assert resp.headers["Cache-Control"] == "no-cache"
+    assert resp.content_type == "text/html"
+    page = await resp.text()
+    version = client.app[BUNDLE].version
+    assert "__STATIC__" not in page
+    assert f"/static/{version}/" in page
+    for url in re.findall(r'(?:src|href)="(/static/[^"]+)"', page):
+        assert url.startswith(f"/static/{version}/")
+        asset = await client.get(url)
+        assert asset.status == 200, url
+
+
+async def test_static_files_are_immutable_and_typed(client):
+    version = client.app[BUNDLE].version
+    resp = await client.get(f"/static/{version}/app.js")
+    assert resp.status == 200
+    assert resp.headers["Cache-Control"] == "public, max-age=31536000, immutable"
+    assert resp.content_type == "text/javascript"
+    assert resp.headers["ETag"]
+    again = await client.get(
+        f"/static/{version}/app.js", headers={"If-None-Match": resp.headers["ETag"]}
+    )
+    assert again.status == 304
+
+
+async def test_another_version_or_unknown_file_is_404(client):
+    version = client.app[BUNDLE].version
+    stale = await client.get("/static/0123456789ab/app.js")
+    await assert_envelope(stale, 404)
+    missing = await client.get(f"/static/{version}/nao-existe.js")
+    await assert_envelope(missing, 404)
+    escape = await client.get(f"/static/{version}/../app.py")
+    assert escape.status == 404
+
+
+async def test_text_is_gzipped_when_the_client_accepts_it(client):
+    resp = await client.get("/", headers={"Accept-Encoding": "gzip"}, auto_decompress=False)
+    assert resp.status == 200
+    assert resp.headers["Content-Encoding"] == "gzip"
+    assert "Accept-Encoding" in resp.headers["Vary"]
+    page = gzip.decompress(await resp.read()).decode()
+    assert "/static/" in page
+    plain = await client.get("/", headers={"Accept-Encoding": "identity"})
+    assert "Content-Encoding" not in plain.headers
+    assert await plain.text() == page
+
+
+async def test_page_and_files_need_no_key_and_health_answers(client):
+    assert (await client.get("/")).status == 200
+    assert (await client.get("/healthz")).status == 200
+    doc = await client.get("/api/v1/web/openapi.json")
+    assert doc.status == 200
+    paths = (await doc.json())["paths"]
+    assert "/api/v1/session" in paths
+    assert "/api/v1/events" in paths
+
+
+# --- the session -------------------------------------------------------------------------
+
+
+async def test_session_returns_the_keys_name_and_scopes(client):
+    data = await assert_envelope(
+        await client.get("/api/v1/session", headers=auth(PRODUCTION_KEY)), 200
+    )
+    assert data == {"name": "operador", "scopes": ["production:read", "production:write"]}
+    data = await assert_envelope(
+        await client.get("/api/v1/session", headers={"X-API-Key": TELEMETRY_KEY}), 200
+    )
+    assert data == {"name": "painel", "scopes": ["telemetry:read"]}
+
+
+async def test_session_and_events_refuse_a_missing_or_wrong_key(client):
+    await assert_envelope(await client.get("/api/v1/session"), 401)
+    await assert_envelope(await client.get("/api/v1/session", headers=auth("nope" * 8)), 401)
+    await assert_envelope(await client.get("/api/v1/events"), 401)
+    # Never a key in the URL.
+    await assert_envelope(await client.get(f"/api/v1/events?key={TELEMETRY_KEY}"), 401)
+
+
+# --- the event stream --------------------------------------------------------------------
+
+
+async def test_a_stored_state_arrives_as_a_machine_state_event(client, mes):
+    await feed_started(client)
+    stream = await open_stream(client, TELEMETRY_KEY)
+    await insert_state(mes, "M01", "fault", reason="E42")
+    event = await stream.until(lambda e: e.name == "machine.state")
+    assert event.data["machine"] == "M01"
+    assert event.data["state"] == "fault"
+    assert event.data["reason"] == "E42"
+    assert event.data["ts"].endswith("-03:00")  # plant time, with its offset
+    assert event.id
+
+
+async def test_events_are_filtered_by_the_keys_scopes(client, mes):
+    await feed_started(client)
+    telemetry = await open_stream(client, TELEMETRY_KEY)
+    production = await open_stream(client, PRODUCTION_KEY)
+    await insert_state(mes, "M02", "running")
+    report_id = await insert_report(mes)
+    # The production key sees the report, never the state; the telemetry key the reverse.
+    got = await production.until(lambda e: e.name == "report.status")
+    assert got.data == {"id": str(report_id), "order": "00000101001", "status": "pending",
+                        "error": None}  # fmt: skip
+    await telemetry.until(lambda e: e.name == "machine.state" and e.data["machine"] == "M02")
+    await production.none_matching(lambda e: e.name == "machine.state", within=1.5)
+    await telemetry.none_matching(lambda e: e.name == "report.status", within=0.5)
+
+
+async def test_a_status_change_is_announced_once_per_change(client, mes):
+    await feed_started(client)
+    stream = await open_stream(client, PRODUCTION_KEY)
+    report_id = await insert_report(mes)
+    await stream.until(lambda e: e.data.get("id") == str(report_id))
+    await mes.execute(
+        "UPDATE production_reports SET status = 'rejected', error = 'Ordem encerrada',"
+        " updated_at = now() WHERE id = $1",
+        report_id,
+    )
+    got = await stream.until(lambda e: e.data.get("id") == str(report_id))
+    assert got.data["status"] == "rejected"
+    assert got.data["error"] == "Ordem encerrada"
+    # Re-read windows never announce the same change twice.
+    await stream.none_matching(lambda e: e.data.get("id") == str(report_id), within=1.5)
+
+
+async def test_a_row_committed_after_a_later_one_is_not_missed(client, mes, mes_dsn):
+    """A transaction that started first and commits last writes a change time below rows
+    already announced: the watermark must not have passed it."""
+    await feed_started(client)
+    stream = await open_stream(client, TELEMETRY_KEY)
+    slow = await asyncpg.connect(mes_dsn)
+    try:
+        tx = slow.transaction()
+        await tx.start()
+        await insert_state(slow, "SLOW", "setup")  # received_at = this transaction's start
+        await asyncio.sleep(0.5)
+        await insert_state(mes, "FAST", "running")
+        await stream.until(lambda e: e.data.get("machine") == "FAST")
+        await asyncio.sleep(1.0)  # several polls pass while the slow one is still open
+        await tx.commit()
+    finally:
+        await slow.close()
+    got = await stream.until(lambda e: e.data.get("machine") == "SLOW")
+    assert got.data["state"] == "setup"
+
+
+async def test_last_event_id_resumes_without_duplicates(client, mes):
+    await feed_started(client)
+    stream = await open_stream(client, TELEMETRY_KEY)
+    await insert_state(mes, "R01", "running")
+    first = await stream.until(lambda e: e.data.get("machine") == "R01")
+    stream.response.close()
+    # While the client is away two more changes happen.
+    await insert_state(mes, "R02", "idle")
+    await insert_state(mes, "R03", "stopped")
+    feed = client.app[EVENT_FEED]
+    for _ in range(200):
+        if any('"R03"' in e.data for e in feed.recent):
+            break
+        await asyncio.sleep(0.05)
+    resumed = await open_stream(client, TELEMETRY_KEY, **{"Last-Event-ID": first.id or ""})
+    machines = [(await resumed.next()).data["machine"] for _ in range(2)]
+    assert machines == ["R02", "R03"]
+    await resumed.none_matching(lambda e: e.data.get("machine") in {"R01", "R02", "R03"}, 1.0)
+
+
+async def test_idle_stream_gets_keep_alive_comments(client):
+    stream = await open_stream(client, TELEMETRY_KEY)
+    await stream.none_matching(lambda e: True, within=2.5)
+    assert any(c.startswith(": ping") for c in stream.comments)
+
+
+async def test_a_client_that_falls_behind_is_dropped_not_the_poller(client, mes):
+    await feed_started(client)
+    feed = client.app[EVENT_FEED]
+    # A subscriber that never reads (a stalled browser behind a full socket), with a small queue.
+    normal, feed.client_queue = feed.client_queue, 2
+    stalled = feed.subscribe(client.app[KEYRING].find(TELEMETRY_KEY))
+    feed.client_queue = normal
+    stream = await open_stream(client, TELEMETRY_KEY)
+    for n in range(3):
+        await insert_state(mes, f"D{n:02d}", "running")
+    for n in range(3):
+        await stream.until(lambda e, n=n: e.data.get("machine") == f"D{n:02d}")
+    assert stalled.dropped
+    assert stalled not in feed.subscribers
+    assert feed.dropped_clients == 1
+    # The poller goes on for the others.
+    await insert_state(mes, "AFTER", "idle")
+    await stream.until(lambda e: e.data.get("machine") == "AFTER")
