@@ -561,6 +561,7 @@ async def test_openapi_documents_every_query_route_with_its_scope(client):
         "/api/v1/machines/{machine}/counters",
         "/api/v1/telemetry/dead-letters",
         "/api/v1/oee",
+        "/api/v1/plant",
         "/api/v1/sparkplug/nodes",
         "/api/v1/sparkplug/mapping",
     }

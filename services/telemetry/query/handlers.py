@@ -6,6 +6,7 @@ from typing import Any
 
 from aiohttp import web
 
+from services.telemetry.query import plant as plant_service
 from services.telemetry.query import schemas, service
 from services.telemetry.query.keys import get_shift_calendar
 from services.telemetry.query.oee import service as oee
@@ -278,3 +279,33 @@ async def overall_equipment_effectiveness(request: web.Request, *, query: dict[s
     )
     subject = f"da máquina {query['machine']}" if query["machine"] else f"da linha {query['line']}"
     return Reply(data, " ".join([f"OEE {subject} calculado com sucesso.", *notes]))
+
+
+@endpoint(
+    service=SERVICE,
+    scope=SCOPE,
+    summary="Resumo da planta: máquinas por linha, estado, ordem e OEE do turno",
+    description=(
+        "Todas as máquinas agrupadas por linha (site, area, line; as do SH1 que nunca enviaram "
+        "dados vêm por último, num grupo com line null), cada uma com description (H1_DESCRI), "
+        "state, stateSince, lastSeen, order (a ordem do último contador), product (C2_PRODUTO "
+        "da ordem) e oee {availability, performance, quality, oee} do turno atual até agora — "
+        "os mesmos números que /api/v1/oee dá para a máquina e essa janela (null nos mesmos "
+        "casos). `shift` é o turno atual pelo SHIFT_CALENDAR, no fuso da planta (entre turnos, "
+        "o último encerrado); sem SHIFT_CALENDAR, o dia inteiro da planta. Um número fixo de "
+        "consultas, qualquer que seja o tamanho da planta."
+    ),
+    response=schemas.PlantResponse,
+    errors=(401, 403, 503),
+)
+async def plant(request: web.Request) -> Reply:
+    app = request.app
+    settings = get_settings(app)
+    data, notes = await plant_service.plant_summary(
+        get_mes_pool(app),
+        get_protheus_context(app),
+        calendar=get_shift_calendar(app),
+        tz=settings.tz,
+        time_format=settings.protheus_time_format,
+    )
+    return Reply(data, " ".join(["Resumo da planta retornado.", *notes]))

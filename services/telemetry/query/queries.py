@@ -658,3 +658,48 @@ async def split_counts(
         start,
         end,
     )
+
+
+# --- plant summary ---------------------------------------------------------------------------
+
+PLANT_MACHINES = f"""
+SELECT m.machine, m.site, m.area, m.line, m.last_seen,
+       st.state, st.reason AS state_reason, st.ts AS state_since,
+       NULLIF(btrim(oc.order_key), '') AS order_key
+FROM machines m
+{_CURRENT_STATE.format(machine="m.machine")}
+LEFT JOIN LATERAL (
+    SELECT c.order_key FROM machine_counters c
+    WHERE c.machine = m.machine ORDER BY c.ts DESC LIMIT 1
+) oc ON true
+ORDER BY m.site, m.area, m.line, m.machine
+"""
+"""Every machine that sent data (`machines`) with its line, last message, current state (latest
+machine_states row) and current order (the order key of its latest counter message; NULL when
+that message names none): two index probes per machine along (machine, ts)."""
+
+
+async def plant_machines(conn: Connection) -> list[asyncpg.Record]:
+    return await conn.fetch(PLANT_MACHINES)
+
+
+@lru_cache(maxsize=32)
+def plant_erp(dialect: Dialect, tables: Tables, numbers: int) -> str:
+    """Live SH1 resources of the branch (:sh1_filial, code and description) and, in the same
+    statement, the live SC2 orders whose C2_NUM is one of :num_n (:sc2_filial) with their key
+    (NUM+ITEM+SEQUEN+ITEMGRD, each part trimmed, as the counters send it) and product; rows
+    of kind `machine` and `order`."""
+    sh1, sc2 = tables.sh1, tables.sc2
+    text = dialect.text
+    order_key = dialect.cat(*(f"RTRIM(c2.{column})" for column in ORDER_KEY_COLUMNS))
+    return f"""SELECT CAST('machine' AS VARCHAR(8)) AS kind,
+       CAST(RTRIM(h1.h1_codigo) AS {text}) AS code,
+       CAST(RTRIM(h1.h1_descri) AS {text}) AS description,
+       CAST(NULL AS {text}) AS product
+FROM {sh1} h1
+WHERE h1.h1_filial = :sh1_filial AND {live("h1")}
+UNION ALL
+SELECT 'order', CAST({order_key} AS {text}), CAST(NULL AS {text}),
+       CAST(RTRIM(c2.c2_produto) AS {text})
+FROM {sc2} c2
+WHERE c2.c2_filial = :sc2_filial AND {live("c2")} AND {_in_list("c2.c2_num", "num", numbers)}"""

@@ -22,3 +22,4 @@ def add_routes(app: web.Application) -> None:
         "/api/v1/telemetry/dead-letters", handlers.dead_letters, name="telemetry_dead_letters"
     )
     router.add_get("/api/v1/oee", handlers.overall_equipment_effectiveness, name="oee")
+    router.add_get("/api/v1/plant", handlers.plant, name="plant")

@@ -494,3 +494,60 @@ def series_columns(data: Mapping[str, Any]) -> list[str]:
     """The CSV columns of a series: ts and value for raw points, else bucket and the
     aggregates in the order asked."""
     return ["bucket", *data["agg"]] if data.get("bucket") else ["ts", "value"]
+
+
+# --- plant summary -------------------------------------------------------------------------
+
+
+class PlantOee(ma.Schema):
+    availability = fields.Float(allow_none=True)
+    performance = fields.Float(allow_none=True)
+    quality = fields.Float(allow_none=True)
+    oee = fields.Float(allow_none=True)
+
+
+class PlantMachine(ma.Schema):
+    machine = fields.String(metadata={"description": "Código da máquina (H1_CODIGO)."})
+    description = fields.String(
+        allow_none=True, metadata={"description": "H1_DESCRI; null fora do SH1."}
+    )
+    state = fields.String(
+        allow_none=True,
+        metadata={"description": f"Estado atual ({', '.join(STATES)}); null sem mensagens."},
+    )
+    stateSince = fields.String(allow_none=True, metadata={"description": INSTANT})
+    lastSeen = fields.String(allow_none=True, metadata={"description": INSTANT})
+    order = fields.String(
+        allow_none=True,
+        metadata={"description": "Ordem do último contador da máquina (null se ele não traz)."},
+    )
+    product = fields.String(
+        allow_none=True, metadata={"description": "C2_PRODUTO da ordem; null se desconhecido."}
+    )
+    oee = fields.Nested(
+        PlantOee,
+        metadata={"description": "OEE do turno atual até agora, como /api/v1/oee da máquina."},
+    )
+
+
+class PlantLine(ma.Schema):
+    site = fields.String(allow_none=True)
+    area = fields.String(allow_none=True)
+    line = fields.String(
+        allow_none=True,
+        metadata={"description": "null: máquinas do SH1 que nunca enviaram dados."},
+    )
+    machines = fields.List(fields.Nested(PlantMachine))
+
+
+class PlantShift(ma.Schema):
+    start = fields.String(metadata={"description": INSTANT})
+    end = fields.String(metadata={"description": INSTANT})
+
+
+class PlantData(ma.Schema):
+    shift = fields.Nested(PlantShift)
+    lines = fields.List(fields.Nested(PlantLine))
+
+
+PlantResponse = envelope(PlantData, name="PlantResponse")

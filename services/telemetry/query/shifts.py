@@ -155,9 +155,20 @@ class ShiftCalendar:
         if self.always:
             return [(start, end)]
         # A shift that started the day before may still run at `start`.
-        day = start.astimezone(self.tz).date() - dt.timedelta(days=1)
+        first = start.astimezone(self.tz).date() - dt.timedelta(days=1)
         last = end.astimezone(self.tz).date()
         pieces: list[Interval] = []
+        for begin, finish in self.occurrences(first, last):
+            lo, hi = max(begin, start), min(finish, end)
+            if lo < hi:
+                pieces.append((lo, hi))
+        return merge(pieces)
+
+    def occurrences(self, first: dt.date, last: dt.date) -> list[Interval]:
+        """Each shift as it happens on the plant days first..last (by the day it starts on),
+        in UTC, not merged: two back-to-back shifts stay two."""
+        found: list[Interval] = []
+        day = first
         while day <= last:
             midnight = dt.datetime.combine(day, dt.time())
             for shift in self.shifts:
@@ -166,8 +177,28 @@ class ShiftCalendar:
                 # Wall-clock times in the plant's zone (DST-aware), then UTC.
                 begin = (midnight + dt.timedelta(minutes=shift.start)).replace(tzinfo=self.tz)
                 finish = (midnight + dt.timedelta(minutes=shift.end)).replace(tzinfo=self.tz)
-                lo, hi = max(begin.astimezone(dt.UTC), start), min(finish.astimezone(dt.UTC), end)
-                if lo < hi:
-                    pieces.append((lo, hi))
+                found.append((begin.astimezone(dt.UTC), finish.astimezone(dt.UTC)))
             day += dt.timedelta(days=1)
-        return merge(pieces)
+        return sorted(found)
+
+    def plant_day(self, day: dt.date) -> Interval:
+        """The plant-local day, midnight to midnight (23 or 25 hours on a DST change), in UTC."""
+        start = dt.datetime.combine(day, dt.time()).replace(tzinfo=self.tz)
+        end = dt.datetime.combine(day + dt.timedelta(days=1), dt.time()).replace(tzinfo=self.tz)
+        return start.astimezone(dt.UTC), end.astimezone(dt.UTC)
+
+    def current(self, now: dt.datetime) -> Interval:
+        """The shift at `now` in UTC: the one running (the latest started when two overlap),
+        else the last one ended (between shifts a supervisor still looks at it), else the
+        plant-local day (always planned, or no shift in the past week)."""
+        today = now.astimezone(self.tz).date()
+        if self.always:
+            return self.plant_day(today)
+        shifts = self.occurrences(today - dt.timedelta(days=7), today)
+        running = [shift for shift in shifts if shift[0] <= now < shift[1]]
+        if running:
+            return max(running)
+        ended = [shift for shift in shifts if shift[1] <= now]
+        if ended:
+            return max(ended, key=lambda shift: (shift[1], shift[0]))
+        return self.plant_day(today)
