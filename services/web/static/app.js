@@ -3,7 +3,7 @@
 
 import { allows, api, clearKey, getKey, setUnauthorizedHandler } from "./lib/api.js";
 import { LiveStream } from "./lib/live.js";
-import { announce, esc, failure, notice } from "./lib/ui.js";
+import { announce, esc, failure, learnPlantOffset, notice } from "./lib/ui.js";
 
 const PAGES = {
   signin: { load: () => import("./pages/signin.js"), title: "Entrar" },
@@ -40,6 +40,9 @@ const live = new LiveStream({
   onUnauthorized: () => signOut("Sua sessão expirou ou a chave foi revogada. Entre de novo."),
   indicator: document.querySelector("[data-live]"),
 });
+
+// State events carry the plant's offset: times shown and sent follow the plant's clock.
+live.on("machine.state", (event) => learnPlantOffset(event.ts));
 
 setUnauthorizedHandler(() => signOut("Sua sessão expirou ou a chave foi revogada. Entre de novo."));
 

@@ -4,12 +4,48 @@
 import { api } from "./api.js";
 import { learnPlantOffset } from "./ui.js";
 
+const MACHINE_PAGE = 500;
+
+/** Without /api/v1/plant (an older telemetry service): the machine list grouped by line,
+ * without shift, order or OEE (`partial: true`). */
+async function fromMachineList(signal) {
+  const machines = [];
+  for (let page = 1; page <= 20; page += 1) {
+    const data = await api(`/api/v1/machines?page=${page}&page_size=${MACHINE_PAGE}`, { signal });
+    machines.push(...(data.data || []));
+    if (page >= (data.totalPages || 1)) break;
+  }
+  const lines = new Map();
+  for (const m of machines) {
+    const key = [m.site, m.area, m.line].join("/");
+    if (!lines.has(key)) lines.set(key, { site: m.site, area: m.area, line: m.line, machines: [] });
+    lines.get(key).machines.push({
+      machine: m.machine,
+      description: m.description,
+      state: m.state,
+      stateSince: m.stateSince,
+      lastSeen: m.lastSeen,
+      order: null,
+      product: null,
+      oee: null,
+    });
+    learnPlantOffset(m.lastSeen);
+  }
+  return { shift: null, lines: [...lines.values()], partial: true };
+}
+
 let cached = null;
 let cachedAt = 0;
 
 export async function loadPlant({ signal, maxAgeMs = 0 } = {}) {
   if (cached && maxAgeMs > 0 && Date.now() - cachedAt <= maxAgeMs) return cached;
-  const data = await api("/api/v1/plant", { signal });
+  let data;
+  try {
+    data = await api("/api/v1/plant", { signal });
+  } catch (error) {
+    if (!error || error.status !== 404) throw error;
+    data = await fromMachineList(signal);
+  }
   remember(data);
   return data;
 }

@@ -4,7 +4,7 @@
 
 import { api, url } from "../lib/api.js";
 import { autoResize, chartWidth, loadUPlot, plantTz } from "../lib/chart.js";
-import { cachedMachine, loadPlant, remember, shiftWindow } from "../lib/plant.js";
+import { cachedMachine, loadPlant, shiftWindow } from "../lib/plant.js";
 import {
   ANOMALY_KIND_LABELS,
   STATES,
@@ -143,18 +143,11 @@ export async function render(ctx) {
   const path = `/api/v1/machines/${encodeURIComponent(code)}`;
   const canProduction = ctx.allows("production:read");
 
-  let summary = cachedMachine(code);
-  let plant = null;
-  if (!summary) {
-    const result = await optional("/api/v1/plant", signal);
-    if (result.data) {
-      plant = result.data;
-      remember(plant);
-      summary = cachedMachine(code);
-    }
-  } else {
-    plant = await loadPlant({ signal, maxAgeMs: 60000 });
-  }
+  const plant = await loadPlant({ signal, maxAgeMs: 60000 }).catch((error) => {
+    if (error && (error.name === "AbortError" || error.status === 401)) throw error;
+    return null;
+  });
+  const summary = plant ? cachedMachine(code) : null;
   const shift = shiftWindow(plant && plant.shift);
   const start = shift.start;
   const end = shift.end;
@@ -225,6 +218,9 @@ export async function render(ctx) {
     ]);
     if (!ctx.active()) return;
     const tzDate = plantTz(plantOffset(start));
+    // The time axis and legend in the plant's 24-hour clock.
+    const timeAxis = { values: (u, splits) => splits.map((ts) => fmtTime(new Date(ts * 1000), { date: false })) };
+    const timeValue = (u, ts) => (ts === null || ts === undefined ? "--" : fmtTime(new Date(ts * 1000)));
     metrics.forEach((metric, index) => {
       const element = main.querySelector(`[data-chart="metric"][data-metric="${CSS.escape(metric.metric)}"] .plot`);
       const result = series[index];
@@ -246,9 +242,10 @@ export async function render(ctx) {
           height,
           tzDate,
           scales: { x: { time: true, min: start / 1000, max: end / 1000 } },
+          axes: [{ ...timeAxis }, {}],
           legend: { live: true },
           series: [
-            { label: "Hora" },
+            { label: "Hora", value: timeValue },
             { label: "média", stroke: "#1d5fbf", width: 2 },
             { label: "mín", stroke: "#8a96a3", width: 1, dash: [4, 4] },
             { label: "máx", stroke: "#c2410c", width: 1, dash: [4, 4] },
@@ -277,8 +274,9 @@ export async function render(ctx) {
             height,
             tzDate,
             scales: { x: { time: true } },
+            axes: [{ ...timeAxis }, {}],
             series: [
-              { label: `Hora (por ${counterBucket})` },
+              { label: `Hora (por ${counterBucket})`, value: timeValue },
               { label: "boas", stroke: "#15803d", fill: "rgba(21,128,61,0.35)", paths: bars },
               { label: "refugo", stroke: "#b91c1c", fill: "rgba(185,28,28,0.45)", paths: bars },
             ],

@@ -167,7 +167,7 @@ export async function render(ctx) {
         · ${num(order.C2_QUJE)} de ${num(order.C2_QUANT)} ${esc(order.C2_UM || "")} (perda ${num(order.C2_PERDA)})
         · previsto ${fmtDay(order.C2_DATPRI)} a ${fmtDay(order.C2_DATPRF)}</p>
     </div>
-    <section class="panel" aria-labelledby="ops-title"><h2 id="ops-title">Operações</h2>${operationsTable(order)}</section>
+    <section class="panel" aria-labelledby="ops-title"><h2 id="ops-title">Operações</h2><div id="order-operations">${operationsTable(order)}</div></section>
     ${
       canWrite
         ? `<section class="panel" aria-labelledby="report-title"><h2 id="report-title">Apontar produção</h2>
@@ -180,6 +180,16 @@ export async function render(ctx) {
     <section class="panel" aria-labelledby="reports-title"><h2 id="reports-title">Apontamentos recentes</h2><div id="order-reports">${reportsPage ? reportsTable(reportsPage.data || []) : notice("Apontamentos indisponíveis.")}</div></section>`;
 
   const reportsArea = main.querySelector("#order-reports");
+  const operationsArea = main.querySelector("#order-operations");
+  // A delivered report moves the operations' quantities (Protheus's SH6): ask again.
+  const refreshOrder = async () => {
+    try {
+      const fresh = await api(`/api/v1/production-orders/${encodeURIComponent(key)}`, { signal });
+      if (ctx.active()) operationsArea.innerHTML = operationsTable(fresh);
+    } catch {
+      /* the table stays as it was */
+    }
+  };
   let reportsTimer = 0;
   const refreshReports = () => {
     clearTimeout(reportsTimer);
@@ -292,6 +302,7 @@ export async function render(ctx) {
     if (previous !== report.status) {
       announce(`Apontamento: ${REPORT_STATUS_LABELS[report.status] || report.status}.`);
       refreshReports();
+      if (report.status === "delivered") refreshOrder();
     }
     if (FINAL.has(report.status)) clearTimeout(followed.timer);
   }

@@ -106,8 +106,12 @@ export async function render(ctx) {
   let tiles = new Map();
   let codes = "";
 
+  // Natural order inside a line: PRENS2 before PRENS10.
+  const collator = new Intl.Collator("pt-BR", { numeric: true, sensitivity: "base" });
+
   function draw(data) {
-    const lines = data.lines || [];
+    const lines = [...(data.lines || [])].sort((a, b) => collator.compare(lineName(a), lineName(b)));
+    for (const line of lines) line.machines = [...(line.machines || [])].sort((a, b) => collator.compare(a.machine, b.machine));
     const counts = {};
     const parts = [];
     let total = 0;
@@ -125,10 +129,10 @@ export async function render(ctx) {
     const shift = data.shift
       ? `Turno: ${fmtTime(data.shift.start)} – ${fmtTime(data.shift.end, { date: false })}`
       : "";
-    main.innerHTML = `<div class="page-head"><h1>Planta</h1><p class="muted">${esc(shift)} · ${total} máquinas${anomalies ? "" : " · anomalias: ainda não disponível"}${risks ? "" : " · risco: ainda não disponível"}</p></div><ul class="legend" aria-label="Máquinas por estado">${summary(counts)}</ul>${total ? parts.join("") : notice("Nenhuma máquina conhecida ainda: elas aparecem quando enviam telemetria ou estão no cadastro (SH1).")}`;
+    main.innerHTML = `<div class="page-head"><h1>Planta</h1><p class="muted">${shift ? `${esc(shift)} · ` : ""}${total} máquinas${data.partial ? " · OEE e ordens: ainda não disponível" : ""}${anomalies ? "" : " · anomalias: ainda não disponível"}${risks ? "" : " · risco: ainda não disponível"}</p></div><ul class="legend" aria-label="Máquinas por estado">${summary(counts)}</ul>${total ? parts.join("") : notice("Nenhuma máquina conhecida ainda: elas aparecem quando enviam telemetria ou estão no cadastro (SH1).")}`;
     tiles = new Map();
     for (const element of main.querySelectorAll("a.machine")) tiles.set(element.dataset.machine, element);
-    codes = [...tiles.keys()].join("\n");
+    codes = [...tiles.keys()].sort(collator.compare).join("\n");
   }
 
   function recount() {
@@ -150,7 +154,8 @@ export async function render(ctx) {
   function update(data) {
     const fresh = [];
     for (const line of data.lines || []) for (const m of line.machines || []) fresh.push(m);
-    if (fresh.map((m) => m.machine).join("\n") !== codes) {
+    const sortedCodes = fresh.map((m) => m.machine).sort(collator.compare).join("\n");
+    if (sortedCodes !== codes) {
       draw(data);
       return;
     }

@@ -22,6 +22,7 @@ import {
 } from "../lib/ui.js";
 
 const FINAL = new Set(["delivered", "rejected", "reversed"]);
+const PAGE_SIZE = 50;
 const POLL_MS = 3000;
 const WINDOWS = {
   "24h": ["Últimas 24 horas", 24],
@@ -96,7 +97,7 @@ export async function render(ctx) {
   const now = new Date();
   const paretoFrom = new Date(now.getTime() - WINDOWS[windowKey][1] * 3600000);
   const [stopsPage, reasons, pareto] = await Promise.all([
-    api(url("stops", { status: "unclassified", page_size: 200 }), { signal }),
+    api(url("stops", { status: "unclassified", page_size: PAGE_SIZE }), { signal }),
     api("/api/v1/stop-reasons", { signal }).catch((error) => {
       if (error && (error.name === "AbortError" || error.status === 401)) throw error;
       return { error };
@@ -122,6 +123,7 @@ export async function render(ctx) {
       ${canWrite ? "" : notice("Sua chave só permite consultar: classificar exige production:write.", "info")}
       <ul class="stops" id="stops-list">${stops.map((s) => stopRow(s, options, canWrite)).join("")}</ul>
       <div id="stops-empty">${stops.length ? "" : notice("Nenhuma parada aguardando motivo.")}</div>
+      <p><button type="button" id="stops-more"${(stopsPage.totalPages || 1) > 1 ? "" : " hidden"}>Mostrar mais paradas</button></p>
     </section>
     <section class="panel" aria-labelledby="pareto-title">
       <h2 id="pareto-title">Pareto do tempo parado</h2>
@@ -137,6 +139,23 @@ export async function render(ctx) {
     </section>`;
 
   const list = main.querySelector("#stops-list");
+  const more = main.querySelector("#stops-more");
+  let loadedPage = 1;
+  more.addEventListener("click", async () => {
+    more.disabled = true;
+    try {
+      const page = await api(url("stops", { status: "unclassified", page: loadedPage + 1, page_size: PAGE_SIZE }), { signal });
+      loadedPage += 1;
+      const known = new Set([...list.children].map((row) => row.dataset.stopId));
+      const html = (page.data || []).filter((s) => !known.has(String(s.id))).map((s) => stopRow(s, options, canWrite)).join("");
+      list.insertAdjacentHTML("beforeend", html);
+      more.hidden = loadedPage >= (page.totalPages || 1);
+    } catch (error) {
+      if (error && error.name !== "AbortError") announce(failure(error));
+    } finally {
+      more.disabled = false;
+    }
+  });
   const paretoForm = main.querySelector("#pareto-filter");
   paretoForm.addEventListener("change", () => {
     location.hash = `#/paradas?janela=${paretoForm.elements.janela.value}&por=${paretoForm.elements.por.value}`;
@@ -173,9 +192,9 @@ export async function render(ctx) {
   }
   ctx.onLeave(() => followed.forEach((timer) => clearTimeout(timer)));
 
+  let total = stopsPage.total ?? stops.length;
   function countRows() {
-    const open = list.querySelectorAll('[data-status="unclassified"]').length;
-    main.querySelector("#stops-count").textContent = `(${open})`;
+    main.querySelector("#stops-count").textContent = `(${Math.max(0, total)})`;
     main.querySelector("#stops-empty").innerHTML = list.children.length ? "" : notice("Nenhuma parada aguardando motivo.");
   }
 
@@ -204,6 +223,7 @@ export async function render(ctx) {
       row.classList.add("classified");
       showStatus(row, stop);
       announce(`Parada de ${stop.machine} classificada.`);
+      total -= 1;
       countRows();
       if (!FINAL.has(stop.status)) followed.set(id, setTimeout(() => pollStop(id), POLL_MS));
     } catch (failureError) {
@@ -273,7 +293,7 @@ export async function render(ctx) {
     if (reloading || !ctx.active()) return;
     reloading = true;
     try {
-      const page = await api(url("stops", { status: "unclassified", page_size: 200 }), { signal });
+      const page = await api(url("stops", { status: "unclassified", page_size: PAGE_SIZE }), { signal });
       if (!ctx.active()) return;
       const fresh = page.data || [];
       if (replace) {
@@ -281,7 +301,8 @@ export async function render(ctx) {
       }
       const known = new Set([...list.children].map((row) => row.dataset.stopId));
       const html = fresh.filter((s) => !known.has(String(s.id))).map((s) => stopRow(s, options, canWrite)).join("");
-      if (html) list.insertAdjacentHTML(replace ? "afterbegin" : "beforeend", html);
+      if (html) list.insertAdjacentHTML("afterbegin", html);
+      if (typeof page.total === "number") total = page.total;
       countRows();
     } catch (error) {
       if (error && error.name !== "AbortError") console.warn("stops reload", error);
