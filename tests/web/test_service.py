@@ -251,3 +251,15 @@ async def test_a_client_that_falls_behind_is_dropped_not_the_poller(client, mes)
     # The poller goes on for the others.
     await insert_state(mes, "AFTER", "idle")
     await stream.until(lambda e: e.data.get("machine") == "AFTER")
+
+
+def test_make_run_composes_the_web_service():
+    from devserver.launcher import compose_app
+    from shared.keys import HEALTH_CHECKS
+    from shared.settings import Settings
+
+    app = compose_app(Settings())
+    names = {route.name for route in app.router.routes()}
+    assert {"web_index", "web_static", "web_session", "web_events", "plant"} <= names
+    assert "web_events" in {check.name for check in app[HEALTH_CHECKS]}
+    assert EVENT_FEED not in app  # started with the app, not before
