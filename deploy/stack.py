@@ -1,7 +1,8 @@
 """`make stack`: the compose stack without Docker, and the pieces the deploy tests share.
 
 Each service runs as its own process on its own port (catalog :8081, production :8082,
-telemetry :8083 with its ingestor, analytics :8084 with the BI jobs, the Protheus simulator
+telemetry :8083 with its ingestor, analytics :8084 with the BI jobs, the web app :8085 (served
+at / through nginx), the Protheus simulator
 :8090 when the Protheus database is the demo one), Mosquitto runs with the project's configuration and ACLs (generated from
 deploy/mosquitto's device list) on a port of its own, and Debian's nginx runs in front on
 :8080 with the project's templates. Databases are found like `make run` finds them, then
@@ -17,7 +18,7 @@ nginx, the services' environment).
 
 Ports: STACK_HTTP_PORT (8080), STACK_MQTT_PORT (1884: 1883 is usually the system broker
 `make test` uses), STACK_CATALOG_PORT, STACK_PRODUCTION_PORT, STACK_TELEMETRY_PORT,
-STACK_ANALYTICS_PORT, STACK_SIMULATOR_PORT. The service variables (MES_DB_URL, MQTT_URL,
+STACK_ANALYTICS_PORT, STACK_WEB_PORT, STACK_SIMULATOR_PORT. The service variables (MES_DB_URL, MQTT_URL,
 ...) are honoured: with MQTT_URL set, that broker is used and no Mosquitto is started.
 """
 
@@ -72,6 +73,7 @@ SERVICES = (
     ServiceSpec("catalog", "services.catalog", 8081),
     ServiceSpec("production", "services.production", 8082),
     ServiceSpec("telemetry", "services.telemetry", 8083),
+    ServiceSpec("web", "services.web", 8085),
 )
 # Behind no nginx route: its jobs only (/healthz, /readyz, /metrics on its own port).
 BACKGROUND = (ServiceSpec("analytics", "services.analytics", 8084),)

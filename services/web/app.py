@@ -32,6 +32,14 @@ async def event_feed(app: web.Application) -> AsyncIterator[None]:
         yield
 
 
+async def close_event_streams(app: web.Application) -> None:
+    """On shutdown, before aiohttp waits for open requests: end the event streams, which
+    would otherwise hold the stop for the whole shutdown timeout."""
+    feed = app.get(EVENT_FEED)
+    if feed is not None:
+        feed.close_all()
+
+
 def add_event_feed_check(app: web.Application) -> None:
     """The poller's figures on /readyz; not a readiness gate (the MES database check is)."""
 
@@ -51,6 +59,7 @@ def setup(app: web.Application) -> None:
     # The static folder is read and versioned once, before the app serves.
     app[BUNDLE] = load_bundle()
     add_resources(app, audit_log, mes_database, Resource(event_feed, add_event_feed_check))
+    app.on_shutdown.append(close_event_streams)
     add_routes(app)
     publish_openapi(app, SERVICE, "Web API", DESCRIPTION)
 

@@ -88,12 +88,19 @@ def test_services_their_health_and_restart(config: dict[str, Any]) -> None:
     services = config["services"]
     assert set(services) == {
         "postgres", "mosquitto", "nginx", "migrate", "catalog", "production", "telemetry",
-        "analytics", "demo-data", "simulator",
+        "analytics", "web", "demo-data", "simulator",
     }  # fmt: skip
     ports = {
         "catalog": "8081", "production": "8082", "telemetry": "8083", "analytics": "8084",
         "simulator": "8090",
     }  # fmt: skip
+    # The web app reads only the MES database: no PROTHEUS_DB_URL (checked further down).
+    web = services["web"]
+    assert web["command"] == ["python", "-m", "services.web"]
+    assert web["environment"]["HTTP_PORT"] == "8085"
+    assert "http://127.0.0.1:8085/readyz" in " ".join(web["healthcheck"]["test"])
+    assert "ports" not in web
+    assert web["depends_on"]["migrate"]["condition"] == "service_completed_successfully"
     for name, port in ports.items():
         service = services[name]
         assert service["image"].startswith("mes-integration:")
@@ -227,6 +234,9 @@ FORBIDDEN = {
                   "SIM_PASSWORD", "POSTGRES_PASSWORD"},
     "simulator": {"MES_API_KEYS", "MES_DB_URL", "PROTHEUS_USER", "PROTHEUS_PASSWORD", "MQTT_URL",
                   "POSTGRES_PASSWORD"},
+    # The page and the event stream: the MES database only.
+    "web": {"PROTHEUS_DB_URL", "PROTHEUS_USER", "PROTHEUS_PASSWORD", "PROTHEUS_REST_URL",
+            "MQTT_URL", "SIM_PASSWORD", "POSTGRES_PASSWORD"},
     "nginx": {"MES_API_KEYS", "MES_DB_URL", "PROTHEUS_DB_URL", "PROTHEUS_PASSWORD", "MQTT_URL"},
     "mosquitto": {"MES_API_KEYS", "MES_DB_URL", "PROTHEUS_PASSWORD", "MQTT_URL"},
     "postgres": {"MES_API_KEYS", "PROTHEUS_PASSWORD", "MQTT_URL", "PROTHEUS_DB_URL"},
@@ -248,6 +258,12 @@ NOT_NEEDED = {
                   "PROTHEUS_PASSWORD", "PROTHEUS_REST_CA_FILE", "MQTT_URL", "MQTT_CLIENT_ID",
                   "MQTT_SHARED_GROUP", "MQTT_CA_FILE", "CATALOG_MAX_BOM_ROWS",
                   "TELEMETRY_RETENTION_DAYS"},
+    # Neither Protheus nor the broker, no OEE, no BOM.
+    "web": {"PROTHEUS_DB_URL", "PROTHEUS_COMPANY", "PROTHEUS_BRANCH", "PROTHEUS_SHARED_TABLES",
+            "PROTHEUS_DB_POOL_MAX", "PROTHEUS_DB_STATEMENT_TIMEOUT_MS", "PROTHEUS_TIME_FORMAT",
+            "PROTHEUS_REST_URL", "PROTHEUS_AUTH", "PROTHEUS_USER", "PROTHEUS_PASSWORD",
+            "PROTHEUS_REST_CA_FILE", "MQTT_URL", "MQTT_CLIENT_ID", "MQTT_SHARED_GROUP",
+            "MQTT_CA_FILE", "SHIFT_CALENDAR", "TELEMETRY_RETENTION_DAYS", "CATALOG_MAX_BOM_ROWS"},
 }  # fmt: skip
 # Set by the image (Dockerfile ENV) or per service in docker-compose.yml.
 FIXED = {"HTTP_HOST", "HTTP_PORT"}
@@ -273,14 +289,17 @@ def test_each_service_gets_every_variable_it_reads(config: dict[str, Any]) -> No
     stops = section_reads("stops")  # the production service's stop detector
     sparkplug = section_reads("sparkplug")  # the ingestor as a Sparkplug host application
     analytics = section_reads("analytics")  # the analytics service (BI schema, lake)
+    web = section_reads("web")  # the web app's event stream
     shared = (
-        read_by(ROOT / "shared" / "settings.py") - pusher - ingest - stops - sparkplug - analytics
-    )
+        read_by(ROOT / "shared" / "settings.py")
+        - pusher - ingest - stops - sparkplug - analytics - web
+    )  # fmt: skip
     reads = {
         "catalog": shared,
         "production": shared | pusher | stops,
         "telemetry": shared | ingest | sparkplug,
         "analytics": shared | analytics,
+        "web": shared | web,
         "simulator": read_by(ROOT / "protheus_demo" / "simulator" / "config.py"),
     }
     for name, read in reads.items():

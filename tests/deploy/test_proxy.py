@@ -1,4 +1,4 @@
-"""nginx with the project's configuration in front of the three services: every route
+"""nginx with the project's configuration in front of the services: every route
 family reaches its own service with the request id, and nginx's own answers (401 passed
 through, 403 /metrics, 404, 413) come in the error envelope."""
 
@@ -44,6 +44,9 @@ ROUTES = [
     ("telemetry", "/api/v1/telemetry/openapi.json"),
     ("telemetry", "/api/v1/sparkplug/nodes?online=true"),
     ("telemetry", "/api/v1/sparkplug/mapping"),
+    ("telemetry", "/api/v1/plant"),
+    ("web", "/api/v1/session"),
+    ("web", "/api/v1/web/openapi.json"),
 ]
 
 
@@ -151,7 +154,8 @@ async def test_metrics_is_refused_from_outside(stack: Stack) -> None:
 
 async def test_unknown_paths_get_the_envelope(stack: Stack) -> None:
     async with aiohttp.ClientSession(headers=auth(API_KEY)) as http:
-        for path in ("/", "/nope", "/api/v2/products", "/api/v1/unknown"):
+        # `/` exactly is the web app's page (test_web.py); anything else stays unknown.
+        for path in ("/nope", "/static", "/api/v2/products", "/api/v1/unknown"):
             async with http.get(stack.base_url + path) as resp:
                 assert (await assert_envelope(resp, 404))["error"]["code"] == "not_found"
 

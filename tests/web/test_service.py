@@ -4,8 +4,10 @@
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import gzip
 import re
+import uuid
 
 import asyncpg
 import pytest
@@ -13,6 +15,7 @@ import pytest
 from services.web.keys import BUNDLE, EVENT_FEED
 from shared.keys import KEYRING
 from tests.helpers import assert_envelope, auth
+from tests.support.stops import insert_stop
 from tests.web.support import (
     PRODUCTION_KEY,
     TELEMETRY_KEY,
@@ -207,6 +210,45 @@ async def test_a_row_committed_after_a_later_one_is_not_missed(client, mes, mes_
     assert got.data["state"] == "setup"
 
 
+async def test_stops_anomalies_and_risk_are_announced_to_the_scopes_that_see_them(
+    aiohttp_client, mes_dsn, mes
+):
+    # machine_risk comes with the risk work; a table with its columns makes the channel live.
+    await mes.execute(
+        "CREATE TABLE machine_risk (machine TEXT PRIMARY KEY, risk DOUBLE PRECISION,"
+        " alert BOOLEAN NOT NULL, scored_at TIMESTAMPTZ NOT NULL DEFAULT now())"
+    )
+    client = await aiohttp_client(web_app(mes_dsn))
+    await feed_started(client)
+    telemetry = await open_stream(client, TELEMETRY_KEY)
+    production = await open_stream(client, PRODUCTION_KEY)
+    now = dt.datetime.now(dt.UTC)
+    stop_id = await insert_stop(
+        mes, start_at=now - dt.timedelta(minutes=10), end_at=now, machine="S1",
+        reason_code="07", classified_by="person",
+    )  # fmt: skip
+    anomaly_id = uuid.uuid4()
+    await mes.execute(
+        "INSERT INTO anomaly_events (id, machine, kind, metrics, started_at, score)"
+        " VALUES ($1, 'A1', 'spike', ARRAY['temperature'], now(), 7.5)",
+        anomaly_id,
+    )
+    await mes.execute("INSERT INTO machine_risk (machine, risk, alert) VALUES ('R1', 0.82, true)")
+    stop = await production.until(lambda e: e.name == "stop.status")
+    assert stop.data == {"id": str(stop_id), "machine": "S1", "status": "pending", "reason": "07"}
+    anomaly = await telemetry.until(lambda e: e.name == "anomaly")
+    assert anomaly.data == {"id": str(anomaly_id), "machine": "A1", "kind": "spike",
+                            "status": "open"}  # fmt: skip
+    risk = await telemetry.until(lambda e: e.name == "risk")
+    assert risk.data == {"machine": "R1", "risk": 0.82, "alert": True}
+    await mes.execute("UPDATE anomaly_events SET ended_at = now(), updated_at = now()")
+    closed = await telemetry.until(lambda e: e.name == "anomaly")
+    assert closed.data["status"] == "closed"
+    # Neither key sees the other's channels.
+    await production.none_matching(lambda e: e.name in {"anomaly", "risk"}, within=1.0)
+    await telemetry.none_matching(lambda e: e.name == "stop.status", within=0.5)
+
+
 async def test_last_event_id_resumes_without_duplicates(client, mes):
     await feed_started(client)
     stream = await open_stream(client, TELEMETRY_KEY)
@@ -251,3 +293,22 @@ async def test_a_client_that_falls_behind_is_dropped_not_the_poller(client, mes)
     # The poller goes on for the others.
     await insert_state(mes, "AFTER", "idle")
     await stream.until(lambda e: e.data.get("machine") == "AFTER")
+
+
+def test_make_run_composes_the_web_service():
+    from devserver.launcher import compose_app
+    from shared.keys import HEALTH_CHECKS
+    from shared.settings import Settings
+
+    app = compose_app(Settings())
+    names = {route.name for route in app.router.routes()}
+    assert {"web_index", "web_static", "web_session", "web_events", "plant"} <= names
+    assert "web_events" in {check.name for check in app[HEALTH_CHECKS]}
+    assert EVENT_FEED not in app  # started with the app, not before
+
+
+async def test_stopping_the_server_ends_open_streams(client):
+    stream = await open_stream(client, TELEMETRY_KEY)
+    await client.app.shutdown()  # what aiohttp runs first when the process stops
+    with pytest.raises(EOFError):
+        await stream.next(wait_s=5)

@@ -11,6 +11,18 @@ from shared.errors import NotFound
 
 INDEX_CACHE = "no-cache"
 IMMUTABLE_CACHE = "public, max-age=31536000, immutable"
+# The page loads only its own files and talks only to its own origin (the API, the event
+# stream); nothing may frame it. Inline style attributes are allowed (charts and the pages
+# set sizes and colours), inline scripts are not.
+PAGE_HEADERS = {
+    "Content-Security-Policy": (
+        "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
+        "img-src 'self' data:; connect-src 'self'; font-src 'self'; object-src 'none'; "
+        "frame-ancestors 'none'; base-uri 'none'; form-action 'self'"
+    ),
+    "X-Frame-Options": "DENY",
+    "Referrer-Policy": "no-referrer",
+}
 
 
 def accepts_gzip(request: web.Request) -> bool:
@@ -26,9 +38,12 @@ def accepts_gzip(request: web.Request) -> bool:
     return False
 
 
-def asset_response(request: web.Request, asset: Asset, cache_control: str) -> web.Response:
+def asset_response(
+    request: web.Request, asset: Asset, cache_control: str, extra: dict[str, str] | None = None
+) -> web.Response:
     """The asset, gzipped when the client takes it; 304 when its ETag still matches."""
     headers = {
+        **(extra or {}),
         "Cache-Control": cache_control,
         "ETag": asset.etag,
         "Vary": "Accept-Encoding",
@@ -47,7 +62,7 @@ def asset_response(request: web.Request, asset: Asset, cache_control: str) -> we
 
 async def index(request: web.Request) -> web.Response:
     """The single page; its asset URLs carry the static folder's version."""
-    return asset_response(request, request.app[BUNDLE].index, INDEX_CACHE)
+    return asset_response(request, request.app[BUNDLE].index, INDEX_CACHE, PAGE_HEADERS)
 
 
 async def static_file(request: web.Request) -> web.Response:

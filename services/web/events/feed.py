@@ -71,8 +71,15 @@ class Subscription:
 
     def __init__(self, key: ApiKey, size: int = CLIENT_QUEUE) -> None:
         self.key = key
-        self.queue: asyncio.Queue[Event] = asyncio.Queue(size)
+        # None wakes the stream up to end it (the server is stopping).
+        self.queue: asyncio.Queue[Event | None] = asyncio.Queue(size)
         self.dropped = False
+
+    def close(self) -> None:
+        """End the client's stream now (it reconnects to another replica or a restarted one)."""
+        self.dropped = True
+        with contextlib.suppress(asyncio.QueueFull):  # a full queue is read at once anyway
+            self.queue.put_nowait(None)
 
     def allows(self, event: Event) -> bool:
         return self.key.allows(event.scope)
@@ -295,6 +302,13 @@ class EventFeed:
 
     def unsubscribe(self, subscription: Subscription) -> None:
         self.subscribers.discard(subscription)
+
+    def close_all(self) -> None:
+        """End every open stream: the server stops without waiting for clients that never
+        hang up."""
+        for subscription in list(self.subscribers):
+            subscription.close()
+        self.subscribers.clear()
 
     def missed_since(self, last_event_id: str | None) -> list[Event]:
         if not last_event_id:

@@ -47,6 +47,8 @@ async def events(request: web.Request) -> web.StreamResponse:
                     event = await asyncio.wait_for(subscription.queue.get(), timeout=ping_s)
                 except TimeoutError:
                     continue
+                if event is None:
+                    break
                 await stream.send(event.data, id=event.id, event=event.name)
     except (ConnectionResetError, TimeoutError):
         pass  # the client went away or stopped reading

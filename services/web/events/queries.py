@@ -17,23 +17,36 @@ from typing import Any
 from shared.db.pools import Connection
 
 HORIZON = """
+WITH writers AS (
+    -- Open transactions (other than ours) of roles that may write what the stream follows;
+    -- a read-only role (mes_bi) never holds the watermark back.
+    SELECT a.xact_start, a.state
+    FROM pg_stat_activity a
+    WHERE a.datname = current_database()
+      AND a.backend_type = 'client backend'
+      AND a.pid <> pg_backend_pid()
+      AND a.state IS DISTINCT FROM 'idle'
+      AND (has_table_privilege(a.usesysid, 'machine_states', 'INSERT')
+           OR has_table_privilege(a.usesysid, 'production_reports', 'INSERT, UPDATE')
+           OR has_table_privilege(a.usesysid, 'stops', 'INSERT, UPDATE')
+           OR has_table_privilege(a.usesysid, 'anomaly_events', 'INSERT, UPDATE'))
+)
 SELECT clock_timestamp() AS now,
-       least(
-           clock_timestamp(),
-           min(xact_start) FILTER (WHERE xact_start IS NOT NULL),
-           -- another role's session hides its xact_start (no pg_read_all_stats): assume the
-           -- worst allowed by the lag cap for it
-           CASE WHEN bool_or(state IS NULL) THEN clock_timestamp() - make_interval(secs => $1)
-           END
+       greatest(
+           clock_timestamp() - make_interval(secs => $1),
+           least(
+               clock_timestamp(),
+               (SELECT min(w.xact_start) FROM writers w),
+               -- another role's session hides its xact_start (without pg_read_all_stats):
+               -- assume the oldest the lag cap allows
+               CASE WHEN EXISTS (SELECT 1 FROM writers w WHERE w.state IS NULL)
+                    THEN clock_timestamp() - make_interval(secs => $1) END
+           )
        ) AS horizon
-FROM pg_stat_activity
-WHERE datname = current_database()
-  AND backend_type = 'client backend'
-  AND pid <> pg_backend_pid()
-  AND state IS DISTINCT FROM 'idle'
 """
-"""The database's clock and the start of its oldest open transaction (other than ours): every
-row written by a transaction not committed yet has a change time at or after it."""
+"""The database's clock and the watermark's safe horizon: the start of the oldest open
+transaction (other than ours) of a role that may write the followed tables, never older than
+$1 seconds (a transaction open longer than that has its rows announced late or not at all)."""
 
 STATE_CHANGES = """
 SELECT machine, ts, state, reason, received_at AS changed_at
