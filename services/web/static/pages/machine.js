@@ -13,6 +13,7 @@ import {
   duration,
   esc,
   failure,
+  fmtRange,
   fmtTime,
   isoPlant,
   notice,
@@ -90,8 +91,16 @@ function timeline(intervals, start, end) {
         `<tr><td>${fmtTime(i.start, { date: false })}</td><td>${fmtTime(i.end, { date: false })}</td><td>${stateBadge(i.state)}</td><td>${esc(i.reason || "")}</td></tr>`,
     )
     .join("");
-  return `<div class="timeline" role="img" aria-label="Linha do tempo dos estados no turno">${segments.join("")}</div>
-    <div class="timeline-axis"><span>${fmtTime(start, { date: false })}</span><span>${fmtTime(end, { date: false })}</span></div>
+  const now = Date.now();
+  const nowMark =
+    now > from && now < end.getTime()
+      ? `<span class="now" style="left:${(((now - from) / span) * 100).toFixed(3)}%" title="Agora"></span>`
+      : "";
+  const ticks = [0, 0.25, 0.5, 0.75, 1]
+    .map((f) => `<span style="left:${f * 100}%">${fmtTime(new Date(from + f * span), { date: false })}</span>`)
+    .join("");
+  return `<div class="timeline" role="img" aria-label="Linha do tempo dos estados no turno">${segments.join("")}${nowMark}</div>
+    <div class="timeline-axis" aria-hidden="true">${ticks}</div>
     <ul class="legend">${legend || "<li>Sem estados registrados no turno.</li>"}</ul>
     ${intervals.length ? `<details><summary>Intervalos (${intervals.length})</summary><div class="table-wrap"><table><thead><tr><th>Início</th><th>Fim</th><th>Estado</th><th>Motivo</th></tr></thead><tbody>${rows}</tbody></table></div></details>` : ""}`;
 }
@@ -195,7 +204,7 @@ export async function render(ctx) {
         <span id="machine-since">${info.stateSince ? `desde ${fmtTime(info.stateSince)}` : ""}${info.stateReason ? ` · ${esc(info.stateReason)}` : ""}</span>
         <span class="muted">· última mensagem ${fmtTime(info.lastSeen)}</span>
       </p>
-      <p class="muted">${esc(shift.label)}: ${fmtTime(start)} – ${fmtTime(end, { date: false })}</p>
+      <p class="muted">${esc(shift.label)}: ${fmtRange(start, end)}</p>
     </div>
     <div class="grid-2">
       ${section("machine-oee", "OEE do turno", oeeBlock(summary && summary.oee))}
