@@ -119,7 +119,7 @@ function operationsBlock(order, machine, canWrite) {
     <div class="table-wrap"><table><thead><tr><th>Operação</th><th>Descrição</th><th>Máquina</th><th class="num">Boas</th><th class="num">Refugo</th><th>Progresso</th></tr></thead><tbody>${rows || '<tr><td colspan="6">Roteiro sem operações.</td></tr>'}</tbody></table></div>`;
 }
 
-function stopsBlock(stops) {
+function stopsBlock(stops, code) {
   if (!stops.length) return notice("Nenhuma parada no turno.");
   const rows = stops
     .map(
@@ -127,7 +127,7 @@ function stopsBlock(stops) {
         `<tr><td>${fmtTime(stop.start, { date: false })}</td><td>${stop.end ? fmtTime(stop.end, { date: false }) : "em curso"}</td><td class="num">${duration(stop.durationSeconds)}</td><td>${stateBadge(stop.state)}</td><td>${esc(stop.reasonDescription || stop.reason || stop.plcReason || "—")}</td><td>${esc(STOP_STATUS_LABELS[stop.status] || stop.status)}</td></tr>`,
     )
     .join("");
-  return `<div class="table-wrap"><table><thead><tr><th>Início</th><th>Fim</th><th class="num">Duração</th><th>Estado</th><th>Motivo</th><th>Situação</th></tr></thead><tbody>${rows}</tbody></table></div><p><a href="#/paradas">Classificar paradas</a></p>`;
+  return `<div class="table-wrap"><table><thead><tr><th>Início</th><th>Fim</th><th class="num">Duração</th><th>Estado</th><th>Motivo</th><th>Situação</th></tr></thead><tbody>${rows}</tbody></table></div><p><a href="#/paradas?maquina=${encodeURIComponent(code)}">Classificar as paradas desta máquina</a></p>`;
 }
 
 function anomaliesBlock(result) {
@@ -213,7 +213,7 @@ export async function render(ctx) {
     ${section("machine-timeline", "Estados no turno", states.error ? notice(failure(states.error), "warning") : timeline(states.data.intervals || [], start, end))}
     ${section("machine-metrics", "Métricas", metrics.length ? `<p class="muted">Média por ${esc(bucket)} com mínimo e máximo.</p><div class="charts">${metrics.map((m) => `<figure class="chart" data-chart="metric" data-metric="${esc(m.metric)}"><figcaption>${esc(m.metric)} <span class="muted">último: ${num(m.value)}</span></figcaption><div class="plot"></div></figure>`).join("")}</div>` : notice("A máquina ainda não enviou métricas."))}
     ${canProduction ? section("machine-order", "Ordem atual", orderResult ? (orderResult.error ? notice(failure(orderResult.error), "warning") : operationsBlock(orderResult.data, code, ctx.allows("production:write"))) : notice("Nenhuma ordem em andamento conhecida.")) : ""}
-    ${canProduction ? section("machine-stops", "Paradas no turno", stops && stops.error ? notice(failure(stops.error), "warning") : stopsBlock((stops && stops.data && stops.data.data) || [])) : ""}
+    ${canProduction ? section("machine-stops", "Paradas no turno", stops && stops.error ? notice(failure(stops.error), "warning") : stopsBlock((stops && stops.data && stops.data.data) || [], code)) : ""}
     ${section("machine-anomalies", "Anomalias", anomaliesBlock(anomalies))}`;
 
   // Charts: uPlot loads once, the series in parallel.
