@@ -146,6 +146,12 @@ export function fmtTime(value, { seconds = false, date = true } = {}) {
   return `${pad(w.getUTCDate())}/${pad(w.getUTCMonth() + 1)}${year} ${time}`;
 }
 
+/** "29/11 06:00 – 14:00", with the end's date when it falls on another day. */
+export function fmtRange(start, end) {
+  const sameDay = fmtTime(start).slice(0, 5) === fmtTime(end).slice(0, 5);
+  return `${fmtTime(start)} – ${fmtTime(end, { date: !sameDay })}`;
+}
+
 /** Protheus dates YYYYMMDD as DD/MM/YYYY. */
 export function fmtDay(text) {
   if (!text || text.length !== 8) return text || "—";

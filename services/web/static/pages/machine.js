@@ -13,6 +13,7 @@ import {
   duration,
   esc,
   failure,
+  fmtRange,
   fmtTime,
   isoPlant,
   notice,
@@ -90,8 +91,16 @@ function timeline(intervals, start, end) {
         `<tr><td>${fmtTime(i.start, { date: false })}</td><td>${fmtTime(i.end, { date: false })}</td><td>${stateBadge(i.state)}</td><td>${esc(i.reason || "")}</td></tr>`,
     )
     .join("");
-  return `<div class="timeline" role="img" aria-label="Linha do tempo dos estados no turno">${segments.join("")}</div>
-    <div class="timeline-axis"><span>${fmtTime(start, { date: false })}</span><span>${fmtTime(end, { date: false })}</span></div>
+  const now = Date.now();
+  const nowMark =
+    now > from && now < end.getTime()
+      ? `<span class="now" style="left:${(((now - from) / span) * 100).toFixed(3)}%" title="Agora"></span>`
+      : "";
+  const ticks = [0, 0.25, 0.5, 0.75, 1]
+    .map((f) => `<span style="left:${f * 100}%">${fmtTime(new Date(from + f * span), { date: false })}</span>`)
+    .join("");
+  return `<div class="timeline" role="img" aria-label="Linha do tempo dos estados no turno">${segments.join("")}${nowMark}</div>
+    <div class="timeline-axis" aria-hidden="true">${ticks}</div>
     <ul class="legend">${legend || "<li>Sem estados registrados no turno.</li>"}</ul>
     ${intervals.length ? `<details><summary>Intervalos (${intervals.length})</summary><div class="table-wrap"><table><thead><tr><th>Início</th><th>Fim</th><th>Estado</th><th>Motivo</th></tr></thead><tbody>${rows}</tbody></table></div></details>` : ""}`;
 }
@@ -110,7 +119,7 @@ function operationsBlock(order, machine, canWrite) {
     <div class="table-wrap"><table><thead><tr><th>Operação</th><th>Descrição</th><th>Máquina</th><th class="num">Boas</th><th class="num">Refugo</th><th>Progresso</th></tr></thead><tbody>${rows || '<tr><td colspan="6">Roteiro sem operações.</td></tr>'}</tbody></table></div>`;
 }
 
-function stopsBlock(stops) {
+function stopsBlock(stops, code) {
   if (!stops.length) return notice("Nenhuma parada no turno.");
   const rows = stops
     .map(
@@ -118,7 +127,7 @@ function stopsBlock(stops) {
         `<tr><td>${fmtTime(stop.start, { date: false })}</td><td>${stop.end ? fmtTime(stop.end, { date: false }) : "em curso"}</td><td class="num">${duration(stop.durationSeconds)}</td><td>${stateBadge(stop.state)}</td><td>${esc(stop.reasonDescription || stop.reason || stop.plcReason || "—")}</td><td>${esc(STOP_STATUS_LABELS[stop.status] || stop.status)}</td></tr>`,
     )
     .join("");
-  return `<div class="table-wrap"><table><thead><tr><th>Início</th><th>Fim</th><th class="num">Duração</th><th>Estado</th><th>Motivo</th><th>Situação</th></tr></thead><tbody>${rows}</tbody></table></div><p><a href="#/paradas">Classificar paradas</a></p>`;
+  return `<div class="table-wrap"><table><thead><tr><th>Início</th><th>Fim</th><th class="num">Duração</th><th>Estado</th><th>Motivo</th><th>Situação</th></tr></thead><tbody>${rows}</tbody></table></div><p><a href="#/paradas?maquina=${encodeURIComponent(code)}">Classificar as paradas desta máquina</a></p>`;
 }
 
 function anomaliesBlock(result) {
@@ -195,7 +204,7 @@ export async function render(ctx) {
         <span id="machine-since">${info.stateSince ? `desde ${fmtTime(info.stateSince)}` : ""}${info.stateReason ? ` · ${esc(info.stateReason)}` : ""}</span>
         <span class="muted">· última mensagem ${fmtTime(info.lastSeen)}</span>
       </p>
-      <p class="muted">${esc(shift.label)}: ${fmtTime(start)} – ${fmtTime(end, { date: false })}</p>
+      <p class="muted">${esc(shift.label)}: ${fmtRange(start, end)}</p>
     </div>
     <div class="grid-2">
       ${section("machine-oee", "OEE do turno", oeeBlock(summary && summary.oee))}
@@ -204,7 +213,7 @@ export async function render(ctx) {
     ${section("machine-timeline", "Estados no turno", states.error ? notice(failure(states.error), "warning") : timeline(states.data.intervals || [], start, end))}
     ${section("machine-metrics", "Métricas", metrics.length ? `<p class="muted">Média por ${esc(bucket)} com mínimo e máximo.</p><div class="charts">${metrics.map((m) => `<figure class="chart" data-chart="metric" data-metric="${esc(m.metric)}"><figcaption>${esc(m.metric)} <span class="muted">último: ${num(m.value)}</span></figcaption><div class="plot"></div></figure>`).join("")}</div>` : notice("A máquina ainda não enviou métricas."))}
     ${canProduction ? section("machine-order", "Ordem atual", orderResult ? (orderResult.error ? notice(failure(orderResult.error), "warning") : operationsBlock(orderResult.data, code, ctx.allows("production:write"))) : notice("Nenhuma ordem em andamento conhecida.")) : ""}
-    ${canProduction ? section("machine-stops", "Paradas no turno", stops && stops.error ? notice(failure(stops.error), "warning") : stopsBlock((stops && stops.data && stops.data.data) || [])) : ""}
+    ${canProduction ? section("machine-stops", "Paradas no turno", stops && stops.error ? notice(failure(stops.error), "warning") : stopsBlock((stops && stops.data && stops.data.data) || [], code)) : ""}
     ${section("machine-anomalies", "Anomalias", anomaliesBlock(anomalies))}`;
 
   // Charts: uPlot loads once, the series in parallel.

@@ -74,12 +74,12 @@ function operationsTable(order) {
   return `<div class="table-wrap"><table><caption class="sr-only">Operações do roteiro</caption><thead><tr><th>Operação</th><th>Descrição</th><th>Máquina</th><th class="num">Boas</th><th class="num">Refugo</th><th>Progresso</th></tr></thead><tbody>${rows || '<tr><td colspan="6">Roteiro sem operações.</td></tr>'}</tbody></table></div>`;
 }
 
-function reportsTable(reports) {
+function reportsTable(reports, canWrite = false) {
   if (!reports.length) return notice("Nenhum apontamento pelo MES para esta ordem.");
   const rows = reports
     .map(
       (r) =>
-        `<tr data-report-row="${esc(r.id)}" data-status="${esc(r.status)}"><td>${fmtTime(r.createdAt)}</td><td>${esc(r.operation)}</td><td>${esc(r.machine)}</td><td>${esc(r.operator)}</td><td class="num">${num(r.goodQuantity)}</td><td class="num">${num(r.scrapQuantity)}</td><td><span class="tag" data-report-status="${esc(r.status)}">${esc(REPORT_STATUS_LABELS[r.status] || r.status)}</span>${r.error ? `<br><small>${esc(r.error)}</small>` : ""}</td></tr>`,
+        `<tr data-report-row="${esc(r.id)}" data-status="${esc(r.status)}"><td>${fmtTime(r.createdAt)}</td><td>${esc(r.operation)}</td><td>${esc(r.machine)}</td><td>${esc(r.operator)}</td><td class="num">${num(r.goodQuantity)}</td><td class="num">${num(r.scrapQuantity)}</td><td><span class="tag" data-report-status="${esc(r.status)}">${esc(REPORT_STATUS_LABELS[r.status] || r.status)}</span>${r.error ? `<br><small>${esc(r.error)}</small>` : ""}${canWrite && r.status === "rejected" ? ` <button type="button" data-action="correct-row" aria-label="Corrigir o apontamento ${esc(String(r.id).slice(0, 8))}">Corrigir</button>` : ""}</td></tr>`,
     )
     .join("");
   return `<div class="table-wrap"><table><caption class="sr-only">Apontamentos recentes</caption><thead><tr><th>Recebido</th><th>Operação</th><th>Máquina</th><th>Operador</th><th class="num">Boas</th><th class="num">Refugo</th><th>Situação</th></tr></thead><tbody>${rows}</tbody></table></div>`;
@@ -177,7 +177,7 @@ export async function render(ctx) {
           </section>`
         : ""
     }
-    <section class="panel" aria-labelledby="reports-title"><h2 id="reports-title">Apontamentos recentes</h2><div id="order-reports">${reportsPage ? reportsTable(reportsPage.data || []) : notice("Apontamentos indisponíveis.")}</div></section>`;
+    <section class="panel" aria-labelledby="reports-title"><h2 id="reports-title">Apontamentos recentes</h2><div id="order-reports">${reportsPage ? reportsTable(reportsPage.data || [], canWrite) : notice("Apontamentos indisponíveis.")}</div></section>`;
 
   const reportsArea = main.querySelector("#order-reports");
   const operationsArea = main.querySelector("#order-operations");
@@ -196,7 +196,7 @@ export async function render(ctx) {
     reportsTimer = setTimeout(async () => {
       try {
         const page = await api(url("production-reports", { order: key, page_size: 20 }), { signal });
-        if (ctx.active()) reportsArea.innerHTML = reportsTable(page.data || []);
+        if (ctx.active()) reportsArea.innerHTML = reportsTable(page.data || [], canWrite);
       } catch {
         /* the list stays as it was */
       }
@@ -372,18 +372,30 @@ export async function render(ctx) {
     form.classList.toggle("correcting", Boolean(id));
   }
 
-  statusArea.addEventListener("click", async (event) => {
-    if (!event.target.closest('[data-action="correct"]') || !followed) return;
-    let report = followed.report;
+  async function correct(id) {
+    let report = followed && followed.id === id ? followed.report : { id };
     try {
-      report = await api(`/api/v1/production-reports/${encodeURIComponent(followed.id)}`, { signal });
+      report = await api(`/api/v1/production-reports/${encodeURIComponent(id)}`, { signal });
     } catch {
       /* use what the status line knows */
     }
+    if (!followed || followed.id !== id) follow(id, report.status || "rejected");
+    show(report);
+    if (report.status && report.status !== "rejected") return;
     fill(report);
     clearErrors();
-    setMode(followed.id);
-    els.goodQuantity.focus();
+    setMode(id);
+    statusArea.scrollIntoView({ block: "start" });
+    els.goodQuantity.focus({ preventScroll: true });
+  }
+
+  statusArea.addEventListener("click", (event) => {
+    if (event.target.closest('[data-action="correct"]') && followed) correct(followed.id);
+  });
+  reportsArea.addEventListener("click", (event) => {
+    const button = event.target.closest('[data-action="correct-row"]');
+    const row = button && button.closest("[data-report-row]");
+    if (row) correct(row.dataset.reportRow);
   });
   cancel.addEventListener("click", () => {
     setMode(null);

@@ -71,7 +71,7 @@ export async function render(ctx) {
       const done = Number(order.C2_QUJE) || 0;
       const share = quantity > 0 ? Math.min(1, done / quantity) : 0;
       const href = `#/ordens/${encodeURIComponent(order.order)}`;
-      return `<tr data-order="${esc(order.order)}" data-status="${esc(order.status)}"><td><a href="${href}">${esc(order.order)}</a></td><td>${esc(order.C2_PRODUTO || "")}</td><td><span class="tag" data-order-status="${esc(order.status)}">${esc(ORDER_STATUS_LABELS[order.status] || order.status)}</span>${order.situation && order.situation !== "normal" ? ` <span class="tag warn">${order.situation === "suspended" ? "suspensa" : "sacramentada"}</span>` : ""}</td><td class="num">${num(done)} / ${num(quantity)} ${esc(order.C2_UM || "")}</td><td><progress max="1" value="${share}" aria-label="Progresso da ordem ${esc(order.order)}: ${pct(share)}"></progress></td><td>${fmtDay(order.C2_DATPRI)}</td><td>${fmtDay(order.C2_DATPRF)}</td></tr>`;
+      return `<tr data-order="${esc(order.order)}" data-status="${esc(order.status)}"><td><a href="${href}">${esc(order.order)}</a></td><td>${esc(order.C2_PRODUTO || "")}</td><td><span class="tag" data-order-status="${esc(order.status)}">${esc(ORDER_STATUS_LABELS[order.status] || order.status)}</span>${order.situation && order.situation !== "normal" ? ` <span class="tag warn">${order.situation === "suspended" ? "suspensa" : "sacramentada"}</span>` : ""}</td><td class="num">${num(done)} / ${num(quantity)} ${esc(order.C2_UM || "")}</td><td><progress max="1" value="${share}" aria-label="Progresso da ordem ${esc(order.order)}: ${pct(share)}"></progress></td><td>${fmtDay(order.C2_DATPRI)}</td><td class="wide-only">${fmtDay(order.C2_DATPRF)}</td></tr>`;
     })
     .join("");
   const totalPages = data.totalPages || 1;
@@ -81,7 +81,7 @@ export async function render(ctx) {
       ${page < totalPages ? `<a class="button" href="${hashFor({ status, product, page: String(page + 1) })}" rel="next">Próxima ›</a>` : ""}
     </nav>`;
   result.innerHTML = rows.length
-    ? `<div class="table-wrap"><table class="orders"><caption class="sr-only">Ordens de produção</caption><thead><tr><th>Ordem</th><th>Produto</th><th>Situação</th><th class="num">Produzido</th><th>Progresso</th><th>Início previsto</th><th>Fim previsto</th></tr></thead><tbody>${body}</tbody></table></div>${pager}`
+    ? `<div class="table-wrap"><table class="orders"><caption class="sr-only">Ordens de produção</caption><thead><tr><th>Ordem</th><th>Produto</th><th>Situação</th><th class="num">Produzido</th><th>Progresso</th><th>Início previsto</th><th class="wide-only">Fim previsto</th></tr></thead><tbody>${body}</tbody></table></div>${pager}`
     : notice("Nenhuma ordem com estes filtros.");
   // A row is a target as a whole (large touch area), the link inside stays the keyboard stop.
   result.addEventListener("click", (event) => {

@@ -10,7 +10,7 @@ import {
   STATE_LABELS,
   announce,
   esc,
-  fmtTime,
+  fmtRange,
   notice,
   oeeClass,
   pct,
@@ -127,7 +127,7 @@ export async function render(ctx) {
       );
     }
     const shift = data.shift
-      ? `Turno: ${fmtTime(data.shift.start)} – ${fmtTime(data.shift.end, { date: false })}`
+      ? `Turno: ${fmtRange(data.shift.start, data.shift.end)}`
       : "";
     main.innerHTML = `<div class="page-head"><h1>Planta</h1><p class="muted">${shift ? `${esc(shift)} · ` : ""}${total} máquinas${data.partial ? " · OEE e ordens: ainda não disponível" : ""}${anomalies ? "" : " · anomalias: ainda não disponível"}${risks ? "" : " · risco: ainda não disponível"}</p></div><ul class="legend" aria-label="Máquinas por estado">${summary(counts)}</ul>${total ? parts.join("") : notice("Nenhuma máquina conhecida ainda: elas aparecem quando enviam telemetria ou estão no cadastro (SH1).")}`;
     tiles = new Map();

@@ -93,16 +93,27 @@ export async function render(ctx) {
   const canWrite = ctx.allows("production:write");
   const windowKey = WINDOWS[ctx.query.janela] ? ctx.query.janela : "7d";
   const by = BY[ctx.query.por] ? ctx.query.por : "reason";
+  // One machine's stops (an operator at their machine): #/paradas?maquina=CODE
+  const machine = (ctx.query.maquina || "").trim();
+  const listQuery = (extra = {}) => url("stops", { status: "unclassified", machine, page_size: PAGE_SIZE, ...extra });
+  const hashFor = (changes) => {
+    const params = new URLSearchParams({ janela: windowKey, por: by, maquina: machine, ...changes });
+    for (const [name, value] of [...params]) if (!value) params.delete(name);
+    return `#/paradas?${params}`;
+  };
 
   const now = new Date();
   const paretoFrom = new Date(now.getTime() - WINDOWS[windowKey][1] * 3600000);
   const [stopsPage, reasons, pareto] = await Promise.all([
-    api(url("stops", { status: "unclassified", page_size: PAGE_SIZE }), { signal }),
+    api(listQuery(), { signal }).catch((error) => {
+      if (error && (error.name === "AbortError" || error.status === 401 || !machine)) throw error;
+      return { data: [], total: 0, totalPages: 1, error };
+    }),
     api("/api/v1/stop-reasons", { signal }).catch((error) => {
       if (error && (error.name === "AbortError" || error.status === 401)) throw error;
       return { error };
     }),
-    api(url("downtime/pareto", { from: isoPlant(paretoFrom), to: isoPlant(now), by }), { signal }).catch(
+    api(url("downtime/pareto", { from: isoPlant(paretoFrom), to: isoPlant(now), by, machine }), { signal }).catch(
       (error) => {
         if (error && (error.name === "AbortError" || error.status === 401)) throw error;
         return { error };
@@ -119,10 +130,14 @@ export async function render(ctx) {
     <div class="page-head"><h1>Paradas</h1></div>
     <section class="panel" aria-labelledby="stops-title">
       <h2 id="stops-title">Paradas sem motivo <span class="count" id="stops-count">(${stopsPage.total ?? stops.length})</span></h2>
+      <form class="filters" id="stops-filter" role="search" aria-label="Filtrar paradas">
+        <label>Máquina <input name="maquina" value="${esc(machine)}" autocomplete="off" placeholder="todas"></label>
+        <button type="submit">Filtrar</button>
+      </form>
       ${reasons.error ? notice(`Motivos do Protheus indisponíveis: ${failure(reasons.error)}`, "warning") : ""}
       ${canWrite ? "" : notice("Sua chave só permite consultar: classificar exige production:write.", "info")}
       <ul class="stops" id="stops-list">${stops.map((s) => stopRow(s, options, canWrite)).join("")}</ul>
-      <div id="stops-empty">${stops.length ? "" : notice("Nenhuma parada aguardando motivo.")}</div>
+      <div id="stops-empty">${stopsPage.error ? notice(failure(stopsPage.error), "warning") : stops.length ? "" : notice("Nenhuma parada aguardando motivo.")}</div>
       <p><button type="button" id="stops-more"${(stopsPage.totalPages || 1) > 1 ? "" : " hidden"}>Mostrar mais paradas</button></p>
     </section>
     <section class="panel" aria-labelledby="pareto-title">
@@ -139,12 +154,17 @@ export async function render(ctx) {
     </section>`;
 
   const list = main.querySelector("#stops-list");
+  const stopsFilter = main.querySelector("#stops-filter");
+  stopsFilter.addEventListener("submit", (event) => {
+    event.preventDefault();
+    location.hash = hashFor({ maquina: stopsFilter.elements.maquina.value.trim() });
+  });
   const more = main.querySelector("#stops-more");
   let loadedPage = 1;
   more.addEventListener("click", async () => {
     more.disabled = true;
     try {
-      const page = await api(url("stops", { status: "unclassified", page: loadedPage + 1, page_size: PAGE_SIZE }), { signal });
+      const page = await api(listQuery({ page: loadedPage + 1 }), { signal });
       loadedPage += 1;
       const known = new Set([...list.children].map((row) => row.dataset.stopId));
       const html = (page.data || []).filter((s) => !known.has(String(s.id))).map((s) => stopRow(s, options, canWrite)).join("");
@@ -158,7 +178,7 @@ export async function render(ctx) {
   });
   const paretoForm = main.querySelector("#pareto-filter");
   paretoForm.addEventListener("change", () => {
-    location.hash = `#/paradas?janela=${paretoForm.elements.janela.value}&por=${paretoForm.elements.por.value}`;
+    location.hash = hashFor({ janela: paretoForm.elements.janela.value, por: paretoForm.elements.por.value });
   });
 
   // --- following classified stops ----------------------------------------------------------
@@ -293,7 +313,7 @@ export async function render(ctx) {
     if (reloading || !ctx.active()) return;
     reloading = true;
     try {
-      const page = await api(url("stops", { status: "unclassified", page_size: PAGE_SIZE }), { signal });
+      const page = await api(listQuery(), { signal });
       if (!ctx.active()) return;
       const fresh = page.data || [];
       if (replace) {
