@@ -126,6 +126,8 @@ async def screenshot(page: Any, name: str) -> Path:
     """`.artifacts/screenshots/<name>.png` (the run's artifacts, gitignored)."""
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     path = SCREENSHOTS / f"{name}.png"
+    # From the top: a full-page shot of a scrolled page draws the sticky header mid-page.
+    await page.evaluate("window.scrollTo(0, 0)")
     await page.screenshot(path=str(path), full_page=True)
     return path
 
