@@ -36,9 +36,12 @@ async def test_a_telemetry_reader_sees_the_plant_and_no_report_form(
     await page.wait_for_selector(ready("plant"))
     for machine in web_system.machines:
         await expect(page.locator(f'a.machine[data-machine="{machine}"]')).to_have_count(1)
+    # No production scope: no way to the orders or the stops is offered.
+    assert await page.locator('a[href^="#/ordens"], a[href^="#/paradas"]').count() == 0
     await page.goto(f"{web_system.base_url}/#/ordens/{web_system.order.key}")
     await page.wait_for_selector(ready())
     assert await page.locator("#report-form").count() == 0
+    await screenshot(page, "order-telemetry-reader")
 
 
 async def test_every_page_is_drawn(page: Any, web_system: System) -> None:
