@@ -250,6 +250,9 @@ class Settings:
     analytics: AnalyticsSettings = field(default_factory=AnalyticsSettings)
     stops: StopSettings = field(default_factory=StopSettings)
     sparkplug: SparkplugSettings = field(default_factory=SparkplugSettings)
+    # DEMO_TELEMETRY: `make run` publishes the demo plant's misbehaving machines on MQTT
+    # (protheus_demo.plantgen.live); the services never read it.
+    demo_telemetry: bool = False
 
     @property
     def tz(self) -> ZoneInfo:
@@ -299,6 +302,7 @@ class Settings:
             analytics=_read_analytics(reader),
             stops=_read_stops(reader),
             sparkplug=_read_sparkplug(reader),
+            demo_telemetry=reader.flag("DEMO_TELEMETRY", False),
         )
         return settings
 
@@ -641,9 +645,9 @@ class EnvReader:
         raw = self._raw(name)
         if raw is None:
             return default
-        if raw.lower() not in ("true", "false", "1", "0"):
-            raise ConfigError(name, "use true ou false")
-        return raw.lower() in ("true", "1")
+        if raw.lower() not in ("true", "false", "1", "0", "on", "off"):
+            raise ConfigError(name, "use true ou false (ou on/off)")
+        return raw.lower() in ("true", "1", "on")
 
     def networks(self, name: str, default: tuple[Network, ...]) -> tuple[Network, ...]:
         raw = self.env.get(name)
