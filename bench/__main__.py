@@ -5,7 +5,17 @@ from __future__ import annotations
 import asyncio
 import sys
 
-from bench import analytics_oee, audit, catalog, lake, production, sparkplug, stops, telemetry
+from bench import (
+    analytics_oee,
+    audit,
+    catalog,
+    lake,
+    predictive,
+    production,
+    sparkplug,
+    stops,
+    telemetry,
+)
 
 BENCHES = {
     "catalog": catalog.main,
@@ -16,6 +26,7 @@ BENCHES = {
     "sparkplug": sparkplug.main,
     "analytics_oee": analytics_oee.main,
     "lake": lake.main,
+    "predictive": predictive.main,
 }
 
 

@@ -646,7 +646,7 @@ class EnvReader:
         if raw is None:
             return default
         if raw.lower() not in ("true", "false", "1", "0", "on", "off"):
-            raise ConfigError(name, "use true ou false (ou on/off)")
+            raise ConfigError(name, "use true ou false")
         return raw.lower() in ("true", "1", "on")
 
     def networks(self, name: str, default: tuple[Network, ...]) -> tuple[Network, ...]:

@@ -37,8 +37,11 @@ async def load(
     is computed in a thread while the server stores the previous one."""
     if isinstance(target, asyncpg.Pool):
         async with target.acquire() as conn:
-            return await load(conn, data, chunk_rows=chunk_rows)
-    conn = target
+            return await _load(conn, data, chunk_rows)
+    return await _load(target, data, chunk_rows)
+
+
+async def _load(conn: Connection, data: PlantData, chunk_rows: int) -> dict[str, int]:
     last = data.end - dt.timedelta(seconds=data.step_s)
     await conn.executemany(
         UPSERT_MACHINE, [(m, s, a, line, data.start, last) for m, s, a, line in data.machines]
@@ -56,12 +59,16 @@ async def load(
     chunks = _chunks(data.samples(), chunk_rows)
     samples = 0
     pending = asyncio.create_task(asyncio.to_thread(next, chunks, None))
-    while (chunk := await pending) is not None:
-        pending = asyncio.create_task(asyncio.to_thread(next, chunks, None))
-        await conn.copy_records_to_table(
-            "telemetry_samples", records=chunk, columns=["machine", "metric", "ts", "value"]
-        )
-        samples += len(chunk)
+    try:
+        while (chunk := await pending) is not None:
+            pending = asyncio.create_task(asyncio.to_thread(next, chunks, None))
+            await conn.copy_records_to_table(
+                "telemetry_samples", records=chunk, columns=["machine", "metric", "ts", "value"]
+            )
+            samples += len(chunk)
+    finally:
+        if not pending.done():  # a failed COPY: let the thread finish its chunk
+            await asyncio.wait([pending])
     return {
         "machines": len(data.machines),
         "states": len(data.states),

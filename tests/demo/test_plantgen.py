@@ -266,3 +266,26 @@ async def test_replay_publishes_what_the_ingestors_parser_accepts(broker: Broker
     assert received[0][0].startswith("mes/v1/matriz/preparacao/corte/CORTE1/") or received[0][
         0
     ].startswith("mes/v1/matriz/preparacao/crimp/CRIMP1/")
+
+
+async def test_make_run_publishes_the_demo_plant_live_when_asked(broker: Broker) -> None:
+    from devserver.launcher import start_demo_telemetry
+    from shared.settings import Settings
+
+    settings = Settings.from_env({"MQTT_URL": broker.url, "DEMO_TELEMETRY": "on"})
+    assert settings.demo_telemetry
+    assert not Settings.from_env({}).demo_telemetry
+    seen: set[str] = set()
+    async with aiomqtt.Client("127.0.0.1", broker.port, identifier="plantgen-live") as client:
+        await client.subscribe("mes/v1/+/+/+/+/telemetry", qos=1)
+        async with contextlib.AsyncExitStack() as stack:
+            await start_demo_telemetry(stack, settings, "tiny")
+
+            async def first_of_each() -> None:
+                async for message in client.messages:
+                    seen.add(str(message.topic).split("/")[5])
+                    if len(seen) == 20:  # the tiny scale: 2 machines per kind
+                        return
+
+            await asyncio.wait_for(first_of_each(), 30)
+    assert {"CORTE1", "CORTE2", "EXTRU2"} <= seen
