@@ -119,3 +119,35 @@ def test_precision_at_the_top_ten_percent() -> None:
     assert precision_at(scores, labels) == 0.5
     assert precision_at(scores[:5], labels[:5], 0.1) == 0.0  # at least one row
     assert precision_at([], []) is None
+
+
+async def test_detections_read_from_anomaly_events_score_against_the_truth(mes_dsn: str) -> None:
+    """The bench's path: rows of anomaly_events (detail.detectedAt as the detector writes
+    it) into Detections, scored against generated truth."""
+    import uuid
+
+    import asyncpg
+
+    from bench.predictive import DETECTIONS, score_anomalies
+
+    truths = [truth("stuck", 0, 600, metric="pressure"), truth("spike", 3000, 3000)]
+    conn = await asyncpg.connect(mes_dsn)
+    try:
+        await conn.execute(
+            "INSERT INTO anomaly_events (id, machine, kind, metrics, started_at, ended_at, score,"
+            " detail) VALUES ($1, 'M1', 'stuck', '{pressure}', $2, $3, 1, $4::jsonb),"
+            " ($5, 'M1', 'spike', '{vibration}', $6, NULL, 9, '{}'::jsonb)",
+            uuid.uuid4(), at(0), at(600), f'{{"detectedAt": "{at(40).isoformat()}"}}',
+            uuid.uuid4(), at(3000),
+        )  # fmt: skip
+        rows = await conn.fetch(DETECTIONS)
+    finally:
+        await conn.close()
+    detections = [Detection.from_row(r) for r in rows]
+    assert detections[0].known_at == at(40)
+    assert detections[1].end is None
+    kinds, drifts = score_anomalies(truths, detections, (at(-60), at(7200)))
+    assert kinds["stuck"].median_delay_s == 40.0
+    assert kinds["spike"].recall == 1.0
+    assert kinds["out_of_range"].precision is None
+    assert drifts.drifts == 0
