@@ -93,6 +93,9 @@ def test_a_stuck_sensor_is_really_flat(plant: PlantData, readings) -> None:
         values = series(readings, event.machine, metric, event.start - step, event.end)
         assert len(values) >= 3, event
         assert len(set(values)) == 1, event
+        # While the machine runs throughout (cycle_time is sampled only then).
+        running = series(readings, event.machine, "cycle_time", event.start - step, event.end)
+        assert len(running) == len(values), event
         assert (event.end - event.start).total_seconds() >= 120  # minutes, not samples
         # The reading after it moves again.
         after = series(readings, event.machine, metric, event.end + step, event.end + step)
