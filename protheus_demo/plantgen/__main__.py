@@ -12,7 +12,7 @@ from pathlib import Path
 import aiomqtt
 import asyncpg
 
-from protheus_demo.plantgen.generate import generate
+from protheus_demo.plantgen.generate import demo_machines, generate
 from protheus_demo.plantgen.load import load
 from protheus_demo.plantgen.model import PlantData
 from protheus_demo.plantgen.replay import live, replay
@@ -99,7 +99,9 @@ async def _load(args: argparse.Namespace) -> None:
 
 async def _replay(args: argparse.Namespace) -> None:
     if args.live:
-        await live(args.mqtt_url, seed=args.seed, step_s=args.step)
+        await live(
+            args.mqtt_url, seed=args.seed, machines=demo_machines(args.machines), step_s=args.step
+        )
         return
     data = _data(args)
     print(await replay(data, args.mqtt_url, args.speed), "messages published")

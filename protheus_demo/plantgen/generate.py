@@ -235,10 +235,12 @@ class _Builder:
         end: float,
         step_s: float,
         stamps: list[dt.datetime],
+        shifts: str | None = None,
     ) -> None:
         self.seed, self.machine, self.t0, self.t1, self.step_s = seed, machine, start, end, step_s
         kind = machine.rstrip("0123456789")
         self.profile = PROFILES[kind]
+        self.shifts = shifts or self.profile.shifts
         rng = self.rng("profile")
         scale = {m: getattr(self.profile, m) * rng.uniform(0.93, 1.07) for m in METRICS}
         steps = max(0, math.ceil((end - start) / step_s))
@@ -257,7 +259,7 @@ class _Builder:
 
     def planned_blocks(self) -> list[tuple[float, float]]:
         tz = ZoneInfo(PLANT_TIMEZONE)
-        pattern = SHIFT_PATTERNS[self.profile.shifts]
+        pattern = SHIFT_PATTERNS[self.shifts]
         first = dt.datetime.fromtimestamp(self.t0, tz).date() - dt.timedelta(days=1)
         last = dt.datetime.fromtimestamp(self.t1, tz).date() + dt.timedelta(days=1)
         blocks: list[tuple[float, float]] = []
@@ -453,10 +455,15 @@ def generate(
     start: dt.datetime,
     days: float,
     step_s: float = 10,
+    shifts: str | None = None,
 ) -> PlantData:
     """A plant of `machines` demo machines (a count, or (machine, site, area, line) rows)
-    over `days` from `start` (aware), a reading every `step_s` seconds. Deterministic per
-    seed and arguments."""
+    over `days` from `start` (aware), a reading every `step_s` seconds; `shifts` (a key of
+    SHIFT_PATTERNS) replaces each kind's own pattern. Deterministic per seed and arguments."""
+    if shifts is not None and shifts not in SHIFT_PATTERNS:
+        raise ValueError(
+            f"unknown shift pattern {shifts!r}; expected one of {sorted(SHIFT_PATTERNS)}"
+        )
     if start.tzinfo is None:
         raise ValueError("start must be timezone-aware")
     if step_s <= 0 or days <= 0:
@@ -471,7 +478,7 @@ def generate(
     counters: list[Counter] = []
     events: list[TruthEvent] = []
     for machine, *_ in rows:
-        builder = _Builder(seed, machine, t0, t1, step_s, stamps)
+        builder = _Builder(seed, machine, t0, t1, step_s, stamps, shifts)
         builder.timeline()
         builder.drifts()
         builder.short_events()

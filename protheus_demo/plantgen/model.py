@@ -72,6 +72,8 @@ SHIFT_PATTERNS: dict[str, dict[int, tuple[int, int]]] = {
     "3x": {0: (0, 24), 1: (0, 24), 2: (0, 24), 3: (0, 24), 4: (0, 24), 5: (6, 14)},
     # two shifts on weekdays, a morning on Saturday
     "2x": {0: (6, 22), 1: (6, 22), 2: (6, 22), 3: (6, 22), 4: (6, 22), 5: (6, 12)},
+    # every hour of every day (the live demo: something runs whenever `make run` starts)
+    "24x7": {day: (0, 24) for day in range(7)},
 }
 PLANT_TIMEZONE = "America/Sao_Paulo"
 SITE = "matriz"

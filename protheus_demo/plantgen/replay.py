@@ -89,13 +89,16 @@ async def live(
     ca_file: str | None = None,
 ) -> None:
     """Publish a misbehaving plant in real time until cancelled: a day of data at a time
-    (the next day from the next seed), resuming after a lost broker."""
+    (the next day from the next seed), resuming after a lost broker. The machines work
+    round the clock (a demo started on a Sunday night still shows machines running)."""
     rows = machines or demo_machines()
     day = 0
     while True:
         now = dt.datetime.now(dt.UTC)
         start = now.replace(microsecond=0)
-        data = generate(seed + day, machines=rows, start=start, days=1, step_s=step_s)
+        data = generate(
+            seed + day, machines=rows, start=start, days=1, step_s=step_s, shifts="24x7"
+        )
         try:
             count = await replay(data, mqtt_url, 1.0, shift=False, ca_file=ca_file)
             log.info("demo telemetry: published a day (%d messages)", count)

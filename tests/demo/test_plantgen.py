@@ -196,6 +196,16 @@ def test_shifts_stop_the_two_shift_lines_at_night(plant: PlantData) -> None:
     assert all(g >= 0 and s >= 0 for _, _, g, s, _ in counters)
 
 
+def test_the_live_demo_pattern_runs_round_the_clock() -> None:
+    sunday = dt.datetime(2026, 11, 29, 3, tzinfo=dt.UTC)
+    usual = generate(2, machines=3, start=sunday, days=0.5, step_s=60)
+    assert {s for _, _, s, _ in usual.states} == {"stopped"}
+    always = generate(2, machines=3, start=sunday, days=0.5, step_s=60, shifts="24x7")
+    assert "stopped" not in {s for _, _, s, _ in always.states}
+    with pytest.raises(ValueError, match="shift pattern"):
+        generate(2, machines=1, start=sunday, days=1, shifts="4x")
+
+
 def test_truth_round_trips_through_its_json(plant: PlantData, tmp_path) -> None:
     path = write_truth(plant, tmp_path)
     assert read_truth(path) == plant.events
