@@ -5,7 +5,18 @@ from __future__ import annotations
 import asyncio
 import sys
 
-from bench import analytics_oee, audit, catalog, lake, production, sparkplug, stops, telemetry, web
+from bench import (
+    analytics_oee,
+    audit,
+    catalog,
+    lake,
+    predictive,
+    production,
+    sparkplug,
+    stops,
+    telemetry,
+    web,
+)
 
 BENCHES = {
     "catalog": catalog.main,
@@ -17,6 +28,7 @@ BENCHES = {
     "analytics_oee": analytics_oee.main,
     "lake": lake.main,
     "web": web.main,
+    "predictive": predictive.main,
 }
 
 

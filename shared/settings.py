@@ -260,6 +260,9 @@ class Settings:
     stops: StopSettings = field(default_factory=StopSettings)
     sparkplug: SparkplugSettings = field(default_factory=SparkplugSettings)
     web: WebSettings = field(default_factory=WebSettings)
+    # DEMO_TELEMETRY: `make run` publishes the demo plant's misbehaving machines on MQTT
+    # (protheus_demo.plantgen.live); the services never read it.
+    demo_telemetry: bool = False
 
     @property
     def tz(self) -> ZoneInfo:
@@ -310,6 +313,7 @@ class Settings:
             stops=_read_stops(reader),
             sparkplug=_read_sparkplug(reader),
             web=_read_web(reader),
+            demo_telemetry=reader.flag("DEMO_TELEMETRY", False),
         )
         return settings
 
@@ -660,9 +664,9 @@ class EnvReader:
         raw = self._raw(name)
         if raw is None:
             return default
-        if raw.lower() not in ("true", "false", "1", "0"):
+        if raw.lower() not in ("true", "false", "1", "0", "on", "off"):
             raise ConfigError(name, "use true ou false")
-        return raw.lower() in ("true", "1")
+        return raw.lower() in ("true", "1", "on")
 
     def networks(self, name: str, default: tuple[Network, ...]) -> tuple[Network, ...]:
         raw = self.env.get(name)
