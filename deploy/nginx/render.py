@@ -39,6 +39,7 @@ DEFAULTS: dict[str, str] = {
     "CATALOG_UPSTREAM": "catalog:8081",
     "PRODUCTION_UPSTREAM": "production:8082",
     "TELEMETRY_UPSTREAM": "telemetry:8083",
+    "ANALYTICS_UPSTREAM": "analytics:8084",
     # Docker's embedded DNS, and dynamic re-resolution of the upstream names (nginx >= 1.27.3).
     "NGINX_RESOLVER": "127.0.0.11",
     "NGINX_UPSTREAM_OPTIONS": "resolve",
