@@ -111,7 +111,9 @@ async def test_alerts_written_during_a_broker_outage_are_published_after_it(brok
         await wait_until(lambda: publisher.last_error is not None)
         assert publisher.status()["broker"] == "disconnected"
         await asyncio.sleep(0.5)
-        assert await conn.fetchval("SELECT count(*) FROM alert_outbox WHERE published_at IS NULL") == 1
+        assert (
+            await conn.fetchval("SELECT count(*) FROM alert_outbox WHERE published_at IS NULL") == 1
+        )
 
         # The publisher retried all along; stopped while the listener subscribes (the alert
         # is not retained: it must not go out before), then started again.

@@ -59,7 +59,9 @@ async def get(client, path: str, expect: int = 200, headers=READ, **params):
 
 async def test_listing_newest_first_with_shape(client):
     body = await get(client, "/api/v1/anomalies")
-    assert body["total"] == 4 and body["page"] == 1 and body["pageSize"] == 50
+    assert body["total"] == 4
+    assert body["page"] == 1
+    assert body["pageSize"] == 50
     assert body["totalPages"] == 1
     items = body["data"]
     assert [i["kind"] for i in items] == ["out_of_range", "drift", "stuck", "spike"]
@@ -68,10 +70,12 @@ async def test_listing_newest_first_with_shape(client):
         "id", "machine", "site", "area", "line", "kind", "metrics", "start", "end", "status",
         "score", "detail",
     }  # fmt: skip
-    assert drift["status"] == "open" and drift["end"] is None
+    assert drift["status"] == "open"
+    assert drift["end"] is None
     assert drift["metrics"] == ["vibration", "temperature"]
     assert (drift["site"], drift["area"], drift["line"]) == ("porto", "usinagem", "linha1")
-    assert drift["detail"] == {"value": 1.5} and drift["score"] == 7.5
+    assert drift["detail"] == {"value": 1.5}
+    assert drift["score"] == 7.5
     assert items[0]["status"] == "closed"
     assert dt.datetime.fromisoformat(items[0]["start"]) == T0 + 4 * H
 
@@ -109,7 +113,8 @@ async def test_machine_route(client):
     assert [i["kind"] for i in body["data"]] == ["drift"]
     assert (await get(client, "/api/v1/machines/M4/anomalies"))["total"] == 0  # known, none
     empty = await get(client, "/api/v1/machines/M1/anomalies", kind="drift")
-    assert empty["total"] == 0 and empty["data"] == []
+    assert empty["total"] == 0
+    assert empty["data"] == []
 
 
 async def test_errors(client):

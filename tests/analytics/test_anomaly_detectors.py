@@ -84,13 +84,14 @@ def test_idle_machine_reading_flat_is_not_stuck() -> None:
 
 
 def test_out_of_range_opens_closes_with_hysteresis() -> None:
-    values = noise(10, 100, 60, 0.5) + [95.0, 96.0, 60.0, 97.0] + noise(11, 20, 60, 0.5)
+    values = [*noise(10, 100, 60, 0.5), 95.0, 96.0, 60.0, 97.0, *noise(11, 20, 60, 0.5)]
     changes = run(MachineDetector("M1"), "temperature", values)
     oor = [c for c in changes if c.kind == "out_of_range" and c.action != "update"]
     assert [c.action for c in oor] == ["open", "close"]  # the in-range sample between: one event
     assert oor[0].start == 100 * STEP
     assert oor[1].end == 103 * STEP
-    assert opened(changes, "spike") == [] and opened(changes, "stuck") == []
+    assert opened(changes, "spike") == []
+    assert opened(changes, "stuck") == []
 
 
 def test_out_of_range_is_checked_while_idle() -> None:
@@ -139,7 +140,9 @@ def test_drift_ignores_idle_periods() -> None:
         for _ in range(360):
             idle = block % 2 == 1
             changes += detector.feed("temperature", ts, rng.gauss(30 if idle else 60, 0.5), CONFIG)
-            changes += detector.feed("vibration", ts, rng.gauss(0.5 if idle else 2.0, 0.05 if idle else 0.2), CONFIG)
+            changes += detector.feed(
+                "vibration", ts, rng.gauss(0.5 if idle else 2.0, 0.05 if idle else 0.2), CONFIG
+            )
             ts += STEP
     assert [c for c in changes if c.action == "open"] == []
 
@@ -152,7 +155,8 @@ def test_state_round_trip_keeps_a_stuck_run_and_open_events() -> None:
     restored = MachineDetector.from_state("M1", json.loads(json.dumps(detector.to_state())))
     second = run(restored, "temperature", values[203:] + [61.5] * 5, t0=203 * STEP)
     stuck = opened(second, "stuck")
-    assert len(stuck) == 1 and stuck[0].start == 200 * STEP
+    assert len(stuck) == 1
+    assert stuck[0].start == 200 * STEP
     again = MachineDetector.from_state("M1", json.loads(json.dumps(restored.to_state())))
     later = run(again, "temperature", [61.5] * 3 + [60.0, 60.2], t0=218 * STEP)
     assert opened(later, "stuck") == []  # still the same event: not opened twice

@@ -42,7 +42,9 @@ def message(machine: str, metric: str, points: list[tuple[dt.datetime, float]]) 
     )
 
 
-def series(seed: int, start: dt.datetime, n: int, mean: float = 60.0) -> list[tuple[dt.datetime, float]]:
+def series(
+    seed: int, start: dt.datetime, n: int, mean: float = 60.0
+) -> list[tuple[dt.datetime, float]]:
     rng = random.Random(seed)
     return [(start + i * STEP, rng.gauss(mean, 0.5)) for i in range(n)]
 
@@ -99,9 +101,11 @@ async def test_samples_in_events_and_alerts_out(mes):
         ("close", "out_of_range"),
     ]
     first = alerts[0]
-    assert first["type"] == "anomaly" and first["machine"] == "M1"
+    assert first["type"] == "anomaly"
+    assert first["machine"] == "M1"
     assert first["id"] == str(events[0]["id"])
-    assert first["end"] is None and alerts[1]["end"] is not None
+    assert first["end"] is None
+    assert alerts[1]["end"] is not None
     assert set(first) == {
         "type", "event", "id", "machine", "kind", "metrics", "start", "end", "score", "ts"
     }  # fmt: skip

@@ -49,7 +49,8 @@ async def test_the_service_starts_runs_its_sync_job_and_reports_it(
     paths = {resource.canonical for resource in client.app.router.resources()}
     assert {"/healthz", "/readyz", "/metrics", "/api/v1/analytics/openapi.json"} <= paths
     assert {"/api/v1/anomalies", "/api/v1/machines/{machine}/anomalies"} <= paths
-    assert "anomalies" in client.app[JOBS] and "alert_publisher" in text
+    assert "anomalies" in client.app[JOBS]
+    assert "alert_publisher" in text
 
 
 async def test_a_disabled_service_runs_no_job(analytics_app: Any) -> None:

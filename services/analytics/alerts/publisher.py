@@ -100,11 +100,18 @@ class AlertPublisher:
                     self.connected = True
                     self.last_error = None
                     backoff = BACKOFF_MIN_S
-                    log.info("alert publisher connected to %s:%s", self.broker.host, self.broker.port)
+                    log.info(
+                        "alert publisher connected to %s:%s", self.broker.host, self.broker.port
+                    )
                     await self._serve(client)
             except asyncio.CancelledError:
                 raise
-            except (aiomqtt.MqttError, OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+            except (
+                aiomqtt.MqttError,
+                OSError,
+                asyncpg.PostgresError,
+                asyncpg.InterfaceError,
+            ) as exc:
                 self.last_error = f"{type(exc).__name__}: {exc}"[:300]
                 log.warning("alert publisher: %s; retrying in %.1f s", exc, backoff)
             except Exception as exc:

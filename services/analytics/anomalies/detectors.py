@@ -348,7 +348,7 @@ def _change(
 class DriftDetector:
     """Multivariate drift of one machine: fast EWMA means against a slow baseline."""
 
-    __slots__ = ("base", "episode", "fast", "learnt_s", "last_ts", "resumed_at")
+    __slots__ = ("base", "episode", "fast", "last_ts", "learnt_s", "resumed_at")
 
     def __init__(self) -> None:
         # metric -> [mean, var]; metric -> fast mean

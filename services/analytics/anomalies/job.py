@@ -59,6 +59,10 @@ def detector_config(settings: AnomalySettings) -> DetectorConfig:
     )
 
 
+def utc_now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
 def _utc(epoch: float) -> dt.datetime:
     return dt.datetime.fromtimestamp(epoch, dt.UTC)
 
@@ -166,12 +170,12 @@ class AnomalyDetection:
         pool: asyncpg.Pool,
         settings: Settings,
         *,
-        clock: Callable[[], dt.datetime] = functools.partial(dt.datetime.now, dt.UTC),
+        clock: Callable[[], dt.datetime] | None = None,
     ) -> None:
         self.pool = pool
         self.settings = settings.anomaly
         self.config = detector_config(settings.anomaly)
-        self.clock = clock  # tests move time by hand
+        self.clock = clock or utc_now  # tests move time by hand
 
     async def run_once(self, *, from_earliest: bool = False) -> Outcome:
         """One bounded run in one transaction. Without a watermark yet, it starts
@@ -185,7 +189,7 @@ class AnomalyDetection:
                 after = await self._start(conn, upto, from_earliest=from_earliest)
                 await queries.init_watermark(conn, upto=after)
                 after = await queries.lock_watermark(conn)
-                assert after is not None  # noqa: S101 - inserted just before, under the lock
+                assert after is not None
             if upto <= after:
                 outcome.upto = after
                 return outcome

@@ -87,9 +87,7 @@ class Anomaly(ma.Schema):
     area = fields.String(allow_none=True)
     line = fields.String(allow_none=True)
     kind = fields.String(metadata={"description": "spike, stuck, out_of_range ou drift."})
-    metrics = fields.List(
-        fields.String(), metadata={"description": "A(s) métrica(s) anômala(s)."}
-    )
+    metrics = fields.List(fields.String(), metadata={"description": "A(s) métrica(s) anômala(s)."})
     start = fields.DateTime(
         attribute="started_at", metadata={"description": "Instante da primeira amostra anômala."}
     )

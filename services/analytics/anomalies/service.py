@@ -32,9 +32,9 @@ async def listing(
     """One page of events, newest start first, the filters combined with AND; with
     `check_machine`, an unknown machine is 404."""
     async with mes_connection(pool) as conn:
-        if check_machine and where.machine is not None:
-            if not await queries.machine_known(conn, machine=where.machine):
-                raise NotFound(f"Máquina {where.machine} não encontrada.")
+        known = not check_machine or where.machine is None
+        if not known and not await queries.machine_known(conn, machine=str(where.machine)):
+            raise NotFound(f"Máquina {where.machine} não encontrada.")
         rows = await queries.list_events(conn, where=where, limit=page.size, offset=page.offset)
     found = split_page(rows, "id")
     filters = {
