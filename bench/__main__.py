@@ -5,7 +5,17 @@ from __future__ import annotations
 import asyncio
 import sys
 
-from bench import analytics_oee, audit, catalog, lake, production, sparkplug, stops, telemetry
+from bench import (
+    analytics_oee,
+    anomaly_ingest,
+    audit,
+    catalog,
+    lake,
+    production,
+    sparkplug,
+    stops,
+    telemetry,
+)
 
 BENCHES = {
     "catalog": catalog.main,
@@ -16,11 +26,19 @@ BENCHES = {
     "sparkplug": sparkplug.main,
     "analytics_oee": analytics_oee.main,
     "lake": lake.main,
+    "anomaly_ingest": anomaly_ingest.main,
 }
 
 
 def main() -> None:
-    names = sys.argv[1:] or list(BENCHES)
+    # Options (`--duration 30`) belong to the benchmarks that read them.
+    args = sys.argv[1:]
+    names = [
+        a
+        for i, a in enumerate(args)
+        if not a.startswith("-") and (i == 0 or not args[i - 1].startswith("-"))
+    ]
+    names = names or list(BENCHES)
     unknown = [n for n in names if n not in BENCHES]
     if unknown:
         raise SystemExit(f"unknown benchmark(s) {unknown}; choose from {sorted(BENCHES)}")

@@ -219,7 +219,7 @@ class AnomalySettings:
     backfill_h: float = 24.0  # ANOMALY_BACKFILL_H: the first run starts this far back
     spike_z: float = 6.0  # ANOMALY_SPIKE_Z: |x - EWMA mean| / EWMA std opening a spike
     spike_max_samples: int = 3  # ANOMALY_SPIKE_MAX_SAMPLES: longer jumps are level shifts
-    warmup_samples: int = 30  # ANOMALY_WARMUP_SAMPLES: running samples before spikes count
+    warmup_samples: int = 60  # ANOMALY_WARMUP_SAMPLES: running samples before spikes count
     stuck_s: float = 45.0  # ANOMALY_STUCK_S: a flat value this long (and...)
     stuck_samples: int = 5  # ANOMALY_STUCK_SAMPLES: ...this many samples) is stuck
     stuck_eps: float = 1e-9  # ANOMALY_STUCK_EPS: "the same value" within this

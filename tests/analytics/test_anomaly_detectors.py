@@ -175,3 +175,14 @@ def test_parse_limits() -> None:
         except ValueError:
             continue
         raise AssertionError(bad)
+
+
+def test_a_setpoint_step_is_neither_spike_nor_drift() -> None:
+    detector = MachineDetector("M1")
+    rng = random.Random(16)
+    changes: list[Change] = []
+    for i in range(9 * 360):
+        level = 60.0 if i < 6 * 360 else 66.0  # a new product's setpoint
+        changes += detector.feed("temperature", i * STEP, rng.gauss(level, 0.5), CONFIG)
+        changes += detector.feed("vibration", i * STEP, rng.gauss(2.0, 0.2), CONFIG)
+    assert [c for c in changes if c.action == "open"] == []

@@ -48,9 +48,12 @@ class DetectorConfig:
     """Thresholds and windows (the ANOMALY_* settings)."""
 
     spike_z: float = 6.0
-    spike_alpha: float = 0.05  # EWMA weight of a new sample (about 20 samples of memory)
+    spike_alpha: float = 0.05  # EWMA weight of a new sample in the mean (about 20 samples)
+    # ...and in the variance: slower (about 100 samples), so that the deviation a z is
+    # measured in is not itself noisy (a 20-sample estimate is often 20% low: false spikes).
+    spike_var_alpha: float = 0.01
     spike_max_samples: int = 3  # a jump lasting longer is a level shift, not a spike
-    warmup_samples: int = 30  # running samples before spikes are scored
+    warmup_samples: int = 60  # running samples before spikes are scored
     stuck_s: float = 45.0
     stuck_samples: int = 5
     stuck_eps: float = 1e-9
@@ -197,7 +200,7 @@ class SeriesDetector:
 
     def _std(self, config: DetectorConfig) -> float:
         # Bias-corrected: the EWMA variance starts at 0.
-        seen = 1 - (1 - config.spike_alpha) ** self.count
+        seen = 1 - (1 - config.spike_var_alpha) ** self.count
         return math.sqrt(self.var / seen) if seen > 0 else 0.0
 
     def _out_of_range(
@@ -318,11 +321,11 @@ class SeriesDetector:
             # collapse the variance, and its release would look like spikes).
             return False
         # Winsorised EWMA: an outlier moves the baseline no more than a 3-sigma sample would.
-        alpha = config.spike_alpha
+        alpha, var_alpha = config.spike_alpha, config.spike_var_alpha
         bound = 3.0 * floor if warm else math.inf
         delta = max(-bound, min(bound, value - mean))
         self.mean = mean + alpha * delta
-        self.var = (1 - alpha) * (self.var + alpha * delta * delta)
+        self.var = (1 - var_alpha) * (self.var + var_alpha * delta * delta)
         self.count += 1
         return False
 
@@ -419,14 +422,29 @@ class DriftDetector:
                 value - fast
             )
         score, moved = self._score(config)
-        frozen = self.episode is not None or score >= config.drift_close_z
         base = self.base.get(metric)
+        # Not learnt while a drift is open, half-way there, or while this metric's fast mean
+        # is a deviation away from its baseline (a slow drift is not learnt as normal).
+        frozen = (
+            self.episode is not None
+            or score >= config.drift_close_z
+            or (
+                base is not None
+                and self.learnt_s[metric] >= config.drift_warmup_s
+                and abs(self.fast[metric] - base[0]) >= self._std(metric, config)
+            )
+        )
         if base is None:
             self.base[metric] = [value, 0.0]
             self.learnt_s[metric] = 0.0
         elif not frozen:
             alpha = 1 - math.exp(-dt_s / config.drift_baseline_s)
             delta = value - base[0]
+            if self.learnt_s[metric] >= config.drift_warmup_s:
+                # Winsorised once learnt: a drift under way moves neither the baseline's level
+                # nor its spread faster than ordinary samples would.
+                bound = 2.5 * self._std(metric, config)
+                delta = max(-bound, min(bound, delta))
             base[0] += alpha * delta
             base[1] = (1 - alpha) * (base[1] + alpha * delta * delta)
             self.learnt_s[metric] += dt_s
@@ -453,6 +471,14 @@ class DriftDetector:
             out.append(_change("close", machine, "drift", metrics, episode, ts))
             self.episode = None
 
+    def _std(self, metric: str, config: DetectorConfig) -> float:
+        """The baseline's standard deviation of a metric (bias-corrected: it starts at 0)."""
+        base = self.base[metric]
+        learnt = self.learnt_s.get(metric, 0.0)
+        seen = 1 - math.exp(-learnt / config.drift_baseline_s)
+        variance = base[1] / seen if seen > 0 else 0.0
+        return max(math.sqrt(variance), 1e-3 * abs(base[0]), 1e-9)
+
     def _score(self, config: DetectorConfig) -> tuple[float, dict[str, float]]:
         """The distance of the fast means from the baseline, and the metrics that moved
         (|z| >= drift_close_z), with their signed z."""
@@ -462,10 +488,7 @@ class DriftDetector:
             base = self.base.get(metric)
             if base is None or self.learnt_s.get(metric, 0.0) < config.drift_warmup_s:
                 continue
-            learnt = self.learnt_s.get(metric, 0.0)
-            seen = 1 - math.exp(-learnt / config.drift_baseline_s)  # bias of a zero start
-            std = max(math.sqrt(base[1] / seen), 1e-3 * abs(base[0]), 1e-9)
-            z = (fast - base[0]) / std
+            z = (fast - base[0]) / self._std(metric, config)
             total += z * z
             if abs(z) >= config.drift_close_z:
                 moved[metric] = round(z, 3)
