@@ -147,3 +147,41 @@ async def test_restart_keeps_a_stuck_run_and_opens_no_duplicate(mes):
     ]
     state = await conn.fetchrow("SELECT metrics FROM anomaly_detector_state WHERE machine = 'M2'")
     assert state["metrics"] == ["temperature"]
+
+
+async def test_the_analytics_app_runs_the_job(analytics_app, mes, tmp_path):
+    """ANALYTICS_ENABLED: the `anomalies` job runs in the app and reports on /readyz."""
+    import asyncio
+
+    from services.analytics.keys import JOBS
+    from shared.settings import AnalyticsSettings
+    from tests.support.analytics import BI_PASSWORD
+
+    conn, _ = mes
+    points = series(5, T0, 100)
+    points[70] = (points[70][0], 75.0)
+    await write(conn, message("M5", "temperature", points))
+    client = await analytics_app(
+        analytics=AnalyticsSettings(
+            enabled=True,
+            sync_min=60,
+            rollup_s=60,
+            export_min=60,
+            lake_dir=str(tmp_path / "lake"),
+            bi_password=BI_PASSWORD,
+            mqtt_url="mqtt://127.0.0.1:1",  # no broker: alerts wait in the outbox
+            alert_backoff_max_s=0.5,
+        ),
+        anomaly=AnomalySettings(interval_s=0.2),
+    )
+    job = client.app[JOBS]["anomalies"]
+    await asyncio.wait_for(job.succeeded.wait(), 60)
+    for _ in range(200):
+        if await conn.fetchval("SELECT count(*) FROM anomaly_events"):
+            break
+        await asyncio.sleep(0.1)
+    assert await conn.fetchval("SELECT kind FROM anomaly_events") == "spike"
+    assert await conn.fetchval("SELECT count(*) FROM alert_outbox WHERE published_at IS NULL") == 2
+    body = await (await client.get("/readyz")).json()
+    assert "anomalies" in str(body)
+    assert "alert_publisher" in str(body)
