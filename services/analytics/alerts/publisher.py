@@ -22,7 +22,7 @@ import asyncpg
 from aiohttp import web
 
 from services.analytics.alerts import queries
-from services.analytics.anomalies.queries import CHANNEL
+from services.analytics.alerts.queries import CHANNEL
 from shared.app import Resource
 from shared.db.pools import ssl_context
 from shared.health import add_check

@@ -9,6 +9,18 @@ import asyncpg
 
 from shared.db.pools import Connection
 
+# NOTIFY on this channel after inserting alerts (in the writer's transaction: delivered at
+# commit) wakes the publisher at once; without it the publisher polls ANALYTICS_ALERT_POLL_S.
+CHANNEL = "alert_outbox"
+
+NOTIFY = "SELECT pg_notify($1, '')"
+
+
+async def notify_publisher(conn: Connection) -> None:
+    """Wake the publisher when the caller's transaction commits."""
+    await conn.execute(NOTIFY, CHANNEL)
+
+
 # The second key of the publisher's transaction-level advisory lock (the first is the
 # analytics jobs' namespace): one replica publishes at a time, so alerts leave in id order.
 LOCK = "SELECT pg_try_advisory_xact_lock(20015, hashtext('alert_publisher'))"

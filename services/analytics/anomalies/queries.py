@@ -16,10 +16,9 @@ from typing import Any
 
 import asyncpg
 
+from services.analytics.alerts.queries import notify_publisher
 from shared.db.pools import Connection
 from shared.json import dumps
-
-CHANNEL = "alert_outbox"  # NOTIFY after alerts are written: wakes the publisher
 
 # --- the detector's reads ------------------------------------------------------------------------
 
@@ -192,7 +191,7 @@ async def insert_alerts(conn: Connection, *, alerts: Sequence[tuple[str, dict[st
     if alerts:
         rows = [{"machine": machine, "payload": payload} for machine, payload in alerts]
         await conn.execute(INSERT_ALERTS, dumps(rows))
-        await conn.execute("SELECT pg_notify($1, '')", CHANNEL)
+        await notify_publisher(conn)
 
 
 SAVE_STATES = """
