@@ -7,6 +7,7 @@ import sys
 
 from bench import (
     analytics_oee,
+    anomaly_ingest,
     audit,
     catalog,
     lake,
@@ -29,11 +30,19 @@ BENCHES = {
     "lake": lake.main,
     "web": web.main,
     "predictive": predictive.main,
+    "anomaly_ingest": anomaly_ingest.main,
 }
 
 
 def main() -> None:
-    names = sys.argv[1:] or list(BENCHES)
+    # Options (`--duration 30`) belong to the benchmarks that read them.
+    args = sys.argv[1:]
+    names = [
+        a
+        for i, a in enumerate(args)
+        if not a.startswith("-") and (i == 0 or not args[i - 1].startswith("-"))
+    ]
+    names = names or list(BENCHES)
     unknown = [n for n in names if n not in BENCHES]
     if unknown:
         raise SystemExit(f"unknown benchmark(s) {unknown}; choose from {sorted(BENCHES)}")

@@ -74,9 +74,11 @@ SERVICES = (
     ServiceSpec("production", "services.production", 8082),
     ServiceSpec("telemetry", "services.telemetry", 8083),
     ServiceSpec("web", "services.web", 8085),
+    # Its jobs (BI, anomaly detection, alerts) and the API of what they compute.
+    ServiceSpec("analytics", "services.analytics", 8084),
 )
-# Behind no nginx route: its jobs only (/healthz, /readyz, /metrics on its own port).
-BACKGROUND = (ServiceSpec("analytics", "services.analytics", 8084),)
+# Behind no nginx route (none left: the analytics service has routes since issue 16).
+BACKGROUND: tuple[ServiceSpec, ...] = ()
 SIMULATOR = ServiceSpec("simulator", "protheus_demo.simulator", 8090, "/healthz")
 
 

@@ -22,6 +22,7 @@ ROOT = Path(__file__).resolve().parent.parent
 RUN_DIR = ROOT / ".run" / "stack"
 MOSQUITTO_CONF = ROOT / "deploy" / "mosquitto" / "mosquitto.conf"
 INGESTOR_USER = "mes-ingestor"
+ANALYTICS_USER = "mes-analytics"  # the alert publisher's user: writes alerts only
 # Lines of the project's mosquitto.conf a local broker replaces (where it listens, stores,
 # finds its credentials, logs, and as whom it runs); everything else, anonymous access off
 # included, is kept as shipped.
@@ -130,6 +131,7 @@ def broker_credentials(directory: Path, devices_file: Path) -> dict[str, str]:
     store = directory / "credentials.json"
     known: dict[str, str] = json.loads(store.read_text()) if store.exists() else {}
     known.setdefault(INGESTOR_USER, secrets.token_urlsafe(24))
+    known.setdefault(ANALYTICS_USER, secrets.token_urlsafe(24))
     devices = mqtt_gen.parse_devices(devices_file.read_text(), source=str(devices_file))
     made_up = mqtt_gen.generate(
         devices,
@@ -139,6 +141,7 @@ def broker_credentials(directory: Path, devices_file: Path) -> dict[str, str]:
         passwords={d.username: known[d.username] for d in devices if d.username in known},
         # The STATE topic the stack's ingestor publishes (its settings' SPARKPLUG_HOST_ID).
         sparkplug_host_id=os.environ.get("SPARKPLUG_HOST_ID") or mqtt_gen.DEFAULT_HOST_ID,
+        analytics=(ANALYTICS_USER, known[ANALYTICS_USER]),
     )
     known.update(made_up)
     directory.mkdir(parents=True, exist_ok=True)
@@ -154,6 +157,11 @@ def broker_env(passwords: Mapping[str, str], port: int) -> dict[str, str]:
         # The broker makes every client id its username (use_username_as_clientid).
         "MQTT_CLIENT_ID": INGESTOR_USER,
         "MQTT_BROKER_MANAGED": "true",  # deploy/mosquitto's settings: no queue limit
+        # The analytics service's alert publisher, as its own user.
+        "ANALYTICS_MQTT_URL": (
+            f"mqtt://{ANALYTICS_USER}:{passwords[ANALYTICS_USER]}@127.0.0.1:{port}"
+        ),
+        "ANALYTICS_MQTT_CLIENT_ID": ANALYTICS_USER,
     }
 
 

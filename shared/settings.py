@@ -193,6 +193,46 @@ class AnalyticsSettings:
     lake_dir: str = ".run/lake"  # LAKE_DIR: the Parquet lake's root (a folder or a share)
     export_min: float = 60.0  # LAKE_EXPORT_MIN: the lake export runs this often
     batch_rows: int = 100_000  # LAKE_BATCH_ROWS: rows per streamed batch (bounds memory)
+    # ANALYTICS_MQTT_URL: the alert publisher's broker login (default: MQTT_URL's host and
+    # port, no credentials); ANALYTICS_MQTT_CLIENT_ID its client id.
+    mqtt_url: str = field(default="mqtt://localhost:1883", repr=False)
+    mqtt_client_id: str = field(default_factory=lambda: f"mes-analytics-{socket.gethostname()}")
+    alert_poll_s: float = 2.0  # ANALYTICS_ALERT_POLL_S: the publisher looks for alerts this often
+    alert_backoff_max_s: float = 30.0  # ANALYTICS_ALERT_BACKOFF_MAX_S: broker retry cap
+
+
+# Physical limits of the plant generator's metrics (protheus_demo.plantgen), `metric:min:max`.
+DEFAULT_ANOMALY_LIMITS = (
+    "temperature:-10:95,vibration:0:12,motor_current:0:60,pressure:0:10,cycle_time:0:600"
+)
+
+
+@dataclass(frozen=True)
+class AnomalySettings:
+    """The anomaly detector of the analytics service (ANOMALY_*): a job reading committed
+    telemetry by a watermark (services/analytics/anomalies)."""
+
+    enabled: bool = True  # ANOMALY_ENABLED: the detector job runs (with ANALYTICS_ENABLED)
+    interval_s: float = 5.0  # ANOMALY_INTERVAL_S: a run this often
+    lag_s: float = 5.0  # ANOMALY_LAG_S: the watermark stays this far behind now
+    batch_rows: int = 50_000  # ANOMALY_BATCH_ROWS: samples per run at most (catch-up: several)
+    backfill_h: float = 24.0  # ANOMALY_BACKFILL_H: the first run starts this far back
+    spike_z: float = 6.0  # ANOMALY_SPIKE_Z: |x - EWMA mean| / EWMA std opening a spike
+    spike_max_samples: int = 3  # ANOMALY_SPIKE_MAX_SAMPLES: longer jumps are level shifts
+    warmup_samples: int = 60  # ANOMALY_WARMUP_SAMPLES: running samples before spikes count
+    stuck_s: float = 45.0  # ANOMALY_STUCK_S: a flat value this long (and...)
+    stuck_samples: int = 5  # ANOMALY_STUCK_SAMPLES: ...this many samples) is stuck
+    stuck_eps: float = 1e-9  # ANOMALY_STUCK_EPS: "the same value" within this
+    limits: str = DEFAULT_ANOMALY_LIMITS  # ANOMALY_LIMITS: metric:min:max,...
+    close_samples: int = 3  # ANOMALY_CLOSE_SAMPLES: normal samples before an event closes
+    drift_window_s: float = 600.0  # ANOMALY_DRIFT_WINDOW_S: the fast EWMA's time constant
+    drift_baseline_s: float = 14_400.0  # ANOMALY_DRIFT_BASELINE_S: the baseline's
+    drift_warmup_s: float = 3600.0  # ANOMALY_DRIFT_WARMUP_S: running time before scoring
+    drift_z: float = 4.0  # ANOMALY_DRIFT_Z: distance (baseline deviations) opening a drift
+    drift_close_z: float = 2.0  # ANOMALY_DRIFT_CLOSE_Z: below it the drift closes
+
+    def limits_map(self) -> dict[str, tuple[float, float]]:
+        return parse_limits(self.limits)
 
 
 @dataclass(frozen=True)
@@ -257,6 +297,7 @@ class Settings:
     ingest: IngestSettings = field(default_factory=IngestSettings)
     audit: AuditSettings = field(default_factory=AuditSettings)
     analytics: AnalyticsSettings = field(default_factory=AnalyticsSettings)
+    anomaly: AnomalySettings = field(default_factory=AnomalySettings)
     stops: StopSettings = field(default_factory=StopSettings)
     sparkplug: SparkplugSettings = field(default_factory=SparkplugSettings)
     web: WebSettings = field(default_factory=WebSettings)
@@ -310,6 +351,7 @@ class Settings:
             ingest=_read_ingest(reader),
             audit=_read_audit(reader),
             analytics=_read_analytics(reader),
+            anomaly=_read_anomaly(reader),
             stops=_read_stops(reader),
             sparkplug=_read_sparkplug(reader),
             web=_read_web(reader),
@@ -385,6 +427,14 @@ def _read_analytics(reader: EnvReader) -> AnalyticsSettings:
         lake_dir=reader.text("LAKE_DIR", defaults.lake_dir),
         export_min=number("LAKE_EXPORT_MIN", defaults.export_min, minimum=0.001),
         batch_rows=int(number("LAKE_BATCH_ROWS", defaults.batch_rows, minimum=1000)),
+        mqtt_url=reader.mqtt_url(
+            "ANALYTICS_MQTT_URL", _broker_only(reader.mqtt_url("MQTT_URL", defaults.mqtt_url))
+        ),
+        mqtt_client_id=reader.text("ANALYTICS_MQTT_CLIENT_ID", defaults.mqtt_client_id),
+        alert_poll_s=number("ANALYTICS_ALERT_POLL_S", defaults.alert_poll_s, minimum=0.01),
+        alert_backoff_max_s=number(
+            "ANALYTICS_ALERT_BACKOFF_MAX_S", defaults.alert_backoff_max_s, minimum=0.01
+        ),
     )
 
 
@@ -394,6 +444,64 @@ def _read_web(reader: EnvReader) -> WebSettings:
         events_poll_s=reader.number("WEB_EVENTS_POLL_S", defaults.events_poll_s, minimum=0.05),
         events_ping_s=reader.number("WEB_EVENTS_PING_S", defaults.events_ping_s, minimum=1.0),
     )
+def _broker_only(url: str) -> str:
+    """MQTT_URL without its credentials (the ingestor's): the scheme, host and port."""
+    parts = urlsplit(url)
+    host = f"[{parts.hostname}]" if parts.hostname and ":" in parts.hostname else parts.hostname
+    port = f":{parts.port}" if parts.port else ""
+    return f"{parts.scheme}://{host}{port}"
+
+
+def parse_limits(raw: str) -> dict[str, tuple[float, float]]:
+    """`metric:min:max,...` (ANOMALY_LIMITS) as {metric: (min, max)}; ValueError when bad."""
+    limits: dict[str, tuple[float, float]] = {}
+    for entry in raw.split(","):
+        entry = entry.strip()
+        if not entry:
+            continue
+        parts = entry.rsplit(":", 2)
+        if len(parts) != 3 or not parts[0].strip():
+            raise ValueError(f"entrada {entry!r}: use metrica:minimo:maximo")
+        low, high = float(parts[1]), float(parts[2])
+        if not (math.isfinite(low) and math.isfinite(high)) or low >= high:
+            raise ValueError(f"entrada {entry!r}: o mínimo deve ser menor que o máximo")
+        limits[parts[0].strip()] = (low, high)
+    return limits
+
+
+def _read_anomaly(reader: EnvReader) -> AnomalySettings:
+    defaults = AnomalySettings()
+    number, integer = reader.number, reader.integer
+    limits = reader.text("ANOMALY_LIMITS", defaults.limits)
+    try:
+        parse_limits(limits)
+    except ValueError as exc:
+        raise ConfigError("ANOMALY_LIMITS", str(exc)) from None
+    settings = AnomalySettings(
+        enabled=reader.flag("ANOMALY_ENABLED", defaults.enabled),
+        interval_s=number("ANOMALY_INTERVAL_S", defaults.interval_s, minimum=0.01),
+        lag_s=number("ANOMALY_LAG_S", defaults.lag_s),
+        batch_rows=integer("ANOMALY_BATCH_ROWS", defaults.batch_rows, minimum=100),
+        backfill_h=number("ANOMALY_BACKFILL_H", defaults.backfill_h),
+        spike_z=reader.positive("ANOMALY_SPIKE_Z", defaults.spike_z),
+        spike_max_samples=integer(
+            "ANOMALY_SPIKE_MAX_SAMPLES", defaults.spike_max_samples, minimum=1
+        ),
+        warmup_samples=integer("ANOMALY_WARMUP_SAMPLES", defaults.warmup_samples, minimum=2),
+        stuck_s=reader.positive("ANOMALY_STUCK_S", defaults.stuck_s),
+        stuck_samples=integer("ANOMALY_STUCK_SAMPLES", defaults.stuck_samples, minimum=2),
+        stuck_eps=number("ANOMALY_STUCK_EPS", defaults.stuck_eps),
+        limits=limits,
+        close_samples=integer("ANOMALY_CLOSE_SAMPLES", defaults.close_samples, minimum=1),
+        drift_window_s=reader.positive("ANOMALY_DRIFT_WINDOW_S", defaults.drift_window_s),
+        drift_baseline_s=reader.positive("ANOMALY_DRIFT_BASELINE_S", defaults.drift_baseline_s),
+        drift_warmup_s=number("ANOMALY_DRIFT_WARMUP_S", defaults.drift_warmup_s),
+        drift_z=reader.positive("ANOMALY_DRIFT_Z", defaults.drift_z),
+        drift_close_z=reader.positive("ANOMALY_DRIFT_CLOSE_Z", defaults.drift_close_z),
+    )
+    if settings.drift_close_z >= settings.drift_z:
+        raise ConfigError("ANOMALY_DRIFT_CLOSE_Z", "deve ser menor que ANOMALY_DRIFT_Z")
+    return settings
 
 
 def _read_audit(reader: EnvReader) -> AuditSettings:

@@ -40,6 +40,7 @@ DEFAULTS: dict[str, str] = {
     "PRODUCTION_UPSTREAM": "production:8082",
     "TELEMETRY_UPSTREAM": "telemetry:8083",
     "WEB_UPSTREAM": "web:8085",
+    "ANALYTICS_UPSTREAM": "analytics:8084",
     # Docker's embedded DNS, and dynamic re-resolution of the upstream names (nginx >= 1.27.3).
     "NGINX_RESOLVER": "127.0.0.11",
     "NGINX_UPSTREAM_OPTIONS": "resolve",

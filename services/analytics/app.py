@@ -1,9 +1,10 @@
-"""Application factory of the analytics service: base app, resources in start order, no /api.
+"""Application factory of the analytics service: base app, resources in start order, routes.
 
 The service runs the BI schema's jobs (Protheus dimensions mirrored for the views, rollups,
-the Parquet lake's export) apart from the request-serving APIs: they read the ERP in bulk and
-write large files (memory, event-loop latency), and run once per plant while the APIs scale
-out. HTTP: /healthz, /readyz and /metrics only.
+the Parquet lake's export, the anomaly detector) apart from the request-serving APIs: they
+read the ERP in bulk and write large files (memory, event-loop latency), and run once per
+plant while the APIs scale out. Its own HTTP API serves what its jobs compute (anomalies,
+failure risk), with the OpenAPI document at /api/v1/analytics/openapi.json.
 """
 
 from __future__ import annotations
@@ -13,27 +14,36 @@ from collections.abc import AsyncIterator
 
 from aiohttp import web
 
+from services.analytics.alerts.publisher import ALERT_PUBLISHER
+from services.analytics.anomalies.job import anomaly_job
 from services.analytics.bi import set_bi_login
 from services.analytics.jobs import JobMetrics
 from services.analytics.keys import JOB_METRICS, JOBS
 from services.analytics.lake.job import lake_job
 from services.analytics.rollups.job import rollup_job
+from services.analytics.routes import add_routes
 from services.analytics.sync.job import dimension_sync
 from services.telemetry.query.shifts import parse_shift_calendar
 from shared.app import (
     Resource,
     add_resources,
+    audit_log,
     create_service_app,
     mes_database,
     protheus_database,
 )
 from shared.health import add_check
 from shared.keys import MES_POOL, METRICS, SETTINGS
+from shared.openapi import publish_openapi
 from shared.settings import Settings
 
 log = logging.getLogger(__name__)
 
 SERVICE = "analytics"
+DESCRIPTION = (
+    "O que os jobs de análise calculam sobre a telemetria do MES: anomalias detectadas "
+    "(spike, stuck, out_of_range, drift) e o risco de falha das máquinas."
+)
 
 
 async def bi_login(app: web.Application) -> AsyncIterator[None]:
@@ -72,6 +82,7 @@ def setup(app: web.Application) -> None:
     app[JOB_METRICS] = JobMetrics(app[METRICS])
     add_resources(
         app,
+        audit_log,
         mes_database,
         # The dimension sync reads the ERP; the service is ready without it (it retries).
         protheus_database(required=False),
@@ -79,7 +90,11 @@ def setup(app: web.Application) -> None:
         dimension_sync,
         rollup_job,
         lake_job,
+        anomaly_job,
+        ALERT_PUBLISHER,
     )
+    add_routes(app)
+    publish_openapi(app, SERVICE, "Analytics API", DESCRIPTION)
 
 
 def create_app(settings: Settings) -> web.Application:

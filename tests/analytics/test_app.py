@@ -1,5 +1,6 @@
 """The analytics service as it runs: its app starts, answers /healthz, /readyz and /metrics
-(no API), runs the dimension sync as a job, and is part of `make run`'s composed app."""
+and its API (anomalies), runs the dimension sync as a job, and is part of `make run`'s
+composed app."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from deploy.stack import BACKGROUND, start_service
+from deploy.stack import SERVICES, start_service
 from deploy.supervisor import Supervisor, free_port
 from services.analytics.app import create_app
 from services.analytics.keys import JOBS
@@ -44,9 +45,12 @@ async def test_the_service_starts_runs_its_sync_job_and_reports_it(
     assert 'analytics_rows_total{dataset="orders",job="dimension_sync"}' in metrics
     assert "analytics_job_duration_seconds_count" in metrics
 
-    # Jobs only: no API routes.
+    # Its API: what the jobs compute, with its OpenAPI document.
     paths = {resource.canonical for resource in client.app.router.resources()}
-    assert paths == {"/healthz", "/readyz", "/metrics"}
+    assert {"/healthz", "/readyz", "/metrics", "/api/v1/analytics/openapi.json"} <= paths
+    assert {"/api/v1/anomalies", "/api/v1/machines/{machine}/anomalies"} <= paths
+    assert "anomalies" in client.app[JOBS]
+    assert "alert_publisher" in text
 
 
 async def test_a_disabled_service_runs_no_job(analytics_app: Any) -> None:
@@ -63,6 +67,9 @@ def test_make_run_composes_the_analytics_service(demo_protheus_dsn: str) -> None
     assert JOBS in app
     checks = {check.name for check in app[HEALTH_CHECKS]}
     assert {"analytics_jobs", "telemetry_ingestor", "mes_db", "protheus_db"} <= checks
+    paths = {resource.canonical for resource in app.router.resources()}
+    assert {"/api/v1/anomalies", "/api/v1/machines/{machine}/anomalies"} <= paths
+    assert "/api/v1/analytics/openapi.json" in paths
 
 
 def test_a_bad_shift_calendar_stops_the_service_before_it_opens_anything() -> None:
@@ -88,7 +95,7 @@ def test_python_m_services_analytics_serves_as_make_stack_starts_it(
             "ANALYTICS_SYNC_MIN": "60",
         }
     )
-    (spec,) = BACKGROUND
+    (spec,) = [s for s in SERVICES if s.name == "analytics"]
     supervisor = Supervisor()
     try:
         port = free_port()

@@ -28,7 +28,7 @@ import pytest
 from shared.migrations import migrate
 
 ROOT = Path(__file__).resolve().parents[2]
-SERVICES = ("catalog", "production", "telemetry")
+SERVICES = ("catalog", "production", "telemetry", "analytics")
 SEED = 20261129
 EXAMPLES = 25
 
@@ -130,7 +130,7 @@ async def fuzz(service: str, env: dict[str, str], workdir: Path) -> tuple[int, s
 async def test_the_published_documents_say_what_the_services_accept(
     demo_protheus_dsn: str, mes_dsn: str, tmp_path: Path
 ) -> None:
-    # The three run side by side (each its own process and schemathesis run): the suite's
+    # The four run side by side (each its own process and schemathesis run): the suite's
     # time is the slowest one's.
     env = {
         **os.environ,

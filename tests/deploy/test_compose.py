@@ -225,9 +225,10 @@ FORBIDDEN = {
     "production": {"MQTT_URL", "SIM_PASSWORD", "POSTGRES_PASSWORD"},
     "telemetry": {"PROTHEUS_USER", "PROTHEUS_PASSWORD", "PROTHEUS_REST_URL", "SIM_PASSWORD",
                   "POSTGRES_PASSWORD"},
-    # No API: no keys; it reads the ERP's database, never its REST API or the broker.
-    "analytics": {"MES_API_KEYS", "PROTHEUS_USER", "PROTHEUS_PASSWORD", "PROTHEUS_REST_URL",
-                  "MQTT_URL", "SIM_PASSWORD", "POSTGRES_PASSWORD"},
+    # It reads the ERP's database, never its REST API; on the broker it has a user of its own
+    # (ANALYTICS_MQTT_URL, alerts only), never the ingestor's.
+    "analytics": {"PROTHEUS_USER", "PROTHEUS_PASSWORD", "PROTHEUS_REST_URL", "MQTT_URL",
+                  "SIM_PASSWORD", "POSTGRES_PASSWORD"},
     "migrate": {"MES_API_KEYS", "PROTHEUS_USER", "PROTHEUS_PASSWORD", "MQTT_URL",
                 "SIM_PASSWORD", "POSTGRES_PASSWORD"},
     "demo-data": {"MES_API_KEYS", "PROTHEUS_USER", "PROTHEUS_PASSWORD", "MQTT_URL",
@@ -251,13 +252,11 @@ NOT_NEEDED = {
     # INGEST_METRICS_PORT: only the ingestor run alone (no HTTP app, so no /metrics) uses it.
     "telemetry": {"PROTHEUS_REST_URL", "PROTHEUS_AUTH", "PROTHEUS_USER", "PROTHEUS_PASSWORD",
                   "PROTHEUS_REST_CA_FILE", "CATALOG_MAX_BOM_ROWS", "INGEST_METRICS_PORT"},
-    # No API routes (no keys, no audit trail), no broker, no Protheus REST API.
-    "analytics": {"MES_API_KEYS", "AUDIT_ENABLED", "AUDIT_RETENTION_DAYS", "AUDIT_BUFFER_ROWS",
-                  "AUDIT_BATCH_ROWS", "AUDIT_FLUSH_S", "AUDIT_DB_POOL_MAX",
-                  "AUDIT_TRUSTED_PROXIES", "PROTHEUS_REST_URL", "PROTHEUS_AUTH", "PROTHEUS_USER",
+    # No Protheus REST API; the broker through ANALYTICS_MQTT_URL (not the ingestor's
+    # MQTT_URL: the alerts' default broker is MQTT_URL's host, set explicitly in compose).
+    "analytics": {"PROTHEUS_REST_URL", "PROTHEUS_AUTH", "PROTHEUS_USER",
                   "PROTHEUS_PASSWORD", "PROTHEUS_REST_CA_FILE", "MQTT_URL", "MQTT_CLIENT_ID",
-                  "MQTT_SHARED_GROUP", "MQTT_CA_FILE", "CATALOG_MAX_BOM_ROWS",
-                  "TELEMETRY_RETENTION_DAYS"},
+                  "MQTT_SHARED_GROUP", "CATALOG_MAX_BOM_ROWS", "TELEMETRY_RETENTION_DAYS"},
     # Neither Protheus nor the broker, no OEE, no BOM.
     "web": {"PROTHEUS_DB_URL", "PROTHEUS_COMPANY", "PROTHEUS_BRANCH", "PROTHEUS_SHARED_TABLES",
             "PROTHEUS_DB_POOL_MAX", "PROTHEUS_DB_STATEMENT_TIMEOUT_MS", "PROTHEUS_TIME_FORMAT",
@@ -292,6 +291,7 @@ def test_each_service_gets_every_variable_it_reads(config: dict[str, Any]) -> No
     sparkplug = section_reads("sparkplug")  # the ingestor as a Sparkplug host application
     analytics = section_reads("analytics")  # the analytics service (BI schema, lake)
     web = section_reads("web")  # the web app's event stream
+    analytics |= section_reads("anomaly")  # its anomaly detector
     shared = (
         read_by(ROOT / "shared" / "settings.py")
         - pusher - ingest - stops - sparkplug - analytics - web

@@ -759,3 +759,77 @@ def test_on_a_real_broker_a_gateway_speaks_for_its_edge_nodes_only_and_hears_its
     finally:
         supervisor.stop()
         shutil.rmtree(directory, ignore_errors=True)
+
+
+def test_the_analytics_user_may_publish_alerts_only_on_a_real_broker() -> None:
+    """ANALYTICS_MQTT_URL's user (the alert publisher): write on mes/v1/+/+/+/+/alert, nothing
+    else, and no reading; absent credentials give no user at all."""
+    assert mqtt_gen.analytics_credentials("mqtt://mosquitto:1883") is None
+    assert mqtt_gen.analytics_credentials("") is None
+    assert mqtt_gen.analytics_credentials("mqtt://mes-analytics:s%40cret@h:1883") == (
+        "mes-analytics",
+        "s@cret",
+    )
+    directory = private_dir("mes-mqtt-analytics-")
+    supervisor = Supervisor()
+    try:
+        devices = mqtt_gen.parse_devices("plc-b porto/a/b/M1\n")
+        with pytest.raises(mqtt_gen.DeviceListError, match="ANALYTICS_MQTT_URL"):
+            mqtt_gen.generate(
+                devices,
+                directory,
+                ingestor_user=INGESTOR_USER,
+                ingestor_password=INGESTOR_PASSWORD,
+                analytics=("plc-b", "x"),
+            )
+        mqtt_gen.generate(
+            devices,
+            directory,
+            ingestor_user=INGESTOR_USER,
+            ingestor_password=INGESTOR_PASSWORD,
+            passwords={"plc-b": "pw-plc-b"},
+            analytics=("mes-analytics", "pw-analytics"),
+        )
+        acl = (directory / "acl").read_text()
+        assert "user mes-analytics\ntopic write mes/v1/+/+/+/+/alert\n" in acl
+        port = free_port()
+        config = directory / "mosquitto.conf"
+        from deploy.stack_config import broker_config, mosquitto_binary
+
+        config.write_text(broker_config(port, directory))
+        supervisor.start("mosquitto", [mosquitto_binary() or "mosquitto", "-c", str(config)])
+        analytics = ("mes-analytics", "pw-analytics")
+        wait_until(lambda: can_connect(port, *analytics), what="broker")
+        plc = ("plc-b", "pw-plc-b")
+        allowed = [(analytics, "mes/v1/porto/a/b/M1/alert")]
+        denied = [
+            (analytics, "mes/v1/porto/a/b/M1/telemetry"),
+            (analytics, "mes/v1/porto/a/b/M1/state"),
+            (analytics, "spBv1.0/STATE/mes"),
+            (plc, "mes/v1/porto/a/b/M2/alert"),  # another machine's alert
+        ]
+        for (user, password), topic in allowed:
+            assert publish_v5(port, user, password, topic, b"{}") < 0x80, (user, topic)
+        for (user, password), topic in denied:
+            assert publish_v5(port, user, password, topic, b"{}") == NOT_AUTHORIZED, (user, topic)
+
+        async def ingestor_hears_alerts() -> bytes:
+            async with aiomqtt.Client(
+                "127.0.0.1", port, username=INGESTOR_USER, password=INGESTOR_PASSWORD,
+                identifier=INGESTOR_USER, timeout=5,
+            ) as ingestor:  # fmt: skip
+                await ingestor.subscribe("mes/v1/#", qos=1)
+                async with aiomqtt.Client(
+                    "127.0.0.1", port, username=analytics[0], password=analytics[1],
+                    identifier=analytics[0], timeout=5,
+                ) as publisher:  # fmt: skip
+                    await publisher.publish("mes/v1/porto/a/b/M1/alert", b'{"x": 1}', qos=1)
+                async with asyncio.timeout(5):
+                    async for message in ingestor.messages:
+                        return bytes(message.payload)  # type: ignore[arg-type]
+            raise AssertionError("no message")
+
+        assert asyncio.run(ingestor_hears_alerts()) == b'{"x": 1}'
+    finally:
+        supervisor.stop()
+        shutil.rmtree(directory, ignore_errors=True)

@@ -47,6 +47,8 @@ ROUTES = [
     ("telemetry", "/api/v1/plant"),
     ("web", "/api/v1/session"),
     ("web", "/api/v1/web/openapi.json"),
+    ("analytics", "/api/v1/anomalies?kind=spike"),
+    ("analytics", "/api/v1/analytics/openapi.json"),
 ]
 
 
@@ -104,6 +106,8 @@ async def test_detail_routes_and_a_post_reach_their_service(stack: Stack) -> Non
             ("catalog", "GET", f"/products/{code}/structure?max_depth=2", 200),
             ("production", "GET", f"/api/v1/production-orders/{order}", 200),
             ("telemetry", "GET", "/api/v1/machines/CORTE1/latest", 200),
+            # The regex location: a machine's anomalies (and risk) go to analytics.
+            ("analytics", "GET", "/api/v1/machines/NO-SUCH-1/anomalies", 404),
             # A body the service refuses: it is the production service that says so.
             ("production", "POST", "/api/v1/production-reports", 400),
         ]

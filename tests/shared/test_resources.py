@@ -32,7 +32,16 @@ from shared.settings import Settings
                 ("telemetry_ingestor", False),
             ],
         ),
-        (create_analytics, [("mes_db", True), ("protheus_db", False), ("analytics_jobs", False)]),
+        (
+            create_analytics,
+            [
+                ("audit", False),
+                ("mes_db", True),
+                ("protheus_db", False),
+                ("analytics_jobs", False),
+                ("alert_publisher", False),
+            ],
+        ),
     ],
 )
 def test_listed_resources_register_their_checks(create_app, checks):

@@ -178,3 +178,31 @@ def test_a_bad_section_variable_is_named_with_its_message(variable, value, messa
     with pytest.raises(ConfigError) as info:
         Settings.from_env({variable: value})
     assert str(info.value) == f"{variable}: {message}"
+
+
+def test_anomaly_settings_and_the_alert_publishers_broker():
+    settings = Settings.from_env({"MQTT_URL": "mqtt://mes-ingestor:segredo@broker:1884"})
+    # The publisher never borrows the ingestor's login: MQTT_URL's host and port only.
+    assert settings.analytics.mqtt_url == "mqtt://broker:1884"
+    assert settings.analytics.mqtt_client_id.startswith("mes-analytics-")
+    assert settings.anomaly.limits_map()["vibration"] == (0.0, 12.0)
+    own = Settings.from_env(
+        {
+            "ANALYTICS_MQTT_URL": "mqtts://mes-analytics:x@broker:8883",
+            "ANOMALY_LIMITS": "pressure:0:8",
+            "ANOMALY_STUCK_S": "30",
+        }
+    )
+    assert own.analytics.mqtt_url == "mqtts://mes-analytics:x@broker:8883"
+    assert own.anomaly.limits_map() == {"pressure": (0.0, 8.0)}
+    assert own.anomaly.stuck_s == 30.0
+    for name, value in (
+        ("ANOMALY_LIMITS", "pressure:8:0"),
+        ("ANOMALY_LIMITS", "pressure"),
+        ("ANOMALY_DRIFT_CLOSE_Z", "9"),
+        ("ANOMALY_BATCH_ROWS", "10"),
+        ("ANALYTICS_MQTT_URL", "http://broker"),
+    ):
+        with pytest.raises(ConfigError) as raised:
+            Settings.from_env({name: value})
+        assert raised.value.variable == name

@@ -114,6 +114,23 @@ async def test_what_does_not_fit_is_dead_lettered_with_its_reason(broker, mes_ds
     assert await wait_for_rows(mes_dsn, "SELECT count(*) FROM telemetry_samples", 1) == 1
 
 
+async def test_the_alert_channel_is_acknowledged_not_stored_not_dead_lettered(
+    broker, mes_dsn, ingestors
+):
+    """The analytics service publishes anomaly and risk alerts under mes/v1/.../alert."""
+    await ingestors()
+    alert = {"type": "anomaly", "event": "open", "id": "x", "machine": "M1", "ts": iso()}
+    await publish(broker, [
+        (f"{BASE}/M1/alert", alert),
+        (f"{BASE}/M1/alert", b"not even json"),
+        (f"{BASE}/M1/telemetry", {"ts": iso(), "metrics": {"ok": 1}}),
+    ])  # fmt: skip
+    # Messages are stored in order: once the sample is there, the alerts were handled.
+    assert await wait_for_rows(mes_dsn, "SELECT count(*) FROM telemetry_samples", 1) == 1
+    assert (await rows(mes_dsn, "SELECT count(*) FROM telemetry_dead_letters"))[0][0] == 0
+    assert (await rows(mes_dsn, "SELECT count(*) FROM machine_states"))[0][0] == 0
+
+
 async def test_a_bad_element_of_a_batch_goes_alone_and_the_stream_goes_on(
     broker, mes_dsn, ingestors
 ):

@@ -12,6 +12,9 @@ from zoneinfo import ZoneInfo
 import orjson
 
 CHANNELS = ("telemetry", "state", "counter")
+# Channels of the MQTT contract that are not ours to store: `alert` is what the analytics
+# service publishes (anomalies, failure risk). Acknowledged, neither stored nor dead-lettered.
+IGNORED_CHANNELS = ("alert",)
 STATES = frozenset({"running", "idle", "setup", "stopped", "fault", "offline"})
 MAX_NAME = 64
 MAX_EPOCH_MS = 32503680000000  # year 3000: larger numbers are not epoch milliseconds
@@ -73,7 +76,7 @@ def parse_topic(topic: str) -> Topic:
         raise Invalid("tópico fora do padrão mes/v1/<site>/<area>/<line>/<machine>/<channel>")
     if any(not p or len(p) > MAX_NAME or not _printable(p) for p in parts[2:6]):
         raise Invalid("tópico com segmento vazio ou longo demais")
-    if parts[6] not in CHANNELS:
+    if parts[6] not in CHANNELS and parts[6] not in IGNORED_CHANNELS:
         raise Invalid(f"canal '{parts[6]}' desconhecido; use telemetry, state ou counter")
     return Topic(*parts[2:7])
 
@@ -168,6 +171,8 @@ def parse_message(
         topic = parse_topic(topic_text)
     except Invalid as exc:
         parsed.dead.append((topic_text, payload, str(exc)))
+        return parsed
+    if topic.channel in IGNORED_CHANNELS:
         return parsed
     try:
         document = orjson.loads(payload)

@@ -1,0 +1,188 @@
+"""The streaming detectors on crafted series: what they flag, what they leave alone, and
+their state surviving a JSON round trip."""
+
+from __future__ import annotations
+
+import json
+import random
+from collections.abc import Iterable
+
+from services.analytics.anomalies.detectors import (
+    Change,
+    DetectorConfig,
+    MachineDetector,
+    parse_limits,
+)
+
+CONFIG = DetectorConfig(limits={"temperature": (0.0, 90.0), "vibration": (0.0, 12.0)})
+STEP = 10.0
+
+
+def noise(seed: int, n: int, mean: float, sd: float) -> list[float]:
+    rng = random.Random(seed)
+    return [rng.gauss(mean, sd) for _ in range(n)]
+
+
+def run(
+    detector: MachineDetector, metric: str, values: Iterable[float], *, t0: float = 0.0
+) -> list[Change]:
+    changes: list[Change] = []
+    for i, value in enumerate(values):
+        changes.extend(detector.feed(metric, t0 + i * STEP, value, CONFIG))
+    return changes
+
+
+def opened(changes: list[Change], kind: str) -> list[Change]:
+    return [c for c in changes if c.action == "open" and c.kind == kind]
+
+
+def test_noise_flags_nothing() -> None:
+    detector = MachineDetector("M1")
+    changes = run(detector, "temperature", noise(1, 5000, 60, 0.5))
+    assert changes == []
+
+
+def test_isolated_spike_opens_and_closes_once() -> None:
+    values = noise(2, 300, 60, 0.5)
+    values[200] = 75.0  # inside the limits: a spike, not out_of_range
+    changes = run(MachineDetector("M1"), "temperature", values)
+    assert [(c.action, c.kind) for c in changes] == [("open", "spike"), ("close", "spike")]
+    assert changes[0].start == 200 * STEP
+    assert changes[1].end == 200 * STEP
+    assert changes[0].score >= CONFIG.spike_z
+    assert changes[0].metrics == ["temperature"]
+
+
+def test_step_change_of_setpoint_is_not_a_spike() -> None:
+    values = noise(3, 300, 60, 0.5) + noise(4, 300, 70, 0.5)
+    changes = run(MachineDetector("M1"), "temperature", values)
+    assert opened(changes, "spike") == []
+
+
+def test_stuck_value_opens_after_duration_and_samples_and_closes() -> None:
+    values = noise(5, 200, 60, 0.5) + [61.234] * 20 + noise(6, 50, 60, 0.5)
+    changes = run(MachineDetector("M1"), "temperature", values)
+    stuck = [c for c in changes if c.kind == "stuck"]
+    assert [c.action for c in stuck] == ["open", "close"]
+    assert stuck[0].start == 200 * STEP
+    assert stuck[0].at - stuck[0].start >= CONFIG.stuck_s
+    assert stuck[1].end == 219 * STEP
+    assert opened(changes, "spike") == []
+
+
+def test_short_flat_run_is_not_stuck() -> None:
+    values = noise(7, 200, 60, 0.5) + [61.0] * 3 + noise(8, 50, 60, 0.5)
+    assert opened(run(MachineDetector("M1"), "temperature", values), "stuck") == []
+
+
+def test_idle_machine_reading_flat_is_not_stuck() -> None:
+    detector = MachineDetector("M1")
+    run(detector, "temperature", noise(9, 100, 60, 0.5))
+    detector.set_state("idle")
+    changes = run(detector, "temperature", [25.0] * 100, t0=1000 * STEP)
+    assert changes == []
+
+
+def test_out_of_range_opens_closes_with_hysteresis() -> None:
+    values = [*noise(10, 100, 60, 0.5), 95.0, 96.0, 60.0, 97.0, *noise(11, 20, 60, 0.5)]
+    changes = run(MachineDetector("M1"), "temperature", values)
+    oor = [c for c in changes if c.kind == "out_of_range" and c.action != "update"]
+    assert [c.action for c in oor] == ["open", "close"]  # the in-range sample between: one event
+    assert oor[0].start == 100 * STEP
+    assert oor[1].end == 103 * STEP
+    assert opened(changes, "spike") == []
+    assert opened(changes, "stuck") == []
+
+
+def test_out_of_range_is_checked_while_idle() -> None:
+    detector = MachineDetector("M1")
+    detector.set_state("idle")
+    assert opened(run(detector, "vibration", [1.0, 1.0, 30.0]), "out_of_range")
+
+
+def drift_machine(vibration_end: float, *, seed: int) -> list[Change]:
+    """Six hours of steady running, then vibration rising linearly over three hours."""
+    detector = MachineDetector("M1")
+    rng = random.Random(seed)
+    changes: list[Change] = []
+    steady, rising = 6 * 360, 3 * 360
+    for i in range(steady + rising):
+        ts = i * STEP
+        ramp = max(0, i - steady) / rising
+        changes += detector.feed("temperature", ts, rng.gauss(60, 0.5), CONFIG)
+        changes += detector.feed(
+            "vibration", ts, rng.gauss(2.0 + ramp * (vibration_end - 2.0), 0.2), CONFIG
+        )
+    return changes
+
+
+def test_slow_drift_is_flagged_with_its_metric() -> None:
+    changes = drift_machine(5.0, seed=12)
+    drifts = opened(changes, "drift")
+    assert len(drifts) == 1
+    assert drifts[0].metrics == ["vibration"]
+    assert drifts[0].start > 6 * 3600  # not before the drift began
+    assert opened(changes, "spike") == []
+
+
+def test_no_drift_on_steady_running() -> None:
+    assert opened(drift_machine(2.0, seed=13), "drift") == []
+
+
+def test_drift_ignores_idle_periods() -> None:
+    """Idle stretches read differently (cooler, still): neither learnt nor scored."""
+    detector = MachineDetector("M1")
+    rng = random.Random(14)
+    changes: list[Change] = []
+    ts = 0.0
+    for block in range(12):
+        detector.set_state("running" if block % 2 == 0 else "idle")
+        for _ in range(360):
+            idle = block % 2 == 1
+            changes += detector.feed("temperature", ts, rng.gauss(30 if idle else 60, 0.5), CONFIG)
+            changes += detector.feed(
+                "vibration", ts, rng.gauss(0.5 if idle else 2.0, 0.05 if idle else 0.2), CONFIG
+            )
+            ts += STEP
+    assert [c for c in changes if c.action == "open"] == []
+
+
+def test_state_round_trip_keeps_a_stuck_run_and_open_events() -> None:
+    values = noise(15, 200, 60, 0.5) + [61.5] * 10
+    detector = MachineDetector("M1")
+    first = run(detector, "temperature", values[:203])
+    assert opened(first, "stuck") == []
+    restored = MachineDetector.from_state("M1", json.loads(json.dumps(detector.to_state())))
+    second = run(restored, "temperature", values[203:] + [61.5] * 5, t0=203 * STEP)
+    stuck = opened(second, "stuck")
+    assert len(stuck) == 1
+    assert stuck[0].start == 200 * STEP
+    again = MachineDetector.from_state("M1", json.loads(json.dumps(restored.to_state())))
+    later = run(again, "temperature", [61.5] * 3 + [60.0, 60.2], t0=218 * STEP)
+    assert opened(later, "stuck") == []  # still the same event: not opened twice
+    assert [c.action for c in later if c.kind == "stuck"] == ["close"]
+    assert later[-1].id == stuck[0].id
+
+
+def test_parse_limits() -> None:
+    assert parse_limits("temperature:-10:90, pressure:0:10") == {
+        "temperature": (-10.0, 90.0),
+        "pressure": (0.0, 10.0),
+    }
+    for bad in ("temperature:90:10", "temperature:1", ":1:2", "t:a:b"):
+        try:
+            parse_limits(bad)
+        except ValueError:
+            continue
+        raise AssertionError(bad)
+
+
+def test_a_setpoint_step_is_neither_spike_nor_drift() -> None:
+    detector = MachineDetector("M1")
+    rng = random.Random(16)
+    changes: list[Change] = []
+    for i in range(9 * 360):
+        level = 60.0 if i < 6 * 360 else 66.0  # a new product's setpoint
+        changes += detector.feed("temperature", i * STEP, rng.gauss(level, 0.5), CONFIG)
+        changes += detector.feed("vibration", i * STEP, rng.gauss(2.0, 0.2), CONFIG)
+    assert [c for c in changes if c.action == "open"] == []
