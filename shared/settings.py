@@ -444,6 +444,8 @@ def _read_web(reader: EnvReader) -> WebSettings:
         events_poll_s=reader.number("WEB_EVENTS_POLL_S", defaults.events_poll_s, minimum=0.05),
         events_ping_s=reader.number("WEB_EVENTS_PING_S", defaults.events_ping_s, minimum=1.0),
     )
+
+
 def _broker_only(url: str) -> str:
     """MQTT_URL without its credentials (the ingestor's): the scheme, host and port."""
     parts = urlsplit(url)
