@@ -96,6 +96,10 @@ async def split_by_appointment(
     ]
 
 
+# Issues a message names before summing up the rest.
+MAX_NAMED_ISSUES = 5
+
+
 def unknown_runs(counted: Mapping[CountKey, tuple[int, int]]) -> list[OrderRun]:
     """Every count as a run without ideal time, Protheus being unreachable."""
     down = [
@@ -113,9 +117,13 @@ def issues_note(runs: Sequence[OrderRun]) -> str | None:
     issues = sorted({f"máquina {run.machine}: {run.issue}" for run in runs if run.issue})
     if not issues:
         return None
+    # A line or the plant summary may have hundreds: the message names the first few.
+    named = issues[:MAX_NAMED_ISSUES]
+    if len(issues) > len(named):
+        named.append(f"e mais {len(issues) - len(named)}")
     return (
         "Performance e OEE nulos: sem tempo padrão para parte da contagem ("
-        + "; ".join(issues)
+        + "; ".join(named)
         + ")."
     )
 
