@@ -196,6 +196,18 @@ class AnalyticsSettings:
 
 
 @dataclass(frozen=True)
+class RiskSettings:
+    """Failure risk (RISK_*): the label's horizon, the alert threshold and its hysteresis, and
+    how often the analytics service scores each machine's current hour."""
+
+    horizon_h: int = 8  # RISK_HORIZON_H: a `fault` starting within this many hours is a positive
+    alert: float = 0.7  # RISK_ALERT: an alert opens when a machine's risk reaches this
+    # RISK_ALERT_HYSTERESIS: it closes once the risk falls below RISK_ALERT minus this
+    hysteresis: float = 0.1
+    interval_s: float = 300.0  # RISK_INTERVAL_S: the risk job scores every machine this often
+
+
+@dataclass(frozen=True)
 class AuditSettings:
     """Whether authenticated requests are audited, how long rows are kept, how they are
     batched (AUDIT_*)."""
@@ -248,6 +260,7 @@ class Settings:
     ingest: IngestSettings = field(default_factory=IngestSettings)
     audit: AuditSettings = field(default_factory=AuditSettings)
     analytics: AnalyticsSettings = field(default_factory=AnalyticsSettings)
+    risk: RiskSettings = field(default_factory=RiskSettings)
     stops: StopSettings = field(default_factory=StopSettings)
     sparkplug: SparkplugSettings = field(default_factory=SparkplugSettings)
 
@@ -297,6 +310,7 @@ class Settings:
             ingest=_read_ingest(reader),
             audit=_read_audit(reader),
             analytics=_read_analytics(reader),
+            risk=_read_risk(reader),
             stops=_read_stops(reader),
             sparkplug=_read_sparkplug(reader),
         )
@@ -370,6 +384,23 @@ def _read_analytics(reader: EnvReader) -> AnalyticsSettings:
         lake_dir=reader.text("LAKE_DIR", defaults.lake_dir),
         export_min=number("LAKE_EXPORT_MIN", defaults.export_min, minimum=0.001),
         batch_rows=int(number("LAKE_BATCH_ROWS", defaults.batch_rows, minimum=1000)),
+    )
+
+
+def _read_risk(reader: EnvReader) -> RiskSettings:
+    defaults = RiskSettings()
+    number = reader.number
+    alert = number("RISK_ALERT", defaults.alert)
+    if not 0 < alert <= 1:
+        raise ConfigError("RISK_ALERT", f"valor {alert} fora do intervalo (0, 1]")
+    hysteresis = number("RISK_ALERT_HYSTERESIS", defaults.hysteresis)
+    if hysteresis >= alert:
+        raise ConfigError("RISK_ALERT_HYSTERESIS", "deve ser menor que RISK_ALERT")
+    return RiskSettings(
+        horizon_h=reader.integer("RISK_HORIZON_H", defaults.horizon_h, minimum=1, maximum=168),
+        alert=alert,
+        hysteresis=hysteresis,
+        interval_s=number("RISK_INTERVAL_S", defaults.interval_s, minimum=0.01),
     )
 
 

@@ -1,9 +1,9 @@
-"""Application factory of the analytics service: base app, resources in start order, no /api.
+"""Application factory of the analytics service: base app, resources in start order, routes.
 
 The service runs the BI schema's jobs (Protheus dimensions mirrored for the views, rollups,
 the Parquet lake's export) apart from the request-serving APIs: they read the ERP in bulk and
 write large files (memory, event-loop latency), and run once per plant while the APIs scale
-out. HTTP: /healthz, /readyz and /metrics only.
+out. HTTP: /healthz, /readyz, /metrics, the failure-risk routes and their OpenAPI document.
 """
 
 from __future__ import annotations
@@ -17,7 +17,9 @@ from services.analytics.bi import set_bi_login
 from services.analytics.jobs import JobMetrics
 from services.analytics.keys import JOB_METRICS, JOBS
 from services.analytics.lake.job import lake_job
+from services.analytics.risk.job import risk_job
 from services.analytics.rollups.job import rollup_job
+from services.analytics.routes import add_routes
 from services.analytics.sync.job import dimension_sync
 from services.telemetry.query.shifts import parse_shift_calendar
 from shared.app import (
@@ -29,11 +31,13 @@ from shared.app import (
 )
 from shared.health import add_check
 from shared.keys import MES_POOL, METRICS, SETTINGS
+from shared.openapi import publish_openapi
 from shared.settings import Settings
 
 log = logging.getLogger(__name__)
 
 SERVICE = "analytics"
+DESCRIPTION = "Manutenção preditiva: risco de falha por máquina e os alertas de risco."
 
 
 async def bi_login(app: web.Application) -> AsyncIterator[None]:
@@ -79,7 +83,10 @@ def setup(app: web.Application) -> None:
         dimension_sync,
         rollup_job,
         lake_job,
+        risk_job,
     )
+    add_routes(app)
+    publish_openapi(app, SERVICE, "Analytics API", DESCRIPTION)
 
 
 def create_app(settings: Settings) -> web.Application:
