@@ -112,10 +112,12 @@ async def test_features_count_faults_stops_anomalies_and_label_the_horizon(mes) 
     after = by["M1", 3]  # observed at 4:00, after the 3:10-3:40 fault
     assert after.features["faults_24h"] == 1
     assert after.features["hours_since_fault"] == pytest.approx(50 / 60)
-    assert after.label == 1 and after.next_fault == at(5.5)
+    assert after.label == 1
+    assert after.next_fault == at(5.5)
 
     in_fault = by["M1", 5]  # 6:00 falls in the 5:30-7:00 fault: nothing to predict
-    assert in_fault.in_fault and in_fault.label is None
+    assert in_fault.in_fault
+    assert in_fault.label is None
 
     censored = by["M1", 6]  # observed at 7:00, no fault after, data only up to 10:00
     assert not censored.in_fault
@@ -131,13 +133,22 @@ async def test_features_count_faults_stops_anomalies_and_label_the_horizon(mes) 
     assert labels["M1", at(1)] == 1  # but within [2:00, 4:00)
 
 
-async def trained(pool: asyncpg.Pool, conn: asyncpg.Connection) -> tuple[Any, list[Any]]:
+# The plant's model, trained once for the module (each test loads the plant in its database).
+_TRAINED: dict[str, tuple[model.TrainedModel, list[features.MachineHour]]] = {}
+
+
+async def trained(
+    pool: asyncpg.Pool, conn: asyncpg.Connection
+) -> tuple[model.TrainedModel, list[features.MachineHour]]:
+    """Load the small generated plant; the model trained on its first 3.5 days, the later rows."""
     plant = plantgen.generate(7, machines=3, start=START, days=5, step_s=180)
     await plantgen.load(conn, plant)
-    rows = await features.machine_hours(pool, Settings(), START, plant.end)
-    cut = START + dt.timedelta(days=3.5)
-    fitted = model.train([r for r in rows if r.hour < cut], Settings())
-    return fitted, [r for r in rows if r.hour >= cut]
+    if "plant" not in _TRAINED:
+        rows = await features.machine_hours(pool, Settings(), START, plant.end)
+        cut = START + dt.timedelta(days=3.5)
+        fitted = model.train([r for r in rows if r.hour < cut], Settings(), threads=1)
+        _TRAINED["plant"] = fitted, [r for r in rows if r.hour >= cut]
+    return _TRAINED["plant"]
 
 
 async def test_model_trains_is_stored_versioned_and_reloads(mes) -> None:
@@ -146,23 +157,28 @@ async def test_model_trains_is_stored_versioned_and_reloads(mes) -> None:
     card = fitted.card
     assert card["algorithm"] in model.ALGORITHMS
     assert set(card["candidates"]) == set(model.ALGORITHMS)
-    assert card["rows"] > 100 and 0 < card["positives"] < card["rows"]
-    assert card["horizonH"] == 8 and card["features"] and card["sklearnVersion"]
+    assert card["rows"] > 100
+    assert 0 < card["positives"] < card["rows"]
+    assert card["horizonH"] == 8
+    assert card["features"]
+    assert card["sklearnVersion"]
     assert card["trainingWindow"]["from"] == START.isoformat()
     figures = model.evaluate(fitted, later)
-    assert figures["auc"] is not None and figures["auc"] > 0.6
+    assert figures["auc"] is not None
+    assert figures["auc"] > 0.6
     assert 0 <= figures["precision_at_10"] <= 1
     assert figures["baseline_auc"] is not None
 
     await service.store_model(pool, fitted)
     again = await service.load_model(pool)
-    assert again is not None and again.version == fitted.version
+    assert again is not None
+    assert again.version == fitted.version
     assert list(again.scores(later[:20])) == pytest.approx(list(fitted.scores(later[:20])))
     explained = again.explain(later[:5])
     assert all(len(e) == model.TOP_FEATURES for e in explained)
     assert all(c.feature in [*fitted.columns.numeric, "product"] for e in explained for c in e)
 
-    second = model.train(model.labelled(later) + model.labelled(later[:0]), Settings())
+    second = model.train(later, Settings(), threads=1)
     await service.store_model(pool, second)
     assert (await service.load_model(pool)).version == second.version  # type: ignore[union-attr]
     versions = await conn.fetch("SELECT version, active FROM risk_models ORDER BY trained_at")
@@ -185,9 +201,10 @@ async def test_job_scores_nothing_without_a_model_then_scores_and_alerts(mes) ->
     job = RiskJob(pool, Settings(), JobMetrics(CollectorRegistry()))
     assert await job.run_once()
     assert job.last_rows == {}
-    assert job.status()["model"] is None and "train" in str(job.status()["note"])
+    assert job.status()["model"] is None
+    assert "train" in str(job.status()["note"])
 
-    fitted, later = await trained(pool, conn)
+    fitted, _later = await trained(pool, conn)
     await service.store_model(pool, fitted)
     scored = await service.score_current(
         pool, Settings(), fitted, now=START + dt.timedelta(days=4, minutes=30)
@@ -199,7 +216,9 @@ async def test_job_scores_nothing_without_a_model_then_scores_and_alerts(mes) ->
     await conn.execute("DELETE FROM alert_outbox")
 
     def score(risk: float) -> queries.Score:
-        return queries.Score("RISK0700", START, risk, [{"feature": "f", "value": 1, "contribution": 1}])
+        return queries.Score(
+            "RISK0700", START, risk, [{"feature": "f", "value": 1, "contribution": 1}]
+        )
 
     settings = RiskSettings(alert=0.7, hysteresis=0.1)
     for risk in (0.5, 0.75, 0.8, 0.65, 0.55, 0.6, 0.9):
@@ -210,9 +229,12 @@ async def test_job_scores_nothing_without_a_model_then_scores_and_alerts(mes) ->
         ("open", 0.75), ("close", 0.55), ("open", 0.9)
     ]  # fmt: skip
     first = payloads[0]
-    assert first["type"] == "risk" and first["machine"] == "RISK0700"
-    assert first["threshold"] == 0.7 and first["horizonH"] == 8
-    assert first["modelVersion"] == fitted.version and first["topFeatures"][0]["feature"] == "f"
+    assert first["type"] == "risk"
+    assert first["machine"] == "RISK0700"
+    assert first["threshold"] == 0.7
+    assert first["horizonH"] == 8
+    assert first["modelVersion"] == fitted.version
+    assert first["topFeatures"][0]["feature"] == "f"
     assert await conn.fetchval("SELECT alert_open FROM machine_risk WHERE machine = 'RISK0700'")
 
 
@@ -253,7 +275,9 @@ async def test_routes_answer_risk_ranking_and_errors(mes, risk_client) -> None:
     )
     resp = await client.get(url(client, "machine_risk", machine="A2"), headers=READ)
     data = await assert_envelope(resp, 200)
-    assert data["risk"] == 0.9 and data["alert"] is True and data["topFeatures"] == top
+    assert data["risk"] == 0.9
+    assert data["alert"] is True
+    assert data["topFeatures"] == top
     assert dt.datetime.fromisoformat(data["hour"]) == H0
     assert data["model"]["version"] == fitted.version
     assert data["model"]["algorithm"] == fitted.algorithm
@@ -268,7 +292,8 @@ async def test_routes_answer_risk_ranking_and_errors(mes, risk_client) -> None:
     resp = await client.get(url(client, "maintenance_risk"), headers=READ)
     ranked = (await assert_envelope(resp, 200))["data"]
     assert [i["machine"] for i in ranked][:2] == ["A2", "A1"]  # unscored machines last
-    assert ranked[-1]["risk"] is None and ranked[-1]["model"]["version"] == fitted.version
+    assert ranked[-1]["risk"] is None
+    assert ranked[-1]["model"]["version"] == fitted.version
 
     resp = await client.get(url(client, "maintenance_risk", {"line": "porto"}), headers=READ)
     body = await assert_envelope(resp, 400)

@@ -38,7 +38,7 @@ class RiskJob(PeriodicJob):
         status = super().status()
         model = self.models.model
         status["model"] = model.version if model is not None else None
-        if model is None:
+        if model is None and self.runs:
             status["note"] = NO_MODEL
         return status
 

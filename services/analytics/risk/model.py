@@ -31,6 +31,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import roc_auc_score
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
+from threadpoolctl import threadpool_limits
 
 from services.analytics.risk.features import MachineHour
 from shared.settings import Settings
@@ -305,9 +306,22 @@ def _fit(algorithm: str, columns: Columns, rows: Sequence[MachineHour]) -> Any:
 
 
 def train(
-    rows: Sequence[MachineHour], settings: Settings, *, horizon_h: int | None = None
+    rows: Sequence[MachineHour],
+    settings: Settings,
+    *,
+    horizon_h: int | None = None,
+    threads: int | None = None,
 ) -> TrainedModel:
-    """Compare the candidates on a time split, refit the better one on every labelled row."""
+    """Compare the candidates on a time split, refit the better one on every labelled row.
+    `threads` caps the native thread pools (OpenMP, BLAS): on a busy machine one thread is
+    faster than many fighting for the cores."""
+    with threadpool_limits(limits=threads):
+        return _train(rows, settings, horizon_h=horizon_h)
+
+
+def _train(
+    rows: Sequence[MachineHour], settings: Settings, *, horizon_h: int | None
+) -> TrainedModel:
     usable = labelled(rows)
     y_all = labels(usable)
     if len(set(y_all.tolist())) < 2:

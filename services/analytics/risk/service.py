@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import asyncpg
+from threadpoolctl import threadpool_limits
 
 from services.analytics.risk import queries
 from services.analytics.risk.features import HOUR, MachineHour, floor_hour, machine_hours
@@ -100,8 +101,11 @@ def alert_payload(
 
 
 def scores_of(model: TrainedModel, rows: Sequence[MachineHour]) -> list[queries.Score]:
-    risks = model.scores(rows)
-    explained = model.explain(rows)
+    """Risk and top features of each row, on one native thread: it runs in the service's event
+    loop (a few rows per run) beside other jobs, never worth a pool of threads."""
+    with threadpool_limits(limits=1):
+        risks = model.scores(rows)
+        explained = model.explain(rows)
     return [
         queries.Score(
             machine=row.machine,
