@@ -17,8 +17,8 @@ from services.analytics.jobs import JobMetrics
 from services.analytics.risk import features, model, queries, service
 from services.analytics.risk.job import RiskJob
 from services.telemetry.partitions import ensure_partitions
-from shared.json import loads
-from shared.settings import RiskSettings, Settings, parse_api_keys
+from shared.json import dumps, loads
+from shared.settings import ConfigError, RiskSettings, Settings, parse_api_keys
 from tests.helpers import assert_envelope
 from tests.support import risk as plantgen
 from tests.support.telemetry_query import KEYS, READ
@@ -80,6 +80,13 @@ async def crafted_plant(conn: asyncpg.Connection) -> None:
         at(2.25),
         at(2.26),
     )
+    # A drift that started at 0:30 but was only recognised at 3:20: it counts from 3:20.
+    await conn.execute(
+        "INSERT INTO anomaly_events (id, machine, kind, metrics, started_at, score, detail) "
+        "VALUES (gen_random_uuid(), 'M1', 'drift', '{vibration}', $1, 4, $2::jsonb)",
+        at(0.5),
+        dumps({"detectedAt": at(3 + 20 / 60).isoformat()}),
+    )
     await conn.executemany(
         "INSERT INTO machines (machine, site, area, line, last_seen) "
         "VALUES ($1, 'porto', 'usinagem', 'linha1', $2)",
@@ -108,6 +115,8 @@ async def test_features_count_faults_stops_anomalies_and_label_the_horizon(mes) 
     assert by["M1", 2].features["spike_1h"] == 1
     assert by["M1", 3].features["spike_1h"] == 0
     assert by["M1", 3].features["spike_8h"] == 1
+    assert [by["M1", k].features["drift_1h"] for k in range(5)] == [0, 0, 0, 1, 0]
+    assert by["M1", 4].features["drift_8h"] == 1
 
     after = by["M1", 3]  # observed at 4:00, after the 3:10-3:40 fault
     assert after.features["faults_24h"] == 1
@@ -301,3 +310,16 @@ async def test_routes_answer_risk_ranking_and_errors(mes, risk_client) -> None:
 
     resp = await client.get("/api/v1/analytics/openapi.json")
     assert "/api/v1/maintenance/risk" in (await resp.json())["paths"]
+
+
+def test_risk_settings_are_read_and_checked() -> None:
+    assert Settings.from_env({}).risk == RiskSettings(8, 0.7, 0.1, 300.0)
+    read = Settings.from_env(
+        {"RISK_HORIZON_H": "4", "RISK_ALERT": "0.8", "RISK_ALERT_HYSTERESIS": "0.2",
+         "RISK_INTERVAL_S": "60"}
+    ).risk  # fmt: skip
+    assert read == RiskSettings(4, 0.8, 0.2, 60.0)
+    with pytest.raises(ConfigError, match="RISK_ALERT"):
+        Settings.from_env({"RISK_ALERT": "1.5"})
+    with pytest.raises(ConfigError, match="RISK_ALERT_HYSTERESIS"):
+        Settings.from_env({"RISK_ALERT": "0.5", "RISK_ALERT_HYSTERESIS": "0.5"})

@@ -273,6 +273,7 @@ def test_each_service_gets_every_variable_it_reads(config: dict[str, Any]) -> No
     stops = section_reads("stops")  # the production service's stop detector
     sparkplug = section_reads("sparkplug")  # the ingestor as a Sparkplug host application
     analytics = section_reads("analytics")  # the analytics service (BI schema, lake)
+    analytics |= section_reads("risk")  # and its failure-risk scorer
     shared = (
         read_by(ROOT / "shared" / "settings.py") - pusher - ingest - stops - sparkplug - analytics
     )

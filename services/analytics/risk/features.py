@@ -3,8 +3,11 @@
 A row is machine M's hour H (UTC-aligned); it is observed at H's end, `as_of` = H + 1 h, from
 the data before it: per metric the mean and spread of the last hour and of the last 8 hours,
 the 8-hour trend (slope of the hourly means, units per hour) and how far the last hour and the
-last 8 hours sit from the last 24 hours (z, in the 24 hours' standard deviations); anomaly
-events by kind started in the last hour and 8 hours (anomaly_events, 0026); `fault` and
+last 8 hours sit from the last 24 hours (z, in the 24 hours' standard deviations); the same
+level under load (samples while `running`, RUN_SETTLE after it started: process values follow
+the load, so an idle hour would hide a drift) in the last hour and 8 hours against the 24 hours
+before those 8 (z, ratio, trend); the share of the last hour and 8 hours spent running; anomaly
+events by kind detected in the last hour and 8 hours (anomaly_events, 0026); `fault` and
 `stopped` state entries in the last 24 hours and 7 days and the hours since the last fault
 entry (looking back at most FAULT_LOOKBACK); the product of the order the machine's counters
 last named (analytics_src.sc2, when mirrored); the plant-local hour of day and weekday.
@@ -14,9 +17,11 @@ does and the machine's data reaches that far, None otherwise (the horizon is not
 yet, or the machine is already in fault at `as_of`: nothing to predict).
 
 The telemetry statistics are computed from telemetry_samples, not the rollups (0021): those
-keep no sum of squares (no spread), and a bench or a fresh plant loads samples without the
-rollup job. One grouped pass over the window's samples (plus 23 hours before it for the
-24-hour baseline), then window functions over a dense hourly grid: the cost is that pass.
+keep no sum of squares (no spread) nor the state, and a bench or a fresh plant loads samples
+without the rollup job. One grouped pass over the window's samples (plus 31 hours before it
+for the baselines), index range scans for the running spans' samples, then window functions
+over a dense hourly grid: the cost is those passes (about 8 s for 2,000 machine-hours of
+1.6 million samples on the loaded 2-core development machine).
 """
 
 from __future__ import annotations
@@ -33,9 +38,15 @@ from shared.settings import Settings
 HOUR = dt.timedelta(hours=1)
 EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 FAULT_LOOKBACK = dt.timedelta(days=30)
+# Running samples count for the "under load" statistics this long after the machine starts
+# running: process values follow the load with a lag (a motor's temperature takes minutes).
+RUN_SETTLE = dt.timedelta(minutes=10)
 ANOMALY_KINDS = ("spike", "stuck", "out_of_range", "drift")
 # Per metric, in the order the statement's stats arrays hold them.
-METRIC_STATS = ("mean_1h", "std_1h", "mean_8h", "std_8h", "slope_8h", "z_1h", "z_8h")
+METRIC_STATS = (
+    "mean_1h", "std_1h", "mean_8h", "std_8h", "slope_8h", "z_1h", "z_8h",
+    "run_z_1h", "run_z_8h", "run_rel_8h", "run_slope_8h",
+)  # fmt: skip
 EVENT_FEATURES = (
     "faults_24h",
     "faults_7d",
@@ -44,6 +55,7 @@ EVENT_FEATURES = (
     *(f"{kind}_{window}" for kind in ANOMALY_KINDS for window in ("1h", "8h")),
 )
 CALENDAR_FEATURES = ("hour_sin", "hour_cos", "weekday")
+STATE_FEATURES = ("running_1h", "running_8h")
 
 MACHINE_HOURS = """
 WITH hourly AS (
@@ -51,52 +63,116 @@ WITH hourly AS (
            date_bin(INTERVAL '1 hour', ts, TIMESTAMPTZ '1970-01-01 00:00:00+00') AS hour,
            CAST(count(*) AS float8) AS n, sum(value) AS s, sum(value * value) AS ss
     FROM telemetry_samples
-    WHERE ts >= CAST($1 AS timestamptz) - INTERVAL '23 hours' AND ts < CAST($2 AS timestamptz)
+    WHERE ts >= CAST($1 AS timestamptz) - INTERVAL '31 hours' AND ts < CAST($2 AS timestamptz)
+    GROUP BY 1, 2, 3
+),
+known AS (SELECT DISTINCT machine FROM hourly),
+transitions AS (
+    SELECT machine, ts, state, lag(state) OVER (PARTITION BY machine ORDER BY ts) AS previous,
+           lead(ts) OVER (PARTITION BY machine ORDER BY ts) AS next_ts
+    FROM machine_states
+    WHERE machine IN (SELECT machine FROM known)
+      AND ts >= CAST($1 AS timestamptz) - CAST($5 AS interval)
+      AND ts < CAST($2 AS timestamptz) + make_interval(hours => CAST($3 AS int))
+),
+running AS (
+    SELECT t.machine, g.hour,
+           sum(extract(epoch FROM least(t.until, g.hour + INTERVAL '1 hour')
+                                  - greatest(t.ts, g.hour))) / 3600 AS share
+    FROM (
+        SELECT machine, ts, least(COALESCE(next_ts, now()), CAST($2 AS timestamptz)) AS until
+        FROM transitions
+        WHERE state = 'running'
+    ) AS t
+    CROSS JOIN LATERAL generate_series(
+        date_bin(INTERVAL '1 hour', greatest(t.ts, CAST($1 AS timestamptz) - INTERVAL '31 hours'),
+                 TIMESTAMPTZ '1970-01-01 00:00:00+00'),
+        t.until - INTERVAL '1 microsecond', INTERVAL '1 hour') AS g(hour)
+    WHERE t.until > greatest(t.ts, CAST($1 AS timestamptz) - INTERVAL '31 hours')
+    GROUP BY 1, 2
+),
+run_spans AS (
+    SELECT machine, greatest(ts + CAST($6 AS interval),
+                             CAST($1 AS timestamptz) - INTERVAL '31 hours') AS began, until
+    FROM (
+        SELECT machine, ts, least(COALESCE(next_ts, now()), CAST($2 AS timestamptz)) AS until
+        FROM transitions
+        WHERE state = 'running'
+    ) AS t
+    WHERE until > ts + CAST($6 AS interval)
+      AND until > CAST($1 AS timestamptz) - INTERVAL '31 hours'
+),
+run_hourly AS (
+    SELECT r.machine, k.metric,
+           date_bin(INTERVAL '1 hour', x.ts, TIMESTAMPTZ '1970-01-01 00:00:00+00') AS hour,
+           CAST(count(*) AS float8) AS n, sum(x.value) AS s, sum(x.value * x.value) AS ss
+    FROM run_spans AS r
+    JOIN (SELECT DISTINCT machine, metric FROM hourly) AS k ON k.machine = r.machine
+    CROSS JOIN LATERAL (
+        SELECT t.ts, t.value FROM telemetry_samples AS t
+        WHERE t.machine = r.machine AND t.metric = k.metric
+          AND t.ts >= r.began AND t.ts < r.until
+    ) AS x
     GROUP BY 1, 2, 3
 ),
 series AS (
-    SELECT k.machine, k.metric, g.hour, h.n, h.s, h.ss, h.s / h.n AS mean
+    SELECT k.machine, k.metric, g.hour, h.n, h.s, h.ss, h.s / h.n AS mean,
+           COALESCE(r.share, 0) AS share, u.n AS rn, u.s AS rs, u.ss AS rss, u.s / u.n AS rmean
     FROM (SELECT DISTINCT machine, metric FROM hourly) AS k
-    CROSS JOIN generate_series(CAST($1 AS timestamptz) - INTERVAL '23 hours', CAST($2 AS timestamptz) - INTERVAL '1 hour',
+    CROSS JOIN generate_series(CAST($1 AS timestamptz) - INTERVAL '31 hours',
+                               CAST($2 AS timestamptz) - INTERVAL '1 hour',
                                INTERVAL '1 hour') AS g(hour)
     LEFT JOIN hourly AS h ON h.machine = k.machine AND h.metric = k.metric AND h.hour = g.hour
+    LEFT JOIN running AS r ON r.machine = k.machine AND r.hour = g.hour
+    LEFT JOIN run_hourly AS u ON u.machine = k.machine AND u.metric = k.metric AND u.hour = g.hour
 ),
 rolled AS (
-    SELECT machine, metric, hour, n, s, ss, mean,
+    SELECT machine, metric, hour, n, s, ss, mean, share, rn, rmean,
+           avg(share) OVER w8 AS share8,
            sum(n) OVER w8 AS n8, sum(s) OVER w8 AS s8, sum(ss) OVER w8 AS ss8,
            sum(n) OVER w24 AS n24, sum(s) OVER w24 AS s24, sum(ss) OVER w24 AS ss24,
-           regr_slope(mean, extract(epoch FROM hour) / 3600) OVER w8 AS slope8
+           regr_slope(mean, extract(epoch FROM hour) / 3600) OVER w8 AS slope8,
+           -- Running samples only (after a settling time): the level a metric holds under
+           -- load, the last 8 hours against the 24 hours before them.
+           sum(rn) OVER w8 AS rn8, sum(rs) OVER w8 AS rs8,
+           sum(rn) OVER before8 AS rnb, sum(rs) OVER before8 AS rsb,
+           sum(rss) OVER before8 AS rssb,
+           regr_slope(rmean, extract(epoch FROM hour) / 3600) OVER w8 AS rslope8
     FROM series
     WINDOW w8 AS (PARTITION BY machine, metric ORDER BY hour ROWS 7 PRECEDING),
-           w24 AS (PARTITION BY machine, metric ORDER BY hour ROWS 23 PRECEDING)
+           w24 AS (PARTITION BY machine, metric ORDER BY hour ROWS 23 PRECEDING),
+           before8 AS (PARTITION BY machine, metric ORDER BY hour
+                       ROWS BETWEEN 31 PRECEDING AND 8 PRECEDING)
 ),
 spread AS (
-    SELECT machine, metric, hour, n8, mean AS mean_1h,
+    SELECT machine, metric, hour, n8, share, share8, mean AS mean_1h,
            sqrt(greatest((ss - s * s / n) / nullif(n - 1, 0), 0)) AS std_1h,
            s8 / nullif(n8, 0) AS mean_8h,
            sqrt(greatest((ss8 - s8 * s8 / nullif(n8, 0)) / nullif(n8 - 1, 0), 0)) AS std_8h,
            slope8,
            s24 / nullif(n24, 0) AS mean_24h,
-           sqrt(greatest((ss24 - s24 * s24 / nullif(n24, 0)) / nullif(n24 - 1, 0), 0)) AS std_24h
+           sqrt(greatest((ss24 - s24 * s24 / nullif(n24, 0)) / nullif(n24 - 1, 0), 0)) AS std_24h,
+           rmean AS run_mean_1h, rs8 / nullif(rn8, 0) AS run_mean_8h,
+           rsb / nullif(rnb, 0) AS run_base,
+           sqrt(greatest((rssb - rsb * rsb / nullif(rnb, 0)) / nullif(rnb - 1, 0), 0))
+               AS run_base_std,
+           rslope8
     FROM rolled
     WHERE hour >= CAST($1 AS timestamptz)
 ),
 grid AS (
-    SELECT machine, hour,
+    SELECT machine, hour, max(share) AS running_1h, max(share8) AS running_8h,
            array_agg(metric ORDER BY metric) AS metrics,
            array_agg(ARRAY[mean_1h, std_1h, mean_8h, std_8h, slope8,
                            (mean_1h - mean_24h) / nullif(std_24h, 0),
-                           (mean_8h - mean_24h) / nullif(std_24h, 0)] ORDER BY metric) AS stats
+                           (mean_8h - mean_24h) / nullif(std_24h, 0),
+                           (run_mean_1h - run_base) / nullif(run_base_std, 0),
+                           (run_mean_8h - run_base) / nullif(run_base_std, 0),
+                           run_mean_8h / nullif(run_base, 0),
+                           rslope8 / nullif(run_base_std, 0)] ORDER BY metric) AS stats
     FROM spread
     GROUP BY machine, hour
     HAVING sum(n8) > 0
-),
-known AS (SELECT DISTINCT machine FROM hourly),
-transitions AS (
-    SELECT machine, ts, state, lag(state) OVER (PARTITION BY machine ORDER BY ts) AS previous
-    FROM machine_states
-    WHERE machine IN (SELECT machine FROM known)
-      AND ts >= CAST($1 AS timestamptz) - CAST($5 AS interval) AND ts < CAST($2 AS timestamptz) + make_interval(hours => CAST($3 AS int))
 ),
 entries AS (
     SELECT machine,
@@ -111,14 +187,25 @@ entries AS (
 ),
 anomalies AS (
     SELECT machine,
-           date_bin(INTERVAL '1 hour', started_at, TIMESTAMPTZ '1970-01-01 00:00:00+00') AS hour,
+           date_bin(INTERVAL '1 hour', known_at, TIMESTAMPTZ '1970-01-01 00:00:00+00') AS hour,
            count(*) FILTER (WHERE kind = 'spike') AS spike,
            count(*) FILTER (WHERE kind = 'stuck') AS stuck,
            count(*) FILTER (WHERE kind = 'out_of_range') AS out_of_range,
            count(*) FILTER (WHERE kind = 'drift') AS drift
-    FROM anomaly_events
-    WHERE machine IN (SELECT machine FROM known)
-      AND started_at >= CAST($1 AS timestamptz) - INTERVAL '7 hours' AND started_at < CAST($2 AS timestamptz)
+    FROM (
+        -- When the detector knew (detail.detectedAt, a sample time), not when the episode
+        -- started: a drift is recognised hours into it, and its start would leak the future.
+        SELECT machine, kind,
+               COALESCE(CASE WHEN jsonb_typeof(detail -> 'detectedAt') = 'string'
+                             THEN CAST(detail ->> 'detectedAt' AS timestamptz) END,
+                        started_at) AS known_at
+        FROM anomaly_events
+        WHERE machine IN (SELECT machine FROM known)
+          AND started_at >= CAST($1 AS timestamptz) - INTERVAL '55 hours'
+          AND started_at < CAST($2 AS timestamptz)
+    ) AS e
+    WHERE known_at >= CAST($1 AS timestamptz) - INTERVAL '7 hours'
+      AND known_at < CAST($2 AS timestamptz)
     GROUP BY 1, 2
 ),
 timeline AS (
@@ -157,7 +244,7 @@ reach AS (
         SELECT max(ts) AS last_state FROM machine_states AS x WHERE x.machine = k.machine
     ) AS s ON true
 )
-SELECT g.machine, g.hour, g.metrics, g.stats,
+SELECT g.machine, g.hour, g.metrics, g.stats, g.running_1h, g.running_8h,
        ev.faults_24h, ev.faults_7d, ev.stops_24h, ev.last_fault, ev.next_fault,
        ev.spike_1h, ev.spike_8h, ev.stuck_1h, ev.stuck_8h, ev.out_of_range_1h,
        ev.out_of_range_8h, ev.drift_1h, ev.drift_8h,
@@ -187,7 +274,7 @@ ORDER BY g.hour, g.machine
 """Machine-hours of [$1, $2) (hour-aligned) with samples in their last 8 hours: telemetry
 statistics (telemetry_samples), state entries (machine_states: a `fault` or `stopped` row whose
 previous row is another state; looked back $5, ahead $3 hours for the label), anomaly events
-(anomaly_events by started_at), the state at the hour's end, the product of the latest
+(anomaly_events, when detected: detail.detectedAt, else started_at), the state at the hour's end, the product of the latest
 counter's order in the last 24 hours (machine_counters -> analytics_src.sc2, any branch), the
 machine's last data (machines.last_seen, machine_states), the plant-local hour ($4 the zone)."""
 
@@ -241,6 +328,8 @@ def machine_hour(record: asyncpg.Record, *, horizon_h: int) -> MachineHour:
             )
         else:
             features[name] = float(record[name])
+    for name in STATE_FEATURES:
+        features[name] = _number(record[name])
     angle = 2 * math.pi * record["local_hour"] / 24
     features["hour_sin"] = math.sin(angle)
     features["hour_cos"] = math.cos(angle)
@@ -284,6 +373,12 @@ async def machine_hours(
         return []
     async with pool.acquire() as conn:
         records: Sequence[asyncpg.Record] = await conn.fetch(
-            MACHINE_HOURS, first, stop, horizon, settings.plant_timezone, FAULT_LOOKBACK
+            MACHINE_HOURS,
+            first,
+            stop,
+            horizon,
+            settings.plant_timezone,
+            FAULT_LOOKBACK,
+            RUN_SETTLE,
         )
     return [machine_hour(r, horizon_h=horizon) for r in records]
