@@ -30,7 +30,7 @@ from services.analytics.risk.features import HOUR, floor_hour, machine_hours
 from services.analytics.risk.model import TrainingError, evaluate, train
 from shared.app import load_settings_or_exit
 from shared.db.pools import create_pg_pool
-from shared.json import dumps
+from shared.json import dumps, loads
 from shared.logging import configure_logging
 from shared.migrations import migrate
 from shared.settings import Settings
@@ -120,7 +120,8 @@ async def do_score(
             hour,
             hour + HOUR,
         )
-    return {"hour": hour.isoformat(), **written, "scores": [dict(r) for r in rows]}
+    scores = [{**dict(r), "top_features": loads(r["top_features"])} for r in rows]
+    return {"hour": hour.isoformat(), **written, "scores": scores}
 
 
 COMMANDS = {"train": do_train, "evaluate": do_evaluate, "score": do_score}
