@@ -155,7 +155,7 @@ async def trained(
     if "plant" not in _TRAINED:
         rows = await features.machine_hours(pool, Settings(), START, plant.end)
         cut = START + dt.timedelta(days=3.5)
-        fitted = model.train([r for r in rows if r.hour < cut], Settings(), threads=1)
+        fitted = model.train([r for r in rows if r.hour < cut], Settings())
         _TRAINED["plant"] = fitted, [r for r in rows if r.hour >= cut]
     return _TRAINED["plant"]
 
@@ -187,7 +187,7 @@ async def test_model_trains_is_stored_versioned_and_reloads(mes) -> None:
     assert all(len(e) == model.TOP_FEATURES for e in explained)
     assert all(c.feature in [*fitted.columns.numeric, "product"] for e in explained for c in e)
 
-    second = model.train(later, Settings(), threads=1)
+    second = model.train(later, Settings())
     await service.store_model(pool, second)
     assert (await service.load_model(pool)).version == second.version  # type: ignore[union-attr]
     versions = await conn.fetch("SELECT version, active FROM risk_models ORDER BY trained_at")

@@ -6,7 +6,8 @@ the 8-hour trend (slope of the hourly means, units per hour) and how far the las
 last 8 hours sit from the last 24 hours (z, in the 24 hours' standard deviations); the same
 level under load (samples while `running`, RUN_SETTLE after it started: process values follow
 the load, so an idle hour would hide a drift) in the last hour and 8 hours against the 24 hours
-before those 8 (z, ratio, trend); the share of the last hour and 8 hours spent running; anomaly
+before those 8 (z, ratio, trend); the share of the last hour and 8 hours spent running, and of the 8 hours ahead a day and a
+week before (the shift pattern: faults come with running time); anomaly
 events by kind detected in the last hour and 8 hours (anomaly_events, 0026); `fault` and
 `stopped` state entries in the last 24 hours and 7 days and the hours since the last fault
 entry (looking back at most FAULT_LOOKBACK); the product of the order the machine's counters
@@ -55,7 +56,7 @@ EVENT_FEATURES = (
     *(f"{kind}_{window}" for kind in ANOMALY_KINDS for window in ("1h", "8h")),
 )
 CALENDAR_FEATURES = ("hour_sin", "hour_cos", "weekday")
-STATE_FEATURES = ("running_1h", "running_8h")
+STATE_FEATURES = ("running_1h", "running_8h", "running_ahead_1d", "running_ahead_7d")
 
 MACHINE_HOURS = """
 WITH hourly AS (
@@ -85,10 +86,10 @@ running AS (
         WHERE state = 'running'
     ) AS t
     CROSS JOIN LATERAL generate_series(
-        date_bin(INTERVAL '1 hour', greatest(t.ts, CAST($1 AS timestamptz) - INTERVAL '31 hours'),
+        date_bin(INTERVAL '1 hour', greatest(t.ts, CAST($1 AS timestamptz) - INTERVAL '8 days'),
                  TIMESTAMPTZ '1970-01-01 00:00:00+00'),
         t.until - INTERVAL '1 microsecond', INTERVAL '1 hour') AS g(hour)
-    WHERE t.until > greatest(t.ts, CAST($1 AS timestamptz) - INTERVAL '31 hours')
+    WHERE t.until > greatest(t.ts, CAST($1 AS timestamptz) - INTERVAL '8 days')
     GROUP BY 1, 2
 ),
 run_spans AS (
@@ -210,15 +211,22 @@ anomalies AS (
 ),
 timeline AS (
     SELECT k.machine, g.hour, e.faults, e.first_fault, e.last_fault, e.stops,
-           a.spike, a.stuck, a.out_of_range, a.drift
+           a.spike, a.stuck, a.out_of_range, a.drift, COALESCE(r.share, 0) AS share
     FROM known AS k
     CROSS JOIN generate_series(CAST($1 AS timestamptz) - CAST($5 AS interval), CAST($2 AS timestamptz) + make_interval(hours => CAST($3 AS int) - 1),
                                INTERVAL '1 hour') AS g(hour)
     LEFT JOIN entries AS e ON e.machine = k.machine AND e.hour = g.hour
     LEFT JOIN anomalies AS a ON a.machine = k.machine AND a.hour = g.hour
+    LEFT JOIN running AS r ON r.machine = k.machine AND r.hour = g.hour
 ),
 events AS (
     SELECT machine, hour,
+           -- Faults come with running time: how much the machine ran in the 8 hours ahead,
+           -- a day and a week ago (its shift pattern, whatever the calendar).
+           avg(share) OVER (PARTITION BY machine ORDER BY hour
+                            ROWS BETWEEN 23 PRECEDING AND 16 PRECEDING) AS running_ahead_1d,
+           avg(share) OVER (PARTITION BY machine ORDER BY hour
+                            ROWS BETWEEN 167 PRECEDING AND 160 PRECEDING) AS running_ahead_7d,
            coalesce(sum(faults) OVER w24, 0) AS faults_24h,
            coalesce(sum(faults) OVER w168, 0) AS faults_7d,
            coalesce(sum(stops) OVER w24, 0) AS stops_24h,
@@ -245,7 +253,7 @@ reach AS (
     ) AS s ON true
 )
 SELECT g.machine, g.hour, g.metrics, g.stats, g.running_1h, g.running_8h,
-       ev.faults_24h, ev.faults_7d, ev.stops_24h, ev.last_fault, ev.next_fault,
+       ev.running_ahead_1d, ev.running_ahead_7d, ev.faults_24h, ev.faults_7d, ev.stops_24h, ev.last_fault, ev.next_fault,
        ev.spike_1h, ev.spike_8h, ev.stuck_1h, ev.stuck_8h, ev.out_of_range_1h,
        ev.out_of_range_8h, ev.drift_1h, ev.drift_8h,
        st.state AS state_at_end, p.product, r.data_end,
