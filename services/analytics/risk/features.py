@@ -20,9 +20,8 @@ yet, or the machine is already in fault at `as_of`: nothing to predict).
 The telemetry statistics are computed from telemetry_samples, not the rollups (0021): those
 keep no sum of squares (no spread) nor the state, and a bench or a fresh plant loads samples
 without the rollup job. One grouped pass over the window's samples (plus 31 hours before it
-for the baselines), index range scans for the running spans' samples, then window functions
-over a dense hourly grid: the cost is those passes (about 8 s for 2,000 machine-hours of
-1.6 million samples on the loaded 2-core development machine).
+for the baselines) into 5-minute buckets, those wholly inside running spans picked by an
+equality join, then window functions over a dense hourly grid.
 """
 
 from __future__ import annotations
@@ -59,12 +58,19 @@ CALENDAR_FEATURES = ("hour_sin", "hour_cos", "weekday")
 STATE_FEATURES = ("running_1h", "running_8h", "running_ahead_1d", "running_ahead_7d")
 
 MACHINE_HOURS = """
-WITH hourly AS (
+WITH fine AS (
     SELECT machine, metric,
-           date_bin(INTERVAL '1 hour', ts, TIMESTAMPTZ '1970-01-01 00:00:00+00') AS hour,
+           date_bin(INTERVAL '5 minutes', ts, TIMESTAMPTZ '1970-01-01 00:00:00+00') AS bucket,
            CAST(count(*) AS float8) AS n, sum(value) AS s, sum(value * value) AS ss
     FROM telemetry_samples
     WHERE ts >= CAST($1 AS timestamptz) - INTERVAL '31 hours' AND ts < CAST($2 AS timestamptz)
+    GROUP BY 1, 2, 3
+),
+hourly AS (
+    SELECT machine, metric,
+           date_bin(INTERVAL '1 hour', bucket, TIMESTAMPTZ '1970-01-01 00:00:00+00') AS hour,
+           sum(n) AS n, sum(s) AS s, sum(ss) AS ss
+    FROM fine
     GROUP BY 1, 2, 3
 ),
 known AS (SELECT DISTINCT machine FROM hourly),
@@ -78,8 +84,8 @@ transitions AS (
 ),
 running AS (
     SELECT t.machine, g.hour,
-           sum(extract(epoch FROM least(t.until, g.hour + INTERVAL '1 hour')
-                                  - greatest(t.ts, g.hour))) / 3600 AS share
+           CAST(sum(extract(epoch FROM least(t.until, g.hour + INTERVAL '1 hour')
+                                       - greatest(t.ts, g.hour))) / 3600 AS float8) AS share
     FROM (
         SELECT machine, ts, least(COALESCE(next_ts, now()), CAST($2 AS timestamptz)) AS until
         FROM transitions
@@ -103,17 +109,21 @@ run_spans AS (
     WHERE until > ts + CAST($6 AS interval)
       AND until > CAST($1 AS timestamptz) - INTERVAL '31 hours'
 ),
-run_hourly AS (
-    SELECT r.machine, k.metric,
-           date_bin(INTERVAL '1 hour', x.ts, TIMESTAMPTZ '1970-01-01 00:00:00+00') AS hour,
-           CAST(count(*) AS float8) AS n, sum(x.value) AS s, sum(x.value * x.value) AS ss
+run_buckets AS (
+    -- The 5-minute buckets wholly inside a running span (after its settling time).
+    SELECT DISTINCT r.machine, g.bucket
     FROM run_spans AS r
-    JOIN (SELECT DISTINCT machine, metric FROM hourly) AS k ON k.machine = r.machine
-    CROSS JOIN LATERAL (
-        SELECT t.ts, t.value FROM telemetry_samples AS t
-        WHERE t.machine = r.machine AND t.metric = k.metric
-          AND t.ts >= r.began AND t.ts < r.until
-    ) AS x
+    CROSS JOIN LATERAL generate_series(
+        date_bin(INTERVAL '5 minutes', r.began + INTERVAL '5 minutes' - INTERVAL '1 microsecond',
+                 TIMESTAMPTZ '1970-01-01 00:00:00+00'),
+        r.until - INTERVAL '5 minutes', INTERVAL '5 minutes') AS g(bucket)
+),
+run_hourly AS (
+    SELECT f.machine, f.metric,
+           date_bin(INTERVAL '1 hour', f.bucket, TIMESTAMPTZ '1970-01-01 00:00:00+00') AS hour,
+           sum(f.n) AS n, sum(f.s) AS s, sum(f.ss) AS ss
+    FROM fine AS f
+    JOIN run_buckets AS b ON b.machine = f.machine AND b.bucket = f.bucket
     GROUP BY 1, 2, 3
 ),
 series AS (
