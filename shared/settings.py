@@ -245,6 +245,18 @@ class WebSettings:
 
 
 @dataclass(frozen=True)
+class RiskSettings:
+    """Failure risk (RISK_*): the label's horizon, the alert threshold and its hysteresis, and
+    how often the analytics service scores each machine's current hour."""
+
+    horizon_h: int = 8  # RISK_HORIZON_H: a `fault` starting within this many hours is a positive
+    alert: float = 0.7  # RISK_ALERT: an alert opens when a machine's risk reaches this
+    # RISK_ALERT_HYSTERESIS: it closes once the risk falls below RISK_ALERT minus this
+    hysteresis: float = 0.1
+    interval_s: float = 300.0  # RISK_INTERVAL_S: the risk job scores every machine this often
+
+
+@dataclass(frozen=True)
 class AuditSettings:
     """Whether authenticated requests are audited, how long rows are kept, how they are
     batched (AUDIT_*)."""
@@ -298,6 +310,7 @@ class Settings:
     audit: AuditSettings = field(default_factory=AuditSettings)
     analytics: AnalyticsSettings = field(default_factory=AnalyticsSettings)
     anomaly: AnomalySettings = field(default_factory=AnomalySettings)
+    risk: RiskSettings = field(default_factory=RiskSettings)
     stops: StopSettings = field(default_factory=StopSettings)
     sparkplug: SparkplugSettings = field(default_factory=SparkplugSettings)
     web: WebSettings = field(default_factory=WebSettings)
@@ -352,6 +365,7 @@ class Settings:
             audit=_read_audit(reader),
             analytics=_read_analytics(reader),
             anomaly=_read_anomaly(reader),
+            risk=_read_risk(reader),
             stops=_read_stops(reader),
             sparkplug=_read_sparkplug(reader),
             web=_read_web(reader),
@@ -504,6 +518,23 @@ def _read_anomaly(reader: EnvReader) -> AnomalySettings:
     if settings.drift_close_z >= settings.drift_z:
         raise ConfigError("ANOMALY_DRIFT_CLOSE_Z", "deve ser menor que ANOMALY_DRIFT_Z")
     return settings
+
+
+def _read_risk(reader: EnvReader) -> RiskSettings:
+    defaults = RiskSettings()
+    number = reader.number
+    alert = number("RISK_ALERT", defaults.alert)
+    if not 0 < alert <= 1:
+        raise ConfigError("RISK_ALERT", f"valor {alert} fora do intervalo (0, 1]")
+    hysteresis = number("RISK_ALERT_HYSTERESIS", defaults.hysteresis)
+    if hysteresis >= alert:
+        raise ConfigError("RISK_ALERT_HYSTERESIS", "deve ser menor que RISK_ALERT")
+    return RiskSettings(
+        horizon_h=reader.integer("RISK_HORIZON_H", defaults.horizon_h, minimum=1, maximum=168),
+        alert=alert,
+        hysteresis=hysteresis,
+        interval_s=number("RISK_INTERVAL_S", defaults.interval_s, minimum=0.01),
+    )
 
 
 def _read_audit(reader: EnvReader) -> AuditSettings:

@@ -20,6 +20,7 @@ from services.analytics.bi import set_bi_login
 from services.analytics.jobs import JobMetrics
 from services.analytics.keys import JOB_METRICS, JOBS
 from services.analytics.lake.job import lake_job
+from services.analytics.risk.job import risk_job
 from services.analytics.rollups.job import rollup_job
 from services.analytics.routes import add_routes
 from services.analytics.sync.job import dimension_sync
@@ -41,8 +42,8 @@ log = logging.getLogger(__name__)
 
 SERVICE = "analytics"
 DESCRIPTION = (
-    "O que os jobs de análise calculam sobre a telemetria do MES: anomalias detectadas "
-    "(spike, stuck, out_of_range, drift) e o risco de falha das máquinas."
+    "Manutenção preditiva sobre a telemetria do MES: anomalias detectadas (spike, stuck, "
+    "out_of_range, drift) e o risco de falha das máquinas, com os alertas publicados no MQTT."
 )
 
 
@@ -92,6 +93,7 @@ def setup(app: web.Application) -> None:
         lake_job,
         anomaly_job,
         ALERT_PUBLISHER,
+        risk_job,
     )
     add_routes(app)
     publish_openapi(app, SERVICE, "Analytics API", DESCRIPTION)

@@ -32,6 +32,7 @@ async def test_the_service_starts_runs_its_sync_job_and_reports_it(
     assert (await client.get("/healthz")).status == 200
     job = client.app[JOBS][JOB]
     await asyncio.wait_for(job.succeeded.wait(), 30)  # the first run starts with the app
+    await asyncio.wait_for(client.app[JOBS]["risk"].succeeded.wait(), 30)
     ready = await client.get("/readyz")
     assert ready.status == 200
     body = await ready.json()
@@ -51,6 +52,11 @@ async def test_the_service_starts_runs_its_sync_job_and_reports_it(
     assert {"/api/v1/anomalies", "/api/v1/machines/{machine}/anomalies"} <= paths
     assert "anomalies" in client.app[JOBS]
     assert "alert_publisher" in text
+    # The risk job runs too; without a trained model it scores nothing and says so.
+    risk = body["data"]["checks"]["analytics_jobs"]["risk"]
+    assert risk["model"] is None
+    assert "train" in risk["note"]
+    assert {"/api/v1/machines/{machine}/risk", "/api/v1/maintenance/risk"} <= paths
 
 
 async def test_a_disabled_service_runs_no_job(analytics_app: Any) -> None:

@@ -292,6 +292,7 @@ def test_each_service_gets_every_variable_it_reads(config: dict[str, Any]) -> No
     analytics = section_reads("analytics")  # the analytics service (BI schema, lake)
     web = section_reads("web")  # the web app's event stream
     analytics |= section_reads("anomaly")  # its anomaly detector
+    analytics |= section_reads("risk")  # and its failure-risk scorer
     shared = (
         read_by(ROOT / "shared" / "settings.py")
         - pusher - ingest - stops - sparkplug - analytics - web

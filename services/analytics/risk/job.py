@@ -1,0 +1,53 @@
+"""The risk job's resource: every RISK_INTERVAL_S seconds, score each machine's current hour
+with the active model (machine_risk) and queue the alerts of risks crossing RISK_ALERT
+(alert_outbox), when ANALYTICS_ENABLED. Without an active model it scores nothing and says so
+on /readyz."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import asyncpg
+from aiohttp import web
+
+from services.analytics.jobs import JobMetrics, PeriodicJob, RunResult, running_job
+from services.analytics.keys import JOB_METRICS, JOBS
+from services.analytics.risk.service import ModelCache, score_current
+from shared.keys import MES_POOL, SETTINGS
+from shared.settings import Settings
+
+JOB = "risk"
+NO_MODEL = "nenhum modelo ativo: treine com python -m services.analytics.risk train"
+
+
+class RiskJob(PeriodicJob):
+    """The periodic scorer; its status names the model in use (or its absence)."""
+
+    def __init__(self, pool: asyncpg.Pool, settings: Settings, metrics: JobMetrics) -> None:
+        super().__init__(JOB, settings.risk.interval_s, pool, self.score, metrics)
+        self.settings = settings
+        self.models = ModelCache()
+
+    async def score(self) -> RunResult:
+        model = await self.models.active(self.pool)
+        if model is None:
+            return {}
+        return await score_current(self.pool, self.settings, model)
+
+    def status(self) -> dict[str, object]:
+        status = super().status()
+        model = self.models.model
+        status["model"] = model.version if model is not None else None
+        if model is None and self.runs:
+            status["note"] = NO_MODEL
+        return status
+
+
+async def risk_job(app: web.Application) -> AsyncIterator[None]:
+    settings = app[SETTINGS]
+    if not settings.analytics.enabled:
+        yield
+        return
+    job = RiskJob(app[MES_POOL], settings, app[JOB_METRICS])
+    async with running_job(app[JOBS], job):
+        yield
