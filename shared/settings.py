@@ -202,8 +202,9 @@ class AnalyticsSettings:
 
 
 # Physical limits of the plant generator's metrics (protheus_demo.plantgen), `metric:min:max`.
+# The plant generator's sensor limits (protheus_demo.plantgen.LIMITS).
 DEFAULT_ANOMALY_LIMITS = (
-    "temperature:-10:95,vibration:0:12,motor_current:0:60,pressure:0:10,cycle_time:0:600"
+    "temperature:-20:120,vibration:0:25,motor_current:0:80,pressure:0:12,cycle_time:0.5:300"
 )
 
 
@@ -220,16 +221,19 @@ class AnomalySettings:
     spike_z: float = 6.0  # ANOMALY_SPIKE_Z: |x - EWMA mean| / EWMA std opening a spike
     spike_max_samples: int = 3  # ANOMALY_SPIKE_MAX_SAMPLES: longer jumps are level shifts
     warmup_samples: int = 60  # ANOMALY_WARMUP_SAMPLES: running samples before spikes count
+    spike_hold_s: float = 600.0  # ANOMALY_SPIKE_HOLD_S: no spikes this long after a start
     stuck_s: float = 45.0  # ANOMALY_STUCK_S: a flat value this long (and...)
     stuck_samples: int = 5  # ANOMALY_STUCK_SAMPLES: ...this many samples) is stuck
     stuck_eps: float = 1e-9  # ANOMALY_STUCK_EPS: "the same value" within this
     limits: str = DEFAULT_ANOMALY_LIMITS  # ANOMALY_LIMITS: metric:min:max,...
     close_samples: int = 3  # ANOMALY_CLOSE_SAMPLES: normal samples before an event closes
     drift_window_s: float = 600.0  # ANOMALY_DRIFT_WINDOW_S: the fast EWMA's time constant
-    drift_baseline_s: float = 14_400.0  # ANOMALY_DRIFT_BASELINE_S: the baseline's
+    drift_baseline_s: float = 86_400.0  # ANOMALY_DRIFT_BASELINE_S: the baseline's
     drift_warmup_s: float = 3600.0  # ANOMALY_DRIFT_WARMUP_S: running time before scoring
-    drift_z: float = 4.0  # ANOMALY_DRIFT_Z: distance (baseline deviations) opening a drift
-    drift_close_z: float = 2.0  # ANOMALY_DRIFT_CLOSE_Z: below it the drift closes
+    drift_settle_s: float = 600.0  # ANOMALY_DRIFT_SETTLE_S: running time after a start unused
+    drift_settle_max_s: float = 3600.0  # ANOMALY_DRIFT_SETTLE_MAX_S: ...at most, still ramping
+    drift_z: float = 6.0  # ANOMALY_DRIFT_Z: distance (baseline deviations) opening a drift
+    drift_close_z: float = 3.0  # ANOMALY_DRIFT_CLOSE_Z: below it the drift closes
 
     def limits_map(self) -> dict[str, tuple[float, float]]:
         return parse_limits(self.limits)
@@ -504,6 +508,7 @@ def _read_anomaly(reader: EnvReader) -> AnomalySettings:
             "ANOMALY_SPIKE_MAX_SAMPLES", defaults.spike_max_samples, minimum=1
         ),
         warmup_samples=integer("ANOMALY_WARMUP_SAMPLES", defaults.warmup_samples, minimum=2),
+        spike_hold_s=number("ANOMALY_SPIKE_HOLD_S", defaults.spike_hold_s),
         stuck_s=reader.positive("ANOMALY_STUCK_S", defaults.stuck_s),
         stuck_samples=integer("ANOMALY_STUCK_SAMPLES", defaults.stuck_samples, minimum=2),
         stuck_eps=number("ANOMALY_STUCK_EPS", defaults.stuck_eps),
@@ -512,6 +517,8 @@ def _read_anomaly(reader: EnvReader) -> AnomalySettings:
         drift_window_s=reader.positive("ANOMALY_DRIFT_WINDOW_S", defaults.drift_window_s),
         drift_baseline_s=reader.positive("ANOMALY_DRIFT_BASELINE_S", defaults.drift_baseline_s),
         drift_warmup_s=number("ANOMALY_DRIFT_WARMUP_S", defaults.drift_warmup_s),
+        drift_settle_s=number("ANOMALY_DRIFT_SETTLE_S", defaults.drift_settle_s),
+        drift_settle_max_s=number("ANOMALY_DRIFT_SETTLE_MAX_S", defaults.drift_settle_max_s),
         drift_z=reader.positive("ANOMALY_DRIFT_Z", defaults.drift_z),
         drift_close_z=reader.positive("ANOMALY_DRIFT_CLOSE_Z", defaults.drift_close_z),
     )

@@ -4,12 +4,14 @@ their state surviving a JSON round trip."""
 from __future__ import annotations
 
 import json
+import math
 import random
 from collections.abc import Iterable
 
 from services.analytics.anomalies.detectors import (
     Change,
     DetectorConfig,
+    Episode,
     MachineDetector,
     parse_limits,
 )
@@ -186,3 +188,89 @@ def test_a_setpoint_step_is_neither_spike_nor_drift() -> None:
         changes += detector.feed("temperature", i * STEP, rng.gauss(level, 0.5), CONFIG)
         changes += detector.feed("vibration", i * STEP, rng.gauss(2.0, 0.2), CONFIG)
     assert [c for c in changes if c.action == "open"] == []
+
+
+def lagged_machine(
+    blocks: list[tuple[str, float]],
+    *,
+    seed: int,
+    drift: tuple[float, float, float] | None = None,
+    config: DetectorConfig = CONFIG,
+) -> list[Change]:
+    """A machine through `blocks` of (state, seconds): temperature and vibration follow the
+    state's load through a first-order lag (time constants 900 s and 120 s, like a real
+    drive and its housing), with noise; `drift` = (start s, end s, vibration added at the end)
+    raises vibration linearly while running."""
+    detector = MachineDetector("M1")
+    rng = random.Random(seed)
+    load_of = {"running": 1.0, "idle": 0.15, "setup": 0.3, "fault": 0.15, "stopped": 0.0}
+    temperature, vibration = 25.0, 0.3
+    changes: list[Change] = []
+    ts = 0.0
+    for state, seconds in blocks:
+        detector.set_state(state)
+        for _ in range(int(seconds / STEP)):
+            load = load_of[state]
+            offset = 0.0
+            if drift is not None and drift[0] <= ts < drift[1]:
+                offset = drift[2] * (ts - drift[0]) / (drift[1] - drift[0]) * load
+            temperature += (25.0 + load * 30.0 - temperature) * (1 - math.exp(-STEP / 900))
+            vibration += (0.3 + load * 2.2 + offset - vibration) * (1 - math.exp(-STEP / 120))
+            changes += detector.feed("temperature", ts, temperature + rng.gauss(0, 0.35), config)
+            changes += detector.feed("vibration", ts, vibration + rng.gauss(0, 0.1), config)
+            ts += STEP
+    return changes
+
+
+SHIFT = [("running", 4 * 3600.0)] + [("idle", 900.0), ("running", 5400.0), ("setup", 1200.0),
+                                     ("running", 3600.0)] * 3  # fmt: skip
+
+
+def test_no_spike_while_metrics_ramp_after_a_start() -> None:
+    """Starting to run after idle or setup, the metrics climb to their running level over
+    minutes: a ramp, not spikes (nor a drift)."""
+    changes = lagged_machine(SHIFT, seed=21)
+    assert [c for c in changes if c.action == "open"] == []
+
+
+def test_spike_after_the_ramp_is_still_flagged() -> None:
+    detector = MachineDetector("M1")
+    values = noise(22, 400, 2.5, 0.1)
+    run(detector, "vibration", values)
+    detector.set_state("idle")
+    run(detector, "vibration", noise(23, 60, 0.6, 0.05), t0=400 * STEP)
+    detector.set_state("running")
+    ramp = [2.5 - 1.9 * math.exp(-i * STEP / 120) for i in range(200)]
+    values = [v + e for v, e in zip(ramp, noise(24, 200, 0.0, 0.1), strict=True)]
+    held = int(CONFIG.spike_hold_s / STEP)
+    values[5] += 1.5  # inside the hold: part of the start, not scored
+    values[held + 40] += 1.5  # settled: a spike
+    changes = run(detector, "vibration", values, t0=460 * STEP)
+    spikes = opened(changes, "spike")
+    assert [c.start for c in spikes] == [(460 + held + 40) * STEP]
+
+
+def test_slow_drift_across_stops_is_caught_before_the_fault() -> None:
+    """Vibration rising 60% over three hours of a shift with idle and setup between running
+    stretches: a drift opens before the end, naming vibration, and a fault closes it."""
+    start = sum(s for _, s in SHIFT[:4])  # after the first running block and a cycle
+    end = sum(s for _, s in SHIFT)
+    changes = lagged_machine(
+        [*SHIFT, ("fault", 1800.0), ("running", 3600.0)], seed=25, drift=(start, end, 1.5)
+    )
+    drifts = [c for c in changes if c.kind == "drift"]
+    assert [c.action for c in drifts if c.action != "update"] == ["open", "close"]
+    assert start < drifts[0].at < end
+    assert "vibration" in drifts[0].metrics
+    assert drifts[-1].detail.get("endedBy") == "fault"
+    assert [c.kind for c in changes if c.action == "open"] == ["drift"]
+
+
+def test_drift_state_round_trip_keeps_a_pending_fault_close() -> None:
+    detector = MachineDetector("M1")
+    run(detector, "vibration", noise(26, 100, 2.0, 0.1))
+    detector.drift.episode = Episode("e1", 0.0, 990.0, 7.0, {"shift": {"vibration": 7.0}})
+    detector.set_state("fault")
+    restored = MachineDetector.from_state("M1", json.loads(json.dumps(detector.to_state())))
+    changes = run(restored, "vibration", [0.5], t0=1000 * STEP)
+    assert [(c.action, c.kind, c.id) for c in changes] == [("close", "drift", "e1")]

@@ -6,6 +6,7 @@ import hashlib
 
 import pytest
 
+from protheus_demo import plantgen
 from shared.auth import KeyRing
 from shared.settings import ConfigError, Settings, example_values, key_digest, parse_api_keys
 
@@ -185,7 +186,8 @@ def test_anomaly_settings_and_the_alert_publishers_broker():
     # The publisher never borrows the ingestor's login: MQTT_URL's host and port only.
     assert settings.analytics.mqtt_url == "mqtt://broker:1884"
     assert settings.analytics.mqtt_client_id.startswith("mes-analytics-")
-    assert settings.anomaly.limits_map()["vibration"] == (0.0, 12.0)
+    # The default limits are the plant generator's sensor limits.
+    assert settings.anomaly.limits_map() == plantgen.LIMITS
     own = Settings.from_env(
         {
             "ANALYTICS_MQTT_URL": "mqtts://mes-analytics:x@broker:8883",

@@ -5,19 +5,27 @@ Per machine and metric (`SeriesDetector`):
   outlier does not drag its own baseline) gives each running sample a z score; a sample at
   or above `spike_z` starts a candidate, confirmed when the value comes back within
   `spike_max_samples` samples. A jump that stays is a level shift (a new setpoint): the
-  baseline restarts at the new level and nothing is flagged.
+  baseline restarts at the new level and nothing is flagged. For `spike_hold_s` after the
+  machine starts running nothing is scored: the metrics ramp to their running level (a
+  first-order lag), the mean follows the ramp quickly and the deviation, learnt on settled
+  running, is kept.
 - stuck: the same value (within `stuck_eps`) for at least `stuck_s` seconds and
   `stuck_samples` samples while the machine runs (idle samples neither extend nor break a run:
   an idle machine may read flat).
 - out_of_range: outside the metric's physical limits (`limits`), whatever the state; closes
   after `close_samples` samples back in range (hysteresis).
 Per machine (`DriftDetector`): a slow EWMA baseline (mean and variance, time constant
-`drift_baseline_s`) and a fast EWMA (`drift_window_s`) of each metric, learnt and scored only
-while running; the drift score is the Mahalanobis distance (diagonal covariance) of the fast
-means from the baseline, in baseline standard deviations. The baseline freezes while a drift is
-open or half-way there (a slow drift is not learnt as the new normal); a level shift seen by
-the spike detector re-seeds the metric's baseline (a setpoint change is not a drift); the fast
-means re-seed after a stop, and scoring waits `drift_window_s` of running.
+`drift_baseline_s`, a day) and a fast EWMA (`drift_window_s`) of each metric, learnt and scored
+only on settled running: each running stretch's ramp-up (per metric: at least
+`drift_settle_s`, then while the metric still closes in on its baseline, at most
+`drift_settle_max_s`: a slow lag such as a housing warming up takes longer than a drive's) and
+samples another check holds as anomalous (out of range, spike candidate, stuck) are left out.
+The drift score is the Mahalanobis distance (diagonal covariance) of the fast means from the
+baseline, in baseline standard deviations. The baseline freezes while a drift is open or
+half-way there, or while the metric's fast mean is a deviation away (a slow drift is not
+learnt as the new normal); a level shift seen by the spike detector re-seeds the metric's
+baseline (a setpoint change is not a drift). The fast means carry over a stop (a drift goes on
+across idle time); a fault (what a drift warns of) closes the open drift and restarts them.
 
 Why not river's HalfSpaceTrees: its window mass adapts to a slow drift (what we must catch),
 it names no metric, and its state is a forest; these few floats per metric are explainable
@@ -41,6 +49,12 @@ __all__ = ["Change", "DetectorConfig", "MachineDetector", "parse_limits"]
 
 KINDS = ("spike", "stuck", "out_of_range", "drift")
 STATE_VERSION = 1
+# Settling after a start (DriftDetector._settled): a short EWMA of each metric (time
+# constant), checked this often, is still ramping while it closes in on the baseline by this
+# many baseline deviations per check.
+RAMP_TAU_S = 120.0
+RAMP_CHECK_S = 300.0
+RAMP_SHRINK = 0.5
 
 
 @dataclass(frozen=True)
@@ -54,17 +68,27 @@ class DetectorConfig:
     spike_var_alpha: float = 0.01
     spike_max_samples: int = 3  # a jump lasting longer is a level shift, not a spike
     warmup_samples: int = 60  # running samples before spikes are scored
+    # After the machine (re)starts running the metrics ramp to their running level (a lag of
+    # a few minutes): spikes are not scored this long, the baseline follows the ramp unbounded.
+    spike_hold_s: float = 600.0
+    spike_hold_alpha: float = 0.3  # EWMA weight of a sample in the mean while held
     stuck_s: float = 45.0
     stuck_samples: int = 5
     stuck_eps: float = 1e-9
     limits: dict[str, tuple[float, float]] = field(default_factory=dict)
     close_samples: int = 3  # samples back to normal before out_of_range closes
     drift_window_s: float = 600.0
-    drift_baseline_s: float = 4 * 3600.0
+    # Learnt over a day of settled running (a 2-10 h drift barely moves it) and not at all
+    # while a drift is open or building up.
+    drift_baseline_s: float = 24 * 3600.0
     drift_warmup_s: float = 3600.0  # running time before drift is scored
-    drift_z: float = 4.0
-    drift_close_z: float = 2.0
-    max_gap_s: float = 600.0  # a longer silence restarts the stuck run and the fast means
+    # After a start, running time before the drift detector takes samples (the metrics ramp
+    # to their running level).
+    drift_settle_s: float = 600.0
+    drift_settle_max_s: float = 3600.0  # ...and at most this long while a metric still ramps
+    drift_z: float = 6.0
+    drift_close_z: float = 3.0
+    max_gap_s: float = 600.0  # a longer silence restarts the stuck run, as a start would
 
 
 @dataclass
@@ -124,8 +148,10 @@ class SeriesDetector:
 
     __slots__ = (
         "count",
+        "last_ts",
         "mean",
         "oor",
+        "resumed",
         "run_count",
         "run_last",
         "run_start",
@@ -146,6 +172,9 @@ class SeriesDetector:
         self.spike: Episode | None = None  # a candidate until it returns
         self.stuck: Episode | None = None
         self.oor: Episode | None = None
+        # When the metric's current running stretch began (None: not running now).
+        self.resumed: float | None = None
+        self.last_ts: float | None = None
 
     def to_state(self) -> dict[str, Any]:
         return {
@@ -159,6 +188,8 @@ class SeriesDetector:
             "sp": self.spike.to_state() if self.spike else None,
             "st": self.stuck.to_state() if self.stuck else None,
             "or": self.oor.to_state() if self.oor else None,
+            "re": self.resumed,
+            "lt": self.last_ts,
         }
 
     @classmethod
@@ -174,6 +205,8 @@ class SeriesDetector:
         series.spike = Episode.from_state(raw["sp"])
         series.stuck = Episode.from_state(raw["st"])
         series.oor = Episode.from_state(raw["or"])
+        series.resumed = raw.get("re")
+        series.last_ts = raw.get("lt")
         return series
 
     # --- the three checks ---------------------------------------------------------------------
@@ -193,10 +226,18 @@ class SeriesDetector:
         limits = config.limits.get(metric)
         outside = limits is not None and not (limits[0] <= value <= limits[1])
         self._out_of_range(machine, metric, ts, value, outside, limits, config, out)
+        previous, self.last_ts = self.last_ts, ts
         if not running:
+            self.resumed = None
             return False
+        if previous is None:
+            # The first sample of the series: no start seen (the warm-up covers it).
+            self.resumed = ts - config.spike_hold_s
+        elif self.resumed is None or ts - previous > config.max_gap_s:
+            self.resumed = ts  # a new running stretch (or a long silence): the metric ramps
         self._stuck(machine, metric, ts, value, outside, config, out)
-        return self._spike(machine, metric, ts, value, outside, config, out)
+        held = ts - self.resumed < config.spike_hold_s
+        return self._spike(machine, metric, ts, value, outside, held, config, out)
 
     def _std(self, config: DetectorConfig) -> float:
         # Bias-corrected: the EWMA variance starts at 0.
@@ -282,12 +323,20 @@ class SeriesDetector:
         ts: float,
         value: float,
         outside: bool,
+        held: bool,
         config: DetectorConfig,
         out: list[Change],
     ) -> bool:
         mean = self.mean
         if mean is None:
             self.mean, self.var, self.count = value, 0.0, 1
+            return False
+        if held:
+            # Ramping after a start: not scored; the level follows (the deviation, learnt on
+            # settled running, is kept); a candidate from before the stop is dropped.
+            self.spike = None
+            if not outside:
+                self.mean = mean + config.spike_hold_alpha * (value - mean)
             return False
         std = self._std(config)
         floor = max(std, 1e-6 * abs(mean), 1e-9)
@@ -351,7 +400,7 @@ def _change(
 class DriftDetector:
     """Multivariate drift of one machine: fast EWMA means against a slow baseline."""
 
-    __slots__ = ("base", "episode", "fast", "last_ts", "learnt_s", "resumed_at")
+    __slots__ = ("base", "ended", "episode", "fast", "last_ts", "learnt_s", "ramp", "resumed_at")
 
     def __init__(self) -> None:
         # metric -> [mean, var]; metric -> fast mean
@@ -361,9 +410,15 @@ class DriftDetector:
         self.last_ts: dict[str, float] = {}  # latest running sample of each metric
         self.resumed_at: float | None = None  # start of the current running stretch
         self.episode: Episode | None = None
+        self.ended = False  # a fault ended the open drift: it closes with the next sample
+        # metric -> [short EWMA, checkpoint deviation, checkpoint time, last time, settled at]
+        # over the current running stretch (see `_settled`)
+        self.ramp: dict[str, list[Any]] = {}
 
     def to_state(self) -> dict[str, Any]:
         return {
+            "x": self.ended,
+            "q": self.ramp,
             "b": self.base,
             "f": self.fast,
             "l": self.learnt_s,
@@ -381,12 +436,30 @@ class DriftDetector:
         drift.last_ts = raw["t"]
         drift.resumed_at = raw["r"]
         drift.episode = Episode.from_state(raw["e"])
+        drift.ended = bool(raw.get("x", False))
+        drift.ramp = raw.get("q", {})
         return drift
 
     def stopped(self) -> None:
-        """The machine left running: the fast means start again when it resumes."""
+        """The machine left running: its next running stretch settles before it counts (the
+        fast means are kept: they carry on once it has)."""
+        self.resumed_at = None
+
+    def faulted(self) -> None:
+        """The machine went into fault: what a drift warns of happened. The open drift ends
+        (closed with the next sample) and the fast means start afresh after the repair; the
+        baseline (the healthy machine) stays."""
         self.resumed_at = None
         self.fast.clear()
+        self.ended = self.episode is not None
+
+    def close_ended(self, machine: str, ts: float, out: list[Change]) -> None:
+        if self.ended and self.episode is not None:
+            metrics = sorted(self.episode.detail["shift"])
+            self.episode.detail["endedBy"] = "fault"
+            out.append(_change("close", machine, "drift", metrics, self.episode, ts))
+            self.episode = None
+        self.ended = False
 
     def reseed(self, metric: str, value: float) -> None:
         """A level shift (setpoint change): the metric's baseline moves to the new level."""
@@ -407,13 +480,22 @@ class DriftDetector:
         """One running sample."""
         if self.resumed_at is None:
             self.resumed_at = ts
+            self.ramp.clear()
         previous = self.last_ts.get(metric)
         self.last_ts[metric] = ts
-        if previous is None or ts - previous > config.max_gap_s:
-            self.fast.pop(metric, None)
-            if previous is not None:
-                self.resumed_at = ts
-        dt_s = 0.0 if previous is None else max(0.0, min(ts - previous, config.max_gap_s))
+        if (
+            previous is not None
+            and previous >= self.resumed_at
+            and ts - previous > config.max_gap_s
+        ):
+            self.resumed_at = ts  # a long silence while running: as good as a restart
+            self.ramp.clear()
+        settled_at = self._settled(metric, ts, value, config)
+        if settled_at is None:
+            return  # ramping to the running level after a start: neither learnt nor scored
+        if previous is None or previous < settled_at:
+            previous = ts  # the first settled sample of the stretch: no time to weigh yet
+        dt_s = max(0.0, min(ts - previous, config.max_gap_s))
         fast = self.fast.get(metric)
         if fast is None:
             self.fast[metric] = value
@@ -448,9 +530,6 @@ class DriftDetector:
             base[0] += alpha * delta
             base[1] = (1 - alpha) * (base[1] + alpha * delta * delta)
             self.learnt_s[metric] += dt_s
-        scoring = ts - self.resumed_at >= config.drift_window_s
-        if not scoring:
-            return
         episode = self.episode
         if episode is None:
             if score >= config.drift_z and moved:
@@ -470,6 +549,44 @@ class DriftDetector:
         if episode.normal >= config.close_samples:
             out.append(_change("close", machine, "drift", metrics, episode, ts))
             self.episode = None
+
+    def _settled(
+        self, metric: str, ts: float, value: float, config: DetectorConfig
+    ) -> float | None:
+        """When the metric settled in this running stretch (None: still ramping). At least
+        `drift_settle_s` after the start, then for as long as a short EWMA of the metric keeps
+        closing in on its baseline (by RAMP_SHRINK deviations every RAMP_CHECK_S: a lag
+        still running out, however slow the metric), at most `drift_settle_max_s`."""
+        ramp = self.ramp.get(metric)
+        if ramp is None:
+            ramp = self.ramp[metric] = [value, None, ts, ts, None]
+        else:
+            weight = 1 - math.exp(-max(0.0, ts - ramp[3]) / RAMP_TAU_S)
+            ramp[0] += weight * (value - ramp[0])
+            ramp[3] = ts
+        if ramp[4] is not None:
+            return float(ramp[4])
+        assert self.resumed_at is not None
+        since = ts - self.resumed_at
+        if since < config.drift_settle_s:
+            return None
+        base = self.base.get(metric)
+        if (
+            base is None
+            or self.learnt_s[metric] < config.drift_warmup_s
+            or since >= config.drift_settle_max_s
+        ):
+            ramp[4] = ts
+            return ts
+        deviation = abs(ramp[0] - base[0]) / self._std(metric, config)
+        if ramp[1] is None:
+            ramp[1], ramp[2] = deviation, ts
+        elif ts - ramp[2] >= RAMP_CHECK_S:
+            if deviation > ramp[1] - RAMP_SHRINK:
+                ramp[4] = ts
+                return ts
+            ramp[1], ramp[2] = deviation, ts
+        return None
 
     def _std(self, metric: str, config: DetectorConfig) -> float:
         """The baseline's standard deviation of a metric (bias-corrected: it starts at 0)."""
@@ -508,17 +625,24 @@ class MachineDetector:
 
     def set_state(self, state: str) -> None:
         running = state == "running"
-        if self.running and not running:
+        if state == "fault":
+            self.drift.faulted()
+        elif self.running and not running:
             self.drift.stopped()
         self.running = running
 
     def feed(self, metric: str, ts: float, value: float, config: DetectorConfig) -> list[Change]:
         out: list[Change] = []
+        if self.drift.ended:
+            self.drift.close_ended(self.machine, ts, out)
         series = self.series.get(metric)
         if series is None:
             series = self.series[metric] = SeriesDetector()
         shifted = series.feed(self.machine, metric, ts, value, self.running, config, out)
-        if self.running and math.isfinite(value):
+        # What the short-event checks hold as anomalous (out of range, a spike candidate, a
+        # stuck run) is kept out of the drift detector's means.
+        clean = series.oor is None and series.spike is None and series.stuck is None
+        if self.running and math.isfinite(value) and clean:
             if shifted:
                 self.drift.reseed(metric, value)
             self.drift.feed(self.machine, metric, ts, value, config, out)

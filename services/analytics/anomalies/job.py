@@ -46,6 +46,7 @@ def detector_config(settings: AnomalySettings) -> DetectorConfig:
         spike_z=settings.spike_z,
         spike_max_samples=settings.spike_max_samples,
         warmup_samples=settings.warmup_samples,
+        spike_hold_s=settings.spike_hold_s,
         stuck_s=settings.stuck_s,
         stuck_samples=settings.stuck_samples,
         stuck_eps=settings.stuck_eps,
@@ -54,6 +55,8 @@ def detector_config(settings: AnomalySettings) -> DetectorConfig:
         drift_window_s=settings.drift_window_s,
         drift_baseline_s=settings.drift_baseline_s,
         drift_warmup_s=settings.drift_warmup_s,
+        drift_settle_s=settings.drift_settle_s,
+        drift_settle_max_s=settings.drift_settle_max_s,
         drift_z=settings.drift_z,
         drift_close_z=settings.drift_close_z,
     )
