@@ -187,16 +187,17 @@ def _secs(value: float | None) -> str:
 def anomaly_table(label: str, kinds: dict[str, KindScore], drifts: DriftScore) -> list[str]:
     lines = [
         f"anomalies, {label}:",
-        "  kind          truth  found  precision  recall  median delay s",
+        "  kind          truth  found  fragments  precision  recall  median delay s",
     ]
     for kind, s in kinds.items():
         lines.append(
-            f"  {kind:<12} {s.truths:6d} {s.detections:6d}     {_pct(s.precision)}  "
+            f"  {kind:<12} {s.truths:6d} {s.detections:6d} {s.fragments:10d}     {_pct(s.precision)}  "
             f"{_pct(s.recall)}  {_secs(s.median_delay_s)}"
         )
     lead = None if drifts.median_lead_s is None else drifts.median_lead_s / 3600
     lines.append(
-        f"  drift        {drifts.drifts:6d} {drifts.detections:6d}     {_pct(drifts.precision)}  "
+        f"  drift        {drifts.drifts:6d} {drifts.detections:6d} {drifts.fragments:10d}     "
+        f"{_pct(drifts.precision)}  "
         f"caught before fault {_pct(drifts.share)} (median lead "
         f"{'-' if lead is None else f'{lead:.1f} h'})"
     )
