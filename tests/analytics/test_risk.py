@@ -4,6 +4,7 @@ hysteresis, the routes' shapes and errors."""
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import math
 from collections.abc import AsyncIterator, Callable
@@ -13,6 +14,7 @@ import asyncpg
 import pytest
 from prometheus_client import CollectorRegistry
 
+from services.analytics.alerts.queries import CHANNEL
 from services.analytics.jobs import JobMetrics
 from services.analytics.risk import features, model, queries, service
 from services.analytics.risk.job import RiskJob
@@ -245,6 +247,35 @@ async def test_job_scores_nothing_without_a_model_then_scores_and_alerts(mes) ->
     assert first["modelVersion"] == fitted.version
     assert first["topFeatures"][0]["feature"] == "f"
     assert await conn.fetchval("SELECT alert_open FROM machine_risk WHERE machine = 'RISK0700'")
+
+
+async def stub_model(conn: asyncpg.Connection, version: str = "stub") -> model.TrainedModel:
+    """A model as the scores and alerts need it (version, horizon), stored inactive: nothing
+    to score with."""
+    card = {"version": version, "horizonH": 8, "algorithm": model.LOGISTIC_REGRESSION}
+    await queries.insert_model(
+        conn, version=version, trained_at=H0, algorithm=model.LOGISTIC_REGRESSION, card=card,
+        blob=b"", active=False,
+    )  # fmt: skip
+    return model.TrainedModel(None, model.Columns((), ()), card)
+
+
+async def test_risk_alerts_wake_the_publisher(mes) -> None:
+    conn, pool = mes
+    woken: asyncio.Queue[str] = asyncio.Queue()
+    await conn.add_listener(CHANNEL, lambda *args: woken.put_nowait(args[2]))
+    top = [{"feature": "f", "value": 1, "contribution": 1}]
+    stub = await stub_model(conn)
+    await service.save_scores(
+        pool, [queries.Score("A1", H0, 0.2, top)], model=stub, settings=RiskSettings()
+    )
+    await asyncio.sleep(0.5)
+    assert woken.empty()  # no crossing, no alert, no wake-up
+    await service.save_scores(
+        pool, [queries.Score("A1", H0, 0.9, top)], model=stub, settings=RiskSettings()
+    )
+    assert await asyncio.wait_for(woken.get(), 30) == CHANNEL
+    assert await conn.fetchval("SELECT count(*) FROM alert_outbox") == 1
 
 
 @pytest.fixture

@@ -9,6 +9,7 @@ from typing import Any, NamedTuple
 
 import asyncpg
 
+from services.analytics.alerts.queries import notify_publisher
 from shared.db.pools import Connection
 from shared.json import dumps, loads
 
@@ -138,8 +139,10 @@ ORDER BY u.n
 
 
 async def insert_alerts(conn: Connection, *, alerts: Sequence[tuple[str, dict[str, Any]]]) -> None:
+    """Queue the alerts and wake the publisher when the caller's transaction commits."""
     if alerts:
         await conn.execute(INSERT_ALERTS, [m for m, _ in alerts], [dumps(p) for _, p in alerts])
+        await notify_publisher(conn)
 
 
 _RISK_COLUMNS = """
