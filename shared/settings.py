@@ -247,7 +247,7 @@ class WebSettings:
 @dataclass(frozen=True)
 class RiskSettings:
     """Failure risk (RISK_*): the label's horizon, the alert threshold and its hysteresis, and
-    how often the analytics service scores each machine's current hour."""
+    how often the analytics service scores each machine's last complete hour."""
 
     horizon_h: int = 8  # RISK_HORIZON_H: a `fault` starting within this many hours is a positive
     alert: float = 0.7  # RISK_ALERT: an alert opens when a machine's risk reaches this

@@ -217,11 +217,23 @@ async def test_job_scores_nothing_without_a_model_then_scores_and_alerts(mes) ->
 
     fitted, _later = await trained(pool, conn)
     await service.store_model(pool, fitted)
-    scored = await service.score_current(
-        pool, Settings(), fitted, now=START + dt.timedelta(days=4, minutes=30)
-    )
+    now = START + dt.timedelta(days=4, minutes=30)
+    scored = await service.score_current(pool, Settings(), fitted, now=now)
     machines = await conn.fetch("SELECT * FROM machine_risk ORDER BY machine")
     assert scored["machine_risk"] == len(machines) > 0
+    # The last complete hour (23:00 to 24:00 of day 3), as the model was trained on: not the
+    # 30 minutes of the hour just begun.
+    last_hour = START + dt.timedelta(days=3, hours=23)
+    assert {r["hour"] for r in machines} == {last_hour}
+    whole = await features.machine_hours(pool, Settings(), last_hour, last_hour + features.HOUR)
+    expected = dict(zip([r.machine for r in whole], fitted.scores(whole), strict=True))
+    assert {r["machine"]: r["risk"] for r in machines} == pytest.approx(
+        {
+            m: round(float(v), 6)
+            for m, v in expected.items()
+            if m in {r["machine"] for r in machines}
+        }
+    )
     assert all(r["model_version"] == fitted.version for r in machines)
     assert all(len(loads(r["top_features"])) == 3 for r in machines)
     await conn.execute("DELETE FROM alert_outbox")

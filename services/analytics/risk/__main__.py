@@ -9,8 +9,9 @@ database (MES_DB_URL and the RISK_* settings, as the service reads them).
       the model (default: the active one) and the baseline on a window (default: from the end of
       its training window to now); prints ROC AUC, precision at the top 10%...
   score [--at ISO]
-      scores each machine's hour (default: the current one) with the active model, writes
-      machine_risk and the alerts, as the service's risk job does; prints the scores.
+      scores each machine's last complete hour before --at (default: now) with the active
+      model, writes machine_risk and the alerts, as the service's risk job does; prints the
+      scores.
 
 Instants are ISO-8601; without an offset they are read in PLANT_TIMEZONE.
 """
@@ -26,7 +27,7 @@ from typing import Any
 import asyncpg
 
 from services.analytics.risk import service
-from services.analytics.risk.features import HOUR, floor_hour, machine_hours
+from services.analytics.risk.features import HOUR, machine_hours
 from services.analytics.risk.model import TrainingError, evaluate, train
 from shared.app import load_settings_or_exit
 from shared.db.pools import create_pg_pool
@@ -59,8 +60,10 @@ def parse_args(argv: list[str], settings: Settings) -> argparse.Namespace:
     check.add_argument("--from", dest="first", type=when, help="início (padrão: fim do treino)")
     check.add_argument("--to", dest="last", type=when, help="fim, exclusivo (padrão: agora)")
     check.add_argument("--version", help="versão (padrão: a ativa)")
-    score = commands.add_parser("score", help="avalia a hora corrente de cada máquina")
-    score.add_argument("--at", type=when, help="um instante da hora a avaliar (padrão: agora)")
+    score = commands.add_parser("score", help="avalia a última hora completa de cada máquina")
+    score.add_argument(
+        "--at", type=when, help="avalia a última hora completa antes deste instante (padrão: agora)"
+    )
     return parser.parse_args(argv)
 
 
@@ -112,7 +115,7 @@ async def do_score(
         raise TrainingError("nenhum modelo ativo: rode train primeiro.")
     now = args.at or dt.datetime.now(dt.UTC)
     written = await service.score_current(pool, settings, model, now=now)
-    hour = floor_hour(now)
+    hour = service.scored_hour(now)
     async with pool.acquire() as conn:
         rows = await conn.fetch(
             "SELECT machine, risk, alert_open, top_features FROM machine_risk "

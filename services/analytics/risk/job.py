@@ -1,5 +1,5 @@
-"""The risk job's resource: every RISK_INTERVAL_S seconds, score each machine's current hour
-with the active model (machine_risk) and queue the alerts of risks crossing RISK_ALERT
+"""The risk job's resource: every RISK_INTERVAL_S seconds, score each machine's last complete
+hour with the active model (machine_risk) and queue the alerts of risks crossing RISK_ALERT
 (alert_outbox), when ANALYTICS_ENABLED. Without an active model it scores nothing and says so
 on /readyz."""
 

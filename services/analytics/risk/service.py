@@ -1,5 +1,5 @@
-"""Failure risk: store and load models, score machines' current hour (alerts with hysteresis),
-and the routes' answers."""
+"""Failure risk: store and load models, score machines' last complete hour (alerts with
+hysteresis), and the routes' answers."""
 
 from __future__ import annotations
 
@@ -148,6 +148,11 @@ async def save_scores(
     return len(alerts)
 
 
+def scored_hour(now: dt.datetime) -> dt.datetime:
+    """The hour the scorer rates at `now`: the last complete one (it ends at floor_hour(now))."""
+    return floor_hour(now) - HOUR
+
+
 async def score_current(
     pool: asyncpg.Pool,
     settings: Settings,
@@ -155,9 +160,11 @@ async def score_current(
     *,
     now: dt.datetime | None = None,
 ) -> dict[str, int]:
-    """Score each machine's current hour (machines with samples in the last 8 hours; one in
-    fault is left as last scored) and write machine_risk and the alerts."""
-    hour = floor_hour(now or dt.datetime.now(dt.UTC))
+    """Score each machine's last complete hour (observed at floor_hour(now), the features of
+    a whole hour as the model was trained on: the hour just begun would give a partial one, its
+    risk sagging after each hour boundary; machines with samples in the 8 hours before it, one
+    in fault is left as last scored) and write machine_risk (its `hour`) and the alerts."""
+    hour = scored_hour(now or dt.datetime.now(dt.UTC))
     rows = await machine_hours(pool, settings, hour, hour + HOUR, horizon_h=model.horizon_h)
     rows = [r for r in rows if not r.in_fault]
     scores = scores_of(model, rows)
