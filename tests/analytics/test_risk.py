@@ -290,6 +290,35 @@ async def test_risk_alerts_wake_the_publisher(mes) -> None:
     assert await conn.fetchval("SELECT count(*) FROM alert_outbox") == 1
 
 
+async def test_an_open_alert_of_a_machine_gone_silent_closes_as_stale(mes) -> None:
+    conn, pool = mes
+    fitted, _later = await trained(pool, conn)
+    await service.store_model(pool, fitted)
+    top = [{"feature": "vibration_z_1h", "value": 3.2, "contribution": 0.4}]
+    gone = queries.Score("GONE", START, 0.95, top)
+    await service.save_scores(pool, [gone], model=fitted, settings=RiskSettings())
+    assert await conn.fetchval("SELECT alert_open FROM machine_risk WHERE machine = 'GONE'")
+    await conn.execute("DELETE FROM alert_outbox")
+
+    now = START + dt.timedelta(days=4, minutes=30)
+    await service.score_current(pool, Settings(), fitted, now=now)
+    row = await conn.fetchrow("SELECT * FROM machine_risk WHERE machine = 'GONE'")
+    assert row["alert_open"] is False
+    assert row["risk"] == 0.95  # its last score stays, with the hour it was of
+    assert row["hour"] == START
+    alerts = [loads(r["payload"]) for r in await conn.fetch("SELECT payload FROM alert_outbox")]
+    closes = [a for a in alerts if a["machine"] == "GONE"]
+    assert [(a["event"], a["reason"], a["risk"]) for a in closes] == [("close", "stale", 0.95)]
+    assert closes[0]["topFeatures"] == top
+    assert closes[0]["modelVersion"] == fitted.version
+    # The plant's machines were scored, not closed as stale.
+    assert all("reason" not in a for a in alerts if a["machine"] != "GONE")
+
+    await conn.execute("DELETE FROM alert_outbox")
+    await service.score_current(pool, Settings(), fitted, now=now + features.HOUR)
+    assert await conn.fetchval("SELECT count(*) FROM alert_outbox WHERE machine = 'GONE'") == 0
+
+
 @pytest.fixture
 async def risk_client(analytics_app: Callable[..., Any]) -> Any:
     return await analytics_app(api_keys=parse_api_keys(KEYS))

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -123,10 +123,13 @@ async def save_scores(
     *,
     model: TrainedModel,
     settings: RiskSettings,
+    present: Collection[str] | None = None,
 ) -> int:
-    """Write the scores and, in the same transaction, the alerts their crossings raise.
+    """Write the scores and, in the same transaction, the alerts their crossings raise. With
+    `present` (the machines the run saw, scored or in fault), an open alert of any other
+    machine is closed as stale (it stopped sending: its last risk would stand forever).
     Returns the number of alerts written."""
-    if not scores:
+    if not scores and present is None:
         return 0
     now = dt.datetime.now(dt.UTC)
     async with pool.acquire() as conn, conn.transaction():
@@ -143,7 +146,16 @@ async def save_scores(
                         alert_payload(score, change.event, model=model, settings=settings, now=now),
                     )
                 )
-        await queries.save_scores(conn, scores=scores, alert_open=opened, version=model.version)
+        if present is not None:
+            stale = await queries.open_alerts_except(
+                conn, machines=sorted({*present, *(s.machine for s in scores)})
+            )
+            for last in stale:
+                payload = alert_payload(last, "close", model=model, settings=settings, now=now)
+                alerts.append((last.machine, {**payload, "reason": "stale"}))
+            await queries.close_alerts(conn, machines=[s.machine for s in stale])
+        if scores:
+            await queries.save_scores(conn, scores=scores, alert_open=opened, version=model.version)
         await queries.insert_alerts(conn, alerts=alerts)
     return len(alerts)
 
@@ -163,12 +175,14 @@ async def score_current(
     """Score each machine's last complete hour (observed at floor_hour(now), the features of
     a whole hour as the model was trained on: the hour just begun would give a partial one, its
     risk sagging after each hour boundary; machines with samples in the 8 hours before it, one
-    in fault is left as last scored) and write machine_risk (its `hour`) and the alerts."""
+    in fault is left as last scored) and write machine_risk (its `hour`) and the alerts; an
+    open alert of a machine without samples in those 8 hours is closed as stale."""
     hour = scored_hour(now or dt.datetime.now(dt.UTC))
     rows = await machine_hours(pool, settings, hour, hour + HOUR, horizon_h=model.horizon_h)
+    present = {r.machine for r in rows}
     rows = [r for r in rows if not r.in_fault]
     scores = scores_of(model, rows)
-    alerts = await save_scores(pool, scores, model=model, settings=settings.risk)
+    alerts = await save_scores(pool, scores, model=model, settings=settings.risk, present=present)
     return {"machine_risk": len(scores), "alert_outbox": alerts}
 
 
