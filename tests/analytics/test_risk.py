@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import math
+import threading
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
@@ -317,6 +318,33 @@ async def test_an_open_alert_of_a_machine_gone_silent_closes_as_stale(mes) -> No
     await conn.execute("DELETE FROM alert_outbox")
     await service.score_current(pool, Settings(), fitted, now=now + features.HOUR)
     assert await conn.fetchval("SELECT count(*) FROM alert_outbox WHERE machine = 'GONE'") == 0
+
+
+async def test_scoring_and_unpickling_run_off_the_event_loop(mes, monkeypatch) -> None:
+    conn, pool = mes
+    fitted, _later = await trained(pool, conn)
+    await service.store_model(pool, fitted)
+    loop_thread = threading.get_ident()
+    threads: dict[str, set[int]] = {}
+
+    def recorded(name: str, call: Callable[..., Any]) -> Callable[..., Any]:
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            threads.setdefault(name, set()).add(threading.get_ident())
+            return call(*args, **kwargs)
+
+        return wrapper
+
+    monkeypatch.setattr(model.joblib, "load", recorded("load", model.joblib.load))
+    loaded = await service.load_model(pool)
+    assert loaded is not None
+    monkeypatch.setattr(
+        loaded.estimator, "predict_proba", recorded("predict", loaded.estimator.predict_proba)
+    )
+    await service.score_current(
+        pool, Settings(), loaded, now=START + dt.timedelta(days=4, minutes=30)
+    )
+    assert set(threads) == {"load", "predict"}
+    assert loop_thread not in threads["load"] | threads["predict"]
 
 
 @pytest.fixture

@@ -3,6 +3,7 @@ hysteresis), and the routes' answers."""
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import logging
 from collections.abc import Collection, Sequence
@@ -44,7 +45,8 @@ async def load_model(pool: asyncpg.Pool, *, version: str | None = None) -> Train
         stored = await queries.model(conn, version=version)
     if stored is None:
         return None
-    return TrainedModel.from_blob(stored.blob, stored.card)
+    # Unpickling a model takes a while: off the event loop.
+    return await asyncio.to_thread(TrainedModel.from_blob, stored.blob, stored.card)
 
 
 class ModelCache:
@@ -101,8 +103,9 @@ def alert_payload(
 
 
 def scores_of(model: TrainedModel, rows: Sequence[MachineHour]) -> list[queries.Score]:
-    """Risk and top features of each row, on one native thread: it runs in the service's event
-    loop (a few rows per run) beside other jobs, never worth a pool of threads."""
+    """Risk and top features of each row, on one native thread (a few rows per run, beside
+    other jobs: never worth a pool of threads). Blocking: the scorer runs it in a worker thread
+    (asyncio.to_thread), off the event loop."""
     with threadpool_limits(limits=1):
         risks = model.scores(rows)
         explained = model.explain(rows)
@@ -181,7 +184,7 @@ async def score_current(
     rows = await machine_hours(pool, settings, hour, hour + HOUR, horizon_h=model.horizon_h)
     present = {r.machine for r in rows}
     rows = [r for r in rows if not r.in_fault]
-    scores = scores_of(model, rows)
+    scores = await asyncio.to_thread(scores_of, model, rows)
     alerts = await save_scores(pool, scores, model=model, settings=settings.risk, present=present)
     return {"machine_risk": len(scores), "alert_outbox": alerts}
 
