@@ -21,7 +21,13 @@ from services.analytics.risk import features, model, queries, service
 from services.analytics.risk.job import RiskJob
 from services.telemetry.partitions import ensure_partitions
 from shared.json import dumps, loads
-from shared.settings import ConfigError, RiskSettings, Settings, parse_api_keys
+from shared.settings import (
+    DEV_RISK_MODEL_KEY,
+    ConfigError,
+    RiskSettings,
+    Settings,
+    parse_api_keys,
+)
 from tests.helpers import assert_envelope
 from tests.support import risk as plantgen
 from tests.support.telemetry_query import KEYS, READ
@@ -29,6 +35,7 @@ from tests.support.urls import url
 
 H0 = dt.datetime(2026, 11, 2, tzinfo=dt.UTC)
 START = dt.datetime(2026, 10, 20, tzinfo=dt.UTC)
+KEY = RiskSettings().model_key
 
 
 def at(hours: float) -> dt.datetime:
@@ -181,8 +188,8 @@ async def test_model_trains_is_stored_versioned_and_reloads(mes) -> None:
     assert 0 <= figures["precision_at_10"] <= 1
     assert figures["baseline_auc"] is not None
 
-    await service.store_model(pool, fitted)
-    again = await service.load_model(pool)
+    await service.store_model(pool, fitted, key=KEY)
+    again = await service.load_model(pool, key=KEY)
     assert again is not None
     assert again.version == fitted.version
     assert list(again.scores(later[:20])) == pytest.approx(list(fitted.scores(later[:20])))
@@ -191,13 +198,44 @@ async def test_model_trains_is_stored_versioned_and_reloads(mes) -> None:
     assert all(c.feature in [*fitted.columns.numeric, "product"] for e in explained for c in e)
 
     second = model.train(later, Settings())
-    await service.store_model(pool, second)
-    assert (await service.load_model(pool)).version == second.version  # type: ignore[union-attr]
+    await service.store_model(pool, second, key=KEY)
+    assert (await service.load_model(pool, key=KEY)).version == second.version  # type: ignore[union-attr]
     versions = await conn.fetch("SELECT version, active FROM risk_models ORDER BY trained_at")
     assert {r["version"]: r["active"] for r in versions} == {
         fitted.version: False,
         second.version: True,
     }
+
+
+async def test_a_model_blob_not_signed_with_the_key_is_refused_unread(mes, monkeypatch) -> None:
+    conn, pool = mes
+    fitted, _later = await trained(pool, conn)
+    await service.store_model(pool, fitted, key="the plant's key")
+    card = loads(await conn.fetchval("SELECT card FROM risk_models"))
+    assert card[model.SIGNATURE] == model.sign(fitted.to_blob(), "the plant's key")
+    loaded = await service.load_model(pool, key="the plant's key")
+    assert loaded is not None
+    assert model.SIGNATURE not in loaded.card
+
+    unpickled: list[bytes] = []
+    real_load = model.joblib.load
+    monkeypatch.setattr(model.joblib, "load", lambda f: unpickled.append(b"") or real_load(f))
+    assert await service.load_model(pool, key="another key") is None  # trained elsewhere
+    # A blob written by someone without the key (the signature kept, the blob replaced).
+    await conn.execute("UPDATE risk_models SET blob = $1", fitted.to_blob() + b"\x00")
+    assert await service.load_model(pool, key="the plant's key") is None
+    await conn.execute("UPDATE risk_models SET card = card - $1", model.SIGNATURE)
+    assert await service.load_model(pool, key="the plant's key") is None  # unsigned
+    assert unpickled == []
+
+    job = RiskJob(
+        pool, Settings(risk=RiskSettings(model_key="the plant's key")),
+        JobMetrics(CollectorRegistry()),
+    )  # fmt: skip
+    assert await job.run_once()
+    assert job.last_rows == {}
+    assert job.status()["model"] is None
+    assert "RISK_MODEL_KEY" in str(job.status()["note"])
 
 
 def test_alert_opens_at_threshold_and_closes_below_the_hysteresis() -> None:
@@ -217,7 +255,7 @@ async def test_job_scores_nothing_without_a_model_then_scores_and_alerts(mes) ->
     assert "train" in str(job.status()["note"])
 
     fitted, _later = await trained(pool, conn)
-    await service.store_model(pool, fitted)
+    await service.store_model(pool, fitted, key=KEY)
     now = START + dt.timedelta(days=4, minutes=30)
     scored = await service.score_current(pool, Settings(), fitted, now=now)
     machines = await conn.fetch("SELECT * FROM machine_risk ORDER BY machine")
@@ -294,7 +332,7 @@ async def test_risk_alerts_wake_the_publisher(mes) -> None:
 async def test_an_open_alert_of_a_machine_gone_silent_closes_as_stale(mes) -> None:
     conn, pool = mes
     fitted, _later = await trained(pool, conn)
-    await service.store_model(pool, fitted)
+    await service.store_model(pool, fitted, key=KEY)
     top = [{"feature": "vibration_z_1h", "value": 3.2, "contribution": 0.4}]
     gone = queries.Score("GONE", START, 0.95, top)
     await service.save_scores(pool, [gone], model=fitted, settings=RiskSettings())
@@ -323,7 +361,7 @@ async def test_an_open_alert_of_a_machine_gone_silent_closes_as_stale(mes) -> No
 async def test_scoring_and_unpickling_run_off_the_event_loop(mes, monkeypatch) -> None:
     conn, pool = mes
     fitted, _later = await trained(pool, conn)
-    await service.store_model(pool, fitted)
+    await service.store_model(pool, fitted, key=KEY)
     loop_thread = threading.get_ident()
     threads: dict[str, set[int]] = {}
 
@@ -335,7 +373,7 @@ async def test_scoring_and_unpickling_run_off_the_event_loop(mes, monkeypatch) -
         return wrapper
 
     monkeypatch.setattr(model.joblib, "load", recorded("load", model.joblib.load))
-    loaded = await service.load_model(pool)
+    loaded = await service.load_model(pool, key=KEY)
     assert loaded is not None
     monkeypatch.setattr(
         loaded.estimator, "predict_proba", recorded("predict", loaded.estimator.predict_proba)
@@ -373,7 +411,7 @@ async def test_routes_answer_risk_ranking_and_errors(mes, risk_client) -> None:
     await assert_envelope(resp, 401)
 
     fitted, _ = await trained(pool, conn)
-    await service.store_model(pool, fitted)
+    await service.store_model(pool, fitted, key=KEY)
     top = [{"feature": "vibration_z_1h", "value": 3.2, "contribution": 0.4}]
     settings = RiskSettings()
     await service.save_scores(
@@ -414,6 +452,9 @@ async def test_routes_answer_risk_ranking_and_errors(mes, risk_client) -> None:
 
 def test_risk_settings_are_read_and_checked() -> None:
     assert Settings.from_env({}).risk == RiskSettings(8, 0.7, 0.1, 300.0)
+    assert Settings.from_env({}).risk.model_key == DEV_RISK_MODEL_KEY
+    assert Settings.from_env({"RISK_MODEL_KEY": "k" * 40}).risk.model_key == "k" * 40
+    assert "k" * 40 not in repr(Settings.from_env({"RISK_MODEL_KEY": "k" * 40}))
     read = Settings.from_env(
         {"RISK_HORIZON_H": "4", "RISK_ALERT": "0.8", "RISK_ALERT_HYSTERESIS": "0.2",
          "RISK_INTERVAL_S": "60"}

@@ -91,16 +91,19 @@ async def do_train(
     last = args.last or dt.datetime.now(dt.UTC)
     rows = await machine_hours(pool, settings, first, last, horizon_h=args.horizon)
     model = train(rows, settings, horizon_h=args.horizon)
-    await service.store_model(pool, model, active=not args.inactive)
+    await service.store_model(pool, model, key=settings.risk.model_key, active=not args.inactive)
     return {**model.card, "active": not args.inactive}
 
 
 async def do_evaluate(
     pool: asyncpg.Pool, settings: Settings, args: argparse.Namespace
 ) -> dict[str, Any]:
-    model = await service.load_model(pool, version=args.version)
+    model = await service.load_model(pool, key=settings.risk.model_key, version=args.version)
     if model is None:
-        raise TrainingError("nenhum modelo gravado com essa versão (ou nenhum ativo).")
+        raise TrainingError(
+            "nenhum modelo gravado com essa versão (ou nenhum ativo), ou sua assinatura não "
+            "confere com RISK_MODEL_KEY."
+        )
     first = args.first or dt.datetime.fromisoformat(model.card["trainingWindow"]["to"])
     last = args.last or dt.datetime.now(dt.UTC)
     rows = await machine_hours(pool, settings, first, last, horizon_h=model.horizon_h)
@@ -110,9 +113,11 @@ async def do_evaluate(
 async def do_score(
     pool: asyncpg.Pool, settings: Settings, args: argparse.Namespace
 ) -> dict[str, Any]:
-    model = await service.load_model(pool)
+    model = await service.load_model(pool, key=settings.risk.model_key)
     if model is None:
-        raise TrainingError("nenhum modelo ativo: rode train primeiro.")
+        raise TrainingError(
+            "nenhum modelo ativo (ou sua assinatura não confere com RISK_MODEL_KEY): rode train."
+        )
     now = args.at or dt.datetime.now(dt.UTC)
     written = await service.score_current(pool, settings, model, now=now)
     hour = service.scored_hour(now)

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import hmac
 import io
 import itertools
 import math
@@ -291,9 +292,26 @@ class TrainedModel:
 
     @classmethod
     def from_blob(cls, blob: bytes, card: Mapping[str, Any]) -> TrainedModel:
-        """A stored model (risk_models.blob, written by to_blob: trusted, it is unpickled)."""
+        """A stored model (risk_models.blob, written by to_blob): unpickled, so only after
+        its signature was checked (signed_by; service.load_model does)."""
         stored = joblib.load(io.BytesIO(blob))
         return cls(stored["estimator"], stored["columns"], dict(card), stored["medians"])
+
+
+# The card's key for the blob's HMAC-SHA256 (hex), keyed by RISK_MODEL_KEY: risk_models.blob
+# is unpickled, and any role with the MES database's URL could write it.
+SIGNATURE = "blobSha256Hmac"
+
+
+def sign(blob: bytes, key: str) -> str:
+    """The blob's HMAC-SHA256 under the key, in hex."""
+    return hmac.new(key.encode(), blob, hashlib.sha256).hexdigest()
+
+
+def signed_by(blob: bytes, card: Mapping[str, Any], key: str) -> bool:
+    """Whether the card carries the blob's signature under the key (checked before unpickling)."""
+    signature = card.get(SIGNATURE)
+    return isinstance(signature, str) and hmac.compare_digest(signature, sign(blob, key))
 
 
 Fold = tuple[list[MachineHour], list[MachineHour]]

@@ -15,7 +15,7 @@ from threadpoolctl import threadpool_limits
 
 from services.analytics.risk import queries
 from services.analytics.risk.features import HOUR, MachineHour, floor_hour, machine_hours
-from services.analytics.risk.model import TrainedModel
+from services.analytics.risk.model import SIGNATURE, TrainedModel, sign, signed_by
 from shared.db.pools import mes_connection
 from shared.errors import NotFound
 from shared.json import loads
@@ -25,43 +25,63 @@ from shared.settings import RiskSettings, Settings
 log = logging.getLogger(__name__)
 
 
-async def store_model(pool: asyncpg.Pool, model: TrainedModel, *, active: bool = True) -> None:
-    """Save a trained model (risk_models); an active one replaces the active one."""
+async def store_model(
+    pool: asyncpg.Pool, model: TrainedModel, *, key: str, active: bool = True
+) -> None:
+    """Save a trained model (risk_models), its blob signed with the key (RISK_MODEL_KEY) in the
+    card; an active one replaces the active one."""
+    blob = model.to_blob()
     async with pool.acquire() as conn, conn.transaction():
         await queries.insert_model(
             conn,
             version=model.version,
             trained_at=dt.datetime.fromisoformat(model.card["trainedAt"]),
             algorithm=model.algorithm,
-            card=model.card,
-            blob=model.to_blob(),
+            card={**model.card, SIGNATURE: sign(blob, key)},
+            blob=blob,
             active=active,
         )
 
 
-async def load_model(pool: asyncpg.Pool, *, version: str | None = None) -> TrainedModel | None:
-    """A stored model by version, or the active one; None when there is none."""
+async def load_model(
+    pool: asyncpg.Pool, *, key: str, version: str | None = None
+) -> TrainedModel | None:
+    """A stored model by version, or the active one; None when there is none, or when its blob
+    is not signed with the key (RISK_MODEL_KEY): it is never unpickled then."""
     async with pool.acquire() as conn:
         stored = await queries.model(conn, version=version)
     if stored is None:
         return None
+    if not signed_by(stored.blob, stored.card, key):
+        log.error(
+            "risk model %s refused: its blob's signature (card %s) does not match RISK_MODEL_KEY"
+            " (written elsewhere, or trained with another key: train again)",
+            stored.version,
+            SIGNATURE,
+        )
+        return None
+    card = {k: v for k, v in stored.card.items() if k != SIGNATURE}
     # Unpickling a model takes a while: off the event loop.
-    return await asyncio.to_thread(TrainedModel.from_blob, stored.blob, stored.card)
+    return await asyncio.to_thread(TrainedModel.from_blob, stored.blob, card)
 
 
 class ModelCache:
-    """The active model, unpickled once per version (the job asks every run)."""
+    """The active model, unpickled once per version (the job asks every run); a version whose
+    signature is refused is not read again (one error in the log)."""
 
-    def __init__(self) -> None:
+    def __init__(self, key: str) -> None:
+        self.key = key
         self.model: TrainedModel | None = None
+        self.refused: str | None = None
 
     async def active(self, pool: asyncpg.Pool) -> TrainedModel | None:
         async with pool.acquire() as conn:
             version = await queries.active_version(conn)
-        if version is None:
+        if version is None or version == self.refused:
             self.model = None
         elif self.model is None or self.model.version != version:
-            self.model = await load_model(pool, version=version)
+            self.model = await load_model(pool, key=self.key, version=version)
+            self.refused = version if self.model is None else None
         return self.model
 
 
