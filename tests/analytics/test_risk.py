@@ -131,8 +131,11 @@ async def test_features_count_faults_stops_anomalies_and_label_the_horizon(mes) 
     after = by["M1", 3]  # observed at 4:00, after the 3:10-3:40 fault
     assert after.features["faults_24h"] == 1
     assert after.features["hours_since_fault"] == pytest.approx(50 / 60)
-    assert after.label == 1
     assert after.next_fault == at(5.5)
+    # A fault at 5:30 is seen, but the data ends at 10:00, before 4:00 + 8 h: not wholly
+    # observed, no label (a negative there would be unknown: keeping the positive biases).
+    assert after.label is None
+    assert by["M1", 1].label == 1  # 2:00 + 8 h is within the data
 
     in_fault = by["M1", 5]  # 6:00 falls in the 5:30-7:00 fault: nothing to predict
     assert in_fault.in_fault
@@ -150,6 +153,31 @@ async def test_features_count_faults_stops_anomalies_and_label_the_horizon(mes) 
     labels = {(r.machine, r.hour): r.label for r in short}
     assert labels["M1", at(0)] == 0  # 3:10 is not within [1:00, 3:00)
     assert labels["M1", at(1)] == 1  # but within [2:00, 4:00)
+
+
+def hours_of(machine: str, count: int, positive_every: int = 10) -> list[features.MachineHour]:
+    return [
+        features.MachineHour(
+            machine, at(k), {"x": float(k % positive_every)}, label=int(k % positive_every == 9)
+        )
+        for k in range(count)
+    ]
+
+
+def test_training_rows_whose_label_reaches_past_the_boundary_are_purged() -> None:
+    rows = hours_of("M1", 24)
+    kept = features.observed(rows, at(20), 8)
+    assert [r.hour for r in kept] == [at(k) for k in range(12)]  # 11:00 + 1 h + 8 h = 20:00
+
+    many = hours_of("M1", 200) + hours_of("M2", 200)
+    folds = model.time_folds(many, horizon_h=8)
+    assert len(folds) == model.FOLDS
+    for fit, check in folds:
+        start = min(r.hour for r in check)
+        assert max(r.as_of for r in fit) + dt.timedelta(hours=8) == start
+        assert all(r.hour < start for r in fit)
+        # Every hour before the slice whose label horizon ends by its start is kept.
+        assert len(fit) == len([r for r in many if r.hour + dt.timedelta(hours=9) <= start])
 
 
 # The plant's model, trained once for the module (each test loads the plant in its database).

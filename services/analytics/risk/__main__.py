@@ -2,7 +2,8 @@
 database (MES_DB_URL and the RISK_* settings, as the service reads them).
 
   train [--from ISO] [--to ISO] [--horizon H] [--inactive]
-      features of every machine-hour of the window (default: the first sample to now), the two
+      features of every machine-hour of the window (default: the first sample to now) whose
+      label horizon ends inside it (and is wholly observed: positive or not), the two
       candidates compared on its later hours, the better one stored as a new version, active
       unless --inactive; prints the model card.
   evaluate [--from ISO] [--to ISO] [--version V]
@@ -27,7 +28,7 @@ from typing import Any
 import asyncpg
 
 from services.analytics.risk import service
-from services.analytics.risk.features import HOUR, machine_hours
+from services.analytics.risk.features import HOUR, machine_hours, observed
 from services.analytics.risk.model import TrainingError, evaluate, train
 from shared.app import load_settings_or_exit
 from shared.db.pools import create_pg_pool
@@ -90,7 +91,9 @@ async def do_train(
             raise TrainingError("não há amostras de telemetria para treinar.")
     last = args.last or dt.datetime.now(dt.UTC)
     rows = await machine_hours(pool, settings, first, last, horizon_h=args.horizon)
-    model = train(rows, settings, horizon_h=args.horizon)
+    # Labels do not look past the window (its end may be where an evaluation starts).
+    horizon = settings.risk.horizon_h if args.horizon is None else args.horizon
+    model = train(observed(rows, last, horizon), settings, horizon_h=args.horizon)
     await service.store_model(pool, model, key=settings.risk.model_key, active=not args.inactive)
     return {**model.card, "active": not args.inactive}
 
