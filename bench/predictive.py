@@ -8,7 +8,8 @@
   A's held-out days and on B (protheus_demo.plantgen.scoring: event-level precision, recall,
   median detection delay; drifts caught before their fault).
 - Risk: features per machine-hour (services.analytics.risk.features.machine_hours), a model
-  trained on A's training days (model.train), evaluated on A's held-out days and on B
+  trained on A's training days (model.train; purged of the rows whose label horizon crosses
+  the split: features.observed), evaluated on A's held-out days and on B
   (model.evaluate: ROC AUC, precision at the top 10%) against the naive baseline (hours since
   the last fault).
 
@@ -187,16 +188,17 @@ def _secs(value: float | None) -> str:
 def anomaly_table(label: str, kinds: dict[str, KindScore], drifts: DriftScore) -> list[str]:
     lines = [
         f"anomalies, {label}:",
-        "  kind          truth  found  precision  recall  median delay s",
+        "  kind          truth  found  fragments  precision  recall  median delay s",
     ]
     for kind, s in kinds.items():
         lines.append(
-            f"  {kind:<12} {s.truths:6d} {s.detections:6d}     {_pct(s.precision)}  "
+            f"  {kind:<12} {s.truths:6d} {s.detections:6d} {s.fragments:10d}     {_pct(s.precision)}  "
             f"{_pct(s.recall)}  {_secs(s.median_delay_s)}"
         )
     lead = None if drifts.median_lead_s is None else drifts.median_lead_s / 3600
     lines.append(
-        f"  drift        {drifts.drifts:6d} {drifts.detections:6d}     {_pct(drifts.precision)}  "
+        f"  drift        {drifts.drifts:6d} {drifts.detections:6d} {drifts.fragments:10d}     "
+        f"{_pct(drifts.precision)}  "
         f"caught before fault {_pct(drifts.share)} (median lead "
         f"{'-' if lead is None else f'{lead:.1f} h'})"
     )
@@ -223,6 +225,9 @@ async def risk(a: Plant, b: Plant, split: dt.datetime) -> dict[str, Any]:
         settings = settings_for(a.dsn)
         began = time.perf_counter()
         train_rows = await features.machine_hours(pools["A"], settings, a.data.start, split)
+        # Purged: a training row's label looks horizon hours ahead, into the held-out days for
+        # those of the last hours before the split.
+        train_rows = features.observed(train_rows, split, settings.risk.horizon_h)
         test_rows = await features.machine_hours(pools["A"], settings, split, a.data.end)
         b_rows = await features.machine_hours(pools["B"], settings, b.data.start, b.data.end)
         features_s = time.perf_counter() - began

@@ -248,16 +248,23 @@ class WebSettings:
     events_ping_s: float = 15.0  # WEB_EVENTS_PING_S
 
 
+# Signs risk models when RISK_MODEL_KEY is unset: development and tests only (it is public).
+DEV_RISK_MODEL_KEY = "mes-dev-risk-model-key-not-for-production"
+
+
 @dataclass(frozen=True)
 class RiskSettings:
     """Failure risk (RISK_*): the label's horizon, the alert threshold and its hysteresis, and
-    how often the analytics service scores each machine's current hour."""
+    how often the analytics service scores each machine's last complete hour."""
 
     horizon_h: int = 8  # RISK_HORIZON_H: a `fault` starting within this many hours is a positive
     alert: float = 0.7  # RISK_ALERT: an alert opens when a machine's risk reaches this
     # RISK_ALERT_HYSTERESIS: it closes once the risk falls below RISK_ALERT minus this
     hysteresis: float = 0.1
     interval_s: float = 300.0  # RISK_INTERVAL_S: the risk job scores every machine this often
+    # RISK_MODEL_KEY: the HMAC-SHA256 key signing stored model blobs (unpickled: one without a
+    # valid signature is refused). Unset, a fixed development key: set it in production.
+    model_key: str = field(default=DEV_RISK_MODEL_KEY, repr=False)
 
 
 @dataclass(frozen=True)
@@ -541,6 +548,7 @@ def _read_risk(reader: EnvReader) -> RiskSettings:
         alert=alert,
         hysteresis=hysteresis,
         interval_s=number("RISK_INTERVAL_S", defaults.interval_s, minimum=0.01),
+        model_key=reader.text("RISK_MODEL_KEY", defaults.model_key),
     )
 
 

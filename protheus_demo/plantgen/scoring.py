@@ -2,13 +2,17 @@
 
 Event level, per anomaly kind: a detection matches a truth event of the same kind and machine
 (and, for spike, stuck and out_of_range, a metric in common) when their spans overlap, the
-truth's widened by `tolerance_s` on each side. Precision is the share of detections that match
-some truth event, recall the share of truth events some detection matches; the delay of a
-matched truth event is the earliest matching detection's detection time (the sample time at
-which the detector knew, else its start) minus the truth's start, at least 0.
+truth's widened by `tolerance_s` on each side. Recall is the share of truth events some
+detection matches. Precision counts each matched truth event once, however many detections
+match it: matched truth events / (matched truth events + detections that match nothing). A truth
+event reported as several detections is fragmentation, not a false alarm nor extra hits: it is
+reported beside precision as `fragments` (the detections beyond the first of each matched truth
+event). The delay of a matched truth event is the earliest matching detection's detection time
+(the sample time at which the detector knew, else its start) minus the truth's start, at least 0.
 
 Drifts are scored on what they are for: a truth drift is caught when a drift detection of
-its machine is made between the drift's start (less the tolerance) and the fault it precedes.
+its machine is made between the drift's start (less the tolerance) and the fault it precedes;
+precision and fragments are counted as above.
 """
 
 from __future__ import annotations
@@ -72,8 +76,10 @@ class KindScore:
     truths: int
     detections: int
     matched_truths: int
-    true_detections: int
-    precision: float | None  # None without detections
+    true_detections: int  # detections matching some truth event (fragments included)
+    fragments: int  # matching detections beyond the first of each matched truth event
+    # matched truths / (matched truths + detections matching nothing); None without detections
+    precision: float | None
     recall: float | None  # None without truth events
     median_delay_s: float | None  # over matched truth events
 
@@ -84,6 +90,7 @@ class KindScore:
             "detections": self.detections,
             "matchedTruths": self.matched_truths,
             "trueDetections": self.true_detections,
+            "fragments": self.fragments,
             "precision": self.precision,
             "recall": self.recall,
             "medianDelayS": self.median_delay_s,
@@ -98,7 +105,9 @@ class DriftScore:
     median_lead_s: float | None  # fault time minus the first catching detection
     detections: int
     true_detections: int  # overlapping a truth drift (or its fault's hour after it)
-    precision: float | None
+    matched_drifts: int  # truth drifts some detection overlaps (the same way)
+    fragments: int  # overlapping detections beyond the first of each matched drift
+    precision: float | None  # matched drifts / (matched drifts + detections overlapping none)
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -108,6 +117,8 @@ class DriftScore:
             "medianLeadS": self.median_lead_s,
             "detections": self.detections,
             "trueDetections": self.true_detections,
+            "matchedDrifts": self.matched_drifts,
+            "fragments": self.fragments,
             "precision": self.precision,
         }
 
@@ -121,6 +132,12 @@ def _overlaps(
 ) -> bool:
     end = detection.end or horizon
     return detection.start <= truth.end + tolerance and end >= truth.start - tolerance
+
+
+def _precision(matched_truths: int, detections: int, true_detections: int) -> float | None:
+    """Each matched truth event once against the detections that match nothing."""
+    false = detections - true_detections
+    return matched_truths / (matched_truths + false) if detections else None
 
 
 def score_kind(
@@ -150,12 +167,14 @@ def score_kind(
 
     true_detections = 0
     first_known: dict[int, dt.datetime] = {}
+    hits: dict[int, int] = {}  # matching detections per truth event
     for d in found:
         hit = False
         for t in by_machine.get(d.machine, ()):
             if matches(d, t):
                 hit = True
                 key = id(t)
+                hits[key] = hits.get(key, 0) + 1
                 if key not in first_known or d.known_at < first_known[key]:
                     first_known[key] = d.known_at
         true_detections += hit
@@ -170,7 +189,8 @@ def score_kind(
         detections=len(found),
         matched_truths=len(delays),
         true_detections=true_detections,
-        precision=true_detections / len(found) if found else None,
+        fragments=sum(n - 1 for n in hits.values()),
+        precision=_precision(len(delays), len(found), true_detections),
         recall=len(delays) / len(truths) if truths else None,
         median_delay_s=statistics.median(delays) if delays else None,
     )
@@ -205,16 +225,16 @@ def score_drifts(
     horizon = max(
         [t.end for t in drifts] + [d.start for d in found], default=dt.datetime.now(dt.UTC)
     )
-    true_detections = sum(
-        1
-        for d in found
-        if any(
+
+    def overlaps(d: Detection, t: TruthEvent) -> bool:
+        return (
             d.machine == t.machine
             and d.start <= t.end + late
             and (d.end or horizon) >= t.start - tolerance
-            for t in drifts
         )
-    )
+
+    true_detections = sum(1 for d in found if any(overlaps(d, t) for t in drifts))
+    hits = [n for n in (sum(1 for d in found if overlaps(d, t)) for t in drifts) if n]
     return DriftScore(
         drifts=len(drifts),
         caught=caught,
@@ -222,7 +242,9 @@ def score_drifts(
         median_lead_s=statistics.median(leads) if leads else None,
         detections=len(found),
         true_detections=true_detections,
-        precision=true_detections / len(found) if found else None,
+        matched_drifts=len(hits),
+        fragments=sum(n - 1 for n in hits),
+        precision=_precision(len(hits), len(found), true_detections),
     )
 
 

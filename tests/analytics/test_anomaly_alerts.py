@@ -82,6 +82,8 @@ async def test_open_and_close_alerts_reach_a_subscriber(broker, mes_dsn):
             (topic, "close", "spike"),
         ]
         assert alerts[0][1]["id"] == alerts[1][1]["id"]
+        ids = await conn.fetch("SELECT id FROM alert_outbox ORDER BY id")
+        assert [a["alertId"] for _, a in alerts] == [r["id"] for r in ids]
         assert alerts[0][1]["start"] == points[60][0].isoformat().replace("+00:00", "Z")
         await wait_until(lambda: publisher.published == 2)
         unpublished = await conn.fetchval(
@@ -104,8 +106,8 @@ async def test_alerts_written_during_a_broker_outage_are_published_after_it(brok
         await broker.stop()
         await publisher.start()
         payload = {"type": "anomaly", "event": "open", "id": "x", "machine": "M9"}
-        await conn.execute(
-            "INSERT INTO alert_outbox (machine, payload) VALUES ('M9', $1::jsonb)",
+        alert_id = await conn.fetchval(
+            "INSERT INTO alert_outbox (machine, payload) VALUES ('M9', $1::jsonb) RETURNING id",
             json.dumps(payload),
         )
         await wait_until(lambda: publisher.last_error is not None)
@@ -124,11 +126,49 @@ async def test_alerts_written_during_a_broker_outage_are_published_after_it(brok
         await wait_until(lambda: got)
         await publisher.start()
         await asyncio.wait_for(listener, 30)
-        assert got[1] == ("mes/v1/unknown/unknown/unknown/M9/alert", payload)
+        assert got[1] == (
+            "mes/v1/unknown/unknown/unknown/M9/alert",
+            {**payload, "alertId": alert_id},
+        )
         await wait_until(lambda: publisher.published == 1)
         published = await conn.fetchval("SELECT published_at FROM alert_outbox")
         assert isinstance(published, dt.datetime)
     finally:
         await publisher.stop()
+        await pool.close()
+        await conn.close()
+
+
+class FailingAfter:
+    """A real client whose publishes fail after the first `ok` (the broker lost mid-batch)."""
+
+    def __init__(self, client: aiomqtt.Client, ok: int) -> None:
+        self.client, self.ok = client, ok
+
+    async def publish(self, topic: str, body: bytes, *, qos: int) -> None:
+        if self.ok == 0:
+            raise aiomqtt.MqttError("connection lost")
+        self.ok -= 1
+        await self.client.publish(topic, body, qos=qos)
+
+
+async def test_a_publish_failing_mid_batch_keeps_the_marks_of_those_acknowledged(broker, mes_dsn):
+    conn = await asyncpg.connect(mes_dsn)
+    pool = await asyncpg.create_pool(mes_dsn, min_size=0, max_size=4)
+    publisher = AlertPublisher(pool, settings(mes_dsn, broker))
+    try:
+        for n in range(4):
+            await conn.execute(
+                "INSERT INTO alert_outbox (machine, payload) VALUES ('M9', $1::jsonb)",
+                json.dumps({"type": "anomaly", "event": "open", "id": str(n), "machine": "M9"}),
+            )
+        async with aiomqtt.Client("127.0.0.1", broker.port, identifier="flaky") as client:
+            with pytest.raises(aiomqtt.MqttError):
+                await publisher.publish_batch(FailingAfter(client, 2))  # type: ignore[arg-type]
+        rows = await conn.fetch("SELECT payload, published_at FROM alert_outbox ORDER BY id")
+        marked = [(json.loads(r["payload"])["id"], r["published_at"] is not None) for r in rows]
+        assert marked == [("0", True), ("1", True), ("2", False), ("3", False)]
+        assert publisher.published == 2
+    finally:
         await pool.close()
         await conn.close()

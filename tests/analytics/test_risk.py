@@ -4,8 +4,10 @@ hysteresis, the routes' shapes and errors."""
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import math
+import threading
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
@@ -13,12 +15,19 @@ import asyncpg
 import pytest
 from prometheus_client import CollectorRegistry
 
+from services.analytics.alerts.queries import CHANNEL
 from services.analytics.jobs import JobMetrics
 from services.analytics.risk import features, model, queries, service
 from services.analytics.risk.job import RiskJob
 from services.telemetry.partitions import ensure_partitions
 from shared.json import dumps, loads
-from shared.settings import ConfigError, RiskSettings, Settings, parse_api_keys
+from shared.settings import (
+    DEV_RISK_MODEL_KEY,
+    ConfigError,
+    RiskSettings,
+    Settings,
+    parse_api_keys,
+)
 from tests.helpers import assert_envelope
 from tests.support import risk as plantgen
 from tests.support.telemetry_query import KEYS, READ
@@ -26,6 +35,7 @@ from tests.support.urls import url
 
 H0 = dt.datetime(2026, 11, 2, tzinfo=dt.UTC)
 START = dt.datetime(2026, 10, 20, tzinfo=dt.UTC)
+KEY = RiskSettings().model_key
 
 
 def at(hours: float) -> dt.datetime:
@@ -121,8 +131,11 @@ async def test_features_count_faults_stops_anomalies_and_label_the_horizon(mes) 
     after = by["M1", 3]  # observed at 4:00, after the 3:10-3:40 fault
     assert after.features["faults_24h"] == 1
     assert after.features["hours_since_fault"] == pytest.approx(50 / 60)
-    assert after.label == 1
     assert after.next_fault == at(5.5)
+    # A fault at 5:30 is seen, but the data ends at 10:00, before 4:00 + 8 h: not wholly
+    # observed, no label (a negative there would be unknown: keeping the positive biases).
+    assert after.label is None
+    assert by["M1", 1].label == 1  # 2:00 + 8 h is within the data
 
     in_fault = by["M1", 5]  # 6:00 falls in the 5:30-7:00 fault: nothing to predict
     assert in_fault.in_fault
@@ -140,6 +153,31 @@ async def test_features_count_faults_stops_anomalies_and_label_the_horizon(mes) 
     labels = {(r.machine, r.hour): r.label for r in short}
     assert labels["M1", at(0)] == 0  # 3:10 is not within [1:00, 3:00)
     assert labels["M1", at(1)] == 1  # but within [2:00, 4:00)
+
+
+def hours_of(machine: str, count: int, positive_every: int = 10) -> list[features.MachineHour]:
+    return [
+        features.MachineHour(
+            machine, at(k), {"x": float(k % positive_every)}, label=int(k % positive_every == 9)
+        )
+        for k in range(count)
+    ]
+
+
+def test_training_rows_whose_label_reaches_past_the_boundary_are_purged() -> None:
+    rows = hours_of("M1", 24)
+    kept = features.observed(rows, at(20), 8)
+    assert [r.hour for r in kept] == [at(k) for k in range(12)]  # 11:00 + 1 h + 8 h = 20:00
+
+    many = hours_of("M1", 200) + hours_of("M2", 200)
+    folds = model.time_folds(many, horizon_h=8)
+    assert len(folds) == model.FOLDS
+    for fit, check in folds:
+        start = min(r.hour for r in check)
+        assert max(r.as_of for r in fit) + dt.timedelta(hours=8) == start
+        assert all(r.hour < start for r in fit)
+        # Every hour before the slice whose label horizon ends by its start is kept.
+        assert len(fit) == len([r for r in many if r.hour + dt.timedelta(hours=9) <= start])
 
 
 # The plant's model, trained once for the module (each test loads the plant in its database).
@@ -178,8 +216,8 @@ async def test_model_trains_is_stored_versioned_and_reloads(mes) -> None:
     assert 0 <= figures["precision_at_10"] <= 1
     assert figures["baseline_auc"] is not None
 
-    await service.store_model(pool, fitted)
-    again = await service.load_model(pool)
+    await service.store_model(pool, fitted, key=KEY)
+    again = await service.load_model(pool, key=KEY)
     assert again is not None
     assert again.version == fitted.version
     assert list(again.scores(later[:20])) == pytest.approx(list(fitted.scores(later[:20])))
@@ -188,13 +226,44 @@ async def test_model_trains_is_stored_versioned_and_reloads(mes) -> None:
     assert all(c.feature in [*fitted.columns.numeric, "product"] for e in explained for c in e)
 
     second = model.train(later, Settings())
-    await service.store_model(pool, second)
-    assert (await service.load_model(pool)).version == second.version  # type: ignore[union-attr]
+    await service.store_model(pool, second, key=KEY)
+    assert (await service.load_model(pool, key=KEY)).version == second.version  # type: ignore[union-attr]
     versions = await conn.fetch("SELECT version, active FROM risk_models ORDER BY trained_at")
     assert {r["version"]: r["active"] for r in versions} == {
         fitted.version: False,
         second.version: True,
     }
+
+
+async def test_a_model_blob_not_signed_with_the_key_is_refused_unread(mes, monkeypatch) -> None:
+    conn, pool = mes
+    fitted, _later = await trained(pool, conn)
+    await service.store_model(pool, fitted, key="the plant's key")
+    card = loads(await conn.fetchval("SELECT card FROM risk_models"))
+    assert card[model.SIGNATURE] == model.sign(fitted.to_blob(), "the plant's key")
+    loaded = await service.load_model(pool, key="the plant's key")
+    assert loaded is not None
+    assert model.SIGNATURE not in loaded.card
+
+    unpickled: list[bytes] = []
+    real_load = model.joblib.load
+    monkeypatch.setattr(model.joblib, "load", lambda f: unpickled.append(b"") or real_load(f))
+    assert await service.load_model(pool, key="another key") is None  # trained elsewhere
+    # A blob written by someone without the key (the signature kept, the blob replaced).
+    await conn.execute("UPDATE risk_models SET blob = $1", fitted.to_blob() + b"\x00")
+    assert await service.load_model(pool, key="the plant's key") is None
+    await conn.execute("UPDATE risk_models SET card = card - $1", model.SIGNATURE)
+    assert await service.load_model(pool, key="the plant's key") is None  # unsigned
+    assert unpickled == []
+
+    job = RiskJob(
+        pool, Settings(risk=RiskSettings(model_key="the plant's key")),
+        JobMetrics(CollectorRegistry()),
+    )  # fmt: skip
+    assert await job.run_once()
+    assert job.last_rows == {}
+    assert job.status()["model"] is None
+    assert "RISK_MODEL_KEY" in str(job.status()["note"])
 
 
 def test_alert_opens_at_threshold_and_closes_below_the_hysteresis() -> None:
@@ -214,12 +283,24 @@ async def test_job_scores_nothing_without_a_model_then_scores_and_alerts(mes) ->
     assert "train" in str(job.status()["note"])
 
     fitted, _later = await trained(pool, conn)
-    await service.store_model(pool, fitted)
-    scored = await service.score_current(
-        pool, Settings(), fitted, now=START + dt.timedelta(days=4, minutes=30)
-    )
+    await service.store_model(pool, fitted, key=KEY)
+    now = START + dt.timedelta(days=4, minutes=30)
+    scored = await service.score_current(pool, Settings(), fitted, now=now)
     machines = await conn.fetch("SELECT * FROM machine_risk ORDER BY machine")
     assert scored["machine_risk"] == len(machines) > 0
+    # The last complete hour (23:00 to 24:00 of day 3), as the model was trained on: not the
+    # 30 minutes of the hour just begun.
+    last_hour = START + dt.timedelta(days=3, hours=23)
+    assert {r["hour"] for r in machines} == {last_hour}
+    whole = await features.machine_hours(pool, Settings(), last_hour, last_hour + features.HOUR)
+    expected = dict(zip([r.machine for r in whole], fitted.scores(whole), strict=True))
+    assert {r["machine"]: r["risk"] for r in machines} == pytest.approx(
+        {
+            m: round(float(v), 6)
+            for m, v in expected.items()
+            if m in {r["machine"] for r in machines}
+        }
+    )
     assert all(r["model_version"] == fitted.version for r in machines)
     assert all(len(loads(r["top_features"])) == 3 for r in machines)
     await conn.execute("DELETE FROM alert_outbox")
@@ -245,6 +326,91 @@ async def test_job_scores_nothing_without_a_model_then_scores_and_alerts(mes) ->
     assert first["modelVersion"] == fitted.version
     assert first["topFeatures"][0]["feature"] == "f"
     assert await conn.fetchval("SELECT alert_open FROM machine_risk WHERE machine = 'RISK0700'")
+
+
+async def stub_model(conn: asyncpg.Connection, version: str = "stub") -> model.TrainedModel:
+    """A model as the scores and alerts need it (version, horizon), stored inactive: nothing
+    to score with."""
+    card = {"version": version, "horizonH": 8, "algorithm": model.LOGISTIC_REGRESSION}
+    await queries.insert_model(
+        conn, version=version, trained_at=H0, algorithm=model.LOGISTIC_REGRESSION, card=card,
+        blob=b"", active=False,
+    )  # fmt: skip
+    return model.TrainedModel(None, model.Columns((), ()), card)
+
+
+async def test_risk_alerts_wake_the_publisher(mes) -> None:
+    conn, pool = mes
+    woken: asyncio.Queue[str] = asyncio.Queue()
+    await conn.add_listener(CHANNEL, lambda *args: woken.put_nowait(args[2]))
+    top = [{"feature": "f", "value": 1, "contribution": 1}]
+    stub = await stub_model(conn)
+    await service.save_scores(
+        pool, [queries.Score("A1", H0, 0.2, top)], model=stub, settings=RiskSettings()
+    )
+    await asyncio.sleep(0.5)
+    assert woken.empty()  # no crossing, no alert, no wake-up
+    await service.save_scores(
+        pool, [queries.Score("A1", H0, 0.9, top)], model=stub, settings=RiskSettings()
+    )
+    assert await asyncio.wait_for(woken.get(), 30) == CHANNEL
+    assert await conn.fetchval("SELECT count(*) FROM alert_outbox") == 1
+
+
+async def test_an_open_alert_of_a_machine_gone_silent_closes_as_stale(mes) -> None:
+    conn, pool = mes
+    fitted, _later = await trained(pool, conn)
+    await service.store_model(pool, fitted, key=KEY)
+    top = [{"feature": "vibration_z_1h", "value": 3.2, "contribution": 0.4}]
+    gone = queries.Score("GONE", START, 0.95, top)
+    await service.save_scores(pool, [gone], model=fitted, settings=RiskSettings())
+    assert await conn.fetchval("SELECT alert_open FROM machine_risk WHERE machine = 'GONE'")
+    await conn.execute("DELETE FROM alert_outbox")
+
+    now = START + dt.timedelta(days=4, minutes=30)
+    await service.score_current(pool, Settings(), fitted, now=now)
+    row = await conn.fetchrow("SELECT * FROM machine_risk WHERE machine = 'GONE'")
+    assert row["alert_open"] is False
+    assert row["risk"] == 0.95  # its last score stays, with the hour it was of
+    assert row["hour"] == START
+    alerts = [loads(r["payload"]) for r in await conn.fetch("SELECT payload FROM alert_outbox")]
+    closes = [a for a in alerts if a["machine"] == "GONE"]
+    assert [(a["event"], a["reason"], a["risk"]) for a in closes] == [("close", "stale", 0.95)]
+    assert closes[0]["topFeatures"] == top
+    assert closes[0]["modelVersion"] == fitted.version
+    # The plant's machines were scored, not closed as stale.
+    assert all("reason" not in a for a in alerts if a["machine"] != "GONE")
+
+    await conn.execute("DELETE FROM alert_outbox")
+    await service.score_current(pool, Settings(), fitted, now=now + features.HOUR)
+    assert await conn.fetchval("SELECT count(*) FROM alert_outbox WHERE machine = 'GONE'") == 0
+
+
+async def test_scoring_and_unpickling_run_off_the_event_loop(mes, monkeypatch) -> None:
+    conn, pool = mes
+    fitted, _later = await trained(pool, conn)
+    await service.store_model(pool, fitted, key=KEY)
+    loop_thread = threading.get_ident()
+    threads: dict[str, set[int]] = {}
+
+    def recorded(name: str, call: Callable[..., Any]) -> Callable[..., Any]:
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            threads.setdefault(name, set()).add(threading.get_ident())
+            return call(*args, **kwargs)
+
+        return wrapper
+
+    monkeypatch.setattr(model.joblib, "load", recorded("load", model.joblib.load))
+    loaded = await service.load_model(pool, key=KEY)
+    assert loaded is not None
+    monkeypatch.setattr(
+        loaded.estimator, "predict_proba", recorded("predict", loaded.estimator.predict_proba)
+    )
+    await service.score_current(
+        pool, Settings(), loaded, now=START + dt.timedelta(days=4, minutes=30)
+    )
+    assert set(threads) == {"load", "predict"}
+    assert loop_thread not in threads["load"] | threads["predict"]
 
 
 @pytest.fixture
@@ -273,7 +439,7 @@ async def test_routes_answer_risk_ranking_and_errors(mes, risk_client) -> None:
     await assert_envelope(resp, 401)
 
     fitted, _ = await trained(pool, conn)
-    await service.store_model(pool, fitted)
+    await service.store_model(pool, fitted, key=KEY)
     top = [{"feature": "vibration_z_1h", "value": 3.2, "contribution": 0.4}]
     settings = RiskSettings()
     await service.save_scores(
@@ -314,6 +480,9 @@ async def test_routes_answer_risk_ranking_and_errors(mes, risk_client) -> None:
 
 def test_risk_settings_are_read_and_checked() -> None:
     assert Settings.from_env({}).risk == RiskSettings(8, 0.7, 0.1, 300.0)
+    assert Settings.from_env({}).risk.model_key == DEV_RISK_MODEL_KEY
+    assert Settings.from_env({"RISK_MODEL_KEY": "k" * 40}).risk.model_key == "k" * 40
+    assert "k" * 40 not in repr(Settings.from_env({"RISK_MODEL_KEY": "k" * 40}))
     read = Settings.from_env(
         {"RISK_HORIZON_H": "4", "RISK_ALERT": "0.8", "RISK_ALERT_HYSTERESIS": "0.2",
          "RISK_INTERVAL_S": "60"}

@@ -45,7 +45,7 @@ def test_precision_recall_and_delay_of_one_kind() -> None:
     detections = [
         found("stuck", 0, 300, known=50),  # matches the first, known after 50 s
         found("stuck", 1090, 1300),  # the second, 90 s late (no detectedAt: its start)
-        found("stuck", 1200, 1300, known=1250),  # a second detection of it: still true
+        found("stuck", 1200, 1300, known=1250),  # a second detection of it: a fragment
         found("stuck", 5000, 5300, machine="M3"),  # another machine: false
         found("stuck", 7000, 7100),  # nothing there: false
         found("stuck", 9000, 9200, metric="temperature"),  # another metric: false
@@ -56,9 +56,25 @@ def test_precision_recall_and_delay_of_one_kind() -> None:
     assert score.detections == 6
     assert score.true_detections == 3
     assert score.matched_truths == 2
-    assert score.precision == pytest.approx(3 / 6)
+    assert score.fragments == 1
+    # Each matched truth once against the 3 detections matching nothing: the fragment is
+    # neither a second hit nor a false alarm.
+    assert score.precision == pytest.approx(2 / 5)
     assert score.recall == pytest.approx(2 / 4)
     assert score.median_delay_s == pytest.approx(70.0)  # median of 50 and 90
+
+
+def test_a_truth_event_split_in_fragments_counts_once() -> None:
+    truths = [truth("stuck", 0, 900)]
+    pieces = [found("stuck", 0, 300), found("stuck", 300, 600), found("stuck", 600, 900)]
+    score = score_kind("stuck", truths, [*pieces, found("stuck", 5000, 5100)])
+    assert (score.detections, score.true_detections, score.matched_truths) == (4, 3, 1)
+    assert score.fragments == 2
+    assert score.precision == pytest.approx(1 / 2)  # one truth found, one false alarm
+    assert score.recall == 1.0
+    assert score.as_dict()["fragments"] == 2
+    alone = score_kind("stuck", truths, pieces)
+    assert alone.precision == 1.0
 
 
 def test_the_tolerance_matches_a_detection_just_beside_the_truth() -> None:
@@ -96,12 +112,14 @@ def test_drifts_count_when_caught_before_their_fault() -> None:
         found("drift", 3 * hour, 6 * hour, known=3 * hour),
         found("drift", 13 * hour + 60, None),  # after its fault: not caught, still true
         found("drift", 40 * hour, 41 * hour),  # a false alarm
+        found("drift", 4 * hour, 5 * hour),  # a fragment of the first
     ]
     score = score_drifts(truths, detections)
     assert (score.drifts, score.caught) == (3, 1)
     assert score.share == pytest.approx(1 / 3)
     assert score.median_lead_s == pytest.approx(2 * hour)
-    assert (score.detections, score.true_detections) == (3, 2)
+    assert (score.detections, score.true_detections) == (4, 3)
+    assert (score.matched_drifts, score.fragments) == (2, 1)
     assert score.precision == pytest.approx(2 / 3)
 
 

@@ -218,29 +218,31 @@ def section_reads(section: str) -> set[str]:
     return set(_READ.findall(body))
 
 
-# What a service must never hold: other services' credentials.
+# What a service must never hold: other services' credentials (RISK_MODEL_KEY signs the risk
+# models the analytics service unpickles: the other services, the web app's included, can
+# write risk_models and must not be able to sign one).
 FORBIDDEN = {
-    "catalog": {"PROTHEUS_USER", "PROTHEUS_PASSWORD", "PROTHEUS_REST_URL", "MQTT_URL",
+    "catalog": {"RISK_MODEL_KEY", "PROTHEUS_USER", "PROTHEUS_PASSWORD", "PROTHEUS_REST_URL", "MQTT_URL",
                 "SIM_PASSWORD", "POSTGRES_PASSWORD"},
-    "production": {"MQTT_URL", "SIM_PASSWORD", "POSTGRES_PASSWORD"},
-    "telemetry": {"PROTHEUS_USER", "PROTHEUS_PASSWORD", "PROTHEUS_REST_URL", "SIM_PASSWORD",
+    "production": {"RISK_MODEL_KEY", "MQTT_URL", "SIM_PASSWORD", "POSTGRES_PASSWORD"},
+    "telemetry": {"RISK_MODEL_KEY", "PROTHEUS_USER", "PROTHEUS_PASSWORD", "PROTHEUS_REST_URL", "SIM_PASSWORD",
                   "POSTGRES_PASSWORD"},
     # It reads the ERP's database, never its REST API; on the broker it has a user of its own
     # (ANALYTICS_MQTT_URL, alerts only), never the ingestor's.
     "analytics": {"PROTHEUS_USER", "PROTHEUS_PASSWORD", "PROTHEUS_REST_URL", "MQTT_URL",
                   "SIM_PASSWORD", "POSTGRES_PASSWORD"},
-    "migrate": {"MES_API_KEYS", "PROTHEUS_USER", "PROTHEUS_PASSWORD", "MQTT_URL",
+    "migrate": {"RISK_MODEL_KEY", "MES_API_KEYS", "PROTHEUS_USER", "PROTHEUS_PASSWORD", "MQTT_URL",
                 "SIM_PASSWORD", "POSTGRES_PASSWORD"},
-    "demo-data": {"MES_API_KEYS", "PROTHEUS_USER", "PROTHEUS_PASSWORD", "MQTT_URL",
+    "demo-data": {"RISK_MODEL_KEY", "MES_API_KEYS", "PROTHEUS_USER", "PROTHEUS_PASSWORD", "MQTT_URL",
                   "SIM_PASSWORD", "POSTGRES_PASSWORD"},
-    "simulator": {"MES_API_KEYS", "MES_DB_URL", "PROTHEUS_USER", "PROTHEUS_PASSWORD", "MQTT_URL",
+    "simulator": {"RISK_MODEL_KEY", "MES_API_KEYS", "MES_DB_URL", "PROTHEUS_USER", "PROTHEUS_PASSWORD", "MQTT_URL",
                   "POSTGRES_PASSWORD"},
     # The page and the event stream: the MES database only.
-    "web": {"PROTHEUS_DB_URL", "PROTHEUS_USER", "PROTHEUS_PASSWORD", "PROTHEUS_REST_URL",
+    "web": {"RISK_MODEL_KEY", "PROTHEUS_DB_URL", "PROTHEUS_USER", "PROTHEUS_PASSWORD", "PROTHEUS_REST_URL",
             "MQTT_URL", "SIM_PASSWORD", "POSTGRES_PASSWORD"},
-    "nginx": {"MES_API_KEYS", "MES_DB_URL", "PROTHEUS_DB_URL", "PROTHEUS_PASSWORD", "MQTT_URL"},
-    "mosquitto": {"MES_API_KEYS", "MES_DB_URL", "PROTHEUS_PASSWORD", "MQTT_URL"},
-    "postgres": {"MES_API_KEYS", "PROTHEUS_PASSWORD", "MQTT_URL", "PROTHEUS_DB_URL"},
+    "nginx": {"RISK_MODEL_KEY", "MES_API_KEYS", "MES_DB_URL", "PROTHEUS_DB_URL", "PROTHEUS_PASSWORD", "MQTT_URL"},
+    "mosquitto": {"RISK_MODEL_KEY", "MES_API_KEYS", "MES_DB_URL", "PROTHEUS_PASSWORD", "MQTT_URL"},
+    "postgres": {"RISK_MODEL_KEY", "MES_API_KEYS", "PROTHEUS_PASSWORD", "MQTT_URL", "PROTHEUS_DB_URL"},
 }  # fmt: skip
 # Shared settings a service does not use (shared/settings.py reads them all, with defaults).
 NOT_NEEDED = {
@@ -277,6 +279,7 @@ def test_each_service_gets_only_its_own_secrets(config: dict[str, Any]) -> None:
         assert "env_file" not in services[name], name
         assert not environment & forbidden, (name, environment & forbidden)
     assert "POSTGRES_PASSWORD" in services["postgres"]["environment"]
+    assert "RISK_MODEL_KEY" in services["analytics"]["environment"]
     assert services["production"]["environment"]["PROTHEUS_PASSWORD"] == "mesinteg"
     assert services["telemetry"]["environment"]["MQTT_URL"].startswith("mqtt://mes-ingestor:")
     assert services["telemetry"]["environment"]["MQTT_CLIENT_ID"] == "mes-ingestor"

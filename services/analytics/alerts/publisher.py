@@ -4,7 +4,8 @@ Writers (the anomaly detector, the risk scorer) insert alerts in the transaction
 announce; this resource of the analytics app publishes the unpublished ones in id order after
 commit, and marks each batch published once the broker acknowledged every message in it
 (PUBACK): a broker outage delays alerts, never loses them (after a crash between PUBACK and
-the mark, an alert may be sent twice: QoS 1 is at least once). It wakes on NOTIFY
+the mark, an alert may be sent twice: QoS 1 is at least once; each payload carries its outbox
+id, `alertId`, for consumers to drop repeats). It wakes on NOTIFY
 alert_outbox, or polls every ANALYTICS_ALERT_POLL_S; a broken connection is retried with a
 backoff up to ANALYTICS_ALERT_BACKOFF_MAX_S.
 """
@@ -133,23 +134,29 @@ class AlertPublisher:
 
     async def publish_batch(self, client: aiomqtt.Client) -> int:
         """Publish up to BATCH alerts in id order under the publisher's lock; marks those the
-        broker acknowledged, in the same transaction."""
-        async with self.pool.acquire() as conn, conn.transaction():
-            if not await queries.try_lock(conn):
-                return 0
-            rows = await queries.unpublished(conn, limit=BATCH)
-            done: list[int] = []
-            try:
-                for row in rows:
-                    payload = row["payload"]
-                    body = payload.encode() if isinstance(payload, str) else bytes(payload)
-                    topic = alert_topic(row["site"], row["area"], row["line"], row["machine"])
-                    await client.publish(topic, body, qos=1)
-                    done.append(row["id"])
-            finally:
-                # What the broker acknowledged is marked even when a later publish fails.
+        broker acknowledged, in the same transaction. When a publish fails, the marks of those
+        acknowledged before it are committed, then the failure is raised (they would be sent
+        again after the reconnection otherwise)."""
+        failure: BaseException | None = None
+        async with self.pool.acquire() as conn:
+            async with conn.transaction():
+                if not await queries.try_lock(conn):
+                    return 0
+                rows = await queries.unpublished(conn, limit=BATCH)
+                done: list[int] = []
+                try:
+                    for row in rows:
+                        payload = row["payload"]
+                        body = payload.encode() if isinstance(payload, str) else bytes(payload)
+                        topic = alert_topic(row["site"], row["area"], row["line"], row["machine"])
+                        await client.publish(topic, body, qos=1)
+                        done.append(row["id"])
+                except (Exception, asyncio.CancelledError) as exc:
+                    failure = exc  # raised once the marks below are committed
                 await queries.mark_published(conn, ids=done)
-        self.published += len(done)
+            self.published += len(done)
+        if failure is not None:
+            raise failure
         return len(done)
 
     # --- LISTEN ------------------------------------------------------------------------------

@@ -31,14 +31,15 @@ async def try_lock(conn: Connection) -> bool:
 
 
 UNPUBLISHED = """
-SELECT o.id, o.machine, o.payload,
+SELECT o.id, o.machine, o.payload || jsonb_build_object('alertId', o.id) AS payload,
        COALESCE(m.site, 'unknown') AS site, COALESCE(m.area, 'unknown') AS area,
        COALESCE(m.line, 'unknown') AS line
 FROM alert_outbox o LEFT JOIN machines m ON m.machine = o.machine
 WHERE o.published_at IS NULL
 ORDER BY o.id LIMIT $1
 """
-"""The oldest unpublished alerts (the partial index alert_outbox_unpublished)."""
+"""The oldest unpublished alerts (the partial index alert_outbox_unpublished), each payload with
+its outbox id as `alertId` (consumers drop a repeat: QoS 1 is at least once)."""
 
 
 async def unpublished(conn: Connection, *, limit: int) -> list[asyncpg.Record]:

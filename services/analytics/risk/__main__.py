@@ -2,15 +2,17 @@
 database (MES_DB_URL and the RISK_* settings, as the service reads them).
 
   train [--from ISO] [--to ISO] [--horizon H] [--inactive]
-      features of every machine-hour of the window (default: the first sample to now), the two
+      features of every machine-hour of the window (default: the first sample to now) whose
+      label horizon ends inside it (and is wholly observed: positive or not), the two
       candidates compared on its later hours, the better one stored as a new version, active
       unless --inactive; prints the model card.
   evaluate [--from ISO] [--to ISO] [--version V]
       the model (default: the active one) and the baseline on a window (default: from the end of
       its training window to now); prints ROC AUC, precision at the top 10%...
   score [--at ISO]
-      scores each machine's hour (default: the current one) with the active model, writes
-      machine_risk and the alerts, as the service's risk job does; prints the scores.
+      scores each machine's last complete hour before --at (default: now) with the active
+      model, writes machine_risk and the alerts, as the service's risk job does; prints the
+      scores.
 
 Instants are ISO-8601; without an offset they are read in PLANT_TIMEZONE.
 """
@@ -26,7 +28,7 @@ from typing import Any
 import asyncpg
 
 from services.analytics.risk import service
-from services.analytics.risk.features import HOUR, floor_hour, machine_hours
+from services.analytics.risk.features import HOUR, machine_hours, observed
 from services.analytics.risk.model import TrainingError, evaluate, train
 from shared.app import load_settings_or_exit
 from shared.db.pools import create_pg_pool
@@ -59,8 +61,10 @@ def parse_args(argv: list[str], settings: Settings) -> argparse.Namespace:
     check.add_argument("--from", dest="first", type=when, help="início (padrão: fim do treino)")
     check.add_argument("--to", dest="last", type=when, help="fim, exclusivo (padrão: agora)")
     check.add_argument("--version", help="versão (padrão: a ativa)")
-    score = commands.add_parser("score", help="avalia a hora corrente de cada máquina")
-    score.add_argument("--at", type=when, help="um instante da hora a avaliar (padrão: agora)")
+    score = commands.add_parser("score", help="avalia a última hora completa de cada máquina")
+    score.add_argument(
+        "--at", type=when, help="avalia a última hora completa antes deste instante (padrão: agora)"
+    )
     return parser.parse_args(argv)
 
 
@@ -87,17 +91,22 @@ async def do_train(
             raise TrainingError("não há amostras de telemetria para treinar.")
     last = args.last or dt.datetime.now(dt.UTC)
     rows = await machine_hours(pool, settings, first, last, horizon_h=args.horizon)
-    model = train(rows, settings, horizon_h=args.horizon)
-    await service.store_model(pool, model, active=not args.inactive)
+    # Labels do not look past the window (its end may be where an evaluation starts).
+    horizon = settings.risk.horizon_h if args.horizon is None else args.horizon
+    model = train(observed(rows, last, horizon), settings, horizon_h=args.horizon)
+    await service.store_model(pool, model, key=settings.risk.model_key, active=not args.inactive)
     return {**model.card, "active": not args.inactive}
 
 
 async def do_evaluate(
     pool: asyncpg.Pool, settings: Settings, args: argparse.Namespace
 ) -> dict[str, Any]:
-    model = await service.load_model(pool, version=args.version)
+    model = await service.load_model(pool, key=settings.risk.model_key, version=args.version)
     if model is None:
-        raise TrainingError("nenhum modelo gravado com essa versão (ou nenhum ativo).")
+        raise TrainingError(
+            "nenhum modelo gravado com essa versão (ou nenhum ativo), ou sua assinatura não "
+            "confere com RISK_MODEL_KEY."
+        )
     first = args.first or dt.datetime.fromisoformat(model.card["trainingWindow"]["to"])
     last = args.last or dt.datetime.now(dt.UTC)
     rows = await machine_hours(pool, settings, first, last, horizon_h=model.horizon_h)
@@ -107,12 +116,14 @@ async def do_evaluate(
 async def do_score(
     pool: asyncpg.Pool, settings: Settings, args: argparse.Namespace
 ) -> dict[str, Any]:
-    model = await service.load_model(pool)
+    model = await service.load_model(pool, key=settings.risk.model_key)
     if model is None:
-        raise TrainingError("nenhum modelo ativo: rode train primeiro.")
+        raise TrainingError(
+            "nenhum modelo ativo (ou sua assinatura não confere com RISK_MODEL_KEY): rode train."
+        )
     now = args.at or dt.datetime.now(dt.UTC)
     written = await service.score_current(pool, settings, model, now=now)
-    hour = floor_hour(now)
+    hour = service.scored_hour(now)
     async with pool.acquire() as conn:
         rows = await conn.fetch(
             "SELECT machine, risk, alert_open, top_features FROM machine_risk "

@@ -14,8 +14,11 @@ entry (looking back at most FAULT_LOOKBACK); the product of the order the machin
 last named (analytics_src.sc2, when mirrored); the plant-local hour of day and weekday.
 
 Label: 1 when a `fault` state starts within RISK_HORIZON_H hours after `as_of`, 0 when none
-does and the machine's data reaches that far, None otherwise (the horizon is not observed
-yet, or the machine is already in fault at `as_of`: nothing to predict).
+does, both only when the machine's data reaches that far; None otherwise (the horizon is not
+wholly observed yet: keeping its positives alone, the faults already seen, would bias the last
+hours of a window towards faults; or the machine is already in fault at `as_of`: nothing to
+predict). A row's label looks at the hours after its window: a training set followed by
+held-out hours keeps only the rows whose horizon ends before them (`observed`).
 
 The telemetry statistics are computed from telemetry_samples, not the rollups (0021): those
 keep no sum of squares (no spread) nor the state, and a bench or a fresh plant loads samples
@@ -305,7 +308,9 @@ class MachineHour:
     hour: dt.datetime
     features: dict[str, float | None] = field(default_factory=dict)
     product: str | None = None
-    label: int | None = None  # 1 fault within the horizon, 0 none, None unknown / in fault
+    # 1 fault within the horizon, 0 none; None when the horizon is not wholly observed or the
+    # machine is in fault
+    label: int | None = None
     in_fault: bool = False  # the machine is in fault at the hour's end
     next_fault: dt.datetime | None = None  # the first fault entry within the horizon
 
@@ -356,14 +361,10 @@ def machine_hour(record: asyncpg.Record, *, horizon_h: int) -> MachineHour:
     next_fault = record["next_fault"]
     data_end = record["data_end"]
     label: int | None
-    if in_fault:
-        label = None
-    elif next_fault is not None:
-        label = 1
-    elif data_end is not None and data_end >= as_of + dt.timedelta(hours=horizon_h):
-        label = 0
+    if in_fault or data_end is None or data_end < as_of + dt.timedelta(hours=horizon_h):
+        label = None  # in fault, or the horizon is not wholly observed (positive or not)
     else:
-        label = None
+        label = 1 if next_fault is not None else 0
     return MachineHour(
         machine=record["machine"],
         hour=hour,
@@ -373,6 +374,14 @@ def machine_hour(record: asyncpg.Record, *, horizon_h: int) -> MachineHour:
         in_fault=in_fault,
         next_fault=next_fault,
     )
+
+
+def observed(rows: Sequence[MachineHour], end: dt.datetime, horizon_h: int) -> list[MachineHour]:
+    """The rows whose label horizon (as_of to as_of + horizon_h) ends by `end`: a training set
+    purged of the rows whose labels look past it (into held-out hours after it, or past the
+    window asked for)."""
+    horizon = dt.timedelta(hours=horizon_h)
+    return [r for r in rows if r.as_of + horizon <= end]
 
 
 async def machine_hours(

@@ -1,5 +1,5 @@
-"""The risk job's resource: every RISK_INTERVAL_S seconds, score each machine's current hour
-with the active model (machine_risk) and queue the alerts of risks crossing RISK_ALERT
+"""The risk job's resource: every RISK_INTERVAL_S seconds, score each machine's last complete
+hour with the active model (machine_risk) and queue the alerts of risks crossing RISK_ALERT
 (alert_outbox), when ANALYTICS_ENABLED. Without an active model it scores nothing and says so
 on /readyz."""
 
@@ -18,6 +18,10 @@ from shared.settings import Settings
 
 JOB = "risk"
 NO_MODEL = "nenhum modelo ativo: treine com python -m services.analytics.risk train"
+REFUSED = (
+    "modelo ativo {version} recusado: assinatura inválida para RISK_MODEL_KEY (treine de novo "
+    "com python -m services.analytics.risk train)"
+)
 
 
 class RiskJob(PeriodicJob):
@@ -26,7 +30,7 @@ class RiskJob(PeriodicJob):
     def __init__(self, pool: asyncpg.Pool, settings: Settings, metrics: JobMetrics) -> None:
         super().__init__(JOB, settings.risk.interval_s, pool, self.score, metrics)
         self.settings = settings
-        self.models = ModelCache()
+        self.models = ModelCache(settings.risk.model_key)
 
     async def score(self) -> RunResult:
         model = await self.models.active(self.pool)
@@ -38,7 +42,9 @@ class RiskJob(PeriodicJob):
         status = super().status()
         model = self.models.model
         status["model"] = model.version if model is not None else None
-        if model is None and self.runs:
+        if model is None and self.models.refused is not None:
+            status["note"] = REFUSED.format(version=self.models.refused)
+        elif model is None and self.runs:
             status["note"] = NO_MODEL
         return status
 

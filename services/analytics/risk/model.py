@@ -3,8 +3,9 @@ refitted on every labelled row, its model card, scores, explanations, the naive 
 
 Candidates: gradient boosting (HistGradientBoostingClassifier: missing values and feature
 interactions natively) and logistic regression (median imputation with missing indicators,
-standardisation). Each is fitted on the early days of the training window and scored on the
-later ones, in FOLDS forward-chaining slices of the latest VALIDATION_SHARE of the hours (one
+standardisation). Each is fitted on the early days of the training window (purged of the rows
+whose label horizon reaches into the slice it is scored on) and scored on the later ones, in
+FOLDS forward-chaining slices of the latest VALIDATION_SHARE of the hours (one
 slice of a few days is too noisy to choose on); the higher mean validation ROC AUC wins. The card keeps
 both candidates' figures and the baseline's (hours since the last fault).
 
@@ -17,6 +18,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import hmac
 import io
 import itertools
 import math
@@ -35,7 +37,7 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
 from threadpoolctl import threadpool_limits
 
-from services.analytics.risk.features import HOUR, MachineHour
+from services.analytics.risk.features import HOUR, MachineHour, observed
 from shared.settings import Settings
 
 GRADIENT_BOOSTING = "gradient_boosting"
@@ -291,17 +293,36 @@ class TrainedModel:
 
     @classmethod
     def from_blob(cls, blob: bytes, card: Mapping[str, Any]) -> TrainedModel:
-        """A stored model (risk_models.blob, written by to_blob: trusted, it is unpickled)."""
+        """A stored model (risk_models.blob, written by to_blob): unpickled, so only after
+        its signature was checked (signed_by; service.load_model does)."""
         stored = joblib.load(io.BytesIO(blob))
         return cls(stored["estimator"], stored["columns"], dict(card), stored["medians"])
+
+
+# The card's key for the blob's HMAC-SHA256 (hex), keyed by RISK_MODEL_KEY: risk_models.blob
+# is unpickled, and any role with the MES database's URL could write it.
+SIGNATURE = "blobSha256Hmac"
+
+
+def sign(blob: bytes, key: str) -> str:
+    """The blob's HMAC-SHA256 under the key, in hex."""
+    return hmac.new(key.encode(), blob, hashlib.sha256).hexdigest()
+
+
+def signed_by(blob: bytes, card: Mapping[str, Any], key: str) -> bool:
+    """Whether the card carries the blob's signature under the key (checked before unpickling)."""
+    signature = card.get(SIGNATURE)
+    return isinstance(signature, str) and hmac.compare_digest(signature, sign(blob, key))
 
 
 Fold = tuple[list[MachineHour], list[MachineHour]]
 
 
-def time_folds(rows: Sequence[MachineHour], folds: int = FOLDS) -> list[Fold]:
+def time_folds(rows: Sequence[MachineHour], folds: int = FOLDS, *, horizon_h: int) -> list[Fold]:
     """Forward-chaining folds: the latest VALIDATION_SHARE of the distinct hours cut in `folds`
-    consecutive slices, each validating a model fitted on every hour before it."""
+    consecutive slices, each validating a model fitted on the hours before it whose label
+    horizon (`horizon_h`) ends before the slice (purged: the others' labels look at faults
+    inside it)."""
     hours = sorted({r.hour for r in rows})
     if len(hours) < 2:
         return []
@@ -310,7 +331,7 @@ def time_folds(rows: Sequence[MachineHour], folds: int = FOLDS) -> list[Fold]:
     bounds = [hours[c] for c in cuts if c < len(hours)] + [hours[-1] + dt.timedelta(hours=1)]
     return [
         (
-            [r for r in rows if r.hour < start],
+            observed([r for r in rows if r.hour < start], start, horizon_h),
             [r for r in rows if start <= r.hour < stop],
         )
         for start, stop in itertools.pairwise(bounds)
@@ -354,9 +375,10 @@ def _train(
             "falhas: é preciso haver horas com e sem falha no horizonte para treinar."
         )
     columns = Columns.learn(usable)
+    horizon = settings.risk.horizon_h if horizon_h is None else horizon_h
     folds = [
         (fit, check)
-        for fit, check in time_folds(usable)
+        for fit, check in time_folds(usable, horizon_h=horizon)
         if len(set(labels(fit).tolist())) == 2 and check
     ]
     candidates: dict[str, Any] = {}
@@ -407,7 +429,6 @@ def _train(
                 for i in range(len(columns.numeric))
             )
         ]
-    horizon = settings.risk.horizon_h if horizon_h is None else horizon_h
     trained_at = dt.datetime.now(dt.UTC).replace(microsecond=0)
     model = TrainedModel(estimator, columns, {}, medians)
     digest = hashlib.sha256(model.to_blob()).hexdigest()[:8]

@@ -9,6 +9,7 @@ from typing import Any, NamedTuple
 
 import asyncpg
 
+from services.analytics.alerts.queries import notify_publisher
 from shared.db.pools import Connection
 from shared.json import dumps, loads
 
@@ -98,6 +99,36 @@ async def alert_states(conn: Connection, *, machines: Sequence[str]) -> dict[str
     return {r["machine"]: r["alert_open"] for r in rows}
 
 
+OPEN_ELSEWHERE = """
+SELECT r.machine, r.hour, r.risk, r.top_features
+FROM machine_risk AS r
+WHERE r.alert_open AND r.machine <> ALL($1::text[])
+ORDER BY r.machine
+FOR UPDATE
+"""
+"""Machines whose risk alert is open (machine_risk) other than those given, locked."""
+
+
+async def open_alerts_except(conn: Connection, *, machines: Sequence[str]) -> list[Score]:
+    rows = await conn.fetch(OPEN_ELSEWHERE, list(machines))
+    return [
+        Score(r["machine"], r["hour"], r["risk"], list(_features(r["top_features"]))) for r in rows
+    ]
+
+
+def _features(value: Any) -> list[dict[str, Any]]:
+    return list(loads(value)) if isinstance(value, str | bytes) else list(value or [])
+
+
+CLOSE_ALERTS = "UPDATE machine_risk SET alert_open = false WHERE machine = ANY($1::text[])"
+"""Close the machines' risk alerts (machine_risk), their scores kept."""
+
+
+async def close_alerts(conn: Connection, *, machines: Sequence[str]) -> None:
+    if machines:
+        await conn.execute(CLOSE_ALERTS, list(machines))
+
+
 UPSERT_SCORES = """
 INSERT INTO machine_risk AS r (machine, hour, risk, top_features, model_version, scored_at,
                                alert_open)
@@ -138,8 +169,10 @@ ORDER BY u.n
 
 
 async def insert_alerts(conn: Connection, *, alerts: Sequence[tuple[str, dict[str, Any]]]) -> None:
+    """Queue the alerts and wake the publisher when the caller's transaction commits."""
     if alerts:
         await conn.execute(INSERT_ALERTS, [m for m, _ in alerts], [dumps(p) for _, p in alerts])
+        await notify_publisher(conn)
 
 
 _RISK_COLUMNS = """

@@ -56,7 +56,11 @@ class MachineRisk(Schema):
     )
     horizonH = fields.Integer(metadata={"description": "Horizonte da previsão, em horas."})
     hour = fields.String(
-        allow_none=True, metadata={"description": "Início da hora avaliada (ISO-8601)."}
+        allow_none=True,
+        metadata={
+            "description": "Início da hora avaliada (ISO-8601): a última hora completa quando "
+            "foi avaliada, observada ao seu fim."
+        },
     )
     scoredAt = fields.String(allow_none=True, metadata={"description": "Quando foi avaliada."})
     alert = fields.Boolean(metadata={"description": "Alerta de risco aberto (RISK_ALERT)."})
