@@ -154,35 +154,6 @@ async def serve_simulator(
     print(f"Simulador do Protheus (REST) em http://localhost:{config.http_port}/rest", flush=True)
 
 
-async def start_demo_telemetry(
-    stack: contextlib.AsyncExitStack, settings: Settings, scale: str
-) -> None:
-    """DEMO_TELEMETRY=on: the demo plant's machines publish live on the broker, misbehaving
-    on purpose (protheus_demo.plantgen), until `make run` stops."""
-    from protheus_demo.plantgen import demo_machines, live
-    from protheus_demo.shape import SCALES
-
-    per_kind = SCALES[scale].machines_per_kind if scale in SCALES else None
-    machines = demo_machines(machines_per_kind=per_kind)
-    task = asyncio.create_task(
-        live(settings.mqtt_url, machines=machines, ca_file=settings.mqtt_ca_file),
-        name="demo-telemetry",
-    )
-
-    async def stop() -> None:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
-
-    stack.push_async_callback(stop)
-    print(
-        f"  telemetria demo: {len(machines)} máquinas publicando a cada 10 s "
-        "(DEMO_TELEMETRY=on; picos, sensores travados, leituras fora da faixa, derivas antes "
-        "de falhas)",
-        flush=True,
-    )
-
-
 async def serve(stack: contextlib.AsyncExitStack) -> None:
     env = dict(os.environ)
     if "MES_DB_URL" not in env or "PROTHEUS_DB_URL" not in env:
@@ -259,6 +230,11 @@ async def serve(stack: contextlib.AsyncExitStack) -> None:
     if "PROTHEUS_REST_URL" not in os.environ and await is_demo(settings.protheus_db_url):
         await serve_simulator(stack, env, settings)
 
+    if settings.demo_telemetry:
+        # Before the services: the anomaly detector's first run finds the history.
+        from devserver.demo import start_demo_telemetry
+
+        await start_demo_telemetry(stack, settings, env.get("DEMO_SCALE", "default"))
     app = compose_app(settings)
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
@@ -274,8 +250,6 @@ async def serve(stack: contextlib.AsyncExitStack) -> None:
         print(
             f"  dispositivos publicam em mqtt://{shown} (tópicos mes/v1/<site>/<area>/<linha>/<máquina>/<canal>)"
         )
-    if settings.demo_telemetry:
-        await start_demo_telemetry(stack, settings, env.get("DEMO_SCALE", "default"))
     if key:
         print(f"  chave de API de desenvolvimento (admin): {key}")
         print(f'  experimente: curl -H "Authorization: Bearer {key}" {base}/readyz')

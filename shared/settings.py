@@ -328,6 +328,9 @@ class Settings:
     # DEMO_TELEMETRY: `make run` publishes the demo plant's misbehaving machines on MQTT
     # (protheus_demo.plantgen.live); the services never read it.
     demo_telemetry: bool = False
+    # DEMO_TELEMETRY_HISTORY_DAYS: with DEMO_TELEMETRY, `make run` first loads this many days
+    # of the demo plant's history into an MES database that holds no telemetry (0: none).
+    demo_history_days: float = 3.0
 
     @property
     def tz(self) -> ZoneInfo:
@@ -381,6 +384,7 @@ class Settings:
             sparkplug=_read_sparkplug(reader),
             web=_read_web(reader),
             demo_telemetry=reader.flag("DEMO_TELEMETRY", False),
+            demo_history_days=reader.number("DEMO_TELEMETRY_HISTORY_DAYS", 3.0),
         )
         return settings
 

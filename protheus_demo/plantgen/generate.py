@@ -14,7 +14,7 @@ import bisect
 import datetime as dt
 import math
 import random
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from zoneinfo import ZoneInfo
 
@@ -239,7 +239,9 @@ class _Builder:
         step_s: float,
         stamps: list[dt.datetime],
         shifts: str | None = None,
+        order: str | None = None,
     ) -> None:
+        self.order = order
         self.seed, self.machine, self.t0, self.t1, self.step_s = seed, machine, start, end, step_s
         kind = machine.rstrip("0123456789")
         self.profile = PROFILES[kind]
@@ -444,7 +446,7 @@ class _Builder:
                 carry -= made
                 share = SCRAP_SHARE + 0.1 * (offsets.get("vibration", 0.0) / run.scale["vibration"])
                 scrap = sum(1 for _ in range(made) if rng.random() < share)
-                self.counters.append((self.machine, self.stamp(t), made - scrap, scrap, None))
+                self.counters.append((self.machine, self.stamp(t), made - scrap, scrap, self.order))
                 t += COUNTER_EVERY_S
 
     def states(self) -> list[State]:
@@ -459,10 +461,13 @@ def generate(
     days: float,
     step_s: float = 10,
     shifts: str | None = None,
+    orders: Mapping[str, str] | None = None,
 ) -> PlantData:
     """A plant of `machines` demo machines (a count, or (machine, site, area, line) rows)
     over `days` from `start` (aware), a reading every `step_s` seconds; `shifts` (a key of
-    SHIFT_PATTERNS) replaces each kind's own pattern. Deterministic per seed and arguments."""
+    SHIFT_PATTERNS) replaces each kind's own pattern; `orders` (machine -> SC2 order key)
+    names the order each machine's counters carry (none for a machine it leaves out; it
+    changes nothing else). Deterministic per seed and arguments."""
     if shifts is not None and shifts not in SHIFT_PATTERNS:
         raise ValueError(
             f"unknown shift pattern {shifts!r}; expected one of {sorted(SHIFT_PATTERNS)}"
@@ -481,7 +486,8 @@ def generate(
     counters: list[Counter] = []
     events: list[TruthEvent] = []
     for machine, *_ in rows:
-        builder = _Builder(seed, machine, t0, t1, step_s, stamps, shifts)
+        order = (orders or {}).get(machine)
+        builder = _Builder(seed, machine, t0, t1, step_s, stamps, shifts, order)
         builder.timeline()
         builder.drifts()
         builder.short_events()

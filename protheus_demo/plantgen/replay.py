@@ -10,7 +10,7 @@ import heapq
 import logging
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 
 import aiomqtt
 import orjson
@@ -87,17 +87,25 @@ async def live(
     machines: list[tuple[str, str, str, str]] | None = None,
     step_s: float = 10,
     ca_file: str | None = None,
+    orders: Mapping[str, str] | None = None,
 ) -> None:
     """Publish a misbehaving plant in real time until cancelled: a day of data at a time
     (the next day from the next seed), resuming after a lost broker. The machines work
-    round the clock (a demo started on a Sunday night still shows machines running)."""
+    round the clock (a demo started on a Sunday night still shows machines running);
+    `orders` (machine -> SC2 order key) names the order in their counter messages."""
     rows = machines or demo_machines()
     day = 0
     while True:
         now = dt.datetime.now(dt.UTC)
         start = now.replace(microsecond=0)
         data = generate(
-            seed + day, machines=rows, start=start, days=1, step_s=step_s, shifts="24x7"
+            seed + day,
+            machines=rows,
+            start=start,
+            days=1,
+            step_s=step_s,
+            shifts="24x7",
+            orders=orders,
         )
         try:
             count = await replay(data, mqtt_url, 1.0, shift=False, ca_file=ca_file)

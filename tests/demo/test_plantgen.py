@@ -283,11 +283,21 @@ async def test_replay_publishes_what_the_ingestors_parser_accepts(broker: Broker
     ].startswith("mes/v1/matriz/preparacao/crimp/CRIMP1/")
 
 
-async def test_make_run_publishes_the_demo_plant_live_when_asked(broker: Broker) -> None:
-    from devserver.launcher import start_demo_telemetry
+async def test_make_run_publishes_the_demo_plant_live_when_asked(
+    broker: Broker, demo_protheus_dsn: str, mes_dsn: str
+) -> None:
+    from devserver.demo import start_demo_telemetry
     from shared.settings import Settings
 
-    settings = Settings.from_env({"MQTT_URL": broker.url, "DEMO_TELEMETRY": "on"})
+    settings = Settings.from_env(
+        {
+            "MQTT_URL": broker.url,
+            "DEMO_TELEMETRY": "on",
+            "DEMO_TELEMETRY_HISTORY_DAYS": "0",  # no history (tests/devserver load one)
+            "MES_DB_URL": mes_dsn,
+            "PROTHEUS_DB_URL": demo_protheus_dsn,
+        }
+    )
     assert settings.demo_telemetry
     assert not Settings.from_env({}).demo_telemetry
     seen: set[str] = set()

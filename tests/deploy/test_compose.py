@@ -269,7 +269,7 @@ NOT_NEEDED = {
 # Set by the image (Dockerfile ENV) or per service in docker-compose.yml.
 FIXED = {"HTTP_HOST", "HTTP_PORT"}
 # Read into Settings for `make run` (devserver/launcher.py) only: no compose service uses it.
-DEV_ONLY = {"DEMO_TELEMETRY"}
+DEV_ONLY = {"DEMO_TELEMETRY", "DEMO_TELEMETRY_HISTORY_DAYS"}
 
 
 def test_each_service_gets_only_its_own_secrets(config: dict[str, Any]) -> None:
