@@ -59,6 +59,7 @@ DOMAINS: dict[str, tuple[Any, ...]] = {
     "services.telemetry.query.queries.ideal_times.inferred": (0, 1, 3),
     "services.telemetry.query.queries.ideal_times.numbers": (0, 1, 3),
     "services.telemetry.query.queries.ideal_times.machines": (0, 1, 3),
+    "services.telemetry.query.queries.plant_erp.numbers": (0, 1, 3),
     **{
         f"services.analytics.sync.queries.{builder}.mirror": MIRRORS
         for builder in ("key_page_sql", "rows_in_range_sql", "rows_in_list_sql")
