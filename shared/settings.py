@@ -330,7 +330,7 @@ class Settings:
     demo_telemetry: bool = False
     # DEMO_TELEMETRY_HISTORY_DAYS: with DEMO_TELEMETRY, `make run` first loads this many days
     # of the demo plant's history into an MES database that holds no telemetry (0: none).
-    demo_history_days: float = 3.0
+    demo_history_days: float = 2.0
 
     @property
     def tz(self) -> ZoneInfo:
@@ -384,7 +384,9 @@ class Settings:
             sparkplug=_read_sparkplug(reader),
             web=_read_web(reader),
             demo_telemetry=reader.flag("DEMO_TELEMETRY", False),
-            demo_history_days=reader.number("DEMO_TELEMETRY_HISTORY_DAYS", 3.0),
+            demo_history_days=reader.number(
+                "DEMO_TELEMETRY_HISTORY_DAYS", Settings.demo_history_days
+            ),
         )
         return settings
 
