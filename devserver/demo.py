@@ -200,7 +200,7 @@ async def train_risk(settings: Settings) -> dict[str, object] | None:
         settings.mes_db_url, max_size=2, ca_file=settings.db_ca_file, application_name="mes-demo"
     )
     try:
-        if await service.load_model(pool) is not None:
+        if await service.load_model(pool, key=settings.risk.model_key) is not None:
             return None
         started = time.perf_counter()
         args = argparse.Namespace(first=None, last=None, horizon=None, inactive=False)
@@ -209,7 +209,7 @@ async def train_risk(settings: Settings) -> dict[str, object] | None:
         except TrainingError as exc:
             log.warning("demo telemetry: no risk model trained (%s)", exc)
             return None
-        model = await service.load_model(pool)
+        model = await service.load_model(pool, key=settings.risk.model_key)
         if model is not None:
             await service.score_current(pool, settings, model)
         auc = card.get("metrics", {}).get("validation", {}).get("auc")
