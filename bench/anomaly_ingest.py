@@ -107,7 +107,8 @@ async def detect(dsn: str) -> None:
             if skip.is_set():
                 skip.clear()
                 await pool.execute(
-                    "UPDATE anomaly_watermark SET upto = GREATEST(upto, now() - $1 * interval '1 second')",
+                    "UPDATE anomaly_detector_state d SET upto = GREATEST(d.upto, m.last_seen - $1"
+                    " * interval '1 second') FROM machines m WHERE m.machine = d.machine",
                     settings.anomaly.lag_s,
                 )
             await detection.run(max(interval, 1.0))
@@ -196,8 +197,9 @@ async def run(duration_s: float) -> dict[str, object]:
             assert detector.stdout is not None
             await asyncio.wait_for(detector.stdout.readline(), 60)  # its signal handlers are set
             # Off: the detector process is stopped (SIGSTOP: no processor time, its memory
-            # kept). On: it is told to skip what came in meanwhile (SIGUSR1: the watermark to
-            # now - ANOMALY_LAG_S) and continued, so each on phase measures its steady work.
+            # kept). On: it is told to skip what came in meanwhile (SIGUSR1: each machine's
+            # progress to its front, last_seen - ANOMALY_LAG_S) and continued, so each on
+            # phase measures its steady work.
             for _ in range(rounds):
                 detector.send_signal(signal.SIGSTOP)
                 off.append(await phase_rate(metrics_port, off_s, None, None))
@@ -205,7 +207,7 @@ async def run(duration_s: float) -> dict[str, object]:
                 detector.send_signal(signal.SIGCONT)
                 on.append(await phase_rate(metrics_port, phase_s, memory, detector.pid))
             detector_cpu_s = cpu_s(detector.pid)
-            upto = await conn.fetchval("SELECT upto FROM anomaly_watermark")
+            upto = await conn.fetchval("SELECT min(upto) FROM anomaly_detector_state")
             lag_s = (dt.datetime.now(dt.UTC) - upto).total_seconds() if upto else None
             detector.send_signal(signal.SIGSTOP)
             off.append(await phase_rate(metrics_port, off_s, None, None))
@@ -275,7 +277,7 @@ async def main(duration_s: float | None = None) -> None:
     )
     print(
         f"  detector: {float(results['detector_cpu_share_of_one_core']):.0%} of one core,"  # type: ignore[arg-type]
-        f" {results['events']} events, watermark {results['detector_lag_s_at_end']}"
+        f" {results['events']} events, slowest machine read {results['detector_lag_s_at_end']}"
         f" s behind now at the end; RSS first {results['detector_rss_mb_first']} MB, median"
         f" {results['detector_rss_mb_median']} MB, max {results['detector_rss_mb_max']} MB over"
         f" {duration_s:.0f} s, last quarter vs second"

@@ -110,8 +110,9 @@ async def test_samples_in_events_and_alerts_out(mes):
         "type", "event", "id", "machine", "kind", "metrics", "start", "end", "score", "ts"
     }  # fmt: skip
 
-    upto = await conn.fetchval("SELECT upto FROM anomaly_watermark")
-    assert upto > temperature[-1][0]
+    # Read up to the machine's front (its newest message) minus ANOMALY_LAG_S.
+    upto = await conn.fetchval("SELECT upto FROM anomaly_detector_state WHERE machine = 'M1'")
+    assert upto == temperature[-1][0] - dt.timedelta(seconds=5)
     # Caught up: nothing new, nothing written twice.
     assert await detect_until_caught_up(pool, settings()) == 0
     assert await conn.fetchval("SELECT count(*) FROM alert_outbox") == 6
@@ -122,11 +123,15 @@ async def test_restart_keeps_a_stuck_run_and_opens_no_duplicate(mes):
     clock = {"now": T0}
     points = series(3, T0, 200) + [(T0 + (200 + i) * STEP, 61.5) for i in range(20)]
     points += series(4, T0 + 220 * STEP, 30)
-    await write(conn, message("M2", "temperature", points))
     config = settings(backfill_h=1.0)
+    written = 0
 
     async def run_to(index: int) -> None:
-        """A fresh detector (a restarted service) run up to the sample `index`."""
+        """A fresh detector (a restarted service) run up to the sample `index` (the next one
+        committed: the machine's front is ANOMALY_LAG_S after it)."""
+        nonlocal written
+        await write(conn, message("M2", "temperature", points[written : index + 2]))
+        written = index + 2
         clock["now"] = points[index][0] + dt.timedelta(seconds=5, milliseconds=1)
         detection = AnomalyDetection(pool, config, clock=lambda: clock["now"])
         while not (await detection.run_once()).caught_up:
@@ -147,6 +152,78 @@ async def test_restart_keeps_a_stuck_run_and_opens_no_duplicate(mes):
     ]
     state = await conn.fetchrow("SELECT metrics FROM anomaly_detector_state WHERE machine = 'M2'")
     assert state["metrics"] == ["temperature"]
+
+
+async def test_a_machine_whose_clock_is_behind_is_read_in_its_own_time(mes):
+    """A PLC 10 minutes behind the wall clock (far more than ANOMALY_LAG_S): its samples are
+    read up to its own newest message, and its spike is found, beside a punctual machine."""
+    conn, pool = mes
+    now = dt.datetime.now(dt.UTC).replace(microsecond=0)
+    behind = now - dt.timedelta(minutes=10)
+    late_clock = series(11, behind - 300 * STEP, 301)
+    punctual = series(12, now - 300 * STEP, 301)
+    detection = AnomalyDetection(pool, settings())
+    # The stream so far, then a run (the detector is in its steady state, reading both).
+    await write(conn, message("M3", "temperature", late_clock[:200]))
+    await write(conn, message("M4", "temperature", punctual[:200]))
+    while not (await detection.run_once()).caught_up:
+        pass
+    # More of both streams, the skewed machine's with a spike.
+    late_clock[250] = (late_clock[250][0], 75.0)
+    await write(conn, message("M3", "temperature", late_clock[200:]))
+    await write(conn, message("M4", "temperature", punctual[200:]))
+    while not (await detection.run_once()).caught_up:
+        pass
+    events = await conn.fetch("SELECT machine, kind, started_at FROM anomaly_events")
+    assert [(e["machine"], e["kind"], e["started_at"]) for e in events] == [
+        ("M3", "spike", late_clock[250][0])
+    ]
+    uptos = dict(await conn.fetch("SELECT machine, upto FROM anomaly_detector_state"))
+    assert uptos == {
+        "M3": late_clock[-1][0] - dt.timedelta(seconds=5),
+        "M4": punctual[-1][0] - dt.timedelta(seconds=5),
+    }
+
+
+async def test_samples_committed_late_are_scored(mes):
+    """A backlog committed long after its samples' time (an MES database outage the ingestor
+    spooled through, a device forwarding its buffer after a network loss): the machine's
+    front did not move meanwhile, so nothing was skipped; its spike and range violation are
+    found once the backlog is committed. A sample committed behind the machine's progress
+    is counted as late."""
+    conn, pool = mes
+    points = series(13, T0, 300)
+    points[150] = (points[150][0], 75.0)  # spike during the outage
+    points[160] = (points[160][0], 500.0)  # out of range (any temperature limit)
+    late: list[int] = []
+    detection = AnomalyDetection(pool, settings(), late=late.append)
+    await write(conn, message("M6", "temperature", points[:100]))
+    await detection.run_once()  # the wall clock is hours past these samples
+    assert await conn.fetchval("SELECT count(*) FROM anomaly_events") == 0
+    # The backlog, drained in two flushes as the ingestor would (last_seen moving forward).
+    await write(conn, message("M6", "temperature", points[100:200]))
+    await write(conn, message("M6", "temperature", points[200:]))
+    while not (await detection.run_once()).caught_up:
+        pass
+    events = await conn.fetch("SELECT kind, started_at FROM anomaly_events ORDER BY started_at")
+    assert [(e["kind"], e["started_at"]) for e in events] == [
+        ("spike", points[150][0]),
+        ("out_of_range", points[160][0]),
+    ]
+    upto = await conn.fetchval("SELECT upto FROM anomaly_detector_state WHERE machine = 'M6'")
+    assert upto == points[-1][0] - dt.timedelta(seconds=5)
+    # A sample committed now, behind how far the machine was read: it cannot be fed any more.
+    assert late == []
+    stray = Parsed(
+        machine=("M6", "porto", "usinagem", "linha1", points[-1][0]),
+        samples=[("M6", "temperature", upto - dt.timedelta(seconds=1), 60.0)],
+        sample_days={upto.date()},
+    )
+    await write(conn, stray)
+    await detection.run_once()
+    assert late == [1]
+    await detection.run_once()
+    assert late == [1]  # counted once
 
 
 async def test_the_analytics_app_runs_the_job(analytics_app, mes, tmp_path):

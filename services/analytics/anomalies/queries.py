@@ -1,10 +1,14 @@
-"""SQL of the anomaly detector (migrations 0026, 0027) and of its API.
+"""SQL of the anomaly detector (migrations 0026, 0027, 0030) and of its API.
 
-The detector reads committed telemetry by its watermark, set-based: one statement for the
+The detector reads committed telemetry per machine, from how far that machine's detectors were
+fed (anomaly_detector_state.upto) up to its committed front (machines.last_seen, which the
+ingestor moves in the transaction of the samples) minus ANOMALY_LAG_S, both in the machine's
+own time. Set-based: one statement for the machines' fronts and progress, one for their
 series, one for the samples (a LATERAL range scan of the telemetry_samples primary key
-(machine, metric, ts) per known series), one for the states (machine_states' key per
-machine). It writes its events, alerts, state and watermark in one transaction, each step one
-statement over a JSON array (jsonb_to_recordset). No index or trigger on an ingest table.
+(machine, metric, ts) per series, its bounds passed as arrays), one for the states
+(machine_states' key per machine). It writes its events, alerts and state (with the progress)
+in one transaction, each step one statement over a JSON array (jsonb_to_recordset). No index
+or trigger on an ingest table.
 """
 
 from __future__ import annotations
@@ -22,124 +26,178 @@ from shared.json import dumps
 
 # --- the detector's reads ------------------------------------------------------------------------
 
-WATERMARK = "SELECT upto FROM anomaly_watermark WHERE id FOR UPDATE"
-"""The watermark, locked for the run: two runs (a second replica, the bench's catch-up beside
-the job) never feed the same samples twice."""
+LOCK_RUN = "SELECT read_at FROM anomaly_detector_run WHERE id FOR UPDATE"
+"""The run's lock (one row), held to its commit: two runs (a second replica, the bench's
+catch-up beside the job) never feed the same samples twice. Its read_at: when the previous
+run read the fronts."""
+
+INIT_RUN = "INSERT INTO anomaly_detector_run (id) VALUES (TRUE) ON CONFLICT (id) DO NOTHING"
 
 
-async def lock_watermark(conn: Connection) -> dt.datetime | None:
-    upto: dt.datetime | None = await conn.fetchval(WATERMARK)
-    return upto
+async def lock_run(conn: Connection) -> dt.datetime | None:
+    """Lock the run's row (created when missing); the previous run's read_at."""
+    row = await conn.fetchrow(LOCK_RUN)
+    if row is None:
+        await conn.execute(INIT_RUN)
+        row = await conn.fetchrow(LOCK_RUN)
+        assert row is not None
+    read_at: dt.datetime | None = row["read_at"]
+    return read_at
 
 
-INIT_WATERMARK = """
-INSERT INTO anomaly_watermark (upto) VALUES ($1) ON CONFLICT (id) DO NOTHING
+SAVE_RUN = "UPDATE anomaly_detector_run SET read_at = $1 WHERE id"
+
+
+async def save_run(conn: Connection, *, read_at: dt.datetime) -> None:
+    await conn.execute(SAVE_RUN, read_at)
+
+
+FRONTS = """
+SELECT m.machine, m.last_seen, d.upto, d.metrics, d.state, statement_timestamp() AS read_at
+FROM machines m LEFT JOIN anomaly_detector_state d ON d.machine = m.machine
+ORDER BY m.machine
 """
+"""Every machine's committed front (last_seen: its newest message time, moved in the
+transaction of its samples) with its detectors' progress and state (none for a machine seen
+for the first time), and the statement's time (the next run's bound for late samples)."""
 
 
-async def init_watermark(conn: Connection, *, upto: dt.datetime) -> None:
-    await conn.execute(INIT_WATERMARK, upto)
-
-
-EARLIEST_SAMPLE = """
-SELECT min(first.ts) FROM unnest(CAST($1 AS text[]), CAST($2 AS text[])) AS k (machine, metric)
-CROSS JOIN LATERAL (
-    SELECT s.ts FROM telemetry_samples s
-    WHERE s.machine = k.machine AND s.metric = k.metric ORDER BY s.ts LIMIT 1
-) first
-"""
-"""The oldest sample of the series (the catch-up's start without a watermark): the first key
-entry of each series, partitions in time order."""
-
-
-async def earliest_sample(
-    conn: Connection, *, series: Sequence[tuple[str, str]]
-) -> dt.datetime | None:
-    ts: dt.datetime | None = await conn.fetchval(
-        EARLIEST_SAMPLE, [m for m, _ in series], [m for _, m in series]
-    )
-    return ts
+async def machine_fronts(conn: Connection) -> list[asyncpg.Record]:
+    return await conn.fetch(FRONTS)
 
 
 SERIES = """
-WITH RECURSIVE series (machine, metric) AS (
-    (SELECT s.machine, s.metric FROM telemetry_samples s
-     WHERE s.ts >= $1 AND s.ts <= $2 ORDER BY s.machine, s.metric LIMIT 1)
-    UNION ALL
-    SELECT n.machine, n.metric FROM series p
+WITH RECURSIVE series (machine, metric, lo, hi) AS (
+    SELECT k.machine, f.metric, k.lo, k.hi
+    FROM unnest(CAST($1 AS text[]), CAST($2 AS timestamptz[]), CAST($3 AS timestamptz[]))
+        AS k (machine, lo, hi)
     CROSS JOIN LATERAL (
-        SELECT s.machine, s.metric FROM telemetry_samples s
-        WHERE (s.machine, s.metric) > (p.machine, p.metric) AND s.ts >= $1 AND s.ts <= $2
-        ORDER BY s.machine, s.metric LIMIT 1
+        SELECT s.metric FROM telemetry_samples s
+        WHERE s.machine = k.machine AND s.ts >= k.lo AND s.ts <= k.hi
+        ORDER BY s.metric LIMIT 1
+    ) f
+    UNION ALL
+    SELECT p.machine, n.metric, p.lo, p.hi FROM series p
+    CROSS JOIN LATERAL (
+        SELECT s.metric FROM telemetry_samples s
+        WHERE s.machine = p.machine AND s.metric > p.metric AND s.ts >= p.lo AND s.ts <= p.hi
+        ORDER BY s.metric LIMIT 1
     ) n
 )
 SELECT machine, metric FROM series
 """
-"""The (machine, metric) series with samples in [$1, $2]: a skip scan of the key, one probe per
-series and partition ($1 is the start of a UTC day, a partition's start, so the probe's first
-entry qualifies)."""
+"""The metrics of each machine ($1) with samples in [$2, $3] (per machine): a skip scan of the
+key, one probe per series and partition (each $2 is the start of a UTC day, a partition's
+start, so the probe's first entry qualifies)."""
 
 
-async def series_since(
-    conn: Connection, *, since: dt.datetime, upto: dt.datetime
+async def machine_series(
+    conn: Connection,
+    *,
+    machines: Sequence[str],
+    since: Sequence[dt.datetime],
+    upto: Sequence[dt.datetime],
 ) -> list[tuple[str, str]]:
-    rows = await conn.fetch(SERIES, since, upto)
+    rows = await conn.fetch(SERIES, list(machines), list(since), list(upto))
     return [(r["machine"], r["metric"]) for r in rows]
 
 
 SAMPLES = """
 SELECT s.machine, s.metric, s.ts, s.value
-FROM unnest(CAST($1 AS text[]), CAST($2 AS text[])) AS k (machine, metric)
+FROM unnest(
+    CAST($1 AS text[]), CAST($2 AS text[]), CAST($3 AS timestamptz[]), CAST($4 AS timestamptz[])
+) AS k (machine, metric, lo, hi)
 CROSS JOIN LATERAL (
     SELECT t.machine, t.metric, t.ts, t.value FROM telemetry_samples t
-    WHERE t.machine = k.machine AND t.metric = k.metric AND t.ts > $3 AND t.ts <= $4
+    WHERE t.machine = k.machine AND t.metric = k.metric AND t.ts > k.lo AND t.ts <= k.hi
     ORDER BY t.ts LIMIT $5
 ) s
 """
-"""At most $5 samples of each series ($1, $2) in ($3, $4], oldest first: a key range scan per
-series."""
+"""At most $5 samples of each series ($1, $2) in its ($3, $4], oldest first: a key range scan
+per series."""
+
+
+@dataclass(frozen=True)
+class SeriesRange:
+    """One series and the samples a run reads of it: ts in (after, upto]."""
+
+    machine: str
+    metric: str
+    after: dt.datetime
+    upto: dt.datetime
 
 
 async def read_samples(
+    conn: Connection, *, ranges: Sequence[SeriesRange], per_series: int
+) -> list[asyncpg.Record]:
+    return await conn.fetch(
+        SAMPLES,
+        [r.machine for r in ranges],
+        [r.metric for r in ranges],
+        [r.after for r in ranges],
+        [r.upto for r in ranges],
+        per_series,
+    )
+
+
+LATE_SAMPLES = """
+SELECT coalesce(sum(c.n), 0)
+FROM unnest(
+    CAST($1 AS text[]), CAST($2 AS text[]), CAST($3 AS timestamptz[]), CAST($4 AS timestamptz[])
+) AS k (machine, metric, lo, hi)
+CROSS JOIN LATERAL (
+    SELECT count(*) AS n FROM telemetry_samples t
+    WHERE t.machine = k.machine AND t.metric = k.metric AND t.ts > k.lo AND t.ts <= k.hi
+      AND t.received_at > $5 AND t.received_at <= $6
+) c
+"""
+"""Samples of each series ($1, $2) in its ($3, $4] received in ($5, $6]: a key range scan per
+series (the caller keeps the ranges short)."""
+
+
+async def count_late(
     conn: Connection,
     *,
-    series: Sequence[tuple[str, str]],
-    after: dt.datetime,
-    upto: dt.datetime,
-    per_series: int,
-) -> list[asyncpg.Record]:
-    machines = [m for m, _ in series]
-    metrics = [m for _, m in series]
-    return await conn.fetch(SAMPLES, machines, metrics, after, upto, per_series)
+    ranges: Sequence[SeriesRange],
+    received: tuple[dt.datetime, dt.datetime],
+) -> int:
+    if not ranges:
+        return 0
+    count: int = await conn.fetchval(
+        LATE_SAMPLES,
+        [r.machine for r in ranges],
+        [r.metric for r in ranges],
+        [r.after for r in ranges],
+        [r.upto for r in ranges],
+        *received,
+    )
+    return count
 
 
 STATES = """
 SELECT k.machine, s.ts, s.state
-FROM unnest(CAST($1 AS text[])) AS k (machine)
+FROM unnest(CAST($1 AS text[]), CAST($2 AS timestamptz[]), CAST($3 AS timestamptz[]))
+    AS k (machine, lo, hi)
 CROSS JOIN LATERAL (
     (SELECT p.ts, p.state FROM machine_states p
-     WHERE p.machine = k.machine AND p.ts <= $2 ORDER BY p.ts DESC LIMIT 1)
+     WHERE p.machine = k.machine AND p.ts <= k.lo ORDER BY p.ts DESC LIMIT 1)
     UNION ALL
     (SELECT n.ts, n.state FROM machine_states n
-     WHERE n.machine = k.machine AND n.ts > $2 AND n.ts <= $3 ORDER BY n.ts)
+     WHERE n.machine = k.machine AND n.ts > k.lo AND n.ts <= k.hi ORDER BY n.ts)
 ) s
 """
-"""Each machine's state at $2 (its latest state message then) and its changes in ($2, $3]."""
+"""Each machine's state at its $2 (its latest state message then) and its changes in its
+($2, $3]."""
 
 
 async def read_states(
-    conn: Connection, *, machines: Sequence[str], after: dt.datetime, upto: dt.datetime
+    conn: Connection,
+    *,
+    machines: Sequence[str],
+    after: Sequence[dt.datetime],
+    upto: Sequence[dt.datetime],
 ) -> list[asyncpg.Record]:
-    return await conn.fetch(STATES, list(machines), after, upto)
-
-
-DETECTOR_STATES = """
-SELECT machine, metrics, state FROM anomaly_detector_state
-"""
-
-
-async def detector_states(conn: Connection) -> list[asyncpg.Record]:
-    return await conn.fetch(DETECTOR_STATES)
+    return await conn.fetch(STATES, list(machines), list(after), list(upto))
 
 
 # --- the detector's writes -----------------------------------------------------------------------
@@ -195,26 +253,21 @@ async def insert_alerts(conn: Connection, *, alerts: Sequence[tuple[str, dict[st
 
 
 SAVE_STATES = """
-INSERT INTO anomaly_detector_state (machine, metrics, state)
-SELECT r.machine, r.metrics, r.state
-FROM jsonb_to_recordset(CAST($1 AS jsonb)) AS r (machine text, metrics text[], state jsonb)
+INSERT INTO anomaly_detector_state (machine, metrics, state, upto)
+SELECT r.machine, r.metrics, r.state, r.upto
+FROM jsonb_to_recordset(CAST($1 AS jsonb)) AS r (
+    machine text, metrics text[], state jsonb, upto timestamptz
+)
 ON CONFLICT (machine) DO UPDATE SET
-    metrics = EXCLUDED.metrics, state = EXCLUDED.state, updated_at = now()
+    metrics = EXCLUDED.metrics, state = EXCLUDED.state, upto = EXCLUDED.upto,
+    updated_at = now()
 """
+"""Each machine's detectors' state and how far they were fed (its own time), together."""
 
 
 async def save_states(conn: Connection, *, states: Sequence[dict[str, Any]]) -> None:
     if states:
         await conn.execute(SAVE_STATES, dumps(list(states)))
-
-
-SAVE_WATERMARK = """
-UPDATE anomaly_watermark SET upto = $1, updated_at = now() WHERE id
-"""
-
-
-async def save_watermark(conn: Connection, *, upto: dt.datetime) -> None:
-    await conn.execute(SAVE_WATERMARK, upto)
 
 
 # --- the API -------------------------------------------------------------------------------------
