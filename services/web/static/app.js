@@ -3,7 +3,7 @@
 
 import { allows, api, clearKey, getKey, setUnauthorizedHandler } from "./lib/api.js";
 import { LiveStream } from "./lib/live.js";
-import { announce, esc, failure, learnPlantOffset, notice } from "./lib/ui.js";
+import { announce, esc, failure, learnPlantOffset, notice, setPlantTimezone } from "./lib/ui.js";
 
 const PAGES = {
   signin: { load: () => import("./pages/signin.js"), title: "Entrar" },
@@ -41,7 +41,8 @@ const live = new LiveStream({
   indicator: document.querySelector("[data-live]"),
 });
 
-// State events carry the plant's offset: times shown and sent follow the plant's clock.
+// Times are shown and sent in the plant's clock: its zone comes with the session; until then
+// the offset state events carry stands in.
 live.on("machine.state", (event) => learnPlantOffset(event.ts));
 
 setUnauthorizedHandler(() => signOut("Sua sessão expirou ou a chave foi revogada. Entre de novo."));
@@ -121,6 +122,7 @@ function renderChrome() {
 async function ensureSession() {
   if (session) return session;
   session = await api("/api/v1/session");
+  setPlantTimezone(session && session.timezone);
   renderChrome();
   live.start();
   return session;
@@ -208,6 +210,7 @@ async function route() {
       allows: (scope) => allows(session ? session.scopes : [], scope),
       signedIn: (data) => {
         session = data;
+        setPlantTimezone(data && data.timezone);
         signoutReason = null;
         renderChrome();
         live.start();
