@@ -39,15 +39,16 @@ async def test_a_telemetry_reader_sees_the_plant_and_no_report_form(
     # No production scope: no way to the orders or the stops is offered.
     assert await page.locator('a[href^="#/ordens"], a[href^="#/paradas"]').count() == 0
     await page.goto(f"{web_system.base_url}/#/ordens/{web_system.order.key}")
-    await page.wait_for_selector(ready())
+    await page.wait_for_selector(ready("order"))
+    await expect(page.locator("main .notice")).to_contain_text("não dá acesso a esta página")
     assert await page.locator("#report-form").count() == 0
     await screenshot(page, "order-telemetry-reader")
 
 
 async def test_every_page_is_drawn(page: Any, web_system: System) -> None:
     machine = web_system.order.machines[web_system.order.operations[0]]
-    for machine in web_system.machines:  # Protheus's other machines (SH1) are tiles too
-        await expect(page.locator(f'a.machine[data-machine="{machine}"]')).to_have_count(1)
+    for code in web_system.machines:  # Protheus's other machines (SH1) are tiles too
+        await expect(page.locator(f'a.machine[data-machine="{code}"]')).to_have_count(1)
     await screenshot(page, "plant")
     await open_page(page, web_system.base_url, f"maquinas/{machine}", "machine")
     await screenshot(page, "machine")
