@@ -181,7 +181,7 @@ async function route() {
 
   try {
     const [module] = await Promise.all([
-      spec.load(),
+      loadPage(spec),
       target.page === "signin" ? null : ensureSession(),
     ]);
     if (current !== state) return;
@@ -233,6 +233,25 @@ async function route() {
     main.innerHTML = `<h1>${esc(spec.title)}</h1>${notice(failure(error), "error")}<p><button type="button" data-action="retry">Tentar de novo</button></p>`;
     main.querySelector("[data-action=retry]").addEventListener("click", () => route());
     ready();
+  }
+}
+
+// After a redeploy the files of the version this page was loaded with are gone (404): a page
+// module that fails to load reloads the app once (the key stays in sessionStorage).
+const RELOADED = "mes.reloadedForVersion";
+
+async function loadPage(spec) {
+  try {
+    const module = await spec.load();
+    sessionStorage.removeItem(RELOADED);
+    return module;
+  } catch (error) {
+    if (!sessionStorage.getItem(RELOADED)) {
+      sessionStorage.setItem(RELOADED, "1");
+      location.reload();
+      return new Promise(() => {}); // the reload takes over
+    }
+    throw error;
   }
 }
 
