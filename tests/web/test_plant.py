@@ -3,6 +3,7 @@ recolours its tile live, within 2 s of the publish (ingest, event stream, page).
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import time
 from typing import Any
@@ -79,3 +80,26 @@ async def test_the_stream_parser_waits_for_the_newline_after_a_chunks_last_cr(
         {"type": "", "data": ["2"], "id": "7"},
     ]
     assert len(events) == 3  # the ping's blank line: an empty event, never a half one
+
+
+async def test_a_state_message_during_the_first_load_is_not_lost(
+    page: Any, web_system: System
+) -> None:
+    """The summary leaves the server before a state message and arrives after its event: the
+    event, kept while the page loads, wins over the older summary."""
+    machine = web_system.machines[0]
+
+    async def hold(route: Any) -> None:
+        response = await route.fetch()  # the summary as it was
+        await page.wait_for_selector('[data-live="sse"]')
+        await publish(web_system.broker_port, [state(machine, "fault", dt.datetime.now(dt.UTC))])
+        await asyncio.sleep(3.0)  # the event reaches the page meanwhile
+        await route.fulfill(response=response)
+
+    await page.route("**/api/v1/plant*", hold)
+    await page.reload()
+    try:
+        await page.wait_for_selector(tile(machine, "fault"), timeout=15_000)
+    finally:
+        await page.unroute("**/api/v1/plant*")
+        await publish(web_system.broker_port, [state(machine, "running", dt.datetime.now(dt.UTC))])
