@@ -173,7 +173,15 @@ async def statements_of_one_plant_call(client: Any, monkeypatch: pytest.MonkeyPa
 
     count = 0
     with monkeypatch.context() as patch:
-        for name in ("fetch", "fetchrow", "fetchval", "execute", "executemany", "cursor", "prepare"):
+        for name in (
+            "fetch",
+            "fetchrow",
+            "fetchval",
+            "execute",
+            "executemany",
+            "cursor",
+            "prepare",
+        ):
             original = getattr(asyncpg.Connection, name)
 
             def counted(self: Any, *args: Any, _original: Any = original, **kwargs: Any) -> Any:

@@ -155,7 +155,9 @@ async def test_a_resubmit_after_a_lost_answer_reuses_the_idempotency_key(
     rows = await reports_of(web_system, 15)
     assert len(rows) == 1, rows
     assert await line.get_attribute("data-report-id") == str(rows[0]["id"])
-    assert len(keys) == 2 and keys[0] and keys[0] == keys[1], keys
+    assert len(keys) == 2, keys
+    assert keys[0]
+    assert keys[0] == keys[1]
 
 
 async def test_an_operator_on_a_utc_tablet_reports_in_plant_time(

@@ -362,9 +362,7 @@ async def test_an_unknown_or_too_old_last_event_id_gets_reset(client, mes, last_
     assert (await stream.until(lambda e: e.name == "machine.state")).data["machine"] == "U01"
 
 
-async def test_more_rows_of_one_instant_than_a_batch_are_all_announced(
-    client, mes, monkeypatch
-):
+async def test_more_rows_of_one_instant_than_a_batch_are_all_announced(client, mes, monkeypatch):
     from services.web.events import feed as feed_module
 
     monkeypatch.setattr(feed_module, "BATCH_ROWS", 3)

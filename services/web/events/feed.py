@@ -212,9 +212,7 @@ class EventFeed:
         async with self.pool.acquire() as conn:
             # The horizon first, the rows after: a transaction that commits in between
             # started before the horizon was read, so its rows are at or after it.
-            _, horizon = await queries.horizon(
-                conn, max_lag_s=MAX_LAG_S, margin_s=HORIZON_MARGIN_S
-            )
+            _, horizon = await queries.horizon(conn, max_lag_s=MAX_LAG_S, margin_s=HORIZON_MARGIN_S)
             for channel in await self._active_channels(conn):
                 if channel.since is None:  # first poll: from now on, no backlog
                     channel.since = horizon
