@@ -127,11 +127,12 @@ async def test_session_returns_the_keys_name_and_scopes(client):
     data = await assert_envelope(
         await client.get("/api/v1/session", headers=auth(PRODUCTION_KEY)), 200
     )
-    assert data == {"name": "operador", "scopes": ["production:read", "production:write"]}
+    assert data == {"name": "operador", "scopes": ["production:read", "production:write"],
+                    "timezone": "America/Sao_Paulo"}  # fmt: skip
     data = await assert_envelope(
         await client.get("/api/v1/session", headers={"X-API-Key": TELEMETRY_KEY}), 200
     )
-    assert data == {"name": "painel", "scopes": ["telemetry:read"]}
+    assert data == {"name": "painel", "scopes": ["telemetry:read"], "timezone": "America/Sao_Paulo"}
 
 
 async def test_session_and_events_refuse_a_missing_or_wrong_key(client):
