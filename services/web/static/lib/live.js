@@ -139,15 +139,15 @@ export class LiveStream {
     this.setMode("sse");
     // What happened while the stream was down: one poll catches the page up.
     if (wasDown) this.poll();
-    let delivered = false;
+    const progress = { delivered: false };
     try {
-      delivered = await this.read(response.body, controller);
+      await this.read(response.body, controller, progress);
     } catch {
-      /* dropped: handled below */
+      /* dropped (network, watchdog): handled below */
     }
     // A stream that ended before saying anything is no success: keep backing off, and do not
     // insist on an id the server could not resume from.
-    if (!delivered) this.lastId = null;
+    if (!progress.delivered) this.lastId = null;
     this.dropped(controller);
   }
 
@@ -169,20 +169,19 @@ export class LiveStream {
     this.watchdog = setTimeout(() => controller.abort(), SILENCE_MS);
   }
 
-  /** Reads the stream until it ends; true when it delivered anything (an event or a
-   * keep-alive). */
-  async read(body, controller) {
+  /** Reads the stream until it ends; `progress.delivered` turns true with its first complete
+   * line (an event or a keep-alive). */
+  async read(body, controller, progress) {
     const reader = body.getReader();
     const decoder = new TextDecoder();
-    let delivered = false;
     this.armWatchdog(controller);
     const parser = new SseParser((event) => this.dispatch(event));
     for (;;) {
       const { value, done } = await reader.read();
-      if (done) return delivered;
+      if (done) return;
       this.armWatchdog(controller);
-      if (parser.feed(decoder.decode(value, { stream: true })) && !delivered) {
-        delivered = true;
+      if (parser.feed(decoder.decode(value, { stream: true })) && !progress.delivered) {
+        progress.delivered = true;
         this.attempt = 0; // the stream works: the next drop retries soon again
       }
     }
