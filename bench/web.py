@@ -6,10 +6,12 @@ serves it (python -m devserver) and through the project's nginx when it can star
 - Data: 200 machines (SH1) in 10 lines of 20, each line making one firm order of its own product
   (SC2, SG2 with one operation per machine); in the MES database 8 hours of states (a change
   every 10-40 min), counters every 5 min naming the line's order, and one metric every 5 min,
-  stored through the ingestor's TelemetryStore.
+  stored through the ingestor's TelemetryStore; open anomaly events (0026) on every seventh
+  machine and a failure-risk score (0028, one active model) for every machine, so the page's
+  anomaly and risk requests carry data as on a plant with the analytics running.
 - Each run is a fresh page; cold runs use a new browser context (no cache), warm runs reuse one
   context whose cache the first load filled. Time is Python's clock from `goto` to the ready
-  selector; bytes are the Performance API's transferSize (headers and compressed bodies) and
+  selector and two animation frames after it (the frame that paints the tiles); bytes are the Performance API's transferSize (headers and compressed bodies) and
   encodedBodySize of the navigation and every resource fetched.
 - Targets (issue 17): < 1 s to the drawn page, < 300 KB transferred.
 """
@@ -26,6 +28,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
@@ -57,6 +60,9 @@ CHROMIUM_ARGS = [
     "--no-first-run",
 ]
 READY = 'main[data-page="plant"][data-ready="true"]'
+# Resolves after the next frame was produced: the drawn page painted.
+PAINTED = "() => new Promise((done) => requestAnimationFrame(() => requestAnimationFrame(done)))"
+ANOMALY_EVERY = 7
 # Every entry the page fetched, the document included; transferSize is 0 for what the cache
 # answered (immutable assets), headers plus the compressed body otherwise.
 BYTES = """() => {
@@ -145,17 +151,54 @@ def telemetry(now: dt.datetime) -> Iterator[Parsed]:
         )
 
 
+async def analytics_rows(conn: asyncpg.Connection, now: dt.datetime) -> tuple[int, int]:
+    """Open anomaly events (anomaly_events, 0026) and each machine's latest risk score from one
+    active model (risk_models, machine_risk, 0028): (anomalies, scores)."""
+    rng = random.Random(16)
+    machines = machine_codes()
+    anomalies = [
+        (uuid.UUID(int=rng.getrandbits(128)), machine,
+         rng.choice(["spike", "stuck", "out_of_range", "drift"]),
+         now - dt.timedelta(minutes=rng.randint(5, 120)), 3.0 + rng.random() * 5)
+        for n, machine in enumerate(machines) if n % ANOMALY_EVERY == 0
+    ]  # fmt: skip
+    await conn.executemany(
+        "INSERT INTO anomaly_events (id, machine, kind, metrics, started_at, score)"
+        " VALUES ($1, $2, $3, ARRAY['temperatura'], $4, $5)",
+        anomalies,
+    )
+    await conn.execute(
+        "INSERT INTO risk_models (version, algorithm, card, blob, active)"
+        " VALUES ('bench', 'gradient_boosting', '{}', '\\x00', true)"
+    )
+    hour = now.replace(minute=0, second=0, microsecond=0)
+    scores = [(machine, rng.betavariate(1.5, 8.0)) for machine in machines]
+    await conn.executemany(
+        "INSERT INTO machine_risk (machine, hour, risk, top_features, model_version, alert_open)"
+        ' VALUES ($1, $2, $3, \'[{"feature": "temperatura_std_1h", "value": 1.0, "contribution": 0.1}]\','
+        " 'bench', $4)",
+        [(machine, hour, risk, risk >= 0.5) for machine, risk in scores],
+    )
+    return len(anomalies), len(scores)
+
+
 async def prepare() -> tuple[str, str]:
     protheus = await fresh_database("bench_web_protheus")
     await protheus_rows(protheus)
     mes = await migrated_database("bench_web_mes")
     conn = await asyncpg.connect(mes)
     try:
-        await TelemetryStore().write(conn, list(telemetry(dt.datetime.now(dt.UTC))))
+        now = dt.datetime.now(dt.UTC)
+        await TelemetryStore().write(conn, list(telemetry(now)))
+        anomalies, scores = await analytics_rows(conn, now)
         count = await conn.fetchval("SELECT count(*) FROM machines")
     finally:
         await conn.close()
-    print(f"  plant: {count} machines, {HOURS} h of states, counters and a metric each", flush=True)
+    print(
+        f"  plant: {count} machines, {HOURS} h of states, counters and a metric each; "
+        f"{anomalies} open anomalies, {scores} risk scores",
+        flush=True,
+    )
     return mes, protheus
 
 
@@ -254,10 +297,15 @@ async def load(context: Any, base: str) -> dict[str, float]:
         started = time.perf_counter()
         await page.goto(f"{base}/#/planta")
         await page.wait_for_selector(READY, state="attached", timeout=60_000)
+        await page.evaluate(PAINTED)
         elapsed = time.perf_counter() - started
         tiles = await page.locator("a.machine").count()
         if tiles != MACHINES:
             raise RuntimeError(f"the plant page drew {tiles} machines, not {MACHINES}")
+        risks = await page.locator('a.machine [data-risk]:not([data-risk=""])').count()
+        flagged = await page.locator('a.machine [data-anomalies]:not([data-anomalies="0"])').count()
+        if risks != MACHINES or flagged != len(range(0, MACHINES, ANOMALY_EVERY)):
+            raise RuntimeError(f"the plant page drew {risks} risks and {flagged} anomaly counts")
         figures = await page.evaluate(BYTES)
         return {"seconds": elapsed, **figures}
     finally:

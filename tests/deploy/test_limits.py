@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import re
 import shutil
 import ssl
 import subprocess
@@ -144,6 +145,16 @@ async def test_with_tls_on_plain_http_only_redirects_and_the_tls_server_serves_t
                 assert resp.headers["X-Content-Type-Options"] == "nosniff"
             async with http.get(f"https://127.0.0.1:{tls_port}/metrics", ssl=context) as resp:
                 assert (await assert_envelope(resp, 403))["error"]["code"] == "forbidden"
+            # The web app's locations declare headers of their own: HSTS is repeated there.
+            async with http.get(f"https://127.0.0.1:{tls_port}/", ssl=context) as resp:
+                page = await resp.text()
+                assert resp.status == 200
+                assert len(resp.headers.getall("Strict-Transport-Security")) == 1
+            asset = re.search(r'src="(/static/[^"]+)"', page)
+            assert asset
+            async with http.get(f"https://127.0.0.1:{tls_port}{asset[1]}", ssl=context) as resp:
+                assert resp.status == 200
+                assert resp.headers["Strict-Transport-Security"].startswith("max-age=")
 
             request_id = f"plain-{uuid.uuid4().hex}"
             for method, path in (

@@ -29,6 +29,7 @@ async def test_the_page_and_its_files_come_from_the_web_service(stack: Stack) ->
             assert "script-src 'self'" in policy
             assert "frame-ancestors 'none'" in policy
             assert len(resp.headers.getall("Content-Security-Policy")) == 1
+            assert "Strict-Transport-Security" not in resp.headers  # plain HTTP: no HSTS
         assets = re.findall(r'(?:src|href)="(/static/[^"]+)"', page)
         assert assets
         for asset in assets:

@@ -66,7 +66,11 @@ TABLET = {"width": 1280, "height": 800}  # a 10" tablet held landscape
 
 ADMIN_KEY = "web-admin-key-0123456789abcdef"
 READER_KEY = "web-reader-key-0123456789abcdef"
-KEYS = f"supervisor:{ADMIN_KEY}:admin;painel:{READER_KEY}:telemetry:read"
+OPERATOR_KEY = "web-operator-key-0123456789abcd"
+KEYS = (
+    f"supervisor:{ADMIN_KEY}:admin;painel:{READER_KEY}:telemetry:read;"
+    f"operador:{OPERATOR_KEY}:production:read,production:write"
+)
 
 SITE, AREA, LINE = "porto", "estamparia", "linha1"
 PLANT_MACHINES = 6  # SH1 machines of the tiny demo on the plant page
@@ -100,10 +104,10 @@ async def launch(playwright: Any) -> Any:
     return await playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
 
 
-async def new_page(browser: Any) -> Any:
-    """A tablet-sized page in the plant's language and time zone (datetime-local fields are
-    plant time)."""
-    context = await browser.new_context(viewport=TABLET, locale="pt-BR", timezone_id=PLANT_TIMEZONE)
+async def new_page(browser: Any, timezone_id: str = PLANT_TIMEZONE) -> Any:
+    """A tablet-sized page in the plant's language and (unless told) time zone; the page shows
+    and takes times in the plant's zone whatever the tablet's."""
+    context = await browser.new_context(viewport=TABLET, locale="pt-BR", timezone_id=timezone_id)
     context.set_default_timeout(READY_MS)
     return await context.new_page()
 

@@ -164,3 +164,53 @@ def test_current_shift_is_the_running_one_else_the_last_ended_else_the_day():
     )  # fmt: skip
     always = ShiftCalendar.from_setting(None, PLANT)
     assert always.current(monday) == (local("2026-03-02T00:00"), local("2026-03-03T00:00"))
+
+
+async def statements_of_one_plant_call(client: Any, monkeypatch: pytest.MonkeyPatch) -> int:
+    """The SQL statements GET /api/v1/plant sends (to either database), counted by wrapping
+    asyncpg's connection methods while the request runs (after a first call: the pools'
+    connections, and their set-up statements, are there already)."""
+    import asyncpg
+
+    await get_plant(client)
+    count = 0
+    with monkeypatch.context() as patch:
+        for name in (
+            "fetch",
+            "fetchrow",
+            "fetchval",
+            "execute",
+            "executemany",
+            "cursor",
+            "prepare",
+        ):
+            original = getattr(asyncpg.Connection, name)
+
+            def counted(self: Any, *args: Any, _original: Any = original, **kwargs: Any) -> Any:
+                nonlocal count
+                count += 1
+                return _original(self, *args, **kwargs)
+
+            patch.setattr(asyncpg.Connection, name, counted)
+        await get_plant(client)
+    return count
+
+
+async def test_plant_statements_do_not_grow_with_the_machines(plant, client_for, monkeypatch):
+    """One set of queries per database, not one per machine: the same statement count for
+    2 machines as for 50."""
+    mes_rows, erp = plant
+    few = await statements_of_one_plant_call(await client_for(erp.dsn), monkeypatch)
+    now = dt.datetime.now(dt.UTC)
+    for n in range(4, 52):
+        code = f"M{n}"
+        await mes_rows.machine(code, line=f"linha{n % 5}", last_seen=now)
+        await mes_rows.states(code, (now - dt.timedelta(minutes=n), "running", None))
+        await mes_rows.counters(code, (now - dt.timedelta(minutes=1), 10, 1, "00000101001"))
+        await erp.resource(code, f"MAQUINA {n}")
+    client = await client_for(erp.dsn)
+    data = await get_plant(client)
+    assert len(machines_of(data)) >= 50
+    many = await statements_of_one_plant_call(await client_for(erp.dsn), monkeypatch)
+    assert few > 0
+    assert many == few

@@ -3,6 +3,7 @@ recolours its tile live, within 2 s of the publish (ingest, event stream, page).
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import time
 from typing import Any
@@ -37,6 +38,8 @@ async def test_a_state_message_recolours_the_machine_within_2_s(
 ) -> None:
     machine = web_system.machines[-1]
     await page.wait_for_selector(tile(machine, "running"))
+    # The stream is open before the message: the tile follows it live, not by a poll.
+    await page.wait_for_selector('[data-live="sse"]')
     before = await page.locator(tile(machine)).evaluate(COLOUR)
     published = time.monotonic()
     await publish(
@@ -51,3 +54,52 @@ async def test_a_state_message_recolours_the_machine_within_2_s(
     await publish(web_system.broker_port, [state(machine, "running", dt.datetime.now(dt.UTC))])
     assert after != before, "the tile's colour did not change with its state"
     assert elapsed < 2.0, f"the tile changed {elapsed:.2f} s after the publish"
+
+
+# Chunks cut at every awkward place, the \r of a \r\n line end at a chunk's end included.
+PARSE = """async () => {
+  const src = document.querySelector('script[type=module][src*="/static/"]').src;
+  const { SseParser } = await import(src.replace(/app\\.js$/, "lib/live.js"));
+  const got = [];
+  const parser = new SseParser((e) => got.push({ type: e.type, data: e.data, id: e.id }));
+  for (const chunk of ["event: a\\r", "\\ndata: 1\\r", "\\nid: 7\\r", "\\n\\r", "\\n",
+                       ": ping\\r\\n\\r\\n", "data: 2\\n", "\\n"]) {
+    parser.feed(chunk);
+  }
+  return got;
+}"""
+
+
+async def test_the_stream_parser_waits_for_the_newline_after_a_chunks_last_cr(
+    page: Any,
+) -> None:
+    events = await page.evaluate(PARSE)
+    real = [e for e in events if e["data"]]
+    assert real == [
+        {"type": "a", "data": ["1"], "id": "7"},
+        {"type": "", "data": ["2"], "id": "7"},
+    ]
+    assert len(events) == 3  # the ping's blank line: an empty event, never a half one
+
+
+async def test_a_state_message_during_the_first_load_is_not_lost(
+    page: Any, web_system: System
+) -> None:
+    """The summary leaves the server before a state message and arrives after its event: the
+    event, kept while the page loads, wins over the older summary."""
+    machine = web_system.machines[0]
+
+    async def hold(route: Any) -> None:
+        response = await route.fetch()  # the summary as it was
+        await page.wait_for_selector('[data-live="sse"]')
+        await publish(web_system.broker_port, [state(machine, "fault", dt.datetime.now(dt.UTC))])
+        await asyncio.sleep(3.0)  # the event reaches the page meanwhile
+        await route.fulfill(response=response)
+
+    await page.route("**/api/v1/plant*", hold)
+    await page.reload()
+    try:
+        await page.wait_for_selector(tile(machine, "fault"), timeout=15_000)
+    finally:
+        await page.unroute("**/api/v1/plant*")
+        await publish(web_system.broker_port, [state(machine, "running", dt.datetime.now(dt.UTC))])

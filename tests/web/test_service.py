@@ -127,11 +127,12 @@ async def test_session_returns_the_keys_name_and_scopes(client):
     data = await assert_envelope(
         await client.get("/api/v1/session", headers=auth(PRODUCTION_KEY)), 200
     )
-    assert data == {"name": "operador", "scopes": ["production:read", "production:write"]}
+    assert data == {"name": "operador", "scopes": ["production:read", "production:write"],
+                    "timezone": "America/Sao_Paulo"}  # fmt: skip
     data = await assert_envelope(
         await client.get("/api/v1/session", headers={"X-API-Key": TELEMETRY_KEY}), 200
     )
-    assert data == {"name": "painel", "scopes": ["telemetry:read"]}
+    assert data == {"name": "painel", "scopes": ["telemetry:read"], "timezone": "America/Sao_Paulo"}
 
 
 async def test_session_and_events_refuse_a_missing_or_wrong_key(client):
@@ -213,10 +214,10 @@ async def test_a_row_committed_after_a_later_one_is_not_missed(client, mes, mes_
 async def test_stops_anomalies_and_risk_are_announced_to_the_scopes_that_see_them(
     aiohttp_client, mes_dsn, mes
 ):
-    # machine_risk comes with the risk work; a table with its columns makes the channel live.
+    # machine_risk (0028) holds the scorer's rows; its alert flag is alert_open.
     await mes.execute(
-        "CREATE TABLE machine_risk (machine TEXT PRIMARY KEY, risk DOUBLE PRECISION,"
-        " alert BOOLEAN NOT NULL, scored_at TIMESTAMPTZ NOT NULL DEFAULT now())"
+        "INSERT INTO risk_models (version, algorithm, card, blob)"
+        " VALUES ('v1', 'logistic_regression', '{}', '\\x00')"
     )
     client = await aiohttp_client(web_app(mes_dsn))
     await feed_started(client)
@@ -233,7 +234,10 @@ async def test_stops_anomalies_and_risk_are_announced_to_the_scopes_that_see_the
         " VALUES ($1, 'A1', 'spike', ARRAY['temperature'], now(), 7.5)",
         anomaly_id,
     )
-    await mes.execute("INSERT INTO machine_risk (machine, risk, alert) VALUES ('R1', 0.82, true)")
+    await mes.execute(
+        "INSERT INTO machine_risk (machine, hour, risk, model_version, alert_open)"
+        " VALUES ('R1', date_trunc('hour', now()), 0.82, 'v1', true)"
+    )
     stop = await production.until(lambda e: e.name == "stop.status")
     assert stop.data == {"id": str(stop_id), "machine": "S1", "status": "pending", "reason": "07"}
     anomaly = await telemetry.until(lambda e: e.name == "anomaly")
@@ -312,3 +316,82 @@ async def test_stopping_the_server_ends_open_streams(client):
     await client.app.shutdown()  # what aiohttp runs first when the process stops
     with pytest.raises(EOFError):
         await stream.next(wait_s=5)
+
+
+async def test_a_resume_with_more_missed_than_a_queue_holds_starts_afresh_with_reset(client, mes):
+    """A client dropped for falling behind comes back with its Last-Event-ID: when more events
+    follow it than a queue holds, it gets a `reset` (reload your data) and the live events
+    from then on, not an empty stream that makes it reconnect forever with the same id."""
+    await feed_started(client)
+    feed = client.app[EVENT_FEED]
+    feed.client_queue = 2
+    stream = await open_stream(client, TELEMETRY_KEY)
+    await insert_state(mes, "L00", "running")
+    first = await stream.until(lambda e: e.data.get("machine") == "L00")
+    stream.response.close()
+    for n in range(1, 4):
+        await insert_state(mes, f"L{n:02d}", "idle")
+    for _ in range(200):
+        if any('"L03"' in e.data for e in feed.recent):
+            break
+        await asyncio.sleep(0.05)
+    resumed = await open_stream(client, TELEMETRY_KEY, **{"Last-Event-ID": first.id or ""})
+    reset = await resumed.next()
+    assert reset.name == "reset"
+    assert reset.id == feed.recent[-1].id  # resuming from it again replays nothing
+    await insert_state(mes, "L04", "fault")
+    live = await resumed.next()
+    assert live.data["machine"] == "L04"
+    again = await open_stream(client, TELEMETRY_KEY, **{"Last-Event-ID": reset.id or ""})
+    assert (await again.next()).data["machine"] == "L04"
+
+
+@pytest.mark.parametrize("last_id", ["00000000-5", "garbage", "{epoch}-0"])
+async def test_an_unknown_or_too_old_last_event_id_gets_reset(client, mes, last_id):
+    await feed_started(client)
+    feed = client.app[EVENT_FEED]
+    for _ in range(3):  # older events than the id asks for left the buffer
+        feed.publish(feed._event(feed.channels[0], {"machine": "X", "state": "idle"}))
+    feed.recent.popleft()
+    stream = await open_stream(
+        client, TELEMETRY_KEY, **{"Last-Event-ID": last_id.format(epoch=feed.epoch)}
+    )
+    reset = await stream.next()
+    assert reset.name == "reset"
+    assert reset.data == {}
+    await insert_state(mes, "U01", "running")
+    assert (await stream.until(lambda e: e.name == "machine.state")).data["machine"] == "U01"
+
+
+async def test_more_rows_of_one_instant_than_a_batch_are_all_announced(client, mes, monkeypatch):
+    from services.web.events import feed as feed_module
+
+    monkeypatch.setattr(feed_module, "BATCH_ROWS", 3)
+    await feed_started(client)
+    stream = await open_stream(client, TELEMETRY_KEY)
+    async with mes.transaction():  # one received_at (the transaction's start) for all
+        for n in range(8):
+            await insert_state(mes, f"B{n:02d}", "running")
+    got = set()
+    while len(got) < 8:
+        event = await stream.until(lambda e: e.name == "machine.state")
+        got.add(event.data["machine"])
+    assert got == {f"B{n:02d}" for n in range(8)}
+
+
+async def test_a_poll_failing_partway_keeps_the_events_already_read(client, mes):
+    await feed_started(client)
+    feed = client.app[EVENT_FEED]
+    stream = await open_stream(client, TELEMETRY_KEY)
+    anomaly = feed.channels[3]
+    good_sql, anomaly.sql = anomaly.sql, "SELECT no_such_column FROM anomaly_events"
+    try:
+        await insert_state(mes, "P01", "setup")
+        await stream.until(lambda e: e.data.get("machine") == "P01")
+        for _ in range(100):  # the polls did fail, after reading the states
+            if feed.last_error is not None:
+                break
+            await asyncio.sleep(0.05)
+        assert feed.last_error is not None
+    finally:
+        anomaly.sql = good_sql

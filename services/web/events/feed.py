@@ -28,7 +28,8 @@ log = logging.getLogger(__name__)
 TELEMETRY_READ = "telemetry:read"
 PRODUCTION_READ = "production:read"
 
-# Rows one table may bring in one poll; more wait for the next poll (from the last one read).
+# Rows one read brings; a full page is followed by the next one (keyset cursor on the change
+# time and the row's key) in the same poll.
 BATCH_ROWS = 5_000
 # Events kept for clients that come back with Last-Event-ID.
 REPLAY_EVENTS = 2_000
@@ -38,6 +39,8 @@ CLIENT_QUEUE = 500
 # A transaction open longer than this (or one of a role whose sessions we cannot see) does not
 # hold the watermark back further: its rows, if any, are announced late or not at all.
 MAX_LAG_S = 300.0
+# Subtracted from the horizon: rows re-read once more rather than missed by a hair.
+HORIZON_MARGIN_S = 1.0
 # The risk channel looks for machine_risk this often while it is not there.
 RISK_LOOKUP_S = 30.0
 
@@ -62,6 +65,8 @@ class Channel:
     sql: str
     key: Callable[[dict[str, Any]], Hashable]
     payload: Callable[[dict[str, Any]], dict[str, Any] | None]
+    # The row's position in the statement's order, (change time, key...): the keyset cursor.
+    cursor: Callable[[dict[str, Any]], tuple[Any, ...]]
     since: datetime | None = None
     seen: dict[Hashable, datetime] = field(default_factory=dict)
 
@@ -74,6 +79,9 @@ class Subscription:
         # None wakes the stream up to end it (the server is stopping).
         self.queue: asyncio.Queue[Event | None] = asyncio.Queue(size)
         self.dropped = False
+        # The id of a `reset` event to send first: the client's Last-Event-ID could not be
+        # resumed (unknown, too old, or more missed than a queue holds), so it reloads its data.
+        self.reset: str | None = None
 
     def close(self) -> None:
         """End the client's stream now (it reconnects to another replica or a restarted one)."""
@@ -125,25 +133,29 @@ class EventFeed:
         self.last_error: str | None = None
         self._task: asyncio.Task[None] | None = None
         self._latest_state: dict[str, datetime] = {}
-        self._risk_time: str | None = None
+        self._risk_columns: tuple[str, str] | None = None
         self._risk_checked_at: float | None = None
         self.channels = [
             Channel("machine.state", TELEMETRY_READ, queries.STATE_CHANGES,
                     key=lambda r: (r["machine"], r["ts"], r["changed_at"]),
-                    payload=self._state_payload),
+                    payload=self._state_payload,
+                    cursor=lambda r: (r["changed_at"], r["ts"], r["machine"])),
             Channel("report.status", PRODUCTION_READ, queries.REPORT_CHANGES,
                     key=lambda r: (r["id"], r["status"], r["changed_at"]),
                     payload=lambda r: {"id": str(r["id"]), "order": r["order_key"],
-                                       "status": r["status"], "error": r["error"]}),
+                                       "status": r["status"], "error": r["error"]},
+                    cursor=lambda r: (r["changed_at"], r["seq"])),
             Channel("stop.status", PRODUCTION_READ, queries.STOP_CHANGES,
                     key=lambda r: (r["id"], r["status"], r["changed_at"]),
                     payload=lambda r: {"id": str(r["id"]), "machine": r["machine"],
-                                       "status": r["status"], "reason": r["reason_code"]}),
+                                       "status": r["status"], "reason": r["reason_code"]},
+                    cursor=lambda r: (r["changed_at"], r["seq"])),
             Channel("anomaly", TELEMETRY_READ, queries.ANOMALY_CHANGES,
                     key=lambda r: (r["id"], r["open"], r["changed_at"]),
                     payload=lambda r: {"id": str(r["id"]), "machine": r["machine"],
                                        "kind": r["kind"],
-                                       "status": "open" if r["open"] else "closed"}),
+                                       "status": "open" if r["open"] else "closed"},
+                    cursor=lambda r: (r["changed_at"], r["id"])),
         ]  # fmt: skip
         self.risk = Channel(
             "risk",
@@ -155,6 +167,7 @@ class EventFeed:
                 "risk": None if r["risk"] is None else float(r["risk"]),
                 "alert": bool(r["alert"]),
             },
+            cursor=lambda r: (r["changed_at"], r["machine"]),
         )
 
     # --- lifecycle -----------------------------------------------------------------------
@@ -193,23 +206,42 @@ class EventFeed:
     # --- polling -------------------------------------------------------------------------
 
     async def poll(self) -> list[Event]:
-        """One tick: read every channel's changes since its watermark, publish them."""
+        """One tick: read every channel's changes since its watermark, publish them (each
+        channel's as soon as they are read: a later channel failing loses none of them)."""
         events: list[Event] = []
         async with self.pool.acquire() as conn:
             # The horizon first, the rows after: a transaction that commits in between
             # started before the horizon was read, so its rows are at or after it.
-            _, horizon = await queries.horizon(conn, max_lag_s=MAX_LAG_S)
+            _, horizon = await queries.horizon(conn, max_lag_s=MAX_LAG_S, margin_s=HORIZON_MARGIN_S)
             for channel in await self._active_channels(conn):
                 if channel.since is None:  # first poll: from now on, no backlog
                     channel.since = horizon
                     continue
-                rows = await queries.changes(
-                    conn, channel.sql, since=channel.since, limit=BATCH_ROWS
-                )
-                events.extend(self._announce(channel, rows, horizon))
+                events.extend(await self._read(conn, channel, horizon))
         self.polls += 1
-        for event in events:
-            self.publish(event)
+        return events
+
+    async def _read(self, conn: Connection, channel: Channel, horizon: datetime) -> list[Event]:
+        """The channel's rows changed since its watermark, page by page (keyset cursor), each
+        page published once read; then the watermark moves to the horizon."""
+        assert channel.since is not None
+        events: list[Event] = []
+        after: tuple[Any, ...] = (None,) * queries.cursor_width(channel.sql)
+        while True:
+            rows = await queries.changes(
+                conn, channel.sql, since=channel.since, after=after, limit=BATCH_ROWS
+            )
+            page = self._announce(channel, rows)
+            for event in page:
+                self.publish(event)
+            events.extend(page)
+            if len(rows) < BATCH_ROWS:
+                break
+            after = channel.cursor(rows[-1])
+        # Rows below the horizon are all visible now and were read: never again. Keys of the
+        # rows at or above it stay, so the next poll's re-read announces none twice.
+        channel.since = max(channel.since, horizon)
+        channel.seen = {k: at for k, at in channel.seen.items() if at >= channel.since}
         return events
 
     async def _active_channels(self, conn: Connection) -> list[Channel]:
@@ -217,20 +249,18 @@ class EventFeed:
         loop = asyncio.get_running_loop()
         if self._risk_checked_at is None or loop.time() - self._risk_checked_at > RISK_LOOKUP_S:
             self._risk_checked_at = loop.time()
-            found = await queries.risk_time_column(conn)
-            if found != self._risk_time:
-                self._risk_time = found
+            found = await queries.risk_columns(conn)
+            if found != self._risk_columns:
+                self._risk_columns = found
                 self.risk.since = None
                 self.risk.seen.clear()
                 if found is not None:
-                    self.risk.sql = queries.RISK_CHANGES.format(time=found)
-        return [*self.channels, self.risk] if self._risk_time else list(self.channels)
+                    time, alert = found
+                    self.risk.sql = queries.RISK_CHANGES.format(time=time, alert=alert)
+        return [*self.channels, self.risk] if self._risk_columns else list(self.channels)
 
-    def _announce(
-        self, channel: Channel, rows: list[dict[str, Any]], horizon: datetime
-    ) -> list[Event]:
-        """Events for the rows not announced yet; the watermark moves to the horizon (or to
-        the last row read when the batch was full)."""
+    def _announce(self, channel: Channel, rows: list[dict[str, Any]]) -> list[Event]:
+        """Events for the rows not announced yet."""
         events = []
         for row in rows:
             key = channel.key(row)
@@ -240,15 +270,6 @@ class EventFeed:
             data = channel.payload(row)
             if data is not None:
                 events.append(self._event(channel, data))
-        since = horizon
-        if len(rows) >= BATCH_ROWS:
-            last = rows[-1]["changed_at"]
-            if last > (channel.since or last):
-                since = min(horizon, last)
-            else:  # one instant holds more rows than a batch: skip past it rather than stall
-                log.warning("%s: more than %d rows changed at %s", channel.name, BATCH_ROWS, last)
-        channel.since = since
-        channel.seen = {k: at for k, at in channel.seen.items() if at >= since}
         return events
 
     def _state_payload(self, row: dict[str, Any]) -> dict[str, Any] | None:
@@ -291,12 +312,14 @@ class EventFeed:
 
     def subscribe(self, key: ApiKey, last_event_id: str | None = None) -> Subscription:
         """A new subscriber; with Last-Event-ID of this process, the events after it that are
-        still kept come first."""
+        still kept come first. An id that cannot be resumed (another process's, older than
+        the kept events, or more missed than a queue holds) starts the stream afresh with a
+        `reset` event: the client reloads its data instead of reconnecting with it forever."""
         subscription = Subscription(key, self.client_queue)
-        for event in self.missed_since(last_event_id):
-            if not subscription.offer(event):
-                subscription.dropped = True  # more missed than a queue holds: start over
-                return subscription
+        missed = self.missed_since(last_event_id)
+        if missed is None or not all(subscription.offer(event) for event in missed):
+            subscription = Subscription(key, self.client_queue)
+            subscription.reset = f"{self.epoch}-{self.counter}"
         self.subscribers.add(subscription)
         return subscription
 
@@ -310,11 +333,18 @@ class EventFeed:
             subscription.close()
         self.subscribers.clear()
 
-    def missed_since(self, last_event_id: str | None) -> list[Event]:
+    def missed_since(self, last_event_id: str | None) -> list[Event] | None:
+        """The kept events after the id; None when the id cannot be resumed (another
+        process's, malformed, or events after it are no longer kept)."""
         if not last_event_id:
             return []
         epoch, _, number = last_event_id.strip().partition("-")
         if epoch != self.epoch or not number.isdigit():
-            return []
+            return None
         seen = int(number)
+        if seen > self.counter:
+            return None
+        oldest = int(self.recent[0].id.partition("-")[2]) if self.recent else self.counter + 1
+        if seen + 1 < oldest:  # some events after it were dropped from the buffer
+            return None
         return [e for e in self.recent if int(e.id.partition("-")[2]) > seen]

@@ -27,7 +27,8 @@ SERVICE = "web"
         "reason} (production:read), `anomaly` {id, machine, kind, status} e `risk` {machine, "
         "risk, alert} (telemetry:read). Cada evento tem `id:`; reconecte com `Last-Event-ID` "
         "para receber os que perdeu (os mais recentes que o servidor ainda guarda; após um "
-        "reinício do serviço, recarregue os dados pela API). Comentários `: ping` mantêm a "
+        "reinício do serviço ou quando os perdidos já não cabem, o fluxo começa com um evento "
+        "`reset`: recarregue os dados pela API). Comentários `: ping` mantêm a "
         "conexão viva (WEB_EVENTS_PING_S)."
     ),
     errors=(401,),
@@ -35,11 +36,14 @@ SERVICE = "web"
 async def events(request: web.Request) -> web.StreamResponse:
     feed = request.app[EVENT_FEED]
     ping_s = request.app[SETTINGS].web.events_ping_s
-    stream = EventSourceResponse(ping_interval=ping_s)
+    # Lines end with \n only: a parser never sees a \r\n split across two chunks.
+    stream = EventSourceResponse(ping_interval=ping_s, sep="\n")
     subscription = feed.subscribe(request[CALLER], request.headers.get("Last-Event-ID"))
     try:
         await stream.prepare(request)
         async with stream:
+            if subscription.reset is not None:
+                await stream.send("{}", id=subscription.reset, event="reset")
             while stream.is_connected() and not subscription.dropped:
                 try:
                     # Bounded wait: a client gone quiet is noticed by the ping task, and

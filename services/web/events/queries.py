@@ -11,6 +11,7 @@ it already announced.
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from typing import Any
 
@@ -42,16 +43,20 @@ SELECT clock_timestamp() AS now,
                CASE WHEN EXISTS (SELECT 1 FROM writers w WHERE w.state IS NULL)
                     THEN clock_timestamp() - make_interval(secs => $1) END
            )
-       ) AS horizon
+       ) - make_interval(secs => $2) AS horizon
 """
 """The database's clock and the watermark's safe horizon: the start of the oldest open
 transaction (other than ours) of a role that may write the followed tables, never older than
-$1 seconds (a transaction open longer than that has its rows announced late or not at all)."""
+$1 seconds (a transaction open longer than that has its rows announced late or not at all),
+less a safety margin of $2 seconds (a transaction's start and its first statement's
+visibility in pg_stat_activity are not one instant). Grant the web service's role pg_monitor
+(README) so it sees the other roles' transactions; otherwise it assumes the oldest."""
 
 STATE_CHANGES = """
 SELECT machine, ts, state, reason, received_at AS changed_at
 FROM machine_states
 WHERE received_at >= $1
+  AND ($3::timestamptz IS NULL OR (received_at, ts, machine) > ($3, $4::timestamptz, $5::text))
   -- machine_states_ts_utc keeps this an index scan; a message whose device time is older
   -- than this on arrival is history (a replay), not news for a live screen
   AND (ts AT TIME ZONE 'UTC') >= ($1 - interval '1 hour') AT TIME ZONE 'UTC'
@@ -62,18 +67,20 @@ LIMIT $2
 time within an hour of it."""
 
 REPORT_CHANGES = """
-SELECT id, order_key, status, error, updated_at AS changed_at
+SELECT id, seq, order_key, status, error, updated_at AS changed_at
 FROM production_reports
 WHERE updated_at >= $1
+  AND ($3::timestamptz IS NULL OR (updated_at, seq) > ($3, $4::bigint))
 ORDER BY updated_at, seq
 LIMIT $2
 """
 """Production reports accepted or moved to another status since the watermark."""
 
 STOP_CHANGES = """
-SELECT id, machine, status, reason_code, updated_at AS changed_at
+SELECT id, seq, machine, status, reason_code, updated_at AS changed_at
 FROM stops
 WHERE updated_at >= $1
+  AND ($3::timestamptz IS NULL OR (updated_at, seq) > ($3, $4::bigint))
 ORDER BY updated_at, seq
 LIMIT $2
 """
@@ -83,6 +90,7 @@ ANOMALY_CHANGES = """
 SELECT id, machine, kind, ended_at IS NULL AS open, updated_at AS changed_at
 FROM anomaly_events
 WHERE updated_at >= $1
+  AND ($3::timestamptz IS NULL OR (updated_at, id) > ($3, $4::uuid))
 ORDER BY updated_at, id
 LIMIT $2
 """
@@ -94,40 +102,53 @@ WHERE table_schema = current_schema() AND table_name = 'machine_risk'
 """
 """The columns of machine_risk, when the risk work's migration created it."""
 
-# machine_risk comes with the risk work (its own migration): the first of these columns it
-# has is the change time the poller follows.
+# machine_risk comes with the risk work (migration 0028): the first of these columns it has is
+# the change time the poller follows, and the first of the alert ones its alert flag.
 RISK_TIME_COLUMNS = ("updated_at", "scored_at")
-RISK_NEEDED = frozenset({"machine", "risk", "alert"})
+RISK_ALERT_COLUMNS = ("alert_open", "alert")
+RISK_NEEDED = frozenset({"machine", "risk"})
 
 RISK_CHANGES = """
-SELECT machine, risk, alert, {time} AS changed_at
+SELECT machine, risk, {alert} AS alert, {time} AS changed_at
 FROM machine_risk
 WHERE {time} >= $1
+  AND ($3::timestamptz IS NULL OR ({time}, machine) > ($3, $4::text))
 ORDER BY {time}, machine
 LIMIT $2
 """
 """Failure-risk scores written since the watermark (machine_risk: latest score per machine)."""
 
 
-async def horizon(conn: Connection, *, max_lag_s: float) -> tuple[datetime, datetime]:
+async def horizon(
+    conn: Connection, *, max_lag_s: float, margin_s: float
+) -> tuple[datetime, datetime]:
     """(now, horizon) on the database's clock."""
-    row = await conn.fetchrow(HORIZON, max_lag_s)
+    row = await conn.fetchrow(HORIZON, max_lag_s, margin_s)
     if row is None:  # an aggregate answers one row; never here
         raise RuntimeError("pg_stat_activity answered no row")
     return row["now"], row["horizon"]
 
 
 async def changes(
-    conn: Connection, sql: str, *, since: datetime, limit: int
+    conn: Connection, sql: str, *, since: datetime, after: tuple[Any, ...], limit: int
 ) -> list[dict[str, Any]]:
-    """The rows one of the *_CHANGES statements returns, as plain dicts."""
-    return [dict(row) for row in await conn.fetch(sql, since, limit)]
+    """The rows one of the *_CHANGES statements returns, as plain dicts: changed at `since` or
+    later, and after the keyset cursor `after` ((change time, key...) of the last row of the
+    previous page; all None for the first page)."""
+    return [dict(row) for row in await conn.fetch(sql, since, limit, *after)]
 
 
-async def risk_time_column(conn: Connection) -> str | None:
-    """The change-time column of machine_risk; None while the table is not there (or lacks
-    what the `risk` event carries)."""
+async def risk_columns(conn: Connection) -> tuple[str, str] | None:
+    """The change-time and alert columns of machine_risk; None while the table is not there
+    (or lacks what the `risk` event carries)."""
     columns = {row["column_name"] for row in await conn.fetch(RISK_COLUMNS)}
     if not columns >= RISK_NEEDED:
         return None
-    return next((name for name in RISK_TIME_COLUMNS if name in columns), None)
+    time = next((name for name in RISK_TIME_COLUMNS if name in columns), None)
+    alert = next((name for name in RISK_ALERT_COLUMNS if name in columns), None)
+    return None if time is None or alert is None else (time, alert)
+
+
+def cursor_width(sql: str) -> int:
+    """How many values the keyset cursor of a *_CHANGES statement has ($3 onwards)."""
+    return max(int(n) for n in re.findall(r"\$(\d+)", sql)) - 2

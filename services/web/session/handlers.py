@@ -8,7 +8,7 @@ from services.web.session import schemas
 from shared.auth import ANY_KEY
 from shared.endpoint import endpoint
 from shared.envelope import Reply
-from shared.keys import CALLER
+from shared.keys import CALLER, SETTINGS
 
 SERVICE = "web"
 
@@ -19,12 +19,17 @@ SERVICE = "web"
     summary="Sessão da chave de API",
     description=(
         "Qualquer chave válida: devolve o nome e os escopos da chave enviada em "
-        "`Authorization: Bearer <chave>` ou `X-API-Key`. O aplicativo web usa a resposta para "
-        "entrar e decidir o que oferecer."
+        "`Authorization: Bearer <chave>` ou `X-API-Key`, e o fuso horário da planta "
+        "(PLANT_TIMEZONE, nome IANA). O aplicativo web usa a resposta para entrar, decidir o "
+        "que oferecer e mostrar e receber horários no relógio da planta."
     ),
     response=schemas.SessionResponse,
     errors=(401,),
 )
 async def session(request: web.Request) -> Reply:
     key = request[CALLER]
-    return Reply({"name": key.name, "scopes": sorted(key.scopes)}, "Sessão da chave de API.")
+    timezone = request.app[SETTINGS].plant_timezone
+    return Reply(
+        {"name": key.name, "scopes": sorted(key.scopes), "timezone": timezone},
+        "Sessão da chave de API.",
+    )

@@ -14,6 +14,9 @@ class Session(Schema):
         fields.String(),
         metadata={"description": "Escopos da chave, em ordem (admin implica todos)."},
     )
+    timezone = fields.String(
+        metadata={"description": "Fuso horário da planta (PLANT_TIMEZONE, nome IANA)."}
+    )
 
 
 SessionResponse = envelope(Session, name="SessionResponse")

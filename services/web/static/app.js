@@ -3,7 +3,7 @@
 
 import { allows, api, clearKey, getKey, setUnauthorizedHandler } from "./lib/api.js";
 import { LiveStream } from "./lib/live.js";
-import { announce, esc, failure, learnPlantOffset, notice } from "./lib/ui.js";
+import { announce, esc, failure, learnPlantOffset, notice, setPlantTimezone } from "./lib/ui.js";
 
 const PAGES = {
   signin: { load: () => import("./pages/signin.js"), title: "Entrar" },
@@ -41,7 +41,8 @@ const live = new LiveStream({
   indicator: document.querySelector("[data-live]"),
 });
 
-// State events carry the plant's offset: times shown and sent follow the plant's clock.
+// Times are shown and sent in the plant's clock: its zone comes with the session; until then
+// the offset state events carry stands in.
 live.on("machine.state", (event) => learnPlantOffset(event.ts));
 
 setUnauthorizedHandler(() => signOut("Sua sessão expirou ou a chave foi revogada. Entre de novo."));
@@ -121,6 +122,7 @@ function renderChrome() {
 async function ensureSession() {
   if (session) return session;
   session = await api("/api/v1/session");
+  setPlantTimezone(session && session.timezone);
   renderChrome();
   live.start();
   return session;
@@ -179,7 +181,7 @@ async function route() {
 
   try {
     const [module] = await Promise.all([
-      spec.load(),
+      loadPage(spec),
       target.page === "signin" ? null : ensureSession(),
     ]);
     if (current !== state) return;
@@ -208,6 +210,7 @@ async function route() {
       allows: (scope) => allows(session ? session.scopes : [], scope),
       signedIn: (data) => {
         session = data;
+        setPlantTimezone(data && data.timezone);
         signoutReason = null;
         renderChrome();
         live.start();
@@ -230,6 +233,25 @@ async function route() {
     main.innerHTML = `<h1>${esc(spec.title)}</h1>${notice(failure(error), "error")}<p><button type="button" data-action="retry">Tentar de novo</button></p>`;
     main.querySelector("[data-action=retry]").addEventListener("click", () => route());
     ready();
+  }
+}
+
+// After a redeploy the files of the version this page was loaded with are gone (404): a page
+// module that fails to load reloads the app once (the key stays in sessionStorage).
+const RELOADED = "mes.reloadedForVersion";
+
+async function loadPage(spec) {
+  try {
+    const module = await spec.load();
+    sessionStorage.removeItem(RELOADED);
+    return module;
+  } catch (error) {
+    if (!sessionStorage.getItem(RELOADED)) {
+      sessionStorage.setItem(RELOADED, "1");
+      location.reload();
+      return new Promise(() => {}); // the reload takes over
+    }
+    throw error;
   }
 }
 

@@ -136,15 +136,18 @@ export class LiveStream {
       return;
     }
     const wasDown = this.mode === "polling";
-    this.attempt = 0;
     this.setMode("sse");
     // What happened while the stream was down: one poll catches the page up.
     if (wasDown) this.poll();
+    const progress = { delivered: false };
     try {
-      await this.read(response.body, controller);
+      await this.read(response.body, controller, progress);
     } catch {
-      /* dropped: handled below */
+      /* dropped (network, watchdog): handled below */
     }
+    // A stream that ended before saying anything is no success: keep backing off, and do not
+    // insist on an id the server could not resume from.
+    if (!progress.delivered) this.lastId = null;
     this.dropped(controller);
   }
 
@@ -166,36 +169,20 @@ export class LiveStream {
     this.watchdog = setTimeout(() => controller.abort(), SILENCE_MS);
   }
 
-  async read(body, controller) {
+  /** Reads the stream until it ends; `progress.delivered` turns true with its first complete
+   * line (an event or a keep-alive). */
+  async read(body, controller, progress) {
     const reader = body.getReader();
     const decoder = new TextDecoder();
-    let buffer = "";
-    let event = { type: "", data: [], id: null };
     this.armWatchdog(controller);
+    const parser = new SseParser((event) => this.dispatch(event));
     for (;;) {
       const { value, done } = await reader.read();
       if (done) return;
       this.armWatchdog(controller);
-      buffer += decoder.decode(value, { stream: true });
-      const lines = buffer.split(/\r\n|\r|\n/);
-      // The last piece may be an unfinished line (a lone \r at the end is finished only when
-      // the next chunk shows whether \n follows; treating it as finished is harmless here:
-      // an empty line would only dispatch an empty event, which is skipped).
-      buffer = lines.pop();
-      for (const line of lines) {
-        if (line === "") {
-          this.dispatch(event);
-          event = { type: "", data: [], id: event.id };
-          continue;
-        }
-        if (line.startsWith(":")) continue; // keep-alive comment
-        const colon = line.indexOf(":");
-        const field = colon < 0 ? line : line.slice(0, colon);
-        let text = colon < 0 ? "" : line.slice(colon + 1);
-        if (text.startsWith(" ")) text = text.slice(1);
-        if (field === "event") event.type = text;
-        else if (field === "data") event.data.push(text);
-        else if (field === "id" && !text.includes("\0")) event.id = text;
+      if (parser.feed(decoder.decode(value, { stream: true })) && !progress.delivered) {
+        progress.delivered = true;
+        this.attempt = 0; // the stream works: the next drop retries soon again
       }
     }
   }
@@ -204,6 +191,12 @@ export class LiveStream {
     if (event.id !== null) this.lastId = event.id;
     if (!event.data.length) return;
     const type = event.type || "message";
+    // The server could not resume from our id: what the page shows may have missed events,
+    // so every page reloads its data (the same as one poll).
+    if (type === "reset") {
+      this.poll();
+      return;
+    }
     let data;
     try {
       data = JSON.parse(event.data.join("\n"));
@@ -221,5 +214,45 @@ export class LiveStream {
         }
       }
     }
+  }
+}
+
+/** The text/event-stream parser: `feed(text)` takes the decoded chunks as they come and calls
+ * `onEvent({type, data: [lines], id})` for each complete event. A chunk may end anywhere, even
+ * between the \r and \n of one line end: a trailing \r waits for the next chunk. */
+export class SseParser {
+  constructor(onEvent) {
+    this.onEvent = onEvent;
+    this.buffer = "";
+    this.event = { type: "", data: [], id: null };
+  }
+
+  /** Parses what `text` completes; true when it held at least one complete line. */
+  feed(text) {
+    this.buffer += text;
+    // A lone \r at the end may be the first half of \r\n: keep it for the next chunk.
+    const cut = this.buffer.endsWith("\r") ? this.buffer.length - 1 : this.buffer.length;
+    const lines = this.buffer.slice(0, cut).split(/\r\n|\r|\n/);
+    // The last piece is an unfinished line.
+    this.buffer = lines.pop() + this.buffer.slice(cut);
+    for (const line of lines) this.line(line);
+    return lines.length > 0;
+  }
+
+  line(line) {
+    if (line === "") {
+      const event = this.event;
+      this.event = { type: "", data: [], id: event.id };
+      this.onEvent(event);
+      return;
+    }
+    if (line.startsWith(":")) return; // keep-alive comment
+    const colon = line.indexOf(":");
+    const field = colon < 0 ? line : line.slice(0, colon);
+    let text = colon < 0 ? "" : line.slice(colon + 1);
+    if (text.startsWith(" ")) text = text.slice(1);
+    if (field === "event") this.event.type = text;
+    else if (field === "data") this.event.data.push(text);
+    else if (field === "id" && !text.includes("\0")) this.event.id = text;
   }
 }

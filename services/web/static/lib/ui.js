@@ -100,15 +100,37 @@ export function duration(seconds) {
 }
 
 // --- time in the plant's clock ------------------------------------------------------------
-// The telemetry answers carry the plant's offset (PLANT_TIMEZONE); the pages show and take
-// times in that clock whatever the tablet's own zone. Until an answer tells it, the browser's
-// offset is used.
+// The pages show and take times in the plant's clock (PLANT_TIMEZONE, an IANA name the session
+// route tells) whatever the tablet's own zone, with the offset of each instant (daylight
+// saving time changes it). Before the session answers, the offset an answer carried (or the
+// browser's) stands in.
 
+let plantZone = null; // Intl.DateTimeFormat in the plant's zone, once known
 let plantOffsetMin = null;
 
 const OFFSET_RE = /([+-])(\d{2}):?(\d{2})$/;
 
-/** Learns the plant's UTC offset (minutes) from an ISO string carrying one. */
+/** Uses the plant's IANA time zone (GET /api/v1/session's `timezone`) from now on. */
+export function setPlantTimezone(name) {
+  if (!name) return;
+  try {
+    plantZone = new Intl.DateTimeFormat("en-US", {
+      timeZone: name,
+      hourCycle: "h23",
+      year: "numeric",
+      month: "2-digit",
+      day: "2-digit",
+      hour: "2-digit",
+      minute: "2-digit",
+      second: "2-digit",
+    });
+  } catch {
+    plantZone = null; // a zone this browser does not know: the offsets learned stand in
+  }
+}
+
+/** Learns the plant's UTC offset (minutes) from an ISO string carrying one (used only while
+ * the plant's time zone is not known). */
 export function learnPlantOffset(iso) {
   if (typeof iso !== "string") return;
   const match = OFFSET_RE.exec(iso);
@@ -117,7 +139,21 @@ export function learnPlantOffset(iso) {
   plantOffsetMin = match[1] === "-" ? -minutes : minutes;
 }
 
+/** The plant's UTC offset (minutes) at an instant. */
 export function plantOffset(at = new Date()) {
+  if (plantZone) {
+    const parts = {};
+    for (const part of plantZone.formatToParts(at)) parts[part.type] = part.value;
+    const asUtc = Date.UTC(
+      Number(parts.year),
+      Number(parts.month) - 1,
+      Number(parts.day),
+      Number(parts.hour),
+      Number(parts.minute),
+      Number(parts.second),
+    );
+    return Math.round((asUtc - Math.floor(at.getTime() / 1000) * 1000) / 60000);
+  }
   return plantOffsetMin ?? -at.getTimezoneOffset();
 }
 
@@ -132,13 +168,16 @@ function wall(date) {
   return new Date(date.getTime() + plantOffset(date) * 60000);
 }
 
+/** A wall time that the plant's clock skips (the hour lost when daylight saving time starts). */
+export class WallTimeError extends Error {}
+
 const pad = (n) => String(n).padStart(2, "0");
 
 /** "29/11 14:05" in the plant's clock (with the year when not this year). */
 export function fmtTime(value, { seconds = false, date = true } = {}) {
   if (!value) return "—";
   const d = value instanceof Date ? value : new Date(value);
-  if (Number.isNaN(d.getTime())) return String(value);
+  if (Number.isNaN(d.getTime())) return esc(String(value)); // shown as is, but never markup
   const w = wall(d);
   const time = `${pad(w.getUTCHours())}:${pad(w.getUTCMinutes())}${seconds ? `:${pad(w.getUTCSeconds())}` : ""}`;
   if (!date) return time;
@@ -152,10 +191,12 @@ export function fmtRange(start, end) {
   return `${fmtTime(start)} – ${fmtTime(end, { date: !sameDay })}`;
 }
 
-/** Protheus dates YYYYMMDD as DD/MM/YYYY. */
+/** Protheus dates YYYYMMDD as DD/MM/YYYY (HTML-escaped: the pages put it in markup). */
 export function fmtDay(text) {
-  if (!text || text.length !== 8) return text || "—";
-  return `${text.slice(6, 8)}/${text.slice(4, 6)}/${text.slice(0, 4)}`;
+  if (!text) return "—";
+  const value = String(text);
+  if (!/^\d{8}$/.test(value)) return esc(value);
+  return `${value.slice(6, 8)}/${value.slice(4, 6)}/${value.slice(0, 4)}`;
 }
 
 /** A datetime-local value (YYYY-MM-DDTHH:MM) of an instant in the plant's clock. */
@@ -164,13 +205,27 @@ export function toLocalInput(date) {
   return `${w.getUTCFullYear()}-${pad(w.getUTCMonth() + 1)}-${pad(w.getUTCDate())}T${pad(w.getUTCHours())}:${pad(w.getUTCMinutes())}`;
 }
 
-/** A datetime-local value read in the plant's clock, as ISO-8601 with the plant's offset. */
+/** A datetime-local value read in the plant's clock, as ISO-8601 with the plant's offset at
+ * that instant; null when empty or unreadable. Throws WallTimeError for a time the plant's
+ * clock skips (an ambiguous one, repeated when daylight saving time ends, is the first). */
 export function fromLocalInput(value) {
   if (!value) return null;
   const text = value.length === 16 ? `${value}:00` : value;
-  const guess = new Date(`${text}Z`);
-  if (Number.isNaN(guess.getTime())) return null;
-  return `${text}${offsetText(plantOffset(guess))}`;
+  const local = new Date(`${text}Z`); // the wall time's fields, as if UTC
+  if (Number.isNaN(local.getTime())) return null;
+  // The instant is the wall time less the offset in force then: try the offsets in force
+  // within a day of it (any UTC offset is less than 15 h; they differ only around a change);
+  // the earliest instant that gives this wall time back wins.
+  const offsets = new Set();
+  for (let hours = -24; hours <= 24; hours += 4) offsets.add(plantOffset(new Date(local.getTime() + hours * 3600000)));
+  const candidates = [...offsets]
+    .map((offset) => ({ offset, at: new Date(local.getTime() - offset * 60000) }))
+    .filter(({ at }) => wall(at).getTime() === local.getTime())
+    .sort((a, b) => a.at - b.at);
+  if (!candidates.length) {
+    throw new WallTimeError("Este horário não existe no relógio da planta (mudança de horário de verão).");
+  }
+  return `${text}${offsetText(candidates[0].offset)}`;
 }
 
 /** ISO-8601 with the plant's offset for an instant (for API windows). */

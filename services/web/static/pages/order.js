@@ -19,6 +19,7 @@ import {
   num,
   pct,
   toLocalInput,
+  WallTimeError,
 } from "../lib/ui.js";
 import { loadPlant } from "../lib/plant.js";
 
@@ -253,15 +254,24 @@ export async function render(ctx) {
     (first && first.focus ? first : formSlot).focus?.();
   }
 
-  function collect() {
+  function collect(wallErrors) {
     const number = (value) => (value === "" ? null : Number(value));
+    const moment = (name) => {
+      try {
+        return fromLocalInput(els[name].value);
+      } catch (error) {
+        if (!(error instanceof WallTimeError)) throw error;
+        wallErrors.push({ field: name, message: error.message });
+        return null;
+      }
+    };
     const body = {
       order: els.order.value.trim(),
       operation: els.operation.value,
       machine: els.machine.value.trim(),
       operator: els.operator.value.trim(),
-      start: fromLocalInput(els.start.value),
-      end: fromLocalInput(els.end.value),
+      start: moment("start"),
+      end: moment("end"),
       goodQuantity: number(els.goodQuantity.value),
       scrapQuantity: number(els.scrapQuantity.value) ?? 0,
       final: els.final.checked,
@@ -410,7 +420,12 @@ export async function render(ctx) {
     event.preventDefault();
     if (sending) return;
     clearErrors();
-    const body = collect();
+    const wallErrors = [];
+    const body = collect(wallErrors);
+    if (wallErrors.length) {
+      showErrors({ message: "Corrija os campos indicados.", details: wallErrors });
+      return;
+    }
     const text = JSON.stringify([correcting, body]);
     if (!submission || submission.text !== text) submission = { key: uuid(), text };
     const current = submission;

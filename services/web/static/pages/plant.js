@@ -94,12 +94,35 @@ function summary(counts) {
 
 export async function render(ctx) {
   const { main, signal } = ctx;
+  // Events that arrive while the summary loads are kept and applied once it is drawn: the
+  // listeners are there before the requests go out, so no change falls in between.
+  let pending = [];
+  const later = (type) => (event) => (pending ? pending.push([type, event]) : handlers[type](event));
+  const handlers = {};
+  for (const type of ["machine.state", "anomaly", "risk"]) ctx.onEvent(type, later(type));
+  // The latest state each machine's events told, with its device time: a summary read
+  // before it (older stateSince) does not paint it back.
+  const eventStates = new Map();
+  // The stateSince of the summary drawn, per machine: an event older than it changes nothing.
+  const summarySince = new Map();
+  let busy = false; // a refresh under way
+
   const [plant, anomalyPage, riskPage] = await Promise.all([
     loadPlant({ signal }),
     optional("/api/v1/anomalies?status=open&page_size=500", signal),
     optional("/api/v1/maintenance/risk?page_size=500", signal),
   ]);
   if (!ctx.active()) return;
+
+  /** The state to show for a machine of a summary: the summary's, unless an event told a
+   * later one. */
+  function stateOf(machine) {
+    summarySince.set(machine.machine, Date.parse(machine.stateSince));
+    const told = eventStates.get(machine.machine);
+    if (!told) return machine.state;
+    const since = Date.parse(machine.stateSince);
+    return Number.isNaN(since) || told.at > since ? told.state : machine.state;
+  }
 
   let anomalies = openAnomalies(anomalyPage);
   let risks = riskByMachine(riskPage);
@@ -116,7 +139,7 @@ export async function render(ctx) {
     const parts = [];
     let total = 0;
     for (const line of lines) {
-      const machines = line.machines || [];
+      const machines = (line.machines || []).map((m) => ({ ...m, state: stateOf(m) }));
       total += machines.length;
       for (const machine of machines) {
         const state = stateKey(machine.state);
@@ -162,7 +185,7 @@ export async function render(ctx) {
     let changed = false;
     for (const machine of fresh) {
       const element = tiles.get(machine.machine);
-      changed = setState(element, machine.state) || changed;
+      changed = setState(element, stateOf(machine)) || changed;
       element.querySelector(".m-order").textContent = orderText(machine);
       element.querySelector("[data-oee]").outerHTML = oeeSpan(machine.oee);
       const anomalySlot = element.querySelector("[data-anomalies]");
@@ -173,10 +196,12 @@ export async function render(ctx) {
     if (changed) recount();
   }
 
-  draw(plant);
-  ctx.ready();
-
-  ctx.onEvent("machine.state", (event) => {
+  handlers["machine.state"] = (event) => {
+    const at = Date.parse(event.ts);
+    const told = eventStates.get(event.machine);
+    if (told && !Number.isNaN(at) && at < told.at) return; // an older one arriving late
+    if (!Number.isNaN(at) && at < summarySince.get(event.machine)) return; // the summary is newer
+    eventStates.set(event.machine, { state: event.state, at: Number.isNaN(at) ? Date.now() : at });
     const element = tiles.get(event.machine);
     if (!element) {
       refresh();
@@ -186,9 +211,9 @@ export async function render(ctx) {
       recount();
       if (event.state === "fault") announce(`Máquina ${event.machine} em falha.`);
     }
-  });
+  };
 
-  ctx.onEvent("anomaly", (event) => {
+  handlers.anomaly = (event) => {
     if (!anomalies) return;
     const ids = anomalies.get(event.machine) || new Set();
     if (event.status === "open") ids.add(String(event.id));
@@ -197,18 +222,23 @@ export async function render(ctx) {
     const element = tiles.get(event.machine);
     const span = element && element.querySelector("[data-anomalies]");
     if (span) span.outerHTML = anomalySpan(ids);
-  });
+  };
 
-  ctx.onEvent("risk", (event) => {
+  handlers.risk = (event) => {
     if (!risks) return;
     const item = { ...(risks.get(event.machine) || {}), ...event };
     risks.set(event.machine, item);
     const element = tiles.get(event.machine);
     const span = element && element.querySelector("[data-risk]");
     if (span) span.outerHTML = riskSpan(item);
-  });
+  };
 
-  let busy = false;
+  draw(plant);
+  const early = pending;
+  pending = null;
+  for (const [type, event] of early) handlers[type](event);
+  ctx.ready();
+
   async function refresh() {
     if (busy || !ctx.active()) return;
     busy = true;

@@ -1,5 +1,6 @@
 // #/entrar: asks for the API key once; GET /api/v1/session checks it and tells its scopes.
-// The key is kept in sessionStorage["mes.apiKey"] (this browser tab's session), never in a URL.
+// The key is kept in sessionStorage["mes.apiKey"] (this browser tab's session), never in a URL,
+// nor offered to the password manager (autocomplete off, the field cleared once signed in).
 
 import { api, setKey } from "../lib/api.js";
 import { notice } from "../lib/ui.js";
@@ -12,7 +13,7 @@ export async function render(ctx) {
       ${ctx.signoutReason ? notice(ctx.signoutReason, "warning") : ""}
       <form id="signin" class="card" novalidate>
         <label for="api-key">Chave de API</label>
-        <input id="api-key" name="apiKey" type="password" autocomplete="current-password"
+        <input id="api-key" name="apiKey" type="password" autocomplete="off"
                required spellcheck="false" autocapitalize="off" aria-describedby="signin-help signin-error">
         <p id="signin-help" class="help">Peça a sua chave ao administrador do MES. Ela fica guardada só
           nesta aba do navegador até você sair ou fechar a aba.</p>
@@ -40,6 +41,7 @@ export async function render(ctx) {
     try {
       const session = await api("/api/v1/session", { key, quiet401: true, signal: ctx.signal });
       setKey(key);
+      input.value = ""; // nothing for a password manager to offer to keep
       ctx.signedIn(session || { name: "", scopes: [] });
     } catch (failure) {
       if (failure && failure.name === "AbortError") return;

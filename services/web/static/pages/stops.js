@@ -260,7 +260,14 @@ export async function render(ctx) {
     const input = row.querySelector("input[name=splitAt]");
     const error = row.querySelector('[data-error-for="stop"]');
     error.textContent = "";
-    const at = fromLocalInput(input.value);
+    let at;
+    try {
+      at = fromLocalInput(input.value);
+    } catch (wallError) {
+      error.textContent = wallError.message;
+      input.focus();
+      return;
+    }
     if (!at) {
       error.textContent = "Informe o instante da divisão.";
       input.focus();
