@@ -234,6 +234,8 @@ class AnomalySettings:
     drift_settle_max_s: float = 3600.0  # ANOMALY_DRIFT_SETTLE_MAX_S: ...at most, still ramping
     drift_z: float = 6.0  # ANOMALY_DRIFT_Z: distance (baseline deviations) opening a drift
     drift_close_z: float = 3.0  # ANOMALY_DRIFT_CLOSE_Z: below it the drift closes
+    # ANOMALY_DRIFT_REFERENCE_S: settled running after a repair learnt as the reference (0: off)
+    drift_reference_s: float = 3600.0
 
     def limits_map(self) -> dict[str, tuple[float, float]]:
         return parse_limits(self.limits)
@@ -534,6 +536,7 @@ def _read_anomaly(reader: EnvReader) -> AnomalySettings:
         drift_settle_max_s=number("ANOMALY_DRIFT_SETTLE_MAX_S", defaults.drift_settle_max_s),
         drift_z=reader.positive("ANOMALY_DRIFT_Z", defaults.drift_z),
         drift_close_z=reader.positive("ANOMALY_DRIFT_CLOSE_Z", defaults.drift_close_z),
+        drift_reference_s=number("ANOMALY_DRIFT_REFERENCE_S", defaults.drift_reference_s),
     )
     if settings.drift_close_z >= settings.drift_z:
         raise ConfigError("ANOMALY_DRIFT_CLOSE_Z", "deve ser menor que ANOMALY_DRIFT_Z")

@@ -3,10 +3,11 @@ their state surviving a JSON round trip."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import random
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 from services.analytics.anomalies.detectors import (
     Change,
@@ -274,3 +275,67 @@ def test_drift_state_round_trip_keeps_a_pending_fault_close() -> None:
     restored = MachineDetector.from_state("M1", json.loads(json.dumps(detector.to_state())))
     changes = run(restored, "vibration", [0.5], t0=1000 * STEP)
     assert [(c.action, c.kind, c.id) for c in changes] == [("close", "drift", "e1")]
+
+
+def repaired_machine(config: DetectorConfig, *, seed: int) -> tuple[list[Change], float, float]:
+    """Eight hours running worn (vibration 3.0: the baseline learns it), a fault, then the
+    repaired machine at 2.0 for two hours and its vibration rising to 3.5 over four more,
+    up to the next fault. Returns the changes and the rise's start and end."""
+    detector = MachineDetector("M1")
+    rng = random.Random(seed)
+    changes: list[Change] = []
+
+    def running(t0: float, seconds: float, level: Callable[[float], float]) -> float:
+        detector.set_state("running")
+        for i in range(int(seconds / STEP)):
+            ts = t0 + i * STEP
+            changes.extend(detector.feed("temperature", ts, rng.gauss(60, 0.5), config))
+            changes.extend(detector.feed("vibration", ts, rng.gauss(level(ts), 0.2), config))
+        return t0 + seconds
+
+    ts = running(0.0, 8 * 3600.0, lambda _: 3.0)
+    detector.set_state("fault")
+    ts = running(ts + 1800.0, 2 * 3600.0, lambda _: 2.0)
+    start, end = ts, ts + 4 * 3600.0
+    running(start, end - start, lambda t: 2.0 + 1.5 * (t - start) / (end - start))
+    detector.set_state("fault")
+    return changes, start, end
+
+
+def test_a_drift_after_a_repair_is_scored_against_the_repaired_machine() -> None:
+    """The baseline learnt a worn machine; after the repair vibration is back at 2.0 and
+    rises again: the reference (the first settled running hour after the repair) catches
+    the rise before the fault, and nothing opens before it began."""
+    changes, start, end = repaired_machine(CONFIG, seed=31)
+    drifts = opened(changes, "drift")
+    assert len(drifts) == 1
+    assert start < drifts[0].at < end
+    assert "vibration" in drifts[0].metrics
+    assert [c.kind for c in changes if c.action == "open"] == ["drift"]
+
+
+def test_without_a_reference_the_worn_baseline_hides_the_drift() -> None:
+    """ANOMALY_DRIFT_REFERENCE_S=0: the old behaviour, the drift rises towards the worn
+    baseline (kept frozen away from the repaired level) and is missed."""
+    config = dataclasses.replace(CONFIG, drift_reference_s=0.0)
+    changes, _start, _end = repaired_machine(config, seed=31)
+    assert opened(changes, "drift") == []
+
+
+def test_reference_survives_a_state_round_trip() -> None:
+    """Half-way through learning a reference after a repair, the state goes through JSON
+    and the restored detector carries on exactly as the original."""
+    detector = MachineDetector("M1")
+    run(detector, "vibration", noise(32, 720, 3.0, 0.2))
+    detector.set_state("fault")
+    detector.set_state("running")
+    run(detector, "vibration", noise(33, 200, 2.0, 0.2), t0=1000 * STEP)
+    assert detector.drift.ref_open
+    assert 0 < detector.drift.ref["vibration"][1] < CONFIG.drift_reference_s
+    restored = MachineDetector.from_state("M1", json.loads(json.dumps(detector.to_state())))
+    rest = noise(34, 400, 2.0, 0.2)
+    run(detector, "vibration", rest, t0=1200 * STEP)
+    run(restored, "vibration", rest, t0=1200 * STEP)
+    assert restored.to_state() == detector.to_state()
+    assert detector.drift.ref["vibration"][1] >= CONFIG.drift_reference_s
+    assert abs(detector.drift.ref["vibration"][0] - 2.0) < 0.1

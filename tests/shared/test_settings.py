@@ -193,15 +193,19 @@ def test_anomaly_settings_and_the_alert_publishers_broker():
             "ANALYTICS_MQTT_URL": "mqtts://mes-analytics:x@broker:8883",
             "ANOMALY_LIMITS": "pressure:0:8",
             "ANOMALY_STUCK_S": "30",
+            "ANOMALY_DRIFT_REFERENCE_S": "0",
         }
     )
     assert own.analytics.mqtt_url == "mqtts://mes-analytics:x@broker:8883"
     assert own.anomaly.limits_map() == {"pressure": (0.0, 8.0)}
     assert own.anomaly.stuck_s == 30.0
+    assert settings.anomaly.drift_reference_s == 3600.0
+    assert own.anomaly.drift_reference_s == 0.0  # off: the slow baseline only
     for name, value in (
         ("ANOMALY_LIMITS", "pressure:8:0"),
         ("ANOMALY_LIMITS", "pressure"),
         ("ANOMALY_DRIFT_CLOSE_Z", "9"),
+        ("ANOMALY_DRIFT_REFERENCE_S", "-1"),
         ("ANOMALY_BATCH_ROWS", "10"),
         ("ANALYTICS_MQTT_URL", "http://broker"),
     ):

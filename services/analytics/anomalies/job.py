@@ -74,6 +74,7 @@ def detector_config(settings: AnomalySettings) -> DetectorConfig:
         drift_settle_max_s=settings.drift_settle_max_s,
         drift_z=settings.drift_z,
         drift_close_z=settings.drift_close_z,
+        drift_reference_s=settings.drift_reference_s,
     )
 
 
