@@ -366,7 +366,7 @@ async def test_the_production_app_runs_the_detector_woken_by_the_ingestor(
     await aiohttp_client(app)
     detector_ = app[STOP_DETECTOR]
     for _ in range(100):  # the first round runs at start; the listener is up after it
-        if detector_._listener is not None:
+        if detector_._listener.listening:
             break
         await asyncio.sleep(0.05)
     await write_states(conn, (0, "running", None), (100, "fault", "E1"), (400, "running", None))

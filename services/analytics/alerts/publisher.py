@@ -16,7 +16,6 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator
-from typing import Any
 
 import aiomqtt
 import asyncpg
@@ -25,11 +24,10 @@ from aiohttp import web
 from services.analytics.alerts import queries
 from services.analytics.alerts.queries import CHANNEL
 from shared.app import Resource
-from shared.db.pools import ssl_context
+from shared.db.listen import Wakeup
 from shared.health import add_check
 from shared.keys import MES_POOL, SETTINGS
 from shared.mqtt import BrokerAddress
-from shared.redact import mask_dsn
 from shared.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -58,7 +56,13 @@ class AlertPublisher:
         self.last_error: str | None = None
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
-        self._listener: asyncpg.Connection | None = None
+        self._listener = Wakeup(
+            self.settings.mes_db_url,
+            CHANNEL,
+            self._wake,
+            ca_file=self.settings.db_ca_file,
+            application_name="mes-alert-publisher",
+        )
 
     async def start(self) -> None:
         self._task = asyncio.create_task(self._run(), name="analytics-alert-publisher")
@@ -69,7 +73,7 @@ class AlertPublisher:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
             self._task = None
-        await self._close_listener()
+        await self._listener.close()
 
     def wake(self) -> None:
         self._wake.set()
@@ -95,7 +99,7 @@ class AlertPublisher:
     async def _run(self) -> None:
         backoff = BACKOFF_MIN_S
         while True:
-            await self._listen()
+            await self._listener.ensure()
             try:
                 async with self._client() as client:
                     self.connected = True
@@ -160,40 +164,6 @@ class AlertPublisher:
         return len(done)
 
     # --- LISTEN ------------------------------------------------------------------------------
-
-    def _notified(self, *_: Any) -> None:
-        self._wake.set()
-
-    async def _listen(self) -> None:
-        if self._listener is not None and not self._listener.is_closed():
-            return
-        try:
-            conn = await asyncpg.connect(
-                self.settings.mes_db_url,
-                ssl=ssl_context(self.settings.db_ca_file),
-                server_settings={"application_name": "mes-alert-publisher"},
-                timeout=5,
-            )
-            try:
-                await conn.add_listener(CHANNEL, self._notified)
-            except BaseException:
-                conn.terminate()
-                raise
-        except (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
-            log.warning(
-                "cannot LISTEN on %s at %s (polling only): %s",
-                CHANNEL,
-                mask_dsn(self.settings.mes_db_url),
-                exc,
-            )
-            return
-        self._listener = conn
-
-    async def _close_listener(self) -> None:
-        if self._listener is not None:
-            with contextlib.suppress(Exception):
-                await self._listener.close(timeout=2)
-            self._listener = None
 
 
 async def alert_publisher(app: web.Application) -> AsyncIterator[None]:

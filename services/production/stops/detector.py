@@ -37,8 +37,8 @@ from prometheus_client import CollectorRegistry, Counter, Gauge
 from services.production.stops import queries
 from services.production.stops.detect import OFFLINE, DetectedStop, detect_stops
 from services.production.stops.queries import DirtyMark, StopRow, StoredStop
-from shared.db.pools import Connection, ssl_context
-from shared.redact import mask_dsn
+from shared.db.listen import Wakeup
+from shared.db.pools import Connection
 from shared.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -193,7 +193,13 @@ class StopDetector:
         self._wake = asyncio.Event()
         self._stopping = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
-        self._listener: asyncpg.Connection | None = None
+        self._listener = Wakeup(
+            self.settings.mes_db_url,
+            CHANNEL,
+            self._wake,
+            ca_file=self.settings.db_ca_file,
+            application_name="mes-stop-detector",
+        )
         self._next_sweep = 0.0  # time.monotonic() of the next deadline sweep
 
     # --- lifecycle ---------------------------------------------------------------------------
@@ -208,46 +214,11 @@ class StopDetector:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
-        await self._close_listener()
-
-    def _notified(self, *_: object) -> None:
-        self._wake.set()
-
-    async def _listen(self) -> None:
-        """LISTEN on a connection of the detector's own; without it the detector only polls."""
-        if self._listener is not None and not self._listener.is_closed():
-            return
-        try:
-            conn = await asyncpg.connect(
-                self.settings.mes_db_url,
-                ssl=ssl_context(self.settings.db_ca_file),
-                server_settings={"application_name": "mes-stop-detector"},
-                timeout=5,
-            )
-            try:
-                await conn.add_listener(CHANNEL, self._notified)
-            except BaseException:  # cancelled by stop() or refused: the connection goes too
-                conn.terminate()
-                raise
-        except (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
-            log.warning(
-                "cannot LISTEN on %s at %s (polling only): %s",
-                CHANNEL,
-                mask_dsn(self.settings.mes_db_url),
-                exc,
-            )
-            return
-        self._listener = conn
-
-    async def _close_listener(self) -> None:
-        if self._listener is not None:
-            with contextlib.suppress(Exception):
-                await self._listener.close(timeout=2)
-            self._listener = None
+        await self._listener.close()
 
     async def _run(self) -> None:
         while not self._stopping.is_set():
-            await self._listen()
+            await self._listener.ensure()
             # Cleared before the round: a notification during it brings the next one at once.
             self._wake.clear()
             try:
