@@ -83,8 +83,16 @@ async def throughput(
 
 
 @contextlib.asynccontextmanager
-async def server(args: list[str], env: dict[str, str], port: int) -> AsyncIterator[str]:
-    """A server in its own process (so it does not share the client's event loop)."""
+async def server(
+    args: list[str],
+    env: dict[str, str],
+    port: int,
+    *,
+    start_s: float = 10.0,
+    stop_s: float = 10.0,
+) -> AsyncIterator[str]:
+    """A server in its own process (so it does not share the client's event loop), up once
+    /healthz answers (within `start_s`); stopped with SIGTERM, killed after `stop_s`."""
     process = await asyncio.create_subprocess_exec(
         sys.executable,
         *args,
@@ -96,7 +104,7 @@ async def server(args: list[str], env: dict[str, str], port: int) -> AsyncIterat
     base = f"http://127.0.0.1:{port}"
     try:
         async with aiohttp.ClientSession() as session:
-            for _ in range(100):
+            for _ in range(round(start_s / 0.1)):
                 with contextlib.suppress(aiohttp.ClientError):
                     async with session.get(f"{base}/healthz") as resp:
                         if resp.status == 200:
@@ -107,7 +115,11 @@ async def server(args: list[str], env: dict[str, str], port: int) -> AsyncIterat
         yield base
     finally:
         process.terminate()
-        await asyncio.wait_for(process.wait(), timeout=10)
+        try:
+            await asyncio.wait_for(process.wait(), timeout=stop_s)
+        except TimeoutError:
+            process.kill()
+            await process.wait()
 
 
 def save(name: str, results: dict[str, object]) -> None:

@@ -25,7 +25,6 @@ import os
 import random
 import statistics
 import subprocess
-import sys
 import tempfile
 import time
 import uuid
@@ -33,15 +32,15 @@ from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
-import aiohttp
 import asyncpg
 
-from bench.common import ROOT, fresh_database, migrated_database, save
+from bench.common import fresh_database, migrated_database, save, server
 from deploy.supervisor import free_port, port_open
 from protheus_demo.load import create_schema
 from protheus_demo.rows import insert_row
 from services.telemetry.ingest.parse import Parsed
 from services.telemetry.ingest.store import TelemetryStore
+from tests.support.web import chromium_missing, launch
 
 MACHINES = 200
 PER_LINE = 20
@@ -49,16 +48,6 @@ HOURS = 8
 RUNS = int(os.environ.get("BENCH_WEB_RUNS", "7"))
 KEY = "bench-web-key-0123456789abcdef"
 TARGET_S, TARGET_KB = 1.0, 300.0
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 READY = 'main[data-page="plant"][data-ready="true"]'
 # Resolves after the next frame was produced: the drawn page painted.
 PAINTED = "() => new Promise((done) => requestAnimationFrame(() => requestAnimationFrame(done)))"
@@ -227,30 +216,11 @@ async def make_run(mes: str, protheus: str, work: Path) -> AsyncIterator[str]:
         "LAKE_DIR": str(work / "lake"),
         "LOG_LEVEL": "WARNING",
     }
-    process = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "devserver", cwd=ROOT, env={**os.environ, **env},
-        stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL,
-    )  # fmt: skip
-    base = f"http://127.0.0.1:{port}"
     try:
-        async with aiohttp.ClientSession() as session:
-            for _ in range(300):
-                with contextlib.suppress(aiohttp.ClientError):
-                    async with session.get(f"{base}/healthz") as resp:
-                        if resp.status == 200:
-                            break
-                await asyncio.sleep(0.1)
-            else:
-                raise RuntimeError("python -m devserver did not start")
-        yield base
-    finally:
         # An event stream whose page closed holds the shutdown until its next keep-alive.
-        process.terminate()
-        try:
-            await asyncio.wait_for(process.wait(), timeout=30)
-        except TimeoutError:
-            process.kill()
-            await process.wait()
+        async with server(["-m", "devserver"], env, port, start_s=30, stop_s=30) as base:
+            yield base
+    finally:
         await broker.stop()
 
 
@@ -366,8 +336,9 @@ def report(via: str, figures: dict[str, Any]) -> None:
 
 
 def chromium_present() -> None:
-    if not os.path.exists(CHROMIUM):
-        raise SystemExit(f"{CHROMIUM} missing: make services installs Debian's chromium")
+    problem = chromium_missing()
+    if problem:
+        raise SystemExit(problem)
 
 
 async def main() -> None:
@@ -381,7 +352,7 @@ async def main() -> None:
     results: dict[str, Any] = {"machines": MACHINES, "runs": RUNS}
     work = Path(tempfile.mkdtemp(prefix="bench-web-"))
     async with make_run(mes, protheus, work) as base, async_playwright() as playwright:
-        browser = await playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        browser = await launch(playwright)
         try:
             results["make_run"] = await measure(browser, base)
             report("make run", results["make_run"])
