@@ -13,6 +13,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 import asyncpg
 import pytest
 
+from deploy.supervisor import free_port
 from tests.support.analytics import BI_PASSWORD
 from tests.support.databases import (
     Reaper,
@@ -21,6 +22,7 @@ from tests.support.databases import (
     dsn_for,
     run_async,
 )
+from tests.support.telemetry import Broker
 
 # mes_bi is the cluster's, shared by every test database: whatever starts an analytics
 # service in a test (a composed `make run` too) gives it this one password, so none takes
@@ -172,3 +174,12 @@ def demo_two_companies_dsn(session_database: Callable[[str], str]) -> str:
     """The tiny demo (company 01) plus company 02 under Gestão de Empresas (layout EEUUFF,
     branches 01SP01/01SP02/01RJ01), shared by the run (read-only use)."""
     return session_database("demo2")
+
+
+@pytest.fixture
+async def broker(tmp_path) -> AsyncIterator[Broker]:
+    """A Mosquitto of the test's own, with the project's broker configuration (spare port)."""
+    b = Broker(port=free_port(), directory=tmp_path)
+    await b.start()
+    yield b
+    await b.stop()

@@ -7,27 +7,17 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import json
-from collections.abc import AsyncIterator
 from typing import Any
 
 import aiomqtt
 import asyncpg
 import pytest
 
-from deploy.supervisor import free_port
 from services.analytics.alerts.publisher import AlertPublisher
 from services.analytics.anomalies.job import detect_until_caught_up
 from shared.settings import AnalyticsSettings, AnomalySettings, Settings
 from tests.analytics.test_anomaly_job import T0, message, series, write
 from tests.support.telemetry import Broker
-
-
-@pytest.fixture
-async def broker(tmp_path) -> AsyncIterator[Broker]:
-    b = Broker(port=free_port(), directory=tmp_path)
-    await b.start()
-    yield b
-    await b.stop()
 
 
 def settings(mes_dsn: str, broker: Broker) -> Settings:

@@ -9,14 +9,12 @@ import contextlib
 import datetime as dt
 import json
 from collections import Counter
-from collections.abc import AsyncIterator
 from zoneinfo import ZoneInfo
 
 import aiomqtt
 import asyncpg
 import pytest
 
-from deploy.supervisor import free_port
 from protheus_demo.plantgen import (
     LIMITS,
     METRICS,
@@ -232,14 +230,6 @@ async def test_load_copies_the_plant_into_the_mes_tables(mes_dsn: str) -> None:
         assert metrics == set(METRICS)
     finally:
         await conn.close()
-
-
-@pytest.fixture
-async def broker(tmp_path) -> AsyncIterator[Broker]:
-    b = Broker(port=free_port(), directory=tmp_path)
-    await b.start()
-    yield b
-    await b.stop()
 
 
 async def test_replay_publishes_what_the_ingestors_parser_accepts(broker: Broker) -> None:

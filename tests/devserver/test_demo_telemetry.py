@@ -8,29 +8,18 @@ import asyncio
 import contextlib
 import dataclasses
 import datetime as dt
-from collections.abc import AsyncIterator
 
 import asyncpg
 import orjson
 import pytest
 
-from deploy.supervisor import free_port
 from devserver.demo import backfill, choose_orders, demo_orders, start_demo_telemetry
 from protheus_demo.plantgen import demo_machines, generate
 from protheus_demo.plantgen.replay import messages
 from protheus_demo.shape import SCALES
 from shared.settings import Settings
-from tests.support.telemetry import Broker
 
 TINY = SCALES["tiny"].machines_per_kind
-
-
-@pytest.fixture
-async def broker(tmp_path) -> AsyncIterator[Broker]:
-    b = Broker(port=free_port(), directory=tmp_path)
-    await b.start()
-    yield b
-    await b.stop()
 
 
 def demo_settings(mes_dsn: str, protheus_dsn: str, mqtt_url: str, days: float) -> Settings:

@@ -22,16 +22,8 @@ from prometheus_client import CollectorRegistry
 from deploy.supervisor import free_port
 from services.telemetry.ingest.ingestor import IngestMetrics, Ingestor
 from shared.settings import Settings, SparkplugSettings
-from tests.support.telemetry import FAST, Broker
+from tests.support.telemetry import FAST
 from tests.support.telemetry_query import ProtheusRows, TelemetryRows, query_app
-
-
-@pytest.fixture
-async def broker(tmp_path) -> AsyncIterator[Broker]:
-    b = Broker(port=free_port(), directory=tmp_path)
-    await b.start()
-    yield b
-    await b.stop()
 
 
 @pytest.fixture
