@@ -226,6 +226,27 @@ async def test_samples_committed_late_are_scored(mes):
     assert late == [1]  # counted once
 
 
+async def test_without_backfill_a_new_machine_is_read_from_its_first_front(mes):
+    """ANOMALY_BACKFILL_H=0: a machine seen for the first time is registered at its front with
+    nothing read; what it sends after that is scored (it was never left unregistered, read
+    from nowhere, run after run)."""
+    conn, pool = mes
+    now = dt.datetime.now(dt.UTC).replace(microsecond=0)
+    points = series(14, now - 400 * STEP, 400)
+    points[300] = (points[300][0], 75.0)  # after the first run: found
+    points[50] = (points[50][0], 75.0)  # before it: history, not read
+    detection = AnomalyDetection(pool, settings(backfill_h=0.0))
+    await write(conn, message("M7", "temperature", points[:100]))
+    await detection.run_once()
+    first = await conn.fetchval("SELECT upto FROM anomaly_detector_state WHERE machine = 'M7'")
+    assert first == points[99][0] - dt.timedelta(seconds=5)
+    await write(conn, message("M7", "temperature", points[100:]))
+    while not (await detection.run_once()).caught_up:
+        pass
+    events = await conn.fetch("SELECT kind, started_at FROM anomaly_events")
+    assert [(e["kind"], e["started_at"]) for e in events] == [("spike", points[300][0])]
+
+
 async def test_the_analytics_app_runs_the_job(analytics_app, mes, tmp_path):
     """ANALYTICS_ENABLED: the `anomalies` job runs in the app and reports on /readyz."""
     import asyncio

@@ -251,7 +251,9 @@ class AnomalyDetection:
                 after = EPOCH
             else:
                 after = front - dt.timedelta(hours=self.settings.backfill_h)
-            if front > after:
+            # A machine seen for the first time is registered even with nothing to read yet
+            # (ANOMALY_BACKFILL_H=0): its progress starts at its front, saved with its state.
+            if front > after or row["upto"] is None:
                 state = _json(row["state"]) if row["state"] is not None else None
                 metrics = set(row["metrics"] or ())
                 pending.append(Pending(row["machine"], after, front, metrics, state))
