@@ -106,11 +106,14 @@ async def detect(dsn: str) -> None:
         while not stop.is_set():
             if skip.is_set():
                 skip.clear()
-                await pool.execute(
-                    "UPDATE anomaly_detector_state d SET upto = GREATEST(d.upto, m.last_seen - $1"
-                    " * interval '1 second') FROM machines m WHERE m.machine = d.machine",
-                    settings.anomaly.lag_s,
-                )
+                async with pool.acquire() as conn, conn.transaction():
+                    await conn.execute(
+                        "UPDATE anomaly_detector_state d SET upto = GREATEST(d.upto, m.last_seen"
+                        " - $1 * interval '1 second') FROM machines m WHERE m.machine = d.machine",
+                        settings.anomaly.lag_s,
+                    )
+                    # What the skip passed over is not late: the late-sample count starts here.
+                    await conn.execute("UPDATE anomaly_detector_run SET read_at = now()")
             await detection.run(max(interval, 1.0))
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), timeout=interval)
