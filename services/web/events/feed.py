@@ -41,8 +41,6 @@ CLIENT_QUEUE = 500
 MAX_LAG_S = 300.0
 # Subtracted from the horizon: rows re-read once more rather than missed by a hair.
 HORIZON_MARGIN_S = 1.0
-# The risk channel looks for machine_risk this often while it is not there.
-RISK_LOOKUP_S = 30.0
 
 
 @dataclass(frozen=True)
@@ -133,8 +131,6 @@ class EventFeed:
         self.last_error: str | None = None
         self._task: asyncio.Task[None] | None = None
         self._latest_state: dict[str, datetime] = {}
-        self._risk_columns: tuple[str, str] | None = None
-        self._risk_checked_at: float | None = None
         self.channels = [
             Channel("machine.state", TELEMETRY_READ, queries.STATE_CHANGES,
                     key=lambda r: (r["machine"], r["ts"], r["changed_at"]),
@@ -156,19 +152,12 @@ class EventFeed:
                                        "kind": r["kind"],
                                        "status": "open" if r["open"] else "closed"},
                     cursor=lambda r: (r["changed_at"], r["id"])),
+            Channel("risk", TELEMETRY_READ, queries.RISK_CHANGES,
+                    key=lambda r: (r["machine"], r["changed_at"]),
+                    payload=lambda r: {"machine": r["machine"], "risk": float(r["risk"]),
+                                       "alert": r["alert"]},
+                    cursor=lambda r: (r["changed_at"], r["machine"])),
         ]  # fmt: skip
-        self.risk = Channel(
-            "risk",
-            TELEMETRY_READ,
-            "",
-            key=lambda r: (r["machine"], r["changed_at"]),
-            payload=lambda r: {
-                "machine": r["machine"],
-                "risk": None if r["risk"] is None else float(r["risk"]),
-                "alert": bool(r["alert"]),
-            },
-            cursor=lambda r: (r["changed_at"], r["machine"]),
-        )
 
     # --- lifecycle -----------------------------------------------------------------------
 
@@ -213,7 +202,7 @@ class EventFeed:
             # The horizon first, the rows after: a transaction that commits in between
             # started before the horizon was read, so its rows are at or after it.
             _, horizon = await queries.horizon(conn, max_lag_s=MAX_LAG_S, margin_s=HORIZON_MARGIN_S)
-            for channel in await self._active_channels(conn):
+            for channel in self.channels:
                 if channel.since is None:  # first poll: from now on, no backlog
                     channel.since = horizon
                     continue
@@ -243,21 +232,6 @@ class EventFeed:
         channel.since = max(channel.since, horizon)
         channel.seen = {k: at for k, at in channel.seen.items() if at >= channel.since}
         return events
-
-    async def _active_channels(self, conn: Connection) -> list[Channel]:
-        """The channels, the risk one only while machine_risk is there."""
-        loop = asyncio.get_running_loop()
-        if self._risk_checked_at is None or loop.time() - self._risk_checked_at > RISK_LOOKUP_S:
-            self._risk_checked_at = loop.time()
-            found = await queries.risk_columns(conn)
-            if found != self._risk_columns:
-                self._risk_columns = found
-                self.risk.since = None
-                self.risk.seen.clear()
-                if found is not None:
-                    time, alert = found
-                    self.risk.sql = queries.RISK_CHANGES.format(time=time, alert=alert)
-        return [*self.channels, self.risk] if self._risk_columns else list(self.channels)
 
     def _announce(self, channel: Channel, rows: list[dict[str, Any]]) -> list[Event]:
         """Events for the rows not announced yet."""

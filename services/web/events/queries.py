@@ -96,24 +96,12 @@ LIMIT $2
 """
 """Anomaly events opened or closed since the watermark (0026)."""
 
-RISK_COLUMNS = """
-SELECT column_name FROM information_schema.columns
-WHERE table_schema = current_schema() AND table_name = 'machine_risk'
-"""
-"""The columns of machine_risk, when the risk work's migration created it."""
-
-# machine_risk comes with the risk work (migration 0028): the first of these columns it has is
-# the change time the poller follows, and the first of the alert ones its alert flag.
-RISK_TIME_COLUMNS = ("updated_at", "scored_at")
-RISK_ALERT_COLUMNS = ("alert_open", "alert")
-RISK_NEEDED = frozenset({"machine", "risk"})
-
 RISK_CHANGES = """
-SELECT machine, risk, {alert} AS alert, {time} AS changed_at
+SELECT machine, risk, alert_open AS alert, scored_at AS changed_at
 FROM machine_risk
-WHERE {time} >= $1
-  AND ($3::timestamptz IS NULL OR ({time}, machine) > ($3, $4::text))
-ORDER BY {time}, machine
+WHERE scored_at >= $1
+  AND ($3::timestamptz IS NULL OR (scored_at, machine) > ($3, $4::text))
+ORDER BY scored_at, machine
 LIMIT $2
 """
 """Failure-risk scores written since the watermark (machine_risk: latest score per machine)."""
@@ -136,17 +124,6 @@ async def changes(
     later, and after the keyset cursor `after` ((change time, key...) of the last row of the
     previous page; all None for the first page)."""
     return [dict(row) for row in await conn.fetch(sql, since, limit, *after)]
-
-
-async def risk_columns(conn: Connection) -> tuple[str, str] | None:
-    """The change-time and alert columns of machine_risk; None while the table is not there
-    (or lacks what the `risk` event carries)."""
-    columns = {row["column_name"] for row in await conn.fetch(RISK_COLUMNS)}
-    if not columns >= RISK_NEEDED:
-        return None
-    time = next((name for name in RISK_TIME_COLUMNS if name in columns), None)
-    alert = next((name for name in RISK_ALERT_COLUMNS if name in columns), None)
-    return None if time is None or alert is None else (time, alert)
 
 
 def cursor_width(sql: str) -> int:
