@@ -266,6 +266,39 @@ async def test_a_model_blob_not_signed_with_the_key_is_refused_unread(mes, monke
     assert "RISK_MODEL_KEY" in str(job.status()["note"])
 
 
+async def test_job_scores_an_hour_until_its_features_are_final_then_waits_for_the_next(
+    mes,
+) -> None:
+    """The last complete hour's features stop changing once it is a little past: later runs
+    in the same hour score nothing (no 5-minutely recomputation of 31 h of samples); the
+    next hour is scored again."""
+    conn, pool = mes
+    fitted, _later = await trained(pool, conn)
+    await service.store_model(pool, fitted, key=KEY)
+    clock = [START + dt.timedelta(days=4, minutes=1)]
+    job = RiskJob(pool, Settings(), JobMetrics(CollectorRegistry()), clock=lambda: clock[0])
+
+    async def scored_at() -> list[dt.datetime]:
+        return [r["scored_at"] for r in await conn.fetch("SELECT scored_at FROM machine_risk")]
+
+    assert await job.run_once()
+    assert job.last_rows["machine_risk"] > 0  # a minute after the hour: scored, not final
+    clock[0] += dt.timedelta(minutes=4)
+    assert await job.run_once()
+    assert job.last_rows["machine_risk"] > 0  # past the settling time: scored, now final
+    final = await scored_at()
+    clock[0] += dt.timedelta(minutes=50)
+    assert await job.run_once()
+    assert job.last_rows == {}  # the same hour: nothing computed
+    assert await scored_at() == final
+    clock[0] += dt.timedelta(minutes=10)  # the next hour ended
+    assert await job.run_once()
+    assert job.last_rows["machine_risk"] > 0
+    assert {r["hour"] for r in await conn.fetch("SELECT hour FROM machine_risk")} == {
+        START + dt.timedelta(days=4)
+    }
+
+
 def test_alert_opens_at_threshold_and_closes_below_the_hysteresis() -> None:
     risk = RiskSettings(alert=0.7, hysteresis=0.1)
     assert service.alert_transition(False, 0.69, risk) == service.Transition(False, None)
