@@ -256,6 +256,9 @@ def acl_text(
         lines += ["", f"user {device.username}"]
         lines += [f"topic write {topic}" for topic in device.topics]
         lines += [f"topic read {topic}" for topic in device.reads]
+        # Its machines' alert channel is the analytics service's (consumers trust it): a
+        # device may not publish there, though its machine's `#` would let it.
+        lines += [f"topic deny {TOPIC_ROOT}/{path}/alert" for path in device.machines]
     return "\n".join(lines) + "\n"
 
 

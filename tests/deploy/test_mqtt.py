@@ -151,7 +151,12 @@ async def test_a_device_publishes_on_its_own_machine_and_the_ingestor_stores_it(
 async def test_a_device_cannot_publish_for_another_machine(stack: Stack) -> None:
     port, password = stack.mqtt_port, stack.passwords["plc-prens1"]
     # MQTT v5: the broker says no (135), for another machine and for another line.
-    for topic in (f"{LINE}/PRENS2/telemetry", "mes/v1/porto/solda/linha3/SOLDA1/state"):
+    # Its own machine's alert channel is the analytics service's: refused too.
+    for topic in (
+        f"{LINE}/PRENS2/telemetry",
+        "mes/v1/porto/solda/linha3/SOLDA1/state",
+        f"{LINE}/PRENS1/alert",
+    ):
         code = await asyncio.to_thread(
             publish_v5, port, "plc-prens1", password, topic, telemetry(1.0)
         )
@@ -604,8 +609,12 @@ def test_a_sparkplug_gateway_line_grants_its_edge_nodes_and_the_hosts_state() ->
         "topic read spBv1.0/Porto/NCMD/linha5",
         "topic read spBv1.0/Porto/DCMD/linha5/#",
         "topic read spBv1.0/STATE/#",
+        "topic deny mes/v1/porto/solda/linha3/SOLDA1/alert",
     ]
-    assert blocks["user plc-b"] == ["topic write mes/v1/porto/a/b/M1/#"]  # reads nothing
+    assert blocks["user plc-b"] == [  # reads nothing, and may not publish its alerts
+        "topic write mes/v1/porto/a/b/M1/#",
+        "topic deny mes/v1/porto/a/b/M1/alert",
+    ]
 
 
 @pytest.mark.parametrize(
