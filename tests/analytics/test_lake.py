@@ -621,3 +621,29 @@ async def test_an_export_cancelled_mid_file_leaves_no_thread_waiting(
     loop = asyncio.get_running_loop()
     await asyncio.wait_for(loop.shutdown_default_executor(), 10)  # every worker thread ended
     assert not [p for p in folder.iterdir() if p.name.endswith(".parquet")]
+
+
+async def test_an_export_cancelled_while_ending_its_file_leaves_no_thread_waiting(
+    conn: asyncpg.Connection, pool: asyncpg.Pool, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The COPY is over and the export hands the writer its last block and the end mark when
+    the service stops: the writer thread must end too (it waited for the end mark forever and
+    hung the shutdown; seen as a 150 s teardown timeout of the analytics app test)."""
+    ending = asyncio.Event()
+
+    async def stopped_while_ending(*_args: object) -> None:
+        ending.set()
+        await asyncio.Event().wait()  # cancelled here, before the end mark is handed over
+
+    await ensure_partitions(conn, DAYS[0], DAYS[0])
+    await add_samples(conn, DAYS[0], 500, step_ms=100)
+    monkeypatch.setattr(parquet.CopyFeed, "end", stopped_while_ending)
+    exporting = asyncio.create_task(lake(pool, tmp_path, batch_rows=1000).run())
+    await asyncio.wait_for(ending.wait(), 30)
+    exporting.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await exporting
+    loop = asyncio.get_running_loop()
+    await asyncio.wait_for(loop.shutdown_default_executor(), 10)  # every worker thread ended
+    folder = tmp_path / "telemetry_samples" / f"date={DAYS[0]}"
+    assert not [p for p in folder.iterdir() if p.name.endswith(".parquet")]

@@ -320,6 +320,7 @@ class LakeExport:
         )
         try:
             await conn.copy_from_query(sql, *args, output=feed, format="csv")
+            await feed.end()  # the last block and the end mark: a cancel may land here too
         except BaseException:
             # First without awaiting: a cancelled export (the service stopping) must never
             # leave the writer thread waiting for a block that will not come.
@@ -330,7 +331,6 @@ class LakeExport:
                 log.debug("lake: writer stopped after the COPY failed", exc_info=True)
             await asyncio.to_thread(temp.unlink, missing_ok=True)
             raise
-        await feed.end()
         try:
             return await writer
         except BaseException:
